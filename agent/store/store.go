@@ -1,0 +1,213 @@
+// Package store defines how the agent keeps rules, runs, run logs, delivered
+// event ids, API tokens and its audit trail. The Store interface has one
+// implementation per database (store/sqlite, store/postgres); each is the only
+// package that imports its driver and translates driver errors into the errors
+// of this package. The conformance suite in store/storetest runs against both.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/jobbridge/jobbridge/shared/api"
+)
+
+var (
+	// ErrNotFound is returned when the rule, run or token asked for does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict is returned when a write collides with what is stored: a rule
+	// or token name that is taken, or a run that is no longer in the state the
+	// change needs.
+	ErrConflict = errors.New("conflict")
+	// ErrSchemaTooNew is returned by Open when the database was migrated by a
+	// newer agent than this one.
+	ErrSchemaTooNew = errors.New("database schema is newer than this agent")
+	// ErrUnavailable is returned when the database cannot be reached.
+	ErrUnavailable = errors.New("database unavailable")
+)
+
+// Store is everything the agent keeps. Methods take a context first and
+// return the errors above, wrapped with what was being done.
+type Store interface {
+	// Kind names the database: "sqlite" or "postgres".
+	Kind() string
+	// Ping checks that the database answers.
+	Ping(ctx context.Context) error
+	// Close releases the database.
+	Close() error
+
+	RuleCreate(ctx context.Context, r Rule) (Rule, error)       // ErrConflict if the name is taken
+	RuleGet(ctx context.Context, name string) (Rule, error)     // ErrNotFound
+	RuleList(ctx context.Context) ([]Rule, error)               // by name
+	RuleUpdate(ctx context.Context, r Rule) (Rule, error)       // replaces all but CreatedAt; ErrNotFound
+	RuleDelete(ctx context.Context, name string) error          // ErrNotFound
+	RuleSetSync(ctx context.Context, name string, s Sync) error // ErrNotFound
+
+	// RunCreate records a new run. With a non-empty EventID it is recorded
+	// only if no run was recorded for that event id before; otherwise the
+	// earlier run is returned with created false. With SkipIfActive, a run of
+	// the same rule that is still active turns the new run into a skipped one
+	// (status skipped, finished at once). Both checks and the insert are one
+	// transaction, so concurrent duplicate deliveries make exactly one run.
+	RunCreate(ctx context.Context, p RunCreateParams) (run Run, created bool, err error)
+	RunGet(ctx context.Context, id string) (Run, error) // ErrNotFound
+	// RunList lists runs newest first. The cursor is the id of the last run
+	// of the previous page, so pages stay correct while new runs arrive.
+	RunList(ctx context.Context, f RunFilter) (runs []Run, nextCursor string, err error)
+	// RunSetCancelling moves an active run to cancelling and records who
+	// asked and why. ErrConflict if the run has finished.
+	RunSetCancelling(ctx context.Context, id, by, reason string) (Run, error)
+	// RunSetProgress records a job's progress report on an active run.
+	RunSetProgress(ctx context.Context, id string, p api.Progress) error
+	// RunFinish records a run's final state. ErrConflict if it has finished
+	// already, so a final state is written once.
+	RunFinish(ctx context.Context, p RunFinishParams) (Run, error)
+	// RunInterruptActive marks every active run of node (of any node when node
+	// is empty) interrupted with the given error, and returns them.
+	RunInterruptActive(ctx context.Context, node, reason string, at time.Time) ([]Run, error)
+	// RunCountByStatus counts runs per status.
+	RunCountByStatus(ctx context.Context) (map[api.RunStatus]int64, error)
+	// RunPrune deletes finished runs created before the given time, with
+	// their log lines and delivery records, and says how many runs went.
+	RunPrune(ctx context.Context, before time.Time) (int64, error)
+
+	// RunLogAppend stores log lines of a run; each gets the next sequence
+	// number of that run, starting at 1.
+	RunLogAppend(ctx context.Context, runID string, lines []LogLine) error
+	// RunLogList returns up to limit lines of a run with Seq > afterSeq, in order.
+	RunLogList(ctx context.Context, runID string, afterSeq int64, limit int) ([]LogLine, error)
+
+	TokenCreate(ctx context.Context, t Token) error                 // ErrConflict if the name is taken
+	TokenGetByHash(ctx context.Context, hash string) (Token, error) // ErrNotFound
+	TokenList(ctx context.Context) ([]Token, error)                 // by name
+	TokenDelete(ctx context.Context, name string) error             // ErrNotFound
+	TokenTouch(ctx context.Context, name string, at time.Time) error
+
+	AuditAppend(ctx context.Context, e AuditEntry) error
+	// AuditList lists entries newest first; the cursor is the last entry's ID.
+	AuditList(ctx context.Context, f AuditFilter) (entries []AuditEntry, nextCursor string, err error)
+
+	// Exec runs one statement on the agent's own database (for the built-in
+	// SQL job's demo table) and returns the rows affected. Placeholders are
+	// written $1, $2, ... on both databases.
+	Exec(ctx context.Context, query string, args ...any) (int64, error)
+}
+
+// Sync is a rule's state in the scheduler backend (EventBridge).
+type Sync struct {
+	State string // "", "pending", "synced", "error"
+	Error string
+	ARN   string
+	At    time.Time
+}
+
+// Rule is a schedule that fires a job with parameters.
+type Rule struct {
+	Name        string
+	Job         string
+	Schedule    string // cron(...) or rate(...)
+	Enabled     bool
+	Parameters  map[string]string // real values, secrets included
+	Description string
+	Timeout     time.Duration // 0: none
+	Overlap     api.Overlap
+	Sync        Sync
+	CreatedAt   time.Time // also the anchor of rate() schedules
+	UpdatedAt   time.Time
+}
+
+// Run is one execution of a job.
+type Run struct {
+	ID           string // UUIDv7: sorts by creation
+	Rule         string
+	Job          string
+	Status       api.RunStatus
+	Trigger      api.Trigger
+	Parameters   map[string]string // secrets masked
+	EventID      string
+	RestartOf    string
+	TriggeredBy  string
+	CancelledBy  string
+	CancelReason string
+	Node         string
+	ScheduledAt  time.Time // the fire time a scheduled run is for; zero otherwise
+	CreatedAt    time.Time
+	StartedAt    time.Time // zero until started (a skipped run never starts)
+	FinishedAt   time.Time // zero while active
+	Error        string
+	Progress     api.Progress
+}
+
+// RunCreateParams is what RunCreate needs. Status is running, or skipped for
+// a run recorded only to say a fire was not run.
+type RunCreateParams struct {
+	Run          Run
+	SkipIfActive bool
+}
+
+// RunFinishParams records the end of a run.
+type RunFinishParams struct {
+	ID         string
+	Status     api.RunStatus // a terminal state
+	Error      string
+	FinishedAt time.Time
+}
+
+// RunFilter selects runs. Zero fields select everything.
+type RunFilter struct {
+	Statuses []api.RunStatus
+	Job      string
+	Rule     string
+	Trigger  api.Trigger
+	Since    time.Time // created at or after
+	Until    time.Time // created before
+	Node     string
+	Limit    int    // default 50, at most 1000
+	Cursor   string // list runs with ID < Cursor
+}
+
+// LogLine is one line a job logged.
+type LogLine struct {
+	Seq     int64
+	Time    time.Time
+	Level   string // "debug", "info", "warn", "error"
+	Message string
+}
+
+// Role is what an API token may do.
+type Role string
+
+// The roles, each allowed what the one before is and more.
+const (
+	RoleViewer   Role = "viewer"
+	RoleOperator Role = "operator"
+	RoleAdmin    Role = "admin"
+)
+
+// Token is an API token. Only a hash of the secret is stored.
+type Token struct {
+	Name       string
+	Role       Role
+	Hash       string // hex SHA-256 of the token
+	CreatedAt  time.Time
+	LastUsedAt time.Time
+}
+
+// AuditEntry records who changed what.
+type AuditEntry struct {
+	ID     string // UUIDv7, set by AuditAppend when empty
+	Time   time.Time
+	Actor  string // token name, "eventbridge", "scheduler", "system"
+	Action string // "rule.create", "run.cancel", ...
+	Target string // rule name, run id, token name
+	Detail string
+}
+
+// AuditFilter selects audit entries.
+type AuditFilter struct {
+	Actor  string
+	Target string
+	Limit  int
+	Cursor string
+}
