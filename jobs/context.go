@@ -1,0 +1,116 @@
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+)
+
+// Reporter receives what a running job says about itself. The agent's runner
+// gives every run its own Reporter, which stores log lines with the run (up
+// to a cap per run) and publishes progress.
+type Reporter interface {
+	// Log records one line of the run's log.
+	Log(level slog.Level, message string)
+	// Progress records how far the run has got: percent in 0..100.
+	Progress(percent int, message string)
+}
+
+type reporterKey struct{}
+
+// WithReporter returns a context whose jobs report to rep. The runner calls
+// it; jobs call Logger and Progress.
+func WithReporter(ctx context.Context, rep Reporter) context.Context {
+	return context.WithValue(ctx, reporterKey{}, rep)
+}
+
+func reporter(ctx context.Context) Reporter {
+	if rep, ok := ctx.Value(reporterKey{}).(Reporter); ok {
+		return rep
+	}
+	return nil
+}
+
+// Logger returns a logger that writes to the run's log. Attributes are
+// appended to the message as key=value. Outside a run it discards.
+func Logger(ctx context.Context) *slog.Logger {
+	rep := reporter(ctx)
+	if rep == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return slog.New(&runHandler{rep: rep})
+}
+
+// Progress reports the run's progress, percent clamped to 0..100. Outside a
+// run it does nothing.
+func Progress(ctx context.Context, percent int, message string) {
+	rep := reporter(ctx)
+	if rep == nil {
+		return
+	}
+	rep.Progress(min(max(percent, 0), 100), message)
+}
+
+// runHandler is a slog.Handler that turns records into run log lines.
+type runHandler struct {
+	rep    Reporter
+	prefix string // pre-formatted attributes from WithAttrs
+	group  string
+}
+
+func (h *runHandler) Enabled(context.Context, slog.Level) bool { return true }
+
+func (h *runHandler) Handle(_ context.Context, r slog.Record) error {
+	var b strings.Builder
+	b.WriteString(r.Message)
+	b.WriteString(h.prefix)
+	r.Attrs(func(a slog.Attr) bool {
+		writeAttr(&b, h.group, a)
+		return true
+	})
+	h.rep.Log(r.Level, b.String())
+	return nil
+}
+
+func (h *runHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	var b strings.Builder
+	b.WriteString(h.prefix)
+	for _, a := range attrs {
+		writeAttr(&b, h.group, a)
+	}
+	return &runHandler{rep: h.rep, prefix: b.String(), group: h.group}
+}
+
+func (h *runHandler) WithGroup(name string) slog.Handler {
+	if name == "" {
+		return h
+	}
+	g := name
+	if h.group != "" {
+		g = h.group + "." + name
+	}
+	return &runHandler{rep: h.rep, prefix: h.prefix, group: g}
+}
+
+func writeAttr(b *strings.Builder, group string, a slog.Attr) {
+	a.Value = a.Value.Resolve()
+	if a.Equal(slog.Attr{}) {
+		return
+	}
+	key := a.Key
+	if group != "" {
+		key = group + "." + key
+	}
+	if a.Value.Kind() == slog.KindGroup {
+		for _, ga := range a.Value.Group() {
+			writeAttr(b, key, ga)
+		}
+		return
+	}
+	v := a.Value.String()
+	if strings.ContainsAny(v, " \t\n\"=") || v == "" {
+		v = fmt.Sprintf("%q", v)
+	}
+	b.WriteString(" " + key + "=" + v)
+}

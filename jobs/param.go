@@ -1,0 +1,234 @@
+package jobs
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jobbridge/jobbridge/shared/api"
+)
+
+// ParamType is the type of a parameter's value. Values always travel as
+// strings (in rules, in the API, in the command job's environment); the type
+// says which strings are valid.
+type ParamType string
+
+// The parameter types.
+const (
+	TypeString   ParamType = "string"
+	TypeInt      ParamType = "int"      // a base-10 integer (int64)
+	TypeBool     ParamType = "bool"     // true or false (strconv.ParseBool)
+	TypeDuration ParamType = "duration" // a Go duration: "90s", "1h30m"
+	TypeEnum     ParamType = "enum"     // one of Choices
+)
+
+// Param describes one parameter of a job.
+type Param struct {
+	Name        string
+	Description string
+	Required    bool
+	Type        ParamType // TypeString when empty
+	Default     string    // used when no value is given; "" means none
+	Choices     []string  // the allowed values of an enum
+	Secret      bool      // never shown back: masked in the API, the console and run records
+}
+
+var paramNamePattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
+
+// check reports what is wrong with a parameter's declaration.
+func (p Param) check() error {
+	if !paramNamePattern.MatchString(p.Name) {
+		return fmt.Errorf("parameter name %q is invalid: want a letter or '_' then letters, digits or '_' (at most 64)", p.Name)
+	}
+	switch p.typ() {
+	case TypeString, TypeInt, TypeBool, TypeDuration:
+		if len(p.Choices) > 0 {
+			return fmt.Errorf("parameter %q: choices are only for type enum", p.Name)
+		}
+	case TypeEnum:
+		if len(p.Choices) == 0 {
+			return fmt.Errorf("parameter %q: an enum needs choices", p.Name)
+		}
+	default:
+		return fmt.Errorf("parameter %q: unknown type %q (want string, int, bool, duration or enum)", p.Name, p.Type)
+	}
+	if p.Default != "" {
+		if err := p.CheckValue(p.Default); err != nil {
+			return fmt.Errorf("parameter %q: default: %w", p.Name, err)
+		}
+	}
+	return nil
+}
+
+func (p Param) typ() ParamType {
+	if p.Type == "" {
+		return TypeString
+	}
+	return p.Type
+}
+
+// CheckValue reports whether v is a valid value of the parameter's type.
+func (p Param) CheckValue(v string) error {
+	switch p.typ() {
+	case TypeInt:
+		if _, err := strconv.ParseInt(v, 10, 64); err != nil {
+			return fmt.Errorf("%q is not an integer", v)
+		}
+	case TypeBool:
+		if _, err := strconv.ParseBool(v); err != nil {
+			return fmt.Errorf("%q is not a boolean (want true or false)", v)
+		}
+	case TypeDuration:
+		if _, err := time.ParseDuration(v); err != nil {
+			return fmt.Errorf("%q is not a duration (want e.g. 90s, 5m, 1h30m)", v)
+		}
+	case TypeEnum:
+		if !slices.Contains(p.Choices, v) {
+			return fmt.Errorf("%q is not one of %s", v, strings.Join(p.Choices, ", "))
+		}
+	}
+	return nil
+}
+
+// FieldError is what is wrong with one parameter's value.
+type FieldError struct {
+	Param  string
+	Reason string
+}
+
+func (e FieldError) Error() string { return e.Param + ": " + e.Reason }
+
+// ValidationError lists every offending parameter.
+type ValidationError struct {
+	Job    string
+	Fields []FieldError
+}
+
+func (e *ValidationError) Error() string {
+	parts := make([]string, len(e.Fields))
+	for i, f := range e.Fields {
+		parts[i] = f.Error()
+	}
+	return fmt.Sprintf("invalid parameters for job %q: %s", e.Job, strings.Join(parts, "; "))
+}
+
+// Resolve checks values against a job's parameters and returns them with
+// defaults applied. It refuses unknown parameters, missing required ones and
+// values not of their type, listing every problem in a *ValidationError.
+func Resolve(job Job, values map[string]string) (Params, error) {
+	declared := job.Params()
+	out := make(Params, len(declared))
+	var fields []FieldError
+	known := make(map[string]bool, len(declared))
+	for _, p := range declared {
+		known[p.Name] = true
+		v, ok := values[p.Name]
+		if !ok || v == "" {
+			v = p.Default
+		}
+		if v == "" {
+			if p.Required {
+				fields = append(fields, FieldError{p.Name, "is required"})
+			}
+			continue
+		}
+		if err := p.CheckValue(v); err != nil {
+			fields = append(fields, FieldError{p.Name, err.Error()})
+			continue
+		}
+		out[p.Name] = v
+	}
+	var unknown []string
+	for name := range values {
+		if !known[name] {
+			unknown = append(unknown, name)
+		}
+	}
+	sort.Strings(unknown)
+	for _, name := range unknown {
+		fields = append(fields, FieldError{name, fmt.Sprintf("unknown parameter (job %q takes %s)", job.ID(), paramNames(declared))})
+	}
+	if len(fields) > 0 {
+		return nil, &ValidationError{Job: job.ID(), Fields: fields}
+	}
+	return out, nil
+}
+
+func paramNames(ps []Param) string {
+	if len(ps) == 0 {
+		return "none"
+	}
+	names := make([]string, len(ps))
+	for i, p := range ps {
+		names[i] = p.Name
+	}
+	return strings.Join(names, ", ")
+}
+
+// Mask returns a copy of values with every secret parameter of job replaced
+// by api.MaskedValue, for records and display.
+func Mask(job Job, values map[string]string) map[string]string {
+	out := make(map[string]string, len(values))
+	for k, v := range values {
+		out[k] = v
+	}
+	for _, p := range job.Params() {
+		if _, ok := out[p.Name]; ok && p.Secret {
+			out[p.Name] = api.MaskedValue
+		}
+	}
+	return out
+}
+
+// Params are the values a run was given, by parameter name.
+type Params map[string]string
+
+// ErrMissing is returned by the typed getters for a parameter with no value.
+var ErrMissing = errors.New("parameter has no value")
+
+// String returns the parameter's value, "" if it has none.
+func (p Params) String(name string) string { return p[name] }
+
+// Int returns the parameter's value as an integer.
+func (p Params) Int(name string) (int64, error) {
+	v, ok := p[name]
+	if !ok {
+		return 0, fmt.Errorf("%s: %w", name, ErrMissing)
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %q is not an integer", name, v)
+	}
+	return n, nil
+}
+
+// Bool returns the parameter's value as a boolean; false when it has none.
+func (p Params) Bool(name string) (bool, error) {
+	v, ok := p[name]
+	if !ok {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, fmt.Errorf("%s: %q is not a boolean", name, v)
+	}
+	return b, nil
+}
+
+// Duration returns the parameter's value as a duration.
+func (p Params) Duration(name string) (time.Duration, error) {
+	v, ok := p[name]
+	if !ok {
+		return 0, fmt.Errorf("%s: %w", name, ErrMissing)
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %q is not a duration", name, v)
+	}
+	return d, nil
+}
