@@ -1,0 +1,135 @@
+// Package events is the agent's in-process publish/subscribe of run and rule
+// changes. The runner and the rule service publish; the API's event stream
+// and the notifiers subscribe. A ring of recent events lets a client that
+// reconnects (SSE's Last-Event-ID) catch up on what it missed.
+package events
+
+import (
+	"sync"
+	"time"
+
+	"github.com/jobbridge/jobbridge/agent/store"
+)
+
+// Type names what happened.
+type Type string
+
+// The event types.
+const (
+	RunStarted    Type = "run.started"
+	RunSkipped    Type = "run.skipped"
+	RunProgress   Type = "run.progress"
+	RunLog        Type = "run.log"
+	RunCancelling Type = "run.cancelling"
+	RunFinished   Type = "run.finished"
+	RuleCreated   Type = "rule.created"
+	RuleChanged   Type = "rule.changed"
+	RuleDeleted   Type = "rule.deleted"
+)
+
+// Event is one change. Run is set for run events (its state after the
+// change), Log for run.log, Rule for rule events (RuleName always).
+type Event struct {
+	ID       uint64
+	Type     Type
+	Time     time.Time
+	RuleName string
+	Run      *store.Run
+	Log      *store.LogLine
+	Rule     *store.Rule
+}
+
+// Broker fans events out to subscribers. The zero value is not usable; use
+// NewBroker.
+type Broker struct {
+	mu     sync.Mutex
+	nextID uint64
+	ring   []Event // the most recent events, oldest first
+	size   int
+	subs   map[*subscription]struct{}
+}
+
+type subscription struct {
+	ch chan Event
+}
+
+// DefaultHistory is how many recent events a broker keeps for replay.
+const DefaultHistory = 4096
+
+// subscriberBuffer is how many events a subscriber may fall behind before it
+// is dropped (its channel closed) rather than slowing publishers down; it
+// reconnects with the last id it saw and replays from the ring.
+const subscriberBuffer = 1024
+
+// NewBroker returns a broker that keeps the last history events. Event ids
+// start at the current time in microseconds, so ids keep growing across agent
+// restarts and a client's old Last-Event-ID never matches a new event.
+func NewBroker(history int) *Broker {
+	if history <= 0 {
+		history = DefaultHistory
+	}
+	return &Broker{
+		nextID: uint64(time.Now().UnixMicro()),
+		size:   history,
+		subs:   make(map[*subscription]struct{}),
+	}
+}
+
+// Publish assigns the event its id and time and delivers it to every
+// subscriber without blocking. It returns the event as delivered.
+func (b *Broker) Publish(e Event) Event {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.nextID++
+	e.ID = b.nextID
+	if e.Time.IsZero() {
+		e.Time = time.Now().UTC()
+	}
+	if len(b.ring) == b.size {
+		copy(b.ring, b.ring[1:])
+		b.ring = b.ring[:b.size-1]
+	}
+	b.ring = append(b.ring, e)
+	for s := range b.subs {
+		select {
+		case s.ch <- e:
+		default:
+			// Too slow: drop it rather than block the runner.
+			delete(b.subs, s)
+			close(s.ch)
+		}
+	}
+	return e
+}
+
+// Subscribe returns the events after lastID that are still in the ring
+// (none when lastID is 0), and a channel of every event published from now
+// on. ok is false when lastID is older than the ring, i.e. some events in
+// between are lost. The channel is closed by cancel, or when the subscriber
+// falls too far behind.
+func (b *Broker) Subscribe(lastID uint64) (replay []Event, ch <-chan Event, ok bool, cancel func()) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	ok = true
+	if lastID > 0 {
+		if len(b.ring) > 0 && lastID < b.ring[0].ID-1 {
+			ok = false
+		}
+		for _, e := range b.ring {
+			if e.ID > lastID {
+				replay = append(replay, e)
+			}
+		}
+	}
+	s := &subscription{ch: make(chan Event, subscriberBuffer)}
+	b.subs[s] = struct{}{}
+	cancel = func() {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		if _, live := b.subs[s]; live {
+			delete(b.subs, s)
+			close(s.ch)
+		}
+	}
+	return replay, s.ch, ok, cancel
+}

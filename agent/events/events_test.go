@@ -1,0 +1,87 @@
+package events
+
+import (
+	"testing"
+	"time"
+)
+
+func TestSubscribersGetEventsInOrder(t *testing.T) {
+	t.Parallel()
+	b := NewBroker(8)
+	_, ch, _, cancel := b.Subscribe(0)
+	defer cancel()
+	first := b.Publish(Event{Type: RuleCreated, RuleName: "a"})
+	second := b.Publish(Event{Type: RuleDeleted, RuleName: "a"})
+	if second.ID != first.ID+1 {
+		t.Fatalf("ids %d then %d, want consecutive", first.ID, second.ID)
+	}
+	for _, want := range []Event{first, second} {
+		select {
+		case got := <-ch:
+			if got.ID != want.ID || got.Type != want.Type {
+				t.Fatalf("got event %d %s, want %d %s", got.ID, got.Type, want.ID, want.Type)
+			}
+		case <-time.After(time.Second):
+			t.Fatal("no event delivered")
+		}
+	}
+}
+
+func TestReplayAfterLastID(t *testing.T) {
+	t.Parallel()
+	b := NewBroker(4)
+	var ids []uint64
+	for range 6 {
+		ids = append(ids, b.Publish(Event{Type: RunLog}).ID)
+	}
+	replay, _, ok, cancel := b.Subscribe(ids[3])
+	defer cancel()
+	if !ok || len(replay) != 2 || replay[0].ID != ids[4] || replay[1].ID != ids[5] {
+		t.Fatalf("replay after %d = %v (ok %v), want ids %v", ids[3], replay, ok, ids[4:])
+	}
+	// ids[0] is older than the ring of 4: events were lost.
+	replay, _, ok, cancel2 := b.Subscribe(ids[0])
+	defer cancel2()
+	if ok {
+		t.Errorf("Subscribe(%d) ok = true, want false: the ring starts at %d", ids[0], ids[2])
+	}
+	if len(replay) != 4 {
+		t.Errorf("replay = %d events, want the 4 kept", len(replay))
+	}
+}
+
+func TestSlowSubscriberIsDroppedNotBlocking(t *testing.T) {
+	t.Parallel()
+	b := NewBroker(16)
+	_, ch, _, cancel := b.Subscribe(0)
+	defer cancel()
+	done := make(chan struct{})
+	go func() {
+		for range subscriberBuffer + 10 {
+			b.Publish(Event{Type: RunLog})
+		}
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Publish blocked on a subscriber that does not read")
+	}
+	n := 0
+	for range ch {
+		n++
+	}
+	if n != subscriberBuffer {
+		t.Errorf("slow subscriber got %d events before its channel closed, want %d", n, subscriberBuffer)
+	}
+}
+
+func TestIDsGrowAcrossBrokers(t *testing.T) {
+	t.Parallel()
+	a := NewBroker(1).Publish(Event{})
+	time.Sleep(2 * time.Microsecond)
+	b := NewBroker(1).Publish(Event{})
+	if b.ID <= a.ID {
+		t.Errorf("a later broker's first id %d is not above an earlier one's %d", b.ID, a.ID)
+	}
+}
