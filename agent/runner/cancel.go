@@ -1,0 +1,117 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jobbridge/jobbridge/agent/events"
+	"github.com/jobbridge/jobbridge/agent/store"
+	"github.com/jobbridge/jobbridge/shared/api"
+)
+
+// cancelCause is why a run's context was cancelled: it decides the run's
+// final state and error.
+type cancelCause struct {
+	status api.RunStatus // the state the run ends in
+	by     string
+	reason string
+	msg    string
+}
+
+func (c *cancelCause) Error() string { return c.msg }
+
+func operatorCause(by, reason string) *cancelCause {
+	msg := "cancelled by " + by
+	if reason != "" {
+		msg += ": " + reason
+	}
+	return &cancelCause{status: api.StatusCancelled, by: by, reason: reason, msg: msg}
+}
+
+func timeoutCause(d time.Duration) *cancelCause {
+	msg := fmt.Sprintf("timed out after %s (the rule's timeout)", d)
+	return &cancelCause{status: api.StatusFailed, by: "timeout", reason: msg, msg: msg}
+}
+
+func shutdownCause(node string) *cancelCause {
+	return &cancelCause{
+		status: api.StatusCancelled,
+		by:     "agent " + node,
+		reason: "agent shutting down",
+		msg:    "cancelled: the agent is shutting down",
+	}
+}
+
+// Cancel asks a run to stop on behalf of by. The run turns cancelling at once
+// and cancelled when its job returns. Cancelling a run that is already
+// cancelling returns it unchanged; a finished run is store.ErrConflict.
+func (r *Runner) Cancel(ctx context.Context, id, by, reason string) (store.Run, error) {
+	run, err := r.cfg.Store.RunSetCancelling(ctx, id, by, reason)
+	if err != nil {
+		return store.Run{}, fmt.Errorf("cancel run %s: %w", id, err)
+	}
+	r.mu.Lock()
+	ar := r.active[id]
+	r.mu.Unlock()
+	if ar != nil {
+		ar.cancel(operatorCause(by, reason))
+	}
+	r.publish(events.RunCancelling, run)
+	return run, nil
+}
+
+// markCancelling records that a run's context was cancelled by its timeout
+// or by shutdown and its job has not returned yet.
+func (r *Runner) markCancelling(id string, cause error) {
+	var cc *cancelCause
+	if !errors.As(cause, &cc) || cc.by == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	run, err := r.cfg.Store.RunSetCancelling(ctx, id, cc.by, cc.reason)
+	if err != nil {
+		if !errors.Is(err, store.ErrConflict) {
+			r.log.Warn("record cancelling", "run", id, "err", err)
+		}
+		return
+	}
+	r.publish(events.RunCancelling, run)
+}
+
+// Shutdown stops the runner: Start refuses new runs, every running job is
+// cancelled, and Shutdown waits for them until ctx is done (the grace
+// period). Runs whose jobs have not returned by then are recorded as
+// interrupted; it returns an error saying how many.
+func (r *Runner) Shutdown(ctx context.Context) error {
+	r.mu.Lock()
+	r.closing = true
+	r.mu.Unlock()
+	r.cancel(shutdownCause(r.cfg.Node))
+
+	done := make(chan struct{})
+	go func() {
+		r.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+	}
+
+	r.mu.Lock()
+	left := make([]string, 0, len(r.active))
+	for id := range r.active {
+		left = append(left, id)
+	}
+	r.mu.Unlock()
+	for _, id := range left {
+		if _, err := r.finish(id, api.StatusInterrupted, "interrupted: the agent stopped before the job returned (shutdown grace period over)"); err != nil && !errors.Is(err, store.ErrConflict) {
+			r.log.Error("record interrupted run", "run", id, "err", err)
+		}
+	}
+	return fmt.Errorf("shutdown: %d job(s) did not return within the grace period and were recorded as interrupted", len(left))
+}

@@ -1,0 +1,95 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"time"
+
+	"github.com/jobbridge/jobbridge/agent/events"
+	"github.com/jobbridge/jobbridge/agent/store"
+	"github.com/jobbridge/jobbridge/jobs"
+	"github.com/jobbridge/jobbridge/shared/api"
+)
+
+// execute runs the job on its own goroutine and records how it ended.
+func (r *Runner) execute(ctx context.Context, ar *activeRun, job jobs.Job, params jobs.Params, timeout time.Duration) {
+	defer r.wg.Done()
+	defer close(ar.done)
+	defer func() {
+		r.mu.Lock()
+		delete(r.active, ar.run.ID)
+		r.mu.Unlock()
+	}()
+
+	if timeout > 0 {
+		var stop context.CancelFunc
+		ctx, stop = context.WithTimeoutCause(ctx, timeout, timeoutCause(timeout))
+		defer stop()
+	}
+	id := ar.run.ID
+	stopAfter := context.AfterFunc(ctx, func() { r.markCancelling(id, context.Cause(ctx)) })
+
+	rep := newReporter(r, ar.run)
+	err := callJob(jobs.WithReporter(ctx, rep), job, params, rep)
+	stopAfter()
+	rep.close()
+
+	status, msg := outcome(ctx, err)
+	if _, ferr := r.finish(id, status, msg); ferr != nil && !errors.Is(ferr, store.ErrConflict) {
+		r.log.Error("record run outcome", "run", id, "status", status, "err", ferr)
+	}
+}
+
+// callJob runs the job, turning a panic into an error with the stack in the
+// run's log.
+func callJob(ctx context.Context, job jobs.Job, params jobs.Params, rep *reporter) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			rep.Log(slog.LevelError, fmt.Sprintf("panic: %v\n%s", p, debug.Stack()))
+			err = fmt.Errorf("job panicked: %v", p)
+		}
+	}()
+	return job.Run(ctx, params)
+}
+
+// outcome decides a run's final state from its job's error and why its
+// context ended, if it did.
+func outcome(ctx context.Context, err error) (api.RunStatus, string) {
+	var cc *cancelCause
+	if errors.As(context.Cause(ctx), &cc) {
+		msg := cc.msg
+		if err == nil {
+			msg += " (the job finished its work anyway)"
+		}
+		return cc.status, msg
+	}
+	if err != nil {
+		return api.StatusFailed, err.Error()
+	}
+	return api.StatusSucceeded, ""
+}
+
+// finish records a run's end, retrying while the database is unavailable so
+// that a final state is not lost to a brief outage.
+func (r *Runner) finish(id string, status api.RunStatus, msg string) (store.Run, error) {
+	p := store.RunFinishParams{ID: id, Status: status, Error: msg, FinishedAt: time.Now().UTC()}
+	backoff := 100 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		run, err := r.cfg.Store.RunFinish(ctx, p)
+		cancel()
+		if err == nil {
+			r.publish(events.RunFinished, run)
+			return run, nil
+		}
+		if !errors.Is(err, store.ErrUnavailable) || attempt == 8 {
+			return store.Run{}, fmt.Errorf("record run %s as %s: %w", id, status, err)
+		}
+		r.log.Warn("database unavailable, will retry recording the run's outcome", "run", id, "status", status, "err", err)
+		time.Sleep(backoff)
+		backoff = min(backoff*2, 5*time.Second)
+	}
+}

@@ -1,0 +1,153 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/jobbridge/jobbridge/agent/events"
+	"github.com/jobbridge/jobbridge/agent/store"
+	"github.com/jobbridge/jobbridge/shared/api"
+)
+
+// reporter is a run's jobs.Reporter. Log lines and progress are published
+// as events at once and written to the store in batches by a flusher
+// goroutine, so a chatty job costs one write per flush interval rather than
+// one per line.
+type reporter struct {
+	r   *Runner
+	run store.Run
+
+	mu       sync.Mutex
+	seq      int64 // lines accepted so far
+	dropped  int
+	pending  []store.LogLine
+	progress *api.Progress // not yet written
+
+	wake chan struct{}
+	stop chan struct{}
+	done chan struct{}
+}
+
+// flushBatch is how many buffered lines wake the flusher before its tick.
+const flushBatch = 256
+
+func newReporter(r *Runner, run store.Run) *reporter {
+	rep := &reporter{
+		r:    r,
+		run:  run,
+		wake: make(chan struct{}, 1),
+		stop: make(chan struct{}),
+		done: make(chan struct{}),
+	}
+	go rep.flusher()
+	return rep
+}
+
+// Log implements jobs.Reporter.
+func (rep *reporter) Log(level slog.Level, message string) {
+	rep.mu.Lock()
+	if rep.seq >= int64(rep.r.cfg.MaxLogLines) {
+		rep.dropped++
+		rep.mu.Unlock()
+		return
+	}
+	rep.seq++
+	line := store.LogLine{Seq: rep.seq, Time: time.Now().UTC(), Level: levelName(level), Message: message}
+	rep.pending = append(rep.pending, line)
+	full := len(rep.pending) >= flushBatch
+	rep.mu.Unlock()
+
+	rep.r.cfg.Events.Publish(events.Event{Type: events.RunLog, RuleName: rep.run.Rule, Run: &rep.run, Log: &line})
+	if full {
+		select {
+		case rep.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// Progress implements jobs.Reporter.
+func (rep *reporter) Progress(percent int, message string) {
+	p := api.Progress{Percent: percent, Message: message}
+	rep.mu.Lock()
+	rep.progress = &p
+	run := rep.run
+	run.Progress = p
+	rep.mu.Unlock()
+	rep.r.cfg.Events.Publish(events.Event{Type: events.RunProgress, RuleName: run.Rule, Run: &run})
+}
+
+func levelName(l slog.Level) string {
+	switch {
+	case l >= slog.LevelError:
+		return "error"
+	case l >= slog.LevelWarn:
+		return "warn"
+	case l >= slog.LevelInfo:
+		return "info"
+	default:
+		return "debug"
+	}
+}
+
+func (rep *reporter) flusher() {
+	defer close(rep.done)
+	tick := time.NewTicker(rep.r.cfg.LogFlushInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-tick.C:
+		case <-rep.wake:
+		case <-rep.stop:
+			rep.flush()
+			return
+		}
+		rep.flush()
+	}
+}
+
+// flush writes what is buffered. A failed write keeps the lines for the
+// next try (the database may be back by then).
+func (rep *reporter) flush() {
+	rep.mu.Lock()
+	lines, progress := rep.pending, rep.progress
+	rep.pending, rep.progress = nil, nil
+	rep.mu.Unlock()
+	if len(lines) == 0 && progress == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if len(lines) > 0 {
+		if err := rep.r.cfg.Store.RunLogAppend(ctx, rep.run.ID, lines); err != nil {
+			rep.r.log.Warn("store run log lines", "run", rep.run.ID, "lines", len(lines), "err", err)
+			rep.mu.Lock()
+			rep.pending = append(lines, rep.pending...)
+			rep.mu.Unlock()
+		}
+	}
+	if progress != nil {
+		if err := rep.r.cfg.Store.RunSetProgress(ctx, rep.run.ID, *progress); err != nil {
+			rep.r.log.Debug("store run progress", "run", rep.run.ID, "err", err)
+		}
+	}
+}
+
+// close flushes everything, noting lines dropped over the cap, and stops
+// the flusher. The reporter must not be used afterwards.
+func (rep *reporter) close() {
+	rep.mu.Lock()
+	if rep.dropped > 0 {
+		rep.seq++
+		rep.pending = append(rep.pending, store.LogLine{
+			Seq: rep.seq, Time: time.Now().UTC(), Level: "warn",
+			Message: fmt.Sprintf("%d more log line(s) dropped: a run keeps at most %d", rep.dropped, rep.r.cfg.MaxLogLines),
+		})
+	}
+	rep.mu.Unlock()
+	close(rep.stop)
+	<-rep.done
+}

@@ -1,0 +1,39 @@
+package api
+
+// Problem is an error answer, application/problem+json per RFC 9457. Errors
+// lists every offending field of a request, so a client can show them all at
+// once.
+type Problem struct {
+	Type     string        `json:"type,omitempty"`
+	Title    string        `json:"title"`
+	Status   int           `json:"status"`
+	Detail   string        `json:"detail,omitempty"`
+	Instance string        `json:"instance,omitempty"`
+	Errors   []ErrorDetail `json:"errors,omitempty"`
+}
+
+// ErrorDetail is what is wrong with one part of a request.
+type ErrorDetail struct {
+	// Location is where the problem is: "body.rule", "query.status", ...
+	Location string `json:"location,omitempty"`
+	Message  string `json:"message"`
+	Value    any    `json:"value,omitempty"`
+}
+
+// ProblemContentType is the media type of a Problem.
+const ProblemContentType = "application/problem+json"
+
+// WebhookRequest is the body the agent's EventBridge input transformer
+// sends to POST /webhook/run.
+type WebhookRequest struct {
+	Rule    string `json:"rule"`
+	EventID string `json:"eventId"`
+	Time    string `json:"time"`
+}
+
+// WebhookResponse answers POST /webhook/run: 202 for a new run, 200 with
+// Duplicate for an event id delivered before.
+type WebhookResponse struct {
+	RunID     string `json:"runId"`
+	Duplicate bool   `json:"duplicate,omitempty"`
+}
