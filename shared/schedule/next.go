@@ -225,21 +225,15 @@ func unixMinute(y, mo, d, h, mi int) int64 {
 	return dayNumber(y, mo, d)*86400 + int64(h*3600+mi*60)
 }
 
-// floorDiv divides rounding towards minus infinity.
-func floorDiv(a, b int64) int64 {
-	q := a / b
-	if a%b != 0 && (a < 0) != (b < 0) {
-		q--
-	}
-	return q
-}
-
 // nextAfter is Next for cron(): the first picked minute strictly after sec.
 func (c *cronSpec) nextAfter(sec int64) (int64, bool) {
 	if sec >= lastMinute {
 		return 0, false
 	}
-	start := max(floorDiv(sec, 60)*60+60, 0) // before 1970, start at the epoch
+	start := int64(0) // before 1970, start at the epoch
+	if sec >= 0 {
+		start = sec - sec%60 + 60
+	}
 	t := time.Unix(start, 0).UTC()
 	y, mo, d := t.Date()
 	h, mi, _ := t.Clock()

@@ -42,7 +42,8 @@ func (s *Schedule) Interval() time.Duration { return s.every }
 // rate() counts from the Unix epoch. A cron() schedule ignores the anchor.
 func (s *Schedule) WithAnchor(t time.Time) *Schedule {
 	c := *s
-	c.anchor = floorDiv(t.Unix(), 60) * 60
+	a := t.Unix()
+	c.anchor = a - (a%60+60)%60 // down to the minute, before 1970 too
 	return &c
 }
 
