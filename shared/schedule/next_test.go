@@ -181,37 +181,37 @@ func TestNextFireTimes(t *testing.T) {
 		{
 			name: "a year list ends",
 			expr: "cron(0 0 1 1 ? 2022,2024-2025)", from: "2021-06-01 00:00",
-			want: []string{"2022-01-01", "2024-01-01", "2025-01-01"},
+			want:  []string{"2022-01-01", "2024-01-01", "2025-01-01"},
 			final: true,
 		},
 		{
 			name: "a year range in the past",
 			expr: "cron(0 0 * * ? 2000-2010)", from: "2021-01-01 00:00",
-			want: nil,
+			want:  nil,
 			final: true,
 		},
 		{
 			name: "February 30 never comes",
 			expr: "cron(0 0 30 2 ? *)", from: "1970-01-01 00:00",
-			want: nil,
+			want:  nil,
 			final: true,
 		},
 		{
 			name: "nothing after 2199",
 			expr: "cron(0 0 * * ? *)", from: "2199-12-30 12:00",
-			want: []string{"2199-12-31 00:00"},
+			want:  []string{"2199-12-31 00:00"},
 			final: true,
 		},
 		{
 			name: "the very last minute",
 			expr: "cron(* * * * ? *)", from: "2199-12-31 23:57",
-			want: []string{"2199-12-31 23:58", "2199-12-31 23:59"},
+			want:  []string{"2199-12-31 23:58", "2199-12-31 23:59"},
 			final: true,
 		},
 		{
 			name: "the last year only",
 			expr: "cron(0 0 ? * TUE#5 2199)", from: "2021-01-01 00:00",
-			want: []string{"2199-01-29", "2199-04-30", "2199-07-30", "2199-10-29", "2199-12-31"},
+			want:  []string{"2199-01-29", "2199-04-30", "2199-07-30", "2199-10-29", "2199-12-31"},
 			final: true,
 		},
 		{
@@ -242,7 +242,7 @@ func TestNextFireTimes(t *testing.T) {
 		{
 			name: "rate up to the end of 2199",
 			expr: "rate(1 minute)", from: "2199-12-31 23:57",
-			want: []string{"2199-12-31 23:58", "2199-12-31 23:59"},
+			want:  []string{"2199-12-31 23:58", "2199-12-31 23:59"},
 			final: true,
 		},
 	}
