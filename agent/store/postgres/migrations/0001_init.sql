@@ -1,9 +1,11 @@
 -- Times are timestamptz (microseconds); the store writes and reads them in
 -- UTC. A NULL time is the zero time.Time. The tables and columns match the
--- SQLite schema of the same version one for one.
+-- SQLite schema of the same version one for one. Keys that lists sort or page
+-- by are COLLATE "C", so they compare byte by byte as in SQLite, whatever the
+-- database's locale: UUIDv7 ids then sort by creation.
 
 CREATE TABLE rules (
-    name        TEXT PRIMARY KEY,
+    name        TEXT COLLATE "C" PRIMARY KEY,
     job         TEXT NOT NULL,
     schedule    TEXT NOT NULL,
     enabled     BOOLEAN NOT NULL DEFAULT true,
@@ -20,7 +22,7 @@ CREATE TABLE rules (
 );
 
 CREATE TABLE runs (
-    id               TEXT PRIMARY KEY,
+    id               TEXT COLLATE "C" PRIMARY KEY,
     rule             TEXT NOT NULL DEFAULT '',
     job              TEXT NOT NULL,
     status           TEXT NOT NULL,
@@ -53,7 +55,7 @@ CREATE INDEX runs_created_at ON runs (created_at);
 CREATE INDEX runs_active_rule ON runs (rule) WHERE status IN ('running', 'cancelling');
 
 CREATE TABLE run_logs (
-    run_id  TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    run_id  TEXT COLLATE "C" NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
     seq     BIGINT NOT NULL,
     time    TIMESTAMPTZ NOT NULL,
     level   TEXT NOT NULL,
@@ -66,13 +68,13 @@ CREATE TABLE run_logs (
 -- inserts the run, so the reference is checked at commit.
 CREATE TABLE deliveries (
     event_id    TEXT PRIMARY KEY,
-    run_id      TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED,
+    run_id      TEXT COLLATE "C" NOT NULL REFERENCES runs (id) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED,
     received_at TIMESTAMPTZ NOT NULL
 );
 CREATE INDEX deliveries_run_id ON deliveries (run_id);
 
 CREATE TABLE tokens (
-    name         TEXT PRIMARY KEY,
+    name         TEXT COLLATE "C" PRIMARY KEY,
     role         TEXT NOT NULL,
     hash         TEXT NOT NULL UNIQUE,
     created_at   TIMESTAMPTZ NOT NULL,
@@ -80,7 +82,7 @@ CREATE TABLE tokens (
 );
 
 CREATE TABLE audit (
-    id     TEXT PRIMARY KEY,
+    id     TEXT COLLATE "C" PRIMARY KEY,
     time   TIMESTAMPTZ NOT NULL,
     actor  TEXT NOT NULL,
     action TEXT NOT NULL,
