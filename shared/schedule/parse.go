@@ -4,6 +4,7 @@ import (
 	"math"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -84,13 +85,19 @@ func bitsOf(d *fieldDef, items []item) uint64 {
 // Parse parses and validates an EventBridge schedule expression:
 // cron(Minutes Hours Day-of-month Month Day-of-week Year) or rate(Value Unit),
 // all in UTC. Surrounding whitespace is ignored, and fields may be separated
-// by any run of spaces. A failure is returned as an *Error that names the
+// by any run of spaces (but not tabs or line breaks). A failure is returned as an *Error that names the
 // field, what was found there and what the field allows.
 func Parse(expr string) (*Schedule, error) {
 	expr = strings.TrimSpace(expr)
 	if n := utf8.RuneCountInString(expr); n > maxExpressionLen {
 		return nil, errorf("", "", "at most 256 characters",
 			"is %d characters long; EventBridge allows at most %d", n, maxExpressionLen)
+	}
+	// The expression goes to EventBridge as written: fields are separated by
+	// spaces; a tab or line break inside is a mistake, not a separator.
+	if strings.ContainsFunc(expr, func(r rune) bool { return r != ' ' && unicode.IsSpace(r) }) {
+		return nil, errorf("", expr, "fields separated by spaces",
+			"contains whitespace other than spaces; separate the fields with spaces")
 	}
 	switch {
 	case strings.HasPrefix(expr, "cron(") && strings.HasSuffix(expr, ")"):
@@ -338,7 +345,7 @@ func parseValue(d *fieldDef, s string) (int, *Error) {
 		return n, nil
 	}
 	for i, name := range d.names {
-		if strings.EqualFold(s, name) {
+		if equalFoldASCII(s, name) {
 			return d.min + i, nil
 		}
 	}
@@ -364,6 +371,24 @@ func misplaced(d *fieldDef, s string) string {
 		return "L is only for day-of-month and day-of-week"
 	}
 	return ""
+}
+
+// equalFoldASCII compares ignoring ASCII case only: strings.EqualFold would
+// also take "ſun" (long s) for SUN, which EventBridge does not.
+func equalFoldASCII(s, upper string) bool {
+	if len(s) != len(upper) {
+		return false
+	}
+	for i := range len(s) {
+		c := s[i]
+		if 'a' <= c && c <= 'z' {
+			c -= 'a' - 'A'
+		}
+		if c != upper[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // parseNumber parses an unsigned decimal number. Absurdly long numbers parse

@@ -51,7 +51,8 @@ func TestParseAcceptsWhatEventBridgeAccepts(t *testing.T) {
 		"cron(0 0 1 1 ? 1970-2199)",
 		// Whitespace.
 		"  cron(0 12 * * ? *)\n",
-		"cron(0   12  *\t*  ?  *)",
+		"cron(0   12  *  *  ?  *)",
+		"\t cron(0 12 * * ? *) \r\n",
 		"cron( 0 12 * * ? * )",
 		// rate().
 		"rate(1 minute)",
@@ -91,6 +92,9 @@ func TestParseRejectsWithFieldAndReason(t *testing.T) {
 		{"cron (0 12 * * ? *)", `expression: must be cron(...) or rate(...)`},
 		{"at(2021-01-01T00:00:00)", `expression: must be cron(...) or rate(...)`},
 		{cronOfLength(257), `expression: is 257 characters long; EventBridge allows at most 256`},
+		{"cron(0 12\t* * ? *)", `expression: contains whitespace other than spaces; separate the fields with spaces`},
+		{"cron(0 12\n* * ? *)", `expression: contains whitespace other than spaces; separate the fields with spaces`},
+		{"rate(5\u00a0minutes)", `expression: contains whitespace other than spaces; separate the fields with spaces`},
 		{"cron()", `expression: cron() needs 6 fields (minutes hours day-of-month month day-of-week year), found 0`},
 		{"cron(0 12 * * ?)", `expression: cron() needs 6 fields (minutes hours day-of-month month day-of-week year), found 5`},
 		{"cron(0 12 * * ? * *)", `expression: cron() needs 6 fields (minutes hours day-of-month month day-of-week year), found 7`},
@@ -116,6 +120,7 @@ func TestParseRejectsWithFieldAndReason(t *testing.T) {
 		{"cron(0 12 * JANUARY ? *)", `month: "JANUARY" is not a number or name in 1-12 (JAN-DEC)`},
 		{"cron(0 12 ? * SUNDAY *)", `day-of-week: "SUNDAY" is not a number or name in 1-7 (SUN-SAT)`},
 		{"cron(0 12 ? JAN MON-XYZ *)", `day-of-week: "XYZ" is not a number or name in 1-7 (SUN-SAT)`},
+		{"cron(0 0 ? * ſun *)", `day-of-week: "ſun" is not a number or name in 1-7 (SUN-SAT)`},
 		{"cron(0 MON * * ? *)", `hours: "MON" is not a number in 0-23`},
 
 		// Lists and ranges.
