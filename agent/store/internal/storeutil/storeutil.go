@@ -154,16 +154,16 @@ func PrepareRun(r store.Run) (store.Run, error) {
 	return r, nil
 }
 
-// Skip turns a new run into a skipped one. activeID, when not empty, is the
-// run of the same rule that is still active and the reason for the skip.
+// Skip turns a new run into a skipped one: it never starts and finishes when
+// it is created. activeID, when not empty, is the still active run of the
+// same rule that is the reason for the skip.
 func Skip(r *store.Run, activeID string) {
 	r.Status = api.StatusSkipped
 	r.StartedAt = time.Time{}
-	if r.FinishedAt.IsZero() {
+	if activeID != "" || r.FinishedAt.IsZero() {
 		r.FinishedAt = r.CreatedAt
 	}
 	if activeID != "" {
-		r.FinishedAt = r.CreatedAt
 		r.Error = fmt.Sprintf("skipped: run %s of rule %s is still running", activeID, r.Rule)
 	}
 }
