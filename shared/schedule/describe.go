@@ -180,15 +180,8 @@ func weekdayName(w int) string { return time.Weekday(w - 1).String() }
 // sortedValues returns the distinct values of items, ascending; nil items
 // ("*") give every value of the field.
 func sortedValues(d *fieldDef, items []item) []int {
-	if items == nil {
-		items = []item{{start: d.min, end: d.max, step: 1}}
-	}
 	seen := make([]bool, d.span())
-	for _, it := range items {
-		for _, v := range it.values(d) {
-			seen[v-d.min] = true
-		}
-	}
+	eachValue(d, items, func(v int) { seen[v-d.min] = true })
 	var out []int
 	for i, ok := range seen {
 		if ok {

@@ -115,17 +115,11 @@ func nearestWeekday(y, mo, day, n int) int {
 type yearSet [4]uint64
 
 func newYearSet(items []item) yearSet {
-	d := &fieldDefs[fieldYear]
-	if items == nil {
-		items = []item{{start: d.min, end: d.max, step: 1}}
-	}
 	var s yearSet
-	for _, it := range items {
-		for _, y := range it.values(d) {
-			i := y - minYear
-			s[i/64] |= 1 << (i % 64)
-		}
-	}
+	eachValue(&fieldDefs[fieldYear], items, func(y int) {
+		i := y - minYear
+		s[i/64] |= 1 << (i % 64)
+	})
 	return s
 }
 

@@ -285,6 +285,9 @@ func TestNextRateWithAnchor(t *testing.T) {
 	}
 	// The original is not changed: it still counts from the epoch.
 	checkNextN(t, s, utc(t, "2021-01-01 00:00"), []string{"2021-01-01 01:30"}, 0)
+	// Before 1970 the anchor is truncated down too, not towards zero.
+	early := mustParse(t, "rate(1 minute)").WithAnchor(utc(t, "1969-12-31 23:58:30"))
+	checkNextN(t, early, utc(t, "1969-12-31 23:58:40"), []string{"1969-12-31 23:59", "1970-01-01 00:00"}, 0)
 	// An anchor in 2199 leaves nothing to fire.
 	late := s.WithAnchor(utc(t, "2199-12-31 23:00"))
 	checkNextN(t, late, utc(t, "2021-01-01 00:00"), nil, 1)

@@ -67,18 +67,24 @@ func (it item) values(d *fieldDef) []int {
 	return out
 }
 
-// bitsOf sets bit v for every value v of the items; nil items ("*") set all.
-// The year field has its own set (yearSet): it does not fit in 64 bits.
-func bitsOf(d *fieldDef, items []item) uint64 {
+// eachValue calls fn for every value of items, where nil items ("*") stand
+// for every value of the field.
+func eachValue(d *fieldDef, items []item, fn func(v int)) {
 	if items == nil {
 		items = []item{{start: d.min, end: d.max, step: 1}}
 	}
-	var b uint64
 	for _, it := range items {
 		for _, v := range it.values(d) {
-			b |= 1 << v
+			fn(v)
 		}
 	}
+}
+
+// bitsOf sets bit v for every value v of the items; nil items ("*") set all.
+// The year field has its own set (yearSet): it does not fit in 64 bits.
+func bitsOf(d *fieldDef, items []item) uint64 {
+	var b uint64
+	eachValue(d, items, func(v int) { b |= 1 << v })
 	return b
 }
 
