@@ -34,7 +34,15 @@ all in UTC. Quote the expression: it is one argument.`,
 			return cmd.Help()
 		},
 	}
-	cron.AddCommand(newCronNextCmd(), newCronValidateCmd(), newCronDescribeCmd())
+	cron.AddCommand(
+		newCronNextCmd(),
+		newCronLineCmd("validate EXPR", `Print "ok" if EventBridge accepts the expression, else why not (exit 2)`,
+			`  agent cron validate 'cron(0 12 ? * 8 *)'`,
+			func(*schedule.Schedule) string { return "ok" }),
+		newCronLineCmd("describe EXPR", "Describe an expression in words",
+			`  agent cron describe 'cron(0/30 20-2 ? * MON-FRI *)'`,
+			(*schedule.Schedule).Describe),
+	)
 	return cron
 }
 
@@ -104,29 +112,13 @@ from + k × interval.`,
 	return cmd
 }
 
-func newCronValidateCmd() *cobra.Command {
+// newCronLineCmd is a subcommand that parses EXPR and prints one line about
+// it: validate and describe differ only in that line.
+func newCronLineCmd(use, short, example string, line func(*schedule.Schedule) string) *cobra.Command {
 	return &cobra.Command{
-		Use:           "validate EXPR",
-		Short:         `Print "ok" if EventBridge accepts the expression, else why not (exit 2)`,
-		Example:       `  agent cron validate 'cron(0 12 ? * 8 *)'`,
-		Args:          oneExpression,
-		SilenceUsage:  true,
-		SilenceErrors: true,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if _, err := parseExpression(args[0]); err != nil {
-				return err
-			}
-			fmt.Fprintln(cmd.OutOrStdout(), "ok")
-			return nil
-		},
-	}
-}
-
-func newCronDescribeCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:           "describe EXPR",
-		Short:         "Describe an expression in words",
-		Example:       `  agent cron describe 'cron(0/30 20-2 ? * MON-FRI *)'`,
+		Use:           use,
+		Short:         short,
+		Example:       example,
 		Args:          oneExpression,
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -135,7 +127,7 @@ func newCronDescribeCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintln(cmd.OutOrStdout(), s.Describe())
+			fmt.Fprintln(cmd.OutOrStdout(), line(s))
 			return nil
 		},
 	}
