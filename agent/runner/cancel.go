@@ -109,7 +109,7 @@ func (r *Runner) Shutdown(ctx context.Context) error {
 	}
 	r.mu.Unlock()
 	for _, id := range left {
-		if _, err := r.finish(id, api.StatusInterrupted, "interrupted: the agent stopped before the job returned (shutdown grace period over)"); err != nil && !errors.Is(err, store.ErrConflict) {
+		if _, err := r.finish(store.RunFinishParams{ID: id, Status: api.StatusInterrupted, Error: "interrupted: the agent stopped before the job returned (shutdown grace period over)"}); err != nil && !errors.Is(err, store.ErrConflict) {
 			r.log.Error("record interrupted run", "run", id, "err", err)
 		}
 	}

@@ -37,9 +37,9 @@ func (r *Runner) execute(ctx context.Context, ar *activeRun, job jobs.Job, param
 	stopAfter()
 	rep.close()
 
-	status, msg := outcome(ctx, err)
-	if _, ferr := r.finish(id, status, msg); ferr != nil && !errors.Is(ferr, store.ErrConflict) {
-		r.log.Error("record run outcome", "run", id, "status", status, "err", ferr)
+	fin := outcome(ctx, id, err)
+	if _, ferr := r.finish(fin); ferr != nil && !errors.Is(ferr, store.ErrConflict) {
+		r.log.Error("record run outcome", "run", id, "status", fin.Status, "err", ferr)
 	}
 }
 
@@ -57,25 +57,25 @@ func callJob(ctx context.Context, job jobs.Job, params jobs.Params, rep *reporte
 
 // outcome decides a run's final state from its job's error and why its
 // context ended, if it did.
-func outcome(ctx context.Context, err error) (api.RunStatus, string) {
+func outcome(ctx context.Context, id string, err error) store.RunFinishParams {
+	p := store.RunFinishParams{ID: id, Status: api.StatusSucceeded}
 	var cc *cancelCause
-	if errors.As(context.Cause(ctx), &cc) {
-		msg := cc.msg
+	switch {
+	case errors.As(context.Cause(ctx), &cc):
+		p.Status, p.Error, p.CancelledBy, p.CancelReason = cc.status, cc.msg, cc.by, cc.reason
 		if err == nil {
-			msg += " (the job finished its work anyway)"
+			p.Error += " (the job finished its work anyway)"
 		}
-		return cc.status, msg
+	case err != nil:
+		p.Status, p.Error = api.StatusFailed, err.Error()
 	}
-	if err != nil {
-		return api.StatusFailed, err.Error()
-	}
-	return api.StatusSucceeded, ""
+	return p
 }
 
 // finish records a run's end, retrying while the database is unavailable so
 // that a final state is not lost to a brief outage.
-func (r *Runner) finish(id string, status api.RunStatus, msg string) (store.Run, error) {
-	p := store.RunFinishParams{ID: id, Status: status, Error: msg, FinishedAt: time.Now().UTC()}
+func (r *Runner) finish(p store.RunFinishParams) (store.Run, error) {
+	p.FinishedAt = time.Now().UTC()
 	backoff := 100 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -86,9 +86,9 @@ func (r *Runner) finish(id string, status api.RunStatus, msg string) (store.Run,
 			return run, nil
 		}
 		if !errors.Is(err, store.ErrUnavailable) || attempt == 8 {
-			return store.Run{}, fmt.Errorf("record run %s as %s: %w", id, status, err)
+			return store.Run{}, fmt.Errorf("record run %s as %s: %w", p.ID, p.Status, err)
 		}
-		r.log.Warn("database unavailable, will retry recording the run's outcome", "run", id, "status", status, "err", err)
+		r.log.Warn("database unavailable, will retry recording the run's outcome", "run", p.ID, "status", p.Status, "err", err)
 		time.Sleep(backoff)
 		backoff = min(backoff*2, 5*time.Second)
 	}

@@ -201,7 +201,7 @@ func (r *Runner) Start(ctx context.Context, p StartParams) (run store.Run, creat
 	}
 	if setupErr != nil {
 		// Record why it could not start; the run never ran.
-		fin, ferr := r.finish(run.ID, api.StatusFailed, setupErr.Error())
+		fin, ferr := r.finish(store.RunFinishParams{ID: run.ID, Status: api.StatusFailed, Error: setupErr.Error()})
 		if ferr != nil {
 			return run, true, ferr
 		}
@@ -215,7 +215,8 @@ func (r *Runner) Start(ctx context.Context, p StartParams) (run store.Run, creat
 		// Shutdown began between the check above and now: record, don't run.
 		r.mu.Unlock()
 		cancel(nil)
-		fin, _ := r.finish(run.ID, api.StatusCancelled, "cancelled: the agent is shutting down")
+		sc := shutdownCause(r.cfg.Node)
+		fin, _ := r.finish(store.RunFinishParams{ID: run.ID, Status: sc.status, Error: sc.msg, CancelledBy: sc.by, CancelReason: sc.reason})
 		return fin, true, nil
 	}
 	r.active[run.ID] = ar

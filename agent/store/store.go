@@ -152,6 +152,9 @@ type RunFinishParams struct {
 	Status     api.RunStatus // a terminal state
 	Error      string
 	FinishedAt time.Time
+	// CancelledBy and CancelReason, when set, record who or what cancelled
+	// the run (a timeout, a shutdown) if that was not recorded before.
+	CancelledBy, CancelReason string
 }
 
 // RunFilter selects runs. Zero fields select everything.

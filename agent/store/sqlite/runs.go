@@ -187,9 +187,11 @@ func (s *Store) RunFinish(ctx context.Context, p store.RunFinishParams) (store.R
 	if err != nil {
 		return store.Run{}, err
 	}
-	r, err := scanRun(s.w.QueryRowContext(ctx, `UPDATE runs SET status = $2, error = $3, finished_at = $4
+	r, err := scanRun(s.w.QueryRowContext(ctx, `UPDATE runs SET status = $2, error = $3, finished_at = $4,
+			cancelled_by = CASE WHEN cancelled_by = '' THEN $5 ELSE cancelled_by END,
+			cancel_reason = CASE WHEN cancelled_by = '' THEN $6 ELSE cancel_reason END
 		WHERE id = $1 AND status IN `+storeutil.ActiveStatuses+` RETURNING `+storeutil.RunColumns,
-		p.ID, string(p.Status), p.Error, micros(p.FinishedAt)))
+		p.ID, string(p.Status), p.Error, micros(p.FinishedAt), p.CancelledBy, p.CancelReason))
 	if err == nil {
 		return r, nil
 	}

@@ -225,6 +225,27 @@ func testRunTransitions(t *testing.T, setup func(*testing.T) store.Store) {
 			t.Fatalf("FinishedAt defaults to now, got %v", got.FinishedAt)
 		}
 	})
+	t.Run("FinishRecordsWhoCancelledOnce", func(t *testing.T) {
+		t.Parallel()
+		s := setup(t)
+		ctx := t.Context()
+		// A timeout recorded at finish.
+		r := create(t, s, newRun("r"))
+		got, err := s.RunFinish(ctx, store.RunFinishParams{ID: r.ID, Status: api.StatusFailed, Error: "timed out", CancelledBy: "timeout", CancelReason: "30m"})
+		must(t, err, "finish with a canceller")
+		if got.CancelledBy != "timeout" || got.CancelReason != "30m" {
+			t.Fatalf("finish recorded cancelledBy %q reason %q, want timeout 30m", got.CancelledBy, got.CancelReason)
+		}
+		// An operator's cancel recorded before is not overwritten.
+		r2 := create(t, s, newRun("r"))
+		_, err = s.RunSetCancelling(ctx, r2.ID, "alice", "wrong day")
+		must(t, err, "set cancelling")
+		got, err = s.RunFinish(ctx, store.RunFinishParams{ID: r2.ID, Status: api.StatusCancelled, CancelledBy: "agent n1", CancelReason: "shutdown"})
+		must(t, err, "finish a cancelling run")
+		if got.CancelledBy != "alice" || got.CancelReason != "wrong day" {
+			t.Fatalf("finish overwrote the operator's cancel: %q %q", got.CancelledBy, got.CancelReason)
+		}
+	})
 	t.Run("InterruptActive", func(t *testing.T) {
 		t.Parallel()
 		s := setup(t)
