@@ -1,0 +1,310 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/jobbridge/jobbridge/agent/events"
+	"github.com/jobbridge/jobbridge/agent/runner"
+	"github.com/jobbridge/jobbridge/agent/scheduler"
+	"github.com/jobbridge/jobbridge/agent/server"
+	"github.com/jobbridge/jobbridge/agent/store"
+	"github.com/jobbridge/jobbridge/agent/store/postgres"
+	"github.com/jobbridge/jobbridge/agent/store/sqlite"
+	"github.com/jobbridge/jobbridge/jobs"
+)
+
+// Env is what a RegisterFunc may hand to the jobs it builds.
+type Env struct {
+	// Store is the agent's database; its Exec runs statements on it (the
+	// built-in SQL job uses it).
+	Store  store.Store
+	Logger *slog.Logger
+}
+
+// RegisterFunc registers the jobs an agent offers. A program that wants its
+// own jobs passes its own; see the README.
+type RegisterFunc func(r *jobs.Registry, env Env) error
+
+// Agent is a running jobbridge daemon.
+type Agent struct {
+	cfg    Config
+	log    *slog.Logger
+	mode   string
+	store  store.Store
+	jobs   *jobs.Registry
+	events *events.Broker
+	runner *runner.Runner
+	sched  *scheduler.Local // nil unless mode is local
+
+	adminTokenFile string // "" when the token was given
+	listener       net.Listener
+	handler        http.Handler
+}
+
+// New opens the store (applying migrations), records runs a dead agent left
+// running as interrupted, registers the jobs and prepares every part. It
+// does not listen yet; Run does.
+func New(ctx context.Context, cfg Config, log *slog.Logger, register RegisterFunc) (*Agent, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("configuration:\n%w", err)
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	a := &Agent{cfg: cfg, log: log, events: events.NewBroker(0)}
+	var err error
+	if a.store, err = openStore(ctx, cfg); err != nil {
+		return nil, err
+	}
+	if err := a.init(ctx, register); err != nil {
+		a.store.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+func openStore(ctx context.Context, cfg Config) (store.Store, error) {
+	if cfg.DatabaseURL != "" {
+		s, err := postgres.Open(ctx, cfg.DatabaseURL)
+		if err != nil {
+			return nil, fmt.Errorf("open PostgreSQL store: %w", err)
+		}
+		return s, nil
+	}
+	s, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "jobbridge.db"))
+	if err != nil {
+		return nil, fmt.Errorf("open SQLite store: %w", err)
+	}
+	return s, nil
+}
+
+func (a *Agent) init(ctx context.Context, register RegisterFunc) error {
+	// On SQLite this agent is the only one (the file is locked), so every
+	// active run was left by a dead agent; on PostgreSQL only our own node's.
+	node := a.cfg.Node
+	if a.store.Kind() == "sqlite" {
+		node = ""
+	}
+	stale, err := a.store.RunInterruptActive(ctx, node, "interrupted: the agent stopped while the job was running", time.Now().UTC())
+	if err != nil {
+		return fmt.Errorf("mark runs left by a stopped agent: %w", err)
+	}
+	for _, run := range stale {
+		a.log.Warn("run left running by a stopped agent marked interrupted", "run", run.ID, "rule", run.Rule, "job", run.Job)
+		r := run
+		a.events.Publish(events.Event{Type: events.RunFinished, RuleName: r.Rule, Run: &r})
+	}
+
+	a.jobs = jobs.NewRegistry()
+	if register != nil {
+		if err := register(a.jobs, Env{Store: a.store, Logger: a.log}); err != nil {
+			return fmt.Errorf("register jobs: %w", err)
+		}
+	}
+	a.runner, err = runner.New(runner.Config{
+		Store: a.store, Jobs: a.jobs, Events: a.events, Node: a.cfg.Node,
+		Logger: a.log, MaxLogLines: a.cfg.MaxLogLines,
+	})
+	if err != nil {
+		return err
+	}
+	if a.adminTokenFile, err = ensureAdminToken(ctx, a.store, a.cfg); err != nil {
+		return err
+	}
+	a.warnUnknownJobs(ctx)
+
+	a.mode = a.cfg.schedulerMode()
+	switch a.mode {
+	case SchedulerLocal:
+		a.sched = scheduler.New(scheduler.Config{Store: a.store, Firer: a.runner, Logger: a.log})
+	case SchedulerEventBridge:
+		if a.cfg.Scheduler == SchedulerEventBridge {
+			return errors.New("JOBBRIDGE_SCHEDULER=eventbridge: this build does not push rules to EventBridge yet; use local, or off and create the EventBridge rules yourself (they still reach the webhook)")
+		}
+		a.log.Warn("EventBridge settings are complete but this build does not push rules to AWS yet: scheduling is off, EventBridge rules you created yourself still reach the webhook")
+		a.mode = SchedulerOff
+	}
+	a.handler = server.New(server.Config{
+		Store: a.store, Firer: a.runner, Logger: a.log,
+		WebhookKey: a.cfg.EventBridge.APIKey, WebhookHeader: a.cfg.EventBridge.AuthHeader,
+		RulePrefix: a.cfg.EventBridge.RulePrefix,
+	})
+	return nil
+}
+
+func (a *Agent) warnUnknownJobs(ctx context.Context) {
+	rules, err := a.store.RuleList(ctx)
+	if err != nil {
+		a.log.Warn("list rules", "err", err)
+		return
+	}
+	for _, r := range rules {
+		if _, ok := a.jobs.Get(r.Job); !ok {
+			a.log.Warn("rule names a job this agent does not have; its runs will fail", "rule", r.Name, "job", r.Job)
+		}
+	}
+}
+
+// Store returns the agent's store.
+func (a *Agent) Store() store.Store { return a.store }
+
+// Runner returns the agent's runner.
+func (a *Agent) Runner() *runner.Runner { return a.runner }
+
+// Events returns the agent's event broker.
+func (a *Agent) Events() *events.Broker { return a.events }
+
+// Jobs returns the registered jobs.
+func (a *Agent) Jobs() *jobs.Registry { return a.jobs }
+
+// SchedulerMode says which backend fires rules: local, eventbridge or off.
+func (a *Agent) SchedulerMode() string { return a.mode }
+
+// ReloadRules tells the scheduler backend that rules changed.
+func (a *Agent) ReloadRules() {
+	if a.sched != nil {
+		a.sched.Reload()
+	}
+}
+
+// Listen binds the HTTP address (Run does it if not done yet) and writes
+// it to the data dir, where a console started by the same user finds it.
+func (a *Agent) Listen() error {
+	if a.listener != nil {
+		return nil
+	}
+	l, err := net.Listen("tcp", a.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", a.cfg.Listen, err)
+	}
+	a.listener = l
+	if err := os.WriteFile(filepath.Join(a.cfg.DataDir, "agent.url"), []byte(a.URL()+"\n"), 0o600); err != nil {
+		return fmt.Errorf("write the agent's address file: %w", err)
+	}
+	return nil
+}
+
+// URL is the base URL the agent serves, once it listens.
+func (a *Agent) URL() string {
+	if a.listener == nil {
+		return ""
+	}
+	scheme := "http"
+	if a.cfg.TLSCert != "" {
+		scheme = "https"
+	}
+	return scheme + "://" + a.listener.Addr().String()
+}
+
+// Run serves until ctx is done, then shuts down: it stops taking webhook
+// calls, stops the scheduler, cancels running jobs and waits for them up to
+// the shutdown grace period, and closes the store.
+func (a *Agent) Run(ctx context.Context) error {
+	if err := a.Listen(); err != nil {
+		return err
+	}
+	a.announce()
+	srv := &http.Server{
+		Handler:           a.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+	}
+	serveErr := make(chan error, 1)
+	go func() {
+		var err error
+		if a.cfg.TLSCert != "" {
+			err = srv.ServeTLS(a.listener, a.cfg.TLSCert, a.cfg.TLSKey)
+		} else {
+			err = srv.Serve(a.listener)
+		}
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+		serveErr <- err
+	}()
+
+	bg, stopBG := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	if a.sched != nil {
+		wg.Go(func() { _ = a.sched.Run(bg) })
+	}
+	wg.Go(func() { a.pruneLoop(bg) })
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-serveErr:
+		if runErr != nil {
+			runErr = fmt.Errorf("serve HTTP: %w", runErr)
+		}
+	}
+	a.log.Info("shutting down", "grace", a.cfg.ShutdownGrace)
+	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	if err := srv.Shutdown(shutCtx); err != nil {
+		srv.Close()
+	}
+	cancel()
+	stopBG()
+	wg.Wait()
+	graceCtx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownGrace)
+	defer cancel()
+	shutErr := a.runner.Shutdown(graceCtx)
+	if shutErr != nil {
+		a.log.Error("shutdown", "err", shutErr)
+	}
+	if err := a.store.Close(); err != nil {
+		a.log.Error("close store", "err", err)
+	}
+	a.log.Info("stopped")
+	return errors.Join(runErr, shutErr)
+}
+
+func (a *Agent) announce() {
+	attrs := []any{"url", a.URL(), "store", a.store.Kind(), "scheduler", a.mode, "jobs", len(a.jobs.List()), "node", a.cfg.Node}
+	if a.store.Kind() == "sqlite" {
+		attrs = append(attrs, "database", filepath.Join(a.cfg.DataDir, "jobbridge.db"))
+	}
+	a.log.Info("jobbridge agent listening", attrs...)
+	if a.adminTokenFile != "" {
+		a.log.Info("admin token", "file", a.adminTokenFile)
+	} else {
+		a.log.Info("admin token set by JOBBRIDGE_ADMIN_TOKEN")
+	}
+	if a.cfg.EventBridge.APIKey == "" {
+		a.log.Warn("webhook is off: set JOBBRIDGE_EB_API_KEY to let EventBridge call POST /webhook/run")
+	} else {
+		a.log.Info("webhook on", "path", "/webhook/run", "header", a.cfg.EventBridge.AuthHeader)
+	}
+}
+
+// pruneLoop deletes finished runs older than the retention, now and hourly.
+func (a *Agent) pruneLoop(ctx context.Context) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		n, err := a.store.RunPrune(ctx, time.Now().Add(-a.cfg.Retention))
+		switch {
+		case err != nil && ctx.Err() == nil:
+			a.log.Warn("prune run history", "err", err)
+		case n > 0:
+			a.log.Info("pruned run history", "runs", n, "olderThan", a.cfg.Retention)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,154 @@
+// Package agent assembles the jobbridge daemon: it opens the store, builds
+// the runner, the scheduler backend and the HTTP server from a Config, runs
+// them together and stops them together.
+package agent
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Scheduler modes.
+const (
+	SchedulerAuto        = "auto"        // eventbridge when its settings are complete, else local
+	SchedulerLocal       = "local"       // the agent fires rules itself
+	SchedulerEventBridge = "eventbridge" // rules live in AWS EventBridge
+	SchedulerOff         = "off"         // nothing fires on schedule; webhook and manual runs only
+)
+
+// Config is the agent's configuration. The zero value of every field means
+// its default, given in its comment; Validate fills them in.
+type Config struct {
+	// Listen is the HTTP address. Default 127.0.0.1:8080.
+	Listen string
+	// DataDir holds the SQLite file, the generated admin token and the
+	// address file. Default $XDG_DATA_HOME/jobbridge (~/.local/share/jobbridge).
+	DataDir string
+	// TLSCert and TLSKey, both set, serve HTTPS.
+	TLSCert, TLSKey string
+	// DatabaseURL: a postgres:// URL selects PostgreSQL; empty, SQLite in DataDir.
+	DatabaseURL string
+	// AdminToken fixes the admin token instead of generating one.
+	AdminToken string
+	// Scheduler is auto, local, eventbridge or off. Default auto.
+	Scheduler string
+	// EventBridge holds the AWS settings.
+	EventBridge EventBridgeConfig
+	// Node names this agent in the runs it records. Default the host name.
+	Node string
+	// Retention is how long finished runs are kept. Default 30 days.
+	Retention time.Duration
+	// ShutdownGrace is how long running jobs get to return after a shutdown
+	// is asked. Default 30s.
+	ShutdownGrace time.Duration
+	// MaxLogLines caps the log lines kept per run. Default 10,000.
+	MaxLogLines int
+}
+
+// EventBridgeConfig holds the settings named after the original module's.
+type EventBridgeConfig struct {
+	APIKey          string // the key EventBridge sends; also turns the webhook on
+	TargetRoleARN   string
+	ConnectionName  string
+	DestinationName string
+	AuthHeader      string // default X-Aws-Event-Bridge-Api-Key
+	TargetURL       string // the agent's public base URL
+	RulePrefix      string
+	EventBus        string // default "default"
+}
+
+// complete reports whether every setting the eventbridge backend needs is set.
+func (c EventBridgeConfig) complete() bool {
+	return c.APIKey != "" && c.TargetRoleARN != "" && c.ConnectionName != "" &&
+		c.DestinationName != "" && c.TargetURL != ""
+}
+
+// DefaultDataDir is $XDG_DATA_HOME/jobbridge, or ~/.local/share/jobbridge.
+func DefaultDataDir() string {
+	if x := os.Getenv("XDG_DATA_HOME"); x != "" {
+		return filepath.Join(x, "jobbridge")
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".local", "share", "jobbridge")
+	}
+	return "jobbridge-data"
+}
+
+// Validate fills in defaults and reports every setting that is wrong, each
+// named as its environment variable.
+func (c *Config) Validate() error {
+	if c.Listen == "" {
+		c.Listen = "127.0.0.1:8080"
+	}
+	if c.DataDir == "" {
+		c.DataDir = DefaultDataDir()
+	}
+	if c.Scheduler == "" {
+		c.Scheduler = SchedulerAuto
+	}
+	if c.EventBridge.AuthHeader == "" {
+		c.EventBridge.AuthHeader = "X-Aws-Event-Bridge-Api-Key"
+	}
+	if c.EventBridge.EventBus == "" {
+		c.EventBridge.EventBus = "default"
+	}
+	if c.Node == "" {
+		c.Node, _ = os.Hostname()
+		if c.Node == "" {
+			c.Node = "agent"
+		}
+	}
+	if c.Retention == 0 {
+		c.Retention = 30 * 24 * time.Hour
+	}
+	if c.ShutdownGrace == 0 {
+		c.ShutdownGrace = 30 * time.Second
+	}
+	if c.MaxLogLines == 0 {
+		c.MaxLogLines = 10_000
+	}
+
+	var errs []error
+	switch c.Scheduler {
+	case SchedulerAuto, SchedulerLocal, SchedulerEventBridge, SchedulerOff:
+	default:
+		errs = append(errs, fmt.Errorf("JOBBRIDGE_SCHEDULER: %q is not one of auto, local, eventbridge, off", c.Scheduler))
+	}
+	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
+		errs = append(errs, errors.New("JOBBRIDGE_DATABASE_URL: want a postgres:// URL, or empty for the embedded SQLite"))
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		errs = append(errs, errors.New("JOBBRIDGE_TLS_CERT and JOBBRIDGE_TLS_KEY: set both to serve HTTPS, or neither"))
+	}
+	if c.Retention < time.Hour {
+		errs = append(errs, fmt.Errorf("JOBBRIDGE_RETENTION: %s is too short (at least 1h)", c.Retention))
+	}
+	if c.ShutdownGrace < 0 {
+		errs = append(errs, fmt.Errorf("JOBBRIDGE_SHUTDOWN_GRACE: %s is negative", c.ShutdownGrace))
+	}
+	if c.MaxLogLines < 0 {
+		errs = append(errs, fmt.Errorf("JOBBRIDGE_MAX_LOG_LINES: %d is negative", c.MaxLogLines))
+	}
+	if c.AdminToken != "" && len(c.AdminToken) < 16 {
+		errs = append(errs, errors.New("JOBBRIDGE_ADMIN_TOKEN: too short to be safe (at least 16 characters)"))
+	}
+	if c.Scheduler == SchedulerEventBridge && !c.EventBridge.complete() {
+		errs = append(errs, errors.New("JOBBRIDGE_SCHEDULER=eventbridge needs JOBBRIDGE_EB_API_KEY, JOBBRIDGE_EB_TARGET_ROLE_ARN, JOBBRIDGE_EB_CONNECTION_NAME, JOBBRIDGE_EB_DESTINATION_NAME and JOBBRIDGE_EB_TARGET_URL"))
+	}
+	return errors.Join(errs...)
+}
+
+// schedulerMode resolves auto.
+func (c *Config) schedulerMode() string {
+	if c.Scheduler == SchedulerAuto {
+		if c.EventBridge.complete() {
+			return SchedulerEventBridge
+		}
+		return SchedulerLocal
+	}
+	return c.Scheduler
+}

@@ -1,0 +1,81 @@
+package agent
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/jobbridge/jobbridge/agent/store"
+)
+
+// AdminTokenName is the name of the token the agent creates for itself.
+const AdminTokenName = "admin"
+
+// NewToken returns a fresh random API token.
+func NewToken() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b) // crypto/rand never fails on supported platforms
+	return "jb_" + base64.RawURLEncoding.EncodeToString(b)
+}
+
+// HashToken returns what the store keeps of a token.
+func HashToken(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
+
+// ensureAdminToken makes sure an admin token exists. With
+// JOBBRIDGE_ADMIN_TOKEN it stores (or replaces) the "admin" token with that
+// value and returns "". Otherwise, on first start, it generates one, keeps
+// its hash and writes the token to a 0600 file in the data dir, whose path
+// it returns.
+func ensureAdminToken(ctx context.Context, s store.Store, cfg Config) (string, error) {
+	if cfg.AdminToken != "" {
+		// A token generated before is no longer the admin's; drop its file.
+		_ = os.Remove(filepath.Join(cfg.DataDir, "admin-token"))
+		hash := HashToken(cfg.AdminToken)
+		if existing, err := s.TokenGetByHash(ctx, hash); err == nil && existing.Name == AdminTokenName {
+			return "", nil
+		}
+		if err := s.TokenDelete(ctx, AdminTokenName); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return "", fmt.Errorf("replace the admin token: %w", err)
+		}
+		if err := s.TokenCreate(ctx, store.Token{Name: AdminTokenName, Role: store.RoleAdmin, Hash: hash, CreatedAt: time.Now().UTC()}); err != nil {
+			return "", fmt.Errorf("store the admin token from JOBBRIDGE_ADMIN_TOKEN: %w", err)
+		}
+		return "", nil
+	}
+
+	path := filepath.Join(cfg.DataDir, "admin-token")
+	tokens, err := s.TokenList(ctx)
+	if err != nil {
+		return "", fmt.Errorf("list tokens: %w", err)
+	}
+	for _, t := range tokens {
+		if t.Name != AdminTokenName {
+			continue
+		}
+		if _, err := os.Stat(path); err == nil {
+			return path, nil // generated before; the file has it
+		}
+		// The file is gone, so nobody can use the token: rotate it.
+		if err := s.TokenDelete(ctx, AdminTokenName); err != nil {
+			return "", fmt.Errorf("rotate the admin token whose file is gone: %w", err)
+		}
+	}
+	token := NewToken()
+	if err := os.WriteFile(path, []byte(token+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("write the admin token file: %w", err)
+	}
+	if err := s.TokenCreate(ctx, store.Token{Name: AdminTokenName, Role: store.RoleAdmin, Hash: HashToken(token), CreatedAt: time.Now().UTC()}); err != nil {
+		return "", fmt.Errorf("store the admin token: %w", err)
+	}
+	return path, nil
+}
