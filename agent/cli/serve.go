@@ -1,0 +1,118 @@
+package cli
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/jobbridge/jobbridge/agent"
+)
+
+// setting binds one configuration field to a flag and its JOBBRIDGE_
+// environment variable. A flag given on the command line wins over the
+// environment, which wins over the default.
+type setting struct {
+	flag, env, usage string
+	secret           bool // never shown as a default in --help
+	apply            func(string) error
+}
+
+func stringSetting(p *string, flag, env, usage string, secret bool) setting {
+	return setting{flag: flag, env: env, usage: usage, secret: secret, apply: func(v string) error { *p = v; return nil }}
+}
+
+func durationSetting(p *time.Duration, flag, env, usage string) setting {
+	return setting{flag: flag, env: env, usage: usage, apply: func(v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("%q is not a duration (e.g. 30s, 720h)", v)
+		}
+		*p = d
+		return nil
+	}}
+}
+
+func intSetting(p *int, flag, env, usage string) setting {
+	return setting{flag: flag, env: env, usage: usage, apply: func(v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("%q is not an integer", v)
+		}
+		*p = n
+		return nil
+	}}
+}
+
+func settings(c *agent.Config) []setting {
+	eb := &c.EventBridge
+	return []setting{
+		stringSetting(&c.Listen, "listen", "LISTEN", "HTTP address (default 127.0.0.1:8080)", false),
+		stringSetting(&c.DataDir, "data-dir", "DATA_DIR", "directory for the SQLite file, admin token and address file (default $XDG_DATA_HOME/jobbridge)", false),
+		stringSetting(&c.TLSCert, "tls-cert", "TLS_CERT", "certificate file: serve HTTPS", false),
+		stringSetting(&c.TLSKey, "tls-key", "TLS_KEY", "key file: serve HTTPS", false),
+		stringSetting(&c.DatabaseURL, "database-url", "DATABASE_URL", "postgres:// URL; empty for the embedded SQLite", true),
+		stringSetting(&c.AdminToken, "admin-token", "ADMIN_TOKEN", "fixed admin token instead of a generated one", true),
+		stringSetting(&c.Scheduler, "scheduler", "SCHEDULER", "auto, local, eventbridge or off (default auto)", false),
+		stringSetting(&c.Node, "node", "NODE", "name of this agent in the runs it records (default the host name)", false),
+		durationSetting(&c.Retention, "retention", "RETENTION", "how long finished runs are kept (default 720h)"),
+		durationSetting(&c.ShutdownGrace, "shutdown-grace", "SHUTDOWN_GRACE", "how long running jobs get to stop on shutdown (default 30s)"),
+		intSetting(&c.MaxLogLines, "max-log-lines", "MAX_LOG_LINES", "log lines kept per run (default 10000)"),
+		stringSetting(&eb.APIKey, "eb-api-key", "EB_API_KEY", "API key EventBridge sends to the webhook; turns the webhook on", true),
+		stringSetting(&eb.TargetRoleARN, "eb-target-role-arn", "EB_TARGET_ROLE_ARN", "IAM role EventBridge assumes to call the API destination", false),
+		stringSetting(&eb.ConnectionName, "eb-connection-name", "EB_CONNECTION_NAME", "EventBridge connection name", false),
+		stringSetting(&eb.DestinationName, "eb-destination-name", "EB_DESTINATION_NAME", "EventBridge API destination name", false),
+		stringSetting(&eb.AuthHeader, "eb-auth-header", "EB_AUTH_HEADER", "header carrying the API key (default X-Aws-Event-Bridge-Api-Key)", false),
+		stringSetting(&eb.TargetURL, "eb-target-url", "EB_TARGET_URL", "the agent's public base URL", false),
+		stringSetting(&eb.RulePrefix, "eb-rule-prefix", "EB_RULE_PREFIX", "prefix of the EventBridge rules this agent manages", false),
+		stringSetting(&eb.EventBus, "eb-event-bus", "EB_EVENT_BUS", "event bus (default default)", false),
+	}
+}
+
+func newServeCmd(getenv func(string) string, register agent.RegisterFunc) *cobra.Command {
+	var cfg agent.Config
+	set := settings(&cfg)
+	flags := make([]*string, len(set))
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "run the agent (the default)",
+		Args:  noArgs,
+	}
+	cmd.RunE = func(c *cobra.Command, _ []string) error {
+		fs := c.Flags()
+		for i, s := range set {
+			v := getenv("JOBBRIDGE_" + s.env)
+			if fs.Changed(s.flag) {
+				v = *flags[i]
+			}
+			if v == "" {
+				continue
+			}
+			if err := s.apply(v); err != nil {
+				return usageErrorf("--%s (JOBBRIDGE_%s): %v", s.flag, s.env, err)
+			}
+		}
+		return serve(c, cfg, register)
+	}
+	for i, s := range set {
+		flags[i] = cmd.Flags().String(s.flag, "", s.usage+" [$JOBBRIDGE_"+s.env+"]")
+	}
+	cmd.Flags().SortFlags = false
+	return cmd
+}
+
+func serve(c *cobra.Command, cfg agent.Config, register agent.RegisterFunc) error {
+	log := slog.New(slog.NewTextHandler(c.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelInfo}))
+	ctx, stop := signal.NotifyContext(c.Context(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	a, err := agent.New(ctx, cfg, log, register)
+	if err != nil {
+		return err
+	}
+	return a.Run(ctx)
+}
