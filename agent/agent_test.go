@@ -243,3 +243,46 @@ func TestRunServesThenShutsDownCleanly(t *testing.T) {
 		t.Errorf("run at shutdown: %+v, %v; want cancelled by the agent", run, err)
 	}
 }
+
+func TestOldRunsArePrunedAfterTheRetention(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cfg := testConfig(t)
+	cfg.Retention = 7 * 24 * time.Hour
+	a, err := agent.New(ctx, cfg, nil, registerWait)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := a.Store()
+	mk := func(age time.Duration) string {
+		created := time.Now().Add(-age)
+		run, _, err := s.RunCreate(ctx, store.RunCreateParams{Run: store.Run{Rule: "r", Job: "wait", Status: api.StatusRunning, Trigger: api.TriggerManual, CreatedAt: created}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.RunFinish(ctx, store.RunFinishParams{ID: run.ID, Status: api.StatusSucceeded, FinishedAt: created.Add(time.Second)}); err != nil {
+			t.Fatal(err)
+		}
+		return run.ID
+	}
+	old, recent := mk(8*24*time.Hour), mk(6*24*time.Hour)
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_, err := s.RunGet(ctx, old)
+		if errors.Is(err, store.ErrNotFound) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a run older than the retention is still there: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if _, err := s.RunGet(ctx, recent); err != nil {
+		t.Errorf("a run within the retention was pruned: %v", err)
+	}
+	cancel()
+	<-done
+}
