@@ -75,11 +75,12 @@ func (r *recorder) hasLine(level slog.Level, substr string) bool {
 }
 
 // runContext returns a context that reports to a new recorder and is
-// cancelled when the test ends.
+// cancelled when the test ends, or after 20s so that a run that hangs fails
+// its test instead of the whole package's timeout.
 func runContext(t *testing.T) (context.Context, context.CancelFunc, *recorder) {
 	t.Helper()
 	rec := &recorder{}
-	ctx, cancel := context.WithCancel(jobs.WithReporter(t.Context(), rec))
+	ctx, cancel := context.WithTimeout(jobs.WithReporter(t.Context(), rec), 20*time.Second)
 	t.Cleanup(cancel)
 	return ctx, cancel, rec
 }

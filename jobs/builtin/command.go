@@ -1,0 +1,260 @@
+package builtin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jobbridge/jobbridge/jobs"
+)
+
+// DefaultKillGrace is how long a command job's program has to exit after
+// SIGTERM before it is sent SIGKILL.
+const DefaultKillGrace = 5 * time.Second
+
+// outputDrain is how long a run waits for its program's output to end once
+// the program's process group is gone; only a process that left the group
+// can still hold it open, and it is not waited for longer.
+const outputDrain = time.Second
+
+// paramEnvPrefix starts the environment variable that carries a parameter.
+const paramEnvPrefix = "JOBBRIDGE_PARAM_"
+
+// Command is a job that runs a program fixed when the job is built, passing
+// the run's parameters in its environment as JOBBRIDGE_PARAM_<NAME> (the
+// name upper-cased) on top of the agent's own environment. Parameters never
+// choose what runs.
+//
+// The program runs in a process group of its own. Its standard output goes
+// to the run's log at info level and its standard error at warn level, one
+// entry per line. On cancellation the whole group gets SIGTERM and, after
+// the kill grace, SIGKILL; processes the program leaves behind in its group
+// when it exits are stopped the same way, so nothing outlives its run.
+type Command struct {
+	id          string
+	description string
+	argv        []string
+	params      []jobs.Param
+	commandConfig
+}
+
+type commandConfig struct {
+	dir       string
+	env       []string
+	killGrace time.Duration
+}
+
+// CommandOption configures a command job.
+type CommandOption func(*commandConfig)
+
+// WithDir runs the program in dir; by default it runs in the agent's
+// working directory.
+func WithDir(dir string) CommandOption { return func(c *commandConfig) { c.dir = dir } }
+
+// WithEnv adds "NAME=value" entries to the program's environment, over the
+// agent's own.
+func WithEnv(extra ...string) CommandOption {
+	return func(c *commandConfig) { c.env = append(c.env, extra...) }
+}
+
+// WithKillGrace sets how long the program has between SIGTERM and SIGKILL
+// (default DefaultKillGrace; zero sends SIGKILL at once).
+func WithKillGrace(d time.Duration) CommandOption {
+	return func(c *commandConfig) { c.killGrace = d }
+}
+
+// NewCommand returns a job with the given id that runs argv (the program,
+// then its arguments) and declares params. It refuses an invalid id, an empty
+// argv, malformed extra environment and a negative kill grace.
+func NewCommand(id, description string, argv []string, params []jobs.Param, opts ...CommandOption) (*Command, error) {
+	c := &Command{
+		id:            id,
+		description:   description,
+		argv:          append([]string(nil), argv...),
+		params:        append([]jobs.Param(nil), params...),
+		commandConfig: commandConfig{killGrace: DefaultKillGrace},
+	}
+	for _, opt := range opts {
+		opt(&c.commandConfig)
+	}
+	if err := c.check(); err != nil {
+		return nil, fmt.Errorf("command job %q: %w", id, err)
+	}
+	return c, nil
+}
+
+// NewShellCommand returns a command job that runs script with /bin/sh -c.
+// The script is fixed here; parameters reach it only as environment
+// variables, so quote them ("$JOBBRIDGE_PARAM_NAME") and they cannot inject
+// commands.
+func NewShellCommand(id, description, script string, params []jobs.Param, opts ...CommandOption) (*Command, error) {
+	if strings.TrimSpace(script) == "" {
+		return nil, fmt.Errorf("command job %q: the script is empty", id)
+	}
+	return NewCommand(id, description, []string{"/bin/sh", "-c", script}, params, opts...)
+}
+
+func (c *Command) check() error {
+	if err := jobs.ValidateID(c.id); err != nil {
+		return err
+	}
+	if len(c.argv) == 0 || c.argv[0] == "" {
+		return errors.New("no program to run: argv is empty")
+	}
+	if c.killGrace < 0 {
+		return fmt.Errorf("kill grace %s is negative", c.killGrace)
+	}
+	for _, kv := range c.env {
+		name, _, ok := strings.Cut(kv, "=")
+		if !ok || name == "" || strings.ContainsRune(kv, 0) {
+			return fmt.Errorf("environment entry %q is not NAME=value", kv)
+		}
+		if strings.HasPrefix(name, paramEnvPrefix) {
+			return fmt.Errorf("environment entry %s: the %s prefix is reserved for parameters", name, paramEnvPrefix)
+		}
+	}
+	// Names differing only in case would share one variable.
+	byEnv := make(map[string]string, len(c.params))
+	for _, p := range c.params {
+		env := paramEnvPrefix + strings.ToUpper(p.Name)
+		if other, dup := byEnv[env]; dup && other != p.Name {
+			return fmt.Errorf("parameters %q and %q would both be passed as %s", other, p.Name, env)
+		}
+		byEnv[env] = p.Name
+	}
+	return nil
+}
+
+// ID implements jobs.Job.
+func (c *Command) ID() string { return c.id }
+
+// Description implements jobs.Job.
+func (c *Command) Description() string { return c.description }
+
+// Params implements jobs.Job.
+func (c *Command) Params() []jobs.Param { return append([]jobs.Param(nil), c.params...) }
+
+// Run implements jobs.Job.
+func (c *Command) Run(ctx context.Context, params jobs.Params) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("command not started: %w", err)
+	}
+	log := &runLog{log: jobs.Logger(ctx)}
+
+	cmd := exec.Command(c.argv[0], c.argv[1:]...)
+	cmd.Dir = c.dir
+	cmd.Env = c.environ(params)
+	startInOwnGroup(cmd)
+	// Our own pipes, not exec's: Wait then returns when the program exits,
+	// and we decide how long to wait for output that grandchildren hold.
+	out, err := newOutputPipes(cmd)
+	if err != nil {
+		return fmt.Errorf("command: %w", err)
+	}
+	start := time.Now()
+	err = cmd.Start()
+	out.closeWriters()
+	if err != nil {
+		out.closeReaders()
+		return fmt.Errorf("start %s: %w", c.argv[0], err)
+	}
+	log.line(slog.LevelInfo, fmt.Sprintf("command: started %s (pid %d)", c.argv[0], cmd.Process.Pid))
+	out.forward(log)
+
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	waitErr, cancelled := c.supervise(ctx, cmd.Process, exited, log)
+	if !out.wait(outputDrain) {
+		log.line(slog.LevelWarn, fmt.Sprintf("command: a process outside the program's group still holds its output; stopped reading after %s", outputDrain))
+	}
+
+	if cancelled {
+		return fmt.Errorf("command stopped after cancellation: %w", ctx.Err())
+	}
+	var exitErr *exec.ExitError
+	switch {
+	case errors.As(waitErr, &exitErr):
+		return errors.New(describeExit(exitErr))
+	case waitErr != nil:
+		return fmt.Errorf("wait for %s: %w", c.argv[0], waitErr)
+	}
+	log.line(slog.LevelInfo, fmt.Sprintf("command: exited with status 0 after %s", time.Since(start).Round(time.Millisecond)))
+	jobs.Progress(ctx, 100, "exited with status 0")
+	return nil
+}
+
+// supervise waits for the program to exit or ctx to be cancelled. On
+// cancellation, or when the program exits leaving processes in its group, it
+// stops the group: SIGTERM, then SIGKILL if any of it outlives the grace.
+func (c *Command) supervise(ctx context.Context, p *os.Process, exited <-chan error, log *runLog) (waitErr error, cancelled bool) {
+	leaderDone := false
+	select {
+	case waitErr = <-exited:
+		if !groupAlive(p) {
+			return waitErr, false
+		}
+		leaderDone = true
+		log.line(slog.LevelWarn, "command: the program exited but left processes running in its process group; stopping them")
+	case <-ctx.Done():
+		cancelled = true
+		log.line(slog.LevelWarn, fmt.Sprintf("command: cancelled; sending SIGTERM to the program's process group, SIGKILL after %s", c.killGrace))
+	}
+	terminateGroup(p)
+
+	grace := time.NewTimer(c.killGrace)
+	defer grace.Stop()
+	poll := time.NewTicker(20 * time.Millisecond)
+	defer poll.Stop()
+	for !leaderDone || groupAlive(p) {
+		select {
+		case waitErr = <-exited:
+			leaderDone = true
+		case <-poll.C:
+		case <-grace.C:
+			killGroup(p)
+			log.line(slog.LevelWarn, fmt.Sprintf("command: still running %s after SIGTERM; sent SIGKILL to the process group", c.killGrace))
+			if !leaderDone {
+				waitErr = <-exited
+			}
+			return waitErr, cancelled
+		}
+	}
+	return waitErr, cancelled
+}
+
+// environ is the agent's environment without any parameter variables of its
+// own, then the configured extras, then this run's parameters.
+func (c *Command) environ(params jobs.Params) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, paramEnvPrefix) && !strings.HasPrefix(kv, "JOBBRIDGE_RUN_ID=") {
+			env = append(env, kv)
+		}
+	}
+	env = append(env, c.env...)
+	for _, p := range c.params {
+		if v, ok := params[p.Name]; ok {
+			env = append(env, paramEnvPrefix+strings.ToUpper(p.Name)+"="+v)
+		}
+	}
+	return env
+}
+
+// runLog serialises the log lines of a run's goroutines, since
+// jobs.Reporter does not promise to be safe for concurrent use.
+type runLog struct {
+	mu  sync.Mutex
+	log *slog.Logger
+}
+
+func (l *runLog) line(level slog.Level, msg string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.log.Log(context.Background(), level, msg)
+}
