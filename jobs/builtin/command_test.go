@@ -319,3 +319,34 @@ func TestCommandRunsInItsDirectory(t *testing.T) {
 		t.Errorf("the program did not run in %s; log:%s", dir, rec.dump())
 	}
 }
+
+func TestEchoPrintsItsMessageLiterally(t *testing.T) {
+	t.Parallel()
+	r := jobs.NewRegistry()
+	if err := builtin.Register(r, nil); err != nil {
+		t.Fatal(err)
+	}
+	job, ok := r.Get("echo")
+	if !ok {
+		t.Fatal("echo is not registered")
+	}
+	for _, message := range []string{"", `$(echo injected); echo "also" '*'`} {
+		ctx, _, rec := runContext(t)
+		if err := job.Run(ctx, resolve(t, job, map[string]string{"message": message})); err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+		want := message
+		if want == "" {
+			want = "hello from jobbridge"
+		}
+		var printed []string
+		for _, l := range rec.Lines() {
+			if !strings.HasPrefix(l.msg, "command: ") {
+				printed = append(printed, l.msg)
+			}
+		}
+		if len(printed) != 1 || printed[0] != want {
+			t.Errorf("message %q: printed %q, want exactly %q", message, printed, want)
+		}
+	}
+}
