@@ -228,12 +228,14 @@ func (c *Command) supervise(ctx context.Context, p *os.Process, exited <-chan er
 	return waitErr, cancelled
 }
 
-// environ is the agent's environment without any parameter variables of its
-// own, then the configured extras, then this run's parameters.
+// environ is the agent's environment without its own JOBBRIDGE_ settings
+// (they hold the admin token, the database URL and the EventBridge key,
+// which a program has no business seeing), then the configured extras, then
+// this run's parameters.
 func (c *Command) environ(params jobs.Params) []string {
 	var env []string
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, paramEnvPrefix) && !strings.HasPrefix(kv, "JOBBRIDGE_RUN_ID=") {
+		if !strings.HasPrefix(kv, "JOBBRIDGE_") {
 			env = append(env, kv)
 		}
 	}

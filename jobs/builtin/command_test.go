@@ -76,6 +76,7 @@ func waitGone(t *testing.T, what, pid string) {
 func TestCommandPassesParametersInTheEnvironment(t *testing.T) {
 	// Not parallel: it sets the agent's own environment.
 	t.Setenv("JOBBRIDGE_PARAM_STALE", "from the agent")
+	t.Setenv("JOBBRIDGE_ADMIN_TOKEN", "agent-secret")
 	t.Setenv("AGENT_VAR", "inherited")
 	params := []jobs.Param{
 		{Name: "target", Description: "where to", Required: true},
@@ -83,7 +84,7 @@ func TestCommandPassesParametersInTheEnvironment(t *testing.T) {
 		{Name: "note", Description: "optional, not given"},
 	}
 	script := `printf 'target=%s count=%s extra=%s agent=%s\n' "$JOBBRIDGE_PARAM_TARGET" "$JOBBRIDGE_PARAM_COUNT" "$EXTRA" "$AGENT_VAR"
-env | grep '^JOBBRIDGE_PARAM_' | sort | tr '\n' ' '; echo`
+env | grep '^JOBBRIDGE_' | sort | tr '\n' ' '; echo`
 	job := shellJob(t, script, params, builtin.WithEnv("EXTRA=yes"))
 	ctx, _, rec := runContext(t)
 	if err := job.Run(ctx, resolve(t, job, map[string]string{"target": "db one; rm -rf /"})); err != nil {
