@@ -1,0 +1,226 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jobbridge/jobbridge/agent/store"
+	"github.com/jobbridge/jobbridge/agent/store/sqlite"
+	"github.com/jobbridge/jobbridge/shared/api"
+)
+
+// The tests here run the real agent binary, as an operator would.
+
+var agentBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "jobbridge-agent-bin")
+	if err != nil {
+		panic(err)
+	}
+	agentBin = filepath.Join(dir, "agent")
+	build := exec.Command("go", "build", "-o", agentBin, ".")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		panic("build the agent: " + err.Error())
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+type agentProc struct {
+	cmd     *exec.Cmd
+	url     string
+	dataDir string
+	stderr  *strings.Builder
+}
+
+const webhookKey = "e2e-webhook-key-0123456789"
+
+// startAgent runs the binary on a fresh port with dataDir and waits until it
+// answers. Its log is kept for failure messages.
+func startAgent(t *testing.T, dataDir string) *agentProc {
+	t.Helper()
+	os.Remove(filepath.Join(dataDir, "agent.url"))
+	cmd := exec.Command(agentBin)
+	cmd.Env = append(os.Environ(),
+		"JOBBRIDGE_DATA_DIR="+dataDir,
+		"JOBBRIDGE_LISTEN=127.0.0.1:0",
+		"JOBBRIDGE_EB_API_KEY="+webhookKey,
+		"JOBBRIDGE_SHUTDOWN_GRACE=5s",
+		"JOBBRIDGE_DATABASE_URL=",
+	)
+	pr, pw := io.Pipe()
+	cmd.Stderr = pw
+	log := &strings.Builder{}
+	lines := make(chan string, 100)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			log.WriteString(sc.Text() + "\n")
+			select {
+			case lines <- sc.Text():
+			default:
+			}
+		}
+	}()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &agentProc{cmd: cmd, dataDir: dataDir, stderr: log}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		pw.Close()
+	})
+	deadline := time.After(20 * time.Second)
+	for p.url == "" {
+		select {
+		case line := <-lines:
+			if strings.Contains(line, "jobbridge agent listening") {
+				b, err := os.ReadFile(filepath.Join(dataDir, "agent.url"))
+				if err != nil {
+					t.Fatalf("agent says it listens but wrote no agent.url: %v", err)
+				}
+				p.url = strings.TrimSpace(string(b))
+			}
+		case <-deadline:
+			t.Fatalf("the agent did not start:\n%s", log.String())
+		}
+	}
+	return p
+}
+
+func (p *agentProc) deliver(t *testing.T, rule, eventID string) string {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, p.url+"/webhook/run", strings.NewReader(`{"rule":"`+rule+`","eventId":"`+eventID+`"}`))
+	req.Header.Set("X-Aws-Event-Bridge-Api-Key", webhookKey)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("webhook: %d %s", resp.StatusCode, b)
+	}
+	_, id, _ := strings.Cut(string(b), `"runId":"`)
+	id, _, _ = strings.Cut(id, `"`)
+	return id
+}
+
+func openStore(t *testing.T, dataDir string) store.Store {
+	t.Helper()
+	s, err := sqlite.Open(context.Background(), filepath.Join(dataDir, "jobbridge.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// seedRule creates a rule while no agent holds the database.
+func seedRule(t *testing.T, dataDir string, r store.Rule) {
+	t.Helper()
+	s := openStore(t, dataDir)
+	defer s.Close()
+	if _, err := s.RuleCreate(context.Background(), r); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func runStatus(t *testing.T, dataDir, id string) store.Run {
+	t.Helper()
+	s := openStore(t, dataDir)
+	defer s.Close()
+	run, err := s.RunGet(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return run
+}
+
+func TestQuickStartAnnouncesURLAndToken(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	p := startAgent(t, dir)
+	log := p.stderr.String()
+	for _, want := range []string{"url=http://127.0.0.1:", "store=sqlite", "scheduler=local", "admin token", filepath.Join(dir, "admin-token")} {
+		if !strings.Contains(log, want) {
+			t.Errorf("start-up log does not mention %q:\n%s", want, log)
+		}
+	}
+	resp, err := http.Get(p.url + "/readyz")
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("readyz: %v %v", resp, err)
+	}
+	resp.Body.Close()
+}
+
+func TestSIGTERMCancelsRunsAndRecordsThem(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	p := startAgent(t, dir)
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	p.cmd.Wait()
+	seedRule(t, dir, store.Rule{Name: "long", Job: "demo", Schedule: "rate(1 day)", Enabled: true, Parameters: map[string]string{"duration": "10m"}})
+
+	p = startAgent(t, dir)
+	id := p.deliver(t, "long", "evt-term")
+	time.Sleep(200 * time.Millisecond)
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- p.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("agent exited with %v after SIGTERM, want 0:\n%s", err, p.stderr)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("agent did not stop within 10s of SIGTERM:\n%s", p.stderr)
+	}
+	run := runStatus(t, dir, id)
+	if run.Status != api.StatusCancelled || run.Error != "cancelled: the agent is shutting down" {
+		t.Errorf("run after SIGTERM: %s %q, want cancelled by the shutdown", run.Status, run.Error)
+	}
+}
+
+func TestKilledAgentsRunsAreInterruptedAtNextStart(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	p := startAgent(t, dir) // creates the database
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	p.cmd.Wait()
+	seedRule(t, dir, store.Rule{Name: "long", Job: "demo", Schedule: "rate(1 day)", Enabled: true, Parameters: map[string]string{"duration": "10m"}})
+
+	p = startAgent(t, dir)
+	id := p.deliver(t, "long", "evt-kill")
+	time.Sleep(300 * time.Millisecond)
+	p.cmd.Process.Kill() // SIGKILL: no chance to record anything
+	p.cmd.Wait()
+	if run := runStatus(t, dir, id); run.Status != api.StatusRunning {
+		t.Fatalf("after SIGKILL the run is %s, want still running in the store", run.Status)
+	}
+
+	p = startAgent(t, dir)
+	if !strings.Contains(p.stderr.String(), "marked interrupted") {
+		t.Errorf("the restarted agent did not log the interrupted run:\n%s", p.stderr)
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	p.cmd.Wait()
+	run := runStatus(t, dir, id)
+	if run.Status != api.StatusInterrupted {
+		t.Errorf("after a restart the killed agent's run is %s, want interrupted", run.Status)
+	}
+}
