@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -42,7 +43,26 @@ type agentProc struct {
 	cmd     *exec.Cmd
 	url     string
 	dataDir string
-	stderr  *strings.Builder
+	stderr  *syncLog
+}
+
+// syncLog is the agent's stderr, written by a reader goroutine while the
+// test reads it.
+type syncLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *syncLog) add(line string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.b.WriteString(line + "\n")
+}
+
+func (l *syncLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 const webhookKey = "e2e-webhook-key-0123456789"
@@ -62,12 +82,12 @@ func startAgent(t *testing.T, dataDir string) *agentProc {
 	)
 	pr, pw := io.Pipe()
 	cmd.Stderr = pw
-	log := &strings.Builder{}
+	log := &syncLog{}
 	lines := make(chan string, 100)
 	go func() {
 		sc := bufio.NewScanner(pr)
 		for sc.Scan() {
-			log.WriteString(sc.Text() + "\n")
+			log.add(sc.Text())
 			select {
 			case lines <- sc.Text():
 			default:
