@@ -34,4 +34,4 @@ SQL
 
 # Each pgbench "transaction" is the script: one INSERT and one UPDATE, each
 # committed on its own as the agent does, so tps is runs per second.
-pgbench -n -d "$db" -c "$clients" -j 2 -T "$seconds" -f "$script" | grep -E "tps|latency|number of (clients|transactions)"
+pgbench -n -c "$clients" -j 2 -T "$seconds" -f "$script" "$db" 2>&1 | grep -E "tps|latency|number of (clients|transactions)"

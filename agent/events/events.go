@@ -44,7 +44,8 @@ type Event struct {
 type Broker struct {
 	mu     sync.Mutex
 	nextID uint64
-	ring   []Event // the most recent events, oldest first
+	ring   []Event // circular: the most recent events
+	start  int     // index of the oldest event in ring
 	size   int
 	subs   map[*subscription]struct{}
 }
@@ -85,11 +86,12 @@ func (b *Broker) Publish(e Event) Event {
 	if e.Time.IsZero() {
 		e.Time = time.Now().UTC()
 	}
-	if len(b.ring) == b.size {
-		copy(b.ring, b.ring[1:])
-		b.ring = b.ring[:b.size-1]
+	if len(b.ring) < b.size {
+		b.ring = append(b.ring, e)
+	} else {
+		b.ring[b.start] = e
+		b.start = (b.start + 1) % b.size
 	}
-	b.ring = append(b.ring, e)
 	for s := range b.subs {
 		select {
 		case s.ch <- e:
@@ -111,14 +113,19 @@ func (b *Broker) Subscribe(lastID uint64) (replay []Event, ch <-chan Event, ok b
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	ok = true
-	if lastID > 0 {
-		if len(b.ring) > 0 && lastID < b.ring[0].ID-1 {
+	if lastID > 0 && len(b.ring) > 0 {
+		oldest := b.ring[b.start]
+		if lastID < oldest.ID-1 {
 			ok = false
 		}
-		for _, e := range b.ring {
-			if e.ID > lastID {
-				replay = append(replay, e)
-			}
+		// Ids are consecutive, so the first event to replay is found by
+		// arithmetic rather than a scan.
+		skip := 0
+		if lastID >= oldest.ID {
+			skip = int(min(lastID-oldest.ID+1, uint64(len(b.ring))))
+		}
+		for i := skip; i < len(b.ring); i++ {
+			replay = append(replay, b.ring[(b.start+i)%len(b.ring)])
 		}
 	}
 	s := &subscription{ch: make(chan Event, subscriberBuffer)}

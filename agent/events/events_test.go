@@ -85,3 +85,42 @@ func TestIDsGrowAcrossBrokers(t *testing.T) {
 		t.Errorf("a later broker's first id %d is not above an earlier one's %d", b.ID, a.ID)
 	}
 }
+
+func TestReplayAcrossTheRingsWrap(t *testing.T) {
+	t.Parallel()
+	b := NewBroker(5)
+	var ids []uint64
+	for range 13 { // wraps the ring twice and a bit
+		ids = append(ids, b.Publish(Event{Type: RunLog}).ID)
+	}
+	for after := 7; after < 13; after++ {
+		replay, _, ok, cancel := b.Subscribe(ids[after])
+		cancel()
+		if !ok {
+			t.Errorf("Subscribe(%d): ok false, but the ring holds ids %d..%d", ids[after], ids[8], ids[12])
+		}
+		want := ids[after+1:]
+		if len(replay) != len(want) {
+			t.Fatalf("after id %d: replayed %d events, want %d", ids[after], len(replay), len(want))
+		}
+		for i := range want {
+			if replay[i].ID != want[i] {
+				t.Errorf("after id %d: replay[%d] = %d, want %d", ids[after], i, replay[i].ID, want[i])
+			}
+		}
+	}
+}
+
+func BenchmarkPublish(b *testing.B) {
+	br := NewBroker(DefaultHistory)
+	_, ch, _, cancel := br.Subscribe(0)
+	defer cancel()
+	go func() {
+		for range ch {
+		}
+	}()
+	b.ReportAllocs()
+	for b.Loop() {
+		br.Publish(Event{Type: RunLog})
+	}
+}

@@ -21,6 +21,7 @@ type reporter struct {
 	run store.Run
 
 	mu       sync.Mutex
+	started  bool  // the flusher runs; started by the first line or progress
 	seq      int64 // lines accepted so far
 	dropped  int
 	pending  []store.LogLine
@@ -35,15 +36,22 @@ type reporter struct {
 const flushBatch = 256
 
 func newReporter(r *Runner, run store.Run) *reporter {
-	rep := &reporter{
+	return &reporter{
 		r:    r,
 		run:  run,
 		wake: make(chan struct{}, 1),
 		stop: make(chan struct{}),
 		done: make(chan struct{}),
 	}
-	go rep.flusher()
-	return rep
+}
+
+// startFlusher starts the flusher if it is not running; a job that never
+// logs costs no goroutine. Call with mu held.
+func (rep *reporter) startFlusher() {
+	if !rep.started {
+		rep.started = true
+		go rep.flusher()
+	}
 }
 
 // Log implements jobs.Reporter.
@@ -54,6 +62,7 @@ func (rep *reporter) Log(level slog.Level, message string) {
 		rep.mu.Unlock()
 		return
 	}
+	rep.startFlusher()
 	rep.seq++
 	line := store.LogLine{Seq: rep.seq, Time: time.Now().UTC(), Level: levelName(level), Message: message}
 	rep.pending = append(rep.pending, line)
@@ -73,6 +82,7 @@ func (rep *reporter) Log(level slog.Level, message string) {
 func (rep *reporter) Progress(percent int, message string) {
 	p := api.Progress{Percent: percent, Message: message}
 	rep.mu.Lock()
+	rep.startFlusher()
 	rep.progress = &p
 	run := rep.run
 	run.Progress = p
@@ -147,7 +157,12 @@ func (rep *reporter) close() {
 			Message: fmt.Sprintf("%d more log line(s) dropped: a run keeps at most %d", rep.dropped, rep.r.cfg.MaxLogLines),
 		})
 	}
+	started := rep.started
 	rep.mu.Unlock()
+	if !started {
+		rep.flush()
+		return
+	}
 	close(rep.stop)
 	<-rep.done
 }

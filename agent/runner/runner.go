@@ -47,6 +47,10 @@ type Config struct {
 	// LogFlushInterval is how often buffered log lines and progress are
 	// written to the store. Default 250ms.
 	LogFlushInterval time.Duration
+	// RuleCacheTTL is how long Fire may use a rule it read before. A rule
+	// changed through ForgetRule is read afresh at once. Default 2s;
+	// negative turns the cache off.
+	RuleCacheTTL time.Duration
 }
 
 // Runner runs jobs. Create it with New; stop it with Shutdown.
@@ -55,6 +59,8 @@ type Runner struct {
 	log    *slog.Logger
 	base   context.Context // parent of every run's context
 	cancel context.CancelCauseFunc
+
+	rules ruleCache
 
 	mu      sync.Mutex
 	closing bool
@@ -85,12 +91,16 @@ func New(cfg Config) (*Runner, error) {
 	if cfg.LogFlushInterval <= 0 {
 		cfg.LogFlushInterval = 250 * time.Millisecond
 	}
+	if cfg.RuleCacheTTL == 0 {
+		cfg.RuleCacheTTL = 2 * time.Second
+	}
 	base, cancel := context.WithCancelCause(context.Background())
 	return &Runner{
 		cfg:    cfg,
 		log:    cfg.Logger,
 		base:   base,
 		cancel: cancel,
+		rules:  ruleCache{ttl: cfg.RuleCacheTTL, m: make(map[string]cachedRule)},
 		active: make(map[string]*activeRun),
 	}, nil
 }
@@ -120,7 +130,7 @@ type FireParams struct {
 // none, ErrRuleDisabled if it is disabled. A repeated event id returns the
 // first run with created false.
 func (r *Runner) Fire(ctx context.Context, p FireParams) (run store.Run, created bool, err error) {
-	rule, err := r.cfg.Store.RuleGet(ctx, p.Rule)
+	rule, err := r.rules.get(ctx, r.cfg.Store, p.Rule)
 	if errors.Is(err, store.ErrNotFound) {
 		return store.Run{}, false, fmt.Errorf("fire rule %q: %w", p.Rule, ErrUnknownRule)
 	}

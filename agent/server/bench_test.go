@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -65,6 +66,8 @@ func deliver(client *http.Client, url string) (time.Duration, error) {
 	if err != nil {
 		return 0, err
 	}
+	// Drain the body so the connection is reused, as a real client's is.
+	_, _ = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusAccepted {
 		return 0, fmt.Errorf("status %d", resp.StatusCode)

@@ -62,6 +62,9 @@ func (s *Store) RunCreate(ctx context.Context, p store.RunCreateParams) (store.R
 	if err != nil {
 		return store.Run{}, false, fmt.Errorf("create run of job %q: %w", r.Job, err)
 	}
+	if r.EventID != "" && !(p.SkipIfActive && r.Status == api.StatusRunning) {
+		return s.runCreateDelivered(ctx, r, params)
+	}
 	duplicate := false
 	err = s.tx(ctx, func(tx pgx.Tx) error {
 		if r.EventID != "" {
@@ -103,6 +106,33 @@ func (s *Store) RunCreate(ctx context.Context, p store.RunCreateParams) (store.R
 		return store.Run{}, false, err
 	}
 	if !duplicate {
+		return r, true, nil
+	}
+	first, err := scanRun(s.pool.QueryRow(ctx, `SELECT `+storeutil.RunColumns+` FROM runs
+		WHERE id = (SELECT run_id FROM deliveries WHERE event_id = $1)`, r.EventID))
+	if err != nil {
+		return store.Run{}, false, dbErr(err, "create run: read the run of delivered event %q", r.EventID)
+	}
+	return first, false, nil
+}
+
+// runCreateDelivered is RunCreate's common case, a delivery with no overlap
+// check, in one statement (one round trip, its own transaction): the run is
+// inserted only if its event id is claimed.
+func (s *Store) runCreateDelivered(ctx context.Context, r store.Run, params string) (store.Run, bool, error) {
+	tag, err := s.pool.Exec(ctx, `WITH claim AS (
+			INSERT INTO deliveries (event_id, run_id, received_at) VALUES ($7, $1, $14)
+			ON CONFLICT (event_id) DO NOTHING RETURNING run_id)
+		INSERT INTO runs (`+storeutil.RunColumns+`)
+		SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19
+		WHERE EXISTS (SELECT 1 FROM claim)`,
+		r.ID, r.Rule, r.Job, string(r.Status), string(r.Trigger), params, r.EventID, r.RestartOf,
+		r.TriggeredBy, r.CancelledBy, r.CancelReason, r.Node, nullTime(r.ScheduledAt), r.CreatedAt,
+		nullTime(r.StartedAt), nullTime(r.FinishedAt), r.Error, r.Progress.Percent, r.Progress.Message)
+	if err != nil {
+		return store.Run{}, false, dbErr(err, "create run %s for delivery %q", r.ID, r.EventID)
+	}
+	if tag.RowsAffected() == 1 {
 		return r, true, nil
 	}
 	first, err := scanRun(s.pool.QueryRow(ctx, `SELECT `+storeutil.RunColumns+` FROM runs
