@@ -430,3 +430,46 @@ func TestLogIsCappedPerRun(t *testing.T) {
 		}
 	})
 }
+
+func TestRuleChangesReachFire(t *testing.T) {
+	t.Parallel()
+	s := storetesting.Open(t, "sqlite")
+	reg := jobs.NewRegistry()
+	if err := reg.Register(funcJob{id: "noop", run: func(context.Context, jobs.Params) error { return nil }}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := runner.New(runner.Config{Store: s, Jobs: reg, Events: events.NewBroker(0), Node: "n", RuleCacheTTL: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Shutdown(context.Background())
+	ctx := context.Background()
+	rule, err := s.RuleCreate(ctx, store.Rule{Name: "r", Job: "noop", Schedule: "rate(1 hour)", Enabled: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fire := func(id string) error {
+		_, _, err := r.Fire(ctx, runner.FireParams{Rule: "r", EventID: id})
+		return err
+	}
+	if err := fire("1"); err != nil {
+		t.Fatal(err)
+	}
+	rule.Enabled = false
+	if _, err := s.RuleUpdate(ctx, rule); err != nil {
+		t.Fatal(err)
+	}
+	r.ForgetRule("r")
+	if err := fire("2"); !errors.Is(err, runner.ErrRuleDisabled) {
+		t.Errorf("fire after a change and ForgetRule: %v, want ErrRuleDisabled", err)
+	}
+	// A change made elsewhere is seen once the cache entry expires.
+	rule.Enabled = true
+	if _, err := s.RuleUpdate(ctx, rule); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(150 * time.Millisecond)
+	if err := fire("3"); err != nil {
+		t.Errorf("fire after the TTL: %v, want the re-enabled rule to fire", err)
+	}
+}
