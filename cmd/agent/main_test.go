@@ -121,6 +121,16 @@ func startAgent(t *testing.T, dataDir string) *agentProc {
 	return p
 }
 
+// waitLog waits a few seconds for the agent to log s.
+func (p *agentProc) waitLog(s string) bool {
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if strings.Contains(p.stderr.String(), s) {
+			return true
+		}
+	}
+	return false
+}
+
 func (p *agentProc) deliver(t *testing.T, rule, eventID string) string {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, p.url+"/webhook/run", strings.NewReader(`{"rule":"`+rule+`","eventId":"`+eventID+`"}`))
@@ -173,10 +183,9 @@ func TestQuickStartAnnouncesURLAndToken(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	p := startAgent(t, dir)
-	log := p.stderr.String()
 	for _, want := range []string{"url=http://127.0.0.1:", "store=sqlite", "scheduler=local", "admin token", filepath.Join(dir, "admin-token")} {
-		if !strings.Contains(log, want) {
-			t.Errorf("start-up log does not mention %q:\n%s", want, log)
+		if !p.waitLog(want) {
+			t.Errorf("start-up log does not mention %q:\n%s", want, p.stderr)
 		}
 	}
 	resp, err := http.Get(p.url + "/readyz")
@@ -234,7 +243,7 @@ func TestKilledAgentsRunsAreInterruptedAtNextStart(t *testing.T) {
 	}
 
 	p = startAgent(t, dir)
-	if !strings.Contains(p.stderr.String(), "marked interrupted") {
+	if !p.waitLog("marked interrupted") {
 		t.Errorf("the restarted agent did not log the interrupted run:\n%s", p.stderr)
 	}
 	p.cmd.Process.Signal(syscall.SIGTERM)
