@@ -253,3 +253,32 @@ func TestKilledAgentsRunsAreInterruptedAtNextStart(t *testing.T) {
 		t.Errorf("after a restart the killed agent's run is %s, want interrupted", run.Status)
 	}
 }
+
+func TestCronCommandsOfTheBinary(t *testing.T) {
+	t.Parallel()
+	run := func(args ...string) (int, string, string) {
+		cmd := exec.Command(agentBin, args...)
+		var out, errb strings.Builder
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		err := cmd.Run()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return code, out.String(), errb.String()
+	}
+	code, out, _ := run("cron", "next", "cron(0 0 ? * TUE#5 *)", "--from", "2021-01-01T00:00:00Z", "--count", "3", "--json")
+	if code != 0 || strings.TrimSpace(out) != `["2021-03-30T00:00:00Z","2021-06-29T00:00:00Z","2021-08-31T00:00:00Z"]` {
+		t.Errorf("cron next --json: exit %d, %q", code, out)
+	}
+	code, out, errOut := run("cron", "validate", "cron(0 0 ? * 8 *)")
+	if code != 2 || out != "" || !strings.Contains(errOut, `day-of-week: "8" is out of range 1-7 (SUN-SAT)`) {
+		t.Errorf("cron validate of a bad expression: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	code, out, errOut = run("cron", "next", "cron(0 0 30 2 ? *)", "--json")
+	if code != 0 || strings.TrimSpace(out) != "[]" || !strings.Contains(errOut, "never") {
+		t.Errorf("cron next of a never-firing expression: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+}
