@@ -1,0 +1,232 @@
+package api
+
+import "time"
+
+// Page is a list answer: {"items": [...], "nextCursor": "..."}, the cursor
+// absent on the last page.
+type Page[T any] struct {
+	Items      []T    `json:"items"`
+	NextCursor string `json:"nextCursor,omitempty"`
+}
+
+// Param describes one parameter of a job.
+type Param struct {
+	Name        string   `json:"name"`
+	Description string   `json:"description,omitempty"`
+	Required    bool     `json:"required"`
+	Type        string   `json:"type" enum:"string,int,bool,duration,enum"`
+	Default     string   `json:"default,omitempty"`
+	Choices     []string `json:"choices,omitempty"`
+	Secret      bool     `json:"secret"`
+}
+
+// Job is a job the agent offers.
+type Job struct {
+	ID          string  `json:"id"`
+	Description string  `json:"description"`
+	Parameters  []Param `json:"parameters"`
+}
+
+// RuleInput is what a client sends to create (POST /rules) or replace
+// (PUT /rules/{name}) a rule.
+type RuleInput struct {
+	// Name is required on create; on replace it must be absent or equal
+	// the name in the path (a rule is renamed by delete and create).
+	Name     string `json:"name,omitempty"`
+	Job      string `json:"job"`
+	Schedule string `json:"schedule"`
+	// Enabled defaults to true on create.
+	Enabled     *bool             `json:"enabled,omitempty"`
+	Parameters  map[string]string `json:"parameters,omitempty"`
+	Description string            `json:"description,omitempty"`
+	// Timeout is a Go duration ("30m"); empty for none.
+	Timeout string `json:"timeout,omitempty"`
+	// Overlap is "allow" (the default) or "skip".
+	Overlap Overlap `json:"overlap,omitempty"`
+}
+
+// Rule is a stored rule with what the agent derives from it. Secret
+// parameters are masked.
+type Rule struct {
+	Name        string            `json:"name"`
+	Job         string            `json:"job"`
+	Schedule    string            `json:"schedule"`
+	Enabled     bool              `json:"enabled"`
+	Parameters  map[string]string `json:"parameters"`
+	Description string            `json:"description"`
+	Timeout     string            `json:"timeout"`
+	Overlap     Overlap           `json:"overlap"`
+	CreatedAt   time.Time         `json:"createdAt"`
+	UpdatedAt   time.Time         `json:"updatedAt"`
+
+	// NextFireTimes are the next (up to 5) fire times in UTC; empty when
+	// the rule is disabled or never fires again.
+	NextFireTimes []time.Time `json:"nextFireTimes"`
+	// ScheduleText is the schedule in words.
+	ScheduleText string      `json:"scheduleText"`
+	LastRun      *RunSummary `json:"lastRun,omitempty"`
+	Sync         Sync        `json:"sync"`
+}
+
+// Sync is a rule's state in the scheduler backend.
+type Sync struct {
+	// State is "local" (the agent fires it), "pending", "synced" or "error"
+	// (EventBridge), or "off".
+	State string     `json:"state"`
+	Error string     `json:"error,omitempty"`
+	ARN   string     `json:"arn,omitempty"`
+	At    *time.Time `json:"at,omitempty"`
+}
+
+// RunSummary is the little of a run shown with its rule.
+type RunSummary struct {
+	ID         string     `json:"id"`
+	Status     RunStatus  `json:"status"`
+	CreatedAt  time.Time  `json:"createdAt"`
+	FinishedAt *time.Time `json:"finishedAt,omitempty"`
+}
+
+// Run is one execution of a job. Secret parameters are masked.
+type Run struct {
+	ID           string            `json:"id"`
+	Rule         string            `json:"rule"`
+	Job          string            `json:"job"`
+	Status       RunStatus         `json:"status"`
+	Trigger      Trigger           `json:"trigger"`
+	Parameters   map[string]string `json:"parameters"`
+	EventID      string            `json:"eventId,omitempty"`
+	RestartOf    string            `json:"restartOf,omitempty"`
+	TriggeredBy  string            `json:"triggeredBy,omitempty"`
+	CancelledBy  string            `json:"cancelledBy,omitempty"`
+	CancelReason string            `json:"cancelReason,omitempty"`
+	ScheduledAt  *time.Time        `json:"scheduledAt,omitempty"`
+	CreatedAt    time.Time         `json:"createdAt"`
+	StartedAt    *time.Time        `json:"startedAt,omitempty"`
+	FinishedAt   *time.Time        `json:"finishedAt,omitempty"`
+	Error        string            `json:"error,omitempty"`
+	Progress     Progress          `json:"progress"`
+	Node         string            `json:"node"`
+}
+
+// RunQuery filters GET /runs. Zero fields select everything.
+type RunQuery struct {
+	Statuses []RunStatus
+	Job      string
+	Rule     string
+	Trigger  Trigger
+	Since    time.Time
+	Until    time.Time
+	Limit    int
+	Cursor   string
+}
+
+// LogLine is one line of a run's log.
+type LogLine struct {
+	Seq     int64     `json:"seq"`
+	Time    time.Time `json:"time"`
+	Level   string    `json:"level"`
+	Message string    `json:"message"`
+}
+
+// RunParams is the optional body of trigger and restart: parameter values
+// that replace the rule's (or the restarted run's) for this run.
+type RunParams struct {
+	Parameters map[string]string `json:"parameters,omitempty"`
+}
+
+// CancelRequest is the optional body of POST /runs/{id}/cancel.
+type CancelRequest struct {
+	Reason string `json:"reason,omitempty"`
+}
+
+// Status is GET /status.
+type Status struct {
+	Version   string              `json:"version"`
+	Node      string              `json:"node"`
+	Store     string              `json:"store"`
+	Scheduler string              `json:"scheduler"`
+	StartedAt time.Time           `json:"startedAt"`
+	Jobs      int                 `json:"jobs"`
+	Rules     int                 `json:"rules"`
+	Runs      map[RunStatus]int64 `json:"runs"`
+	Sync      SyncSummary         `json:"sync"`
+	Webhook   bool                `json:"webhook"`
+	// Role is what the caller's token may do.
+	Role string `json:"role"`
+}
+
+// SyncSummary counts rules per sync state.
+type SyncSummary struct {
+	Pending int `json:"pending"`
+	Synced  int `json:"synced"`
+	Error   int `json:"error"`
+}
+
+// AuditEntry is one change or action, with who did it.
+type AuditEntry struct {
+	ID     string    `json:"id"`
+	Time   time.Time `json:"time"`
+	Actor  string    `json:"actor"`
+	Action string    `json:"action"`
+	Target string    `json:"target"`
+	Detail string    `json:"detail,omitempty"`
+}
+
+// Roles of API tokens, each allowed what the one before is and more.
+const (
+	RoleViewer   = "viewer"   // read
+	RoleOperator = "operator" // also trigger, cancel, restart
+	RoleAdmin    = "admin"    // also rules and tokens
+)
+
+// TokenInput creates a token.
+type TokenInput struct {
+	Name string `json:"name"`
+	Role string `json:"role" enum:"viewer,operator,admin"`
+}
+
+// Token is an API token as listed; the secret is never shown again.
+type Token struct {
+	Name       string     `json:"name"`
+	Role       string     `json:"role"`
+	CreatedAt  time.Time  `json:"createdAt"`
+	LastUsedAt *time.Time `json:"lastUsedAt,omitempty"`
+}
+
+// NewToken answers POST /tokens: the only time the secret is shown.
+type NewToken struct {
+	Token
+	Secret string `json:"token"`
+}
+
+// Event is one message of GET /events (Server-Sent Events): the SSE "event"
+// field is Type and its "id" is ID.
+type Event struct {
+	ID       string    `json:"id"`
+	Type     string    `json:"type"`
+	Time     time.Time `json:"time"`
+	RuleName string    `json:"ruleName,omitempty"`
+	// Run is the run after the change (run.* events).
+	Run *Run `json:"run,omitempty"`
+	// Log is the line of a run.log event.
+	Log *LogLine `json:"log,omitempty"`
+	// Rule is the rule after a rule.created or rule.changed event.
+	Rule *Rule `json:"rule,omitempty"`
+}
+
+// The event types of GET /events.
+const (
+	EventRunStarted    = "run.started"
+	EventRunSkipped    = "run.skipped"
+	EventRunProgress   = "run.progress"
+	EventRunLog        = "run.log"
+	EventRunCancelling = "run.cancelling"
+	EventRunFinished   = "run.finished"
+	EventRuleCreated   = "rule.created"
+	EventRuleChanged   = "rule.changed"
+	EventRuleDeleted   = "rule.deleted"
+	// EventReset tells a client that events were lost (its Last-Event-ID
+	// is older than the agent remembers, or the agent restarted): it should
+	// reload what it shows.
+	EventReset = "reset"
+)
