@@ -36,14 +36,14 @@ type RegisterFunc func(r *jobs.Registry, env Env) error
 
 // Agent is a running jobbridge daemon.
 type Agent struct {
-	cfg    Config
-	log    *slog.Logger
-	mode   string
-	store  store.Store
-	jobs   *jobs.Registry
-	events *events.Broker
-	runner *runner.Runner
-	sched  *scheduler.Local // nil unless mode is local
+	cfg     Config
+	log     *slog.Logger
+	mode    string
+	store   store.Store
+	jobs    *jobs.Registry
+	events  *events.Broker
+	runner  *runner.Runner
+	backend Backend
 
 	adminTokenFile string // "" when the token was given
 	listener       net.Listener
@@ -125,17 +125,10 @@ func (a *Agent) init(ctx context.Context, register RegisterFunc) error {
 	}
 	a.warnUnknownJobs(ctx)
 
-	a.mode = a.cfg.schedulerMode()
-	switch a.mode {
-	case SchedulerLocal:
-		a.sched = scheduler.New(scheduler.Config{Store: a.store, Firer: a.runner, Logger: a.log})
-	case SchedulerEventBridge:
-		if a.cfg.Scheduler == SchedulerEventBridge {
-			return errors.New("JOBBRIDGE_SCHEDULER=eventbridge: this build does not push rules to EventBridge yet; use local, or off and create the EventBridge rules yourself (they still reach the webhook)")
-		}
-		a.log.Warn("EventBridge settings are complete but this build does not push rules to AWS yet: scheduling is off, EventBridge rules you created yourself still reach the webhook")
-		a.mode = SchedulerOff
+	if a.backend, err = a.newBackend(ctx); err != nil {
+		return err
 	}
+	a.mode = a.backend.Mode()
 	a.handler = server.New(server.Config{
 		Store: a.store, Firer: a.runner, Logger: a.log,
 		WebhookKey: a.cfg.EventBridge.APIKey, WebhookHeader: a.cfg.EventBridge.AuthHeader,
@@ -172,11 +165,18 @@ func (a *Agent) Jobs() *jobs.Registry { return a.jobs }
 // SchedulerMode says which backend fires rules: local, eventbridge or off.
 func (a *Agent) SchedulerMode() string { return a.mode }
 
-// ReloadRules tells the scheduler backend that rules changed.
-func (a *Agent) ReloadRules() {
-	if a.sched != nil {
-		a.sched.Reload()
+// newBackend builds the scheduler backend the configuration asks for.
+func (a *Agent) newBackend(ctx context.Context) (Backend, error) {
+	switch a.cfg.schedulerMode() {
+	case SchedulerLocal:
+		return scheduler.New(scheduler.Config{Store: a.store, Firer: a.runner, Logger: a.log}), nil
+	case SchedulerEventBridge:
+		if a.cfg.Scheduler == SchedulerEventBridge {
+			return nil, errors.New("JOBBRIDGE_SCHEDULER=eventbridge: this build does not push rules to EventBridge yet; use local, or off and create the EventBridge rules yourself (they still reach the webhook)")
+		}
+		a.log.Warn("EventBridge settings are complete but this build does not push rules to AWS yet: scheduling is off, EventBridge rules you created yourself still reach the webhook")
 	}
+	return offBackend{}, nil
 }
 
 // Listen binds the HTTP address (Run does it if not done yet) and writes
@@ -237,9 +237,11 @@ func (a *Agent) Run(ctx context.Context) error {
 
 	bg, stopBG := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	if a.sched != nil {
-		wg.Go(func() { _ = a.sched.Run(bg) })
-	}
+	wg.Go(func() {
+		if err := a.backend.Run(bg); err != nil {
+			a.log.Error("scheduler backend stopped", "mode", a.mode, "err", err)
+		}
+	})
 	wg.Go(func() { a.pruneLoop(bg) })
 
 	var runErr error

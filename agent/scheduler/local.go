@@ -242,3 +242,12 @@ func (s *Local) fire(ctx context.Context, rule string, at time.Time) {
 		}
 	}
 }
+
+// Mode names the backend.
+func (s *Local) Mode() string { return "local" }
+
+// RuleChanged tells the scheduler a rule changed: it re-reads the rules.
+func (s *Local) RuleChanged(context.Context, store.Rule) { s.Reload() }
+
+// RuleDeleted tells the scheduler a rule was deleted: it re-reads the rules.
+func (s *Local) RuleDeleted(context.Context, store.Rule) { s.Reload() }
