@@ -20,6 +20,13 @@ import (
 // Stream does not reconnect: the caller decides how (the console backs off
 // and shows the connection state).
 func (c *Client) Stream(ctx context.Context, lastEventID string, handle func(api.Event) error) error {
+	return c.StreamOpened(ctx, lastEventID, nil, handle)
+}
+
+// StreamOpened is Stream that also calls opened (when not nil) as soon as
+// the agent has accepted the stream, before any event: a client that shows
+// its connection state knows it is live without waiting for an event.
+func (c *Client) StreamOpened(ctx context.Context, lastEventID string, opened func(), handle func(api.Event) error) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/api/v1/events", nil)
 	if err != nil {
 		return fmt.Errorf("open event stream: %w", err)
@@ -36,6 +43,9 @@ func (c *Client) Stream(ctx context.Context, lastEventID string, handle func(api
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		return decodeError(resp)
+	}
+	if opened != nil {
+		opened()
 	}
 	return readSSE(ctx, resp, handle)
 }
