@@ -16,6 +16,7 @@ import (
 	"github.com/jobbridge/jobbridge/agent/runner"
 	"github.com/jobbridge/jobbridge/agent/scheduler"
 	"github.com/jobbridge/jobbridge/agent/server"
+	"github.com/jobbridge/jobbridge/agent/service"
 	"github.com/jobbridge/jobbridge/agent/store"
 	"github.com/jobbridge/jobbridge/agent/store/postgres"
 	"github.com/jobbridge/jobbridge/agent/store/sqlite"
@@ -44,6 +45,9 @@ type Agent struct {
 	events  *events.Broker
 	runner  *runner.Runner
 	backend Backend
+
+	service *service.Service
+	metrics *server.Metrics
 
 	adminTokenFile string // "" when the token was given
 	listener       net.Listener
@@ -129,10 +133,21 @@ func (a *Agent) init(ctx context.Context, register RegisterFunc) error {
 		return err
 	}
 	a.mode = a.backend.Mode()
+	a.service = service.New(service.Config{
+		Store: a.store, Jobs: a.jobs, Runner: a.runner, Events: a.events, Backend: a.backend,
+		RulePrefix: a.cfg.EventBridge.RulePrefix, Logger: a.log,
+	})
+	a.metrics = server.NewMetrics()
+	var reconciler server.Reconciler
+	if rc, ok := a.backend.(Reconciler); ok {
+		reconciler = reconcilerFunc(func(ctx context.Context) (any, error) { return rc.Reconcile(ctx) })
+	}
 	a.handler = server.New(server.Config{
 		Store: a.store, Firer: a.runner, Logger: a.log,
 		WebhookKey: a.cfg.EventBridge.APIKey, WebhookHeader: a.cfg.EventBridge.AuthHeader,
 		RulePrefix: a.cfg.EventBridge.RulePrefix,
+		Service:    a.service, Jobs: a.jobs, Events: a.events, Reconciler: reconciler,
+		Version: Version(), Node: a.cfg.Node, SchedulerMode: a.mode, Metrics: a.metrics,
 	})
 	return nil
 }
@@ -149,6 +164,9 @@ func (a *Agent) warnUnknownJobs(ctx context.Context) {
 		}
 	}
 }
+
+// Service returns what carries out operators' actions.
+func (a *Agent) Service() *service.Service { return a.service }
 
 // Store returns the agent's store.
 func (a *Agent) Store() store.Store { return a.store }
@@ -243,6 +261,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		}
 	})
 	wg.Go(func() { a.pruneLoop(bg) })
+	wg.Go(func() { a.metrics.Watch(bg, a.events) })
 
 	var runErr error
 	select {

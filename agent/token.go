@@ -2,34 +2,21 @@ package agent
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"time"
 
+	"github.com/jobbridge/jobbridge/agent/service"
 	"github.com/jobbridge/jobbridge/agent/store"
 )
 
 // AdminTokenName is the name of the token the agent creates for itself.
 const AdminTokenName = "admin"
 
-// NewToken returns a fresh random API token.
-func NewToken() string {
-	b := make([]byte, 32)
-	_, _ = rand.Read(b) // crypto/rand never fails on supported platforms
-	return "jb_" + base64.RawURLEncoding.EncodeToString(b)
-}
-
 // HashToken returns what the store keeps of a token.
-func HashToken(token string) string {
-	sum := sha256.Sum256([]byte(token))
-	return hex.EncodeToString(sum[:])
-}
+func HashToken(token string) string { return service.HashToken(token) }
 
 // ensureAdminToken makes sure an admin token exists. With
 // JOBBRIDGE_ADMIN_TOKEN it stores (or replaces) the "admin" token with that
@@ -70,7 +57,7 @@ func ensureAdminToken(ctx context.Context, s store.Store, cfg Config) (string, e
 			return "", fmt.Errorf("rotate the admin token whose file is gone: %w", err)
 		}
 	}
-	token := NewToken()
+	token := service.NewTokenSecret()
 	if err := os.WriteFile(path, []byte(token+"\n"), 0o600); err != nil {
 		return "", fmt.Errorf("write the admin token file: %w", err)
 	}

@@ -113,6 +113,12 @@ func (b *Broker) Subscribe(lastID uint64) (replay []Event, ch <-chan Event, ok b
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	ok = true
+	if lastID > b.nextID {
+		ok = false // an id this broker never gave: from before a restart
+	}
+	if lastID > 0 && len(b.ring) == 0 && lastID < b.nextID {
+		ok = false // from before a restart; nothing to replay
+	}
 	if lastID > 0 && len(b.ring) > 0 {
 		oldest := b.ring[b.start]
 		if lastID < oldest.ID-1 {

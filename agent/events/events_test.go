@@ -124,3 +124,30 @@ func BenchmarkPublish(b *testing.B) {
 		br.Publish(Event{Type: RunLog})
 	}
 }
+
+func TestAnIDFromBeforeARestartIsReportedLost(t *testing.T) {
+	t.Parallel()
+	old := NewBroker(8)
+	lastSeen := old.Publish(Event{Type: RunLog}).ID
+	time.Sleep(2 * time.Microsecond)
+	restarted := NewBroker(8)
+	if _, _, ok, cancel := restarted.Subscribe(lastSeen); ok {
+		cancel()
+		t.Error("a Last-Event-ID from before the restart was accepted with nothing to replay; want ok false")
+	} else {
+		cancel()
+	}
+	if _, _, ok, cancel := restarted.Subscribe(restarted.nextID + 100); ok {
+		cancel()
+		t.Error("an id the broker never gave was accepted")
+	} else {
+		cancel()
+	}
+	// The current position is fine.
+	if _, _, ok, cancel := restarted.Subscribe(restarted.Publish(Event{}).ID); !ok {
+		t.Error("the newest id was reported lost")
+		cancel()
+	} else {
+		cancel()
+	}
+}

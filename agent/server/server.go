@@ -1,15 +1,22 @@
-// Package server is the agent's HTTP side: the EventBridge webhook, health
-// and readiness, and (as it grows) the admin API and its event stream.
+// Package server is the agent's HTTP side: the EventBridge webhook, the
+// admin JSON API under /api/v1 (with its OpenAPI document and event
+// stream), health, readiness and metrics.
 package server
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
+	"reflect"
+	"time"
 
+	"github.com/jobbridge/jobbridge/agent/events"
 	"github.com/jobbridge/jobbridge/agent/runner"
+	"github.com/jobbridge/jobbridge/agent/service"
 	"github.com/jobbridge/jobbridge/agent/store"
+	"github.com/jobbridge/jobbridge/jobs"
 	"github.com/jobbridge/jobbridge/shared/api"
 )
 
@@ -18,7 +25,13 @@ type Firer interface {
 	Fire(ctx context.Context, p runner.FireParams) (store.Run, bool, error)
 }
 
-// Config configures the HTTP handler.
+// Reconciler syncs the scheduler backend on demand (POST /api/v1/sync).
+type Reconciler interface {
+	Reconcile(ctx context.Context) (any, error)
+}
+
+// Config configures the HTTP handler. Store and Firer are required; the
+// admin API is served when Service is set.
 type Config struct {
 	Store store.Store
 	Firer Firer
@@ -29,6 +42,24 @@ type Config struct {
 	// RulePrefix is stripped from rule names EventBridge sends.
 	RulePrefix string
 	Logger     *slog.Logger
+
+	// The admin API.
+	Service       *service.Service
+	Jobs          *jobs.Registry
+	Events        *events.Broker
+	Reconciler    Reconciler // nil: POST /sync answers 409
+	Version       string
+	Node          string
+	SchedulerMode string
+	StartedAt     time.Time
+	// Heartbeat is how often the event stream sends a comment so proxies
+	// keep it open. Default 15s.
+	Heartbeat time.Duration
+	// Metrics receives the agent's counters; nil makes a private one.
+	Metrics *Metrics
+	// AuthFailuresPerMinute is how many failed authentications a client
+	// address may make in a minute before it is refused with 429. Default 10.
+	AuthFailuresPerMinute int
 }
 
 // DefaultWebhookHeader is the header EventBridge's connection puts the key in.
@@ -37,30 +68,79 @@ const DefaultWebhookHeader = "X-Aws-Event-Bridge-Api-Key"
 // MaxWebhookBody is the largest webhook body accepted (413 above).
 const MaxWebhookBody = 64 << 10
 
+// MaxAPIBody is the largest admin API request body accepted (413 above).
+const MaxAPIBody = 256 << 10
+
+// Server is the agent's HTTP handler.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	mux     *http.ServeMux
+	limiter *failLimiter
+	metrics *Metrics
+	touched touchThrottle
+}
+
 // New returns the agent's HTTP handler.
-func New(cfg Config) http.Handler {
+func New(cfg Config) *Server {
 	if cfg.WebhookHeader == "" {
 		cfg.WebhookHeader = DefaultWebhookHeader
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	mux := http.NewServeMux()
-	wh := newWebhook(cfg)
-	mux.Handle("POST /webhook/run", wh)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+	if cfg.Heartbeat <= 0 {
+		cfg.Heartbeat = 15 * time.Second
+	}
+	if cfg.AuthFailuresPerMinute <= 0 {
+		cfg.AuthFailuresPerMinute = 10
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = NewMetrics()
+	}
+	if cfg.StartedAt.IsZero() {
+		cfg.StartedAt = time.Now().UTC()
+	}
+	s := &Server{
+		cfg:     cfg,
+		log:     cfg.Logger,
+		mux:     http.NewServeMux(),
+		limiter: newFailLimiter(cfg.AuthFailuresPerMinute, time.Minute),
+		metrics: cfg.Metrics,
+	}
+	s.mux.Handle("POST /webhook/run", newWebhook(s))
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		if err := cfg.Store.Ping(r.Context()); err != nil {
-			cfg.Logger.Warn("readiness: database does not answer", "err", err)
-			w.Header().Set("Retry-After", "5")
-			writeProblem(w, api.Problem{Status: http.StatusServiceUnavailable, Title: "Service Unavailable", Detail: "the database does not answer"})
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ready", "store": cfg.Store.Kind()})
-	})
-	return mux
+	s.mux.HandleFunc("GET /readyz", s.readyz)
+	s.mux.Handle("GET /metrics", s.metrics.Handler())
+	if cfg.Service != nil {
+		s.mountAPI()
+	}
+	return s
+}
+
+// ServeHTTP implements http.Handler. A request body is never read past
+// MaxAPIBody, whatever the route.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Body != nil {
+		r.Body = http.MaxBytesReader(w, r.Body, MaxAPIBody)
+	}
+	if id, ok := isFollow(r); ok && s.cfg.Service != nil {
+		s.followLog(w, r, id)
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	if err := s.cfg.Store.Ping(r.Context()); err != nil {
+		s.log.Warn("readiness: database does not answer", "err", err)
+		w.Header().Set("Retry-After", "5")
+		writeProblem(w, api.Problem{Status: http.StatusServiceUnavailable, Detail: "the database does not answer"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready", "store": s.cfg.Store.Kind()})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -77,3 +157,7 @@ func writeProblem(w http.ResponseWriter, p api.Problem) {
 	w.WriteHeader(p.Status)
 	_ = json.NewEncoder(w).Encode(p)
 }
+
+func errorsIsNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }
+
+func typeOf[T any]() reflect.Type { return reflect.TypeFor[T]() }

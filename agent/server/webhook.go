@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -20,23 +21,36 @@ import (
 // webhook is POST /webhook/run, EventBridge's entry: it checks the key,
 // records a run and answers at once; the job runs in the background.
 type webhook struct {
+	s       *Server
 	cfg     Config
 	keyHash [sha256.Size]byte
 }
 
-func newWebhook(cfg Config) *webhook {
-	return &webhook{cfg: cfg, keyHash: sha256.Sum256([]byte(cfg.WebhookKey))}
+func newWebhook(s *Server) *webhook {
+	return &webhook{s: s, cfg: s.cfg, keyHash: sha256.Sum256([]byte(s.cfg.WebhookKey))}
 }
 
 func (h *webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rec := &statusRecorder{ResponseWriter: w}
+	h.serve(rec, r)
+	h.s.metrics.webhookAnswers.WithLabelValues(strconv.Itoa(rec.status)).Inc()
+}
+
+func (h *webhook) serve(w http.ResponseWriter, r *http.Request) {
 	if h.cfg.WebhookKey == "" {
 		writeProblem(w, api.Problem{Status: http.StatusNotFound, Detail: "the webhook is off: the agent has no EventBridge API key configured"})
 		return
 	}
 	// Compare hashes so the comparison takes the same time whatever the
 	// length of what was sent.
+	addr := clientAddr(r)
+	if wait, blocked := h.s.limiter.blocked(addr); blocked {
+		tooManyFailures(w, wait)
+		return
+	}
 	got := sha256.Sum256([]byte(r.Header.Get(h.cfg.WebhookHeader)))
 	if subtle.ConstantTimeCompare(got[:], h.keyHash[:]) != 1 {
+		h.s.authFailed(addr, "webhook")
 		writeProblem(w, api.Problem{Status: http.StatusUnauthorized})
 		return
 	}
