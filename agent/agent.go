@@ -79,6 +79,19 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, register RegisterFun
 	return a, nil
 }
 
+// OpenStore opens (and migrates) the store cfg names, for commands that
+// work on the database without running the agent. On SQLite it fails with
+// a *sqlite.InUseError while an agent runs on the file.
+func OpenStore(ctx context.Context, cfg Config) (store.Store, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("configuration:\n%w", err)
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	return openStore(ctx, cfg)
+}
+
 func openStore(ctx context.Context, cfg Config) (store.Store, error) {
 	if cfg.DatabaseURL != "" {
 		s, err := postgres.Open(ctx, cfg.DatabaseURL)

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"syscall"
 	"time"
@@ -74,17 +75,23 @@ func settings(c *agent.Config) []setting {
 	}
 }
 
-func newServeCmd(getenv func(string) string, register agent.RegisterFunc) *cobra.Command {
-	var cfg agent.Config
-	set := settings(&cfg)
-	flags := make([]*string, len(set))
-	cmd := &cobra.Command{
-		Use:   "serve",
-		Short: "run the agent (the default)",
-		Args:  noArgs,
+// bindSettings registers the flags of the settings named (all when none
+// are) on cmd and returns a function that resolves them, after parsing,
+// into cfg: a flag given wins over its JOBBRIDGE_ variable.
+func bindSettings(cmd *cobra.Command, getenv func(string) string, cfg *agent.Config, only ...string) func() error {
+	var set []setting
+	for _, s := range settings(cfg) {
+		if len(only) == 0 || slices.Contains(only, s.flag) {
+			set = append(set, s)
+		}
 	}
-	cmd.RunE = func(c *cobra.Command, _ []string) error {
-		fs := c.Flags()
+	flags := make([]*string, len(set))
+	for i, s := range set {
+		flags[i] = cmd.Flags().String(s.flag, "", s.usage+" [$JOBBRIDGE_"+s.env+"]")
+	}
+	cmd.Flags().SortFlags = false
+	return func() error {
+		fs := cmd.Flags()
 		for i, s := range set {
 			v := getenv("JOBBRIDGE_" + s.env)
 			if fs.Changed(s.flag) {
@@ -97,12 +104,24 @@ func newServeCmd(getenv func(string) string, register agent.RegisterFunc) *cobra
 				return usageErrorf("--%s (JOBBRIDGE_%s): %v", s.flag, s.env, err)
 			}
 		}
+		return nil
+	}
+}
+
+func newServeCmd(getenv func(string) string, register agent.RegisterFunc) *cobra.Command {
+	var cfg agent.Config
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "run the agent (the default)",
+		Args:  noArgs,
+	}
+	resolve := bindSettings(cmd, getenv, &cfg)
+	cmd.RunE = func(c *cobra.Command, _ []string) error {
+		if err := resolve(); err != nil {
+			return err
+		}
 		return serve(c, cfg, register)
 	}
-	for i, s := range set {
-		flags[i] = cmd.Flags().String(s.flag, "", s.usage+" [$JOBBRIDGE_"+s.env+"]")
-	}
-	cmd.Flags().SortFlags = false
 	return cmd
 }
 
