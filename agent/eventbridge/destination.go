@@ -1,0 +1,169 @@
+package eventbridge
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
+)
+
+// ensureConnection makes the connection carry the configured API key in the
+// configured header, and returns its ARN. It writes to AWS only when the
+// connection is missing, is not an API_KEY connection under the configured
+// header, has lost its authorization, or was last given another key (the
+// state file's hash says so).
+func (b *Backend) ensureConnection(ctx context.Context) (string, error) {
+	s := b.cfg.Settings
+	hash := authHash(s.AuthHeader, s.APIKey)
+	out, err := b.client.DescribeConnection(ctx, &eventbridge.DescribeConnectionInput{Name: aws.String(s.ConnectionName)})
+	if isNotFound(err) {
+		created, err := b.client.CreateConnection(ctx, &eventbridge.CreateConnectionInput{
+			Name:              aws.String(s.ConnectionName),
+			Description:       aws.String("jobbridge: API key for the agent's webhook"),
+			AuthorizationType: types.ConnectionAuthorizationTypeApiKey,
+			AuthParameters: &types.CreateConnectionAuthRequestParameters{
+				ApiKeyAuthParameters: &types.CreateConnectionApiKeyAuthRequestParameters{
+					ApiKeyName:  aws.String(s.AuthHeader),
+					ApiKeyValue: aws.String(s.APIKey),
+				},
+			},
+		})
+		if err != nil {
+			return "", fmt.Errorf("create connection %q: %w", s.ConnectionName, err)
+		}
+		arn := aws.ToString(created.ConnectionArn)
+		b.log.Info("eventbridge: created the connection", "connection", s.ConnectionName, "arn", arn)
+		return arn, b.state.setConnection(arn, hash)
+	}
+	if err != nil {
+		return "", fmt.Errorf("describe connection %q: %w", s.ConnectionName, err)
+	}
+	arn := aws.ToString(out.ConnectionArn)
+	var why string
+	st := b.state.get()
+	switch {
+	case out.AuthorizationType != types.ConnectionAuthorizationTypeApiKey:
+		why = fmt.Sprintf("its authorization is %s, not API_KEY", out.AuthorizationType)
+	case out.AuthParameters == nil || out.AuthParameters.ApiKeyAuthParameters == nil ||
+		aws.ToString(out.AuthParameters.ApiKeyAuthParameters.ApiKeyName) != s.AuthHeader:
+		why = "its API key header is not " + s.AuthHeader
+	case out.ConnectionState == types.ConnectionStateDeauthorized:
+		why = "it is deauthorized: " + aws.ToString(out.StateReason)
+	case st.ConnectionARN != arn:
+		why = "this agent has not set its key yet"
+	case st.AuthHash != hash:
+		why = "the API key changed"
+	}
+	if why == "" {
+		return arn, nil
+	}
+	updated, err := b.client.UpdateConnection(ctx, &eventbridge.UpdateConnectionInput{
+		Name:              aws.String(s.ConnectionName),
+		AuthorizationType: types.ConnectionAuthorizationTypeApiKey,
+		AuthParameters: &types.UpdateConnectionAuthRequestParameters{
+			ApiKeyAuthParameters: &types.UpdateConnectionApiKeyAuthRequestParameters{
+				ApiKeyName:  aws.String(s.AuthHeader),
+				ApiKeyValue: aws.String(s.APIKey),
+			},
+		},
+	})
+	if err != nil {
+		return "", fmt.Errorf("update connection %q (%s): %w", s.ConnectionName, why, err)
+	}
+	if a := aws.ToString(updated.ConnectionArn); a != "" {
+		arn = a
+	}
+	b.log.Info("eventbridge: updated the connection", "connection", s.ConnectionName, "why", why)
+	return arn, b.state.setConnection(arn, hash)
+}
+
+// ensureDestination makes the API destination POST to the webhook through
+// the connection at the configured rate, and returns its ARN.
+func (b *Backend) ensureDestination(ctx context.Context, connectionARN string) (string, error) {
+	s := b.cfg.Settings
+	endpoint := s.Endpoint()
+	out, err := b.client.DescribeApiDestination(ctx, &eventbridge.DescribeApiDestinationInput{Name: aws.String(s.DestinationName)})
+	if isNotFound(err) {
+		created, err := b.client.CreateApiDestination(ctx, &eventbridge.CreateApiDestinationInput{
+			Name:                         aws.String(s.DestinationName),
+			Description:                  aws.String("jobbridge: the agent's webhook"),
+			ConnectionArn:                aws.String(connectionARN),
+			InvocationEndpoint:           aws.String(endpoint),
+			HttpMethod:                   types.ApiDestinationHttpMethodPost,
+			InvocationRateLimitPerSecond: aws.Int32(s.InvocationRateLimit),
+		})
+		if err != nil {
+			return "", fmt.Errorf("create API destination %q: %w", s.DestinationName, err)
+		}
+		arn := aws.ToString(created.ApiDestinationArn)
+		b.log.Info("eventbridge: created the API destination", "destination", s.DestinationName, "endpoint", endpoint, "arn", arn)
+		return arn, nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("describe API destination %q: %w", s.DestinationName, err)
+	}
+	arn := aws.ToString(out.ApiDestinationArn)
+	var why string
+	switch {
+	case aws.ToString(out.InvocationEndpoint) != endpoint:
+		why = fmt.Sprintf("its endpoint is %s, not %s", aws.ToString(out.InvocationEndpoint), endpoint)
+	case aws.ToString(out.ConnectionArn) != connectionARN:
+		why = "it uses another connection"
+	case out.HttpMethod != types.ApiDestinationHttpMethodPost:
+		why = fmt.Sprintf("its method is %s, not POST", out.HttpMethod)
+	case aws.ToInt32(out.InvocationRateLimitPerSecond) != s.InvocationRateLimit:
+		why = fmt.Sprintf("its rate limit is %d/s, not %d/s", aws.ToInt32(out.InvocationRateLimitPerSecond), s.InvocationRateLimit)
+	}
+	if why == "" {
+		return arn, nil
+	}
+	updated, err := b.client.UpdateApiDestination(ctx, &eventbridge.UpdateApiDestinationInput{
+		Name:                         aws.String(s.DestinationName),
+		ConnectionArn:                aws.String(connectionARN),
+		InvocationEndpoint:           aws.String(endpoint),
+		HttpMethod:                   types.ApiDestinationHttpMethodPost,
+		InvocationRateLimitPerSecond: aws.Int32(s.InvocationRateLimit),
+	})
+	if err != nil {
+		return "", fmt.Errorf("update API destination %q (%s): %w", s.DestinationName, why, err)
+	}
+	if a := aws.ToString(updated.ApiDestinationArn); a != "" {
+		arn = a
+	}
+	b.log.Info("eventbridge: updated the API destination", "destination", s.DestinationName, "why", why)
+	return arn, nil
+}
+
+// setup ensures the connection and the destination once; later calls
+// return the destination's ARN found then.
+func (b *Backend) setup(ctx context.Context) (string, error) {
+	b.setupMu.Lock()
+	defer b.setupMu.Unlock()
+	if b.destinationARN != "" {
+		return b.destinationARN, nil
+	}
+	return b.ensureLocked(ctx)
+}
+
+// ensure checks the connection and the destination again (reads only, when
+// nothing changed) and returns the destination's ARN.
+func (b *Backend) ensure(ctx context.Context) (string, error) {
+	b.setupMu.Lock()
+	defer b.setupMu.Unlock()
+	return b.ensureLocked(ctx)
+}
+
+func (b *Backend) ensureLocked(ctx context.Context) (string, error) {
+	conn, err := b.ensureConnection(ctx)
+	if err != nil {
+		return "", err
+	}
+	dest, err := b.ensureDestination(ctx, conn)
+	if err != nil {
+		return "", err
+	}
+	b.destinationARN = dest
+	return dest, nil
+}

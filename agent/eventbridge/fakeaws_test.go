@@ -1,0 +1,386 @@
+package eventbridge
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+)
+
+// fakeAWS is an httptest server that speaks EventBridge's JSON 1.1 protocol
+// to the real SDK client: it records every request (X-Amz-Target and body)
+// and answers like AWS from a small in-memory model. Tests queue errors and
+// partial failures per operation.
+type fakeAWS struct {
+	t   *testing.T
+	srv *httptest.Server
+
+	mu           sync.Mutex
+	calls        []call
+	connections  map[string]map[string]any // name → described connection
+	destinations map[string]map[string]any
+	rules        map[string]map[string]any    // name → rule as ListRules answers it
+	tags         map[string]map[string]string // rule ARN → tags
+	targets      map[string][]map[string]any  // rule name → targets as put
+	failures     map[string][]fakeFailure     // op → answers to give before the model's
+	seq          int
+}
+
+// call is one recorded request.
+type call struct {
+	Op   string         // the X-Amz-Target operation, e.g. "PutRule"
+	Body map[string]any // the JSON request
+	At   time.Time
+}
+
+// fakeFailure is an answer to give instead of the model's: an AWS error
+// (Code set) or, for PutTargets, a 200 with failed entries (Entries set).
+type fakeFailure struct {
+	Status  int
+	Code    string
+	Message string
+	Entries []map[string]any
+}
+
+const (
+	fakeAccount = "123456789012"
+	fakeRegion  = "eu-west-1"
+)
+
+func newFakeAWS(t *testing.T) *fakeAWS {
+	t.Helper()
+	f := &fakeAWS{
+		t:            t,
+		connections:  make(map[string]map[string]any),
+		destinations: make(map[string]map[string]any),
+		rules:        make(map[string]map[string]any),
+		tags:         make(map[string]map[string]string),
+		targets:      make(map[string][]map[string]any),
+		failures:     make(map[string][]fakeFailure),
+	}
+	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+// awsConfig points the real SDK at the fake, with the SDK's own retries
+// off so every request the backend makes is one recorded call.
+func (f *fakeAWS) awsConfig() aws.Config {
+	return aws.Config{
+		Region:       fakeRegion,
+		Credentials:  credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""),
+		BaseEndpoint: aws.String(f.srv.URL),
+		HTTPClient:   f.srv.Client(),
+		Retryer:      func() aws.Retryer { return aws.NopRetryer{} },
+	}
+}
+
+// failNext makes the next calls of op answer the failures, in order.
+func (f *fakeAWS) failNext(op string, failures ...fakeFailure) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.failures[op] = append(f.failures[op], failures...)
+}
+
+// reset forgets the recorded calls.
+func (f *fakeAWS) reset() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = nil
+}
+
+// ops lists the recorded operations in order.
+func (f *fakeAWS) ops() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	ops := make([]string, len(f.calls))
+	for i, c := range f.calls {
+		ops[i] = c.Op
+	}
+	return ops
+}
+
+// callsOf returns the recorded calls of op.
+func (f *fakeAWS) callsOf(op string) []call {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []call
+	for _, c := range f.calls {
+		if c.Op == op {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// writes lists the recorded operations that change something in AWS.
+func (f *fakeAWS) writes() []string {
+	var w []string
+	for _, op := range f.ops() {
+		if !strings.HasPrefix(op, "Describe") && !strings.HasPrefix(op, "List") {
+			w = append(w, op)
+		}
+	}
+	return w
+}
+
+func (f *fakeAWS) serve(w http.ResponseWriter, r *http.Request) {
+	target := r.Header.Get("X-Amz-Target")
+	op, ok := strings.CutPrefix(target, "AWSEvents.")
+	if !ok || r.Header.Get("Content-Type") != "application/x-amz-json-1.1" || r.Header.Get("Authorization") == "" {
+		http.Error(w, "not a signed EventBridge JSON 1.1 request: "+target, http.StatusBadRequest)
+		return
+	}
+	raw, _ := io.ReadAll(r.Body)
+	body := map[string]any{}
+	if err := json.Unmarshal(raw, &body); err != nil {
+		http.Error(w, "bad JSON", http.StatusBadRequest)
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, call{Op: op, Body: body, At: time.Now()})
+	if q := f.failures[op]; len(q) > 0 {
+		fail := q[0]
+		f.failures[op] = q[1:]
+		if fail.Entries != nil {
+			answer(w, map[string]any{"FailedEntryCount": len(fail.Entries), "FailedEntries": fail.Entries})
+			return
+		}
+		awsError(w, fail.Status, fail.Code, fail.Message)
+		return
+	}
+	f.model(w, op, body)
+}
+
+func answer(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	json.NewEncoder(w).Encode(v)
+}
+
+func awsError(w http.ResponseWriter, status int, code, msg string) {
+	if status == 0 {
+		status = http.StatusBadRequest
+	}
+	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(map[string]any{"__type": code, "message": msg})
+}
+
+func str(m map[string]any, k string) string { s, _ := m[k].(string); return s }
+
+// model answers op like EventBridge does. Called with f.mu held.
+func (f *fakeAWS) model(w http.ResponseWriter, op string, in map[string]any) {
+	arn := func(kind, name string) string {
+		return fmt.Sprintf("arn:aws:events:%s:%s:%s/%s", fakeRegion, fakeAccount, kind, name)
+	}
+	notFound := func(what string) { awsError(w, 400, "ResourceNotFoundException", what+" does not exist.") }
+	name := str(in, "Name")
+	switch op {
+	case "DescribeConnection":
+		c, ok := f.connections[name]
+		if !ok {
+			notFound("Connection '" + name + "'")
+			return
+		}
+		answer(w, c)
+	case "CreateConnection", "UpdateConnection":
+		c, exists := f.connections[name]
+		if op == "CreateConnection" && exists {
+			awsError(w, 400, "ResourceAlreadyExistsException", "Connection "+name+" already exists.")
+			return
+		}
+		if op == "UpdateConnection" && !exists {
+			notFound("Connection '" + name + "'")
+			return
+		}
+		if !exists {
+			f.seq++
+			c = map[string]any{"Name": name, "ConnectionArn": arn("connection", fmt.Sprintf("%s/%08d-0000-4000-8000-000000000000", name, f.seq))}
+			f.connections[name] = c
+		}
+		auth, _ := in["AuthParameters"].(map[string]any)
+		key, _ := auth["ApiKeyAuthParameters"].(map[string]any)
+		c["AuthorizationType"] = in["AuthorizationType"]
+		c["AuthParameters"] = map[string]any{"ApiKeyAuthParameters": map[string]any{"ApiKeyName": key["ApiKeyName"]}}
+		c["ConnectionState"] = "AUTHORIZED"
+		answer(w, map[string]any{"ConnectionArn": c["ConnectionArn"], "ConnectionState": "AUTHORIZED"})
+	case "DescribeApiDestination":
+		d, ok := f.destinations[name]
+		if !ok {
+			notFound("ApiDestination '" + name + "'")
+			return
+		}
+		answer(w, d)
+	case "CreateApiDestination", "UpdateApiDestination":
+		d, exists := f.destinations[name]
+		if op == "CreateApiDestination" && exists {
+			awsError(w, 400, "ResourceAlreadyExistsException", "ApiDestination "+name+" already exists.")
+			return
+		}
+		if op == "UpdateApiDestination" && !exists {
+			notFound("ApiDestination '" + name + "'")
+			return
+		}
+		if !exists {
+			f.seq++
+			d = map[string]any{"Name": name, "ApiDestinationArn": arn("api-destination", fmt.Sprintf("%s/%08d-0000-4000-8000-000000000000", name, f.seq)), "ApiDestinationState": "ACTIVE"}
+			f.destinations[name] = d
+		}
+		for _, k := range []string{"ConnectionArn", "InvocationEndpoint", "HttpMethod", "InvocationRateLimitPerSecond"} {
+			if v, ok := in[k]; ok {
+				d[k] = v
+			}
+		}
+		answer(w, map[string]any{"ApiDestinationArn": d["ApiDestinationArn"], "ApiDestinationState": "ACTIVE"})
+	case "PutRule":
+		if bus := str(in, "EventBusName"); bus != "" && bus != "default" {
+			notFound("Event bus " + bus)
+			return
+		}
+		r, exists := f.rules[name]
+		ruleARN := arn("rule", name)
+		if !exists {
+			r = map[string]any{"Name": name, "Arn": ruleARN, "EventBusName": "default"}
+			f.rules[name] = r
+			// Like AWS, tags count only when the rule is created.
+			tags := map[string]string{}
+			for _, t := range in["Tags"].([]any) {
+				tm := t.(map[string]any)
+				tags[str(tm, "Key")] = str(tm, "Value")
+			}
+			f.tags[ruleARN] = tags
+		}
+		for _, k := range []string{"ScheduleExpression", "State", "Description"} {
+			if v, ok := in[k]; ok {
+				r[k] = v
+			} else {
+				delete(r, k)
+			}
+		}
+		answer(w, map[string]any{"RuleArn": ruleARN})
+	case "PutTargets":
+		rule := str(in, "Rule")
+		if _, ok := f.rules[rule]; !ok {
+			notFound("Rule " + rule)
+			return
+		}
+		for _, t := range in["Targets"].([]any) {
+			tm := t.(map[string]any)
+			f.targets[rule] = slices.DeleteFunc(f.targets[rule], func(old map[string]any) bool { return old["Id"] == tm["Id"] })
+			f.targets[rule] = append(f.targets[rule], tm)
+		}
+		answer(w, map[string]any{"FailedEntryCount": 0, "FailedEntries": []any{}})
+	case "ListTargetsByRule":
+		rule := str(in, "Rule")
+		if _, ok := f.rules[rule]; !ok {
+			notFound("Rule " + rule)
+			return
+		}
+		answer(w, map[string]any{"Targets": f.targets[rule]})
+	case "RemoveTargets":
+		rule := str(in, "Rule")
+		if _, ok := f.rules[rule]; !ok {
+			notFound("Rule " + rule)
+			return
+		}
+		for _, id := range in["Ids"].([]any) {
+			f.targets[rule] = slices.DeleteFunc(f.targets[rule], func(t map[string]any) bool { return t["Id"] == id })
+		}
+		answer(w, map[string]any{"FailedEntryCount": 0, "FailedEntries": []any{}})
+	case "DeleteRule":
+		if _, ok := f.rules[name]; !ok {
+			notFound("Rule " + name)
+			return
+		}
+		if len(f.targets[name]) > 0 {
+			awsError(w, 400, "ValidationException", "Rule can't be deleted since it has targets.")
+			return
+		}
+		delete(f.tags, str(f.rules[name], "Arn"))
+		delete(f.rules, name)
+		answer(w, map[string]any{})
+	case "ListRules":
+		prefix := str(in, "NamePrefix")
+		var names []string
+		for n := range f.rules {
+			if strings.HasPrefix(n, prefix) {
+				names = append(names, n)
+			}
+		}
+		slices.Sort(names)
+		// Pages of 2 so the backend's paging is exercised.
+		start := 0
+		if tok := str(in, "NextToken"); tok != "" {
+			fmt.Sscanf(tok, "page-%d", &start)
+		}
+		end := min(start+2, len(names))
+		out := map[string]any{}
+		var page []any
+		for _, n := range names[start:end] {
+			page = append(page, f.rules[n])
+		}
+		out["Rules"] = page
+		if end < len(names) {
+			out["NextToken"] = fmt.Sprintf("page-%d", end)
+		}
+		answer(w, out)
+	case "ListTagsForResource":
+		var tags []any
+		for k, v := range f.tags[str(in, "ResourceARN")] {
+			tags = append(tags, map[string]any{"Key": k, "Value": v})
+		}
+		answer(w, map[string]any{"Tags": tags})
+	default:
+		awsError(w, 400, "UnknownOperationException", "the fake does not know "+op)
+	}
+}
+
+// putForeignRule adds a rule to the model as if someone else had made it.
+func (f *fakeAWS) putForeignRule(name, schedule string, tags map[string]string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	ruleARN := fmt.Sprintf("arn:aws:events:%s:%s:rule/%s", fakeRegion, fakeAccount, name)
+	f.rules[name] = map[string]any{"Name": name, "Arn": ruleARN, "EventBusName": "default", "ScheduleExpression": schedule, "State": "ENABLED"}
+	f.tags[ruleARN] = tags
+}
+
+// ruleNames lists the rules in the model.
+func (f *fakeAWS) ruleNames() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var names []string
+	for n := range f.rules {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// ruleField reads a field of a rule in the model.
+func (f *fakeAWS) ruleField(name, field string) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return str(f.rules[name], field)
+}
+
+// waitFor polls cond until it holds or the test's patience runs out.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
