@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jobbridge/jobbridge/agent/eventbridge/ebtest"
 	"github.com/jobbridge/jobbridge/agent/store"
 )
 
@@ -102,7 +103,7 @@ func testSettings() Settings {
 
 // harness is a backend against a fake AWS, with its store and state file.
 type harness struct {
-	f     *fakeAWS
+	f     *ebtest.Fake
 	st    *memStore
 	cfg   Config
 	b     *Backend
@@ -111,11 +112,11 @@ type harness struct {
 
 func newHarness(t *testing.T, mut ...func(*Config)) *harness {
 	t.Helper()
-	f := newFakeAWS(t)
+	f := ebtest.NewFake(t)
 	h := &harness{f: f, st: newMemStore(), state: filepath.Join(t.TempDir(), "eventbridge-state.json")}
 	h.cfg = Config{
 		Settings:     testSettings(),
-		AWS:          f.awsConfig(),
+		AWS:          f.AWSConfig(),
 		Store:        h.st,
 		StatePath:    h.state,
 		RetryBase:    5 * time.Millisecond,
@@ -169,5 +170,17 @@ func rule(name, schedule string, enabled bool) store.Rule {
 func (h *harness) runSettled(t *testing.T) {
 	t.Helper()
 	h.run(t)
-	waitFor(t, "the first reconcile", func() bool { return len(h.f.callsOf("ListRules")) > 0 })
+	waitFor(t, "the first reconcile", func() bool { return len(h.f.CallsOf("ListRules")) > 0 })
+}
+
+// waitFor polls cond until it holds or the test's patience runs out.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }

@@ -9,15 +9,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jobbridge/jobbridge/agent/eventbridge/ebtest"
 	"github.com/jobbridge/jobbridge/agent/store"
 )
 
 // These tests run the real SDK client against fakeAWS and assert the exact
 // EventBridge calls the backend makes and the fields it sends.
 
-func wantOps(t *testing.T, f *fakeAWS, want ...string) {
+func wantOps(t *testing.T, f *ebtest.Fake, want ...string) {
 	t.Helper()
-	if got := f.ops(); !slices.Equal(got, want) {
+	if got := f.Ops(); !slices.Equal(got, want) {
 		t.Fatalf("EventBridge calls:\n got  %v\n want %v", got, want)
 	}
 }
@@ -45,7 +46,7 @@ func field(body map[string]any, path string) any {
 	return cur
 }
 
-func wantFields(t *testing.T, c call, want map[string]any) {
+func wantFields(t *testing.T, c ebtest.Call, want map[string]any) {
 	t.Helper()
 	for path, w := range want {
 		got := field(c.Body, path)
@@ -65,15 +66,15 @@ func TestSetupCreatesConnectionAndDestination(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantOps(t, h.f, "DescribeConnection", "CreateConnection", "DescribeApiDestination", "CreateApiDestination")
-	conn := h.f.callsOf("CreateConnection")[0]
+	conn := h.f.CallsOf("CreateConnection")[0]
 	wantFields(t, conn, map[string]any{
 		"Name":              "jb-test-connection",
 		"AuthorizationType": "API_KEY",
 		"AuthParameters.ApiKeyAuthParameters.ApiKeyName":  "X-Aws-Event-Bridge-Api-Key",
 		"AuthParameters.ApiKeyAuthParameters.ApiKeyValue": testKey,
 	})
-	connARN := h.f.connections["jb-test-connection"]["ConnectionArn"]
-	wantFields(t, h.f.callsOf("CreateApiDestination")[0], map[string]any{
+	connARN := h.f.Connection("jb-test-connection")["ConnectionArn"]
+	wantFields(t, h.f.CallsOf("CreateApiDestination")[0], map[string]any{
 		"Name":                         "jb-test-destination",
 		"ConnectionArn":                connARN,
 		"InvocationEndpoint":           "https://jobs.example.com/webhook/run",
@@ -99,18 +100,18 @@ func TestRestartWithSameSettingsMakesNoWrites(t *testing.T) {
 	if _, err := h.b.Reconcile(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if got := h.f.ruleNames(); !slices.Equal(got, []string{"jb-test-nightly", "jb-test-paused"}) {
+	if got := h.f.RuleNames(); !slices.Equal(got, []string{"jb-test-nightly", "jb-test-paused"}) {
 		t.Fatalf("rules in AWS after the first reconcile: %v", got)
 	}
 
-	h.f.reset()
+	h.f.Reset()
 	h.restart(t)
 	rep, err := h.b.Reconcile(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if w := h.f.writes(); len(w) != 0 {
-		t.Errorf("a restart with the same settings wrote to AWS: %v (all calls: %v)", w, h.f.ops())
+	if w := h.f.Writes(); len(w) != 0 {
+		t.Errorf("a restart with the same settings wrote to AWS: %v (all calls: %v)", w, h.f.Ops())
 	}
 	if rep.InStep != 2 || len(rep.Synced) != 0 {
 		t.Errorf("report %+v, want both rules in step", rep)
@@ -126,26 +127,26 @@ func TestKeyOrHeaderChangeUpdatesTheConnectionOnly(t *testing.T) {
 	if _, err := h.b.setup(ctx); err != nil {
 		t.Fatal(err)
 	}
-	connARN := h.f.connections["jb-test-connection"]["ConnectionArn"]
+	connARN := h.f.Connection("jb-test-connection")["ConnectionArn"]
 
-	h.f.reset()
+	h.f.Reset()
 	h.restart(t, func(c *Config) { c.APIKey = "a-new-key-after-rotation" })
 	if _, err := h.b.setup(ctx); err != nil {
 		t.Fatal(err)
 	}
 	wantOps(t, h.f, "DescribeConnection", "UpdateConnection", "DescribeApiDestination")
-	wantFields(t, h.f.callsOf("UpdateConnection")[0], map[string]any{
+	wantFields(t, h.f.CallsOf("UpdateConnection")[0], map[string]any{
 		"Name":              "jb-test-connection",
 		"AuthorizationType": "API_KEY",
 		"AuthParameters.ApiKeyAuthParameters.ApiKeyName":  "X-Aws-Event-Bridge-Api-Key",
 		"AuthParameters.ApiKeyAuthParameters.ApiKeyValue": "a-new-key-after-rotation",
 	})
-	if got := h.f.connections["jb-test-connection"]["ConnectionArn"]; got != connARN {
+	if got := h.f.Connection("jb-test-connection")["ConnectionArn"]; got != connARN {
 		t.Errorf("the connection was replaced (%v), want it updated in place (%v)", got, connARN)
 	}
 
 	// The new key is remembered: the next start writes nothing.
-	h.f.reset()
+	h.f.Reset()
 	h.restart(t, func(c *Config) { c.APIKey = "a-new-key-after-rotation" })
 	if _, err := h.b.setup(ctx); err != nil {
 		t.Fatal(err)
@@ -153,13 +154,13 @@ func TestKeyOrHeaderChangeUpdatesTheConnectionOnly(t *testing.T) {
 	wantOps(t, h.f, "DescribeConnection", "DescribeApiDestination")
 
 	// A new header name is a change too, even with the same key.
-	h.f.reset()
+	h.f.Reset()
 	h.restart(t, func(c *Config) { c.APIKey = "a-new-key-after-rotation"; c.AuthHeader = "X-Jobbridge-Key" })
 	if _, err := h.b.setup(ctx); err != nil {
 		t.Fatal(err)
 	}
 	wantOps(t, h.f, "DescribeConnection", "UpdateConnection", "DescribeApiDestination")
-	wantFields(t, h.f.callsOf("UpdateConnection")[0], map[string]any{"AuthParameters.ApiKeyAuthParameters.ApiKeyName": "X-Jobbridge-Key"})
+	wantFields(t, h.f.CallsOf("UpdateConnection")[0], map[string]any{"AuthParameters.ApiKeyAuthParameters.ApiKeyName": "X-Jobbridge-Key"})
 }
 
 func TestConnectionMadeElsewhereGetsTheKeyOnce(t *testing.T) {
@@ -171,7 +172,7 @@ func TestConnectionMadeElsewhereGetsTheKeyOnce(t *testing.T) {
 	}
 	// A fresh data dir (no state file): the agent cannot know which key the
 	// connection has, so it sets it once.
-	h.f.reset()
+	h.f.Reset()
 	h.restart(t, func(c *Config) { c.StatePath = c.StatePath + ".fresh" })
 	if _, err := h.b.setup(ctx); err != nil {
 		t.Fatal(err)
@@ -186,17 +187,17 @@ func TestEndpointChangeUpdatesTheDestination(t *testing.T) {
 	if _, err := h.b.setup(ctx); err != nil {
 		t.Fatal(err)
 	}
-	destARN := h.f.destinations["jb-test-destination"]["ApiDestinationArn"]
-	connARN := h.f.connections["jb-test-connection"]["ConnectionArn"]
+	destARN := h.f.Destination("jb-test-destination")["ApiDestinationArn"]
+	connARN := h.f.Connection("jb-test-connection")["ConnectionArn"]
 
-	h.f.reset()
+	h.f.Reset()
 	h.restart(t, func(c *Config) { c.TargetURL = "https://new-tunnel.example.net/agent" })
 	arn, err := h.b.setup(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	wantOps(t, h.f, "DescribeConnection", "DescribeApiDestination", "UpdateApiDestination")
-	wantFields(t, h.f.callsOf("UpdateApiDestination")[0], map[string]any{
+	wantFields(t, h.f.CallsOf("UpdateApiDestination")[0], map[string]any{
 		"Name":                         "jb-test-destination",
 		"ConnectionArn":                connARN,
 		"InvocationEndpoint":           "https://new-tunnel.example.net/agent/webhook/run",
@@ -208,13 +209,13 @@ func TestEndpointChangeUpdatesTheDestination(t *testing.T) {
 	}
 
 	// A new rate limit is a change too.
-	h.f.reset()
+	h.f.Reset()
 	h.restart(t, func(c *Config) { c.TargetURL = "https://new-tunnel.example.net/agent"; c.InvocationRateLimit = 5 })
 	if _, err := h.b.setup(ctx); err != nil {
 		t.Fatal(err)
 	}
 	wantOps(t, h.f, "DescribeConnection", "DescribeApiDestination", "UpdateApiDestination")
-	wantFields(t, h.f.callsOf("UpdateApiDestination")[0], map[string]any{"InvocationRateLimitPerSecond": 5})
+	wantFields(t, h.f.CallsOf("UpdateApiDestination")[0], map[string]any{"InvocationRateLimitPerSecond": 5})
 }
 
 // processNow does what the worker does next, at once: it takes name off
@@ -237,7 +238,7 @@ func TestCreateRulePutsRuleAndTarget(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.f.reset()
+	h.f.Reset()
 	r := rule("nightly-report", "cron(0 2 * * ? *)", true)
 	r.Description = "the nightly report"
 	h.st.put(r)
@@ -245,13 +246,13 @@ func TestCreateRulePutsRuleAndTarget(t *testing.T) {
 	if s := h.st.sync("nightly-report"); s.State != StatePending {
 		t.Fatalf("after RuleChanged the sync state is %+v, want pending", s)
 	}
-	if len(h.f.ops()) != 0 {
-		t.Fatalf("RuleChanged called AWS itself: %v", h.f.ops())
+	if len(h.f.Ops()) != 0 {
+		t.Fatalf("RuleChanged called AWS itself: %v", h.f.Ops())
 	}
 	processNow(t, h, "nightly-report")
 
 	wantOps(t, h.f, "PutRule", "PutTargets")
-	wantFields(t, h.f.callsOf("PutRule")[0], map[string]any{
+	wantFields(t, h.f.CallsOf("PutRule")[0], map[string]any{
 		"Name":               "jb-test-nightly-report",
 		"EventBusName":       "default",
 		"ScheduleExpression": "cron(0 2 * * ? *)",
@@ -262,7 +263,7 @@ func TestCreateRulePutsRuleAndTarget(t *testing.T) {
 			{"Key": "jobbridge:destination", "Value": "jb-test-destination"},
 		},
 	})
-	wantFields(t, h.f.callsOf("PutTargets")[0], map[string]any{
+	wantFields(t, h.f.CallsOf("PutTargets")[0], map[string]any{
 		"Rule":                       "jb-test-nightly-report",
 		"EventBusName":               "default",
 		"Targets.0.Id":               "jobbridge",
@@ -288,20 +289,20 @@ func TestUpdateAndDisableReplaceTheRule(t *testing.T) {
 	}
 	h.st.put(rule("hourly", "rate(1 hour)", true))
 	processNow(t, h, "hourly")
-	h.f.reset()
+	h.f.Reset()
 
 	changed := rule("hourly", "cron(15 * * * ? *)", false)
 	h.st.put(changed)
 	h.b.RuleChanged(ctx, changed)
 	processNow(t, h, "hourly")
 	wantOps(t, h.f, "PutRule", "PutTargets")
-	wantFields(t, h.f.callsOf("PutRule")[0], map[string]any{
+	wantFields(t, h.f.CallsOf("PutRule")[0], map[string]any{
 		"Name":               "jb-test-hourly",
 		"ScheduleExpression": "cron(15 * * * ? *)",
 		"State":              "DISABLED",
 		"Description":        "jobbridge: runs job demo",
 	})
-	if got := h.f.ruleField("jb-test-hourly", "State"); got != "DISABLED" {
+	if got := h.f.RuleField("jb-test-hourly", "State"); got != "DISABLED" {
 		t.Errorf("rule in AWS is %s, want DISABLED", got)
 	}
 	if s := h.st.sync("hourly"); s.State != StateSynced {
@@ -319,7 +320,7 @@ func TestDeleteRemovesTargetsThenRule(t *testing.T) {
 	r := rule("old", "rate(1 day)", true)
 	h.st.put(r)
 	processNow(t, h, "old")
-	h.f.reset()
+	h.f.Reset()
 
 	h.st.del("old")
 	h.b.RuleDeleted(ctx, r)
@@ -328,9 +329,9 @@ func TestDeleteRemovesTargetsThenRule(t *testing.T) {
 	}
 	processNow(t, h, "old")
 	wantOps(t, h.f, "ListTargetsByRule", "RemoveTargets", "DeleteRule")
-	wantFields(t, h.f.callsOf("RemoveTargets")[0], map[string]any{"Rule": "jb-test-old", "EventBusName": "default", "Ids": []string{"jobbridge"}})
-	wantFields(t, h.f.callsOf("DeleteRule")[0], map[string]any{"Name": "jb-test-old", "EventBusName": "default"})
-	if got := h.f.ruleNames(); len(got) != 0 {
+	wantFields(t, h.f.CallsOf("RemoveTargets")[0], map[string]any{"Rule": "jb-test-old", "EventBusName": "default", "Ids": []string{"jobbridge"}})
+	wantFields(t, h.f.CallsOf("DeleteRule")[0], map[string]any{"Name": "jb-test-old", "EventBusName": "default"})
+	if got := h.f.RuleNames(); len(got) != 0 {
 		t.Errorf("rules left in AWS: %v", got)
 	}
 	if got := h.b.state.get().PendingDeletes; len(got) != 0 {
@@ -353,7 +354,7 @@ func TestDeleteSurvivesRestart(t *testing.T) {
 
 	h.restart(t)
 	h.run(t)
-	waitFor(t, "the restarted agent to delete jb-test-gone", func() bool { return len(h.f.ruleNames()) == 0 })
+	waitFor(t, "the restarted agent to delete jb-test-gone", func() bool { return len(h.f.RuleNames()) == 0 })
 	waitFor(t, "the pending delete to be forgotten", func() bool { return len(h.b.state.get().PendingDeletes) == 0 })
 }
 
@@ -364,8 +365,8 @@ func TestPartialTargetFailureEndsInErrorWithAWSMessage(t *testing.T) {
 	if _, err := h.b.setup(ctx); err != nil {
 		t.Fatal(err)
 	}
-	h.f.reset()
-	h.f.failNext("PutTargets", fakeFailure{Entries: []map[string]any{{
+	h.f.Reset()
+	h.f.FailNext("PutTargets", ebtest.Failure{Entries: []map[string]any{{
 		"TargetId": "jobbridge", "ErrorCode": "ValidationException",
 		"ErrorMessage": "RoleArn is required for target arn:aws:events:eu-west-1:123456789012:api-destination/x.",
 	}}})
@@ -394,8 +395,8 @@ func TestTransientTargetFailureIsRetried(t *testing.T) {
 	if _, err := h.b.setup(ctx); err != nil {
 		t.Fatal(err)
 	}
-	h.f.reset()
-	h.f.failNext("PutTargets", fakeFailure{Entries: []map[string]any{{
+	h.f.Reset()
+	h.f.FailNext("PutTargets", ebtest.Failure{Entries: []map[string]any{{
 		"TargetId": "jobbridge", "ErrorCode": "ConcurrentModificationException", "ErrorMessage": "Concurrent modification on rule.",
 	}}})
 	r := rule("busy", "rate(1 hour)", true)
@@ -403,7 +404,7 @@ func TestTransientTargetFailureIsRetried(t *testing.T) {
 	h.b.RuleChanged(ctx, r)
 	h.run(t)
 	waitFor(t, "busy synced", func() bool { return h.st.sync("busy").State == StateSynced })
-	if got := h.f.callsOf("PutTargets"); len(got) != 2 {
+	if got := h.f.CallsOf("PutTargets"); len(got) != 2 {
 		t.Errorf("PutTargets called %d times, want 2 (one failed entry, one retry)", len(got))
 	}
 }
@@ -415,8 +416,8 @@ func TestThrottlingBacksOffLongerEachTime(t *testing.T) {
 	if _, err := h.b.setup(ctx); err != nil {
 		t.Fatal(err)
 	}
-	throttle := fakeFailure{Status: 400, Code: "ThrottlingException", Message: "Rate exceeded"}
-	h.f.failNext("PutRule", throttle, throttle)
+	throttle := ebtest.Failure{Status: 400, Code: "ThrottlingException", Message: "Rate exceeded"}
+	h.f.FailNext("PutRule", throttle, throttle)
 	h.runSettled(t)
 	r := rule("popular", "rate(1 minute)", true)
 	h.st.put(r)
@@ -427,7 +428,7 @@ func TestThrottlingBacksOffLongerEachTime(t *testing.T) {
 	})
 	waitFor(t, "popular synced", func() bool { return h.st.sync("popular").State == StateSynced })
 
-	puts := h.f.callsOf("PutRule")
+	puts := h.f.CallsOf("PutRule")
 	if len(puts) != 3 {
 		t.Fatalf("PutRule called %d times, want 3 (two throttled)", len(puts))
 	}
@@ -446,14 +447,14 @@ func TestServerErrorsRetryThenGiveUp(t *testing.T) {
 	if _, err := h.b.setup(ctx); err != nil {
 		t.Fatal(err)
 	}
-	internal := fakeFailure{Status: 500, Code: "InternalException", Message: "internal error"}
-	h.f.failNext("PutRule", internal, internal, internal)
+	internal := ebtest.Failure{Status: 500, Code: "InternalException", Message: "internal error"}
+	h.f.FailNext("PutRule", internal, internal, internal)
 	h.runSettled(t)
 	r := rule("unlucky", "rate(1 minute)", true)
 	h.st.put(r)
 	h.b.RuleChanged(ctx, r)
 	waitFor(t, "unlucky in error", func() bool { return h.st.sync("unlucky").State == StateError })
-	if got := len(h.f.callsOf("PutRule")); got != 3 {
+	if got := len(h.f.CallsOf("PutRule")); got != 3 {
 		t.Errorf("PutRule called %d times, want MaxAttempts = 3", got)
 	}
 	if s := h.st.sync("unlucky"); s.Error != "InternalException: internal error" {
@@ -468,8 +469,8 @@ func TestAWSRejectionEndsInErrorAndKeepsTheRule(t *testing.T) {
 	if _, err := h.b.setup(ctx); err != nil {
 		t.Fatal(err)
 	}
-	h.f.reset()
-	h.f.failNext("PutRule", fakeFailure{Code: "ValidationException", Message: "Parameter ScheduleExpression is not valid."})
+	h.f.Reset()
+	h.f.FailNext("PutRule", ebtest.Failure{Code: "ValidationException", Message: "Parameter ScheduleExpression is not valid."})
 	r := rule("odd", "cron(0 0 31 2 ? *)", true)
 	h.st.put(r)
 	h.b.RuleChanged(ctx, r)
@@ -497,22 +498,19 @@ func TestReconcileCorrectsDriftAndListsOrphans(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Drift made by hand in the console.
-	h.f.mu.Lock()
-	delete(h.f.rules, "jb-test-a-deleted-in-aws")
-	delete(h.f.targets, "jb-test-a-deleted-in-aws")
-	h.f.rules["jb-test-b-schedule-changed"]["ScheduleExpression"] = "cron(0 7 * * ? *)"
-	h.f.rules["jb-test-c-disabled-in-aws"]["State"] = "DISABLED"
-	h.f.targets["jb-test-d-target-changed"][0]["RoleArn"] = "arn:aws:iam::123456789012:role/someone-else"
-	h.f.mu.Unlock()
+	h.f.DropRule("jb-test-a-deleted-in-aws")
+	h.f.SetRuleField("jb-test-b-schedule-changed", "ScheduleExpression", "cron(0 7 * * ? *)")
+	h.f.SetRuleField("jb-test-c-disabled-in-aws", "State", "DISABLED")
+	h.f.SetTargetField("jb-test-d-target-changed", 0, "RoleArn", "arn:aws:iam::123456789012:role/someone-else")
 	// An orphan of ours, a rule under the prefix someone else made, one
 	// of another agent sharing the prefix's account, and one outside it.
 	ours := map[string]string{TagManaged: testPrefix, TagDestination: "jb-test-destination"}
-	h.f.putForeignRule("jb-test-orphan", "rate(1 day)", ours)
-	h.f.putForeignRule("jb-test-handmade", "rate(1 day)", nil)
-	h.f.putForeignRule("jb-test-other-agent", "rate(1 day)", map[string]string{TagManaged: testPrefix, TagDestination: "other-destination"})
-	h.f.putForeignRule("billing-nightly", "rate(1 day)", map[string]string{TagManaged: "billing-", TagDestination: "jb-test-destination"})
+	h.f.PutForeignRule("jb-test-orphan", "rate(1 day)", ours)
+	h.f.PutForeignRule("jb-test-handmade", "rate(1 day)", nil)
+	h.f.PutForeignRule("jb-test-other-agent", "rate(1 day)", map[string]string{TagManaged: testPrefix, TagDestination: "other-destination"})
+	h.f.PutForeignRule("billing-nightly", "rate(1 day)", map[string]string{TagManaged: "billing-", TagDestination: "jb-test-destination"})
 
-	h.f.reset()
+	h.f.Reset()
 	rep, err := h.b.Reconcile(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -536,22 +534,22 @@ func TestReconcileCorrectsDriftAndListsOrphans(t *testing.T) {
 		"ListTargetsByRule",                                                 // e: in step
 		"ListTagsForResource", "ListTagsForResource", "ListTagsForResource", // handmade, orphan, other-agent
 	)
-	if got := h.f.ruleField("jb-test-b-schedule-changed", "ScheduleExpression"); got != "cron(0 7 * * ? *)" && got != "cron(0 6 * * ? *)" {
+	if got := h.f.RuleField("jb-test-b-schedule-changed", "ScheduleExpression"); got != "cron(0 7 * * ? *)" && got != "cron(0 6 * * ? *)" {
 		t.Errorf("schedule %q", got)
 	} else if got != "cron(0 6 * * ? *)" {
 		t.Errorf("schedule in AWS %q, want the stored cron(0 6 * * ? *)", got)
 	}
-	if got := h.f.ruleField("jb-test-c-disabled-in-aws", "State"); got != "ENABLED" {
+	if got := h.f.RuleField("jb-test-c-disabled-in-aws", "State"); got != "ENABLED" {
 		t.Errorf("state in AWS %q, want ENABLED", got)
 	}
-	for _, c := range h.f.calls {
+	for _, c := range h.f.CallsOf("") {
 		if strings.Contains(string(mustJSON(c.Body)), "billing-") {
 			t.Errorf("%s touched a rule outside the prefix: %v", c.Op, c.Body)
 		}
 	}
 
 	// Prune deletes the orphan and nothing else.
-	h.f.reset()
+	h.f.Reset()
 	deleted, err := h.b.Prune(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -559,12 +557,12 @@ func TestReconcileCorrectsDriftAndListsOrphans(t *testing.T) {
 	if !slices.Equal(deleted, []string{"jb-test-orphan"}) {
 		t.Errorf("prune deleted %v, want [jb-test-orphan]", deleted)
 	}
-	if w := h.f.writes(); !slices.Equal(w, []string{"DeleteRule"}) {
+	if w := h.f.Writes(); !slices.Equal(w, []string{"DeleteRule"}) {
 		t.Errorf("prune wrote %v, want only DeleteRule of the orphan (it has no targets)", w)
 	}
 	want := []string{"billing-nightly", "jb-test-a-deleted-in-aws", "jb-test-b-schedule-changed", "jb-test-c-disabled-in-aws",
 		"jb-test-d-target-changed", "jb-test-e-in-step", "jb-test-handmade", "jb-test-other-agent"}
-	if got := h.f.ruleNames(); !slices.Equal(got, want) {
+	if got := h.f.RuleNames(); !slices.Equal(got, want) {
 		t.Errorf("rules after prune:\n got  %v\n want %v", got, want)
 	}
 }
@@ -584,7 +582,7 @@ func TestRunSyncsRulesChangedBeforeAndAfterStart(t *testing.T) {
 	h.st.put(r)
 	h.b.RuleChanged(ctx, r)
 	waitFor(t, "fresh synced", func() bool { return h.st.sync("fresh").State == StateSynced })
-	if got := h.f.ruleNames(); !slices.Equal(got, []string{"jb-test-existing", "jb-test-fresh"}) {
+	if got := h.f.RuleNames(); !slices.Equal(got, []string{"jb-test-existing", "jb-test-fresh"}) {
 		t.Errorf("rules in AWS: %v", got)
 	}
 }

@@ -1,4 +1,9 @@
-package eventbridge
+// Package ebtest is a recording stand-in for EventBridge for tests: an
+// httptest server that speaks EventBridge's JSON 1.1 protocol to the real
+// SDK client, records every request (X-Amz-Target and body) and answers
+// like AWS from a small in-memory model. Tests queue errors and partial
+// failures per operation.
+package ebtest
 
 import (
 	"encoding/json"
@@ -16,67 +21,65 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 )
 
-// fakeAWS is an httptest server that speaks EventBridge's JSON 1.1 protocol
-// to the real SDK client: it records every request (X-Amz-Target and body)
-// and answers like AWS from a small in-memory model. Tests queue errors and
-// partial failures per operation.
-type fakeAWS struct {
-	t   *testing.T
+// Fake is the recording EventBridge. Its zero value is not usable; call
+// NewFake.
+type Fake struct {
 	srv *httptest.Server
 
 	mu           sync.Mutex
-	calls        []call
+	calls        []Call
 	connections  map[string]map[string]any // name → described connection
 	destinations map[string]map[string]any
 	rules        map[string]map[string]any    // name → rule as ListRules answers it
 	tags         map[string]map[string]string // rule ARN → tags
 	targets      map[string][]map[string]any  // rule name → targets as put
-	failures     map[string][]fakeFailure     // op → answers to give before the model's
+	failures     map[string][]Failure         // op → answers to give before the model's
 	seq          int
 }
 
-// call is one recorded request.
-type call struct {
+// Call is one recorded request.
+type Call struct {
 	Op   string         // the X-Amz-Target operation, e.g. "PutRule"
 	Body map[string]any // the JSON request
 	At   time.Time
 }
 
-// fakeFailure is an answer to give instead of the model's: an AWS error
+// Failure is an answer to give instead of the model's: an AWS error
 // (Code set) or, for PutTargets, a 200 with failed entries (Entries set).
-type fakeFailure struct {
+type Failure struct {
 	Status  int
 	Code    string
 	Message string
 	Entries []map[string]any
 }
 
+// The account and region of the ARNs the fake makes.
 const (
-	fakeAccount = "123456789012"
-	fakeRegion  = "eu-west-1"
+	Account = "123456789012"
+	Region  = "eu-west-1"
 )
 
-func newFakeAWS(t *testing.T) *fakeAWS {
+// NewFake starts a fake EventBridge, stopped when the test ends.
+func NewFake(t testing.TB) *Fake {
 	t.Helper()
-	f := &fakeAWS{
-		t:            t,
+	f := &Fake{
 		connections:  make(map[string]map[string]any),
 		destinations: make(map[string]map[string]any),
 		rules:        make(map[string]map[string]any),
 		tags:         make(map[string]map[string]string),
 		targets:      make(map[string][]map[string]any),
-		failures:     make(map[string][]fakeFailure),
+		failures:     make(map[string][]Failure),
 	}
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.srv.Close)
 	return f
 }
 
-// awsConfig points the real SDK at the fake, with the SDK's own retries
+// AWSConfig points the real SDK at the fake, with the SDK's own retries
 // off so every request the backend makes is one recorded call.
-func (f *fakeAWS) awsConfig() aws.Config {
+func (f *Fake) AWSConfig() aws.Config {
 	return aws.Config{
-		Region:       fakeRegion,
+		Region:       Region,
 		Credentials:  credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""),
 		BaseEndpoint: aws.String(f.srv.URL),
 		HTTPClient:   f.srv.Client(),
@@ -84,22 +87,22 @@ func (f *fakeAWS) awsConfig() aws.Config {
 	}
 }
 
-// failNext makes the next calls of op answer the failures, in order.
-func (f *fakeAWS) failNext(op string, failures ...fakeFailure) {
+// FailNext makes the next calls of op answer the failures, in order.
+func (f *Fake) FailNext(op string, failures ...Failure) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.failures[op] = append(f.failures[op], failures...)
 }
 
-// reset forgets the recorded calls.
-func (f *fakeAWS) reset() {
+// Reset forgets the recorded calls.
+func (f *Fake) Reset() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls = nil
 }
 
-// ops lists the recorded operations in order.
-func (f *fakeAWS) ops() []string {
+// Ops lists the recorded operations in order.
+func (f *Fake) Ops() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	ops := make([]string, len(f.calls))
@@ -109,23 +112,23 @@ func (f *fakeAWS) ops() []string {
 	return ops
 }
 
-// callsOf returns the recorded calls of op.
-func (f *fakeAWS) callsOf(op string) []call {
+// CallsOf returns the recorded calls of op, of every operation if op is "".
+func (f *Fake) CallsOf(op string) []Call {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	var out []call
+	var out []Call
 	for _, c := range f.calls {
-		if c.Op == op {
+		if op == "" || c.Op == op {
 			out = append(out, c)
 		}
 	}
 	return out
 }
 
-// writes lists the recorded operations that change something in AWS.
-func (f *fakeAWS) writes() []string {
+// Writes lists the recorded operations that change something in AWS.
+func (f *Fake) Writes() []string {
 	var w []string
-	for _, op := range f.ops() {
+	for _, op := range f.Ops() {
 		if !strings.HasPrefix(op, "Describe") && !strings.HasPrefix(op, "List") {
 			w = append(w, op)
 		}
@@ -133,7 +136,7 @@ func (f *fakeAWS) writes() []string {
 	return w
 }
 
-func (f *fakeAWS) serve(w http.ResponseWriter, r *http.Request) {
+func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
 	target := r.Header.Get("X-Amz-Target")
 	op, ok := strings.CutPrefix(target, "AWSEvents.")
 	if !ok || r.Header.Get("Content-Type") != "application/x-amz-json-1.1" || r.Header.Get("Authorization") == "" {
@@ -148,7 +151,7 @@ func (f *fakeAWS) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.calls = append(f.calls, call{Op: op, Body: body, At: time.Now()})
+	f.calls = append(f.calls, Call{Op: op, Body: body, At: time.Now()})
 	if q := f.failures[op]; len(q) > 0 {
 		fail := q[0]
 		f.failures[op] = q[1:]
@@ -179,9 +182,9 @@ func awsError(w http.ResponseWriter, status int, code, msg string) {
 func str(m map[string]any, k string) string { s, _ := m[k].(string); return s }
 
 // model answers op like EventBridge does. Called with f.mu held.
-func (f *fakeAWS) model(w http.ResponseWriter, op string, in map[string]any) {
+func (f *Fake) model(w http.ResponseWriter, op string, in map[string]any) {
 	arn := func(kind, name string) string {
-		return fmt.Sprintf("arn:aws:events:%s:%s:%s/%s", fakeRegion, fakeAccount, kind, name)
+		return fmt.Sprintf("arn:aws:events:%s:%s:%s/%s", Region, Account, kind, name)
 	}
 	notFound := func(what string) { awsError(w, 400, "ResourceNotFoundException", what+" does not exist.") }
 	name := str(in, "Name")
@@ -345,17 +348,17 @@ func (f *fakeAWS) model(w http.ResponseWriter, op string, in map[string]any) {
 	}
 }
 
-// putForeignRule adds a rule to the model as if someone else had made it.
-func (f *fakeAWS) putForeignRule(name, schedule string, tags map[string]string) {
+// PutForeignRule adds a rule to the model as if someone else had made it.
+func (f *Fake) PutForeignRule(name, schedule string, tags map[string]string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	ruleARN := fmt.Sprintf("arn:aws:events:%s:%s:rule/%s", fakeRegion, fakeAccount, name)
+	ruleARN := fmt.Sprintf("arn:aws:events:%s:%s:rule/%s", Region, Account, name)
 	f.rules[name] = map[string]any{"Name": name, "Arn": ruleARN, "EventBusName": "default", "ScheduleExpression": schedule, "State": "ENABLED"}
 	f.tags[ruleARN] = tags
 }
 
-// ruleNames lists the rules in the model.
-func (f *fakeAWS) ruleNames() []string {
+// RuleNames lists the rules in the model.
+func (f *Fake) RuleNames() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var names []string
@@ -366,21 +369,74 @@ func (f *fakeAWS) ruleNames() []string {
 	return names
 }
 
-// ruleField reads a field of a rule in the model.
-func (f *fakeAWS) ruleField(name, field string) string {
+// RuleField reads a field of a rule in the model.
+func (f *Fake) RuleField(name, field string) string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return str(f.rules[name], field)
 }
 
-// waitFor polls cond until it holds or the test's patience runs out.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
+// URL is the fake's endpoint, for AWS_ENDPOINT_URL_EVENTBRIDGE.
+func (f *Fake) URL() string { return f.srv.URL }
+
+// Connection returns a copy of the connection as DescribeConnection
+// answers it, nil if there is none.
+func (f *Fake) Connection(name string) map[string]any {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return clone(f.connections[name])
+}
+
+// Destination returns a copy of the API destination as
+// DescribeApiDestination answers it, nil if there is none.
+func (f *Fake) Destination(name string) map[string]any {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return clone(f.destinations[name])
+}
+
+// Targets returns a copy of the targets of a rule.
+func (f *Fake) Targets(rule string) []map[string]any {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []map[string]any
+	for _, t := range f.targets[rule] {
+		out = append(out, clone(t))
 	}
+	return out
+}
+
+// DropRule deletes a rule and its targets behind the agent's back, as
+// someone in the console would.
+func (f *Fake) DropRule(name string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.tags, str(f.rules[name], "Arn"))
+	delete(f.rules, name)
+	delete(f.targets, name)
+}
+
+// SetRuleField changes a field of a rule behind the agent's back.
+func (f *Fake) SetRuleField(name, field, value string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.rules[name][field] = value
+}
+
+// SetTargetField changes a field of a rule's i-th target behind the agent's
+// back.
+func (f *Fake) SetTargetField(rule string, i int, field string, value any) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.targets[rule][i][field] = value
+}
+
+func clone(m map[string]any) map[string]any {
+	if m == nil {
+		return nil
+	}
+	b, _ := json.Marshal(m)
+	var out map[string]any
+	json.Unmarshal(b, &out)
+	return out
 }
