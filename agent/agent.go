@@ -202,10 +202,7 @@ func (a *Agent) newBackend(ctx context.Context) (Backend, error) {
 	case SchedulerLocal:
 		return scheduler.New(scheduler.Config{Store: a.store, Firer: a.runner, Logger: a.log}), nil
 	case SchedulerEventBridge:
-		if a.cfg.Scheduler == SchedulerEventBridge {
-			return nil, errors.New("JOBBRIDGE_SCHEDULER=eventbridge: this build does not push rules to EventBridge yet; use local, or off and create the EventBridge rules yourself (they still reach the webhook)")
-		}
-		a.log.Warn("EventBridge settings are complete but this build does not push rules to AWS yet: scheduling is off, EventBridge rules you created yourself still reach the webhook")
+		return a.newEventBridgeBackend(ctx)
 	}
 	return offBackend{}, nil
 }

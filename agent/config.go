@@ -58,7 +58,14 @@ type EventBridgeConfig struct {
 	AuthHeader      string // default X-Aws-Event-Bridge-Api-Key
 	TargetURL       string // the agent's public base URL
 	RulePrefix      string
-	EventBus        string // default "default"
+	EventBus        string // default "default"; scheduled rules fire on no other
+	DLQARN          string // optional SQS queue for deliveries EventBridge gives up on
+	// InvocationRate is the API destination's invocations per second.
+	// Default 300 (AWS's default).
+	InvocationRate int
+	// ReconcileInterval is how often AWS is compared with the rules.
+	// Default 5 minutes.
+	ReconcileInterval time.Duration
 }
 
 // complete reports whether every setting the eventbridge backend needs is set.
@@ -138,6 +145,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Scheduler == SchedulerEventBridge && !c.EventBridge.complete() {
 		errs = append(errs, errors.New("JOBBRIDGE_SCHEDULER=eventbridge needs JOBBRIDGE_EB_API_KEY, JOBBRIDGE_EB_TARGET_ROLE_ARN, JOBBRIDGE_EB_CONNECTION_NAME, JOBBRIDGE_EB_DESTINATION_NAME and JOBBRIDGE_EB_TARGET_URL"))
+	}
+	if err := c.validateEventBridge(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

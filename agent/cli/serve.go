@@ -72,6 +72,9 @@ func settings(c *agent.Config) []setting {
 		stringSetting(&eb.TargetURL, "eb-target-url", "EB_TARGET_URL", "the agent's public base URL", false),
 		stringSetting(&eb.RulePrefix, "eb-rule-prefix", "EB_RULE_PREFIX", "prefix of the EventBridge rules this agent manages", false),
 		stringSetting(&eb.EventBus, "eb-event-bus", "EB_EVENT_BUS", "event bus (default default)", false),
+		stringSetting(&eb.DLQARN, "eb-dlq-arn", "EB_DLQ_ARN", "SQS queue ARN for deliveries EventBridge gives up on (optional)", false),
+		intSetting(&eb.InvocationRate, "eb-invocation-rate", "EB_INVOCATION_RATE", "API destination invocations per second (default 300)"),
+		durationSetting(&eb.ReconcileInterval, "eb-reconcile-interval", "EB_RECONCILE_INTERVAL", "how often EventBridge is compared with the rules (default 5m)"),
 	}
 }
 
