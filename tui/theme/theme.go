@@ -121,6 +121,7 @@ func (t *Theme) Sync(state string) lipgloss.Style {
 // Help returns a help model whose styles use this theme's renderer.
 func (t *Theme) Help() help.Model {
 	h := help.New()
+	h.ShortSeparator = "  " // narrower than " • ": 80 columns hold more keys
 	h.Styles = help.Styles{
 		Ellipsis:       t.Muted,
 		ShortKey:       t.Key,

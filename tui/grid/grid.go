@@ -1,0 +1,165 @@
+// Package grid lays out the console's lists: columns that share the width
+// of the terminal, cells cut to fit, and the window of rows that is on
+// screen. A view renders only that window, so a list of 100,000 rows costs
+// what a screenful costs.
+package grid
+
+import (
+	"strings"
+
+	"github.com/charmbracelet/x/ansi"
+)
+
+// Column is one column of a list.
+type Column struct {
+	Title string
+	// Width is the column's fixed width, or its least width when Flex > 0.
+	Width int
+	// Flex shares the width left over among flexible columns, in
+	// proportion.
+	Flex int
+	// MinTotal hides the column when the list is narrower than this.
+	MinTotal int
+	// Right aligns the column's cells to the right.
+	Right bool
+}
+
+// Layout is columns fitted to a width.
+type Layout struct {
+	Columns []Column
+	Widths  []int // per column; 0 for a hidden column
+}
+
+// Fit gives each column its width within total cells, one space between
+// columns. Columns whose MinTotal exceeds total are hidden.
+func Fit(cols []Column, total int) Layout {
+	l := Layout{Columns: cols, Widths: make([]int, len(cols))}
+	used, flex, shown := 0, 0, 0
+	for i, c := range cols {
+		if c.MinTotal > total {
+			continue
+		}
+		l.Widths[i] = c.Width
+		used += c.Width
+		flex += c.Flex
+		shown++
+	}
+	used += max(0, shown-1)
+	if spare := total - used; spare > 0 && flex > 0 {
+		left := spare
+		last := -1
+		for i, c := range cols {
+			if l.Widths[i] == 0 || c.Flex == 0 {
+				continue
+			}
+			add := spare * c.Flex / flex
+			l.Widths[i] += add
+			left -= add
+			last = i
+		}
+		if last >= 0 {
+			l.Widths[last] += left
+		}
+	}
+	return l
+}
+
+// Row joins cells into a line, each cut or padded to its column's width.
+// style, when not nil, is applied to cell i after it is fitted (so colour
+// codes never count against the width).
+func (l Layout) Row(cells []string, style func(i int, cell string) string) string {
+	var b strings.Builder
+	first := true
+	for i, w := range l.Widths {
+		if w == 0 {
+			continue
+		}
+		if !first {
+			b.WriteByte(' ')
+		}
+		first = false
+		cell := ""
+		if i < len(cells) {
+			cell = cells[i]
+		}
+		cell = Fit1(cell, w, l.Columns[i].Right)
+		if style != nil {
+			cell = style(i, cell)
+		}
+		b.WriteString(cell)
+	}
+	return b.String()
+}
+
+// Header is the row of column titles.
+func (l Layout) Header() string {
+	titles := make([]string, len(l.Columns))
+	for i, c := range l.Columns {
+		titles[i] = c.Title
+	}
+	return l.Row(titles, nil)
+}
+
+// Fit1 cuts s to w cells (with an ellipsis) or pads it with spaces.
+func Fit1(s string, w int, right bool) string {
+	if w <= 0 {
+		return ""
+	}
+	s = strings.ReplaceAll(s, "\n", " ")
+	n := ansi.StringWidth(s)
+	if n > w {
+		return ansi.Truncate(s, w, "…")
+	}
+	pad := strings.Repeat(" ", w-n)
+	if right {
+		return pad + s
+	}
+	return s + pad
+}
+
+// Window returns the first row to show so that cursor is on screen, given
+// the previous first row, the number of rows that fit and the number of
+// rows.
+func Window(cursor, offset, height, n int) int {
+	if height <= 0 || n <= height {
+		return 0
+	}
+	if cursor < offset {
+		offset = cursor
+	}
+	if cursor >= offset+height {
+		offset = cursor - height + 1
+	}
+	return max(0, min(offset, n-height))
+}
+
+// Pad fills s with blank lines up to height lines, or cuts it to height.
+func Pad(s string, height int) string {
+	if height <= 0 {
+		return ""
+	}
+	lines := strings.Split(s, "\n")
+	if len(lines) > height {
+		lines = lines[:height]
+	}
+	for len(lines) < height {
+		lines = append(lines, "")
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Clean makes text from the agent safe to draw: escape sequences and
+// control characters (a job's log may hold any) are dropped, tabs become a
+// space, so they cannot move the cursor or garble the screen.
+func Clean(s string) string {
+	s = ansi.Strip(s)
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == '\t' || r == '\n':
+			return ' '
+		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0):
+			return -1
+		}
+		return r
+	}, s)
+}

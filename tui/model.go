@@ -1,0 +1,608 @@
+// Package tui is the jobbridge console: a Bubble Tea program that talks to
+// an agent over its JSON API and event stream. The root model here draws
+// the header (agent, store, scheduler, sync, connection), the footer (the
+// keys of the view in front), the help screen and the ":" command line, and
+// routes messages to the views, one package each (runs, rundetail, rules,
+// ruleform, jobs).
+//
+//	m := tui.New(ctx, tui.Options{Client: client.New(url, token)})
+//	_, err := tea.NewProgram(m, tea.WithAltScreen()).Run()
+package tui
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/charmbracelet/bubbles/help"
+	"github.com/charmbracelet/bubbles/key"
+	"github.com/charmbracelet/bubbles/textinput"
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/jobbridge/jobbridge/shared/api"
+	"github.com/jobbridge/jobbridge/shared/client"
+	"github.com/jobbridge/jobbridge/tui/grid"
+	"github.com/jobbridge/jobbridge/tui/keys"
+	"github.com/jobbridge/jobbridge/tui/rundetail"
+	"github.com/jobbridge/jobbridge/tui/runs"
+	"github.com/jobbridge/jobbridge/tui/session"
+	"github.com/jobbridge/jobbridge/tui/theme"
+)
+
+// view is what the root needs of a view.
+type view interface {
+	Init() tea.Cmd
+	Reload() tea.Cmd
+	Update(tea.Msg) tea.Cmd
+	Events([]api.Event) tea.Cmd
+	View() string
+	SetSize(w, h int)
+	Title() string
+	// Capturing reports whether a text input has the keyboard, so that
+	// q, : and ? are typed rather than obeyed.
+	Capturing() bool
+	Help() help.KeyMap
+}
+
+// Options configures a console.
+type Options struct {
+	// Client talks to the agent. Required.
+	Client *client.Client
+	// Renderer draws the styles: the terminal's, so colours fit it. Nil:
+	// lipgloss's default renderer (stdout).
+	Renderer *lipgloss.Renderer
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+	// Location is where times are shown. Default time.Local.
+	Location *time.Location
+	// Start is the first view as typed after ":" ("runs failed").
+	// Default "runs".
+	Start string
+	// Backoff is the first reconnection delay (doubling to 15s). Default
+	// 500ms.
+	Backoff time.Duration
+}
+
+// Model is the console's root model.
+type Model struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	s      *session.Context
+	stream *streamer
+	w, h   int
+
+	views map[session.View]view // the top-level views, made when first shown
+	top   session.View
+	stack []view // views opened over the top-level one (a run, a form)
+
+	status    *api.Status
+	statusErr error
+	conn      connMsg
+	connAt    time.Time // when conn last changed
+	wasDown   bool      // the connection failed since it was last live
+
+	help       help.Model
+	showHelp   bool
+	cmdline    textinput.Model
+	commanding bool
+	confirm    *session.ConfirmMsg
+	note       session.NoteMsg
+	noteSeq    int
+	start      string
+}
+
+// New returns a console for one terminal. It stops its background work
+// (the event stream) when ctx is done or the operator quits.
+func New(ctx context.Context, o Options) *Model {
+	ctx, cancel := context.WithCancel(ctx)
+	th := theme.New(o.Renderer)
+	s := &session.Context{Client: o.Client, Theme: th, Now: o.Now, Location: o.Location}
+	in := textinput.New()
+	in.Prompt = ":"
+	in.Placeholder = "runs failed, rules, jobs, run ID, new, quit"
+	in.ShowSuggestions = true
+	in.SetSuggestions(commandSuggestions())
+	th.Input(&in)
+	m := &Model{
+		ctx: ctx, cancel: cancel, s: s, stream: newStreamer(o.Client),
+		w: 80, h: 24, views: map[session.View]view{},
+		help: th.Help(), cmdline: in, start: o.Start,
+		conn: connMsg{state: connConnecting},
+	}
+	if o.Backoff > 0 {
+		m.stream.backoff = o.Backoff
+	}
+	if m.start == "" {
+		m.start = string(session.ViewRuns)
+	}
+	return m
+}
+
+// Session returns the context the views share (for tests).
+func (m *Model) Session() *session.Context { return m.s }
+
+type tickMsg struct{}
+
+type statusMsg struct {
+	status api.Status
+	err    error
+}
+
+type noteClearMsg struct{ seq int }
+
+func tick() tea.Cmd { return tea.Tick(time.Second, func(time.Time) tea.Msg { return tickMsg{} }) }
+
+// Init starts the event stream, asks for the agent's status and opens the
+// first view.
+func (m *Model) Init() tea.Cmd {
+	ctx, st := m.ctx, m.stream
+	startStream := func() tea.Msg {
+		go st.run(ctx)
+		return nil
+	}
+	return tea.Batch(startStream, st.next(ctx), m.fetchStatus(), m.runCommand(m.start), tick())
+}
+
+func (m *Model) fetchStatus() tea.Cmd {
+	c := m.s.Client
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		st, err := c.Status(ctx)
+		return statusMsg{status: st, err: err}
+	}
+}
+
+// current is the view in front.
+func (m *Model) current() view {
+	if n := len(m.stack); n > 0 {
+		return m.stack[n-1]
+	}
+	return m.views[m.top]
+}
+
+// all is every live view: the top-level ones made so far and the stack.
+func (m *Model) all() []view {
+	out := make([]view, 0, len(m.views)+len(m.stack))
+	for _, v := range m.views {
+		out = append(out, v)
+	}
+	return append(out, m.stack...)
+}
+
+func (m *Model) bodyHeight() int {
+	h := m.h - 3 // header, two footer lines
+	if m.banner() != "" {
+		h--
+	}
+	return max(1, h)
+}
+
+func (m *Model) resize() {
+	for _, v := range m.all() {
+		v.SetSize(m.w, m.bodyHeight())
+	}
+	m.help.Width = m.w
+	m.cmdline.Width = max(10, m.w-4)
+}
+
+// Update routes a message: keys to the view in front (after the global
+// keys), stream events and replies to every view.
+func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		m.w, m.h = max(20, msg.Width), max(6, msg.Height)
+		m.resize()
+		return m, nil
+	case tea.KeyMsg:
+		return m, m.key(msg)
+	case tickMsg:
+		var cmd tea.Cmd
+		if m.s.Clock().Second()%15 == 0 && m.conn.state == connLive {
+			cmd = m.fetchStatus()
+		}
+		return m, session.Batch(tick(), cmd)
+	case statusMsg:
+		if msg.err != nil {
+			m.statusErr = msg.err
+			return m, nil
+		}
+		st := msg.status
+		m.status, m.statusErr = &st, nil
+		m.s.Role = st.Role
+		return m, nil
+	case connMsg:
+		return m, session.Batch(m.stream.next(m.ctx), m.connChanged(msg))
+	case eventsMsg:
+		return m, session.Batch(m.stream.next(m.ctx), m.events(msg.events))
+	case session.JumpMsg:
+		return m, m.jump(msg.View, msg.Args)
+	case session.OpenRunMsg:
+		return m, m.push(rundetail.New(m.s, msg.ID))
+	case runs.RestartedMsg:
+		m.setNote(session.NoteMsg{Text: "restarted as run " + runs.Short(msg.Run.ID)})
+		if !msg.Open {
+			return m, m.clearNoteLater()
+		}
+		if n := len(m.stack); n > 0 {
+			if _, ok := m.stack[n-1].(*rundetail.Model); ok {
+				m.stack = m.stack[:n-1]
+			}
+		}
+		return m, session.Batch(m.clearNoteLater(), m.push(rundetail.New(m.s, msg.Run.ID)))
+	case session.BackMsg:
+		m.pop()
+		return m, nil
+	case session.ConfirmMsg:
+		m.confirm = &msg
+		return m, nil
+	case session.NoteMsg:
+		m.setNote(msg)
+		return m, m.clearNoteLater()
+	case noteClearMsg:
+		if msg.seq == m.noteSeq {
+			m.note = session.NoteMsg{}
+		}
+		return m, nil
+	}
+	var cmds []tea.Cmd
+	for _, v := range m.all() {
+		cmds = append(cmds, v.Update(msg))
+	}
+	return m, session.Batch(cmds...)
+}
+
+func (m *Model) setNote(n session.NoteMsg) {
+	m.note = n
+	m.noteSeq++
+}
+
+func (m *Model) clearNoteLater() tea.Cmd {
+	seq := m.noteSeq
+	return tea.Tick(8*time.Second, func(time.Time) tea.Msg { return noteClearMsg{seq: seq} })
+}
+
+func (m *Model) connChanged(msg connMsg) tea.Cmd {
+	hadBanner := m.banner() != ""
+	prev := m.conn
+	m.conn, m.connAt = msg, m.s.Clock()
+	if msg.state == connConnecting && prev.state != connLive && prev.state != connConnecting {
+		// Keep showing why the last attempt failed while retrying.
+		m.conn.err, m.conn.state = prev.err, prev.state
+		m.conn.retryIn = 0
+	}
+	var cmd tea.Cmd
+	switch msg.state {
+	case connDown, connRejected:
+		m.wasDown = true
+	case connLive:
+		if m.wasDown || msg.reload {
+			// Replies lost while the agent was away, or events the stream
+			// could not replay: load everything again.
+			cmd = m.reloadAll()
+		}
+		m.wasDown = false
+	}
+	if (m.banner() != "") != hadBanner {
+		m.resize()
+	}
+	return cmd
+}
+
+func (m *Model) reloadAll() tea.Cmd {
+	cmds := []tea.Cmd{m.fetchStatus()}
+	for _, v := range m.all() {
+		cmds = append(cmds, v.Reload())
+	}
+	return session.Batch(cmds...)
+}
+
+func (m *Model) events(evs []api.Event) tea.Cmd {
+	for _, ev := range evs {
+		if ev.Type == api.EventReset {
+			return m.reloadAll()
+		}
+	}
+	var cmds []tea.Cmd
+	for _, v := range m.all() {
+		cmds = append(cmds, v.Events(evs))
+	}
+	return session.Batch(cmds...)
+}
+
+// push opens v over the view in front.
+func (m *Model) push(v view) tea.Cmd {
+	m.stack = append(m.stack, v)
+	v.SetSize(m.w, m.bodyHeight())
+	m.showHelp = false
+	return v.Init()
+}
+
+func (m *Model) pop() {
+	if n := len(m.stack); n > 0 {
+		m.stack = m.stack[:n-1]
+	}
+}
+
+// jump shows a top-level view with its arguments, closing what was open
+// over the current one.
+func (m *Model) jump(to session.View, args []string) tea.Cmd {
+	m.stack, m.showHelp = nil, false
+	v, made := m.views[to]
+	var cmd tea.Cmd
+	if !made {
+		v = m.newView(to)
+		if v == nil {
+			return session.Note("no view " + string(to))
+		}
+		m.views[to] = v
+		v.SetSize(m.w, m.bodyHeight())
+	}
+	m.top = to
+	switch to {
+	case session.ViewRuns:
+		q, err := runs.ParseArgs(args)
+		if err != nil {
+			return func() tea.Msg { return session.NoteMsg{Text: err.Error(), Err: true} }
+		}
+		if made && len(args) == 0 {
+			return nil // keep the list as the operator left it
+		}
+		return v.(*runs.Model).SetQuery(q)
+	}
+	if !made {
+		cmd = v.Init()
+	}
+	return cmd
+}
+
+func (m *Model) newView(to session.View) view {
+	switch to {
+	case session.ViewRuns:
+		return runs.New(m.s)
+	}
+	return nil
+}
+
+func (m *Model) quit() tea.Cmd {
+	m.cancel()
+	return tea.Quit
+}
+
+func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
+	if key.Matches(msg, keys.Global.ForceQuit) {
+		return m.quit()
+	}
+	if m.confirm != nil {
+		c := m.confirm
+		m.confirm = nil
+		if msg.String() == "y" || msg.String() == "Y" {
+			return c.Yes
+		}
+		m.setNote(session.NoteMsg{Text: "not done"})
+		return m.clearNoteLater()
+	}
+	if m.commanding {
+		switch msg.String() {
+		case "enter":
+			m.commanding = false
+			text := m.cmdline.Value()
+			m.cmdline.SetValue("")
+			m.cmdline.Blur()
+			return m.runCommand(text)
+		case "esc":
+			m.commanding = false
+			m.cmdline.SetValue("")
+			m.cmdline.Blur()
+			return nil
+		}
+		var cmd tea.Cmd
+		m.cmdline, cmd = m.cmdline.Update(msg)
+		return cmd
+	}
+	if m.showHelp {
+		if key.Matches(msg, keys.Global.Help, keys.Global.Back, keys.Global.Quit) {
+			m.showHelp = false
+		}
+		return nil
+	}
+	cur := m.current()
+	if cur != nil && cur.Capturing() {
+		return cur.Update(msg)
+	}
+	switch {
+	case key.Matches(msg, keys.Global.Quit):
+		return m.quit()
+	case key.Matches(msg, keys.Global.Help):
+		m.showHelp = true
+		return nil
+	case key.Matches(msg, keys.Global.Command):
+		m.commanding = true
+		m.note = session.NoteMsg{}
+		return m.cmdline.Focus()
+	case key.Matches(msg, keys.Global.Back) && len(m.stack) > 0:
+		m.pop()
+		return nil
+	}
+	if cur == nil {
+		return nil
+	}
+	return cur.Update(msg)
+}
+
+// banner is the line shown under the header when the agent cannot be
+// reached or refuses the token; "" when all is well.
+func (m *Model) banner() string {
+	switch m.conn.state {
+	case connRejected:
+		return "Token rejected (401): run the console with a valid --token or JOBBRIDGE_TOKEN"
+	case connDown:
+		text := "Agent unreachable at " + m.s.Client.BaseURL() + ": " + reason(m.conn.err) + "."
+		if left := m.conn.retryIn - m.s.Clock().Sub(m.connAt); left > 0 {
+			text += " Reconnecting in " + session.Duration(left.Round(time.Second)) + "…"
+		} else {
+			text += " Reconnecting…"
+		}
+		return text
+	}
+	if m.statusErr != nil && client.StatusOf(m.statusErr) == 401 {
+		return "Token rejected (401): run the console with a valid --token or JOBBRIDGE_TOKEN"
+	}
+	return ""
+}
+
+// reason is the heart of a connection error: "connection refused" rather
+// than the whole chain of what was being done.
+func reason(err error) string {
+	if err == nil {
+		return "no answer"
+	}
+	var op *net.OpError
+	if errors.As(err, &op) && op.Err != nil {
+		return op.Err.Error()
+	}
+	s := err.Error()
+	if i := strings.LastIndex(s, ": "); i >= 0 && i+2 < len(s) {
+		return s[i+2:]
+	}
+	return s
+}
+
+// View draws the header, the banner, the view in front (or the help) and
+// the footer, every line cut to the terminal's width so that nothing
+// wraps and garbles the screen.
+func (m *Model) View() string {
+	lines := []string{m.header()}
+	if b := m.banner(); b != "" {
+		lines = append(lines, m.s.Theme.Banner.Render(grid.Fit1("✗ "+b, m.w, false)))
+	}
+	body := ""
+	if m.showHelp {
+		body = m.helpView()
+	} else if cur := m.current(); cur != nil {
+		body = cur.View()
+	}
+	lines = append(lines, grid.Pad(body, m.bodyHeight()))
+	lines = append(lines, m.footer()...)
+	out := strings.Split(strings.Join(lines, "\n"), "\n")
+	if len(out) > m.h {
+		out = out[:m.h]
+	}
+	for i, l := range out {
+		if ansi.StringWidth(l) > m.w {
+			out[i] = ansi.Truncate(l, m.w, "")
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+func (m *Model) header() string {
+	right := m.connText()
+	room := m.w - ansi.StringWidth(right) - 1
+	left := m.headerLeft(false)
+	if ansi.StringWidth(left) > room {
+		left = m.headerLeft(true)
+	}
+	if ansi.StringWidth(left) > room {
+		left = ansi.Truncate(left, max(0, room), "…")
+	}
+	gap := m.w - ansi.StringWidth(left) - ansi.StringWidth(right)
+	return left + strings.Repeat(" ", max(1, gap)) + right
+}
+
+// headerLeft is the agent, its store, scheduler, sync summary and the
+// caller's role; compact drops the labels to fit 80 columns.
+func (m *Model) headerLeft(compact bool) string {
+	t := m.s.Theme
+	label := func(l, v string) string {
+		if compact {
+			return v
+		}
+		return l + " " + v
+	}
+	parts := []string{t.Header.Render("jobbridge"), m.s.Client.BaseURL()}
+	if st := m.status; st != nil {
+		parts = append(parts, label("store", st.Store), label("scheduler", st.Scheduler))
+		if st.Scheduler == "eventbridge" || st.Sync.Synced+st.Sync.Pending+st.Sync.Error > 0 {
+			sync := t.Success.Render(strconv.Itoa(st.Sync.Synced) + " synced")
+			if st.Sync.Pending > 0 {
+				sync += " " + t.Warning.Render(strconv.Itoa(st.Sync.Pending)+" pending")
+			}
+			if st.Sync.Error > 0 {
+				sync += " " + t.Failure.Render(strconv.Itoa(st.Sync.Error)+" error")
+			}
+			parts = append(parts, label("sync", sync))
+		}
+		role := st.Role
+		if role == api.RoleViewer {
+			role += " (read-only)"
+		}
+		parts = append(parts, role)
+	}
+	return strings.Join(parts, t.Muted.Render(" · "))
+}
+
+func (m *Model) connText() string {
+	t := m.s.Theme
+	switch m.conn.state {
+	case connLive:
+		return t.Success.Render("● live")
+	case connDown:
+		return t.Failure.Render("✗ offline")
+	case connRejected:
+		return t.Failure.Render("✗ token rejected")
+	}
+	return t.Warning.Render("○ connecting")
+}
+
+// footer is two lines: the keys of the view in front, then the command
+// line, a confirmation, or the last note.
+func (m *Model) footer() []string {
+	t := m.s.Theme
+	var bindings []key.Binding
+	if cur := m.current(); cur != nil && !m.showHelp {
+		bindings = cur.Help().ShortHelp()
+	}
+	if len(m.stack) > 0 {
+		bindings = append(bindings, keys.Global.Back)
+	}
+	bindings = append(bindings, keys.Global.Command, keys.Global.Help, keys.Global.Quit)
+	helpLine := m.help.ShortHelpView(bindings)
+	var second string
+	switch {
+	case m.commanding:
+		second = m.cmdline.View()
+	case m.confirm != nil:
+		second = t.Warning.Bold(true).Render(m.confirm.Prompt + " (y/N)")
+	case m.note.Text != "" && m.note.Err:
+		second = t.Failure.Render(grid.Clean(m.note.Text))
+	case m.note.Text != "":
+		second = t.Accent.Render(grid.Clean(m.note.Text))
+	}
+	return []string{grid.Fit1(helpLine, m.w, false), grid.Fit1(second, m.w, false)}
+}
+
+func (m *Model) helpView() string {
+	t := m.s.Theme
+	cur := m.current()
+	title := "Keys"
+	var groups [][]key.Binding
+	if cur != nil {
+		title += " — " + cur.Title()
+		groups = cur.Help().FullHelp()
+	}
+	groups = append(groups, keys.GlobalHelp())
+	h := m.help
+	h.ShowAll = true
+	lines := []string{t.Title.Render(title), "", h.FullHelpView(groups), "", t.Title.Render("Commands (after :)")}
+	for _, c := range commandHelp {
+		lines = append(lines, "  "+t.Key.Render(grid.Fit1(c[0], 34, false))+" "+t.Muted.Render(c[1]))
+	}
+	lines = append(lines, "", t.Muted.Render("esc or ? closes this help"))
+	return strings.Join(lines, "\n")
+}

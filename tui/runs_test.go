@@ -1,0 +1,175 @@
+package tui_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/jobbridge/jobbridge/shared/api"
+	"github.com/jobbridge/jobbridge/tui/internal/fakeagent"
+)
+
+func TestRunsViewAt80x24(t *testing.T) {
+	f := setup(t, fakeagent.AdminToken, 80, 24, "", seedRuns)
+	f.waitFor(t, "live", "nightly-report", "admin")
+	requireGolden(t, f.screen(t))
+}
+
+func TestRunsFollowTheEventStream(t *testing.T) {
+	f := setup(t, fakeagent.AdminToken, 80, 24, "", seedRuns)
+	f.waitFor(t, "live", "nightly-report")
+	f.agent.Progress("run-0004-dddd4444", 70, "step 7 of 10")
+	started := f.agent.StartRun("ping-partner", api.TriggerManual, nil)
+	f.agent.Finish("run-0004-dddd4444", api.StatusFailed, "boom")
+	f.waitFor(t, "70%", "failed")
+	screen := f.screen(t)
+	requireGolden(t, screen)
+	if !strings.Contains(screen, "ping-partner   http.requ… running") {
+		t.Errorf("the run started by the stream (%s) is not at the top:\n%s", started.ID, screen)
+	}
+}
+
+func TestRunsStatusJumpAndTabs(t *testing.T) {
+	f := setup(t, fakeagent.AdminToken, 80, 24, "", seedRuns)
+	f.waitFor(t, "live", "nightly-report")
+	f.press(":")
+	f.typeText("runs failed")
+	f.press("enter")
+	f.waitFor(t, "[failed]")
+	screen := f.screen(t)
+	requireGolden(t, screen)
+	if strings.Contains(screen, "succeeded   ") || strings.Contains(screen, "running     ") {
+		t.Errorf(":runs failed shows runs that did not fail:\n%s", screen)
+	}
+}
+
+func TestRunsTextFilter(t *testing.T) {
+	f := setup(t, fakeagent.AdminToken, 80, 24, "", seedRuns)
+	f.waitFor(t, "live", "nightly-report")
+	f.press("/")
+	f.typeText("cancel")
+	f.press("enter")
+	f.waitFor(t, "/cancel")
+	screen := f.screen(t)
+	contains(t, screen, "cancelled")
+	if strings.Contains(screen, "nightly-report") {
+		t.Errorf("the filter /cancel still shows nightly-report:\n%s", screen)
+	}
+}
+
+func TestRunDetailShowsMaskedParametersAndFollowsTheLog(t *testing.T) {
+	f := setup(t, fakeagent.AdminToken, 80, 24, "", seedRuns)
+	f.waitFor(t, "live", "nightly-report")
+	f.press("down", "down", "enter") // the failed ping-partner run
+	f.waitFor(t, "Run run-0002-bbbb2222", "partner answered 503")
+	f.press("esc", "up", "up", "enter") // back, then the running one
+	f.waitFor(t, "Run run-0004-dddd4444")
+	f.agent.Log("run-0004-dddd4444", "info", "fetching rows")
+	f.agent.Log("run-0004-dddd4444", "warn", "slow page\x1b[31m red")
+	f.waitFor(t, "fetching rows", "slow page")
+	requireGolden(t, f.screen(t))
+}
+
+func TestRunDetailOfAFailedRunMasksSecrets(t *testing.T) {
+	f := setup(t, fakeagent.AdminToken, 80, 24, "run run-0002-bbbb2222", seedRuns)
+	f.waitFor(t, "partner answered 503", "token=********")
+	screen := f.screen(t)
+	if strings.Contains(screen, "s3cr3t") {
+		t.Errorf("a secret shows:\n%s", screen)
+	}
+	requireGolden(t, screen)
+}
+
+func TestCancelAsksFirstThenCancels(t *testing.T) {
+	f := setup(t, fakeagent.OperatorToken, 80, 24, "", seedRuns)
+	f.waitFor(t, "live", "nightly-report", "operator")
+	f.press("c")
+	f.waitFor(t, "Cancel run dddd4444 of nightly-report? (y/N)")
+	f.press("n")
+	f.waitFor(t, "not done")
+	if r, _ := f.agent.Run("run-0004-dddd4444"); r.Status != api.StatusRunning {
+		t.Fatalf("answering n cancelled the run: %s", r.Status)
+	}
+	f.press("c")
+	f.waitFor(t, "(y/N)")
+	f.press("y")
+	f.waitFor(t, "cancelled   ")
+	if r, _ := f.agent.Run("run-0004-dddd4444"); r.Status != api.StatusCancelled {
+		t.Fatalf("after y the run is %s, want cancelled", r.Status)
+	}
+}
+
+func TestRestartFromTheDetailOpensTheNewRun(t *testing.T) {
+	f := setup(t, fakeagent.OperatorToken, 80, 24, "", seedRuns)
+	f.waitFor(t, "live", "nightly-report", "operator")
+	f.press("down", "down", "enter")
+	f.waitFor(t, "Run run-0002-bbbb2222")
+	f.press("r")
+	f.waitFor(t, "restarted as run", "Restart of bbbb2222")
+	runs := f.agent.Runs()
+	if runs[0].RestartOf != "run-0002-bbbb2222" || runs[0].Trigger != api.TriggerRestart {
+		t.Fatalf("newest run %+v is not a restart of run-0002", runs[0])
+	}
+}
+
+func TestViewerSeesNoActions(t *testing.T) {
+	f := setup(t, fakeagent.ViewerToken, 80, 24, "", seedRuns)
+	f.waitFor(t, "live", "nightly-report", "viewer (read-only)")
+	f.press("c")
+	f.press("r")
+	screen := f.screen(t)
+	requireGolden(t, screen)
+	if strings.Contains(screen, "c cancel") || strings.Contains(screen, "r restart") {
+		t.Errorf("a viewer is offered cancel or restart:\n%s", screen)
+	}
+	if f.agent.Requested("POST /api/v1/runs/run-0004-dddd4444/cancel") != 0 {
+		t.Errorf("a viewer's c sent a cancel")
+	}
+}
+
+func TestRejectedTokenSaysSo(t *testing.T) {
+	f := setup(t, "wrong-token", 80, 24, "", seedRuns)
+	f.waitFor(t, "token rejected", "Token rejected (401)")
+	requireGolden(t, f.screen(t))
+}
+
+func TestAgentRestartShowsABannerThenReloads(t *testing.T) {
+	f := setup(t, fakeagent.AdminToken, 80, 24, "", seedRuns)
+	f.waitFor(t, "live", "nightly-report")
+	f.agent.Stop()
+	f.waitFor(t, "offline", "Agent unreachable at http://agent.test")
+	// While it is away a run starts (the console cannot hear of it); the
+	// agent comes back as a new process, so the stream cannot resume.
+	f.agent.AddRuns(api.Run{ID: "run-0005-eeee5555", Rule: "nightly-report", Job: "demo", Status: api.StatusSucceeded,
+		Trigger: api.TriggerSchedule, CreatedAt: clock.Add(-time.Minute), StartedAt: ptr(clock.Add(-time.Minute)),
+		FinishedAt: ptr(clock)})
+	if err := f.agent.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	f.waitFor(t, "live", "59:00")
+	screen := f.screen(t)
+	if strings.Contains(screen, "unreachable") {
+		t.Errorf("the banner stays after the agent is back:\n%s", screen)
+	}
+	contains(t, screen, "11:59:00")
+}
+
+func TestResizeKeepsEveryLineInside(t *testing.T) {
+	f := setup(t, fakeagent.AdminToken, 120, 30, "", seedRuns)
+	f.waitFor(t, "live", "nightly-report", "TRIGGER")
+	f.tm.Send(tea.WindowSizeMsg{Width: 80, Height: 24})
+	f.tm.Send(tea.WindowSizeMsg{Width: 60, Height: 12})
+	screen := f.screen(t)
+	lines := strings.Split(screen, "\n")
+	if len(lines) != 12 {
+		t.Errorf("the screen has %d lines at height 12", len(lines))
+	}
+	for i, l := range lines {
+		if w := ansi.StringWidth(l); w > 60 {
+			t.Errorf("line %d is %d cells wide at width 60: %q", i, w, l)
+		}
+	}
+}

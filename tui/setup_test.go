@@ -1,0 +1,160 @@
+package tui_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/x/ansi"
+	"github.com/charmbracelet/x/exp/golden"
+	"github.com/charmbracelet/x/exp/teatest"
+	"github.com/muesli/termenv"
+
+	"github.com/jobbridge/jobbridge/shared/api"
+	"github.com/jobbridge/jobbridge/shared/client"
+	"github.com/jobbridge/jobbridge/tui"
+	"github.com/jobbridge/jobbridge/tui/internal/fakeagent"
+)
+
+// clock is the fixed time the tests run at.
+var clock = time.Date(2025, 3, 14, 12, 0, 0, 0, time.UTC)
+
+func fixedNow() time.Time { return clock }
+
+type fixture struct {
+	agent *fakeagent.Agent
+	tm    *teatest.TestModel
+	model *tui.Model
+}
+
+// setup starts a fake agent with the given token's role and a console of
+// w×h cells against it, plain ASCII (no colour) so golden files are text.
+func setup(t *testing.T, token string, w, h int, start string, seed func(a *fakeagent.Agent)) *fixture {
+	t.Helper()
+	a, err := fakeagent.New(fixedNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(a.Close)
+	if seed != nil {
+		seed(a)
+	}
+	r := lipgloss.NewRenderer(io.Discard)
+	r.SetColorProfile(termenv.Ascii)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	m := tui.New(ctx, tui.Options{
+		Client: client.New("http://agent.test", token, client.WithHTTPClient(a.HTTPClient())), Renderer: r, Now: fixedNow, Location: time.UTC,
+		Start: start, Backoff: 20 * time.Millisecond,
+	})
+	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(w, h))
+	t.Cleanup(func() { _ = tm.Quit() })
+	return &fixture{agent: a, tm: tm, model: m}
+}
+
+// waitFor waits until the screen has shown every one of want.
+func (f *fixture) waitFor(t *testing.T, want ...string) {
+	t.Helper()
+	var seen []byte
+	teatest.WaitFor(t, f.tm.Output(), func(b []byte) bool {
+		seen = b
+		s := ansi.Strip(string(b))
+		for _, w := range want {
+			if !strings.Contains(s, w) {
+				return false
+			}
+		}
+		return true
+	}, teatest.WithDuration(5*time.Second), teatest.WithCheckInterval(20*time.Millisecond))
+	_ = seen
+}
+
+// screen stops the program and returns its last view.
+func (f *fixture) screen(t *testing.T) string {
+	t.Helper()
+	if err := f.tm.Quit(); err != nil {
+		t.Fatal(err)
+	}
+	m := f.tm.FinalModel(t, teatest.WithFinalTimeout(5*time.Second))
+	return m.View()
+}
+
+// requireGolden compares a screen with testdata/<test name>.golden
+// (go test -update rewrites it).
+func requireGolden(t *testing.T, screen string) {
+	t.Helper()
+	lines := strings.Split(screen, "\n")
+	for i, l := range lines {
+		lines[i] = strings.TrimRight(l, " ")
+	}
+	golden.RequireEqual(t, []byte(strings.Join(lines, "\n")+"\n"))
+}
+
+func key(k string) tea.KeyMsg {
+	switch k {
+	case "enter":
+		return tea.KeyMsg{Type: tea.KeyEnter}
+	case "esc":
+		return tea.KeyMsg{Type: tea.KeyEscape}
+	case "tab":
+		return tea.KeyMsg{Type: tea.KeyTab}
+	case "down":
+		return tea.KeyMsg{Type: tea.KeyDown}
+	case "up":
+		return tea.KeyMsg{Type: tea.KeyUp}
+	case "ctrl+c":
+		return tea.KeyMsg{Type: tea.KeyCtrlC}
+	}
+	return tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(k)}
+}
+
+func (f *fixture) press(keys ...string) {
+	for _, k := range keys {
+		f.tm.Send(key(k))
+	}
+}
+
+func (f *fixture) typeText(s string) { f.tm.Type(s) }
+
+func ptr[T any](v T) *T { return &v }
+
+// seedRuns gives the agent a few rules and runs in every state.
+func seedRuns(a *fakeagent.Agent) {
+	a.PutRule(api.Rule{Name: "nightly-report", Job: "demo", Schedule: "cron(0 2 * * ? *)", Enabled: true,
+		ScheduleText: "At 02:00 UTC", Sync: api.Sync{State: "local"},
+		NextFireTimes: []time.Time{clock.Add(14 * time.Hour)}, Parameters: map[string]string{"duration": "30s"}})
+	a.PutRule(api.Rule{Name: "ping-partner", Job: "http.request", Schedule: "rate(5 minutes)", Enabled: true,
+		ScheduleText: "Every 5 minutes", Sync: api.Sync{State: "local"},
+		Parameters: map[string]string{"url": "https://partner.example/ping", "token": "s3cr3t"}})
+	at := func(min int) time.Time { return clock.Add(-time.Duration(min) * time.Minute) }
+	fin := func(start time.Time, d time.Duration) *time.Time { return ptr(start.Add(d)) }
+	a.AddRuns(
+		api.Run{ID: "run-0001-aaaa1111", Rule: "nightly-report", Job: "demo", Status: api.StatusSucceeded, Trigger: api.TriggerSchedule,
+			CreatedAt: at(600), StartedAt: ptr(at(600)), FinishedAt: fin(at(600), 31*time.Second), Progress: api.Progress{Percent: 100}},
+		api.Run{ID: "run-0002-bbbb2222", Rule: "ping-partner", Job: "http.request", Status: api.StatusFailed, Trigger: api.TriggerSchedule,
+			CreatedAt: at(30), StartedAt: ptr(at(30)), FinishedAt: fin(at(30), 2*time.Second), Error: "partner answered 503",
+			Parameters: map[string]string{"url": "https://partner.example/ping", "token": api.MaskedValue}},
+		api.Run{ID: "run-0003-cccc3333", Rule: "ping-partner", Job: "http.request", Status: api.StatusCancelled, Trigger: api.TriggerManual,
+			CreatedAt: at(20), StartedAt: ptr(at(20)), FinishedAt: fin(at(20), 5*time.Second), CancelledBy: "admin"},
+		api.Run{ID: "run-0004-dddd4444", Rule: "nightly-report", Job: "demo", Status: api.StatusRunning, Trigger: api.TriggerManual,
+			CreatedAt: at(2), StartedAt: ptr(at(2)), Progress: api.Progress{Percent: 40, Message: "step 4 of 10"},
+			Parameters: map[string]string{"duration": "5m", "fail": "false"}},
+	)
+}
+
+// contains fails the test unless screen shows every one of want.
+func contains(t *testing.T, screen string, want ...string) {
+	t.Helper()
+	for _, w := range want {
+		if !strings.Contains(screen, w) {
+			t.Errorf("the screen does not show %q:\n%s", w, screen)
+		}
+	}
+}
+
+var _ = bytes.Contains
