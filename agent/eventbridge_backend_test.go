@@ -1,0 +1,237 @@
+package agent_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jobbridge/jobbridge/agent"
+	"github.com/jobbridge/jobbridge/agent/eventbridge/ebtest"
+	"github.com/jobbridge/jobbridge/agent/store"
+	"github.com/jobbridge/jobbridge/jobs"
+	"github.com/jobbridge/jobbridge/shared/api"
+)
+
+// ebJob returns at once; the EventBridge tests only need runs to start.
+type ebJob struct{}
+
+func (ebJob) ID() string                                { return "eb-demo" }
+func (ebJob) Description() string                       { return "returns at once" }
+func (ebJob) Params() []jobs.Param                      { return nil }
+func (ebJob) Run(context.Context, jobs.Params) error    { return nil }
+func registerEBJob(r *jobs.Registry, _ agent.Env) error { return r.Register(ebJob{}) }
+
+const (
+	ebKey        = "eb-webhook-key-0123456789"
+	ebAdminToken = "eb-admin-token-0123456789abcdef"
+)
+
+// startEventBridgeAgent runs an agent in eventbridge mode whose AWS SDK
+// reaches the recording fake through the standard environment variables,
+// as a real deployment would reach AWS.
+func startEventBridgeAgent(t *testing.T, fake *ebtest.Fake) (a *agent.Agent, dataDir string) {
+	t.Helper()
+	t.Setenv("AWS_REGION", ebtest.Region)
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDTEST")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
+	t.Setenv("AWS_SESSION_TOKEN", "")
+	t.Setenv("AWS_PROFILE", "")
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	t.Setenv("AWS_ENDPOINT_URL_EVENTBRIDGE", fake.URL())
+	t.Setenv("AWS_MAX_ATTEMPTS", "1")
+
+	cfg := agent.Config{
+		Listen: "127.0.0.1:0", DataDir: t.TempDir(), Node: "test-node", AdminToken: ebAdminToken,
+		Scheduler: agent.SchedulerEventBridge,
+		EventBridge: agent.EventBridgeConfig{
+			APIKey:          ebKey,
+			TargetRoleARN:   "arn:aws:iam::123456789012:role/jobbridge-target",
+			ConnectionName:  "jb-agent-connection",
+			DestinationName: "jb-agent-destination",
+			TargetURL:       "https://jobs.example.com",
+			RulePrefix:      "jb-",
+		},
+	}
+	a, err := agent.New(context.Background(), cfg, nil, registerEBJob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.SchedulerMode() != agent.SchedulerEventBridge {
+		t.Fatalf("scheduler mode %q, want eventbridge", a.SchedulerMode())
+	}
+	if err := a.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			t.Error("agent did not stop")
+		}
+	})
+	// Let the first reconcile read the rules, so what the test saves next
+	// goes through the syncer.
+	deadline := time.Now().Add(10 * time.Second)
+	for len(fake.CallsOf("ListRules")) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the backend never reconciled at start")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return a, cfg.DataDir
+}
+
+func waitSync(t *testing.T, a *agent.Agent, rule string, cond func(store.Sync) bool) store.Sync {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		r, err := a.Store().RuleGet(context.Background(), rule)
+		if err == nil && cond(r.Sync) {
+			return r.Sync
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("rule %s: sync state %+v (err %v) never reached what the test waits for", rule, r.Sync, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestEventBridgeModeSyncsSavedRules(t *testing.T) {
+	fake := ebtest.NewFake(t)
+	a, dataDir := startEventBridgeAgent(t, fake)
+	ctx := context.Background()
+
+	created, err := a.Service().RuleCreate(ctx, "test", api.RuleInput{Name: "nightly", Job: "eb-demo", Schedule: "cron(0 2 * * ? *)"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if created.Sync.State == "synced" {
+		t.Error("RuleCreate returned a rule already synced: saving must not wait on AWS")
+	}
+	s := waitSync(t, a, "nightly", func(s store.Sync) bool { return s.State == "synced" })
+	if s.ARN != "arn:aws:events:eu-west-1:123456789012:rule/jb-nightly" || s.Error != "" {
+		t.Errorf("sync state %+v, want synced with the rule's ARN", s)
+	}
+	if got := fake.RuleField("jb-nightly", "ScheduleExpression"); got != "cron(0 2 * * ? *)" {
+		t.Errorf("schedule in EventBridge %q", got)
+	}
+
+	// A change goes pending and then synced again, with the new schedule.
+	fake.Reset()
+	if _, err := a.Service().RuleReplace(ctx, "test", "nightly", api.RuleInput{Job: "eb-demo", Schedule: "cron(30 3 * * ? *)"}); err != nil {
+		t.Fatal(err)
+	}
+	waitSync(t, a, "nightly", func(s store.Sync) bool { return s.State == "synced" && len(fake.CallsOf("PutTargets")) > 0 })
+	if got := fake.RuleField("jb-nightly", "ScheduleExpression"); got != "cron(30 3 * * ? *)" {
+		t.Errorf("schedule in EventBridge after the change %q", got)
+	}
+
+	// What the target would send, rendered as EventBridge's input
+	// transformer does, starts a run of the rule through the webhook.
+	targets := fake.Targets("jb-nightly")
+	if len(targets) != 1 {
+		t.Fatalf("targets %v", targets)
+	}
+	tmpl := targets[0]["InputTransformer"].(map[string]any)["InputTemplate"].(string)
+	body := strings.NewReplacer("<id>", `"7bf73129-1428-4cd3-a780-95db273d1602"`, "<time>", `"2026-11-27T02:00:00Z"`).Replace(tmpl)
+	req, _ := http.NewRequest(http.MethodPost, a.URL()+"/webhook/run", strings.NewReader(body))
+	req.Header.Set("X-Aws-Event-Bridge-Api-Key", ebKey)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	answer, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("webhook answered %d %s to the target's input %s", resp.StatusCode, answer, body)
+	}
+	runs, _, err := a.Store().RunList(ctx, store.RunFilter{Rule: "nightly"})
+	if err != nil || len(runs) != 1 || runs[0].EventID != "7bf73129-1428-4cd3-a780-95db273d1602" {
+		t.Errorf("runs of nightly: %+v, %v; want one for the event", runs, err)
+	}
+
+	// Deleting the rule deletes it in EventBridge.
+	if err := a.Service().RuleDelete(ctx, "test", "nightly"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(fake.RuleNames()) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("rules left in EventBridge after the delete: %v", fake.RuleNames())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for {
+		b, err := os.ReadFile(filepath.Join(dataDir, agent.EventBridgeStateFile))
+		if err == nil && !strings.Contains(string(b), "nightly") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("state file after the delete: %s (%v); want no pending delete", b, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestEventBridgeModeKeepsTheRuleWhenAWSFails(t *testing.T) {
+	fake := ebtest.NewFake(t)
+	a, _ := startEventBridgeAgent(t, fake)
+	ctx := context.Background()
+	fake.FailNext("PutRule", ebtest.Failure{Status: 400, Code: "AccessDeniedException",
+		Message: "User: arn:aws:iam::123456789012:user/agent is not authorized to perform: events:PutRule"})
+
+	if _, err := a.Service().RuleCreate(ctx, "test", api.RuleInput{Name: "denied", Job: "eb-demo", Schedule: "rate(1 hour)"}); err != nil {
+		t.Fatalf("saving a rule failed because AWS did: %v", err)
+	}
+	s := waitSync(t, a, "denied", func(s store.Sync) bool { return s.State == "error" })
+	if want := "AccessDeniedException: User: arn:aws:iam::123456789012:user/agent is not authorized to perform: events:PutRule"; s.Error != want {
+		t.Errorf("sync error %q, want AWS's %q", s.Error, want)
+	}
+	r, err := a.Store().RuleGet(ctx, "denied")
+	if err != nil || r.Schedule != "rate(1 hour)" {
+		t.Errorf("the rule is not stored as saved: %+v, %v", r, err)
+	}
+
+	// Once AWS allows it, an on-demand reconcile (POST /api/v1/sync) puts it.
+	req, _ := http.NewRequest(http.MethodPost, a.URL()+"/api/v1/sync", nil)
+	req.Header.Set("Authorization", "Bearer "+ebAdminToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var rep agent.ReconcileReport
+	if err := json.NewDecoder(resp.Body).Decode(&rep); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("POST /api/v1/sync: %d, %v", resp.StatusCode, err)
+	}
+	if fmt.Sprint(rep.Synced) != "[denied]" || len(rep.Failed) != 0 {
+		t.Errorf("reconcile report %+v, want denied synced", rep)
+	}
+	waitSync(t, a, "denied", func(s store.Sync) bool { return s.State == "synced" && s.Error == "" })
+}
+
+func TestEventBridgeModeNeedsTheDefaultBus(t *testing.T) {
+	t.Parallel()
+	cfg := agent.Config{DataDir: t.TempDir(), Scheduler: agent.SchedulerAuto, EventBridge: agent.EventBridgeConfig{
+		APIKey: ebKey, TargetRoleARN: "arn:aws:iam::123456789012:role/r", ConnectionName: "c", DestinationName: "d",
+		TargetURL: "https://jobs.example.com", EventBus: "orders",
+	}}
+	err := cfg.Validate()
+	if err == nil || !strings.Contains(err.Error(), "scheduled rules only fire on the default event bus") {
+		t.Errorf("Validate with bus orders: %v", err)
+	}
+}
