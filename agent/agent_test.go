@@ -32,7 +32,7 @@ func (waitJob) Run(ctx context.Context, _ jobs.Params) error {
 
 func registerWait(r *jobs.Registry, _ agent.Env) error { return r.Register(waitJob{}) }
 
-func testConfig(t *testing.T) agent.Config {
+func testConfig(t testing.TB) agent.Config {
 	return agent.Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Node: "test-node", Scheduler: agent.SchedulerLocal}
 }
 

@@ -82,7 +82,7 @@ const adminToken = "test-admin-token-0123456789abcdef"
 
 // startAgent runs a full agent on the given store kind ("sqlite" or
 // "postgres") until the test ends.
-func startAgent(t *testing.T, kind string, tweak ...func(*agent.Config)) *testAgent {
+func startAgent(t testing.TB, kind string, tweak ...func(*agent.Config)) *testAgent {
 	t.Helper()
 	cfg := testConfig(t)
 	cfg.AdminToken = adminToken
