@@ -51,7 +51,7 @@ type Agent struct {
 
 	adminTokenFile string // "" when the token was given
 	listener       net.Listener
-	handler        http.Handler
+	handler        *server.Server
 }
 
 // New opens the store (applying migrations), records runs a dead agent left
@@ -249,6 +249,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
 	}
+	srv.RegisterOnShutdown(a.handler.StopStreams)
 	serveErr := make(chan error, 1)
 	go func() {
 		var err error

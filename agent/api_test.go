@@ -372,3 +372,44 @@ func TestMetricsCountRuns(t *testing.T) {
 	}
 	t.Errorf("metrics lack %v:\n%s", want, body)
 }
+
+func TestEnableAndWebhookMetrics(t *testing.T) {
+	t.Parallel()
+	ta := startAgent(t, "sqlite")
+	ctx := context.Background()
+	r, err := ta.admin.CreateRule(ctx, api.RuleInput{Name: "r", Job: "echo", Schedule: "rate(5 minutes)", Enabled: ptr(false)})
+	if err != nil || r.Enabled || len(r.NextFireTimes) != 0 {
+		t.Fatalf("create disabled: %+v %v", r, err)
+	}
+	post := func() int {
+		req, _ := http.NewRequest(http.MethodPost, ta.URL()+"/webhook/run", strings.NewReader(`{"rule":"r","eventId":"e-`+fmt.Sprint(time.Now().UnixNano())+`"}`))
+		req.Header.Set("X-Aws-Event-Bridge-Api-Key", "webhook-key-0123456789")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := post(); code != http.StatusConflict {
+		t.Errorf("webhook for a disabled rule: %d, want 409", code)
+	}
+	r, err = ta.admin.SetRuleEnabled(ctx, "r", true)
+	if err != nil || !r.Enabled || len(r.NextFireTimes) != 5 {
+		t.Fatalf("enable: %+v %v", r, err)
+	}
+	if code := post(); code != http.StatusAccepted {
+		t.Errorf("webhook for the enabled rule: %d, want 202 (the runner must not use a stale rule)", code)
+	}
+	resp, err := http.Get(ta.URL() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`jobbridge_webhook_requests_total{code="409"} 1`, `jobbridge_webhook_requests_total{code="202"} 1`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+}

@@ -338,3 +338,55 @@ func selfSignedCert(t *testing.T, dir string) (certFile, keyFile string, pool *x
 	pool.AddCert(cert)
 	return certFile, keyFile, pool
 }
+
+func TestShutdownDoesNotWaitForOpenStreams(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig(t)
+	cfg.AdminToken = adminToken
+	a, err := agent.New(context.Background(), cfg, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	c := client.New(a.URL(), adminToken)
+	streamEnded := make(chan error, 1)
+	connected := make(chan struct{})
+	go func() {
+		streamEnded <- c.Stream(context.Background(), "", func(api.Event) error { return nil })
+	}()
+	// Wait until the stream is open: a rule change shows on it.
+	go func() {
+		for {
+			if _, err := c.Status(context.Background()); err == nil {
+				close(connected)
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}()
+	<-connected
+	time.Sleep(100 * time.Millisecond)
+	began := time.Now()
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("agent did not stop")
+	}
+	if d := time.Since(began); d > 3*time.Second {
+		t.Errorf("shutdown took %s with a stream open; the stream should end at once", d)
+	}
+	select {
+	case err := <-streamEnded:
+		if err == nil {
+			t.Error("the stream ended without an error")
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("the client's stream did not end")
+	}
+}

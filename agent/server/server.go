@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"reflect"
+	"sync"
 	"time"
 
 	"github.com/jobbridge/jobbridge/agent/events"
@@ -79,7 +80,15 @@ type Server struct {
 	limiter *failLimiter
 	metrics *Metrics
 	touched touchThrottle
+
+	stopStreams chan struct{} // closed by StopStreams
+	stopOnce    sync.Once
 }
+
+// StopStreams ends every open event stream, so that a graceful shutdown
+// does not wait on clients that never hang up. Register it with
+// http.Server.RegisterOnShutdown.
+func (s *Server) StopStreams() { s.stopOnce.Do(func() { close(s.stopStreams) }) }
 
 // New returns the agent's HTTP handler.
 func New(cfg Config) *Server {
@@ -107,6 +116,8 @@ func New(cfg Config) *Server {
 		mux:     http.NewServeMux(),
 		limiter: newFailLimiter(cfg.AuthFailuresPerMinute, time.Minute),
 		metrics: cfg.Metrics,
+
+		stopStreams: make(chan struct{}),
 	}
 	s.mux.Handle("POST /webhook/run", newWebhook(s))
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {

@@ -149,6 +149,8 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-r.Context().Done():
 			return
+		case <-s.stopStreams:
+			return
 		case <-heartbeat.C:
 			if sw.comment("heartbeat") != nil {
 				return
@@ -225,6 +227,8 @@ func (s *Server) followLog(w http.ResponseWriter, r *http.Request, id string) {
 	for {
 		select {
 		case <-r.Context().Done():
+			return
+		case <-s.stopStreams:
 			return
 		case <-heartbeat.C:
 			if sw.comment("heartbeat") != nil {
