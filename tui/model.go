@@ -28,6 +28,7 @@ import (
 	"github.com/jobbridge/jobbridge/shared/client"
 	"github.com/jobbridge/jobbridge/tui/grid"
 	"github.com/jobbridge/jobbridge/tui/keys"
+	"github.com/jobbridge/jobbridge/tui/rules"
 	"github.com/jobbridge/jobbridge/tui/rundetail"
 	"github.com/jobbridge/jobbridge/tui/runs"
 	"github.com/jobbridge/jobbridge/tui/session"
@@ -354,6 +355,8 @@ func (m *Model) jump(to session.View, args []string) tea.Cmd {
 			return nil // keep the list as the operator left it
 		}
 		return v.(*runs.Model).SetQuery(q)
+	case session.ViewRules:
+		v.(*rules.Model).SetFilter(strings.Join(args, " "))
 	}
 	if !made {
 		cmd = v.Init()
@@ -365,6 +368,8 @@ func (m *Model) newView(to session.View) view {
 	switch to {
 	case session.ViewRuns:
 		return runs.New(m.s)
+	case session.ViewRules:
+		return rules.New(m.s)
 	}
 	return nil
 }
@@ -564,15 +569,22 @@ func (m *Model) connText() string {
 // line, a confirmation, or the last note.
 func (m *Model) footer() []string {
 	t := m.s.Theme
+	// The global keys sit on the right and always show; the view's keys
+	// get the rest of the line (cut with … when they do not fit; ? lists
+	// them all).
+	global := []key.Binding{keys.Global.Command, keys.Global.Help, keys.Global.Quit}
+	if len(m.stack) > 0 {
+		global = append([]key.Binding{keys.Global.Back}, global...)
+	}
+	right := m.help.ShortHelpView(global)
 	var bindings []key.Binding
 	if cur := m.current(); cur != nil && !m.showHelp {
 		bindings = cur.Help().ShortHelp()
 	}
-	if len(m.stack) > 0 {
-		bindings = append(bindings, keys.Global.Back)
-	}
-	bindings = append(bindings, keys.Global.Command, keys.Global.Help, keys.Global.Quit)
-	helpLine := m.help.ShortHelpView(bindings)
+	h := m.help
+	h.Width = max(0, m.w-ansi.StringWidth(right)-2)
+	left := h.ShortHelpView(bindings)
+	helpLine := left + strings.Repeat(" ", max(1, m.w-ansi.StringWidth(left)-ansi.StringWidth(right))) + right
 	var second string
 	switch {
 	case m.commanding:

@@ -505,7 +505,7 @@ func short(id string) string {
 // Short is the part of a run id the console shows.
 func Short(id string) string { return short(id) }
 
-func (m *Model) bodyHeight() int { return max(1, m.h-2) }
+func (m *Model) bodyHeight() int { return max(1, m.h-3) }
 
 var columns = []grid.Column{
 	{Title: "", Width: 1},
@@ -560,18 +560,11 @@ func (m *Model) emptyText() string {
 	return "No runs yet. Trigger a rule (:rules, then r) to start one."
 }
 
+// titleLine is the view's name, its filters and how many runs are loaded,
+// then the status tabs on a line of their own.
 func (m *Model) titleLine() string {
 	t := m.s.Theme
 	parts := []string{t.Title.Render("Runs")}
-	tabs := make([]string, len(Tabs))
-	for i, tab := range Tabs {
-		if i == m.q.Tab {
-			tabs[i] = t.TabOn.Render("[" + tab.Name + "]")
-		} else {
-			tabs[i] = t.TabOff.Render(" " + tab.Name + " ")
-		}
-	}
-	parts = append(parts, strings.Join(tabs, ""))
 	if m.q.Rule != "" {
 		parts = append(parts, t.Accent.Render("rule:"+m.q.Rule))
 	}
@@ -590,8 +583,16 @@ func (m *Model) titleLine() string {
 	if m.loading && m.loaded {
 		count += " loading…"
 	}
-	line := strings.Join(parts, " ")
-	return grid.Fit1(line+"  "+t.Muted.Render(count), m.w, false)
+	parts = append(parts, t.Muted.Render(count))
+	tabs := make([]string, len(Tabs))
+	for i, tab := range Tabs {
+		if i == m.q.Tab {
+			tabs[i] = t.TabOn.Render("[" + tab.Name + "]")
+		} else {
+			tabs[i] = t.TabOff.Render(" " + tab.Name + " ")
+		}
+	}
+	return grid.Fit1(strings.Join(parts, " "), m.w, false) + "\n" + grid.Fit1(strings.Join(tabs, ""), m.w, false)
 }
 
 func (m *Model) row(l grid.Layout, r *api.Run, selected bool, now time.Time) string {

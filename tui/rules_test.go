@@ -1,0 +1,84 @@
+package tui_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/jobbridge/jobbridge/shared/api"
+	"github.com/jobbridge/jobbridge/tui/internal/fakeagent"
+)
+
+func TestRulesViewAt80x24(t *testing.T) {
+	f := setup(t, fakeagent.AdminToken, 80, 24, "rules", seedRuns)
+	f.waitFor(t, "live", "nightly-report", "ping-partner", "At 02:00 UTC")
+	screen := f.screen(t)
+	requireGolden(t, screen)
+	if strings.Contains(screen, "s3cr3t") {
+		t.Errorf("a secret parameter shows:\n%s", screen)
+	}
+}
+
+func TestRulesViewWide(t *testing.T) {
+	f := setup(t, fakeagent.AdminToken, 140, 20, "rules", seedRuns)
+	f.waitFor(t, "live", "nightly-report", "IN WORDS")
+	requireGolden(t, f.screen(t))
+}
+
+func TestToggleEnablesAndDisablesInOneKey(t *testing.T) {
+	f := setup(t, fakeagent.AdminToken, 80, 24, "rules", seedRuns)
+	f.waitFor(t, "live", "nightly-report", "admin")
+	f.press(" ")
+	f.waitFor(t, "rule nightly-report disabled")
+	if r, _ := f.agent.Rule("nightly-report"); r.Enabled {
+		t.Fatal("space did not disable the rule")
+	}
+	f.press("t")
+	f.waitFor(t, "rule nightly-report enabled")
+	if r, _ := f.agent.Rule("nightly-report"); !r.Enabled {
+		t.Fatal("t did not enable the rule again")
+	}
+}
+
+func TestDeleteAsksFirst(t *testing.T) {
+	f := setup(t, fakeagent.AdminToken, 80, 24, "rules", seedRuns)
+	f.waitFor(t, "live", "nightly-report", "admin")
+	f.press("down", "d")
+	f.waitFor(t, "Delete rule ping-partner? Its runs stay in the history. (y/N)")
+	f.press("y")
+	f.waitFor(t, "rule ping-partner deleted")
+	if _, ok := f.agent.Rule("ping-partner"); ok {
+		t.Fatal("the rule is still there")
+	}
+	screen := f.screen(t)
+	if strings.Contains(screen, "ping-partner   ") {
+		t.Errorf("the deleted rule is still listed:\n%s", screen)
+	}
+}
+
+func TestRunNowOpensTheNewRun(t *testing.T) {
+	f := setup(t, fakeagent.OperatorToken, 80, 24, "rules", seedRuns)
+	f.waitFor(t, "live", "nightly-report", "operator")
+	f.press("r")
+	f.waitFor(t, "RUNNING", "Trigger manual by console")
+	runs := f.agent.Runs()
+	if runs[0].Rule != "nightly-report" || runs[0].Trigger != api.TriggerManual {
+		t.Fatalf("newest run is %+v, want a manual run of nightly-report", runs[0])
+	}
+	f.agent.Log(runs[0].ID, "info", "step 1")
+	f.agent.Progress(runs[0].ID, 10, "1 of 10")
+	f.waitFor(t, "step 1", "1 of 10")
+}
+
+func TestEnterShowsTheRulesRuns(t *testing.T) {
+	f := setup(t, fakeagent.ViewerToken, 80, 24, "rules", seedRuns)
+	f.waitFor(t, "live", "nightly-report", "viewer")
+	f.press("down", "enter")
+	f.waitFor(t, "rule:ping-partner")
+	screen := f.screen(t)
+	if strings.Contains(screen, "nightly-report demo") {
+		t.Errorf("the runs of ping-partner include nightly-report's:\n%s", screen)
+	}
+	if strings.Contains(screen, " r run now") || strings.Contains(screen, "n new") {
+		t.Errorf("a viewer is offered actions:\n%s", screen)
+	}
+}
