@@ -102,6 +102,13 @@ type Sync struct {
 	At    time.Time
 }
 
+// NotifyPolicy is a rule's own choice of notifications. Empty On means the
+// agent's default; ["none"] means none. Empty Channels means every channel.
+type NotifyPolicy struct {
+	On       []string `json:"on,omitempty"`
+	Channels []string `json:"channels,omitempty"`
+}
+
 // Rule is a schedule that fires a job with parameters.
 type Rule struct {
 	Name        string
@@ -112,6 +119,7 @@ type Rule struct {
 	Description string
 	Timeout     time.Duration // 0: none
 	Overlap     api.Overlap
+	Notify      NotifyPolicy
 	Sync        Sync
 	CreatedAt   time.Time // also the anchor of rate() schedules
 	UpdatedAt   time.Time

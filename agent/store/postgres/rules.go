@@ -15,23 +15,26 @@ import (
 )
 
 const ruleColumns = `name, job, schedule, enabled, parameters, description, timeout_ns, overlap,
-	sync_state, sync_error, sync_arn, sync_at, created_at, updated_at`
+	sync_state, sync_error, sync_arn, sync_at, created_at, updated_at, notify`
 
 func scanRule(row pgx.Row) (store.Rule, error) {
 	var (
 		r                store.Rule
-		params           string
+		params, notify   string
 		timeout          int64
 		overlap          string
 		syncAt           pgtype.Timestamptz
 		created, updated time.Time
 	)
 	err := row.Scan(&r.Name, &r.Job, &r.Schedule, &r.Enabled, &params, &r.Description, &timeout, &overlap,
-		&r.Sync.State, &r.Sync.Error, &r.Sync.ARN, &syncAt, &created, &updated)
+		&r.Sync.State, &r.Sync.Error, &r.Sync.ARN, &syncAt, &created, &updated, &notify)
 	if err != nil {
 		return r, err
 	}
 	if r.Parameters, err = storeutil.UnmarshalParams(params); err != nil {
+		return r, err
+	}
+	if r.Notify, err = storeutil.UnmarshalNotify(notify); err != nil {
 		return r, err
 	}
 	r.Timeout = time.Duration(timeout)
@@ -50,10 +53,14 @@ func (s *Store) RuleCreate(ctx context.Context, r store.Rule) (store.Rule, error
 	if err != nil {
 		return store.Rule{}, fmt.Errorf("create rule %q: %w", r.Name, err)
 	}
+	notify, err := storeutil.MarshalNotify(r.Notify)
+	if err != nil {
+		return store.Rule{}, fmt.Errorf("create rule %q: %w", r.Name, err)
+	}
 	_, err = s.pool.Exec(ctx, `INSERT INTO rules (`+ruleColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
 		r.Name, r.Job, r.Schedule, r.Enabled, params, r.Description, int64(r.Timeout), string(r.Overlap),
-		r.Sync.State, r.Sync.Error, r.Sync.ARN, nullTime(r.Sync.At), r.CreatedAt, r.UpdatedAt)
+		r.Sync.State, r.Sync.Error, r.Sync.ARN, nullTime(r.Sync.At), r.CreatedAt, r.UpdatedAt, notify)
 	if err != nil {
 		return store.Rule{}, dbErr(err, "create rule %q", r.Name)
 	}
@@ -87,12 +94,16 @@ func (s *Store) RuleUpdate(ctx context.Context, r store.Rule) (store.Rule, error
 	if err != nil {
 		return store.Rule{}, fmt.Errorf("update rule %q: %w", r.Name, err)
 	}
+	notify, err := storeutil.MarshalNotify(r.Notify)
+	if err != nil {
+		return store.Rule{}, fmt.Errorf("update rule %q: %w", r.Name, err)
+	}
 	got, err := scanRule(s.pool.QueryRow(ctx, `UPDATE rules SET job = $2, schedule = $3, enabled = $4, parameters = $5,
 		description = $6, timeout_ns = $7, overlap = $8, sync_state = $9, sync_error = $10, sync_arn = $11,
-		sync_at = $12, updated_at = $13
+		sync_at = $12, updated_at = $13, notify = $14
 		WHERE name = $1 RETURNING `+ruleColumns,
 		r.Name, r.Job, r.Schedule, r.Enabled, params, r.Description, int64(r.Timeout), string(r.Overlap),
-		r.Sync.State, r.Sync.Error, r.Sync.ARN, nullTime(r.Sync.At), r.UpdatedAt))
+		r.Sync.State, r.Sync.Error, r.Sync.ARN, nullTime(r.Sync.At), r.UpdatedAt, notify))
 	if err != nil {
 		return store.Rule{}, dbErr(err, "update rule %q", r.Name)
 	}

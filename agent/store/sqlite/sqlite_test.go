@@ -62,7 +62,7 @@ func TestSchemaTooNew(t *testing.T) {
 	}
 	s.Close()
 	_, err = sqlite.Open(t.Context(), path)
-	if !errors.Is(err, store.ErrSchemaTooNew) || !strings.Contains(err.Error(), "version 999, this agent knows up to 1") {
+	if !errors.Is(err, store.ErrSchemaTooNew) || !strings.Contains(err.Error(), "version 999, this agent knows up to ") || !strings.HasSuffix(err.Error(), ": upgrade the agent") {
 		t.Fatalf("open a database from a newer agent: got %v, want ErrSchemaTooNew naming both versions", err)
 	}
 	// The refused Open released the lock: fixing the table lets an agent in.

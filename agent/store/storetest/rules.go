@@ -24,6 +24,7 @@ func fullRule(name string) store.Rule {
 		Description: "every five minutes",
 		Timeout:     90*time.Second + 1,
 		Overlap:     api.OverlapSkip,
+		Notify:      store.NotifyPolicy{On: []string{"failed", "recovered"}, Channels: []string{"email"}},
 		Sync:        store.Sync{State: "synced", ARN: "arn:aws:events:eu-west-1:1:rule/x", At: oddTime(time.Hour)},
 		CreatedAt:   oddTime(0),
 		UpdatedAt:   oddTime(time.Minute),

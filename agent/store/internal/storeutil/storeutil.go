@@ -87,6 +87,30 @@ func UnmarshalParams(s string) (map[string]string, error) {
 	return m, nil
 }
 
+// MarshalNotify encodes a rule's notification policy; the zero policy is "".
+func MarshalNotify(p store.NotifyPolicy) (string, error) {
+	if len(p.On) == 0 && len(p.Channels) == 0 {
+		return "", nil
+	}
+	b, err := json.Marshal(p)
+	if err != nil {
+		return "", fmt.Errorf("encode notification policy: %w", err)
+	}
+	return string(b), nil
+}
+
+// UnmarshalNotify decodes what MarshalNotify encoded.
+func UnmarshalNotify(s string) (store.NotifyPolicy, error) {
+	var p store.NotifyPolicy
+	if s == "" {
+		return p, nil
+	}
+	if err := json.Unmarshal([]byte(s), &p); err != nil {
+		return p, fmt.Errorf("decode notification policy: %w", err)
+	}
+	return p, nil
+}
+
 // NewID returns a new UUIDv7 as a string: ids sort by creation.
 func NewID() (string, error) {
 	id, err := uuid.NewV7()
