@@ -1,16 +1,19 @@
 // Package ebtest is a recording stand-in for EventBridge for tests: an
 // httptest server that speaks EventBridge's JSON 1.1 protocol to the real
 // SDK client, records every request (X-Amz-Target and body) and answers
-// like AWS from a small in-memory model. Tests queue errors and partial
-// failures per operation.
+// like AWS from a small in-memory model. It also answers the two query-API
+// calls `agent aws doctor` makes (STS GetCallerIdentity, IAM GetRole).
+// Tests queue errors and partial failures per operation.
 package ebtest
 
 import (
 	"encoding/json"
+	"encoding/xml"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -34,6 +37,7 @@ type Fake struct {
 	tags         map[string]map[string]string // rule ARN → tags
 	targets      map[string][]map[string]any  // rule name → targets as put
 	failures     map[string][]Failure         // op → answers to give before the model's
+	roles        map[string]string            // IAM role name → trust policy JSON
 	seq          int
 }
 
@@ -69,6 +73,7 @@ func NewFake(t testing.TB) *Fake {
 		tags:         make(map[string]map[string]string),
 		targets:      make(map[string][]map[string]any),
 		failures:     make(map[string][]Failure),
+		roles:        make(map[string]string),
 	}
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.srv.Close)
@@ -129,7 +134,7 @@ func (f *Fake) CallsOf(op string) []Call {
 func (f *Fake) Writes() []string {
 	var w []string
 	for _, op := range f.Ops() {
-		if !strings.HasPrefix(op, "Describe") && !strings.HasPrefix(op, "List") {
+		if !strings.HasPrefix(op, "Describe") && !strings.HasPrefix(op, "List") && !strings.HasPrefix(op, "Get") {
 			w = append(w, op)
 		}
 	}
@@ -137,6 +142,10 @@ func (f *Fake) Writes() []string {
 }
 
 func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+		f.serveQuery(w, r)
+		return
+	}
 	target := r.Header.Get("X-Amz-Target")
 	op, ok := strings.CutPrefix(target, "AWSEvents.")
 	if !ok || r.Header.Get("Content-Type") != "application/x-amz-json-1.1" || r.Header.Get("Authorization") == "" {
@@ -439,4 +448,70 @@ func clone(m map[string]any) map[string]any {
 	var out map[string]any
 	json.Unmarshal(b, &out)
 	return out
+}
+
+// SetRole adds an IAM role with the given trust policy (JSON) for GetRole.
+func (f *Fake) SetRole(name, trustPolicy string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.roles[name] = trustPolicy
+}
+
+// serveQuery answers the AWS query-protocol calls the doctor makes: STS
+// GetCallerIdentity and IAM GetRole, in XML as AWS does. The recorded
+// body holds the form's values.
+func (f *Fake) serveQuery(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get("Authorization") == "" {
+		http.Error(w, "unsigned request", http.StatusBadRequest)
+		return
+	}
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "bad form", http.StatusBadRequest)
+		return
+	}
+	op := r.PostForm.Get("Action")
+	body := map[string]any{}
+	for k, v := range r.PostForm {
+		body[k] = v[0]
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, Call{Op: op, Body: body, At: time.Now()})
+	xmlError := func(status int, code, msg string) {
+		w.Header().Set("Content-Type", "text/xml")
+		w.WriteHeader(status)
+		fmt.Fprintf(w, "<ErrorResponse><Error><Type>Sender</Type><Code>%s</Code><Message>%s</Message></Error><RequestId>fake</RequestId></ErrorResponse>", esc(code), esc(msg))
+	}
+	if q := f.failures[op]; len(q) > 0 {
+		fail := q[0]
+		f.failures[op] = q[1:]
+		status := fail.Status
+		if status == 0 {
+			status = http.StatusForbidden
+		}
+		xmlError(status, fail.Code, fail.Message)
+		return
+	}
+	w.Header().Set("Content-Type", "text/xml")
+	switch op {
+	case "GetCallerIdentity":
+		fmt.Fprintf(w, "<GetCallerIdentityResponse><GetCallerIdentityResult><Account>%s</Account><Arn>arn:aws:iam::%s:user/jobbridge-agent</Arn><UserId>AIDATEST</UserId></GetCallerIdentityResult><ResponseMetadata><RequestId>fake</RequestId></ResponseMetadata></GetCallerIdentityResponse>", Account, Account)
+	case "GetRole":
+		name := r.PostForm.Get("RoleName")
+		trust, ok := f.roles[name]
+		if !ok {
+			xmlError(http.StatusNotFound, "NoSuchEntity", "The role with name "+name+" cannot be found.")
+			return
+		}
+		fmt.Fprintf(w, "<GetRoleResponse><GetRoleResult><Role><Path>/</Path><AssumeRolePolicyDocument>%s</AssumeRolePolicyDocument><RoleId>AROATEST</RoleId><RoleName>%s</RoleName><Arn>arn:aws:iam::%s:role/%s</Arn><CreateDate>2026-01-01T00:00:00Z</CreateDate></Role></GetRoleResult><ResponseMetadata><RequestId>fake</RequestId></ResponseMetadata></GetRoleResponse>",
+			esc(url.PathEscape(trust)), esc(name), Account, esc(name))
+	default:
+		xmlError(http.StatusBadRequest, "InvalidAction", "the fake does not know "+op)
+	}
+}
+
+func esc(s string) string {
+	var b strings.Builder
+	xml.EscapeText(&b, []byte(s))
+	return b.String()
 }

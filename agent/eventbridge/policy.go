@@ -1,0 +1,165 @@
+package eventbridge
+
+import (
+	"strings"
+)
+
+// PolicyDocument is an IAM policy document.
+type PolicyDocument struct {
+	Version   string      `json:"Version"`
+	Statement []Statement `json:"Statement"`
+}
+
+// Statement is one statement of a PolicyDocument.
+type Statement struct {
+	Sid       string                       `json:"Sid,omitempty"`
+	Effect    string                       `json:"Effect"`
+	Principal map[string]string            `json:"Principal,omitempty"`
+	Action    []string                     `json:"Action"`
+	Resource  []string                     `json:"Resource,omitempty"`
+	Condition map[string]map[string]string `json:"Condition,omitempty"`
+}
+
+// Policies are the IAM documents an EventBridge setup needs.
+type Policies struct {
+	// TargetRoleTrust is the trust policy of the target role
+	// (EB_TARGET_ROLE_ARN): EventBridge may assume it.
+	TargetRoleTrust PolicyDocument `json:"targetRoleTrust"`
+	// TargetRolePermissions lets the target role invoke the API destination.
+	TargetRolePermissions PolicyDocument `json:"targetRolePermissions"`
+	// Agent is the least-privilege policy of the identity the agent runs as.
+	Agent PolicyDocument `json:"agent"`
+	// DLQ is the access policy of the dead-letter queue, when one is set:
+	// EventBridge may send the deliveries it gives up on.
+	DLQ *PolicyDocument `json:"deadLetterQueue,omitempty"`
+}
+
+// arnParts returns the partition and account of an ARN, "" for those it
+// lacks.
+func arnParts(arn string) (partition, account string) {
+	f := strings.SplitN(arn, ":", 6)
+	if len(f) < 6 || f[0] != "arn" {
+		return "", ""
+	}
+	return f[1], f[4]
+}
+
+// BuildPolicies returns the IAM documents for s in region. The account and
+// partition are taken from the target role's ARN; a region or account that
+// is not known is a wildcard.
+func BuildPolicies(s Settings, region string) Policies {
+	s = s.withDefaults()
+	partition, account := arnParts(s.TargetRoleARN)
+	if partition == "" {
+		partition = "aws"
+	}
+	if account == "" {
+		account = "*"
+	}
+	if region == "" {
+		region = "*"
+	}
+	events := func(resource string) string {
+		return "arn:" + partition + ":events:" + region + ":" + account + ":" + resource
+	}
+	or := func(v, placeholder string) string {
+		if v == "" {
+			return placeholder
+		}
+		return v
+	}
+	role := or(s.TargetRoleARN, "arn:"+partition+":iam::"+account+":role/TARGET_ROLE")
+	// Connection and destination ARNs end in a generated id.
+	connection := events("connection/" + or(s.ConnectionName, "CONNECTION_NAME") + "/*")
+	destination := events("api-destination/" + or(s.DestinationName, "DESTINATION_NAME") + "/*")
+	rules := events("rule/" + s.RulePrefix + "*")
+
+	p := Policies{
+		TargetRoleTrust: PolicyDocument{Version: "2012-10-17", Statement: []Statement{{
+			Sid:       "EventBridgeAssumesThisRole",
+			Effect:    "Allow",
+			Principal: map[string]string{"Service": "events.amazonaws.com"},
+			Action:    []string{"sts:AssumeRole"},
+		}}},
+		TargetRolePermissions: PolicyDocument{Version: "2012-10-17", Statement: []Statement{{
+			Sid:      "InvokeTheAgentsWebhook",
+			Effect:   "Allow",
+			Action:   []string{"events:InvokeApiDestination"},
+			Resource: []string{destination},
+		}}},
+		Agent: PolicyDocument{Version: "2012-10-17", Statement: []Statement{
+			{
+				Sid:    "ManageRulesUnderThePrefix",
+				Effect: "Allow",
+				Action: []string{
+					"events:PutRule", "events:DeleteRule", "events:DescribeRule",
+					"events:PutTargets", "events:RemoveTargets", "events:ListTargetsByRule",
+					"events:TagResource", "events:ListTagsForResource",
+				},
+				Resource: []string{rules},
+			},
+			{
+				Sid:      "ListRules",
+				Effect:   "Allow",
+				Action:   []string{"events:ListRules"},
+				Resource: []string{"*"},
+			},
+			{
+				Sid:      "KeepTheConnection",
+				Effect:   "Allow",
+				Action:   []string{"events:DescribeConnection", "events:CreateConnection", "events:UpdateConnection"},
+				Resource: []string{connection},
+			},
+			{
+				Sid:    "KeepTheConnectionsSecret",
+				Effect: "Allow",
+				Action: []string{
+					"secretsmanager:CreateSecret", "secretsmanager:UpdateSecret", "secretsmanager:DescribeSecret",
+					"secretsmanager:DeleteSecret", "secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue",
+				},
+				Resource: []string{"arn:" + partition + ":secretsmanager:" + region + ":" + account + ":secret:events!connection/" + or(s.ConnectionName, "CONNECTION_NAME") + "/*"},
+			},
+			{
+				Sid:      "KeepTheApiDestination",
+				Effect:   "Allow",
+				Action:   []string{"events:DescribeApiDestination", "events:CreateApiDestination", "events:UpdateApiDestination"},
+				Resource: []string{destination},
+			},
+			{
+				Sid:       "PassTheTargetRoleToEventBridge",
+				Effect:    "Allow",
+				Action:    []string{"iam:PassRole"},
+				Resource:  []string{role},
+				Condition: map[string]map[string]string{"StringEquals": {"iam:PassedToService": "events.amazonaws.com"}},
+			},
+			{
+				Sid:      "DoctorReadsTheTargetRole",
+				Effect:   "Allow",
+				Action:   []string{"iam:GetRole"},
+				Resource: []string{role},
+			},
+			{
+				Sid:       "FirstConnectionInTheAccount",
+				Effect:    "Allow",
+				Action:    []string{"iam:CreateServiceLinkedRole"},
+				Resource:  []string{"arn:" + partition + ":iam::" + account + ":role/aws-service-role/apidestinations.events.amazonaws.com/AWSServiceRoleForAmazonEventBridgeApiDestinations"},
+				Condition: map[string]map[string]string{"StringEquals": {"iam:AWSServiceName": "apidestinations.events.amazonaws.com"}},
+			},
+		}},
+	}
+	if account != "*" {
+		// Only EventBridge acting for this account may assume the role.
+		p.TargetRoleTrust.Statement[0].Condition = map[string]map[string]string{"StringEquals": {"aws:SourceAccount": account}}
+	}
+	if s.DLQARN != "" {
+		p.DLQ = &PolicyDocument{Version: "2012-10-17", Statement: []Statement{{
+			Sid:       "EventBridgeSendsUndeliveredRuns",
+			Effect:    "Allow",
+			Principal: map[string]string{"Service": "events.amazonaws.com"},
+			Action:    []string{"sqs:SendMessage"},
+			Resource:  []string{s.DLQARN},
+			Condition: map[string]map[string]string{"ArnLike": {"aws:SourceArn": rules}},
+		}}}
+	}
+	return p
+}
