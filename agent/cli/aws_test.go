@@ -1,0 +1,152 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/jobbridge/jobbridge/agent"
+	"github.com/jobbridge/jobbridge/agent/eventbridge"
+	"github.com/jobbridge/jobbridge/agent/eventbridge/ebtest"
+	"github.com/jobbridge/jobbridge/agent/store"
+)
+
+// awsEnv points the AWS SDK at the fake through its standard environment
+// variables. It sets process variables, so tests using it are not parallel.
+func awsEnv(t *testing.T, fake *ebtest.Fake) {
+	t.Helper()
+	for k, v := range map[string]string{
+		"AWS_REGION": ebtest.Region, "AWS_ACCESS_KEY_ID": "AKIDTEST", "AWS_SECRET_ACCESS_KEY": "secret",
+		"AWS_SESSION_TOKEN": "", "AWS_PROFILE": "", "AWS_EC2_METADATA_DISABLED": "true", "AWS_MAX_ATTEMPTS": "1",
+		"AWS_CONFIG_FILE":             filepath.Join(t.TempDir(), "none"),
+		"AWS_SHARED_CREDENTIALS_FILE": filepath.Join(t.TempDir(), "none"),
+		"AWS_ENDPOINT_URL":            fake.URL(), // EventBridge, STS and IAM
+	} {
+		t.Setenv(k, v)
+	}
+}
+
+func ebEnv(dataDir string) map[string]string {
+	return map[string]string{
+		"JOBBRIDGE_DATA_DIR":            dataDir,
+		"JOBBRIDGE_EB_API_KEY":          "cli-test-key-0123456789",
+		"JOBBRIDGE_EB_TARGET_ROLE_ARN":  "arn:aws:iam::123456789012:role/jb-target",
+		"JOBBRIDGE_EB_CONNECTION_NAME":  "jb-cli-connection",
+		"JOBBRIDGE_EB_DESTINATION_NAME": "jb-cli-destination",
+		"JOBBRIDGE_EB_TARGET_URL":       "http://127.0.0.1:1",
+		"JOBBRIDGE_EB_RULE_PREFIX":      "jbcli-",
+	}
+}
+
+func TestAWSPolicyPrintsTheDocuments(t *testing.T) {
+	t.Parallel()
+	code, out, errOut := runCLI(t, ebEnv(t.TempDir()), "aws", "policy", "--json", "--eb-rule-prefix", "billing-")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var p eventbridge.Policies
+	if err := json.Unmarshal([]byte(out), &p); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out)
+	}
+	if got := p.TargetRoleTrust.Statement[0].Principal["Service"]; got != "events.amazonaws.com" {
+		t.Errorf("trust principal %q", got)
+	}
+	var sawRules, sawPass bool
+	for _, st := range p.Agent.Statement {
+		if slices.Contains(st.Action, "events:PutRule") {
+			sawRules = strings.HasSuffix(st.Resource[0], ":rule/billing-*")
+		}
+		if slices.Contains(st.Action, "iam:PassRole") {
+			sawPass = slices.Equal(st.Resource, []string{"arn:aws:iam::123456789012:role/jb-target"})
+		}
+	}
+	if !sawRules || !sawPass {
+		t.Errorf("agent policy does not scope rules to the --eb-rule-prefix flag and PassRole to the role:\n%s", out)
+	}
+
+	code, out, _ = runCLI(t, ebEnv(t.TempDir()), "aws", "policy")
+	if code != 0 || !strings.Contains(out, "# 1. Target role: trust policy") || !strings.Contains(out, "events:InvokeApiDestination") {
+		t.Errorf("text output: exit %d\n%s", code, out)
+	}
+}
+
+func TestAWSDoctorExitsOneAndSaysWhatToFix(t *testing.T) {
+	fake := ebtest.NewFake(t)
+	awsEnv(t, fake)
+	code, out, errOut := runCLI(t, ebEnv(t.TempDir()), "aws", "doctor")
+	if code != 1 || !strings.Contains(errOut, "checks failed") {
+		t.Errorf("exit %d, stderr %q; want 1 and a count of failures", code, errOut)
+	}
+	for _, want := range []string{
+		"PASS settings:",
+		"FAIL public URL is HTTPS: http://127.0.0.1:1/webhook/run",
+		"PASS AWS credentials: account 123456789012",
+		"FAIL connection: jb-cli-connection does not exist",
+		"     fix: start the agent with JOBBRIDGE_SCHEDULER=eventbridge",
+		"FAIL target role: jb-target does not exist",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("doctor output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestAWSPruneListsThenDeletesOrphans(t *testing.T) {
+	fake := ebtest.NewFake(t)
+	awsEnv(t, fake)
+	dir := t.TempDir()
+	env := ebEnv(dir)
+	ctx := context.Background()
+
+	// The rule the store keeps, and two it lost, put by an agent.
+	cfg := agent.Config{DataDir: dir, EventBridge: agent.EventBridgeConfig{
+		APIKey: env["JOBBRIDGE_EB_API_KEY"], TargetRoleARN: env["JOBBRIDGE_EB_TARGET_ROLE_ARN"],
+		ConnectionName: env["JOBBRIDGE_EB_CONNECTION_NAME"], DestinationName: env["JOBBRIDGE_EB_DESTINATION_NAME"],
+		TargetURL: env["JOBBRIDGE_EB_TARGET_URL"], RulePrefix: env["JOBBRIDGE_EB_RULE_PREFIX"],
+	}}
+	st, err := agent.OpenStore(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"kept", "lost-1", "lost-2"} {
+		if _, err := st.RuleCreate(ctx, store.Rule{Name: name, Job: "demo", Schedule: "rate(1 hour)", Enabled: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.Close()
+	b, closeStore, err := agent.OpenEventBridge(ctx, cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Reconcile(ctx); err != nil {
+		t.Fatal(err)
+	}
+	closeStore()
+	st, err = agent.OpenStore(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.RuleDelete(ctx, "lost-1")
+	st.RuleDelete(ctx, "lost-2")
+	st.Close()
+	fake.PutForeignRule("jbcli-handmade", "rate(1 day)", nil)
+
+	code, out, errOut := runCLI(t, env, "aws", "prune")
+	if code != 0 || out != "jbcli-lost-1\njbcli-lost-2\n" || !strings.Contains(errOut, "--yes") {
+		t.Fatalf("prune without --yes: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	if got := fake.RuleNames(); len(got) != 4 {
+		t.Fatalf("prune without --yes deleted something: %v", got)
+	}
+
+	code, out, errOut = runCLI(t, env, "aws", "prune", "--yes")
+	if code != 0 || out != "deleted jbcli-lost-1\ndeleted jbcli-lost-2\n" {
+		t.Fatalf("prune --yes: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	if got := fake.RuleNames(); !slices.Equal(got, []string{"jbcli-handmade", "jbcli-kept"}) {
+		t.Errorf("rules left: %v, want the stored one and the one without the agent's tags", got)
+	}
+}
