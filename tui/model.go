@@ -28,6 +28,7 @@ import (
 	"github.com/jobbridge/jobbridge/shared/client"
 	"github.com/jobbridge/jobbridge/tui/grid"
 	"github.com/jobbridge/jobbridge/tui/keys"
+	"github.com/jobbridge/jobbridge/tui/ruleform"
 	"github.com/jobbridge/jobbridge/tui/rules"
 	"github.com/jobbridge/jobbridge/tui/rundetail"
 	"github.com/jobbridge/jobbridge/tui/runs"
@@ -236,6 +237,17 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			}
 		}
 		return m, session.Batch(m.clearNoteLater(), m.push(rundetail.New(m.s, msg.Run.ID)))
+	case session.EditRuleMsg:
+		mode := ruleform.Create
+		if msg.Name != "" {
+			mode = ruleform.Edit
+		}
+		return m, m.push(ruleform.New(m.s, mode, msg.Name, "", msg.Job))
+	case session.RunWithParamsMsg:
+		if msg.RestartOf != "" {
+			return m, m.push(ruleform.New(m.s, ruleform.Restart, msg.Rule, msg.RestartOf, ""))
+		}
+		return m, m.push(ruleform.New(m.s, ruleform.Trigger, msg.Rule, "", ""))
 	case session.BackMsg:
 		m.pop()
 		return m, nil
@@ -573,12 +585,17 @@ func (m *Model) footer() []string {
 	// get the rest of the line (cut with … when they do not fit; ? lists
 	// them all).
 	global := []key.Binding{keys.Global.Command, keys.Global.Help, keys.Global.Quit}
-	if len(m.stack) > 0 {
+	cur := m.current()
+	switch {
+	case cur != nil && cur.Capturing():
+		// Keys are typed into an input: only ctrl+c still quits.
+		global = []key.Binding{keys.Global.ForceQuit}
+	case len(m.stack) > 0:
 		global = append([]key.Binding{keys.Global.Back}, global...)
 	}
 	right := m.help.ShortHelpView(global)
 	var bindings []key.Binding
-	if cur := m.current(); cur != nil && !m.showHelp {
+	if cur != nil && !m.showHelp {
 		bindings = cur.Help().ShortHelp()
 	}
 	h := m.help

@@ -149,12 +149,12 @@ func TestAgentRestartShowsABannerThenReloads(t *testing.T) {
 	if err := f.agent.Restart(); err != nil {
 		t.Fatal(err)
 	}
-	f.waitFor(t, "live", "59:00")
+	f.waitFor(t, "live", "12:59:00")
 	screen := f.screen(t)
 	if strings.Contains(screen, "unreachable") {
 		t.Errorf("the banner stays after the agent is back:\n%s", screen)
 	}
-	contains(t, screen, "11:59:00")
+	contains(t, screen, "12:59:00")
 }
 
 func TestResizeKeepsEveryLineInside(t *testing.T) {

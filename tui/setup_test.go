@@ -26,6 +26,10 @@ var clock = time.Date(2025, 3, 14, 12, 0, 0, 0, time.UTC)
 
 func fixedNow() time.Time { return clock }
 
+// cet is the console's local time zone in the tests: not UTC, so that
+// local times show as such.
+var cet = time.FixedZone("CET", 3600)
+
 type fixture struct {
 	agent *fakeagent.Agent
 	tm    *teatest.TestModel
@@ -49,7 +53,7 @@ func setup(t *testing.T, token string, w, h int, start string, seed func(a *fake
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	m := tui.New(ctx, tui.Options{
-		Client: client.New("http://agent.test", token, client.WithHTTPClient(a.HTTPClient())), Renderer: r, Now: fixedNow, Location: time.UTC,
+		Client: client.New("http://agent.test", token, client.WithHTTPClient(a.HTTPClient())), Renderer: r, Now: fixedNow, Location: cet,
 		Start: start, Backoff: 20 * time.Millisecond,
 	})
 	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(w, h))

@@ -163,3 +163,15 @@ func Clean(s string) string {
 		return r
 	}, s)
 }
+
+// PadLines fills lines with empty ones up to height, or cuts them to it.
+func PadLines(lines []string, height int) []string {
+	height = max(0, height)
+	if len(lines) > height {
+		return lines[:height]
+	}
+	for len(lines) < height {
+		lines = append(lines, "")
+	}
+	return lines
+}

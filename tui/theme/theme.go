@@ -9,6 +9,7 @@
 package theme
 
 import (
+	"github.com/charmbracelet/bubbles/cursor"
 	"github.com/charmbracelet/bubbles/help"
 	"github.com/charmbracelet/bubbles/textinput"
 	"github.com/charmbracelet/lipgloss"
@@ -144,4 +145,7 @@ func (t *Theme) Input(in *textinput.Model) {
 	in.CompletionStyle = t.Muted
 	in.Cursor.Style = t.r.NewStyle().Reverse(true)
 	in.Cursor.TextStyle = t.Text
+	// A steady cursor: no blink ticks redrawing the screen twice a second
+	// (over SSH that is traffic for nothing).
+	in.Cursor.SetMode(cursor.CursorStatic)
 }
