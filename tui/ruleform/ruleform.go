@@ -45,7 +45,9 @@ type KeyMap struct {
 func (k KeyMap) ShortHelp() []key.Binding { return []key.Binding{k.Next, k.Pick, k.Save, k.Cancel} }
 
 // FullHelp is every key of the form.
-func (k KeyMap) FullHelp() [][]key.Binding { return [][]key.Binding{{k.Next, k.Prev, k.Pick, k.Save, k.Cancel}} }
+func (k KeyMap) FullHelp() [][]key.Binding {
+	return [][]key.Binding{{k.Next, k.Prev, k.Pick, k.Save, k.Cancel}}
+}
 
 var keyMap = KeyMap{
 	Next:   key.NewBinding(key.WithKeys("tab", "down", "enter"), key.WithHelp("tab/↓", "next")),
