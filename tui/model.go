@@ -27,6 +27,7 @@ import (
 	"github.com/jobbridge/jobbridge/shared/api"
 	"github.com/jobbridge/jobbridge/shared/client"
 	"github.com/jobbridge/jobbridge/tui/grid"
+	"github.com/jobbridge/jobbridge/tui/jobs"
 	"github.com/jobbridge/jobbridge/tui/keys"
 	"github.com/jobbridge/jobbridge/tui/ruleform"
 	"github.com/jobbridge/jobbridge/tui/rules"
@@ -382,6 +383,8 @@ func (m *Model) newView(to session.View) view {
 		return runs.New(m.s)
 	case session.ViewRules:
 		return rules.New(m.s)
+	case session.ViewJobs:
+		return jobs.New(m.s)
 	}
 	return nil
 }

@@ -1,0 +1,30 @@
+package tui_test
+
+import (
+	"testing"
+
+	"github.com/jobbridge/jobbridge/tui/internal/fakeagent"
+)
+
+func TestJobsViewAt80x24(t *testing.T) {
+	f := setup(t, fakeagent.AdminToken, 80, 24, "jobs", seedRuns)
+	f.waitFor(t, "live", "orders.increment", "Used by nightly-report")
+	f.press("down")
+	f.waitFor(t, "Used by ping-partner", "token")
+	requireGolden(t, f.screen(t))
+}
+
+func TestNewRuleFromAJob(t *testing.T) {
+	f := setup(t, fakeagent.AdminToken, 80, 24, "jobs", seedRuns)
+	f.waitFor(t, "live", "orders.increment", "admin")
+	f.press("down", "down", "n")
+	f.waitFor(t, "New rule", "orders.increment", "*by")
+}
+
+func TestHelpListsTheViewsKeysAndCommands(t *testing.T) {
+	f := setup(t, fakeagent.AdminToken, 80, 30, "rules", seedRuns)
+	f.waitFor(t, "live", "nightly-report", "admin")
+	f.press("?")
+	f.waitFor(t, "Keys — Rules", "Commands (after :)")
+	requireGolden(t, f.screen(t))
+}
