@@ -46,8 +46,10 @@ func (b *Backend) ensureConnection(ctx context.Context) (string, error) {
 	switch {
 	case out.AuthorizationType != types.ConnectionAuthorizationTypeApiKey:
 		why = fmt.Sprintf("its authorization is %s, not API_KEY", out.AuthorizationType)
-	case out.AuthParameters == nil || out.AuthParameters.ApiKeyAuthParameters == nil ||
+	case out.AuthParameters != nil && out.AuthParameters.ApiKeyAuthParameters != nil &&
 		aws.ToString(out.AuthParameters.ApiKeyAuthParameters.ApiKeyName) != s.AuthHeader:
+		// Changed behind the agent's back. (When AWS does not say, the
+		// state file's hash, which covers the header, decides.)
 		why = "its API key header is not " + s.AuthHeader
 	case out.ConnectionState == types.ConnectionStateDeauthorized:
 		why = "it is deauthorized: " + aws.ToString(out.StateReason)

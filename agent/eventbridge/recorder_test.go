@@ -163,6 +163,27 @@ func TestKeyOrHeaderChangeUpdatesTheConnectionOnly(t *testing.T) {
 	wantFields(t, h.f.CallsOf("UpdateConnection")[0], map[string]any{"AuthParameters.ApiKeyAuthParameters.ApiKeyName": "X-Jobbridge-Key"})
 }
 
+func TestConnectionChangedInTheConsoleIsSetBack(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	ctx := context.Background()
+	if _, err := h.b.setup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for field, value := range map[string]any{
+		"AuthParameters":  map[string]any{"ApiKeyAuthParameters": map[string]any{"ApiKeyName": "X-Other"}},
+		"ConnectionState": "DEAUTHORIZED",
+	} {
+		h.f.SetConnectionField("jb-test-connection", field, value)
+		h.f.Reset()
+		h.restart(t)
+		if _, err := h.b.setup(ctx); err != nil {
+			t.Fatal(err)
+		}
+		wantOps(t, h.f, "DescribeConnection", "UpdateConnection", "DescribeApiDestination")
+	}
+}
+
 func TestConnectionMadeElsewhereGetsTheKeyOnce(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)

@@ -515,3 +515,11 @@ func esc(s string) string {
 	xml.EscapeText(&b, []byte(s))
 	return b.String()
 }
+
+// SetConnectionField changes a field of a connection as DescribeConnection
+// answers it, behind the agent's back.
+func (f *Fake) SetConnectionField(name, field string, value any) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.connections[name][field] = value
+}
