@@ -3,20 +3,10 @@ package agent_test
 import (
 	"bufio"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"io"
-	"math/big"
-	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -24,6 +14,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/jobbridge/jobbridge/agent"
+	"github.com/jobbridge/jobbridge/agent/internal/testcert"
 	"github.com/jobbridge/jobbridge/shared/api"
 	"github.com/jobbridge/jobbridge/shared/client"
 )
@@ -279,13 +270,12 @@ func TestResponsesMatchTheOpenAPIDocument(t *testing.T) {
 
 func TestHTTPSWithAGivenCertificate(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	certFile, keyFile, pool := selfSignedCert(t, dir)
-	ta := startAgent(t, "sqlite", func(c *agent.Config) { c.TLSCert, c.TLSKey = certFile, keyFile })
+	cert := testcert.New(t)
+	ta := startAgent(t, "sqlite", func(c *agent.Config) { c.TLSCert, c.TLSKey = cert.CertFile, cert.KeyFile })
 	if !strings.HasPrefix(ta.URL(), "https://") {
 		t.Fatalf("URL %s is not https", ta.URL())
 	}
-	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: cert.Pool}}}
 	c := client.New(ta.URL(), adminToken, client.WithHTTPClient(hc))
 	st, err := c.Status(context.Background())
 	if err != nil || st.Role != "admin" {
@@ -302,42 +292,6 @@ func TestHTTPSWithAGivenCertificate(t *testing.T) {
 	}
 }
 
-func selfSignedCert(t *testing.T, dir string) (certFile, keyFile string, pool *x509.CertPool) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "jobbridge test"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
-		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IsCA:         true, BasicConstraintsValid: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	pool = x509.NewCertPool()
-	pool.AddCert(cert)
-	return certFile, keyFile, pool
-}
 
 func TestShutdownDoesNotWaitForOpenStreams(t *testing.T) {
 	t.Parallel()

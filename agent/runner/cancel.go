@@ -11,6 +11,15 @@ import (
 	"github.com/jobbridge/jobbridge/shared/api"
 )
 
+// What a run records as its canceller (CancelledBy) or reason, so that
+// readers (notifications) can tell a timeout or a shutdown from an operator.
+const (
+	// TimeoutCanceller is CancelledBy of a run stopped by its rule's timeout.
+	TimeoutCanceller = "timeout"
+	// ShutdownReason is CancelReason of a run cancelled by the agent's shutdown.
+	ShutdownReason = "agent shutting down"
+)
+
 // cancelCause is why a run's context was cancelled: it decides the run's
 // final state and error.
 type cancelCause struct {
@@ -32,14 +41,14 @@ func operatorCause(by, reason string) *cancelCause {
 
 func timeoutCause(d time.Duration) *cancelCause {
 	msg := fmt.Sprintf("timed out after %s (the rule's timeout)", d)
-	return &cancelCause{status: api.StatusFailed, by: "timeout", reason: msg, msg: msg}
+	return &cancelCause{status: api.StatusFailed, by: TimeoutCanceller, reason: msg, msg: msg}
 }
 
 func shutdownCause(node string) *cancelCause {
 	return &cancelCause{
 		status: api.StatusCancelled,
 		by:     "agent " + node,
-		reason: "agent shutting down",
+		reason: ShutdownReason,
 		msg:    "cancelled: the agent is shutting down",
 	}
 }

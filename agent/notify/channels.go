@@ -1,0 +1,194 @@
+package notify
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+	mail "github.com/wneessen/go-mail"
+)
+
+// EmailConfig configures the email channel.
+type EmailConfig struct {
+	Addr     string   // SMTP server, host:port
+	From     string   // sender address
+	To       []string // recipients
+	Username string   // optional SMTP authentication
+	Password string
+	// TLS is "starttls" (the default: upgrade the connection, refuse if the
+	// server cannot), "tls" (implicit TLS, port 465 style) or "none".
+	TLS string
+	// TLSConfig overrides the TLS settings (tests give their own CA).
+	TLSConfig *tls.Config
+}
+
+// Email sends messages over SMTP with go-mail.
+type Email struct {
+	cfg  EmailConfig
+	host string
+	port int
+}
+
+// NewEmail checks the configuration and returns the channel.
+func NewEmail(cfg EmailConfig) (*Email, error) {
+	host, portStr, err := net.SplitHostPort(cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("JOBBRIDGE_NOTIFY_SMTP_ADDR: %q is not host:port", cfg.Addr)
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil {
+		return nil, fmt.Errorf("JOBBRIDGE_NOTIFY_SMTP_ADDR: %q has no numeric port", cfg.Addr)
+	}
+	if cfg.From == "" || len(cfg.To) == 0 {
+		return nil, fmt.Errorf("email notifications need JOBBRIDGE_NOTIFY_SMTP_FROM and JOBBRIDGE_NOTIFY_EMAIL_TO")
+	}
+	switch cfg.TLS {
+	case "":
+		cfg.TLS = "starttls"
+	case "starttls", "tls", "none":
+	default:
+		return nil, fmt.Errorf("JOBBRIDGE_NOTIFY_SMTP_TLS: %q is not none, starttls or tls", cfg.TLS)
+	}
+	e := &Email{cfg: cfg, host: host, port: port}
+	if _, err := e.message(Message{}); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// Name implements Notifier.
+func (*Email) Name() string { return "email" }
+
+func (e *Email) message(m Message) (*mail.Msg, error) {
+	msg := mail.NewMsg()
+	if err := msg.From(e.cfg.From); err != nil {
+		return nil, fmt.Errorf("JOBBRIDGE_NOTIFY_SMTP_FROM: %w", err)
+	}
+	if err := msg.To(e.cfg.To...); err != nil {
+		return nil, fmt.Errorf("JOBBRIDGE_NOTIFY_EMAIL_TO: %w", err)
+	}
+	msg.Subject(m.Subject())
+	msg.SetDate()
+	msg.SetMessageID()
+	msg.SetBodyString(mail.TypeTextPlain, m.Text())
+	return msg, nil
+}
+
+// Notify implements Notifier: one SMTP exchange per message.
+func (e *Email) Notify(ctx context.Context, m Message) error {
+	msg, err := e.message(m)
+	if err != nil {
+		return err
+	}
+	opts := []mail.Option{mail.WithPort(e.port), mail.WithTimeout(30 * time.Second)}
+	switch e.cfg.TLS {
+	case "tls":
+		opts = append(opts, mail.WithSSL())
+	case "none":
+		opts = append(opts, mail.WithTLSPolicy(mail.NoTLS))
+	default:
+		opts = append(opts, mail.WithTLSPolicy(mail.TLSMandatory))
+	}
+	if e.cfg.TLSConfig != nil {
+		opts = append(opts, mail.WithTLSConfig(e.cfg.TLSConfig))
+	}
+	if e.cfg.Username != "" {
+		opts = append(opts, mail.WithSMTPAuth(mail.SMTPAuthAutoDiscover), mail.WithUsername(e.cfg.Username), mail.WithPassword(e.cfg.Password))
+	}
+	c, err := mail.NewClient(e.host, opts...)
+	if err != nil {
+		return fmt.Errorf("email: %w", err)
+	}
+	if err := c.DialAndSendWithContext(ctx, msg); err != nil {
+		return fmt.Errorf("email via %s: %w", e.cfg.Addr, err)
+	}
+	return nil
+}
+
+// Webhook posts a short message to a chat webhook (Slack-compatible JSON:
+// {"text": ...}; Mattermost, Rocket.Chat and others take the same).
+type Webhook struct {
+	url    string
+	client *http.Client
+}
+
+// NewWebhook returns the chat channel; client nil means a 30s timeout one.
+func NewWebhook(url string, client *http.Client) *Webhook {
+	if client == nil {
+		client = &http.Client{Timeout: 30 * time.Second}
+	}
+	return &Webhook{url: url, client: client}
+}
+
+// Name implements Notifier.
+func (*Webhook) Name() string { return "webhook" }
+
+// Notify implements Notifier.
+func (w *Webhook) Notify(ctx context.Context, m Message) error {
+	text := m.Subject()
+	if m.Error != "" {
+		text += "\n> " + firstLines(m.Error, 3)
+	}
+	if m.Console != "" {
+		text += "\n" + m.Console
+	}
+	body, _ := json.Marshal(map[string]string{"text": text})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.url, bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("chat webhook: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := w.client.Do(req)
+	if err != nil {
+		return fmt.Errorf("chat webhook: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return fmt.Errorf("chat webhook answered %d: %s", resp.StatusCode, bytes.TrimSpace(b))
+	}
+	return nil
+}
+
+// SNSPublisher is the part of the SNS client the channel uses.
+type SNSPublisher interface {
+	Publish(ctx context.Context, in *sns.PublishInput, opts ...func(*sns.Options)) (*sns.PublishOutput, error)
+}
+
+// SNS publishes messages to a topic.
+type SNS struct {
+	client SNSPublisher
+	topic  string
+}
+
+// NewSNS returns the SNS channel.
+func NewSNS(client SNSPublisher, topicARN string) *SNS { return &SNS{client: client, topic: topicARN} }
+
+// Name implements Notifier.
+func (*SNS) Name() string { return "sns" }
+
+// Notify implements Notifier.
+func (s *SNS) Notify(ctx context.Context, m Message) error {
+	subject := m.Subject()
+	if len(subject) > 100 { // SNS's limit for email subscribers
+		subject = subject[:97] + "..."
+	}
+	_, err := s.client.Publish(ctx, &sns.PublishInput{
+		TopicArn: aws.String(s.topic),
+		Subject:  aws.String(subject),
+		Message:  aws.String(m.Text()),
+	})
+	if err != nil {
+		return fmt.Errorf("sns publish to %s: %w", s.topic, err)
+	}
+	return nil
+}
