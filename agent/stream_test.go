@@ -292,7 +292,6 @@ func TestHTTPSWithAGivenCertificate(t *testing.T) {
 	}
 }
 
-
 func TestShutdownDoesNotWaitForOpenStreams(t *testing.T) {
 	t.Parallel()
 	cfg := testConfig(t)
