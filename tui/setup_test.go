@@ -1,7 +1,6 @@
 package tui_test
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"strings"
@@ -64,9 +63,7 @@ func setup(t *testing.T, token string, w, h int, start string, seed func(a *fake
 // waitFor waits until the screen has shown every one of want.
 func (f *fixture) waitFor(t *testing.T, want ...string) {
 	t.Helper()
-	var seen []byte
 	teatest.WaitFor(t, f.tm.Output(), func(b []byte) bool {
-		seen = b
 		s := ansi.Strip(string(b))
 		for _, w := range want {
 			if !strings.Contains(s, w) {
@@ -75,7 +72,6 @@ func (f *fixture) waitFor(t *testing.T, want ...string) {
 		}
 		return true
 	}, teatest.WithDuration(5*time.Second), teatest.WithCheckInterval(20*time.Millisecond))
-	_ = seen
 }
 
 // screen stops the program and returns its last view.
@@ -160,5 +156,3 @@ func contains(t *testing.T, screen string, want ...string) {
 		}
 	}
 }
-
-var _ = bytes.Contains

@@ -1,0 +1,187 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/charmbracelet/x/ansi"
+	"github.com/creack/pty"
+)
+
+// buildBinary builds a command of this module into dir and returns its path.
+func buildBinary(t *testing.T, dir, pkg, name string) string {
+	t.Helper()
+	goCmd, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command to build the binaries with")
+	}
+	out := filepath.Join(dir, name)
+	cmd := exec.Command(goCmd, "build", "-o", out, pkg)
+	cmd.Dir = moduleRoot(t)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build %s: %v\n%s", pkg, err, b)
+	}
+	return out
+}
+
+func moduleRoot(t *testing.T) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("no go.mod above the test")
+		}
+		dir = parent
+	}
+}
+
+// terminal runs a program in a pseudo-terminal and reads what it draws. It
+// answers the terminal queries a real terminal answers (background colour,
+// cursor position), as termenv asks them before the console starts.
+type terminal struct {
+	t    *testing.T
+	pty  *os.File
+	cmd  *exec.Cmd
+	mu   sync.Mutex
+	raw  bytes.Buffer
+	mark int // the screen text before this was seen by earlier waits
+	done chan struct{}
+}
+
+func startTerminal(t *testing.T, cmd *exec.Cmd, cols, rows int) *terminal {
+	t.Helper()
+	f, err := pty.StartWithSize(cmd, &pty.Winsize{Cols: uint16(cols), Rows: uint16(rows)})
+	if err != nil {
+		t.Fatalf("start %s in a pty: %v", cmd.Path, err)
+	}
+	term := &terminal{t: t, pty: f, cmd: cmd, done: make(chan struct{})}
+	go term.read()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-term.done
+		_ = f.Close()
+	})
+	return term
+}
+
+func (term *terminal) read() {
+	defer close(term.done)
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := term.pty.Read(buf)
+		if n > 0 {
+			chunk := buf[:n]
+			term.mu.Lock()
+			term.raw.Write(chunk)
+			term.mu.Unlock()
+			if bytes.Contains(chunk, []byte("\x1b]11;?")) {
+				_, _ = term.pty.WriteString("\x1b]11;rgb:1c1c/1c1c/1c1c\x1b\\")
+			}
+			if bytes.Contains(chunk, []byte("\x1b[6n")) {
+				_, _ = term.pty.WriteString("\x1b[1;1R")
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// text is everything drawn so far, without escape sequences.
+func (term *terminal) text() string {
+	term.mu.Lock()
+	defer term.mu.Unlock()
+	return ansi.Strip(term.raw.String())
+}
+
+// waitFor waits until every one of want has been drawn since the last wait.
+func (term *terminal) waitFor(timeout time.Duration, want ...string) {
+	term.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		s := term.text()
+		since := s[min(term.mark, len(s)):]
+		ok := true
+		end := 0
+		for _, w := range want {
+			i := strings.Index(since, w)
+			if i < 0 {
+				ok = false
+				break
+			}
+			end = max(end, i+len(w))
+		}
+		if ok {
+			term.mark += end
+			return
+		}
+		if time.Now().After(deadline) {
+			tail := since
+			if len(tail) > 3000 {
+				tail = tail[len(tail)-3000:]
+			}
+			term.t.Fatalf("the console did not show %q within %s; it drew:\n%s", want, timeout, tail)
+		}
+		time.Sleep(30 * time.Millisecond)
+	}
+}
+
+func (term *terminal) send(keys ...string) {
+	term.t.Helper()
+	for _, k := range keys {
+		// Plain text goes a character at a time, as a person types (the
+		// console would read a burst as one paste); an escape sequence
+		// goes whole.
+		parts := []string{k}
+		if !strings.HasPrefix(k, "\x1b") {
+			parts = strings.Split(k, "")
+		}
+		for _, p := range parts {
+			if _, err := term.pty.WriteString(p); err != nil {
+				term.t.Fatalf("type %q: %v", p, err)
+			}
+			time.Sleep(15 * time.Millisecond)
+		}
+	}
+}
+
+// wait waits for the program to exit and returns its exit code.
+func (term *terminal) wait(timeout time.Duration) int {
+	term.t.Helper()
+	exited := make(chan error, 1)
+	go func() { exited <- term.cmd.Wait() }()
+	select {
+	case err := <-exited:
+		if ee, ok := err.(*exec.ExitError); ok {
+			return ee.ExitCode()
+		}
+		if err != nil {
+			term.t.Fatalf("wait: %v", err)
+		}
+		return 0
+	case <-time.After(timeout):
+		term.t.Fatalf("the console did not exit within %s", timeout)
+		return -1
+	}
+}
+
+const (
+	keyTab   = "\t"
+	keyEnter = "\r"
+	keyEsc   = "\x1b"
+	keyCtrlS = "\x13"
+	keyDown  = "\x1b[B"
+)
