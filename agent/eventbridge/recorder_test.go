@@ -633,3 +633,31 @@ func TestSettingsValidateNamesEveryProblem(t *testing.T) {
 		t.Errorf("good settings rejected: %v", err)
 	}
 }
+
+func TestReconcileRecreatesADeletedDestinationAndRepointsTargets(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	ctx := context.Background()
+	h.st.put(rule("steady", "rate(1 hour)", true))
+	if _, err := h.b.Reconcile(ctx); err != nil {
+		t.Fatal(err)
+	}
+	old := h.f.Destination("jb-test-destination")["ApiDestinationArn"]
+	h.f.DropAPIDestination("jb-test-destination")
+
+	h.f.Reset()
+	rep, err := h.b.Reconcile(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantOps(t, h.f, "DescribeConnection", "DescribeApiDestination", "CreateApiDestination", "ListRules",
+		"ListTargetsByRule", "PutTargets")
+	fresh := h.f.Destination("jb-test-destination")["ApiDestinationArn"]
+	if fresh == old {
+		t.Fatal("the fake gave the new destination the old ARN")
+	}
+	wantFields(t, h.f.CallsOf("PutTargets")[0], map[string]any{"Targets.0.Arn": fresh})
+	if !slices.Equal(rep.Synced, []string{"steady"}) {
+		t.Errorf("report %+v, want steady synced", rep)
+	}
+}

@@ -523,3 +523,10 @@ func (f *Fake) SetConnectionField(name, field string, value any) {
 	defer f.mu.Unlock()
 	f.connections[name][field] = value
 }
+
+// DropAPIDestination deletes an API destination behind the agent's back.
+func (f *Fake) DropAPIDestination(name string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.destinations, name)
+}
