@@ -9,10 +9,12 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/jobbridge/jobbridge/agent/events"
+	"github.com/jobbridge/jobbridge/agent/notify"
 	"github.com/jobbridge/jobbridge/agent/runner"
 	"github.com/jobbridge/jobbridge/agent/scheduler"
 	"github.com/jobbridge/jobbridge/agent/server"
@@ -21,6 +23,7 @@ import (
 	"github.com/jobbridge/jobbridge/agent/store/postgres"
 	"github.com/jobbridge/jobbridge/agent/store/sqlite"
 	"github.com/jobbridge/jobbridge/jobs"
+	"github.com/jobbridge/jobbridge/shared/api"
 )
 
 // Env is what a RegisterFunc may hand to the jobs it builds.
@@ -29,6 +32,9 @@ type Env struct {
 	// built-in SQL job uses it).
 	Store  store.Store
 	Logger *slog.Logger
+	// AddNotifier adds a notification channel of the program's own, beside
+	// the configured email, chat webhook and SNS; rules name it by its Name.
+	AddNotifier func(notify.Notifier)
 }
 
 // RegisterFunc registers the jobs an agent offers. A program that wants its
@@ -46,8 +52,10 @@ type Agent struct {
 	runner  *runner.Runner
 	backend Backend
 
-	service *service.Service
-	metrics *server.Metrics
+	service   *service.Service
+	metrics   *server.Metrics
+	notifiers []notify.Notifier
+	notify    *notify.Dispatcher // nil when no channel is configured
 
 	adminTokenFile string // "" when the token was given
 	listener       net.Listener
@@ -126,10 +134,16 @@ func (a *Agent) init(ctx context.Context, register RegisterFunc) error {
 
 	a.jobs = jobs.NewRegistry()
 	if register != nil {
-		if err := register(a.jobs, Env{Store: a.store, Logger: a.log}); err != nil {
+		env := Env{Store: a.store, Logger: a.log, AddNotifier: func(n notify.Notifier) { a.notifiers = append(a.notifiers, n) }}
+		if err := register(a.jobs, env); err != nil {
 			return fmt.Errorf("register jobs: %w", err)
 		}
 	}
+	configured, err := a.cfg.Notify.notifiers(ctx)
+	if err != nil {
+		return fmt.Errorf("notifications: %w", err)
+	}
+	a.notifiers = append(configured, a.notifiers...)
 	a.runner, err = runner.New(runner.Config{
 		Store: a.store, Jobs: a.jobs, Events: a.events, Node: a.cfg.Node,
 		Logger: a.log, MaxLogLines: a.cfg.MaxLogLines,
@@ -149,6 +163,7 @@ func (a *Agent) init(ctx context.Context, register RegisterFunc) error {
 	a.service = service.New(service.Config{
 		Store: a.store, Jobs: a.jobs, Runner: a.runner, Events: a.events, Backend: a.backend,
 		RulePrefix: a.cfg.EventBridge.RulePrefix, Logger: a.log,
+		NotifyChannels: channelNames(a.notifiers),
 	})
 	a.metrics = server.NewMetrics()
 	var reconciler server.Reconciler
@@ -161,6 +176,7 @@ func (a *Agent) init(ctx context.Context, register RegisterFunc) error {
 		RulePrefix: a.cfg.EventBridge.RulePrefix,
 		Service:    a.service, Jobs: a.jobs, Events: a.events, Reconciler: reconciler,
 		Version: Version(), Node: a.cfg.Node, SchedulerMode: a.mode, Metrics: a.metrics,
+		Notifications: a.notificationStatus,
 	})
 	return nil
 }
@@ -176,6 +192,36 @@ func (a *Agent) warnUnknownJobs(ctx context.Context) {
 			a.log.Warn("rule names a job this agent does not have; its runs will fail", "rule", r.Name, "job", r.Job)
 		}
 	}
+}
+
+func channelNames(ns []notify.Notifier) []string {
+	var out []string
+	for _, n := range ns {
+		out = append(out, n.Name())
+	}
+	return out
+}
+
+// notificationStatus is each channel's health, for GET /status.
+func (a *Agent) notificationStatus() []api.ChannelStatus {
+	if a.notify == nil {
+		return nil
+	}
+	var out []api.ChannelStatus
+	for _, st := range a.notify.Status() {
+		out = append(out, api.ChannelStatus{
+			Channel: st.Channel, Healthy: st.Healthy, Sent: st.Sent, Failed: st.Failed,
+			LastError: st.LastError, LastErrorAt: timePtr(st.LastErrorAt), LastSentAt: timePtr(st.LastSentAt),
+		})
+	}
+	return out
+}
+
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
 }
 
 // Service returns what carries out operators' actions.
@@ -273,6 +319,18 @@ func (a *Agent) Run(ctx context.Context) error {
 	})
 	wg.Go(func() { a.pruneLoop(bg) })
 	wg.Go(func() { a.metrics.Watch(bg, a.events) })
+	if len(a.notifiers) > 0 {
+		kinds, _ := a.cfg.Notify.kinds() // checked by Validate
+		base := a.cfg.EventBridge.TargetURL
+		if base == "" {
+			base = a.URL()
+		}
+		a.notify = notify.New(notify.Config{
+			Store: a.store, Events: a.events, Notifiers: a.notifiers, On: kinds,
+			FoldWindow: a.cfg.Notify.FoldWindow, BaseURL: strings.TrimRight(base, "/"), Logger: a.log,
+		})
+		wg.Go(func() { a.notify.Run(bg) })
+	}
 
 	var runErr error
 	select {

@@ -47,6 +47,8 @@ type Config struct {
 	ShutdownGrace time.Duration
 	// MaxLogLines caps the log lines kept per run. Default 10,000.
 	MaxLogLines int
+	// Notify holds the notification settings.
+	Notify NotifyConfig
 }
 
 // EventBridgeConfig holds the settings named after the original module's.
@@ -147,6 +149,9 @@ func (c *Config) Validate() error {
 		errs = append(errs, errors.New("JOBBRIDGE_SCHEDULER=eventbridge needs JOBBRIDGE_EB_API_KEY, JOBBRIDGE_EB_TARGET_ROLE_ARN, JOBBRIDGE_EB_CONNECTION_NAME, JOBBRIDGE_EB_DESTINATION_NAME and JOBBRIDGE_EB_TARGET_URL"))
 	}
 	if err := c.validateEventBridge(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.Notify.validate(); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)

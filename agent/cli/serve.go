@@ -52,6 +52,7 @@ func intSetting(p *int, flag, env, usage string) setting {
 
 func settings(c *agent.Config) []setting {
 	eb := &c.EventBridge
+	n := &c.Notify
 	return []setting{
 		stringSetting(&c.Listen, "listen", "LISTEN", "HTTP address (default 127.0.0.1:8080)", false),
 		stringSetting(&c.DataDir, "data-dir", "DATA_DIR", "directory for the SQLite file, admin token and address file (default $XDG_DATA_HOME/jobbridge)", false),
@@ -72,6 +73,16 @@ func settings(c *agent.Config) []setting {
 		stringSetting(&eb.TargetURL, "eb-target-url", "EB_TARGET_URL", "the agent's public base URL", false),
 		stringSetting(&eb.RulePrefix, "eb-rule-prefix", "EB_RULE_PREFIX", "prefix of the EventBridge rules this agent manages", false),
 		stringSetting(&eb.EventBus, "eb-event-bus", "EB_EVENT_BUS", "event bus (default default)", false),
+		stringSetting(&n.On, "notify-on", "NOTIFY_ON", "outcomes that notify: failed,cancelled,interrupted,timeout,recovered (default failed,interrupted,timeout,recovered)", false),
+		stringSetting(&n.EmailTo, "notify-email-to", "NOTIFY_EMAIL_TO", "email recipients, comma-separated", false),
+		stringSetting(&n.SMTPAddr, "notify-smtp-addr", "NOTIFY_SMTP_ADDR", "SMTP server host:port", false),
+		stringSetting(&n.SMTPFrom, "notify-smtp-from", "NOTIFY_SMTP_FROM", "sender address", false),
+		stringSetting(&n.SMTPUsername, "notify-smtp-username", "NOTIFY_SMTP_USERNAME", "SMTP user (optional)", false),
+		stringSetting(&n.SMTPPassword, "notify-smtp-password", "NOTIFY_SMTP_PASSWORD", "SMTP password", true),
+		stringSetting(&n.SMTPTLS, "notify-smtp-tls", "NOTIFY_SMTP_TLS", "none, starttls or tls (default starttls)", false),
+		stringSetting(&n.WebhookURL, "notify-webhook-url", "NOTIFY_WEBHOOK_URL", "chat webhook URL (Slack-compatible)", true),
+		stringSetting(&n.SNSTopicARN, "notify-sns-topic-arn", "NOTIFY_SNS_TOPIC_ARN", "SNS topic to publish to", false),
+		durationSetting(&n.FoldWindow, "notify-fold-window", "NOTIFY_FOLD_WINDOW", "fold repeated outcomes of a rule within this window (default 10m)"),
 		stringSetting(&eb.DLQARN, "eb-dlq-arn", "EB_DLQ_ARN", "SQS queue ARN for deliveries EventBridge gives up on (optional)", false),
 		intSetting(&eb.InvocationRate, "eb-invocation-rate", "EB_INVOCATION_RATE", "API destination invocations per second (default 300)"),
 		durationSetting(&eb.ReconcileInterval, "eb-reconcile-interval", "EB_RECONCILE_INTERVAL", "how often EventBridge is compared with the rules (default 5m)"),

@@ -60,6 +60,12 @@ func (s *Server) registerAdmin(hapi huma.API) {
 				Version: s.cfg.Version, Node: s.cfg.Node, Store: s.cfg.Store.Kind(), Scheduler: s.cfg.SchedulerMode,
 				StartedAt: s.cfg.StartedAt, Jobs: len(s.cfg.Jobs.List()), Rules: len(rules), Runs: counts,
 				Webhook: s.cfg.WebhookKey != "", Role: string(caller(ctx).Role),
+				Notifications: []api.ChannelStatus{},
+			}
+			if s.cfg.Notifications != nil {
+				if ns := s.cfg.Notifications(); ns != nil {
+					st.Notifications = ns
+				}
 			}
 			for _, r := range rules {
 				switch r.Sync.State {

@@ -84,6 +84,7 @@ func apiRule(r store.Rule, v ruleView) api.Rule {
 	out := api.Rule{
 		Name: r.Name, Job: r.Job, Schedule: r.Schedule, Enabled: r.Enabled, Parameters: params,
 		Description: r.Description, Overlap: r.Overlap, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
+		Notify:        api.NotifyPolicy{On: r.Notify.On, Channels: r.Notify.Channels},
 		NextFireTimes: []time.Time{},
 	}
 	if out.Overlap == "" {

@@ -58,6 +58,8 @@ type Config struct {
 	Heartbeat time.Duration
 	// Metrics receives the agent's counters; nil makes a private one.
 	Metrics *Metrics
+	// Notifications reports the notification channels' health (nil: none).
+	Notifications func() []api.ChannelStatus
 	// AuthFailuresPerMinute is how many failed authentications a client
 	// address may make in a minute before it is refused with 429. Default 10.
 	AuthFailuresPerMinute int

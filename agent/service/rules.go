@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/jobbridge/jobbridge/agent/events"
@@ -73,6 +75,9 @@ func (s *Service) ruleFromInput(name string, in api.RuleInput, existing *store.R
 	}
 	for k, v := range in.Parameters {
 		r.Parameters[k] = v
+	}
+	if in.Notify != nil {
+		r.Notify = s.notifyPolicy(*in.Notify, verr)
 	}
 	job, ok := s.jobs.Get(in.Job)
 	if !ok {
@@ -255,4 +260,30 @@ func (s *Service) start(ctx context.Context, p runner.StartParams) (store.Run, e
 		return store.Run{}, err
 	}
 	return run, nil
+}
+
+// notifyKinds are the outcomes a rule may choose to be notified of.
+var notifyKinds = []string{"failed", "cancelled", "interrupted", "timeout", "recovered"}
+
+// notifyPolicy checks a rule's notification policy.
+func (s *Service) notifyPolicy(p api.NotifyPolicy, verr *ValidationError) store.NotifyPolicy {
+	for i, k := range p.On {
+		switch {
+		case k == "none" && len(p.On) == 1:
+		case k == "none":
+			verr.add(fmt.Sprintf("body.notify.on[%d]", i), `"none" must be alone`)
+		case !slices.Contains(notifyKinds, k):
+			verr.add(fmt.Sprintf("body.notify.on[%d]", i), "%q is not one of %s or none", k, strings.Join(notifyKinds, ", "))
+		}
+	}
+	for i, c := range p.Channels {
+		if !slices.Contains(s.notify, c) {
+			have := "no channel is configured"
+			if len(s.notify) > 0 {
+				have = "the agent has " + strings.Join(s.notify, ", ")
+			}
+			verr.add(fmt.Sprintf("body.notify.channels[%d]", i), "%q is not a notification channel of this agent (%s)", c, have)
+		}
+	}
+	return store.NotifyPolicy{On: p.On, Channels: p.Channels}
 }

@@ -32,6 +32,7 @@ type Service struct {
 	events  *events.Broker
 	backend Backend
 	prefix  string
+	notify  []string
 	log     *slog.Logger
 }
 
@@ -46,7 +47,9 @@ type Config struct {
 	// RulePrefix is prepended to rule names in EventBridge; a name must fit
 	// EventBridge's 64 characters with it.
 	RulePrefix string
-	Logger     *slog.Logger
+	// NotifyChannels are the notification channels a rule may name.
+	NotifyChannels []string
+	Logger         *slog.Logger
 }
 
 // New returns a service.
@@ -59,7 +62,7 @@ func New(cfg Config) *Service {
 	}
 	return &Service{
 		store: cfg.Store, jobs: cfg.Jobs, runner: cfg.Runner, events: cfg.Events,
-		backend: cfg.Backend, prefix: cfg.RulePrefix, log: cfg.Logger,
+		backend: cfg.Backend, prefix: cfg.RulePrefix, notify: cfg.NotifyChannels, log: cfg.Logger,
 	}
 }
 

@@ -43,6 +43,8 @@ type RuleInput struct {
 	Timeout string `json:"timeout,omitempty"`
 	// Overlap is "allow" (the default) or "skip".
 	Overlap Overlap `json:"overlap,omitempty"`
+	// Notify is the rule's own choice of notifications.
+	Notify *NotifyPolicy `json:"notify,omitempty"`
 }
 
 // Rule is a stored rule with what the agent derives from it. Secret
@@ -56,6 +58,7 @@ type Rule struct {
 	Description string            `json:"description"`
 	Timeout     string            `json:"timeout"`
 	Overlap     Overlap           `json:"overlap"`
+	Notify      NotifyPolicy      `json:"notify"`
 	CreatedAt   time.Time         `json:"createdAt"`
 	UpdatedAt   time.Time         `json:"updatedAt"`
 
@@ -151,8 +154,31 @@ type Status struct {
 	Runs      map[RunStatus]int64 `json:"runs"`
 	Sync      SyncSummary         `json:"sync"`
 	Webhook   bool                `json:"webhook"`
+	// Notifications is each notification channel's health.
+	Notifications []ChannelStatus `json:"notifications"`
 	// Role is what the caller's token may do.
 	Role string `json:"role"`
+}
+
+// ChannelStatus is how a notification channel has fared: unhealthy after
+// a message it could not send at all, until one goes through.
+type ChannelStatus struct {
+	Channel     string     `json:"channel"`
+	Healthy     bool       `json:"healthy"`
+	Sent        int        `json:"sent"`
+	Failed      int        `json:"failed"`
+	LastError   string     `json:"lastError,omitempty"`
+	LastErrorAt *time.Time `json:"lastErrorAt,omitempty"`
+	LastSentAt  *time.Time `json:"lastSentAt,omitempty"`
+}
+
+// NotifyPolicy is a rule's own choice of notifications. On lists the
+// outcomes that notify (failed, cancelled, interrupted, timeout,
+// recovered; ["none"] for none; empty for the agent's default); Channels
+// the channels (empty for all).
+type NotifyPolicy struct {
+	On       []string `json:"on,omitempty"`
+	Channels []string `json:"channels,omitempty"`
 }
 
 // SyncSummary counts rules per sync state.

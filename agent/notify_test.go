@@ -1,0 +1,119 @@
+package agent_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jobbridge/jobbridge/agent"
+	"github.com/jobbridge/jobbridge/agent/notify"
+	"github.com/jobbridge/jobbridge/jobs"
+	"github.com/jobbridge/jobbridge/jobs/builtin"
+	"github.com/jobbridge/jobbridge/shared/api"
+	"github.com/jobbridge/jobbridge/shared/client"
+)
+
+func TestNotificationsEndToEnd(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var chat []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body map[string]string
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		mu.Lock()
+		chat = append(chat, body["text"])
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	ta := startAgent(t, "sqlite", func(c *agent.Config) { c.Notify.WebhookURL = srv.URL })
+	ctx := context.Background()
+
+	_, err := ta.admin.CreateRule(ctx, api.RuleInput{Name: "x", Job: "demo", Schedule: "rate(1 day)",
+		Notify: &api.NotifyPolicy{On: []string{"failed", "exploded"}, Channels: []string{"pager"}}})
+	wantStatus(t, err, http.StatusBadRequest, "bad notification policy")
+	for _, loc := range []string{"body.notify.on[1]", "body.notify.channels[0]"} {
+		if !contains(problemLocations(err), loc) {
+			t.Errorf("problem %v lacks %s", err, loc)
+		}
+	}
+
+	r, err := ta.admin.CreateRule(ctx, api.RuleInput{Name: "nightly", Job: "demo", Schedule: "rate(1 day)",
+		Parameters: map[string]string{"duration": "10ms", "fail": "true"}, Notify: &api.NotifyPolicy{Channels: []string{"webhook"}}})
+	if err != nil || len(r.Notify.Channels) != 1 {
+		t.Fatalf("create: %+v %v", r, err)
+	}
+	run, err := ta.admin.TriggerRule(ctx, "nightly", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline) && len(got) == 0; time.Sleep(10 * time.Millisecond) {
+		mu.Lock()
+		got = append([]string(nil), chat...)
+		mu.Unlock()
+	}
+	if len(got) != 1 || !strings.HasPrefix(got[0], "[jobbridge] nightly failed (run "+run.ID[len(run.ID)-8:]+")") {
+		t.Fatalf("chat got %q", got)
+	}
+	st, err := ta.admin.Status(ctx)
+	if err != nil || len(st.Notifications) != 1 || st.Notifications[0].Channel != "webhook" || !st.Notifications[0].Healthy || st.Notifications[0].Sent != 1 {
+		t.Errorf("status notifications = %+v (%v)", st.Notifications, err)
+	}
+}
+
+// pager is a program's own channel, added through agent.Env.
+type pager struct {
+	mu   sync.Mutex
+	msgs []notify.Message
+}
+
+func (*pager) Name() string { return "pager" }
+func (p *pager) Notify(_ context.Context, m notify.Message) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.msgs = append(p.msgs, m)
+	return nil
+}
+
+func TestAProgramsOwnNotifier(t *testing.T) {
+	t.Parallel()
+	pg := &pager{}
+	cfg := testConfig(t)
+	cfg.AdminToken = adminToken
+	a, err := agent.New(context.Background(), cfg, nil, func(r *jobs.Registry, env agent.Env) error {
+		env.AddNotifier(pg)
+		return builtin.Register(r, env.Store)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = a.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	c := client.New(a.URL(), adminToken)
+	if _, err := c.CreateRule(context.Background(), api.RuleInput{Name: "r", Job: "demo", Schedule: "rate(1 day)",
+		Parameters: map[string]string{"duration": "10ms", "fail": "true"}, Notify: &api.NotifyPolicy{Channels: []string{"pager"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.TriggerRule(context.Background(), "r", nil); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		pg.mu.Lock()
+		n := len(pg.msgs)
+		pg.mu.Unlock()
+		if n == 1 {
+			return
+		}
+	}
+	t.Error("the program's own notifier got nothing")
+}
