@@ -101,6 +101,12 @@ type env struct {
 
 func newEnv(t *testing.T, fold time.Duration) *env {
 	t.Helper()
+	return newEnvWith(t, fold)
+}
+
+// newEnvWith uses the given notifiers, or two recorders (email, webhook).
+func newEnvWith(t *testing.T, fold time.Duration, notifiers ...notify.Notifier) *env {
+	t.Helper()
 	s := storetesting.Open(t, "sqlite")
 	reg := jobs.NewRegistry()
 	if err := reg.Register(outcomeJob{}); err != nil {
@@ -112,8 +118,11 @@ func newEnv(t *testing.T, fold time.Duration) *env {
 		t.Fatal(err)
 	}
 	e := &env{store: s, runner: r, a: newRecorder("email"), b: newRecorder("webhook")}
+	if len(notifiers) == 0 {
+		notifiers = []notify.Notifier{e.a, e.b}
+	}
 	e.disp = notify.New(notify.Config{
-		Store: s, Events: broker, Notifiers: []notify.Notifier{e.a, e.b},
+		Store: s, Events: broker, Notifiers: notifiers,
 		FoldWindow: fold, Attempts: 3, Backoff: 10 * time.Millisecond, BaseURL: "http://agent:8080",
 	})
 	ctx, cancel := context.WithCancel(context.Background())

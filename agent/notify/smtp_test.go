@@ -16,6 +16,7 @@ import (
 
 	"github.com/jobbridge/jobbridge/agent/internal/testcert"
 	"github.com/jobbridge/jobbridge/agent/notify"
+	"github.com/jobbridge/jobbridge/agent/store"
 	"github.com/jobbridge/jobbridge/shared/api"
 )
 
@@ -70,7 +71,10 @@ func (s *session) Mail(from string, _ *smtp.MailOptions) error {
 }
 
 func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
-	if s.srv.refuse {
+	s.srv.mu.Lock()
+	refuse := s.srv.refuse
+	s.srv.mu.Unlock()
+	if refuse {
 		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such mailbox"}
 	}
 	s.m.to = append(s.m.to, to)
@@ -217,5 +221,41 @@ func TestEmailConfigurationErrors(t *testing.T) {
 		if _, err := notify.NewEmail(tt.cfg); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("NewEmail(%+v) = %v, want an error with %q", tt.cfg, err, tt.want)
 		}
+	}
+}
+
+func TestARefusingMailServerIsRetriedThenRecordedAsFailed(t *testing.T) {
+	t.Parallel()
+	ms := startMailServer(t, false, "")
+	ms.mu.Lock()
+	ms.refuse = true
+	ms.mu.Unlock()
+	email, err := notify.NewEmail(notify.EmailConfig{
+		Addr: ms.addr, From: "jobbridge@example.com", To: []string{"ops@example.com"},
+		TLSConfig: &tls.Config{RootCAs: ms.cert.Pool, ServerName: "127.0.0.1"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnvWith(t, time.Minute, email)
+	r := e.rule(t, "r", store.NotifyPolicy{})
+	run := e.run(t, r, "fail")
+	var st []notify.ChannelStatus
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if st = e.disp.Status(); st[0].Failed == 1 {
+			break
+		}
+	}
+	if st[0].Healthy || st[0].Failed != 1 || !strings.Contains(st[0].LastError, "gave up after 3 attempts") || !strings.Contains(st[0].LastError, "no such mailbox") {
+		t.Errorf("email status = %+v", st[0])
+	}
+	ms.mu.Lock()
+	attempts := ms.attempts
+	ms.mu.Unlock()
+	if attempts != 3 {
+		t.Errorf("the server saw %d attempts, want 3", attempts)
+	}
+	if got, _ := e.store.RunGet(context.Background(), run.ID); got.Status != api.StatusFailed || got.Error != "disk full\nsecond line" {
+		t.Errorf("the run changed: %+v", got)
 	}
 }
