@@ -3,7 +3,7 @@ package tui_test
 import (
 	"testing"
 
-	"github.com/jobbridge/jobbridge/tui/internal/fakeagent"
+	"github.com/jobbridge/jobbridge/tui/fakeagent"
 )
 
 func TestJobsViewAt80x24(t *testing.T) {

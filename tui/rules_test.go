@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/jobbridge/jobbridge/shared/api"
-	"github.com/jobbridge/jobbridge/tui/internal/fakeagent"
+	"github.com/jobbridge/jobbridge/tui/fakeagent"
 )
 
 func TestRulesViewAt80x24(t *testing.T) {

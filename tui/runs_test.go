@@ -9,7 +9,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/jobbridge/jobbridge/shared/api"
-	"github.com/jobbridge/jobbridge/tui/internal/fakeagent"
+	"github.com/jobbridge/jobbridge/tui/fakeagent"
 )
 
 func TestRunsViewAt80x24(t *testing.T) {

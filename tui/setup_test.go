@@ -17,7 +17,7 @@ import (
 	"github.com/jobbridge/jobbridge/shared/api"
 	"github.com/jobbridge/jobbridge/shared/client"
 	"github.com/jobbridge/jobbridge/tui"
-	"github.com/jobbridge/jobbridge/tui/internal/fakeagent"
+	"github.com/jobbridge/jobbridge/tui/fakeagent"
 )
 
 // clock is the fixed time the tests run at.

@@ -1,0 +1,204 @@
+// Package sshconsole serves the jobbridge console over SSH with wish. Each
+// session gets its own Bubble Tea program, sized to that session's terminal
+// and drawn by a renderer for that terminal, so colours fit the client.
+//
+// Only public-key authentication is offered. Each key in the authorized-keys
+// file maps to a role (a "role=viewer|operator|admin" comment; viewer by
+// default), and the console of a session talks to the agent's HTTP API with
+// a token of that role — so the API, not the SSH server, decides what a
+// session may do. The session's key is looked up again when the session
+// starts, from the key the SSH layer authenticated (golang.org/x/crypto/ssh
+// guarantees the last key passed to the key callback is the one that
+// signed), never from a key a client merely offered.
+package sshconsole
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/ssh"
+	"github.com/charmbracelet/wish"
+	"github.com/muesli/termenv"
+
+	"github.com/jobbridge/jobbridge/shared/client"
+	"github.com/jobbridge/jobbridge/tui"
+)
+
+// Config configures the SSH console.
+type Config struct {
+	// Addr is where to listen ("127.0.0.1:2222"). Required.
+	Addr string
+	// AuthorizedKeys is the authorized_keys file. Required.
+	AuthorizedKeys string
+	// HostKeyPath is the host's private key; created (ed25519) on first
+	// start and kept. Required.
+	HostKeyPath string
+	// AgentURL is the agent's base URL the consoles call. Required.
+	AgentURL string
+	// Token returns the API token of a role. Required.
+	Token func(role string) (string, error)
+	// HTTPClient calls the agent (for its TLS settings). Default a plain
+	// http.Client.
+	HTTPClient *http.Client
+	// IdleTimeout closes a session without input for this long. Default
+	// none.
+	IdleTimeout time.Duration
+	Logger      *slog.Logger
+}
+
+// Server is the SSH console.
+type Server struct {
+	cfg  Config
+	keys *keyFile
+	srv  *ssh.Server
+	log  *slog.Logger
+}
+
+// New checks the configuration, reads the authorized keys and the host key
+// (creating it the first time) and prepares the server.
+func New(cfg Config) (*Server, error) {
+	switch {
+	case cfg.Addr == "":
+		return nil, errors.New("ssh console: no listen address")
+	case cfg.AuthorizedKeys == "":
+		return nil, errors.New("ssh console: no authorized keys file (public-key authentication is the only way in)")
+	case cfg.HostKeyPath == "":
+		return nil, errors.New("ssh console: no host key path")
+	case cfg.AgentURL == "" || cfg.Token == nil:
+		return nil, errors.New("ssh console: no agent to talk to")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	keys, err := loadKeyFile(cfg.AuthorizedKeys)
+	if err != nil {
+		return nil, fmt.Errorf("ssh console: %w", err)
+	}
+	s := &Server{cfg: cfg, keys: keys, log: cfg.Logger}
+	opts := []ssh.Option{
+		wish.WithAddress(cfg.Addr),
+		wish.WithHostKeyPath(cfg.HostKeyPath),
+		wish.WithPublicKeyAuth(s.allow),
+		wish.WithMiddleware(s.console),
+	}
+	if cfg.IdleTimeout > 0 {
+		opts = append(opts, wish.WithIdleTimeout(cfg.IdleTimeout))
+	}
+	if s.srv, err = wish.NewServer(opts...); err != nil {
+		return nil, fmt.Errorf("ssh console: %w", err)
+	}
+	return s, nil
+}
+
+// allow is the public-key callback: the key must be in the file (read again
+// if it changed).
+func (s *Server) allow(_ ssh.Context, key ssh.PublicKey) bool {
+	if err := s.keys.reload(); err != nil {
+		s.log.Warn("ssh console: keeping the previous authorized keys", "err", err)
+	}
+	_, ok := s.keys.lookup(key)
+	return ok
+}
+
+// Serve accepts sessions on l until Shutdown; it returns nil then.
+func (s *Server) Serve(l net.Listener) error {
+	err := s.srv.Serve(l)
+	if errors.Is(err, ssh.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// ListenAndServe listens on the configured address and serves.
+func (s *Server) ListenAndServe() error {
+	l, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("ssh console: listen on %s: %w", s.cfg.Addr, err)
+	}
+	return s.Serve(l)
+}
+
+// Shutdown stops accepting sessions and waits for open ones to end until
+// ctx is done, then closes them.
+func (s *Server) Shutdown(ctx context.Context) error {
+	err := s.srv.Shutdown(ctx)
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return s.srv.Close()
+	}
+	return err
+}
+
+// console is the session handler: one console per session.
+func (s *Server) console(next ssh.Handler) ssh.Handler {
+	return func(sess ssh.Session) {
+		defer next(sess)
+		pty, windows, ok := sess.Pty()
+		if !ok {
+			wish.Fatalln(sess, "jobbridge: the console needs a terminal (ssh -t)")
+			return
+		}
+		entry, ok := s.keys.lookup(sess.PublicKey())
+		if sess.PublicKey() == nil || !ok {
+			wish.Fatalln(sess, "jobbridge: this key is not authorized")
+			return
+		}
+		token, err := s.cfg.Token(entry.role)
+		if err != nil {
+			s.log.Error("ssh console: no token for the role", "role", entry.role, "err", err)
+			wish.Fatalln(sess, "jobbridge: the console is not available")
+			return
+		}
+		s.log.Info("ssh console session", "user", sess.User(), "key", entry.name, "role", entry.role, "remote", sess.RemoteAddr().String())
+
+		env := append(sess.Environ(), "TERM="+pty.Term)
+		r := lipgloss.NewRenderer(sess, termenv.WithEnvironment(environ(env)), termenv.WithUnsafe(), termenv.WithColorCache(true))
+		opts := []client.Option{}
+		if s.cfg.HTTPClient != nil {
+			opts = append(opts, client.WithHTTPClient(s.cfg.HTTPClient))
+		}
+		m := tui.New(sess.Context(), tui.Options{Client: client.New(s.cfg.AgentURL, token, opts...), Renderer: r})
+		p := tea.NewProgram(m,
+			tea.WithInput(sess), tea.WithOutput(sess), tea.WithAltScreen(),
+			tea.WithContext(sess.Context()), tea.WithEnvironment(env), tea.WithoutSignalHandler(),
+		)
+		go func() {
+			for {
+				select {
+				case <-sess.Context().Done():
+					return
+				case w, ok := <-windows:
+					if !ok {
+						return
+					}
+					p.Send(tea.WindowSizeMsg{Width: w.Width, Height: w.Height})
+				}
+			}
+		}()
+		if _, err := p.Run(); err != nil && !errors.Is(err, tea.ErrProgramKilled) {
+			s.log.Warn("ssh console session ended", "err", err)
+		}
+	}
+}
+
+// environ is a session's environment for termenv: what the client sent
+// and its terminal type, not the agent's own.
+type environ []string
+
+func (e environ) Environ() []string { return e }
+
+func (e environ) Getenv(key string) string {
+	for i := len(e) - 1; i >= 0; i-- {
+		if k, v, ok := strings.Cut(e[i], "="); ok && k == key {
+			return v
+		}
+	}
+	return ""
+}
