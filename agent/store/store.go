@@ -94,6 +94,44 @@ type Store interface {
 	Exec(ctx context.Context, query string, args ...any) (int64, error)
 }
 
+// Cluster is what a store shared by several agents (PostgreSQL) offers
+// besides storage: messages between agents, their liveness, and which one
+// leads the local scheduler. SQLite, which serves one agent, lacks it.
+type Cluster interface {
+	// Notify sends payload (at most MaxNotifyPayload bytes) to every agent
+	// listening on channel, itself included.
+	Notify(ctx context.Context, channel, payload string) error
+	// Listen calls fn for every notification on the channels until ctx is
+	// done. After a dropped connection it reconnects and calls
+	// fn(Reconnected, "") so the caller can catch up on what it missed.
+	Listen(ctx context.Context, channels []string, fn func(channel, payload string)) error
+	// AgentHeartbeat records that an agent is alive.
+	AgentHeartbeat(ctx context.Context, a AgentInfo) error
+	// AgentList lists the agents that have sent a heartbeat.
+	AgentList(ctx context.Context) ([]AgentInfo, error)
+	// AgentDelete forgets an agent.
+	AgentDelete(ctx context.Context, node string) error
+	// Leader takes the scheduler leadership if it is free, or keeps it, and
+	// reports whether this store holds it. The leadership lives on one
+	// connection: if it drops, another agent can take over.
+	Leader(ctx context.Context) (bool, error)
+}
+
+// Reconnected is the channel Listen reports a reconnection on.
+const Reconnected = ""
+
+// MaxNotifyPayload is the largest payload Notify sends (PostgreSQL's limit
+// is 8,000 bytes).
+const MaxNotifyPayload = 7000
+
+// AgentInfo is an agent as others see it.
+type AgentInfo struct {
+	Node        string
+	URL         string
+	StartedAt   time.Time
+	HeartbeatAt time.Time
+}
+
 // Sync is a rule's state in the scheduler backend (EventBridge).
 type Sync struct {
 	State string // "", "pending", "synced", "error"

@@ -30,8 +30,9 @@ const defaultConnectTimeout = 10 * time.Second
 
 // Store keeps the agent's state in PostgreSQL. It implements store.Store.
 type Store struct {
-	pool   *pgxpool.Pool
-	closed sync.Once
+	pool    *pgxpool.Pool
+	closed  sync.Once
+	cluster cluster
 }
 
 var _ store.Store = (*Store)(nil)
@@ -85,7 +86,10 @@ func (s *Store) Ping(ctx context.Context) error {
 // Close closes every connection of the pool; it waits for connections in
 // use to be returned. Calling it again does nothing.
 func (s *Store) Close() error {
-	s.closed.Do(s.pool.Close)
+	s.closed.Do(func() {
+		s.closeCluster()
+		s.pool.Close()
+	})
 	return nil
 }
 
