@@ -59,6 +59,7 @@ type Agent struct {
 
 	adminTokenFile string // "" when the token was given
 	listener       net.Listener
+	sshAddr        net.Addr // the SSH console's, once started
 	handler        *server.Server
 }
 
@@ -289,6 +290,11 @@ func (a *Agent) Run(ctx context.Context) error {
 	if err := a.Listen(); err != nil {
 		return err
 	}
+	stopSSH, err := a.startSSH()
+	if err != nil {
+		a.listener.Close()
+		return err
+	}
 	a.announce()
 	srv := &http.Server{
 		Handler:           a.handler,
@@ -342,6 +348,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	a.log.Info("shutting down", "grace", a.cfg.ShutdownGrace)
 	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	stopSSH(shutCtx) // first: its sessions are clients of the HTTP server
 	if err := srv.Shutdown(shutCtx); err != nil {
 		srv.Close()
 	}

@@ -49,6 +49,13 @@ type Config struct {
 	MaxLogLines int
 	// Notify holds the notification settings.
 	Notify NotifyConfig
+	// SSHListen is where the SSH console listens ("127.0.0.1:2222");
+	// empty (the default) turns it off.
+	SSHListen string
+	// SSHAuthorizedKeys is the SSH console's authorized_keys file; a
+	// "role=viewer|operator|admin" comment after a key sets its role
+	// (default viewer). Required with SSHListen.
+	SSHAuthorizedKeys string
 }
 
 // EventBridgeConfig holds the settings named after the original module's.
@@ -153,6 +160,9 @@ func (c *Config) Validate() error {
 	}
 	if err := c.Notify.validate(); err != nil {
 		errs = append(errs, err)
+	}
+	if c.SSHListen != "" && c.SSHAuthorizedKeys == "" {
+		errs = append(errs, errors.New("JOBBRIDGE_SSH_AUTHORIZED_KEYS: required with JOBBRIDGE_SSH_LISTEN (the SSH console takes public keys only)"))
 	}
 	return errors.Join(errs...)
 }

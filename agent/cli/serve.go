@@ -61,6 +61,8 @@ func settings(c *agent.Config) []setting {
 		stringSetting(&c.DatabaseURL, "database-url", "DATABASE_URL", "postgres:// URL; empty for the embedded SQLite", true),
 		stringSetting(&c.AdminToken, "admin-token", "ADMIN_TOKEN", "fixed admin token instead of a generated one", true),
 		stringSetting(&c.Scheduler, "scheduler", "SCHEDULER", "auto, local, eventbridge or off (default auto)", false),
+		stringSetting(&c.SSHListen, "ssh-listen", "SSH_LISTEN", "address of the SSH console, e.g. 127.0.0.1:2222 (default off)", false),
+		stringSetting(&c.SSHAuthorizedKeys, "ssh-authorized-keys", "SSH_AUTHORIZED_KEYS", "authorized_keys file of the SSH console; a role=viewer|operator|admin comment sets a key's role", false),
 		stringSetting(&c.Node, "node", "NODE", "name of this agent in the runs it records (default the host name)", false),
 		durationSetting(&c.Retention, "retention", "RETENTION", "how long finished runs are kept (default 720h)"),
 		durationSetting(&c.ShutdownGrace, "shutdown-grace", "SHUTDOWN_GRACE", "how long running jobs get to stop on shutdown (default 30s)"),

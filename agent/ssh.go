@@ -1,0 +1,135 @@
+package agent
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"github.com/jobbridge/jobbridge/agent/service"
+	"github.com/jobbridge/jobbridge/agent/sshconsole"
+	"github.com/jobbridge/jobbridge/agent/store"
+)
+
+// sshTokenPrefix names the tokens the SSH console's sessions use, one per
+// role: ssh-viewer, ssh-operator, ssh-admin.
+const sshTokenPrefix = "ssh-"
+
+// sshHostKeyFile is the SSH console's host key in the data dir.
+const sshHostKeyFile = "ssh_host_ed25519_key"
+
+// startSSH starts the SSH console when SSHListen is set, and returns what
+// stops it (a no-op when it is off). The console's sessions talk to this
+// agent's HTTP API like any client: each with a token of its key's role,
+// minted here at every start. Only the tokens' hashes reach the store; the
+// secrets stay in this process's memory, and the tokens are deleted again
+// on stop.
+func (a *Agent) startSSH() (stop func(context.Context), err error) {
+	if a.cfg.SSHListen == "" {
+		return func(context.Context) {}, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	tokens, err := mintSSHTokens(ctx, a.store)
+	if err != nil {
+		return nil, err
+	}
+	hc, err := a.selfClient()
+	if err != nil {
+		return nil, err
+	}
+	srv, err := sshconsole.New(sshconsole.Config{
+		Addr:           a.cfg.SSHListen,
+		AuthorizedKeys: a.cfg.SSHAuthorizedKeys,
+		HostKeyPath:    filepath.Join(a.cfg.DataDir, sshHostKeyFile),
+		AgentURL:       a.URL(),
+		HTTPClient:     hc,
+		Token: func(role string) (string, error) {
+			if t, ok := tokens[role]; ok {
+				return t, nil
+			}
+			return "", fmt.Errorf("no SSH console token for role %q", role)
+		},
+		Logger: a.log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	l, err := net.Listen("tcp", a.cfg.SSHListen)
+	if err != nil {
+		return nil, fmt.Errorf("ssh console: listen on %s: %w", a.cfg.SSHListen, err)
+	}
+	a.sshAddr = l.Addr()
+	a.log.Info("ssh console listening", "addr", l.Addr().String(), "authorizedKeys", a.cfg.SSHAuthorizedKeys)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := srv.Serve(l); err != nil {
+			a.log.Error("ssh console stopped", "err", err)
+		}
+	}()
+	return func(ctx context.Context) {
+		if err := srv.Shutdown(ctx); err != nil {
+			a.log.Warn("ssh console shutdown", "err", err)
+		}
+		<-done
+		for role := range tokens {
+			if err := a.store.TokenDelete(context.Background(), sshTokenPrefix+role); err != nil && !errors.Is(err, store.ErrNotFound) {
+				a.log.Warn("delete the SSH console token", "role", role, "err", err)
+			}
+		}
+	}, nil
+}
+
+// SSHAddr is where the SSH console listens, once Run has started it; nil
+// when it is off.
+func (a *Agent) SSHAddr() net.Addr { return a.sshAddr }
+
+// mintSSHTokens replaces the SSH console's tokens with fresh ones and
+// returns their secrets by role.
+func mintSSHTokens(ctx context.Context, s store.Store) (map[string]string, error) {
+	out := map[string]string{}
+	for _, role := range []store.Role{store.RoleViewer, store.RoleOperator, store.RoleAdmin} {
+		name := sshTokenPrefix + string(role)
+		if err := s.TokenDelete(ctx, name); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, fmt.Errorf("replace the SSH console's %s token: %w", role, err)
+		}
+		secret := service.NewTokenSecret()
+		if err := s.TokenCreate(ctx, store.Token{Name: name, Role: role, Hash: HashToken(secret), CreatedAt: time.Now().UTC()}); err != nil {
+			return nil, fmt.Errorf("create the SSH console's %s token: %w", role, err)
+		}
+		out[string(role)] = secret
+	}
+	return out, nil
+}
+
+// selfClient is the HTTP client with which the SSH console calls this
+// agent. Over HTTPS it accepts exactly the agent's own certificate: it
+// dials the agent's own listener, whose name may not be in the
+// certificate (0.0.0.0, 127.0.0.1), so the certificate is pinned rather
+// than checked against a name.
+func (a *Agent) selfClient() (*http.Client, error) {
+	if a.cfg.TLSCert == "" {
+		return &http.Client{}, nil
+	}
+	own, err := tls.LoadX509KeyPair(a.cfg.TLSCert, a.cfg.TLSKey)
+	if err != nil {
+		return nil, fmt.Errorf("ssh console: load the agent's certificate: %w", err)
+	}
+	leaf := own.Certificate[0]
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{
+		InsecureSkipVerify: true, // replaced by the pin below
+		VerifyPeerCertificate: func(raw [][]byte, _ [][]*x509.Certificate) error {
+			if len(raw) == 0 || !bytes.Equal(raw[0], leaf) {
+				return errors.New("the agent presented a certificate other than its own")
+			}
+			return nil
+		},
+	}}}, nil
+}
