@@ -59,7 +59,7 @@ type Agent struct {
 
 	adminTokenFile string // "" when the token was given
 	listener       net.Listener
-	sshAddr        net.Addr // the SSH console's, once started
+	sshAddr        sshAddr // the SSH console's, once started
 	handler        *server.Server
 }
 

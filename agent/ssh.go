@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/jobbridge/jobbridge/agent/service"
@@ -65,7 +66,7 @@ func (a *Agent) startSSH() (stop func(context.Context), err error) {
 	if err != nil {
 		return nil, fmt.Errorf("ssh console: listen on %s: %w", a.cfg.SSHListen, err)
 	}
-	a.sshAddr = l.Addr()
+	a.sshAddr.set(l.Addr())
 	a.log.Info("ssh console listening", "addr", l.Addr().String(), "authorizedKeys", a.cfg.SSHAuthorizedKeys)
 	done := make(chan struct{})
 	go func() {
@@ -89,7 +90,26 @@ func (a *Agent) startSSH() (stop func(context.Context), err error) {
 
 // SSHAddr is where the SSH console listens, once Run has started it; nil
 // when it is off.
-func (a *Agent) SSHAddr() net.Addr { return a.sshAddr }
+func (a *Agent) SSHAddr() net.Addr { return a.sshAddr.get() }
+
+// sshAddr holds the SSH console's address: Run sets it while others may
+// read it.
+type sshAddr struct {
+	mu   sync.Mutex
+	addr net.Addr
+}
+
+func (s *sshAddr) set(a net.Addr) {
+	s.mu.Lock()
+	s.addr = a
+	s.mu.Unlock()
+}
+
+func (s *sshAddr) get() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.addr
+}
 
 // mintSSHTokens replaces the SSH console's tokens with fresh ones and
 // returns their secrets by role.

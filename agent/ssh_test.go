@@ -1,0 +1,135 @@
+package agent_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/charmbracelet/x/ansi"
+	gossh "golang.org/x/crypto/ssh"
+
+	"github.com/jobbridge/jobbridge/agent"
+	"github.com/jobbridge/jobbridge/agent/store"
+)
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return ansi.Strip(s.b.String())
+}
+
+// TestSSHConsoleServesTheAgent starts an agent with the SSH console and
+// logs in with an operator's key: the console shows the agent with that
+// role, through per-role tokens that exist only while the agent runs.
+func TestSSHConsoleServesTheAgent(t *testing.T) {
+	dir := t.TempDir()
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := gossh.NewSignerFromKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := filepath.Join(dir, "authorized_keys")
+	line := strings.TrimSpace(string(gossh.MarshalAuthorizedKey(signer.PublicKey()))) + " otto role=operator\n"
+	if err := os.WriteFile(keys, []byte(line), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := agent.Config{
+		Listen: "127.0.0.1:0", DataDir: dir, Scheduler: agent.SchedulerOff,
+		SSHListen: "127.0.0.1:0", SSHAuthorizedKeys: keys, ShutdownGrace: time.Second,
+	}
+	a, err := agent.New(context.Background(), cfg, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := a.Store()
+	ctx, stop := context.WithCancel(context.Background())
+	ran := make(chan error, 1)
+	go func() { ran <- a.Run(ctx) }()
+	t.Cleanup(func() {
+		stop()
+		<-ran
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for a.SSHAddr() == nil && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if a.SSHAddr() == nil {
+		t.Fatal("the SSH console did not start")
+	}
+	tokens, err := st.TokenList(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	roles := map[string]store.Role{}
+	for _, tok := range tokens {
+		roles[tok.Name] = tok.Role
+	}
+	for _, r := range []store.Role{store.RoleViewer, store.RoleOperator, store.RoleAdmin} {
+		if roles["ssh-"+string(r)] != r {
+			t.Errorf("no ssh-%s token with role %s in the store (tokens: %v)", r, r, roles)
+		}
+	}
+
+	c, err := gossh.Dial("tcp", a.SSHAddr().String(), &gossh.ClientConfig{
+		User: "ops", Auth: []gossh.AuthMethod{gossh.PublicKeys(signer)},
+		HostKeyCallback: gossh.InsecureIgnoreHostKey(), Timeout: 5 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	sess, err := c.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sess.RequestPty("xterm", 24, 80, gossh.TerminalModes{}); err != nil {
+		t.Fatal(err)
+	}
+	in, _ := sess.StdinPipe()
+	out := &syncBuffer{}
+	sess.Stdout = out
+	if err := sess.Shell(); err != nil {
+		t.Fatal(err)
+	}
+	for !(strings.Contains(out.String(), "operator") && strings.Contains(out.String(), "● live")) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the console did not show the operator's live session:\n%s", out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	_, _ = io.WriteString(in, "q")
+	_ = sess.Wait()
+
+	if _, err := os.Stat(filepath.Join(dir, "ssh_host_ed25519_key")); err != nil {
+		t.Errorf("no host key in the data dir: %v", err)
+	}
+}
+
+func TestSSHListenNeedsAuthorizedKeys(t *testing.T) {
+	cfg := agent.Config{DataDir: t.TempDir(), SSHListen: "127.0.0.1:0"}
+	err := cfg.Validate()
+	if err == nil || !strings.Contains(err.Error(), "JOBBRIDGE_SSH_AUTHORIZED_KEYS") {
+		t.Errorf("Validate() = %v, want an error naming JOBBRIDGE_SSH_AUTHORIZED_KEYS", err)
+	}
+}
