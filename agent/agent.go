@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jobbridge/jobbridge/agent/cluster"
 	"github.com/jobbridge/jobbridge/agent/events"
 	"github.com/jobbridge/jobbridge/agent/notify"
 	"github.com/jobbridge/jobbridge/agent/runner"
@@ -52,6 +53,8 @@ type Agent struct {
 	runner  *runner.Runner
 	backend Backend
 
+	shared    store.Cluster    // nil on SQLite
+	cluster   *cluster.Cluster // nil on SQLite
 	service   *service.Service
 	metrics   *server.Metrics
 	notifiers []notify.Notifier
@@ -117,6 +120,18 @@ func openStore(ctx context.Context, cfg Config) (store.Store, error) {
 }
 
 func (a *Agent) init(ctx context.Context, register RegisterFunc) error {
+	// Several agents may share a PostgreSQL database: check this one's
+	// node name is its own before touching runs recorded under it.
+	if sh, ok := a.store.(store.Cluster); ok {
+		a.shared = sh
+		a.cluster = cluster.New(cluster.Config{
+			Store: a.store, Cluster: sh, Events: a.events, Node: a.cfg.Node, URL: a.URL, Logger: a.log,
+			Heartbeat: a.cfg.ClusterHeartbeat, Lease: a.cfg.ClusterLease,
+		})
+		if err := a.cluster.CheckNodeFree(ctx); err != nil {
+			return err
+		}
+	}
 	// On SQLite this agent is the only one (the file is locked), so every
 	// active run was left by a dead agent; on PostgreSQL only our own node's.
 	node := a.cfg.Node
@@ -145,10 +160,14 @@ func (a *Agent) init(ctx context.Context, register RegisterFunc) error {
 		return fmt.Errorf("notifications: %w", err)
 	}
 	a.notifiers = append(configured, a.notifiers...)
-	a.runner, err = runner.New(runner.Config{
+	rc := runner.Config{
 		Store: a.store, Jobs: a.jobs, Events: a.events, Node: a.cfg.Node,
 		Logger: a.log, MaxLogLines: a.cfg.MaxLogLines,
-	})
+	}
+	if a.shared != nil {
+		rc.RemoteCancel = func(ctx context.Context, id string) error { return a.cluster.RemoteCancel(ctx, id) }
+	}
+	a.runner, err = runner.New(rc)
 	if err != nil {
 		return err
 	}
@@ -247,7 +266,11 @@ func (a *Agent) SchedulerMode() string { return a.mode }
 func (a *Agent) newBackend(ctx context.Context) (Backend, error) {
 	switch a.cfg.schedulerMode() {
 	case SchedulerLocal:
-		return scheduler.New(scheduler.Config{Store: a.store, Firer: a.runner, Logger: a.log}), nil
+		sc := scheduler.Config{Store: a.store, Firer: a.runner, Logger: a.log}
+		if a.shared != nil {
+			sc.Leader = a.shared.Leader
+		}
+		return scheduler.New(sc), nil
 	case SchedulerEventBridge:
 		return a.newEventBridgeBackend(ctx)
 	}
@@ -325,6 +348,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	})
 	wg.Go(func() { a.pruneLoop(bg) })
 	wg.Go(func() { a.metrics.Watch(bg, a.events) })
+	if a.cluster != nil {
+		wg.Go(func() { a.cluster.Run(bg) })
+	}
 	if len(a.notifiers) > 0 {
 		kinds, _ := a.cfg.Notify.kinds() // checked by Validate
 		base := a.cfg.EventBridge.TargetURL

@@ -49,6 +49,12 @@ type Config struct {
 	MaxLogLines int
 	// Notify holds the notification settings.
 	Notify NotifyConfig
+	// ClusterHeartbeat is how often an agent on PostgreSQL records that it
+	// is alive. Default 5s.
+	ClusterHeartbeat time.Duration
+	// ClusterLease is how long an agent on PostgreSQL may be silent before
+	// the others mark its runs interrupted. Default 30s.
+	ClusterLease time.Duration
 	// SSHListen is where the SSH console listens ("127.0.0.1:2222");
 	// empty (the default) turns it off.
 	SSHListen string

@@ -55,8 +55,12 @@ func TestEventStreamAndResumption(t *testing.T) {
 		ctx := context.Background()
 		viewer := ta.tokenClient(t, "watcher", api.RoleViewer)
 		started := make(chan struct{})
+		base := ta.Events().Subscribers()
 		go func() {
 			<-started
+			for ta.Events().Subscribers() <= base { // until the stream is open
+				time.Sleep(5 * time.Millisecond)
+			}
 			if _, err := ta.admin.CreateRule(ctx, api.RuleInput{Name: "r", Job: "demo", Schedule: "rate(1 day)", Parameters: map[string]string{"duration": "30ms", "steps": "3"}}); err != nil {
 				t.Error(err)
 			}

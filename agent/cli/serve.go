@@ -85,6 +85,8 @@ func settings(c *agent.Config) []setting {
 		stringSetting(&n.WebhookURL, "notify-webhook-url", "NOTIFY_WEBHOOK_URL", "chat webhook URL (Slack-compatible)", true),
 		stringSetting(&n.SNSTopicARN, "notify-sns-topic-arn", "NOTIFY_SNS_TOPIC_ARN", "SNS topic to publish to", false),
 		durationSetting(&n.FoldWindow, "notify-fold-window", "NOTIFY_FOLD_WINDOW", "fold repeated outcomes of a rule within this window (default 10m)"),
+		durationSetting(&c.ClusterHeartbeat, "cluster-heartbeat", "CLUSTER_HEARTBEAT", "with PostgreSQL: how often this agent says it is alive (default 5s)"),
+		durationSetting(&c.ClusterLease, "cluster-lease", "CLUSTER_LEASE", "with PostgreSQL: silence after which an agent's runs are interrupted (default 30s)"),
 		stringSetting(&eb.DLQARN, "eb-dlq-arn", "EB_DLQ_ARN", "SQS queue ARN for deliveries EventBridge gives up on (optional)", false),
 		intSetting(&eb.InvocationRate, "eb-invocation-rate", "EB_INVOCATION_RATE", "API destination invocations per second (default 300)"),
 		durationSetting(&eb.ReconcileInterval, "eb-reconcile-interval", "EB_RECONCILE_INTERVAL", "how often EventBridge is compared with the rules (default 5m)"),

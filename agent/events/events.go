@@ -30,14 +30,20 @@ const (
 // Event is one change. Run is set for run events (its state after the
 // change), Log for run.log, Rule for rule events (RuleName always).
 type Event struct {
-	ID       uint64
-	Type     Type
-	Time     time.Time
-	RuleName string
-	Run      *store.Run
-	Log      *store.LogLine
-	Rule     *store.Rule
+	ID       uint64         `json:"-"`
+	Type     Type           `json:"t"`
+	Time     time.Time      `json:"ts"`
+	RuleName string         `json:"n,omitempty"`
+	Run      *store.Run     `json:"r,omitempty"`
+	Log      *store.LogLine `json:"l,omitempty"`
+	Rule     *store.Rule    `json:"u,omitempty"`
+	// Origin is the node of the agent where it happened when that is
+	// another agent (events relayed between agents); "" for this one.
+	Origin string `json:"o,omitempty"`
 }
+
+// Local reports whether the event happened on this agent.
+func (e Event) Local() bool { return e.Origin == "" }
 
 // Broker fans events out to subscribers. The zero value is not usable; use
 // NewBroker.
@@ -145,4 +151,11 @@ func (b *Broker) Subscribe(lastID uint64) (replay []Event, ch <-chan Event, ok b
 		}
 	}
 	return replay, s.ch, ok, cancel
+}
+
+// Subscribers counts the current subscribers.
+func (b *Broker) Subscribers() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.subs)
 }

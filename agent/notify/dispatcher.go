@@ -167,7 +167,9 @@ func (d *Dispatcher) follow(ctx context.Context, ch <-chan events.Event) {
 			if !ok {
 				return
 			}
-			if e.Type == events.RunFinished && e.Run != nil {
+			// Each agent notifies about its own runs (and those it finds
+			// left by a dead agent), not about others' relayed to it.
+			if e.Type == events.RunFinished && e.Run != nil && e.Local() {
 				d.handle(ctx, *e.Run)
 			}
 		}

@@ -61,14 +61,46 @@ func (r *Runner) Cancel(ctx context.Context, id, by, reason string) (store.Run, 
 	if err != nil {
 		return store.Run{}, fmt.Errorf("cancel run %s: %w", id, err)
 	}
+	r.publish(events.RunCancelling, run)
+	if !r.cancelActive(id, operatorCause(by, reason)) && r.cfg.RemoteCancel != nil {
+		if err := r.cfg.RemoteCancel(ctx, id); err != nil {
+			return run, fmt.Errorf("cancel run %s: tell the agent running it: %w", id, err)
+		}
+	}
+	return run, nil
+}
+
+// cancelActive cancels the run if it executes here.
+func (r *Runner) cancelActive(id string, cause *cancelCause) bool {
 	r.mu.Lock()
 	ar := r.active[id]
 	r.mu.Unlock()
-	if ar != nil {
-		ar.cancel(operatorCause(by, reason))
+	if ar == nil {
+		return false
 	}
-	r.publish(events.RunCancelling, run)
-	return run, nil
+	ar.cancel(cause)
+	return true
+}
+
+// CancelLocal stops a run executing here that another agent was asked to
+// cancel; who asked and why are read from the store, where that agent
+// recorded them. It reports whether the run executes here.
+func (r *Runner) CancelLocal(ctx context.Context, id string) (bool, error) {
+	r.mu.Lock()
+	_, here := r.active[id]
+	r.mu.Unlock()
+	if !here {
+		return false, nil
+	}
+	run, err := r.cfg.Store.RunGet(ctx, id)
+	if err != nil {
+		return true, fmt.Errorf("cancel run %s for another agent: %w", id, err)
+	}
+	if run.Status != api.StatusCancelling {
+		return true, nil
+	}
+	r.cancelActive(id, operatorCause(run.CancelledBy, run.CancelReason))
+	return true, nil
 }
 
 // markCancelling records that a run's context was cancelled by its timeout

@@ -72,12 +72,18 @@ func outcome(ctx context.Context, id string, err error) store.RunFinishParams {
 	return p
 }
 
+// finishPatience is how long a run's outcome is retried while the database
+// is unavailable (a restart, a failover) before it is given up.
+const finishPatience = 10 * time.Minute
+
 // finish records a run's end, retrying while the database is unavailable so
-// that a final state is not lost to a brief outage.
+// that a final state is not lost to an outage: the job's work is done, and
+// the database will be back.
 func (r *Runner) finish(p store.RunFinishParams) (store.Run, error) {
 	p.FinishedAt = time.Now().UTC()
+	deadline := time.Now().Add(finishPatience)
 	backoff := 100 * time.Millisecond
-	for attempt := 1; ; attempt++ {
+	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		run, err := r.cfg.Store.RunFinish(ctx, p)
 		cancel()
@@ -85,7 +91,7 @@ func (r *Runner) finish(p store.RunFinishParams) (store.Run, error) {
 			r.publish(events.RunFinished, run)
 			return run, nil
 		}
-		if !errors.Is(err, store.ErrUnavailable) || attempt == 8 {
+		if !errors.Is(err, store.ErrUnavailable) || time.Now().After(deadline) {
 			return store.Run{}, fmt.Errorf("record run %s as %s: %w", p.ID, p.Status, err)
 		}
 		r.log.Warn("database unavailable, will retry recording the run's outcome", "run", p.ID, "status", p.Status, "err", err)

@@ -51,6 +51,10 @@ type Config struct {
 	// changed through ForgetRule is read afresh at once. Default 2s;
 	// negative turns the cache off.
 	RuleCacheTTL time.Duration
+	// RemoteCancel, when set, tells the other agents that a run which is
+	// not running here was asked to stop (several agents on PostgreSQL);
+	// the one running it calls CancelLocal.
+	RemoteCancel func(ctx context.Context, runID string) error
 }
 
 // Runner runs jobs. Create it with New; stop it with Shutdown.

@@ -45,14 +45,19 @@ type Config struct {
 	// Refresh is how often rules are re-read even without Reload, so changes
 	// made by another process are seen. Default 1 minute.
 	Refresh time.Duration
+	// Leader, when set, says whether this agent may fire now: of several
+	// agents on one PostgreSQL only the leader fires. The others keep their
+	// fire times current, so the one that takes over fires the next ones.
+	Leader func(ctx context.Context) (bool, error)
 }
 
 // Local fires rules on their schedules. Run it with Run; tell it that rules
 // changed with Reload.
 type Local struct {
-	cfg    Config
-	log    *slog.Logger
-	reload chan struct{}
+	cfg     Config
+	log     *slog.Logger
+	reload  chan struct{}
+	leading bool
 }
 
 // New returns a local scheduler.
@@ -116,8 +121,13 @@ func (s *Local) Run(ctx context.Context) error {
 		case <-timer.C:
 		}
 		now = time.Now()
+		leader := s.isLeader(ctx)
 		for _, e := range entries {
-			s.fireDue(ctx, e, now)
+			if leader {
+				s.fireDue(ctx, e, now)
+			} else {
+				s.skipDue(e, now)
+			}
 		}
 		if now.Sub(lastLoad) >= s.cfg.Refresh {
 			s.load(ctx, entries, false)
@@ -193,6 +203,32 @@ func (s *Local) logMissed(ctx context.Context, e *entry, now time.Time) {
 	if missed > 0 {
 		s.log.Warn("scheduler: fire times passed while the agent was down were not run (EventBridge does not backfill either)",
 			"rule", e.rule.Name, "missed", missed, "first", first, "lastRun", last)
+	}
+}
+
+// isLeader asks the leadership, once per wake-up.
+func (s *Local) isLeader(ctx context.Context) bool {
+	if s.cfg.Leader == nil {
+		return true
+	}
+	ok, err := s.cfg.Leader(ctx)
+	if err != nil {
+		s.log.Warn("scheduler: cannot tell who leads; not firing", "err", err)
+		return false
+	}
+	if ok != s.leading {
+		s.leading = ok
+		if ok {
+			s.log.Info("scheduler: this agent now fires the schedules (leader)")
+		}
+	}
+	return ok
+}
+
+// skipDue moves a follower's fire times past now: the leader fires them.
+func (s *Local) skipDue(e *entry, now time.Time) {
+	if e.ok && !e.next.After(now) {
+		e.next, e.ok = e.sched.Next(now)
 	}
 }
 

@@ -223,3 +223,31 @@ func (f *slowFirer) Fire(_ context.Context, p runner.FireParams) (store.Run, boo
 	}
 	return store.Run{}, true, nil
 }
+
+func TestOnlyTheLeaderFires(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		st := &fakeStore{rules: []store.Rule{{Name: "m", Schedule: "cron(* * * * ? *)", Enabled: true, CreatedAt: time.Now()}}}
+		f := &fakeFirer{}
+		var mu sync.Mutex
+		leader := false
+		s := scheduler.New(scheduler.Config{Store: st, Firer: f, Leader: func(context.Context) (bool, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			return leader, nil
+		}})
+		stop := start(s)
+		defer stop()
+		time.Sleep(3*time.Minute + 30*time.Second)
+		if got := f.take(); len(got) != 0 {
+			t.Fatalf("a follower fired: %+v", got)
+		}
+		mu.Lock()
+		leader = true // the leader died; this agent took over
+		mu.Unlock()
+		time.Sleep(2 * time.Minute)
+		got := f.take()
+		if len(got) != 2 || !got[0].params.At.Equal(rfc("2000-01-01T00:04:00Z")) {
+			t.Errorf("after taking over: %+v, want 00:04 and 00:05 (no backlog of the follower's time)", got)
+		}
+	})
+}

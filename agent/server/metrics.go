@@ -82,7 +82,7 @@ func (m *Metrics) consume(ctx context.Context, ch <-chan events.Event) {
 }
 
 func (m *Metrics) observe(e events.Event) {
-	if e.Run == nil {
+	if e.Run == nil || !e.Local() { // another agent counts its own runs
 		return
 	}
 	r := e.Run
