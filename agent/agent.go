@@ -124,11 +124,7 @@ func (a *Agent) init(ctx context.Context, register RegisterFunc) error {
 	// node name is its own before touching runs recorded under it.
 	if sh, ok := a.store.(store.Cluster); ok {
 		a.shared = sh
-		a.cluster = cluster.New(cluster.Config{
-			Store: a.store, Cluster: sh, Events: a.events, Node: a.cfg.Node, URL: a.URL, Logger: a.log,
-			Heartbeat: a.cfg.ClusterHeartbeat, Lease: a.cfg.ClusterLease,
-		})
-		if err := a.cluster.CheckNodeFree(ctx); err != nil {
+		if err := cluster.CheckNodeFree(ctx, sh, a.cfg.Node, a.cfg.ClusterLease); err != nil {
 			return err
 		}
 	}
@@ -170,6 +166,12 @@ func (a *Agent) init(ctx context.Context, register RegisterFunc) error {
 	a.runner, err = runner.New(rc)
 	if err != nil {
 		return err
+	}
+	if a.shared != nil {
+		a.cluster = cluster.New(cluster.Config{
+			Store: a.store, Cluster: a.shared, Events: a.events, Runner: a.runner, Node: a.cfg.Node,
+			URL: a.URL, Logger: a.log, Heartbeat: a.cfg.ClusterHeartbeat, Lease: a.cfg.ClusterLease,
+		})
 	}
 	if a.adminTokenFile, err = ensureAdminToken(ctx, a.store, a.cfg); err != nil {
 		return err

@@ -62,15 +62,18 @@ func New(cfg Config) *Cluster {
 }
 
 // CheckNodeFree refuses to start an agent whose node name another live
-// agent uses: runs record their node, and two agents of one name would
-// interrupt each other's runs.
-func (c *Cluster) CheckNodeFree(ctx context.Context) error {
-	agents, err := c.cfg.Cluster.AgentList(ctx)
+// agent uses (a heartbeat within lease, 30s when 0): runs record their
+// node, and two agents of one name would interrupt each other's runs.
+func CheckNodeFree(ctx context.Context, cl store.Cluster, node string, lease time.Duration) error {
+	if lease <= 0 {
+		lease = 30 * time.Second
+	}
+	agents, err := cl.AgentList(ctx)
 	if err != nil {
 		return err
 	}
 	for _, a := range agents {
-		if a.Node == c.cfg.Node && time.Since(a.HeartbeatAt) < c.cfg.Lease {
+		if a.Node == node && time.Since(a.HeartbeatAt) < lease {
 			return fmt.Errorf("another agent named %q is alive (last heartbeat %s ago, at %s): give each agent its own JOBBRIDGE_NODE",
 				a.Node, time.Since(a.HeartbeatAt).Round(time.Second), a.URL)
 		}

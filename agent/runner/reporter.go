@@ -112,37 +112,62 @@ func (rep *reporter) flusher() {
 		case <-tick.C:
 		case <-rep.wake:
 		case <-rep.stop:
-			rep.flush()
 			return
 		}
 		rep.flush()
 	}
 }
 
-// flush writes what is buffered. A failed write keeps the lines for the
-// next try (the database may be back by then).
-func (rep *reporter) flush() {
+// flush writes what is buffered and reports whether it all went. What
+// could not be written is kept for the next try (the database may be back
+// by then).
+func (rep *reporter) flush() bool {
 	rep.mu.Lock()
 	lines, progress := rep.pending, rep.progress
 	rep.pending, rep.progress = nil, nil
 	rep.mu.Unlock()
 	if len(lines) == 0 && progress == nil {
-		return
+		return true
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	ok := true
 	if len(lines) > 0 {
 		if err := rep.r.cfg.Store.RunLogAppend(ctx, rep.run.ID, lines); err != nil {
 			rep.r.log.Warn("store run log lines", "run", rep.run.ID, "lines", len(lines), "err", err)
 			rep.mu.Lock()
 			rep.pending = append(lines, rep.pending...)
 			rep.mu.Unlock()
+			ok = false
 		}
 	}
 	if progress != nil {
 		if err := rep.r.cfg.Store.RunSetProgress(ctx, rep.run.ID, *progress); err != nil {
 			rep.r.log.Debug("store run progress", "run", rep.run.ID, "err", err)
+			rep.mu.Lock()
+			if rep.progress == nil {
+				rep.progress = progress
+			}
+			rep.mu.Unlock()
+			ok = false
 		}
+	}
+	return ok
+}
+
+// flushFinal writes what is left, retrying while the database is away, so
+// that a run's log survives an outage like its outcome does.
+func (rep *reporter) flushFinal() {
+	deadline := time.Now().Add(finishPatience)
+	backoff := 100 * time.Millisecond
+	for !rep.flush() && time.Now().Before(deadline) {
+		if err := rep.r.cfg.Store.Ping(context.Background()); err == nil {
+			// The database answers, so what failed will not get better.
+			rep.flush()
+			return
+		}
+		time.Sleep(backoff)
+		backoff = min(backoff*2, 5*time.Second)
 	}
 }
 
@@ -159,10 +184,9 @@ func (rep *reporter) close() {
 	}
 	started := rep.started
 	rep.mu.Unlock()
-	if !started {
-		rep.flush()
-		return
+	if started {
+		close(rep.stop)
+		<-rep.done
 	}
-	close(rep.stop)
-	<-rep.done
+	rep.flushFinal()
 }

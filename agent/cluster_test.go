@@ -1,0 +1,234 @@
+package agent_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/jobbridge/jobbridge/agent"
+	"github.com/jobbridge/jobbridge/agent/store/postgres/pgtest"
+	"github.com/jobbridge/jobbridge/shared/api"
+)
+
+// startCluster runs n agents on one fresh PostgreSQL database.
+func startCluster(t *testing.T, n int) (string, []*testAgent) {
+	t.Helper()
+	dbURL := pgtest.NewDatabase(t)
+	var agents []*testAgent
+	for i := range n {
+		agents = append(agents, startAgent(t, "shared", func(c *agent.Config) {
+			c.DatabaseURL = dbURL
+			c.Node = fmt.Sprintf("agent-%d", i)
+			c.ClusterHeartbeat = 100 * time.Millisecond
+			c.ClusterLease = time.Second
+		}))
+	}
+	return dbURL, agents
+}
+
+func deliver(t *testing.T, ta *testAgent, rule, eventID string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, ta.URL()+"/webhook/run", strings.NewReader(`{"rule":"`+rule+`","eventId":"`+eventID+`"}`))
+	req.Header.Set("X-Aws-Event-Bridge-Api-Key", "webhook-key-0123456789")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Error(err)
+		return 0, ""
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestADeliveryToSeveralAgentsMakesOneRun(t *testing.T) {
+	t.Parallel()
+	_, agents := startCluster(t, 3)
+	if _, err := agents[0].admin.CreateRule(context.Background(), api.RuleInput{Name: "r", Job: "echo", Schedule: "rate(1 day)"}); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	codes := map[int]int{}
+	var wg sync.WaitGroup
+	for i := range 12 {
+		wg.Go(func() {
+			code, _ := deliver(t, agents[i%3], "r", "evt-shared")
+			mu.Lock()
+			codes[code]++
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if codes[http.StatusAccepted] != 1 || codes[http.StatusOK] != 11 {
+		t.Errorf("12 deliveries over 3 agents answered %v; want one 202 and eleven 200", codes)
+	}
+	runs, err := agents[1].admin.Runs(context.Background(), api.RunQuery{Rule: "r"})
+	if err != nil || len(runs.Items) != 1 {
+		t.Errorf("runs: %+v %v; want exactly one", runs.Items, err)
+	}
+}
+
+func TestACancelReachesTheAgentRunningTheRun(t *testing.T) {
+	t.Parallel()
+	_, agents := startCluster(t, 3)
+	ctx := context.Background()
+	if _, err := agents[0].admin.CreateRule(ctx, api.RuleInput{Name: "long", Job: "demo", Schedule: "rate(1 day)", Parameters: map[string]string{"duration": "1h"}}); err != nil {
+		t.Fatal(err)
+	}
+	var latencies []time.Duration
+	for i := range 5 {
+		run, err := agents[1].admin.TriggerRule(ctx, "long", nil)
+		if err != nil || run.Node != "agent-1" {
+			t.Fatalf("trigger on agent-1: %+v %v", run, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+		began := time.Now()
+		if _, err := agents[(i%2)*2].admin.CancelRun(ctx, run.ID, "from elsewhere"); err != nil {
+			t.Fatal(err)
+		}
+		fin := agents[1].waitRun(t, run.ID, api.StatusCancelled)
+		latencies = append(latencies, time.Since(began))
+		if fin.CancelledBy != "admin" || fin.CancelReason != "from elsewhere" {
+			t.Errorf("cancelled run = %+v", fin)
+		}
+	}
+	var worst time.Duration
+	for _, l := range latencies {
+		worst = max(worst, l)
+	}
+	t.Logf("cross-agent cancel, request to cancelled run recorded: %v (worst %v)", latencies, worst)
+	if worst > time.Second {
+		t.Errorf("a cross-agent cancel took %v, want well under a second", worst)
+	}
+}
+
+func TestEveryAgentsStreamShowsEveryAgentsRuns(t *testing.T) {
+	t.Parallel()
+	_, agents := startCluster(t, 3)
+	ctx := context.Background()
+	if _, err := agents[0].admin.CreateRule(ctx, api.RuleInput{Name: "r", Job: "demo", Schedule: "rate(1 day)", Parameters: map[string]string{"duration": "20ms", "steps": "2"}}); err != nil {
+		t.Fatal(err)
+	}
+	base := agents[2].Events().Subscribers()
+	runID := make(chan string, 1)
+	go func() {
+		for agents[2].Events().Subscribers() <= base {
+			time.Sleep(5 * time.Millisecond)
+		}
+		run, err := agents[0].admin.TriggerRule(ctx, "r", nil)
+		if err != nil {
+			t.Error(err)
+		}
+		runID <- run.ID
+	}()
+	evs := collect(t, agents[2].admin, "", func(evs []api.Event) bool {
+		return len(evs) > 0 && evs[len(evs)-1].Type == api.EventRunFinished
+	})
+	fin := evs[len(evs)-1]
+	if fin.Run == nil || fin.Run.Node != "agent-0" || fin.Run.Status != api.StatusSucceeded || fin.Run.ID != <-runID {
+		t.Errorf("agent-2's stream ended with %+v", fin.Run)
+	}
+	if !hasType(evs, api.EventRunStarted) || !hasType(evs, api.EventRunLog) {
+		t.Errorf("agent-2's stream: %v", types(evs))
+	}
+	// Metrics count only an agent's own runs.
+	resp, err := http.Get(agents[2].URL() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if strings.Contains(string(b), `jobbridge_runs_total{job="demo"`) {
+		t.Error("agent-2 counts agent-0's run in its metrics")
+	}
+}
+
+func TestASecondAgentWithTheSameNodeNameRefuses(t *testing.T) {
+	t.Parallel()
+	dbURL, agents := startCluster(t, 1)
+	_ = agents
+	time.Sleep(200 * time.Millisecond) // a heartbeat
+	cfg := testConfig(t)
+	cfg.DatabaseURL, cfg.Node = dbURL, "agent-0"
+	_, err := agent.New(context.Background(), cfg, nil, nil)
+	if err == nil || !strings.Contains(err.Error(), `another agent named "agent-0" is alive`) {
+		t.Errorf("second agent-0: %v", err)
+	}
+}
+
+// TestTheDatabaseGoingAwayLosesNothing makes the database refuse every
+// connection in the middle of a run: requests in that moment get 503 with
+// a retry hint, the job goes on, and its outcome is recorded once the
+// database is back.
+func TestTheDatabaseGoingAwayLosesNothing(t *testing.T) {
+	t.Parallel()
+	dbURL, agents := startCluster(t, 1)
+	ta := agents[0]
+	ctx := context.Background()
+	if _, err := ta.admin.CreateRule(ctx, api.RuleInput{Name: "r", Job: "demo", Schedule: "rate(1 day)", Parameters: map[string]string{"duration": "1500ms", "steps": "15"}}); err != nil {
+		t.Fatal(err)
+	}
+	run, err := ta.admin.TriggerRule(ctx, "r", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dbName := strings.TrimPrefix(mustParse(t, dbURL).Path, "/")
+	admin, err := pgx.Connect(ctx, pgtest.ServerURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	exec := func(q string) {
+		if _, err := admin.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	time.Sleep(200 * time.Millisecond)
+	exec(`ALTER DATABASE ` + pgx.Identifier{dbName}.Sanitize() + ` ALLOW_CONNECTIONS false`)
+	exec(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '` + dbName + `' AND pid <> pg_backend_pid()`)
+
+	code, body := deliver(t, ta, "r", "during-outage")
+	if code != http.StatusServiceUnavailable {
+		t.Errorf("webhook during the outage: %d %s, want 503", code, body)
+	}
+	req, _ := http.NewRequest(http.MethodGet, ta.URL()+"/api/v1/runs", nil)
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("API during the outage: %d (Retry-After %q), want 503 with a retry hint", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+
+	time.Sleep(2 * time.Second) // the job finishes while the database is away
+	exec(`ALTER DATABASE ` + pgx.Identifier{dbName}.Sanitize() + ` ALLOW_CONNECTIONS true`)
+	fin := ta.waitRun(t, run.ID, api.StatusSucceeded)
+	if fin.Progress.Percent != 100 {
+		t.Errorf("run after the outage: %+v", fin)
+	}
+	lines, err := ta.admin.RunLog(ctx, run.ID, 0, 0)
+	if err != nil || len(lines) < 15 {
+		t.Errorf("log after the outage: %d lines (%v), want the 15 steps", len(lines), err)
+	}
+	if code, body := deliver(t, ta, "r", "after-outage"); code != http.StatusAccepted {
+		t.Errorf("webhook after the outage: %d %s", code, body)
+	}
+}
+
+func mustParse(t *testing.T, s string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
