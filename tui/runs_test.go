@@ -173,3 +173,42 @@ func TestResizeKeepsEveryLineInside(t *testing.T) {
 		}
 	}
 }
+
+// The agent publishes a log line at once but stores lines in batches: a
+// line published before the detail opened, and not stored yet when the
+// detail fetched the log, must still show, in order.
+func TestRunDetailFillsAGapInTheLog(t *testing.T) {
+	f := setup(t, fakeagent.AdminToken, 80, 24, "", seedRuns)
+	f.waitFor(t, "live", "nightly-report")
+	f.agent.LogLater("run-0004-dddd4444", "info", "first line, stored late")
+	time.Sleep(200 * time.Millisecond) // the event passes while the list is in front
+	f.press("enter")
+	f.waitFor(t, "Run run-0004-dddd4444", "No log lines yet.")
+	f.agent.LogLater("run-0004-dddd4444", "info", "second line")
+	time.Sleep(100 * time.Millisecond)
+	f.agent.FlushLogs()
+	f.waitFor(t, "first line, stored late", "second line")
+	screen := f.screen(t)
+	first, second := strings.Index(screen, "first line"), strings.Index(screen, "second line")
+	if first < 0 || second < first {
+		t.Errorf("the log is not in order:\n%s", screen)
+	}
+}
+
+// A log line published with the run as it was when the line was written
+// must not take a finished run back to running.
+func TestAStaleSnapshotDoesNotUndoAFinish(t *testing.T) {
+	f := setup(t, fakeagent.AdminToken, 80, 24, "run run-0004-dddd4444", seedRuns)
+	f.waitFor(t, "RUNNING")
+	stale, _ := f.agent.Run("run-0004-dddd4444")
+	f.agent.Finish("run-0004-dddd4444", api.StatusCancelled, "cancelled by admin")
+	f.waitFor(t, "CANCELLED")
+	f.agent.Publish(api.Event{Type: api.EventRunLog, Run: &stale, Log: &api.LogLine{Seq: 1, Time: clock, Level: "warn", Message: "late line"}})
+	f.agent.Publish(api.Event{Type: api.EventRunProgress, Run: &stale})
+	f.waitFor(t, "late line")
+	screen := f.screen(t)
+	contains(t, screen, "CANCELLED")
+	if strings.Contains(screen, "RUNNING") {
+		t.Errorf("a stale snapshot took the run back to running:\n%s", screen)
+	}
+}

@@ -31,21 +31,23 @@ const (
 
 // Agent is a fake agent. Its methods are safe for concurrent use.
 type Agent struct {
-	mu      sync.Mutex
-	addr    string
-	srv     *http.Server
-	status  api.Status
-	jobs    []api.Job
-	rules   map[string]*api.Rule
-	runs    []*api.Run // newest first
-	byID    map[string]*api.Run
-	logs    map[string][]api.LogLine
-	events  []api.Event
-	epoch   int64 // event ids start here; a restart moves it on
-	nextEv  int64
-	subs    map[chan api.Event]struct{}
-	nextRun int
-	now     func() time.Time
+	mu     sync.Mutex
+	addr   string
+	srv    *http.Server
+	status api.Status
+	jobs   []api.Job
+	rules  map[string]*api.Rule
+	runs   []*api.Run // newest first
+	byID   map[string]*api.Run
+	logs   map[string][]api.LogLine
+	// unflushed are lines published but not stored yet (LogLater).
+	unflushed map[string][]api.LogLine
+	events    []api.Event
+	epoch     int64 // event ids start here; a restart moves it on
+	nextEv    int64
+	subs      map[chan api.Event]struct{}
+	nextRun   int
+	now       func() time.Time
 	// CancelDelay is how long a cancelled run stays cancelling.
 	CancelDelay time.Duration
 	// Requests counts requests per "METHOD /path" (path without query).
@@ -304,11 +306,38 @@ func (a *Agent) Progress(id string, percent int, message string) {
 func (a *Agent) Log(id, level, message string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	a.logs[id] = append(a.logs[id], a.unflushed[id]...)
+	delete(a.unflushed, id)
 	lines := a.logs[id]
 	line := api.LogLine{Seq: int64(len(lines) + 1), Time: a.now().UTC(), Level: level, Message: message}
 	a.logs[id] = append(lines, line)
 	r := a.byID[id]
 	a.publishLocked(api.Event{Type: api.EventRunLog, RuleName: r.Rule, Run: copyRun(r), Log: &line})
+}
+
+// LogLater publishes a run.log event for a line it does not store until
+// FlushLogs, as the real agent, which stores lines in batches, may.
+func (a *Agent) LogLater(id, level, message string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	seq := int64(len(a.logs[id]) + len(a.unflushed[id]) + 1)
+	line := api.LogLine{Seq: seq, Time: a.now().UTC(), Level: level, Message: message}
+	if a.unflushed == nil {
+		a.unflushed = map[string][]api.LogLine{}
+	}
+	a.unflushed[id] = append(a.unflushed[id], line)
+	r := a.byID[id]
+	a.publishLocked(api.Event{Type: api.EventRunLog, RuleName: r.Rule, Run: copyRun(r), Log: &line})
+}
+
+// FlushLogs stores the lines LogLater held back.
+func (a *Agent) FlushLogs() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for id, lines := range a.unflushed {
+		a.logs[id] = append(a.logs[id], lines...)
+	}
+	a.unflushed = nil
 }
 
 // Finish ends a run and publishes run.finished.

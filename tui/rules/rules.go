@@ -225,13 +225,15 @@ func (m *Model) Events(evs []api.Event) tea.Cmd {
 					break
 				}
 			}
-		case ev.Run != nil:
+		case ev.Run != nil && ev.Type != api.EventRunLog:
 			for i := range m.all {
 				r := &m.all[i]
 				if r.Name != ev.Run.Rule {
 					continue
 				}
-				if r.LastRun == nil || r.LastRun.ID <= ev.Run.ID {
+				last := r.LastRun
+				if last == nil || last.ID < ev.Run.ID ||
+					last.ID == ev.Run.ID && session.Supersedes(&api.Run{Status: last.Status}, ev.Run) {
 					r.LastRun = &api.RunSummary{ID: ev.Run.ID, Status: ev.Run.Status, CreatedAt: ev.Run.CreatedAt, FinishedAt: ev.Run.FinishedAt}
 				}
 			}

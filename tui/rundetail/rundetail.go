@@ -24,6 +24,13 @@ import (
 // logPage is how many log lines one request fetches.
 const logPage = 1000
 
+// fillRetry and maxFillTries bound how long a gap in the log is fetched
+// again before the lines after it are shown anyway.
+const (
+	fillRetry    = 300 * time.Millisecond
+	maxFillTries = 10
+)
+
 // KeyMap is the run detail's keys.
 type KeyMap struct {
 	Cancel, Restart, RestartWith, Follow key.Binding
@@ -61,15 +68,19 @@ type Model struct {
 	lines     []api.LogLine
 	logLoaded bool
 	logErr    error
-	early     []api.LogLine // lines from the stream before the log loaded
-	offset    int           // first log line on screen
-	follow    bool          // keep the newest line on screen
+	// pending are lines from the stream not yet in lines: before the log
+	// loaded, or past a gap.
+	pending   map[int64]api.LogLine
+	filling   bool // a log fetch is under way
+	fillTries int
+	offset    int  // first log line on screen
+	follow    bool // keep the newest line on screen
 }
 
 // New returns the detail of run id; Init loads it.
 func New(s *session.Context, id string) *Model {
 	m := &Model{
-		s: s, id: id, follow: true,
+		s: s, id: id, follow: true, pending: map[int64]api.LogLine{},
 		keys: KeyMap{
 			Cancel:      key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "cancel")),
 			Restart:     key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "restart")),
@@ -109,24 +120,35 @@ type logMsg struct {
 	err   error
 }
 
+type fillMsg struct{ id string }
+
 // Init loads the run and its log.
 func (m *Model) Init() tea.Cmd { return m.Reload() }
 
 // Reload fetches the run and its whole log again.
 func (m *Model) Reload() tea.Cmd {
 	c, id := m.s.Client, m.id
-	m.logLoaded, m.early = false, nil
+	m.logLoaded, m.lines, m.fillTries = false, nil, 0
+	if m.pending == nil {
+		m.pending = map[int64]api.LogLine{}
+	}
 	getRun := func() tea.Msg {
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		defer cancel()
 		r, err := c.Run(ctx, id)
 		return runMsg{id: id, run: r, err: err}
 	}
-	getLog := func() tea.Msg {
+	return tea.Batch(getRun, m.fetchLog(0))
+}
+
+// fetchLog fetches the log lines after seq.
+func (m *Model) fetchLog(after int64) tea.Cmd {
+	m.filling = true
+	c, id := m.s.Client, m.id
+	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		var all []api.LogLine
-		var after int64
 		for {
 			page, err := c.RunLog(ctx, id, after, logPage)
 			if err != nil {
@@ -139,7 +161,6 @@ func (m *Model) Reload() tea.Cmd {
 			after = page[len(page)-1].Seq
 		}
 	}
-	return tea.Batch(getRun, getLog)
 }
 
 // Update handles the view's messages and keys.
@@ -160,47 +181,107 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 		if msg.id != m.id {
 			return nil
 		}
+		m.filling = false
 		if msg.err != nil {
-			m.logErr = msg.err
+			if !m.logLoaded {
+				m.logErr = msg.err
+			}
 			return nil
 		}
-		m.logErr, m.logLoaded, m.lines = nil, true, msg.lines
-		for _, l := range m.early {
-			m.appendLine(l)
+		m.logErr, m.logLoaded = nil, true
+		for _, l := range msg.lines {
+			if l.Seq > m.lastSeq() {
+				m.lines = append(m.lines, l)
+			}
 		}
-		m.early = nil
+		cmd := m.drain()
 		m.clamp()
+		return cmd
+	case fillMsg:
+		if msg.id == m.id && !m.filling {
+			return m.fetchLog(m.lastSeq())
+		}
 	case tea.KeyMsg:
 		return m.key(msg)
 	}
 	return nil
 }
 
-func (m *Model) appendLine(l api.LogLine) {
-	if n := len(m.lines); n > 0 && l.Seq <= m.lines[n-1].Seq {
-		return // already have it
+func (m *Model) lastSeq() int64 {
+	if n := len(m.lines); n > 0 {
+		return m.lines[n-1].Seq
 	}
-	m.lines = append(m.lines, l)
+	return 0
+}
+
+// drain appends the stream's lines that now follow on. Lines past a gap
+// wait: the agent publishes a line at once but stores lines in batches, so
+// a line the stream brought before the view opened may not be in the
+// stored log yet. The gap is fetched again a few times, then given up on.
+func (m *Model) drain() tea.Cmd {
+	for {
+		l, ok := m.pending[m.lastSeq()+1]
+		if !ok {
+			break
+		}
+		delete(m.pending, l.Seq)
+		m.lines = append(m.lines, l)
+	}
+	for seq := range m.pending {
+		if seq <= m.lastSeq() {
+			delete(m.pending, seq)
+		}
+	}
+	if len(m.pending) == 0 {
+		m.fillTries = 0
+		return nil
+	}
+	if m.fillTries >= maxFillTries {
+		rest := make([]api.LogLine, 0, len(m.pending))
+		for _, l := range m.pending {
+			rest = append(rest, l)
+		}
+		sort.Slice(rest, func(i, j int) bool { return rest[i].Seq < rest[j].Seq })
+		m.lines = append(m.lines, rest...)
+		m.pending = map[int64]api.LogLine{}
+		m.fillTries = 0
+		return nil
+	}
+	if m.filling {
+		return nil
+	}
+	m.fillTries++
+	if m.fillTries == 1 {
+		return m.fetchLog(m.lastSeq())
+	}
+	id := m.id
+	return tea.Tick(fillRetry, func(time.Time) tea.Msg { return fillMsg{id: id} })
 }
 
 // Events applies the stream: the run's changes and its new log lines.
 func (m *Model) Events(evs []api.Event) tea.Cmd {
+	got := false
 	for _, ev := range evs {
 		if ev.Run == nil || ev.Run.ID != m.id {
 			continue
 		}
-		r := *ev.Run
-		m.run = &r
-		if ev.Type == api.EventRunLog && ev.Log != nil {
-			if m.logLoaded {
-				m.appendLine(*ev.Log)
-			} else {
-				m.early = append(m.early, *ev.Log)
-			}
+		if ev.Type != api.EventRunLog && (m.run == nil || session.Supersedes(m.run, ev.Run)) {
+			// A log line's run is a snapshot from when the line was
+			// written; the other events say what the run is now.
+			r := *ev.Run
+			m.run = &r
+		}
+		if ev.Type == api.EventRunLog && ev.Log != nil && ev.Log.Seq > m.lastSeq() {
+			m.pending[ev.Log.Seq] = *ev.Log
+			got = true
 		}
 	}
+	var cmd tea.Cmd
+	if got && m.logLoaded {
+		cmd = m.drain()
+	}
 	m.clamp()
-	return nil
+	return cmd
 }
 
 func (m *Model) key(msg tea.KeyMsg) tea.Cmd {

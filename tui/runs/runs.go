@@ -354,10 +354,15 @@ func (m *Model) clampCursor() {
 // that belongs in the list is inserted where it sorts.
 func (m *Model) Events(evs []api.Event) tea.Cmd {
 	for _, ev := range evs {
-		if ev.Run == nil || !strings.HasPrefix(ev.Type, "run.") {
+		// A log line's run is a snapshot from when the line was written:
+		// it says nothing new about the run.
+		if ev.Run == nil || !strings.HasPrefix(ev.Type, "run.") || ev.Type == api.EventRunLog {
 			continue
 		}
 		if r, ok := m.byID[ev.Run.ID]; ok {
+			if !session.Supersedes(r, ev.Run) {
+				continue
+			}
 			if r.Status != ev.Run.Status {
 				m.dirty = true
 			}

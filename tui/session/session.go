@@ -139,3 +139,24 @@ func Batch(cmds ...tea.Cmd) tea.Cmd {
 	}
 	return tea.Batch(out...)
 }
+
+// Supersedes reports whether next is a later state of the same run than
+// prev, so a view may replace prev with it. Events can carry a snapshot
+// older than one already shown (a log line published with the run as it
+// was when the line was written); a run never goes back from finished to
+// active, or from cancelling to running.
+func Supersedes(prev, next *api.Run) bool {
+	return runRank(next.Status) >= runRank(prev.Status)
+}
+
+func runRank(s api.RunStatus) int {
+	switch {
+	case s == api.StatusRunning:
+		return 0
+	case s == api.StatusCancelling:
+		return 1
+	case s.Terminal():
+		return 2
+	}
+	return 0
+}
