@@ -59,15 +59,22 @@ type terminal struct {
 	raw  bytes.Buffer
 	mark int // the screen text before this was seen by earlier waits
 	done chan struct{}
+	// background is the colour the terminal says it has, as "rrrr/gggg/bbbb".
+	background string
 }
 
 func startTerminal(t *testing.T, cmd *exec.Cmd, cols, rows int) *terminal {
+	return startTerminalWith(t, cmd, cols, rows, "1c1c/1c1c/1c1c")
+}
+
+// startTerminalWith is startTerminal with the terminal's background colour.
+func startTerminalWith(t *testing.T, cmd *exec.Cmd, cols, rows int, background string) *terminal {
 	t.Helper()
 	f, err := pty.StartWithSize(cmd, &pty.Winsize{Cols: uint16(cols), Rows: uint16(rows)})
 	if err != nil {
 		t.Fatalf("start %s in a pty: %v", cmd.Path, err)
 	}
-	term := &terminal{t: t, pty: f, cmd: cmd, done: make(chan struct{})}
+	term := &terminal{t: t, pty: f, cmd: cmd, done: make(chan struct{}), background: background}
 	go term.read()
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
@@ -88,7 +95,7 @@ func (term *terminal) read() {
 			term.raw.Write(chunk)
 			term.mu.Unlock()
 			if bytes.Contains(chunk, []byte("\x1b]11;?")) {
-				_, _ = term.pty.WriteString("\x1b]11;rgb:1c1c/1c1c/1c1c\x1b\\")
+				_, _ = term.pty.WriteString("\x1b]11;rgb:" + term.background + "\x1b\\")
 			}
 			if bytes.Contains(chunk, []byte("\x1b[6n")) {
 				_, _ = term.pty.WriteString("\x1b[1;1R")
@@ -98,6 +105,13 @@ func (term *terminal) read() {
 			return
 		}
 	}
+}
+
+// rawText is everything written, escape sequences included.
+func (term *terminal) rawText() string {
+	term.mu.Lock()
+	defer term.mu.Unlock()
+	return term.raw.String()
 }
 
 // text is everything drawn so far, without escape sequences.
