@@ -97,6 +97,7 @@ type Model struct {
 	note       session.NoteMsg
 	noteSeq    int
 	start      string
+	ticks      int
 }
 
 // New returns a console for one terminal. It stops its background work
@@ -205,8 +206,11 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case tea.KeyMsg:
 		return m, m.key(msg)
 	case tickMsg:
+		// Each second redraws (durations tick); every 15th also refreshes
+		// the header's status (sync counts change without events).
+		m.ticks++
 		var cmd tea.Cmd
-		if m.s.Clock().Second()%15 == 0 && m.conn.state == connLive {
+		if m.ticks%15 == 0 && m.conn.state == connLive {
 			cmd = m.fetchStatus()
 		}
 		return m, session.Batch(tick(), cmd)

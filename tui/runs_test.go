@@ -1,6 +1,7 @@
 package tui_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -210,5 +211,49 @@ func TestAStaleSnapshotDoesNotUndoAFinish(t *testing.T) {
 	contains(t, screen, "CANCELLED")
 	if strings.Contains(screen, "RUNNING") {
 		t.Errorf("a stale snapshot took the run back to running:\n%s", screen)
+	}
+}
+
+// The list fetches a page at a time, the next one only when the cursor
+// nears the end of what is loaded.
+func TestRunsArePagedAsTheCursorMoves(t *testing.T) {
+	f := setup(t, fakeagent.AdminToken, 80, 24, "", func(a *fakeagent.Agent) {
+		runs := make([]api.Run, 1000)
+		for i := range runs {
+			at := clock.Add(-time.Duration(i) * time.Minute)
+			runs[i] = api.Run{ID: fmt.Sprintf("run-%06d", 1000-i), Rule: "bulk", Job: "demo", Status: api.StatusSucceeded,
+				Trigger: api.TriggerSchedule, CreatedAt: at, StartedAt: &at, FinishedAt: &at}
+		}
+		a.AddRuns(runs...)
+	})
+	f.waitFor(t, "live", "Runs 200+")
+	if n := f.agent.Requested("GET /api/v1/runs"); n != 1 {
+		t.Fatalf("the first screen cost %d page requests, want 1", n)
+	}
+	for _, want := range []string{"Runs 400+", "Runs 600+", "Runs 800+", "Runs 1000 "} {
+		f.press("G")
+		f.waitFor(t, want)
+	}
+	f.press("G")
+	screen := f.screen(t)
+	contains(t, screen, "> bulk")
+	if n := f.agent.Requested("GET /api/v1/runs"); n != 5 {
+		t.Errorf("1000 runs took %d page requests, want 5", n)
+	}
+}
+
+func TestAConsoleStartedBeforeItsAgentCatchesUp(t *testing.T) {
+	f := setup(t, fakeagent.AdminToken, 80, 24, "", func(a *fakeagent.Agent) {
+		seedRuns(a)
+		a.Stop()
+	})
+	f.waitFor(t, "offline", "Agent unreachable at http://agent.test: connect: connection refused")
+	if err := f.agent.Start(); err != nil {
+		t.Fatal(err)
+	}
+	f.waitFor(t, "live", "nightly-report", "admin")
+	screen := f.screen(t)
+	if strings.Contains(screen, "unreachable") || strings.Contains(screen, "Cannot load") {
+		t.Errorf("the console did not recover once the agent came up:\n%s", screen)
 	}
 }
