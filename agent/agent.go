@@ -171,6 +171,13 @@ func (a *Agent) init(ctx context.Context, register RegisterFunc) error {
 		a.cluster = cluster.New(cluster.Config{
 			Store: a.store, Cluster: a.shared, Events: a.events, Runner: a.runner, Node: a.cfg.Node,
 			URL: a.URL, Logger: a.log, Heartbeat: a.cfg.ClusterHeartbeat, Lease: a.cfg.ClusterLease,
+			RuleChanged: func(ctx context.Context, r store.Rule, deleted bool) {
+				if deleted {
+					a.backend.RuleDeleted(ctx, r)
+				} else {
+					a.backend.RuleChanged(ctx, r)
+				}
+			},
 		})
 	}
 	if a.adminTokenFile, err = ensureAdminToken(ctx, a.store, a.cfg); err != nil {

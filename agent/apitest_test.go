@@ -76,6 +76,7 @@ type testAgent struct {
 	token  string
 	log    *lockedBuffer
 	secret *secretJob
+	stop   func() // shuts the agent down (also done when the test ends)
 }
 
 const adminToken = "test-admin-token-0123456789abcdef"
@@ -111,19 +112,23 @@ func startAgent(t testing.TB, kind string, tweak ...func(*agent.Config)) *testAg
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			t.Error("agent did not stop")
-		}
-	})
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case <-done:
+			case <-time.After(15 * time.Second):
+				t.Error("agent did not stop")
+			}
+		})
+	}
+	t.Cleanup(stop)
 	hc := &http.Client{}
 	if cfg.TLSCert != "" {
 		hc = nil // the TLS test makes its own client
 	}
-	ta := &testAgent{Agent: a, token: adminToken, log: logs, secret: sj}
+	ta := &testAgent{Agent: a, token: adminToken, log: logs, secret: sj, stop: stop}
 	if hc != nil {
 		ta.admin = client.New(a.URL(), adminToken, client.WithHTTPClient(hc))
 	}

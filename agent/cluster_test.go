@@ -232,3 +232,52 @@ func mustParse(t *testing.T, s string) *url.URL {
 	}
 	return u
 }
+
+// TestOnlyTheLeaderFiresAndAnotherTakesOver runs three agents with the local
+// scheduler on one database and a rule that fires every minute: each fire
+// time makes exactly one run; when the agent that fired stops, another
+// fires the next minute. It waits for real minute boundaries (up to two
+// minutes).
+func TestOnlyTheLeaderFiresAndAnotherTakesOver(t *testing.T) {
+	t.Parallel()
+	_, agents := startCluster(t, 3)
+	ctx := context.Background()
+	if _, err := agents[0].admin.CreateRule(ctx, api.RuleInput{Name: "tick", Job: "echo", Schedule: "cron(* * * * ? *)"}); err != nil {
+		t.Fatal(err)
+	}
+	scheduled := func() []api.Run {
+		page, err := agents[1].admin.Runs(ctx, api.RunQuery{Rule: "tick", Trigger: api.TriggerSchedule})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return page.Items
+	}
+	waitRuns := func(n int) []api.Run {
+		for deadline := time.Now().Add(75 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+			if runs := scheduled(); len(runs) >= n {
+				time.Sleep(time.Second) // a second fire of the same time would show by now
+				return scheduled()
+			}
+		}
+		t.Fatalf("fewer than %d scheduled runs after waiting", n)
+		return nil
+	}
+	first := waitRuns(1)
+	if len(first) != 1 {
+		t.Fatalf("first fire time made %d runs: %+v", len(first), first)
+	}
+	leader := first[0].Node
+	for i, a := range agents {
+		if fmt.Sprintf("agent-%d", i) == leader {
+			a.stop()
+		}
+	}
+	runs := waitRuns(2)
+	if len(runs) != 2 || runs[0].ScheduledAt.Equal(*runs[1].ScheduledAt) {
+		t.Fatalf("after the leader stopped: %d runs %+v; want one per fire time", len(runs), runs)
+	}
+	if runs[0].Node == leader {
+		t.Errorf("the stopped leader %s fired again", leader)
+	}
+	t.Logf("%s fired %s; after it stopped, %s fired %s", leader, runs[1].ScheduledAt.Format("15:04"), runs[0].Node, runs[0].ScheduledAt.Format("15:04"))
+}

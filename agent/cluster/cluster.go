@@ -32,8 +32,12 @@ type Config struct {
 	Heartbeat time.Duration
 	// Lease is how long an agent may be silent before the others take it
 	// for dead and interrupt its runs. Default 30s.
-	Lease  time.Duration
-	Logger *slog.Logger
+	Lease time.Duration
+	// RuleChanged is told about rules another agent created, changed or
+	// deleted (deleted: the rule is gone from the store), so this agent's
+	// scheduler backend sees them at once.
+	RuleChanged func(ctx context.Context, rule store.Rule, deleted bool)
+	Logger      *slog.Logger
 }
 
 // Cluster relays cancels and events between agents and watches their
@@ -239,6 +243,13 @@ func (c *Cluster) receiveOne(ctx context.Context, e events.Event) {
 	}
 	if e.Type == events.RuleChanged || e.Type == events.RuleDeleted || e.Type == events.RuleCreated {
 		c.cfg.Runner.ForgetRule(e.RuleName)
+		if c.cfg.RuleChanged != nil {
+			rule := store.Rule{Name: e.RuleName}
+			if e.Rule != nil {
+				rule = *e.Rule
+			}
+			c.cfg.RuleChanged(ctx, rule, e.Type == events.RuleDeleted)
+		}
 	}
 	c.cfg.Events.Publish(e)
 }
