@@ -6,10 +6,17 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/jobbridge/jobbridge/agent"
+	"github.com/jobbridge/jobbridge/agent/store/postgres/pgtest"
 	"github.com/jobbridge/jobbridge/shared/api"
 )
 
@@ -105,5 +112,98 @@ func BenchmarkRunListMillion(b *testing.B) {
 			b.ReportMetric(ms(0.99), "p99-ms")
 			b.ReportMetric(ms(1), "max-ms")
 		})
+	}
+}
+
+// BenchmarkCluster is the load harness of several agents on one
+// PostgreSQL: it drives POST /webhook/run at a fixed rate for a fixed time,
+// spreading deliveries over the agents as a load balancer would, and
+// reports throughput, latency percentiles and runs lost (deliveries
+// accepted that did not end in a succeeded run; must be 0). Each op is one
+// whole load; run it with -benchtime 1x.
+//
+// JOBBRIDGE_BENCH_RATE sets the deliveries per second (default 400).
+func BenchmarkCluster(b *testing.B) {
+	const seconds = 5
+	rate := 400
+	if v, err := strconv.Atoi(os.Getenv("JOBBRIDGE_BENCH_RATE")); err == nil && v > 0 {
+		rate = v
+	}
+	for _, n := range []int{1, 3} {
+		for _, job := range []struct{ name, duration string }{{"noop", "0s"}, {"1s-job", "1s"}} {
+			b.Run(fmt.Sprintf("agents=%d/%s", n, job.name), func(b *testing.B) {
+				dbURL := pgtest.NewDatabase(b)
+				var agents []*testAgent
+				for i := range n {
+					agents = append(agents, startAgent(b, "shared", func(c *agent.Config) {
+						c.DatabaseURL, c.Node, c.Scheduler = dbURL, fmt.Sprintf("bench-%d", i), agent.SchedulerOff
+					}))
+				}
+				if _, err := agents[0].admin.CreateRule(context.Background(), api.RuleInput{Name: "load", Job: "demo", Schedule: "rate(1 day)",
+					Parameters: map[string]string{"duration": job.duration, "steps": "1"}}); err != nil {
+					b.Fatal(err)
+				}
+				hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}}
+				var seq atomic.Int64
+				for range b.N {
+					var mu sync.Mutex
+					var lat []time.Duration
+					var failed atomic.Int64
+					var wg sync.WaitGroup
+					began := time.Now()
+					tick := time.NewTicker(time.Second / time.Duration(rate))
+					for i := range rate * seconds {
+						<-tick.C
+						ta := agents[i%n]
+						wg.Go(func() {
+							id := seq.Add(1)
+							req, _ := http.NewRequest(http.MethodPost, ta.URL()+"/webhook/run", strings.NewReader(fmt.Sprintf(`{"rule":"load","eventId":"load-%d"}`, id)))
+							req.Header.Set("X-Aws-Event-Bridge-Api-Key", "webhook-key-0123456789")
+							t0 := time.Now()
+							resp, err := hc.Do(req)
+							if err != nil {
+								failed.Add(1)
+								return
+							}
+							_, _ = io.Copy(io.Discard, resp.Body)
+							resp.Body.Close()
+							if resp.StatusCode != http.StatusAccepted {
+								failed.Add(1)
+								return
+							}
+							mu.Lock()
+							lat = append(lat, time.Since(t0))
+							mu.Unlock()
+						})
+					}
+					tick.Stop()
+					wg.Wait()
+					sent := time.Since(began)
+					accepted := int64(len(lat))
+					// Wait for every run to end, then count what succeeded.
+					var succeeded int64
+					for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+						counts, err := agents[0].Store().RunCountByStatus(context.Background())
+						if err != nil {
+							b.Fatal(err)
+						}
+						if counts[api.StatusRunning]+counts[api.StatusCancelling] == 0 {
+							succeeded = counts[api.StatusSucceeded]
+							break
+						}
+					}
+					slices.Sort(lat)
+					ms := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))].Microseconds()) / 1000 }
+					b.ReportMetric(float64(accepted)/sent.Seconds(), "accepted/s")
+					b.ReportMetric(ms(0.5), "p50-ms")
+					b.ReportMetric(ms(0.99), "p99-ms")
+					b.ReportMetric(float64(failed.Load()), "refused")
+					b.ReportMetric(float64(accepted-succeeded), "lost")
+					if _, err := agents[0].Store().Exec(context.Background(), `DELETE FROM runs`); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
 	}
 }
