@@ -49,14 +49,19 @@ func LoadAWSConfig(ctx context.Context) (aws.Config, error) {
 
 // newEventBridgeBackend builds the eventbridge backend on the agent's store.
 func (a *Agent) newEventBridgeBackend(ctx context.Context) (Backend, error) {
-	b, err := newEventBridge(ctx, a.cfg, a.store, a.log)
+	var leader func(context.Context) (bool, error)
+	if a.shared != nil {
+		// Several agents on one PostgreSQL: only the leader writes to AWS.
+		leader = a.shared.Leader
+	}
+	b, err := newEventBridge(ctx, a.cfg, a.store, a.log, leader)
 	if err != nil {
 		return nil, err
 	}
 	return eventBridgeBackend{b}, nil
 }
 
-func newEventBridge(ctx context.Context, cfg Config, st eventbridge.Store, log *slog.Logger) (*eventbridge.Backend, error) {
+func newEventBridge(ctx context.Context, cfg Config, st eventbridge.Store, log *slog.Logger, leader func(context.Context) (bool, error)) (*eventbridge.Backend, error) {
 	awsCfg, err := LoadAWSConfig(ctx)
 	if err != nil {
 		return nil, err
@@ -68,6 +73,7 @@ func newEventBridge(ctx context.Context, cfg Config, st eventbridge.Store, log *
 		StatePath:         filepath.Join(cfg.DataDir, EventBridgeStateFile),
 		Logger:            log,
 		ReconcileInterval: cfg.EventBridge.ReconcileInterval,
+		Leader:            leader,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("eventbridge scheduler: %w", err)
@@ -87,7 +93,7 @@ func OpenEventBridge(ctx context.Context, cfg Config, log *slog.Logger) (b *even
 	if err != nil {
 		return nil, nil, err
 	}
-	b, err = newEventBridge(ctx, cfg, st, log)
+	b, err = newEventBridge(ctx, cfg, st, log, nil)
 	if err != nil {
 		st.Close()
 		return nil, nil, err

@@ -96,24 +96,42 @@ func (b *Backend) RuleDeleted(_ context.Context, r store.Rule) {
 // Run sets up the connection and the API destination (retrying until it
 // succeeds), applies the deletes a previous run left, reconciles, and then
 // applies queued changes and reconciles every ReconcileInterval until ctx is
-// done.
+// done. With a Leader, it does all that only while this agent leads.
 func (b *Backend) Run(ctx context.Context) error {
-	if !b.setupWithRetry(ctx) {
-		return nil
-	}
-	for _, name := range b.state.get().PendingDeletes {
-		b.queue.add(name, b.now())
-	}
-	b.reconcileAndLog(ctx)
 	ticker := time.NewTicker(b.cfg.ReconcileInterval)
 	defer ticker.Stop()
-	for {
+	leading, reconcileDue := false, false
+	for ctx.Err() == nil {
+		if !b.isLeader(ctx) {
+			if leading {
+				b.log.Info("eventbridge: another agent leads now; it keeps EventBridge in step")
+			}
+			leading = false
+			select {
+			case <-ctx.Done():
+			case <-time.After(b.cfg.LeaderPoll):
+			}
+			continue
+		}
+		if !leading {
+			// Started, or took over: set up, apply the deletes left, reconcile.
+			if !b.setupWithRetry(ctx) {
+				return nil
+			}
+			for _, name := range b.state.get().PendingDeletes {
+				b.queue.add(name, b.now())
+			}
+			leading, reconcileDue = true, true
+			ticker.Reset(b.cfg.ReconcileInterval)
+		}
+		if reconcileDue {
+			reconcileDue = false
+			b.reconcileAndLog(ctx)
+			continue
+		}
 		name, attempts, wait, ok := b.queue.next(b.now())
 		if ok {
 			b.process(ctx, name, attempts)
-			if ctx.Err() != nil {
-				return nil
-			}
 			continue
 		}
 		var timer *time.Timer
@@ -127,15 +145,28 @@ func (b *Backend) Run(ctx context.Context) error {
 		case <-b.queue.wake:
 		case <-due:
 		case <-ticker.C:
-			b.reconcileAndLog(ctx)
+			reconcileDue = true
 		}
 		if timer != nil {
 			timer.Stop()
 		}
-		if ctx.Err() != nil {
-			return nil
-		}
 	}
+	return nil
+}
+
+// isLeader says whether this agent may write to AWS now.
+func (b *Backend) isLeader(ctx context.Context) bool {
+	if b.cfg.Leader == nil {
+		return true
+	}
+	ok, err := b.cfg.Leader(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			b.log.Warn("eventbridge: cannot tell who leads; not writing to AWS", "err", err)
+		}
+		return false
+	}
+	return ok
 }
 
 // setupWithRetry ensures the connection and destination, retrying with

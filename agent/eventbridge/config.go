@@ -147,6 +147,14 @@ type Config struct {
 	// delivered later than that is not worth starting).
 	DeliveryMaxAttempts int32
 	DeliveryMaxAge      time.Duration
+	// Leader, when set, says whether this agent leads: of several agents on
+	// one PostgreSQL only the leader writes to AWS and reconciles, so a
+	// change is applied once. The others record changes as pending and
+	// wait; the one that takes over sets up and reconciles at once.
+	Leader func(ctx context.Context) (bool, error)
+	// LeaderPoll is how often a follower asks whether it leads now.
+	// Default 15s.
+	LeaderPoll time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -174,6 +182,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.DeliveryMaxAge <= 0 {
 		c.DeliveryMaxAge = time.Hour
+	}
+	if c.LeaderPoll <= 0 {
+		c.LeaderPoll = 15 * time.Second
 	}
 	return c
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -659,5 +660,32 @@ func TestReconcileRecreatesADeletedDestinationAndRepointsTargets(t *testing.T) {
 	wantFields(t, h.f.CallsOf("PutTargets")[0], map[string]any{"Targets.0.Arn": fresh})
 	if !slices.Equal(rep.Synced, []string{"steady"}) {
 		t.Errorf("report %+v, want steady synced", rep)
+	}
+}
+
+func TestOnlyTheLeaderWritesToAWS(t *testing.T) {
+	t.Parallel()
+	var leads atomic.Bool
+	h := newHarness(t, func(c *Config) {
+		c.Leader = func(context.Context) (bool, error) { return leads.Load(), nil }
+		c.LeaderPoll = 10 * time.Millisecond
+	})
+	ctx := context.Background()
+	h.run(t)
+	r := rule("shared", "rate(1 hour)", true)
+	h.st.put(r)
+	h.b.RuleChanged(ctx, r)
+	time.Sleep(100 * time.Millisecond)
+	if ops := h.f.Ops(); len(ops) != 0 {
+		t.Fatalf("a follower called EventBridge: %v", ops)
+	}
+	if s := h.st.sync("shared"); s.State != StatePending {
+		t.Errorf("a follower left the rule %+v, want pending for the leader", s)
+	}
+
+	leads.Store(true) // the leader stopped; this agent takes over
+	waitFor(t, "the new leader to sync the rule", func() bool { return h.st.sync("shared").State == StateSynced })
+	if ops := h.f.Ops(); ops[0] != "DescribeConnection" {
+		t.Errorf("the new leader did not set up first: %v", ops)
 	}
 }
