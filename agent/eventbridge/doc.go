@@ -35,6 +35,11 @@
 // would leave the AWS rule firing into a webhook that answers 404, and only
 // a prune would remove it.
 //
+// Of several agents on one PostgreSQL only the leader (Config.Leader)
+// writes to AWS and reconciles; the others record changes as pending. The
+// state file is per data dir, so an agent that takes over and has no hash
+// yet sets the connection's key once.
+//
 // Reconcile (at start, every ReconcileInterval, and on demand) lists the
 // rules under the prefix and corrects every stored rule that is missing or
 // differs in schedule, state, description or target. Rules under the prefix
