@@ -11,7 +11,9 @@ import (
 )
 
 // runConsole starts the console binary against a fake agent in a terminal
-// with env and the given background, and waits for its first screen.
+// with env and the given background, and waits for its first screen. CI is
+// emptied because termenv takes a set CI for "not a terminal" and drops
+// colour, and CI sets it.
 func runConsole(t *testing.T, bin string, background string, env ...string) *terminal {
 	t.Helper()
 	a, err := fakeagent.New(nil)
@@ -20,7 +22,7 @@ func runConsole(t *testing.T, bin string, background string, env ...string) *ter
 	}
 	t.Cleanup(a.Close)
 	cmd := exec.Command(bin, "--agent", a.URL(), "--token", fakeagent.OperatorToken)
-	cmd.Env = append(os.Environ(), append([]string{"TERM=xterm-256color", "COLORTERM=truecolor", "NO_COLOR="}, env...)...)
+	cmd.Env = append(os.Environ(), append([]string{"TERM=xterm-256color", "COLORTERM=truecolor", "NO_COLOR=", "CI="}, env...)...)
 	term := startTerminalWith(t, cmd, 80, 24, background)
 	term.waitFor(10*time.Second, "operator", "live", "No runs yet")
 	term.send("q")
