@@ -20,6 +20,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
@@ -60,6 +61,11 @@ type Server struct {
 	keys *keyFile
 	srv  *ssh.Server
 	log  *slog.Logger
+
+	mu       sync.Mutex
+	closed   bool
+	listener net.Listener
+	served   chan struct{} // closed when Serve returns
 }
 
 // New checks the configuration, reads the authorized keys and the host key
@@ -110,8 +116,21 @@ func (s *Server) allow(_ ssh.Context, key ssh.PublicKey) bool {
 
 // Serve accepts sessions on l until Shutdown; it returns nil then.
 func (s *Server) Serve(l net.Listener) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		l.Close()
+		return nil
+	}
+	s.listener, s.served = l, make(chan struct{})
+	served := s.served
+	s.mu.Unlock()
+	defer close(served)
 	err := s.srv.Serve(l)
-	if errors.Is(err, ssh.ErrServerClosed) {
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if closed || errors.Is(err, ssh.ErrServerClosed) {
 		return nil
 	}
 	return err
@@ -129,6 +148,17 @@ func (s *Server) ListenAndServe() error {
 // Shutdown stops accepting sessions and waits for open ones to end until
 // ctx is done, then closes them.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closed = true
+	l, served := s.listener, s.served
+	s.mu.Unlock()
+	if l != nil {
+		// Close the listener ourselves and wait for Serve to return: the
+		// ssh package's Shutdown misses a listener that Serve has not
+		// registered yet, and Serve would then accept forever.
+		l.Close()
+		<-served
+	}
 	err := s.srv.Shutdown(ctx)
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		return s.srv.Close()
