@@ -1,0 +1,63 @@
+package grid
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/charmbracelet/x/ansi"
+)
+
+func TestFitSharesTheWidthAndHidesNarrowColumns(t *testing.T) {
+	cols := []Column{{Title: "A", Width: 4}, {Title: "B", Width: 4, Flex: 1}, {Title: "C", Width: 5, MinTotal: 100}}
+	l := Fit(cols, 20)
+	if l.Widths[2] != 0 {
+		t.Errorf("column C (MinTotal 100) shows at width 20")
+	}
+	if got := l.Widths[0] + l.Widths[1] + 1; got != 20 {
+		t.Errorf("columns take %d cells of 20 (widths %v)", got, l.Widths)
+	}
+	if w := ansi.StringWidth(l.Row([]string{"abcdefgh", "x"}, nil)); w != 20 {
+		t.Errorf("a row is %d cells wide, want 20", w)
+	}
+}
+
+func TestFit1CutsWithAnEllipsisAndPads(t *testing.T) {
+	for _, c := range []struct {
+		in    string
+		w     int
+		right bool
+		want  string
+	}{
+		{"nightly-report", 8, false, "nightly…"},
+		{"ok", 5, false, "ok   "},
+		{"42s", 6, true, "   42s"},
+		{"a\nb", 3, false, "a b"},
+	} {
+		if got := Fit1(c.in, c.w, c.right); got != c.want {
+			t.Errorf("Fit1(%q, %d) = %q, want %q", c.in, c.w, got, c.want)
+		}
+	}
+}
+
+func TestWindowKeepsTheCursorOnScreen(t *testing.T) {
+	for _, c := range []struct{ cursor, offset, height, n, want int }{
+		{0, 0, 10, 5, 0},
+		{15, 0, 10, 100, 6},
+		{3, 6, 10, 100, 3},
+		{99, 0, 10, 100, 90},
+	} {
+		if got := Window(c.cursor, c.offset, c.height, c.n); got != c.want {
+			t.Errorf("Window(%d, %d, %d, %d) = %d, want %d", c.cursor, c.offset, c.height, c.n, got, c.want)
+		}
+	}
+}
+
+func TestCleanDropsWhatCouldMoveTheCursor(t *testing.T) {
+	got := Clean("step\x1b[2J 1\r\n\tdone\x07\x9b")
+	if strings.ContainsAny(got, "\x1b\r\n\t\x07\x9b") {
+		t.Errorf("Clean left control characters: %q", got)
+	}
+	if got != "step 1  done" {
+		t.Errorf("Clean = %q, want %q", got, "step 1  done")
+	}
+}

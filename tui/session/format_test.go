@@ -1,0 +1,50 @@
+package session
+
+import (
+	"testing"
+	"time"
+
+	"github.com/jobbridge/jobbridge/shared/api"
+)
+
+func TestDuration(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		0: "0s", 850 * time.Millisecond: "850ms", 42 * time.Second: "42s",
+		187 * time.Second: "3m07s", 125 * time.Minute: "2h05m", 76 * time.Hour: "3d04h",
+	} {
+		if got := Duration(d); got != want {
+			t.Errorf("Duration(%s) = %q, want %q", d, got, want)
+		}
+	}
+}
+
+func TestBarReadsWithoutColour(t *testing.T) {
+	if got := Bar(50, 17); got != "[#####.....]  50%" {
+		t.Errorf("Bar(50, 17) = %q", got)
+	}
+	if got := Bar(150, 17); got != "[##########] 100%" {
+		t.Errorf("Bar(150, 17) = %q: over 100 must clamp", got)
+	}
+	if got := Bar(7, 5); got != "  7%" {
+		t.Errorf("Bar(7, 5) = %q: too narrow for a bar, the figure alone", got)
+	}
+}
+
+func TestSupersedesNeverGoesBack(t *testing.T) {
+	run := func(s api.RunStatus) *api.Run { return &api.Run{Status: s} }
+	for _, c := range []struct {
+		prev, next api.RunStatus
+		want       bool
+	}{
+		{api.StatusRunning, api.StatusRunning, true},
+		{api.StatusRunning, api.StatusCancelling, true},
+		{api.StatusCancelling, api.StatusCancelled, true},
+		{api.StatusCancelling, api.StatusRunning, false},
+		{api.StatusSucceeded, api.StatusRunning, false},
+		{api.StatusCancelled, api.StatusCancelling, false},
+	} {
+		if got := Supersedes(run(c.prev), run(c.next)); got != c.want {
+			t.Errorf("Supersedes(%s, %s) = %v, want %v", c.prev, c.next, got, c.want)
+		}
+	}
+}
