@@ -82,3 +82,17 @@ func TestEnterShowsTheRulesRuns(t *testing.T) {
 		t.Errorf("a viewer is offered actions:\n%s", screen)
 	}
 }
+
+func TestEventBridgeSyncShowsInTheHeaderAndTheRule(t *testing.T) {
+	f := setup(t, fakeagent.AdminToken, 100, 24, "rules", func(a *fakeagent.Agent) {
+		seedRuns(a)
+		a.SetStatus(api.Status{Store: "postgres", Scheduler: "eventbridge", Sync: api.SyncSummary{Synced: 3, Pending: 1, Error: 1}})
+		a.PutRule(api.Rule{Name: "billing", Job: "demo", Schedule: "cron(0 6 ? * MON *)", Enabled: true,
+			ScheduleText: "At 06:00 UTC on Monday",
+			Sync:         api.Sync{State: "error", Error: "AccessDeniedException: not authorized to perform events:PutRule"}})
+	})
+	f.waitFor(t, "live", "billing", "3 synced 1 pending 1 error")
+	f.press("g") // billing sorts first
+	f.waitFor(t, "sync error: AccessDeniedException")
+	requireGolden(t, f.screen(t))
+}
