@@ -91,8 +91,6 @@ func TestEventBridgeSyncShowsInTheHeaderAndTheRule(t *testing.T) {
 			ScheduleText: "At 06:00 UTC on Monday",
 			Sync:         api.Sync{State: "error", Error: "AccessDeniedException: not authorized to perform events:PutRule"}})
 	})
-	f.waitFor(t, "live", "billing", "3 synced 1 pending 1 error")
-	f.press("g") // billing sorts first
-	f.waitFor(t, "sync error: AccessDeniedException")
+	f.waitFor(t, "live", "billing", "3 synced 1 pending 1 error", "sync error: AccessDeniedException")
 	requireGolden(t, f.screen(t))
 }
