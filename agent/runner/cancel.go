@@ -62,6 +62,7 @@ func (r *Runner) Cancel(ctx context.Context, id, by, reason string) (store.Run, 
 		return store.Run{}, fmt.Errorf("cancel run %s: %w", id, err)
 	}
 	r.publish(events.RunCancelling, run)
+	r.noteState(run)
 	if !r.cancelActive(id, operatorCause(by, reason)) && r.cfg.RemoteCancel != nil {
 		if err := r.cfg.RemoteCancel(ctx, id); err != nil {
 			return run, fmt.Errorf("cancel run %s: tell the agent running it: %w", id, err)
@@ -99,6 +100,7 @@ func (r *Runner) CancelLocal(ctx context.Context, id string) (bool, error) {
 	if run.Status != api.StatusCancelling {
 		return true, nil
 	}
+	r.noteState(run)
 	r.cancelActive(id, operatorCause(run.CancelledBy, run.CancelReason))
 	return true, nil
 }
@@ -120,6 +122,17 @@ func (r *Runner) markCancelling(id string, cause error) {
 		return
 	}
 	r.publish(events.RunCancelling, run)
+	r.noteState(run)
+}
+
+// noteState hands a running run's new state to its reporter.
+func (r *Runner) noteState(run store.Run) {
+	r.mu.Lock()
+	ar := r.active[run.ID]
+	r.mu.Unlock()
+	if ar != nil {
+		ar.rep.update(run)
+	}
 }
 
 // Shutdown stops the runner: Start refuses new runs, every running job is

@@ -32,7 +32,7 @@ func (r *Runner) execute(ctx context.Context, ar *activeRun, job jobs.Job, param
 	id := ar.run.ID
 	stopAfter := context.AfterFunc(ctx, func() { r.markCancelling(id, context.Cause(ctx)) })
 
-	rep := newReporter(r, ar.run)
+	rep := ar.rep
 	err := callJob(jobs.WithReporter(ctx, rep), job, params, rep)
 	stopAfter()
 	rep.close()

@@ -17,12 +17,13 @@ import (
 // goroutine, so a chatty job costs one write per flush interval rather than
 // one per line.
 type reporter struct {
-	r   *Runner
-	run store.Run
+	r  *Runner
+	id string // the run's id, fixed; run below changes
 
 	mu       sync.Mutex
-	started  bool  // the flusher runs; started by the first line or progress
-	seq      int64 // lines accepted so far
+	run      store.Run // as last known: events carry it
+	started  bool      // the flusher runs; started by the first line or progress
+	seq      int64     // lines accepted so far
 	dropped  int
 	pending  []store.LogLine
 	progress *api.Progress // not yet written
@@ -38,6 +39,7 @@ const flushBatch = 256
 func newReporter(r *Runner, run store.Run) *reporter {
 	return &reporter{
 		r:    r,
+		id:   run.ID,
 		run:  run,
 		wake: make(chan struct{}, 1),
 		stop: make(chan struct{}),
@@ -67,9 +69,10 @@ func (rep *reporter) Log(level slog.Level, message string) {
 	line := store.LogLine{Seq: rep.seq, Time: time.Now().UTC(), Level: levelName(level), Message: message}
 	rep.pending = append(rep.pending, line)
 	full := len(rep.pending) >= flushBatch
+	run := rep.run
 	rep.mu.Unlock()
 
-	rep.r.cfg.Events.Publish(events.Event{Type: events.RunLog, RuleName: rep.run.Rule, Run: &rep.run, Log: &line})
+	rep.r.cfg.Events.Publish(events.Event{Type: events.RunLog, RuleName: run.Rule, Run: &run, Log: &line})
 	if full {
 		select {
 		case rep.wake <- struct{}{}:
@@ -78,14 +81,23 @@ func (rep *reporter) Log(level slog.Level, message string) {
 	}
 }
 
+// update takes the run's state after a transition (cancelling), so the
+// events that follow carry the run as it is, not as it started.
+func (rep *reporter) update(run store.Run) {
+	rep.mu.Lock()
+	defer rep.mu.Unlock()
+	run.Progress = rep.run.Progress
+	rep.run = run
+}
+
 // Progress implements jobs.Reporter.
 func (rep *reporter) Progress(percent int, message string) {
 	p := api.Progress{Percent: percent, Message: message}
 	rep.mu.Lock()
 	rep.startFlusher()
 	rep.progress = &p
+	rep.run.Progress = p
 	run := rep.run
-	run.Progress = p
 	rep.mu.Unlock()
 	rep.r.cfg.Events.Publish(events.Event{Type: events.RunProgress, RuleName: run.Rule, Run: &run})
 }
@@ -133,8 +145,8 @@ func (rep *reporter) flush() bool {
 	defer cancel()
 	ok := true
 	if len(lines) > 0 {
-		if err := rep.r.cfg.Store.RunLogAppend(ctx, rep.run.ID, lines); err != nil {
-			rep.r.log.Warn("store run log lines", "run", rep.run.ID, "lines", len(lines), "err", err)
+		if err := rep.r.cfg.Store.RunLogAppend(ctx, rep.id, lines); err != nil {
+			rep.r.log.Warn("store run log lines", "run", rep.id, "lines", len(lines), "err", err)
 			rep.mu.Lock()
 			rep.pending = append(lines, rep.pending...)
 			rep.mu.Unlock()
@@ -142,8 +154,8 @@ func (rep *reporter) flush() bool {
 		}
 	}
 	if progress != nil {
-		if err := rep.r.cfg.Store.RunSetProgress(ctx, rep.run.ID, *progress); err != nil {
-			rep.r.log.Debug("store run progress", "run", rep.run.ID, "err", err)
+		if err := rep.r.cfg.Store.RunSetProgress(ctx, rep.id, *progress); err != nil {
+			rep.r.log.Debug("store run progress", "run", rep.id, "err", err)
 			rep.mu.Lock()
 			if rep.progress == nil {
 				rep.progress = progress

@@ -74,6 +74,7 @@ type Runner struct {
 
 type activeRun struct {
 	run    store.Run
+	rep    *reporter
 	cancel context.CancelCauseFunc
 	done   chan struct{}
 }
@@ -223,7 +224,7 @@ func (r *Runner) Start(ctx context.Context, p StartParams) (run store.Run, creat
 	}
 
 	runCtx, cancel := context.WithCancelCause(r.base)
-	ar := &activeRun{run: run, cancel: cancel, done: make(chan struct{})}
+	ar := &activeRun{run: run, rep: newReporter(r, run), cancel: cancel, done: make(chan struct{})}
 	r.mu.Lock()
 	if r.closing {
 		// Shutdown began between the check above and now: record, don't run.

@@ -473,3 +473,34 @@ func TestRuleChangesReachFire(t *testing.T) {
 		t.Errorf("fire after the TTL: %v, want the re-enabled rule to fire", err)
 	}
 }
+
+func TestEventsAfterACancelCarryTheRunAsItIs(t *testing.T) {
+	t.Parallel()
+	s := storetesting.Open(t, "sqlite")
+	e := newEnv(t, s, 0, funcJob{id: "tidy", run: func(ctx context.Context, _ jobs.Params) error {
+		<-ctx.Done()
+		jobs.Logger(ctx).Info("cleaning up")
+		jobs.Progress(ctx, 99, "cleaning up")
+		return ctx.Err()
+	}})
+	_, evs, _, cancel := e.events.Subscribe(0)
+	defer cancel()
+	run := start(t, e, e.rule(t, store.Rule{Name: "r", Job: "tidy"}))
+	if _, err := e.runner.Cancel(context.Background(), run.ID, "alice", ""); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[events.Type]api.RunStatus{}
+	for len(seen) < 3 {
+		select {
+		case ev := <-evs:
+			if ev.Type == events.RunLog || ev.Type == events.RunProgress || ev.Type == events.RunFinished {
+				seen[ev.Type] = ev.Run.Status
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("events so far: %v", seen)
+		}
+	}
+	if seen[events.RunLog] != api.StatusCancelling || seen[events.RunProgress] != api.StatusCancelling || seen[events.RunFinished] != api.StatusCancelled {
+		t.Errorf("statuses carried by the events after the cancel: %v; want cancelling, cancelling, cancelled", seen)
+	}
+}
