@@ -245,8 +245,9 @@ func TestOnlyTheLeaderFiresAndAnotherTakesOver(t *testing.T) {
 	if _, err := agents[0].admin.CreateRule(ctx, api.RuleInput{Name: "tick", Job: "echo", Schedule: "cron(* * * * ? *)"}); err != nil {
 		t.Fatal(err)
 	}
+	reader := agents[0] // an agent that stays up, to read through
 	scheduled := func() []api.Run {
-		page, err := agents[1].admin.Runs(ctx, api.RunQuery{Rule: "tick", Trigger: api.TriggerSchedule})
+		page, err := reader.admin.Runs(ctx, api.RunQuery{Rule: "tick", Trigger: api.TriggerSchedule})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -270,6 +271,8 @@ func TestOnlyTheLeaderFiresAndAnotherTakesOver(t *testing.T) {
 	for i, a := range agents {
 		if fmt.Sprintf("agent-%d", i) == leader {
 			a.stop()
+		} else {
+			reader = a
 		}
 	}
 	runs := waitRuns(2)
