@@ -37,67 +37,70 @@ func newTokenCmd(getenv func(string) string) *cobra.Command {
 		Args:  noArgs,
 	}
 	var name, role string
-	create := &cobra.Command{
+	create := tokenSubcommand(getenv, &cobra.Command{
 		Use:   "create --name NAME --role viewer|operator|admin",
 		Short: "create a token; it is printed alone on the last line, once",
 		Args:  noArgs,
-	}
+	}, func(ctx context.Context, out io.Writer, ops tokenOps, _ []string) error {
+		if name == "" || role == "" {
+			return usageErrorf("token create needs --name and --role")
+		}
+		t, err := ops.create(ctx, name, role)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "created token %q with role %s; keep it now, it is not shown again:\n%s\n", t.Name, t.Role, t.Secret)
+		return nil
+	})
 	create.Flags().StringVar(&name, "name", "", "the token's name (who uses it)")
 	create.Flags().StringVar(&role, "role", "", "viewer (read), operator (also trigger, cancel, restart) or admin (also rules and tokens)")
-	list := &cobra.Command{Use: "list", Short: "list the tokens (never their secrets)", Args: noArgs}
-	revoke := &cobra.Command{Use: "revoke NAME", Short: "revoke a token", Args: exactlyOne("NAME")}
 
-	for _, sub := range []*cobra.Command{create, list, revoke} {
-		var cfg agent.Config
-		resolve := bindSettings(sub, getenv, &cfg, "data-dir", "database-url", "admin-token")
-		run := map[*cobra.Command]func(context.Context, io.Writer, tokenOps, []string) error{
-			create: func(ctx context.Context, out io.Writer, ops tokenOps, _ []string) error {
-				if name == "" || role == "" {
-					return usageErrorf("token create needs --name and --role")
-				}
-				t, err := ops.create(ctx, name, role)
-				if err != nil {
-					return err
-				}
-				fmt.Fprintf(out, "created token %q with role %s; keep it now, it is not shown again:\n%s\n", t.Name, t.Role, t.Secret)
-				return nil
-			},
-			list: func(ctx context.Context, out io.Writer, ops tokenOps, _ []string) error {
-				ts, err := ops.list(ctx)
-				if err != nil {
-					return err
-				}
-				tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "NAME\tROLE\tCREATED\tLAST USED")
-				for _, t := range ts {
-					last := "never"
-					if t.LastUsedAt != nil {
-						last = t.LastUsedAt.Format(time.RFC3339)
-					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.Name, t.Role, t.CreatedAt.Format(time.RFC3339), last)
-				}
-				return tw.Flush()
-			},
-			revoke: func(ctx context.Context, out io.Writer, ops tokenOps, args []string) error {
-				if err := ops.revoke(ctx, args[0]); err != nil {
-					return err
-				}
-				fmt.Fprintf(out, "revoked token %q\n", args[0])
-				return nil
-			},
-		}[sub]
-		sub.RunE = func(c *cobra.Command, args []string) error {
-			if err := resolve(); err != nil {
-				return err
-			}
-			ops, err := openTokenOps(c.Context(), cfg)
+	list := tokenSubcommand(getenv, &cobra.Command{Use: "list", Short: "list the tokens (never their secrets)", Args: noArgs},
+		func(ctx context.Context, out io.Writer, ops tokenOps, _ []string) error {
+			ts, err := ops.list(ctx)
 			if err != nil {
 				return err
 			}
-			defer ops.close()
-			return tokenError(run(c.Context(), c.OutOrStdout(), ops, args))
+			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tROLE\tCREATED\tLAST USED")
+			for _, t := range ts {
+				last := "never"
+				if t.LastUsedAt != nil {
+					last = t.LastUsedAt.Format(time.RFC3339)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.Name, t.Role, t.CreatedAt.Format(time.RFC3339), last)
+			}
+			return tw.Flush()
+		})
+
+	revoke := tokenSubcommand(getenv, &cobra.Command{Use: "revoke NAME", Short: "revoke a token", Args: exactlyOne("NAME")},
+		func(ctx context.Context, out io.Writer, ops tokenOps, args []string) error {
+			if err := ops.revoke(ctx, args[0]); err != nil {
+				return err
+			}
+			fmt.Fprintf(out, "revoked token %q\n", args[0])
+			return nil
+		})
+
+	cmd.AddCommand(create, list, revoke)
+	return cmd
+}
+
+// tokenSubcommand gives cmd the settings that find the database and a RunE
+// that opens where tokens live and calls run there.
+func tokenSubcommand(getenv func(string) string, cmd *cobra.Command, run func(context.Context, io.Writer, tokenOps, []string) error) *cobra.Command {
+	var cfg agent.Config
+	resolve := bindSettings(cmd, getenv, &cfg, "data-dir", "database-url", "admin-token")
+	cmd.RunE = func(c *cobra.Command, args []string) error {
+		if err := resolve(); err != nil {
+			return err
 		}
-		cmd.AddCommand(sub)
+		ops, err := openTokenOps(c.Context(), cfg)
+		if err != nil {
+			return err
+		}
+		defer ops.close()
+		return tokenError(run(c.Context(), c.OutOrStdout(), ops, args))
 	}
 	return cmd
 }
