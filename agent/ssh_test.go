@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,23 +17,6 @@ import (
 	"github.com/jobbridge/jobbridge/agent"
 	"github.com/jobbridge/jobbridge/agent/store"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return ansi.Strip(s.b.String())
-}
 
 // TestSSHConsoleServesTheAgent starts an agent with the SSH console and
 // logs in with an operator's key: the console shows the agent with that
@@ -107,14 +89,14 @@ func TestSSHConsoleServesTheAgent(t *testing.T) {
 		t.Fatal(err)
 	}
 	in, _ := sess.StdinPipe()
-	out := &syncBuffer{}
+	out := &lockedBuffer{}
 	sess.Stdout = out
 	if err := sess.Shell(); err != nil {
 		t.Fatal(err)
 	}
-	for !(strings.Contains(out.String(), "operator") && strings.Contains(out.String(), "● live")) {
+	for screen := ansi.Strip(out.String()); !(strings.Contains(screen, "operator") && strings.Contains(screen, "● live")); screen = ansi.Strip(out.String()) {
 		if time.Now().After(deadline) {
-			t.Fatalf("the console did not show the operator's live session:\n%s", out.String())
+			t.Fatalf("the console did not show the operator's live session:\n%s", ansi.Strip(out.String()))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
