@@ -284,3 +284,52 @@ func TestOnlyTheLeaderFiresAndAnotherTakesOver(t *testing.T) {
 	}
 	t.Logf("%s fired %s; after it stopped, %s fired %s", leader, runs[1].ScheduledAt.Format("15:04"), runs[0].Node, runs[0].ScheduledAt.Format("15:04"))
 }
+
+// TestAPostgreSQLRestartInTheMiddleOfRunsLosesNothing restarts a private
+// PostgreSQL server while three runs go on: requests in that moment answer
+// 503 with a retry hint, the jobs carry on, and their outcomes and logs are
+// written once the server is back.
+func TestAPostgreSQLRestartInTheMiddleOfRunsLosesNothing(t *testing.T) {
+	t.Parallel()
+	srv := pgtest.NewServer(t)
+	ta := startAgent(t, "own server", func(c *agent.Config) { c.DatabaseURL, c.Node = srv.URL, "restart-test" })
+	ctx := context.Background()
+	if _, err := ta.admin.CreateRule(ctx, api.RuleInput{Name: "r", Job: "demo", Schedule: "rate(1 day)", Parameters: map[string]string{"duration": "2s", "steps": "10"}}); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for range 3 {
+		run, err := ta.admin.TriggerRule(ctx, "r", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, run.ID)
+	}
+	time.Sleep(300 * time.Millisecond)
+	srv.Stop(t)
+	if code, body := deliver(t, ta, "r", "during-restart"); code != http.StatusServiceUnavailable {
+		t.Errorf("webhook while PostgreSQL is down: %d %s, want 503", code, body)
+	}
+	req, _ := http.NewRequest(http.MethodGet, ta.URL()+"/api/v1/runs", nil)
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	if resp, err := http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	} else {
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+			t.Errorf("API while PostgreSQL is down: %d (Retry-After %q)", resp.StatusCode, resp.Header.Get("Retry-After"))
+		}
+	}
+	time.Sleep(time.Second)
+	srv.Start(t)
+	for _, id := range ids {
+		fin := ta.waitRun(t, id, api.StatusSucceeded)
+		lines, err := ta.admin.RunLog(ctx, id, 0, 0)
+		if err != nil || len(lines) < 11 || fin.Progress.Percent != 100 {
+			t.Errorf("run %s after the restart: progress %d, %d log lines (%v); want 100 and the start plus 10 steps", id, fin.Progress.Percent, len(lines), err)
+		}
+	}
+	if code, body := deliver(t, ta, "r", "after-restart"); code != http.StatusAccepted {
+		t.Errorf("webhook after the restart: %d %s", code, body)
+	}
+}
