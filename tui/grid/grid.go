@@ -5,6 +5,7 @@
 package grid
 
 import (
+	"sort"
 	"strings"
 
 	"github.com/charmbracelet/x/ansi"
@@ -174,4 +175,22 @@ func PadLines(lines []string, height int) []string {
 		lines = append(lines, "")
 	}
 	return lines
+}
+
+// Pairs shows parameters as name=value in name order, joined by sep;
+// empty when there are none.
+func Pairs(p map[string]string, sep, empty string) string {
+	if len(p) == 0 {
+		return empty
+	}
+	names := make([]string, 0, len(p))
+	for k := range p {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	parts := make([]string, len(names))
+	for i, k := range names {
+		parts[i] = k + "=" + p[k]
+	}
+	return strings.Join(parts, sep)
 }

@@ -460,7 +460,7 @@ func (m *Model) detail(now time.Time) string {
 		when += " · next " + m.s.Local(at).Format("Mon Jan 02 15:04 MST") + " (" + session.Until(now, at) + ")"
 	}
 	lines = append(lines, grid.Fit1(when, m.w, false))
-	about := "Job " + r.Job + " · " + paramText(r.Parameters)
+	about := "Job " + r.Job + " · " + grid.Pairs(r.Parameters, " ", "no parameters")
 	if r.Timeout != "" {
 		about += " · timeout " + r.Timeout
 	}
@@ -478,20 +478,4 @@ func (m *Model) detail(now time.Time) string {
 	}
 	lines = append(lines, grid.Fit1(last+sync, m.w, false))
 	return strings.Join(lines, "\n")
-}
-
-func paramText(p map[string]string) string {
-	if len(p) == 0 {
-		return "no parameters"
-	}
-	names := make([]string, 0, len(p))
-	for k := range p {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	parts := make([]string, len(names))
-	for i, k := range names {
-		parts[i] = k + "=" + p[k]
-	}
-	return strings.Join(parts, " ")
 }

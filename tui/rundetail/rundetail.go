@@ -373,7 +373,7 @@ func (m *Model) info() []string {
 	if len(extra) > 0 {
 		lines = append(lines, strings.Join(extra, "   "))
 	}
-	lines = append(lines, label(t.Muted.Render, "Parameters", params(r.Parameters)))
+	lines = append(lines, label(t.Muted.Render, "Parameters", grid.Pairs(r.Parameters, "  ", "(none)")))
 	if r.Status.Active() || r.Progress.Percent > 0 || r.Progress.Message != "" {
 		bar := session.Bar(r.Progress.Percent, min(40, max(12, m.w/3)))
 		lines = append(lines, label(t.Muted.Render, "Progress", t.Running.Render(bar)+" "+r.Progress.Message))
@@ -394,22 +394,6 @@ func triggerText(r *api.Run) string {
 		s += " by " + r.TriggeredBy
 	}
 	return s
-}
-
-func params(p map[string]string) string {
-	if len(p) == 0 {
-		return "(none)"
-	}
-	names := make([]string, 0, len(p))
-	for k := range p {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	parts := make([]string, len(names))
-	for i, k := range names {
-		parts[i] = k + "=" + p[k]
-	}
-	return strings.Join(parts, "  ")
 }
 
 // logHeight is the number of log lines on screen.
