@@ -62,6 +62,18 @@ type Config struct {
 	// "role=viewer|operator|admin" comment after a key sets its role
 	// (default viewer). Required with SSHListen.
 	SSHAuthorizedKeys string
+	// HTTPAllow lists, comma-separated, the CIDRs and host names that jobs
+	// making network calls (the http job) may reach beyond public
+	// addresses. Default none: loopback, link-local, private and
+	// unspecified addresses are refused.
+	HTTPAllow string
+	// SecretsKey is the key that encrypts secret parameters at rest: 32
+	// bytes, base64. Default a key file the agent creates in DataDir;
+	// several agents on one PostgreSQL must all be given the same key.
+	SecretsKey string
+	// CommandEnv lists, comma-separated, the agent's environment variables
+	// that command jobs see beside PATH, HOME, LANG and TZ. Default none.
+	CommandEnv string
 }
 
 // EventBridgeConfig holds the settings named after the original module's.

@@ -89,6 +89,9 @@ func settings(c *agent.Config) []setting {
 		durationSetting(&c.ClusterLease, "cluster-lease", "CLUSTER_LEASE", "with PostgreSQL: silence after which an agent's runs are interrupted (default 30s)"),
 		stringSetting(&eb.DLQARN, "eb-dlq-arn", "EB_DLQ_ARN", "SQS queue ARN for deliveries EventBridge gives up on (optional)", false),
 		intSetting(&eb.InvocationRate, "eb-invocation-rate", "EB_INVOCATION_RATE", "API destination invocations per second (default 300)"),
+		stringSetting(&c.HTTPAllow, "http-allow", "HTTP_ALLOW", "CIDRs and host names, comma-separated, that the http job may call beyond public addresses (default none)", false),
+		stringSetting(&c.SecretsKey, "secrets-key", "SECRETS_KEY", "base64 key of 32 bytes encrypting secret parameters at rest (default a key file in the data dir)", true),
+		stringSetting(&c.CommandEnv, "command-env", "COMMAND_ENV", "agent variables, comma-separated, that command jobs see beside PATH, HOME, LANG and TZ (default none)", false),
 		durationSetting(&eb.ReconcileInterval, "eb-reconcile-interval", "EB_RECONCILE_INTERVAL", "how often EventBridge is compared with the rules (default 5m)"),
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -28,8 +29,12 @@ const paramEnvPrefix = "JOBBRIDGE_PARAM_"
 
 // Command is a job that runs a program fixed when the job is built, passing
 // the run's parameters in its environment as JOBBRIDGE_PARAM_<NAME> (the
-// name upper-cased) on top of the agent's own environment. Parameters never
-// choose what runs.
+// name upper-cased). Parameters never choose what runs.
+//
+// The program gets a clean environment, not the agent's: PATH, HOME, LANG
+// and TZ as the agent has them, the variables named by WithPassEnv, the
+// entries given by WithEnv, and the parameters. Nothing else of the agent's
+// (cloud credentials, database passwords, its own settings) reaches it.
 //
 // The program runs in a process group of its own. Its standard output goes
 // to the run's log at info level and its standard error at warn level, one
@@ -47,6 +52,7 @@ type Command struct {
 type commandConfig struct {
 	dir       string
 	env       []string
+	passEnv   []string
 	killGrace time.Duration
 }
 
@@ -57,11 +63,20 @@ type CommandOption func(*commandConfig)
 // working directory.
 func WithDir(dir string) CommandOption { return func(c *commandConfig) { c.dir = dir } }
 
-// WithEnv adds "NAME=value" entries to the program's environment, over the
-// agent's own.
+// WithEnv adds "NAME=value" entries to the program's environment.
 func WithEnv(extra ...string) CommandOption {
 	return func(c *commandConfig) { c.env = append(c.env, extra...) }
 }
+
+// WithPassEnv passes the agent's own variables of these names, when set, to
+// the program, beside BaseEnv. An admin lists them (JOBBRIDGE_COMMAND_ENV);
+// the names are read when the job runs.
+func WithPassEnv(names ...string) CommandOption {
+	return func(c *commandConfig) { c.passEnv = append(c.passEnv, names...) }
+}
+
+// BaseEnv names the agent's variables every command job's program gets.
+var BaseEnv = []string{"PATH", "HOME", "LANG", "TZ"}
 
 // WithKillGrace sets how long the program has between SIGTERM and SIGKILL
 // (default DefaultKillGrace; zero sends SIGKILL at once).
@@ -117,6 +132,14 @@ func (c *Command) check() error {
 		}
 		if strings.HasPrefix(name, paramEnvPrefix) {
 			return fmt.Errorf("environment entry %s: the %s prefix is reserved for parameters", name, paramEnvPrefix)
+		}
+	}
+	for _, name := range c.passEnv {
+		if !envNamePattern.MatchString(name) {
+			return fmt.Errorf("passed-through variable %q is not a variable name (letters, digits and '_', not starting with a digit)", name)
+		}
+		if strings.HasPrefix(name, paramEnvPrefix) {
+			return fmt.Errorf("passed-through variable %s: the %s prefix is reserved for parameters", name, paramEnvPrefix)
 		}
 	}
 	// Names differing only in case would share one variable.
@@ -228,15 +251,18 @@ func (c *Command) supervise(ctx context.Context, p *os.Process, exited <-chan er
 	return waitErr, cancelled
 }
 
-// environ is the agent's environment without its own JOBBRIDGE_ settings
-// (they hold the admin token, the database URL and the EventBridge key,
-// which a program has no business seeing), then the configured extras, then
-// this run's parameters.
+var envNamePattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// environ is the program's whole environment: BaseEnv and the passed-through
+// names from the agent's, then the configured extras, then this run's
+// parameters. Later entries win.
 func (c *Command) environ(params jobs.Params) []string {
 	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "JOBBRIDGE_") {
-			env = append(env, kv)
+	for _, names := range [][]string{BaseEnv, c.passEnv} {
+		for _, name := range names {
+			if v, ok := os.LookupEnv(name); ok {
+				env = append(env, name+"="+v)
+			}
 		}
 	}
 	env = append(env, c.env...)

@@ -85,7 +85,7 @@ func TestCommandPassesParametersInTheEnvironment(t *testing.T) {
 	}
 	script := `printf 'target=%s count=%s extra=%s agent=%s\n' "$JOBBRIDGE_PARAM_TARGET" "$JOBBRIDGE_PARAM_COUNT" "$EXTRA" "$AGENT_VAR"
 env | grep '^JOBBRIDGE_' | sort | tr '\n' ' '; echo`
-	job := shellJob(t, script, params, builtin.WithEnv("EXTRA=yes"))
+	job := shellJob(t, script, params, builtin.WithEnv("EXTRA=yes"), builtin.WithPassEnv("AGENT_VAR"))
 	ctx, _, rec := runContext(t)
 	if err := job.Run(ctx, resolve(t, job, map[string]string{"target": "db one; rm -rf /"})); err != nil {
 		t.Fatalf("Run: %v; log:%s", err, rec.dump())
@@ -96,6 +96,38 @@ env | grep '^JOBBRIDGE_' | sort | tr '\n' ' '; echo`
 	} {
 		if !rec.hasLine(slog.LevelInfo, want) {
 			t.Errorf("no INFO line %q in the log:%s", want, rec.dump())
+		}
+	}
+}
+
+func TestCommandEnvironmentHoldsNothingOfTheAgentsButWhatIsListed(t *testing.T) {
+	// Not parallel: it sets the agent's own environment.
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "aws-secret-of-the-agent")
+	t.Setenv("PGPASSWORD", "pg-secret-of-the-agent")
+	t.Setenv("JOBBRIDGE_ADMIN_TOKEN", "agent-secret")
+	t.Setenv("AWS_PROFILE", "backups")
+	t.Setenv("LANG", "C.UTF-8")
+	job := shellJob(t, `env | sort`, []jobs.Param{{Name: "target"}}, builtin.WithPassEnv("AWS_PROFILE", "UNSET_NAME"))
+	ctx, _, rec := runContext(t)
+	if err := job.Run(ctx, resolve(t, job, map[string]string{"target": "x"})); err != nil {
+		t.Fatalf("Run: %v; log:%s", err, rec.dump())
+	}
+	allowed := map[string]bool{"PATH": true, "HOME": true, "LANG": true, "TZ": true, "AWS_PROFILE": true, "JOBBRIDGE_PARAM_TARGET": true,
+		"PWD": true, "SHLVL": true, "_": true} // the last three the shell sets itself
+	var names []string
+	for _, l := range rec.Lines() {
+		name, _, ok := strings.Cut(l.msg, "=")
+		if !ok || l.level != slog.LevelInfo || strings.HasPrefix(l.msg, "command: ") {
+			continue
+		}
+		names = append(names, name)
+		if !allowed[name] {
+			t.Errorf("the program's environment holds %s, which the agent did not pass", l.msg)
+		}
+	}
+	for _, want := range []string{"AWS_PROFILE=backups", "LANG=C.UTF-8", "JOBBRIDGE_PARAM_TARGET=x"} {
+		if !rec.hasLine(slog.LevelInfo, want) {
+			t.Errorf("no %q in the program's environment %v", want, names)
 		}
 	}
 }
