@@ -156,6 +156,11 @@ func Resolve(job Job, values map[string]string) (Params, error) {
 	if len(fields) > 0 {
 		return nil, &ValidationError{Job: job.ID(), Fields: fields}
 	}
+	if v, ok := job.(Validator); ok {
+		if fields := v.Validate(out); len(fields) > 0 {
+			return nil, &ValidationError{Job: job.ID(), Fields: fields}
+		}
+	}
 	return out, nil
 }
 
