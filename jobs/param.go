@@ -36,6 +36,12 @@ type Param struct {
 	Default     string    // used when no value is given; "" means none
 	Choices     []string  // the allowed values of an enum
 	Secret      bool      // never shown back: masked in the API, the console and run records
+	// Destination marks a parameter that decides where the job sends what
+	// it has (a URL, a method, headers, a host, a recipient). A stored
+	// secret is only ever sent where an admin configured it: below admin,
+	// an override of a destination on a rule holding a secret is refused
+	// unless the override supplies every secret itself.
+	Destination bool
 }
 
 var paramNamePattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
@@ -138,7 +144,12 @@ func Resolve(job Job, values map[string]string) (Params, error) {
 			continue
 		}
 		if err := p.CheckValue(v); err != nil {
-			fields = append(fields, FieldError{p.Name, err.Error()})
+			reason := err.Error()
+			if p.Secret {
+				// The reason quotes the value; a secret is never echoed.
+				reason = fmt.Sprintf("is not a valid %s (the value is secret, so it is not shown)", p.typ())
+			}
+			fields = append(fields, FieldError{p.Name, reason})
 			continue
 		}
 		out[p.Name] = v
@@ -173,6 +184,18 @@ func paramNames(ps []Param) string {
 		names[i] = p.Name
 	}
 	return strings.Join(names, ", ")
+}
+
+// SecretValues returns the values of job's secret parameters in values, for
+// masking them wherever they might be written.
+func SecretValues(job Job, values map[string]string) []string {
+	var out []string
+	for _, p := range job.Params() {
+		if v := values[p.Name]; p.Secret && v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // Mask returns a copy of values with every secret parameter of job replaced

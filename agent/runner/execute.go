@@ -38,6 +38,7 @@ func (r *Runner) execute(ctx context.Context, ar *activeRun, job jobs.Job, param
 	rep.close()
 
 	fin := outcome(ctx, id, err)
+	fin.Error = rep.mask.mask(fin.Error)
 	if _, ferr := r.finish(fin); ferr != nil && !errors.Is(ferr, store.ErrConflict) {
 		r.log.Error("record run outcome", "run", id, "status", fin.Status, "err", ferr)
 	}

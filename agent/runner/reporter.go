@@ -17,8 +17,9 @@ import (
 // goroutine, so a chatty job costs one write per flush interval rather than
 // one per line.
 type reporter struct {
-	r  *Runner
-	id string // the run's id, fixed; run below changes
+	r    *Runner
+	id   string // the run's id, fixed; run below changes
+	mask masker
 
 	mu       sync.Mutex
 	run      store.Run // as last known: events carry it
@@ -36,10 +37,11 @@ type reporter struct {
 // flushBatch is how many buffered lines wake the flusher before its tick.
 const flushBatch = 256
 
-func newReporter(r *Runner, run store.Run) *reporter {
+func newReporter(r *Runner, run store.Run, mask masker) *reporter {
 	return &reporter{
 		r:    r,
 		id:   run.ID,
+		mask: mask,
 		run:  run,
 		wake: make(chan struct{}, 1),
 		stop: make(chan struct{}),
@@ -58,6 +60,7 @@ func (rep *reporter) startFlusher() {
 
 // Log implements jobs.Reporter.
 func (rep *reporter) Log(level slog.Level, message string) {
+	message = rep.mask.mask(message)
 	rep.mu.Lock()
 	if rep.seq >= int64(rep.r.cfg.MaxLogLines) {
 		rep.dropped++
@@ -92,7 +95,7 @@ func (rep *reporter) update(run store.Run) {
 
 // Progress implements jobs.Reporter.
 func (rep *reporter) Progress(percent int, message string) {
-	p := api.Progress{Percent: percent, Message: message}
+	p := api.Progress{Percent: percent, Message: rep.mask.mask(message)}
 	rep.mu.Lock()
 	rep.startFlusher()
 	rep.progress = &p

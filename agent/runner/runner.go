@@ -55,6 +55,10 @@ type Config struct {
 	// not running here was asked to stop (several agents on PostgreSQL);
 	// the one running it calls CancelLocal.
 	RemoteCancel func(ctx context.Context, runID string) error
+	// Secrets are the agent's own tokens and keys. They, and each run's
+	// secret parameter values, are replaced by api.MaskedValue in every log
+	// line, progress message and error a run records.
+	Secrets []string
 }
 
 // Runner runs jobs. Create it with New; stop it with Shutdown.
@@ -224,7 +228,8 @@ func (r *Runner) Start(ctx context.Context, p StartParams) (run store.Run, creat
 	}
 
 	runCtx, cancel := context.WithCancelCause(r.base)
-	ar := &activeRun{run: run, rep: newReporter(r, run), cancel: cancel, done: make(chan struct{})}
+	mask := newMasker(r.cfg.Secrets, jobs.SecretValues(job, params))
+	ar := &activeRun{run: run, rep: newReporter(r, run, mask), cancel: cancel, done: make(chan struct{})}
 	r.mu.Lock()
 	if r.closing {
 		// Shutdown began between the check above and now: record, don't run.

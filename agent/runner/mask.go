@@ -1,0 +1,60 @@
+package runner
+
+import (
+	"cmp"
+	"slices"
+	"strings"
+
+	"github.com/jobbridge/jobbridge/shared/api"
+)
+
+// masker replaces secret values with api.MaskedValue in everything a run
+// writes where others read it: its log lines, progress and error. It is the
+// one place that does so, for every job, so that a job printing its
+// environment or a secret parameter gives nothing away. The zero value (no
+// secrets) masks nothing. It is safe for concurrent use.
+type masker struct {
+	r *strings.Replacer
+}
+
+// newMasker masks each of secrets, and each line of a secret of several
+// lines (jobs such as the command job log line by line).
+func newMasker(secrets ...[]string) masker {
+	seen := make(map[string]bool)
+	var values []string
+	add := func(v string) {
+		if v = strings.TrimSpace(v); v != "" && v != api.MaskedValue && !seen[v] {
+			seen[v] = true
+			values = append(values, v)
+		}
+	}
+	for _, list := range secrets {
+		for _, v := range list {
+			add(v)
+			if strings.Contains(v, "\n") {
+				for line := range strings.Lines(v) {
+					add(line)
+				}
+			}
+		}
+	}
+	if len(values) == 0 {
+		return masker{}
+	}
+	// The longest first, so that a secret containing another is masked
+	// whole rather than in part.
+	slices.SortFunc(values, func(a, b string) int { return cmp.Compare(len(b), len(a)) })
+	pairs := make([]string, 0, 2*len(values))
+	for _, v := range values {
+		pairs = append(pairs, v, api.MaskedValue)
+	}
+	return masker{r: strings.NewReplacer(pairs...)}
+}
+
+// mask returns s with every secret replaced.
+func (m masker) mask(s string) string {
+	if m.r == nil {
+		return s
+	}
+	return m.r.Replace(s)
+}
