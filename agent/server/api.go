@@ -59,6 +59,12 @@ func caller(ctx context.Context) store.Token {
 	return t
 }
 
+// actor is the caller as the service sees it: name and role.
+func actor(ctx context.Context) service.Actor {
+	t := caller(ctx)
+	return service.Actor{Name: t.Name, Role: t.Role}
+}
+
 func (s *Server) mountAPI() {
 	useBadRequestForValidation()
 	config := huma.DefaultConfig("jobbridge agent API", s.cfg.Version)
@@ -153,7 +159,10 @@ func (s *Server) authenticate(ctx context.Context, remoteAddr, header string) (s
 // apiError turns an error from the service or store into the API's answer.
 func (s *Server) apiError(err error, what string) error {
 	var verr *service.ValidationError
+	var rerr *service.RedirectError
 	switch {
+	case errors.As(err, &rerr):
+		return huma.Error403Forbidden(rerr.Error())
 	case errors.As(err, &verr):
 		details := make([]error, len(verr.Fields))
 		for i, f := range verr.Fields {

@@ -127,7 +127,7 @@ func (s *Server) registerRules(hapi huma.API) {
 		if in.Body != nil {
 			overrides = in.Body.Parameters
 		}
-		run, err := s.cfg.Service.RuleTrigger(ctx, caller(ctx).Name, in.Name, overrides)
+		run, err := s.cfg.Service.RuleTrigger(ctx, actor(ctx), in.Name, overrides)
 		if err != nil {
 			return nil, s.apiError(err, "rule")
 		}

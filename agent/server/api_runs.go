@@ -152,7 +152,7 @@ func (s *Server) registerRuns(hapi huma.API) {
 		if in.Body != nil {
 			overrides = in.Body.Parameters
 		}
-		r, err := s.cfg.Service.RunRestart(ctx, caller(ctx).Name, in.ID, overrides)
+		r, err := s.cfg.Service.RunRestart(ctx, actor(ctx), in.ID, overrides)
 		if err != nil {
 			return nil, s.apiError(err, "run")
 		}

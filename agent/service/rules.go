@@ -227,22 +227,28 @@ func (s *Service) ruleSaved(ctx context.Context, r store.Rule, t events.Type) {
 // RuleTrigger runs a rule now on behalf of actor, with parameter overrides.
 // A disabled rule can be triggered: disabling stops the schedule, not the
 // operator.
-func (s *Service) RuleTrigger(ctx context.Context, actor, name string, overrides map[string]string) (store.Run, error) {
+func (s *Service) RuleTrigger(ctx context.Context, actor Actor, name string, overrides map[string]string) (store.Run, error) {
 	r, err := s.store.RuleGet(ctx, name)
 	if err != nil {
 		return store.Run{}, fmt.Errorf("trigger rule %q: %w", name, err)
 	}
-	run, err := s.start(ctx, runner.StartParams{Rule: r, Trigger: api.TriggerManual, TriggeredBy: actor, Overrides: overrides})
+	run, err := s.start(ctx, actor, runner.StartParams{Rule: r, Trigger: api.TriggerManual, TriggeredBy: actor.Name, Overrides: overrides}, overrides)
 	if err != nil {
 		return store.Run{}, err
 	}
-	s.audit(ctx, actor, "rule.trigger", name, "run "+run.ID)
+	s.audit(ctx, actor.Name, "rule.trigger", name, "run "+run.ID)
 	return run, nil
 }
 
-// start starts a run, turning parameter problems into a ValidationError.
-func (s *Service) start(ctx context.Context, p runner.StartParams) (store.Run, error) {
+// start starts a run on behalf of actor, who typed supplied (the rest of
+// p.Overrides comes from an earlier run). It refuses an override that would
+// send a stored secret elsewhere, and turns parameter problems into a
+// ValidationError.
+func (s *Service) start(ctx context.Context, actor Actor, p runner.StartParams, supplied map[string]string) (store.Run, error) {
 	if job, ok := s.jobs.Get(p.Rule.Job); ok {
+		if err := checkSecretDestinations(actor, job, p.Rule, p.Overrides, supplied); err != nil {
+			return store.Run{}, err
+		}
 		keepSecrets(job, p.Overrides, &p.Rule)
 	}
 	run, _, err := s.runner.Start(ctx, p)

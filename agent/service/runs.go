@@ -26,7 +26,7 @@ var ErrRuleGone = errors.New("the run's rule no longer exists")
 // RunRestart starts a new run of the same rule with the earlier run's
 // parameters (secrets from the rule, since runs keep them masked), and
 // overrides on top.
-func (s *Service) RunRestart(ctx context.Context, actor, id string, overrides map[string]string) (store.Run, error) {
+func (s *Service) RunRestart(ctx context.Context, actor Actor, id string, overrides map[string]string) (store.Run, error) {
 	old, err := s.store.RunGet(ctx, id)
 	if err != nil {
 		return store.Run{}, fmt.Errorf("restart run %s: %w", id, err)
@@ -48,12 +48,12 @@ func (s *Service) RunRestart(ctx context.Context, actor, id string, overrides ma
 		params[k] = v
 	}
 	rule.Job = old.Job
-	run, err := s.start(ctx, runner.StartParams{
-		Rule: rule, Trigger: api.TriggerRestart, TriggeredBy: actor, RestartOf: id, Overrides: params,
-	})
+	run, err := s.start(ctx, actor, runner.StartParams{
+		Rule: rule, Trigger: api.TriggerRestart, TriggeredBy: actor.Name, RestartOf: id, Overrides: params,
+	}, overrides)
 	if err != nil {
 		return store.Run{}, err
 	}
-	s.audit(ctx, actor, "run.restart", id, "new run "+run.ID)
+	s.audit(ctx, actor.Name, "run.restart", id, "new run "+run.ID)
 	return run, nil
 }
