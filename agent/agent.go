@@ -156,9 +156,12 @@ func (a *Agent) init(ctx context.Context, register RegisterFunc) error {
 		return fmt.Errorf("notifications: %w", err)
 	}
 	a.notifiers = append(configured, a.notifiers...)
+	if a.adminTokenFile, err = ensureAdminToken(ctx, a.store, a.cfg); err != nil {
+		return err
+	}
 	rc := runner.Config{
 		Store: a.store, Jobs: a.jobs, Events: a.events, Node: a.cfg.Node,
-		Logger: a.log, MaxLogLines: a.cfg.MaxLogLines,
+		Logger: a.log, MaxLogLines: a.cfg.MaxLogLines, Secrets: a.ownSecrets(),
 	}
 	if a.shared != nil {
 		rc.RemoteCancel = func(ctx context.Context, id string) error { return a.cluster.RemoteCancel(ctx, id) }
@@ -179,9 +182,6 @@ func (a *Agent) init(ctx context.Context, register RegisterFunc) error {
 				}
 			},
 		})
-	}
-	if a.adminTokenFile, err = ensureAdminToken(ctx, a.store, a.cfg); err != nil {
-		return err
 	}
 	a.warnUnknownJobs(ctx)
 

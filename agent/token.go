@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/jobbridge/jobbridge/agent/service"
@@ -65,4 +67,25 @@ func ensureAdminToken(ctx context.Context, s store.Store, cfg Config) (string, e
 		return "", fmt.Errorf("store the admin token: %w", err)
 	}
 	return path, nil
+}
+
+// ownSecrets are the agent's own tokens, keys and passwords, which no run
+// may write into its log: the runner masks them.
+func (a *Agent) ownSecrets() []string {
+	c := a.cfg
+	out := []string{c.AdminToken, c.SecretsKey, c.EventBridge.APIKey, c.Notify.SMTPPassword, c.Notify.WebhookURL}
+	if a.adminTokenFile != "" {
+		if b, err := os.ReadFile(a.adminTokenFile); err == nil {
+			out = append(out, strings.TrimSpace(string(b)))
+		}
+	}
+	if u, err := url.Parse(c.Notify.WebhookURL); err == nil && len(u.Path) > 1 {
+		out = append(out, u.Path, strings.TrimPrefix(u.Path, "/"))
+	}
+	if u, err := url.Parse(c.DatabaseURL); err == nil && u.User != nil {
+		if pw, ok := u.User.Password(); ok {
+			out = append(out, pw)
+		}
+	}
+	return out
 }
