@@ -31,6 +31,7 @@ func (*secretJob) Params() []jobs.Param {
 		{Name: "password", Secret: true, Required: true, Description: "the password"},
 		{Name: "count", Type: jobs.TypeInt, Default: "1", Description: "how many"},
 		{Name: "mode", Type: jobs.TypeEnum, Choices: []string{"fast", "safe"}, Default: "safe", Description: "how"},
+		{Name: "pin", Type: jobs.TypeInt, Secret: true, Description: "a secret that is not a string"},
 	}
 }
 
