@@ -55,7 +55,7 @@ func apiJob(j jobs.Job) api.Job {
 		}
 		out.Parameters[i] = api.Param{
 			Name: p.Name, Description: p.Description, Required: p.Required, Type: string(typ),
-			Default: def, Choices: p.Choices, Secret: p.Secret,
+			Default: def, Choices: p.Choices, Secret: p.Secret, Destination: p.Destination,
 		}
 	}
 	return out

@@ -18,6 +18,10 @@ type Param struct {
 	Default     string   `json:"default,omitempty"`
 	Choices     []string `json:"choices,omitempty"`
 	Secret      bool     `json:"secret"`
+	// Destination says the parameter decides where the job sends things:
+	// below admin, it cannot be overridden on a rule holding a secret
+	// unless the override gives the secrets too.
+	Destination bool `json:"destination,omitempty"`
 }
 
 // Job is a job the agent offers.
