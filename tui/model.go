@@ -33,6 +33,7 @@ import (
 	"github.com/jobbridge/jobbridge/tui/rules"
 	"github.com/jobbridge/jobbridge/tui/rundetail"
 	"github.com/jobbridge/jobbridge/tui/runs"
+	"github.com/jobbridge/jobbridge/tui/safe"
 	"github.com/jobbridge/jobbridge/tui/session"
 	"github.com/jobbridge/jobbridge/tui/theme"
 )
@@ -54,7 +55,8 @@ type view interface {
 
 // Options configures a console.
 type Options struct {
-	// Client talks to the agent. Required.
+	// Client talks to the agent. Required. The console reaches it only
+	// through a safe.Client, so no text from the agent is drawn raw.
 	Client *client.Client
 	// Renderer draws the styles: the terminal's, so colours fit it. Nil:
 	// lipgloss's default renderer (stdout).
@@ -105,7 +107,8 @@ type Model struct {
 func New(ctx context.Context, o Options) *Model {
 	ctx, cancel := context.WithCancel(ctx)
 	th := theme.New(o.Renderer)
-	s := &session.Context{Client: o.Client, Theme: th, Now: o.Now, Location: o.Location}
+	agent := safe.NewClient(o.Client)
+	s := &session.Context{Client: agent, Theme: th, Now: o.Now, Location: o.Location}
 	in := textinput.New()
 	in.Prompt = ":"
 	in.Placeholder = "runs failed, rules, jobs, run ID, new, quit"
@@ -113,7 +116,7 @@ func New(ctx context.Context, o Options) *Model {
 	in.SetSuggestions(commandSuggestions())
 	th.Input(&in)
 	m := &Model{
-		ctx: ctx, cancel: cancel, s: s, stream: newStreamer(o.Client),
+		ctx: ctx, cancel: cancel, s: s, stream: newStreamer(agent),
 		w: 80, h: 24, views: map[session.View]view{},
 		help: th.Help(), cmdline: in, start: o.Start,
 		conn: connMsg{state: connConnecting},
@@ -568,7 +571,7 @@ func (m *Model) headerLeft(compact bool) string {
 		}
 		parts = append(parts, role)
 	}
-	return strings.Join(parts, t.Muted.Render(" · "))
+	return grid.Line(strings.Join(parts, t.Muted.Render(" · ")))
 }
 
 func (m *Model) connText() string {
@@ -616,9 +619,9 @@ func (m *Model) footer() []string {
 	case m.confirm != nil:
 		second = t.Warning.Bold(true).Render(m.confirm.Prompt + " (y/N)")
 	case m.note.Text != "" && m.note.Err:
-		second = t.Failure.Render(grid.Clean(m.note.Text))
+		second = t.Failure.Render(grid.Line(m.note.Text))
 	case m.note.Text != "":
-		second = t.Accent.Render(grid.Clean(m.note.Text))
+		second = t.Accent.Render(grid.Line(m.note.Text))
 	}
 	return []string{grid.Fit1(helpLine, m.w, false), grid.Fit1(second, m.w, false)}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jobbridge/jobbridge/shared/api"
 	"github.com/jobbridge/jobbridge/shared/client"
+	"github.com/jobbridge/jobbridge/tui/safe"
 )
 
 // connState is the state of the console's link to the agent, as the event
@@ -42,7 +43,7 @@ type eventMsg struct{ ev api.Event }
 // after the last event seen (Last-Event-ID), and tells the model when
 // events may have been lost so it reloads.
 type streamer struct {
-	c       *client.Client
+	c       *safe.Client
 	out     chan tea.Msg
 	pending tea.Msg // read by next() but not returned yet
 	// backoff is the first retry delay; each failure doubles it up to
@@ -50,7 +51,7 @@ type streamer struct {
 	backoff, maxBackoff time.Duration
 }
 
-func newStreamer(c *client.Client) *streamer {
+func newStreamer(c *safe.Client) *streamer {
 	return &streamer{c: c, out: make(chan tea.Msg, 1024), backoff: 500 * time.Millisecond, maxBackoff: 15 * time.Second}
 }
 

@@ -5,10 +5,11 @@ import (
 	"time"
 
 	"github.com/jobbridge/jobbridge/shared/client"
+	"github.com/jobbridge/jobbridge/tui/safe"
 )
 
 func TestReconnectDelaysDoubleUpToTheCap(t *testing.T) {
-	s := newStreamer(client.New("http://x", "t"))
+	s := newStreamer(safe.NewClient(client.New("http://x", "t")))
 	prev := time.Duration(0)
 	for n := 1; n <= 10; n++ {
 		d := s.delay(n)

@@ -101,12 +101,13 @@ func (l Layout) Header() string {
 	return l.Row(titles, nil)
 }
 
-// Fit1 cuts s to w cells (with an ellipsis) or pads it with spaces.
+// Fit1 cuts s to w cells (with an ellipsis) or pads it with spaces, on one
+// line: a newline in it becomes a space.
 func Fit1(s string, w int, right bool) string {
 	if w <= 0 {
 		return ""
 	}
-	s = strings.ReplaceAll(s, "\n", " ")
+	s = Line(s)
 	n := ansi.StringWidth(s)
 	if n > w {
 		return ansi.Truncate(s, w, "…")
@@ -149,21 +150,12 @@ func Pad(s string, height int) string {
 	return strings.Join(lines, "\n")
 }
 
-// Clean makes text from the agent safe to draw: escape sequences and
-// control characters (a job's log may hold any) are dropped, tabs become a
-// space, so they cannot move the cursor or garble the screen.
-func Clean(s string) string {
-	s = ansi.Strip(s)
-	return strings.Map(func(r rune) rune {
-		switch {
-		case r == '\t' || r == '\n':
-			return ' '
-		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0):
-			return -1
-		}
-		return r
-	}, s)
-}
+// Line puts prose of several lines (an error, a log message, a note) on
+// one: each newline becomes a space. Text from the agent comes cleaned of
+// escapes and controls (package safe) but keeps its newlines; a view that
+// styles such text before fitting it calls Line first, as the style would
+// pad each line of it to a block.
+func Line(s string) string { return strings.ReplaceAll(s, "\n", " ") }
 
 // PadLines fills lines with empty ones up to height, or cuts them to it.
 func PadLines(lines []string, height int) []string {
@@ -178,7 +170,9 @@ func PadLines(lines []string, height int) []string {
 }
 
 // Pairs shows parameters as name=value in name order, joined by sep;
-// empty when there are none.
+// empty when there are none. A value of several lines (an http job's
+// headers) shows its newlines as \n, so the lines stay apart and the pairs
+// on one line.
 func Pairs(p map[string]string, sep, empty string) string {
 	if len(p) == 0 {
 		return empty
@@ -190,7 +184,7 @@ func Pairs(p map[string]string, sep, empty string) string {
 	sort.Strings(names)
 	parts := make([]string, len(names))
 	for i, k := range names {
-		parts[i] = k + "=" + p[k]
+		parts[i] = k + "=" + strings.ReplaceAll(p[k], "\n", `\n`)
 	}
 	return strings.Join(parts, sep)
 }

@@ -1,7 +1,6 @@
 package grid
 
 import (
-	"strings"
 	"testing"
 
 	"github.com/charmbracelet/x/ansi"
@@ -52,12 +51,9 @@ func TestWindowKeepsTheCursorOnScreen(t *testing.T) {
 	}
 }
 
-func TestCleanDropsWhatCouldMoveTheCursor(t *testing.T) {
-	got := Clean("step\x1b[2J 1\r\n\tdone\x07\x9b")
-	if strings.ContainsAny(got, "\x1b\r\n\t\x07\x9b") {
-		t.Errorf("Clean left control characters: %q", got)
-	}
-	if got != "step 1  done" {
-		t.Errorf("Clean = %q, want %q", got, "step 1  done")
+func TestPairsShowANewlineInAValueAsBackslashN(t *testing.T) {
+	got := Pairs(map[string]string{"url": "https://x", "header": "A: 1\nB: 2"}, "  ", "(none)")
+	if want := `header=A: 1\nB: 2  url=https://x`; got != want {
+		t.Errorf("Pairs = %q, want %q", got, want)
 	}
 }

@@ -215,7 +215,7 @@ func (m *Model) View() string {
 func (m *Model) detail() []string {
 	t := m.s.Theme
 	j := m.jobs[m.cursor]
-	rule := "── " + j.ID + " "
+	rule := "── " + grid.Line(j.ID) + " "
 	out := []string{t.Border.Render(rule + strings.Repeat("─", max(0, m.w-len([]rune(rule)))))}
 	used := "Used by no rule."
 	if names := m.usedBy[j.ID]; len(names) > 0 {

@@ -15,7 +15,7 @@ const labelWidth = 14
 // View renders the form, scrolled so the focused field shows.
 func (m *Model) View() string {
 	t := m.s.Theme
-	head := []string{t.Title.Render(m.Title())}
+	head := []string{t.Title.Render(grid.Line(m.Title()))}
 	switch {
 	case m.loadErr != nil:
 		head = append(head, t.Failure.Render("Cannot load the form: "+session.Explain(m.loadErr)))
@@ -43,7 +43,7 @@ func (m *Model) View() string {
 		if f.param != nil && !paramsShown {
 			paramsShown = true
 			if m.mode == Create || m.mode == Edit {
-				body = append(body, "", t.Title.Render("Parameters of "+m.currentJob())+t.Muted.Render("  (* required)"))
+				body = append(body, "", t.Title.Render("Parameters of "+grid.Line(m.currentJob()))+t.Muted.Render("  (* required)"))
 			}
 		}
 		if i == m.focus {
@@ -55,7 +55,7 @@ func (m *Model) View() string {
 		}
 	}
 	if !paramsShown && m.currentJob() != "" {
-		body = append(body, "", t.Muted.Render("Job "+m.currentJob()+" takes no parameters."))
+		body = append(body, "", t.Muted.Render("Job "+grid.Line(m.currentJob())+" takes no parameters."))
 	}
 
 	room := max(1, m.h-len(head)-len(foot)-1)

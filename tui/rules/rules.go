@@ -451,7 +451,7 @@ func (m *Model) detail(now time.Time) string {
 	if !ok {
 		return grid.Pad("", detailLines)
 	}
-	rule := "── " + r.Name + " "
+	rule := "── " + grid.Line(r.Name) + " "
 	lines := []string{t.Border.Render(rule + strings.Repeat("─", max(0, m.w-len([]rune(rule)))))}
 	when := r.ScheduleText
 	if !r.Enabled {
@@ -474,7 +474,7 @@ func (m *Model) detail(now time.Time) string {
 	}
 	sync := " · sync " + t.Sync(r.Sync.State).Render(r.Sync.State)
 	if r.Sync.Error != "" {
-		sync += ": " + t.Failure.Render(grid.Clean(r.Sync.Error))
+		sync += ": " + t.Failure.Render(grid.Line(r.Sync.Error))
 	}
 	lines = append(lines, grid.Fit1(last+sync, m.w, false))
 	return strings.Join(lines, "\n")

@@ -379,7 +379,7 @@ func (m *Model) info() []string {
 		lines = append(lines, label(t.Muted.Render, "Progress", t.Running.Render(bar)+" "+r.Progress.Message))
 	}
 	if r.Error != "" {
-		lines = append(lines, t.Failure.Render("Error: "+grid.Clean(r.Error)))
+		lines = append(lines, t.Failure.Render("Error: "+grid.Line(r.Error)))
 	}
 	return lines
 }
@@ -436,7 +436,7 @@ func (m *Model) logLine(l api.LogLine) string {
 		lvl = "INFO"
 	}
 	head := m.s.Local(l.Time).Format("15:04:05") + " " + grid.Fit1(lvl, 5, false) + " "
-	msg := grid.Fit1(grid.Clean(l.Message), max(1, m.w-len(head)), false)
+	msg := grid.Fit1(l.Message, max(1, m.w-len(head)), false)
 	style := t.Muted
 	switch lvl {
 	case "ERROR":

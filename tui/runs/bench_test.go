@@ -11,6 +11,7 @@ import (
 
 	"github.com/jobbridge/jobbridge/shared/api"
 	"github.com/jobbridge/jobbridge/shared/client"
+	"github.com/jobbridge/jobbridge/tui/safe"
 	"github.com/jobbridge/jobbridge/tui/session"
 	"github.com/jobbridge/jobbridge/tui/theme"
 )
@@ -23,7 +24,7 @@ func loaded(b *testing.B, n int) *Model {
 	b.Helper()
 	r := lipgloss.NewRenderer(io.Discard)
 	r.SetColorProfile(termenv.TrueColor)
-	s := &session.Context{Client: client.New("http://agent.test", "t"), Theme: theme.New(r),
+	s := &session.Context{Client: safe.NewClient(client.New("http://agent.test", "t")), Theme: theme.New(r),
 		Now: func() time.Time { return benchNow }, Location: time.UTC, Role: api.RoleAdmin}
 	m := New(s)
 	m.SetSize(120, 40)

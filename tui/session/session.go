@@ -1,5 +1,5 @@
 // Package session is what every view of one console shares: the agent's
-// client, the theme of the terminal, the clock, the caller's role, and the
+// client (the safe one: every reply cleaned of terminal escapes), the theme of the terminal, the clock, the caller's role, and the
 // messages views send to the root model (open a run, go back, ask for a
 // confirmation, show a note). One console (a local terminal or one SSH
 // session) has one Context; nothing here is global.
@@ -12,13 +12,15 @@ import (
 
 	"github.com/jobbridge/jobbridge/shared/api"
 	"github.com/jobbridge/jobbridge/shared/client"
+	"github.com/jobbridge/jobbridge/tui/safe"
 	"github.com/jobbridge/jobbridge/tui/theme"
 )
 
 // Context is shared by the views of one console. Views read it; only the
 // root model changes Role.
 type Context struct {
-	Client *client.Client
+	// Client is the agent; its replies are safe to draw as they come.
+	Client *safe.Client
 	Theme  *theme.Theme
 	// Now is the clock (tests fix it). Default time.Now.
 	Now func() time.Time
