@@ -94,6 +94,28 @@ type Store interface {
 	Exec(ctx context.Context, query string, args ...any) (int64, error)
 }
 
+// SecretsSupport is what the layer that keeps secret parameters encrypted
+// at rest (package agent/secrets) needs of a database besides Store: a place
+// to record facts about the database (such as which key encrypts it), and a
+// way to rewrite stored parameters safely while other agents run. The SQLite
+// and PostgreSQL stores implement it; that layer, which is what the agent
+// uses, does not, so nothing above it reaches a stored ciphertext.
+type SecretsSupport interface {
+	// MetaGet returns the value recorded under name, or ErrNotFound.
+	MetaGet(ctx context.Context, name string) (string, error)
+	// MetaInit records value under name unless a value is recorded there
+	// already, and returns the value recorded now. Of agents that call it
+	// at once, the first one's value stays and every one learns which.
+	MetaInit(ctx context.Context, name, value string) (string, error)
+	// RuleRewriteParams calls fn with every rule as stored, in one
+	// transaction that keeps other writers of rules out, and stores the
+	// parameters fn returns for the rules it reports changed; the rest of a
+	// rule, UpdatedAt included, stays as it is. It returns how many rules
+	// changed. An error from fn rolls everything back. On SQLite the old
+	// values are overwritten in the file, not just left in free space.
+	RuleRewriteParams(ctx context.Context, fn func(r Rule) (params map[string]string, changed bool, err error)) (int, error)
+}
+
 // Cluster is what a store shared by several agents (PostgreSQL) offers
 // besides storage: messages between agents, their liveness, and which one
 // leads the local scheduler. SQLite, which serves one agent, lacks it.

@@ -39,6 +39,7 @@ func Exercise(t *testing.T, open func(t *testing.T) store.Store) {
 		{"RunLog", testRunLog},
 		{"Tokens", testTokens},
 		{"Audit", testAudit},
+		{"SecretsSupport", testSecretsSupport},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
