@@ -9,7 +9,8 @@
 // read-only connections; in WAL mode they never wait for the writer.
 //
 // Open also takes an exclusive lock on path + ".lock": two agents on one file
-// would both believe they own its running runs.
+// would both believe they own its running runs. The database's files are its
+// owner's alone (0600).
 package sqlite
 
 import (
@@ -56,6 +57,10 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	}
 	lock, err := lockFile(path)
 	if err != nil {
+		return nil, err
+	}
+	if err := makePrivate(path); err != nil {
+		lock.release()
 		return nil, err
 	}
 	s := &Store{path: path, lock: lock}

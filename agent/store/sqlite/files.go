@@ -1,0 +1,36 @@
+package sqlite
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+)
+
+// makePrivate creates the database file readable by its owner alone before
+// SQLite opens it, and takes group and other access away from the files of
+// an existing database (an older agent created them 0644). The file holds
+// every run's parameters and error; SQLite gives the -wal and -shm files it
+// creates the database file's mode, so those follow.
+func makePrivate(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("create sqlite database %s: %w", path, err)
+	}
+	f.Close()
+	for _, p := range []string{path, path + "-wal", path + "-shm", path + "-journal", path + ".lock"} {
+		info, err := os.Stat(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("make sqlite database file %s private: %w", p, err)
+		}
+		if perm := info.Mode().Perm(); perm&0o077 != 0 {
+			if err := os.Chmod(p, perm&^0o077); err != nil {
+				return fmt.Errorf("make sqlite database file %s private (mode %04o, want 0600): %w", p, perm, err)
+			}
+		}
+	}
+	return nil
+}
