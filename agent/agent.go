@@ -24,6 +24,7 @@ import (
 	"github.com/jobbridge/jobbridge/agent/store/postgres"
 	"github.com/jobbridge/jobbridge/agent/store/sqlite"
 	"github.com/jobbridge/jobbridge/jobs"
+	"github.com/jobbridge/jobbridge/jobs/egress"
 	"github.com/jobbridge/jobbridge/shared/api"
 )
 
@@ -36,6 +37,11 @@ type Env struct {
 	// AddNotifier adds a notification channel of the program's own, beside
 	// the configured email, chat webhook and SNS; rules name it by its Name.
 	AddNotifier func(notify.Notifier)
+	// Egress is the policy for jobs' network calls, from JOBBRIDGE_HTTP_ALLOW.
+	Egress *egress.Policy
+	// CommandEnv are the agent variables command jobs see beside PATH, HOME,
+	// LANG and TZ, from JOBBRIDGE_COMMAND_ENV.
+	CommandEnv []string
 }
 
 // RegisterFunc registers the jobs an agent offers. A program that wants its

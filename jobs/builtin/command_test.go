@@ -356,7 +356,7 @@ func TestCommandRunsInItsDirectory(t *testing.T) {
 func TestEchoPrintsItsMessageLiterally(t *testing.T) {
 	t.Parallel()
 	r := jobs.NewRegistry()
-	if err := builtin.Register(r, nil); err != nil {
+	if err := builtin.Register(r, builtin.Options{}); err != nil {
 		t.Fatal(err)
 	}
 	job, ok := r.Get("echo")

@@ -2,39 +2,63 @@ package builtin
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/jobbridge/jobbridge/jobs"
+	"github.com/jobbridge/jobbridge/jobs/egress"
 )
 
-// httpLoggedBody is how much of a response body goes into the run's log.
+// httpLoggedBody is how much of a response body goes into the run's log
+// when the rule asks for it (log_body).
 const httpLoggedBody = 4 << 10
 
-// DefaultHTTPTimeout bounds every request made by the client NewHTTP builds
-// when given none; a run's own timeout parameter can only shorten it.
+// httpCountedBody is how much of a response body is read to report its
+// size; a longer body is reported as longer and not read further.
+const httpCountedBody = 16 << 20
+
+// DefaultHTTPTimeout bounds every request the http job makes; a run's own
+// timeout parameter can only shorten it.
 const DefaultHTTPTimeout = 5 * time.Minute
 
 // HTTP is a job that makes one HTTP request and fails unless the response
-// has the expected status.
+// has the expected status. It connects only where its egress policy allows,
+// and takes credentials only in secret parameters.
 type HTTP struct {
+	policy *egress.Policy
 	client *http.Client
 }
 
-// NewHTTP returns the http job, which makes its requests with client; nil
-// means a client with the default transport and DefaultHTTPTimeout.
-func NewHTTP(client *http.Client) *HTTP {
-	if client == nil {
-		client = &http.Client{Timeout: DefaultHTTPTimeout}
+// HTTPOption configures the http job.
+type HTTPOption func(*http.Transport)
+
+// WithTLSConfig makes the http job's requests with this TLS configuration,
+// to trust a private CA for instance. The egress policy still applies.
+func WithTLSConfig(cfg *tls.Config) HTTPOption {
+	return func(t *http.Transport) { t.TLSClientConfig = cfg.Clone() }
+}
+
+// NewHTTP returns the http job. Every connection it makes, redirects
+// included, must pass policy (nil allows public addresses only).
+func NewHTTP(policy *egress.Policy, opts ...HTTPOption) *HTTP {
+	transport := policy.Transport()
+	for _, opt := range opts {
+		opt(transport)
 	}
-	return &HTTP{client: client}
+	return &HTTP{
+		policy: policy,
+		client: &http.Client{Transport: transport, CheckRedirect: policy.CheckRedirect, Timeout: DefaultHTTPTimeout},
+	}
 }
 
 // ID implements jobs.Job.
@@ -42,147 +66,307 @@ func (*HTTP) ID() string { return "http" }
 
 // Description implements jobs.Job.
 func (*HTTP) Description() string {
-	return "Makes one HTTP request and fails unless the response has the expected status."
+	return "Makes one HTTP request, where the agent's egress policy allows, and fails unless the response has the expected status."
 }
 
-// Params implements jobs.Job.
+// Params implements jobs.Job. The destinations are where the request goes
+// (url; method and header, a Host line among them, change what it does
+// there) and log_body, which sends the response to every viewer of the run.
 func (*HTTP) Params() []jobs.Param {
 	return []jobs.Param{
-		{Name: "url", Required: true, Description: "The http:// or https:// URL to request."},
-		{Name: "method", Type: jobs.TypeEnum, Choices: []string{"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"}, Default: "GET", Description: "The HTTP method."},
+		{Name: "url", Required: true, Destination: true, Description: "The http:// or https:// URL to request, without a user name or password (see basic_auth)."},
+		{Name: "method", Destination: true, Type: jobs.TypeEnum, Choices: []string{"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"}, Default: "GET", Description: "The HTTP method."},
 		{Name: "body", Description: "The request body; none when empty."},
 		{Name: "content_type", Description: "The body's Content-Type; application/json when a body is given and no type is."},
-		{Name: "header", Description: "Extra request headers, one \"Name: value\" per line."},
+		{Name: "header", Destination: true, Description: "Extra request headers, one \"Name: value\" per line. Shown to viewers: headers carrying credentials go in secret_header."},
 		{Name: "expect_status", Default: "2xx", Description: "The status that counts as success: a code such as 204 or a class such as 2xx."},
 		{Name: "timeout", Type: jobs.TypeDuration, Default: "30s", Description: "How long to wait for the whole response."},
+		{Name: "log_body", Destination: true, Type: jobs.TypeBool, Default: "false", Description: "Whether the start of the response body (4 KiB) goes into the run log, which every viewer reads; otherwise only its size and type."},
 		{Name: "bearer_token", Secret: true, Description: "A token sent as \"Authorization: Bearer TOKEN\"."},
+		{Name: "basic_auth", Secret: true, Description: "A user name and password, \"user:password\", sent as HTTP basic authentication."},
+		{Name: "secret_header", Secret: true, Description: "Extra request headers carrying credentials (Authorization, Cookie, X-Api-Key, ...), one \"Name: value\" per line; never shown."},
 	}
+}
+
+// Validate implements jobs.Validator, so bad values are refused when a
+// rule is saved or a run triggered.
+func (j *HTTP) Validate(params jobs.Params) []jobs.FieldError {
+	_, problems := j.parse(params)
+	return problems
 }
 
 // Run implements jobs.Job.
 func (j *HTTP) Run(ctx context.Context, params jobs.Params) error {
-	req, expect, timeout, err := newHTTPRequest(params)
+	call, problems := j.parse(params)
+	if len(problems) > 0 {
+		return fmt.Errorf("http: %w", &jobs.ValidationError{Job: j.ID(), Fields: problems})
+	}
+	req, err := call.request()
 	if err != nil {
 		return fmt.Errorf("http: %w", err)
 	}
 	log := jobs.Logger(ctx)
-	if j.client.Timeout > 0 && timeout > j.client.Timeout {
-		log.Warn(fmt.Sprintf("http: timeout %s is longer than the HTTP client's own %s; the shorter applies", timeout, j.client.Timeout))
+	if j.client.Timeout > 0 && call.timeout > j.client.Timeout {
+		log.Warn(fmt.Sprintf("http: timeout %s is longer than the HTTP client's own %s; the shorter applies", call.timeout, j.client.Timeout))
 	}
-	reqCtx, cancel := context.WithTimeout(ctx, timeout)
+	reqCtx, cancel := context.WithTimeout(ctx, call.timeout)
 	defer cancel()
 	req = req.WithContext(reqCtx)
 	target := req.Method + " " + req.URL.Redacted()
 	// Say so when our own timeout, not the run's context, ended the request.
 	explain := func(err error) error {
 		if ctx.Err() == nil && reqCtx.Err() != nil {
-			return fmt.Errorf("no complete response within the timeout of %s: %w", timeout, err)
+			return fmt.Errorf("no complete response within the timeout of %s: %w", call.timeout, err)
 		}
 		return err
 	}
 
-	if req.URL.Scheme == "http" && req.Header.Get("Authorization") != "" {
+	if req.URL.Scheme == "http" && call.credentials {
 		log.Warn("http: sending credentials over plain http, unencrypted")
 	}
 	log.Info("http: request", "method", req.Method, "url", req.URL.Redacted())
 	start := time.Now()
-	resp, err := j.client.Do(req)
+	resp, err := j.clientFor(call).Do(req)
 	if err != nil {
 		return fmt.Errorf("http: %s: %w", target, explain(err))
 	}
 	defer resp.Body.Close()
-	log.Info("http: response", "status", resp.Status, "duration", time.Since(start).Round(time.Millisecond))
 
-	body, err := io.ReadAll(io.LimitReader(resp.Body, httpLoggedBody+1))
+	head := &headWriter{}
+	if call.logBody {
+		head.keep = httpLoggedBody + 1
+	}
+	size, err := io.Copy(head, io.LimitReader(resp.Body, httpCountedBody+1))
 	if err != nil {
 		return fmt.Errorf("http: %s: read the response body: %w", target, explain(err))
 	}
-	logBody(ctx, resp.Header.Get("Content-Type"), body)
+	sizeText := strconv.FormatInt(size, 10)
+	if size > httpCountedBody {
+		sizeText = fmt.Sprintf("more than %d (not read further)", httpCountedBody)
+	}
+	contentType := resp.Header.Get("Content-Type")
+	log.Info("http: response", "status", resp.Status, "duration", time.Since(start).Round(time.Millisecond),
+		"size", sizeText, "content_type", contentType)
+	if call.logBody {
+		logBody(ctx, contentType, head.head)
+	}
 
-	if !expect.matches(resp.StatusCode) {
-		return fmt.Errorf("http: %s: got status %s, expected %s", target, resp.Status, expect)
+	if !call.expect.matches(resp.StatusCode) {
+		return fmt.Errorf("http: %s: got status %s, expected %s", target, resp.Status, call.expect)
 	}
 	jobs.Progress(ctx, 100, resp.Status)
 	return nil
 }
 
-// newHTTPRequest builds the request the parameters describe, without a
-// context, and checks everything that can be checked before sending it.
-func newHTTPRequest(params jobs.Params) (*http.Request, statusExpectation, time.Duration, error) {
-	var errs []error
-	u, err := parseHTTPURL(params.String("url"))
-	if err != nil {
-		errs = append(errs, err)
+// clientFor returns the client for one call: the job's, and when the call
+// has secret headers, one that drops them on a redirect to another host.
+// (The client itself drops Authorization and Cookie there, not custom
+// headers such as X-Api-Key.)
+func (j *HTTP) clientFor(call *httpCall) *http.Client {
+	if len(call.secretHeader) == 0 {
+		return j.client
 	}
-	expect, err := parseStatusExpectation(params.String("expect_status"))
-	if err != nil {
-		errs = append(errs, err)
-	}
-	timeout, err := params.Duration("timeout")
-	if err != nil {
-		errs = append(errs, err)
-	} else if timeout <= 0 {
-		errs = append(errs, fmt.Errorf("timeout: %s is not positive", timeout))
-	}
-	header, err := parseHeaderLines(params.String("header"))
-	if err != nil {
-		errs = append(errs, err)
-	}
-	if len(errs) > 0 {
-		return nil, "", 0, errors.Join(errs...)
-	}
-
-	method := params.String("method")
-	if method == "" {
-		method = http.MethodGet
-	}
-	body := params.String("body")
-	req, err := http.NewRequest(method, u.String(), strings.NewReader(body))
-	if err != nil {
-		return nil, "", 0, fmt.Errorf("build the request: %w", err)
-	}
-	if body == "" {
-		req.Body, req.ContentLength = http.NoBody, 0
-	}
-	req.Header.Set("User-Agent", "jobbridge")
-	for name, values := range header {
-		if name == "Host" {
-			req.Host = values[len(values)-1]
-			continue
+	c := *j.client
+	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if err := j.policy.CheckRedirect(req, via); err != nil {
+			return err
 		}
-		req.Header[name] = values
+		if req.URL.Hostname() != via[0].URL.Hostname() {
+			for name := range call.secretHeader {
+				req.Header.Del(name)
+			}
+		}
+		return nil
 	}
-	if ct := params.String("content_type"); ct != "" {
-		req.Header.Set("Content-Type", ct)
-	} else if body != "" && req.Header.Get("Content-Type") == "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token := params.String("bearer_token"); token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	return req, expect, timeout, nil
+	return &c
 }
 
-func parseHTTPURL(raw string) (*url.URL, error) {
+// headWriter keeps the first keep bytes written to it and discards the rest.
+type headWriter struct {
+	keep int
+	head []byte
+}
+
+func (w *headWriter) Write(p []byte) (int, error) {
+	if n := min(len(p), w.keep-len(w.head)); n > 0 {
+		w.head = append(w.head, p[:n]...)
+	}
+	return len(p), nil
+}
+
+// httpCall is one request as the parameters describe it, checked.
+type httpCall struct {
+	url          *url.URL
+	method, body string
+	header       http.Header // from header, content_type and the credentials
+	secretHeader http.Header // from secret_header alone
+	host         string      // a Host header line: the request's Host
+	expect       statusExpectation
+	timeout      time.Duration
+	logBody      bool
+	credentials  bool // whether the request carries any secret
+}
+
+// parse checks the parameters and describes the request they ask for. A
+// problem never quotes a secret parameter, nor a credential found in a
+// parameter that should not hold one.
+func (j *HTTP) parse(params jobs.Params) (*httpCall, []jobs.FieldError) {
+	var problems []jobs.FieldError
+	problem := func(param, format string, args ...any) {
+		problems = append(problems, jobs.FieldError{Param: param, Reason: fmt.Sprintf(format, args...)})
+	}
+	call := &httpCall{method: params.String("method"), body: params.String("body"), header: http.Header{}}
+	if call.method == "" {
+		call.method = http.MethodGet
+	}
+
+	u, reason := parseHTTPURL(params.String("url"))
+	if reason == "" {
+		if err := j.policy.CheckURL(u); err != nil {
+			reason = err.Error()
+		}
+	}
+	if reason != "" {
+		problem("url", "%s", reason)
+	}
+	call.url = u
+
+	var err error
+	if call.expect, err = parseStatusExpectation(params.String("expect_status")); err != nil {
+		problem("expect_status", "%s", err)
+	}
+	if call.timeout, err = params.Duration("timeout"); err != nil {
+		problem("timeout", "%s", err)
+	} else if call.timeout <= 0 {
+		problem("timeout", "%s is not positive", call.timeout)
+	}
+	if call.logBody, err = params.Bool("log_body"); err != nil {
+		problem("log_body", "%s", err)
+	}
+
+	header, lineProblems := parseHeaderLines(params.String("header"))
+	for _, p := range lineProblems {
+		problem("header", "%s", p)
+	}
+	for _, name := range slices.Sorted(maps.Keys(header)) {
+		if isCredentialHeader(name) {
+			problem("header", "%s carries a credential, and header is shown to every viewer: give it in secret_header instead (or bearer_token, basic_auth)", name)
+		}
+	}
+	secretHeader, lineProblems := parseHeaderLines(params.String("secret_header"))
+	for _, p := range lineProblems {
+		problem("secret_header", "%s (the value is secret, so it is not shown)", p)
+	}
+
+	// Authorization may come from one place only.
+	var authorizedBy []string
+	if secretHeader.Get("Authorization") != "" {
+		authorizedBy = append(authorizedBy, "secret_header")
+	}
+	if token := params.String("bearer_token"); token != "" {
+		authorizedBy = append(authorizedBy, "bearer_token")
+		secretHeader.Set("Authorization", "Bearer "+token)
+	}
+	if userPass := params.String("basic_auth"); userPass != "" {
+		authorizedBy = append(authorizedBy, "basic_auth")
+		user, pass, ok := strings.Cut(userPass, ":")
+		if !ok {
+			problem("basic_auth", `is not "user:password" (the value is secret, so it is not shown)`)
+		}
+		r := http.Request{Header: http.Header{}}
+		r.SetBasicAuth(user, pass)
+		secretHeader.Set("Authorization", r.Header.Get("Authorization"))
+	}
+	if len(authorizedBy) > 1 {
+		problem(authorizedBy[len(authorizedBy)-1], "sets Authorization, and so does %s: give only one", strings.Join(authorizedBy[:len(authorizedBy)-1], " and "))
+	}
+	if len(problems) > 0 {
+		return nil, problems
+	}
+
+	if hosts := header.Values("Host"); len(hosts) > 0 {
+		call.host = hosts[len(hosts)-1]
+		header.Del("Host")
+	}
+	call.header = header
+	call.header.Set("User-Agent", "jobbridge")
+	if ct := params.String("content_type"); ct != "" {
+		call.header.Set("Content-Type", ct)
+	} else if call.body != "" && call.header.Get("Content-Type") == "" {
+		call.header.Set("Content-Type", "application/json")
+	}
+	secretHeader.Del("Host")
+	call.secretHeader = secretHeader
+	call.credentials = len(secretHeader) > 0
+	return call, nil
+}
+
+// request builds the call's request, without a context.
+func (c *httpCall) request() (*http.Request, error) {
+	req, err := http.NewRequest(c.method, c.url.String(), strings.NewReader(c.body))
+	if err != nil {
+		return nil, fmt.Errorf("build the request: %w", err)
+	}
+	if c.body == "" {
+		req.Body, req.ContentLength = http.NoBody, 0
+	}
+	if c.host != "" {
+		req.Host = c.host
+	}
+	for name, values := range c.header {
+		req.Header[name] = values
+	}
+	for name, values := range c.secretHeader {
+		req.Header[name] = values
+	}
+	return req, nil
+}
+
+// parseHTTPURL returns the URL raw names, or why it is refused. The reason
+// never quotes the URL: it could hold a password.
+func parseHTTPURL(raw string) (*url.URL, string) {
 	if raw == "" {
-		return nil, fmt.Errorf("url: %w", jobs.ErrMissing)
+		return nil, jobs.ErrMissing.Error()
+	}
+	if hasUserinfo(raw) {
+		return nil, "has a user name or password in it, and a URL is shown to every viewer: give them in basic_auth instead (a secret parameter)"
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
-		return nil, fmt.Errorf("url: %w", err)
+		var uerr *url.Error
+		if errors.As(err, &uerr) {
+			err = uerr.Err // without the URL it quotes
+		}
+		return nil, fmt.Sprintf("is not a URL: %s", err)
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
-		return nil, fmt.Errorf("url: %q is not an http:// or https:// URL", u.Redacted())
+		return nil, "is not an http:// or https:// URL" // the "scheme" may be a user name
 	}
 	if u.Host == "" {
-		return nil, fmt.Errorf("url: %q has no host", u.Redacted())
+		return nil, "has no host"
 	}
-	return u, nil
+	return u, ""
 }
 
-// parseHeaderLines reads "Name: value" lines; blank lines are skipped.
-func parseHeaderLines(text string) (http.Header, error) {
+// hasUserinfo reports whether the authority of raw ("//authority/...")
+// holds a user name or password, before "@". It looks at the raw text, so
+// that a URL that does not parse is refused without quoting its password.
+func hasUserinfo(raw string) bool {
+	_, rest, ok := strings.Cut(raw, "//")
+	if !ok {
+		return false // no authority: refused for want of a host
+	}
+	authority, _, _ := strings.Cut(rest, "/")
+	authority, _, _ = strings.Cut(authority, "?")
+	authority, _, _ = strings.Cut(authority, "#")
+	return strings.Contains(authority, "@")
+}
+
+// parseHeaderLines reads "Name: value" lines; blank lines are skipped. A
+// problem names the line by its number, never by its text.
+func parseHeaderLines(text string) (http.Header, []string) {
 	header := http.Header{}
+	var problems []string
 	for i, line := range strings.Split(text, "\n") {
 		line = strings.TrimSpace(line)
 		if line == "" {
@@ -191,11 +375,30 @@ func parseHeaderLines(text string) (http.Header, error) {
 		name, value, ok := strings.Cut(line, ":")
 		name = strings.TrimSpace(name)
 		if !ok || !isHeaderName(name) {
-			return nil, fmt.Errorf("header: line %d: %q is not \"Name: value\"", i+1, line)
+			problems = append(problems, fmt.Sprintf(`line %d is not "Name: value"`, i+1))
+			continue
 		}
 		header.Add(name, strings.TrimSpace(value))
 	}
-	return header, nil
+	return header, problems
+}
+
+// isCredentialHeader reports whether a header of this name (canonical)
+// carries a credential: Authorization, Proxy-Authorization, Cookie, or a
+// name whose last word is Key, Token, Secret or Password (X-Api-Key,
+// X-Auth-Token, Private-Token, X-Client-Secret).
+func isCredentialHeader(name string) bool {
+	name = strings.ToLower(name)
+	switch name {
+	case "authorization", "proxy-authorization", "cookie":
+		return true
+	}
+	last := name[strings.LastIndexAny(name, "-_")+1:]
+	switch last {
+	case "key", "apikey", "token", "secret", "password":
+		return true
+	}
+	return false
 }
 
 // isHeaderName reports whether s is an HTTP token (RFC 9110, section 5.6.2).
@@ -229,7 +432,7 @@ func parseStatusExpectation(s string) (statusExpectation, error) {
 			return statusExpectation(s), nil
 		}
 	}
-	return "", fmt.Errorf("expect_status: %q is not a status code such as 204 or a class such as 2xx", s)
+	return "", fmt.Errorf("%q is not a status code such as 204 or a class such as 2xx", s)
 }
 
 func (e statusExpectation) matches(code int) bool {
