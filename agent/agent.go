@@ -153,6 +153,9 @@ func (a *Agent) init(ctx context.Context, register RegisterFunc) error {
 	a.jobs = jobs.NewRegistry()
 	if register != nil {
 		env := Env{Store: a.store, Logger: a.log, AddNotifier: func(n notify.Notifier) { a.notifiers = append(a.notifiers, n) }}
+		// Both were checked by Validate.
+		env.Egress, _ = egress.Parse(a.cfg.HTTPAllow)
+		env.CommandEnv, _ = a.cfg.commandEnv()
 		if err := register(a.jobs, env); err != nil {
 			return fmt.Errorf("register jobs: %w", err)
 		}

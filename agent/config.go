@@ -8,8 +8,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
+
+	"github.com/jobbridge/jobbridge/jobs/egress"
 )
 
 // Scheduler modes.
@@ -182,8 +185,35 @@ func (c *Config) Validate() error {
 	if c.SSHListen != "" && c.SSHAuthorizedKeys == "" {
 		errs = append(errs, errors.New("JOBBRIDGE_SSH_AUTHORIZED_KEYS: required with JOBBRIDGE_SSH_LISTEN (the SSH console takes public keys only)"))
 	}
+	if _, err := egress.Parse(c.HTTPAllow); err != nil {
+		errs = append(errs, fmt.Errorf("JOBBRIDGE_HTTP_ALLOW: %w", err))
+	}
+	if _, err := c.commandEnv(); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
+
+// commandEnv is the list of CommandEnv's names. The agent's own settings
+// (JOBBRIDGE_*) hold its tokens and keys, so none of them may be passed.
+func (c *Config) commandEnv() ([]string, error) {
+	var names []string
+	for name := range strings.SplitSeq(c.CommandEnv, ",") {
+		name = strings.TrimSpace(name)
+		switch {
+		case name == "":
+			continue
+		case !envName.MatchString(name):
+			return nil, fmt.Errorf("JOBBRIDGE_COMMAND_ENV: %q is not a variable name (letters, digits and '_', not starting with a digit)", name)
+		case strings.HasPrefix(name, "JOBBRIDGE_"):
+			return nil, fmt.Errorf("JOBBRIDGE_COMMAND_ENV: %s is one of the agent's own settings, which hold its secrets; it is never passed to jobs", name)
+		}
+		names = append(names, name)
+	}
+	return names, nil
+}
+
+var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // schedulerMode resolves auto.
 func (c *Config) schedulerMode() string {
