@@ -1,8 +1,10 @@
 package notify_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"sync"
 	"testing"
 	"time"
@@ -97,6 +99,25 @@ type env struct {
 	runner *runner.Runner
 	a, b   *recorder
 	disp   *notify.Dispatcher
+	logs   *lockedBuffer // the dispatcher's log
+}
+
+// lockedBuffer collects a log written from several goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func newEnv(t *testing.T, fold time.Duration) *env {
@@ -117,13 +138,14 @@ func newEnvWith(t *testing.T, fold time.Duration, notifiers ...notify.Notifier) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{store: s, runner: r, a: newRecorder("email"), b: newRecorder("webhook")}
+	e := &env{store: s, runner: r, a: newRecorder("email"), b: newRecorder("webhook"), logs: &lockedBuffer{}}
 	if len(notifiers) == 0 {
 		notifiers = []notify.Notifier{e.a, e.b}
 	}
 	e.disp = notify.New(notify.Config{
 		Store: s, Events: broker, Notifiers: notifiers,
 		FoldWindow: fold, Attempts: 3, Backoff: 10 * time.Millisecond, BaseURL: "http://agent:8080",
+		Logger: slog.New(slog.NewTextHandler(e.logs, nil)),
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
