@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -30,6 +31,19 @@ type EmailConfig struct {
 	// TLSConfig overrides the TLS settings (tests give their own CA).
 	TLSConfig *tls.Config
 }
+
+// String describes the configuration without the password, so printing it
+// (%v, %+v, %#v) cannot leak it.
+func (c EmailConfig) String() string {
+	pw := ""
+	if c.Password != "" {
+		pw = " password " + masked
+	}
+	return fmt.Sprintf("smtp %s tls %q user %q%s from %q to %q", c.Addr, c.TLS, c.Username, pw, c.From, c.To)
+}
+
+// GoString is String, for %#v.
+func (c EmailConfig) GoString() string { return c.String() }
 
 // Email sends messages over SMTP with go-mail.
 type Email struct {
@@ -68,6 +82,21 @@ func NewEmail(cfg EmailConfig) (*Email, error) {
 // Name implements Notifier.
 func (*Email) Name() string { return "email" }
 
+// String describes the channel safely: "email via smtp.example.com:587".
+func (e *Email) String() string { return "email via " + e.cfg.Addr }
+
+// GoString is String, so %#v does not print the configuration.
+func (e *Email) GoString() string { return e.String() }
+
+// secrets are the password and the forms AUTH sends it in; the username
+// alone is not secret and tells an operator which account failed.
+func (e *Email) secrets() []string {
+	if e.cfg.Username == "" && e.cfg.Password == "" {
+		return nil
+	}
+	return append([]string{e.cfg.Password}, base64Forms(e.cfg.Username, e.cfg.Password)...)
+}
+
 func (e *Email) message(m Message) (*mail.Msg, error) {
 	msg := mail.NewMsg()
 	if err := msg.From(e.cfg.From); err != nil {
@@ -83,8 +112,13 @@ func (e *Email) message(m Message) (*mail.Msg, error) {
 	return msg, nil
 }
 
-// Notify implements Notifier: one SMTP exchange per message.
+// Notify implements Notifier: one SMTP exchange per message. Its error
+// holds none of the channel's secrets.
 func (e *Email) Notify(ctx context.Context, m Message) error {
+	return scrub(e, e.send(ctx, m))
+}
+
+func (e *Email) send(ctx context.Context, m Message) error {
 	msg, err := e.message(m)
 	if err != nil {
 		return err
@@ -106,16 +140,17 @@ func (e *Email) Notify(ctx context.Context, m Message) error {
 	}
 	c, err := mail.NewClient(e.host, opts...)
 	if err != nil {
-		return fmt.Errorf("email: %w", err)
+		return fmt.Errorf("%s: %w", e, err)
 	}
 	if err := c.DialAndSendWithContext(ctx, msg); err != nil {
-		return fmt.Errorf("email via %s: %w", e.cfg.Addr, err)
+		return fmt.Errorf("%s: %w", e, err)
 	}
 	return nil
 }
 
 // Webhook posts a short message to a chat webhook (Slack-compatible JSON:
-// {"text": ...}; Mattermost, Rocket.Chat and others take the same).
+// {"text": ...}; Mattermost, Rocket.Chat and others take the same). Its
+// URL is a credential: only its host is ever shown.
 type Webhook struct {
 	url    string
 	client *http.Client
@@ -132,8 +167,27 @@ func NewWebhook(url string, client *http.Client) *Webhook {
 // Name implements Notifier.
 func (*Webhook) Name() string { return "webhook" }
 
-// Notify implements Notifier.
+// String describes the channel safely: "chat webhook hooks.slack.com".
+func (w *Webhook) String() string {
+	host := "(bad URL)"
+	if u, err := url.Parse(w.url); err == nil && u.Host != "" {
+		host = u.Host
+	}
+	return "chat webhook " + host
+}
+
+// GoString is String, so %#v does not print the URL.
+func (w *Webhook) GoString() string { return w.String() }
+
+func (w *Webhook) secrets() []string { return urlSecrets(w.url) }
+
+// Notify implements Notifier. Its error holds none of the URL but its
+// scheme and host.
 func (w *Webhook) Notify(ctx context.Context, m Message) error {
+	return scrub(w, w.post(ctx, m))
+}
+
+func (w *Webhook) post(ctx context.Context, m Message) error {
 	text := m.Subject()
 	if m.Error != "" {
 		text += "\n> " + firstLines(m.Error, 3)
@@ -144,17 +198,17 @@ func (w *Webhook) Notify(ctx context.Context, m Message) error {
 	body, _ := json.Marshal(map[string]string{"text": text})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.url, bytes.NewReader(body))
 	if err != nil {
-		return fmt.Errorf("chat webhook: %w", err)
+		return fmt.Errorf("%s: %w", w, err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := w.client.Do(req)
 	if err != nil {
-		return fmt.Errorf("chat webhook: %w", err)
+		return fmt.Errorf("%s: %w", w, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode >= 300 {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return fmt.Errorf("chat webhook answered %d: %s", resp.StatusCode, bytes.TrimSpace(b))
+		return fmt.Errorf("%s answered %d: %s", w, resp.StatusCode, bytes.TrimSpace(b))
 	}
 	return nil
 }
@@ -176,8 +230,20 @@ func NewSNS(client SNSPublisher, topicARN string) *SNS { return &SNS{client: cli
 // Name implements Notifier.
 func (*SNS) Name() string { return "sns" }
 
-// Notify implements Notifier.
+// String describes the channel: the topic's ARN is not secret.
+func (s *SNS) String() string { return "sns topic " + s.topic }
+
+// GoString is String, for %#v.
+func (s *SNS) GoString() string { return s.String() }
+
+// Notify implements Notifier. The SNS channel holds no secret of its own
+// (credentials come from the SDK), but AWS may echo a signed request in
+// an error, which scrub masks.
 func (s *SNS) Notify(ctx context.Context, m Message) error {
+	return scrub(s, s.publish(ctx, m))
+}
+
+func (s *SNS) publish(ctx context.Context, m Message) error {
 	subject := m.Subject()
 	if len(subject) > 100 { // SNS's limit for email subscribers
 		subject = subject[:97] + "..."
@@ -188,7 +254,7 @@ func (s *SNS) Notify(ctx context.Context, m Message) error {
 		Message:  aws.String(m.Text()),
 	})
 	if err != nil {
-		return fmt.Errorf("sns publish to %s: %w", s.topic, err)
+		return fmt.Errorf("%s: publish: %w", s, err)
 	}
 	return nil
 }

@@ -41,7 +41,7 @@ func TestChatWebhookPostsSlackJSON(t *testing.T) {
 	}))
 	defer bad.Close()
 	err := notify.NewWebhook(bad.URL, nil).Notify(context.Background(), sampleMessage())
-	if err == nil || !strings.Contains(err.Error(), "chat webhook answered 403: invalid_token") {
+	if err == nil || !strings.Contains(err.Error(), "answered 403: invalid_token") {
 		t.Errorf("refusing webhook: %v", err)
 	}
 }

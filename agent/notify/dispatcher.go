@@ -361,7 +361,7 @@ func (d *Dispatcher) send(ctx context.Context, n Notifier, m Message) error {
 	var err error
 	for attempt := 1; attempt <= d.cfg.Attempts; attempt++ {
 		sendCtx, cancel := context.WithTimeout(ctx, time.Minute)
-		err = n.Notify(sendCtx, m)
+		err = scrub(n, n.Notify(sendCtx, m)) // to the log, the status and the audit trail
 		cancel()
 		if err == nil {
 			return nil

@@ -73,7 +73,10 @@ type Message struct {
 type Notifier interface {
 	// Name identifies the channel in rules, the status and the audit trail.
 	Name() string
-	// Notify sends one message; an error is retried with backoff.
+	// Notify sends one message; an error is retried with backoff. The
+	// Dispatcher shows a channel's errors only through scrub, which
+	// reduces a *url.Error to its scheme and host and masks signing
+	// parameters and tokens.
 	Notify(ctx context.Context, m Message) error
 }
 

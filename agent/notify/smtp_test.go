@@ -3,6 +3,7 @@ package notify_test
 import (
 	"context"
 	"crypto/tls"
+	"encoding/base64"
 	"errors"
 	"io"
 	"net"
@@ -30,6 +31,7 @@ type mailServer struct {
 	mails    []receivedMail
 	authUser string
 	refuse   bool // answer every RCPT with a permanent error
+	echoAuth bool // refuse AUTH with a reply that echoes what the client sent
 	attempts int
 }
 
@@ -51,6 +53,14 @@ func (s *session) AuthMechanisms() []string { return []string{sasl.Plain} }
 
 func (s *session) Auth(mech string) (sasl.Server, error) {
 	return sasl.NewPlainServer(func(identity, username, password string) error {
+		s.srv.mu.Lock()
+		echo := s.srv.echoAuth
+		s.srv.mu.Unlock()
+		if echo {
+			sent := base64.StdEncoding.EncodeToString([]byte(identity + "\x00" + username + "\x00" + password))
+			return &smtp.SMTPError{Code: 535, EnhancedCode: smtp.EnhancedCode{5, 7, 8},
+				Message: "AUTH PLAIN " + sent + " refused: user " + username + " password " + password}
+		}
 		if username != "jobbridge" || password != "s3cret" {
 			return errors.New("invalid credentials")
 		}
