@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/jobbridge/jobbridge/agent/notify"
+	"github.com/jobbridge/jobbridge/shared/api"
 )
 
 // NotifyConfig holds the notification settings (JOBBRIDGE_NOTIFY_*).
@@ -34,6 +35,23 @@ type NotifyConfig struct {
 	// FoldWindow folds repeated outcomes of a rule. Default 10m.
 	FoldWindow time.Duration
 }
+
+// String shows the settings with the SMTP password and the webhook URL
+// (a credential for Slack-style hooks) masked, so printing the agent's
+// configuration (%v, %+v, %#v) cannot leak them.
+func (c NotifyConfig) String() string {
+	hide := func(s string) string {
+		if s == "" {
+			return ""
+		}
+		return api.MaskedValue
+	}
+	return fmt.Sprintf("{On:%q EmailTo:%q SMTPAddr:%q SMTPFrom:%q SMTPUsername:%q SMTPPassword:%q SMTPTLS:%q WebhookURL:%q SNSTopicARN:%q FoldWindow:%s}",
+		c.On, c.EmailTo, c.SMTPAddr, c.SMTPFrom, c.SMTPUsername, hide(c.SMTPPassword), c.SMTPTLS, hide(c.WebhookURL), c.SNSTopicARN, c.FoldWindow)
+}
+
+// GoString is String, for %#v.
+func (c NotifyConfig) GoString() string { return c.String() }
 
 // kinds parses On.
 func (c NotifyConfig) kinds() ([]notify.Kind, error) {

@@ -3,6 +3,7 @@ package agent_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -116,4 +117,60 @@ func TestAProgramsOwnNotifier(t *testing.T) {
 		}
 	}
 	t.Error("the program's own notifier got nothing")
+}
+
+func TestAFailingWebhookLeavesNoPartOfItsURLInTheStatusOrTheLog(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "no route for POST "+r.URL.Path, http.StatusInternalServerError)
+	}))
+	defer srv.Close()
+	ta := startAgent(t, "sqlite", func(c *agent.Config) { c.Notify.WebhookURL = srv.URL + "/services/T000/B000/XXXXSECRET" })
+	ctx := context.Background()
+	if _, err := ta.admin.CreateRule(ctx, api.RuleInput{Name: "nightly", Job: "demo", Schedule: "rate(1 day)",
+		Parameters: map[string]string{"duration": "10ms", "fail": "true"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ta.admin.TriggerRule(ctx, "nightly", nil); err != nil {
+		t.Fatal(err)
+	}
+	// The agent retries for about a minute before it records the failure
+	// in the status; its first failed attempt is logged at once.
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline) && !strings.Contains(ta.log.String(), "notification not sent"); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	logged := ta.log.String()
+	st, err := ta.tokenClient(t, "reader", api.RoleViewer).Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, _ := json.Marshal(st)
+	for _, secret := range []string{"/services", "T000", "B000", "XXXXSECRET"} {
+		if strings.Contains(logged, secret) {
+			t.Errorf("the log shows %q:\n%s", secret, logged)
+		}
+		if strings.Contains(string(status), secret) {
+			t.Errorf("the status shows %q: %s", secret, status)
+		}
+	}
+	if !strings.Contains(logged, "answered 500: no route for POST ********") {
+		t.Errorf("the log does not tell why the notification failed:\n%s", logged)
+	}
+}
+
+func TestNotifyConfigPrintsWithoutSecrets(t *testing.T) {
+	t.Parallel()
+	cfg := agent.Config{Notify: agent.NotifyConfig{
+		SMTPAddr: "smtp.example.com:587", SMTPUsername: "jobbridge", SMTPPassword: "s3cret-pw",
+		WebhookURL: "https://hooks.slack.com/services/T000/B000/XXXXSECRET",
+	}}
+	shown := fmt.Sprintf("%v %+v %#v", cfg, cfg, cfg)
+	for _, secret := range []string{"s3cret-pw", "T000", "XXXXSECRET"} {
+		if strings.Contains(shown, secret) {
+			t.Errorf("printing the configuration shows %q: %s", secret, shown)
+		}
+	}
+	if !strings.Contains(shown, "smtp.example.com:587") {
+		t.Errorf("printing the configuration hides what is not secret: %s", shown)
+	}
 }
