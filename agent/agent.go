@@ -18,6 +18,7 @@ import (
 	"github.com/jobbridge/jobbridge/agent/notify"
 	"github.com/jobbridge/jobbridge/agent/runner"
 	"github.com/jobbridge/jobbridge/agent/scheduler"
+	"github.com/jobbridge/jobbridge/agent/secrets"
 	"github.com/jobbridge/jobbridge/agent/server"
 	"github.com/jobbridge/jobbridge/agent/service"
 	"github.com/jobbridge/jobbridge/agent/store"
@@ -87,10 +88,16 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, register RegisterFun
 	}
 	a := &Agent{cfg: cfg, log: log, events: events.NewBroker(0)}
 	var err error
-	if a.store, err = openStore(ctx, cfg); err != nil {
+	if a.store, err = openStore(ctx, cfg, log, true); err != nil {
 		return nil, err
 	}
 	if err := a.init(ctx, register); err != nil {
+		a.store.Close()
+		return nil, err
+	}
+	// The registered jobs say which rule parameters are secret: the store
+	// encrypts those from now on, and now those an older agent left plain.
+	if err := secrets.UseJobs(ctx, a.store, a.jobs); err != nil {
 		a.store.Close()
 		return nil, err
 	}
@@ -99,7 +106,10 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, register RegisterFun
 
 // OpenStore opens (and migrates) the store cfg names, for commands that
 // work on the database without running the agent. On SQLite it fails with
-// a *sqlite.InUseError while an agent runs on the file.
+// a *sqlite.InUseError while an agent runs on the file. Rules come and go
+// with their secret parameters in plaintext, as from the agent's store: the
+// first rule read or written needs the agent's secrets key (cfg.SecretsKey
+// or the data dir's key file); tokens need none.
 func OpenStore(ctx context.Context, cfg Config) (store.Store, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("configuration:\n%w", err)
@@ -107,20 +117,33 @@ func OpenStore(ctx context.Context, cfg Config) (store.Store, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
-	return openStore(ctx, cfg)
+	return openStore(ctx, cfg, nil, false)
 }
 
-func openStore(ctx context.Context, cfg Config) (store.Store, error) {
+// openStore opens the database cfg names behind the layer that keeps secret
+// parameters encrypted. forAgent: an agent is starting (see secrets.Config).
+func openStore(ctx context.Context, cfg Config, log *slog.Logger, forAgent bool) (store.Store, error) {
+	if err := secrets.ValidateKey(cfg.SecretsKey); err != nil {
+		return nil, fmt.Errorf("configuration:\n%w", err)
+	}
+	var db store.Store
 	if cfg.DatabaseURL != "" {
 		s, err := postgres.Open(ctx, cfg.DatabaseURL)
 		if err != nil {
 			return nil, fmt.Errorf("open PostgreSQL store: %w", err)
 		}
-		return s, nil
+		db = s
+	} else {
+		s, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "jobbridge.db"))
+		if err != nil {
+			return nil, fmt.Errorf("open SQLite store: %w", err)
+		}
+		db = s
 	}
-	s, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "jobbridge.db"))
+	s, err := secrets.Open(ctx, db, secrets.Config{Key: cfg.SecretsKey, DataDir: cfg.DataDir, Agent: forAgent, Logger: log})
 	if err != nil {
-		return nil, fmt.Errorf("open SQLite store: %w", err)
+		db.Close()
+		return nil, err
 	}
 	return s, nil
 }
