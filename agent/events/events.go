@@ -1,11 +1,20 @@
 // Package events is the agent's in-process publish/subscribe of run and rule
-// changes. The runner and the rule service publish; the API's event stream
+// changes. The runner and the rule service publish; the API's event streams
 // and the notifiers subscribe. A ring of recent events lets a client that
 // reconnects (SSE's Last-Event-ID) catch up on what it missed.
+//
+// Publish never waits for a subscriber: one that falls a buffer behind is
+// dropped and must come back with the last id it saw. Streams to clients
+// use Watch rather than Subscribe: every watcher gets the same *Frame of an
+// event, so the event is encoded once for all of them however many streams
+// are open, and a watcher's filter runs in Publish, so a stream that wants
+// one run's events is not woken for the others.
 package events
 
 import (
+	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jobbridge/jobbridge/agent/store"
@@ -48,12 +57,14 @@ func (e Event) Local() bool { return e.Origin == "" }
 // Broker fans events out to subscribers. The zero value is not usable; use
 // NewBroker.
 type Broker struct {
-	mu     sync.Mutex
-	nextID uint64
-	ring   []Event // circular: the most recent events
-	start  int     // index of the oldest event in ring
-	size   int
-	subs   map[*subscription]struct{}
+	mu       sync.Mutex
+	nextID   uint64
+	ring     []*Frame // circular: the most recent events
+	start    int      // index of the oldest event in ring
+	size     int
+	subs     map[*subscription]struct{}
+	watchers map[*Watcher]struct{}
+	held     map[string]int // open watchers by quota holder
 }
 
 type subscription struct {
@@ -76,14 +87,17 @@ func NewBroker(history int) *Broker {
 		history = DefaultHistory
 	}
 	return &Broker{
-		nextID: uint64(time.Now().UnixMicro()),
-		size:   history,
-		subs:   make(map[*subscription]struct{}),
+		nextID:   uint64(time.Now().UnixMicro()),
+		size:     history,
+		subs:     make(map[*subscription]struct{}),
+		watchers: make(map[*Watcher]struct{}),
+		held:     make(map[string]int),
 	}
 }
 
 // Publish assigns the event its id and time and delivers it to every
-// subscriber without blocking. It returns the event as delivered.
+// subscriber and watcher without blocking. It returns the event as
+// delivered.
 func (b *Broker) Publish(e Event) Event {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -92,10 +106,11 @@ func (b *Broker) Publish(e Event) Event {
 	if e.Time.IsZero() {
 		e.Time = time.Now().UTC()
 	}
+	f := &Frame{Event: e}
 	if len(b.ring) < b.size {
-		b.ring = append(b.ring, e)
+		b.ring = append(b.ring, f)
 	} else {
-		b.ring[b.start] = e
+		b.ring[b.start] = f
 		b.start = (b.start + 1) % b.size
 	}
 	for s := range b.subs {
@@ -107,17 +122,23 @@ func (b *Broker) Publish(e Event) Event {
 			close(s.ch)
 		}
 	}
+	for w := range b.watchers {
+		if w.filter != nil && !w.filter(f) {
+			continue
+		}
+		select {
+		case w.ch <- f:
+		default:
+			delete(b.watchers, w)
+			close(w.dropped)
+		}
+	}
 	return e
 }
 
-// Subscribe returns the events after lastID that are still in the ring
-// (none when lastID is 0), and a channel of every event published from now
-// on. ok is false when lastID is older than the ring, i.e. some events in
-// between are lost. The channel is closed by cancel, or when the subscriber
-// falls too far behind.
-func (b *Broker) Subscribe(lastID uint64) (replay []Event, ch <-chan Event, ok bool, cancel func()) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
+// replayLocked returns the frames after lastID still in the ring (none when
+// lastID is 0), and whether nothing in between was lost.
+func (b *Broker) replayLocked(lastID uint64) (replay []*Frame, ok bool) {
 	ok = true
 	if lastID > b.nextID {
 		ok = false // an id this broker never gave: from before a restart
@@ -140,6 +161,21 @@ func (b *Broker) Subscribe(lastID uint64) (replay []Event, ch <-chan Event, ok b
 			replay = append(replay, b.ring[(b.start+i)%len(b.ring)])
 		}
 	}
+	return replay, ok
+}
+
+// Subscribe returns the events after lastID that are still in the ring
+// (none when lastID is 0), and a channel of every event published from now
+// on. ok is false when lastID is older than the ring, i.e. some events in
+// between are lost. The channel is closed by cancel, or when the subscriber
+// falls too far behind.
+func (b *Broker) Subscribe(lastID uint64) (replay []Event, ch <-chan Event, ok bool, cancel func()) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	frames, ok := b.replayLocked(lastID)
+	for _, f := range frames {
+		replay = append(replay, f.Event)
+	}
 	s := &subscription{ch: make(chan Event, subscriberBuffer)}
 	b.subs[s] = struct{}{}
 	cancel = func() {
@@ -153,9 +189,155 @@ func (b *Broker) Subscribe(lastID uint64) (replay []Event, ch <-chan Event, ok b
 	return replay, s.ch, ok, cancel
 }
 
-// Subscribers counts the current subscribers.
+// Subscribers counts the current subscribers and watchers.
 func (b *Broker) Subscribers() int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return len(b.subs)
+	return len(b.subs) + len(b.watchers)
+}
+
+// Frame is an event as the broker keeps it and hands it to watchers: one
+// value shared by all of them, with room for its encodings, so that an
+// event is encoded once however many streams carry it. A frame and its
+// Event are read-only.
+type Frame struct {
+	Event
+	encodings atomic.Pointer[[]encoding] // copied on write
+	mu        sync.Mutex                 // held while a new encoding is made
+}
+
+type encoding struct {
+	key  any
+	data []byte
+}
+
+// Encoded returns the frame encoded by encode. The first caller for a key
+// encodes (the others asking meanwhile wait for it) and every later caller
+// gets the same bytes, which it must not change. key names the encoding:
+// a comparable value of the caller's own type, so that two encodings of
+// one event never mix.
+func (f *Frame) Encoded(key any, encode func(Event) []byte) []byte {
+	if data, ok := f.lookup(key); ok {
+		return data
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if data, ok := f.lookup(key); ok {
+		return data
+	}
+	var next []encoding
+	if old := f.encodings.Load(); old != nil {
+		next = append(next, *old...)
+	}
+	data := encode(f.Event)
+	next = append(next, encoding{key: key, data: data})
+	f.encodings.Store(&next)
+	return data
+}
+
+func (f *Frame) lookup(key any) ([]byte, bool) {
+	if encs := f.encodings.Load(); encs != nil {
+		for _, e := range *encs {
+			if e.key == key {
+				return e.data, true
+			}
+		}
+	}
+	return nil, false
+}
+
+// Quota caps how many watchers one holder (a token, a client address) may
+// have open at once.
+type Quota struct {
+	Holder string // names the holder, e.g. "token ci"
+	Max    int    // 0 or less: no cap
+}
+
+// QuotaError is Watch's answer when a holder already has its quota's
+// worth of watchers.
+type QuotaError struct {
+	Quota Quota
+}
+
+func (e *QuotaError) Error() string {
+	return fmt.Sprintf("%s already has %d open watchers, the most it may have", e.Quota.Holder, e.Quota.Max)
+}
+
+// WatchOptions shape a Watch. The zero value watches everything, with no
+// quota.
+type WatchOptions struct {
+	// Filter picks the frames the watcher gets, replayed ones included.
+	// It runs inside Publish, under the broker's lock: it must be quick,
+	// must not block and must not call the broker.
+	Filter func(*Frame) bool
+	// Quotas are counted against while the watcher is open; Watch answers
+	// a *QuotaError when one is full, and opens nothing.
+	Quotas []Quota
+}
+
+// Watcher receives the frames published after Watch. Close it when done.
+type Watcher struct {
+	// C carries the frames, in order. It is never closed: select on
+	// Dropped too.
+	C <-chan *Frame
+	// Dropped is closed when the watcher fell a buffer behind and the
+	// broker stopped sending to it, rather than wait. The watcher should
+	// end its stream so that its client comes back with the last id it
+	// got.
+	Dropped <-chan struct{}
+
+	b       *Broker
+	ch      chan *Frame
+	dropped chan struct{}
+	filter  func(*Frame) bool
+	quotas  []Quota
+	closed  bool // under b.mu
+}
+
+// Watch returns the frames after lastID still in the ring that pass the
+// filter (none when lastID is 0), and a watcher of every frame published
+// from now on. complete is false when lastID is older than the ring: some
+// events in between are lost.
+func (b *Broker) Watch(lastID uint64, opts WatchOptions) (w *Watcher, replay []*Frame, complete bool, err error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, q := range opts.Quotas {
+		if q.Max > 0 && b.held[q.Holder] >= q.Max {
+			return nil, nil, false, &QuotaError{Quota: q}
+		}
+	}
+	for _, q := range opts.Quotas {
+		b.held[q.Holder]++
+	}
+	frames, complete := b.replayLocked(lastID)
+	for _, f := range frames {
+		if opts.Filter == nil || opts.Filter(f) {
+			replay = append(replay, f)
+		}
+	}
+	w = &Watcher{
+		b: b, ch: make(chan *Frame, subscriberBuffer), dropped: make(chan struct{}),
+		filter: opts.Filter, quotas: opts.Quotas,
+	}
+	w.C, w.Dropped = w.ch, w.dropped
+	b.watchers[w] = struct{}{}
+	return w, replay, complete, nil
+}
+
+// Close stops the watcher and gives back its quotas. It may be called more
+// than once.
+func (w *Watcher) Close() {
+	b := w.b
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if w.closed {
+		return
+	}
+	w.closed = true
+	delete(b.watchers, w)
+	for _, q := range w.quotas {
+		if b.held[q.Holder]--; b.held[q.Holder] <= 0 {
+			delete(b.held, q.Holder)
+		}
+	}
 }
