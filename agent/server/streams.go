@@ -1,7 +1,6 @@
 package server
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -27,7 +26,7 @@ func (s *Server) registerStreams(hapi huma.API) {
 		Method:      http.MethodGet,
 		Path:        APIPrefix + "/events",
 		Summary:     "Server-Sent Events of run and rule changes",
-		Description: "Each message's `event` is the type (run.started, run.skipped, run.progress, run.log, run.cancelling, run.finished, rule.created, rule.changed, rule.deleted, reset), its `id` the event id and its `data` an Event as JSON. Send `Last-Event-ID` to resume after an event; `reset` means events were missed and the client should reload. Comments are heartbeats.",
+		Description: fmt.Sprintf("Each message's `event` is the type (run.started, run.skipped, run.progress, run.log, run.cancelling, run.finished, rule.created, rule.changed, rule.deleted, reset), its `id` the event id and its `data` an Event as JSON. Send `Last-Event-ID` to resume after an event; `reset` means events were missed and the client should reload. Comments are heartbeats; the stream ends when its token is revoked (checked at each heartbeat), and a client that falls too far behind gets a final `reset` carrying the id of the last event it was sent, to reconnect with. One token may hold %d streams open and one address %d (429 above).", MaxStreamsPerToken, MaxStreamsPerAddress),
 		Parameters: []*huma.Param{{
 			Name: "Last-Event-ID", In: "header", Schema: &huma.Schema{Type: "string"},
 			Description: "Resume after this event",
@@ -35,6 +34,7 @@ func (s *Server) registerStreams(hapi huma.API) {
 		Responses: map[string]*huma.Response{
 			"200": {Description: "The stream", Content: map[string]*huma.MediaType{"text/event-stream": {Schema: hapi.OpenAPI().Components.Schemas.Schema(typeOf[api.Event](), true, "Event")}}},
 			"401": {Description: "Unauthorized"},
+			"429": {Description: "Too many streams open with this token or from this address (the problem names the cap)"},
 		},
 	})
 }
@@ -56,62 +56,9 @@ func isFollow(r *http.Request) (string, bool) {
 	return id, follow
 }
 
-// sseWriter writes Server-Sent Events.
-type sseWriter struct {
-	w http.ResponseWriter
-	f http.Flusher
-}
-
-func startSSE(w http.ResponseWriter) (*sseWriter, bool) {
-	f, ok := w.(http.Flusher)
-	if !ok {
-		writeProblem(w, api.Problem{Status: http.StatusInternalServerError, Detail: "streaming is not supported here"})
-		return nil, false
-	}
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-cache")
-	h.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
-	w.WriteHeader(http.StatusOK)
-	f.Flush()
-	return &sseWriter{w: w, f: f}, true
-}
-
-func (sw *sseWriter) event(id, typ string, data any) error {
-	b, err := json.Marshal(data)
-	if err != nil {
-		return fmt.Errorf("encode event: %w", err)
-	}
-	if _, err := fmt.Fprintf(sw.w, "id: %s\nevent: %s\ndata: %s\n\n", id, typ, b); err != nil {
-		return err
-	}
-	sw.f.Flush()
-	return nil
-}
-
-func (sw *sseWriter) comment(text string) error {
-	if _, err := fmt.Fprintf(sw.w, ": %s\n\n", text); err != nil {
-		return err
-	}
-	sw.f.Flush()
-	return nil
-}
-
-// streamAuth authenticates a stream request, answering the problem itself.
-func (s *Server) streamAuth(w http.ResponseWriter, r *http.Request) (store.Token, bool) {
-	tok, status, detail := s.authenticate(r.Context(), r.RemoteAddr, r.Header.Get("Authorization"))
-	if status != 0 {
-		if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
-			w.Header().Set("Retry-After", "5")
-		}
-		writeProblem(w, api.Problem{Status: status, Detail: detail})
-		return tok, false
-	}
-	return tok, true
-}
-
 func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
-	if _, ok := s.streamAuth(w, r); !ok {
+	caller, ok := s.streamAuth(w, r)
+	if !ok {
 		return
 	}
 	var lastID uint64
@@ -123,25 +70,34 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
 		}
 		lastID = id
 	}
-	replay, ch, complete, cancel := s.cfg.Events.Subscribe(lastID)
-	defer cancel()
+	watcher, replay, complete, ok := s.watch(w, caller, lastID, nil)
+	if !ok {
+		return
+	}
+	defer watcher.Close()
 	sw, ok := startSSE(w)
 	if !ok {
 		return
 	}
+	defer sw.done()
 	if !complete {
 		if err := sw.event(strconv.FormatUint(lastID, 10), api.EventReset, api.Event{Type: api.EventReset, Time: time.Now().UTC()}); err != nil {
 			return
 		}
 	}
-	send := func(e events.Event) error {
-		ae := s.apiEvent(e)
-		return sw.event(ae.ID, ae.Type, ae)
-	}
-	for _, e := range replay {
-		if send(e) != nil {
+	sent := lastID // the id of the last event this stream wrote
+	batch := make([][]byte, 0, streamBatch)
+	for len(replay) > 0 {
+		n := min(len(replay), streamBatch)
+		batch = batch[:0]
+		for _, f := range replay[:n] {
+			batch = append(batch, s.eventFrame(f))
+		}
+		if sw.frames(batch...) != nil {
 			return
 		}
+		sent = replay[n-1].ID
+		replay = replay[n:]
 	}
 	heartbeat := time.NewTicker(s.cfg.Heartbeat)
 	defer heartbeat.Stop()
@@ -151,35 +107,82 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
 			return
 		case <-s.stopStreams:
 			return
+		case <-watcher.Dropped:
+			s.endSlowStream(sw, caller, sent)
+			return
 		case <-heartbeat.C:
+			if !s.stillAllowed(r.Context(), caller) {
+				s.log.Info("event stream closed: its token was revoked", "token", caller.token.Name, "client", caller.addr)
+				_ = sw.comment("the token was revoked; the stream is closed")
+				return
+			}
 			if sw.comment("heartbeat") != nil {
 				return
 			}
-		case e, open := <-ch:
-			if !open {
-				return // fell behind; the client resumes with its last id
+		case f := <-watcher.C:
+			select {
+			case <-watcher.Dropped: // behind already: do not write what is queued
+				s.endSlowStream(sw, caller, sent)
+				return
+			default:
 			}
-			if send(e) != nil {
+			// Send whatever else is waiting with it, in one write.
+			batch = append(batch[:0], s.eventFrame(f))
+			sent = f.ID
+		more:
+			for len(batch) < streamBatch {
+				select {
+				case f := <-watcher.C:
+					batch = append(batch, s.eventFrame(f))
+					sent = f.ID
+				default:
+					break more
+				}
+			}
+			if sw.frames(batch...) != nil {
 				return
 			}
 		}
 	}
 }
 
+// endSlowStream ends a stream the broker dropped for falling behind, with a
+// reset whose id is the last event written: the client reloads and comes
+// back with that id, and the events since are replayed from the history.
+func (s *Server) endSlowStream(sw *sseWriter, c streamCaller, sent uint64) {
+	s.log.Info("event stream closed: the client fell too far behind", "token", c.token.Name, "client", c.addr)
+	id := ""
+	if sent > 0 {
+		id = strconv.FormatUint(sent, 10)
+	}
+	reset, err := sseFrame(id, api.EventReset, api.Event{ID: id, Type: api.EventReset, Time: time.Now().UTC()})
+	if err != nil {
+		return
+	}
+	_ = sw.frames([]byte(": this stream fell too far behind and is closed; reconnect with Last-Event-ID\nretry: 1000\n"), reset)
+}
+
 // followLog streams a run's log: the lines so far, then each new one, then
 // a run.finished event when the run ends. Event ids are line numbers, so a
 // client that reconnects with Last-Event-ID gets the lines it missed.
 func (s *Server) followLog(w http.ResponseWriter, r *http.Request, id string) {
-	if _, ok := s.streamAuth(w, r); !ok {
+	caller, ok := s.streamAuth(w, r)
+	if !ok {
 		return
 	}
 	var after int64
 	if v := r.Header.Get("Last-Event-ID"); v != "" {
 		after, _ = strconv.ParseInt(v, 10, 64)
 	}
-	// Subscribe before reading, so no line falls between the two.
-	_, ch, _, cancel := s.cfg.Events.Subscribe(0)
-	defer cancel()
+	// Watch before reading, so no line falls between the two; only this
+	// run's lines and its end wake the stream.
+	watcher, _, _, ok := s.watch(w, caller, 0, func(f *events.Frame) bool {
+		return f.Run != nil && f.Run.ID == id && (f.Type == events.RunLog && f.Log != nil || f.Type == events.RunFinished)
+	})
+	if !ok {
+		return
+	}
+	defer watcher.Close()
 	run, err := s.cfg.Store.RunGet(r.Context(), id)
 	if err != nil {
 		status := http.StatusInternalServerError
@@ -193,17 +196,26 @@ func (s *Server) followLog(w http.ResponseWriter, r *http.Request, id string) {
 	if !ok {
 		return
 	}
+	defer sw.done()
 	sendStored := func() bool {
 		for {
 			lines, err := s.cfg.Store.RunLogList(r.Context(), id, after, 1000)
 			if err != nil {
 				return false
 			}
+			batch := make([][]byte, 0, len(lines))
 			for _, l := range lines {
-				if sw.event(strconv.FormatInt(l.Seq, 10), api.EventRunLog, apiLogLine(l)) != nil {
+				b, err := sseFrame(strconv.FormatInt(l.Seq, 10), api.EventRunLog, apiLogLine(l))
+				if err != nil {
 					return false
 				}
-				after = l.Seq
+				batch = append(batch, b)
+			}
+			if sw.frames(batch...) != nil {
+				return false
+			}
+			if len(lines) > 0 {
+				after = lines[len(lines)-1].Seq
 			}
 			if len(lines) < 1000 {
 				return true
@@ -230,25 +242,28 @@ func (s *Server) followLog(w http.ResponseWriter, r *http.Request, id string) {
 			return
 		case <-s.stopStreams:
 			return
+		case <-watcher.Dropped:
+			s.log.Info("log stream closed: the client fell too far behind", "run", id, "token", caller.token.Name, "client", caller.addr)
+			_ = sw.frames([]byte(": this stream fell too far behind and is closed; reconnect with Last-Event-ID\nretry: 1000\n\n"))
+			return
 		case <-heartbeat.C:
+			if !s.stillAllowed(r.Context(), caller) {
+				s.log.Info("log stream closed: its token was revoked", "run", id, "token", caller.token.Name, "client", caller.addr)
+				_ = sw.comment("the token was revoked; the stream is closed")
+				return
+			}
 			if sw.comment("heartbeat") != nil {
 				return
 			}
-		case e, open := <-ch:
-			if !open {
-				return
-			}
-			if e.Run == nil || e.Run.ID != id {
-				continue
-			}
+		case f := <-watcher.C:
 			switch {
-			case e.Type == events.RunLog && e.Log != nil && e.Log.Seq > after:
-				if sw.event(strconv.FormatInt(e.Log.Seq, 10), api.EventRunLog, apiLogLine(*e.Log)) != nil {
+			case f.Type == events.RunLog && f.Log.Seq > after:
+				if sw.frames(s.logFrame(f)) != nil {
 					return
 				}
-				after = e.Log.Seq
-			case e.Type == events.RunFinished:
-				finish(*e.Run)
+				after = f.Log.Seq
+			case f.Type == events.RunFinished:
+				finish(*f.Run)
 				return
 			}
 		}

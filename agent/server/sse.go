@@ -1,0 +1,210 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jobbridge/jobbridge/agent/events"
+	"github.com/jobbridge/jobbridge/agent/service"
+	"github.com/jobbridge/jobbridge/agent/store"
+	"github.com/jobbridge/jobbridge/shared/api"
+)
+
+// What one client may hold open of the two streams (GET /events and a log
+// followed) together. A console holds one or two; the SSH console's
+// sessions share one token per role and all come from the agent's own
+// address, which is why neither cap is tighter.
+const (
+	// MaxStreamsPerToken caps the streams open with one token.
+	MaxStreamsPerToken = 64
+	// MaxStreamsPerAddress caps the streams open from one client address.
+	MaxStreamsPerAddress = 256
+)
+
+// streamWriteTimeout is how long one write to a stream may take: a client
+// that reads nothing for this long is gone, and its stream ends rather than
+// hold a goroutine and a place in its caps.
+const streamWriteTimeout = 20 * time.Second
+
+// streamBatch is the most frames written to a stream before one flush: a
+// stream that wakes to several waiting frames sends them in one write.
+const streamBatch = 64
+
+// sseWriter writes Server-Sent Events.
+type sseWriter struct {
+	w  http.ResponseWriter
+	rc *http.ResponseController
+}
+
+func startSSE(w http.ResponseWriter) (*sseWriter, bool) {
+	if _, ok := w.(http.Flusher); !ok {
+		writeProblem(w, api.Problem{Status: http.StatusInternalServerError, Detail: "streaming is not supported here"})
+		return nil, false
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
+	sw := &sseWriter{w: w, rc: http.NewResponseController(w)}
+	sw.deadline()
+	w.WriteHeader(http.StatusOK)
+	return sw, sw.flush() == nil
+}
+
+// deadline gives the next write streamWriteTimeout. Writers that cannot
+// (a test recorder) are left without one.
+func (sw *sseWriter) deadline() {
+	_ = sw.rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
+}
+
+// done clears the write deadline, so the connection can serve another
+// request after the stream.
+func (sw *sseWriter) done() { _ = sw.rc.SetWriteDeadline(time.Time{}) }
+
+func (sw *sseWriter) flush() error { return sw.rc.Flush() }
+
+// frames writes encoded frames and flushes once.
+func (sw *sseWriter) frames(frames ...[]byte) error {
+	sw.deadline()
+	for _, f := range frames {
+		if _, err := sw.w.Write(f); err != nil {
+			return err
+		}
+	}
+	return sw.flush()
+}
+
+func (sw *sseWriter) event(id, typ string, data any) error {
+	b, err := sseFrame(id, typ, data)
+	if err != nil {
+		return err
+	}
+	return sw.frames(b)
+}
+
+func (sw *sseWriter) comment(text string) error {
+	return sw.frames([]byte(": " + text + "\n\n"))
+}
+
+// sseFrame encodes one message: id (omitted when empty), event type, and
+// data as one line of JSON.
+func sseFrame(id, typ string, data any) ([]byte, error) {
+	js, err := json.Marshal(data)
+	if err != nil {
+		return nil, fmt.Errorf("encode event: %w", err)
+	}
+	b := make([]byte, 0, len(js)+len(id)+len(typ)+24)
+	if id != "" {
+		b = append(append(append(b, "id: "...), id...), '\n')
+	}
+	b = append(append(append(b, "event: "...), typ...), '\n')
+	b = append(append(append(b, "data: "...), js...), "\n\n"...)
+	return b, nil
+}
+
+// The keys of the two encodings of a frame this server makes: what GET
+// /events sends and what a followed log sends. A frame's encoding is made
+// once and shared by every stream that carries it.
+type (
+	eventFrameKey struct{ s *Server }
+	logFrameKey   struct{ s *Server }
+)
+
+// eventFrame is a broker frame as GET /events sends it.
+func (s *Server) eventFrame(f *events.Frame) []byte {
+	return f.Encoded(eventFrameKey{s}, func(e events.Event) []byte {
+		ae := s.apiEvent(e)
+		b, err := sseFrame(ae.ID, ae.Type, ae)
+		if err != nil {
+			s.log.Error("event stream", "event", ae.ID, "err", err)
+			return []byte(": an event could not be encoded\n\n")
+		}
+		return b
+	})
+}
+
+// logFrame is a run.log frame as a followed log sends it: the line, its
+// number as the id.
+func (s *Server) logFrame(f *events.Frame) []byte {
+	return f.Encoded(logFrameKey{s}, func(e events.Event) []byte {
+		b, err := sseFrame(strconv.FormatInt(e.Log.Seq, 10), api.EventRunLog, apiLogLine(*e.Log))
+		if err != nil {
+			s.log.Error("log stream", "run", e.Run.ID, "err", err)
+			return []byte(": a log line could not be encoded\n\n")
+		}
+		return b
+	})
+}
+
+// streamCaller is who opened a stream: the token it authenticated with and
+// the secret, to check again on every heartbeat.
+type streamCaller struct {
+	token  store.Token
+	secret string
+	addr   string
+}
+
+// streamAuth authenticates a stream request, answering the problem itself.
+func (s *Server) streamAuth(w http.ResponseWriter, r *http.Request) (streamCaller, bool) {
+	tok, status, detail := s.authenticate(r.Context(), r.RemoteAddr, r.Header.Get("Authorization"))
+	if status != 0 {
+		if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
+			w.Header().Set("Retry-After", "5")
+		}
+		writeProblem(w, api.Problem{Status: status, Detail: detail})
+		return streamCaller{}, false
+	}
+	secret, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	return streamCaller{token: tok, secret: strings.TrimSpace(secret), addr: clientAddr(r)}, true
+}
+
+// quotas are the caps a stream of c counts against.
+func (c streamCaller) quotas() []events.Quota {
+	return []events.Quota{
+		{Holder: "the token " + c.token.Name, Max: MaxStreamsPerToken},
+		{Holder: "the address " + c.addr, Max: MaxStreamsPerAddress},
+	}
+}
+
+// watch opens a broker watcher for a stream of c, or answers 429 naming the
+// cap that is full.
+func (s *Server) watch(w http.ResponseWriter, c streamCaller, lastID uint64, filter func(*events.Frame) bool) (*events.Watcher, []*events.Frame, bool, bool) {
+	watcher, replay, complete, err := s.cfg.Events.Watch(lastID, events.WatchOptions{Filter: filter, Quotas: c.quotas()})
+	var qe *events.QuotaError
+	if errors.As(err, &qe) {
+		s.log.Info("stream refused: too many open", "holder", qe.Quota.Holder, "max", qe.Quota.Max)
+		w.Header().Set("Retry-After", "10")
+		writeProblem(w, api.Problem{Status: http.StatusTooManyRequests, Detail: fmt.Sprintf(
+			"%s already has %d open streams (events and followed logs), the most it may have; close one and retry", qe.Quota.Holder, qe.Quota.Max)})
+		return nil, nil, false, false
+	}
+	if err != nil {
+		writeProblem(w, api.Problem{Status: http.StatusInternalServerError, Detail: "the stream could not be opened"})
+		return nil, nil, false, false
+	}
+	return watcher, replay, complete, true
+}
+
+// stillAllowed checks again, at a heartbeat, that the stream's token exists
+// and has the role it had: a revoked token's streams end within one
+// heartbeat. A database that does not answer keeps the stream open (the
+// token was good when it opened); the next heartbeat asks again.
+func (s *Server) stillAllowed(ctx context.Context, c streamCaller) bool {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	tok, err := s.cfg.Service.Authenticate(ctx, c.secret)
+	switch {
+	case errors.Is(err, service.ErrBadToken):
+		return false
+	case err != nil:
+		s.log.Debug("stream: could not check its token again", "token", c.token.Name, "err", err)
+		return true
+	}
+	return tok.Name == c.token.Name && tok.Role == c.token.Role
+}
