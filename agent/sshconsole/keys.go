@@ -3,7 +3,9 @@ package sshconsole
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"strings"
 	"sync"
@@ -70,8 +72,10 @@ type keyFile struct {
 
 	mu      sync.Mutex
 	keys    []authorizedKey
+	loaded  bool
 	modTime time.Time
 	size    int64
+	readAt  time.Time
 }
 
 func loadKeyFile(path string) (*keyFile, error) {
@@ -82,17 +86,35 @@ func loadKeyFile(path string) (*keyFile, error) {
 	return f, nil
 }
 
-func (f *keyFile) reload() error {
+// reload reads the file again if its size or modification time changed.
+func (f *keyFile) reload() error { return f.refresh(0) }
+
+// refresh is reload that also reads the file when the last read is older
+// than maxAge (0: never on age alone), so that an edit that keeps the size
+// and lands within the file system's time resolution is still seen. A file
+// that no longer exists holds no keys: deleting it shuts everyone out. A
+// file that does not parse (caught half-written, say) keeps the keys read
+// before, and the error says so.
+func (f *keyFile) refresh(maxAge time.Duration) error {
 	st, err := os.Stat(f.path)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if errors.Is(err, fs.ErrNotExist) {
+		f.keys, f.loaded = nil, false
+		return fmt.Errorf("authorized keys: %w: no key is accepted until it is back", err)
+	}
 	if err != nil {
 		return fmt.Errorf("authorized keys: %w", err)
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.keys != nil && st.ModTime().Equal(f.modTime) && st.Size() == f.size {
+	fresh := maxAge <= 0 || time.Since(f.readAt) < maxAge
+	if f.loaded && fresh && st.ModTime().Equal(f.modTime) && st.Size() == f.size {
 		return nil
 	}
 	data, err := os.ReadFile(f.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		f.keys, f.loaded = nil, false
+		return fmt.Errorf("authorized keys: %w: no key is accepted until it is back", err)
+	}
 	if err != nil {
 		return fmt.Errorf("authorized keys: %w", err)
 	}
@@ -100,7 +122,7 @@ func (f *keyFile) reload() error {
 	if err != nil {
 		return fmt.Errorf("authorized keys %s: %w", f.path, err)
 	}
-	f.keys, f.modTime, f.size = keys, st.ModTime(), st.Size()
+	f.keys, f.loaded, f.modTime, f.size, f.readAt = keys, true, st.ModTime(), st.Size(), time.Now()
 	return nil
 }
 

@@ -52,8 +52,16 @@ type Config struct {
 	// IdleTimeout closes a session without input for this long. Default
 	// none.
 	IdleTimeout time.Duration
-	Logger      *slog.Logger
+	// KeyCheck is how often an open session's key is looked up again in
+	// the authorized-keys file (read anew): a session whose key was
+	// removed, or whose role changed, ends within this, with a message.
+	// Default 15s, the API's stream heartbeat.
+	KeyCheck time.Duration
+	Logger   *slog.Logger
 }
+
+// DefaultKeyCheck is Config.KeyCheck's default.
+const DefaultKeyCheck = 15 * time.Second
 
 // Server is the SSH console.
 type Server struct {
@@ -83,6 +91,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.KeyCheck <= 0 {
+		cfg.KeyCheck = DefaultKeyCheck
 	}
 	keys, err := loadKeyFile(cfg.AuthorizedKeys)
 	if err != nil {
@@ -212,8 +223,50 @@ func (s *Server) console(next ssh.Handler) ssh.Handler {
 				}
 			}
 		}()
-		if _, err := p.Run(); err != nil && !errors.Is(err, tea.ErrProgramKilled) {
+		watchCtx, stopWatch := context.WithCancel(sess.Context())
+		revoked := make(chan string, 1)
+		go func() {
+			if why := s.watchKey(watchCtx, sess.PublicKey(), entry); why != "" {
+				revoked <- why
+				p.Kill()
+			}
+		}()
+		_, err = p.Run()
+		stopWatch()
+		select {
+		case why := <-revoked:
+			s.log.Info("ssh console session closed", "user", sess.User(), "key", entry.name, "why", why, "remote", sess.RemoteAddr().String())
+			wish.Fatalln(sess, "\r\njobbridge: "+why+"; the session is closed.")
+			return
+		default:
+		}
+		if err != nil && !errors.Is(err, tea.ErrProgramKilled) {
 			s.log.Warn("ssh console session ended", "err", err)
+		}
+	}
+}
+
+// watchKey looks the session's key up again every KeyCheck until ctx is
+// done, reading the file anew. It returns why the session must end (the
+// key was removed, or its role changed), or "" when ctx ended first.
+func (s *Server) watchKey(ctx context.Context, key ssh.PublicKey, was authorizedKey) string {
+	tick := time.NewTicker(s.cfg.KeyCheck)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ""
+		case <-tick.C:
+		}
+		if err := s.keys.refresh(s.cfg.KeyCheck); err != nil {
+			s.log.Warn("ssh console: check the authorized keys", "err", err)
+		}
+		now, ok := s.keys.lookup(key)
+		switch {
+		case !ok:
+			return "this key was removed from the authorized keys"
+		case now.role != was.role:
+			return "this key's role changed from " + was.role + " to " + now.role + " (log in again to use it)"
 		}
 	}
 }

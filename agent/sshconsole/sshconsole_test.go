@@ -52,7 +52,7 @@ type fixture struct {
 // setup serves the console over SSH against a fake agent, with an
 // authorized-keys file of a viewer (no role comment), an operator and an
 // admin.
-func setup(t *testing.T) *fixture {
+func setup(t *testing.T, tweak ...func(*sshconsole.Config)) *fixture {
 	t.Helper()
 	agent, err := fakeagent.New(nil)
 	if err != nil {
@@ -69,7 +69,7 @@ func setup(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	tokens := map[string]string{api.RoleViewer: fakeagent.ViewerToken, api.RoleOperator: fakeagent.OperatorToken, api.RoleAdmin: fakeagent.AdminToken}
-	srv, err := sshconsole.New(sshconsole.Config{
+	cfg := sshconsole.Config{
 		Addr: "127.0.0.1:0", AuthorizedKeys: keyFile, HostKeyPath: filepath.Join(f.dir, "ssh_host_ed25519_key"),
 		AgentURL: agent.URL(),
 		Token: func(role string) (string, error) {
@@ -78,7 +78,11 @@ func setup(t *testing.T) *fixture {
 			f.mu.Unlock()
 			return tokens[role], nil
 		},
-	})
+	}
+	for _, tw := range tweak {
+		tw(&cfg)
+	}
+	srv, err := sshconsole.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,7 +177,7 @@ func openConsole(t *testing.T, c *gossh.Client, w, h int) (*gossh.Session, io.Wr
 		t.Fatal(err)
 	}
 	out := &screen{}
-	sess.Stdout = out
+	sess.Stdout, sess.Stderr = out, out
 	if err := sess.Shell(); err != nil {
 		t.Fatal(err)
 	}
