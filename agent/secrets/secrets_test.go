@@ -164,6 +164,27 @@ func TestAgentsStartingTogetherEncryptOnce(t *testing.T) {
 	}
 }
 
+func TestAnAgentWhoseKeyLostTheRaceNeitherReadsNorWritesSecrets(t *testing.T) {
+	t.Parallel()
+	// Two agents on one PostgreSQL, started with different keys before
+	// either stored a secret: the first to encrypt records its key.
+	db := &testDB{kind: "postgres", dir: t.TempDir(), url: pgtest.NewDatabase(t)}
+	first := db.mustStart(t, newKey())
+	late := db.mustStart(t, newKey())
+	if _, err := first.RuleCreate(t.Context(), callRule("a")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := late.RuleGet(t.Context(), "a"); !errors.Is(err, secrets.ErrWrongKey) || !strings.Contains(err.Error(), "encrypted with another key") {
+		t.Errorf("read by the agent with the other key: got %v, want ErrWrongKey", err)
+	}
+	if _, err := late.RuleCreate(t.Context(), callRule("b")); !errors.Is(err, secrets.ErrWrongKey) {
+		t.Errorf("write by the agent with the other key: got %v, want ErrWrongKey", err)
+	}
+	if _, err := first.RuleGet(t.Context(), "b"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the refused write stored something: %v", err)
+	}
+}
+
 func TestAStoreWithSecretsRefusesAnotherKeyOrNone(t *testing.T) {
 	t.Parallel()
 	eachKind(t, func(t *testing.T, db *testDB) {
@@ -282,26 +303,48 @@ func TestKeyFileIsPrivateAndReused(t *testing.T) {
 func TestValuesCannotMoveBetweenRules(t *testing.T) {
 	t.Parallel()
 	eachKind(t, func(t *testing.T, db *testDB) {
-		s := db.mustStart(t, "")
+		ctx := t.Context()
+		var logs logBuffer
+		s, err := db.open(t, secrets.Config{DataDir: db.dir, Agent: true, Logger: logs.logger()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := secrets.UseJobs(ctx, s, registry(t)); err != nil {
+			t.Fatal(err)
+		}
 		a, b := callRule("a"), callRule("b")
 		b.Parameters["bearer_token"] = "tok-of-b"
 		for _, r := range []store.Rule{a, b} {
-			if _, err := s.RuleCreate(t.Context(), r); err != nil {
+			if _, err := s.RuleCreate(ctx, r); err != nil {
 				t.Fatal(err)
 			}
 		}
-		// Someone with access to the database gives b's token to a.
+		// Someone with access to the database gives b's token to a, and
+		// points a somewhere of their own.
 		bParams := db.storedParams(t, "b")
 		aParams := db.storedParams(t, "a")
 		aParams["bearer_token"] = bParams["bearer_token"]
 		aParams["url"] = "https://attacker.example"
 		moved, _ := jsonText(aParams)
 		db.exec(t, `UPDATE rules SET parameters = $1 WHERE name = 'a'`, moved)
-		_, err := s.RuleGet(t.Context(), "a")
-		if err == nil || !strings.Contains(err.Error(), `rule "a": secret parameter "bearer_token" does not decrypt`) {
-			t.Errorf("b's token moved to a: got %v, want an error that it does not decrypt", err)
+
+		got, err := s.RuleGet(ctx, "a")
+		if err != nil {
+			t.Fatalf("a rule with a value moved into it: %v, want it read without the value", err)
 		}
-		if got, err := s.RuleGet(t.Context(), "b"); err != nil || got.Parameters["bearer_token"] != "tok-of-b" {
+		if v, ok := got.Parameters["bearer_token"]; ok {
+			t.Errorf("b's token moved to a reads back as %q, want it left out", v)
+		}
+		if !strings.Contains(logs.String(), `does not decrypt with the database's key`) || !strings.Contains(logs.String(), "rule=a parameter=bearer_token") {
+			t.Errorf("no warning names the rule and parameter:\n%s", logs.String())
+		}
+		if rules, err := s.RuleList(ctx); err != nil || len(rules) != 2 {
+			t.Errorf("RuleList with one bad value: %d rules, %v; want both", len(rules), err)
+		}
+		if strings.Count(logs.String(), "does not decrypt") != 1 {
+			t.Errorf("a bad value is warned about once, not on every read:\n%s", logs.String())
+		}
+		if got, err := s.RuleGet(ctx, "b"); err != nil || got.Parameters["bearer_token"] != "tok-of-b" {
 			t.Errorf("b itself: %v, %v", got.Parameters, err)
 		}
 	})

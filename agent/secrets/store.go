@@ -70,6 +70,8 @@ type Store struct {
 	cfg  Config
 	log  *slog.Logger
 	jobs atomic.Pointer[jobs.Registry]
+	// warned holds the undecryptable values already warned about.
+	warned sync.Map
 
 	mu       sync.Mutex
 	resolved bool // key is final
@@ -116,7 +118,7 @@ func Open(ctx context.Context, s store.Store, cfg Config) (store.Store, error) {
 // UseJobs tells the store s (from Open) which parameters are secret, and
 // encrypts those that a store without that knowledge (an older agent) kept
 // in plaintext, in one transaction that is safe while other agents do the
-// same. It fails if a stored encrypted value does not decrypt.
+// same. It fails if the stored encrypted values need another key.
 func UseJobs(ctx context.Context, s store.Store, reg *jobs.Registry) error {
 	st, ok := s.(interface{ secretsStore() *Store })
 	if !ok {
@@ -295,6 +297,11 @@ func (s *Store) encryptRule(ctx context.Context, r store.Rule, stored func() (ma
 }
 
 // decryptRule decrypts, in place, the encrypted values of a rule as stored.
+// A value that does not decrypt with the database's own key was changed or
+// moved in the database, and can never be read: the rule is returned
+// without it, so the rule still runs, lists and can be given the value
+// again. Any other failure (another key, or none) is an error, because
+// writing such a rule back would lose a value that the right key reads.
 func (s *Store) decryptRule(ctx context.Context, r store.Rule) (store.Rule, error) {
 	for name, v := range r.Parameters {
 		if !IsEncrypted(v) {
@@ -304,20 +311,26 @@ func (s *Store) decryptRule(ctx context.Context, r store.Rule) (store.Rule, erro
 		if err != nil {
 			return store.Rule{}, err
 		}
-		if key == nil {
-			return store.Rule{}, s.undecryptable(ctx, r.Name, name, nil)
+		plain := ""
+		if key != nil {
+			plain, err = key.decrypt(r.Name, name, v)
 		}
-		plain, err := key.decrypt(r.Name, name, v)
-		if err != nil {
-			return store.Rule{}, s.undecryptable(ctx, r.Name, name, key)
+		if key == nil || err != nil {
+			if err := s.undecryptable(ctx, r.Name, name, v, key); err != nil {
+				return store.Rule{}, err
+			}
+			delete(r.Parameters, name)
+			continue
 		}
 		r.Parameters[name] = plain
 	}
 	return r, nil
 }
 
-// undecryptable says why a stored value of rule's param did not decrypt.
-func (s *Store) undecryptable(ctx context.Context, rule, param string, key *Key) error {
+// undecryptable returns the error for a stored value of rule's param that
+// did not decrypt, or nil (after a warning, once per value) when it is the
+// value that is wrong and not the key.
+func (s *Store) undecryptable(ctx context.Context, rule, param, value string, key *Key) error {
 	recorded, err := s.recordedCheck(ctx)
 	switch {
 	case err != nil:
@@ -327,9 +340,15 @@ func (s *Store) undecryptable(ctx context.Context, rule, param string, key *Key)
 	case key == nil:
 		return fmt.Errorf("rule %q: parameter %q is encrypted and this agent has no secrets key: set %s to the key it was encrypted with: %w",
 			rule, param, KeyEnv, ErrWrongKey)
-	case recorded != "" && recorded != key.check:
+	case recorded == "":
+		return fmt.Errorf("rule %q: parameter %q is encrypted, but the database records no key: set %s to the key it was encrypted with: %w",
+			rule, param, KeyEnv, ErrWrongKey)
+	case recorded != key.check:
 		return s.wrongKeyError(recorded, key)
 	}
-	return fmt.Errorf("rule %q: secret parameter %q does not decrypt with the database's key: its stored value was changed, or copied from another rule or parameter; delete the rule, or store the parameter again by SQL",
-		rule, param)
+	if _, seen := s.warned.LoadOrStore(rule+"\x00"+param+"\x00"+value, true); !seen {
+		s.log.Warn("a secret parameter does not decrypt with the database's key: its stored value was changed, or moved from another rule or parameter; the rule is read without it until it is given again",
+			"rule", rule, "parameter", param)
+	}
+	return nil
 }
