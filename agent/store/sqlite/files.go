@@ -5,7 +5,29 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 )
+
+// realPath creates the database file if it is missing (SQLite would anyway,
+// and only an existing file's path can be resolved) and returns its absolute
+// path with every symlink resolved. An agent reaching the file through a symlinked data dir
+// or a symlink to the file itself finds the same path, so the same lock,
+// as one that names it directly.
+func realPath(path string) (string, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return "", fmt.Errorf("create sqlite database %s: %w", path, err)
+	}
+	f.Close()
+	resolved, err := filepath.EvalSymlinks(path)
+	if err == nil {
+		resolved, err = filepath.Abs(resolved)
+	}
+	if err != nil {
+		return "", fmt.Errorf("resolve the path of sqlite database %s: %w", path, err)
+	}
+	return resolved, nil
+}
 
 // makePrivate creates the database file readable by its owner alone before
 // SQLite opens it, and takes group and other access away from the files of

@@ -19,6 +19,6 @@ func (e *InUseError) Error() string {
 // per file is then the operator's job.
 type fileLock struct{}
 
-func lockFile(string) (*fileLock, error) { return &fileLock{}, nil }
+func lockFile(string, string) (*fileLock, error) { return &fileLock{}, nil }
 
 func (*fileLock) release() error { return nil }

@@ -20,12 +20,15 @@ func (e *InUseError) Error() string {
 	return fmt.Sprintf("sqlite database %s is in use by another agent (lock %s)", e.Path, e.LockPath)
 }
 
-// fileLock is an exclusive flock on a file beside the database. The kernel
-// drops it when the process dies, so a crashed agent never leaves it behind.
+// fileLock is an exclusive flock on a file beside the database file's resolved
+// path. The kernel drops it when the process dies, so a crashed agent never
+// leaves it behind.
 type fileLock struct{ f *os.File }
 
-func lockFile(path string) (*fileLock, error) {
-	lockPath := path + ".lock"
+// lockFile locks resolved (path with its symlinks resolved; see realPath) for
+// this process; errors name path, as the operator gave it.
+func lockFile(path, resolved string) (*fileLock, error) {
+	lockPath := resolved + ".lock"
 	f, err := os.OpenFile(lockPath, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open lock file of sqlite database %s: %w", path, err)

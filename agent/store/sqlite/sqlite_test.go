@@ -3,6 +3,7 @@ package sqlite_test
 import (
 	"database/sql"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -130,5 +131,40 @@ func TestClosedStoreIsUnavailable(t *testing.T) {
 	}
 	if _, err := s.RunGet(t.Context(), "x"); !errors.Is(err, store.ErrUnavailable) {
 		t.Fatalf("read a closed store: got %v, want ErrUnavailable", err)
+	}
+}
+
+// Whatever path leads to the file (a symlinked directory, a symlink to the
+// file), a second Open of it is refused while the first holds it.
+func TestSecondOpenThroughASymlinkRefused(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "jobbridge.db")
+	first, err := sqlite.Open(t.Context(), path)
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	defer first.Close()
+	linkedDir := filepath.Join(t.TempDir(), "linked")
+	if err := os.Symlink(dir, linkedDir); err != nil {
+		t.Fatal(err)
+	}
+	linkedFile := filepath.Join(t.TempDir(), "jobbridge.db")
+	if err := os.Symlink(path, linkedFile); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{filepath.Join(linkedDir, "jobbridge.db"), linkedFile} {
+		s, err := sqlite.Open(t.Context(), p)
+		var inUse *sqlite.InUseError
+		if !errors.As(err, &inUse) {
+			if s != nil {
+				s.Close()
+			}
+			t.Errorf("open %s, a path to an open database: %v, want *sqlite.InUseError", p, err)
+			continue
+		}
+		if inUse.Path != p || inUse.LockPath != path+".lock" {
+			t.Errorf("open %s: the error names %s (lock %s), want the path given and the lock beside the real file %s", p, inUse.Path, inUse.LockPath, path)
+		}
 	}
 }

@@ -8,9 +8,10 @@
 // a transaction never has to upgrade a read lock. Reads use a separate pool of
 // read-only connections; in WAL mode they never wait for the writer.
 //
-// Open also takes an exclusive lock on path + ".lock": two agents on one file
-// would both believe they own its running runs. The database's files are its
-// owner's alone (0600).
+// Open also takes an exclusive lock on a ".lock" file beside the database
+// file's real path (symlinks resolved, so that a symlinked data dir or file
+// leads to the same lock): two agents on one file would both believe they
+// own its running runs. The database's files are its owner's alone (0600).
 package sqlite
 
 import (
@@ -55,11 +56,15 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if path == "" || strings.ContainsAny(path, "?#") {
 		return nil, fmt.Errorf("open sqlite database %q: the path must be non-empty and contain no ? or #", path)
 	}
-	lock, err := lockFile(path)
+	resolved, err := realPath(path)
 	if err != nil {
 		return nil, err
 	}
-	if err := makePrivate(path); err != nil {
+	lock, err := lockFile(path, resolved)
+	if err != nil {
+		return nil, err
+	}
+	if err := makePrivate(resolved); err != nil {
 		lock.release()
 		return nil, err
 	}
