@@ -133,11 +133,16 @@ type FireParams struct {
 	EventID string
 	At      time.Time
 	By      string // "eventbridge" or "scheduler"
+	// RecordDisabled records a fire of a disabled rule as a skipped run
+	// (its error says why) instead of refusing it with ErrRuleDisabled. The
+	// webhook sets it, so that EventBridge is not told to retry a delivery
+	// that must never run; the event id then de-duplicates its retries.
+	RecordDisabled bool
 }
 
 // Fire starts a scheduled run of the named rule: ErrUnknownRule if there is
-// none, ErrRuleDisabled if it is disabled. A repeated event id returns the
-// first run with created false.
+// none, ErrRuleDisabled if it is disabled (unless p.RecordDisabled). A
+// repeated event id returns the first run with created false.
 func (r *Runner) Fire(ctx context.Context, p FireParams) (run store.Run, created bool, err error) {
 	rule, err := r.rules.get(ctx, r.cfg.Store, p.Rule)
 	if errors.Is(err, store.ErrNotFound) {
@@ -145,6 +150,9 @@ func (r *Runner) Fire(ctx context.Context, p FireParams) (run store.Run, created
 	}
 	if err != nil {
 		return store.Run{}, false, fmt.Errorf("fire rule %q: %w", p.Rule, err)
+	}
+	if !rule.Enabled && p.RecordDisabled {
+		return r.skip(ctx, rule, p, "skipped: the rule is disabled")
 	}
 	if !rule.Enabled {
 		return store.Run{}, false, fmt.Errorf("fire rule %q: %w", p.Rule, ErrRuleDisabled)
@@ -246,6 +254,29 @@ func (r *Runner) Start(ctx context.Context, p StartParams) (run store.Run, creat
 	r.publish(events.RunStarted, run)
 	go r.execute(runCtx, ar, job, params, p.Rule.Timeout)
 	return run, true, nil
+}
+
+// skip records a fire of rule that is not to run, with why as its error.
+func (r *Runner) skip(ctx context.Context, rule store.Rule, p FireParams, why string) (store.Run, bool, error) {
+	if r.isClosing() {
+		return store.Run{}, false, ErrShuttingDown
+	}
+	params := maskAll(rule.Parameters)
+	if job, ok := r.cfg.Jobs.Get(rule.Job); ok {
+		params = jobs.Mask(job, rule.Parameters)
+	}
+	run, created, err := r.cfg.Store.RunCreate(ctx, store.RunCreateParams{Run: store.Run{
+		Rule: rule.Name, Job: rule.Job, Status: api.StatusSkipped, Trigger: api.TriggerSchedule,
+		Parameters: params, EventID: p.EventID, TriggeredBy: p.By, Node: r.cfg.Node,
+		ScheduledAt: p.At, Error: why,
+	}})
+	if err != nil {
+		return store.Run{}, false, fmt.Errorf("record skipped run of rule %q: %w", rule.Name, err)
+	}
+	if created {
+		r.publish(events.RunSkipped, run)
+	}
+	return run, created, nil
 }
 
 func maskAll(values map[string]string) map[string]string {

@@ -381,6 +381,26 @@ func TestFireRefusesUnknownAndDisabledRules(t *testing.T) {
 	})
 }
 
+func TestFireRecordsADisabledRuleSkippedWhenAsked(t *testing.T) {
+	t.Parallel()
+	storetesting.Each(t, func(t *testing.T, s store.Store) {
+		e := newEnv(t, s, 0, funcJob{id: "noop", params: []jobs.Param{{Name: "key", Secret: true}}, run: func(context.Context, jobs.Params) error { return nil }})
+		if _, err := s.RuleCreate(context.Background(), store.Rule{Name: "off", Job: "noop", Schedule: "rate(1 hour)", Parameters: map[string]string{"key": "s3cret"}}); err != nil {
+			t.Fatal(err)
+		}
+		p := runner.FireParams{Rule: "off", EventID: "e-off", By: "eventbridge", RecordDisabled: true}
+		run, created, err := e.runner.Fire(context.Background(), p)
+		if err != nil || !created || run.Status != api.StatusSkipped || run.Error != "skipped: the rule is disabled" ||
+			run.Trigger != api.TriggerSchedule || run.TriggeredBy != "eventbridge" || run.Parameters["key"] != api.MaskedValue {
+			t.Errorf("Fire of a disabled rule, recorded: %+v %v %v; want a new skipped run, its secret masked", run, created, err)
+		}
+		again, created, err := e.runner.Fire(context.Background(), p)
+		if err != nil || created || again.ID != run.ID {
+			t.Errorf("the same event again: %s %v %v, want the first run %s, not created", again.ID, created, err, run.ID)
+		}
+	})
+}
+
 func TestBadParametersAndUnknownJobs(t *testing.T) {
 	t.Parallel()
 	storetesting.Each(t, func(t *testing.T, s store.Store) {
