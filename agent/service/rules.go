@@ -37,6 +37,8 @@ func (s *Service) ruleFromInput(name string, in api.RuleInput, existing *store.R
 		verr.add(nameLoc, "is required")
 	case !ruleNamePattern.MatchString(name):
 		verr.add(nameLoc, "%q may only contain letters, digits, '.', '-' and '_'", name)
+	case strings.Trim(name, ".") == "":
+		verr.add(nameLoc, "%q is only dots, which a URL path cannot name: use a letter, digit, '-' or '_' too", name)
 	case len(s.prefix)+len(name) > 64:
 		verr.add(nameLoc, "%q is too long: with the prefix %q it must fit EventBridge's 64 characters (at most %d here)", name, s.prefix, 64-len(s.prefix))
 	}
@@ -72,6 +74,9 @@ func (s *Service) ruleFromInput(name string, in api.RuleInput, existing *store.R
 	}
 	if len(in.Description) > MaxDescription {
 		verr.add("body.description", "is %d characters long, at most %d", len(in.Description), MaxDescription)
+	}
+	if err := checkText(in.Description); err != "" {
+		verr.add("body.description", "%s", err)
 	}
 	for k, v := range in.Parameters {
 		r.Parameters[k] = v

@@ -4,14 +4,46 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/jobbridge/jobbridge/agent/runner"
 	"github.com/jobbridge/jobbridge/agent/store"
 	"github.com/jobbridge/jobbridge/shared/api"
 )
 
-// RunCancel asks a run to stop on behalf of actor.
+// MaxCancelReason is the longest reason a cancel may give: it is stored
+// with the run and shown in every listing of it.
+const MaxCancelReason = 512
+
+// checkText says what is wrong with a free text that is stored and shown
+// to operators (in their terminals too), or "". Control characters are
+// refused rather than stripped, so what is stored is what was sent, and
+// one line stays one line.
+func checkText(s string) string {
+	switch {
+	case !utf8.ValidString(s):
+		return "is not valid UTF-8"
+	case strings.ContainsFunc(s, unicode.IsControl):
+		return "contains control characters (escape codes, line breaks, tabs): send plain text on one line"
+	}
+	return ""
+}
+
+// RunCancel asks a run to stop on behalf of actor, who may give a reason
+// of up to MaxCancelReason bytes of plain text.
 func (s *Service) RunCancel(ctx context.Context, actor, id, reason string) (store.Run, error) {
+	verr := &ValidationError{}
+	if len(reason) > MaxCancelReason {
+		verr.add("body.reason", "is %d bytes long, at most %d", len(reason), MaxCancelReason)
+	}
+	if msg := checkText(reason); msg != "" {
+		verr.add("body.reason", "%s", msg)
+	}
+	if err := verr.orNil(); err != nil {
+		return store.Run{}, err
+	}
 	run, err := s.runner.Cancel(ctx, id, actor, reason)
 	if err != nil {
 		return store.Run{}, err
