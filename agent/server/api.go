@@ -77,6 +77,13 @@ func (s *Server) mountAPI() {
 		"bearer": {Type: "http", Scheme: "bearer"},
 	}
 	config.Security = []map[string][]string{{"bearer": {}}}
+	// huma gives each body its own read deadline (5s unless told): make it
+	// the server's.
+	config.OnAddOperation = append(config.OnAddOperation, func(_ *huma.OpenAPI, o *huma.Operation) {
+		if o.BodyReadTimeout > 0 {
+			o.BodyReadTimeout = s.cfg.BodyTimeout
+		}
+	})
 	hapi := humago.New(s.mux, config)
 	hapi.UseMiddleware(s.authMiddleware(hapi))
 
@@ -112,9 +119,9 @@ func (s *Server) authMiddleware(hapi huma.API) func(huma.Context, func(huma.Cont
 		}
 		tok, status, detail := s.authenticate(ctx.Context(), ctx.RemoteAddr(), ctx.Header("Authorization"))
 		if status != 0 {
-			if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
+			if status == http.StatusServiceUnavailable {
 				ctx.SetHeader("Retry-After", "5")
-			}
+			} // a 429's Retry-After is set by answerWriter
 			_ = huma.WriteErr(hapi, ctx, status, detail)
 			return
 		}
@@ -127,12 +134,12 @@ func (s *Server) authMiddleware(hapi huma.API) func(huma.Context, func(huma.Cont
 }
 
 // authenticate checks an Authorization header. It answers the token, or an
-// HTTP status and a message for the client.
+// HTTP status and a message for the client. A valid token is taken
+// whatever others did from its address; a bad one counts against the
+// address, and is answered 429 once the address failed too often. The
+// client address is the one ServeHTTP resolved; remoteAddr, the peer's,
+// stands in for it on a request that did not come through ServeHTTP.
 func (s *Server) authenticate(ctx context.Context, remoteAddr, header string) (store.Token, int, string) {
-	addr := hostOf(remoteAddr)
-	if _, blocked := s.limiter.blocked(addr); blocked {
-		return store.Token{}, http.StatusTooManyRequests, "too many failed authentications from this address; retry later"
-	}
 	secret, ok := strings.CutPrefix(header, "Bearer ")
 	if !ok {
 		secret = ""
@@ -140,7 +147,9 @@ func (s *Server) authenticate(ctx context.Context, remoteAddr, header string) (s
 	tok, err := s.cfg.Service.Authenticate(ctx, strings.TrimSpace(secret))
 	switch {
 	case errors.Is(err, service.ErrBadToken):
-		s.authFailed(addr, "token")
+		if status, wait := s.refuseAuth(ctx, remoteAddr, "token"); status == http.StatusTooManyRequests {
+			return store.Token{}, status, blockedDetail(wait)
+		}
 		return store.Token{}, http.StatusUnauthorized, "a valid bearer token is required"
 	case errors.Is(err, store.ErrUnavailable):
 		return store.Token{}, http.StatusServiceUnavailable, "the database is unavailable; retry"

@@ -18,6 +18,7 @@ type Metrics struct {
 	runDuration    *prometheus.HistogramVec
 	webhookAnswers *prometheus.CounterVec
 	authFailures   *prometheus.CounterVec
+	connsRefused   prometheus.Counter
 	schedulerLag   prometheus.Histogram
 	running        prometheus.Gauge
 }
@@ -39,6 +40,9 @@ func NewMetrics() *Metrics {
 		authFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "jobbridge_auth_failures_total", Help: "Failed authentications, by kind (webhook key or API token).",
 		}, []string{"kind"}),
+		connsRefused: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "jobbridge_connections_refused_total", Help: "Connections closed at once because their address had too many open.",
+		}),
 		schedulerLag: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "jobbridge_scheduler_lag_seconds", Help: "Delay between a scheduled fire time and the run's start.",
 			Buckets: []float64{0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300},
@@ -47,7 +51,7 @@ func NewMetrics() *Metrics {
 			Name: "jobbridge_runs_running", Help: "Runs executing on this agent.",
 		}),
 	}
-	m.reg.MustRegister(m.runs, m.runDuration, m.webhookAnswers, m.authFailures, m.schedulerLag, m.running,
+	m.reg.MustRegister(m.runs, m.runDuration, m.webhookAnswers, m.authFailures, m.connsRefused, m.schedulerLag, m.running,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"reflect"
 	"sync"
 	"time"
@@ -61,9 +62,39 @@ type Config struct {
 	// Notifications reports the notification channels' health (nil: none).
 	Notifications func() []api.ChannelStatus
 	// AuthFailuresPerMinute is how many failed authentications a client
-	// address may make in a minute before it is refused with 429. Default 10.
+	// address may make in a minute before its failed authentications are
+	// answered 429 (valid credentials are never refused). Default 10.
 	AuthFailuresPerMinute int
+	// AuthFailureTable is how many client addresses the count of failures
+	// remembers; when full, new addresses are counted by network (IPv4
+	// /24, IPv6 /48). Default 10,000.
+	AuthFailureTable int
+	// AuthFailureLogInterval is how often failed authentications are
+	// logged: one line per address with a count. Default 1m.
+	AuthFailureLogInterval time.Duration
+	// TrustedProxies are the proxies whose X-Forwarded-For names the
+	// client. Default none: the client is the peer.
+	TrustedProxies []netip.Prefix
+	// MaxConnsPerAddress caps the connections open from one client address
+	// (see Listener). Default 128.
+	MaxConnsPerAddress int
+	// BodyTimeout is how long a client has to send a request body. Default
+	// 10s.
+	BodyTimeout time.Duration
 }
+
+// Timeouts for the http.Server that serves this handler. There is no
+// WriteTimeout: event streams and followed logs are long answers (each of
+// their writes has its own deadline), and ReadTimeout would end them too
+// (net/http cancels a request whose connection's read deadline passes);
+// ServeHTTP gives each request body its own deadline instead.
+const (
+	// ReadHeaderTimeout is how long a client has to send a request's headers.
+	ReadHeaderTimeout = 10 * time.Second
+	// IdleTimeout is how long a kept-alive connection may wait for its next
+	// request.
+	IdleTimeout = 2 * time.Minute
+)
 
 // DefaultWebhookHeader is the header EventBridge's connection puts the key in.
 const DefaultWebhookHeader = "X-Aws-Event-Bridge-Api-Key"
@@ -104,7 +135,19 @@ func New(cfg Config) *Server {
 		cfg.Heartbeat = 15 * time.Second
 	}
 	if cfg.AuthFailuresPerMinute <= 0 {
-		cfg.AuthFailuresPerMinute = 10
+		cfg.AuthFailuresPerMinute = DefaultAuthFailuresPerMinute
+	}
+	if cfg.AuthFailureTable <= 0 {
+		cfg.AuthFailureTable = DefaultAuthFailureTable
+	}
+	if cfg.AuthFailureLogInterval <= 0 {
+		cfg.AuthFailureLogInterval = DefaultAuthFailureLogInterval
+	}
+	if cfg.MaxConnsPerAddress <= 0 {
+		cfg.MaxConnsPerAddress = DefaultMaxConnsPerAddress
+	}
+	if cfg.BodyTimeout <= 0 {
+		cfg.BodyTimeout = 10 * time.Second
 	}
 	if cfg.Metrics == nil {
 		cfg.Metrics = NewMetrics()
@@ -116,7 +159,7 @@ func New(cfg Config) *Server {
 		cfg:     cfg,
 		log:     cfg.Logger,
 		mux:     http.NewServeMux(),
-		limiter: newFailLimiter(cfg.AuthFailuresPerMinute, time.Minute),
+		limiter: newFailLimiter(cfg.AuthFailuresPerMinute, time.Minute, cfg.AuthFailureTable, cfg.Logger, cfg.AuthFailureLogInterval),
 		metrics: cfg.Metrics,
 
 		stopStreams: make(chan struct{}),
@@ -133,12 +176,24 @@ func New(cfg Config) *Server {
 	return s
 }
 
-// ServeHTTP implements http.Handler. A request body is never read past
-// MaxAPIBody, whatever the route.
+// ServeHTTP implements http.Handler. It resolves the client's address
+// (see TrustedProxies), and a request body, whatever the route, is never
+// read past MaxAPIBody nor for longer than BodyTimeout.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Body != nil {
-		r.Body = http.MaxBytesReader(w, r.Body, MaxAPIBody)
+	rq := &request{client: resolveClient(s.cfg.TrustedProxies, r), w: w, rc: http.NewResponseController(w)}
+	// A copy of the request carries the changes: net/http decides from the
+	// body it gave the handler whether the connection can serve another
+	// request, and must see that body as the handler left it.
+	r = r.WithContext(context.WithValue(r.Context(), requestKey{}, rq))
+	if r.Body != nil && r.Body != http.NoBody {
+		rq.body = true
+		_ = rq.rc.SetReadDeadline(time.Now().Add(s.cfg.BodyTimeout))
+		r.Body = &bodyReader{ReadCloser: http.MaxBytesReader(w, r.Body, MaxAPIBody), rc: rq.rc}
 	}
+	if peer := parseAddr(r.RemoteAddr); peer != rq.client && rq.client.IsValid() {
+		r.RemoteAddr = netip.AddrPortFrom(rq.client, 0).String() // what handlers log and count by
+	}
+	w = &answerWriter{ResponseWriter: w, rq: rq}
 	if id, ok := isFollow(r); ok && s.cfg.Service != nil {
 		s.followLog(w, r, id)
 		return

@@ -8,10 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/jobbridge/jobbridge/agent/runner"
 	"github.com/jobbridge/jobbridge/agent/store"
@@ -38,29 +40,35 @@ func (h *webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (h *webhook) serve(w http.ResponseWriter, r *http.Request) {
 	if h.cfg.WebhookKey == "" {
+		requestOf(r.Context()).refuseBody()
 		writeProblem(w, api.Problem{Status: http.StatusNotFound, Detail: "the webhook is off: the agent has no EventBridge API key configured"})
 		return
 	}
-	// Compare hashes so the comparison takes the same time whatever the
-	// length of what was sent.
-	addr := clientAddr(r)
-	if wait, blocked := h.s.limiter.blocked(addr); blocked {
-		tooManyFailures(w, wait)
-		return
-	}
+	// The key is checked before the body is read, and a delivery with the
+	// right key is taken whatever others did from its address. Compare
+	// hashes so the comparison takes the same time whatever the length of
+	// what was sent.
 	got := sha256.Sum256([]byte(r.Header.Get(h.cfg.WebhookHeader)))
 	if subtle.ConstantTimeCompare(got[:], h.keyHash[:]) != 1 {
-		h.s.authFailed(addr, "webhook")
+		if status, wait := h.s.refuseAuth(r.Context(), r.RemoteAddr, "webhook"); status == http.StatusTooManyRequests {
+			tooManyFailures(w, wait)
+			return
+		}
 		writeProblem(w, api.Problem{Status: http.StatusUnauthorized})
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxWebhookBody))
 	var tooBig *http.MaxBytesError
-	if errors.As(err, &tooBig) {
+	var netErr net.Error
+	switch {
+	case errors.As(err, &tooBig):
 		writeProblem(w, api.Problem{Status: http.StatusRequestEntityTooLarge, Detail: fmt.Sprintf("the body is over %d bytes", MaxWebhookBody)})
 		return
-	}
-	if err != nil {
+	case errors.As(err, &netErr) && netErr.Timeout():
+		requestOf(r.Context()).refuseBody()
+		writeProblem(w, api.Problem{Status: http.StatusRequestTimeout, Detail: "the body did not arrive in time"})
+		return
+	case err != nil:
 		writeProblem(w, api.Problem{Status: http.StatusBadRequest, Detail: "reading the body: " + err.Error()})
 		return
 	}
@@ -70,6 +78,10 @@ func (h *webhook) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	fire.By = "eventbridge"
+	// A delivery for a disabled rule is recorded skipped and acknowledged:
+	// refused, EventBridge would retry it for hours, and a late retry
+	// would run once the rule is enabled again.
+	fire.RecordDisabled = true
 	run, created, err := h.cfg.Firer.Fire(r.Context(), fire)
 	switch {
 	case err == nil && created:
@@ -78,8 +90,6 @@ func (h *webhook) serve(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, api.WebhookResponse{RunID: run.ID, Duplicate: true})
 	case errors.Is(err, runner.ErrUnknownRule):
 		writeProblem(w, api.Problem{Status: http.StatusNotFound, Detail: fmt.Sprintf("no rule named %q", fire.Rule)})
-	case errors.Is(err, runner.ErrRuleDisabled):
-		writeProblem(w, api.Problem{Status: http.StatusConflict, Detail: fmt.Sprintf("rule %q is disabled", fire.Rule)})
 	case errors.Is(err, runner.ErrShuttingDown), errors.Is(err, store.ErrUnavailable):
 		// EventBridge retries 5xx answers.
 		h.cfg.Logger.Warn("webhook: cannot take the delivery now", "rule", fire.Rule, "event", fire.EventID, "err", err)
@@ -140,8 +150,11 @@ func parseDelivery(body []byte, prefix string) (runner.FireParams, []api.ErrorDe
 		}
 		p.At = t.UTC()
 	}
-	if len(p.EventID) > 256 {
+	switch {
+	case len(p.EventID) > 256:
 		problems = append(problems, api.ErrorDetail{Location: "body.eventId", Message: "is longer than 256 characters"})
+	case strings.ContainsFunc(p.EventID, unicode.IsControl):
+		problems = append(problems, api.ErrorDetail{Location: "body.eventId", Message: "contains control characters"})
 	}
 	return p, problems
 }
