@@ -10,6 +10,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
+	"github.com/google/uuid"
 
 	"github.com/jobbridge/jobbridge/agent/runner"
 	"github.com/jobbridge/jobbridge/agent/service"
@@ -85,7 +86,7 @@ func (s *Server) mountAPI() {
 		}
 	})
 	hapi := humago.New(s.mux, config)
-	hapi.UseMiddleware(s.authMiddleware(hapi))
+	hapi.UseMiddleware(s.authMiddleware(hapi), cursorMiddleware(hapi))
 
 	s.registerJobs(hapi)
 	s.registerRules(hapi)
@@ -163,6 +164,35 @@ func (s *Server) authenticate(ctx context.Context, remoteAddr, header string) (s
 		}
 	}
 	return tok, 0, ""
+}
+
+// cursorMiddleware refuses a page cursor this API did not hand out, for
+// every operation that takes one, instead of letting the store compare it
+// with ids and answer some page. A cursor is the id of the last item of
+// the page before: a UUID, as the stores write it.
+func cursorMiddleware(hapi huma.API) func(huma.Context, func(huma.Context)) {
+	return func(ctx huma.Context, next func(huma.Context)) {
+		if c := ctx.Query("cursor"); c != "" && takesCursor(ctx.Operation()) {
+			if u, err := uuid.Parse(c); err != nil || u.String() != c {
+				d := &huma.ErrorDetail{Location: "query.cursor", Message: "is not a cursor of this list (pass the nextCursor of the page before)"}
+				if len(c) <= 64 {
+					d.Value = c
+				}
+				_ = huma.WriteErr(hapi, ctx, http.StatusBadRequest, "the query is invalid", d)
+				return
+			}
+		}
+		next(ctx)
+	}
+}
+
+func takesCursor(op *huma.Operation) bool {
+	for _, p := range op.Parameters {
+		if p.In == "query" && p.Name == "cursor" {
+			return true
+		}
+	}
+	return false
 }
 
 // apiError turns an error from the service or store into the API's answer.
