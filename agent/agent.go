@@ -231,13 +231,15 @@ func (a *Agent) init(ctx context.Context, register RegisterFunc) error {
 	if rc, ok := a.backend.(Reconciler); ok {
 		reconciler = reconcilerFunc(func(ctx context.Context) (any, error) { return rc.Reconcile(ctx) })
 	}
+	proxies, _ := server.ParseTrustedProxies(a.cfg.TrustedProxies) // checked by Validate
 	a.handler = server.New(server.Config{
 		Store: a.store, Firer: a.runner, Logger: a.log,
 		WebhookKey: a.cfg.EventBridge.APIKey, WebhookHeader: a.cfg.EventBridge.AuthHeader,
 		RulePrefix: a.cfg.EventBridge.RulePrefix,
 		Service:    a.service, Jobs: a.jobs, Events: a.events, Reconciler: reconciler,
 		Version: Version(), Node: a.cfg.Node, SchedulerMode: a.mode, Metrics: a.metrics,
-		Notifications: a.notificationStatus,
+		Notifications:  a.notificationStatus,
+		TrustedProxies: proxies, MaxConnsPerAddress: a.cfg.MaxConnsPerAddress,
 	})
 	return nil
 }
@@ -362,17 +364,19 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.announce()
 	srv := &http.Server{
 		Handler:           a.handler,
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: server.ReadHeaderTimeout,
+		IdleTimeout:       server.IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
 	}
+	ln := a.handler.Listener(a.listener) // at most MaxConnsPerAddress from one client
 	srv.RegisterOnShutdown(a.handler.StopStreams)
 	serveErr := make(chan error, 1)
 	go func() {
 		var err error
 		if a.cfg.TLSCert != "" {
-			err = srv.ServeTLS(a.listener, a.cfg.TLSCert, a.cfg.TLSKey)
+			err = srv.ServeTLS(ln, a.cfg.TLSCert, a.cfg.TLSKey)
 		} else {
-			err = srv.Serve(a.listener)
+			err = srv.Serve(ln)
 		}
 		if errors.Is(err, http.ErrServerClosed) {
 			err = nil

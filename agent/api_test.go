@@ -2,6 +2,7 @@ package agent_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -325,17 +326,20 @@ func TestFailedAuthenticationsAreRateLimitedAndCounted(t *testing.T) {
 		_, err := bad.Jobs(ctx)
 		wantStatus(t, err, http.StatusUnauthorized, fmt.Sprintf("guess %d", i+1))
 	}
-	// The address is now refused, even with the right token.
-	_, err := ta.admin.Jobs(ctx)
-	wantStatus(t, err, http.StatusTooManyRequests, "after 10 failures")
+	// The address's guesses are now refused; the right token is not.
+	_, err := bad.Jobs(ctx)
+	wantStatus(t, err, http.StatusTooManyRequests, "a guess after 10 failures")
+	if _, err := ta.admin.Jobs(ctx); err != nil {
+		t.Errorf("the right token after 10 failures from its address: %v", err)
+	}
 	resp, err := http.Get(ta.URL() + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if !strings.Contains(string(b), `jobbridge_auth_failures_total{kind="token"} 10`) {
-		t.Errorf("metrics do not count the 10 failures:\n%s", b)
+	if !strings.Contains(string(b), `jobbridge_auth_failures_total{kind="token"} 11`) {
+		t.Errorf("metrics do not count the 11 failures:\n%s", b)
 	}
 }
 
@@ -381,25 +385,29 @@ func TestEnableAndWebhookMetrics(t *testing.T) {
 	if err != nil || r.Enabled || len(r.NextFireTimes) != 0 {
 		t.Fatalf("create disabled: %+v %v", r, err)
 	}
-	post := func() int {
+	post := func() (int, string) {
 		req, _ := http.NewRequest(http.MethodPost, ta.URL()+"/webhook/run", strings.NewReader(`{"rule":"r","eventId":"e-`+fmt.Sprint(time.Now().UnixNano())+`"}`))
 		req.Header.Set("X-Aws-Event-Bridge-Api-Key", "webhook-key-0123456789")
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
-		resp.Body.Close()
-		return resp.StatusCode
+		defer resp.Body.Close()
+		var wr api.WebhookResponse
+		_ = json.NewDecoder(resp.Body).Decode(&wr)
+		return resp.StatusCode, wr.RunID
 	}
-	if code := post(); code != http.StatusConflict {
-		t.Errorf("webhook for a disabled rule: %d, want 409", code)
+	if code, id := post(); code != http.StatusAccepted || ta.waitRun(t, id, api.StatusSkipped).Error != "skipped: the rule is disabled" {
+		t.Errorf("webhook for a disabled rule: %d, want 202 and a skipped run", code)
 	}
 	r, err = ta.admin.SetRuleEnabled(ctx, "r", true)
 	if err != nil || !r.Enabled || len(r.NextFireTimes) != 5 {
 		t.Fatalf("enable: %+v %v", r, err)
 	}
-	if code := post(); code != http.StatusAccepted {
-		t.Errorf("webhook for the enabled rule: %d, want 202 (the runner must not use a stale rule)", code)
+	if code, id := post(); code != http.StatusAccepted {
+		t.Errorf("webhook for the enabled rule: %d, want 202", code)
+	} else if run, _ := ta.admin.Run(ctx, id); run.Status == api.StatusSkipped {
+		t.Errorf("webhook for the enabled rule recorded %s (%s): the runner must not use a stale rule", run.Status, run.Error)
 	}
 	resp, err := http.Get(ta.URL() + "/metrics")
 	if err != nil {
@@ -407,7 +415,7 @@ func TestEnableAndWebhookMetrics(t *testing.T) {
 	}
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	for _, want := range []string{`jobbridge_webhook_requests_total{code="409"} 1`, `jobbridge_webhook_requests_total{code="202"} 1`} {
+	for _, want := range []string{`jobbridge_webhook_requests_total{code="202"} 2`} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("metrics lack %s", want)
 		}

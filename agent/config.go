@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jobbridge/jobbridge/agent/server"
 	"github.com/jobbridge/jobbridge/jobs/egress"
 )
 
@@ -77,6 +78,14 @@ type Config struct {
 	// CommandEnv lists, comma-separated, the agent's environment variables
 	// that command jobs see beside PATH, HOME, LANG and TZ. Default none.
 	CommandEnv string
+	// TrustedProxies lists, comma-separated, the CIDRs (or addresses) of the
+	// proxies and tunnels in front of the agent, whose X-Forwarded-For
+	// header names the client. Default none: the client is the address
+	// that connected, and X-Forwarded-For is ignored.
+	TrustedProxies string
+	// MaxConnsPerAddress caps the connections open from one client address;
+	// trusted proxies and the agent's own host are not capped. Default 128.
+	MaxConnsPerAddress int
 }
 
 // EventBridgeConfig holds the settings named after the original module's.
@@ -172,6 +181,15 @@ func (c *Config) Validate() error {
 	}
 	if c.AdminToken != "" && len(c.AdminToken) < 16 {
 		errs = append(errs, errors.New("JOBBRIDGE_ADMIN_TOKEN: too short to be safe (at least 16 characters)"))
+	}
+	if c.EventBridge.APIKey != "" && len(c.EventBridge.APIKey) < 16 {
+		errs = append(errs, errors.New("JOBBRIDGE_EB_API_KEY: too short to be safe (at least 16 characters)"))
+	}
+	if _, err := server.ParseTrustedProxies(c.TrustedProxies); err != nil {
+		errs = append(errs, fmt.Errorf("JOBBRIDGE_TRUSTED_PROXIES: %w", err))
+	}
+	if c.MaxConnsPerAddress < 0 {
+		errs = append(errs, fmt.Errorf("JOBBRIDGE_MAX_CONNS_PER_ADDRESS: %d is negative", c.MaxConnsPerAddress))
 	}
 	if c.Scheduler == SchedulerEventBridge && !c.EventBridge.complete() {
 		errs = append(errs, errors.New("JOBBRIDGE_SCHEDULER=eventbridge needs JOBBRIDGE_EB_API_KEY, JOBBRIDGE_EB_TARGET_ROLE_ARN, JOBBRIDGE_EB_CONNECTION_NAME, JOBBRIDGE_EB_DESTINATION_NAME and JOBBRIDGE_EB_TARGET_URL"))

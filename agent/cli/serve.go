@@ -93,6 +93,8 @@ func settings(c *agent.Config) []setting {
 		stringSetting(&c.SecretsKey, "secrets-key", "SECRETS_KEY", "base64 key of 32 bytes encrypting secret parameters at rest (default a key file in the data dir)", true),
 		stringSetting(&c.CommandEnv, "command-env", "COMMAND_ENV", "agent variables, comma-separated, that command jobs see beside PATH, HOME, LANG and TZ (default none)", false),
 		durationSetting(&eb.ReconcileInterval, "eb-reconcile-interval", "EB_RECONCILE_INTERVAL", "how often EventBridge is compared with the rules (default 5m)"),
+		stringSetting(&c.TrustedProxies, "trusted-proxies", "TRUSTED_PROXIES", "CIDRs, comma-separated, of proxies whose X-Forwarded-For names the client (default none)", false),
+		intSetting(&c.MaxConnsPerAddress, "max-conns-per-address", "MAX_CONNS_PER_ADDRESS", "connections one client address may hold open; proxies and this host are not capped (default 128)"),
 	}
 }
 
