@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jobbridge/jobbridge/agent/events"
@@ -32,15 +33,26 @@ const (
 // hold a goroutine and a place in its caps.
 const streamWriteTimeout = 20 * time.Second
 
-// streamBatch is the most frames written to a stream before one flush: a
-// stream that wakes to several waiting frames sends them in one write.
+// streamBatch is how many frames of a replay are written before a flush.
 const streamBatch = 64
+
+// streamCoalesce is how long an event stream, woken by an event, waits for
+// more before it writes: what a client sees is at most this late.
+const streamCoalesce = 50 * time.Millisecond
 
 // sseWriter writes Server-Sent Events.
 type sseWriter struct {
 	w  http.ResponseWriter
 	rc *http.ResponseController
 }
+
+// frameBuffers gather the frames of a write into a few large writes. They
+// are shared by all streams rather than kept by each, so an idle stream
+// holds none.
+var frameBuffers = sync.Pool{New: func() any {
+	b := make([]byte, 0, 32<<10)
+	return &b
+}}
 
 func startSSE(w http.ResponseWriter) (*sseWriter, bool) {
 	if _, ok := w.(http.Flusher); !ok {
@@ -69,11 +81,46 @@ func (sw *sseWriter) done() { _ = sw.rc.SetWriteDeadline(time.Time{}) }
 
 func (sw *sseWriter) flush() error { return sw.rc.Flush() }
 
-// frames writes encoded frames and flushes once.
-func (sw *sseWriter) frames(frames ...[]byte) error {
+// write writes encoded frames and flushes.
+func (sw *sseWriter) write(frames ...[]byte) error {
+	return sw.frames(len(frames), func(i int) []byte { return frames[i] })
+}
+
+// frames writes n encoded frames, frame(0) to frame(n-1), gathered into as
+// few writes as their size allows (each is a chunk of the response and a
+// system call), and flushes.
+func (sw *sseWriter) frames(n int, frame func(i int) []byte) error {
+	if n == 0 {
+		return nil
+	}
 	sw.deadline()
-	for _, f := range frames {
-		if _, err := sw.w.Write(f); err != nil {
+	if n == 1 {
+		if _, err := sw.w.Write(frame(0)); err != nil {
+			return err
+		}
+		return sw.flush()
+	}
+	bp := frameBuffers.Get().(*[]byte)
+	defer frameBuffers.Put(bp)
+	buf := (*bp)[:0]
+	for i := range n {
+		f := frame(i)
+		if len(buf) > 0 && len(buf)+len(f) > cap(buf) {
+			if _, err := sw.w.Write(buf); err != nil {
+				return err
+			}
+			buf = buf[:0]
+		}
+		if len(f) > cap(buf) { // larger than a buffer: on its own
+			if _, err := sw.w.Write(f); err != nil {
+				return err
+			}
+			continue
+		}
+		buf = append(buf, f...)
+	}
+	if len(buf) > 0 {
+		if _, err := sw.w.Write(buf); err != nil {
 			return err
 		}
 	}
@@ -85,11 +132,11 @@ func (sw *sseWriter) event(id, typ string, data any) error {
 	if err != nil {
 		return err
 	}
-	return sw.frames(b)
+	return sw.write(b)
 }
 
 func (sw *sseWriter) comment(text string) error {
-	return sw.frames([]byte(": " + text + "\n\n"))
+	return sw.write([]byte(": " + text + "\n\n"))
 }
 
 // sseFrame encodes one message: id (omitted when empty), event type, and

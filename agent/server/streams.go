@@ -86,14 +86,9 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	sent := lastID // the id of the last event this stream wrote
-	batch := make([][]byte, 0, streamBatch)
 	for len(replay) > 0 {
 		n := min(len(replay), streamBatch)
-		batch = batch[:0]
-		for _, f := range replay[:n] {
-			batch = append(batch, s.eventFrame(f))
-		}
-		if sw.frames(batch...) != nil {
+		if sw.frames(n, func(i int) []byte { return s.eventFrame(replay[i]) }) != nil {
 			return
 		}
 		sent = replay[n-1].ID
@@ -101,6 +96,18 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	heartbeat := time.NewTicker(s.cfg.Heartbeat)
 	defer heartbeat.Stop()
+	// A frame wakes the stream, which then gathers what else comes within
+	// streamCoalesce and writes it all at once: with hundreds of streams
+	// open, each wakes and writes a few times a second, not once per event,
+	// and Publish's sends meanwhile wake no one.
+	coalesce := time.NewTimer(streamCoalesce)
+	coalesce.Stop()
+	defer coalesce.Stop()
+	var (
+		wake    = watcher.C      // nil while frames wait to be written
+		flush   <-chan time.Time // the coalesce timer while they do
+		pending = make([]*events.Frame, 0, streamBatch)
+	)
 	for {
 		select {
 		case <-r.Context().Done():
@@ -119,29 +126,32 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
 			if sw.comment("heartbeat") != nil {
 				return
 			}
-		case f := <-watcher.C:
+		case f := <-wake:
+			pending = append(pending[:0], f)
+			wake, flush = nil, coalesce.C
+			coalesce.Reset(streamCoalesce)
+		case <-flush:
 			select {
 			case <-watcher.Dropped: // behind already: do not write what is queued
 				s.endSlowStream(sw, caller, sent)
 				return
 			default:
 			}
-			// Send whatever else is waiting with it, in one write.
-			batch = append(batch[:0], s.eventFrame(f))
-			sent = f.ID
 		more:
-			for len(batch) < streamBatch {
+			for range cap(watcher.C) {
 				select {
 				case f := <-watcher.C:
-					batch = append(batch, s.eventFrame(f))
-					sent = f.ID
+					pending = append(pending, f)
 				default:
 					break more
 				}
 			}
-			if sw.frames(batch...) != nil {
+			if sw.frames(len(pending), func(i int) []byte { return s.eventFrame(pending[i]) }) != nil {
 				return
 			}
+			sent = pending[len(pending)-1].ID
+			clear(pending) // let the frames go
+			wake, flush = watcher.C, nil
 		}
 	}
 }
@@ -159,7 +169,7 @@ func (s *Server) endSlowStream(sw *sseWriter, c streamCaller, sent uint64) {
 	if err != nil {
 		return
 	}
-	_ = sw.frames([]byte(": this stream fell too far behind and is closed; reconnect with Last-Event-ID\nretry: 1000\n"), reset)
+	_ = sw.write([]byte(": this stream fell too far behind and is closed; reconnect with Last-Event-ID\nretry: 1000\n"), reset)
 }
 
 // followLog streams a run's log: the lines so far, then each new one, then
@@ -211,7 +221,7 @@ func (s *Server) followLog(w http.ResponseWriter, r *http.Request, id string) {
 				}
 				batch = append(batch, b)
 			}
-			if sw.frames(batch...) != nil {
+			if sw.write(batch...) != nil {
 				return false
 			}
 			if len(lines) > 0 {
@@ -244,7 +254,7 @@ func (s *Server) followLog(w http.ResponseWriter, r *http.Request, id string) {
 			return
 		case <-watcher.Dropped:
 			s.log.Info("log stream closed: the client fell too far behind", "run", id, "token", caller.token.Name, "client", caller.addr)
-			_ = sw.frames([]byte(": this stream fell too far behind and is closed; reconnect with Last-Event-ID\nretry: 1000\n\n"))
+			_ = sw.write([]byte(": this stream fell too far behind and is closed; reconnect with Last-Event-ID\nretry: 1000\n\n"))
 			return
 		case <-heartbeat.C:
 			if !s.stillAllowed(r.Context(), caller) {
@@ -258,7 +268,7 @@ func (s *Server) followLog(w http.ResponseWriter, r *http.Request, id string) {
 		case f := <-watcher.C:
 			switch {
 			case f.Type == events.RunLog && f.Log.Seq > after:
-				if sw.frames(s.logFrame(f)) != nil {
+				if sw.write(s.logFrame(f)) != nil {
 					return
 				}
 				after = f.Log.Seq
