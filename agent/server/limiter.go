@@ -475,13 +475,13 @@ func (w *answerWriter) Flush() { _ = http.NewResponseController(w.ResponseWriter
 
 func (w *answerWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// Listener caps the connections open from one client address at
-// Config.MaxConnsPerAddress: a connection over the cap is closed as soon as
-// it is accepted. Trusted proxies carry many clients and are not capped,
+// Listener caps the connections open from one client address (an IPv6
+// /64 counts as one) at Config.MaxConnsPerAddress: a connection over the
+// cap is closed as soon as it is accepted. Trusted proxies carry many clients and are not capped,
 // nor is the agent's own host (the SSH console's sessions connect from
 // it).
 func (s *Server) Listener(l net.Listener) net.Listener {
-	return &capListener{Listener: l, max: s.cfg.MaxConnsPerAddress, proxies: s.cfg.TrustedProxies, open: map[netip.Addr]int{}, refused: s.metrics.connsRefused}
+	return &capListener{Listener: l, max: s.cfg.MaxConnsPerAddress, proxies: s.cfg.TrustedProxies, open: map[netip.Prefix]int{}, refused: s.metrics.connsRefused}
 }
 
 type capListener struct {
@@ -491,7 +491,7 @@ type capListener struct {
 	refused interface{ Inc() }
 
 	mu   sync.Mutex
-	open map[netip.Addr]int
+	open map[netip.Prefix]int // by hostKey: an IPv6 /64 is one client
 }
 
 func (l *capListener) Accept() (net.Conn, error) {
@@ -504,20 +504,21 @@ func (l *capListener) Accept() (net.Conn, error) {
 		if !peer.IsValid() || trusted(l.proxies, peer) || peer == parseAddr(c.LocalAddr().String()) {
 			return c, nil
 		}
+		key := hostKey(peer)
 		l.mu.Lock()
-		if l.open[peer] >= l.max {
+		if l.open[key] >= l.max {
 			l.mu.Unlock()
 			l.refused.Inc()
 			c.Close()
 			continue
 		}
-		l.open[peer]++
+		l.open[key]++
 		l.mu.Unlock()
 		return &cappedConn{Conn: c, release: func() {
 			l.mu.Lock()
 			defer l.mu.Unlock()
-			if l.open[peer]--; l.open[peer] <= 0 {
-				delete(l.open, peer)
+			if l.open[key]--; l.open[key] <= 0 {
+				delete(l.open, key)
 			}
 		}}, nil
 	}
