@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jobbridge/jobbridge/agent/secrets"
 	"github.com/jobbridge/jobbridge/agent/server"
 	"github.com/jobbridge/jobbridge/jobs/egress"
 )
@@ -207,6 +208,9 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("JOBBRIDGE_HTTP_ALLOW: %w", err))
 	}
 	if _, err := c.commandEnv(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := secrets.ValidateKey(c.SecretsKey); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jobbridge/jobbridge/agent/secrets"
 	"github.com/jobbridge/jobbridge/agent/service"
 	"github.com/jobbridge/jobbridge/agent/store"
 )
@@ -74,8 +75,8 @@ func ensureAdminToken(ctx context.Context, s store.Store, cfg Config) (string, e
 func (a *Agent) ownSecrets() []string {
 	c := a.cfg
 	out := []string{c.AdminToken, c.SecretsKey, c.EventBridge.APIKey, c.Notify.SMTPPassword, c.Notify.WebhookURL}
-	if a.adminTokenFile != "" {
-		if b, err := os.ReadFile(a.adminTokenFile); err == nil {
+	for _, file := range []string{a.adminTokenFile, filepath.Join(c.DataDir, secrets.KeyFile)} {
+		if b, err := os.ReadFile(file); file != "" && err == nil {
 			out = append(out, strings.TrimSpace(string(b)))
 		}
 	}
