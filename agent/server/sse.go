@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"strings"
@@ -36,9 +37,17 @@ const streamWriteTimeout = 20 * time.Second
 // streamBatch is how many frames of a replay are written before a flush.
 const streamBatch = 64
 
-// streamCoalesce is how long an event stream, woken by an event, waits for
-// more before it writes: what a client sees is at most this late.
+// streamCoalesce is how long, on average, an event stream woken by an
+// event waits for more before it writes: what a client sees is at most 1.5
+// times this late. Each stream waits its own share of 0.5 to 1.5 times it,
+// so that streams woken by the same event do not all write at once, in a
+// burst that would hold up the webhook.
 const streamCoalesce = 50 * time.Millisecond
+
+// coalesceDelay is one stream's wait, drawn when it opens.
+func coalesceDelay() time.Duration {
+	return streamCoalesce/2 + rand.N(streamCoalesce)
+}
 
 // sseWriter writes Server-Sent Events.
 type sseWriter struct {

@@ -97,10 +97,11 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
 	heartbeat := time.NewTicker(s.cfg.Heartbeat)
 	defer heartbeat.Stop()
 	// A frame wakes the stream, which then gathers what else comes within
-	// streamCoalesce and writes it all at once: with hundreds of streams
+	// its coalesce delay and writes it all at once: with hundreds of streams
 	// open, each wakes and writes a few times a second, not once per event,
 	// and Publish's sends meanwhile wake no one.
-	coalesce := time.NewTimer(streamCoalesce)
+	delay := coalesceDelay()
+	coalesce := time.NewTimer(delay)
 	coalesce.Stop()
 	defer coalesce.Stop()
 	var (
@@ -129,7 +130,7 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
 		case f := <-wake:
 			pending = append(pending[:0], f)
 			wake, flush = nil, coalesce.C
-			coalesce.Reset(streamCoalesce)
+			coalesce.Reset(delay)
 		case <-flush:
 			select {
 			case <-watcher.Dropped: // behind already: do not write what is queued

@@ -135,6 +135,7 @@ func deliver(ctx context.Context, c config, rule string, streams *streamStats) e
 	var failed atomic.Int64
 	var wg sync.WaitGroup
 	eventsBefore := streams.events.Load()
+	cpuBefore := cpuTime(c.pid)
 	start := time.Now()
 	interval := time.Second / time.Duration(c.rate)
 	for i := range n {
@@ -164,12 +165,16 @@ func deliver(ctx context.Context, c config, rule string, streams *streamStats) e
 	}
 	wg.Wait()
 	took := time.Since(start)
+	cpu := cpuTime(c.pid) - cpuBefore
 	time.Sleep(2 * time.Second) // the last runs' events reach the streams
 	slices.Sort(lat)
 	pct := func(p float64) time.Duration { return lat[min(len(lat)-1, int(float64(len(lat))*p))] }
 	fmt.Printf("%d deliveries in %s (%.0f/s), %d failed: p50 %s  p99 %s  max %s\n",
 		n, took.Round(time.Millisecond), float64(n)/took.Seconds(), failed.Load(),
 		ms(pct(0.50)), ms(pct(0.99)), ms(lat[len(lat)-1]))
+	if c.pid > 0 {
+		fmt.Printf("agent CPU %.2f s in %.1f s: %.0f%% of one core\n", cpu.Seconds(), took.Seconds(), 100*cpu.Seconds()/took.Seconds())
+	}
 	if c.streams > 0 {
 		got := streams.events.Load() - eventsBefore
 		fmt.Printf("streams received %d events (%.0f each, %.0f/s each); %d resets, %d streams ended early\n",
@@ -259,6 +264,28 @@ func rss(pid int) int64 {
 		}
 	}
 	return 0
+}
+
+// cpuTime is the user and system CPU time a process has used, from
+// /proc/PID/stat (in clock ticks, 100 a second on Linux).
+func cpuTime(pid int) time.Duration {
+	if pid <= 0 {
+		return 0
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The command name, in parentheses, may hold spaces: count fields
+	// after its closing parenthesis. utime and stime are fields 14 and 15.
+	rest := b[bytes.LastIndexByte(b, ')')+1:]
+	f := strings.Fields(string(rest))
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * (time.Second / 100)
 }
 
 // heapInuse reads go_memstats_heap_inuse_bytes from the agent's /metrics.
