@@ -2,6 +2,8 @@ package builtin
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -27,6 +29,19 @@ const outputDrain = time.Second
 // paramEnvPrefix starts the environment variable that carries a parameter.
 const paramEnvPrefix = "JOBBRIDGE_PARAM_"
 
+// ProcessTagEnv is the variable whose value, random for each run, marks the
+// processes a command job's program starts; see jobs.Process.
+const ProcessTagEnv = "JOBBRIDGE_PROCESS_TAG"
+
+// newProcessTag returns the ProcessTagEnv entry of one run.
+func newProcessTag() (string, error) {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("make the process tag: %w", err)
+	}
+	return ProcessTagEnv + "=" + hex.EncodeToString(b), nil
+}
+
 // Command is a job that runs a program fixed when the job is built, passing
 // the run's parameters in its environment as JOBBRIDGE_PARAM_<NAME> (the
 // name upper-cased). Parameters never choose what runs.
@@ -40,7 +55,10 @@ const paramEnvPrefix = "JOBBRIDGE_PARAM_"
 // to the run's log at info level and its standard error at warn level, one
 // entry per line. On cancellation the whole group gets SIGTERM and, after
 // the kill grace, SIGKILL; processes the program leaves behind in its group
-// when it exits are stopped the same way, so nothing outlives its run.
+// when it exits are stopped the same way, so nothing outlives its run. On
+// Linux the program also dies with the agent (SIGKILL), and the group is
+// reported with jobs.ProcessStarted, marked by ProcessTagEnv in its
+// environment, so the next agent stops what an agent killed outright left.
 type Command struct {
 	id          string
 	description string
@@ -170,9 +188,13 @@ func (c *Command) Run(ctx context.Context, params jobs.Params) error {
 	}
 	log := &runLog{log: jobs.Logger(ctx)}
 
+	tag, err := newProcessTag()
+	if err != nil {
+		return fmt.Errorf("command: %w", err)
+	}
 	cmd := exec.Command(c.argv[0], c.argv[1:]...)
 	cmd.Dir = c.dir
-	cmd.Env = c.environ(params)
+	cmd.Env = append(c.environ(params), tag)
 	startInOwnGroup(cmd)
 	// Our own pipes, not exec's: Wait then returns when the program exits,
 	// and we decide how long to wait for output that grandchildren hold.
@@ -181,13 +203,17 @@ func (c *Command) Run(ctx context.Context, params jobs.Params) error {
 		return fmt.Errorf("command: %w", err)
 	}
 	start := time.Now()
-	err = cmd.Start()
+	err = startProgram(cmd)
 	out.closeWriters()
 	if err != nil {
 		out.closeReaders()
 		return fmt.Errorf("start %s: %w", c.argv[0], err)
 	}
 	log.line(slog.LevelInfo, fmt.Sprintf("command: started %s (pid %d)", c.argv[0], cmd.Process.Pid))
+	// Not waited for yet, so the pid is still the program's.
+	if startTime, ok := processStartTime(cmd.Process.Pid); ok {
+		jobs.ProcessStarted(ctx, jobs.Process{PGID: cmd.Process.Pid, StartTime: startTime, Tag: tag})
+	}
 	out.forward(log)
 
 	exited := make(chan error, 1)
@@ -255,7 +281,7 @@ var envNamePattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // environ is the program's whole environment: BaseEnv and the passed-through
 // names from the agent's, then the configured extras, then this run's
-// parameters. Later entries win.
+// parameters. Later entries win; Run adds the process tag after them all.
 func (c *Command) environ(params jobs.Params) []string {
 	var env []string
 	for _, names := range [][]string{BaseEnv, c.passEnv} {

@@ -12,11 +12,13 @@ import (
 	"github.com/jobbridge/jobbridge/jobs"
 )
 
-// recorder is a jobs.Reporter that keeps what a run says, for assertions.
+// recorder is a jobs.ProcessReporter that keeps what a run says, for
+// assertions.
 type recorder struct {
-	mu       sync.Mutex
-	lines    []logLine
-	progress []progressReport
+	mu        sync.Mutex
+	lines     []logLine
+	progress  []progressReport
+	processes []jobs.Process
 }
 
 type logLine struct {
@@ -41,6 +43,18 @@ func (r *recorder) Progress(percent int, msg string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.progress = append(r.progress, progressReport{percent, msg})
+}
+
+func (r *recorder) ProcessStarted(p jobs.Process) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.processes = append(r.processes, p)
+}
+
+func (r *recorder) Processes() []jobs.Process {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]jobs.Process(nil), r.processes...)
 }
 
 func (r *recorder) Lines() []logLine {
