@@ -152,6 +152,9 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
 			}
 			sent = pending[len(pending)-1].ID
 			clear(pending) // let the frames go
+			if cap(pending) > 4*streamBatch {
+				pending = make([]*events.Frame, 0, streamBatch) // nor keep a burst's room
+			}
 			wake, flush = watcher.C, nil
 		}
 	}
