@@ -58,13 +58,19 @@ type Store interface {
 	// RunSetCancelling moves an active run to cancelling and records who
 	// asked and why. ErrConflict if the run has finished.
 	RunSetCancelling(ctx context.Context, id, by, reason string) (Run, error)
-	// RunSetProgress records a job's progress report on an active run.
+	// RunSetProgress records a job's progress report on an active run (or
+	// one presumed interrupted, whose agent may well be running it).
 	RunSetProgress(ctx context.Context, id string, p api.Progress) error
 	// RunFinish records a run's final state. ErrConflict if it has finished
-	// already, so a final state is written once.
+	// already, so a final state is written once, with one exception: a run
+	// that RunInterruptActive marked interrupted was only presumed dead, and
+	// the outcome of the agent that really ran it replaces that guess (an
+	// agent cut off from the database, or from the others, for longer than
+	// the lease is swept but alive).
 	RunFinish(ctx context.Context, p RunFinishParams) (Run, error)
 	// RunInterruptActive marks every active run of node (of any node when node
-	// is empty) interrupted with the given error, and returns them.
+	// is empty) interrupted with the given error, and returns them. They are
+	// presumed interrupted: see RunFinish.
 	RunInterruptActive(ctx context.Context, node, reason string, at time.Time) ([]Run, error)
 	// RunCountByStatus counts runs per status.
 	RunCountByStatus(ctx context.Context) (map[api.RunStatus]int64, error)
@@ -124,12 +130,25 @@ type Cluster interface {
 	// listening on channel, itself included.
 	Notify(ctx context.Context, channel, payload string) error
 	// Listen calls fn for every notification on the channels until ctx is
-	// done. After a dropped connection it reconnects and calls
-	// fn(Reconnected, "") so the caller can catch up on what it missed.
+	// done. It calls fn(Listening, "") once it first listens (a
+	// notification sent from then on reaches fn). When the connection
+	// drops it calls fn(Disconnected, ""), reconnects, and calls
+	// fn(Reconnected, "") once it listens again, so the caller can catch up
+	// on what it missed in between.
 	Listen(ctx context.Context, channels []string, fn func(channel, payload string)) error
+	// NodeLock takes, or keeps, the lock that says an agent named node is
+	// alive: a lock held by a database session of its own for the agent's
+	// life, which the database frees the moment that session ends (the
+	// agent died, or lost its connection). Call it at start and then
+	// regularly: if the session dropped, it takes the lock again on a new
+	// one and says so. An error wrapping ErrConflict means another session
+	// holds the lock: another live agent of that name. A store holds the
+	// lock of one node at most; Close releases it.
+	NodeLock(ctx context.Context, node string) (NodeLockState, error)
 	// AgentHeartbeat records that an agent is alive.
 	AgentHeartbeat(ctx context.Context, a AgentInfo) error
-	// AgentList lists the agents that have sent a heartbeat.
+	// AgentList lists the agents that have sent a heartbeat, each with
+	// whether its node lock is held now.
 	AgentList(ctx context.Context) ([]AgentInfo, error)
 	// AgentDelete forgets an agent.
 	AgentDelete(ctx context.Context, node string) error
@@ -139,8 +158,23 @@ type Cluster interface {
 	Leader(ctx context.Context) (bool, error)
 }
 
-// Reconnected is the channel Listen reports a reconnection on.
-const Reconnected = ""
+// The pseudo-channels on which Listen reports the state of its connection
+// (no channel is named so: NOTIFY channels are non-empty identifiers).
+const (
+	Reconnected  = ""
+	Listening    = "\x00listening"
+	Disconnected = "\x00disconnected"
+)
+
+// NodeLockState is what NodeLock found.
+type NodeLockState struct {
+	// Renewed says the lock was taken again on a new session because the
+	// one before had dropped: this agent lost touch with the database.
+	Renewed bool
+	// ServerUptime is how long the database server has been up. Sessions,
+	// and the locks they held, did not outlive its last start.
+	ServerUptime time.Duration
+}
 
 // MaxNotifyPayload is the largest payload Notify sends (PostgreSQL's limit
 // is 8,000 bytes).
@@ -152,6 +186,11 @@ type AgentInfo struct {
 	URL         string
 	StartedAt   time.Time
 	HeartbeatAt time.Time
+	// NodeLock says the agent holds its node lock (see Cluster.NodeLock)
+	// while it lives; agents from before the lock existed do not.
+	NodeLock bool
+	// Alive says a session holds the node's lock now (AgentList sets it).
+	Alive bool
 }
 
 // Sync is a rule's state in the scheduler backend (EventBridge).

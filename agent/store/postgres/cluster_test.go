@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -34,7 +35,11 @@ func TestNotifyReachesOtherListeners(t *testing.T) {
 	got := make(chan string, 10)
 	ready := make(chan struct{})
 	go func() {
-		_ = b.Listen(ctx, []string{"jobbridge_test"}, func(ch, payload string) { got <- ch + ":" + payload })
+		_ = b.Listen(ctx, []string{"jobbridge_test"}, func(ch, payload string) {
+			if ch != store.Listening {
+				got <- ch + ":" + payload
+			}
+		})
 	}()
 	// LISTEN is asynchronous: send until the listener hears one.
 	go func() {
@@ -113,4 +118,104 @@ func TestAgentHeartbeats(t *testing.T) {
 	if agents, _ := a.AgentList(ctx); len(agents) != 1 {
 		t.Errorf("after delete: %+v", agents)
 	}
+}
+
+// TestANodeLockTellsALiveAgentFromADeadOne: one session at a time holds a
+// node's lock, AgentList shows whether one does, and the lock is free the
+// moment its session ends, for a restarted agent to take at once.
+func TestANodeLockTellsALiveAgentFromADeadOne(t *testing.T) {
+	t.Parallel()
+	url := pgtest.NewDatabase(t)
+	open := func() *postgres.Store {
+		s, err := postgres.Open(context.Background(), url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	a, b := open(), open()
+	ctx := context.Background()
+	if st, err := a.NodeLock(ctx, "n1"); err != nil || st.Renewed || st.ServerUptime <= 0 {
+		t.Fatalf("first NodeLock: %+v %v", st, err)
+	}
+	if st, err := a.NodeLock(ctx, "n1"); err != nil || st.Renewed {
+		t.Fatalf("NodeLock again: %+v %v; want kept, not renewed", st, err)
+	}
+	if _, err := b.NodeLock(ctx, "n1"); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("a second store took a held node lock: %v", err)
+	}
+	if _, err := a.NodeLock(ctx, "n2"); err == nil {
+		t.Fatal("a store holding n1's lock took n2's too")
+	}
+	now := time.Now().UTC()
+	for _, n := range []string{"n1", "old"} {
+		if err := a.AgentHeartbeat(ctx, store.AgentInfo{Node: n, StartedAt: now, HeartbeatAt: now, NodeLock: n == "n1"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	alive := func() map[string][2]bool {
+		agents, err := b.AgentList(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string][2]bool{}
+		for _, ag := range agents {
+			out[ag.Node] = [2]bool{ag.NodeLock, ag.Alive}
+		}
+		return out
+	}
+	if got := alive(); got["n1"] != [2]bool{true, true} || got["old"] != [2]bool{false, false} {
+		t.Fatalf("agents (nodeLock, alive) = %v; want n1 locking and alive, old neither", got)
+	}
+
+	// The lock's session is killed: the lock is free at once, and the
+	// store takes it again on a new session and says so.
+	execOn(t, url, `SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'jobbridge node n1'`)
+	if got := alive(); got["n1"][1] {
+		t.Fatal("n1 is alive after its lock's session ended")
+	}
+	if st, err := a.NodeLock(ctx, "n1"); err != nil || !st.Renewed {
+		t.Fatalf("NodeLock after the session dropped: %+v %v; want renewed", st, err)
+	}
+	if got := alive(); !got["n1"][1] {
+		t.Fatal("n1 is not alive after taking its lock again")
+	}
+
+	// The agent dies: another store takes the lock with no wait.
+	a.Close()
+	if _, err := b.NodeLock(ctx, "n1"); err != nil {
+		t.Fatalf("n1's lock after its store closed: %v", err)
+	}
+}
+
+// TestListenSaysWhenItListensAndWhenItLostTheConnection: Listen reports
+// its first LISTEN, a dropped connection and the reconnection.
+func TestListenSaysWhenItListensAndWhenItLostTheConnection(t *testing.T) {
+	t.Parallel()
+	url := pgtest.NewDatabase(t)
+	s, err := postgres.Open(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	got := make(chan string, 10)
+	go func() { _ = s.Listen(ctx, []string{"jobbridge_test"}, func(ch, _ string) { got <- ch }) }()
+	next := func(want string) {
+		t.Helper()
+		select {
+		case ch := <-got:
+			if ch != want {
+				t.Fatalf("Listen said %q, want %q", ch, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("Listen did not say %q", want)
+		}
+	}
+	next(store.Listening)
+	execOn(t, url, `SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'jobbridge listen'`)
+	next(store.Disconnected)
+	next(store.Reconnected)
 }

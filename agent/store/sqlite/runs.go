@@ -159,11 +159,12 @@ func (s *Store) RunSetCancelling(ctx context.Context, id, by, reason string) (st
 	return store.Run{}, fmt.Errorf("cancel run %s: it has finished (%s): %w", id, r.Status, store.ErrConflict)
 }
 
-// RunSetProgress records progress on an active run; ErrConflict if the run
-// has finished, ErrNotFound if there is none.
+// RunSetProgress records progress on an active run, or one presumed
+// interrupted; ErrConflict if the run has finished, ErrNotFound if there
+// is none.
 func (s *Store) RunSetProgress(ctx context.Context, id string, p api.Progress) error {
 	res, err := s.w.ExecContext(ctx, `UPDATE runs SET progress_percent = $2, progress_message = $3
-		WHERE id = $1 AND status IN `+storeutil.ActiveStatuses, id, p.Percent, p.Message)
+		WHERE id = $1 AND (status IN `+storeutil.ActiveStatuses+` OR interrupt_presumed)`, id, p.Percent, p.Message)
 	if err := affectedOne(res, err, "set progress of run %s", id); !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
@@ -180,8 +181,9 @@ func (s *Store) notActive(ctx context.Context, id, format string, args ...any) e
 	return fmt.Errorf("%s: it has finished (%s): %w", fmt.Sprintf(format, args...), r.Status, store.ErrConflict)
 }
 
-// RunFinish records an active run's final state and returns the run.
-// ErrConflict if it has finished already.
+// RunFinish records an active run's final state and returns the run; a
+// run presumed interrupted takes it too. ErrConflict if it has finished
+// already.
 func (s *Store) RunFinish(ctx context.Context, p store.RunFinishParams) (store.Run, error) {
 	p, err := storeutil.PrepareFinish(p)
 	if err != nil {
@@ -189,8 +191,9 @@ func (s *Store) RunFinish(ctx context.Context, p store.RunFinishParams) (store.R
 	}
 	r, err := scanRun(s.w.QueryRowContext(ctx, `UPDATE runs SET status = $2, error = $3, finished_at = $4,
 			cancelled_by = CASE WHEN cancelled_by = '' THEN $5 ELSE cancelled_by END,
-			cancel_reason = CASE WHEN cancelled_by = '' THEN $6 ELSE cancel_reason END
-		WHERE id = $1 AND status IN `+storeutil.ActiveStatuses+` RETURNING `+storeutil.RunColumns,
+			cancel_reason = CASE WHEN cancelled_by = '' THEN $6 ELSE cancel_reason END,
+			interrupt_presumed = 0
+		WHERE id = $1 AND (status IN `+storeutil.ActiveStatuses+` OR interrupt_presumed) RETURNING `+storeutil.RunColumns,
 		p.ID, string(p.Status), p.Error, micros(p.FinishedAt), p.CancelledBy, p.CancelReason))
 	if err == nil {
 		return r, nil
@@ -202,13 +205,13 @@ func (s *Store) RunFinish(ctx context.Context, p store.RunFinishParams) (store.R
 }
 
 // RunInterruptActive marks the active runs of node (of every node when node
-// is empty) interrupted, finished at the given time (now if zero).
+// is empty) presumed interrupted, finished at the given time (now if zero).
 func (s *Store) RunInterruptActive(ctx context.Context, node, reason string, at time.Time) ([]store.Run, error) {
 	at = storeutil.Time(at)
 	if at.IsZero() {
 		at = storeutil.Now()
 	}
-	runs, err := scanRuns(s.w.QueryContext(ctx, `UPDATE runs SET status = 'interrupted', error = $2, finished_at = $3
+	runs, err := scanRuns(s.w.QueryContext(ctx, `UPDATE runs SET status = 'interrupted', error = $2, finished_at = $3, interrupt_presumed = 1
 		WHERE status IN `+storeutil.ActiveStatuses+` AND ($1 = '' OR node = $1)
 		RETURNING `+storeutil.RunColumns, node, reason, micros(at)))
 	if err != nil {

@@ -246,6 +246,43 @@ func testRunTransitions(t *testing.T, setup func(*testing.T) store.Store) {
 			t.Fatalf("finish overwrote the operator's cancel: %q %q", got.CancelledBy, got.CancelReason)
 		}
 	})
+	t.Run("FinishReplacesAPresumedInterruption", func(t *testing.T) {
+		t.Parallel()
+		s := setup(t)
+		ctx := t.Context()
+		// Another agent took the run's agent for dead; it was not, and
+		// records how the run really ended.
+		nr := newRun("r")
+		nr.Node = "n1"
+		r := create(t, s, nr)
+		swept, err := s.RunInterruptActive(ctx, "n1", "interrupted: agent presumed dead", time.Time{})
+		must(t, err, "interrupt")
+		if len(swept) != 1 || swept[0].Status != api.StatusInterrupted {
+			t.Fatalf("interrupt: got %+v, want the run interrupted", swept)
+		}
+		p := api.Progress{Percent: 100, Message: "done"}
+		must(t, s.RunSetProgress(ctx, r.ID, p), "set progress of a run presumed interrupted")
+		at := oddTime(time.Minute)
+		got, err := s.RunFinish(ctx, store.RunFinishParams{ID: r.ID, Status: api.StatusSucceeded, FinishedAt: at})
+		must(t, err, "finish a run presumed interrupted")
+		if got.Status != api.StatusSucceeded || got.Error != "" || got.FinishedAt != stored(at) || got.Progress != p {
+			t.Fatalf("finish of a run presumed interrupted: got %+v, want succeeded with no error and its progress, finished at %v", got, stored(at))
+		}
+		wantRun(t, getRun(t, s, r.ID), got, "run after its real outcome")
+		_, err = s.RunFinish(ctx, store.RunFinishParams{ID: r.ID, Status: api.StatusFailed})
+		wantErr(t, err, store.ErrConflict, "finish again once the real outcome is in")
+		wantErr(t, s.RunSetProgress(ctx, r.ID, p), store.ErrConflict, "set progress once the real outcome is in")
+
+		// An interruption the run's own agent recorded is final.
+		r2 := create(t, s, newRun("r"))
+		_, err = s.RunFinish(ctx, store.RunFinishParams{ID: r2.ID, Status: api.StatusInterrupted, Error: "interrupted: shutdown grace over"})
+		must(t, err, "finish as interrupted")
+		_, err = s.RunFinish(ctx, store.RunFinishParams{ID: r2.ID, Status: api.StatusCancelled})
+		wantErr(t, err, store.ErrConflict, "finish a run its own agent recorded interrupted")
+		if st := getRun(t, s, r2.ID).Status; st != api.StatusInterrupted {
+			t.Fatalf("a run its agent recorded interrupted became %s", st)
+		}
+	})
 	t.Run("InterruptActive", func(t *testing.T) {
 		t.Parallel()
 		s := setup(t)
