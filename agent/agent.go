@@ -71,6 +71,9 @@ type Agent struct {
 	listener       net.Listener
 	sshAddr        sshAddr // the SSH console's, once started
 	handler        *server.Server
+
+	ready chan struct{} // closed once Run serves and (on PostgreSQL) hears the other agents
+	fatal chan error    // why the agent must stop, from the cluster
 }
 
 // New opens the store (applying migrations), records runs a dead agent left
@@ -86,7 +89,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, register RegisterFun
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
-	a := &Agent{cfg: cfg, log: log, events: events.NewBroker(0)}
+	a := &Agent{cfg: cfg, log: log, events: events.NewBroker(0), ready: make(chan struct{}), fatal: make(chan error, 1)}
 	var err error
 	if a.store, err = openStore(ctx, cfg, log, true); err != nil {
 		return nil, err
@@ -149,11 +152,12 @@ func openStore(ctx context.Context, cfg Config, log *slog.Logger, forAgent bool)
 }
 
 func (a *Agent) init(ctx context.Context, register RegisterFunc) error {
-	// Several agents may share a PostgreSQL database: check this one's
-	// node name is its own before touching runs recorded under it.
+	// Several agents may share a PostgreSQL database: take this one's
+	// node name (its lock, held as long as the store is open) before
+	// touching runs recorded under it.
 	if sh, ok := a.store.(store.Cluster); ok {
 		a.shared = sh
-		if err := cluster.CheckNodeFree(ctx, sh, a.cfg.Node, a.cfg.ClusterLease); err != nil {
+		if err := cluster.ClaimNode(ctx, sh, a.cfg.Node, a.cfg.ClusterLease); err != nil {
 			return err
 		}
 	}
@@ -206,6 +210,12 @@ func (a *Agent) init(ctx context.Context, register RegisterFunc) error {
 		a.cluster = cluster.New(cluster.Config{
 			Store: a.store, Cluster: a.shared, Events: a.events, Runner: a.runner, Node: a.cfg.Node,
 			URL: a.URL, Logger: a.log, Heartbeat: a.cfg.ClusterHeartbeat, Lease: a.cfg.ClusterLease,
+			Fatal: func(err error) {
+				select {
+				case a.fatal <- err:
+				default:
+				}
+			},
 			RuleChanged: func(ctx context.Context, r store.Rule, deleted bool) {
 				if deleted {
 					a.backend.RuleDeleted(ctx, r)
@@ -240,9 +250,25 @@ func (a *Agent) init(ctx context.Context, register RegisterFunc) error {
 		Version: Version(), Node: a.cfg.Node, SchedulerMode: a.mode, Metrics: a.metrics,
 		Notifications:  a.notificationStatus,
 		TrustedProxies: proxies, MaxConnsPerAddress: a.cfg.MaxConnsPerAddress,
+		Ready: a.listening,
 	})
 	return nil
 }
+
+// listening is nil while the agent hears the other agents sharing its
+// PostgreSQL (always on SQLite): an agent deaf to them would miss their
+// events and cancels.
+func (a *Agent) listening() error {
+	if a.cluster == nil {
+		return nil
+	}
+	return a.cluster.Listening()
+}
+
+// Ready is closed once Run serves and, on PostgreSQL, hears the other
+// agents, as /readyz answers 200 from then on: a caller that waits for it
+// misses none of the other agents' events.
+func (a *Agent) Ready() <-chan struct{} { return a.ready }
 
 func (a *Agent) warnUnknownJobs(ctx context.Context) {
 	rules, err := a.store.RuleList(ctx)
@@ -395,6 +421,15 @@ func (a *Agent) Run(ctx context.Context) error {
 	wg.Go(func() { a.metrics.Watch(bg, a.events) })
 	if a.cluster != nil {
 		wg.Go(func() { a.cluster.Run(bg) })
+		go func() {
+			select {
+			case <-a.cluster.Ready():
+				close(a.ready)
+			case <-bg.Done():
+			}
+		}()
+	} else {
+		close(a.ready)
 	}
 	if len(a.notifiers) > 0 {
 		kinds, _ := a.cfg.Notify.kinds() // checked by Validate
@@ -416,6 +451,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		if runErr != nil {
 			runErr = fmt.Errorf("serve HTTP: %w", runErr)
 		}
+	case runErr = <-a.fatal:
 	}
 	a.log.Info("shutting down", "grace", a.cfg.ShutdownGrace)
 	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

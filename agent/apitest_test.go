@@ -125,6 +125,15 @@ func startAgent(t testing.TB, kind string, tweak ...func(*agent.Config)) *testAg
 		})
 	}
 	t.Cleanup(stop)
+	// Ready: serving and, on PostgreSQL, hearing the other agents, so that
+	// a test misses none of their events.
+	select {
+	case <-a.Ready():
+	case err := <-done:
+		t.Fatalf("the agent stopped before it was ready: %v", err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("the agent was not ready after 20s")
+	}
 	hc := &http.Client{}
 	if cfg.TLSCert != "" {
 		hc = nil // the TLS test makes its own client

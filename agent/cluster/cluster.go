@@ -2,11 +2,11 @@ package cluster
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jobbridge/jobbridge/agent/events"
@@ -28,24 +28,42 @@ type Config struct {
 	Runner  *runner.Runner
 	Node    string
 	URL     func() string // the agent's base URL, for the agents table
-	// Heartbeat is how often the agent says it is alive. Default 5s.
+	// Heartbeat is how often the agent says it is alive and checks that
+	// it still holds its node lock. Default 5s.
 	Heartbeat time.Duration
 	// Lease is how long an agent may be silent before the others take it
-	// for dead and interrupt its runs. Default 30s.
+	// for dead and interrupt its runs, and how long an agent that lost
+	// touch with the database waits before it judges the others. Default
+	// 30s.
 	Lease time.Duration
 	// RuleChanged is told about rules another agent created, changed or
 	// deleted (deleted: the rule is gone from the store), so this agent's
 	// scheduler backend sees them at once.
 	RuleChanged func(ctx context.Context, rule store.Rule, deleted bool)
-	Logger      *slog.Logger
+	// Fatal is told, once, why this agent must stop: another agent of its
+	// name took its node lock while this one was cut off. Default: the
+	// error is only logged.
+	Fatal  func(error)
+	Logger *slog.Logger
 }
 
 // Cluster relays cancels and events between agents and watches their
 // liveness. Create it with New, start it with Run.
 type Cluster struct {
-	cfg     Config
-	log     *slog.Logger
-	started time.Time
+	cfg      Config
+	log      *slog.Logger
+	started  time.Time
+	instance string // this run of the agent, in its relayed messages
+
+	ready     chan struct{} // closed when it first listens
+	readyOnce sync.Once
+	fatalOnce sync.Once
+	usurped   atomic.Bool // another agent of this name holds the node lock
+
+	mu         sync.Mutex
+	listening  bool
+	trustAfter time.Time // judge no other agent before this
+	peers      map[string]peer
 }
 
 // New returns a Cluster.
@@ -62,25 +80,43 @@ func New(cfg Config) *Cluster {
 	if cfg.URL == nil {
 		cfg.URL = func() string { return "" }
 	}
-	return &Cluster{cfg: cfg, log: cfg.Logger, started: time.Now().UTC()}
+	return &Cluster{
+		cfg: cfg, log: cfg.Logger, started: time.Now().UTC(), instance: newInstance(),
+		ready: make(chan struct{}), peers: map[string]peer{},
+	}
 }
 
-// CheckNodeFree refuses to start an agent whose node name another live
-// agent uses (a heartbeat within lease, 30s when 0): runs record their
-// node, and two agents of one name would interrupt each other's runs.
-func CheckNodeFree(ctx context.Context, cl store.Cluster, node string, lease time.Duration) error {
+// ClaimNode takes the node lock of an agent named node (see
+// store.Cluster.NodeLock), or refuses to start an agent whose name a live
+// agent uses: runs record their node, and two agents of one name would
+// interrupt each other's runs. The lock tells a live agent from a dead one
+// at once, so an agent restarted right after a crash takes over from its
+// dead self with no wait. An agent from before node locks counts as alive
+// while its heartbeat is younger than lease (30s when 0).
+func ClaimNode(ctx context.Context, cl store.Cluster, node string, lease time.Duration) error {
 	if lease <= 0 {
 		lease = 30 * time.Second
 	}
+	_, lockErr := cl.NodeLock(ctx, node)
+	if lockErr != nil && !errors.Is(lockErr, store.ErrConflict) {
+		return fmt.Errorf("claim the node name %q: %w", node, lockErr)
+	}
 	agents, err := cl.AgentList(ctx)
 	if err != nil {
-		return err
+		return fmt.Errorf("claim the node name %q: %w", node, err)
 	}
 	for _, a := range agents {
-		if a.Node == node && time.Since(a.HeartbeatAt) < lease {
-			return fmt.Errorf("another agent named %q is alive (last heartbeat %s ago, at %s): give each agent its own JOBBRIDGE_NODE",
-				a.Node, time.Since(a.HeartbeatAt).Round(time.Second), a.URL)
+		if a.Node != node {
+			continue
 		}
+		age := time.Since(a.HeartbeatAt)
+		if lockErr != nil || !a.NodeLock && age < lease {
+			return fmt.Errorf("another agent named %q is alive (it holds the node's lock in PostgreSQL; last heartbeat %s ago, at %s): give each agent its own JOBBRIDGE_NODE",
+				a.Node, age.Round(time.Second), a.URL)
+		}
+	}
+	if lockErr != nil {
+		return fmt.Errorf("another agent named %q is alive (it holds the node's lock in PostgreSQL, and has sent no heartbeat yet): give each agent its own JOBBRIDGE_NODE", node)
 	}
 	return nil
 }
@@ -90,13 +126,49 @@ func (c *Cluster) RemoteCancel(ctx context.Context, runID string) error {
 	return c.cfg.Cluster.Notify(ctx, ChannelCancel, runID)
 }
 
+// Ready is closed once the agent hears the other agents (its LISTEN is up)
+// and relays its own events: from then on no event is missed without a
+// reset.
+func (c *Cluster) Ready() <-chan struct{} { return c.ready }
+
+// Listening is nil while the agent hears the other agents, and says why
+// not otherwise: before its LISTEN is first up, and while it reconnects.
+func (c *Cluster) Listening() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.listening {
+		return nil
+	}
+	select {
+	case <-c.ready:
+		return errors.New("the connection that hears the other agents (PostgreSQL LISTEN) is down; reconnecting")
+	default:
+		return errors.New("not yet listening to the other agents (PostgreSQL LISTEN)")
+	}
+}
+
+func (c *Cluster) setListening(on bool) {
+	c.mu.Lock()
+	c.listening = on
+	c.mu.Unlock()
+	if on {
+		c.readyOnce.Do(func() { close(c.ready) })
+	}
+}
+
 // Run relays and watches until ctx is done, then forgets this agent.
 func (c *Cluster) Run(ctx context.Context) {
+	// Subscribe before listening, so that by Ready every event of this
+	// agent is relayed.
+	_, own, _, unsubscribe := c.cfg.Events.Subscribe(0)
 	var wg sync.WaitGroup
 	wg.Go(func() { c.listen(ctx) })
-	wg.Go(func() { c.relay(ctx) })
+	wg.Go(func() { c.relay(ctx, own, unsubscribe) })
 	wg.Go(func() { c.watch(ctx) })
 	wg.Wait()
+	if c.usurped.Load() {
+		return // the agents row is the other agent's now
+	}
 	forget, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := c.cfg.Cluster.AgentDelete(forget, c.cfg.Node); err != nil {
@@ -114,8 +186,17 @@ func (c *Cluster) listen(ctx context.Context) {
 			}
 		case ChannelEvents:
 			c.receive(ctx, payload)
+		case store.Listening:
+			c.setListening(true)
+		case store.Disconnected:
+			c.setListening(false)
+			c.log.Warn("cluster: lost the connection that hears the other agents; reconnecting")
 		case store.Reconnected:
 			c.log.Warn("cluster: reconnected to PostgreSQL; events of other agents in between were missed")
+			c.distrust(time.Now())
+			c.resetPeers()
+			c.setListening(true)
+			c.publishReset("")
 			c.catchUpCancels(ctx)
 		}
 	})
@@ -131,140 +212,49 @@ func (c *Cluster) catchUpCancels(ctx context.Context) {
 	}
 }
 
-// relay sends this agent's events to the others.
-func (c *Cluster) relay(ctx context.Context) {
-	for ctx.Err() == nil {
-		_, ch, _, cancel := c.cfg.Events.Subscribe(0)
-		c.relayFrom(ctx, ch)
-		cancel()
+// publishReset tells this agent's streams that relayed events were lost.
+// Its origin (the agent whose events went missing, or "cluster" when any
+// may have) keeps it from being relayed in turn.
+func (c *Cluster) publishReset(origin string) {
+	if origin == "" {
+		origin = "cluster"
+	}
+	c.cfg.Events.Publish(events.Event{Type: events.Reset, Origin: origin})
+}
+
+// distrust gives every other agent a fresh lease from now: this agent lost
+// touch with the database, so what it sees of the others' liveness (stale
+// heartbeats, free locks) is no evidence that they died.
+func (c *Cluster) distrust(now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if until := now.Add(c.cfg.Lease); until.After(c.trustAfter) {
+		c.trustAfter = until
 	}
 }
 
-// relayBatchDelay is how long relayed events wait for company: one NOTIFY
-// carries all the events of that time that fit, so a busy agent sends a
-// few notifications a second rather than one per event.
-const relayBatchDelay = 20 * time.Millisecond
-
-func (c *Cluster) relayFrom(ctx context.Context, ch <-chan events.Event) {
-	var batch []string
-	size := 2
-	flush := func() {
-		if len(batch) == 0 {
-			return
-		}
-		payload := "[" + strings.Join(batch, ",") + "]"
-		batch, size = batch[:0], 2
-		if err := c.cfg.Cluster.Notify(ctx, ChannelEvents, payload); err != nil && ctx.Err() == nil {
-			c.log.Debug("cluster: relay events", "err", err)
-		}
-	}
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-timer.C:
-			flush()
-		case e, ok := <-ch:
-			if !ok {
-				flush()
-				c.log.Warn("cluster: relaying events fell behind; some were not relayed")
-				return
-			}
-			if !e.Local() {
-				continue
-			}
-			e.Origin = c.cfg.Node
-			enc := encode(e)
-			if size+len(enc)+1 > store.MaxNotifyPayload {
-				flush()
-			}
-			if len(batch) == 0 {
-				timer.Reset(relayBatchDelay)
-			}
-			batch = append(batch, enc)
-			size += len(enc) + 1
-		}
-	}
+func (c *Cluster) trusts(now time.Time) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return !now.Before(c.trustAfter)
 }
 
-// encode packs an event into a NOTIFY payload, dropping what does not fit
-// (the receiver reads the run or rule from the database instead).
-func encode(e events.Event) string {
-	b, _ := json.Marshal(e)
-	if len(b) <= store.MaxNotifyPayload-2 {
-		return string(b)
-	}
-	if e.Log != nil && len(e.Log.Message) > 2000 {
-		l := *e.Log
-		l.Message = l.Message[:2000] + " […]"
-		e.Log = &l
-	}
-	if e.Run != nil {
-		e.Run = &store.Run{ID: e.Run.ID}
-	}
-	if e.Rule != nil {
-		e.Rule = nil
-	}
-	b, _ = json.Marshal(e)
-	return string(b)
+func (c *Cluster) fatal(err error) {
+	c.fatalOnce.Do(func() {
+		c.log.Error("cluster: this agent must stop", "err", err)
+		if c.cfg.Fatal != nil {
+			c.cfg.Fatal(err)
+		}
+	})
 }
 
-// receive publishes other agents' events on this one's broker.
-func (c *Cluster) receive(ctx context.Context, payload string) {
-	var batch []events.Event
-	if err := json.Unmarshal([]byte(payload), &batch); err != nil {
-		c.log.Warn("cluster: undecodable events", "err", err)
-		return
-	}
-	for _, e := range batch {
-		c.receiveOne(ctx, e)
-	}
-}
-
-func (c *Cluster) receiveOne(ctx context.Context, e events.Event) {
-	if e.Origin == c.cfg.Node || e.Origin == "" {
-		return // our own, back from PostgreSQL
-	}
-	if e.Run != nil && e.Run.Job == "" { // trimmed: read it
-		run, err := c.cfg.Store.RunGet(ctx, e.Run.ID)
-		if err != nil {
-			return
-		}
-		e.Run = &run
-	}
-	if e.Rule == nil && (e.Type == events.RuleCreated || e.Type == events.RuleChanged) {
-		rule, err := c.cfg.Store.RuleGet(ctx, e.RuleName)
-		if err != nil {
-			return
-		}
-		e.Rule = &rule
-	}
-	if e.Type == events.RuleChanged || e.Type == events.RuleDeleted || e.Type == events.RuleCreated {
-		c.cfg.Runner.ForgetRule(e.RuleName)
-		if c.cfg.RuleChanged != nil {
-			rule := store.Rule{Name: e.RuleName}
-			if e.Rule != nil {
-				rule = *e.Rule
-			}
-			c.cfg.RuleChanged(ctx, rule, e.Type == events.RuleDeleted)
-		}
-	}
-	c.cfg.Events.Publish(e)
-}
-
-// watch writes this agent's heartbeat and interrupts the runs of agents
-// whose heartbeat is older than the lease.
+// watch keeps this agent's node lock and heartbeat, and interrupts the
+// runs of agents that died.
 func (c *Cluster) watch(ctx context.Context) {
 	t := time.NewTicker(c.cfg.Heartbeat)
 	defer t.Stop()
 	for {
-		now := time.Now().UTC()
-		if err := c.cfg.Cluster.AgentHeartbeat(ctx, store.AgentInfo{Node: c.cfg.Node, URL: c.cfg.URL(), StartedAt: c.started, HeartbeatAt: now}); err != nil && ctx.Err() == nil {
-			c.log.Warn("cluster: heartbeat", "err", err)
-		}
-		c.reap(ctx, now)
+		c.beat(ctx, time.Now().UTC())
 		select {
 		case <-ctx.Done():
 			return
@@ -273,16 +263,64 @@ func (c *Cluster) watch(ctx context.Context) {
 	}
 }
 
+// beat is one turn of watch.
+func (c *Cluster) beat(ctx context.Context, now time.Time) {
+	st, err := c.cfg.Cluster.NodeLock(ctx, c.cfg.Node)
+	switch {
+	case ctx.Err() != nil:
+		return
+	case errors.Is(err, store.ErrConflict):
+		c.usurped.Store(true)
+		c.fatal(fmt.Errorf("another agent named %q took this agent's node lock while this one was cut off from PostgreSQL: two agents must not share a name (set JOBBRIDGE_NODE); this one stops", c.cfg.Node))
+		return
+	case err != nil:
+		c.log.Warn("cluster: keep this agent's node lock", "err", err)
+		c.distrust(now)
+		return
+	case st.Renewed:
+		c.log.Warn("cluster: the session holding this agent's node lock had dropped; took the lock again")
+		c.distrust(now)
+	}
+	// A server up for less than the lease lost every session, and with
+	// them the others' locks, which they may not have taken again yet.
+	if st.ServerUptime < c.cfg.Lease {
+		c.distrust(now.Add(-st.ServerUptime))
+	}
+	info := store.AgentInfo{Node: c.cfg.Node, URL: c.cfg.URL(), StartedAt: c.started, HeartbeatAt: now, NodeLock: true}
+	if err := c.cfg.Cluster.AgentHeartbeat(ctx, info); err != nil {
+		if ctx.Err() == nil {
+			c.log.Warn("cluster: heartbeat", "err", err)
+			c.distrust(now)
+		}
+		return
+	}
+	if c.trusts(now) {
+		c.reap(ctx, now)
+	}
+}
+
+// reap interrupts the runs of agents found dead: one that holds a node lock
+// while it lives is dead once no session holds it, whatever its heartbeat
+// says; any is dead once its heartbeat is older than the lease.
 func (c *Cluster) reap(ctx context.Context, now time.Time) {
 	agents, err := c.cfg.Cluster.AgentList(ctx)
 	if err != nil {
 		return
 	}
 	for _, a := range agents {
-		if a.Node == c.cfg.Node || now.Sub(a.HeartbeatAt) < c.cfg.Lease {
+		if a.Node == c.cfg.Node {
 			continue
 		}
-		reason := fmt.Sprintf("interrupted: agent %s stopped (no heartbeat since %s)", a.Node, a.HeartbeatAt.Format(time.RFC3339))
+		var why string
+		switch {
+		case a.NodeLock && !a.Alive:
+			why = "its session with PostgreSQL ended"
+		case now.Sub(a.HeartbeatAt) >= c.cfg.Lease:
+			why = "no heartbeat since " + a.HeartbeatAt.Format(time.RFC3339)
+		default:
+			continue
+		}
+		reason := fmt.Sprintf("interrupted: agent %s stopped (%s)", a.Node, why)
 		runs, err := c.cfg.Store.RunInterruptActive(ctx, a.Node, reason, now)
 		if err != nil {
 			c.log.Warn("cluster: interrupt the runs of a dead agent", "agent", a.Node, "err", err)
@@ -290,7 +328,7 @@ func (c *Cluster) reap(ctx context.Context, now time.Time) {
 		}
 		for _, r := range runs {
 			run := r
-			c.log.Warn("cluster: run of a dead agent marked interrupted", "agent", a.Node, "run", run.ID, "rule", run.Rule)
+			c.log.Warn("cluster: run of a dead agent marked interrupted", "agent", a.Node, "why", why, "run", run.ID, "rule", run.Rule)
 			c.cfg.Events.Publish(events.Event{Type: events.RunFinished, RuleName: run.Rule, Run: &run})
 		}
 		if err := c.cfg.Cluster.AgentDelete(ctx, a.Node); err != nil {

@@ -34,6 +34,9 @@ const (
 	RuleCreated   Type = "rule.created"
 	RuleChanged   Type = "rule.changed"
 	RuleDeleted   Type = "rule.deleted"
+	// Reset says events were lost on the way here (from another agent):
+	// whoever shows them should reload. It carries no run or rule.
+	Reset Type = "reset"
 )
 
 // Event is one change. Run is set for run events (its state after the

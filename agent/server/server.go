@@ -81,6 +81,9 @@ type Config struct {
 	// BodyTimeout is how long a client has to send a request body. Default
 	// 10s.
 	BodyTimeout time.Duration
+	// Ready, when set, says why the agent is not ready besides its
+	// database (nil: ready); /readyz answers 503 with it.
+	Ready func() error
 }
 
 // Timeouts for the http.Server that serves this handler. There is no
@@ -202,6 +205,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.Ready != nil {
+		if err := s.cfg.Ready(); err != nil {
+			w.Header().Set("Retry-After", "1")
+			writeProblem(w, api.Problem{Status: http.StatusServiceUnavailable, Detail: "not ready: " + err.Error()})
+			return
+		}
+	}
 	if err := s.cfg.Store.Ping(r.Context()); err != nil {
 		s.log.Warn("readiness: database does not answer", "err", err)
 		w.Header().Set("Retry-After", "5")
