@@ -13,14 +13,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jobbridge/jobbridge/agent/service"
 	"github.com/jobbridge/jobbridge/agent/sshconsole"
-	"github.com/jobbridge/jobbridge/agent/store"
 )
-
-// sshTokenPrefix names the tokens the SSH console's sessions use, one per
-// role: ssh-viewer, ssh-operator, ssh-admin.
-const sshTokenPrefix = "ssh-"
 
 // sshHostKeyFile is the SSH console's host key in the data dir.
 const sshHostKeyFile = "ssh_host_ed25519_key"
@@ -28,17 +22,19 @@ const sshHostKeyFile = "ssh_host_ed25519_key"
 // startSSH starts the SSH console when SSHListen is set, and returns what
 // stops it (a no-op when it is off). The console's sessions talk to this
 // agent's HTTP API like any client: each with a token of its key's role,
-// minted here at every start. Only the tokens' hashes reach the store; the
-// secrets stay in this process's memory, and the tokens are deleted again
-// on stop.
+// named after this agent and the key, so the audit trail says which key
+// acted and agents sharing a database never touch each other's tokens.
+// Only the tokens' hashes reach the store; the secrets stay in this
+// process's memory, and a token is deleted when the last session of its
+// key here ends.
 func (a *Agent) startSSH() (stop func(context.Context), err error) {
 	if a.cfg.SSHListen == "" {
 		return func(context.Context) {}, nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	tokens, err := mintSSHTokens(ctx, a.store)
-	if err != nil {
+	tokens := &sshTokens{store: a.store, node: a.cfg.Node, held: map[string]*sshToken{}}
+	if err := tokens.dropLeftovers(ctx); err != nil {
 		return nil, err
 	}
 	hc, err := a.selfClient()
@@ -51,13 +47,8 @@ func (a *Agent) startSSH() (stop func(context.Context), err error) {
 		HostKeyPath:    filepath.Join(a.cfg.DataDir, sshHostKeyFile),
 		AgentURL:       a.URL(),
 		HTTPClient:     hc,
-		Token: func(role string) (string, error) {
-			if t, ok := tokens[role]; ok {
-				return t, nil
-			}
-			return "", fmt.Errorf("no SSH console token for role %q", role)
-		},
-		Logger: a.log,
+		KeyToken:       tokens.acquire,
+		Logger:         a.log,
 	})
 	if err != nil {
 		return nil, err
@@ -80,11 +71,7 @@ func (a *Agent) startSSH() (stop func(context.Context), err error) {
 			a.log.Warn("ssh console shutdown", "err", err)
 		}
 		<-done
-		for role := range tokens {
-			if err := a.store.TokenDelete(context.Background(), sshTokenPrefix+role); err != nil && !errors.Is(err, store.ErrNotFound) {
-				a.log.Warn("delete the SSH console token", "role", role, "err", err)
-			}
-		}
+		tokens.dropAll(a.log)
 	}, nil
 }
 
@@ -109,24 +96,6 @@ func (s *sshAddr) get() net.Addr {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.addr
-}
-
-// mintSSHTokens replaces the SSH console's tokens with fresh ones and
-// returns their secrets by role.
-func mintSSHTokens(ctx context.Context, s store.Store) (map[string]string, error) {
-	out := map[string]string{}
-	for _, role := range []store.Role{store.RoleViewer, store.RoleOperator, store.RoleAdmin} {
-		name := sshTokenPrefix + string(role)
-		if err := s.TokenDelete(ctx, name); err != nil && !errors.Is(err, store.ErrNotFound) {
-			return nil, fmt.Errorf("replace the SSH console's %s token: %w", role, err)
-		}
-		secret := service.NewTokenSecret()
-		if err := s.TokenCreate(ctx, store.Token{Name: name, Role: role, Hash: HashToken(secret), CreatedAt: time.Now().UTC()}); err != nil {
-			return nil, fmt.Errorf("create the SSH console's %s token: %w", role, err)
-		}
-		out[string(role)] = secret
-	}
-	return out, nil
 }
 
 // selfClient is the HTTP client with which the SSH console calls this

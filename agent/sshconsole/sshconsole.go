@@ -28,6 +28,7 @@ import (
 	"github.com/charmbracelet/ssh"
 	"github.com/charmbracelet/wish"
 	"github.com/muesli/termenv"
+	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/jobbridge/jobbridge/shared/client"
 	"github.com/jobbridge/jobbridge/tui"
@@ -44,8 +45,13 @@ type Config struct {
 	HostKeyPath string
 	// AgentURL is the agent's base URL the consoles call. Required.
 	AgentURL string
-	// Token returns the API token of a role. Required.
+	// Token returns the API token of a role. Required, unless KeyToken
+	// is set.
 	Token func(role string) (string, error)
+	// KeyToken, when set, is used instead of Token: it returns the API
+	// token for a session of key, so that the API, and its audit trail,
+	// know which key acts, and release, called when the session ends.
+	KeyToken func(key Key) (token string, release func(), err error)
 	// HTTPClient calls the agent (for its TLS settings). Default a plain
 	// http.Client.
 	HTTPClient *http.Client
@@ -86,7 +92,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("ssh console: no authorized keys file (public-key authentication is the only way in)")
 	case cfg.HostKeyPath == "":
 		return nil, errors.New("ssh console: no host key path")
-	case cfg.AgentURL == "" || cfg.Token == nil:
+	case cfg.AgentURL == "" || cfg.Token == nil && cfg.KeyToken == nil:
 		return nil, errors.New("ssh console: no agent to talk to")
 	}
 	if cfg.Logger == nil {
@@ -191,12 +197,13 @@ func (s *Server) console(next ssh.Handler) ssh.Handler {
 			wish.Fatalln(sess, "jobbridge: this key is not authorized")
 			return
 		}
-		token, err := s.cfg.Token(entry.role)
+		token, release, err := s.token(sess.PublicKey(), entry)
 		if err != nil {
 			s.log.Error("ssh console: no token for the role", "role", entry.role, "err", err)
 			wish.Fatalln(sess, "jobbridge: the console is not available")
 			return
 		}
+		defer release()
 		s.log.Info("ssh console session", "user", sess.User(), "key", entry.name, "role", entry.role, "remote", sess.RemoteAddr().String())
 
 		env := append(sess.Environ(), "TERM="+pty.Term)
@@ -244,6 +251,22 @@ func (s *Server) console(next ssh.Handler) ssh.Handler {
 			s.log.Warn("ssh console session ended", "err", err)
 		}
 	}
+}
+
+// Key is an authorized key as KeyToken sees it.
+type Key struct {
+	Name        string // the authorized_keys comment, role= aside; may be empty
+	Fingerprint string // SHA256:...
+	Role        string
+}
+
+// token returns the API token of a session authenticated with key.
+func (s *Server) token(key ssh.PublicKey, entry authorizedKey) (string, func(), error) {
+	if s.cfg.KeyToken != nil {
+		return s.cfg.KeyToken(Key{Name: entry.name, Fingerprint: gossh.FingerprintSHA256(key), Role: entry.role})
+	}
+	t, err := s.cfg.Token(entry.role)
+	return t, func() {}, err
 }
 
 // watchKey looks the session's key up again every KeyCheck until ctx is
