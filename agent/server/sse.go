@@ -51,8 +51,9 @@ func coalesceDelay() time.Duration {
 
 // sseWriter writes Server-Sent Events.
 type sseWriter struct {
-	w  http.ResponseWriter
-	rc *http.ResponseController
+	w        http.ResponseWriter
+	rc       *http.ResponseController
+	deadline time.Time // of the writes, renewed as it nears
 }
 
 // frameBuffers gather the frames of a write into a few large writes. They
@@ -72,20 +73,30 @@ func startSSE(w http.ResponseWriter) (*sseWriter, bool) {
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
+	// Over HTTP/1.1, the stream is not chunked but ends with the
+	// connection, as the Server-Sent Events recommendation suggests and
+	// net/http supports: a write is then one system call, not three (the
+	// chunk's header and trailer each cost one). HTTP/2 ignores this.
+	h.Set("Transfer-Encoding", "identity")
 	sw := &sseWriter{w: w, rc: http.NewResponseController(w)}
-	sw.deadline()
+	sw.renewDeadline()
 	w.WriteHeader(http.StatusOK)
 	return sw, sw.flush() == nil
 }
 
-// deadline gives the next write streamWriteTimeout. Writers that cannot
-// (a test recorder) are left without one.
-func (sw *sseWriter) deadline() {
-	_ = sw.rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
+// renewDeadline gives the writes from now at least 3/4 of
+// streamWriteTimeout; it costs a system call, so it is not done at every
+// write. Writers that cannot (a test recorder) are left without one.
+func (sw *sseWriter) renewDeadline() {
+	now := time.Now()
+	if sw.deadline.Sub(now) > streamWriteTimeout*3/4 {
+		return
+	}
+	sw.deadline = now.Add(streamWriteTimeout)
+	_ = sw.rc.SetWriteDeadline(sw.deadline)
 }
 
-// done clears the write deadline, so the connection can serve another
-// request after the stream.
+// done clears the write deadline.
 func (sw *sseWriter) done() { _ = sw.rc.SetWriteDeadline(time.Time{}) }
 
 func (sw *sseWriter) flush() error { return sw.rc.Flush() }
@@ -102,7 +113,7 @@ func (sw *sseWriter) frames(n int, frame func(i int) []byte) error {
 	if n == 0 {
 		return nil
 	}
-	sw.deadline()
+	sw.renewDeadline()
 	if n == 1 {
 		if _, err := sw.w.Write(frame(0)); err != nil {
 			return err

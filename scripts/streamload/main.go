@@ -135,7 +135,7 @@ func deliver(ctx context.Context, c config, rule string, streams *streamStats) e
 	var failed atomic.Int64
 	var wg sync.WaitGroup
 	eventsBefore := streams.events.Load()
-	cpuBefore := cpuTime(c.pid)
+	cpuBefore, selfBefore := cpuTime(c.pid), cpuTime(os.Getpid())
 	start := time.Now()
 	interval := time.Second / time.Duration(c.rate)
 	for i := range n {
@@ -165,7 +165,7 @@ func deliver(ctx context.Context, c config, rule string, streams *streamStats) e
 	}
 	wg.Wait()
 	took := time.Since(start)
-	cpu := cpuTime(c.pid) - cpuBefore
+	cpu, self := cpuTime(c.pid)-cpuBefore, cpuTime(os.Getpid())-selfBefore
 	time.Sleep(2 * time.Second) // the last runs' events reach the streams
 	slices.Sort(lat)
 	pct := func(p float64) time.Duration { return lat[min(len(lat)-1, int(float64(len(lat))*p))] }
@@ -173,7 +173,8 @@ func deliver(ctx context.Context, c config, rule string, streams *streamStats) e
 		n, took.Round(time.Millisecond), float64(n)/took.Seconds(), failed.Load(),
 		ms(pct(0.50)), ms(pct(0.99)), ms(lat[len(lat)-1]))
 	if c.pid > 0 {
-		fmt.Printf("agent CPU %.2f s in %.1f s: %.0f%% of one core\n", cpu.Seconds(), took.Seconds(), 100*cpu.Seconds()/took.Seconds())
+		fmt.Printf("agent CPU %.2f s in %.1f s: %.0f%% of one core (this load generator: %.0f%%)\n",
+			cpu.Seconds(), took.Seconds(), 100*cpu.Seconds()/took.Seconds(), 100*self.Seconds()/took.Seconds())
 	}
 	if c.streams > 0 {
 		got := streams.events.Load() - eventsBefore
