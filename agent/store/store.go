@@ -72,6 +72,17 @@ type Store interface {
 	// is empty) interrupted with the given error, and returns them. They are
 	// presumed interrupted: see RunFinish.
 	RunInterruptActive(ctx context.Context, node, reason string, at time.Time) ([]Run, error)
+	// RunProcessSet records the process group a run's job started on the
+	// run's node (replacing one recorded before), whatever the run's state:
+	// if the agent dies while the group runs, the next agent to start on that
+	// node stops it (see RunProcess). ErrNotFound if there is no such run.
+	RunProcessSet(ctx context.Context, p RunProcess) error
+	// RunProcessList lists the process groups recorded with runs of node (of
+	// any node when node is empty), by run id.
+	RunProcessList(ctx context.Context, node string) ([]RunProcess, error)
+	// RunProcessForget forgets the process groups recorded with these runs:
+	// they have been stopped or found gone. Unknown ids are ignored.
+	RunProcessForget(ctx context.Context, runIDs []string) error
 	// RunCountByStatus counts runs per status.
 	RunCountByStatus(ctx context.Context) (map[api.RunStatus]int64, error)
 	// RunPrune deletes finished runs created before the given time, with
@@ -244,6 +255,25 @@ type Run struct {
 	FinishedAt   time.Time // zero while active
 	Error        string
 	Progress     api.Progress
+}
+
+// RunProcess is a process group a run's job started, as recorded with the
+// run: enough for an agent on the same machine to find the group after the
+// agent that started it died, and to tell it from an unrelated group that
+// has taken its number since (a group id is a process id, and those are
+// reused).
+type RunProcess struct {
+	RunID string
+	PGID  int // the group's id: its leader's process id
+	// StartTime is when the leader started, in clock ticks since boot
+	// (Linux: /proc/PID/stat, field 22); 0 when unknown.
+	StartTime uint64
+	// BootID names the machine's boot the group started in (Linux:
+	// /proc/sys/kernel/random/boot_id); after a reboot nothing of it is left.
+	BootID string
+	// Tag is a NAME=value environment entry that every process of the group
+	// inherits, to know the group by once its leader has gone; "" for none.
+	Tag string
 }
 
 // RunCreateParams is what RunCreate needs. Status is running, or skipped for

@@ -37,6 +37,7 @@ func Exercise(t *testing.T, open func(t *testing.T) store.Store) {
 		{"RunList", testRunList},
 		{"RunTransitions", testRunTransitions},
 		{"RunLog", testRunLog},
+		{"RunProcess", testRunProcess},
 		{"Tokens", testTokens},
 		{"Audit", testAudit},
 		{"SecretsSupport", testSecretsSupport},
