@@ -167,6 +167,7 @@ func (a *Agent) init(ctx context.Context, register RegisterFunc) error {
 	if a.store.Kind() == "sqlite" {
 		node = ""
 	}
+	a.stopLeftProcesses(ctx, node)
 	stale, err := a.store.RunInterruptActive(ctx, node, "interrupted: the agent stopped while the job was running", time.Now().UTC())
 	if err != nil {
 		return fmt.Errorf("mark runs left by a stopped agent: %w", err)

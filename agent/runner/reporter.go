@@ -8,7 +8,9 @@ import (
 	"time"
 
 	"github.com/jobbridge/jobbridge/agent/events"
+	"github.com/jobbridge/jobbridge/agent/internal/procgroup"
 	"github.com/jobbridge/jobbridge/agent/store"
+	"github.com/jobbridge/jobbridge/jobs"
 	"github.com/jobbridge/jobbridge/shared/api"
 )
 
@@ -28,6 +30,7 @@ type reporter struct {
 	dropped  int
 	pending  []store.LogLine
 	progress *api.Progress // not yet written
+	process  bool          // a process group is recorded with the run
 
 	wake chan struct{}
 	stop chan struct{}
@@ -103,6 +106,48 @@ func (rep *reporter) Progress(percent int, message string) {
 	run := rep.run
 	rep.mu.Unlock()
 	rep.r.cfg.Events.Publish(events.Event{Type: events.RunProgress, RuleName: run.Rule, Run: &run})
+}
+
+var _ jobs.ProcessReporter = (*reporter)(nil)
+
+// processRecordTimeout bounds how long a job waits for its process group
+// to be recorded.
+const processRecordTimeout = 5 * time.Second
+
+// ProcessStarted implements jobs.ProcessReporter. The group is recorded
+// before the job goes on, so that if the agent is killed from then on, the
+// next agent on this machine finds it and stops it (package procgroup).
+func (rep *reporter) ProcessStarted(p jobs.Process) {
+	ctx, cancel := context.WithTimeout(context.Background(), processRecordTimeout)
+	defer cancel()
+	err := rep.r.cfg.Store.RunProcessSet(ctx, store.RunProcess{
+		RunID: rep.id, PGID: p.PGID, StartTime: p.StartTime, BootID: procgroup.BootID(), Tag: p.Tag,
+	})
+	if err != nil {
+		rep.r.log.Warn("record a run's process group; if the agent dies while it runs, the next agent will not stop it",
+			"run", rep.id, "pgid", p.PGID, "err", err)
+		return
+	}
+	rep.mu.Lock()
+	rep.process = true
+	rep.mu.Unlock()
+}
+
+// forgetProcess forgets the run's process group once the job has returned:
+// a job stops the groups it reports before it returns.
+func (rep *reporter) forgetProcess() {
+	rep.mu.Lock()
+	recorded := rep.process
+	rep.mu.Unlock()
+	if !recorded {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), processRecordTimeout)
+	defer cancel()
+	if err := rep.r.cfg.Store.RunProcessForget(ctx, []string{rep.id}); err != nil {
+		// Harmless: the next agent to start finds the group gone.
+		rep.r.log.Debug("forget a run's process group", "run", rep.id, "err", err)
+	}
 }
 
 func levelName(l slog.Level) string {
@@ -204,4 +249,5 @@ func (rep *reporter) close() {
 		<-rep.done
 	}
 	rep.flushFinal()
+	rep.forgetProcess()
 }
