@@ -149,10 +149,11 @@ func dbErr(err error, format string, args ...any) error {
 
 // unavailableCode reports SQLSTATEs that mean the server cannot serve us now:
 // connection exceptions, a server shutting down or starting, too many
-// connections, or a database that is gone.
+// connections, a database that is gone, or a full disk (which the agent
+// retries like an outage, as it does SQLite's).
 func unavailableCode(code string) bool {
 	switch code {
-	case "57P01", "57P02", "57P03", "53300", "3D000":
+	case "57P01", "57P02", "57P03", "53300", "3D000", "53100":
 		return true
 	}
 	return strings.HasPrefix(code, "08")
