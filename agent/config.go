@@ -47,8 +47,10 @@ type Config struct {
 	Node string
 	// Retention is how long finished runs are kept. Default 30 days.
 	Retention time.Duration
-	// ShutdownGrace is how long running jobs get to return after a shutdown
-	// is asked. Default 30s.
+	// ShutdownGrace bounds a shutdown's wait for running jobs: they get
+	// most of it to return, and the rest (a quarter, at most 5s) records
+	// those that did not. A run not recorded by then (the database is
+	// down) is marked interrupted at the next start. Default 30s.
 	ShutdownGrace time.Duration
 	// MaxLogLines caps the log lines kept per run. Default 10,000.
 	MaxLogLines int

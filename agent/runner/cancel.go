@@ -112,11 +112,14 @@ func (r *Runner) markCancelling(id string, cause error) {
 	if !errors.As(cause, &cc) || cc.by == "" {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	if r.live.Err() != nil {
+		return // Shutdown has given up on the store
+	}
+	ctx, cancel := context.WithTimeout(r.live, 5*time.Second)
 	defer cancel()
 	run, err := r.cfg.Store.RunSetCancelling(ctx, id, cc.by, cc.reason)
 	if err != nil {
-		if !errors.Is(err, store.ErrConflict) {
+		if !errors.Is(err, store.ErrConflict) && r.live.Err() == nil {
 			r.log.Warn("record cancelling", "run", id, "err", err)
 		}
 		return
@@ -133,39 +136,4 @@ func (r *Runner) noteState(run store.Run) {
 	if ar != nil {
 		ar.rep.update(run)
 	}
-}
-
-// Shutdown stops the runner: Start refuses new runs, every running job is
-// cancelled, and Shutdown waits for them until ctx is done (the grace
-// period). Runs whose jobs have not returned by then are recorded as
-// interrupted; it returns an error saying how many.
-func (r *Runner) Shutdown(ctx context.Context) error {
-	r.mu.Lock()
-	r.closing = true
-	r.mu.Unlock()
-	r.cancel(shutdownCause(r.cfg.Node))
-
-	done := make(chan struct{})
-	go func() {
-		r.wg.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-	}
-
-	r.mu.Lock()
-	left := make([]string, 0, len(r.active))
-	for id := range r.active {
-		left = append(left, id)
-	}
-	r.mu.Unlock()
-	for _, id := range left {
-		if _, err := r.finish(store.RunFinishParams{ID: id, Status: api.StatusInterrupted, Error: "interrupted: the agent stopped before the job returned (shutdown grace period over)"}); err != nil && !errors.Is(err, store.ErrConflict) {
-			r.log.Error("record interrupted run", "run", id, "err", err)
-		}
-	}
-	return fmt.Errorf("shutdown: %d job(s) did not return within the grace period and were recorded as interrupted", len(left))
 }

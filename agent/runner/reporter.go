@@ -2,7 +2,6 @@ package runner
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -18,6 +17,12 @@ import (
 // as events at once and written to the store in batches by a flusher
 // goroutine, so a chatty job costs one write per flush interval rather than
 // one per line.
+//
+// While the database does not take them (it is down, or its disk is full),
+// lines are held in memory up to LogBufferPerRun (and LogBufferTotal for
+// all runs) and retried; the lines that do not fit are lost, and where they
+// would have been the log says how many (see notes). Progress is retried
+// until written: only the latest is kept.
 type reporter struct {
 	r    *Runner
 	id   string // the run's id, fixed; run below changes
@@ -35,6 +40,13 @@ type reporter struct {
 	wake chan struct{}
 	stop chan struct{}
 	done chan struct{}
+
+	// What the database has not taken yet, besides pending (under mu).
+	held  int64 // bytes of pending lines and of those being written
+	lost  int   // lines lost since the last one pending: a gap in the log
+	final bool  // the job has returned: the last notes are due
+
+	flushing chan struct{} // held by the one flush that writes
 }
 
 // flushBatch is how many buffered lines wake the flusher before its tick.
@@ -42,13 +54,14 @@ const flushBatch = 256
 
 func newReporter(r *Runner, run store.Run, mask masker) *reporter {
 	return &reporter{
-		r:    r,
-		id:   run.ID,
-		mask: mask,
-		run:  run,
-		wake: make(chan struct{}, 1),
-		stop: make(chan struct{}),
-		done: make(chan struct{}),
+		r:        r,
+		id:       run.ID,
+		mask:     mask,
+		run:      run,
+		wake:     make(chan struct{}, 1),
+		stop:     make(chan struct{}),
+		done:     make(chan struct{}),
+		flushing: make(chan struct{}, 1),
 	}
 }
 
@@ -61,18 +74,43 @@ func (rep *reporter) startFlusher() {
 	}
 }
 
+// flusherDone is closed once the flusher has stopped, or was never started.
+func (rep *reporter) flusherDone() <-chan struct{} {
+	rep.mu.Lock()
+	defer rep.mu.Unlock()
+	if !rep.started {
+		c := make(chan struct{})
+		close(c)
+		return c
+	}
+	return rep.done
+}
+
 // Log implements jobs.Reporter.
 func (rep *reporter) Log(level slog.Level, message string) {
 	message = rep.mask.mask(message)
+	lvl := levelName(level)
 	rep.mu.Lock()
 	if rep.seq >= int64(rep.r.cfg.MaxLogLines) {
 		rep.dropped++
 		rep.mu.Unlock()
 		return
 	}
+	// Once a line is lost, the ones after it are too until what came
+	// before has been written: the gap then has one place in the log.
+	if rep.lost > 0 || !rep.hold(lineCost(lvl, message)) {
+		rep.lost++
+		first, held := rep.lost == 1, rep.held
+		rep.mu.Unlock()
+		if first {
+			rep.r.log.Warn("a run's log lines are lost: the database has not taken those before, and the buffer for them is full; the run's log will say how many",
+				"run", rep.id, "bufferedBytes", held)
+		}
+		return
+	}
 	rep.startFlusher()
 	rep.seq++
-	line := store.LogLine{Seq: rep.seq, Time: time.Now().UTC(), Level: levelName(level), Message: message}
+	line := store.LogLine{Seq: rep.seq, Time: time.Now().UTC(), Level: lvl, Message: message}
 	rep.pending = append(rep.pending, line)
 	full := len(rep.pending) >= flushBatch
 	run := rep.run
@@ -163,85 +201,10 @@ func levelName(l slog.Level) string {
 	}
 }
 
-func (rep *reporter) flusher() {
-	defer close(rep.done)
-	tick := time.NewTicker(rep.r.cfg.LogFlushInterval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-tick.C:
-		case <-rep.wake:
-		case <-rep.stop:
-			return
-		}
-		rep.flush()
-	}
-}
-
-// flush writes what is buffered and reports whether it all went. What
-// could not be written is kept for the next try (the database may be back
-// by then).
-func (rep *reporter) flush() bool {
-	rep.mu.Lock()
-	lines, progress := rep.pending, rep.progress
-	rep.pending, rep.progress = nil, nil
-	rep.mu.Unlock()
-	if len(lines) == 0 && progress == nil {
-		return true
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	ok := true
-	if len(lines) > 0 {
-		if err := rep.r.cfg.Store.RunLogAppend(ctx, rep.id, lines); err != nil {
-			rep.r.log.Warn("store run log lines", "run", rep.id, "lines", len(lines), "err", err)
-			rep.mu.Lock()
-			rep.pending = append(lines, rep.pending...)
-			rep.mu.Unlock()
-			ok = false
-		}
-	}
-	if progress != nil {
-		if err := rep.r.cfg.Store.RunSetProgress(ctx, rep.id, *progress); err != nil {
-			rep.r.log.Debug("store run progress", "run", rep.id, "err", err)
-			rep.mu.Lock()
-			if rep.progress == nil {
-				rep.progress = progress
-			}
-			rep.mu.Unlock()
-			ok = false
-		}
-	}
-	return ok
-}
-
-// flushFinal writes what is left, retrying while the database is away, so
-// that a run's log survives an outage like its outcome does.
-func (rep *reporter) flushFinal() {
-	deadline := time.Now().Add(finishPatience)
-	backoff := 100 * time.Millisecond
-	for !rep.flush() && time.Now().Before(deadline) {
-		if err := rep.r.cfg.Store.Ping(context.Background()); err == nil {
-			// The database answers, so what failed will not get better.
-			rep.flush()
-			return
-		}
-		time.Sleep(backoff)
-		backoff = min(backoff*2, 5*time.Second)
-	}
-}
-
-// close flushes everything, noting lines dropped over the cap, and stops
-// the flusher. The reporter must not be used afterwards.
+// close stops the flusher and writes what is left, noting lines lost or
+// dropped over the cap. The reporter must not be used afterwards.
 func (rep *reporter) close() {
 	rep.mu.Lock()
-	if rep.dropped > 0 {
-		rep.seq++
-		rep.pending = append(rep.pending, store.LogLine{
-			Seq: rep.seq, Time: time.Now().UTC(), Level: "warn",
-			Message: fmt.Sprintf("%d more log line(s) dropped: a run keeps at most %d", rep.dropped, rep.r.cfg.MaxLogLines),
-		})
-	}
 	started := rep.started
 	rep.mu.Unlock()
 	if started {

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jobbridge/jobbridge/agent/events"
@@ -47,6 +48,14 @@ type Config struct {
 	// LogFlushInterval is how often buffered log lines and progress are
 	// written to the store. Default 250ms.
 	LogFlushInterval time.Duration
+	// LogBufferPerRun caps the bytes of a run's log lines held in memory
+	// while the database does not take them (it is down, or its disk is
+	// full). Lines over the cap are lost, and the run's log says how many
+	// where they were. A line always fits in an empty buffer. Default 4 MiB.
+	LogBufferPerRun int64
+	// LogBufferTotal caps the same across all runs of this agent. Default
+	// 64 MiB.
+	LogBufferTotal int64
 	// RuleCacheTTL is how long Fire may use a rule it read before. A rule
 	// changed through ForgetRule is read afresh at once. Default 2s;
 	// negative turns the cache off.
@@ -68,19 +77,28 @@ type Runner struct {
 	base   context.Context // parent of every run's context
 	cancel context.CancelCauseFunc
 
+	// live is done once Shutdown gives up on what is left to record: every
+	// store write the runner retries, and every flusher, stops then.
+	live     context.Context
+	stopLive context.CancelFunc
+
 	rules ruleCache
+
+	logHeld atomic.Int64 // bytes of run log lines buffered, all runs
 
 	mu      sync.Mutex
 	closing bool
 	active  map[string]*activeRun
-	wg      sync.WaitGroup
+	idle    chan struct{} // closed once closing and no run is active
 }
 
 type activeRun struct {
-	run    store.Run
-	rep    *reporter
-	cancel context.CancelCauseFunc
-	done   chan struct{}
+	run      store.Run
+	rep      *reporter
+	cancel   context.CancelCauseFunc
+	returned chan struct{} // closed when the job has returned
+	done     chan struct{} // closed when the outcome is recorded or given up
+	recorded bool          // the outcome is in the store; read after done
 }
 
 // New returns a runner. It does not start anything by itself.
@@ -100,17 +118,27 @@ func New(cfg Config) (*Runner, error) {
 	if cfg.LogFlushInterval <= 0 {
 		cfg.LogFlushInterval = 250 * time.Millisecond
 	}
+	if cfg.LogBufferPerRun <= 0 {
+		cfg.LogBufferPerRun = 4 << 20
+	}
+	if cfg.LogBufferTotal <= 0 {
+		cfg.LogBufferTotal = 64 << 20
+	}
 	if cfg.RuleCacheTTL == 0 {
 		cfg.RuleCacheTTL = 2 * time.Second
 	}
 	base, cancel := context.WithCancelCause(context.Background())
+	live, stopLive := context.WithCancel(context.Background())
 	return &Runner{
-		cfg:    cfg,
-		log:    cfg.Logger,
-		base:   base,
-		cancel: cancel,
-		rules:  ruleCache{ttl: cfg.RuleCacheTTL, m: make(map[string]cachedRule)},
-		active: make(map[string]*activeRun),
+		cfg:      cfg,
+		log:      cfg.Logger,
+		base:     base,
+		cancel:   cancel,
+		live:     live,
+		stopLive: stopLive,
+		rules:    ruleCache{ttl: cfg.RuleCacheTTL, m: make(map[string]cachedRule)},
+		active:   make(map[string]*activeRun),
+		idle:     make(chan struct{}),
 	}, nil
 }
 
@@ -228,7 +256,7 @@ func (r *Runner) Start(ctx context.Context, p StartParams) (run store.Run, creat
 	}
 	if setupErr != nil {
 		// Record why it could not start; the run never ran.
-		fin, ferr := r.finish(store.RunFinishParams{ID: run.ID, Status: api.StatusFailed, Error: setupErr.Error()})
+		fin, ferr := r.finish(r.live, store.RunFinishParams{ID: run.ID, Status: api.StatusFailed, Error: setupErr.Error()})
 		if ferr != nil {
 			return run, true, ferr
 		}
@@ -237,18 +265,17 @@ func (r *Runner) Start(ctx context.Context, p StartParams) (run store.Run, creat
 
 	runCtx, cancel := context.WithCancelCause(r.base)
 	mask := newMasker(r.cfg.Secrets, jobs.SecretValues(job, params))
-	ar := &activeRun{run: run, rep: newReporter(r, run, mask), cancel: cancel, done: make(chan struct{})}
+	ar := &activeRun{run: run, rep: newReporter(r, run, mask), cancel: cancel, returned: make(chan struct{}), done: make(chan struct{})}
 	r.mu.Lock()
 	if r.closing {
 		// Shutdown began between the check above and now: record, don't run.
 		r.mu.Unlock()
 		cancel(nil)
 		sc := shutdownCause(r.cfg.Node)
-		fin, _ := r.finish(store.RunFinishParams{ID: run.ID, Status: sc.status, Error: sc.msg, CancelledBy: sc.by, CancelReason: sc.reason})
+		fin, _ := r.finish(r.live, store.RunFinishParams{ID: run.ID, Status: sc.status, Error: sc.msg, CancelledBy: sc.by, CancelReason: sc.reason})
 		return fin, true, nil
 	}
 	r.active[run.ID] = ar
-	r.wg.Add(1)
 	r.mu.Unlock()
 
 	r.publish(events.RunStarted, run)

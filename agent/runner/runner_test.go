@@ -308,7 +308,8 @@ func TestShutdownCancelsThenInterrupts(t *testing.T) {
 		st := start(t, e, e.rule(t, store.Rule{Name: "s", Job: "stubborn"}))
 		<-polite.started
 		<-stubborn.started
-		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		// The last quarter of the deadline records the stubborn run.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		err := e.runner.Shutdown(ctx)
 		if err == nil || !strings.Contains(err.Error(), "1 job(s) did not return") {
