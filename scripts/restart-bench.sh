@@ -27,7 +27,7 @@ psql -q "$server" -c "CREATE DATABASE $db"
 dburl=${server/\/postgres\?/\/$db?}
 pid=
 cleanup() {
-    [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+    if [ -n "$pid" ]; then kill -9 "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
     psql -q "$server" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" || true
     rm -rf "$work"
 }
