@@ -367,6 +367,7 @@ func (d *Dispatcher) send(ctx context.Context, n Notifier, m Message) error {
 			return nil
 		}
 		d.log.Warn("notification not sent; will retry", "channel", n.Name(), "rule", m.Rule, "run", m.RunID, "attempt", attempt, "err", err)
+		d.noteError(n.Name(), err) // shown while it retries; unhealthy once it gives up
 		if attempt == d.cfg.Attempts {
 			break
 		}
@@ -378,6 +379,14 @@ func (d *Dispatcher) send(ctx context.Context, n Notifier, m Message) error {
 		wait = min(wait*2, 5*time.Minute)
 	}
 	return fmt.Errorf("gave up after %d attempts: %w", d.cfg.Attempts, err)
+}
+
+// noteError shows a failed attempt's error in the channel's status at once.
+func (d *Dispatcher) noteError(channel string, err error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	h := d.health[channel]
+	h.LastError, h.LastErrorAt = err.Error(), time.Now().UTC()
 }
 
 func (d *Dispatcher) record(ctx context.Context, channel string, m Message, err error) {
