@@ -52,6 +52,10 @@ func (j *secretJob) last() jobs.Params {
 	return j.seen[len(j.seen)-1]
 }
 
+// leakyScript is a careless command job: it prints its secret parameter
+// and its whole environment.
+const leakyScript = `printf 'the token is %s\n' "$JOBBRIDGE_PARAM_TOKEN"; env`
+
 // lockedBuffer collects the agent's own log.
 type lockedBuffer struct {
 	mu sync.Mutex
@@ -102,7 +106,12 @@ func startAgent(t testing.TB, kind string, tweak ...func(*agent.Config)) *testAg
 			if err := builtin.Register(r, builtin.Options{DB: env.Store, Egress: env.Egress, PassEnv: env.CommandEnv}); err != nil {
 				return err
 			}
-			return r.Register(sj)
+			leaky, err := builtin.NewShellCommand("leaky", "prints its secret and its environment", leakyScript,
+				[]jobs.Param{{Name: "token", Secret: true, Required: true}}, builtin.WithPassEnv(env.CommandEnv...))
+			if err != nil {
+				return err
+			}
+			return r.Register(sj, leaky)
 		})
 	if err != nil {
 		t.Fatal(err)
