@@ -2,13 +2,9 @@ package agent_test
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -20,65 +16,6 @@ import (
 	"github.com/jobbridge/jobbridge/shared/api"
 )
 
-// sshConsole is a console session over SSH, its screen kept as text.
-type sshConsole struct {
-	t      *testing.T
-	in     io.Writer
-	screen *lockedBuffer
-}
-
-func openSSHConsole(t *testing.T, addr string, signer gossh.Signer) *sshConsole {
-	t.Helper()
-	c, err := gossh.Dial("tcp", addr, &gossh.ClientConfig{
-		User: "ops", Auth: []gossh.AuthMethod{gossh.PublicKeys(signer)},
-		HostKeyCallback: gossh.InsecureIgnoreHostKey(), Timeout: 5 * time.Second,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	sess, err := c.NewSession()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sess.RequestPty("xterm", 40, 120, gossh.TerminalModes{}); err != nil {
-		t.Fatal(err)
-	}
-	in, _ := sess.StdinPipe()
-	out := &lockedBuffer{}
-	sess.Stdout = out
-	if err := sess.Shell(); err != nil {
-		t.Fatal(err)
-	}
-	return &sshConsole{t: t, in: in, screen: out}
-}
-
-// waitFor waits until the screen shows every one of texts.
-func (c *sshConsole) waitFor(what string, texts ...string) {
-	c.t.Helper()
-	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		screen := ansi.Strip(c.screen.String())
-		all := true
-		for _, s := range texts {
-			all = all && strings.Contains(screen, s)
-		}
-		if all {
-			return
-		}
-		if time.Now().After(deadline) {
-			c.t.Fatalf("the console did not show %s:\n%s", what, screen)
-		}
-	}
-}
-
-func (c *sshConsole) press(keys string) {
-	c.t.Helper()
-	if _, err := io.WriteString(c.in, keys); err != nil {
-		c.t.Fatal(err)
-	}
-	time.Sleep(100 * time.Millisecond) // one read, one message
-}
-
 // TestSSHConsolesOfAgentsSharingADatabaseKeepTheirOwnIdentities runs two
 // agents with SSH consoles on one PostgreSQL and logs in to both with one
 // key. Neither agent's start or stop touches the other's session, and an
@@ -86,17 +23,9 @@ func (c *sshConsole) press(keys string) {
 // that took it, not a token the consoles share.
 func TestSSHConsolesOfAgentsSharingADatabaseKeepTheirOwnIdentities(t *testing.T) {
 	t.Parallel()
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := gossh.NewSignerFromKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
+	signer := newSigner(t)
 	keys := filepath.Join(t.TempDir(), "authorized_keys")
-	line := strings.TrimSpace(string(gossh.MarshalAuthorizedKey(signer.PublicKey()))) + " otto@desk role=operator\n"
-	if err := os.WriteFile(keys, []byte(line), 0o600); err != nil {
+	if err := os.WriteFile(keys, []byte(authorizedKey(signer, "otto@desk role=operator")), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	dbURL := pgtest.NewDatabase(t)
@@ -111,17 +40,9 @@ func TestSSHConsolesOfAgentsSharingADatabaseKeepTheirOwnIdentities(t *testing.T)
 	if _, err := agents[0].admin.CreateRule(ctx, api.RuleInput{Name: "nightly-report", Job: "echo", Schedule: "rate(1 day)"}); err != nil {
 		t.Fatal(err)
 	}
-	sshAddr := func(a *testAgent) string {
-		for deadline := time.Now().Add(10 * time.Second); a.SSHAddr() == nil; time.Sleep(10 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatal("the SSH console did not start")
-			}
-		}
-		return a.SSHAddr().String()
-	}
-	first := openSSHConsole(t, sshAddr(agents[0]), signer)
+	first := openSSHConsole(t, sshAddr(t, agents[0].Agent), signer)
 	first.waitFor("agent-0's console, live", "operator", "● live")
-	second := openSSHConsole(t, sshAddr(agents[1]), signer)
+	second := openSSHConsole(t, sshAddr(t, agents[1].Agent), signer)
 	second.waitFor("agent-1's console, live", "operator", "● live")
 	agents[1].stop()
 

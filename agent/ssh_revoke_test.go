@@ -2,16 +2,11 @@ package agent_test
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/charmbracelet/x/ansi"
-	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/jobbridge/jobbridge/agent"
 	"github.com/jobbridge/jobbridge/agent/sshconsole"
@@ -23,23 +18,9 @@ import (
 func TestAnSSHSessionEndsWhenItsKeyIsRemoved(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	signer := func() gossh.Signer {
-		_, priv, err := ed25519.GenerateKey(rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		s, err := gossh.NewSignerFromKey(priv)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
-	leaving, staying := signer(), signer()
-	line := func(s gossh.Signer, comment string) string {
-		return strings.TrimSpace(string(gossh.MarshalAuthorizedKey(s.PublicKey()))) + " " + comment + "\n"
-	}
+	leaving, staying := newSigner(t), newSigner(t)
 	keys := filepath.Join(dir, "authorized_keys")
-	if err := os.WriteFile(keys, []byte(line(leaving, "lee role=operator")+line(staying, "stu")), 0o600); err != nil {
+	if err := os.WriteFile(keys, []byte(authorizedKey(leaving, "lee role=operator")+authorizedKey(staying, "stu")), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cfg := agent.Config{
@@ -57,40 +38,12 @@ func TestAnSSHSessionEndsWhenItsKeyIsRemoved(t *testing.T) {
 		stop()
 		<-ran
 	})
-	for deadline := time.Now().Add(10 * time.Second); a.SSHAddr() == nil; time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the SSH console did not start")
-		}
-	}
-	c, err := gossh.Dial("tcp", a.SSHAddr().String(), &gossh.ClientConfig{
-		User: "ops", Auth: []gossh.AuthMethod{gossh.PublicKeys(leaving)},
-		HostKeyCallback: gossh.InsecureIgnoreHostKey(), Timeout: 5 * time.Second,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	sess, err := c.NewSession()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sess.RequestPty("xterm", 24, 80, gossh.TerminalModes{}); err != nil {
-		t.Fatal(err)
-	}
-	out := &lockedBuffer{}
-	sess.Stdout, sess.Stderr = out, out
-	if err := sess.Shell(); err != nil {
-		t.Fatal(err)
-	}
-	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(ansi.Strip(out.String()), "● live"); time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the console did not come up:\n%s", ansi.Strip(out.String()))
-		}
-	}
+	console := openSSHConsole(t, sshAddr(t, a), leaving)
+	console.waitFor("the console", "● live")
 	ended := make(chan error, 1)
-	go func() { ended <- sess.Wait() }()
+	go func() { ended <- console.sess.Wait() }()
 
-	if err := os.WriteFile(keys, []byte(line(staying, "stu")), 0o600); err != nil {
+	if err := os.WriteFile(keys, []byte(authorizedKey(staying, "stu")), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	removedAt := time.Now()
@@ -101,7 +54,7 @@ func TestAnSSHSessionEndsWhenItsKeyIsRemoved(t *testing.T) {
 	case <-time.After(within):
 		t.Fatalf("the session of a removed key is still open %s later", within)
 	}
-	if want := "this key was removed from the authorized keys; the session is closed."; !strings.Contains(ansi.Strip(out.String()), want) {
-		t.Errorf("the session ended without telling the user %q; it showed:\n%s", want, ansi.Strip(out.String()))
+	if want := "this key was removed from the authorized keys; the session is closed."; !strings.Contains(console.text(), want) {
+		t.Errorf("the session ended without telling the user %q; it showed:\n%s", want, console.text())
 	}
 }

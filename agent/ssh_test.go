@@ -2,16 +2,12 @@ package agent_test
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/charmbracelet/x/ansi"
 	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/jobbridge/jobbridge/agent"
@@ -24,17 +20,9 @@ import (
 // does.
 func TestSSHConsoleServesTheAgent(t *testing.T) {
 	dir := t.TempDir()
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := gossh.NewSignerFromKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
+	signer := newSigner(t)
 	keys := filepath.Join(dir, "authorized_keys")
-	line := strings.TrimSpace(string(gossh.MarshalAuthorizedKey(signer.PublicKey()))) + " otto role=operator\n"
-	if err := os.WriteFile(keys, []byte(line), 0o600); err != nil {
+	if err := os.WriteFile(keys, []byte(authorizedKey(signer, "otto role=operator")), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cfg := agent.Config{
@@ -53,13 +41,7 @@ func TestSSHConsoleServesTheAgent(t *testing.T) {
 		stop()
 		<-ran
 	})
-	deadline := time.Now().Add(10 * time.Second)
-	for a.SSHAddr() == nil && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if a.SSHAddr() == nil {
-		t.Fatal("the SSH console did not start")
-	}
+	addr := sshAddr(t, a)
 	sshTokens := func() map[string]store.Role {
 		tokens, err := st.TokenList(context.Background())
 		if err != nil {
@@ -77,39 +59,14 @@ func TestSSHConsoleServesTheAgent(t *testing.T) {
 		t.Errorf("SSH console tokens before any session: %v", got)
 	}
 
-	c, err := gossh.Dial("tcp", a.SSHAddr().String(), &gossh.ClientConfig{
-		User: "ops", Auth: []gossh.AuthMethod{gossh.PublicKeys(signer)},
-		HostKeyCallback: gossh.InsecureIgnoreHostKey(), Timeout: 5 * time.Second,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	sess, err := c.NewSession()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sess.RequestPty("xterm", 24, 80, gossh.TerminalModes{}); err != nil {
-		t.Fatal(err)
-	}
-	in, _ := sess.StdinPipe()
-	out := &lockedBuffer{}
-	sess.Stdout = out
-	if err := sess.Shell(); err != nil {
-		t.Fatal(err)
-	}
-	for screen := ansi.Strip(out.String()); !(strings.Contains(screen, "operator") && strings.Contains(screen, "● live")); screen = ansi.Strip(out.String()) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the console did not show the operator's live session:\n%s", ansi.Strip(out.String()))
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	console := openSSHConsole(t, addr, signer)
+	console.waitFor("the operator's live session", "operator", "● live")
 	want := "ssh:" + cfg.Node + ":otto (" + gossh.FingerprintSHA256(signer.PublicKey()) + ")"
 	if got := sshTokens(); len(got) != 1 || got[want] != store.RoleOperator {
 		t.Errorf("SSH console tokens during the session: %v; want %q, operator", got, want)
 	}
-	_, _ = io.WriteString(in, "q")
-	_ = sess.Wait()
+	console.press("q")
+	_ = console.sess.Wait()
 	for deadline := time.Now().Add(5 * time.Second); len(sshTokens()) > 0; time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Errorf("SSH console tokens after the session: %v; want none", sshTokens())
