@@ -15,10 +15,8 @@ import (
 	"time"
 
 	"github.com/jobbridge/jobbridge/agent/store"
-	"github.com/jobbridge/jobbridge/agent/store/postgres/pgtest"
 	"github.com/jobbridge/jobbridge/agent/store/sqlite"
 	"github.com/jobbridge/jobbridge/shared/api"
-	"github.com/jobbridge/jobbridge/shared/client"
 )
 
 // The tests here run the real agent binary, as an operator would.
@@ -284,44 +282,6 @@ func TestCronCommandsOfTheBinary(t *testing.T) {
 	if code != 0 || strings.TrimSpace(out) != "[]" || !strings.Contains(errOut, "never") {
 		t.Errorf("cron next of a never-firing expression: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
-}
-
-// TestAKilledAgentsRunsAreInterruptedByTheOthers runs two agent binaries on
-// one PostgreSQL, kills one in the middle of a run, and watches the other
-// mark that run interrupted once the killed agent's lease runs out.
-func TestAKilledAgentsRunsAreInterruptedByTheOthers(t *testing.T) {
-	t.Parallel()
-	dbURL := pgtest.NewDatabase(t)
-	env := func(node string) []string {
-		return []string{"JOBBRIDGE_DATABASE_URL=" + dbURL, "JOBBRIDGE_NODE=" + node,
-			"JOBBRIDGE_CLUSTER_HEARTBEAT=100ms", "JOBBRIDGE_CLUSTER_LEASE=1s", "JOBBRIDGE_ADMIN_TOKEN=" + adminToken}
-	}
-	survivor := startAgent(t, t.TempDir(), env("survivor")...)
-	victim := startAgent(t, t.TempDir(), env("victim")...)
-	c := client.New(survivor.url, adminToken)
-	ctx := context.Background()
-	if _, err := c.CreateRule(ctx, api.RuleInput{Name: "long", Job: "demo", Schedule: "rate(1 day)", Parameters: map[string]string{"duration": "10m"}}); err != nil {
-		t.Fatal(err)
-	}
-	id := victim.deliver(t, "long", "evt-victim")
-	time.Sleep(300 * time.Millisecond)
-	_ = victim.cmd.Process.Kill()
-	_ = victim.cmd.Wait()
-	killed := time.Now()
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		run, err := c.Run(ctx, id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if run.Status == api.StatusInterrupted {
-			t.Logf("the victim's run was marked interrupted %s after the kill (lease 1s)", time.Since(killed).Round(10*time.Millisecond))
-			if run.Node != "victim" || !strings.Contains(run.Error, "agent victim stopped") {
-				t.Errorf("interrupted run = %+v", run)
-			}
-			return
-		}
-	}
-	t.Fatalf("the killed agent's run was not interrupted:\n%s", survivor.stderr)
 }
 
 const adminToken = "e2e-admin-token-0123456789abcdef"
