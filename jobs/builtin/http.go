@@ -159,17 +159,21 @@ func (j *HTTP) Run(ctx context.Context, params jobs.Params) error {
 }
 
 // clientFor returns the client for one call: the job's, and when the call
-// has secret headers, one that drops them on a redirect to another host.
-// (The client itself drops Authorization and Cookie there, not custom
-// headers such as X-Api-Key.)
+// carries credentials, one that drops its secret headers on a redirect to
+// another host (the client itself drops Authorization and Cookie there, not
+// custom headers such as X-Api-Key) and refuses a redirect from https to
+// http, which would send them unencrypted.
 func (j *HTTP) clientFor(call *httpCall) *http.Client {
-	if len(call.secretHeader) == 0 {
+	if !call.credentials {
 		return j.client
 	}
 	c := *j.client
 	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
 		if err := j.policy.CheckRedirect(req, via); err != nil {
 			return err
+		}
+		if via[len(via)-1].URL.Scheme == "https" && req.URL.Scheme == "http" {
+			return errors.New("refused a redirect from https to http: it would send the request's credentials unencrypted")
 		}
 		if req.URL.Hostname() != via[0].URL.Hostname() {
 			for name := range call.secretHeader {

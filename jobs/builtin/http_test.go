@@ -562,3 +562,28 @@ func TestHTTPWithTLSConfigStillEnforcesThePolicy(t *testing.T) {
 		t.Errorf("Run with a TLS config and no policy = %v, want loopback refused", err)
 	}
 }
+
+func TestHTTPRefusesARedirectFromHTTPSToHTTPWhenItCarriesCredentials(t *testing.T) {
+	t.Parallel()
+	plain, seen := httpServer(t, http.StatusOK, "")
+	tlsSrv := httptest.NewTLSServer(http.RedirectHandler(plain.URL+"/downgraded", http.StatusFound))
+	t.Cleanup(tlsSrv.Close)
+	trust := builtin.WithTLSConfig(tlsSrv.Client().Transport.(*http.Transport).TLSClientConfig)
+	ctx, _, _ := runContext(t)
+	job := builtin.NewHTTP(allowLoopback(t), trust)
+
+	err := job.Run(ctx, resolve(t, job, map[string]string{"url": tlsSrv.URL, "bearer_token": "t0k3n"}))
+	if err == nil || !strings.Contains(err.Error(), "refused a redirect from https to http") {
+		t.Errorf("Run with a bearer token = %v, want the downgrade refused", err)
+	}
+	if n := len(seen()); n != 0 {
+		t.Errorf("the plain http server got %d requests, want none", n)
+	}
+	// Without credentials there is nothing to protect.
+	if err := job.Run(ctx, resolve(t, job, map[string]string{"url": tlsSrv.URL})); err != nil {
+		t.Errorf("Run without credentials: %v", err)
+	}
+	if got := seen(); len(got) != 1 || got[0].path != "/downgraded" {
+		t.Errorf("the plain http server got %+v, want one request for /downgraded", got)
+	}
+}
