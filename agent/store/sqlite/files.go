@@ -29,17 +29,12 @@ func realPath(path string) (string, error) {
 	return resolved, nil
 }
 
-// makePrivate creates the database file readable by its owner alone before
-// SQLite opens it, and takes group and other access away from the files of
-// an existing database (an older agent created them 0644). The file holds
-// every run's parameters and error; SQLite gives the -wal and -shm files it
-// creates the database file's mode, so those follow.
+// makePrivate takes group and other access away from the files of the
+// database at path, which realPath created 0600 if it was missing (an older
+// agent created them 0644). The file holds every run's parameters and
+// error; SQLite gives the -wal and -shm files it creates the database
+// file's mode, so those follow.
 func makePrivate(path string) error {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return fmt.Errorf("create sqlite database %s: %w", path, err)
-	}
-	f.Close()
 	for _, p := range []string{path, path + "-wal", path + "-shm", path + "-journal", path + ".lock"} {
 		info, err := os.Stat(p)
 		if errors.Is(err, fs.ErrNotExist) {
