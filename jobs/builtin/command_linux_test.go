@@ -55,11 +55,7 @@ func TestCommandReportsItsProcessGroup(t *testing.T) {
 		if p.PGID != shell || p.StartTime != startTime(t, shell) || !tagPattern.MatchString(p.Tag) {
 			t.Errorf("reported %+v, want group %d, its leader's start time %d and a %s=<32 hex digits> tag", p, shell, startTime(t, shell), builtin.ProcessTagEnv)
 		}
-		environ, err := os.ReadFile("/proc/" + strconv.Itoa(child) + "/environ")
-		if err != nil {
-			t.Fatalf("read the environment of the program's child: %v", err)
-		}
-		if !bytes.Contains(append([]byte{0}, environ...), []byte("\x00"+p.Tag+"\x00")) {
+		if !carriesTag(t, child, p.Tag) {
 			t.Errorf("the program's child does not carry the tag %s in its environment", p.Tag)
 		}
 		tags = append(tags, p.Tag)
@@ -68,6 +64,22 @@ func TestCommandReportsItsProcessGroup(t *testing.T) {
 	}
 	if tags[0] == tags[1] {
 		t.Errorf("two runs got the same tag %s, want one of their own each", tags[0])
+	}
+}
+
+// carriesTag reports whether process pid has tag in its environment. The
+// child may still be in execve when its pid is echoed, and then its
+// /proc/PID/environ reads empty for a moment: read until it does not.
+func carriesTag(t *testing.T, pid int, tag string) bool {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		environ, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
+		if err != nil {
+			t.Fatalf("read the environment of the program's child: %v", err)
+		}
+		if len(environ) > 0 || time.Now().After(deadline) {
+			return bytes.Contains(append([]byte{0}, environ...), []byte("\x00"+tag+"\x00"))
+		}
 	}
 }
 
