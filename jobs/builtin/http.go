@@ -51,14 +51,11 @@ func WithTLSConfig(cfg *tls.Config) HTTPOption {
 // NewHTTP returns the http job. Every connection it makes, redirects
 // included, must pass policy (nil allows public addresses only).
 func NewHTTP(policy *egress.Policy, opts ...HTTPOption) *HTTP {
-	transport := policy.Transport()
+	client := policy.Client(DefaultHTTPTimeout)
 	for _, opt := range opts {
-		opt(transport)
+		opt(client.Transport.(*http.Transport))
 	}
-	return &HTTP{
-		policy: policy,
-		client: &http.Client{Transport: transport, CheckRedirect: policy.CheckRedirect, Timeout: DefaultHTTPTimeout},
-	}
+	return &HTTP{policy: policy, client: client}
 }
 
 // ID implements jobs.Job.
