@@ -84,6 +84,10 @@ type Runner struct {
 
 	rules ruleCache
 
+	// mask masks cfg.Secrets: the masker of every run without secret
+	// parameters, built once rather than per run.
+	mask masker
+
 	logHeld atomic.Int64 // bytes of run log lines buffered, all runs
 
 	mu      sync.Mutex
@@ -137,6 +141,7 @@ func New(cfg Config) (*Runner, error) {
 		live:     live,
 		stopLive: stopLive,
 		rules:    ruleCache{ttl: cfg.RuleCacheTTL, m: make(map[string]cachedRule)},
+		mask:     newMasker(cfg.Secrets),
 		active:   make(map[string]*activeRun),
 		idle:     make(chan struct{}),
 	}, nil
@@ -264,7 +269,10 @@ func (r *Runner) Start(ctx context.Context, p StartParams) (run store.Run, creat
 	}
 
 	runCtx, cancel := context.WithCancelCause(r.base)
-	mask := newMasker(r.cfg.Secrets, jobs.SecretValues(job, params))
+	mask := r.mask
+	if secrets := jobs.SecretValues(job, params); len(secrets) > 0 {
+		mask = newMasker(r.cfg.Secrets, secrets)
+	}
 	ar := &activeRun{run: run, rep: newReporter(r, run, mask), cancel: cancel, returned: make(chan struct{}), done: make(chan struct{})}
 	r.mu.Lock()
 	if r.closing {
