@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/jackc/pgx/v5"
 
@@ -50,24 +49,13 @@ func (s *Store) RuleRewriteParams(ctx context.Context, fn func(store.Rule) (map[
 		if err != nil {
 			return dbErr(err, "rewrite rule parameters: read rules")
 		}
-		for _, r := range rules {
-			params, changed, err := fn(r)
-			if err != nil {
-				return err
+		n, err = storeutil.RewriteParams(rules, fn, func(name, params string) error {
+			if _, err := tx.Exec(ctx, `UPDATE rules SET parameters = $2 WHERE name = $1`, name, params); err != nil {
+				return dbErr(err, "rewrite parameters of rule %q", name)
 			}
-			if !changed {
-				continue
-			}
-			enc, err := storeutil.MarshalParams(params)
-			if err != nil {
-				return fmt.Errorf("rewrite parameters of rule %q: %w", r.Name, err)
-			}
-			if _, err := tx.Exec(ctx, `UPDATE rules SET parameters = $2 WHERE name = $1`, r.Name, enc); err != nil {
-				return dbErr(err, "rewrite parameters of rule %q", r.Name)
-			}
-			n++
-		}
-		return nil
+			return nil
+		})
+		return err
 	})
 	if err != nil {
 		return 0, err

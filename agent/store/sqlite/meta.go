@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"fmt"
 
 	"github.com/jobbridge/jobbridge/agent/store"
 	"github.com/jobbridge/jobbridge/agent/store/internal/storeutil"
@@ -88,23 +87,14 @@ func rewriteParams(ctx context.Context, conn *sql.Conn, fn func(store.Rule) (map
 	if err := rows.Err(); err != nil {
 		return 0, dbErr(err, "rewrite rule parameters: read rules")
 	}
-	n := 0
-	for _, r := range rules {
-		params, changed, err := fn(r)
-		if err != nil {
-			return 0, err
+	n, err := storeutil.RewriteParams(rules, fn, func(name, params string) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE rules SET parameters = $2 WHERE name = $1`, name, params); err != nil {
+			return dbErr(err, "rewrite parameters of rule %q", name)
 		}
-		if !changed {
-			continue
-		}
-		enc, err := storeutil.MarshalParams(params)
-		if err != nil {
-			return 0, fmt.Errorf("rewrite parameters of rule %q: %w", r.Name, err)
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE rules SET parameters = $2 WHERE name = $1`, r.Name, enc); err != nil {
-			return 0, dbErr(err, "rewrite parameters of rule %q", r.Name)
-		}
-		n++
+		return nil
+	})
+	if err != nil {
+		return 0, err
 	}
 	if err := tx.Commit(); err != nil {
 		return 0, dbErr(err, "rewrite rule parameters: commit")

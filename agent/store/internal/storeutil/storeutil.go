@@ -316,3 +316,29 @@ func PrepareAudit(e store.AuditEntry) (store.AuditEntry, error) {
 	}
 	return e, nil
 }
+
+// RewriteParams is the loop of both stores' RuleRewriteParams, run inside
+// their transaction: it calls fn with each rule as stored and, for each one
+// fn reports changed, update with the rule's name and its new parameters as
+// stored. It returns how many rules changed.
+func RewriteParams(rules []store.Rule, fn func(store.Rule) (map[string]string, bool, error), update func(name, params string) error) (int, error) {
+	n := 0
+	for _, r := range rules {
+		params, changed, err := fn(r)
+		if err != nil {
+			return 0, err
+		}
+		if !changed {
+			continue
+		}
+		enc, err := MarshalParams(params)
+		if err != nil {
+			return 0, fmt.Errorf("rewrite parameters of rule %q: %w", r.Name, err)
+		}
+		if err := update(r.Name, enc); err != nil {
+			return 0, err
+		}
+		n++
+	}
+	return n, nil
+}
