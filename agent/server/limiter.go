@@ -394,14 +394,6 @@ func resolveClient(proxies []netip.Prefix, r *http.Request) netip.Addr {
 	return client
 }
 
-// clientAddr is the request's client address as the server resolved it.
-func clientAddr(r *http.Request) string {
-	if rq, ok := r.Context().Value(requestKey{}).(*request); ok {
-		return addrString(rq.client)
-	}
-	return addrString(parseAddr(r.RemoteAddr))
-}
-
 func addrString(a netip.Addr) string {
 	if !a.IsValid() {
 		return "unknown"

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -214,7 +215,8 @@ func (s *Server) logFrame(f *events.Frame) []byte {
 type streamCaller struct {
 	token  store.Token
 	secret string
-	addr   string
+	addr   string       // for the log
+	host   netip.Prefix // what the address cap counts by, as the other caps do (hostKey)
 }
 
 // streamAuth authenticates a stream request, answering the problem itself.
@@ -228,14 +230,18 @@ func (s *Server) streamAuth(w http.ResponseWriter, r *http.Request) (streamCalle
 		return streamCaller{}, false
 	}
 	secret, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	return streamCaller{token: tok, secret: strings.TrimSpace(secret), addr: clientAddr(r)}, true
+	client := requestOf(r.Context()).client
+	if !client.IsValid() {
+		client = parseAddr(r.RemoteAddr)
+	}
+	return streamCaller{token: tok, secret: strings.TrimSpace(secret), addr: addrString(client), host: hostKey(client)}, true
 }
 
 // quotas are the caps a stream of c counts against.
 func (c streamCaller) quotas() []events.Quota {
 	return []events.Quota{
 		{Holder: "the token " + c.token.Name, Max: MaxStreamsPerToken},
-		{Holder: "the address " + c.addr, Max: MaxStreamsPerAddress},
+		{Holder: "the address " + keyString(c.host), Max: MaxStreamsPerAddress},
 	}
 }
 
