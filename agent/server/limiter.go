@@ -148,14 +148,8 @@ func keyString(p netip.Prefix) string {
 	return p.String()
 }
 
-// blocked reports whether the failures of addr answer 429 now, and until
-// when: the later end of its own block and its network's.
-func (l *failLimiter) blocked(addr netip.Addr) (time.Duration, bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.blockedLocked(addr, l.now())
-}
-
+// blockedLocked reports whether the failures of addr answer 429 now, and
+// for how long: until the later end of its own block and its network's.
 func (l *failLimiter) blockedLocked(addr netip.Addr, now time.Time) (time.Duration, bool) {
 	var wait time.Duration
 	for _, k := range []netip.Prefix{hostKey(addr), netKey(addr)} {
