@@ -87,14 +87,14 @@ func WithEnv(extra ...string) CommandOption {
 }
 
 // WithPassEnv passes the agent's own variables of these names, when set, to
-// the program, beside BaseEnv. An admin lists them (JOBBRIDGE_COMMAND_ENV);
+// the program, beside PATH, HOME, LANG and TZ. An admin lists them (JOBBRIDGE_COMMAND_ENV);
 // the names are read when the job runs.
 func WithPassEnv(names ...string) CommandOption {
 	return func(c *commandConfig) { c.passEnv = append(c.passEnv, names...) }
 }
 
-// BaseEnv names the agent's variables every command job's program gets.
-var BaseEnv = []string{"PATH", "HOME", "LANG", "TZ"}
+// baseEnv names the agent's variables every command job's program gets.
+var baseEnv = []string{"PATH", "HOME", "LANG", "TZ"}
 
 // WithKillGrace sets how long the program has between SIGTERM and SIGKILL
 // (default DefaultKillGrace; zero sends SIGKILL at once).
@@ -279,12 +279,12 @@ func (c *Command) supervise(ctx context.Context, p *os.Process, exited <-chan er
 
 var envNamePattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
-// environ is the program's whole environment: BaseEnv and the passed-through
+// environ is the program's whole environment: baseEnv and the passed-through
 // names from the agent's, then the configured extras, then this run's
 // parameters. Later entries win; Run adds the process tag after them all.
 func (c *Command) environ(params jobs.Params) []string {
 	var env []string
-	for _, names := range [][]string{BaseEnv, c.passEnv} {
+	for _, names := range [][]string{baseEnv, c.passEnv} {
 		for _, name := range names {
 			if v, ok := os.LookupEnv(name); ok {
 				env = append(env, name+"="+v)

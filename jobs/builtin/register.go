@@ -29,7 +29,7 @@ type Options struct {
 	// public addresses only.
 	Egress *egress.Policy
 	// PassEnv names the agent's variables that command jobs (echo) see
-	// beside BaseEnv; see WithPassEnv. Default none.
+	// beside PATH, HOME, LANG and TZ; see WithPassEnv. Default none.
 	PassEnv []string
 }
 
