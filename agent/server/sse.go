@@ -223,9 +223,9 @@ type streamCaller struct {
 func (s *Server) streamAuth(w http.ResponseWriter, r *http.Request) (streamCaller, bool) {
 	tok, status, detail := s.authenticate(r.Context(), r.RemoteAddr, r.Header.Get("Authorization"))
 	if status != 0 {
-		if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
+		if status == http.StatusServiceUnavailable {
 			w.Header().Set("Retry-After", "5")
-		}
+		} // a 429's Retry-After is set by answerWriter
 		writeProblem(w, api.Problem{Status: status, Detail: detail})
 		return streamCaller{}, false
 	}
