@@ -125,10 +125,8 @@ func OpenStore(ctx context.Context, cfg Config) (store.Store, error) {
 
 // openStore opens the database cfg names behind the layer that keeps secret
 // parameters encrypted. forAgent: an agent is starting (see secrets.Config).
+// Both callers ran cfg.Validate, which checks the secrets key.
 func openStore(ctx context.Context, cfg Config, log *slog.Logger, forAgent bool) (store.Store, error) {
-	if err := secrets.ValidateKey(cfg.SecretsKey); err != nil {
-		return nil, fmt.Errorf("configuration:\n%w", err)
-	}
 	var db store.Store
 	if cfg.DatabaseURL != "" {
 		s, err := postgres.Open(ctx, cfg.DatabaseURL)
