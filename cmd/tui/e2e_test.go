@@ -92,7 +92,9 @@ func TestConsoleAgainstARealAgent(t *testing.T) {
 	term.send(keyTab, keyTab, keyTab, keyTab, keyTab) // description, enabled, timeout, overlap -> duration
 	term.send("30s", keyTab, "30")                    // duration, steps
 	term.send(keyCtrlS)
-	term.waitFor(5*time.Second, "rule e2e-demo created", "e2e-demo")
+	// The toast names the rule before the list has it: wait for the list's
+	// own row and detail (the event that brings it may come 75 ms later).
+	term.waitFor(5*time.Second, "rule e2e-demo created", "Never run · sync local")
 
 	term.send("r") // run now: the console opens the new run
 	term.waitFor(10*time.Second, "RUNNING", "duration=30s", "steps=30", "demo: starting")
