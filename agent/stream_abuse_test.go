@@ -77,15 +77,7 @@ func wantTooMany(t *testing.T, resp *http.Response, max int, names string) {
 func TestStreamsAreCappedPerToken(t *testing.T) {
 	t.Parallel()
 	ta := startAgent(t, "sqlite")
-	ctx := context.Background()
-	if _, err := ta.admin.CreateRule(ctx, api.RuleInput{Name: "long", Job: "demo", Schedule: "rate(1 day)", Parameters: map[string]string{"duration": "5m"}}); err != nil {
-		t.Fatal(err)
-	}
-	run, err := ta.admin.TriggerRule(ctx, "long", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _, _ = ta.admin.CancelRun(context.Background(), run.ID, "") })
+	run := startLongRun(t, ta)
 	secret := newTokenSecret(t, ta, "greedy", api.RoleViewer)
 	// Event streams and followed logs count together.
 	var open []*http.Response
@@ -259,15 +251,7 @@ func TestASlowEventStreamIsDroppedWithAResetAndNeverSlowsPublish(t *testing.T) {
 func TestARevokedTokensStreamsEndWithinAHeartbeat(t *testing.T) {
 	t.Parallel()
 	ta := startAgent(t, "sqlite")
-	ctx := context.Background()
-	if _, err := ta.admin.CreateRule(ctx, api.RuleInput{Name: "long", Job: "demo", Schedule: "rate(1 day)", Parameters: map[string]string{"duration": "5m"}}); err != nil {
-		t.Fatal(err)
-	}
-	run, err := ta.admin.TriggerRule(ctx, "long", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _, _ = ta.admin.CancelRun(context.Background(), run.ID, "") })
+	run := startLongRun(t, ta)
 	leaver := newTokenSecret(t, ta, "leaver", api.RoleViewer)
 	stayer := newTokenSecret(t, ta, "stayer", api.RoleViewer)
 
@@ -290,7 +274,7 @@ func TestARevokedTokensStreamsEndWithinAHeartbeat(t *testing.T) {
 	control := openStream(t, ta, stayer, "/api/v1/events")
 	controlEnded := ended(control)
 
-	if err := ta.admin.RevokeToken(ctx, "leaver"); err != nil {
+	if err := ta.admin.RevokeToken(context.Background(), "leaver"); err != nil {
 		t.Fatal(err)
 	}
 	revokedAt := time.Now()
@@ -385,4 +369,20 @@ func waitForMarker(r io.Reader, marker string) {
 			return
 		}
 	}
+}
+
+// startLongRun starts a run of five minutes, for streams to follow; it is
+// cancelled when the test ends.
+func startLongRun(t *testing.T, ta *testAgent) api.Run {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := ta.admin.CreateRule(ctx, api.RuleInput{Name: "long", Job: "demo", Schedule: "rate(1 day)", Parameters: map[string]string{"duration": "5m"}}); err != nil {
+		t.Fatal(err)
+	}
+	run, err := ta.admin.TriggerRule(ctx, "long", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = ta.admin.CancelRun(context.Background(), run.ID, "") })
+	return run
 }
