@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/jobbridge/jobbridge/agent"
-	"github.com/jobbridge/jobbridge/agent/store"
-	"github.com/jobbridge/jobbridge/agent/store/sqlite"
+	"github.com/jobbridge/jobbridge/agent/internal/store"
+	"github.com/jobbridge/jobbridge/agent/internal/store/sqlite"
 	"github.com/jobbridge/jobbridge/jobs"
 	"github.com/jobbridge/jobbridge/shared/api"
 )

@@ -3,7 +3,7 @@ package agent
 import (
 	"context"
 
-	"github.com/jobbridge/jobbridge/agent/store"
+	"github.com/jobbridge/jobbridge/agent/internal/store"
 )
 
 // Backend is a scheduler backend: what fires rules on their schedules. The

@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/jobbridge/jobbridge/agent"
-	"github.com/jobbridge/jobbridge/agent/store/postgres/pgtest"
+	"github.com/jobbridge/jobbridge/agent/internal/store/postgres/pgtest"
 	"github.com/jobbridge/jobbridge/shared/api"
 )
 

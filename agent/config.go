@@ -12,8 +12,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jobbridge/jobbridge/agent/secrets"
-	"github.com/jobbridge/jobbridge/agent/server"
+	"github.com/jobbridge/jobbridge/agent/internal/secrets"
+	"github.com/jobbridge/jobbridge/agent/internal/server"
 	"github.com/jobbridge/jobbridge/jobs/egress"
 )
 

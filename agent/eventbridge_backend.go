@@ -11,7 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 
-	"github.com/jobbridge/jobbridge/agent/eventbridge"
+	"github.com/jobbridge/jobbridge/agent/internal/eventbridge"
 )
 
 // EventBridgeStateFile is the file in the data dir where the eventbridge

@@ -21,11 +21,11 @@ import (
 
 	"github.com/jobbridge/jobbridge/agent"
 	"github.com/jobbridge/jobbridge/agent/internal/procgroup"
+	"github.com/jobbridge/jobbridge/agent/internal/store"
+	"github.com/jobbridge/jobbridge/agent/internal/store/postgres"
+	"github.com/jobbridge/jobbridge/agent/internal/store/postgres/pgtest"
+	"github.com/jobbridge/jobbridge/agent/internal/store/sqlite"
 	"github.com/jobbridge/jobbridge/agent/internal/storetesting"
-	"github.com/jobbridge/jobbridge/agent/store"
-	"github.com/jobbridge/jobbridge/agent/store/postgres"
-	"github.com/jobbridge/jobbridge/agent/store/postgres/pgtest"
-	"github.com/jobbridge/jobbridge/agent/store/sqlite"
 	"github.com/jobbridge/jobbridge/shared/api"
 	"github.com/jobbridge/jobbridge/shared/client"
 )

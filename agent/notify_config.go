@@ -10,7 +10,7 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
-	"github.com/jobbridge/jobbridge/agent/notify"
+	"github.com/jobbridge/jobbridge/agent/internal/notify"
 	"github.com/jobbridge/jobbridge/shared/api"
 )
 

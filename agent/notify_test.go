@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/jobbridge/jobbridge/agent"
-	"github.com/jobbridge/jobbridge/agent/notify"
+	"github.com/jobbridge/jobbridge/agent/internal/notify"
 	"github.com/jobbridge/jobbridge/jobs"
 	"github.com/jobbridge/jobbridge/jobs/builtin"
 	"github.com/jobbridge/jobbridge/shared/api"

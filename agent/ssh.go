@@ -13,7 +13,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jobbridge/jobbridge/agent/sshconsole"
+	"github.com/jobbridge/jobbridge/agent/internal/sshconsole"
 )
 
 // sshHostKeyFile is the SSH console's host key in the data dir.

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/jobbridge/jobbridge/agent"
-	"github.com/jobbridge/jobbridge/agent/sshconsole"
+	"github.com/jobbridge/jobbridge/agent/internal/sshconsole"
 )
 
 // TestAnSSHSessionEndsWhenItsKeyIsRemoved logs in to a real agent's SSH

@@ -11,7 +11,7 @@ import (
 	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/jobbridge/jobbridge/agent"
-	"github.com/jobbridge/jobbridge/agent/store"
+	"github.com/jobbridge/jobbridge/agent/internal/store"
 )
 
 // TestSSHConsoleServesTheAgent starts an agent with the SSH console and

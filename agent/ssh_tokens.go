@@ -10,9 +10,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jobbridge/jobbridge/agent/service"
-	"github.com/jobbridge/jobbridge/agent/sshconsole"
-	"github.com/jobbridge/jobbridge/agent/store"
+	"github.com/jobbridge/jobbridge/agent/internal/service"
+	"github.com/jobbridge/jobbridge/agent/internal/sshconsole"
+	"github.com/jobbridge/jobbridge/agent/internal/store"
 )
 
 // sshTokenPrefix starts the names of the tokens the SSH console's sessions

@@ -17,9 +17,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jobbridge/jobbridge/agent/events"
-	"github.com/jobbridge/jobbridge/agent/server"
-	"github.com/jobbridge/jobbridge/agent/store"
+	"github.com/jobbridge/jobbridge/agent/internal/events"
+	"github.com/jobbridge/jobbridge/agent/internal/server"
+	"github.com/jobbridge/jobbridge/agent/internal/store"
 	"github.com/jobbridge/jobbridge/shared/api"
 )
 

@@ -10,9 +10,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jobbridge/jobbridge/agent/secrets"
-	"github.com/jobbridge/jobbridge/agent/service"
-	"github.com/jobbridge/jobbridge/agent/store"
+	"github.com/jobbridge/jobbridge/agent/internal/secrets"
+	"github.com/jobbridge/jobbridge/agent/internal/service"
+	"github.com/jobbridge/jobbridge/agent/internal/store"
 )
 
 // AdminTokenName is the name of the token the agent creates for itself.

@@ -5,8 +5,8 @@ import (
 
 	tea "github.com/charmbracelet/bubbletea"
 
-	"github.com/jobbridge/jobbridge/tui/runs"
-	"github.com/jobbridge/jobbridge/tui/session"
+	"github.com/jobbridge/jobbridge/tui/internal/runs"
+	"github.com/jobbridge/jobbridge/tui/internal/session"
 )
 
 // commandHelp documents the ":" commands for the help screen.

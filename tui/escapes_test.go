@@ -4,8 +4,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jobbridge/jobbridge/internal/fakeagent"
 	"github.com/jobbridge/jobbridge/shared/api"
-	"github.com/jobbridge/jobbridge/tui/fakeagent"
 )
 
 // hostile is text a job, a rule's author or a broken agent may put in any

@@ -3,7 +3,7 @@ package tui_test
 import (
 	"testing"
 
-	"github.com/jobbridge/jobbridge/tui/fakeagent"
+	"github.com/jobbridge/jobbridge/internal/fakeagent"
 )
 
 func TestJobsViewAt80x24(t *testing.T) {

@@ -26,16 +26,16 @@ import (
 
 	"github.com/jobbridge/jobbridge/shared/api"
 	"github.com/jobbridge/jobbridge/shared/client"
-	"github.com/jobbridge/jobbridge/tui/grid"
-	"github.com/jobbridge/jobbridge/tui/jobs"
-	"github.com/jobbridge/jobbridge/tui/keys"
-	"github.com/jobbridge/jobbridge/tui/ruleform"
-	"github.com/jobbridge/jobbridge/tui/rules"
-	"github.com/jobbridge/jobbridge/tui/rundetail"
-	"github.com/jobbridge/jobbridge/tui/runs"
-	"github.com/jobbridge/jobbridge/tui/safe"
-	"github.com/jobbridge/jobbridge/tui/session"
-	"github.com/jobbridge/jobbridge/tui/theme"
+	"github.com/jobbridge/jobbridge/tui/internal/grid"
+	"github.com/jobbridge/jobbridge/tui/internal/jobs"
+	"github.com/jobbridge/jobbridge/tui/internal/keys"
+	"github.com/jobbridge/jobbridge/tui/internal/ruleform"
+	"github.com/jobbridge/jobbridge/tui/internal/rules"
+	"github.com/jobbridge/jobbridge/tui/internal/rundetail"
+	"github.com/jobbridge/jobbridge/tui/internal/runs"
+	"github.com/jobbridge/jobbridge/tui/internal/safe"
+	"github.com/jobbridge/jobbridge/tui/internal/session"
+	"github.com/jobbridge/jobbridge/tui/internal/theme"
 )
 
 // view is what the root needs of a view.

@@ -4,8 +4,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jobbridge/jobbridge/internal/fakeagent"
 	"github.com/jobbridge/jobbridge/shared/api"
-	"github.com/jobbridge/jobbridge/tui/fakeagent"
 )
 
 func TestRulesViewAt80x24(t *testing.T) {

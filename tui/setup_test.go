@@ -14,10 +14,10 @@ import (
 	"github.com/charmbracelet/x/exp/teatest"
 	"github.com/muesli/termenv"
 
+	"github.com/jobbridge/jobbridge/internal/fakeagent"
 	"github.com/jobbridge/jobbridge/shared/api"
 	"github.com/jobbridge/jobbridge/shared/client"
 	"github.com/jobbridge/jobbridge/tui"
-	"github.com/jobbridge/jobbridge/tui/fakeagent"
 )
 
 // clock is the fixed time the tests run at.

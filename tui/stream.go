@@ -9,7 +9,7 @@ import (
 
 	"github.com/jobbridge/jobbridge/shared/api"
 	"github.com/jobbridge/jobbridge/shared/client"
-	"github.com/jobbridge/jobbridge/tui/safe"
+	"github.com/jobbridge/jobbridge/tui/internal/safe"
 )
 
 // connState is the state of the console's link to the agent, as the event

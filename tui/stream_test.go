@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/jobbridge/jobbridge/shared/client"
-	"github.com/jobbridge/jobbridge/tui/safe"
+	"github.com/jobbridge/jobbridge/tui/internal/safe"
 )
 
 func TestReconnectDelaysDoubleUpToTheCap(t *testing.T) {

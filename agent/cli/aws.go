@@ -12,8 +12,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/jobbridge/jobbridge/agent"
-	"github.com/jobbridge/jobbridge/agent/eventbridge"
-	"github.com/jobbridge/jobbridge/agent/store/sqlite"
+	"github.com/jobbridge/jobbridge/agent/internal/eventbridge"
+	"github.com/jobbridge/jobbridge/agent/internal/store/sqlite"
 )
 
 // ebFlags are the settings an `agent aws` command reads besides the

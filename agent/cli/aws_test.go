@@ -9,9 +9,9 @@ import (
 	"testing"
 
 	"github.com/jobbridge/jobbridge/agent"
-	"github.com/jobbridge/jobbridge/agent/eventbridge"
-	"github.com/jobbridge/jobbridge/agent/eventbridge/ebtest"
-	"github.com/jobbridge/jobbridge/agent/store"
+	"github.com/jobbridge/jobbridge/agent/internal/eventbridge"
+	"github.com/jobbridge/jobbridge/agent/internal/eventbridge/ebtest"
+	"github.com/jobbridge/jobbridge/agent/internal/store"
 )
 
 // awsEnv points the AWS SDK at the fake through its standard environment

@@ -14,9 +14,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/jobbridge/jobbridge/agent"
-	"github.com/jobbridge/jobbridge/agent/service"
-	"github.com/jobbridge/jobbridge/agent/store"
-	"github.com/jobbridge/jobbridge/agent/store/sqlite"
+	"github.com/jobbridge/jobbridge/agent/internal/service"
+	"github.com/jobbridge/jobbridge/agent/internal/store"
+	"github.com/jobbridge/jobbridge/agent/internal/store/sqlite"
 	"github.com/jobbridge/jobbridge/shared/api"
 	"github.com/jobbridge/jobbridge/shared/client"
 )

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jobbridge/jobbridge/tui/fakeagent"
+	"github.com/jobbridge/jobbridge/internal/fakeagent"
 )
 
 // runConsole starts the console binary against a fake agent in a terminal

@@ -18,8 +18,8 @@ import (
 	"github.com/charmbracelet/lipgloss"
 
 	"github.com/jobbridge/jobbridge/shared/client"
+	"github.com/jobbridge/jobbridge/shared/localagent"
 	"github.com/jobbridge/jobbridge/tui"
-	"github.com/jobbridge/jobbridge/tui/localagent"
 )
 
 func main() {

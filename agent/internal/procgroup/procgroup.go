@@ -30,7 +30,7 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/jobbridge/jobbridge/agent/store"
+	"github.com/jobbridge/jobbridge/agent/internal/store"
 )
 
 // StopLeft stops the groups in left that are still there and provably the

@@ -14,7 +14,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/jobbridge/jobbridge/agent/store"
+	"github.com/jobbridge/jobbridge/agent/internal/store"
 )
 
 // BootID returns the id of this boot of the machine, "" if unknown.

@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/jobbridge/jobbridge/agent/internal/procgroup"
-	"github.com/jobbridge/jobbridge/agent/store"
+	"github.com/jobbridge/jobbridge/agent/internal/store"
 )
 
 // group is a process group as a command job leaves it: a shell leading

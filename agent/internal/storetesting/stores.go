@@ -7,10 +7,10 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/jobbridge/jobbridge/agent/store"
-	"github.com/jobbridge/jobbridge/agent/store/postgres"
-	"github.com/jobbridge/jobbridge/agent/store/postgres/pgtest"
-	"github.com/jobbridge/jobbridge/agent/store/sqlite"
+	"github.com/jobbridge/jobbridge/agent/internal/store"
+	"github.com/jobbridge/jobbridge/agent/internal/store/postgres"
+	"github.com/jobbridge/jobbridge/agent/internal/store/postgres/pgtest"
+	"github.com/jobbridge/jobbridge/agent/internal/store/sqlite"
 )
 
 // Kinds are the stores Each runs a test against.

@@ -1,0 +1,190 @@
+package eventbridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/jobbridge/jobbridge/agent/internal/store"
+)
+
+// DefaultBus is the only event bus on which scheduled rules fire.
+const DefaultBus = "default"
+
+// WebhookPath is where the API destination sends deliveries.
+const WebhookPath = "/webhook/run"
+
+// TargetID is the id of the one target the agent puts on each rule.
+const TargetID = "jobbridge"
+
+// Tag keys the agent puts on the rules it creates. A rule under the prefix
+// with both tags matching this agent's settings and no stored rule is an
+// orphan.
+const (
+	TagManaged     = "jobbridge:managed"     // value: the rule prefix
+	TagDestination = "jobbridge:destination" // value: the API destination's name
+)
+
+// Settings are the EventBridge settings, named after the agent's
+// JOBBRIDGE_EB_* environment variables.
+type Settings struct {
+	APIKey          string // EB_API_KEY: what EventBridge sends in AuthHeader
+	AuthHeader      string // EB_AUTH_HEADER. Default X-Aws-Event-Bridge-Api-Key.
+	TargetRoleARN   string // EB_TARGET_ROLE_ARN: the role EventBridge assumes to invoke the destination
+	ConnectionName  string // EB_CONNECTION_NAME
+	DestinationName string // EB_DESTINATION_NAME
+	TargetURL       string // EB_TARGET_URL: the agent's public base URL
+	RulePrefix      string // EB_RULE_PREFIX: prefix of every rule this agent manages
+	EventBus        string // EB_EVENT_BUS. Default "default", the only one allowed.
+	DLQARN          string // EB_DLQ_ARN: optional SQS queue for deliveries EventBridge gives up on
+	// InvocationRateLimit is the destination's invocations per second
+	// (EB_INVOCATION_RATE). Default 300, AWS's own default.
+	InvocationRateLimit int32
+}
+
+var ruleNameChars = regexp.MustCompile(`^[.\-_A-Za-z0-9]*$`)
+
+// withDefaults fills in the defaults of the zero fields.
+func (s Settings) withDefaults() Settings {
+	if s.AuthHeader == "" {
+		s.AuthHeader = "X-Aws-Event-Bridge-Api-Key"
+	}
+	if s.EventBus == "" {
+		s.EventBus = DefaultBus
+	}
+	if s.InvocationRateLimit == 0 {
+		s.InvocationRateLimit = 300
+	}
+	return s
+}
+
+// Validate reports every setting that is missing or wrong, each named as
+// its environment variable.
+func (s Settings) Validate() error {
+	s = s.withDefaults()
+	var errs []error
+	for _, req := range []struct{ v, env string }{
+		{s.APIKey, "JOBBRIDGE_EB_API_KEY"},
+		{s.TargetRoleARN, "JOBBRIDGE_EB_TARGET_ROLE_ARN"},
+		{s.ConnectionName, "JOBBRIDGE_EB_CONNECTION_NAME"},
+		{s.DestinationName, "JOBBRIDGE_EB_DESTINATION_NAME"},
+		{s.TargetURL, "JOBBRIDGE_EB_TARGET_URL"},
+	} {
+		if req.v == "" {
+			errs = append(errs, fmt.Errorf("%s is required by the eventbridge scheduler", req.env))
+		}
+	}
+	if s.EventBus != DefaultBus {
+		errs = append(errs, fmt.Errorf("JOBBRIDGE_EB_EVENT_BUS: %q: scheduled rules only fire on the default event bus; leave it unset or set it to default", s.EventBus))
+	}
+	if s.TargetURL != "" {
+		if u, err := url.Parse(s.TargetURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("JOBBRIDGE_EB_TARGET_URL: %q is not an absolute http(s) URL (EventBridge needs the agent's public https:// address)", s.TargetURL))
+		} else if u.RawQuery != "" || u.Fragment != "" {
+			errs = append(errs, fmt.Errorf("JOBBRIDGE_EB_TARGET_URL: %q: give the base URL without query or fragment; the agent adds %s", s.TargetURL, WebhookPath))
+		}
+	}
+	if s.TargetRoleARN != "" && !strings.HasPrefix(s.TargetRoleARN, "arn:") {
+		errs = append(errs, fmt.Errorf("JOBBRIDGE_EB_TARGET_ROLE_ARN: %q is not an ARN (arn:aws:iam::ACCOUNT:role/NAME)", s.TargetRoleARN))
+	}
+	if s.DLQARN != "" && !strings.HasPrefix(s.DLQARN, "arn:") {
+		errs = append(errs, fmt.Errorf("JOBBRIDGE_EB_DLQ_ARN: %q is not an ARN (arn:aws:sqs:REGION:ACCOUNT:QUEUE)", s.DLQARN))
+	}
+	if !ruleNameChars.MatchString(s.RulePrefix) || len(s.RulePrefix) > 48 {
+		errs = append(errs, fmt.Errorf("JOBBRIDGE_EB_RULE_PREFIX: %q: use at most 48 of the characters EventBridge allows in rule names (letters, digits, . - _)", s.RulePrefix))
+	}
+	if s.InvocationRateLimit < 1 {
+		errs = append(errs, fmt.Errorf("JOBBRIDGE_EB_INVOCATION_RATE: %d: want at least 1 invocation per second", s.InvocationRateLimit))
+	}
+	return errors.Join(errs...)
+}
+
+// Endpoint is the URL the API destination calls: TargetURL + /webhook/run.
+func (s Settings) Endpoint() string {
+	return strings.TrimRight(s.TargetURL, "/") + WebhookPath
+}
+
+// Store is what the backend reads and writes in the agent's store.
+type Store interface {
+	RuleGet(ctx context.Context, name string) (store.Rule, error)
+	RuleList(ctx context.Context) ([]store.Rule, error)
+	RuleSetSync(ctx context.Context, name string, s store.Sync) error
+}
+
+// Config configures a Backend.
+type Config struct {
+	Settings
+	// AWS is the SDK configuration: region, credentials, endpoint (the
+	// standard chain: AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL_EVENTBRIDGE...).
+	AWS   aws.Config
+	Store Store
+	// StatePath is the JSON file that keeps the hash of the API key last
+	// applied and the deletes not yet applied. Required.
+	StatePath string
+	Logger    *slog.Logger // default: discard
+	// ReconcileInterval is how often AWS is compared with the store.
+	// Default 5 minutes.
+	ReconcileInterval time.Duration
+	// RetryBase is the first wait after a failure that may pass; each
+	// further failure doubles it. Default 2s.
+	RetryBase time.Duration
+	// ThrottleBase replaces RetryBase when AWS throttles. Default 10s.
+	ThrottleBase time.Duration
+	// RetryMax caps a wait. Default 5 minutes.
+	RetryMax time.Duration
+	// MaxAttempts is how often a rule is tried before its sync state becomes
+	// error (the next reconcile tries again). Default 8.
+	MaxAttempts int
+	// RetryPolicy of the rule's target: how EventBridge retries a delivery
+	// the agent did not take. Defaults: 24 attempts within 1 hour (a run
+	// delivered later than that is not worth starting).
+	DeliveryMaxAttempts int32
+	DeliveryMaxAge      time.Duration
+	// Leader, when set, says whether this agent leads: of several agents on
+	// one PostgreSQL only the leader writes to AWS and reconciles, so a
+	// change is applied once. The others record changes as pending and
+	// wait; the one that takes over sets up and reconciles at once.
+	Leader func(ctx context.Context) (bool, error)
+	// LeaderPoll is how often a follower asks whether it leads now.
+	// Default 15s.
+	LeaderPoll time.Duration
+}
+
+func (c Config) withDefaults() Config {
+	c.Settings = c.Settings.withDefaults()
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.ReconcileInterval <= 0 {
+		c.ReconcileInterval = 5 * time.Minute
+	}
+	if c.RetryBase <= 0 {
+		c.RetryBase = 2 * time.Second
+	}
+	if c.ThrottleBase <= 0 {
+		c.ThrottleBase = 10 * time.Second
+	}
+	if c.RetryMax <= 0 {
+		c.RetryMax = 5 * time.Minute
+	}
+	if c.MaxAttempts <= 0 {
+		c.MaxAttempts = 8
+	}
+	if c.DeliveryMaxAttempts <= 0 {
+		c.DeliveryMaxAttempts = 24
+	}
+	if c.DeliveryMaxAge <= 0 {
+		c.DeliveryMaxAge = time.Hour
+	}
+	if c.LeaderPoll <= 0 {
+		c.LeaderPoll = 15 * time.Second
+	}
+	return c
+}

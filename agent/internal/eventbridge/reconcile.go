@@ -1,0 +1,219 @@
+package eventbridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
+
+	"github.com/jobbridge/jobbridge/agent/internal/store"
+)
+
+// Report says what a reconcile found and did. Names are stored rule names,
+// except Orphans, which are EventBridge rule names.
+type Report struct {
+	InStep  int      // stored rules that matched AWS already
+	Synced  []string // stored rules put: missing in AWS or different there
+	Failed  []string // stored rules that could not be put; their sync state says why
+	Deleted []string // deleted rules whose EventBridge rules were removed now
+	Orphans []string // rules under the prefix, tagged by this agent, that no stored rule has
+}
+
+// Reconcile makes AWS match the store: it puts every stored rule that is
+// missing in EventBridge or differs there (schedule, state, description,
+// target), records each rule's sync state, removes the rules of deletes not
+// applied yet, and lists orphans. It reads only rules under the prefix.
+func (b *Backend) Reconcile(ctx context.Context) (Report, error) {
+	b.applyMu.Lock()
+	defer b.applyMu.Unlock()
+	var rep Report
+	// Someone may have changed or deleted the connection or destination.
+	dest, err := b.ensure(ctx)
+	if err != nil {
+		return rep, fmt.Errorf("reconcile: %w", err)
+	}
+	stored, err := b.cfg.Store.RuleList(ctx)
+	if err != nil {
+		return rep, fmt.Errorf("reconcile: list stored rules: %w", err)
+	}
+	remote, err := b.listRules(ctx)
+	if err != nil {
+		return rep, fmt.Errorf("reconcile: %w", err)
+	}
+	storedNames := make(map[string]bool, len(stored))
+	for _, r := range stored {
+		storedNames[r.Name] = true
+		if ctx.Err() != nil {
+			return rep, ctx.Err()
+		}
+		b.reconcileRule(ctx, r, remote, dest, &rep)
+	}
+
+	var errs []error
+	pending := b.state.get().PendingDeletes
+	for _, name := range pending {
+		_, inAWS := remote[b.AWSName(name)]
+		switch {
+		case storedNames[name]: // created again since: the put above stands
+		case inAWS:
+			if err := b.remove(ctx, b.AWSName(name)); err != nil {
+				b.log.Warn("eventbridge: removing the rule of a deleted rule failed", "rule", b.AWSName(name), "err", err)
+				rep.Failed = append(rep.Failed, name)
+				continue
+			}
+			rep.Deleted = append(rep.Deleted, name)
+		}
+		if err := b.state.removePendingDelete(name); err != nil {
+			errs = append(errs, err)
+		}
+	}
+
+	known := make(map[string]bool, len(stored)+len(pending))
+	for name := range storedNames {
+		known[b.AWSName(name)] = true
+	}
+	for _, name := range pending {
+		known[b.AWSName(name)] = true
+	}
+	rep.Orphans, err = b.orphans(ctx, remote, known)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	slices.Sort(rep.Synced)
+	slices.Sort(rep.Failed)
+	slices.Sort(rep.Deleted)
+	return rep, errors.Join(errs...)
+}
+
+// reconcileRule brings one stored rule in step and records the outcome.
+func (b *Backend) reconcileRule(ctx context.Context, r store.Rule, remote map[string]types.Rule, dest string, rep *Report) {
+	awsName := b.AWSName(r.Name)
+	got, exists := remote[awsName]
+	why, onlyTarget := "missing in EventBridge", false
+	if exists {
+		why = b.ruleDiffers(got, r)
+		if why == "" {
+			targets, err := b.listTargets(ctx, awsName)
+			if err != nil {
+				b.reconcileFailed(ctx, r, err, rep)
+				return
+			}
+			why = b.targetDiffers(targets, r, dest)
+			onlyTarget = true
+		}
+	}
+	if why == "" {
+		rep.InStep++
+		arn := aws.ToString(got.Arn)
+		if (r.Sync.State != StateSynced || r.Sync.ARN != arn || r.Sync.Error != "") && !b.queue.has(r.Name) {
+			b.setSync(ctx, r.Name, store.Sync{State: StateSynced, ARN: arn})
+		}
+		return
+	}
+	var (
+		arn string
+		err error
+	)
+	if onlyTarget {
+		// Only the target differs: put it alone.
+		arn, err = aws.ToString(got.Arn), b.putTarget(ctx, r, dest)
+	} else {
+		arn, err = b.put(ctx, r, dest)
+	}
+	if err != nil {
+		b.reconcileFailed(ctx, r, err, rep)
+		return
+	}
+	b.log.Info("eventbridge: reconcile put rule", "rule", awsName, "why", why)
+	rep.Synced = append(rep.Synced, r.Name)
+	if !b.queue.has(r.Name) {
+		b.setSync(ctx, r.Name, store.Sync{State: StateSynced, ARN: arn})
+	}
+}
+
+func (b *Backend) reconcileFailed(ctx context.Context, r store.Rule, err error, rep *Report) {
+	b.log.Warn("eventbridge: reconcile could not sync rule", "rule", r.Name, "err", err)
+	rep.Failed = append(rep.Failed, r.Name)
+	if !b.queue.has(r.Name) {
+		b.setSync(ctx, r.Name, store.Sync{State: StateError, Error: awsMessage(err), ARN: r.Sync.ARN})
+	}
+}
+
+// orphans returns the EventBridge rules in remote that are not known and
+// carry this agent's tags, by name.
+func (b *Backend) orphans(ctx context.Context, remote map[string]types.Rule, known map[string]bool) ([]string, error) {
+	var orphans []string
+	for _, name := range slices.Sorted(maps.Keys(remote)) {
+		if known[name] || !strings.HasPrefix(name, b.cfg.RulePrefix) {
+			continue
+		}
+		out, err := b.client.ListTagsForResource(ctx, &eventbridge.ListTagsForResourceInput{ResourceARN: remote[name].Arn})
+		if err != nil {
+			return orphans, fmt.Errorf("list tags of rule %s: %w", name, err)
+		}
+		tags := make(map[string]string, len(out.Tags))
+		for _, t := range out.Tags {
+			tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
+		}
+		if v, ok := tags[TagManaged]; ok && v == b.cfg.RulePrefix && tags[TagDestination] == b.cfg.DestinationName {
+			orphans = append(orphans, name)
+		}
+	}
+	return orphans, nil
+}
+
+// Orphans lists the EventBridge rules under the prefix that carry this
+// agent's tags but that no stored rule (nor a pending delete) has.
+func (b *Backend) Orphans(ctx context.Context) ([]string, error) {
+	b.applyMu.Lock()
+	defer b.applyMu.Unlock()
+	return b.findOrphans(ctx)
+}
+
+func (b *Backend) findOrphans(ctx context.Context) ([]string, error) {
+	stored, err := b.cfg.Store.RuleList(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list stored rules: %w", err)
+	}
+	remote, err := b.listRules(ctx)
+	if err != nil {
+		return nil, err
+	}
+	known := make(map[string]bool, len(stored))
+	for _, r := range stored {
+		known[b.AWSName(r.Name)] = true
+	}
+	return b.orphans(ctx, remote, known)
+}
+
+// Prune deletes the orphans (targets, then rule) and returns the names it
+// deleted. Deletes not applied yet count as orphans here.
+func (b *Backend) Prune(ctx context.Context) ([]string, error) {
+	b.applyMu.Lock()
+	defer b.applyMu.Unlock()
+	orphans, err := b.findOrphans(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var deleted []string
+	var errs []error
+	for _, name := range orphans {
+		if err := b.remove(ctx, name); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		deleted = append(deleted, name)
+		if stored, ok := strings.CutPrefix(name, b.cfg.RulePrefix); ok {
+			if err := b.state.removePendingDelete(stored); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return deleted, errors.Join(errs...)
+}

@@ -1,0 +1,412 @@
+package notify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jobbridge/jobbridge/agent/internal/events"
+	"github.com/jobbridge/jobbridge/agent/internal/runner"
+	"github.com/jobbridge/jobbridge/agent/internal/store"
+	"github.com/jobbridge/jobbridge/shared/api"
+)
+
+// Store is what the dispatcher reads and writes.
+type Store interface {
+	RuleGet(ctx context.Context, name string) (store.Rule, error)
+	RunList(ctx context.Context, f store.RunFilter) ([]store.Run, string, error)
+	AuditAppend(ctx context.Context, e store.AuditEntry) error
+}
+
+// Config configures a Dispatcher.
+type Config struct {
+	Store     Store
+	Events    *events.Broker
+	Notifiers []Notifier
+	// On is what notifies when a rule does not say. Default: failed,
+	// interrupted, timeout, recovered.
+	On []Kind
+	// FoldWindow: after a message, further outcomes of the same kind of the
+	// same rule within the window are folded into one message sent when
+	// the window ends. Default 10 minutes.
+	FoldWindow time.Duration
+	// Attempts is how often a message is tried on a channel. Default 6.
+	Attempts int
+	// Backoff is the wait before the first retry; it doubles. Default 2s.
+	Backoff time.Duration
+	// BaseURL is the agent's URL for links in messages ("" for none).
+	BaseURL string
+	Logger  *slog.Logger
+}
+
+// DefaultOn is what notifies when nothing is configured.
+var DefaultOn = []Kind{Failed, Interrupted, Timeout, Recovered}
+
+// Dispatcher turns run events into messages. Run it with Run.
+type Dispatcher struct {
+	cfg    Config
+	log    *slog.Logger
+	queues map[string]chan delivery
+
+	mu     sync.Mutex
+	folds  map[string]*fold // by rule + kind
+	health map[string]*ChannelStatus
+}
+
+type delivery struct {
+	msg Message
+}
+
+type fold struct {
+	until  time.Time
+	count  int // outcomes folded since the last message
+	since  time.Time
+	latest Message
+	timer  *time.Timer
+}
+
+// ChannelStatus is how a channel has fared.
+type ChannelStatus struct {
+	Channel     string    `json:"channel"`
+	Healthy     bool      `json:"healthy"`
+	Sent        int       `json:"sent"`
+	Failed      int       `json:"failed"`
+	LastError   string    `json:"lastError,omitempty"`
+	LastErrorAt time.Time `json:"lastErrorAt,omitzero"`
+	LastSentAt  time.Time `json:"lastSentAt,omitzero"`
+}
+
+// queueSize bounds each channel's backlog; beyond it messages are dropped
+// (and logged) rather than grow memory while a channel is down.
+const queueSize = 1000
+
+// New returns a dispatcher.
+func New(cfg Config) *Dispatcher {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.On == nil {
+		cfg.On = DefaultOn
+	}
+	if cfg.FoldWindow <= 0 {
+		cfg.FoldWindow = 10 * time.Minute
+	}
+	if cfg.Attempts <= 0 {
+		cfg.Attempts = 6
+	}
+	if cfg.Backoff <= 0 {
+		cfg.Backoff = 2 * time.Second
+	}
+	d := &Dispatcher{
+		cfg: cfg, log: cfg.Logger,
+		queues: make(map[string]chan delivery),
+		folds:  make(map[string]*fold),
+		health: make(map[string]*ChannelStatus),
+	}
+	for _, n := range cfg.Notifiers {
+		d.queues[n.Name()] = make(chan delivery, queueSize)
+		d.health[n.Name()] = &ChannelStatus{Channel: n.Name(), Healthy: true}
+	}
+	return d
+}
+
+// Channels names the configured channels.
+func (d *Dispatcher) Channels() []string {
+	var out []string
+	for _, n := range d.cfg.Notifiers {
+		out = append(out, n.Name())
+	}
+	return out
+}
+
+// Status reports each channel's health: unhealthy after a message that
+// could not be sent at all, until one goes through.
+func (d *Dispatcher) Status() []ChannelStatus {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make([]ChannelStatus, 0, len(d.health))
+	for _, n := range d.cfg.Notifiers {
+		out = append(out, *d.health[n.Name()])
+	}
+	return out
+}
+
+// Run follows the events and sends messages until ctx is done.
+func (d *Dispatcher) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, n := range d.cfg.Notifiers {
+		wg.Go(func() { d.sender(ctx, n) })
+	}
+	for ctx.Err() == nil {
+		_, ch, _, cancel := d.cfg.Events.Subscribe(0)
+		d.follow(ctx, ch)
+		cancel()
+		if ctx.Err() == nil {
+			d.log.Warn("notifications fell behind the event stream; some outcomes may not be notified")
+		}
+	}
+	d.mu.Lock()
+	for _, f := range d.folds {
+		f.timer.Stop()
+	}
+	d.mu.Unlock()
+	wg.Wait()
+}
+
+func (d *Dispatcher) follow(ctx context.Context, ch <-chan events.Event) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case e, ok := <-ch:
+			if !ok {
+				return
+			}
+			// Each agent notifies about its own runs (and those it finds
+			// left by a dead agent), not about others' relayed to it.
+			if e.Type == events.RunFinished && e.Run != nil && e.Local() {
+				d.handle(ctx, *e.Run)
+			}
+		}
+	}
+}
+
+// kindOf says what a finished run is, for notifications; "" for nothing.
+func kindOf(r store.Run) Kind {
+	switch r.Status {
+	case api.StatusFailed:
+		if r.CancelledBy == runner.TimeoutCanceller {
+			return Timeout
+		}
+		return Failed
+	case api.StatusCancelled:
+		if r.CancelReason == runner.ShutdownReason {
+			return "" // the agent stopping is not news
+		}
+		return Cancelled
+	case api.StatusInterrupted:
+		return Interrupted
+	case api.StatusSucceeded:
+		return Recovered // if the run before failed; see handle
+	}
+	return ""
+}
+
+// handle decides whether a finished run notifies, and how.
+func (d *Dispatcher) handle(ctx context.Context, r store.Run) {
+	kind := kindOf(r)
+	if kind == "" {
+		return
+	}
+	if kind == Recovered && !d.previousFailed(ctx, r) {
+		return
+	}
+	on, channels := d.cfg.On, []string(nil)
+	if r.Rule != "" {
+		if rule, err := d.cfg.Store.RuleGet(ctx, r.Rule); err == nil {
+			if p := rule.Notify; len(p.On) > 0 {
+				on = nil
+				for _, k := range p.On {
+					on = append(on, Kind(k))
+				}
+			}
+			channels = rule.Notify.Channels
+		}
+	}
+	if !slices.Contains(on, kind) {
+		return
+	}
+	m := Message{
+		Kind: kind, Rule: r.Rule, Job: r.Job, RunID: r.ID, Status: r.Status,
+		Error: firstLines(r.Error, 10), Started: r.StartedAt, Finished: r.FinishedAt, Node: r.Node, Count: 1,
+		Console: "go run ./cmd/tui, then :runs and /" + r.ID,
+	}
+	if d.cfg.BaseURL != "" {
+		m.Link = d.cfg.BaseURL + "/api/v1/runs/" + r.ID
+	}
+	if kind == Recovered {
+		d.flushFolds(r.Rule, channels) // say how bad it got before saying it is over
+		d.enqueue(m, channels)
+		return
+	}
+	d.foldOrSend(m, channels)
+}
+
+// previousFailed reports whether the rule's run before r ended badly.
+func (d *Dispatcher) previousFailed(ctx context.Context, r store.Run) bool {
+	if r.Rule == "" {
+		return false
+	}
+	runs, _, err := d.cfg.Store.RunList(ctx, store.RunFilter{
+		Rule: r.Rule, Cursor: r.ID, Limit: 1,
+		Statuses: []api.RunStatus{api.StatusSucceeded, api.StatusFailed, api.StatusInterrupted, api.StatusCancelled},
+	})
+	if err != nil || len(runs) == 0 {
+		return false
+	}
+	k := kindOf(runs[0])
+	return k == Failed || k == Timeout || k == Interrupted
+}
+
+// foldOrSend sends the first outcome of a kind at once and folds the ones
+// that follow within the window into one message at its end.
+func (d *Dispatcher) foldOrSend(m Message, channels []string) {
+	key := m.Rule + "\x00" + string(m.Kind)
+	now := time.Now()
+	d.mu.Lock()
+	f := d.folds[key]
+	if f != nil && now.Before(f.until) {
+		if f.count == 0 {
+			f.since = m.Finished
+		}
+		f.count++
+		f.latest = m
+		d.mu.Unlock()
+		return
+	}
+	if f != nil {
+		f.timer.Stop()
+	}
+	f = &fold{until: now.Add(d.cfg.FoldWindow)}
+	f.timer = time.AfterFunc(d.cfg.FoldWindow, func() { d.windowEnded(key, channels) })
+	d.folds[key] = f
+	d.mu.Unlock()
+	d.enqueue(m, channels)
+}
+
+// windowEnded sends what was folded, if anything, and opens a new window
+// for it (a storm that goes on gives one message per window).
+func (d *Dispatcher) windowEnded(key string, channels []string) {
+	d.mu.Lock()
+	f := d.folds[key]
+	if f == nil {
+		d.mu.Unlock()
+		return
+	}
+	if f.count == 0 {
+		delete(d.folds, key)
+		d.mu.Unlock()
+		return
+	}
+	m := f.latest
+	m.Count, m.Since = f.count, f.since
+	f.count = 0
+	f.until = time.Now().Add(d.cfg.FoldWindow)
+	f.timer = time.AfterFunc(d.cfg.FoldWindow, func() { d.windowEnded(key, channels) })
+	d.mu.Unlock()
+	d.enqueue(m, channels)
+}
+
+// flushFolds sends at once what is folded for a rule.
+func (d *Dispatcher) flushFolds(rule string, channels []string) {
+	d.mu.Lock()
+	var pending []Message
+	for key, f := range d.folds {
+		if !strings.HasPrefix(key, rule+"\x00") {
+			continue
+		}
+		f.timer.Stop()
+		if f.count > 0 {
+			m := f.latest
+			m.Count, m.Since = f.count, f.since
+			pending = append(pending, m)
+		}
+		delete(d.folds, key)
+	}
+	d.mu.Unlock()
+	for _, m := range pending {
+		d.enqueue(m, channels)
+	}
+}
+
+// enqueue puts m on the queue of each channel chosen (all when none).
+func (d *Dispatcher) enqueue(m Message, channels []string) {
+	for _, n := range d.cfg.Notifiers {
+		if len(channels) > 0 && !slices.Contains(channels, n.Name()) {
+			continue
+		}
+		select {
+		case d.queues[n.Name()] <- delivery{msg: m}:
+		default:
+			d.log.Error("notification queue full; message dropped", "channel", n.Name(), "rule", m.Rule, "run", m.RunID)
+		}
+	}
+}
+
+// sender sends a channel's messages in order, retrying each with backoff,
+// and records every outcome in the audit trail.
+func (d *Dispatcher) sender(ctx context.Context, n Notifier) {
+	q := d.queues[n.Name()]
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case dl := <-q:
+			err := d.send(ctx, n, dl.msg)
+			if ctx.Err() != nil {
+				return
+			}
+			d.record(ctx, n.Name(), dl.msg, err)
+		}
+	}
+}
+
+func (d *Dispatcher) send(ctx context.Context, n Notifier, m Message) error {
+	wait := d.cfg.Backoff
+	var err error
+	for attempt := 1; attempt <= d.cfg.Attempts; attempt++ {
+		sendCtx, cancel := context.WithTimeout(ctx, time.Minute)
+		err = scrub(n, n.Notify(sendCtx, m)) // to the log, the status and the audit trail
+		cancel()
+		if err == nil {
+			return nil
+		}
+		d.log.Warn("notification not sent; will retry", "channel", n.Name(), "rule", m.Rule, "run", m.RunID, "attempt", attempt, "err", err)
+		d.noteError(n.Name(), err) // shown while it retries; unhealthy once it gives up
+		if attempt == d.cfg.Attempts {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(wait*2, 5*time.Minute)
+	}
+	return fmt.Errorf("gave up after %d attempts: %w", d.cfg.Attempts, err)
+}
+
+// noteError shows a failed attempt's error in the channel's status at once.
+func (d *Dispatcher) noteError(channel string, err error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	h := d.health[channel]
+	h.LastError, h.LastErrorAt = err.Error(), time.Now().UTC()
+}
+
+func (d *Dispatcher) record(ctx context.Context, channel string, m Message, err error) {
+	now := time.Now().UTC()
+	d.mu.Lock()
+	h := d.health[channel]
+	if err == nil {
+		h.Healthy, h.LastSentAt = true, now
+		h.Sent++
+	} else {
+		h.Healthy, h.LastError, h.LastErrorAt = false, err.Error(), now
+		h.Failed++
+	}
+	d.mu.Unlock()
+	entry := store.AuditEntry{Actor: "notify", Action: "notify.sent", Target: m.RunID, Detail: fmt.Sprintf("%s: %s", channel, m.Subject())}
+	if err != nil {
+		entry.Action, entry.Detail = "notify.failed", fmt.Sprintf("%s: %s: %v", channel, m.Subject(), err)
+		d.log.Error("notification failed", "channel", channel, "rule", m.Rule, "run", m.RunID, "err", err)
+	}
+	if aerr := d.cfg.Store.AuditAppend(ctx, entry); aerr != nil && !errors.Is(aerr, context.Canceled) {
+		d.log.Warn("record notification outcome", "err", aerr)
+	}
+}

@@ -1,0 +1,352 @@
+package notify_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jobbridge/jobbridge/agent/internal/events"
+	"github.com/jobbridge/jobbridge/agent/internal/notify"
+	"github.com/jobbridge/jobbridge/agent/internal/runner"
+	"github.com/jobbridge/jobbridge/agent/internal/store"
+	"github.com/jobbridge/jobbridge/agent/internal/storetesting"
+	"github.com/jobbridge/jobbridge/jobs"
+	"github.com/jobbridge/jobbridge/shared/api"
+)
+
+// recorder is a Notifier that keeps what it is sent; it can be told to
+// fail the first n attempts.
+type recorder struct {
+	name string
+	mu   sync.Mutex
+	msgs []notify.Message
+	fail int
+	sent chan struct{}
+}
+
+func newRecorder(name string) *recorder {
+	return &recorder{name: name, sent: make(chan struct{}, 100)}
+}
+
+func (r *recorder) Name() string { return r.name }
+
+func (r *recorder) Notify(_ context.Context, m notify.Message) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.fail > 0 {
+		r.fail--
+		return errors.New("server said no")
+	}
+	r.msgs = append(r.msgs, m)
+	r.sent <- struct{}{}
+	return nil
+}
+
+func (r *recorder) messages() []notify.Message {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]notify.Message(nil), r.msgs...)
+}
+
+// waitN waits for n messages, or fails after a few seconds.
+func (r *recorder) waitN(t *testing.T, n int) []notify.Message {
+	t.Helper()
+	deadline := time.After(5 * time.Second)
+	for len(r.messages()) < n {
+		select {
+		case <-r.sent:
+		case <-deadline:
+			t.Fatalf("%s got %d messages, want %d: %+v", r.name, len(r.messages()), n, r.messages())
+		}
+	}
+	return r.messages()
+}
+
+// quiet checks that nothing more arrives for a moment.
+func (r *recorder) quiet(t *testing.T, have int) {
+	t.Helper()
+	time.Sleep(150 * time.Millisecond)
+	if got := r.messages(); len(got) != have {
+		t.Errorf("%s got %d messages, want %d: %+v", r.name, len(got), have, got)
+	}
+}
+
+// outcomeJob ends as each run's "outcome" parameter says.
+type outcomeJob struct{}
+
+func (outcomeJob) ID() string          { return "outcome" }
+func (outcomeJob) Description() string { return "ends as told" }
+func (outcomeJob) Params() []jobs.Param {
+	return []jobs.Param{{Name: "outcome", Type: jobs.TypeEnum, Choices: []string{"ok", "fail", "block"}, Default: "ok"}}
+}
+func (outcomeJob) Run(ctx context.Context, p jobs.Params) error {
+	switch p["outcome"] {
+	case "fail":
+		return errors.New("disk full\nsecond line")
+	case "block":
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	return nil
+}
+
+type env struct {
+	store  store.Store
+	runner *runner.Runner
+	a, b   *recorder
+	disp   *notify.Dispatcher
+	logs   *lockedBuffer // the dispatcher's log
+}
+
+// lockedBuffer collects a log written from several goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func newEnv(t *testing.T, fold time.Duration) *env {
+	t.Helper()
+	return newEnvWith(t, fold)
+}
+
+// newEnvWith uses the given notifiers, or two recorders (email, webhook).
+func newEnvWith(t *testing.T, fold time.Duration, notifiers ...notify.Notifier) *env {
+	t.Helper()
+	s := storetesting.Open(t, "sqlite")
+	reg := jobs.NewRegistry()
+	if err := reg.Register(outcomeJob{}); err != nil {
+		t.Fatal(err)
+	}
+	broker := events.NewBroker(0)
+	r, err := runner.New(runner.Config{Store: s, Jobs: reg, Events: broker, Node: "n1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{store: s, runner: r, a: newRecorder("email"), b: newRecorder("webhook"), logs: &lockedBuffer{}}
+	if len(notifiers) == 0 {
+		notifiers = []notify.Notifier{e.a, e.b}
+	}
+	e.disp = notify.New(notify.Config{
+		Store: s, Events: broker, Notifiers: notifiers,
+		FoldWindow: fold, Attempts: 3, Backoff: 10 * time.Millisecond, BaseURL: "http://agent:8080",
+		Logger: slog.New(slog.NewTextHandler(e.logs, nil)),
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { e.disp.Run(ctx); close(done) }()
+	t.Cleanup(func() {
+		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer scancel()
+		_ = r.Shutdown(sctx)
+		cancel()
+		<-done
+	})
+	time.Sleep(20 * time.Millisecond) // let the dispatcher subscribe
+	return e
+}
+
+func (e *env) rule(t *testing.T, name string, policy store.NotifyPolicy) store.Rule {
+	t.Helper()
+	r, err := e.store.RuleCreate(context.Background(), store.Rule{Name: name, Job: "outcome", Schedule: "rate(1 day)", Enabled: true, Notify: policy})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func (e *env) run(t *testing.T, rule store.Rule, outcome string) store.Run {
+	t.Helper()
+	run, _, err := e.runner.Start(context.Background(), runner.StartParams{Rule: rule, Trigger: api.TriggerManual, Overrides: map[string]string{"outcome": outcome}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if outcome != "block" {
+		e.waitDone(t, run.ID)
+	}
+	return run
+}
+
+func (e *env) waitDone(t *testing.T, id string) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if r, _ := e.store.RunGet(context.Background(), id); r.Status.Terminal() {
+			return
+		}
+	}
+	t.Fatalf("run %s did not finish", id)
+}
+
+func TestFailureThenRecovery(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, time.Minute)
+	r := e.rule(t, "nightly", store.NotifyPolicy{})
+	e.run(t, r, "ok") // a success with no failure before: nothing
+	failed := e.run(t, r, "fail")
+	msgs := e.a.waitN(t, 1)
+	m := msgs[0]
+	if m.Kind != notify.Failed || m.RunID != failed.ID || m.Error != "disk full\nsecond line" || m.Link != "http://agent:8080/api/v1/runs/"+failed.ID || m.Count != 1 {
+		t.Errorf("failure message = %+v", m)
+	}
+	e.b.waitN(t, 1) // both channels by default
+	e.run(t, r, "ok")
+	msgs = e.a.waitN(t, 2)
+	if msgs[1].Kind != notify.Recovered {
+		t.Errorf("second message = %+v, want recovered", msgs[1])
+	}
+	e.run(t, r, "ok") // a second success is not news
+	e.a.quiet(t, 2)
+}
+
+func TestRepeatedFailuresAreFolded(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 400*time.Millisecond)
+	r := e.rule(t, "flaky", store.NotifyPolicy{})
+	for range 4 {
+		e.run(t, r, "fail")
+	}
+	if got := e.a.waitN(t, 1); len(got) != 1 {
+		t.Fatalf("messages during the storm: %d", len(got))
+	}
+	msgs := e.a.waitN(t, 2) // the window ends
+	if msgs[1].Count != 3 || msgs[1].Kind != notify.Failed {
+		t.Errorf("folded message = %+v, want the 3 failures after the first", msgs[1])
+	}
+	if s := msgs[1].Subject(); s != "[jobbridge] flaky: 3 runs failed since "+msgs[1].Since.UTC().Format("15:04 UTC") {
+		t.Errorf("folded subject = %q", s)
+	}
+	e.a.quiet(t, 2)
+}
+
+func TestRecoveryFlushesFoldedFailures(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, time.Hour)
+	r := e.rule(t, "flaky", store.NotifyPolicy{})
+	e.run(t, r, "fail")
+	e.run(t, r, "fail")
+	e.run(t, r, "ok")
+	msgs := e.a.waitN(t, 3)
+	if msgs[0].Count != 1 || msgs[1].Count != 1 || msgs[1].Kind != notify.Failed || msgs[2].Kind != notify.Recovered {
+		t.Errorf("messages = %+v; want failure, the folded one, recovery", msgs)
+	}
+}
+
+func TestPerRuleSelection(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, time.Minute)
+	quiet := e.rule(t, "quiet", store.NotifyPolicy{On: []string{notify.None}})
+	onlyCancel := e.rule(t, "cancel-only", store.NotifyPolicy{On: []string{"cancelled"}, Channels: []string{"webhook"}})
+	e.run(t, quiet, "fail")
+	e.run(t, onlyCancel, "fail")
+	run := e.run(t, onlyCancel, "block")
+	if _, err := e.runner.Cancel(context.Background(), run.ID, "alice", "not today"); err != nil {
+		t.Fatal(err)
+	}
+	e.waitDone(t, run.ID)
+	msgs := e.b.waitN(t, 1)
+	if msgs[0].Kind != notify.Cancelled || msgs[0].Rule != "cancel-only" || msgs[0].Error != "cancelled by alice: not today" {
+		t.Errorf("webhook message = %+v", msgs[0])
+	}
+	e.a.quiet(t, 0) // the rule chose the webhook only, and "quiet" chose none
+	e.b.quiet(t, 1)
+}
+
+func TestShutdownCancellationsDoNotNotify(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, time.Minute)
+	r := e.rule(t, "long", store.NotifyPolicy{On: []string{"cancelled", "failed"}})
+	run := e.run(t, r, "block")
+	time.Sleep(20 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := e.runner.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := e.store.RunGet(context.Background(), run.ID); got.Status != api.StatusCancelled {
+		t.Fatalf("run after shutdown: %s", got.Status)
+	}
+	e.a.quiet(t, 0)
+}
+
+func TestTimeoutKind(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, time.Minute)
+	r, err := e.store.RuleCreate(context.Background(), store.Rule{Name: "slow", Job: "outcome", Schedule: "rate(1 day)", Enabled: true, Timeout: 30 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := e.run(t, r, "block")
+	e.waitDone(t, run.ID)
+	if m := e.a.waitN(t, 1)[0]; m.Kind != notify.Timeout || m.Subject() != "[jobbridge] slow timed out (run "+run.ID[len(run.ID)-8:]+")" {
+		t.Errorf("timeout message = %+v (%s)", m, m.Subject())
+	}
+}
+
+func TestAFailingChannelIsRetriedThenRecordedWithoutTouchingTheRun(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, time.Minute)
+	e.a.fail = 2 // succeeds on the third of 3 attempts
+	e.b.fail = 5 // never within 3 attempts
+	r := e.rule(t, "r", store.NotifyPolicy{})
+	run := e.run(t, r, "fail")
+	e.a.waitN(t, 1)
+	var st []notify.ChannelStatus
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		st = e.disp.Status()
+		if st[1].Failed == 1 {
+			break
+		}
+	}
+	if !st[0].Healthy || st[0].Sent != 1 || st[1].Healthy || st[1].Failed != 1 || st[1].LastError == "" {
+		t.Errorf("channel status = %+v", st)
+	}
+	var entries []store.AuditEntry
+	actions := map[string]bool{}
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline) && len(actions) < 2; time.Sleep(10 * time.Millisecond) {
+		var err error
+		if entries, _, err = e.store.AuditList(context.Background(), store.AuditFilter{Actor: "notify"}); err != nil {
+			t.Fatal(err)
+		}
+		clear(actions)
+		for _, en := range entries {
+			actions[en.Action] = true
+		}
+	}
+	for _, en := range entries {
+		if en.Target != run.ID {
+			t.Errorf("audit entry %+v is not about run %s", en, run.ID)
+		}
+	}
+	if !actions["notify.sent"] || !actions["notify.failed"] {
+		t.Errorf("audit = %+v, want one sent and one failed", entries)
+	}
+	if got, _ := e.store.RunGet(context.Background(), run.ID); got.Status != api.StatusFailed || got.Error != "disk full\nsecond line" {
+		t.Errorf("the run changed: %+v", got)
+	}
+}
+
+func TestParseKinds(t *testing.T) {
+	t.Parallel()
+	got, err := notify.ParseKinds("failed, Timeout,failed recovered")
+	if err != nil || len(got) != 3 || got[1] != notify.Timeout {
+		t.Errorf("ParseKinds = %v, %v", got, err)
+	}
+	if _, err := notify.ParseKinds("failed,exploded"); err == nil {
+		t.Error("ParseKinds accepted exploded")
+	}
+}

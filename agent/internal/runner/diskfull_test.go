@@ -1,0 +1,251 @@
+package runner_test
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jobbridge/jobbridge/agent/internal/events"
+	"github.com/jobbridge/jobbridge/agent/internal/runner"
+	"github.com/jobbridge/jobbridge/agent/internal/store"
+	"github.com/jobbridge/jobbridge/agent/internal/storetesting"
+	"github.com/jobbridge/jobbridge/jobs"
+	"github.com/jobbridge/jobbridge/shared/api"
+)
+
+// newDiskEnv is a runner on a SQLite store that a test can fill up.
+func newDiskEnv(t *testing.T, cfg runner.Config, js ...jobs.Job) (*env, *watchedStore) {
+	t.Helper()
+	s := &watchedStore{Store: storetesting.Open(t, "sqlite")}
+	reg := jobs.NewRegistry()
+	if err := reg.Register(js...); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Store, cfg.Jobs, cfg.Events, cfg.Node = s, reg, events.NewBroker(0), "node-1"
+	cfg.LogFlushInterval = 10 * time.Millisecond
+	r, err := runner.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = r.Shutdown(ctx)
+	})
+	return &env{store: s.Store, runner: r, events: cfg.Events}, s
+}
+
+// waitLines polls until the run has at least n lines stored.
+func (e *env) waitLines(t *testing.T, id string, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); len(e.logLines(t, id)) < n; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("run %s has %d log line(s) stored, want %d", id, len(e.logLines(t, id)), n)
+		}
+	}
+}
+
+// kilobyteLine is a log line big enough that a few need a new page.
+func kilobyteLine(i int) string {
+	return fmt.Sprintf("line %03d %s", i, strings.Repeat(".", 1000))
+}
+
+// A run that ends while the disk is full keeps its last lines and progress
+// until space returns, and only then is recorded as finished. Before, they
+// were tried twice and dropped without a word in the run's log.
+func TestARunEndingOnAFullDiskKeepsItsLogUntilSpaceReturns(t *testing.T) {
+	t.Parallel()
+	begun, full, returned := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	job := funcJob{id: "writer", run: func(ctx context.Context, _ jobs.Params) error {
+		jobs.Logger(ctx).Info("before")
+		close(begun)
+		<-full
+		for i := range 20 {
+			jobs.Logger(ctx).Info(kilobyteLine(i))
+		}
+		jobs.Progress(ctx, 70, "most of it")
+		close(returned)
+		return nil
+	}}
+	e, s := newDiskEnv(t, runner.Config{}, job)
+	run := start(t, e, e.rule(t, store.Rule{Name: "r", Job: "writer"}))
+	<-begun
+	e.waitLines(t, run.ID, 1)
+
+	fillDisk(t, s.Store)
+	close(full)
+	<-returned
+	// Let the runner find the disk full a few times after the job returned.
+	failed := s.failedLogs.Load()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if s.failedLogs.Load() >= failed+3 {
+			break
+		}
+		if got, _ := e.store.RunGet(context.Background(), run.ID); got.Status != api.StatusRunning {
+			break // recorded as finished with the disk still full
+		}
+	}
+	if n := s.otherErrors.Load(); n != 0 {
+		t.Errorf("%d log write(s) on a full disk failed with other than store.ErrUnavailable", n)
+	}
+	freeDisk(t, s.Store)
+
+	got := e.waitStatus(t, run.ID, api.StatusSucceeded)
+	lines := e.logLines(t, run.ID)
+	want := []string{"before"}
+	for i := range 20 {
+		want = append(want, kilobyteLine(i))
+	}
+	if !equalMessages(lines, want) {
+		t.Errorf("stored log: %s\nwant \"before\" and the 20 lines written on the full disk", describe(lines))
+	}
+	if got.Progress != (api.Progress{Percent: 70, Message: "most of it"}) {
+		t.Errorf("stored progress = %+v, want the last one reported", got.Progress)
+	}
+}
+
+// Lines that a full disk keeps out are held up to the run's buffer; those
+// beyond it are lost, and the log says how many where they were.
+func TestLinesBeyondTheRunsBufferAreLostAndTheGapIsNoted(t *testing.T) {
+	t.Parallel()
+	begun, full, logged, freed := make(chan struct{}), make(chan struct{}), make(chan struct{}), make(chan struct{})
+	job := funcJob{id: "chatty", run: func(ctx context.Context, _ jobs.Params) error {
+		jobs.Logger(ctx).Info("before")
+		close(begun)
+		<-full
+		for i := range 100 {
+			jobs.Logger(ctx).Info(kilobyteLine(i))
+		}
+		close(logged)
+		<-freed
+		jobs.Logger(ctx).Info("after")
+		return nil
+	}}
+	e, s := newDiskEnv(t, runner.Config{LogBufferPerRun: 16 << 10}, job)
+	run := start(t, e, e.rule(t, store.Rule{Name: "r", Job: "chatty"}))
+	<-begun
+	e.waitLines(t, run.ID, 1)
+	fillDisk(t, s.Store)
+	close(full)
+	<-logged
+	freeDisk(t, s.Store)
+	e.waitNote(t, run.ID)
+	close(freed)
+
+	e.waitStatus(t, run.ID, api.StatusSucceeded)
+	checkGap(t, e.logLines(t, run.ID), 100)
+}
+
+// The buffers of all runs together are capped too.
+func TestTheAgentsLogBufferIsCappedAcrossRuns(t *testing.T) {
+	t.Parallel()
+	full, freed := make(chan struct{}), make(chan struct{})
+	begun, logged := make(chan struct{}, 2), make(chan struct{}, 2)
+	job := funcJob{id: "chatty", run: func(ctx context.Context, _ jobs.Params) error {
+		jobs.Logger(ctx).Info("before")
+		begun <- struct{}{}
+		<-full
+		for i := range 50 {
+			jobs.Logger(ctx).Info(kilobyteLine(i))
+		}
+		logged <- struct{}{}
+		<-freed
+		jobs.Logger(ctx).Info("after")
+		return nil
+	}}
+	e, s := newDiskEnv(t, runner.Config{LogBufferPerRun: 1 << 20, LogBufferTotal: 16 << 10}, job)
+	a := start(t, e, e.rule(t, store.Rule{Name: "a", Job: "chatty"}))
+	b := start(t, e, e.rule(t, store.Rule{Name: "b", Job: "chatty"}))
+	<-begun
+	<-begun
+	e.waitLines(t, a.ID, 1)
+	e.waitLines(t, b.ID, 1)
+	fillDisk(t, s.Store)
+	close(full)
+	<-logged
+	<-logged
+	freeDisk(t, s.Store)
+	e.waitNote(t, a.ID)
+	e.waitNote(t, b.ID)
+	close(freed)
+
+	for _, run := range []store.Run{a, b} {
+		e.waitStatus(t, run.ID, api.StatusSucceeded)
+		checkGap(t, e.logLines(t, run.ID), 50)
+	}
+}
+
+// waitNote polls until the run's log notes lost lines: once space returns,
+// the runner writes what it held and the note, and takes lines again.
+func (e *env) waitNote(t *testing.T, id string) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		for _, l := range e.logLines(t, id) {
+			if lostNote.MatchString(l.Message) {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("run %s: no note of lost lines stored once space returned: %s", id, describe(e.logLines(t, id)))
+		}
+	}
+}
+
+var lostNote = regexp.MustCompile(`^(\d+) log line\(s\) were lost here: the database could not store them`)
+
+// checkGap checks a log of "before", the first of n kilobyte lines, a note
+// saying how many of the others were lost, and "after", numbered in order.
+func checkGap(t *testing.T, lines []store.LogLine, n int) {
+	t.Helper()
+	kept, lost := 0, 0
+	want := []string{"before"}
+	for kept < n && 1+kept < len(lines) && lines[1+kept].Message == kilobyteLine(kept) {
+		want = append(want, kilobyteLine(kept))
+		kept++
+	}
+	if kept < n && 1+kept < len(lines) {
+		if m := lostNote.FindStringSubmatch(lines[1+kept].Message); m != nil {
+			lost, _ = strconv.Atoi(m[1])
+			want = append(want, lines[1+kept].Message)
+		}
+	}
+	want = append(want, "after")
+	if !equalMessages(lines, want) || lost == 0 || kept+lost != n {
+		t.Errorf("stored log: %s\nwant \"before\", the first of %d lines, a note of how many of them were lost, \"after\"", describe(lines), n)
+	}
+	for i, l := range lines {
+		if l.Seq != int64(i+1) {
+			t.Errorf("line %d is numbered %d", i+1, l.Seq)
+		}
+	}
+}
+
+func equalMessages(lines []store.LogLine, want []string) bool {
+	if len(lines) != len(want) {
+		return false
+	}
+	for i, l := range lines {
+		if l.Message != want[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// describe shows a log briefly: each line's start.
+func describe(lines []store.LogLine) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d line(s):", len(lines))
+	for _, l := range lines {
+		m := l.Message
+		if len(m) > 70 {
+			m = m[:70] + "…"
+		}
+		fmt.Fprintf(&b, "\n  %d %s %q", l.Seq, l.Level, m)
+	}
+	return b.String()
+}

@@ -1,0 +1,217 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/jobbridge/jobbridge/agent/internal/events"
+	"github.com/jobbridge/jobbridge/agent/internal/store"
+)
+
+// lineOverhead is what a buffered line costs besides its text.
+const lineOverhead = 64
+
+func lineCost(level, message string) int64 {
+	return int64(len(level) + len(message) + lineOverhead)
+}
+
+// hold makes room for a line of the given cost in the run's buffer and the
+// agent's, and reports whether there was room. An empty buffer takes any
+// line, so that a long line is not lost while the database is well. Call
+// with mu held.
+func (rep *reporter) hold(cost int64) bool {
+	if rep.held > 0 {
+		if rep.held+cost > rep.r.cfg.LogBufferPerRun {
+			return false
+		}
+		for {
+			total := rep.r.logHeld.Load()
+			if total+cost > rep.r.cfg.LogBufferTotal {
+				return false
+			}
+			if rep.r.logHeld.CompareAndSwap(total, total+cost) {
+				break
+			}
+		}
+	} else {
+		rep.r.logHeld.Add(cost)
+	}
+	rep.held += cost
+	return true
+}
+
+// release gives back the room of lines that are written or given up. Call
+// with mu held.
+func (rep *reporter) release(lines []store.LogLine) {
+	var cost int64
+	for _, l := range lines {
+		cost += lineCost(l.Level, l.Message)
+	}
+	rep.held -= cost
+	rep.r.logHeld.Add(-cost)
+}
+
+// notes returns the lines that say what the log lacks, numbered after the
+// last line accepted, to be written after the pending ones: how many lines
+// were lost where the buffer was full, and, once the job has returned, how
+// many were dropped over MaxLogLines. Call with mu held.
+func (rep *reporter) notes() (notes []store.LogLine, lost, dropped int) {
+	now := time.Now().UTC()
+	add := func(msg string) {
+		notes = append(notes, store.LogLine{Seq: rep.seq + int64(len(notes)) + 1, Time: now, Level: "warn", Message: msg})
+	}
+	if rep.lost > 0 {
+		lost = rep.lost
+		add(fmt.Sprintf("%d log line(s) were lost here: the database could not store them in time (disk full, or down?) and the agent's buffer for them was full", lost))
+	}
+	if rep.final && rep.dropped > 0 {
+		dropped = rep.dropped
+		add(fmt.Sprintf("%d more log line(s) dropped: a run keeps at most %d", dropped, rep.r.cfg.MaxLogLines))
+	}
+	return notes, lost, dropped
+}
+
+// flusher writes the buffer every LogFlushInterval, or sooner when a batch
+// is full. While writes fail it waits longer between tries, up to retryMax,
+// and logs the failure once and the recovery once. It stops with the
+// reporter, or when Shutdown gives up.
+func (rep *reporter) flusher() {
+	defer close(rep.done)
+	interval := rep.r.cfg.LogFlushInterval
+	wait := interval
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	failing := false
+	for {
+		select {
+		case <-timer.C:
+		case <-rep.wake:
+			if failing {
+				continue // a full batch does not bring the database back
+			}
+		case <-rep.stop:
+			return
+		case <-rep.r.live.Done():
+			return
+		}
+		err := rep.flush(rep.r.live)
+		switch {
+		case err == nil && failing:
+			rep.r.log.Info("the database takes the run's log and progress again", "run", rep.id)
+			failing, wait = false, interval
+		case err == nil:
+		case !failing:
+			rep.r.log.Warn("store the run's log and progress: keeping them to retry", "run", rep.id, "err", err)
+			failing, wait = true, max(interval, retryFirst)
+		default:
+			wait = min(wait*2, retryMax)
+		}
+		timer.Reset(wait)
+	}
+}
+
+// flush writes what is buffered, with the notes due, in one try. What
+// could not be written is kept for the next (the database may be back by
+// then). When ctx is done it does not touch the store.
+func (rep *reporter) flush(ctx context.Context) error {
+	select {
+	case rep.flushing <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("store the log of run %s: %w", rep.id, context.Cause(ctx))
+	}
+	defer func() { <-rep.flushing }()
+
+	rep.mu.Lock()
+	lines, progress := rep.pending, rep.progress
+	notes, lost, dropped := rep.notes()
+	if len(lines) == 0 && len(notes) == 0 && progress == nil {
+		rep.mu.Unlock()
+		return nil
+	}
+	if ctx.Err() != nil {
+		rep.mu.Unlock()
+		return fmt.Errorf("store the log of run %s: %w", rep.id, context.Cause(ctx))
+	}
+	rep.pending, rep.progress = nil, nil
+	run := rep.run
+	rep.mu.Unlock()
+
+	ctx, cancel := context.WithTimeout(ctx, storeCallTimeout)
+	defer cancel()
+	var errs []error
+	if batch := append(slices.Clip(lines), notes...); len(batch) > 0 {
+		err := rep.r.cfg.Store.RunLogAppend(ctx, rep.id, batch)
+		rep.mu.Lock()
+		if err != nil {
+			// Lines accepted meanwhile come after these; the notes are
+			// made again next time, with what is lost by then.
+			rep.pending = append(lines, rep.pending...)
+			errs = append(errs, fmt.Errorf("store %d log line(s): %w", len(batch), err))
+		} else {
+			// No line was accepted meanwhile if a gap was noted (see
+			// Log), nor once the job had returned: the notes' numbers hold.
+			rep.release(lines)
+			rep.seq += int64(len(notes))
+			rep.lost -= lost
+			rep.dropped -= dropped
+		}
+		rep.mu.Unlock()
+		if err == nil {
+			for _, n := range notes {
+				rep.r.cfg.Events.Publish(events.Event{Type: events.RunLog, RuleName: run.Rule, Run: &run, Log: &n})
+			}
+		}
+	}
+	if progress != nil {
+		if err := rep.r.cfg.Store.RunSetProgress(ctx, rep.id, *progress); err != nil {
+			rep.mu.Lock()
+			if rep.progress == nil {
+				rep.progress = progress
+			}
+			rep.mu.Unlock()
+			errs = append(errs, fmt.Errorf("store progress: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// flushFinal writes what is left once the job has returned, retrying while
+// the database is unavailable (an outage, a full disk), so that a run's log
+// and last progress survive it like its outcome does: until finishPatience,
+// or until Shutdown gives up. What it cannot write is lost, and logged.
+func (rep *reporter) flushFinal() {
+	rep.mu.Lock()
+	rep.final = true
+	rep.mu.Unlock()
+	ctx := rep.r.live
+	deadline := time.Now().Add(finishPatience)
+	backoff := retryFirst
+	for {
+		err := rep.flush(ctx)
+		if err == nil {
+			return
+		}
+		if ctx.Err() != nil || !errors.Is(err, store.ErrUnavailable) || time.Now().After(deadline) || !sleep(ctx, backoff) {
+			rep.abandon(err)
+			return
+		}
+		backoff = min(backoff*2, retryMax)
+	}
+}
+
+// abandon gives up what the store has not taken, and says so.
+func (rep *reporter) abandon(err error) {
+	rep.mu.Lock()
+	lines := len(rep.pending) + rep.lost
+	progress := rep.progress != nil
+	rep.release(rep.pending)
+	rep.pending, rep.lost, rep.progress = nil, 0, nil
+	rep.mu.Unlock()
+	if lines > 0 || progress {
+		rep.r.log.Error("a run's last log lines or progress could not be stored and are lost",
+			"run", rep.id, "lines", lines, "progress", progress, "err", err)
+	}
+}

@@ -1,0 +1,344 @@
+// Package runner starts runs of jobs in the background, records each
+// transition in the store and publishes it as an event. It is the one path by
+// which anything runs: the webhook, the local scheduler and the API's trigger
+// and restart all come through Start (or Fire, which looks the rule up).
+//
+// A run's context is cancelled by an operator (Cancel), by its rule's
+// timeout, or by the agent's shutdown; the run records which, and by whom. A
+// job that ignores its context stays "cancelling" until it returns.
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jobbridge/jobbridge/agent/internal/events"
+	"github.com/jobbridge/jobbridge/agent/internal/store"
+	"github.com/jobbridge/jobbridge/jobs"
+	"github.com/jobbridge/jobbridge/shared/api"
+)
+
+var (
+	// ErrUnknownRule is returned by Fire for a rule that does not exist.
+	ErrUnknownRule = errors.New("unknown rule")
+	// ErrRuleDisabled is returned by Fire for a rule that is disabled.
+	ErrRuleDisabled = errors.New("rule is disabled")
+	// ErrUnknownJob is returned when a rule names a job this agent lacks.
+	ErrUnknownJob = errors.New("unknown job")
+	// ErrShuttingDown is returned by Start once Shutdown has begun.
+	ErrShuttingDown = errors.New("agent is shutting down")
+)
+
+// Config configures a Runner.
+type Config struct {
+	Store  store.Store
+	Jobs   *jobs.Registry
+	Events *events.Broker
+	// Node names this agent in the runs it records. Required.
+	Node string
+	// Logger receives the agent's own log (not the runs'). Default: discard.
+	Logger *slog.Logger
+	// MaxLogLines caps the lines stored per run. Default 10,000.
+	MaxLogLines int
+	// LogFlushInterval is how often buffered log lines and progress are
+	// written to the store. Default 250ms.
+	LogFlushInterval time.Duration
+	// LogBufferPerRun caps the bytes of a run's log lines held in memory
+	// while the database does not take them (it is down, or its disk is
+	// full). Lines over the cap are lost, and the run's log says how many
+	// where they were. A line always fits in an empty buffer. Default 4 MiB.
+	LogBufferPerRun int64
+	// LogBufferTotal caps the same across all runs of this agent. Default
+	// 64 MiB.
+	LogBufferTotal int64
+	// RuleCacheTTL is how long Fire may use a rule it read before. A rule
+	// changed through ForgetRule is read afresh at once. Default 2s;
+	// negative turns the cache off.
+	RuleCacheTTL time.Duration
+	// RemoteCancel, when set, tells the other agents that a run which is
+	// not running here was asked to stop (several agents on PostgreSQL);
+	// the one running it calls CancelLocal.
+	RemoteCancel func(ctx context.Context, runID string) error
+	// Secrets are the agent's own tokens and keys. They, and each run's
+	// secret parameter values, are replaced by api.MaskedValue in every log
+	// line, progress message and error a run records.
+	Secrets []string
+}
+
+// Runner runs jobs. Create it with New; stop it with Shutdown.
+type Runner struct {
+	cfg    Config
+	log    *slog.Logger
+	base   context.Context // parent of every run's context
+	cancel context.CancelCauseFunc
+
+	// live is done once Shutdown gives up on what is left to record: every
+	// store write the runner retries, and every flusher, stops then.
+	live     context.Context
+	stopLive context.CancelFunc
+
+	rules ruleCache
+
+	// mask masks cfg.Secrets: the masker of every run without secret
+	// parameters, built once rather than per run.
+	mask masker
+
+	logHeld atomic.Int64 // bytes of run log lines buffered, all runs
+
+	mu      sync.Mutex
+	closing bool
+	active  map[string]*activeRun
+	idle    chan struct{} // closed once closing and no run is active
+}
+
+type activeRun struct {
+	run      store.Run
+	rep      *reporter
+	cancel   context.CancelCauseFunc
+	returned chan struct{} // closed when the job has returned
+	done     chan struct{} // closed when the outcome is recorded or given up
+	recorded bool          // the outcome is in the store; read after done
+}
+
+// New returns a runner. It does not start anything by itself.
+func New(cfg Config) (*Runner, error) {
+	if cfg.Store == nil || cfg.Jobs == nil || cfg.Events == nil {
+		return nil, errors.New("runner: Store, Jobs and Events are required")
+	}
+	if cfg.Node == "" {
+		return nil, errors.New("runner: Node is required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.MaxLogLines <= 0 {
+		cfg.MaxLogLines = 10_000
+	}
+	if cfg.LogFlushInterval <= 0 {
+		cfg.LogFlushInterval = 250 * time.Millisecond
+	}
+	if cfg.LogBufferPerRun <= 0 {
+		cfg.LogBufferPerRun = 4 << 20
+	}
+	if cfg.LogBufferTotal <= 0 {
+		cfg.LogBufferTotal = 64 << 20
+	}
+	if cfg.RuleCacheTTL == 0 {
+		cfg.RuleCacheTTL = 2 * time.Second
+	}
+	base, cancel := context.WithCancelCause(context.Background())
+	live, stopLive := context.WithCancel(context.Background())
+	return &Runner{
+		cfg:      cfg,
+		log:      cfg.Logger,
+		base:     base,
+		cancel:   cancel,
+		live:     live,
+		stopLive: stopLive,
+		rules:    ruleCache{ttl: cfg.RuleCacheTTL, m: make(map[string]cachedRule)},
+		mask:     newMasker(cfg.Secrets),
+		active:   make(map[string]*activeRun),
+		idle:     make(chan struct{}),
+	}, nil
+}
+
+// StartParams describes a run to start.
+type StartParams struct {
+	Rule        store.Rule
+	Trigger     api.Trigger
+	EventID     string    // de-duplicates deliveries; "" for none
+	ScheduledAt time.Time // the fire time, for scheduled runs
+	TriggeredBy string
+	RestartOf   string
+	// Overrides replace the rule's parameter values for this run.
+	Overrides map[string]string
+}
+
+// FireParams is a scheduled fire of a rule, from EventBridge or the local
+// scheduler.
+type FireParams struct {
+	Rule    string
+	EventID string
+	At      time.Time
+	By      string // "eventbridge" or "scheduler"
+	// RecordDisabled records a fire of a disabled rule as a skipped run
+	// (its error says why) instead of refusing it with ErrRuleDisabled. The
+	// webhook sets it, so that EventBridge is not told to retry a delivery
+	// that must never run; the event id then de-duplicates its retries.
+	RecordDisabled bool
+}
+
+// Fire starts a scheduled run of the named rule: ErrUnknownRule if there is
+// none, ErrRuleDisabled if it is disabled (unless p.RecordDisabled). A
+// repeated event id returns the first run with created false.
+func (r *Runner) Fire(ctx context.Context, p FireParams) (run store.Run, created bool, err error) {
+	rule, err := r.rules.get(ctx, r.cfg.Store, p.Rule)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Run{}, false, fmt.Errorf("fire rule %q: %w", p.Rule, ErrUnknownRule)
+	}
+	if err != nil {
+		return store.Run{}, false, fmt.Errorf("fire rule %q: %w", p.Rule, err)
+	}
+	if !rule.Enabled && p.RecordDisabled {
+		return r.skip(ctx, rule, p, "skipped: the rule is disabled")
+	}
+	if !rule.Enabled {
+		return store.Run{}, false, fmt.Errorf("fire rule %q: %w", p.Rule, ErrRuleDisabled)
+	}
+	return r.Start(ctx, StartParams{
+		Rule:        rule,
+		Trigger:     api.TriggerSchedule,
+		EventID:     p.EventID,
+		ScheduledAt: p.At,
+		TriggeredBy: p.By,
+	})
+}
+
+// Start records a run of p.Rule's job and starts it in the background; it
+// never runs the job on the caller's goroutine. It returns the run as
+// recorded: running, or skipped by the rule's overlap policy. With a repeated
+// event id it returns the earlier run and created false.
+//
+// Parameters are the rule's with p.Overrides on top, checked against the
+// job. For a manual run or restart a bad parameter or unknown job is an error
+// and nothing is recorded; for a scheduled run it is recorded as a failed
+// run, so that a fire is never lost without a trace.
+func (r *Runner) Start(ctx context.Context, p StartParams) (run store.Run, created bool, err error) {
+	if r.isClosing() {
+		return store.Run{}, false, ErrShuttingDown
+	}
+	values := make(map[string]string, len(p.Rule.Parameters)+len(p.Overrides))
+	for k, v := range p.Rule.Parameters {
+		values[k] = v
+	}
+	for k, v := range p.Overrides {
+		values[k] = v
+	}
+	job, ok := r.cfg.Jobs.Get(p.Rule.Job)
+	var params jobs.Params
+	var setupErr error
+	if !ok {
+		setupErr = fmt.Errorf("job %q is not registered in this agent: %w", p.Rule.Job, ErrUnknownJob)
+	} else if params, setupErr = jobs.Resolve(job, values); setupErr == nil {
+		values = jobs.Mask(job, params)
+	}
+	if setupErr != nil && p.Trigger != api.TriggerSchedule {
+		return store.Run{}, false, fmt.Errorf("start run of rule %q: %w", p.Rule.Name, setupErr)
+	}
+	if setupErr != nil {
+		values = maskAll(values)
+	}
+
+	run, created, err = r.cfg.Store.RunCreate(ctx, store.RunCreateParams{
+		Run: store.Run{
+			Rule:        p.Rule.Name,
+			Job:         p.Rule.Job,
+			Status:      api.StatusRunning,
+			Trigger:     p.Trigger,
+			Parameters:  values,
+			EventID:     p.EventID,
+			RestartOf:   p.RestartOf,
+			TriggeredBy: p.TriggeredBy,
+			Node:        r.cfg.Node,
+			ScheduledAt: p.ScheduledAt,
+		},
+		SkipIfActive: p.Rule.Overlap == api.OverlapSkip,
+	})
+	if err != nil {
+		return store.Run{}, false, fmt.Errorf("record run of rule %q: %w", p.Rule.Name, err)
+	}
+	if !created {
+		return run, false, nil
+	}
+	if run.Status == api.StatusSkipped {
+		r.publish(events.RunSkipped, run)
+		return run, true, nil
+	}
+	if setupErr != nil {
+		// Record why it could not start; the run never ran.
+		fin, ferr := r.finish(r.live, store.RunFinishParams{ID: run.ID, Status: api.StatusFailed, Error: setupErr.Error()})
+		if ferr != nil {
+			return run, true, ferr
+		}
+		return fin, true, nil
+	}
+
+	runCtx, cancel := context.WithCancelCause(r.base)
+	mask := r.mask
+	if secrets := jobs.SecretValues(job, params); len(secrets) > 0 {
+		mask = newMasker(r.cfg.Secrets, secrets)
+	}
+	ar := &activeRun{run: run, rep: newReporter(r, run, mask), cancel: cancel, returned: make(chan struct{}), done: make(chan struct{})}
+	r.mu.Lock()
+	if r.closing {
+		// Shutdown began between the check above and now: record, don't run.
+		r.mu.Unlock()
+		cancel(nil)
+		sc := shutdownCause(r.cfg.Node)
+		fin, _ := r.finish(r.live, store.RunFinishParams{ID: run.ID, Status: sc.status, Error: sc.msg, CancelledBy: sc.by, CancelReason: sc.reason})
+		return fin, true, nil
+	}
+	r.active[run.ID] = ar
+	r.mu.Unlock()
+
+	r.publish(events.RunStarted, run)
+	go r.execute(runCtx, ar, job, params, p.Rule.Timeout)
+	return run, true, nil
+}
+
+// skip records a fire of rule that is not to run, with why as its error.
+func (r *Runner) skip(ctx context.Context, rule store.Rule, p FireParams, why string) (store.Run, bool, error) {
+	if r.isClosing() {
+		return store.Run{}, false, ErrShuttingDown
+	}
+	params := maskAll(rule.Parameters)
+	if job, ok := r.cfg.Jobs.Get(rule.Job); ok {
+		params = jobs.Mask(job, rule.Parameters)
+	}
+	run, created, err := r.cfg.Store.RunCreate(ctx, store.RunCreateParams{Run: store.Run{
+		Rule: rule.Name, Job: rule.Job, Status: api.StatusSkipped, Trigger: api.TriggerSchedule,
+		Parameters: params, EventID: p.EventID, TriggeredBy: p.By, Node: r.cfg.Node,
+		ScheduledAt: p.At, Error: why,
+	}})
+	if err != nil {
+		return store.Run{}, false, fmt.Errorf("record skipped run of rule %q: %w", rule.Name, err)
+	}
+	if created {
+		r.publish(events.RunSkipped, run)
+	}
+	return run, created, nil
+}
+
+func maskAll(values map[string]string) map[string]string {
+	out := make(map[string]string, len(values))
+	for k := range values {
+		out[k] = api.MaskedValue
+	}
+	return out
+}
+
+func (r *Runner) isClosing() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.closing
+}
+
+// Active returns the ids of the runs executing on this agent.
+func (r *Runner) Active() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ids := make([]string, 0, len(r.active))
+	for id := range r.active {
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+func (r *Runner) publish(t events.Type, run store.Run) {
+	r.cfg.Events.Publish(events.Event{Type: t, RuleName: run.Rule, Run: &run})
+}

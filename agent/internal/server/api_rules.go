@@ -1,0 +1,136 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/jobbridge/jobbridge/agent/internal/store"
+	"github.com/jobbridge/jobbridge/shared/api"
+)
+
+type rulesOutput struct {
+	Body api.Page[api.Rule]
+}
+
+type ruleNameInput struct {
+	Name string `path:"name" doc:"Rule name"`
+}
+
+type ruleOutput struct {
+	Body api.Rule
+}
+
+type createRuleInput struct {
+	Body api.RuleInput
+}
+
+type replaceRuleInput struct {
+	Name string `path:"name" doc:"Rule name"`
+	Body api.RuleInput
+}
+
+type triggerInput struct {
+	Name string `path:"name" doc:"Rule name"`
+	Body *api.RunParams
+}
+
+type runOutput struct {
+	Body api.Run
+}
+
+// rule turns a stored rule into its API form, with its last run.
+func (s *Server) rule(ctx context.Context, r store.Rule) (api.Rule, error) {
+	runs, _, err := s.cfg.Store.RunList(ctx, store.RunFilter{Rule: r.Name, Limit: 1})
+	if err != nil {
+		return api.Rule{}, err
+	}
+	v := ruleView{mode: s.cfg.SchedulerMode, now: time.Now()}
+	v.job, _ = s.cfg.Jobs.Get(r.Job)
+	if len(runs) > 0 {
+		v.lastRun = &runs[0]
+	}
+	return apiRule(r, v), nil
+}
+
+func (s *Server) ruleAnswer(ctx context.Context, r store.Rule, err error) (*ruleOutput, error) {
+	if err != nil {
+		return nil, s.apiError(err, "rule")
+	}
+	out, err := s.rule(ctx, r)
+	if err != nil {
+		return nil, s.apiError(err, "rule")
+	}
+	return &ruleOutput{Body: out}, nil
+}
+
+func (s *Server) registerRules(hapi huma.API) {
+	huma.Register(hapi, op("list-rules", http.MethodGet, "/rules", "List every rule", store.RoleViewer),
+		func(ctx context.Context, _ *struct{}) (*rulesOutput, error) {
+			rules, err := s.cfg.Store.RuleList(ctx)
+			if err != nil {
+				return nil, s.apiError(err, "rules")
+			}
+			out := &rulesOutput{Body: api.Page[api.Rule]{Items: make([]api.Rule, 0, len(rules))}}
+			for _, r := range rules {
+				ar, err := s.rule(ctx, r)
+				if err != nil {
+					return nil, s.apiError(err, "rules")
+				}
+				out.Body.Items = append(out.Body.Items, ar)
+			}
+			return out, nil
+		})
+	huma.Register(hapi, op("get-rule", http.MethodGet, "/rules/{name}", "Get one rule", store.RoleViewer),
+		func(ctx context.Context, in *ruleNameInput) (*ruleOutput, error) {
+			r, err := s.cfg.Store.RuleGet(ctx, in.Name)
+			return s.ruleAnswer(ctx, r, err)
+		})
+
+	create := op("create-rule", http.MethodPost, "/rules", "Create a rule", store.RoleAdmin)
+	create.DefaultStatus = http.StatusCreated
+	create.Errors = append(create.Errors, http.StatusConflict)
+	huma.Register(hapi, create, func(ctx context.Context, in *createRuleInput) (*ruleOutput, error) {
+		r, err := s.cfg.Service.RuleCreate(ctx, caller(ctx).Name, in.Body)
+		return s.ruleAnswer(ctx, r, err)
+	})
+	huma.Register(hapi, op("replace-rule", http.MethodPut, "/rules/{name}", "Replace a rule", store.RoleAdmin),
+		func(ctx context.Context, in *replaceRuleInput) (*ruleOutput, error) {
+			r, err := s.cfg.Service.RuleReplace(ctx, caller(ctx).Name, in.Name, in.Body)
+			return s.ruleAnswer(ctx, r, err)
+		})
+	del := op("delete-rule", http.MethodDelete, "/rules/{name}", "Delete a rule", store.RoleAdmin)
+	del.DefaultStatus = http.StatusNoContent
+	huma.Register(hapi, del, func(ctx context.Context, in *ruleNameInput) (*struct{}, error) {
+		if err := s.cfg.Service.RuleDelete(ctx, caller(ctx).Name, in.Name); err != nil {
+			return nil, s.apiError(err, "rule")
+		}
+		return nil, nil
+	})
+	for _, enable := range []bool{true, false} {
+		id, path, summary := "disable-rule", "/rules/{name}/disable", "Disable a rule: it stops firing"
+		if enable {
+			id, path, summary = "enable-rule", "/rules/{name}/enable", "Enable a rule"
+		}
+		huma.Register(hapi, op(id, http.MethodPost, path, summary, store.RoleAdmin),
+			func(ctx context.Context, in *ruleNameInput) (*ruleOutput, error) {
+				r, err := s.cfg.Service.RuleSetEnabled(ctx, caller(ctx).Name, in.Name, enable)
+				return s.ruleAnswer(ctx, r, err)
+			})
+	}
+	trigger := op("trigger-rule", http.MethodPost, "/rules/{name}/trigger", "Run a rule now, optionally with other parameters", store.RoleOperator)
+	trigger.DefaultStatus = http.StatusAccepted
+	huma.Register(hapi, trigger, func(ctx context.Context, in *triggerInput) (*runOutput, error) {
+		var overrides map[string]string
+		if in.Body != nil {
+			overrides = in.Body.Parameters
+		}
+		run, err := s.cfg.Service.RuleTrigger(ctx, actor(ctx), in.Name, overrides)
+		if err != nil {
+			return nil, s.apiError(err, "rule")
+		}
+		return &runOutput{Body: apiRun(run)}, nil
+	})
+}

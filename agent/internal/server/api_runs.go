@@ -1,0 +1,161 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/jobbridge/jobbridge/agent/internal/store"
+	"github.com/jobbridge/jobbridge/shared/api"
+)
+
+type listRunsInput struct {
+	Status  string `query:"status" doc:"Comma-separated run states: running, cancelling, succeeded, failed, cancelled, interrupted, skipped"`
+	Job     string `query:"job" doc:"Only runs of this job"`
+	Rule    string `query:"rule" doc:"Only runs of this rule"`
+	Trigger string `query:"trigger" doc:"schedule, manual or restart"`
+	Since   string `query:"since" doc:"Created at or after (RFC 3339)"`
+	Until   string `query:"until" doc:"Created before (RFC 3339)"`
+	Limit   int    `query:"limit" default:"50" minimum:"1" maximum:"1000" doc:"Page size"`
+	Cursor  string `query:"cursor" doc:"nextCursor of the previous page"`
+}
+
+type runsOutput struct {
+	Body api.Page[api.Run]
+}
+
+type runIDInput struct {
+	ID string `path:"id" doc:"Run id"`
+}
+
+type runLogInput struct {
+	ID     string `path:"id" doc:"Run id"`
+	After  int64  `query:"after" minimum:"0" doc:"Only lines with a sequence number above this"`
+	Limit  int    `query:"limit" default:"1000" minimum:"1" maximum:"10000" doc:"Most lines to return"`
+	Follow bool   `query:"follow" doc:"Stream the log as Server-Sent Events (event run.log) until the run ends"`
+}
+
+type logOutput struct {
+	Body api.Page[api.LogLine]
+}
+
+type cancelInput struct {
+	ID   string `path:"id" doc:"Run id"`
+	Body *api.CancelRequest
+}
+
+type restartInput struct {
+	ID   string `path:"id" doc:"Run id"`
+	Body *api.RunParams
+}
+
+// runFilter checks the query of GET /runs, listing every bad field.
+func runFilter(in *listRunsInput) (store.RunFilter, error) {
+	f := store.RunFilter{Job: in.Job, Rule: in.Rule, Limit: in.Limit, Cursor: in.Cursor, Trigger: api.Trigger(in.Trigger)}
+	var errs []error
+	if in.Status != "" {
+		for _, st := range strings.Split(in.Status, ",") {
+			rs, err := api.ParseRunStatus(strings.TrimSpace(st))
+			if err != nil {
+				errs = append(errs, &huma.ErrorDetail{Location: "query.status", Message: err.Error(), Value: st})
+				continue
+			}
+			f.Statuses = append(f.Statuses, rs)
+		}
+	}
+	switch f.Trigger {
+	case "", api.TriggerSchedule, api.TriggerManual, api.TriggerRestart:
+	default:
+		errs = append(errs, &huma.ErrorDetail{Location: "query.trigger", Message: "is not schedule, manual or restart", Value: in.Trigger})
+	}
+	for _, t := range []struct {
+		loc, v string
+		dst    *time.Time
+	}{{"query.since", in.Since, &f.Since}, {"query.until", in.Until, &f.Until}} {
+		if t.v == "" {
+			continue
+		}
+		tm, err := time.Parse(time.RFC3339Nano, t.v)
+		if err != nil {
+			errs = append(errs, &huma.ErrorDetail{Location: t.loc, Message: "is not an RFC 3339 time", Value: t.v})
+			continue
+		}
+		*t.dst = tm
+	}
+	if len(errs) > 0 {
+		return f, huma.Error400BadRequest("the query is invalid", errs...)
+	}
+	return f, nil
+}
+
+func (s *Server) registerRuns(hapi huma.API) {
+	huma.Register(hapi, op("list-runs", http.MethodGet, "/runs", "List runs, newest first", store.RoleViewer),
+		func(ctx context.Context, in *listRunsInput) (*runsOutput, error) {
+			f, err := runFilter(in)
+			if err != nil {
+				return nil, err
+			}
+			runs, next, err := s.cfg.Store.RunList(ctx, f)
+			if err != nil {
+				return nil, s.apiError(err, "runs")
+			}
+			out := &runsOutput{Body: api.Page[api.Run]{Items: make([]api.Run, len(runs)), NextCursor: next}}
+			for i, r := range runs {
+				out.Body.Items[i] = apiRun(r)
+			}
+			return out, nil
+		})
+	huma.Register(hapi, op("get-run", http.MethodGet, "/runs/{id}", "Get one run", store.RoleViewer),
+		func(ctx context.Context, in *runIDInput) (*runOutput, error) {
+			r, err := s.cfg.Store.RunGet(ctx, in.ID)
+			if err != nil {
+				return nil, s.apiError(err, "run")
+			}
+			return &runOutput{Body: apiRun(r)}, nil
+		})
+	huma.Register(hapi, op("get-run-log", http.MethodGet, "/runs/{id}/log", "Get a run's log (follow=1 streams it)", store.RoleViewer),
+		func(ctx context.Context, in *runLogInput) (*logOutput, error) {
+			if _, err := s.cfg.Store.RunGet(ctx, in.ID); err != nil {
+				return nil, s.apiError(err, "run")
+			}
+			lines, err := s.cfg.Store.RunLogList(ctx, in.ID, in.After, in.Limit)
+			if err != nil {
+				return nil, s.apiError(err, "run log")
+			}
+			out := &logOutput{Body: api.Page[api.LogLine]{Items: make([]api.LogLine, len(lines))}}
+			for i, l := range lines {
+				out.Body.Items[i] = apiLogLine(l)
+			}
+			return out, nil
+		})
+	cancel := op("cancel-run", http.MethodPost, "/runs/{id}/cancel", "Ask a run to stop", store.RoleOperator)
+	cancel.Errors = append(cancel.Errors, http.StatusConflict)
+	huma.Register(hapi, cancel, func(ctx context.Context, in *cancelInput) (*runOutput, error) {
+		reason := ""
+		if in.Body != nil {
+			reason = in.Body.Reason
+		}
+		r, err := s.cfg.Service.RunCancel(ctx, caller(ctx).Name, in.ID, reason)
+		if err != nil {
+			return nil, s.apiError(err, "run")
+		}
+		return &runOutput{Body: apiRun(r)}, nil
+	})
+	restart := op("restart-run", http.MethodPost, "/runs/{id}/restart", "Run again with the same or other parameters", store.RoleOperator)
+	restart.DefaultStatus = http.StatusAccepted
+	restart.Errors = append(restart.Errors, http.StatusConflict)
+	huma.Register(hapi, restart, func(ctx context.Context, in *restartInput) (*runOutput, error) {
+		var overrides map[string]string
+		if in.Body != nil {
+			overrides = in.Body.Parameters
+		}
+		r, err := s.cfg.Service.RunRestart(ctx, actor(ctx), in.ID, overrides)
+		if err != nil {
+			return nil, s.apiError(err, "run")
+		}
+		return &runOutput{Body: apiRun(r)}, nil
+	})
+}

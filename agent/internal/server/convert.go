@@ -1,0 +1,139 @@
+package server
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/jobbridge/jobbridge/agent/internal/events"
+	"github.com/jobbridge/jobbridge/agent/internal/store"
+	"github.com/jobbridge/jobbridge/jobs"
+	"github.com/jobbridge/jobbridge/shared/api"
+	"github.com/jobbridge/jobbridge/shared/schedule"
+)
+
+// The conversions from the store's types to the API's. Secrets are masked
+// here, on the way out, whatever the caller's role.
+
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+func apiRun(r store.Run) api.Run {
+	params := r.Parameters
+	if params == nil {
+		params = map[string]string{}
+	}
+	return api.Run{
+		ID: r.ID, Rule: r.Rule, Job: r.Job, Status: r.Status, Trigger: r.Trigger,
+		Parameters: params, EventID: r.EventID, RestartOf: r.RestartOf,
+		TriggeredBy: r.TriggeredBy, CancelledBy: r.CancelledBy, CancelReason: r.CancelReason,
+		ScheduledAt: timePtr(r.ScheduledAt), CreatedAt: r.CreatedAt.UTC(),
+		StartedAt: timePtr(r.StartedAt), FinishedAt: timePtr(r.FinishedAt),
+		Error: r.Error, Progress: r.Progress, Node: r.Node,
+	}
+}
+
+func apiLogLine(l store.LogLine) api.LogLine {
+	return api.LogLine{Seq: l.Seq, Time: l.Time.UTC(), Level: l.Level, Message: l.Message}
+}
+
+func apiJob(j jobs.Job) api.Job {
+	ps := j.Params()
+	out := api.Job{ID: j.ID(), Description: j.Description(), Parameters: make([]api.Param, len(ps))}
+	for i, p := range ps {
+		typ := p.Type
+		if typ == "" {
+			typ = jobs.TypeString
+		}
+		def := p.Default
+		if p.Secret && def != "" {
+			def = api.MaskedValue
+		}
+		out.Parameters[i] = api.Param{
+			Name: p.Name, Description: p.Description, Required: p.Required, Type: string(typ),
+			Default: def, Choices: p.Choices, Secret: p.Secret, Destination: p.Destination,
+		}
+	}
+	return out
+}
+
+// ruleView is what apiRule needs beyond the rule.
+type ruleView struct {
+	job     jobs.Job // nil if the agent lacks it
+	lastRun *store.Run
+	mode    string // scheduler mode
+	now     time.Time
+}
+
+func apiRule(r store.Rule, v ruleView) api.Rule {
+	params := map[string]string{}
+	for k, val := range r.Parameters {
+		params[k] = val
+	}
+	if v.job != nil {
+		params = jobs.Mask(v.job, params)
+	} else {
+		for k := range params { // unknown job: we cannot tell secrets, hide all
+			params[k] = api.MaskedValue
+		}
+	}
+	out := api.Rule{
+		Name: r.Name, Job: r.Job, Schedule: r.Schedule, Enabled: r.Enabled, Parameters: params,
+		Description: r.Description, Overlap: r.Overlap, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
+		Notify:        api.NotifyPolicy{On: r.Notify.On, Channels: r.Notify.Channels},
+		NextFireTimes: []time.Time{},
+	}
+	if out.Overlap == "" {
+		out.Overlap = api.OverlapAllow
+	}
+	if r.Timeout > 0 {
+		out.Timeout = r.Timeout.String()
+	}
+	if s, err := schedule.Parse(r.Schedule); err == nil {
+		out.ScheduleText = s.Describe()
+		if r.Enabled && v.mode != "off" {
+			out.NextFireTimes = s.WithAnchor(r.CreatedAt).NextN(v.now, 5)
+		}
+	}
+	if v.lastRun != nil {
+		out.LastRun = &api.RunSummary{ID: v.lastRun.ID, Status: v.lastRun.Status, CreatedAt: v.lastRun.CreatedAt.UTC(), FinishedAt: timePtr(v.lastRun.FinishedAt)}
+	}
+	switch v.mode {
+	case "local", "off":
+		out.Sync = api.Sync{State: v.mode}
+	default:
+		out.Sync = api.Sync{State: r.Sync.State, Error: r.Sync.Error, ARN: r.Sync.ARN, At: timePtr(r.Sync.At)}
+	}
+	return out
+}
+
+func apiToken(t store.Token) api.Token {
+	return api.Token{Name: t.Name, Role: string(t.Role), CreatedAt: t.CreatedAt.UTC(), LastUsedAt: timePtr(t.LastUsedAt)}
+}
+
+func apiAudit(e store.AuditEntry) api.AuditEntry {
+	return api.AuditEntry{ID: e.ID, Time: e.Time.UTC(), Actor: e.Actor, Action: e.Action, Target: e.Target, Detail: e.Detail}
+}
+
+// apiEvent converts a broker event; rules need the view (job, mode).
+func (s *Server) apiEvent(e events.Event) api.Event {
+	out := api.Event{ID: strconv.FormatUint(e.ID, 10), Type: string(e.Type), Time: e.Time.UTC(), RuleName: e.RuleName}
+	if e.Run != nil {
+		r := apiRun(*e.Run)
+		out.Run = &r
+	}
+	if e.Log != nil {
+		l := apiLogLine(*e.Log)
+		out.Log = &l
+	}
+	if e.Rule != nil {
+		job, _ := s.cfg.Jobs.Get(e.Rule.Job)
+		r := apiRule(*e.Rule, ruleView{job: job, mode: s.cfg.SchedulerMode, now: time.Now()})
+		out.Rule = &r
+	}
+	return out
+}

@@ -1,0 +1,108 @@
+package server
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/jobbridge/jobbridge/agent/internal/events"
+)
+
+// Metrics are the agent's Prometheus metrics, on their own registry.
+type Metrics struct {
+	reg            *prometheus.Registry
+	runs           *prometheus.CounterVec
+	runDuration    *prometheus.HistogramVec
+	webhookAnswers *prometheus.CounterVec
+	authFailures   *prometheus.CounterVec
+	connsRefused   prometheus.Counter
+	schedulerLag   prometheus.Histogram
+	running        prometheus.Gauge
+}
+
+// NewMetrics returns the agent's metrics with Go and process collectors.
+func NewMetrics() *Metrics {
+	m := &Metrics{
+		reg: prometheus.NewRegistry(),
+		runs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "jobbridge_runs_total", Help: "Runs that ended, by job and final status.",
+		}, []string{"job", "status"}),
+		runDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "jobbridge_run_duration_seconds", Help: "How long finished runs ran, by job.",
+			Buckets: prometheus.ExponentialBuckets(0.01, 4, 10), // 10ms .. ~44min
+		}, []string{"job"}),
+		webhookAnswers: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "jobbridge_webhook_requests_total", Help: "Webhook calls, by HTTP status answered.",
+		}, []string{"code"}),
+		authFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "jobbridge_auth_failures_total", Help: "Failed authentications, by kind (webhook key or API token).",
+		}, []string{"kind"}),
+		connsRefused: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "jobbridge_connections_refused_total", Help: "Connections closed at once because their address had too many open.",
+		}),
+		schedulerLag: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "jobbridge_scheduler_lag_seconds", Help: "Delay between a scheduled fire time and the run's start.",
+			Buckets: []float64{0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300},
+		}),
+		running: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "jobbridge_runs_running", Help: "Runs executing on this agent.",
+		}),
+	}
+	m.reg.MustRegister(m.runs, m.runDuration, m.webhookAnswers, m.authFailures, m.connsRefused, m.schedulerLag, m.running,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Handler serves the metrics in the Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}
+
+// Watch counts runs from the event stream until ctx is done. A subscriber
+// that falls behind is dropped by the broker; Watch subscribes again.
+func (m *Metrics) Watch(ctx context.Context, b *events.Broker) {
+	for ctx.Err() == nil {
+		_, ch, _, cancel := b.Subscribe(0)
+		m.consume(ctx, ch)
+		cancel()
+	}
+}
+
+func (m *Metrics) consume(ctx context.Context, ch <-chan events.Event) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case e, ok := <-ch:
+			if !ok {
+				return
+			}
+			m.observe(e)
+		}
+	}
+}
+
+func (m *Metrics) observe(e events.Event) {
+	if e.Run == nil || !e.Local() { // another agent counts its own runs
+		return
+	}
+	r := e.Run
+	switch e.Type {
+	case events.RunStarted:
+		m.running.Inc()
+		if !r.ScheduledAt.IsZero() {
+			m.schedulerLag.Observe(r.StartedAt.Sub(r.ScheduledAt).Seconds())
+		}
+	case events.RunSkipped:
+		m.runs.WithLabelValues(r.Job, string(r.Status)).Inc()
+	case events.RunFinished:
+		if !r.StartedAt.IsZero() && r.Node != "" {
+			m.running.Dec()
+			m.runDuration.WithLabelValues(r.Job).Observe(r.FinishedAt.Sub(r.StartedAt).Seconds())
+		}
+		m.runs.WithLabelValues(r.Job, string(r.Status)).Inc()
+	}
+}

@@ -1,0 +1,300 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/jobbridge/jobbridge/agent/internal/events"
+	"github.com/jobbridge/jobbridge/agent/internal/runner"
+	"github.com/jobbridge/jobbridge/agent/internal/store"
+	"github.com/jobbridge/jobbridge/jobs"
+	"github.com/jobbridge/jobbridge/shared/api"
+	"github.com/jobbridge/jobbridge/shared/schedule"
+)
+
+var ruleNamePattern = regexp.MustCompile(`^[.\-_A-Za-z0-9]+$`)
+
+// MaxDescription is the longest rule description (EventBridge's limit).
+const MaxDescription = 512
+
+// ruleFromInput validates in and returns the rule it describes. existing is
+// the rule being replaced (nil on create): a secret parameter sent back
+// masked keeps its stored value.
+func (s *Service) ruleFromInput(name string, in api.RuleInput, existing *store.Rule) (store.Rule, error) {
+	verr := &ValidationError{}
+	nameLoc := "body.name"
+	if existing != nil {
+		nameLoc = "path.name"
+	}
+	switch {
+	case name == "":
+		verr.add(nameLoc, "is required")
+	case !ruleNamePattern.MatchString(name):
+		verr.add(nameLoc, "%q may only contain letters, digits, '.', '-' and '_'", name)
+	case strings.Trim(name, ".") == "":
+		verr.add(nameLoc, "%q is only dots, which a URL path cannot name: use a letter, digit, '-' or '_' too", name)
+	case len(s.prefix)+len(name) > 64:
+		verr.add(nameLoc, "%q is too long: with the prefix %q it must fit EventBridge's 64 characters (at most %d here)", name, s.prefix, 64-len(s.prefix))
+	}
+	if existing != nil && in.Name != "" && in.Name != name {
+		verr.add("body.name", "%q differs from the rule's name %q: to rename a rule, delete it and create the new one", in.Name, name)
+	}
+	r := store.Rule{
+		Name: name, Job: in.Job, Schedule: in.Schedule, Enabled: true,
+		Description: in.Description, Overlap: in.Overlap, Parameters: map[string]string{},
+	}
+	if in.Enabled != nil {
+		r.Enabled = *in.Enabled
+	}
+	if r.Overlap == "" {
+		r.Overlap = api.OverlapAllow
+	}
+	if !r.Overlap.Valid() {
+		verr.add("body.overlap", "%q is not allow or skip", in.Overlap)
+	}
+	if _, err := schedule.Parse(in.Schedule); err != nil {
+		verr.add("body.schedule", "%s", err)
+	}
+	if in.Timeout != "" {
+		d, err := time.ParseDuration(in.Timeout)
+		switch {
+		case err != nil:
+			verr.add("body.timeout", "%q is not a duration (e.g. 90s, 30m, 2h)", in.Timeout)
+		case d < time.Second:
+			verr.add("body.timeout", "%q is shorter than 1s; leave it empty for no timeout", in.Timeout)
+		default:
+			r.Timeout = d
+		}
+	}
+	if len(in.Description) > MaxDescription {
+		verr.add("body.description", "is %d characters long, at most %d", len(in.Description), MaxDescription)
+	}
+	if err := checkText(in.Description); err != "" {
+		verr.add("body.description", "%s", err)
+	}
+	for k, v := range in.Parameters {
+		r.Parameters[k] = v
+	}
+	if in.Notify != nil {
+		r.Notify = s.notifyPolicy(*in.Notify, verr)
+	}
+	job, ok := s.jobs.Get(in.Job)
+	if !ok {
+		verr.add("body.job", "%q is not a job of this agent (it has %s)", in.Job, s.jobIDs())
+	} else {
+		keepSecrets(job, r.Parameters, existing)
+		if _, err := jobs.Resolve(job, r.Parameters); err != nil {
+			addParamErrors(verr, "body.parameters", err)
+		}
+	}
+	return r, verr.orNil()
+}
+
+// keepSecrets puts back the stored value of a secret parameter that the
+// client sent as it got it: masked.
+func keepSecrets(job jobs.Job, values map[string]string, existing *store.Rule) {
+	for _, p := range job.Params() {
+		if !p.Secret || values[p.Name] != api.MaskedValue {
+			continue
+		}
+		if existing != nil {
+			if old, ok := existing.Parameters[p.Name]; ok {
+				values[p.Name] = old
+				continue
+			}
+		}
+		delete(values, p.Name)
+	}
+}
+
+func addParamErrors(verr *ValidationError, loc string, err error) {
+	var perr *jobs.ValidationError
+	if errors.As(err, &perr) {
+		for _, f := range perr.Fields {
+			verr.add(loc+"."+f.Param, "%s", f.Reason)
+		}
+		return
+	}
+	verr.add(loc, "%s", err)
+}
+
+func (s *Service) jobIDs() string {
+	var ids []string
+	for _, j := range s.jobs.List() {
+		ids = append(ids, fmt.Sprintf("%q", j.ID()))
+	}
+	sort.Strings(ids)
+	if len(ids) == 0 {
+		return "none"
+	}
+	out := ids[0]
+	for _, id := range ids[1:] {
+		out += ", " + id
+	}
+	return out
+}
+
+// RuleCreate validates and stores a new rule. A name in use is
+// store.ErrConflict.
+func (s *Service) RuleCreate(ctx context.Context, actor string, in api.RuleInput) (store.Rule, error) {
+	r, err := s.ruleFromInput(in.Name, in, nil)
+	if err != nil {
+		return store.Rule{}, err
+	}
+	created, err := s.store.RuleCreate(ctx, r)
+	if err != nil {
+		return store.Rule{}, fmt.Errorf("create rule %q: %w", r.Name, err)
+	}
+	s.ruleSaved(ctx, created, events.RuleCreated)
+	s.audit(ctx, actor, "rule.create", created.Name, fmt.Sprintf("job %s, schedule %s, enabled %t", created.Job, created.Schedule, created.Enabled))
+	return created, nil
+}
+
+// RuleReplace validates and stores a new version of an existing rule.
+func (s *Service) RuleReplace(ctx context.Context, actor, name string, in api.RuleInput) (store.Rule, error) {
+	existing, err := s.store.RuleGet(ctx, name)
+	if err != nil {
+		return store.Rule{}, fmt.Errorf("replace rule %q: %w", name, err)
+	}
+	r, err := s.ruleFromInput(name, in, &existing)
+	if err != nil {
+		return store.Rule{}, err
+	}
+	r.Sync = existing.Sync
+	updated, err := s.store.RuleUpdate(ctx, r)
+	if err != nil {
+		return store.Rule{}, fmt.Errorf("replace rule %q: %w", name, err)
+	}
+	s.ruleSaved(ctx, updated, events.RuleChanged)
+	s.audit(ctx, actor, "rule.replace", name, fmt.Sprintf("job %s, schedule %s, enabled %t", updated.Job, updated.Schedule, updated.Enabled))
+	return updated, nil
+}
+
+// RuleSetEnabled enables or disables a rule.
+func (s *Service) RuleSetEnabled(ctx context.Context, actor, name string, enabled bool) (store.Rule, error) {
+	r, err := s.store.RuleGet(ctx, name)
+	if err != nil {
+		return store.Rule{}, fmt.Errorf("get rule %q: %w", name, err)
+	}
+	if r.Enabled == enabled {
+		return r, nil
+	}
+	r.Enabled = enabled
+	updated, err := s.store.RuleUpdate(ctx, r)
+	if err != nil {
+		return store.Rule{}, fmt.Errorf("update rule %q: %w", name, err)
+	}
+	s.ruleSaved(ctx, updated, events.RuleChanged)
+	action := "rule.disable"
+	if enabled {
+		action = "rule.enable"
+	}
+	s.audit(ctx, actor, action, name, "")
+	return updated, nil
+}
+
+// RuleDelete deletes a rule.
+func (s *Service) RuleDelete(ctx context.Context, actor, name string) error {
+	r, err := s.store.RuleGet(ctx, name)
+	if err != nil {
+		return fmt.Errorf("delete rule %q: %w", name, err)
+	}
+	if err := s.store.RuleDelete(ctx, name); err != nil {
+		return fmt.Errorf("delete rule %q: %w", name, err)
+	}
+	if s.runner != nil {
+		s.runner.ForgetRule(name)
+	}
+	if s.backend != nil {
+		s.backend.RuleDeleted(ctx, r)
+	}
+	s.publishRule(events.RuleDeleted, r)
+	s.audit(ctx, actor, "rule.delete", name, "")
+	return nil
+}
+
+func (s *Service) ruleSaved(ctx context.Context, r store.Rule, t events.Type) {
+	if s.runner != nil {
+		s.runner.ForgetRule(r.Name)
+	}
+	if s.backend != nil {
+		s.backend.RuleChanged(ctx, r)
+	}
+	s.publishRule(t, r)
+}
+
+// RuleTrigger runs a rule now on behalf of actor, with parameter overrides.
+// A disabled rule can be triggered: disabling stops the schedule, not the
+// operator.
+func (s *Service) RuleTrigger(ctx context.Context, actor Actor, name string, overrides map[string]string) (store.Run, error) {
+	r, err := s.store.RuleGet(ctx, name)
+	if err != nil {
+		return store.Run{}, fmt.Errorf("trigger rule %q: %w", name, err)
+	}
+	run, err := s.start(ctx, actor, runner.StartParams{Rule: r, Trigger: api.TriggerManual, TriggeredBy: actor.Name, Overrides: overrides}, overrides)
+	if err != nil {
+		return store.Run{}, err
+	}
+	s.audit(ctx, actor.Name, "rule.trigger", name, "run "+run.ID)
+	return run, nil
+}
+
+// start starts a run on behalf of actor, who typed supplied (the rest of
+// p.Overrides comes from an earlier run). It refuses an override that would
+// send a stored secret elsewhere, and turns parameter problems into a
+// ValidationError.
+func (s *Service) start(ctx context.Context, actor Actor, p runner.StartParams, supplied map[string]string) (store.Run, error) {
+	if job, ok := s.jobs.Get(p.Rule.Job); ok {
+		if err := checkSecretDestinations(actor, job, p.Rule, p.Overrides, supplied); err != nil {
+			return store.Run{}, err
+		}
+		keepSecrets(job, p.Overrides, &p.Rule)
+	}
+	run, _, err := s.runner.Start(ctx, p)
+	var perr *jobs.ValidationError
+	switch {
+	case errors.As(err, &perr):
+		verr := &ValidationError{}
+		addParamErrors(verr, "body.parameters", err)
+		return store.Run{}, verr
+	case errors.Is(err, runner.ErrUnknownJob):
+		verr := &ValidationError{}
+		verr.add("rule.job", "%q is not a job of this agent (it has %s)", p.Rule.Job, s.jobIDs())
+		return store.Run{}, verr
+	case err != nil:
+		return store.Run{}, err
+	}
+	return run, nil
+}
+
+// notifyKinds are the outcomes a rule may choose to be notified of.
+var notifyKinds = []string{"failed", "cancelled", "interrupted", "timeout", "recovered"}
+
+// notifyPolicy checks a rule's notification policy.
+func (s *Service) notifyPolicy(p api.NotifyPolicy, verr *ValidationError) store.NotifyPolicy {
+	for i, k := range p.On {
+		switch {
+		case k == "none" && len(p.On) == 1:
+		case k == "none":
+			verr.add(fmt.Sprintf("body.notify.on[%d]", i), `"none" must be alone`)
+		case !slices.Contains(notifyKinds, k):
+			verr.add(fmt.Sprintf("body.notify.on[%d]", i), "%q is not one of %s or none", k, strings.Join(notifyKinds, ", "))
+		}
+	}
+	for i, c := range p.Channels {
+		if !slices.Contains(s.notify, c) {
+			have := "no channel is configured"
+			if len(s.notify) > 0 {
+				have = "the agent has " + strings.Join(s.notify, ", ")
+			}
+			verr.add(fmt.Sprintf("body.notify.channels[%d]", i), "%q is not a notification channel of this agent (%s)", c, have)
+		}
+	}
+	return store.NotifyPolicy{On: p.On, Channels: p.Channels}
+}

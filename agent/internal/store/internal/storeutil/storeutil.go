@@ -1,0 +1,344 @@
+// Package storeutil holds what the SQLite and PostgreSQL stores share that
+// does not depend on a driver: defaults, validation, the column lists and the
+// WHERE clauses of the list filters. Both dialects take $1, $2, ...
+// placeholders, so the SQL built here runs on either.
+package storeutil
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/jobbridge/jobbridge/agent/internal/store"
+	"github.com/jobbridge/jobbridge/shared/api"
+)
+
+// List page sizes, as the store contract states them.
+const (
+	DefaultLimit = 50
+	MaxLimit     = 1000
+	// DefaultLogLimit and MaxLogLimit bound one RunLogList call.
+	DefaultLogLimit = 1000
+	MaxLogLimit     = 10000
+)
+
+// Limit applies the default and the maximum to a requested page size.
+func Limit(n int) int {
+	switch {
+	case n <= 0:
+		return DefaultLimit
+	case n > MaxLimit:
+		return MaxLimit
+	}
+	return n
+}
+
+// LogLimit is Limit for log lines.
+func LogLimit(n int) int {
+	switch {
+	case n <= 0:
+		return DefaultLogLimit
+	case n > MaxLogLimit:
+		return MaxLogLimit
+	}
+	return n
+}
+
+// Time is t as both stores keep it: UTC, truncated to the microsecond (what
+// PostgreSQL's timestamptz holds), so a time read back equals the one
+// returned when it was written. The zero time stays zero (NULL).
+func Time(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Time{}
+	}
+	return t.UTC().Truncate(time.Microsecond)
+}
+
+// Now is the current time as the stores keep it.
+func Now() time.Time { return Time(time.Now()) }
+
+// MarshalParams encodes parameters as a JSON object; nil becomes {}.
+func MarshalParams(m map[string]string) (string, error) {
+	if m == nil {
+		return "{}", nil
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return "", fmt.Errorf("encode parameters: %w", err)
+	}
+	return string(b), nil
+}
+
+// UnmarshalParams decodes a JSON object of parameters. It always returns a
+// non-nil map, so an empty set of parameters reads back the same on both
+// databases.
+func UnmarshalParams(s string) (map[string]string, error) {
+	m := map[string]string{}
+	if s == "" {
+		return m, nil
+	}
+	if err := json.Unmarshal([]byte(s), &m); err != nil {
+		return nil, fmt.Errorf("decode parameters: %w", err)
+	}
+	return m, nil
+}
+
+// MarshalNotify encodes a rule's notification policy; the zero policy is "".
+func MarshalNotify(p store.NotifyPolicy) (string, error) {
+	if len(p.On) == 0 && len(p.Channels) == 0 {
+		return "", nil
+	}
+	b, err := json.Marshal(p)
+	if err != nil {
+		return "", fmt.Errorf("encode notification policy: %w", err)
+	}
+	return string(b), nil
+}
+
+// UnmarshalNotify decodes what MarshalNotify encoded.
+func UnmarshalNotify(s string) (store.NotifyPolicy, error) {
+	var p store.NotifyPolicy
+	if s == "" {
+		return p, nil
+	}
+	if err := json.Unmarshal([]byte(s), &p); err != nil {
+		return p, fmt.Errorf("decode notification policy: %w", err)
+	}
+	return p, nil
+}
+
+// NewID returns a new UUIDv7 as a string: ids sort by creation.
+func NewID() (string, error) {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return "", fmt.Errorf("generate id: %w", err)
+	}
+	return id.String(), nil
+}
+
+// PrepareRule fills a rule's defaults before it is written: both times default
+// to now and are truncated, parameters are never nil.
+func PrepareRule(r store.Rule) store.Rule {
+	now := Now()
+	r.CreatedAt = Time(r.CreatedAt)
+	if r.CreatedAt.IsZero() {
+		r.CreatedAt = now
+	}
+	r.UpdatedAt = Time(r.UpdatedAt)
+	if r.UpdatedAt.IsZero() {
+		r.UpdatedAt = now
+	}
+	r.Sync.At = Time(r.Sync.At)
+	if r.Parameters == nil {
+		r.Parameters = map[string]string{}
+	}
+	return r
+}
+
+// PrepareRun validates a new run and fills its defaults: a UUIDv7 id, created
+// now, running unless the caller says skipped, started at creation when
+// running, finished at creation when skipped.
+func PrepareRun(r store.Run) (store.Run, error) {
+	if r.ID == "" {
+		id, err := NewID()
+		if err != nil {
+			return r, err
+		}
+		r.ID = id
+	}
+	if r.Status == "" {
+		r.Status = api.StatusRunning
+	}
+	if r.Status != api.StatusRunning && r.Status != api.StatusSkipped {
+		return r, fmt.Errorf("create run: status %q: a new run is running or skipped", r.Status)
+	}
+	if r.Parameters == nil {
+		r.Parameters = map[string]string{}
+	}
+	r.CreatedAt = Time(r.CreatedAt)
+	if r.CreatedAt.IsZero() {
+		r.CreatedAt = Now()
+	}
+	r.ScheduledAt = Time(r.ScheduledAt)
+	r.StartedAt = Time(r.StartedAt)
+	r.FinishedAt = Time(r.FinishedAt)
+	switch r.Status {
+	case api.StatusRunning:
+		if r.StartedAt.IsZero() {
+			r.StartedAt = r.CreatedAt
+		}
+		r.FinishedAt = time.Time{}
+	case api.StatusSkipped:
+		Skip(&r, "")
+	}
+	return r, nil
+}
+
+// Skip turns a new run into a skipped one: it never starts and finishes when
+// it is created. activeID, when not empty, is the still active run of the
+// same rule that is the reason for the skip.
+func Skip(r *store.Run, activeID string) {
+	r.Status = api.StatusSkipped
+	r.StartedAt = time.Time{}
+	if activeID != "" || r.FinishedAt.IsZero() {
+		r.FinishedAt = r.CreatedAt
+	}
+	if activeID != "" {
+		r.Error = fmt.Sprintf("skipped: run %s of rule %s is still running", activeID, r.Rule)
+	}
+}
+
+// PrepareFinish validates a run's final state and defaults its time to now.
+func PrepareFinish(p store.RunFinishParams) (store.RunFinishParams, error) {
+	if !p.Status.Terminal() {
+		return p, fmt.Errorf("finish run %s: status %q is not a final state", p.ID, p.Status)
+	}
+	p.FinishedAt = Time(p.FinishedAt)
+	if p.FinishedAt.IsZero() {
+		p.FinishedAt = Now()
+	}
+	return p, nil
+}
+
+// ActiveStatuses is the SQL list of the active run states.
+const ActiveStatuses = "('running', 'cancelling')"
+
+// RunColumns lists a run's columns in the order both stores scan them.
+const RunColumns = `id, rule, job, status, trigger, parameters, event_id, restart_of,
+	triggered_by, cancelled_by, cancel_reason, node, scheduled_at, created_at,
+	started_at, finished_at, error, progress_percent, progress_message`
+
+// where collects AND-ed conditions and their $N arguments.
+type where struct {
+	conds []string
+	args  []any
+}
+
+// add appends a condition; each ? in cond becomes the next $N.
+func (w *where) add(cond string, args ...any) {
+	for _, a := range args {
+		w.args = append(w.args, a)
+		cond = strings.Replace(cond, "?", "$"+strconv.Itoa(len(w.args)), 1)
+	}
+	w.conds = append(w.conds, cond)
+}
+
+func (w *where) sql() string {
+	if len(w.conds) == 0 {
+		return ""
+	}
+	return "WHERE " + strings.Join(w.conds, " AND ")
+}
+
+// RunListQuery builds the query for RunList: the filter's conditions, newest
+// first by id, fetching one row more than the page to tell whether another
+// page follows. timeArg converts a time to what the database stores.
+func RunListQuery(f store.RunFilter, limit int, timeArg func(time.Time) any) (string, []any) {
+	var w where
+	if len(f.Statuses) > 0 {
+		marks := make([]string, len(f.Statuses))
+		args := make([]any, len(f.Statuses))
+		for i, s := range f.Statuses {
+			marks[i], args[i] = "?", string(s)
+		}
+		w.add("status IN ("+strings.Join(marks, ", ")+")", args...)
+	}
+	if f.Job != "" {
+		w.add("job = ?", f.Job)
+	}
+	if f.Rule != "" {
+		w.add("rule = ?", f.Rule)
+	}
+	if f.Trigger != "" {
+		w.add("trigger = ?", string(f.Trigger))
+	}
+	if !f.Since.IsZero() {
+		w.add("created_at >= ?", timeArg(Time(f.Since)))
+	}
+	if !f.Until.IsZero() {
+		w.add("created_at < ?", timeArg(Time(f.Until)))
+	}
+	if f.Node != "" {
+		w.add("node = ?", f.Node)
+	}
+	if f.Cursor != "" {
+		w.add("id < ?", f.Cursor)
+	}
+	q := fmt.Sprintf("SELECT %s FROM runs %s ORDER BY id DESC LIMIT %d", RunColumns, w.sql(), limit+1)
+	return q, w.args
+}
+
+// AuditColumns lists an audit entry's columns in scan order.
+const AuditColumns = "id, time, actor, action, target, detail"
+
+// AuditListQuery builds the query for AuditList, like RunListQuery.
+func AuditListQuery(f store.AuditFilter, limit int) (string, []any) {
+	var w where
+	if f.Actor != "" {
+		w.add("actor = ?", f.Actor)
+	}
+	if f.Target != "" {
+		w.add("target = ?", f.Target)
+	}
+	if f.Cursor != "" {
+		w.add("id < ?", f.Cursor)
+	}
+	q := fmt.Sprintf("SELECT %s FROM audit %s ORDER BY id DESC LIMIT %d", AuditColumns, w.sql(), limit+1)
+	return q, w.args
+}
+
+// Page trims a list fetched with one extra row to the page size and returns
+// the cursor of the next page: the last id when more may follow, else "".
+func Page[T any](items []T, limit int, id func(T) string) ([]T, string) {
+	if len(items) <= limit {
+		return items, ""
+	}
+	items = items[:limit]
+	return items, id(items[limit-1])
+}
+
+// PrepareAudit fills an audit entry's defaults: a UUIDv7 id, the time now.
+func PrepareAudit(e store.AuditEntry) (store.AuditEntry, error) {
+	if e.ID == "" {
+		id, err := NewID()
+		if err != nil {
+			return e, err
+		}
+		e.ID = id
+	}
+	e.Time = Time(e.Time)
+	if e.Time.IsZero() {
+		e.Time = Now()
+	}
+	return e, nil
+}
+
+// RewriteParams is the loop of both stores' RuleRewriteParams, run inside
+// their transaction: it calls fn with each rule as stored and, for each one
+// fn reports changed, update with the rule's name and its new parameters as
+// stored. It returns how many rules changed.
+func RewriteParams(rules []store.Rule, fn func(store.Rule) (map[string]string, bool, error), update func(name, params string) error) (int, error) {
+	n := 0
+	for _, r := range rules {
+		params, changed, err := fn(r)
+		if err != nil {
+			return 0, err
+		}
+		if !changed {
+			continue
+		}
+		enc, err := MarshalParams(params)
+		if err != nil {
+			return 0, fmt.Errorf("rewrite parameters of rule %q: %w", r.Name, err)
+		}
+		if err := update(r.Name, enc); err != nil {
+			return 0, err
+		}
+		n++
+	}
+	return n, nil
+}

@@ -1,0 +1,43 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/jobbridge/jobbridge/agent/internal/store"
+	"github.com/jobbridge/jobbridge/agent/internal/store/internal/storeutil"
+)
+
+// AuditAppend records an entry; ID defaults to a new UUIDv7, Time to now.
+func (s *Store) AuditAppend(ctx context.Context, e store.AuditEntry) error {
+	e, err := storeutil.PrepareAudit(e)
+	if err != nil {
+		return fmt.Errorf("append audit entry %s: %w", e.Action, err)
+	}
+	_, err = s.pool.Exec(ctx, `INSERT INTO audit (`+storeutil.AuditColumns+`) VALUES ($1, $2, $3, $4, $5, $6)`,
+		e.ID, e.Time, e.Actor, e.Action, e.Target, e.Detail)
+	if err != nil {
+		return dbErr(err, "append audit entry %s %s", e.Action, e.Target)
+	}
+	return nil
+}
+
+// AuditList lists entries newest first; see store.Store.
+func (s *Store) AuditList(ctx context.Context, f store.AuditFilter) ([]store.AuditEntry, string, error) {
+	limit := storeutil.Limit(f.Limit)
+	q, args := storeutil.AuditListQuery(f, limit)
+	rows, _ := s.pool.Query(ctx, q, args...)
+	entries, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.AuditEntry, error) {
+		var e store.AuditEntry
+		err := row.Scan(&e.ID, &e.Time, &e.Actor, &e.Action, &e.Target, &e.Detail)
+		e.Time = e.Time.UTC()
+		return e, err
+	})
+	if err != nil {
+		return nil, "", dbErr(err, "list audit entries")
+	}
+	entries, next := storeutil.Page(entries, limit, func(e store.AuditEntry) string { return e.ID })
+	return entries, next, nil
+}

@@ -1,0 +1,137 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/jobbridge/jobbridge/agent/internal/store"
+	"github.com/jobbridge/jobbridge/agent/internal/store/internal/storeutil"
+	"github.com/jobbridge/jobbridge/shared/api"
+)
+
+const ruleColumns = `name, job, schedule, enabled, parameters, description, timeout_ns, overlap,
+	sync_state, sync_error, sync_arn, sync_at, created_at, updated_at, notify`
+
+func scanRule(row pgx.Row) (store.Rule, error) {
+	var (
+		r                store.Rule
+		params, notify   string
+		timeout          int64
+		overlap          string
+		syncAt           pgtype.Timestamptz
+		created, updated time.Time
+	)
+	err := row.Scan(&r.Name, &r.Job, &r.Schedule, &r.Enabled, &params, &r.Description, &timeout, &overlap,
+		&r.Sync.State, &r.Sync.Error, &r.Sync.ARN, &syncAt, &created, &updated, &notify)
+	if err != nil {
+		return r, err
+	}
+	if r.Parameters, err = storeutil.UnmarshalParams(params); err != nil {
+		return r, err
+	}
+	if r.Notify, err = storeutil.UnmarshalNotify(notify); err != nil {
+		return r, err
+	}
+	r.Timeout = time.Duration(timeout)
+	r.Overlap = api.Overlap(overlap)
+	r.Sync.At = fromNullTime(syncAt)
+	r.CreatedAt = created.UTC()
+	r.UpdatedAt = updated.UTC()
+	return r, nil
+}
+
+// RuleCreate stores a new rule; CreatedAt and UpdatedAt default to now.
+// ErrConflict if the name is taken.
+func (s *Store) RuleCreate(ctx context.Context, r store.Rule) (store.Rule, error) {
+	r = storeutil.PrepareRule(r)
+	params, err := storeutil.MarshalParams(r.Parameters)
+	if err != nil {
+		return store.Rule{}, fmt.Errorf("create rule %q: %w", r.Name, err)
+	}
+	notify, err := storeutil.MarshalNotify(r.Notify)
+	if err != nil {
+		return store.Rule{}, fmt.Errorf("create rule %q: %w", r.Name, err)
+	}
+	_, err = s.pool.Exec(ctx, `INSERT INTO rules (`+ruleColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+		r.Name, r.Job, r.Schedule, r.Enabled, params, r.Description, int64(r.Timeout), string(r.Overlap),
+		r.Sync.State, r.Sync.Error, r.Sync.ARN, nullTime(r.Sync.At), r.CreatedAt, r.UpdatedAt, notify)
+	if err != nil {
+		return store.Rule{}, dbErr(err, "create rule %q", r.Name)
+	}
+	return r, nil
+}
+
+// RuleGet returns the named rule, or ErrNotFound.
+func (s *Store) RuleGet(ctx context.Context, name string) (store.Rule, error) {
+	r, err := scanRule(s.pool.QueryRow(ctx, `SELECT `+ruleColumns+` FROM rules WHERE name = $1`, name))
+	if err != nil {
+		return store.Rule{}, dbErr(err, "get rule %q", name)
+	}
+	return r, nil
+}
+
+// RuleList returns every rule, by name.
+func (s *Store) RuleList(ctx context.Context) ([]store.Rule, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT `+ruleColumns+` FROM rules ORDER BY name`)
+	rules, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.Rule, error) { return scanRule(row) })
+	if err != nil {
+		return nil, dbErr(err, "list rules")
+	}
+	return rules, nil
+}
+
+// RuleUpdate replaces everything of a rule but its CreatedAt (UpdatedAt
+// defaults to now) and returns it as stored. ErrNotFound if it does not exist.
+func (s *Store) RuleUpdate(ctx context.Context, r store.Rule) (store.Rule, error) {
+	r = storeutil.PrepareRule(r)
+	params, err := storeutil.MarshalParams(r.Parameters)
+	if err != nil {
+		return store.Rule{}, fmt.Errorf("update rule %q: %w", r.Name, err)
+	}
+	notify, err := storeutil.MarshalNotify(r.Notify)
+	if err != nil {
+		return store.Rule{}, fmt.Errorf("update rule %q: %w", r.Name, err)
+	}
+	got, err := scanRule(s.pool.QueryRow(ctx, `UPDATE rules SET job = $2, schedule = $3, enabled = $4, parameters = $5,
+		description = $6, timeout_ns = $7, overlap = $8, sync_state = $9, sync_error = $10, sync_arn = $11,
+		sync_at = $12, updated_at = $13, notify = $14
+		WHERE name = $1 RETURNING `+ruleColumns,
+		r.Name, r.Job, r.Schedule, r.Enabled, params, r.Description, int64(r.Timeout), string(r.Overlap),
+		r.Sync.State, r.Sync.Error, r.Sync.ARN, nullTime(r.Sync.At), r.UpdatedAt, notify))
+	if err != nil {
+		return store.Rule{}, dbErr(err, "update rule %q", r.Name)
+	}
+	return got, nil
+}
+
+// RuleDelete deletes the named rule; its runs stay. ErrNotFound if it does
+// not exist.
+func (s *Store) RuleDelete(ctx context.Context, name string) error {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM rules WHERE name = $1`, name)
+	return affectedOne(tag, err, "delete rule %q", name)
+}
+
+// RuleSetSync records a rule's state in the scheduler backend without
+// touching its UpdatedAt. ErrNotFound if the rule does not exist.
+func (s *Store) RuleSetSync(ctx context.Context, name string, sy store.Sync) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE rules SET sync_state = $2, sync_error = $3, sync_arn = $4, sync_at = $5
+		WHERE name = $1`, name, sy.State, sy.Error, sy.ARN, nullTime(storeutil.Time(sy.At)))
+	return affectedOne(tag, err, "set sync state of rule %q", name)
+}
+
+// affectedOne turns a statement that changed no row into ErrNotFound.
+func affectedOne(tag pgconn.CommandTag, err error, format string, args ...any) error {
+	if err != nil {
+		return dbErr(err, format, args...)
+	}
+	if tag.RowsAffected() == 0 {
+		return dbErr(pgx.ErrNoRows, format, args...)
+	}
+	return nil
+}

@@ -1,0 +1,264 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jobbridge/jobbridge/agent/internal/store"
+	"github.com/jobbridge/jobbridge/agent/internal/store/internal/storeutil"
+	"github.com/jobbridge/jobbridge/shared/api"
+)
+
+type scanner interface{ Scan(...any) error }
+
+func scanRun(row scanner) (store.Run, error) {
+	var (
+		r                          store.Run
+		status, trigger, params    string
+		scheduled, started, finish sql.NullInt64
+		created                    int64
+	)
+	err := row.Scan(&r.ID, &r.Rule, &r.Job, &status, &trigger, &params, &r.EventID, &r.RestartOf,
+		&r.TriggeredBy, &r.CancelledBy, &r.CancelReason, &r.Node, &scheduled, &created,
+		&started, &finish, &r.Error, &r.Progress.Percent, &r.Progress.Message)
+	if err != nil {
+		return r, err
+	}
+	if r.Parameters, err = storeutil.UnmarshalParams(params); err != nil {
+		return r, err
+	}
+	r.Status = api.RunStatus(status)
+	r.Trigger = api.Trigger(trigger)
+	r.ScheduledAt = fromNullMicros(scheduled)
+	r.CreatedAt = fromMicros(created)
+	r.StartedAt = fromNullMicros(started)
+	r.FinishedAt = fromNullMicros(finish)
+	return r, nil
+}
+
+func scanRuns(rows *sql.Rows, err error) ([]store.Run, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	runs := []store.Run{}
+	for rows.Next() {
+		r, err := scanRun(rows)
+		if err != nil {
+			return nil, err
+		}
+		runs = append(runs, r)
+	}
+	return runs, rows.Err()
+}
+
+// RunCreate records a new run; see store.Store. The writer runs one
+// transaction at a time, so the delivery check, the overlap check and the
+// insert cannot interleave with another RunCreate.
+func (s *Store) RunCreate(ctx context.Context, p store.RunCreateParams) (store.Run, bool, error) {
+	r, err := storeutil.PrepareRun(p.Run)
+	if err != nil {
+		return store.Run{}, false, err
+	}
+	params, err := storeutil.MarshalParams(r.Parameters)
+	if err != nil {
+		return store.Run{}, false, fmt.Errorf("create run of job %q: %w", r.Job, err)
+	}
+	var earlier *store.Run
+	err = s.tx(ctx, func(tx *sql.Tx) error {
+		if r.EventID != "" {
+			first, err := scanRun(tx.QueryRowContext(ctx, `SELECT `+storeutil.RunColumns+` FROM runs
+				WHERE id = (SELECT run_id FROM deliveries WHERE event_id = $1)`, r.EventID))
+			if err == nil {
+				earlier = &first
+				return nil
+			}
+			if !errors.Is(err, sql.ErrNoRows) {
+				return dbErr(err, "create run: look up delivery %q", r.EventID)
+			}
+		}
+		if p.SkipIfActive && r.Status == api.StatusRunning {
+			var active string
+			err := tx.QueryRowContext(ctx, `SELECT id FROM runs WHERE rule = $1 AND status IN `+
+				storeutil.ActiveStatuses+` ORDER BY id LIMIT 1`, r.Rule).Scan(&active)
+			switch {
+			case err == nil:
+				storeutil.Skip(&r, active)
+			case !errors.Is(err, sql.ErrNoRows):
+				return dbErr(err, "create run: look up active runs of rule %q", r.Rule)
+			}
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO runs (`+storeutil.RunColumns+`)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
+			r.ID, r.Rule, r.Job, string(r.Status), string(r.Trigger), params, r.EventID, r.RestartOf,
+			r.TriggeredBy, r.CancelledBy, r.CancelReason, r.Node, nullMicros(r.ScheduledAt), micros(r.CreatedAt),
+			nullMicros(r.StartedAt), nullMicros(r.FinishedAt), r.Error, r.Progress.Percent, r.Progress.Message)
+		if err != nil {
+			return dbErr(err, "create run %s", r.ID)
+		}
+		if r.EventID != "" {
+			_, err := tx.ExecContext(ctx, `INSERT INTO deliveries (event_id, run_id, received_at) VALUES ($1, $2, $3)`,
+				r.EventID, r.ID, micros(r.CreatedAt))
+			if err != nil {
+				return dbErr(err, "create run %s: record delivery %q", r.ID, r.EventID)
+			}
+		}
+		return nil
+	})
+	switch {
+	case err != nil:
+		return store.Run{}, false, err
+	case earlier != nil:
+		return *earlier, false, nil
+	}
+	return r, true, nil
+}
+
+// RunGet returns the run with the given id, or ErrNotFound.
+func (s *Store) RunGet(ctx context.Context, id string) (store.Run, error) {
+	r, err := scanRun(s.r.QueryRowContext(ctx, `SELECT `+storeutil.RunColumns+` FROM runs WHERE id = $1`, id))
+	if err != nil {
+		return store.Run{}, dbErr(err, "get run %s", id)
+	}
+	return r, nil
+}
+
+// RunList lists runs newest first; see store.Store.
+func (s *Store) RunList(ctx context.Context, f store.RunFilter) ([]store.Run, string, error) {
+	limit := storeutil.Limit(f.Limit)
+	q, args := storeutil.RunListQuery(f, limit, func(t time.Time) any { return micros(t) })
+	runs, err := scanRuns(s.r.QueryContext(ctx, q, args...))
+	if err != nil {
+		return nil, "", dbErr(err, "list runs")
+	}
+	runs, next := storeutil.Page(runs, limit, func(r store.Run) string { return r.ID })
+	return runs, next, nil
+}
+
+// RunSetCancelling moves a running run to cancelling; a run already
+// cancelling is returned as it is. ErrConflict if it has finished.
+func (s *Store) RunSetCancelling(ctx context.Context, id, by, reason string) (store.Run, error) {
+	r, err := scanRun(s.w.QueryRowContext(ctx, `UPDATE runs SET status = 'cancelling', cancelled_by = $2, cancel_reason = $3
+		WHERE id = $1 AND status = 'running' RETURNING `+storeutil.RunColumns, id, by, reason))
+	if err == nil {
+		return r, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return store.Run{}, dbErr(err, "cancel run %s", id)
+	}
+	r, err = s.RunGet(ctx, id)
+	switch {
+	case err != nil:
+		return store.Run{}, fmt.Errorf("cancel run: %w", err)
+	case r.Status == api.StatusCancelling:
+		return r, nil
+	}
+	return store.Run{}, fmt.Errorf("cancel run %s: it has finished (%s): %w", id, r.Status, store.ErrConflict)
+}
+
+// RunSetProgress records progress on an active run, or one presumed
+// interrupted; ErrConflict if the run has finished, ErrNotFound if there
+// is none.
+func (s *Store) RunSetProgress(ctx context.Context, id string, p api.Progress) error {
+	res, err := s.w.ExecContext(ctx, `UPDATE runs SET progress_percent = $2, progress_message = $3
+		WHERE id = $1 AND (status IN `+storeutil.ActiveStatuses+` OR interrupt_presumed)`, id, p.Percent, p.Message)
+	if err := affectedOne(res, err, "set progress of run %s", id); !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	return s.notActive(ctx, id, "set progress of run %s", id)
+}
+
+// notActive explains why a change to an active run changed nothing: the run
+// has finished (ErrConflict) or does not exist (ErrNotFound).
+func (s *Store) notActive(ctx context.Context, id, format string, args ...any) error {
+	r, err := s.RunGet(ctx, id)
+	if err != nil {
+		return fmt.Errorf("%s: %w", fmt.Sprintf(format, args...), err)
+	}
+	return fmt.Errorf("%s: it has finished (%s): %w", fmt.Sprintf(format, args...), r.Status, store.ErrConflict)
+}
+
+// RunFinish records an active run's final state and returns the run; a
+// run presumed interrupted takes it too. ErrConflict if it has finished
+// already.
+func (s *Store) RunFinish(ctx context.Context, p store.RunFinishParams) (store.Run, error) {
+	p, err := storeutil.PrepareFinish(p)
+	if err != nil {
+		return store.Run{}, err
+	}
+	r, err := scanRun(s.w.QueryRowContext(ctx, `UPDATE runs SET status = $2, error = $3, finished_at = $4,
+			cancelled_by = CASE WHEN cancelled_by = '' THEN $5 ELSE cancelled_by END,
+			cancel_reason = CASE WHEN cancelled_by = '' THEN $6 ELSE cancel_reason END,
+			interrupt_presumed = 0
+		WHERE id = $1 AND (status IN `+storeutil.ActiveStatuses+` OR interrupt_presumed) RETURNING `+storeutil.RunColumns,
+		p.ID, string(p.Status), p.Error, micros(p.FinishedAt), p.CancelledBy, p.CancelReason))
+	if err == nil {
+		return r, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return store.Run{}, dbErr(err, "finish run %s", p.ID)
+	}
+	return store.Run{}, s.notActive(ctx, p.ID, "finish run %s", p.ID)
+}
+
+// RunInterruptActive marks the active runs of node (of every node when node
+// is empty) presumed interrupted, finished at the given time (now if zero).
+func (s *Store) RunInterruptActive(ctx context.Context, node, reason string, at time.Time) ([]store.Run, error) {
+	at = storeutil.Time(at)
+	if at.IsZero() {
+		at = storeutil.Now()
+	}
+	runs, err := scanRuns(s.w.QueryContext(ctx, `UPDATE runs SET status = 'interrupted', error = $2, finished_at = $3, interrupt_presumed = 1
+		WHERE status IN `+storeutil.ActiveStatuses+` AND ($1 = '' OR node = $1)
+		RETURNING `+storeutil.RunColumns, node, reason, micros(at)))
+	if err != nil {
+		return nil, dbErr(err, "interrupt active runs of node %q", node)
+	}
+	return runs, nil
+}
+
+// RunCountByStatus counts runs per status; every status is in the map, with
+// 0 when no run has it.
+func (s *Store) RunCountByStatus(ctx context.Context) (map[api.RunStatus]int64, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT status, COUNT(*) FROM runs GROUP BY status`)
+	if err != nil {
+		return nil, dbErr(err, "count runs")
+	}
+	defer rows.Close()
+	counts := make(map[api.RunStatus]int64, len(api.RunStatuses))
+	for _, st := range api.RunStatuses {
+		counts[st] = 0
+	}
+	for rows.Next() {
+		var (
+			st string
+			n  int64
+		)
+		if err := rows.Scan(&st, &n); err != nil {
+			return nil, dbErr(err, "count runs")
+		}
+		counts[api.RunStatus(st)] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, dbErr(err, "count runs")
+	}
+	return counts, nil
+}
+
+// RunPrune deletes finished runs created before the given time; their log
+// lines and delivery records go with them (ON DELETE CASCADE).
+func (s *Store) RunPrune(ctx context.Context, before time.Time) (int64, error) {
+	res, err := s.w.ExecContext(ctx, `DELETE FROM runs WHERE status NOT IN `+storeutil.ActiveStatuses+
+		` AND created_at < $1`, micros(storeutil.Time(before)))
+	if err != nil {
+		return 0, dbErr(err, "prune runs")
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, dbErr(err, "prune runs")
+	}
+	return n, nil
+}

@@ -1,0 +1,156 @@
+package storetest
+
+import (
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/jobbridge/jobbridge/agent/internal/store"
+	"github.com/jobbridge/jobbridge/shared/api"
+)
+
+func fullRule(name string) store.Rule {
+	return store.Rule{
+		Name:     name,
+		Job:      "demo",
+		Schedule: "cron(0/5 * * * ? *)",
+		Enabled:  true,
+		Parameters: map[string]string{
+			"duration": "10s",
+			"quoted":   `she said "hi" \ ünïcødé ✓`,
+			"empty":    "",
+			"json":     `{"nested": [1, 2]}`,
+		},
+		Description: "every five minutes",
+		Timeout:     90*time.Second + 1,
+		Overlap:     api.OverlapSkip,
+		Notify:      store.NotifyPolicy{On: []string{"failed", "recovered"}, Channels: []string{"email"}},
+		Sync:        store.Sync{State: "synced", ARN: "arn:aws:events:eu-west-1:1:rule/x", At: oddTime(time.Hour)},
+		CreatedAt:   oddTime(0),
+		UpdatedAt:   oddTime(time.Minute),
+	}
+}
+
+// asStored is r with its times as the store keeps them.
+func asStored(r store.Rule) store.Rule {
+	r.CreatedAt, r.UpdatedAt, r.Sync.At = stored(r.CreatedAt), stored(r.UpdatedAt), stored(r.Sync.At)
+	return r
+}
+
+func wantRule(t *testing.T, got, want store.Rule, what string) {
+	t.Helper()
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("%s:\n got %+v\nwant %+v", what, got, want)
+	}
+}
+
+func testRules(t *testing.T, setup func(*testing.T) store.Store) {
+	t.Run("CreateGetRoundTrip", func(t *testing.T) {
+		t.Parallel()
+		s := setup(t)
+		want := asStored(fullRule("nightly"))
+		got, err := s.RuleCreate(t.Context(), fullRule("nightly"))
+		must(t, err, "create rule")
+		wantRule(t, got, want, "RuleCreate's answer")
+		got, err = s.RuleGet(t.Context(), "nightly")
+		must(t, err, "get rule")
+		wantRule(t, got, want, "RuleGet after create")
+	})
+	t.Run("CreateDefaults", func(t *testing.T) {
+		t.Parallel()
+		s := setup(t)
+		before := time.Now().Add(-time.Second)
+		_, err := s.RuleCreate(t.Context(), store.Rule{Name: "bare", Job: "demo", Schedule: "rate(1 hour)"})
+		must(t, err, "create rule")
+		got, err := s.RuleGet(t.Context(), "bare")
+		must(t, err, "get rule")
+		if got.CreatedAt.Before(before) || got.CreatedAt.After(time.Now()) || !got.UpdatedAt.Equal(got.CreatedAt) {
+			t.Errorf("times default to now: got created %v updated %v", got.CreatedAt, got.UpdatedAt)
+		}
+		if got.Parameters == nil || len(got.Parameters) != 0 || got.Enabled || !got.Sync.At.IsZero() {
+			t.Errorf("empty fields read back empty: got %+v", got)
+		}
+	})
+	t.Run("CreateTakenName", func(t *testing.T) {
+		t.Parallel()
+		s := setup(t)
+		_, err := s.RuleCreate(t.Context(), fullRule("dup"))
+		must(t, err, "create rule")
+		_, err = s.RuleCreate(t.Context(), fullRule("dup"))
+		wantErr(t, err, store.ErrConflict, "create a rule whose name is taken")
+	})
+	t.Run("Missing", func(t *testing.T) {
+		t.Parallel()
+		s := setup(t)
+		_, err := s.RuleGet(t.Context(), "nope")
+		wantErr(t, err, store.ErrNotFound, "get a missing rule")
+		_, err = s.RuleUpdate(t.Context(), fullRule("nope"))
+		wantErr(t, err, store.ErrNotFound, "update a missing rule")
+		wantErr(t, s.RuleDelete(t.Context(), "nope"), store.ErrNotFound, "delete a missing rule")
+		wantErr(t, s.RuleSetSync(t.Context(), "nope", store.Sync{State: "error"}), store.ErrNotFound, "set sync of a missing rule")
+	})
+	t.Run("ListByName", func(t *testing.T) {
+		t.Parallel()
+		s := setup(t)
+		rules, err := s.RuleList(t.Context())
+		must(t, err, "list rules of an empty store")
+		if len(rules) != 0 {
+			t.Fatalf("empty store lists %d rules", len(rules))
+		}
+		for _, n := range []string{"charlie", "alpha", "bravo"} {
+			_, err := s.RuleCreate(t.Context(), fullRule(n))
+			must(t, err, "create rule "+n)
+		}
+		rules, err = s.RuleList(t.Context())
+		must(t, err, "list rules")
+		var names []string
+		for _, r := range rules {
+			names = append(names, r.Name)
+		}
+		if !reflect.DeepEqual(names, []string{"alpha", "bravo", "charlie"}) {
+			t.Fatalf("RuleList order: got %v, want by name", names)
+		}
+		wantRule(t, rules[0], asStored(fullRule("alpha")), "listed rule")
+	})
+	t.Run("UpdateKeepsCreatedAt", func(t *testing.T) {
+		t.Parallel()
+		s := setup(t)
+		orig, err := s.RuleCreate(t.Context(), fullRule("r"))
+		must(t, err, "create rule")
+		upd := store.Rule{
+			Name: "r", Job: "http", Schedule: "rate(5 minutes)", Enabled: false,
+			Parameters: map[string]string{"url": "https://example.com"}, Description: "changed",
+			Overlap: api.OverlapAllow, CreatedAt: oddTime(-24 * time.Hour), UpdatedAt: oddTime(2 * time.Hour),
+		}
+		want := asStored(upd)
+		want.CreatedAt = orig.CreatedAt
+		got, err := s.RuleUpdate(t.Context(), upd)
+		must(t, err, "update rule")
+		wantRule(t, got, want, "RuleUpdate's answer")
+		got, err = s.RuleGet(t.Context(), "r")
+		must(t, err, "get rule")
+		wantRule(t, got, want, "RuleGet after update")
+	})
+	t.Run("Delete", func(t *testing.T) {
+		t.Parallel()
+		s := setup(t)
+		_, err := s.RuleCreate(t.Context(), fullRule("gone"))
+		must(t, err, "create rule")
+		must(t, s.RuleDelete(t.Context(), "gone"), "delete rule")
+		_, err = s.RuleGet(t.Context(), "gone")
+		wantErr(t, err, store.ErrNotFound, "get a deleted rule")
+	})
+	t.Run("SetSync", func(t *testing.T) {
+		t.Parallel()
+		s := setup(t)
+		orig, err := s.RuleCreate(t.Context(), fullRule("r"))
+		must(t, err, "create rule")
+		sy := store.Sync{State: "error", Error: "AccessDenied: no", ARN: "", At: oddTime(3 * time.Hour)}
+		must(t, s.RuleSetSync(t.Context(), "r", sy), "set sync")
+		got, err := s.RuleGet(t.Context(), "r")
+		must(t, err, "get rule")
+		want := orig
+		want.Sync = store.Sync{State: "error", Error: "AccessDenied: no", At: stored(sy.At)}
+		wantRule(t, got, want, "rule after RuleSetSync (UpdatedAt unchanged)")
+	})
+}

@@ -1,0 +1,157 @@
+package storetest
+
+import (
+	"reflect"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/jobbridge/jobbridge/agent/internal/store"
+	"github.com/jobbridge/jobbridge/shared/api"
+)
+
+// listAll follows cursors to the end and fails on a page over the limit.
+func listAll(t *testing.T, s store.Store, f store.RunFilter) []store.Run {
+	t.Helper()
+	var all []store.Run
+	for range 10000 {
+		page, next, err := s.RunList(t.Context(), f)
+		must(t, err, "list runs")
+		if f.Limit > 0 && len(page) > f.Limit {
+			t.Fatalf("page of %d runs over the limit of %d", len(page), f.Limit)
+		}
+		all = append(all, page...)
+		if next == "" {
+			return all
+		}
+		f.Cursor = next
+	}
+	t.Fatalf("pagination does not end")
+	return nil
+}
+
+func testRunList(t *testing.T, setup func(*testing.T) store.Store) {
+	t.Run("Filters", func(t *testing.T) {
+		t.Parallel()
+		s := setup(t)
+		base := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+		mk := func(i int, rule, job, node string, trig api.Trigger) store.Run {
+			return create(t, s, store.Run{Rule: rule, Job: job, Node: node, Trigger: trig,
+				CreatedAt: base.Add(time.Duration(i) * time.Hour)})
+		}
+		r0 := mk(0, "a", "demo", "n1", api.TriggerSchedule)
+		r1 := mk(1, "a", "http", "n2", api.TriggerManual)
+		r2 := mk(2, "b", "demo", "n1", api.TriggerSchedule)
+		r3 := mk(3, "b", "http", "n1", api.TriggerRestart)
+		r4 := mk(4, "a", "demo", "n2", api.TriggerSchedule)
+		finish(t, s, r1.ID, api.StatusFailed)
+		finish(t, s, r2.ID, api.StatusSucceeded)
+		_, err := s.RunSetCancelling(t.Context(), r3.ID, "ops", "")
+		must(t, err, "cancel")
+
+		cases := []struct {
+			name string
+			f    store.RunFilter
+			want []store.Run
+		}{
+			{"all, newest first", store.RunFilter{}, []store.Run{r4, r3, r2, r1, r0}},
+			{"one status", store.RunFilter{Statuses: []api.RunStatus{api.StatusRunning}}, []store.Run{r4, r0}},
+			{"statuses", store.RunFilter{Statuses: []api.RunStatus{api.StatusFailed, api.StatusCancelling}}, []store.Run{r3, r1}},
+			{"job", store.RunFilter{Job: "http"}, []store.Run{r3, r1}},
+			{"rule", store.RunFilter{Rule: "b"}, []store.Run{r3, r2}},
+			{"trigger", store.RunFilter{Trigger: api.TriggerSchedule}, []store.Run{r4, r2, r0}},
+			{"node", store.RunFilter{Node: "n2"}, []store.Run{r4, r1}},
+			{"since", store.RunFilter{Since: base.Add(3 * time.Hour)}, []store.Run{r4, r3}},
+			{"until", store.RunFilter{Until: base.Add(time.Hour)}, []store.Run{r0}},
+			{"since and until", store.RunFilter{Since: base.Add(time.Hour), Until: base.Add(3 * time.Hour)}, []store.Run{r2, r1}},
+			{"combined", store.RunFilter{Rule: "a", Job: "demo", Statuses: []api.RunStatus{api.StatusRunning}, Node: "n1"}, []store.Run{r0}},
+			{"nothing matches", store.RunFilter{Rule: "a", Job: "nope"}, nil},
+			{"cursor", store.RunFilter{Cursor: r2.ID}, []store.Run{r1, r0}},
+		}
+		for _, c := range cases {
+			got, next, err := s.RunList(t.Context(), c.f)
+			must(t, err, "list runs "+c.name)
+			if next != "" {
+				t.Errorf("%s: nextCursor %q on the only page", c.name, next)
+			}
+			if !reflect.DeepEqual(ids(got), ids(c.want)) {
+				t.Errorf("%s: got %v, want %v", c.name, ids(got), ids(c.want))
+			}
+		}
+		got, _, err := s.RunList(t.Context(), store.RunFilter{Rule: "b"})
+		must(t, err, "list runs")
+		wantRun(t, got[0], getRun(t, s, r3.ID), "listed run equals RunGet")
+	})
+	t.Run("DefaultAndMaxLimit", func(t *testing.T) {
+		t.Parallel()
+		s := setup(t)
+		var made []store.Run
+		for range 53 {
+			made = append(made, create(t, s, newRun("r")))
+		}
+		slices.Reverse(made)
+		page, next, err := s.RunList(t.Context(), store.RunFilter{})
+		must(t, err, "list runs")
+		if len(page) != 50 || next != page[49].ID {
+			t.Fatalf("default page: %d runs, cursor %q; want 50 and the last id", len(page), next)
+		}
+		page, next, err = s.RunList(t.Context(), store.RunFilter{Limit: 5000})
+		must(t, err, "list runs with a huge limit")
+		if len(page) != 53 || next != "" {
+			t.Fatalf("limit over the max: %d runs, cursor %q; want all 53 and no cursor", len(page), next)
+		}
+		if !reflect.DeepEqual(ids(page), ids(made)) {
+			t.Fatalf("runs are not newest first")
+		}
+	})
+	t.Run("PagesStableWhileRunsArrive", func(t *testing.T) {
+		t.Parallel()
+		s := setup(t)
+		var want []store.Run
+		for range 10 {
+			want = append(want, create(t, s, newRun("r")))
+		}
+		slices.Reverse(want)
+		f := store.RunFilter{Limit: 3}
+		var got []store.Run
+		arrived := 0
+		for page := 0; ; page++ {
+			runs, next, err := s.RunList(t.Context(), f)
+			must(t, err, "list runs")
+			got = append(got, runs...)
+			if next == "" {
+				break
+			}
+			if page > 10 {
+				t.Fatalf("pagination does not end")
+			}
+			// New runs arrive between page fetches; they are newer than
+			// the cursor, so the pages that follow do not shift.
+			create(t, s, newRun("r"))
+			create(t, s, newRun("other"))
+			arrived++
+			f.Cursor = next
+		}
+		if !reflect.DeepEqual(ids(got), ids(want)) {
+			t.Fatalf("pages while runs arrive:\n got %v\nwant %v", ids(got), ids(want))
+		}
+		all := listAll(t, s, store.RunFilter{Limit: 4, Rule: "r"})
+		if len(all) != 10+arrived {
+			t.Fatalf("listing rule r in pages of 4: %d runs, want %d", len(all), 10+arrived)
+		}
+	})
+	t.Run("ExactPagesEndWithoutCursor", func(t *testing.T) {
+		t.Parallel()
+		s := setup(t)
+		for range 6 {
+			create(t, s, newRun("r"))
+		}
+		_, next, err := s.RunList(t.Context(), store.RunFilter{Limit: 3})
+		must(t, err, "first page")
+		page, next, err := s.RunList(t.Context(), store.RunFilter{Limit: 3, Cursor: next})
+		must(t, err, "second page")
+		if len(page) != 3 || next != "" {
+			t.Fatalf("last full page: %d runs, cursor %q; want 3 and no cursor", len(page), next)
+		}
+	})
+}

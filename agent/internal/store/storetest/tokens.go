@@ -1,0 +1,121 @@
+package storetest
+
+import (
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/jobbridge/jobbridge/agent/internal/store"
+)
+
+func testTokens(t *testing.T, setup func(*testing.T) store.Store) {
+	t.Run("Lifecycle", func(t *testing.T) {
+		t.Parallel()
+		s := setup(t)
+		ctx := t.Context()
+		ci := store.Token{Name: "ci", Role: store.RoleOperator, Hash: "aa11", CreatedAt: oddTime(0)}
+		must(t, s.TokenCreate(ctx, ci), "create token ci")
+		must(t, s.TokenCreate(ctx, store.Token{Name: "admin", Role: store.RoleAdmin, Hash: "bb22"}), "create token admin")
+
+		got, err := s.TokenGetByHash(ctx, "aa11")
+		must(t, err, "get token by hash")
+		want := ci
+		want.CreatedAt = stored(ci.CreatedAt)
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("token:\n got %+v\nwant %+v", got, want)
+		}
+		_, err = s.TokenGetByHash(ctx, "ffff")
+		wantErr(t, err, store.ErrNotFound, "get a token by an unknown hash")
+
+		used := oddTime(time.Hour)
+		must(t, s.TokenTouch(ctx, "ci", used), "touch token")
+		got, err = s.TokenGetByHash(ctx, "aa11")
+		must(t, err, "get token")
+		if !got.LastUsedAt.Equal(stored(used)) || got.LastUsedAt != stored(used) {
+			t.Fatalf("LastUsedAt: got %v, want %v", got.LastUsedAt, stored(used))
+		}
+		wantErr(t, s.TokenTouch(ctx, "nope", used), store.ErrNotFound, "touch a missing token")
+
+		list, err := s.TokenList(ctx)
+		must(t, err, "list tokens")
+		if len(list) != 2 || list[0].Name != "admin" || list[1].Name != "ci" || list[0].CreatedAt.IsZero() {
+			t.Fatalf("tokens by name, with a default CreatedAt: got %+v", list)
+		}
+		must(t, s.TokenDelete(ctx, "ci"), "delete token")
+		_, err = s.TokenGetByHash(ctx, "aa11")
+		wantErr(t, err, store.ErrNotFound, "get a deleted token")
+		wantErr(t, s.TokenDelete(ctx, "ci"), store.ErrNotFound, "delete a missing token")
+	})
+	t.Run("Conflicts", func(t *testing.T) {
+		t.Parallel()
+		s := setup(t)
+		ctx := t.Context()
+		must(t, s.TokenCreate(ctx, store.Token{Name: "a", Role: store.RoleViewer, Hash: "h1"}), "create token")
+		wantErr(t, s.TokenCreate(ctx, store.Token{Name: "a", Role: store.RoleViewer, Hash: "h2"}), store.ErrConflict, "create a token whose name is taken")
+		wantErr(t, s.TokenCreate(ctx, store.Token{Name: "b", Role: store.RoleViewer, Hash: "h1"}), store.ErrConflict, "create a token whose hash is taken")
+	})
+}
+
+func testAudit(t *testing.T, setup func(*testing.T) store.Store) {
+	t.Run("AppendAndList", func(t *testing.T) {
+		t.Parallel()
+		s := setup(t)
+		ctx := t.Context()
+		explicit := store.AuditEntry{ID: "0190d1a8-0000-7000-8000-000000000001", Time: oddTime(0),
+			Actor: "ops", Action: "rule.create", Target: "nightly", Detail: `{"schedule":"rate(1 hour)"}`}
+		must(t, s.AuditAppend(ctx, explicit), "append entry with an id")
+		entries := []store.AuditEntry{
+			{Actor: "ops", Action: "rule.update", Target: "nightly"},
+			{Actor: "eventbridge", Action: "run.create", Target: "r-1"},
+			{Actor: "ops", Action: "run.cancel", Target: "r-1", Detail: "deploy"},
+			{Actor: "system", Action: "token.create", Target: "ci"},
+		}
+		for _, e := range entries {
+			must(t, s.AuditAppend(ctx, e), "append "+e.Action)
+		}
+		all, next, err := s.AuditList(ctx, store.AuditFilter{})
+		must(t, err, "list audit")
+		var actions []string
+		for _, e := range all {
+			actions = append(actions, e.Action)
+		}
+		if want := []string{"token.create", "run.cancel", "run.create", "rule.update", "rule.create"}; !reflect.DeepEqual(actions, want) || next != "" {
+			t.Fatalf("audit newest first: got %v (cursor %q), want %v", actions, next, want)
+		}
+		want := explicit
+		want.Time = stored(explicit.Time)
+		if !reflect.DeepEqual(all[4], want) {
+			t.Fatalf("entry:\n got %+v\nwant %+v", all[4], want)
+		}
+		if _, err := uuid.Parse(all[0].ID); err != nil || all[0].Time.IsZero() {
+			t.Fatalf("defaults: got id %q time %v, want a UUID and now", all[0].ID, all[0].Time)
+		}
+
+		byActor, _, err := s.AuditList(ctx, store.AuditFilter{Actor: "ops"})
+		must(t, err, "list by actor")
+		byTarget, _, err := s.AuditList(ctx, store.AuditFilter{Target: "r-1", Actor: "ops"})
+		must(t, err, "list by target and actor")
+		if len(byActor) != 3 || len(byTarget) != 1 || byTarget[0].Action != "run.cancel" {
+			t.Fatalf("filters: %d by actor ops (want 3), %+v by target r-1 and actor ops (want run.cancel)", len(byActor), byTarget)
+		}
+
+		var paged []string
+		f := store.AuditFilter{Limit: 2}
+		for {
+			page, next, err := s.AuditList(ctx, f)
+			must(t, err, "list a page")
+			for _, e := range page {
+				paged = append(paged, e.Action)
+			}
+			if next == "" {
+				break
+			}
+			f.Cursor = next
+		}
+		if !reflect.DeepEqual(paged, actions) {
+			t.Fatalf("pages of 2: got %v, want %v", paged, actions)
+		}
+	})
+}

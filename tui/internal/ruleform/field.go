@@ -1,0 +1,171 @@
+package ruleform
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/charmbracelet/bubbles/textinput"
+
+	"github.com/jobbridge/jobbridge/jobs"
+	"github.com/jobbridge/jobbridge/shared/api"
+	"github.com/jobbridge/jobbridge/tui/internal/session"
+)
+
+// kind is how a field is edited.
+type kind int
+
+const (
+	kindText   kind = iota // typed
+	kindChoice             // one of a few values, picked with ←/→
+)
+
+// Field keys of the rule's own fields; a parameter's is paramKey(name).
+const (
+	keyName        = "name"
+	keyJob         = "job"
+	keySchedule    = "schedule"
+	keyDescription = "description"
+	keyEnabled     = "enabled"
+	keyTimeout     = "timeout"
+	keyOverlap     = "overlap"
+)
+
+func paramKey(name string) string { return "parameters." + name }
+
+// field is one input of the form.
+type field struct {
+	key   string
+	label string
+	hint  string // what the field takes, shown after it
+	kind  kind
+
+	input textinput.Model
+
+	choices []string // values; "" is "the default"
+	names   []string // what each choice shows
+	choice  int
+
+	param *api.Param // for a parameter field
+	// kept is set for a secret the agent holds: left empty, it keeps its
+	// value (sent back masked, which the agent reads as "unchanged").
+	kept bool
+	err  string
+}
+
+func newText(s *session.Context, key, label, value, hint string) *field {
+	in := textinput.New()
+	in.Prompt = ""
+	in.CharLimit = 512
+	in.SetValue(value)
+	s.Theme.Input(&in)
+	return &field{key: key, label: label, hint: hint, kind: kindText, input: in}
+}
+
+func newChoice(key, label string, values, names []string, value, hint string) *field {
+	f := &field{key: key, label: label, hint: hint, kind: kindChoice, choices: values, names: names}
+	for i, v := range values {
+		if v == value {
+			f.choice = i
+		}
+	}
+	return f
+}
+
+// value is what the field holds.
+func (f *field) value() string {
+	if f.kind == kindChoice {
+		if len(f.choices) == 0 {
+			return ""
+		}
+		return f.choices[f.choice]
+	}
+	return strings.TrimSpace(f.input.Value())
+}
+
+// newParamField builds the input of one job parameter from its metadata:
+// a picker for enums and booleans, a masked input for secrets, a typed
+// input otherwise. value is the current value ("" for none; api.MaskedValue
+// for a secret the agent keeps).
+func newParamField(s *session.Context, p api.Param, value string) *field {
+	label := p.Name
+	if p.Required {
+		label = "*" + label
+	}
+	hint := p.Type
+	if hint == "" {
+		hint = "string"
+	}
+	if p.Default != "" && !p.Secret {
+		hint += ", default " + p.Default
+	}
+	if p.Description != "" {
+		hint += ": " + p.Description
+	}
+	var f *field
+	switch {
+	case p.Type == "enum" || p.Type == "bool":
+		values := p.Choices
+		if p.Type == "bool" {
+			values = []string{"true", "false"}
+		}
+		names := append([]string(nil), values...)
+		if !p.Required || p.Default != "" {
+			def := "(default)"
+			if p.Default != "" {
+				def = "(default " + p.Default + ")"
+			}
+			values = append([]string{""}, values...)
+			names = append([]string{def}, names...)
+		}
+		f = newChoice(paramKey(p.Name), label, values, names, value, hint)
+	case p.Secret:
+		f = newText(s, paramKey(p.Name), label, "", hint)
+		f.input.EchoMode = textinput.EchoPassword
+		f.input.EchoCharacter = '*'
+		if value == api.MaskedValue {
+			f.kept = true
+			f.input.Placeholder = "(unchanged; type to replace)"
+		} else {
+			f.input.SetValue(value)
+		}
+	default:
+		f = newText(s, paramKey(p.Name), label, value, hint)
+		if p.Default != "" {
+			f.input.Placeholder = p.Default
+		}
+	}
+	f.param = &p
+	return f
+}
+
+// check validates a field on its own and records why it is wrong.
+func (f *field) check() {
+	f.err = ""
+	v := f.value()
+	switch {
+	case f.param != nil:
+		p := f.param
+		if v == "" {
+			if p.Required && p.Default == "" && !f.kept {
+				f.err = "required"
+			}
+			return
+		}
+		jp := jobs.Param{Name: p.Name, Type: jobs.ParamType(p.Type), Choices: p.Choices}
+		if err := jp.CheckValue(v); err != nil {
+			f.err = err.Error()
+		}
+	case f.key == keyName && v == "":
+		f.err = "required"
+	case f.key == keyName && strings.ContainsAny(v, " /?#"):
+		f.err = "no spaces, /, ? or #"
+	case f.key == keyTimeout && v != "":
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			f.err = fmt.Sprintf("%q is not a duration (e.g. 30s, 10m, 1h30m)", v)
+		} else if d <= 0 {
+			f.err = "must be positive"
+		}
+	}
+}

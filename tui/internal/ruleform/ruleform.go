@@ -1,0 +1,502 @@
+// Package ruleform is the console's form for a rule: create or edit one
+// (job picker, schedule checked as it is typed with its next five fire
+// times in UTC and local time and the sentence it means, inputs for the
+// job's parameters built from their metadata, enabled, timeout, overlap),
+// and the shorter form that runs a rule now, or restarts a run, with edited
+// parameters.
+package ruleform
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/charmbracelet/bubbles/help"
+	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
+
+	"github.com/jobbridge/jobbridge/shared/api"
+	"github.com/jobbridge/jobbridge/shared/client"
+	"github.com/jobbridge/jobbridge/shared/schedule"
+	"github.com/jobbridge/jobbridge/tui/internal/runs"
+	"github.com/jobbridge/jobbridge/tui/internal/session"
+)
+
+// Mode is what the form does when saved.
+type Mode int
+
+// The form's modes.
+const (
+	Create  Mode = iota // a new rule
+	Edit                // replace a rule
+	Trigger             // run a rule now with these parameters
+	Restart             // restart a run with these parameters
+)
+
+// KeyMap is the form's keys.
+type KeyMap struct {
+	Next, Prev, Pick, Save, Cancel key.Binding
+}
+
+// ShortHelp is the footer's keys.
+func (k KeyMap) ShortHelp() []key.Binding { return []key.Binding{k.Next, k.Pick, k.Save, k.Cancel} }
+
+// FullHelp is every key of the form.
+func (k KeyMap) FullHelp() [][]key.Binding {
+	return [][]key.Binding{{k.Next, k.Prev, k.Pick, k.Save, k.Cancel}}
+}
+
+var keyMap = KeyMap{
+	Next:   key.NewBinding(key.WithKeys("tab", "down", "enter"), key.WithHelp("tab/↓", "next")),
+	Prev:   key.NewBinding(key.WithKeys("shift+tab", "up"), key.WithHelp("shift+tab/↑", "previous")),
+	Pick:   key.NewBinding(key.WithKeys("left", "right", " "), key.WithHelp("←/→", "pick")),
+	Save:   key.NewBinding(key.WithKeys("ctrl+s"), key.WithHelp("ctrl+s", "save")),
+	Cancel: key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel")),
+}
+
+// Model is the form.
+type Model struct {
+	s    *session.Context
+	mode Mode
+	w, h int
+
+	rule      string // the rule edited or run; "" for a new one
+	restartOf string // the run restarted
+	preJob    string // the job to preselect for a new rule
+
+	jobs     []api.Job
+	original api.Rule
+	run      api.Run
+	loaded   bool
+	loadErr  error
+
+	fields  []*field
+	focus   int
+	offset  int
+	formErr string
+	saving  bool
+}
+
+// New returns the form. For Create, job preselects a job (may be "").
+// For Edit and Trigger, rule names the rule; for Restart, restartOf names
+// the run (rule is its rule).
+func New(s *session.Context, mode Mode, rule, restartOf, job string) *Model {
+	return &Model{s: s, mode: mode, rule: rule, restartOf: restartOf, preJob: job}
+}
+
+// Title names the view.
+func (m *Model) Title() string {
+	switch m.mode {
+	case Edit:
+		return "Edit rule " + m.rule
+	case Trigger:
+		return "Run " + m.rule + " now"
+	case Restart:
+		return "Restart run " + runs.Short(m.restartOf)
+	}
+	return "New rule"
+}
+
+// Help is the form's keys.
+func (m *Model) Help() help.KeyMap { return keyMap }
+
+// Capturing is true: the form's inputs take every key (q types a q).
+func (m *Model) Capturing() bool { return true }
+
+// SetSize gives the form its width and height.
+func (m *Model) SetSize(w, h int) {
+	m.w, m.h = w, h
+	for _, f := range m.fields {
+		f.input.Width = m.inputWidth()
+	}
+}
+
+func (m *Model) inputWidth() int { return max(10, min(32, m.w-labelWidth-4)) }
+
+type loadedMsg struct {
+	form *Model
+	jobs []api.Job
+	rule api.Rule
+	run  api.Run
+	err  error
+}
+
+// Init loads the jobs, and the rule or the run the form starts from.
+func (m *Model) Init() tea.Cmd { return m.Reload() }
+
+// Reload loads what the form needs, unless it is already filled in (the
+// operator's typing is not thrown away on a reconnection).
+func (m *Model) Reload() tea.Cmd {
+	if m.loaded {
+		return nil
+	}
+	c, mode, name, runID, form := m.s.Client, m.mode, m.rule, m.restartOf, m
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		out := loadedMsg{form: form}
+		out.jobs, out.err = c.Jobs(ctx)
+		if out.err != nil {
+			return out
+		}
+		switch mode {
+		case Edit, Trigger:
+			out.rule, out.err = c.Rule(ctx, name)
+		case Restart:
+			out.run, out.err = c.Run(ctx, runID)
+		}
+		return out
+	}
+}
+
+// Events does nothing: the form edits a copy until it is saved.
+func (m *Model) Events([]api.Event) tea.Cmd { return nil }
+
+type savedMsg struct {
+	form *Model
+	rule api.Rule
+	run  api.Run
+	err  error
+}
+
+// Update handles the form's messages and keys.
+func (m *Model) Update(msg tea.Msg) tea.Cmd {
+	switch msg := msg.(type) {
+	case loadedMsg:
+		if msg.form != m {
+			return nil
+		}
+		if msg.err != nil {
+			m.loadErr = msg.err
+			return nil
+		}
+		m.loadErr, m.loaded = nil, true
+		m.jobs, m.original, m.run = msg.jobs, msg.rule, msg.run
+		sort.Slice(m.jobs, func(i, j int) bool { return m.jobs[i].ID < m.jobs[j].ID })
+		m.build()
+		return m.focusField(0)
+	case savedMsg:
+		if msg.form != m {
+			return nil
+		}
+		return m.saved(msg)
+	case tea.KeyMsg:
+		return m.key(msg)
+	}
+	return nil
+}
+
+// build makes the fields from what was loaded.
+func (m *Model) build() {
+	s := m.s
+	var fs []*field
+	switch m.mode {
+	case Create, Edit:
+		r := m.original
+		if m.mode == Create {
+			r = api.Rule{Job: m.preJob, Enabled: true, Overlap: api.OverlapAllow}
+			if r.Job == "" && len(m.jobs) > 0 {
+				r.Job = m.jobs[0].ID
+			}
+		}
+		if m.mode == Create {
+			fs = append(fs, newText(s, keyName, "*Name", "", "letters, digits, - and _"))
+		}
+		ids, names := []string{}, []string{}
+		for _, j := range m.jobs {
+			ids, names = append(ids, j.ID), append(names, j.ID)
+		}
+		if _, ok := m.job(r.Job); !ok && r.Job != "" {
+			ids, names = append(ids, r.Job), append(names, r.Job+" (not on this agent)")
+		}
+		fs = append(fs,
+			newChoice(keyJob, "*Job", ids, names, r.Job, ""),
+			newText(s, keySchedule, "*Schedule", r.Schedule, "cron(m h dom mon dow year) or rate(n unit), UTC"),
+			newText(s, keyDescription, "Description", r.Description, ""),
+			newChoice(keyEnabled, "Enabled", []string{"true", "false"}, []string{"yes", "no"}, fmt.Sprint(r.Enabled), ""),
+			newText(s, keyTimeout, "Timeout", r.Timeout, "Go duration; empty for none"),
+			newChoice(keyOverlap, "Overlap", []string{"allow", "skip"}, []string{"allow (run alongside)", "skip (if one is running)"}, string(orAllow(r.Overlap)), ""),
+		)
+		m.fields = fs
+		m.rebuildParams(r.Parameters)
+	case Trigger:
+		m.fields = nil
+		m.rebuildParams(m.original.Parameters)
+	case Restart:
+		m.fields = nil
+		m.rebuildParams(m.run.Parameters)
+	}
+	// Fields are checked as they are left or typed in, and all on save:
+	// a fresh form does not open full of complaints.
+}
+
+func orAllow(o api.Overlap) api.Overlap {
+	if o == "" {
+		return api.OverlapAllow
+	}
+	return o
+}
+
+func (m *Model) job(id string) (api.Job, bool) {
+	for _, j := range m.jobs {
+		if j.ID == id {
+			return j, true
+		}
+	}
+	return api.Job{}, false
+}
+
+// currentJob is the job the parameters belong to.
+func (m *Model) currentJob() string {
+	switch m.mode {
+	case Trigger:
+		return m.original.Job
+	case Restart:
+		return m.run.Job
+	}
+	if f := m.field(keyJob); f != nil {
+		return f.value()
+	}
+	return ""
+}
+
+// rebuildParams replaces the parameter fields with the current job's,
+// keeping what was typed into parameters of the same name.
+func (m *Model) rebuildParams(values map[string]string) {
+	own := m.fields[:0:0]
+	typed := map[string]string{}
+	for _, f := range m.fields {
+		if f.param == nil {
+			own = append(own, f)
+		} else if v := f.value(); v != "" {
+			typed[f.param.Name] = v
+		}
+	}
+	job, _ := m.job(m.currentJob())
+	for _, p := range job.Parameters {
+		v, ok := typed[p.Name]
+		if !ok {
+			v = values[p.Name]
+		}
+		f := newParamField(m.s, p, v)
+		f.input.Width = m.inputWidth()
+		own = append(own, f)
+	}
+	m.fields = own
+	for _, f := range m.fields {
+		f.input.Width = m.inputWidth()
+	}
+}
+
+func (m *Model) field(key string) *field {
+	for _, f := range m.fields {
+		if f.key == key {
+			return f
+		}
+	}
+	return nil
+}
+
+func (m *Model) focusField(i int) tea.Cmd {
+	if len(m.fields) == 0 {
+		return nil
+	}
+	i = max(0, min(i, len(m.fields)-1))
+	for _, f := range m.fields {
+		f.input.Blur()
+	}
+	m.focus = i
+	if f := m.fields[i]; f.kind == kindText {
+		return f.input.Focus()
+	}
+	return nil
+}
+
+func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
+	if key.Matches(msg, keyMap.Cancel) {
+		return func() tea.Msg { return session.BackMsg{} }
+	}
+	if !m.loaded || m.saving {
+		return nil
+	}
+	if key.Matches(msg, keyMap.Save) {
+		return m.save()
+	}
+	if len(m.fields) == 0 {
+		if msg.String() == "enter" {
+			return m.save()
+		}
+		return nil
+	}
+	f := m.fields[m.focus]
+	switch {
+	case msg.String() == "enter" && m.focus == len(m.fields)-1:
+		return m.save()
+	case key.Matches(msg, keyMap.Next):
+		f.check()
+		return m.focusField(m.focus + 1)
+	case key.Matches(msg, keyMap.Prev):
+		f.check()
+		return m.focusField(m.focus - 1)
+	case f.kind == kindChoice && key.Matches(msg, keyMap.Pick):
+		step := 1
+		if msg.String() == "left" {
+			step = len(f.choices) - 1
+		}
+		if len(f.choices) > 0 {
+			f.choice = (f.choice + step) % len(f.choices)
+		}
+		if f.key == keyJob {
+			m.rebuildParams(m.original.Parameters)
+		}
+		f.check()
+		return nil
+	case f.kind == kindText:
+		var cmd tea.Cmd
+		f.input, cmd = f.input.Update(msg)
+		f.check()
+		return cmd
+	}
+	return nil
+}
+
+// input is the rule as the form holds it.
+func (m *Model) input() api.RuleInput {
+	in := api.RuleInput{Parameters: map[string]string{}}
+	for _, f := range m.fields {
+		v := f.value()
+		switch {
+		case f.param != nil:
+			if v == "" && f.kept {
+				v = api.MaskedValue
+			}
+			if v != "" {
+				in.Parameters[f.param.Name] = v
+			}
+		case f.key == keyName:
+			in.Name = v
+		case f.key == keyJob:
+			in.Job = v
+		case f.key == keySchedule:
+			in.Schedule = v
+		case f.key == keyDescription:
+			in.Description = v
+		case f.key == keyEnabled:
+			on := v == "true"
+			in.Enabled = &on
+		case f.key == keyTimeout:
+			in.Timeout = v
+		case f.key == keyOverlap:
+			in.Overlap = api.Overlap(v)
+		}
+	}
+	return in
+}
+
+// overrides are the parameters whose value differs from base's: what a
+// run now or a restart sends.
+func (m *Model) overrides(base map[string]string) map[string]string {
+	out := map[string]string{}
+	for k, v := range m.input().Parameters {
+		if v != api.MaskedValue && v != base[k] {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+func (m *Model) save() tea.Cmd {
+	m.formErr = ""
+	first := -1
+	for i, f := range m.fields {
+		f.check()
+		if f.err != "" && first < 0 {
+			first = i
+		}
+	}
+	if f := m.field(keySchedule); f != nil {
+		if _, err := schedule.Parse(f.value()); err != nil {
+			if first < 0 {
+				first = m.index(keySchedule)
+			}
+		}
+	}
+	if first >= 0 {
+		m.formErr = "Fix the fields marked ✗ first."
+		return m.focusField(first)
+	}
+	m.saving = true
+	c, form, mode, name, runID := m.s.Client, m, m.mode, m.rule, m.restartOf
+	in := m.input()
+	var over map[string]string
+	switch mode {
+	case Trigger:
+		over = m.overrides(m.original.Parameters)
+	case Restart:
+		over = m.overrides(m.run.Parameters)
+	}
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		out := savedMsg{form: form}
+		switch mode {
+		case Create:
+			out.rule, out.err = c.CreateRule(ctx, in)
+		case Edit:
+			out.rule, out.err = c.ReplaceRule(ctx, name, in)
+		case Trigger:
+			out.run, out.err = c.TriggerRule(ctx, name, over)
+		case Restart:
+			out.run, out.err = c.RestartRun(ctx, runID, over)
+		}
+		return out
+	}
+}
+
+func (m *Model) index(key string) int {
+	for i, f := range m.fields {
+		if f.key == key {
+			return i
+		}
+	}
+	return 0
+}
+
+// saved closes the form after a success, or shows the agent's objections
+// at the fields they concern.
+func (m *Model) saved(msg savedMsg) tea.Cmd {
+	m.saving = false
+	if msg.err != nil {
+		m.formErr = session.Explain(msg.err)
+		var ce *client.Error
+		if errors.As(msg.err, &ce) {
+			first := -1
+			for _, fe := range ce.Problem.Errors {
+				loc := strings.TrimPrefix(fe.Location, "body.")
+				if i := m.index(loc); m.fields != nil && m.fields[i].key == loc {
+					m.fields[i].err = fe.Message
+					if first < 0 {
+						first = i
+					}
+				}
+			}
+			if first >= 0 {
+				m.formErr = "The agent refused: see the fields marked ✗."
+				return m.focusField(first)
+			}
+		}
+		return nil
+	}
+	back := func() tea.Msg { return session.BackMsg{} }
+	switch m.mode {
+	case Create, Edit:
+		verb := map[Mode]string{Create: "created", Edit: "saved"}[m.mode]
+		note := session.Note("rule " + msg.rule.Name + " " + verb)
+		return tea.Sequence(back, note)
+	}
+	id := msg.run.ID
+	return tea.Sequence(back, func() tea.Msg { return session.OpenRunMsg{ID: id} })
+}

@@ -1,0 +1,448 @@
+// Package rundetail is the console's view of one run: what started it, its
+// parameters (secrets masked as the agent gives them), progress, error, and
+// its log, which follows live from the event stream.
+package rundetail
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/charmbracelet/bubbles/help"
+	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
+
+	"github.com/jobbridge/jobbridge/shared/api"
+	"github.com/jobbridge/jobbridge/tui/internal/grid"
+	"github.com/jobbridge/jobbridge/tui/internal/keys"
+	"github.com/jobbridge/jobbridge/tui/internal/runs"
+	"github.com/jobbridge/jobbridge/tui/internal/session"
+)
+
+// logPage is how many log lines one request fetches.
+const logPage = 1000
+
+// fillRetry and maxFillTries bound how long a gap in the log is fetched
+// again before the lines after it are shown anyway.
+const (
+	fillRetry    = 300 * time.Millisecond
+	maxFillTries = 10
+)
+
+// KeyMap is the run detail's keys.
+type KeyMap struct {
+	Cancel, Restart, RestartWith, Follow key.Binding
+	s                                    *session.Context
+	active                               func() bool // the run may still be cancelled
+}
+
+// ShortHelp is the footer's keys: cancel only while the run is active.
+func (k KeyMap) ShortHelp() []key.Binding {
+	var out []key.Binding
+	if k.s.CanOperate() {
+		if k.active() {
+			out = append(out, k.Cancel)
+		}
+		out = append(out, k.Restart, k.RestartWith)
+	}
+	return append(out, k.Follow)
+}
+
+// FullHelp is every key of the view.
+func (k KeyMap) FullHelp() [][]key.Binding {
+	return [][]key.Binding{k.ShortHelp(), keys.NavHelp()}
+}
+
+// Model is one run's detail.
+type Model struct {
+	s    *session.Context
+	keys KeyMap
+	w, h int
+
+	id  string
+	run *api.Run
+	err error
+
+	lines     []api.LogLine
+	logLoaded bool
+	logErr    error
+	// pending are lines from the stream not yet in lines: before the log
+	// loaded, or past a gap.
+	pending   map[int64]api.LogLine
+	filling   bool // a log fetch is under way
+	fillTries int
+	offset    int  // first log line on screen
+	follow    bool // keep the newest line on screen
+}
+
+// New returns the detail of run id; Init loads it.
+func New(s *session.Context, id string) *Model {
+	m := &Model{
+		s: s, id: id, follow: true, pending: map[int64]api.LogLine{},
+		keys: KeyMap{
+			Cancel:      key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "cancel")),
+			Restart:     key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "restart")),
+			RestartWith: key.NewBinding(key.WithKeys("R"), key.WithHelp("R", "restart with params")),
+			Follow:      key.NewBinding(key.WithKeys("f"), key.WithHelp("f", "follow log")),
+			s:           s,
+		},
+	}
+	m.keys.active = func() bool { return m.run != nil && m.run.Status.Active() }
+	return m
+}
+
+// ID is the run shown.
+func (m *Model) ID() string { return m.id }
+
+// Title names the view.
+func (m *Model) Title() string { return "Run " + runs.Short(m.id) }
+
+// Help is the view's keys for the footer and the help screen.
+func (m *Model) Help() help.KeyMap { return m.keys }
+
+// Capturing is false: the view has no text input.
+func (m *Model) Capturing() bool { return false }
+
+// SetSize gives the view its width and height.
+func (m *Model) SetSize(w, h int) { m.w, m.h = w, h; m.clamp() }
+
+type runMsg struct {
+	id  string
+	run api.Run
+	err error
+}
+
+type logMsg struct {
+	id    string
+	lines []api.LogLine
+	err   error
+}
+
+type fillMsg struct{ id string }
+
+// Init loads the run and its log.
+func (m *Model) Init() tea.Cmd { return m.Reload() }
+
+// Reload fetches the run and its whole log again.
+func (m *Model) Reload() tea.Cmd {
+	c, id := m.s.Client, m.id
+	m.logLoaded, m.lines, m.fillTries = false, nil, 0
+	if m.pending == nil {
+		m.pending = map[int64]api.LogLine{}
+	}
+	getRun := func() tea.Msg {
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		r, err := c.Run(ctx, id)
+		return runMsg{id: id, run: r, err: err}
+	}
+	return tea.Batch(getRun, m.fetchLog(0))
+}
+
+// fetchLog fetches the log lines after seq.
+func (m *Model) fetchLog(after int64) tea.Cmd {
+	m.filling = true
+	c, id := m.s.Client, m.id
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		var all []api.LogLine
+		for {
+			page, err := c.RunLog(ctx, id, after, logPage)
+			if err != nil {
+				return logMsg{id: id, err: err}
+			}
+			all = append(all, page...)
+			if len(page) < logPage {
+				return logMsg{id: id, lines: all}
+			}
+			after = page[len(page)-1].Seq
+		}
+	}
+}
+
+// Update handles the view's messages and keys.
+func (m *Model) Update(msg tea.Msg) tea.Cmd {
+	switch msg := msg.(type) {
+	case runMsg:
+		if msg.id != m.id {
+			return nil
+		}
+		if msg.err != nil {
+			m.err = msg.err
+			return nil
+		}
+		m.err = nil
+		r := msg.run
+		m.run = &r
+	case logMsg:
+		if msg.id != m.id {
+			return nil
+		}
+		m.filling = false
+		if msg.err != nil {
+			if !m.logLoaded {
+				m.logErr = msg.err
+			}
+			return nil
+		}
+		m.logErr, m.logLoaded = nil, true
+		for _, l := range msg.lines {
+			if l.Seq > m.lastSeq() {
+				m.lines = append(m.lines, l)
+			}
+		}
+		cmd := m.drain()
+		m.clamp()
+		return cmd
+	case fillMsg:
+		if msg.id == m.id && !m.filling {
+			return m.fetchLog(m.lastSeq())
+		}
+	case tea.KeyMsg:
+		return m.key(msg)
+	}
+	return nil
+}
+
+func (m *Model) lastSeq() int64 {
+	if n := len(m.lines); n > 0 {
+		return m.lines[n-1].Seq
+	}
+	return 0
+}
+
+// drain appends the stream's lines that now follow on. Lines past a gap
+// wait: the agent publishes a line at once but stores lines in batches, so
+// a line the stream brought before the view opened may not be in the
+// stored log yet. The gap is fetched again a few times, then given up on.
+func (m *Model) drain() tea.Cmd {
+	for {
+		l, ok := m.pending[m.lastSeq()+1]
+		if !ok {
+			break
+		}
+		delete(m.pending, l.Seq)
+		m.lines = append(m.lines, l)
+	}
+	for seq := range m.pending {
+		if seq <= m.lastSeq() {
+			delete(m.pending, seq)
+		}
+	}
+	if len(m.pending) == 0 {
+		m.fillTries = 0
+		return nil
+	}
+	if m.fillTries >= maxFillTries {
+		rest := make([]api.LogLine, 0, len(m.pending))
+		for _, l := range m.pending {
+			rest = append(rest, l)
+		}
+		sort.Slice(rest, func(i, j int) bool { return rest[i].Seq < rest[j].Seq })
+		m.lines = append(m.lines, rest...)
+		m.pending = map[int64]api.LogLine{}
+		m.fillTries = 0
+		return nil
+	}
+	if m.filling {
+		return nil
+	}
+	m.fillTries++
+	if m.fillTries == 1 {
+		return m.fetchLog(m.lastSeq())
+	}
+	id := m.id
+	return tea.Tick(fillRetry, func(time.Time) tea.Msg { return fillMsg{id: id} })
+}
+
+// Events applies the stream: the run's changes and its new log lines.
+func (m *Model) Events(evs []api.Event) tea.Cmd {
+	got := false
+	for _, ev := range evs {
+		if ev.Run == nil || ev.Run.ID != m.id {
+			continue
+		}
+		if ev.Type != api.EventRunLog && (m.run == nil || session.Supersedes(m.run, ev.Run)) {
+			// A log line's run is a snapshot from when the line was
+			// written; the other events say what the run is now.
+			r := *ev.Run
+			m.run = &r
+		}
+		if ev.Type == api.EventRunLog && ev.Log != nil && ev.Log.Seq > m.lastSeq() {
+			m.pending[ev.Log.Seq] = *ev.Log
+			got = true
+		}
+	}
+	var cmd tea.Cmd
+	if got && m.logLoaded {
+		cmd = m.drain()
+	}
+	m.clamp()
+	return cmd
+}
+
+func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
+	logH := m.logHeight()
+	switch {
+	case key.Matches(msg, keys.Nav.Up):
+		m.scroll(-1)
+	case key.Matches(msg, keys.Nav.Down):
+		m.scroll(1)
+	case key.Matches(msg, keys.Nav.PageUp):
+		m.scroll(-logH)
+	case key.Matches(msg, keys.Nav.PageDown):
+		m.scroll(logH)
+	case key.Matches(msg, keys.Nav.Top):
+		m.follow = false
+		m.offset = 0
+	case key.Matches(msg, keys.Nav.Bottom):
+		m.follow = true
+		m.clamp()
+	case key.Matches(msg, m.keys.Follow):
+		m.follow = !m.follow
+		m.clamp()
+	case key.Matches(msg, m.keys.Cancel) && m.s.CanOperate() && m.run != nil:
+		return runs.ConfirmCancel(m.s, *m.run)
+	case key.Matches(msg, m.keys.Restart) && m.s.CanOperate():
+		return runs.Restart(m.s, m.id, nil, true)
+	case key.Matches(msg, m.keys.RestartWith) && m.s.CanOperate() && m.run != nil:
+		rule, id := m.run.Rule, m.id
+		return func() tea.Msg { return session.RunWithParamsMsg{Rule: rule, RestartOf: id} }
+	}
+	return nil
+}
+
+func (m *Model) scroll(by int) {
+	m.follow = false
+	m.offset += by
+	m.clamp()
+	if m.offset >= len(m.lines)-m.logHeight() {
+		m.follow = true // back at the end: follow again
+	}
+}
+
+func (m *Model) clamp() {
+	h := m.logHeight()
+	if m.follow {
+		m.offset = len(m.lines) - h
+	}
+	m.offset = max(0, min(m.offset, len(m.lines)-h))
+}
+
+// info renders the lines above the log.
+func (m *Model) info() []string {
+	t := m.s.Theme
+	if m.run == nil {
+		if m.err != nil {
+			return []string{t.Failure.Render("Cannot load run " + m.id + ": " + session.Explain(m.err))}
+		}
+		return []string{t.Muted.Render("Loading run " + m.id + "…")}
+	}
+	r := m.run
+	now := m.s.Clock()
+	lines := []string{
+		t.Title.Render("Run "+r.ID) + "  " + t.Status(r.Status).Bold(true).Render(strings.ToUpper(string(r.Status))),
+		label(t.Muted.Render, "Rule", r.Rule) + "   " + label(t.Muted.Render, "Job", r.Job) + "   " +
+			label(t.Muted.Render, "Trigger", triggerText(r)),
+	}
+	when := label(t.Muted.Render, "Created", m.s.Local(r.CreatedAt).Format("2006-01-02 15:04:05"))
+	if r.StartedAt != nil {
+		end, verb := now, "running for"
+		if r.FinishedAt != nil {
+			end, verb = *r.FinishedAt, "took"
+		}
+		when += "   " + label(t.Muted.Render, "Duration", verb+" "+session.Duration(end.Sub(*r.StartedAt).Truncate(time.Second)))
+	}
+	if r.FinishedAt != nil {
+		when += "   " + label(t.Muted.Render, "Finished", m.s.Local(*r.FinishedAt).Format("15:04:05"))
+	}
+	lines = append(lines, when)
+	var extra []string
+	if r.RestartOf != "" {
+		extra = append(extra, label(t.Muted.Render, "Restart of", runs.Short(r.RestartOf)))
+	}
+	if r.CancelledBy != "" {
+		extra = append(extra, label(t.Muted.Render, "Cancelled by", r.CancelledBy))
+	}
+	if r.Node != "" {
+		extra = append(extra, label(t.Muted.Render, "Node", r.Node))
+	}
+	if len(extra) > 0 {
+		lines = append(lines, strings.Join(extra, "   "))
+	}
+	lines = append(lines, label(t.Muted.Render, "Parameters", grid.Pairs(r.Parameters, "  ", "(none)")))
+	if r.Status.Active() || r.Progress.Percent > 0 || r.Progress.Message != "" {
+		bar := session.Bar(r.Progress.Percent, min(40, max(12, m.w/3)))
+		lines = append(lines, label(t.Muted.Render, "Progress", t.Running.Render(bar)+" "+r.Progress.Message))
+	}
+	if r.Error != "" {
+		lines = append(lines, t.Failure.Render("Error: "+grid.Line(r.Error)))
+	}
+	return lines
+}
+
+func label(muted func(...string) string, name, value string) string {
+	return muted(name) + " " + value
+}
+
+func triggerText(r *api.Run) string {
+	s := string(r.Trigger)
+	if r.TriggeredBy != "" {
+		s += " by " + r.TriggeredBy
+	}
+	return s
+}
+
+// logHeight is the number of log lines on screen.
+func (m *Model) logHeight() int { return max(1, m.h-len(m.info())-1) }
+
+// View renders the run and the part of its log on screen.
+func (m *Model) View() string {
+	t := m.s.Theme
+	info := m.info()
+	out := make([]string, 0, m.h)
+	for _, l := range info {
+		out = append(out, grid.Fit1(l, m.w, false))
+	}
+	state := "follow"
+	if !m.follow {
+		state = fmt.Sprintf("line %d of %d, f to follow", m.offset+1, len(m.lines))
+	}
+	rule := "── Log (" + state + ") "
+	out = append(out, t.Border.Render(rule+strings.Repeat("─", max(0, m.w-len([]rune(rule))))))
+	h := m.h - len(out)
+	switch {
+	case m.logErr != nil:
+		out = append(out, t.Failure.Render("Cannot load the log: "+session.Explain(m.logErr)))
+	case !m.logLoaded:
+		out = append(out, t.Muted.Render("Loading the log…"))
+	case len(m.lines) == 0:
+		out = append(out, t.Muted.Render("No log lines yet."))
+	}
+	end := min(len(m.lines), m.offset+h)
+	for _, l := range m.lines[m.offset:end] {
+		out = append(out, m.logLine(l))
+	}
+	return grid.Pad(strings.Join(out, "\n"), m.h)
+}
+
+func (m *Model) logLine(l api.LogLine) string {
+	t := m.s.Theme
+	lvl := strings.ToUpper(l.Level)
+	if lvl == "" {
+		lvl = "INFO"
+	}
+	head := m.s.Local(l.Time).Format("15:04:05") + " " + grid.Fit1(lvl, 5, false) + " "
+	msg := grid.Fit1(l.Message, max(1, m.w-len(head)), false)
+	style := t.Muted
+	switch lvl {
+	case "ERROR":
+		style = t.Failure
+	case "WARN", "WARNING":
+		style = t.Warning
+	}
+	return style.Render(head) + strings.TrimRight(msg, " ")
+}

@@ -1,0 +1,99 @@
+package runs
+
+import (
+	"fmt"
+	"io"
+	"testing"
+	"time"
+
+	"github.com/charmbracelet/lipgloss"
+	"github.com/muesli/termenv"
+
+	"github.com/jobbridge/jobbridge/shared/api"
+	"github.com/jobbridge/jobbridge/shared/client"
+	"github.com/jobbridge/jobbridge/tui/internal/safe"
+	"github.com/jobbridge/jobbridge/tui/internal/session"
+	"github.com/jobbridge/jobbridge/tui/internal/theme"
+)
+
+var benchNow = time.Date(2025, 3, 14, 12, 0, 0, 0, time.UTC)
+
+// loaded returns a runs list of 120×40 cells (a large terminal) holding n
+// runs, a tenth of them running, drawn in true colour.
+func loaded(b *testing.B, n int) *Model {
+	b.Helper()
+	r := lipgloss.NewRenderer(io.Discard)
+	r.SetColorProfile(termenv.TrueColor)
+	s := &session.Context{Client: safe.NewClient(client.New("http://agent.test", "t")), Theme: theme.New(r),
+		Now: func() time.Time { return benchNow }, Location: time.UTC, Role: api.RoleAdmin}
+	m := New(s)
+	m.SetSize(120, 40)
+	m.Reload()
+	items := make([]api.Run, n)
+	for i := range items {
+		at := benchNow.Add(-time.Duration(i) * time.Second)
+		st := api.StatusSucceeded
+		var fin *time.Time
+		if i%10 == 0 {
+			st = api.StatusRunning
+		} else {
+			f := at.Add(3 * time.Second)
+			fin = &f
+		}
+		items[i] = api.Run{ID: fmt.Sprintf("run-%09d", n-i), Rule: fmt.Sprintf("rule-%03d", i%500), Job: "demo",
+			Status: st, Trigger: api.TriggerSchedule, CreatedAt: at, StartedAt: &at, FinishedAt: fin,
+			Progress: api.Progress{Percent: i % 100}}
+	}
+	m.Update(pageMsg{gen: m.gen, page: api.Page[api.Run]{Items: items}})
+	if len(m.rows) != n {
+		b.Fatalf("loaded %d rows, want %d", len(m.rows), n)
+	}
+	return m
+}
+
+// BenchmarkRunsView is one frame of the list with n runs loaded.
+func BenchmarkRunsView(b *testing.B) {
+	for _, n := range []int{10_000, 100_000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			m := loaded(b, n)
+			b.ReportAllocs()
+			for b.Loop() {
+				_ = m.View()
+			}
+		})
+	}
+}
+
+// BenchmarkRunsEventFrame is what one event costs: a progress event (the
+// stream's commonest: the run is updated in place) or a new run (inserted
+// where it sorts, the visible rows recomputed), then the frame drawn.
+func BenchmarkRunsEventFrame(b *testing.B) {
+	for _, n := range []int{10_000, 100_000} {
+		b.Run(fmt.Sprintf("progress/%d", n), func(b *testing.B) {
+			m := loaded(b, n)
+			run := *m.all[10]
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				i++
+				run.Progress.Percent = i % 100
+				r := run
+				m.Events([]api.Event{{Type: api.EventRunProgress, Run: &r}})
+				_ = m.View()
+			}
+		})
+		b.Run(fmt.Sprintf("new-run/%d", n), func(b *testing.B) {
+			m := loaded(b, n)
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				i++
+				at := benchNow.Add(time.Duration(i) * time.Millisecond)
+				r := api.Run{ID: fmt.Sprintf("new-%09d", i), Rule: "rule-new", Job: "demo", Status: api.StatusRunning,
+					CreatedAt: at, StartedAt: &at}
+				m.Events([]api.Event{{Type: api.EventRunStarted, Run: &r}})
+				_ = m.View()
+			}
+		})
+	}
+}

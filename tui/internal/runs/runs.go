@@ -1,0 +1,643 @@
+// Package runs is the console's list of runs: live through the event
+// stream, by status tab, filtered, paged from the agent as the operator
+// scrolls, and rendered a screenful at a time so that 100,000 runs cost what
+// one screen costs.
+package runs
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/charmbracelet/bubbles/help"
+	"github.com/charmbracelet/bubbles/key"
+	"github.com/charmbracelet/bubbles/textinput"
+	tea "github.com/charmbracelet/bubbletea"
+
+	"github.com/jobbridge/jobbridge/shared/api"
+	"github.com/jobbridge/jobbridge/tui/internal/grid"
+	"github.com/jobbridge/jobbridge/tui/internal/keys"
+	"github.com/jobbridge/jobbridge/tui/internal/session"
+)
+
+// PageSize is how many runs one request fetches.
+const PageSize = 200
+
+// Tab is a status tab of the list.
+type Tab struct {
+	Name     string
+	Statuses []api.RunStatus // none: every run
+}
+
+// Tabs are the list's status tabs, in order.
+var Tabs = []Tab{
+	{Name: "all"},
+	{Name: "active", Statuses: []api.RunStatus{api.StatusRunning, api.StatusCancelling}},
+	{Name: "failed", Statuses: []api.RunStatus{api.StatusFailed}},
+	{Name: "succeeded", Statuses: []api.RunStatus{api.StatusSucceeded}},
+	{Name: "cancelled", Statuses: []api.RunStatus{api.StatusCancelled}},
+	{Name: "interrupted", Statuses: []api.RunStatus{api.StatusInterrupted}},
+	{Name: "skipped", Statuses: []api.RunStatus{api.StatusSkipped}},
+}
+
+// KeyMap is the runs list's keys.
+type KeyMap struct {
+	NextTab, PrevTab, Cancel, Restart, RestartWith, ClearFilter key.Binding
+	s                                                           *session.Context
+}
+
+func newKeyMap(s *session.Context) KeyMap {
+	return KeyMap{
+		NextTab:     key.NewBinding(key.WithKeys("tab", "right", "l"), key.WithHelp("tab", "status")),
+		PrevTab:     key.NewBinding(key.WithKeys("shift+tab", "left", "h"), key.WithHelp("shift+tab", "prev status")),
+		Cancel:      key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "cancel")),
+		Restart:     key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "restart")),
+		RestartWith: key.NewBinding(key.WithKeys("R"), key.WithHelp("R", "restart with params")),
+		ClearFilter: key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "clear filter")),
+		s:           s,
+	}
+}
+
+// ShortHelp is the footer's keys: actions the role may take first.
+func (k KeyMap) ShortHelp() []key.Binding {
+	out := []key.Binding{keys.Nav.Open}
+	if k.s.CanOperate() {
+		out = append(out, k.Cancel, k.Restart)
+	}
+	return append(out, k.NextTab, keys.Nav.Filter)
+}
+
+// FullHelp is every key of the view, for the help screen.
+func (k KeyMap) FullHelp() [][]key.Binding {
+	actions := []key.Binding{keys.Nav.Open, k.NextTab, k.PrevTab, keys.Nav.Filter, k.ClearFilter}
+	if k.s.CanOperate() {
+		actions = append(actions, k.Cancel, k.Restart, k.RestartWith)
+	}
+	return [][]key.Binding{actions, keys.NavHelp()}
+}
+
+// Query is what the list shows: a status tab and the agent-side filters.
+type Query struct {
+	Tab  int
+	Rule string
+	Job  string
+}
+
+// Model is the runs list.
+type Model struct {
+	s    *session.Context
+	keys KeyMap
+	w, h int
+
+	q         Query
+	filter    textinput.Model
+	filtering bool
+
+	all  []*api.Run // loaded runs matching q, newest first
+	byID map[string]*api.Run
+	rows []*api.Run // all after the text filter: what the list shows
+	// dirty says rows must be recomputed: a run was added or changed status.
+	dirty bool
+
+	cursor, offset int
+	selected       string // the run under the cursor, kept across reloads
+
+	gen        int    // bumped when q changes; replies of older ones are dropped
+	next       string // cursor of the next page; "" when all are loaded
+	loading    bool
+	loaded     bool
+	err        error
+	emptyPages int // pages in a row that added nothing visible
+}
+
+// New returns the runs list.
+func New(s *session.Context) *Model {
+	f := textinput.New()
+	f.Prompt = "/"
+	f.Placeholder = "rule, job, status or id"
+	f.CharLimit = 100
+	s.Theme.Input(&f)
+	return &Model{s: s, keys: newKeyMap(s), filter: f, byID: map[string]*api.Run{}}
+}
+
+// Title names the view.
+func (m *Model) Title() string { return "Runs" }
+
+// Help is the view's keys for the footer and the help screen.
+func (m *Model) Help() help.KeyMap { return m.keys }
+
+// Capturing reports whether the filter input has the keyboard.
+func (m *Model) Capturing() bool { return m.filtering }
+
+// SetSize gives the view its width and height.
+func (m *Model) SetSize(w, h int) {
+	m.w, m.h = w, h
+	m.filter.Width = max(10, w-20)
+}
+
+// Query returns what the list shows.
+func (m *Model) Query() Query { return m.q }
+
+// SetQuery changes what the list shows and reloads it.
+func (m *Model) SetQuery(q Query) tea.Cmd {
+	m.q = q
+	return m.Reload()
+}
+
+// ParseArgs reads the arguments of ":runs": a status tab name (or a run
+// status), "rule:NAME" or "rule=NAME", "job:ID". Unknown words are an error.
+func ParseArgs(args []string) (Query, error) {
+	var q Query
+	for _, a := range args {
+		k, v, ok := strings.Cut(a, ":")
+		if !ok {
+			k, v, ok = strings.Cut(a, "=")
+		}
+		switch {
+		case ok && k == "rule":
+			q.Rule = v
+		case ok && k == "job":
+			q.Job = v
+		case !ok && tabIndex(a) >= 0:
+			q.Tab = tabIndex(a)
+		default:
+			return q, fmt.Errorf("runs: %q is not a status (%s), rule:NAME or job:ID", a, tabNames())
+		}
+	}
+	return q, nil
+}
+
+func tabIndex(name string) int {
+	name = strings.ToLower(name)
+	if name == "running" || name == "cancelling" {
+		return 1
+	}
+	for i, t := range Tabs {
+		if t.Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+func tabNames() string {
+	names := make([]string, len(Tabs))
+	for i, t := range Tabs {
+		names[i] = t.Name
+	}
+	return strings.Join(names, ", ")
+}
+
+// Init loads the first page.
+func (m *Model) Init() tea.Cmd { return m.Reload() }
+
+// Reload forgets what is loaded and fetches the first page again, keeping
+// the cursor on the same run when it is still there.
+func (m *Model) Reload() tea.Cmd {
+	m.gen++
+	m.all, m.byID, m.rows = nil, map[string]*api.Run{}, nil
+	m.next, m.loaded, m.err, m.emptyPages = "", false, nil, 0
+	m.loading = false
+	return m.fetch("")
+}
+
+type pageMsg struct {
+	gen    int
+	cursor string
+	page   api.Page[api.Run]
+	err    error
+}
+
+func (m *Model) fetch(cursor string) tea.Cmd {
+	if m.loading {
+		return nil
+	}
+	m.loading = true
+	gen, c, q := m.gen, m.s.Client, api.RunQuery{
+		Statuses: Tabs[m.q.Tab].Statuses, Rule: m.q.Rule, Job: m.q.Job, Limit: PageSize, Cursor: cursor,
+	}
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		p, err := c.Runs(ctx, q)
+		return pageMsg{gen: gen, cursor: cursor, page: p, err: err}
+	}
+}
+
+// Update handles the view's messages and keys.
+func (m *Model) Update(msg tea.Msg) tea.Cmd {
+	switch msg := msg.(type) {
+	case pageMsg:
+		return m.gotPage(msg)
+	case tea.KeyMsg:
+		return m.key(msg)
+	}
+	return nil
+}
+
+func (m *Model) gotPage(msg pageMsg) tea.Cmd {
+	if msg.gen != m.gen {
+		return nil // the query changed since it was asked
+	}
+	m.loading = false
+	if msg.err != nil {
+		m.err = msg.err
+		return nil
+	}
+	m.err, m.loaded, m.next = nil, true, msg.page.NextCursor
+	before := len(m.rows)
+	for i := range msg.page.Items {
+		r := msg.page.Items[i]
+		if _, ok := m.byID[r.ID]; ok {
+			continue // the stream brought it first
+		}
+		m.all = append(m.all, &r)
+		m.byID[r.ID] = &r
+	}
+	m.sortAll()
+	m.refresh()
+	if len(m.rows) == before {
+		m.emptyPages++
+	} else {
+		m.emptyPages = 0
+	}
+	return m.maybeMore()
+}
+
+// maybeMore fetches the next page when the cursor nears the end of what is
+// loaded; a text filter that matches nothing stops it after a few pages.
+func (m *Model) maybeMore() tea.Cmd {
+	if m.next == "" || m.loading || m.emptyPages >= 5 {
+		return nil
+	}
+	if m.cursor >= len(m.rows)-m.bodyHeight() {
+		return m.fetch(m.next)
+	}
+	return nil
+}
+
+func (m *Model) sortAll() {
+	sort.SliceStable(m.all, func(i, j int) bool { return newer(m.all[i], m.all[j]) })
+}
+
+func newer(a, b *api.Run) bool {
+	if !a.CreatedAt.Equal(b.CreatedAt) {
+		return a.CreatedAt.After(b.CreatedAt)
+	}
+	return a.ID > b.ID
+}
+
+// matches reports whether r belongs in the list (tab, agent filters, text).
+func (m *Model) matches(r *api.Run) bool {
+	return m.matchesQuery(r) && m.matchesText(r)
+}
+
+func (m *Model) matchesQuery(r *api.Run) bool {
+	if st := Tabs[m.q.Tab].Statuses; len(st) > 0 {
+		found := false
+		for _, s := range st {
+			found = found || s == r.Status
+		}
+		if !found {
+			return false
+		}
+	}
+	return (m.q.Rule == "" || r.Rule == m.q.Rule) && (m.q.Job == "" || r.Job == m.q.Job)
+}
+
+func (m *Model) matchesText(r *api.Run) bool {
+	f := strings.ToLower(strings.TrimSpace(m.filter.Value()))
+	if f == "" {
+		return true
+	}
+	for _, s := range []string{r.Rule, r.Job, string(r.Status), r.ID, string(r.Trigger)} {
+		if strings.Contains(strings.ToLower(s), f) {
+			return true
+		}
+	}
+	return false
+}
+
+// refresh recomputes the visible rows and keeps the cursor on its run.
+func (m *Model) refresh() {
+	m.rows = m.rows[:0]
+	for _, r := range m.all {
+		if m.matches(r) {
+			m.rows = append(m.rows, r)
+		}
+	}
+	m.dirty = false
+	if m.selected != "" {
+		for i, r := range m.rows {
+			if r.ID == m.selected {
+				m.cursor = i
+				break
+			}
+		}
+	}
+	m.clampCursor()
+}
+
+func (m *Model) clampCursor() {
+	m.cursor = max(0, min(m.cursor, len(m.rows)-1))
+	if len(m.rows) > 0 {
+		m.selected = m.rows[m.cursor].ID
+	} else {
+		m.selected = ""
+	}
+	m.offset = grid.Window(m.cursor, m.offset, m.bodyHeight(), len(m.rows))
+}
+
+// Events applies run events: a known run is updated in place, a new one
+// that belongs in the list is inserted where it sorts.
+func (m *Model) Events(evs []api.Event) tea.Cmd {
+	for _, ev := range evs {
+		// A log line's run is a snapshot from when the line was written:
+		// it says nothing new about the run.
+		if ev.Run == nil || !strings.HasPrefix(ev.Type, "run.") || ev.Type == api.EventRunLog {
+			continue
+		}
+		if r, ok := m.byID[ev.Run.ID]; ok {
+			if !session.Supersedes(r, ev.Run) {
+				continue
+			}
+			if r.Status != ev.Run.Status {
+				m.dirty = true
+			}
+			*r = *ev.Run
+			continue
+		}
+		if !m.loaded || !m.matchesQuery(ev.Run) {
+			continue
+		}
+		r := *ev.Run
+		// Older than the last loaded run with more pages to come: the
+		// page that holds it will bring it.
+		if m.next != "" && len(m.all) > 0 && newer(m.all[len(m.all)-1], &r) {
+			continue
+		}
+		i := sort.Search(len(m.all), func(i int) bool { return !newer(m.all[i], &r) })
+		m.all = append(m.all, nil)
+		copy(m.all[i+1:], m.all[i:])
+		m.all[i] = &r
+		m.byID[r.ID] = &r
+		m.dirty = true
+	}
+	if m.dirty {
+		m.refresh()
+	}
+	return nil
+}
+
+// Selected returns the run under the cursor.
+func (m *Model) Selected() (api.Run, bool) {
+	if m.cursor < 0 || m.cursor >= len(m.rows) {
+		return api.Run{}, false
+	}
+	return *m.rows[m.cursor], true
+}
+
+func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
+	if m.filtering {
+		switch msg.String() {
+		case "enter":
+			m.filtering = false
+			m.filter.Blur()
+			return nil
+		case "esc":
+			m.filtering = false
+			m.filter.Blur()
+			m.filter.SetValue("")
+			m.refresh()
+			return nil
+		}
+		var cmd tea.Cmd
+		m.filter, cmd = m.filter.Update(msg)
+		m.emptyPages = 0
+		m.refresh()
+		return session.Batch(cmd, m.maybeMore())
+	}
+	if next, ok := keys.Move(msg, m.cursor, m.bodyHeight(), len(m.rows)); ok {
+		m.cursor = next
+		m.clampCursor()
+		if key.Matches(msg, keys.Nav.Down, keys.Nav.Bottom, keys.Nav.PageDown) {
+			m.emptyPages = 0
+		}
+		return m.maybeMore()
+	}
+	run, has := m.Selected()
+	switch {
+	case key.Matches(msg, keys.Nav.Filter):
+		m.filtering = true
+		return m.filter.Focus()
+	case key.Matches(msg, m.keys.ClearFilter):
+		if m.filter.Value() != "" {
+			m.filter.SetValue("")
+			m.refresh()
+		} else if m.q.Rule != "" || m.q.Job != "" {
+			m.q.Rule, m.q.Job = "", ""
+			return m.Reload()
+		}
+	case key.Matches(msg, m.keys.NextTab):
+		m.q.Tab = (m.q.Tab + 1) % len(Tabs)
+		return m.Reload()
+	case key.Matches(msg, m.keys.PrevTab):
+		m.q.Tab = (m.q.Tab + len(Tabs) - 1) % len(Tabs)
+		return m.Reload()
+	case key.Matches(msg, keys.Nav.Open) && has:
+		return func() tea.Msg { return session.OpenRunMsg{ID: run.ID} }
+	case key.Matches(msg, m.keys.Cancel) && has && m.s.CanOperate():
+		return ConfirmCancel(m.s, run)
+	case key.Matches(msg, m.keys.Restart) && has && m.s.CanOperate():
+		return Restart(m.s, run.ID, nil, false)
+	case key.Matches(msg, m.keys.RestartWith) && has && m.s.CanOperate():
+		return func() tea.Msg { return session.RunWithParamsMsg{Rule: run.Rule, RestartOf: run.ID} }
+	}
+	return nil
+}
+
+// ConfirmCancel asks the operator to confirm cancelling run, then cancels
+// it. A finished run cannot be cancelled: it says so instead.
+func ConfirmCancel(s *session.Context, run api.Run) tea.Cmd {
+	if !run.Status.Active() {
+		return session.Note(fmt.Sprintf("run %s has finished (%s): nothing to cancel", short(run.ID), run.Status))
+	}
+	c := s.Client
+	yes := func() tea.Msg {
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		if _, err := c.CancelRun(ctx, run.ID, "cancelled from the console"); err != nil {
+			return session.Fail("cancel run "+short(run.ID), err)
+		}
+		return session.NoteMsg{Text: "cancelling run " + short(run.ID) + " of " + run.Rule}
+	}
+	return func() tea.Msg {
+		return session.ConfirmMsg{Prompt: fmt.Sprintf("Cancel run %s of %s?", short(run.ID), run.Rule), Yes: yes}
+	}
+}
+
+// RestartedMsg says a run was restarted as Run.
+type RestartedMsg struct {
+	Run  api.Run
+	Open bool // open the new run's detail
+}
+
+// Restart starts a new run like run id, with parameter overrides; the
+// answer is a RestartedMsg, or a NoteMsg when it fails.
+func Restart(s *session.Context, id string, overrides map[string]string, open bool) tea.Cmd {
+	c := s.Client
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		run, err := c.RestartRun(ctx, id, overrides)
+		if err != nil {
+			return session.Fail("restart run "+short(id), err)
+		}
+		return RestartedMsg{Run: run, Open: open}
+	}
+}
+
+// short is the tail of a run id: ids sort by time, so their ends differ.
+func short(id string) string {
+	if len(id) > 8 {
+		return id[len(id)-8:]
+	}
+	return id
+}
+
+// Short is the part of a run id the console shows.
+func Short(id string) string { return short(id) }
+
+func (m *Model) bodyHeight() int { return max(1, m.h-3) }
+
+var columns = []grid.Column{
+	{Title: "", Width: 1},
+	{Title: "ID", Width: 8, MinTotal: 100},
+	{Title: "RULE", Width: 10, Flex: 3},
+	{Title: "JOB", Width: 8, Flex: 2},
+	{Title: "TRIGGER", Width: 8, MinTotal: 120},
+	{Title: "STATUS", Width: 11},
+	{Title: "STARTED", Width: 12},
+	{Title: "DURATION", Width: 8, Right: true},
+	{Title: "PROGRESS", Width: 16, Flex: 1},
+}
+
+// View renders the tabs, the column titles and the rows on screen.
+func (m *Model) View() string {
+	if m.dirty {
+		m.refresh()
+	}
+	t := m.s.Theme
+	var b strings.Builder
+	b.WriteString(m.titleLine())
+	b.WriteByte('\n')
+	l := grid.Fit(columns, m.w)
+	b.WriteString(t.Column.Render(l.Header()))
+	body := m.bodyHeight()
+	switch {
+	case m.err != nil && len(m.rows) == 0:
+		b.WriteString("\n" + t.Failure.Render(grid.Fit1("Cannot load runs: "+session.Explain(m.err), m.w, false)))
+	case !m.loaded && len(m.rows) == 0:
+		b.WriteString("\n" + t.Muted.Render("Loading runs…"))
+	case len(m.rows) == 0:
+		b.WriteString("\n" + t.Muted.Render(m.emptyText()))
+	}
+	now := m.s.Clock()
+	end := min(len(m.rows), m.offset+body)
+	for i := m.offset; i < end; i++ {
+		b.WriteByte('\n')
+		b.WriteString(m.row(l, m.rows[i], i == m.cursor, now))
+	}
+	return grid.Pad(b.String(), m.h)
+}
+
+func (m *Model) emptyText() string {
+	switch {
+	case m.filter.Value() != "" && m.next != "":
+		return "No run matches in the runs loaded so far; scroll down (j) to search older ones."
+	case m.filter.Value() != "":
+		return "No run matches the filter."
+	case m.q.Tab != 0 || m.q.Rule != "" || m.q.Job != "":
+		return "No runs here."
+	}
+	return "No runs yet. Trigger a rule (:rules, then r) to start one."
+}
+
+// titleLine is the view's name, its filters and how many runs are loaded,
+// then the status tabs on a line of their own.
+func (m *Model) titleLine() string {
+	t := m.s.Theme
+	parts := []string{t.Title.Render("Runs")}
+	if m.q.Rule != "" {
+		parts = append(parts, t.Accent.Render("rule:"+m.q.Rule))
+	}
+	if m.q.Job != "" {
+		parts = append(parts, t.Accent.Render("job:"+m.q.Job))
+	}
+	if m.filtering {
+		parts = append(parts, m.filter.View())
+	} else if v := m.filter.Value(); v != "" {
+		parts = append(parts, t.Accent.Render("/"+v))
+	}
+	count := fmt.Sprintf("%d", len(m.rows))
+	if m.next != "" {
+		count += "+"
+	}
+	if m.loading && m.loaded {
+		count += " loading…"
+	}
+	parts = append(parts, t.Muted.Render(count))
+	tabs := make([]string, len(Tabs))
+	for i, tab := range Tabs {
+		if i == m.q.Tab {
+			tabs[i] = t.TabOn.Render("[" + tab.Name + "]")
+		} else {
+			tabs[i] = t.TabOff.Render(" " + tab.Name + " ")
+		}
+	}
+	return grid.Fit1(strings.Join(parts, " "), m.w, false) + "\n" + grid.Fit1(strings.Join(tabs, ""), m.w, false)
+}
+
+func (m *Model) row(l grid.Layout, r *api.Run, selected bool, now time.Time) string {
+	t := m.s.Theme
+	start := r.CreatedAt
+	if r.StartedAt != nil {
+		start = *r.StartedAt
+	}
+	dur := ""
+	switch {
+	case r.FinishedAt != nil && r.StartedAt != nil:
+		dur = session.Duration(r.FinishedAt.Sub(*r.StartedAt))
+	case r.Status.Active():
+		dur = session.Duration(now.Sub(start).Truncate(time.Second))
+	}
+	progress := ""
+	if r.Status.Active() || r.Progress.Percent > 0 {
+		progress = session.Bar(r.Progress.Percent, l.Widths[8])
+	}
+	marker := " "
+	if selected {
+		marker = ">"
+	}
+	cells := []string{marker, short(r.ID), r.Rule, r.Job, string(r.Trigger), string(r.Status),
+		session.Stamp(m.s.Local(now), m.s.Local(start)), dur, progress}
+	if selected {
+		// One style for the whole line: a cell's own colour would end
+		// the highlight where it resets.
+		return t.Selected.Render(l.Row(cells, nil))
+	}
+	return l.Row(cells, func(i int, cell string) string {
+		switch i {
+		case 5:
+			return t.Status(r.Status).Render(cell)
+		case 8:
+			if r.Status.Active() {
+				return t.Running.Render(cell)
+			}
+			return t.Muted.Render(cell)
+		}
+		return cell
+	})
+}
