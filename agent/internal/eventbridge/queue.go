@@ -78,12 +78,6 @@ func (q *queue) next(now time.Time) (name string, attempts int, wait time.Durati
 	return name, first.attempts, 0, true
 }
 
-func (q *queue) len() int {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return len(q.items)
-}
-
 func (q *queue) signal() {
 	select {
 	case q.wake <- struct{}{}:
