@@ -158,8 +158,12 @@ func (f *field) check() {
 		}
 	case f.key == keyName && v == "":
 		f.err = "required"
-	case f.key == keyName && strings.ContainsAny(v, " /?#"):
-		f.err = "no spaces, /, ? or #"
+	case f.key == keyName:
+		// The agent's own rule, so both accept and refuse the same names
+		// with the same words.
+		if err := api.ValidRuleName(v); err != nil {
+			f.err = err.Error()
+		}
 	case f.key == keyTimeout && v != "":
 		d, err := time.ParseDuration(v)
 		if err != nil {
