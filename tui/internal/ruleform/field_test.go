@@ -40,3 +40,32 @@ func TestTheNameFieldRefusesWhatTheAgentRefusesInItsWords(t *testing.T) {
 		}
 	}
 }
+
+func TestParamFieldsCheckValuesLikeTheAgent(t *testing.T) {
+	cases := []struct {
+		p      api.Param
+		value  string
+		kept   bool
+		errStr string
+	}{
+		{api.Param{Name: "n", Type: api.ParamInt}, "12", false, ""},
+		{api.Param{Name: "n", Type: api.ParamInt}, "x", false, `"x" is not an integer`},
+		{api.Param{Name: "d", Type: api.ParamDuration}, "1h", false, ""},
+		{api.Param{Name: "d", Type: api.ParamDuration}, "soon", false, `"soon" is not a duration (want e.g. 90s, 5m, 1h30m)`},
+		{api.Param{Name: "b", Type: api.ParamBool}, "maybe", false, `"maybe" is not a boolean (want true or false)`},
+		{api.Param{Name: "m", Type: api.ParamEnum, Choices: []string{"GET", "POST"}}, "PUT", false, `"PUT" is not one of GET, POST`},
+		{api.Param{Name: "s", Type: ""}, "anything", false, ""},
+		{api.Param{Name: "r", Required: true}, "", false, "required"},
+		{api.Param{Name: "r", Required: true, Default: "x"}, "", false, ""},
+		{api.Param{Name: "r", Required: true, Secret: true}, "", true, ""},
+		{api.Param{Name: "o"}, "", false, ""},
+	}
+	for _, c := range cases {
+		f := &field{key: paramKey(c.p.Name), kind: kindText, input: textinput.New(), param: &c.p, kept: c.kept}
+		f.input.SetValue(c.value)
+		f.check()
+		if f.err != c.errStr {
+			t.Errorf("%s %+v = %q: error %q, want %q", c.p.Name, c.p, c.value, f.err, c.errStr)
+		}
+	}
+}
