@@ -263,18 +263,18 @@ func (s *Service) start(ctx context.Context, actor Actor, p runner.StartParams, 
 	return run, nil
 }
 
-// notifyKinds are the outcomes a rule may choose to be notified of.
-var notifyKinds = []string{"failed", "cancelled", "interrupted", "timeout", "recovered"}
-
 // notifyPolicy checks a rule's notification policy.
 func (s *Service) notifyPolicy(p api.NotifyPolicy, verr *ValidationError) store.NotifyPolicy {
 	for i, k := range p.On {
 		switch {
-		case k == "none" && len(p.On) == 1:
-		case k == "none":
-			verr.add(fmt.Sprintf("body.notify.on[%d]", i), `"none" must be alone`)
-		case !slices.Contains(notifyKinds, k):
-			verr.add(fmt.Sprintf("body.notify.on[%d]", i), "%q is not one of %s or none", k, strings.Join(notifyKinds, ", "))
+		case k == api.NotifyNone && len(p.On) == 1:
+		case k == api.NotifyNone:
+			verr.add(fmt.Sprintf("body.notify.on[%d]", i), "%q must be alone", api.NotifyNone)
+		default:
+			if _, err := api.ParseNotifyKind(k); err != nil {
+				// "... is not one of failed, ..., recovered" or none
+				verr.add(fmt.Sprintf("body.notify.on[%d]", i), "%s or %s", err, api.NotifyNone)
+			}
 		}
 	}
 	for i, c := range p.Channels {

@@ -57,3 +57,28 @@ func TestRuleNamesFitEventBridgesLimitWithThePrefix(t *testing.T) {
 		t.Errorf("55 characters after a 10-character prefix: %q, want the prefix named", got)
 	}
 }
+
+func TestRuleNotifyKindsAreTheSharedOnes(t *testing.T) {
+	s := New(Config{})
+	check := func(on ...string) []api.ErrorDetail {
+		verr := &ValidationError{}
+		s.notifyPolicy(api.NotifyPolicy{On: on}, verr)
+		return verr.Fields
+	}
+	for _, k := range api.NotifyKinds {
+		if got := check(string(k)); len(got) != 0 {
+			t.Errorf("notify.on [%s]: %v, want it accepted", k, got)
+		}
+	}
+	if got := check(api.NotifyNone); len(got) != 0 {
+		t.Errorf("notify.on [none]: %v, want it accepted", got)
+	}
+	got := check("failed", "succeeded", "none")
+	want := []api.ErrorDetail{
+		{Location: "body.notify.on[1]", Message: `"succeeded" is not one of failed, cancelled, interrupted, timeout, recovered or none`},
+		{Location: "body.notify.on[2]", Message: `"none" must be alone`},
+	}
+	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] {
+		t.Errorf("notify.on [failed succeeded none]: %+v, want %+v", got, want)
+	}
+}
