@@ -58,7 +58,7 @@ func (c NotifyConfig) kinds() ([]notify.Kind, error) {
 	if strings.TrimSpace(c.On) == "" {
 		return notify.DefaultOn, nil
 	}
-	k, err := notify.ParseKinds(c.On)
+	k, err := api.ParseNotifyKinds(c.On)
 	if err != nil {
 		return nil, fmt.Errorf("JOBBRIDGE_NOTIFY_ON: %w", err)
 	}

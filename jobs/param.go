@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -18,13 +17,14 @@ import (
 // says which strings are valid.
 type ParamType string
 
-// The parameter types.
+// The parameter types, declared once in shared/api so the agent and the
+// console agree on them.
 const (
-	TypeString   ParamType = "string"
-	TypeInt      ParamType = "int"      // a base-10 integer (int64)
-	TypeBool     ParamType = "bool"     // true or false (strconv.ParseBool)
-	TypeDuration ParamType = "duration" // a Go duration: "90s", "1h30m"
-	TypeEnum     ParamType = "enum"     // one of Choices
+	TypeString   ParamType = api.ParamString
+	TypeInt      ParamType = api.ParamInt      // a base-10 integer (int64)
+	TypeBool     ParamType = api.ParamBool     // true or false (strconv.ParseBool)
+	TypeDuration ParamType = api.ParamDuration // a Go duration: "90s", "1h30m"
+	TypeEnum     ParamType = api.ParamEnum     // one of Choices
 )
 
 // Param describes one parameter of a job.
@@ -79,26 +79,12 @@ func (p Param) typ() ParamType {
 }
 
 // CheckValue reports whether v is a valid value of the parameter's type.
-func (p Param) CheckValue(v string) error {
-	switch p.typ() {
-	case TypeInt:
-		if _, err := strconv.ParseInt(v, 10, 64); err != nil {
-			return fmt.Errorf("%q is not an integer", v)
-		}
-	case TypeBool:
-		if _, err := strconv.ParseBool(v); err != nil {
-			return fmt.Errorf("%q is not a boolean (want true or false)", v)
-		}
-	case TypeDuration:
-		if _, err := time.ParseDuration(v); err != nil {
-			return fmt.Errorf("%q is not a duration (want e.g. 90s, 5m, 1h30m)", v)
-		}
-	case TypeEnum:
-		if !slices.Contains(p.Choices, v) {
-			return fmt.Errorf("%q is not one of %s", v, strings.Join(p.Choices, ", "))
-		}
-	}
-	return nil
+// The check is api.Param.CheckValue, the one the console uses too.
+func (p Param) CheckValue(v string) error { return p.wire().CheckValue(v) }
+
+// wire is what api.Param's checks need of p.
+func (p Param) wire() api.Param {
+	return api.Param{Name: p.Name, Required: p.Required, Type: string(p.typ()), Default: p.Default, Choices: p.Choices}
 }
 
 // FieldError is what is wrong with one parameter's value.
@@ -133,26 +119,20 @@ func Resolve(job Job, values map[string]string) (Params, error) {
 	known := make(map[string]bool, len(declared))
 	for _, p := range declared {
 		known[p.Name] = true
-		v, ok := values[p.Name]
-		if !ok || v == "" {
-			v = p.Default
-		}
-		if v == "" {
-			if p.Required {
-				fields = append(fields, FieldError{p.Name, "is required"})
-			}
-			continue
-		}
-		if err := p.CheckValue(v); err != nil {
+		v, err := p.wire().Value(values[p.Name])
+		switch {
+		case errors.Is(err, api.ErrParamRequired):
+			fields = append(fields, FieldError{p.Name, err.Error()})
+		case err != nil:
 			reason := err.Error()
 			if p.Secret {
 				// The reason quotes the value; a secret is never echoed.
 				reason = fmt.Sprintf("is not a valid %s (the value is secret, so it is not shown)", p.typ())
 			}
 			fields = append(fields, FieldError{p.Name, reason})
-			continue
+		case v != "":
+			out[p.Name] = v
 		}
-		out[p.Name] = v
 	}
 	var unknown []string
 	for name := range values {

@@ -177,9 +177,9 @@ type ChannelStatus struct {
 }
 
 // NotifyPolicy is a rule's own choice of notifications. On lists the
-// outcomes that notify (failed, cancelled, interrupted, timeout,
-// recovered; ["none"] for none; empty for the agent's default); Channels
-// the channels (empty for all).
+// outcomes that notify (NotifyKinds: failed, cancelled, interrupted,
+// timeout, recovered; [NotifyNone] for none; empty for the agent's
+// default); Channels the channels (empty for all).
 type NotifyPolicy struct {
 	On       []string `json:"on,omitempty"`
 	Channels []string `json:"channels,omitempty"`

@@ -6,13 +6,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
-	"regexp"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/jobbridge/jobbridge/agent/internal/store"
+	"github.com/jobbridge/jobbridge/shared/api"
 )
 
 // DefaultBus is the only event bus on which scheduled rules fire.
@@ -48,8 +48,6 @@ type Settings struct {
 	// (EB_INVOCATION_RATE). Default 300, AWS's own default.
 	InvocationRateLimit int32
 }
-
-var ruleNameChars = regexp.MustCompile(`^[.\-_A-Za-z0-9]*$`)
 
 // withDefaults fills in the defaults of the zero fields.
 func (s Settings) withDefaults() Settings {
@@ -97,8 +95,8 @@ func (s Settings) Validate() error {
 	if s.DLQARN != "" && !strings.HasPrefix(s.DLQARN, "arn:") {
 		errs = append(errs, fmt.Errorf("JOBBRIDGE_EB_DLQ_ARN: %q is not an ARN (arn:aws:sqs:REGION:ACCOUNT:QUEUE)", s.DLQARN))
 	}
-	if !ruleNameChars.MatchString(s.RulePrefix) || len(s.RulePrefix) > 48 {
-		errs = append(errs, fmt.Errorf("JOBBRIDGE_EB_RULE_PREFIX: %q: use at most 48 of the characters EventBridge allows in rule names (letters, digits, . - _)", s.RulePrefix))
+	if !api.IsRuleNameText(s.RulePrefix) || len(s.RulePrefix) > 48 {
+		errs = append(errs, fmt.Errorf("JOBBRIDGE_EB_RULE_PREFIX: %q: use at most 48 of the characters EventBridge allows in rule names (%s)", s.RulePrefix, api.RuleNameHint()))
 	}
 	if s.InvocationRateLimit < 1 {
 		errs = append(errs, fmt.Errorf("JOBBRIDGE_EB_INVOCATION_RATE: %d: want at least 1 invocation per second", s.InvocationRateLimit))

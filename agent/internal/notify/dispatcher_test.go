@@ -339,14 +339,3 @@ func TestAFailingChannelIsRetriedThenRecordedWithoutTouchingTheRun(t *testing.T)
 		t.Errorf("the run changed: %+v", got)
 	}
 }
-
-func TestParseKinds(t *testing.T) {
-	t.Parallel()
-	got, err := notify.ParseKinds("failed, Timeout,failed recovered")
-	if err != nil || len(got) != 3 || got[1] != notify.Timeout {
-		t.Errorf("ParseKinds = %v, %v", got, err)
-	}
-	if _, err := notify.ParseKinds("failed,exploded"); err == nil {
-		t.Error("ParseKinds accepted exploded")
-	}
-}

@@ -9,45 +9,28 @@ package notify
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/jobbridge/jobbridge/shared/api"
 )
 
-// Kind is what happened to a run that may deserve a message.
-type Kind string
+// Kind is what happened to a run that may deserve a message. The kinds,
+// and how a list of them is read, are api's: the agent's settings, its
+// rules and its clients share them.
+type Kind = api.NotifyKind
 
-// The kinds of notification.
+// The kinds of notification, by their short names here.
 const (
-	Failed      Kind = "failed"
-	Cancelled   Kind = "cancelled" // by an operator; never by the agent's shutdown
-	Interrupted Kind = "interrupted"
-	Timeout     Kind = "timeout"
-	Recovered   Kind = "recovered" // the first success after a failure of the same rule
+	Failed      = api.NotifyFailed
+	Cancelled   = api.NotifyCancelled // by an operator; never by the agent's shutdown
+	Interrupted = api.NotifyInterrupted
+	Timeout     = api.NotifyTimeout
+	Recovered   = api.NotifyRecovered // the first success after a failure of the same rule
 )
 
-// Kinds lists every kind.
-var Kinds = []Kind{Failed, Cancelled, Interrupted, Timeout, Recovered}
-
 // None, alone in a rule's list, turns its notifications off.
-const None = "none"
-
-// ParseKinds reads a list like "failed,timeout" (commas or spaces).
-func ParseKinds(list string) ([]Kind, error) {
-	var out []Kind
-	for _, f := range strings.FieldsFunc(list, func(r rune) bool { return r == ',' || r == ' ' }) {
-		k := Kind(strings.ToLower(f))
-		if !slices.Contains(Kinds, k) {
-			return nil, fmt.Errorf("%q is not one of failed, cancelled, interrupted, timeout, recovered", f)
-		}
-		if !slices.Contains(out, k) {
-			out = append(out, k)
-		}
-	}
-	return out, nil
-}
+const None = api.NotifyNone
 
 // Message is one notification. Count is more than 1 for a folded message:
 // Count outcomes of the same kind of the same rule, the latest described.

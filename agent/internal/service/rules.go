@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -18,8 +17,6 @@ import (
 	"github.com/jobbridge/jobbridge/shared/schedule"
 )
 
-var ruleNamePattern = regexp.MustCompile(`^[.\-_A-Za-z0-9]+$`)
-
 // MaxDescription is the longest rule description (EventBridge's limit).
 const MaxDescription = 512
 
@@ -32,15 +29,8 @@ func (s *Service) ruleFromInput(name string, in api.RuleInput, existing *store.R
 	if existing != nil {
 		nameLoc = "path.name"
 	}
-	switch {
-	case name == "":
-		verr.add(nameLoc, "is required")
-	case !ruleNamePattern.MatchString(name):
-		verr.add(nameLoc, "%q may only contain letters, digits, '.', '-' and '_'", name)
-	case strings.Trim(name, ".") == "":
-		verr.add(nameLoc, "%q is only dots, which a URL path cannot name: use a letter, digit, '-' or '_' too", name)
-	case len(s.prefix)+len(name) > 64:
-		verr.add(nameLoc, "%q is too long: with the prefix %q it must fit EventBridge's 64 characters (at most %d here)", name, s.prefix, 64-len(s.prefix))
+	if err := api.ValidPrefixedRuleName(s.prefix, name); err != nil {
+		verr.add(nameLoc, "%s", err)
 	}
 	if existing != nil && in.Name != "" && in.Name != name {
 		verr.add("body.name", "%q differs from the rule's name %q: to rename a rule, delete it and create the new one", in.Name, name)
@@ -273,18 +263,18 @@ func (s *Service) start(ctx context.Context, actor Actor, p runner.StartParams, 
 	return run, nil
 }
 
-// notifyKinds are the outcomes a rule may choose to be notified of.
-var notifyKinds = []string{"failed", "cancelled", "interrupted", "timeout", "recovered"}
-
 // notifyPolicy checks a rule's notification policy.
 func (s *Service) notifyPolicy(p api.NotifyPolicy, verr *ValidationError) store.NotifyPolicy {
 	for i, k := range p.On {
 		switch {
-		case k == "none" && len(p.On) == 1:
-		case k == "none":
-			verr.add(fmt.Sprintf("body.notify.on[%d]", i), `"none" must be alone`)
-		case !slices.Contains(notifyKinds, k):
-			verr.add(fmt.Sprintf("body.notify.on[%d]", i), "%q is not one of %s or none", k, strings.Join(notifyKinds, ", "))
+		case k == api.NotifyNone && len(p.On) == 1:
+		case k == api.NotifyNone:
+			verr.add(fmt.Sprintf("body.notify.on[%d]", i), "%q must be alone", api.NotifyNone)
+		default:
+			if _, err := api.ParseNotifyKind(k); err != nil {
+				// "... is not one of failed, ..., recovered" or none
+				verr.add(fmt.Sprintf("body.notify.on[%d]", i), "%s or %s", err, api.NotifyNone)
+			}
 		}
 	}
 	for i, c := range p.Channels {

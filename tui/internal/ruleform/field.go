@@ -1,13 +1,13 @@
 package ruleform
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/charmbracelet/bubbles/textinput"
 
-	"github.com/jobbridge/jobbridge/jobs"
 	"github.com/jobbridge/jobbridge/shared/api"
 	"github.com/jobbridge/jobbridge/tui/internal/session"
 )
@@ -94,7 +94,7 @@ func newParamField(s *session.Context, p api.Param, value string) *field {
 	}
 	hint := p.Type
 	if hint == "" {
-		hint = "string"
+		hint = api.ParamString
 	}
 	if p.Default != "" && !p.Secret {
 		hint += ", default " + p.Default
@@ -104,9 +104,9 @@ func newParamField(s *session.Context, p api.Param, value string) *field {
 	}
 	var f *field
 	switch {
-	case p.Type == "enum" || p.Type == "bool":
+	case p.Type == api.ParamEnum || p.Type == api.ParamBool:
 		values := p.Choices
-		if p.Type == "bool" {
+		if p.Type == api.ParamBool {
 			values = []string{"true", "false"}
 		}
 		names := append([]string(nil), values...)
@@ -145,21 +145,26 @@ func (f *field) check() {
 	v := f.value()
 	switch {
 	case f.param != nil:
-		p := f.param
-		if v == "" {
-			if p.Required && p.Default == "" && !f.kept {
-				f.err = "required"
-			}
+		// Left empty, a secret the agent keeps stays, and a default is
+		// the agent's to apply (a secret's comes masked).
+		if v == "" && (f.kept || f.param.Default != "") {
 			return
 		}
-		jp := jobs.Param{Name: p.Name, Type: jobs.ParamType(p.Type), Choices: p.Choices}
-		if err := jp.CheckValue(v); err != nil {
+		// The agent's own check, so both refuse the same values.
+		switch _, err := f.param.Value(v); {
+		case errors.Is(err, api.ErrParamRequired):
+			f.err = "required"
+		case err != nil:
 			f.err = err.Error()
 		}
 	case f.key == keyName && v == "":
 		f.err = "required"
-	case f.key == keyName && strings.ContainsAny(v, " /?#"):
-		f.err = "no spaces, /, ? or #"
+	case f.key == keyName:
+		// The agent's own rule, so both accept and refuse the same names
+		// with the same words.
+		if err := api.ValidRuleName(v); err != nil {
+			f.err = err.Error()
+		}
 	case f.key == keyTimeout && v != "":
 		d, err := time.ParseDuration(v)
 		if err != nil {

@@ -203,7 +203,7 @@ func (m *Model) build() {
 			}
 		}
 		if m.mode == Create {
-			fs = append(fs, newText(s, keyName, "*Name", "", "letters, digits, - and _"))
+			fs = append(fs, newText(s, keyName, "*Name", "", api.RuleNameHint()))
 		}
 		ids, names := []string{}, []string{}
 		for _, j := range m.jobs {
