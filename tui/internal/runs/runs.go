@@ -417,7 +417,7 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 		m.filter, cmd = m.filter.Update(msg)
 		m.emptyPages = 0
 		m.refresh()
-		return session.Batch(cmd, m.maybeMore())
+		return tea.Batch(cmd, m.maybeMore())
 	}
 	if next, ok := keys.Move(msg, m.cursor, m.bodyHeight(), len(m.rows)); ok {
 		m.cursor = next

@@ -125,23 +125,6 @@ func Explain(err error) string {
 	return err.Error()
 }
 
-// Batch is tea.Batch that keeps nil commands out.
-func Batch(cmds ...tea.Cmd) tea.Cmd {
-	out := cmds[:0]
-	for _, c := range cmds {
-		if c != nil {
-			out = append(out, c)
-		}
-	}
-	switch len(out) {
-	case 0:
-		return nil
-	case 1:
-		return out[0]
-	}
-	return tea.Batch(out...)
-}
-
 // Supersedes reports whether next is a later state of the same run than
 // prev, so a view may replace prev with it. Events can carry a snapshot
 // older than one already shown (a log line published with the run as it
