@@ -234,8 +234,8 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, m.jump(msg.View, msg.Args)
 	case session.OpenRunMsg:
 		return m, m.push(rundetail.New(m.s, msg.ID))
-	case runs.RestartedMsg:
-		m.setNote(session.NoteMsg{Text: "restarted as run " + runs.Short(msg.Run.ID)})
+	case session.RestartedMsg:
+		m.setNote(session.NoteMsg{Text: "restarted as run " + session.ShortID(msg.Run.ID)})
 		if !msg.Open {
 			return m, m.clearNoteLater()
 		}

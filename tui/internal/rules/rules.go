@@ -20,7 +20,6 @@ import (
 	"github.com/jobbridge/jobbridge/shared/api"
 	"github.com/jobbridge/jobbridge/tui/internal/grid"
 	"github.com/jobbridge/jobbridge/tui/internal/keys"
-	"github.com/jobbridge/jobbridge/tui/internal/runs"
 	"github.com/jobbridge/jobbridge/tui/internal/session"
 )
 
@@ -470,7 +469,7 @@ func (m *Model) detail(now time.Time) string {
 	lines = append(lines, grid.Fit1(about, m.w, false))
 	last := "Never run"
 	if lr := r.LastRun; lr != nil {
-		last = "Last run " + runs.Short(lr.ID) + " " + t.Status(lr.Status).Render(string(lr.Status)) + " " + session.Ago(now, lr.CreatedAt)
+		last = "Last run " + session.ShortID(lr.ID) + " " + t.Status(lr.Status).Render(string(lr.Status)) + " " + session.Ago(now, lr.CreatedAt)
 	}
 	sync := " · sync " + t.Sync(r.Sync.State).Render(r.Sync.State)
 	if r.Sync.Error != "" {

@@ -449,66 +449,14 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 	case key.Matches(msg, keys.Nav.Open) && has:
 		return func() tea.Msg { return session.OpenRunMsg{ID: run.ID} }
 	case key.Matches(msg, m.keys.Cancel) && has && m.s.CanOperate():
-		return ConfirmCancel(m.s, run)
+		return m.s.ConfirmCancel(run)
 	case key.Matches(msg, m.keys.Restart) && has && m.s.CanOperate():
-		return Restart(m.s, run.ID, nil, false)
+		return m.s.Restart(run.ID, nil, false)
 	case key.Matches(msg, m.keys.RestartWith) && has && m.s.CanOperate():
 		return func() tea.Msg { return session.RunWithParamsMsg{Rule: run.Rule, RestartOf: run.ID} }
 	}
 	return nil
 }
-
-// ConfirmCancel asks the operator to confirm cancelling run, then cancels
-// it. A finished run cannot be cancelled: it says so instead.
-func ConfirmCancel(s *session.Context, run api.Run) tea.Cmd {
-	if !run.Status.Active() {
-		return session.Note(fmt.Sprintf("run %s has finished (%s): nothing to cancel", short(run.ID), run.Status))
-	}
-	c := s.Client
-	yes := func() tea.Msg {
-		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-		defer cancel()
-		if _, err := c.CancelRun(ctx, run.ID, "cancelled from the console"); err != nil {
-			return session.Fail("cancel run "+short(run.ID), err)
-		}
-		return session.NoteMsg{Text: "cancelling run " + short(run.ID) + " of " + run.Rule}
-	}
-	return func() tea.Msg {
-		return session.ConfirmMsg{Prompt: fmt.Sprintf("Cancel run %s of %s?", short(run.ID), run.Rule), Yes: yes}
-	}
-}
-
-// RestartedMsg says a run was restarted as Run.
-type RestartedMsg struct {
-	Run  api.Run
-	Open bool // open the new run's detail
-}
-
-// Restart starts a new run like run id, with parameter overrides; the
-// answer is a RestartedMsg, or a NoteMsg when it fails.
-func Restart(s *session.Context, id string, overrides map[string]string, open bool) tea.Cmd {
-	c := s.Client
-	return func() tea.Msg {
-		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-		defer cancel()
-		run, err := c.RestartRun(ctx, id, overrides)
-		if err != nil {
-			return session.Fail("restart run "+short(id), err)
-		}
-		return RestartedMsg{Run: run, Open: open}
-	}
-}
-
-// short is the tail of a run id: ids sort by time, so their ends differ.
-func short(id string) string {
-	if len(id) > 8 {
-		return id[len(id)-8:]
-	}
-	return id
-}
-
-// Short is the part of a run id the console shows.
-func Short(id string) string { return short(id) }
 
 func (m *Model) bodyHeight() int { return max(1, m.h-3) }
 
@@ -621,7 +569,7 @@ func (m *Model) row(l grid.Layout, r *api.Run, selected bool, now time.Time) str
 	if selected {
 		marker = ">"
 	}
-	cells := []string{marker, short(r.ID), r.Rule, r.Job, string(r.Trigger), string(r.Status),
+	cells := []string{marker, session.ShortID(r.ID), r.Rule, r.Job, string(r.Trigger), string(r.Status),
 		session.Stamp(m.s.Local(now), m.s.Local(start)), dur, progress}
 	if selected {
 		// One style for the whole line: a cell's own colour would end

@@ -1,7 +1,9 @@
 // Package session is what every view of one console shares: the agent's
-// client (the safe one: every reply cleaned of terminal escapes), the theme of the terminal, the clock, the caller's role, and the
-// messages views send to the root model (open a run, go back, ask for a
-// confirmation, show a note). One console (a local terminal or one SSH
+// client (the safe one: every reply cleaned of terminal escapes), the theme
+// of the terminal, the clock, the caller's role, the messages views send to
+// the root model (open a run, go back, ask for a confirmation, show a note)
+// and the actions more than one view offers (cancel or restart a run), so
+// that no view imports another. One console (a local terminal or one SSH
 // session) has one Context; nothing here is global.
 package session
 
