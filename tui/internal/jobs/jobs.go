@@ -55,13 +55,11 @@ type Model struct {
 
 // New returns the jobs list.
 func New(s *session.Context) *Model {
-	m := &Model{s: s, usedBy: map[string][]string{}, list: list.New(s.Theme, list.Options[api.Job]{}), keys: KeyMap{
+	return &Model{s: s, usedBy: map[string][]string{}, list: list.New(s.Theme, list.Options[api.Job]{}), keys: KeyMap{
 		Runs: key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "runs")),
 		New:  key.NewBinding(key.WithKeys("n"), key.WithHelp("n", "new rule with it")),
 		s:    s,
 	}}
-	m.list.SetHeight(m.listHeight())
-	return m
 }
 
 // Title names the view.

@@ -82,7 +82,7 @@ func New(s *session.Context) *Model {
 		},
 		Placeholder: "name, job or schedule",
 	})
-	m := &Model{s: s, list: l, keys: KeyMap{
+	return &Model{s: s, list: l, keys: KeyMap{
 		Runs:    key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "runs")),
 		RunNow:  key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "run")),
 		RunWith: key.NewBinding(key.WithKeys("R"), key.WithHelp("R", "run with params")),
@@ -92,8 +92,6 @@ func New(s *session.Context) *Model {
 		Toggle:  key.NewBinding(key.WithKeys(" ", "t"), key.WithHelp("space", "on/off")),
 		s:       s,
 	}}
-	m.list.SetHeight(m.listHeight())
-	return m
 }
 
 // Title names the view.

@@ -118,7 +118,6 @@ func New(s *session.Context) *Model {
 		Placeholder: "rule, job, status or id",
 		CharLimit:   100,
 	})
-	m.list.SetHeight(m.bodyHeight())
 	return m
 }
 
