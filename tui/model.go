@@ -216,7 +216,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if m.ticks%15 == 0 && m.conn.state == connLive {
 			cmd = m.fetchStatus()
 		}
-		return m, session.Batch(tick(), cmd)
+		return m, tea.Batch(tick(), cmd)
 	case statusMsg:
 		if msg.err != nil {
 			m.statusErr = msg.err
@@ -227,15 +227,15 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.s.Role = st.Role
 		return m, nil
 	case connMsg:
-		return m, session.Batch(m.stream.next(m.ctx), m.connChanged(msg))
+		return m, tea.Batch(m.stream.next(m.ctx), m.connChanged(msg))
 	case eventsMsg:
-		return m, session.Batch(m.stream.next(m.ctx), m.events(msg.events))
+		return m, tea.Batch(m.stream.next(m.ctx), m.events(msg.events))
 	case session.JumpMsg:
 		return m, m.jump(msg.View, msg.Args)
 	case session.OpenRunMsg:
 		return m, m.push(rundetail.New(m.s, msg.ID))
-	case runs.RestartedMsg:
-		m.setNote(session.NoteMsg{Text: "restarted as run " + runs.Short(msg.Run.ID)})
+	case session.RestartedMsg:
+		m.setNote(session.NoteMsg{Text: "restarted as run " + session.ShortID(msg.Run.ID)})
 		if !msg.Open {
 			return m, m.clearNoteLater()
 		}
@@ -244,7 +244,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 				m.stack = m.stack[:n-1]
 			}
 		}
-		return m, session.Batch(m.clearNoteLater(), m.push(rundetail.New(m.s, msg.Run.ID)))
+		return m, tea.Batch(m.clearNoteLater(), m.push(rundetail.New(m.s, msg.Run.ID)))
 	case session.EditRuleMsg:
 		mode := ruleform.Create
 		if msg.Name != "" {
@@ -275,7 +275,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	for _, v := range m.all() {
 		cmds = append(cmds, v.Update(msg))
 	}
-	return m, session.Batch(cmds...)
+	return m, tea.Batch(cmds...)
 }
 
 func (m *Model) setNote(n session.NoteMsg) {
@@ -320,7 +320,7 @@ func (m *Model) reloadAll() tea.Cmd {
 	for _, v := range m.all() {
 		cmds = append(cmds, v.Reload())
 	}
-	return session.Batch(cmds...)
+	return tea.Batch(cmds...)
 }
 
 func (m *Model) events(evs []api.Event) tea.Cmd {
@@ -333,7 +333,7 @@ func (m *Model) events(evs []api.Event) tea.Cmd {
 	for _, v := range m.all() {
 		cmds = append(cmds, v.Events(evs))
 	}
-	return session.Batch(cmds...)
+	return tea.Batch(cmds...)
 }
 
 // push opens v over the view in front.

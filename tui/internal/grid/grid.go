@@ -1,7 +1,7 @@
 // Package grid lays out the console's lists: columns that share the width
-// of the terminal, cells cut to fit, and the window of rows that is on
-// screen. A view renders only that window, so a list of 100,000 rows costs
-// what a screenful costs.
+// of the terminal, cells cut to fit, blocks padded to a height. Which rows
+// are on screen is package list's; a view renders only those, so a list of
+// 100,000 rows costs what a screenful costs.
 package grid
 
 import (
@@ -117,22 +117,6 @@ func Fit1(s string, w int, right bool) string {
 		return pad + s
 	}
 	return s + pad
-}
-
-// Window returns the first row to show so that cursor is on screen, given
-// the previous first row, the number of rows that fit and the number of
-// rows.
-func Window(cursor, offset, height, n int) int {
-	if height <= 0 || n <= height {
-		return 0
-	}
-	if cursor < offset {
-		offset = cursor
-	}
-	if cursor >= offset+height {
-		offset = cursor - height + 1
-	}
-	return max(0, min(offset, n-height))
 }
 
 // Pad fills s with blank lines up to height lines, or cuts it to height.

@@ -38,19 +38,6 @@ func TestFit1CutsWithAnEllipsisAndPads(t *testing.T) {
 	}
 }
 
-func TestWindowKeepsTheCursorOnScreen(t *testing.T) {
-	for _, c := range []struct{ cursor, offset, height, n, want int }{
-		{0, 0, 10, 5, 0},
-		{15, 0, 10, 100, 6},
-		{3, 6, 10, 100, 3},
-		{99, 0, 10, 100, 90},
-	} {
-		if got := Window(c.cursor, c.offset, c.height, c.n); got != c.want {
-			t.Errorf("Window(%d, %d, %d, %d) = %d, want %d", c.cursor, c.offset, c.height, c.n, got, c.want)
-		}
-	}
-}
-
 func TestPairsShowANewlineInAValueAsBackslashN(t *testing.T) {
 	got := Pairs(map[string]string{"url": "https://x", "header": "A: 1\nB: 2"}, "  ", "(none)")
 	if want := `header=A: 1\nB: 2  url=https://x`; got != want {

@@ -17,6 +17,7 @@ import (
 	"github.com/jobbridge/jobbridge/shared/api"
 	"github.com/jobbridge/jobbridge/tui/internal/grid"
 	"github.com/jobbridge/jobbridge/tui/internal/keys"
+	"github.com/jobbridge/jobbridge/tui/internal/list"
 	"github.com/jobbridge/jobbridge/tui/internal/session"
 )
 
@@ -43,18 +44,18 @@ type Model struct {
 	keys KeyMap
 	w, h int
 
-	jobs   []api.Job
+	// list is the jobs by id. It has no filter, and its cursor keeps its
+	// place, not its job, across reloads.
+	list   *list.Model[api.Job]
 	usedBy map[string][]string // job id -> rule names
 	gen    int
 	loaded bool
 	err    error
-
-	cursor, offset int
 }
 
 // New returns the jobs list.
 func New(s *session.Context) *Model {
-	return &Model{s: s, usedBy: map[string][]string{}, keys: KeyMap{
+	return &Model{s: s, usedBy: map[string][]string{}, list: list.New(s.Theme, list.Options[api.Job]{}), keys: KeyMap{
 		Runs: key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "runs")),
 		New:  key.NewBinding(key.WithKeys("n"), key.WithHelp("n", "new rule with it")),
 		s:    s,
@@ -71,7 +72,10 @@ func (m *Model) Help() help.KeyMap { return m.keys }
 func (m *Model) Capturing() bool { return false }
 
 // SetSize gives the view its width and height.
-func (m *Model) SetSize(w, h int) { m.w, m.h = w, h }
+func (m *Model) SetSize(w, h int) {
+	m.w, m.h = w, h
+	m.list.SetHeight(m.listHeight())
+}
 
 type loadedMsg struct {
 	gen   int
@@ -110,8 +114,9 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 			m.err = msg.err
 			return nil
 		}
-		m.err, m.loaded, m.jobs = nil, true, msg.jobs
-		sort.Slice(m.jobs, func(i, j int) bool { return m.jobs[i].ID < m.jobs[j].ID })
+		m.err, m.loaded = nil, true
+		jobs := msg.jobs
+		sort.Slice(jobs, func(i, j int) bool { return jobs[i].ID < jobs[j].ID })
 		m.usedBy = map[string][]string{}
 		for _, r := range msg.rules {
 			m.usedBy[r.Job] = append(m.usedBy[r.Job], r.Name)
@@ -119,7 +124,8 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 		for _, names := range m.usedBy {
 			sort.Strings(names)
 		}
-		m.cursor = max(0, min(m.cursor, len(m.jobs)-1))
+		m.list.SetItems(jobs)
+		m.list.SetHeight(m.listHeight()) // it grows with the jobs
 	case tea.KeyMsg:
 		return m.key(msg)
 	}
@@ -138,15 +144,13 @@ func (m *Model) Events(evs []api.Event) tea.Cmd {
 }
 
 func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
-	if next, ok := keys.Move(msg, m.cursor, m.listHeight(), len(m.jobs)); ok {
-		m.cursor = next
+	if _, did := m.list.Update(msg); did != list.NotMine {
 		return nil
 	}
-	if m.cursor >= len(m.jobs) {
-		return nil
-	}
-	j := m.jobs[m.cursor]
+	j, ok := m.list.Selected()
 	switch {
+	case !ok:
+		return nil
 	case key.Matches(msg, m.keys.Runs):
 		return func() tea.Msg { return session.JumpMsg{View: session.ViewRuns, Args: []string{"job:" + j.ID}} }
 	case key.Matches(msg, m.keys.New) && m.s.CanAdmin():
@@ -157,7 +161,7 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 
 // listHeight is the rows the list gets: up to half the view, the rest is
 // the selected job's parameters.
-func (m *Model) listHeight() int { return max(3, min(len(m.jobs), (m.h-2)/2)) }
+func (m *Model) listHeight() int { return max(3, min(m.list.Len(), (m.h-2)/2)) }
 
 var columns = []grid.Column{
 	{Title: "", Width: 1},
@@ -179,7 +183,7 @@ var paramColumns = []grid.Column{
 // View renders the jobs on screen and the selected one's parameters.
 func (m *Model) View() string {
 	t := m.s.Theme
-	lines := []string{t.Title.Render("Jobs") + " " + t.Muted.Render(fmt.Sprint(len(m.jobs)))}
+	lines := []string{t.Title.Render("Jobs") + " " + t.Muted.Render(fmt.Sprint(m.list.Len()))}
 	l := grid.Fit(columns, m.w)
 	lines = append(lines, t.Column.Render(l.Header()))
 	switch {
@@ -189,32 +193,30 @@ func (m *Model) View() string {
 	case !m.loaded:
 		lines = append(lines, t.Muted.Render("Loading jobs…"))
 		return grid.Pad(strings.Join(lines, "\n"), m.h)
-	case len(m.jobs) == 0:
+	case m.list.Len() == 0:
 		lines = append(lines, t.Muted.Render("This agent offers no jobs."))
 		return grid.Pad(strings.Join(lines, "\n"), m.h)
 	}
-	m.offset = grid.Window(m.cursor, m.offset, m.listHeight(), len(m.jobs))
-	var list []string
-	for i := m.offset; i < min(len(m.jobs), m.offset+m.listHeight()); i++ {
-		j := m.jobs[i]
+	var rows []string
+	for j, selected := range m.list.Shown() {
 		marker := " "
-		if i == m.cursor {
+		if selected {
 			marker = ">"
 		}
 		row := l.Row([]string{marker, j.ID, j.Description, fmt.Sprint(len(j.Parameters)), fmt.Sprint(len(m.usedBy[j.ID]))}, nil)
-		if i == m.cursor {
+		if selected {
 			row = t.Selected.Render(row)
 		}
-		list = append(list, row)
+		rows = append(rows, row)
 	}
-	lines = append(lines, grid.PadLines(list, m.listHeight())...)
+	lines = append(lines, grid.PadLines(rows, m.listHeight())...)
 	lines = append(lines, m.detail()...)
 	return grid.Pad(strings.Join(lines, "\n"), m.h)
 }
 
 func (m *Model) detail() []string {
 	t := m.s.Theme
-	j := m.jobs[m.cursor]
+	j, _ := m.list.Selected() // View draws the detail only when there are jobs
 	rule := "── " + grid.Line(j.ID) + " "
 	out := []string{t.Border.Render(rule + strings.Repeat("─", max(0, m.w-len([]rune(rule)))))}
 	used := "Used by no rule."

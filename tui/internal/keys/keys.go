@@ -6,7 +6,6 @@ package keys
 
 import (
 	"github.com/charmbracelet/bubbles/key"
-	tea "github.com/charmbracelet/bubbletea"
 )
 
 // Global are the keys the root model handles whatever view is shown.
@@ -20,18 +19,19 @@ var Global = struct {
 	Back:      key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "back")),
 }
 
-// Nav are the keys that move in a list.
+// Nav are the keys of a list: moving in it, opening a row, filtering.
 var Nav = struct {
-	Up, Down, PageUp, PageDown, Top, Bottom, Open, Filter key.Binding
+	Up, Down, PageUp, PageDown, Top, Bottom, Open, Filter, ClearFilter key.Binding
 }{
-	Up:       key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/k", "up")),
-	Down:     key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("↓/j", "down")),
-	PageUp:   key.NewBinding(key.WithKeys("pgup", "ctrl+b"), key.WithHelp("pgup", "page up")),
-	PageDown: key.NewBinding(key.WithKeys("pgdown", "ctrl+f"), key.WithHelp("pgdn", "page down")),
-	Top:      key.NewBinding(key.WithKeys("home", "g"), key.WithHelp("g", "top")),
-	Bottom:   key.NewBinding(key.WithKeys("end", "G"), key.WithHelp("G", "bottom")),
-	Open:     key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "open")),
-	Filter:   key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "filter")),
+	Up:          key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/k", "up")),
+	Down:        key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("↓/j", "down")),
+	PageUp:      key.NewBinding(key.WithKeys("pgup", "ctrl+b"), key.WithHelp("pgup", "page up")),
+	PageDown:    key.NewBinding(key.WithKeys("pgdown", "ctrl+f"), key.WithHelp("pgdn", "page down")),
+	Top:         key.NewBinding(key.WithKeys("home", "g"), key.WithHelp("g", "top")),
+	Bottom:      key.NewBinding(key.WithKeys("end", "G"), key.WithHelp("G", "bottom")),
+	Open:        key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "open")),
+	Filter:      key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "filter")),
+	ClearFilter: key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "clear filter")),
 }
 
 // NavHelp is the list keys for the full help.
@@ -42,28 +42,6 @@ func NavHelp() []key.Binding {
 // GlobalHelp is the global keys for the full help.
 func GlobalHelp() []key.Binding {
 	return []key.Binding{Global.Command, Nav.Filter, Global.Back, Global.Help, Global.Quit}
-}
-
-// Move returns where the cursor goes for a list key: page is the number of
-// rows on screen, n the number of rows. ok is false for any other key.
-func Move(msg tea.KeyMsg, cursor, page, n int) (next int, ok bool) {
-	switch {
-	case key.Matches(msg, Nav.Up):
-		next = cursor - 1
-	case key.Matches(msg, Nav.Down):
-		next = cursor + 1
-	case key.Matches(msg, Nav.PageUp):
-		next = cursor - max(1, page)
-	case key.Matches(msg, Nav.PageDown):
-		next = cursor + max(1, page)
-	case key.Matches(msg, Nav.Top):
-		next = 0
-	case key.Matches(msg, Nav.Bottom):
-		next = n - 1
-	default:
-		return cursor, false
-	}
-	return max(0, min(next, n-1)), true
 }
 
 // Enabled returns the bindings that are enabled, for a help view.

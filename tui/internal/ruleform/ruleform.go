@@ -21,7 +21,6 @@ import (
 	"github.com/jobbridge/jobbridge/shared/api"
 	"github.com/jobbridge/jobbridge/shared/client"
 	"github.com/jobbridge/jobbridge/shared/schedule"
-	"github.com/jobbridge/jobbridge/tui/internal/runs"
 	"github.com/jobbridge/jobbridge/tui/internal/session"
 )
 
@@ -95,7 +94,7 @@ func (m *Model) Title() string {
 	case Trigger:
 		return "Run " + m.rule + " now"
 	case Restart:
-		return "Restart run " + runs.Short(m.restartOf)
+		return "Restart run " + session.ShortID(m.restartOf)
 	}
 	return "New rule"
 }

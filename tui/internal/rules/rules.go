@@ -14,13 +14,12 @@ import (
 
 	"github.com/charmbracelet/bubbles/help"
 	"github.com/charmbracelet/bubbles/key"
-	"github.com/charmbracelet/bubbles/textinput"
 	tea "github.com/charmbracelet/bubbletea"
 
 	"github.com/jobbridge/jobbridge/shared/api"
 	"github.com/jobbridge/jobbridge/tui/internal/grid"
 	"github.com/jobbridge/jobbridge/tui/internal/keys"
-	"github.com/jobbridge/jobbridge/tui/internal/runs"
+	"github.com/jobbridge/jobbridge/tui/internal/list"
 	"github.com/jobbridge/jobbridge/tui/internal/session"
 )
 
@@ -30,8 +29,8 @@ const refreshEvery = 30 * time.Second
 
 // KeyMap is the rules list's keys.
 type KeyMap struct {
-	Runs, RunNow, RunWith, New, Edit, Delete, Toggle, ClearFilter key.Binding
-	s                                                             *session.Context
+	Runs, RunNow, RunWith, New, Edit, Delete, Toggle key.Binding
+	s                                                *session.Context
 }
 
 // ShortHelp is the footer's keys, those the role may use.
@@ -51,7 +50,7 @@ func (k KeyMap) ShortHelp() []key.Binding {
 
 // FullHelp is every key of the view the role may use.
 func (k KeyMap) FullHelp() [][]key.Binding {
-	out := []key.Binding{k.Runs, keys.Nav.Filter, k.ClearFilter}
+	out := []key.Binding{k.Runs, keys.Nav.Filter, keys.Nav.ClearFilter}
 	if k.s.CanOperate() {
 		out = append(out, k.RunNow, k.RunWith)
 	}
@@ -67,34 +66,31 @@ type Model struct {
 	keys KeyMap
 	w, h int
 
-	all       []api.Rule // by name
-	rows      []int      // indexes into all that pass the filter
-	filter    textinput.Model
-	filtering bool
-
-	cursor, offset int
-	selected       string
-	gen            int
-	loaded         bool
-	err            error
+	all    []*api.Rule // by name
+	list   *list.Model[*api.Rule]
+	gen    int
+	loaded bool
+	err    error
 }
 
 // New returns the rules list.
 func New(s *session.Context) *Model {
-	f := textinput.New()
-	f.Prompt = "/"
-	f.Placeholder = "name, job or schedule"
-	s.Theme.Input(&f)
-	return &Model{s: s, filter: f, keys: KeyMap{
-		Runs:        key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "runs")),
-		RunNow:      key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "run")),
-		RunWith:     key.NewBinding(key.WithKeys("R"), key.WithHelp("R", "run with params")),
-		New:         key.NewBinding(key.WithKeys("n"), key.WithHelp("n", "new")),
-		Edit:        key.NewBinding(key.WithKeys("e"), key.WithHelp("e", "edit")),
-		Delete:      key.NewBinding(key.WithKeys("d"), key.WithHelp("d", "delete")),
-		Toggle:      key.NewBinding(key.WithKeys(" ", "t"), key.WithHelp("space", "on/off")),
-		ClearFilter: key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "clear filter")),
-		s:           s,
+	l := list.New(s.Theme, list.Options[*api.Rule]{
+		Key: func(r *api.Rule) string { return r.Name },
+		Keep: func(r *api.Rule, f string) bool {
+			return f == "" || strings.Contains(strings.ToLower(r.Name+" "+r.Job+" "+r.Schedule+" "+r.ScheduleText), f)
+		},
+		Placeholder: "name, job or schedule",
+	})
+	return &Model{s: s, list: l, keys: KeyMap{
+		Runs:    key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "runs")),
+		RunNow:  key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "run")),
+		RunWith: key.NewBinding(key.WithKeys("R"), key.WithHelp("R", "run with params")),
+		New:     key.NewBinding(key.WithKeys("n"), key.WithHelp("n", "new")),
+		Edit:    key.NewBinding(key.WithKeys("e"), key.WithHelp("e", "edit")),
+		Delete:  key.NewBinding(key.WithKeys("d"), key.WithHelp("d", "delete")),
+		Toggle:  key.NewBinding(key.WithKeys(" ", "t"), key.WithHelp("space", "on/off")),
+		s:       s,
 	}}
 }
 
@@ -105,19 +101,16 @@ func (m *Model) Title() string { return "Rules" }
 func (m *Model) Help() help.KeyMap { return m.keys }
 
 // Capturing reports whether the filter input has the keyboard.
-func (m *Model) Capturing() bool { return m.filtering }
+func (m *Model) Capturing() bool { return m.list.Filtering() }
 
 // SetSize gives the view its width and height.
 func (m *Model) SetSize(w, h int) {
 	m.w, m.h = w, h
-	m.clampCursor()
+	m.list.SetHeight(m.listHeight())
 }
 
 // SetFilter shows the rules whose name, job or schedule contain text.
-func (m *Model) SetFilter(text string) {
-	m.filter.SetValue(text)
-	m.refresh()
-}
+func (m *Model) SetFilter(text string) { m.list.SetFilter(text) }
 
 type listMsg struct {
 	gen   int
@@ -155,9 +148,13 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 			m.err = msg.err
 			return next
 		}
-		m.err, m.loaded, m.all = nil, true, msg.rules
+		m.err, m.loaded = nil, true
+		m.all = make([]*api.Rule, len(msg.rules))
+		for i := range msg.rules {
+			m.all[i] = &msg.rules[i]
+		}
 		m.sortAll()
-		m.refresh()
+		m.list.SetItems(m.all)
 		return next
 	case refreshMsg:
 		if msg.gen == m.gen {
@@ -175,38 +172,13 @@ func (m *Model) sortAll() {
 	sort.Slice(m.all, func(i, j int) bool { return m.all[i].Name < m.all[j].Name })
 }
 
-func (m *Model) refresh() {
-	f := strings.ToLower(strings.TrimSpace(m.filter.Value()))
-	m.rows = m.rows[:0]
-	for i, r := range m.all {
-		if f == "" || strings.Contains(strings.ToLower(r.Name+" "+r.Job+" "+r.Schedule+" "+r.ScheduleText), f) {
-			m.rows = append(m.rows, i)
-		}
-	}
-	if m.selected != "" {
-		for i, idx := range m.rows {
-			if m.all[idx].Name == m.selected {
-				m.cursor = i
-			}
-		}
-	}
-	m.clampCursor()
-}
-
-func (m *Model) clampCursor() {
-	m.cursor = max(0, min(m.cursor, len(m.rows)-1))
-	if r, ok := m.Selected(); ok {
-		m.selected = r.Name
-	}
-	m.offset = grid.Window(m.cursor, m.offset, m.listHeight(), len(m.rows))
-}
-
 // Selected returns the rule under the cursor.
 func (m *Model) Selected() (api.Rule, bool) {
-	if m.cursor < 0 || m.cursor >= len(m.rows) {
+	r, ok := m.list.Selected()
+	if !ok {
 		return api.Rule{}, false
 	}
-	return m.all[m.rows[m.cursor]], true
+	return *r, true
 }
 
 // Events applies rule changes, and run changes to each rule's last run.
@@ -226,8 +198,7 @@ func (m *Model) Events(evs []api.Event) tea.Cmd {
 				}
 			}
 		case ev.Run != nil && ev.Type != api.EventRunLog:
-			for i := range m.all {
-				r := &m.all[i]
+			for _, r := range m.all {
 				if r.Name != ev.Run.Rule {
 					continue
 				}
@@ -241,54 +212,30 @@ func (m *Model) Events(evs []api.Event) tea.Cmd {
 	}
 	if changed {
 		m.sortAll()
-		m.refresh()
+		m.list.SetItems(m.all)
 	}
 	return nil
 }
 
 func (m *Model) upsert(r api.Rule) {
-	for i := range m.all {
-		if m.all[i].Name == r.Name {
-			m.all[i] = r
+	for _, have := range m.all {
+		if have.Name == r.Name {
+			*have = r
 			return
 		}
 	}
-	m.all = append(m.all, r)
+	m.all = append(m.all, &r)
 }
 
 type triggeredMsg struct{ run api.Run }
 
 func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
-	if m.filtering {
-		switch msg.String() {
-		case "enter":
-			m.filtering = false
-			m.filter.Blur()
-			return nil
-		case "esc":
-			m.filtering = false
-			m.filter.Blur()
-			m.SetFilter("")
-			return nil
-		}
-		var cmd tea.Cmd
-		m.filter, cmd = m.filter.Update(msg)
-		m.refresh()
+	if cmd, did := m.list.Update(msg); did != list.NotMine {
 		return cmd
-	}
-	if next, ok := keys.Move(msg, m.cursor, m.listHeight(), len(m.rows)); ok {
-		m.cursor = next
-		m.clampCursor()
-		return nil
 	}
 	r, has := m.Selected()
 	c := m.s.Client
 	switch {
-	case key.Matches(msg, keys.Nav.Filter):
-		m.filtering = true
-		return m.filter.Focus()
-	case key.Matches(msg, m.keys.ClearFilter) && m.filter.Value() != "":
-		m.SetFilter("")
 	case key.Matches(msg, m.keys.New) && m.s.CanAdmin():
 		return func() tea.Msg { return session.EditRuleMsg{} }
 	case !has:
@@ -358,36 +305,33 @@ var columns = []grid.Column{
 func (m *Model) View() string {
 	t := m.s.Theme
 	var b strings.Builder
-	title := t.Title.Render("Rules") + " " + t.Muted.Render(fmt.Sprintf("%d", len(m.rows)))
-	if m.filtering {
-		title += "  " + m.filter.View()
-	} else if v := m.filter.Value(); v != "" {
-		title += "  " + t.Accent.Render("/"+v)
+	title := t.Title.Render("Rules") + " " + t.Muted.Render(fmt.Sprintf("%d", m.list.Len()))
+	if f := m.list.FilterTitle(); f != "" {
+		title += "  " + f
 	}
 	b.WriteString(grid.Fit1(title, m.w, false))
 	b.WriteByte('\n')
 	l := grid.Fit(columns, m.w)
 	b.WriteString(t.Column.Render(l.Header()))
-	list := []string{}
+	lines := []string{}
 	switch {
 	case m.err != nil && len(m.all) == 0:
-		list = append(list, t.Failure.Render(grid.Fit1("Cannot load rules: "+session.Explain(m.err), m.w, false)))
+		lines = append(lines, t.Failure.Render(grid.Fit1("Cannot load rules: "+session.Explain(m.err), m.w, false)))
 	case !m.loaded:
-		list = append(list, t.Muted.Render("Loading rules…"))
+		lines = append(lines, t.Muted.Render("Loading rules…"))
 	case len(m.all) == 0 && m.s.CanAdmin():
-		list = append(list, t.Muted.Render("No rules yet. Press n to create one."))
+		lines = append(lines, t.Muted.Render("No rules yet. Press n to create one."))
 	case len(m.all) == 0:
-		list = append(list, t.Muted.Render("No rules yet."))
-	case len(m.rows) == 0:
-		list = append(list, t.Muted.Render("No rule matches the filter."))
+		lines = append(lines, t.Muted.Render("No rules yet."))
+	case m.list.Len() == 0:
+		lines = append(lines, t.Muted.Render("No rule matches the filter."))
 	}
 	now := m.s.Clock()
-	end := min(len(m.rows), m.offset+m.listHeight())
-	for i := m.offset; i < end; i++ {
-		list = append(list, m.row(l, m.all[m.rows[i]], i == m.cursor, now))
+	for r, selected := range m.list.Shown() {
+		lines = append(lines, m.row(l, *r, selected, now))
 	}
 	b.WriteByte('\n')
-	b.WriteString(grid.Pad(strings.Join(list, "\n"), m.listHeight()))
+	b.WriteString(grid.Pad(strings.Join(lines, "\n"), m.listHeight()))
 	b.WriteByte('\n')
 	b.WriteString(m.detail(now))
 	return grid.Pad(b.String(), m.h)
@@ -470,7 +414,7 @@ func (m *Model) detail(now time.Time) string {
 	lines = append(lines, grid.Fit1(about, m.w, false))
 	last := "Never run"
 	if lr := r.LastRun; lr != nil {
-		last = "Last run " + runs.Short(lr.ID) + " " + t.Status(lr.Status).Render(string(lr.Status)) + " " + session.Ago(now, lr.CreatedAt)
+		last = "Last run " + session.ShortID(lr.ID) + " " + t.Status(lr.Status).Render(string(lr.Status)) + " " + session.Ago(now, lr.CreatedAt)
 	}
 	sync := " · sync " + t.Sync(r.Sync.State).Render(r.Sync.State)
 	if r.Sync.Error != "" {

@@ -17,7 +17,6 @@ import (
 	"github.com/jobbridge/jobbridge/shared/api"
 	"github.com/jobbridge/jobbridge/tui/internal/grid"
 	"github.com/jobbridge/jobbridge/tui/internal/keys"
-	"github.com/jobbridge/jobbridge/tui/internal/runs"
 	"github.com/jobbridge/jobbridge/tui/internal/session"
 )
 
@@ -97,7 +96,7 @@ func New(s *session.Context, id string) *Model {
 func (m *Model) ID() string { return m.id }
 
 // Title names the view.
-func (m *Model) Title() string { return "Run " + runs.Short(m.id) }
+func (m *Model) Title() string { return "Run " + session.ShortID(m.id) }
 
 // Help is the view's keys for the footer and the help screen.
 func (m *Model) Help() help.KeyMap { return m.keys }
@@ -305,9 +304,9 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 		m.follow = !m.follow
 		m.clamp()
 	case key.Matches(msg, m.keys.Cancel) && m.s.CanOperate() && m.run != nil:
-		return runs.ConfirmCancel(m.s, *m.run)
+		return m.s.ConfirmCancel(*m.run)
 	case key.Matches(msg, m.keys.Restart) && m.s.CanOperate():
-		return runs.Restart(m.s, m.id, nil, true)
+		return m.s.Restart(m.id, nil, true)
 	case key.Matches(msg, m.keys.RestartWith) && m.s.CanOperate() && m.run != nil:
 		rule, id := m.run.Rule, m.id
 		return func() tea.Msg { return session.RunWithParamsMsg{Rule: rule, RestartOf: id} }
@@ -362,7 +361,7 @@ func (m *Model) info() []string {
 	lines = append(lines, when)
 	var extra []string
 	if r.RestartOf != "" {
-		extra = append(extra, label(t.Muted.Render, "Restart of", runs.Short(r.RestartOf)))
+		extra = append(extra, label(t.Muted.Render, "Restart of", session.ShortID(r.RestartOf)))
 	}
 	if r.CancelledBy != "" {
 		extra = append(extra, label(t.Muted.Render, "Cancelled by", r.CancelledBy))

@@ -45,8 +45,8 @@ func loaded(b *testing.B, n int) *Model {
 			Progress: api.Progress{Percent: i % 100}}
 	}
 	m.Update(pageMsg{gen: m.gen, page: api.Page[api.Run]{Items: items}})
-	if len(m.rows) != n {
-		b.Fatalf("loaded %d rows, want %d", len(m.rows), n)
+	if m.list.Len() != n {
+		b.Fatalf("loaded %d rows, want %d", m.list.Len(), n)
 	}
 	return m
 }

@@ -13,12 +13,12 @@ import (
 
 	"github.com/charmbracelet/bubbles/help"
 	"github.com/charmbracelet/bubbles/key"
-	"github.com/charmbracelet/bubbles/textinput"
 	tea "github.com/charmbracelet/bubbletea"
 
 	"github.com/jobbridge/jobbridge/shared/api"
 	"github.com/jobbridge/jobbridge/tui/internal/grid"
 	"github.com/jobbridge/jobbridge/tui/internal/keys"
+	"github.com/jobbridge/jobbridge/tui/internal/list"
 	"github.com/jobbridge/jobbridge/tui/internal/session"
 )
 
@@ -44,8 +44,8 @@ var Tabs = []Tab{
 
 // KeyMap is the runs list's keys.
 type KeyMap struct {
-	NextTab, PrevTab, Cancel, Restart, RestartWith, ClearFilter key.Binding
-	s                                                           *session.Context
+	NextTab, PrevTab, Cancel, Restart, RestartWith key.Binding
+	s                                              *session.Context
 }
 
 func newKeyMap(s *session.Context) KeyMap {
@@ -55,7 +55,6 @@ func newKeyMap(s *session.Context) KeyMap {
 		Cancel:      key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "cancel")),
 		Restart:     key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "restart")),
 		RestartWith: key.NewBinding(key.WithKeys("R"), key.WithHelp("R", "restart with params")),
-		ClearFilter: key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "clear filter")),
 		s:           s,
 	}
 }
@@ -71,7 +70,7 @@ func (k KeyMap) ShortHelp() []key.Binding {
 
 // FullHelp is every key of the view, for the help screen.
 func (k KeyMap) FullHelp() [][]key.Binding {
-	actions := []key.Binding{keys.Nav.Open, k.NextTab, k.PrevTab, keys.Nav.Filter, k.ClearFilter}
+	actions := []key.Binding{keys.Nav.Open, k.NextTab, k.PrevTab, keys.Nav.Filter, keys.Nav.ClearFilter}
 	if k.s.CanOperate() {
 		actions = append(actions, k.Cancel, k.Restart, k.RestartWith)
 	}
@@ -91,18 +90,16 @@ type Model struct {
 	keys KeyMap
 	w, h int
 
-	q         Query
-	filter    textinput.Model
-	filtering bool
+	q Query
 
 	all  []*api.Run // loaded runs matching q, newest first
 	byID map[string]*api.Run
-	rows []*api.Run // all after the text filter: what the list shows
-	// dirty says rows must be recomputed: a run was added or changed status.
+	// list shows the runs of all that match q and the text filter, and
+	// keeps the cursor on its run across reloads.
+	list *list.Model[*api.Run]
+	// dirty says the list must be filtered again: a run was added or
+	// changed status.
 	dirty bool
-
-	cursor, offset int
-	selected       string // the run under the cursor, kept across reloads
 
 	gen        int    // bumped when q changes; replies of older ones are dropped
 	next       string // cursor of the next page; "" when all are loaded
@@ -114,12 +111,14 @@ type Model struct {
 
 // New returns the runs list.
 func New(s *session.Context) *Model {
-	f := textinput.New()
-	f.Prompt = "/"
-	f.Placeholder = "rule, job, status or id"
-	f.CharLimit = 100
-	s.Theme.Input(&f)
-	return &Model{s: s, keys: newKeyMap(s), filter: f, byID: map[string]*api.Run{}}
+	m := &Model{s: s, keys: newKeyMap(s), byID: map[string]*api.Run{}}
+	m.list = list.New(s.Theme, list.Options[*api.Run]{
+		Key:         func(r *api.Run) string { return r.ID },
+		Keep:        func(r *api.Run, text string) bool { return m.matchesQuery(r) && matchesText(r, text) },
+		Placeholder: "rule, job, status or id",
+		CharLimit:   100,
+	})
+	return m
 }
 
 // Title names the view.
@@ -129,12 +128,13 @@ func (m *Model) Title() string { return "Runs" }
 func (m *Model) Help() help.KeyMap { return m.keys }
 
 // Capturing reports whether the filter input has the keyboard.
-func (m *Model) Capturing() bool { return m.filtering }
+func (m *Model) Capturing() bool { return m.list.Filtering() }
 
 // SetSize gives the view its width and height.
 func (m *Model) SetSize(w, h int) {
 	m.w, m.h = w, h
-	m.filter.Width = max(10, w-20)
+	m.list.SetHeight(m.bodyHeight())
+	m.list.SetFilterWidth(max(10, w-20))
 }
 
 // Query returns what the list shows.
@@ -197,7 +197,8 @@ func (m *Model) Init() tea.Cmd { return m.Reload() }
 // the cursor on the same run when it is still there.
 func (m *Model) Reload() tea.Cmd {
 	m.gen++
-	m.all, m.byID, m.rows = nil, map[string]*api.Run{}, nil
+	m.all, m.byID = nil, map[string]*api.Run{}
+	m.list.Forget()
 	m.next, m.loaded, m.err, m.emptyPages = "", false, nil, 0
 	m.loading = false
 	return m.fetch("")
@@ -247,7 +248,7 @@ func (m *Model) gotPage(msg pageMsg) tea.Cmd {
 		return nil
 	}
 	m.err, m.loaded, m.next = nil, true, msg.page.NextCursor
-	before := len(m.rows)
+	before := m.list.Len()
 	for i := range msg.page.Items {
 		r := msg.page.Items[i]
 		if _, ok := m.byID[r.ID]; ok {
@@ -258,7 +259,7 @@ func (m *Model) gotPage(msg pageMsg) tea.Cmd {
 	}
 	m.sortAll()
 	m.refresh()
-	if len(m.rows) == before {
+	if m.list.Len() == before {
 		m.emptyPages++
 	} else {
 		m.emptyPages = 0
@@ -272,7 +273,7 @@ func (m *Model) maybeMore() tea.Cmd {
 	if m.next == "" || m.loading || m.emptyPages >= 5 {
 		return nil
 	}
-	if m.cursor >= len(m.rows)-m.bodyHeight() {
+	if m.list.Cursor() >= m.list.Len()-m.bodyHeight() {
 		return m.fetch(m.next)
 	}
 	return nil
@@ -289,11 +290,6 @@ func newer(a, b *api.Run) bool {
 	return a.ID > b.ID
 }
 
-// matches reports whether r belongs in the list (tab, agent filters, text).
-func (m *Model) matches(r *api.Run) bool {
-	return m.matchesQuery(r) && m.matchesText(r)
-}
-
 func (m *Model) matchesQuery(r *api.Run) bool {
 	if st := Tabs[m.q.Tab].Statuses; len(st) > 0 {
 		found := false
@@ -307,8 +303,8 @@ func (m *Model) matchesQuery(r *api.Run) bool {
 	return (m.q.Rule == "" || r.Rule == m.q.Rule) && (m.q.Job == "" || r.Job == m.q.Job)
 }
 
-func (m *Model) matchesText(r *api.Run) bool {
-	f := strings.ToLower(strings.TrimSpace(m.filter.Value()))
+// matchesText reports whether the text filter f (in lower case) keeps r.
+func matchesText(r *api.Run, f string) bool {
 	if f == "" {
 		return true
 	}
@@ -320,34 +316,10 @@ func (m *Model) matchesText(r *api.Run) bool {
 	return false
 }
 
-// refresh recomputes the visible rows and keeps the cursor on its run.
+// refresh filters the loaded runs again; the cursor stays on its run.
 func (m *Model) refresh() {
-	m.rows = m.rows[:0]
-	for _, r := range m.all {
-		if m.matches(r) {
-			m.rows = append(m.rows, r)
-		}
-	}
+	m.list.SetItems(m.all)
 	m.dirty = false
-	if m.selected != "" {
-		for i, r := range m.rows {
-			if r.ID == m.selected {
-				m.cursor = i
-				break
-			}
-		}
-	}
-	m.clampCursor()
-}
-
-func (m *Model) clampCursor() {
-	m.cursor = max(0, min(m.cursor, len(m.rows)-1))
-	if len(m.rows) > 0 {
-		m.selected = m.rows[m.cursor].ID
-	} else {
-		m.selected = ""
-	}
-	m.offset = grid.Window(m.cursor, m.offset, m.bodyHeight(), len(m.rows))
 }
 
 // Events applies run events: a known run is updated in place, a new one
@@ -393,53 +365,33 @@ func (m *Model) Events(evs []api.Event) tea.Cmd {
 
 // Selected returns the run under the cursor.
 func (m *Model) Selected() (api.Run, bool) {
-	if m.cursor < 0 || m.cursor >= len(m.rows) {
+	r, ok := m.list.Selected()
+	if !ok {
 		return api.Run{}, false
 	}
-	return *m.rows[m.cursor], true
+	return *r, true
 }
 
 func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
-	if m.filtering {
-		switch msg.String() {
-		case "enter":
-			m.filtering = false
-			m.filter.Blur()
-			return nil
-		case "esc":
-			m.filtering = false
-			m.filter.Blur()
-			m.filter.SetValue("")
-			m.refresh()
-			return nil
-		}
-		var cmd tea.Cmd
-		m.filter, cmd = m.filter.Update(msg)
+	switch cmd, did := m.list.Update(msg); did {
+	case list.Filtered:
 		m.emptyPages = 0
-		m.refresh()
-		return session.Batch(cmd, m.maybeMore())
-	}
-	if next, ok := keys.Move(msg, m.cursor, m.bodyHeight(), len(m.rows)); ok {
-		m.cursor = next
-		m.clampCursor()
+		return tea.Batch(cmd, m.maybeMore())
+	case list.Moved:
 		if key.Matches(msg, keys.Nav.Down, keys.Nav.Bottom, keys.Nav.PageDown) {
 			m.emptyPages = 0
 		}
 		return m.maybeMore()
+	case list.Handled:
+		return cmd
 	}
 	run, has := m.Selected()
 	switch {
-	case key.Matches(msg, keys.Nav.Filter):
-		m.filtering = true
-		return m.filter.Focus()
-	case key.Matches(msg, m.keys.ClearFilter):
-		if m.filter.Value() != "" {
-			m.filter.SetValue("")
-			m.refresh()
-		} else if m.q.Rule != "" || m.q.Job != "" {
-			m.q.Rule, m.q.Job = "", ""
-			return m.Reload()
-		}
+	case key.Matches(msg, keys.Nav.ClearFilter) && (m.q.Rule != "" || m.q.Job != ""):
+		// The text filter is clear (the list clears it first): clear the
+		// agent-side ones.
+		m.q.Rule, m.q.Job = "", ""
+		return m.Reload()
 	case key.Matches(msg, m.keys.NextTab):
 		m.q.Tab = (m.q.Tab + 1) % len(Tabs)
 		return m.Reload()
@@ -449,66 +401,14 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 	case key.Matches(msg, keys.Nav.Open) && has:
 		return func() tea.Msg { return session.OpenRunMsg{ID: run.ID} }
 	case key.Matches(msg, m.keys.Cancel) && has && m.s.CanOperate():
-		return ConfirmCancel(m.s, run)
+		return m.s.ConfirmCancel(run)
 	case key.Matches(msg, m.keys.Restart) && has && m.s.CanOperate():
-		return Restart(m.s, run.ID, nil, false)
+		return m.s.Restart(run.ID, nil, false)
 	case key.Matches(msg, m.keys.RestartWith) && has && m.s.CanOperate():
 		return func() tea.Msg { return session.RunWithParamsMsg{Rule: run.Rule, RestartOf: run.ID} }
 	}
 	return nil
 }
-
-// ConfirmCancel asks the operator to confirm cancelling run, then cancels
-// it. A finished run cannot be cancelled: it says so instead.
-func ConfirmCancel(s *session.Context, run api.Run) tea.Cmd {
-	if !run.Status.Active() {
-		return session.Note(fmt.Sprintf("run %s has finished (%s): nothing to cancel", short(run.ID), run.Status))
-	}
-	c := s.Client
-	yes := func() tea.Msg {
-		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-		defer cancel()
-		if _, err := c.CancelRun(ctx, run.ID, "cancelled from the console"); err != nil {
-			return session.Fail("cancel run "+short(run.ID), err)
-		}
-		return session.NoteMsg{Text: "cancelling run " + short(run.ID) + " of " + run.Rule}
-	}
-	return func() tea.Msg {
-		return session.ConfirmMsg{Prompt: fmt.Sprintf("Cancel run %s of %s?", short(run.ID), run.Rule), Yes: yes}
-	}
-}
-
-// RestartedMsg says a run was restarted as Run.
-type RestartedMsg struct {
-	Run  api.Run
-	Open bool // open the new run's detail
-}
-
-// Restart starts a new run like run id, with parameter overrides; the
-// answer is a RestartedMsg, or a NoteMsg when it fails.
-func Restart(s *session.Context, id string, overrides map[string]string, open bool) tea.Cmd {
-	c := s.Client
-	return func() tea.Msg {
-		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-		defer cancel()
-		run, err := c.RestartRun(ctx, id, overrides)
-		if err != nil {
-			return session.Fail("restart run "+short(id), err)
-		}
-		return RestartedMsg{Run: run, Open: open}
-	}
-}
-
-// short is the tail of a run id: ids sort by time, so their ends differ.
-func short(id string) string {
-	if len(id) > 8 {
-		return id[len(id)-8:]
-	}
-	return id
-}
-
-// Short is the part of a run id the console shows.
-func Short(id string) string { return short(id) }
 
 func (m *Model) bodyHeight() int { return max(1, m.h-3) }
 
@@ -535,29 +435,27 @@ func (m *Model) View() string {
 	b.WriteByte('\n')
 	l := grid.Fit(columns, m.w)
 	b.WriteString(t.Column.Render(l.Header()))
-	body := m.bodyHeight()
 	switch {
-	case m.err != nil && len(m.rows) == 0:
+	case m.err != nil && m.list.Len() == 0:
 		b.WriteString("\n" + t.Failure.Render(grid.Fit1("Cannot load runs: "+session.Explain(m.err), m.w, false)))
-	case !m.loaded && len(m.rows) == 0:
+	case !m.loaded && m.list.Len() == 0:
 		b.WriteString("\n" + t.Muted.Render("Loading runs…"))
-	case len(m.rows) == 0:
+	case m.list.Len() == 0:
 		b.WriteString("\n" + t.Muted.Render(m.emptyText()))
 	}
 	now := m.s.Clock()
-	end := min(len(m.rows), m.offset+body)
-	for i := m.offset; i < end; i++ {
+	for r, selected := range m.list.Shown() {
 		b.WriteByte('\n')
-		b.WriteString(m.row(l, m.rows[i], i == m.cursor, now))
+		b.WriteString(m.row(l, r, selected, now))
 	}
 	return grid.Pad(b.String(), m.h)
 }
 
 func (m *Model) emptyText() string {
 	switch {
-	case m.filter.Value() != "" && m.next != "":
+	case m.list.FilterText() != "" && m.next != "":
 		return "No run matches in the runs loaded so far; scroll down (j) to search older ones."
-	case m.filter.Value() != "":
+	case m.list.FilterText() != "":
 		return "No run matches the filter."
 	case m.q.Tab != 0 || m.q.Rule != "" || m.q.Job != "":
 		return "No runs here."
@@ -576,12 +474,10 @@ func (m *Model) titleLine() string {
 	if m.q.Job != "" {
 		parts = append(parts, t.Accent.Render("job:"+m.q.Job))
 	}
-	if m.filtering {
-		parts = append(parts, m.filter.View())
-	} else if v := m.filter.Value(); v != "" {
-		parts = append(parts, t.Accent.Render("/"+v))
+	if f := m.list.FilterTitle(); f != "" {
+		parts = append(parts, f)
 	}
-	count := fmt.Sprintf("%d", len(m.rows))
+	count := fmt.Sprintf("%d", m.list.Len())
 	if m.next != "" {
 		count += "+"
 	}
@@ -621,7 +517,7 @@ func (m *Model) row(l grid.Layout, r *api.Run, selected bool, now time.Time) str
 	if selected {
 		marker = ">"
 	}
-	cells := []string{marker, short(r.ID), r.Rule, r.Job, string(r.Trigger), string(r.Status),
+	cells := []string{marker, session.ShortID(r.ID), r.Rule, r.Job, string(r.Trigger), string(r.Status),
 		session.Stamp(m.s.Local(now), m.s.Local(start)), dur, progress}
 	if selected {
 		// One style for the whole line: a cell's own colour would end

@@ -79,3 +79,12 @@ func Bar(percent, width int) string {
 	full := inner * percent / 100
 	return "[" + strings.Repeat("#", full) + strings.Repeat(".", inner-full) + "]" + fmt.Sprintf(" %3d%%", percent)
 }
+
+// ShortID is the part of a run id the console shows, its tail: ids sort by
+// time, so their ends differ.
+func ShortID(id string) string {
+	if len(id) > 8 {
+		return id[len(id)-8:]
+	}
+	return id
+}

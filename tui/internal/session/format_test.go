@@ -48,3 +48,15 @@ func TestSupersedesNeverGoesBack(t *testing.T) {
 		}
 	}
 }
+
+func TestShortIDIsTheTailOfALongID(t *testing.T) {
+	for id, want := range map[string]string{
+		"run-0004-dddd4444": "dddd4444",
+		"abc":               "abc",
+		"12345678":          "12345678",
+	} {
+		if got := ShortID(id); got != want {
+			t.Errorf("ShortID(%q) = %q, want %q", id, got, want)
+		}
+	}
+}

@@ -1,7 +1,9 @@
 // Package session is what every view of one console shares: the agent's
-// client (the safe one: every reply cleaned of terminal escapes), the theme of the terminal, the clock, the caller's role, and the
-// messages views send to the root model (open a run, go back, ask for a
-// confirmation, show a note). One console (a local terminal or one SSH
+// client (the safe one: every reply cleaned of terminal escapes), the theme
+// of the terminal, the clock, the caller's role, the messages views send to
+// the root model (open a run, go back, ask for a confirmation, show a note)
+// and the actions more than one view offers (cancel or restart a run), so
+// that no view imports another. One console (a local terminal or one SSH
 // session) has one Context; nothing here is global.
 package session
 
@@ -123,23 +125,6 @@ func Explain(err error) string {
 		return "your token's role may not do this (403)"
 	}
 	return err.Error()
-}
-
-// Batch is tea.Batch that keeps nil commands out.
-func Batch(cmds ...tea.Cmd) tea.Cmd {
-	out := cmds[:0]
-	for _, c := range cmds {
-		if c != nil {
-			out = append(out, c)
-		}
-	}
-	switch len(out) {
-	case 0:
-		return nil
-	case 1:
-		return out[0]
-	}
-	return tea.Batch(out...)
 }
 
 // Supersedes reports whether next is a later state of the same run than
