@@ -15,6 +15,7 @@ import (
 	"github.com/jobbridge/jobbridge/agent/internal/secrets"
 	"github.com/jobbridge/jobbridge/agent/internal/server"
 	"github.com/jobbridge/jobbridge/jobs/egress"
+	"github.com/jobbridge/jobbridge/shared/api"
 )
 
 // Scheduler modes.
@@ -97,7 +98,7 @@ type EventBridgeConfig struct {
 	TargetRoleARN   string
 	ConnectionName  string
 	DestinationName string
-	AuthHeader      string // default X-Aws-Event-Bridge-Api-Key
+	AuthHeader      string // default api.DefaultWebhookKeyHeader
 	TargetURL       string // the agent's public base URL
 	RulePrefix      string
 	EventBus        string // default "default"; scheduled rules fire on no other
@@ -140,7 +141,7 @@ func (c *Config) Validate() error {
 		c.Scheduler = SchedulerAuto
 	}
 	if c.EventBridge.AuthHeader == "" {
-		c.EventBridge.AuthHeader = "X-Aws-Event-Bridge-Api-Key"
+		c.EventBridge.AuthHeader = api.DefaultWebhookKeyHeader
 	}
 	if c.EventBridge.EventBus == "" {
 		c.EventBridge.EventBus = "default"

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/jobbridge/jobbridge/agent/internal/store"
+	"github.com/jobbridge/jobbridge/shared/api"
 )
 
 // DefaultBus is the only event bus on which scheduled rules fire.
@@ -36,7 +37,7 @@ const (
 // JOBBRIDGE_EB_* environment variables.
 type Settings struct {
 	APIKey          string // EB_API_KEY: what EventBridge sends in AuthHeader
-	AuthHeader      string // EB_AUTH_HEADER. Default X-Aws-Event-Bridge-Api-Key.
+	AuthHeader      string // EB_AUTH_HEADER. Default api.DefaultWebhookKeyHeader.
 	TargetRoleARN   string // EB_TARGET_ROLE_ARN: the role EventBridge assumes to invoke the destination
 	ConnectionName  string // EB_CONNECTION_NAME
 	DestinationName string // EB_DESTINATION_NAME
@@ -54,7 +55,7 @@ var ruleNameChars = regexp.MustCompile(`^[.\-_A-Za-z0-9]*$`)
 // withDefaults fills in the defaults of the zero fields.
 func (s Settings) withDefaults() Settings {
 	if s.AuthHeader == "" {
-		s.AuthHeader = "X-Aws-Event-Bridge-Api-Key"
+		s.AuthHeader = api.DefaultWebhookKeyHeader
 	}
 	if s.EventBus == "" {
 		s.EventBus = DefaultBus
