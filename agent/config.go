@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jobbridge/jobbridge/agent/internal/eventbridge"
 	"github.com/jobbridge/jobbridge/agent/internal/secrets"
 	"github.com/jobbridge/jobbridge/agent/internal/server"
 	"github.com/jobbridge/jobbridge/jobs/egress"
@@ -92,30 +93,10 @@ type Config struct {
 	MaxConnsPerAddress int
 }
 
-// EventBridgeConfig holds the settings named after the original module's.
-type EventBridgeConfig struct {
-	APIKey          string // the key EventBridge sends; also turns the webhook on
-	TargetRoleARN   string
-	ConnectionName  string
-	DestinationName string
-	AuthHeader      string // default api.DefaultWebhookKeyHeader
-	TargetURL       string // the agent's public base URL
-	RulePrefix      string
-	EventBus        string // default "default"; scheduled rules fire on no other
-	DLQARN          string // optional SQS queue for deliveries EventBridge gives up on
-	// InvocationRate is the API destination's invocations per second.
-	// Default 300 (AWS's default).
-	InvocationRate int
-	// ReconcileInterval is how often AWS is compared with the rules.
-	// Default 5 minutes.
-	ReconcileInterval time.Duration
-}
-
-// complete reports whether every setting the eventbridge backend needs is set.
-func (c EventBridgeConfig) complete() bool {
-	return c.APIKey != "" && c.TargetRoleARN != "" && c.ConnectionName != "" &&
-		c.DestinationName != "" && c.TargetURL != ""
-}
+// EventBridgeConfig holds the settings named after the original module's
+// (JOBBRIDGE_EB_*). It is the eventbridge scheduler's own Settings type, so
+// the agent hands it over as it is.
+type EventBridgeConfig = eventbridge.Settings
 
 // DefaultDataDir is $XDG_DATA_HOME/jobbridge, or ~/.local/share/jobbridge.
 func DefaultDataDir() string {
@@ -195,7 +176,7 @@ func (c *Config) Validate() error {
 	if c.MaxConnsPerAddress < 0 {
 		errs = append(errs, fmt.Errorf("JOBBRIDGE_MAX_CONNS_PER_ADDRESS: %d is negative", c.MaxConnsPerAddress))
 	}
-	if c.Scheduler == SchedulerEventBridge && !c.EventBridge.complete() {
+	if c.Scheduler == SchedulerEventBridge && !c.EventBridge.Complete() {
 		errs = append(errs, errors.New("JOBBRIDGE_SCHEDULER=eventbridge needs JOBBRIDGE_EB_API_KEY, JOBBRIDGE_EB_TARGET_ROLE_ARN, JOBBRIDGE_EB_CONNECTION_NAME, JOBBRIDGE_EB_DESTINATION_NAME and JOBBRIDGE_EB_TARGET_URL"))
 	}
 	if err := c.validateEventBridge(); err != nil {
@@ -243,7 +224,7 @@ var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 // schedulerMode resolves auto.
 func (c *Config) schedulerMode() string {
 	if c.Scheduler == SchedulerAuto {
-		if c.EventBridge.complete() {
+		if c.EventBridge.Complete() {
 			return SchedulerEventBridge
 		}
 		return SchedulerLocal

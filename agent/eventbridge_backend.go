@@ -19,23 +19,6 @@ import (
 // yet applied.
 const EventBridgeStateFile = "eventbridge-state.json"
 
-// EventBridgeSettings returns the eventbridge package's view of the
-// settings in c.
-func EventBridgeSettings(c EventBridgeConfig) eventbridge.Settings {
-	return eventbridge.Settings{
-		APIKey:              c.APIKey,
-		AuthHeader:          c.AuthHeader,
-		TargetRoleARN:       c.TargetRoleARN,
-		ConnectionName:      c.ConnectionName,
-		DestinationName:     c.DestinationName,
-		TargetURL:           c.TargetURL,
-		RulePrefix:          c.RulePrefix,
-		EventBus:            c.EventBus,
-		DLQARN:              c.DLQARN,
-		InvocationRateLimit: int32(c.InvocationRate),
-	}
-}
-
 // LoadAWSConfig loads the AWS SDK's configuration from its standard chain
 // (AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL_EVENTBRIDGE, ...). It reads
 // the environment and the AWS config files; it calls no AWS API.
@@ -67,13 +50,12 @@ func newEventBridge(ctx context.Context, cfg Config, st eventbridge.Store, log *
 		return nil, err
 	}
 	b, err := eventbridge.New(eventbridge.Config{
-		Settings:          EventBridgeSettings(cfg.EventBridge),
-		AWS:               awsCfg,
-		Store:             st,
-		StatePath:         filepath.Join(cfg.DataDir, EventBridgeStateFile),
-		Logger:            log,
-		ReconcileInterval: cfg.EventBridge.ReconcileInterval,
-		Leader:            leader,
+		Settings:  cfg.EventBridge,
+		AWS:       awsCfg,
+		Store:     st,
+		StatePath: filepath.Join(cfg.DataDir, EventBridgeStateFile),
+		Logger:    log,
+		Leader:    leader,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("eventbridge scheduler: %w", err)
@@ -127,8 +109,8 @@ func (c *Config) validateEventBridge() error {
 	if c.EventBridge.InvocationRate < 0 {
 		errs = append(errs, fmt.Errorf("JOBBRIDGE_EB_INVOCATION_RATE: %d is negative", c.EventBridge.InvocationRate))
 	}
-	if c.schedulerMode() == SchedulerEventBridge && c.EventBridge.complete() {
-		if err := EventBridgeSettings(c.EventBridge).Validate(); err != nil {
+	if c.schedulerMode() == SchedulerEventBridge && c.EventBridge.Complete() {
+		if err := c.EventBridge.Validate(); err != nil {
 			errs = append(errs, err)
 		}
 	}
