@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
@@ -17,6 +16,7 @@ import (
 	"github.com/jobbridge/jobbridge/agent/internal/server"
 	"github.com/jobbridge/jobbridge/jobs/egress"
 	"github.com/jobbridge/jobbridge/shared/api"
+	"github.com/jobbridge/jobbridge/shared/localagent"
 )
 
 // Scheduler modes.
@@ -98,16 +98,9 @@ type Config struct {
 // the agent hands it over as it is.
 type EventBridgeConfig = eventbridge.Settings
 
-// DefaultDataDir is $XDG_DATA_HOME/jobbridge, or ~/.local/share/jobbridge.
-func DefaultDataDir() string {
-	if x := os.Getenv("XDG_DATA_HOME"); x != "" {
-		return filepath.Join(x, "jobbridge")
-	}
-	if home, err := os.UserHomeDir(); err == nil {
-		return filepath.Join(home, ".local", "share", "jobbridge")
-	}
-	return "jobbridge-data"
-}
+// DefaultDataDir is $XDG_DATA_HOME/jobbridge, or ~/.local/share/jobbridge:
+// the data dir of a Config that names none (localagent.DefaultDataDir).
+func DefaultDataDir() string { return localagent.DefaultDataDir(os.Getenv) }
 
 // Validate fills in defaults and reports every setting that is wrong, each
 // named as its environment variable.

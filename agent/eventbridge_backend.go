@@ -12,12 +12,8 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 
 	"github.com/jobbridge/jobbridge/agent/internal/eventbridge"
+	"github.com/jobbridge/jobbridge/shared/localagent"
 )
-
-// EventBridgeStateFile is the file in the data dir where the eventbridge
-// backend keeps the hash of the API key last applied and the deletes not
-// yet applied.
-const EventBridgeStateFile = "eventbridge-state.json"
 
 // LoadAWSConfig loads the AWS SDK's configuration from its standard chain
 // (AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL_EVENTBRIDGE, ...). It reads
@@ -53,7 +49,7 @@ func newEventBridge(ctx context.Context, cfg Config, st eventbridge.Store, log *
 		Settings:  cfg.EventBridge,
 		AWS:       awsCfg,
 		Store:     st,
-		StatePath: filepath.Join(cfg.DataDir, EventBridgeStateFile),
+		StatePath: filepath.Join(cfg.DataDir, localagent.EventBridgeStateFile),
 		Logger:    log,
 		Leader:    leader,
 	})
