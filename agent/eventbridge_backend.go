@@ -2,11 +2,9 @@ package agent
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
@@ -93,22 +91,4 @@ func (e eventBridgeBackend) Reconcile(ctx context.Context) (ReconcileReport, err
 		return s
 	}
 	return ReconcileReport{Synced: nonNil(rep.Synced), Failed: nonNil(rep.Failed), Orphans: nonNil(rep.Orphans)}, err
-}
-
-// validateEventBridge checks the eventbridge settings when that backend
-// will run; missing settings are reported by Validate itself.
-func (c *Config) validateEventBridge() error {
-	var errs []error
-	if c.EventBridge.ReconcileInterval != 0 && c.EventBridge.ReconcileInterval < 30*time.Second {
-		errs = append(errs, fmt.Errorf("JOBBRIDGE_EB_RECONCILE_INTERVAL: %s is too short (at least 30s)", c.EventBridge.ReconcileInterval))
-	}
-	if c.EventBridge.InvocationRate < 0 {
-		errs = append(errs, fmt.Errorf("JOBBRIDGE_EB_INVOCATION_RATE: %d is negative", c.EventBridge.InvocationRate))
-	}
-	if c.schedulerMode() == SchedulerEventBridge && c.EventBridge.Complete() {
-		if err := c.EventBridge.Validate(); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
 }
