@@ -190,5 +190,8 @@ func TestValidateNamesEverySettingItChecks(t *testing.T) {
 		if s.check != nil && !strings.Contains(err.Error(), s.Env+": ") {
 			t.Errorf("Validate does not name %s:\n%v", s.Env, err)
 		}
+		if strings.Contains(err.Error(), s.Env+": "+s.Env) {
+			t.Errorf("Validate names %s twice:\n%v", s.Env, err)
+		}
 	}
 }
