@@ -45,7 +45,9 @@ type Setting struct {
 	Env         string // the environment variable
 	Default     string // the default as people read it; "" when there is none
 	Description string
-	Secret      bool // a credential: never printed
+	// Secret marks a credential (a token, key, password or a URL that
+	// holds one): what shows settings must not show its value.
+	Secret bool
 
 	set          func(c *Config, value string) error
 	get          func(c *Config) string // the field's value as Default shows it
