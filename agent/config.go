@@ -93,8 +93,11 @@ type Config struct {
 }
 
 // EventBridgeConfig holds the settings named after the original module's
-// (JOBBRIDGE_EB_*). It is the eventbridge scheduler's own Settings type, so
-// the agent hands it over as it is.
+// (JOBBRIDGE_EB_*): APIKey, AuthHeader, TargetRoleARN, ConnectionName,
+// DestinationName, TargetURL, RulePrefix, EventBus, DLQARN, InvocationRate
+// and ReconcileInterval (see Settings for their variables and defaults).
+// It is the eventbridge scheduler's own Settings type, so the agent hands
+// it over as it is.
 type EventBridgeConfig = eventbridge.Settings
 
 // DefaultDataDir is $XDG_DATA_HOME/jobbridge, or ~/.local/share/jobbridge:
