@@ -27,6 +27,7 @@ import (
 	"github.com/jobbridge/jobbridge/jobs"
 	"github.com/jobbridge/jobbridge/jobs/egress"
 	"github.com/jobbridge/jobbridge/shared/api"
+	"github.com/jobbridge/jobbridge/shared/localagent"
 )
 
 // Env is what a RegisterFunc may hand to the jobs it builds.
@@ -135,7 +136,7 @@ func openStore(ctx context.Context, cfg Config, log *slog.Logger, forAgent bool)
 		}
 		db = s
 	} else {
-		s, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "jobbridge.db"))
+		s, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, localagent.DatabaseFile))
 		if err != nil {
 			return nil, fmt.Errorf("open SQLite store: %w", err)
 		}
@@ -356,7 +357,7 @@ func (a *Agent) Listen() error {
 		return fmt.Errorf("listen on %s: %w", a.cfg.Listen, err)
 	}
 	a.listener = l
-	if err := os.WriteFile(filepath.Join(a.cfg.DataDir, "agent.url"), []byte(a.URL()+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(a.cfg.DataDir, localagent.URLFile), []byte(a.URL()+"\n"), 0o600); err != nil {
 		return fmt.Errorf("write the agent's address file: %w", err)
 	}
 	return nil
@@ -477,7 +478,7 @@ func (a *Agent) Run(ctx context.Context) error {
 func (a *Agent) announce() {
 	attrs := []any{"url", a.URL(), "store", a.store.Kind(), "scheduler", a.mode, "jobs", len(a.jobs.List()), "node", a.cfg.Node}
 	if a.store.Kind() == "sqlite" {
-		attrs = append(attrs, "database", filepath.Join(a.cfg.DataDir, "jobbridge.db"))
+		attrs = append(attrs, "database", filepath.Join(a.cfg.DataDir, localagent.DatabaseFile))
 	}
 	a.log.Info("jobbridge agent listening", attrs...)
 	if a.adminTokenFile != "" {

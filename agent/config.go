@@ -7,14 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
 
-	"github.com/jobbridge/jobbridge/agent/internal/secrets"
-	"github.com/jobbridge/jobbridge/agent/internal/server"
-	"github.com/jobbridge/jobbridge/jobs/egress"
+	"github.com/jobbridge/jobbridge/agent/internal/eventbridge"
+	"github.com/jobbridge/jobbridge/shared/localagent"
 )
 
 // Scheduler modes.
@@ -25,13 +23,14 @@ const (
 	SchedulerOff         = "off"         // nothing fires on schedule; webhook and manual runs only
 )
 
-// Config is the agent's configuration. The zero value of every field means
-// its default, given in its comment; Validate fills them in.
+// Config is the agent's configuration. The zero value of a field means its
+// default, named in its comment; Validate fills them in. Settings declares
+// each field's flag, environment variable, default and checks.
 type Config struct {
-	// Listen is the HTTP address. Default 127.0.0.1:8080.
+	// Listen is the HTTP address. Default DefaultListen.
 	Listen string
 	// DataDir holds the SQLite file, the generated admin token and the
-	// address file. Default $XDG_DATA_HOME/jobbridge (~/.local/share/jobbridge).
+	// address file. Default DefaultDataDir().
 	DataDir string
 	// TLSCert and TLSKey, both set, serve HTTPS.
 	TLSCert, TLSKey string
@@ -39,28 +38,29 @@ type Config struct {
 	DatabaseURL string
 	// AdminToken fixes the admin token instead of generating one.
 	AdminToken string
-	// Scheduler is auto, local, eventbridge or off. Default auto.
+	// Scheduler is auto, local, eventbridge or off. Default DefaultScheduler.
 	Scheduler string
 	// EventBridge holds the AWS settings.
 	EventBridge EventBridgeConfig
 	// Node names this agent in the runs it records. Default the host name.
 	Node string
-	// Retention is how long finished runs are kept. Default 30 days.
+	// Retention is how long finished runs are kept. Default DefaultRetention.
 	Retention time.Duration
 	// ShutdownGrace bounds a shutdown's wait for running jobs: they get
 	// most of it to return, and the rest (a quarter, at most 5s) records
 	// those that did not. A run not recorded by then (the database is
-	// down) is marked interrupted at the next start. Default 30s.
+	// down) is marked interrupted at the next start. Default
+	// DefaultShutdownGrace.
 	ShutdownGrace time.Duration
-	// MaxLogLines caps the log lines kept per run. Default 10,000.
+	// MaxLogLines caps the log lines kept per run. Default DefaultMaxLogLines.
 	MaxLogLines int
 	// Notify holds the notification settings.
 	Notify NotifyConfig
 	// ClusterHeartbeat is how often an agent on PostgreSQL records that it
-	// is alive. Default 5s.
+	// is alive. Default DefaultClusterHeartbeat.
 	ClusterHeartbeat time.Duration
 	// ClusterLease is how long an agent on PostgreSQL may be silent before
-	// the others mark its runs interrupted. Default 30s.
+	// the others mark its runs interrupted. Default DefaultClusterLease.
 	ClusterLease time.Duration
 	// SSHListen is where the SSH console listens ("127.0.0.1:2222");
 	// empty (the default) turns it off.
@@ -87,118 +87,39 @@ type Config struct {
 	// that connected, and X-Forwarded-For is ignored.
 	TrustedProxies string
 	// MaxConnsPerAddress caps the connections open from one client address;
-	// trusted proxies and the agent's own host are not capped. Default 128.
+	// trusted proxies and the agent's own host are not capped. Default
+	// DefaultMaxConnsPerAddress.
 	MaxConnsPerAddress int
 }
 
-// EventBridgeConfig holds the settings named after the original module's.
-type EventBridgeConfig struct {
-	APIKey          string // the key EventBridge sends; also turns the webhook on
-	TargetRoleARN   string
-	ConnectionName  string
-	DestinationName string
-	AuthHeader      string // default X-Aws-Event-Bridge-Api-Key
-	TargetURL       string // the agent's public base URL
-	RulePrefix      string
-	EventBus        string // default "default"; scheduled rules fire on no other
-	DLQARN          string // optional SQS queue for deliveries EventBridge gives up on
-	// InvocationRate is the API destination's invocations per second.
-	// Default 300 (AWS's default).
-	InvocationRate int
-	// ReconcileInterval is how often AWS is compared with the rules.
-	// Default 5 minutes.
-	ReconcileInterval time.Duration
-}
+// EventBridgeConfig holds the settings named after the original module's
+// (JOBBRIDGE_EB_*): APIKey, AuthHeader, TargetRoleARN, ConnectionName,
+// DestinationName, TargetURL, RulePrefix, EventBus, DLQARN, InvocationRate
+// and ReconcileInterval (see Settings for their variables and defaults).
+// It is the eventbridge scheduler's own Settings type, so the agent hands
+// it over as it is.
+type EventBridgeConfig = eventbridge.Settings
 
-// complete reports whether every setting the eventbridge backend needs is set.
-func (c EventBridgeConfig) complete() bool {
-	return c.APIKey != "" && c.TargetRoleARN != "" && c.ConnectionName != "" &&
-		c.DestinationName != "" && c.TargetURL != ""
-}
+// DefaultDataDir is $XDG_DATA_HOME/jobbridge, or ~/.local/share/jobbridge:
+// the data dir of a Config that names none (localagent.DefaultDataDir).
+func DefaultDataDir() string { return localagent.DefaultDataDir(os.Getenv) }
 
-// DefaultDataDir is $XDG_DATA_HOME/jobbridge, or ~/.local/share/jobbridge.
-func DefaultDataDir() string {
-	if x := os.Getenv("XDG_DATA_HOME"); x != "" {
-		return filepath.Join(x, "jobbridge")
-	}
-	if home, err := os.UserHomeDir(); err == nil {
-		return filepath.Join(home, ".local", "share", "jobbridge")
-	}
-	return "jobbridge-data"
-}
-
-// Validate fills in defaults and reports every setting that is wrong, each
-// named as its environment variable.
+// Validate fills in the defaults of Settings and reports every setting
+// that is wrong, each named as its environment variable.
 func (c *Config) Validate() error {
-	if c.Listen == "" {
-		c.Listen = "127.0.0.1:8080"
-	}
-	if c.DataDir == "" {
-		c.DataDir = DefaultDataDir()
-	}
-	if c.Scheduler == "" {
-		c.Scheduler = SchedulerAuto
-	}
-	if c.EventBridge.AuthHeader == "" {
-		c.EventBridge.AuthHeader = "X-Aws-Event-Bridge-Api-Key"
-	}
-	if c.EventBridge.EventBus == "" {
-		c.EventBridge.EventBus = "default"
-	}
-	if c.Node == "" {
-		c.Node, _ = os.Hostname()
-		if c.Node == "" {
-			c.Node = "agent"
-		}
-	}
-	if c.Retention == 0 {
-		c.Retention = 30 * 24 * time.Hour
-	}
-	if c.ShutdownGrace == 0 {
-		c.ShutdownGrace = 30 * time.Second
-	}
-	if c.MaxLogLines == 0 {
-		c.MaxLogLines = 10_000
-	}
-
-	var errs []error
-	switch c.Scheduler {
-	case SchedulerAuto, SchedulerLocal, SchedulerEventBridge, SchedulerOff:
-	default:
-		errs = append(errs, fmt.Errorf("JOBBRIDGE_SCHEDULER: %q is not one of auto, local, eventbridge, off", c.Scheduler))
-	}
-	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
-		errs = append(errs, errors.New("JOBBRIDGE_DATABASE_URL: want a postgres:// URL, or empty for the embedded SQLite"))
-	}
+	c.fillDefaults()
+	errs := c.checkSettings()
+	// What no setting can check alone.
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		errs = append(errs, errors.New("JOBBRIDGE_TLS_CERT and JOBBRIDGE_TLS_KEY: set both to serve HTTPS, or neither"))
 	}
-	if c.Retention < time.Hour {
-		errs = append(errs, fmt.Errorf("JOBBRIDGE_RETENTION: %s is too short (at least 1h)", c.Retention))
-	}
-	if c.ShutdownGrace < 0 {
-		errs = append(errs, fmt.Errorf("JOBBRIDGE_SHUTDOWN_GRACE: %s is negative", c.ShutdownGrace))
-	}
-	if c.MaxLogLines < 0 {
-		errs = append(errs, fmt.Errorf("JOBBRIDGE_MAX_LOG_LINES: %d is negative", c.MaxLogLines))
-	}
-	if c.AdminToken != "" && len(c.AdminToken) < 16 {
-		errs = append(errs, errors.New("JOBBRIDGE_ADMIN_TOKEN: too short to be safe (at least 16 characters)"))
-	}
-	if c.EventBridge.APIKey != "" && len(c.EventBridge.APIKey) < 16 {
-		errs = append(errs, errors.New("JOBBRIDGE_EB_API_KEY: too short to be safe (at least 16 characters)"))
-	}
-	if _, err := server.ParseTrustedProxies(c.TrustedProxies); err != nil {
-		errs = append(errs, fmt.Errorf("JOBBRIDGE_TRUSTED_PROXIES: %w", err))
-	}
-	if c.MaxConnsPerAddress < 0 {
-		errs = append(errs, fmt.Errorf("JOBBRIDGE_MAX_CONNS_PER_ADDRESS: %d is negative", c.MaxConnsPerAddress))
-	}
-	if c.Scheduler == SchedulerEventBridge && !c.EventBridge.complete() {
+	if c.Scheduler == SchedulerEventBridge && !c.EventBridge.Complete() {
 		errs = append(errs, errors.New("JOBBRIDGE_SCHEDULER=eventbridge needs JOBBRIDGE_EB_API_KEY, JOBBRIDGE_EB_TARGET_ROLE_ARN, JOBBRIDGE_EB_CONNECTION_NAME, JOBBRIDGE_EB_DESTINATION_NAME and JOBBRIDGE_EB_TARGET_URL"))
 	}
-	if err := c.validateEventBridge(); err != nil {
-		errs = append(errs, err)
+	if c.schedulerMode() == SchedulerEventBridge && c.EventBridge.Complete() {
+		if err := c.EventBridge.Validate(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if err := c.Notify.validate(); err != nil {
 		errs = append(errs, err)
@@ -206,31 +127,32 @@ func (c *Config) Validate() error {
 	if c.SSHListen != "" && c.SSHAuthorizedKeys == "" {
 		errs = append(errs, errors.New("JOBBRIDGE_SSH_AUTHORIZED_KEYS: required with JOBBRIDGE_SSH_LISTEN (the SSH console takes public keys only)"))
 	}
-	if _, err := egress.Parse(c.HTTPAllow); err != nil {
-		errs = append(errs, fmt.Errorf("JOBBRIDGE_HTTP_ALLOW: %w", err))
-	}
-	if _, err := c.commandEnv(); err != nil {
-		errs = append(errs, err)
-	}
-	if err := secrets.ValidateKey(c.SecretsKey); err != nil {
-		errs = append(errs, err)
-	}
 	return errors.Join(errs...)
 }
 
-// commandEnv is the list of CommandEnv's names. The agent's own settings
-// (JOBBRIDGE_*) hold its tokens and keys, so none of them may be passed.
+// commandEnv is the list of CommandEnv's names.
 func (c *Config) commandEnv() ([]string, error) {
+	names, err := parseCommandEnv(c.CommandEnv)
+	if err != nil {
+		return nil, fmt.Errorf("JOBBRIDGE_COMMAND_ENV: %w", err)
+	}
+	return names, nil
+}
+
+// parseCommandEnv reads a list of variable names. The agent's own
+// settings (JOBBRIDGE_*) hold its tokens and keys, so none of them may be
+// passed.
+func parseCommandEnv(list string) ([]string, error) {
 	var names []string
-	for name := range strings.SplitSeq(c.CommandEnv, ",") {
+	for name := range strings.SplitSeq(list, ",") {
 		name = strings.TrimSpace(name)
 		switch {
 		case name == "":
 			continue
 		case !envName.MatchString(name):
-			return nil, fmt.Errorf("JOBBRIDGE_COMMAND_ENV: %q is not a variable name (letters, digits and '_', not starting with a digit)", name)
+			return nil, fmt.Errorf("%q is not a variable name (letters, digits and '_', not starting with a digit)", name)
 		case strings.HasPrefix(name, "JOBBRIDGE_"):
-			return nil, fmt.Errorf("JOBBRIDGE_COMMAND_ENV: %s is one of the agent's own settings, which hold its secrets; it is never passed to jobs", name)
+			return nil, fmt.Errorf("%s is one of the agent's own settings, which hold its secrets; it is never passed to jobs", name)
 		}
 		names = append(names, name)
 	}
@@ -242,7 +164,7 @@ var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 // schedulerMode resolves auto.
 func (c *Config) schedulerMode() string {
 	if c.Scheduler == SchedulerAuto {
-		if c.EventBridge.complete() {
+		if c.EventBridge.Complete() {
 			return SchedulerEventBridge
 		}
 		return SchedulerLocal

@@ -17,6 +17,7 @@ import (
 	"github.com/jobbridge/jobbridge/agent/internal/store"
 	"github.com/jobbridge/jobbridge/jobs"
 	"github.com/jobbridge/jobbridge/shared/api"
+	"github.com/jobbridge/jobbridge/shared/localagent"
 )
 
 // ebJob returns at once; the EventBridge tests only need runs to start.
@@ -176,7 +177,7 @@ func TestEventBridgeModeSyncsSavedRules(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	for {
-		b, err := os.ReadFile(filepath.Join(dataDir, agent.EventBridgeStateFile))
+		b, err := os.ReadFile(filepath.Join(dataDir, localagent.EventBridgeStateFile))
 		if err == nil && !strings.Contains(string(b), "nightly") {
 			break
 		}

@@ -17,8 +17,8 @@ import (
 // NotifyConfig holds the notification settings (JOBBRIDGE_NOTIFY_*).
 type NotifyConfig struct {
 	// On lists what notifies when a rule does not say: failed, cancelled,
-	// interrupted, timeout, recovered. Default failed, interrupted,
-	// timeout, recovered.
+	// interrupted, timeout, recovered, comma-separated. Default failed,
+	// interrupted, timeout and recovered.
 	On string
 	// EmailTo are the recipients, comma-separated; with SMTPAddr and
 	// SMTPFrom they turn email on.
@@ -27,12 +27,13 @@ type NotifyConfig struct {
 	SMTPFrom     string
 	SMTPUsername string
 	SMTPPassword string
-	SMTPTLS      string // none, starttls (default) or tls
+	SMTPTLS      string // none, starttls or tls; default DefaultNotifySMTPTLS
 	// WebhookURL turns chat messages (Slack-compatible JSON) on.
 	WebhookURL string
 	// SNSTopicARN turns SNS on (credentials from the AWS SDK's chain).
 	SNSTopicARN string
-	// FoldWindow folds repeated outcomes of a rule. Default 10m.
+	// FoldWindow folds repeated outcomes of a rule. Default
+	// DefaultNotifyFoldWindow.
 	FoldWindow time.Duration
 }
 
@@ -65,25 +66,14 @@ func (c NotifyConfig) kinds() ([]notify.Kind, error) {
 	return k, nil
 }
 
+// validate checks what no notification setting can check alone; each
+// setting checks itself (see Settings).
 func (c NotifyConfig) validate() error {
-	var errs []error
-	if _, err := c.kinds(); err != nil {
-		errs = append(errs, err)
-	}
 	email := c.EmailTo != "" || c.SMTPAddr != "" || c.SMTPFrom != ""
 	if email && (c.EmailTo == "" || c.SMTPAddr == "" || c.SMTPFrom == "") {
-		errs = append(errs, errors.New("email notifications need JOBBRIDGE_NOTIFY_EMAIL_TO, JOBBRIDGE_NOTIFY_SMTP_ADDR and JOBBRIDGE_NOTIFY_SMTP_FROM together"))
+		return errors.New("email notifications need JOBBRIDGE_NOTIFY_EMAIL_TO, JOBBRIDGE_NOTIFY_SMTP_ADDR and JOBBRIDGE_NOTIFY_SMTP_FROM together")
 	}
-	if c.WebhookURL != "" && !strings.HasPrefix(c.WebhookURL, "https://") && !strings.HasPrefix(c.WebhookURL, "http://") {
-		errs = append(errs, errors.New("JOBBRIDGE_NOTIFY_WEBHOOK_URL: want an http(s) URL"))
-	}
-	if c.SNSTopicARN != "" && !strings.HasPrefix(c.SNSTopicARN, "arn:") {
-		errs = append(errs, fmt.Errorf("JOBBRIDGE_NOTIFY_SNS_TOPIC_ARN: %q is not an ARN", c.SNSTopicARN))
-	}
-	if c.FoldWindow < 0 {
-		errs = append(errs, errors.New("JOBBRIDGE_NOTIFY_FOLD_WINDOW: negative"))
-	}
-	return errors.Join(errs...)
+	return nil
 }
 
 // notifiers builds the configured channels.

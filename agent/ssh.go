@@ -14,10 +14,8 @@ import (
 	"time"
 
 	"github.com/jobbridge/jobbridge/agent/internal/sshconsole"
+	"github.com/jobbridge/jobbridge/shared/localagent"
 )
-
-// sshHostKeyFile is the SSH console's host key in the data dir.
-const sshHostKeyFile = "ssh_host_ed25519_key"
 
 // startSSH starts the SSH console when SSHListen is set, and returns what
 // stops it (a no-op when it is off). The console's sessions talk to this
@@ -44,7 +42,7 @@ func (a *Agent) startSSH() (stop func(context.Context), err error) {
 	srv, err := sshconsole.New(sshconsole.Config{
 		Addr:           a.cfg.SSHListen,
 		AuthorizedKeys: a.cfg.SSHAuthorizedKeys,
-		HostKeyPath:    filepath.Join(a.cfg.DataDir, sshHostKeyFile),
+		HostKeyPath:    filepath.Join(a.cfg.DataDir, localagent.SSHHostKeyFile),
 		AgentURL:       a.URL(),
 		HTTPClient:     hc,
 		KeyToken:       tokens.acquire,

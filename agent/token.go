@@ -10,9 +10,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jobbridge/jobbridge/agent/internal/secrets"
 	"github.com/jobbridge/jobbridge/agent/internal/service"
 	"github.com/jobbridge/jobbridge/agent/internal/store"
+	"github.com/jobbridge/jobbridge/shared/localagent"
 )
 
 // AdminTokenName is the name of the token the agent creates for itself.
@@ -29,7 +29,7 @@ func HashToken(token string) string { return service.HashToken(token) }
 func ensureAdminToken(ctx context.Context, s store.Store, cfg Config) (string, error) {
 	if cfg.AdminToken != "" {
 		// A token generated before is no longer the admin's; drop its file.
-		_ = os.Remove(filepath.Join(cfg.DataDir, "admin-token"))
+		_ = os.Remove(filepath.Join(cfg.DataDir, localagent.AdminTokenFile))
 		hash := HashToken(cfg.AdminToken)
 		if existing, err := s.TokenGetByHash(ctx, hash); err == nil && existing.Name == AdminTokenName {
 			return "", nil
@@ -43,7 +43,7 @@ func ensureAdminToken(ctx context.Context, s store.Store, cfg Config) (string, e
 		return "", nil
 	}
 
-	path := filepath.Join(cfg.DataDir, "admin-token")
+	path := filepath.Join(cfg.DataDir, localagent.AdminTokenFile)
 	tokens, err := s.TokenList(ctx)
 	if err != nil {
 		return "", fmt.Errorf("list tokens: %w", err)
@@ -75,7 +75,7 @@ func ensureAdminToken(ctx context.Context, s store.Store, cfg Config) (string, e
 func (a *Agent) ownSecrets() []string {
 	c := a.cfg
 	out := []string{c.AdminToken, c.SecretsKey, c.EventBridge.APIKey, c.Notify.SMTPPassword, c.Notify.WebhookURL}
-	for _, file := range []string{a.adminTokenFile, filepath.Join(c.DataDir, secrets.KeyFile)} {
+	for _, file := range []string{a.adminTokenFile, filepath.Join(c.DataDir, localagent.SecretsKeyFile)} {
 		if b, err := os.ReadFile(file); file != "" && err == nil {
 			out = append(out, strings.TrimSpace(string(b)))
 		}

@@ -61,7 +61,7 @@ The account comes from the target role's ARN and the region from AWS_REGION
 		if awsCfg, err := agent.LoadAWSConfig(c.Context()); err == nil {
 			region = awsCfg.Region
 		}
-		p := eventbridge.BuildPolicies(agent.EventBridgeSettings(cfg.EventBridge), region)
+		p := eventbridge.BuildPolicies(cfg.EventBridge, region)
 		out := c.OutOrStdout()
 		if asJSON {
 			enc := json.NewEncoder(out)
@@ -105,7 +105,7 @@ func newAWSDoctorCmd(getenv func(string) string) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		checks := eventbridge.Doctor(c.Context(), eventbridge.DoctorConfig{Settings: agent.EventBridgeSettings(cfg.EventBridge), AWS: awsCfg})
+		checks := eventbridge.Doctor(c.Context(), eventbridge.DoctorConfig{Settings: cfg.EventBridge, AWS: awsCfg})
 		failed := printChecks(c.OutOrStdout(), checks, asJSON)
 		if failed > 0 {
 			return &ExitError{Code: 1, Err: fmt.Errorf("%d of %d checks failed", failed, len(checks))}

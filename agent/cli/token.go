@@ -19,6 +19,7 @@ import (
 	"github.com/jobbridge/jobbridge/agent/internal/store/sqlite"
 	"github.com/jobbridge/jobbridge/shared/api"
 	"github.com/jobbridge/jobbridge/shared/client"
+	"github.com/jobbridge/jobbridge/shared/localagent"
 )
 
 // tokenOps is where the token commands act: the database directly, or,
@@ -181,13 +182,13 @@ func agentTokenOps(cfg agent.Config) (tokenOps, error) {
 	if dir == "" {
 		dir = agent.DefaultDataDir()
 	}
-	url, err := os.ReadFile(filepath.Join(dir, "agent.url"))
+	url, err := os.ReadFile(filepath.Join(dir, localagent.URLFile))
 	if err != nil {
 		return nil, fmt.Errorf("an agent holds the database but its address is unknown: %w", err)
 	}
 	token := cfg.AdminToken
 	if token == "" {
-		b, err := os.ReadFile(filepath.Join(dir, "admin-token"))
+		b, err := os.ReadFile(filepath.Join(dir, localagent.AdminTokenFile))
 		if err != nil {
 			return nil, fmt.Errorf("an agent holds the database; set JOBBRIDGE_ADMIN_TOKEN to reach it through its API: %w", err)
 		}

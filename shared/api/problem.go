@@ -23,6 +23,11 @@ type ErrorDetail struct {
 // ProblemContentType is the media type of a Problem.
 const ProblemContentType = "application/problem+json"
 
+// DefaultWebhookKeyHeader is the header that carries the webhook's API key
+// unless JOBBRIDGE_EB_AUTH_HEADER names another: the agent's EventBridge
+// connection puts the key in it and the webhook checks it there.
+const DefaultWebhookKeyHeader = "X-Aws-Event-Bridge-Api-Key"
+
 // WebhookRequest is the body the agent's EventBridge input transformer
 // sends to POST /webhook/run.
 type WebhookRequest struct {

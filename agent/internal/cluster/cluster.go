@@ -20,6 +20,15 @@ const (
 	ChannelCancel = "jobbridge_cancel"
 )
 
+// Defaults of Config.
+const (
+	// DefaultHeartbeat is how often an agent says it is alive.
+	DefaultHeartbeat = 5 * time.Second
+	// DefaultLease is how long an agent may be silent before the others
+	// take it for dead.
+	DefaultLease = 30 * time.Second
+)
+
 // Config configures a Cluster.
 type Config struct {
 	Store   store.Store
@@ -29,12 +38,12 @@ type Config struct {
 	Node    string
 	URL     func() string // the agent's base URL, for the agents table
 	// Heartbeat is how often the agent says it is alive and checks that
-	// it still holds its node lock. Default 5s.
+	// it still holds its node lock. Default DefaultHeartbeat.
 	Heartbeat time.Duration
 	// Lease is how long an agent may be silent before the others take it
 	// for dead and interrupt its runs, and how long an agent that lost
 	// touch with the database waits before it judges the others. Default
-	// 30s.
+	// DefaultLease.
 	Lease time.Duration
 	// RuleChanged is told about rules another agent created, changed or
 	// deleted (deleted: the rule is gone from the store), so this agent's
@@ -69,10 +78,10 @@ type Cluster struct {
 // New returns a Cluster.
 func New(cfg Config) *Cluster {
 	if cfg.Heartbeat <= 0 {
-		cfg.Heartbeat = 5 * time.Second
+		cfg.Heartbeat = DefaultHeartbeat
 	}
 	if cfg.Lease <= 0 {
-		cfg.Lease = 30 * time.Second
+		cfg.Lease = DefaultLease
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -92,10 +101,10 @@ func New(cfg Config) *Cluster {
 // interrupt each other's runs. The lock tells a live agent from a dead one
 // at once, so an agent restarted right after a crash takes over from its
 // dead self with no wait. An agent from before node locks counts as alive
-// while its heartbeat is younger than lease (30s when 0).
+// while its heartbeat is younger than lease (DefaultLease when 0).
 func ClaimNode(ctx context.Context, cl store.Cluster, node string, lease time.Duration) error {
 	if lease <= 0 {
-		lease = 30 * time.Second
+		lease = DefaultLease
 	}
 	_, lockErr := cl.NodeLock(ctx, node)
 	if lockErr != nil && !errors.Is(lockErr, store.ErrConflict) {

@@ -32,33 +32,71 @@ const (
 	TagDestination = "jobbridge:destination" // value: the API destination's name
 )
 
-// Settings are the EventBridge settings, named after the agent's
-// JOBBRIDGE_EB_* environment variables.
+// Defaults of Settings.
+const (
+	// DefaultInvocationRate is the API destination's invocations per
+	// second when none is set: AWS's own default.
+	DefaultInvocationRate = 300
+	// DefaultReconcileInterval is how often AWS is compared with the store
+	// when no interval is set.
+	DefaultReconcileInterval = 5 * time.Minute
+)
+
+// Settings are the EventBridge settings, named after the original
+// module's and the agent's JOBBRIDGE_EB_* environment variables. The agent's
+// configuration holds them as agent.EventBridgeConfig. The zero value of a
+// field means its default.
 type Settings struct {
-	APIKey          string // EB_API_KEY: what EventBridge sends in AuthHeader
-	AuthHeader      string // EB_AUTH_HEADER. Default X-Aws-Event-Bridge-Api-Key.
-	TargetRoleARN   string // EB_TARGET_ROLE_ARN: the role EventBridge assumes to invoke the destination
+	// APIKey is what EventBridge sends in AuthHeader (EB_API_KEY); it
+	// also turns the agent's webhook on.
+	APIKey string
+	// AuthHeader carries the key (EB_AUTH_HEADER). Default
+	// api.DefaultWebhookKeyHeader.
+	AuthHeader string
+	// TargetRoleARN is the role EventBridge assumes to invoke the
+	// destination (EB_TARGET_ROLE_ARN).
+	TargetRoleARN   string
 	ConnectionName  string // EB_CONNECTION_NAME
 	DestinationName string // EB_DESTINATION_NAME
-	TargetURL       string // EB_TARGET_URL: the agent's public base URL
-	RulePrefix      string // EB_RULE_PREFIX: prefix of every rule this agent manages
-	EventBus        string // EB_EVENT_BUS. Default "default", the only one allowed.
-	DLQARN          string // EB_DLQ_ARN: optional SQS queue for deliveries EventBridge gives up on
-	// InvocationRateLimit is the destination's invocations per second
-	// (EB_INVOCATION_RATE). Default 300, AWS's own default.
-	InvocationRateLimit int32
+	// TargetURL is the agent's public base URL (EB_TARGET_URL).
+	TargetURL string
+	// RulePrefix is the prefix of every rule this agent manages
+	// (EB_RULE_PREFIX).
+	RulePrefix string
+	// EventBus is the bus of the rules (EB_EVENT_BUS). Default DefaultBus,
+	// the only one on which scheduled rules fire.
+	EventBus string
+	// DLQARN is an optional SQS queue for deliveries EventBridge gives up
+	// on (EB_DLQ_ARN).
+	DLQARN string
+	// InvocationRate is the API destination's invocations per second
+	// (EB_INVOCATION_RATE). Default DefaultInvocationRate.
+	InvocationRate int
+	// ReconcileInterval is how often AWS is compared with the store
+	// (EB_RECONCILE_INTERVAL). Default DefaultReconcileInterval.
+	ReconcileInterval time.Duration
+}
+
+// Complete reports whether every setting the eventbridge scheduler needs
+// is set (Validate says which are missing).
+func (s Settings) Complete() bool {
+	return s.APIKey != "" && s.TargetRoleARN != "" && s.ConnectionName != "" &&
+		s.DestinationName != "" && s.TargetURL != ""
 }
 
 // withDefaults fills in the defaults of the zero fields.
 func (s Settings) withDefaults() Settings {
 	if s.AuthHeader == "" {
-		s.AuthHeader = "X-Aws-Event-Bridge-Api-Key"
+		s.AuthHeader = api.DefaultWebhookKeyHeader
 	}
 	if s.EventBus == "" {
 		s.EventBus = DefaultBus
 	}
-	if s.InvocationRateLimit == 0 {
-		s.InvocationRateLimit = 300
+	if s.InvocationRate == 0 {
+		s.InvocationRate = DefaultInvocationRate
+	}
+	if s.ReconcileInterval <= 0 {
+		s.ReconcileInterval = DefaultReconcileInterval
 	}
 	return s
 }
@@ -98,8 +136,8 @@ func (s Settings) Validate() error {
 	if !api.IsRuleNameText(s.RulePrefix) || len(s.RulePrefix) > 48 {
 		errs = append(errs, fmt.Errorf("JOBBRIDGE_EB_RULE_PREFIX: %q: use at most 48 of the characters EventBridge allows in rule names (%s)", s.RulePrefix, api.RuleNameHint()))
 	}
-	if s.InvocationRateLimit < 1 {
-		errs = append(errs, fmt.Errorf("JOBBRIDGE_EB_INVOCATION_RATE: %d: want at least 1 invocation per second", s.InvocationRateLimit))
+	if s.InvocationRate < 1 {
+		errs = append(errs, fmt.Errorf("JOBBRIDGE_EB_INVOCATION_RATE: %d: want at least 1 invocation per second", s.InvocationRate))
 	}
 	return errors.Join(errs...)
 }
@@ -127,9 +165,6 @@ type Config struct {
 	// applied and the deletes not yet applied. Required.
 	StatePath string
 	Logger    *slog.Logger // default: discard
-	// ReconcileInterval is how often AWS is compared with the store.
-	// Default 5 minutes.
-	ReconcileInterval time.Duration
 	// RetryBase is the first wait after a failure that may pass; each
 	// further failure doubles it. Default 2s.
 	RetryBase time.Duration
@@ -159,9 +194,6 @@ func (c Config) withDefaults() Config {
 	c.Settings = c.Settings.withDefaults()
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
-	}
-	if c.ReconcileInterval <= 0 {
-		c.ReconcileInterval = 5 * time.Minute
 	}
 	if c.RetryBase <= 0 {
 		c.RetryBase = 2 * time.Second

@@ -94,7 +94,7 @@ func (b *Backend) ensureDestination(ctx context.Context, connectionARN string) (
 			ConnectionArn:                aws.String(connectionARN),
 			InvocationEndpoint:           aws.String(endpoint),
 			HttpMethod:                   types.ApiDestinationHttpMethodPost,
-			InvocationRateLimitPerSecond: aws.Int32(s.InvocationRateLimit),
+			InvocationRateLimitPerSecond: aws.Int32(int32(s.InvocationRate)),
 		})
 		if err != nil {
 			return "", fmt.Errorf("create API destination %q: %w", s.DestinationName, err)
@@ -115,8 +115,8 @@ func (b *Backend) ensureDestination(ctx context.Context, connectionARN string) (
 		why = "it uses another connection"
 	case out.HttpMethod != types.ApiDestinationHttpMethodPost:
 		why = fmt.Sprintf("its method is %s, not POST", out.HttpMethod)
-	case aws.ToInt32(out.InvocationRateLimitPerSecond) != s.InvocationRateLimit:
-		why = fmt.Sprintf("its rate limit is %d/s, not %d/s", aws.ToInt32(out.InvocationRateLimitPerSecond), s.InvocationRateLimit)
+	case int(aws.ToInt32(out.InvocationRateLimitPerSecond)) != s.InvocationRate:
+		why = fmt.Sprintf("its rate limit is %d/s, not %d/s", aws.ToInt32(out.InvocationRateLimitPerSecond), s.InvocationRate)
 	}
 	if why == "" {
 		return arn, nil
@@ -126,7 +126,7 @@ func (b *Backend) ensureDestination(ctx context.Context, connectionARN string) (
 		ConnectionArn:                aws.String(connectionARN),
 		InvocationEndpoint:           aws.String(endpoint),
 		HttpMethod:                   types.ApiDestinationHttpMethodPost,
-		InvocationRateLimitPerSecond: aws.Int32(s.InvocationRateLimit),
+		InvocationRateLimitPerSecond: aws.Int32(int32(s.InvocationRate)),
 	})
 	if err != nil {
 		return "", fmt.Errorf("update API destination %q (%s): %w", s.DestinationName, why, err)

@@ -232,7 +232,7 @@ func TestEndpointChangeUpdatesTheDestination(t *testing.T) {
 
 	// A new rate limit is a change too.
 	h.f.Reset()
-	h.restart(t, func(c *Config) { c.TargetURL = "https://new-tunnel.example.net/agent"; c.InvocationRateLimit = 5 })
+	h.restart(t, func(c *Config) { c.TargetURL = "https://new-tunnel.example.net/agent"; c.InvocationRate = 5 })
 	if _, err := h.b.setup(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -611,7 +611,7 @@ func TestRunSyncsRulesChangedBeforeAndAfterStart(t *testing.T) {
 
 func TestSettingsValidateNamesEveryProblem(t *testing.T) {
 	t.Parallel()
-	err := Settings{EventBus: "orders", TargetURL: "ftp://x", RulePrefix: "bad prefix!", DLQARN: "queue", InvocationRateLimit: -1}.Validate()
+	err := Settings{EventBus: "orders", TargetURL: "ftp://x", RulePrefix: "bad prefix!", DLQARN: "queue", InvocationRate: -1}.Validate()
 	if err == nil {
 		t.Fatal("Validate accepted bad settings")
 	}

@@ -18,6 +18,9 @@ import (
 	mail "github.com/wneessen/go-mail"
 )
 
+// DefaultSMTPTLS is EmailConfig.TLS when none is given.
+const DefaultSMTPTLS = "starttls"
+
 // EmailConfig configures the email channel.
 type EmailConfig struct {
 	Addr     string   // SMTP server, host:port
@@ -25,8 +28,8 @@ type EmailConfig struct {
 	To       []string // recipients
 	Username string   // optional SMTP authentication
 	Password string
-	// TLS is "starttls" (the default: upgrade the connection, refuse if the
-	// server cannot), "tls" (implicit TLS, port 465 style) or "none".
+	// TLS is "starttls" (DefaultSMTPTLS: upgrade the connection, refuse if
+	// the server cannot), "tls" (implicit TLS, port 465 style) or "none".
 	TLS string
 	// TLSConfig overrides the TLS settings (tests give their own CA).
 	TLSConfig *tls.Config
@@ -67,7 +70,7 @@ func NewEmail(cfg EmailConfig) (*Email, error) {
 	}
 	switch cfg.TLS {
 	case "":
-		cfg.TLS = "starttls"
+		cfg.TLS = DefaultSMTPTLS
 	case "starttls", "tls", "none":
 	default:
 		return nil, fmt.Errorf("JOBBRIDGE_NOTIFY_SMTP_TLS: %q is not none, starttls or tls", cfg.TLS)

@@ -33,7 +33,7 @@ type Config struct {
 	On []Kind
 	// FoldWindow: after a message, further outcomes of the same kind of the
 	// same rule within the window are folded into one message sent when
-	// the window ends. Default 10 minutes.
+	// the window ends. Default DefaultFoldWindow.
 	FoldWindow time.Duration
 	// Attempts is how often a message is tried on a channel. Default 6.
 	Attempts int
@@ -43,6 +43,9 @@ type Config struct {
 	BaseURL string
 	Logger  *slog.Logger
 }
+
+// DefaultFoldWindow is Config.FoldWindow when none is given.
+const DefaultFoldWindow = 10 * time.Minute
 
 // DefaultOn is what notifies when nothing is configured.
 var DefaultOn = []Kind{Failed, Interrupted, Timeout, Recovered}
@@ -94,7 +97,7 @@ func New(cfg Config) *Dispatcher {
 		cfg.On = DefaultOn
 	}
 	if cfg.FoldWindow <= 0 {
-		cfg.FoldWindow = 10 * time.Minute
+		cfg.FoldWindow = DefaultFoldWindow
 	}
 	if cfg.Attempts <= 0 {
 		cfg.Attempts = 6

@@ -34,6 +34,11 @@ var (
 	ErrShuttingDown = errors.New("agent is shutting down")
 )
 
+// DefaultMaxLogLines is how many log lines a run keeps when Config says
+// nothing: enough for any job that reports progress, bounded so that a
+// job that logs in a loop cannot fill the database.
+const DefaultMaxLogLines = 10_000
+
 // Config configures a Runner.
 type Config struct {
 	Store  store.Store
@@ -43,7 +48,7 @@ type Config struct {
 	Node string
 	// Logger receives the agent's own log (not the runs'). Default: discard.
 	Logger *slog.Logger
-	// MaxLogLines caps the lines stored per run. Default 10,000.
+	// MaxLogLines caps the lines stored per run. Default DefaultMaxLogLines.
 	MaxLogLines int
 	// LogFlushInterval is how often buffered log lines and progress are
 	// written to the store. Default 250ms.
@@ -117,7 +122,7 @@ func New(cfg Config) (*Runner, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.MaxLogLines <= 0 {
-		cfg.MaxLogLines = 10_000
+		cfg.MaxLogLines = DefaultMaxLogLines
 	}
 	if cfg.LogFlushInterval <= 0 {
 		cfg.LogFlushInterval = 250 * time.Millisecond

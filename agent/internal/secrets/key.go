@@ -14,10 +14,12 @@ import (
 	"io/fs"
 	"os"
 	"strings"
+
+	"github.com/jobbridge/jobbridge/shared/localagent"
 )
 
 // KeyFile is the name of the key file in the data dir.
-const KeyFile = "secrets.key"
+const KeyFile = localagent.SecretsKeyFile
 
 // KeyEnv is the setting that gives the key.
 const KeyEnv = "JOBBRIDGE_SECRETS_KEY"

@@ -60,7 +60,7 @@ var eventSeq atomic.Int64
 func deliver(client *http.Client, url string) (time.Duration, error) {
 	body := fmt.Sprintf(`{"rule":"bench","eventId":"bench-%d"}`, eventSeq.Add(1))
 	req, _ := http.NewRequest(http.MethodPost, url+"/webhook/run", strings.NewReader(body))
-	req.Header.Set(server.DefaultWebhookHeader, key)
+	req.Header.Set(api.DefaultWebhookKeyHeader, key)
 	began := time.Now()
 	resp, err := client.Do(req)
 	if err != nil {

@@ -25,6 +25,7 @@ import (
 	"github.com/jobbridge/jobbridge/agent/internal/store"
 	"github.com/jobbridge/jobbridge/agent/internal/storetesting"
 	"github.com/jobbridge/jobbridge/jobs"
+	"github.com/jobbridge/jobbridge/shared/api"
 )
 
 // The tests of what the server does against abuse: throttling failed
@@ -128,7 +129,7 @@ type call struct {
 }
 
 func webhookCall(k, body string) call {
-	return call{method: http.MethodPost, path: "/webhook/run", body: body, header: map[string]string{server.DefaultWebhookHeader: k}}
+	return call{method: http.MethodPost, path: "/webhook/run", body: body, header: map[string]string{api.DefaultWebhookKeyHeader: k}}
 }
 
 func apiCall(method, path, token string) call {
@@ -380,7 +381,7 @@ func TestAnUnauthenticatedBodyIsNeverWaitedFor(t *testing.T) {
 	// body can close these connections in time.
 	g := startGuarded(t, func(c *server.Config) { c.BodyTimeout = time.Hour })
 	for name, head := range map[string]string{
-		"webhook": "POST /webhook/run HTTP/1.1\r\n" + server.DefaultWebhookHeader + ": wrong-key-0123456789\r\n",
+		"webhook": "POST /webhook/run HTTP/1.1\r\n" + api.DefaultWebhookKeyHeader + ": wrong-key-0123456789\r\n",
 		"API":     "POST /api/v1/rules/nightly/trigger HTTP/1.1\r\nAuthorization: Bearer jb_not-a-token\r\n",
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -399,7 +400,7 @@ func TestASlowBodyTimesOut(t *testing.T) {
 	t.Parallel()
 	g := startGuarded(t, func(c *server.Config) { c.BodyTimeout = 200 * time.Millisecond })
 	for name, head := range map[string]string{
-		"webhook": "POST /webhook/run HTTP/1.1\r\n" + server.DefaultWebhookHeader + ": " + key + "\r\n",
+		"webhook": "POST /webhook/run HTTP/1.1\r\n" + api.DefaultWebhookKeyHeader + ": " + key + "\r\n",
 		"API":     "POST /api/v1/rules/nightly/trigger HTTP/1.1\r\nAuthorization: Bearer " + g.token + "\r\n",
 	} {
 		t.Run(name, func(t *testing.T) {

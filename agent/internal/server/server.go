@@ -39,7 +39,7 @@ type Config struct {
 	Firer Firer
 	// WebhookKey is the API key EventBridge sends; empty turns the webhook off.
 	WebhookKey string
-	// WebhookHeader carries the key. Default X-Aws-Event-Bridge-Api-Key.
+	// WebhookHeader carries the key. Default api.DefaultWebhookKeyHeader.
 	WebhookHeader string
 	// RulePrefix is stripped from rule names EventBridge sends.
 	RulePrefix string
@@ -99,9 +99,6 @@ const (
 	IdleTimeout = 2 * time.Minute
 )
 
-// DefaultWebhookHeader is the header EventBridge's connection puts the key in.
-const DefaultWebhookHeader = "X-Aws-Event-Bridge-Api-Key"
-
 // MaxWebhookBody is the largest webhook body accepted (413 above).
 const MaxWebhookBody = 64 << 10
 
@@ -129,7 +126,7 @@ func (s *Server) StopStreams() { s.stopOnce.Do(func() { close(s.stopStreams) }) 
 // New returns the agent's HTTP handler.
 func New(cfg Config) *Server {
 	if cfg.WebhookHeader == "" {
-		cfg.WebhookHeader = DefaultWebhookHeader
+		cfg.WebhookHeader = api.DefaultWebhookKeyHeader
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)

@@ -87,7 +87,7 @@ func (f *fixture) post(t *testing.T, key string, body string) answer {
 		t.Fatal(err)
 	}
 	if key != "" {
-		req.Header.Set(server.DefaultWebhookHeader, key)
+		req.Header.Set(api.DefaultWebhookKeyHeader, key)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
