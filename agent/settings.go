@@ -272,13 +272,13 @@ var settings = []Setting{
 			return nil
 		}}),
 
-	declare(spec[string]{flag: "notify-on", env: "JOBBRIDGE_NOTIFY_ON", desc: "outcomes that notify: failed,cancelled,interrupted,timeout,recovered",
+	declare(spec[string]{flag: "notify-on", env: "JOBBRIDGE_NOTIFY_ON", desc: "outcomes that notify: " + notifyKindList(),
 		field: func(c *Config) *string { return &c.Notify.On }, def: defaultNotifyOn(),
 		check: func(v string) error {
 			if strings.TrimSpace(v) == "" {
 				return nil
 			}
-			_, err := notify.ParseKinds(v)
+			_, err := api.ParseNotifyKinds(v)
 			return err
 		}}),
 	declare(spec[string]{flag: "notify-email-to", env: "JOBBRIDGE_NOTIFY_EMAIL_TO", desc: "email recipients, comma-separated",
@@ -311,6 +311,16 @@ var settings = []Setting{
 		}}),
 	declare(spec[time.Duration]{flag: "notify-fold-window", env: "JOBBRIDGE_NOTIFY_FOLD_WINDOW", desc: "fold repeated outcomes of a rule within this window",
 		field: func(c *Config) *time.Duration { return &c.Notify.FoldWindow }, def: DefaultNotifyFoldWindow, check: notNegative[time.Duration]}),
+}
+
+// notifyKindList is every notification kind, comma-separated, as
+// JOBBRIDGE_NOTIFY_ON takes them.
+func notifyKindList() string {
+	kinds := make([]string, len(api.NotifyKinds))
+	for i, k := range api.NotifyKinds {
+		kinds[i] = string(k)
+	}
+	return strings.Join(kinds, ",")
 }
 
 // defaultNotifyOn is notify.DefaultOn as JOBBRIDGE_NOTIFY_ON would say it.
