@@ -1,6 +1,7 @@
-// Package cli is the agent's command line: `serve` (the default), `cron`
-// and the other subcommands of DESIGN.md. cmd/agent is a thin main over it,
-// and so is a developer's own agent with its own jobs.
+// Package cli is the agent's command line: `serve` (the default), `cron`,
+// `token` and `aws`, as docs/architecture.md ("Agent command line") sets
+// them out. cmd/agent is a thin main over it, and so is a developer's own
+// agent with its own jobs (examples/custom-agent).
 package cli
 
 import (

@@ -10,7 +10,7 @@ import "fmt"
 // and has not returned yet.
 type RunStatus string
 
-// The run states of DESIGN.md.
+// The run states (docs/architecture.md, "Run states").
 const (
 	StatusRunning     RunStatus = "running"
 	StatusCancelling  RunStatus = "cancelling"
@@ -56,7 +56,7 @@ func ParseRunStatus(s string) (RunStatus, error) {
 // Trigger says what started a run.
 type Trigger string
 
-// The triggers of DESIGN.md.
+// The triggers (docs/architecture.md, "Run states").
 const (
 	TriggerSchedule Trigger = "schedule" // EventBridge or the local scheduler fired the rule
 	TriggerManual   Trigger = "manual"   // an operator or script asked for a run now
