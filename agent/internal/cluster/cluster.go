@@ -121,9 +121,13 @@ func ClaimNode(ctx context.Context, cl store.Cluster, node string, lease time.Du
 	return nil
 }
 
-// RemoteCancel is the runner's hook: it tells every agent to stop a run.
-func (c *Cluster) RemoteCancel(ctx context.Context, runID string) error {
-	return c.cfg.Cluster.Notify(ctx, ChannelCancel, runID)
+// RemoteCancel returns the runner's hook (runner.Config.RemoteCancel): it
+// tells every agent sharing cl to stop a run. It needs no Cluster, so the
+// runner is built before the Cluster that drives it.
+func RemoteCancel(cl store.Cluster) func(ctx context.Context, runID string) error {
+	return func(ctx context.Context, runID string) error {
+		return cl.Notify(ctx, ChannelCancel, runID)
+	}
 }
 
 // Ready is closed once the agent hears the other agents (its LISTEN is up)

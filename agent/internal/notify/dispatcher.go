@@ -39,8 +39,10 @@ type Config struct {
 	Attempts int
 	// Backoff is the wait before the first retry; it doubles. Default 2s.
 	Backoff time.Duration
-	// BaseURL is the agent's URL for links in messages ("" for none).
-	BaseURL string
+	// BaseURL gives the agent's URL for links in messages (nil or "" for
+	// none); it is asked for each message, as the agent may listen only
+	// after the dispatcher is built.
+	BaseURL func() string
 	Logger  *slog.Logger
 }
 
@@ -226,8 +228,10 @@ func (d *Dispatcher) handle(ctx context.Context, r store.Run) {
 		Error: firstLines(r.Error, 10), Started: r.StartedAt, Finished: r.FinishedAt, Node: r.Node, Count: 1,
 		Console: "go run ./cmd/tui, then :runs and /" + r.ID,
 	}
-	if d.cfg.BaseURL != "" {
-		m.Link = d.cfg.BaseURL + "/api/v1/runs/" + r.ID
+	if d.cfg.BaseURL != nil {
+		if base := d.cfg.BaseURL(); base != "" {
+			m.Link = base + "/api/v1/runs/" + r.ID
+		}
 	}
 	if kind == Recovered {
 		d.flushFolds(r.Rule, channels) // say how bad it got before saying it is over

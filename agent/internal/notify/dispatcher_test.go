@@ -144,7 +144,7 @@ func newEnvWith(t *testing.T, fold time.Duration, notifiers ...notify.Notifier) 
 	}
 	e.disp = notify.New(notify.Config{
 		Store: s, Events: broker, Notifiers: notifiers,
-		FoldWindow: fold, Attempts: 3, Backoff: 10 * time.Millisecond, BaseURL: "http://agent:8080",
+		FoldWindow: fold, Attempts: 3, Backoff: 10 * time.Millisecond, BaseURL: func() string { return "http://agent:8080" },
 		Logger: slog.New(slog.NewTextHandler(e.logs, nil)),
 	})
 	ctx, cancel := context.WithCancel(context.Background())
