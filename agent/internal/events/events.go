@@ -52,6 +52,11 @@ type Event struct {
 	// Origin is the node of the agent where it happened when that is
 	// another agent (events relayed between agents); "" for this one.
 	Origin string `json:"o,omitempty"`
+	// Cause, on a run.finished event of this agent, is why the run's
+	// context was cancelled, nil if it was not: it wraps one of the
+	// runner's ErrCancelled, ErrTimeout or ErrShutdown (match it with
+	// errors.Is). It is not relayed to other agents.
+	Cause error `json:"-"`
 }
 
 // Local reports whether the event happened on this agent.

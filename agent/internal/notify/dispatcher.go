@@ -172,22 +172,23 @@ func (d *Dispatcher) follow(ctx context.Context, ch <-chan events.Event) {
 			// Each agent notifies about its own runs (and those it finds
 			// left by a dead agent), not about others' relayed to it.
 			if e.Type == events.RunFinished && e.Run != nil && e.Local() {
-				d.handle(ctx, *e.Run)
+				d.handle(ctx, *e.Run, e.Cause)
 			}
 		}
 	}
 }
 
 // kindOf says what a finished run is, for notifications; "" for nothing.
-func kindOf(r store.Run) Kind {
+// cause is why the run's context was cancelled (see events.Event.Cause).
+func kindOf(r store.Run, cause error) Kind {
 	switch r.Status {
 	case api.StatusFailed:
-		if r.CancelledBy == runner.TimeoutCanceller {
+		if errors.Is(cause, runner.ErrTimeout) {
 			return Timeout
 		}
 		return Failed
 	case api.StatusCancelled:
-		if r.CancelReason == runner.ShutdownReason {
+		if errors.Is(cause, runner.ErrShutdown) {
 			return "" // the agent stopping is not news
 		}
 		return Cancelled
@@ -200,8 +201,8 @@ func kindOf(r store.Run) Kind {
 }
 
 // handle decides whether a finished run notifies, and how.
-func (d *Dispatcher) handle(ctx context.Context, r store.Run) {
-	kind := kindOf(r)
+func (d *Dispatcher) handle(ctx context.Context, r store.Run, cause error) {
+	kind := kindOf(r, cause)
 	if kind == "" {
 		return
 	}
@@ -253,7 +254,9 @@ func (d *Dispatcher) previousFailed(ctx context.Context, r store.Run) bool {
 	if err != nil || len(runs) == 0 {
 		return false
 	}
-	k := kindOf(runs[0])
+	// Read back from the store, the run has no cause: a timeout counts as
+	// failed, and a shutdown's cancel as a cancel, which is all this needs.
+	k := kindOf(runs[0], nil)
 	return k == Failed || k == Timeout || k == Interrupted
 }
 

@@ -283,6 +283,22 @@ func TestShutdownCancellationsDoNotNotify(t *testing.T) {
 	e.a.quiet(t, 0)
 }
 
+// An operator may give any reason, the text the agent writes for a
+// shutdown too: the cancel is still the operator's and notifies.
+func TestOperatorCancelWithTheShutdownReasonNotifies(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, time.Minute)
+	r := e.rule(t, "long", store.NotifyPolicy{On: []string{"cancelled"}})
+	run := e.run(t, r, "block")
+	if _, err := e.runner.Cancel(context.Background(), run.ID, "alice", runner.ShutdownReason); err != nil {
+		t.Fatal(err)
+	}
+	e.waitDone(t, run.ID)
+	if m := e.a.waitN(t, 1)[0]; m.Kind != notify.Cancelled || m.RunID != run.ID {
+		t.Errorf("message = %+v, want the run's cancel", m)
+	}
+}
+
 func TestTimeoutKind(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, time.Minute)

@@ -33,9 +33,9 @@ func (r *Runner) execute(ctx context.Context, ar *activeRun, job jobs.Job, param
 	stopAfter()
 	rep.close()
 
-	fin := outcome(ctx, id, err)
+	fin, cause := outcome(ctx, id, err)
 	fin.Error = rep.mask.mask(fin.Error)
-	_, ferr := r.finish(r.live, fin)
+	_, ferr := r.finish(r.live, fin, cause)
 	ar.recorded = ferr == nil || errors.Is(ferr, store.ErrConflict)
 	switch {
 	case ar.recorded:
@@ -81,8 +81,8 @@ func callJob(ctx context.Context, job jobs.Job, params jobs.Params, rep *reporte
 }
 
 // outcome decides a run's final state from its job's error and why its
-// context ended, if it did.
-func outcome(ctx context.Context, id string, err error) store.RunFinishParams {
+// context ended, if it did (the cause, nil if it did not).
+func outcome(ctx context.Context, id string, err error) (store.RunFinishParams, error) {
 	p := store.RunFinishParams{ID: id, Status: api.StatusSucceeded}
 	var cc *cancelCause
 	switch {
@@ -91,10 +91,11 @@ func outcome(ctx context.Context, id string, err error) store.RunFinishParams {
 		if err == nil {
 			p.Error += " (the job finished its work anyway)"
 		}
+		return p, cc
 	case err != nil:
 		p.Status, p.Error = api.StatusFailed, err.Error()
 	}
-	return p
+	return p, nil
 }
 
 // finishPatience is how long a run's outcome is retried while the database
@@ -113,7 +114,9 @@ const (
 // that a final state is not lost to an outage: the job's work is done, and
 // the database will be back. It gives up after finishPatience, or when ctx
 // is done (the shutdown's deadline), and then does not touch the store.
-func (r *Runner) finish(ctx context.Context, p store.RunFinishParams) (store.Run, error) {
+// cause, nil or wrapping ErrCancelled, ErrTimeout or ErrShutdown, says why
+// the run's context was cancelled; the run.finished event carries it.
+func (r *Runner) finish(ctx context.Context, p store.RunFinishParams, cause error) (store.Run, error) {
 	p.FinishedAt = time.Now().UTC()
 	deadline := time.Now().Add(finishPatience)
 	backoff := retryFirst
@@ -125,7 +128,7 @@ func (r *Runner) finish(ctx context.Context, p store.RunFinishParams) (store.Run
 		run, err := r.cfg.Store.RunFinish(cctx, p)
 		cancel()
 		if err == nil {
-			r.publish(events.RunFinished, run)
+			r.cfg.Events.Publish(events.Event{Type: events.RunFinished, RuleName: run.Rule, Run: &run, Cause: cause})
 			return run, nil
 		}
 		if !errors.Is(err, store.ErrUnavailable) || time.Now().After(deadline) || ctx.Err() != nil {

@@ -261,7 +261,7 @@ func (r *Runner) Start(ctx context.Context, p StartParams) (run store.Run, creat
 	}
 	if setupErr != nil {
 		// Record why it could not start; the run never ran.
-		fin, ferr := r.finish(r.live, store.RunFinishParams{ID: run.ID, Status: api.StatusFailed, Error: setupErr.Error()})
+		fin, ferr := r.finish(r.live, store.RunFinishParams{ID: run.ID, Status: api.StatusFailed, Error: setupErr.Error()}, nil)
 		if ferr != nil {
 			return run, true, ferr
 		}
@@ -280,7 +280,7 @@ func (r *Runner) Start(ctx context.Context, p StartParams) (run store.Run, creat
 		r.mu.Unlock()
 		cancel(nil)
 		sc := shutdownCause(r.cfg.Node)
-		fin, _ := r.finish(r.live, store.RunFinishParams{ID: run.ID, Status: sc.status, Error: sc.msg, CancelledBy: sc.by, CancelReason: sc.reason})
+		fin, _ := r.finish(r.live, store.RunFinishParams{ID: run.ID, Status: sc.status, Error: sc.msg, CancelledBy: sc.by, CancelReason: sc.reason}, sc)
 		return fin, true, nil
 	}
 	r.active[run.ID] = ar
