@@ -3,10 +3,13 @@ package server_test
 import (
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/jobbridge/jobbridge/agent/internal/server"
+	"github.com/jobbridge/jobbridge/agent/internal/service"
 	"github.com/jobbridge/jobbridge/agent/internal/storetesting"
 )
 
@@ -14,8 +17,10 @@ import (
 // that clients generated from it can read the report.
 func TestOpenAPIDescribesTheSyncReport(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, storetesting.Open(t, "sqlite"), key)
-	resp, err := http.Get(f.url + "/api/v1/openapi.json")
+	st := storetesting.Open(t, "sqlite")
+	srv := httptest.NewServer(server.New(server.Config{Store: st, Service: service.New(service.Config{Store: st})}))
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/api/v1/openapi.json")
 	if err != nil {
 		t.Fatal(err)
 	}
