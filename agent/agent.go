@@ -268,7 +268,7 @@ func (a *Agent) interruptLeftRuns(ctx context.Context) error {
 	for _, run := range stale {
 		a.log.Warn("run left running by a stopped agent marked interrupted", "run", run.ID, "rule", run.Rule, "job", run.Job)
 		r := run
-		a.events.Publish(events.Event{Type: events.RunFinished, RuleName: r.Rule, Run: &r})
+		a.events.Publish(events.Event{Type: api.EventRunFinished, RuleName: r.Rule, Run: &r})
 	}
 	return nil
 }

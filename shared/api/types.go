@@ -271,3 +271,9 @@ const (
 	// reload what it shows.
 	EventReset = "reset"
 )
+
+// EventTypes are the event types of GET /events, in the order above.
+var EventTypes = []string{
+	EventRunStarted, EventRunSkipped, EventRunProgress, EventRunLog, EventRunCancelling, EventRunFinished,
+	EventRuleCreated, EventRuleChanged, EventRuleDeleted, EventReset,
+}

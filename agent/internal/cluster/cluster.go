@@ -12,6 +12,7 @@ import (
 	"github.com/jobbridge/jobbridge/agent/internal/events"
 	"github.com/jobbridge/jobbridge/agent/internal/runner"
 	"github.com/jobbridge/jobbridge/agent/internal/store"
+	"github.com/jobbridge/jobbridge/shared/api"
 )
 
 // The NOTIFY channels.
@@ -223,7 +224,7 @@ func (c *Cluster) publishReset(origin string) {
 	if origin == "" {
 		origin = "cluster"
 	}
-	c.cfg.Events.Publish(events.Event{Type: events.Reset, Origin: origin})
+	c.cfg.Events.Publish(events.Event{Type: api.EventReset, Origin: origin})
 }
 
 // distrust gives every other agent a fresh lease from now: this agent lost
@@ -333,7 +334,7 @@ func (c *Cluster) reap(ctx context.Context, now time.Time) {
 		for _, r := range runs {
 			run := r
 			c.log.Warn("cluster: run of a dead agent marked interrupted", "agent", a.Node, "why", why, "run", run.ID, "rule", run.Rule)
-			c.cfg.Events.Publish(events.Event{Type: events.RunFinished, RuleName: run.Rule, Run: &run})
+			c.cfg.Events.Publish(events.Event{Type: api.EventRunFinished, RuleName: run.Rule, Run: &run})
 		}
 		if err := c.cfg.Cluster.AgentDelete(ctx, a.Node); err != nil {
 			c.log.Warn("cluster: forget a dead agent", "agent", a.Node, "err", err)

@@ -171,7 +171,7 @@ func (d *Dispatcher) follow(ctx context.Context, ch <-chan events.Event) {
 			}
 			// Each agent notifies about its own runs (and those it finds
 			// left by a dead agent), not about others' relayed to it.
-			if e.Type == events.RunFinished && e.Run != nil && e.Local() {
+			if e.Type == api.EventRunFinished && e.Run != nil && e.Local() {
 				d.handle(ctx, *e.Run, e.Cause)
 			}
 		}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jobbridge/jobbridge/agent/internal/events"
 	"github.com/jobbridge/jobbridge/agent/internal/store"
 	"github.com/jobbridge/jobbridge/shared/api"
 )
@@ -79,7 +78,7 @@ func (r *Runner) Cancel(ctx context.Context, id, by, reason string) (store.Run, 
 	if err != nil {
 		return store.Run{}, fmt.Errorf("cancel run %s: %w", id, err)
 	}
-	r.publish(events.RunCancelling, run)
+	r.publish(api.EventRunCancelling, run)
 	r.noteState(run)
 	if !r.cancelActive(id, operatorCause(by, reason)) && r.cfg.RemoteCancel != nil {
 		if err := r.cfg.RemoteCancel(ctx, id); err != nil {
@@ -142,7 +141,7 @@ func (r *Runner) markCancelling(id string, cause error) {
 		}
 		return
 	}
-	r.publish(events.RunCancelling, run)
+	r.publish(api.EventRunCancelling, run)
 	r.noteState(run)
 }
 

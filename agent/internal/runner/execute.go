@@ -128,7 +128,7 @@ func (r *Runner) finish(ctx context.Context, p store.RunFinishParams, cause erro
 		run, err := r.cfg.Store.RunFinish(cctx, p)
 		cancel()
 		if err == nil {
-			r.cfg.Events.Publish(events.Event{Type: events.RunFinished, RuleName: run.Rule, Run: &run, Cause: cause})
+			r.cfg.Events.Publish(events.Event{Type: api.EventRunFinished, RuleName: run.Rule, Run: &run, Cause: cause})
 			return run, nil
 		}
 		if !errors.Is(err, store.ErrUnavailable) || time.Now().After(deadline) || ctx.Err() != nil {

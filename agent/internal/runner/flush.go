@@ -9,6 +9,7 @@ import (
 
 	"github.com/jobbridge/jobbridge/agent/internal/events"
 	"github.com/jobbridge/jobbridge/agent/internal/store"
+	"github.com/jobbridge/jobbridge/shared/api"
 )
 
 // lineOverhead is what a buffered line costs besides its text.
@@ -161,7 +162,7 @@ func (rep *reporter) flush(ctx context.Context) error {
 		rep.mu.Unlock()
 		if err == nil {
 			for _, n := range notes {
-				rep.r.cfg.Events.Publish(events.Event{Type: events.RunLog, RuleName: run.Rule, Run: &run, Log: &n})
+				rep.r.cfg.Events.Publish(events.Event{Type: api.EventRunLog, RuleName: run.Rule, Run: &run, Log: &n})
 			}
 		}
 	}

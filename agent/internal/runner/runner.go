@@ -256,7 +256,7 @@ func (r *Runner) Start(ctx context.Context, p StartParams) (run store.Run, creat
 		return run, false, nil
 	}
 	if run.Status == api.StatusSkipped {
-		r.publish(events.RunSkipped, run)
+		r.publish(api.EventRunSkipped, run)
 		return run, true, nil
 	}
 	if setupErr != nil {
@@ -286,7 +286,7 @@ func (r *Runner) Start(ctx context.Context, p StartParams) (run store.Run, creat
 	r.active[run.ID] = ar
 	r.mu.Unlock()
 
-	r.publish(events.RunStarted, run)
+	r.publish(api.EventRunStarted, run)
 	go r.execute(runCtx, ar, job, params, p.Rule.Timeout)
 	return run, true, nil
 }
@@ -309,7 +309,7 @@ func (r *Runner) skip(ctx context.Context, rule store.Rule, p FireParams, why st
 		return store.Run{}, false, fmt.Errorf("record skipped run of rule %q: %w", rule.Name, err)
 	}
 	if created {
-		r.publish(events.RunSkipped, run)
+		r.publish(api.EventRunSkipped, run)
 	}
 	return run, created, nil
 }
@@ -339,6 +339,6 @@ func (r *Runner) Active() []string {
 	return ids
 }
 
-func (r *Runner) publish(t events.Type, run store.Run) {
+func (r *Runner) publish(t string, run store.Run) {
 	r.cfg.Events.Publish(events.Event{Type: t, RuleName: run.Rule, Run: &run})
 }
