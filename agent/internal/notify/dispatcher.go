@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jobbridge/jobbridge/agent/internal/events"
+	"github.com/jobbridge/jobbridge/agent/internal/retry"
 	"github.com/jobbridge/jobbridge/agent/internal/runner"
 	"github.com/jobbridge/jobbridge/agent/internal/store"
 	"github.com/jobbridge/jobbridge/shared/api"
@@ -363,29 +364,27 @@ func (d *Dispatcher) sender(ctx context.Context, n Notifier) {
 	}
 }
 
+// send tries a message on a channel up to Attempts times, waiting Backoff
+// and twice as long after each failure (at most 5 minutes); each failure is
+// logged and shown in the channel's status at once.
 func (d *Dispatcher) send(ctx context.Context, n Notifier, m Message) error {
-	wait := d.cfg.Backoff
-	var err error
-	for attempt := 1; attempt <= d.cfg.Attempts; attempt++ {
-		sendCtx, cancel := context.WithTimeout(ctx, time.Minute)
-		err = scrub(n, n.Notify(sendCtx, m)) // to the log, the status and the audit trail
-		cancel()
-		if err == nil {
-			return nil
-		}
-		d.log.Warn("notification not sent; will retry", "channel", n.Name(), "rule", m.Rule, "run", m.RunID, "attempt", attempt, "err", err)
-		d.noteError(n.Name(), err) // shown while it retries; unhealthy once it gives up
-		if attempt == d.cfg.Attempts {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(wait):
-		}
-		wait = min(wait*2, 5*time.Minute)
+	policy := retry.Policy{
+		Backoff:  retry.Backoff{First: d.cfg.Backoff, Max: 5 * time.Minute},
+		Attempts: d.cfg.Attempts,
 	}
-	return fmt.Errorf("gave up after %d attempts: %w", d.cfg.Attempts, err)
+	attempts := 0
+	err := retry.Do(ctx, policy, func(ctx context.Context) error {
+		attempts++
+		sendCtx, cancel := context.WithTimeout(ctx, time.Minute)
+		defer cancel()
+		err := scrub(n, n.Notify(sendCtx, m)) // to the log, the status and the audit trail
+		if err != nil {
+			d.log.Warn("notification not sent; will retry", "channel", n.Name(), "rule", m.Rule, "run", m.RunID, "attempt", attempts, "err", err)
+			d.noteError(n.Name(), err) // shown while it retries; unhealthy once it gives up
+		}
+		return err
+	})
+	return err
 }
 
 // noteError shows a failed attempt's error in the channel's status at once.
