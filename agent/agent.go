@@ -460,30 +460,11 @@ func (a *Agent) Run(ctx context.Context) error {
 		return err
 	}
 	// The parts in start order; each one's stop undoes its start.
-	var started []stopper
-	stopAll := func(runErr error) error {
-		shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopServingTime+a.cfg.ShutdownGrace)
-		defer cancel()
-		a.log.Info("shutting down", "grace", a.cfg.ShutdownGrace)
-		errs := []error{runErr}
-		for i := len(started) - 1; i >= 0; i-- {
-			if err := started[i](shutCtx); err != nil {
-				errs = append(errs, err)
-			}
-		}
-		if err := a.store.Close(); err != nil {
-			a.log.Error("close store", "err", err)
-		}
-		a.log.Info("stopped")
-		return errors.Join(errs...)
-	}
-
-	started = append(started, a.stopRunner)
-	started = append(started, a.startBackground())
 	stopHTTP, serveErr := a.startHTTP()
-	started = append(started, stopHTTP)
-	started = append(started, startSSH())
+	started := []stopper{a.stopRunner, a.startBackground(), stopHTTP, startSSH()}
 	a.announce()
+	stopping := make(chan struct{})
+	go a.becomeReady(stopping)
 
 	var runErr error
 	select {
@@ -494,7 +475,39 @@ func (a *Agent) Run(ctx context.Context) error {
 		}
 	case runErr = <-a.fatal:
 	}
-	return stopAll(runErr)
+	close(stopping)
+
+	// One deadline for the whole shutdown: the SSH console's sessions and
+	// the HTTP requests in flight get stopServingTime each, the jobs the
+	// grace period.
+	a.log.Info("shutting down", "grace", a.cfg.ShutdownGrace)
+	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*stopServingTime+a.cfg.ShutdownGrace)
+	defer cancel()
+	errs := []error{runErr}
+	for i := len(started) - 1; i >= 0; i-- {
+		if err := started[i](shutCtx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := a.store.Close(); err != nil {
+		a.log.Error("close store", "err", err)
+	}
+	a.log.Info("stopped")
+	return errors.Join(errs...)
+}
+
+// becomeReady closes ready once the agent serves (Run has started every
+// part) and, on PostgreSQL, hears the other agents; or never, if Run
+// stops first.
+func (a *Agent) becomeReady(stopping <-chan struct{}) {
+	if a.cluster != nil {
+		select {
+		case <-a.cluster.Ready():
+		case <-stopping:
+			return
+		}
+	}
+	close(a.ready)
 }
 
 // stopper stops a part of the agent that Run started, by ctx's deadline at
@@ -529,15 +542,7 @@ func (a *Agent) startBackground() stopper {
 		func(ctx context.Context) { a.metrics.Watch(ctx, a.events) },
 	}
 	if a.cluster != nil {
-		parts = append(parts, a.cluster.Run, func(ctx context.Context) {
-			select {
-			case <-a.cluster.Ready():
-				close(a.ready)
-			case <-ctx.Done():
-			}
-		})
-	} else {
-		close(a.ready)
+		parts = append(parts, a.cluster.Run)
 	}
 	if a.notify != nil {
 		parts = append(parts, a.notify.Run)
