@@ -50,7 +50,8 @@ type Env struct {
 // own jobs passes its own; see the README.
 type RegisterFunc func(r *jobs.Registry, env Env) error
 
-// Agent is a running jobbridge daemon.
+// Agent is a running jobbridge daemon. New builds every part; Run starts
+// them together and stops them together.
 type Agent struct {
 	cfg     Config
 	log     *slog.Logger
@@ -61,7 +62,6 @@ type Agent struct {
 	runner  *runner.Runner
 	backend Backend
 
-	shared    store.Cluster    // nil on SQLite
 	cluster   *cluster.Cluster // nil on SQLite
 	service   *service.Service
 	metrics   *server.Metrics
@@ -69,7 +69,7 @@ type Agent struct {
 	notify    *notify.Dispatcher // nil when no channel is configured
 
 	adminTokenFile string // "" when the token was given
-	listener       net.Listener
+	endpoint       *endpoint
 	sshAddr        sshAddr // the SSH console's, once started
 	handler        *server.Server
 
@@ -78,8 +78,8 @@ type Agent struct {
 }
 
 // New opens the store (applying migrations), records runs a dead agent left
-// running as interrupted, registers the jobs and prepares every part. It
-// does not listen yet; Run does.
+// running as interrupted, registers the jobs and builds every part, each
+// after the parts it needs. It does not listen yet; Run does.
 func New(ctx context.Context, cfg Config, log *slog.Logger, register RegisterFunc) (*Agent, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("configuration:\n%w", err)
@@ -90,19 +90,13 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, register RegisterFun
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
-	a := &Agent{cfg: cfg, log: log, events: events.NewBroker(0), ready: make(chan struct{}), fatal: make(chan error, 1)}
-	var err error
-	if a.store, err = openStore(ctx, cfg, log, true); err != nil {
+	st, err := openStore(ctx, cfg, log, true)
+	if err != nil {
 		return nil, err
 	}
-	if err := a.init(ctx, register); err != nil {
-		a.store.Close()
-		return nil, err
-	}
-	// The registered jobs say which rule parameters are secret: the store
-	// encrypts those from now on, and now those an older agent left plain.
-	if err := secrets.UseJobs(ctx, a.store, a.jobs); err != nil {
-		a.store.Close()
+	a, err := build(ctx, cfg, log, st, register)
+	if err != nil {
+		st.Close()
 		return nil, err
 	}
 	return a, nil
@@ -150,18 +144,119 @@ func openStore(ctx context.Context, cfg Config, log *slog.Logger, forAgent bool)
 	return s, nil
 }
 
-func (a *Agent) init(ctx context.Context, register RegisterFunc) error {
+// build builds the agent's parts on its open store, in the order they
+// need each other: runner, scheduler backend, cluster, notifications,
+// service, HTTP handler.
+func build(ctx context.Context, cfg Config, log *slog.Logger, st store.Store, register RegisterFunc) (*Agent, error) {
+	a := &Agent{
+		cfg: cfg, log: log, store: st, events: events.NewBroker(0),
+		endpoint: &endpoint{tls: cfg.TLSCert != ""},
+		ready:    make(chan struct{}), fatal: make(chan error, 1),
+	}
 	// Several agents may share a PostgreSQL database: take this one's
 	// node name (its lock, held as long as the store is open) before
 	// touching runs recorded under it.
-	if sh, ok := a.store.(store.Cluster); ok {
-		a.shared = sh
-		if err := cluster.ClaimNode(ctx, sh, a.cfg.Node, a.cfg.ClusterLease); err != nil {
-			return err
+	shared, _ := st.(store.Cluster) // nil on SQLite
+	if shared != nil {
+		if err := cluster.ClaimNode(ctx, shared, cfg.Node, cfg.ClusterLease); err != nil {
+			return nil, err
 		}
 	}
-	// On SQLite this agent is the only one (the file is locked), so every
-	// active run was left by a dead agent; on PostgreSQL only our own node's.
+	if err := a.interruptLeftRuns(ctx); err != nil {
+		return nil, err
+	}
+
+	a.jobs = jobs.NewRegistry()
+	var own []notify.Notifier
+	if register != nil {
+		env := Env{Store: st, Logger: log, AddNotifier: func(n notify.Notifier) { own = append(own, n) }}
+		// Both were checked by Validate.
+		env.Egress, _ = egress.Parse(cfg.HTTPAllow)
+		env.CommandEnv, _ = cfg.commandEnv()
+		if err := register(a.jobs, env); err != nil {
+			return nil, fmt.Errorf("register jobs: %w", err)
+		}
+	}
+	configured, err := cfg.Notify.notifiers(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("notifications: %w", err)
+	}
+	a.notifiers = append(configured, own...)
+	if a.adminTokenFile, err = ensureAdminToken(ctx, st, cfg); err != nil {
+		return nil, err
+	}
+
+	rc := runner.Config{
+		Store: st, Jobs: a.jobs, Events: a.events, Node: cfg.Node,
+		Logger: log, MaxLogLines: cfg.MaxLogLines, Secrets: a.ownSecrets(),
+	}
+	if shared != nil {
+		rc.RemoteCancel = cluster.RemoteCancel(shared)
+	}
+	if a.runner, err = runner.New(rc); err != nil {
+		return nil, err
+	}
+	a.warnUnknownJobs(ctx)
+	if a.backend, err = newBackend(ctx, cfg, log, st, shared, a.runner); err != nil {
+		return nil, err
+	}
+	a.mode = a.backend.Mode()
+	if shared != nil {
+		a.cluster = cluster.New(cluster.Config{
+			Store: st, Cluster: shared, Events: a.events, Runner: a.runner, Node: cfg.Node,
+			URL: a.endpoint.URL, Logger: log, Heartbeat: cfg.ClusterHeartbeat, Lease: cfg.ClusterLease,
+			Fatal:       fatalTo(a.fatal),
+			RuleChanged: ruleChangedTo(a.backend),
+		})
+	}
+	if len(a.notifiers) > 0 {
+		kinds, _ := cfg.Notify.kinds() // checked by Validate
+		base := a.endpoint.URL
+		if u := strings.TrimRight(cfg.EventBridge.TargetURL, "/"); u != "" {
+			base = func() string { return u }
+		}
+		a.notify = notify.New(notify.Config{
+			Store: st, Events: a.events, Notifiers: a.notifiers, On: kinds,
+			FoldWindow: cfg.Notify.FoldWindow, BaseURL: base, Logger: log,
+		})
+	}
+	a.service = service.New(service.Config{
+		Store: st, Jobs: a.jobs, Runner: a.runner, Events: a.events, Backend: a.backend,
+		RulePrefix: cfg.EventBridge.RulePrefix, Logger: log,
+		NotifyChannels: channelNames(a.notifiers),
+	})
+	a.metrics = server.NewMetrics()
+	sc := server.Config{
+		Store: st, Firer: a.runner, Logger: log,
+		WebhookKey: cfg.EventBridge.APIKey, WebhookHeader: cfg.EventBridge.AuthHeader,
+		RulePrefix: cfg.EventBridge.RulePrefix,
+		Service:    a.service, Jobs: a.jobs, Events: a.events,
+		Version: Version(), Node: cfg.Node, SchedulerMode: a.mode, Metrics: a.metrics,
+		Notifications:      notificationStatus(a.notify),
+		MaxConnsPerAddress: cfg.MaxConnsPerAddress,
+	}
+	if rec, ok := a.backend.(server.Reconciler); ok {
+		sc.Reconciler = rec
+	}
+	if a.cluster != nil {
+		sc.Ready = a.cluster.Listening // an agent deaf to the others would miss their events and cancels
+	}
+	sc.TrustedProxies, _ = server.ParseTrustedProxies(cfg.TrustedProxies) // checked by Validate
+	a.handler = server.New(sc)
+
+	// The registered jobs say which rule parameters are secret: the store
+	// encrypts those from now on, and now those an older agent left plain.
+	if err := secrets.UseJobs(ctx, st, a.jobs); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// interruptLeftRuns records the runs a dead agent left running as
+// interrupted. On SQLite this agent is the only one (the file is locked),
+// so every active run was left by a dead agent; on PostgreSQL only our own
+// node's.
+func (a *Agent) interruptLeftRuns(ctx context.Context) error {
 	node := a.cfg.Node
 	if a.store.Kind() == "sqlite" {
 		node = ""
@@ -174,95 +269,31 @@ func (a *Agent) init(ctx context.Context, register RegisterFunc) error {
 	for _, run := range stale {
 		a.log.Warn("run left running by a stopped agent marked interrupted", "run", run.ID, "rule", run.Rule, "job", run.Job)
 		r := run
-		a.events.Publish(events.Event{Type: events.RunFinished, RuleName: r.Rule, Run: &r})
+		a.events.Publish(events.Event{Type: api.EventRunFinished, RuleName: r.Rule, Run: &r})
 	}
-
-	a.jobs = jobs.NewRegistry()
-	if register != nil {
-		env := Env{Store: a.store, Logger: a.log, AddNotifier: func(n notify.Notifier) { a.notifiers = append(a.notifiers, n) }}
-		// Both were checked by Validate.
-		env.Egress, _ = egress.Parse(a.cfg.HTTPAllow)
-		env.CommandEnv, _ = a.cfg.commandEnv()
-		if err := register(a.jobs, env); err != nil {
-			return fmt.Errorf("register jobs: %w", err)
-		}
-	}
-	configured, err := a.cfg.Notify.notifiers(ctx)
-	if err != nil {
-		return fmt.Errorf("notifications: %w", err)
-	}
-	a.notifiers = append(configured, a.notifiers...)
-	if a.adminTokenFile, err = ensureAdminToken(ctx, a.store, a.cfg); err != nil {
-		return err
-	}
-	rc := runner.Config{
-		Store: a.store, Jobs: a.jobs, Events: a.events, Node: a.cfg.Node,
-		Logger: a.log, MaxLogLines: a.cfg.MaxLogLines, Secrets: a.ownSecrets(),
-	}
-	if a.shared != nil {
-		rc.RemoteCancel = func(ctx context.Context, id string) error { return a.cluster.RemoteCancel(ctx, id) }
-	}
-	a.runner, err = runner.New(rc)
-	if err != nil {
-		return err
-	}
-	if a.shared != nil {
-		a.cluster = cluster.New(cluster.Config{
-			Store: a.store, Cluster: a.shared, Events: a.events, Runner: a.runner, Node: a.cfg.Node,
-			URL: a.URL, Logger: a.log, Heartbeat: a.cfg.ClusterHeartbeat, Lease: a.cfg.ClusterLease,
-			Fatal: func(err error) {
-				select {
-				case a.fatal <- err:
-				default:
-				}
-			},
-			RuleChanged: func(ctx context.Context, r store.Rule, deleted bool) {
-				if deleted {
-					a.backend.RuleDeleted(ctx, r)
-				} else {
-					a.backend.RuleChanged(ctx, r)
-				}
-			},
-		})
-	}
-	a.warnUnknownJobs(ctx)
-
-	if a.backend, err = a.newBackend(ctx); err != nil {
-		return err
-	}
-	a.mode = a.backend.Mode()
-	a.service = service.New(service.Config{
-		Store: a.store, Jobs: a.jobs, Runner: a.runner, Events: a.events, Backend: a.backend,
-		RulePrefix: a.cfg.EventBridge.RulePrefix, Logger: a.log,
-		NotifyChannels: channelNames(a.notifiers),
-	})
-	a.metrics = server.NewMetrics()
-	var reconciler server.Reconciler
-	if rc, ok := a.backend.(Reconciler); ok {
-		reconciler = reconcilerFunc(func(ctx context.Context) (any, error) { return rc.Reconcile(ctx) })
-	}
-	proxies, _ := server.ParseTrustedProxies(a.cfg.TrustedProxies) // checked by Validate
-	a.handler = server.New(server.Config{
-		Store: a.store, Firer: a.runner, Logger: a.log,
-		WebhookKey: a.cfg.EventBridge.APIKey, WebhookHeader: a.cfg.EventBridge.AuthHeader,
-		RulePrefix: a.cfg.EventBridge.RulePrefix,
-		Service:    a.service, Jobs: a.jobs, Events: a.events, Reconciler: reconciler,
-		Version: Version(), Node: a.cfg.Node, SchedulerMode: a.mode, Metrics: a.metrics,
-		Notifications:  a.notificationStatus,
-		TrustedProxies: proxies, MaxConnsPerAddress: a.cfg.MaxConnsPerAddress,
-		Ready: a.listening,
-	})
 	return nil
 }
 
-// listening is nil while the agent hears the other agents sharing its
-// PostgreSQL (always on SQLite): an agent deaf to them would miss their
-// events and cancels.
-func (a *Agent) listening() error {
-	if a.cluster == nil {
-		return nil
+// fatalTo hands the cluster's reason to stop to Run, once.
+func fatalTo(fatal chan<- error) func(error) {
+	return func(err error) {
+		select {
+		case fatal <- err:
+		default:
+		}
 	}
-	return a.cluster.Listening()
+}
+
+// ruleChangedTo tells the scheduler backend about rules another agent
+// changed.
+func ruleChangedTo(b Backend) func(context.Context, store.Rule, bool) {
+	return func(ctx context.Context, r store.Rule, deleted bool) {
+		if deleted {
+			b.RuleDeleted(ctx, r)
+		} else {
+			b.RuleChanged(ctx, r)
+		}
+	}
 }
 
 // Ready is closed once Run serves and, on PostgreSQL, hears the other
@@ -291,19 +322,22 @@ func channelNames(ns []notify.Notifier) []string {
 	return out
 }
 
-// notificationStatus is each channel's health, for GET /status.
-func (a *Agent) notificationStatus() []api.ChannelStatus {
-	if a.notify == nil {
+// notificationStatus reports each channel's health, for GET /status; nil
+// when no channel is configured.
+func notificationStatus(d *notify.Dispatcher) func() []api.ChannelStatus {
+	if d == nil {
 		return nil
 	}
-	var out []api.ChannelStatus
-	for _, st := range a.notify.Status() {
-		out = append(out, api.ChannelStatus{
-			Channel: st.Channel, Healthy: st.Healthy, Sent: st.Sent, Failed: st.Failed,
-			LastError: st.LastError, LastErrorAt: timePtr(st.LastErrorAt), LastSentAt: timePtr(st.LastSentAt),
-		})
+	return func() []api.ChannelStatus {
+		var out []api.ChannelStatus
+		for _, st := range d.Status() {
+			out = append(out, api.ChannelStatus{
+				Channel: st.Channel, Healthy: st.Healthy, Sent: st.Sent, Failed: st.Failed,
+				LastError: st.LastError, LastErrorAt: timePtr(st.LastErrorAt), LastSentAt: timePtr(st.LastSentAt),
+			})
+		}
+		return out
 	}
-	return out
 }
 
 func timePtr(t time.Time) *time.Time {
@@ -332,16 +366,22 @@ func (a *Agent) Jobs() *jobs.Registry { return a.jobs }
 func (a *Agent) SchedulerMode() string { return a.mode }
 
 // newBackend builds the scheduler backend the configuration asks for.
-func (a *Agent) newBackend(ctx context.Context) (Backend, error) {
-	switch a.cfg.schedulerMode() {
+// shared is nil on SQLite; on PostgreSQL only the leader among the agents
+// fires rules or writes to AWS.
+func newBackend(ctx context.Context, cfg Config, log *slog.Logger, st store.Store, shared store.Cluster, firer *runner.Runner) (Backend, error) {
+	var leader func(context.Context) (bool, error)
+	if shared != nil {
+		leader = shared.Leader
+	}
+	switch cfg.schedulerMode() {
 	case SchedulerLocal:
-		sc := scheduler.Config{Store: a.store, Firer: a.runner, Logger: a.log}
-		if a.shared != nil {
-			sc.Leader = a.shared.Leader
-		}
-		return scheduler.New(sc), nil
+		return scheduler.New(scheduler.Config{Store: st, Firer: firer, Logger: log, Leader: leader}), nil
 	case SchedulerEventBridge:
-		return a.newEventBridgeBackend(ctx)
+		b, err := newEventBridge(ctx, cfg, st, log, leader)
+		if err != nil {
+			return nil, err
+		}
+		return b, nil
 	}
 	return offBackend{}, nil
 }
@@ -349,14 +389,14 @@ func (a *Agent) newBackend(ctx context.Context) (Backend, error) {
 // Listen binds the HTTP address (Run does it if not done yet) and writes
 // it to the data dir, where a console started by the same user finds it.
 func (a *Agent) Listen() error {
-	if a.listener != nil {
+	if a.endpoint.listener() != nil {
 		return nil
 	}
 	l, err := net.Listen("tcp", a.cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", a.cfg.Listen, err)
 	}
-	a.listener = l
+	a.endpoint.set(l)
 	if err := os.WriteFile(filepath.Join(a.cfg.DataDir, localagent.URLFile), []byte(a.URL()+"\n"), 0o600); err != nil {
 		return fmt.Errorf("write the agent's address file: %w", err)
 	}
@@ -364,37 +404,171 @@ func (a *Agent) Listen() error {
 }
 
 // URL is the base URL the agent serves, once it listens.
-func (a *Agent) URL() string {
-	if a.listener == nil {
+func (a *Agent) URL() string { return a.endpoint.URL() }
+
+// endpoint is where the agent serves HTTP: Listen sets it while the parts
+// that put it in what they write (the agents table, notifications) may read
+// it.
+type endpoint struct {
+	tls bool
+	mu  sync.Mutex
+	l   net.Listener
+}
+
+func (e *endpoint) set(l net.Listener) {
+	e.mu.Lock()
+	e.l = l
+	e.mu.Unlock()
+}
+
+func (e *endpoint) listener() net.Listener {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.l
+}
+
+// URL is the endpoint's base URL; "" before Listen.
+func (e *endpoint) URL() string {
+	l := e.listener()
+	if l == nil {
 		return ""
 	}
 	scheme := "http"
-	if a.cfg.TLSCert != "" {
+	if e.tls {
 		scheme = "https"
 	}
-	return scheme + "://" + a.listener.Addr().String()
+	return scheme + "://" + l.Addr().String()
 }
 
-// Run serves until ctx is done, then shuts down: it stops taking webhook
-// calls, stops the scheduler, cancels running jobs and waits for them up to
-// the shutdown grace period, and closes the store.
+// stopServingTime bounds how long a shutdown waits for the SSH console's
+// sessions and the HTTP requests in flight before it closes them.
+const stopServingTime = 5 * time.Second
+
+// Run starts every part and serves until ctx is done (or the HTTP server
+// fails, or the cluster says this agent must stop), then stops the parts
+// in the reverse order under one shutdown deadline: it stops the SSH
+// console and then takes no more webhook or API calls, stops the
+// scheduler, the cluster relay and the notifications, cancels running jobs
+// and gives them the shutdown grace period to return (recording the rest
+// as interrupted), and closes the store.
 func (a *Agent) Run(ctx context.Context) error {
 	if err := a.Listen(); err != nil {
 		return err
 	}
-	stopSSH, err := a.startSSH()
+	startSSH, err := a.prepareSSH()
 	if err != nil {
-		a.listener.Close()
+		a.endpoint.listener().Close()
 		return err
 	}
+	// The parts in start order; each one's stop undoes its start.
+	stopHTTP, serveErr := a.startHTTP()
+	started := []stopper{a.stopRunner, a.startBackground(), stopHTTP, startSSH()}
 	a.announce()
+	stopping := make(chan struct{})
+	go a.becomeReady(stopping)
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-serveErr:
+		if runErr != nil {
+			runErr = fmt.Errorf("serve HTTP: %w", runErr)
+		}
+	case runErr = <-a.fatal:
+	}
+	close(stopping)
+
+	// One deadline for the whole shutdown: the SSH console's sessions and
+	// the HTTP requests in flight get stopServingTime each, the jobs the
+	// grace period.
+	a.log.Info("shutting down", "grace", a.cfg.ShutdownGrace)
+	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*stopServingTime+a.cfg.ShutdownGrace)
+	defer cancel()
+	errs := []error{runErr}
+	for i := len(started) - 1; i >= 0; i-- {
+		if err := started[i](shutCtx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := a.store.Close(); err != nil {
+		a.log.Error("close store", "err", err)
+	}
+	a.log.Info("stopped")
+	return errors.Join(errs...)
+}
+
+// becomeReady closes ready once the agent serves (Run has started every
+// part) and, on PostgreSQL, hears the other agents; or never, if Run
+// stops first.
+func (a *Agent) becomeReady(stopping <-chan struct{}) {
+	if a.cluster != nil {
+		select {
+		case <-a.cluster.Ready():
+		case <-stopping:
+			return
+		}
+	}
+	close(a.ready)
+}
+
+// stopper stops a part of the agent that Run started, by ctx's deadline at
+// the latest; an error says what the stop could not do.
+type stopper func(ctx context.Context) error
+
+// stopRunner cancels the running jobs and gives them the shutdown grace
+// period to return; the runs of jobs that do not are recorded interrupted.
+func (a *Agent) stopRunner(ctx context.Context) error {
+	grace, cancel := context.WithTimeout(ctx, a.cfg.ShutdownGrace)
+	defer cancel()
+	err := a.runner.Shutdown(grace)
+	if err != nil {
+		a.log.Error("shutdown", "err", err)
+	}
+	return err
+}
+
+// startBackground starts the parts that work on their own until stopped:
+// the scheduler backend, the run-history pruning, the metrics, the cluster
+// relay (on PostgreSQL) and the notifications. They stop together when
+// their context is cancelled, and only need to notice it.
+func (a *Agent) startBackground() stopper {
+	bg, stop := context.WithCancel(context.Background())
+	parts := []func(context.Context){
+		func(ctx context.Context) {
+			if err := a.backend.Run(ctx); err != nil {
+				a.log.Error("scheduler backend stopped", "mode", a.mode, "err", err)
+			}
+		},
+		a.pruneLoop,
+		func(ctx context.Context) { a.metrics.Watch(ctx, a.events) },
+	}
+	if a.cluster != nil {
+		parts = append(parts, a.cluster.Run)
+	}
+	if a.notify != nil {
+		parts = append(parts, a.notify.Run)
+	}
+	var wg sync.WaitGroup
+	for _, run := range parts {
+		wg.Go(func() { run(bg) })
+	}
+	return func(context.Context) error {
+		stop()
+		wg.Wait()
+		return nil
+	}
+}
+
+// startHTTP serves the API and the webhook on the agent's listener. The
+// channel says why serving stopped unless it was stopped.
+func (a *Agent) startHTTP() (stopper, <-chan error) {
 	srv := &http.Server{
 		Handler:           a.handler,
 		ReadHeaderTimeout: server.ReadHeaderTimeout,
 		IdleTimeout:       server.IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
 	}
-	ln := a.handler.Listener(a.listener) // at most MaxConnsPerAddress from one client
+	ln := a.handler.Listener(a.endpoint.listener()) // at most MaxConnsPerAddress from one client
 	srv.RegisterOnShutdown(a.handler.StopStreams)
 	serveErr := make(chan error, 1)
 	go func() {
@@ -409,70 +583,14 @@ func (a *Agent) Run(ctx context.Context) error {
 		}
 		serveErr <- err
 	}()
-
-	bg, stopBG := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		if err := a.backend.Run(bg); err != nil {
-			a.log.Error("scheduler backend stopped", "mode", a.mode, "err", err)
+	return func(ctx context.Context) error {
+		ctx, cancel := context.WithTimeout(ctx, stopServingTime)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			srv.Close()
 		}
-	})
-	wg.Go(func() { a.pruneLoop(bg) })
-	wg.Go(func() { a.metrics.Watch(bg, a.events) })
-	if a.cluster != nil {
-		wg.Go(func() { a.cluster.Run(bg) })
-		go func() {
-			select {
-			case <-a.cluster.Ready():
-				close(a.ready)
-			case <-bg.Done():
-			}
-		}()
-	} else {
-		close(a.ready)
-	}
-	if len(a.notifiers) > 0 {
-		kinds, _ := a.cfg.Notify.kinds() // checked by Validate
-		base := a.cfg.EventBridge.TargetURL
-		if base == "" {
-			base = a.URL()
-		}
-		a.notify = notify.New(notify.Config{
-			Store: a.store, Events: a.events, Notifiers: a.notifiers, On: kinds,
-			FoldWindow: a.cfg.Notify.FoldWindow, BaseURL: strings.TrimRight(base, "/"), Logger: a.log,
-		})
-		wg.Go(func() { a.notify.Run(bg) })
-	}
-
-	var runErr error
-	select {
-	case <-ctx.Done():
-	case runErr = <-serveErr:
-		if runErr != nil {
-			runErr = fmt.Errorf("serve HTTP: %w", runErr)
-		}
-	case runErr = <-a.fatal:
-	}
-	a.log.Info("shutting down", "grace", a.cfg.ShutdownGrace)
-	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	stopSSH(shutCtx) // first: its sessions are clients of the HTTP server
-	if err := srv.Shutdown(shutCtx); err != nil {
-		srv.Close()
-	}
-	cancel()
-	stopBG()
-	wg.Wait()
-	graceCtx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownGrace)
-	defer cancel()
-	shutErr := a.runner.Shutdown(graceCtx)
-	if shutErr != nil {
-		a.log.Error("shutdown", "err", shutErr)
-	}
-	if err := a.store.Close(); err != nil {
-		a.log.Error("close store", "err", err)
-	}
-	a.log.Info("stopped")
-	return errors.Join(runErr, shutErr)
+		return nil
+	}, serveErr
 }
 
 func (a *Agent) announce() {

@@ -23,19 +23,6 @@ type Backend interface {
 	Run(ctx context.Context) error
 }
 
-// Reconciler is a backend that can be asked to reconcile now
-// (POST /api/v1/sync).
-type Reconciler interface {
-	Reconcile(ctx context.Context) (ReconcileReport, error)
-}
-
-// ReconcileReport says what a reconcile did.
-type ReconcileReport struct {
-	Synced  []string `json:"synced"`  // rules put (again) in the backend
-	Failed  []string `json:"failed"`  // rules that could not be synced
-	Orphans []string `json:"orphans"` // backend rules under the prefix the agent does not know
-}
-
 // offBackend fires nothing: webhook and manual runs only.
 type offBackend struct{}
 

@@ -24,20 +24,6 @@ func LoadAWSConfig(ctx context.Context) (aws.Config, error) {
 	return cfg, nil
 }
 
-// newEventBridgeBackend builds the eventbridge backend on the agent's store.
-func (a *Agent) newEventBridgeBackend(ctx context.Context) (Backend, error) {
-	var leader func(context.Context) (bool, error)
-	if a.shared != nil {
-		// Several agents on one PostgreSQL: only the leader writes to AWS.
-		leader = a.shared.Leader
-	}
-	b, err := newEventBridge(ctx, a.cfg, a.store, a.log, leader)
-	if err != nil {
-		return nil, err
-	}
-	return eventBridgeBackend{b}, nil
-}
-
 func newEventBridge(ctx context.Context, cfg Config, st eventbridge.Store, log *slog.Logger, leader func(context.Context) (bool, error)) (*eventbridge.Backend, error) {
 	awsCfg, err := LoadAWSConfig(ctx)
 	if err != nil {
@@ -75,20 +61,4 @@ func OpenEventBridge(ctx context.Context, cfg Config, log *slog.Logger) (b *even
 		return nil, nil, err
 	}
 	return b, func() { st.Close() }, nil
-}
-
-// eventBridgeBackend is the eventbridge backend as an agent Backend and
-// Reconciler (the package cannot name this package's types).
-type eventBridgeBackend struct{ *eventbridge.Backend }
-
-// Reconcile reconciles now and reports it in the agent's terms.
-func (e eventBridgeBackend) Reconcile(ctx context.Context) (ReconcileReport, error) {
-	rep, err := e.Backend.Reconcile(ctx)
-	nonNil := func(s []string) []string {
-		if s == nil {
-			return []string{}
-		}
-		return s
-	}
-	return ReconcileReport{Synced: nonNil(rep.Synced), Failed: nonNil(rep.Failed), Orphans: nonNil(rep.Orphans)}, err
 }

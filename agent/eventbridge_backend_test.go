@@ -2,7 +2,6 @@ package agent_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -17,6 +16,7 @@ import (
 	"github.com/jobbridge/jobbridge/agent/internal/store"
 	"github.com/jobbridge/jobbridge/jobs"
 	"github.com/jobbridge/jobbridge/shared/api"
+	"github.com/jobbridge/jobbridge/shared/client"
 	"github.com/jobbridge/jobbridge/shared/localagent"
 )
 
@@ -208,19 +208,12 @@ func TestEventBridgeModeKeepsTheRuleWhenAWSFails(t *testing.T) {
 	}
 
 	// Once AWS allows it, an on-demand reconcile (POST /api/v1/sync) puts it.
-	req, _ := http.NewRequest(http.MethodPost, a.URL()+"/api/v1/sync", nil)
-	req.Header.Set("Authorization", "Bearer "+ebAdminToken)
-	resp, err := http.DefaultClient.Do(req)
+	rep, err := client.New(a.URL(), ebAdminToken).Sync(ctx)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("POST /api/v1/sync: %v", err)
 	}
-	defer resp.Body.Close()
-	var rep agent.ReconcileReport
-	if err := json.NewDecoder(resp.Body).Decode(&rep); err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("POST /api/v1/sync: %d, %v", resp.StatusCode, err)
-	}
-	if fmt.Sprint(rep.Synced) != "[denied]" || len(rep.Failed) != 0 {
-		t.Errorf("reconcile report %+v, want denied synced", rep)
+	if fmt.Sprint(rep.Synced) != "[denied]" || len(rep.Failed) != 0 || rep.Deleted == nil || rep.Orphans == nil {
+		t.Errorf("reconcile report %+v, want denied synced and no list null", rep)
 	}
 	waitSync(t, a, "denied", func(s store.Sync) bool { return s.State == "synced" && s.Error == "" })
 }

@@ -17,17 +17,18 @@ import (
 	"github.com/jobbridge/jobbridge/shared/localagent"
 )
 
-// startSSH starts the SSH console when SSHListen is set, and returns what
-// stops it (a no-op when it is off). The console's sessions talk to this
+// prepareSSH listens for the SSH console when SSHListen is set, and returns
+// what starts serving it (a no-op when it is off). Run prepares it before
+// starting any part, so that a console that cannot start stops nothing. The console's sessions talk to this
 // agent's HTTP API like any client: each with a token of its key's role,
 // named after this agent and the key, so the audit trail says which key
 // acted and agents sharing a database never touch each other's tokens.
 // Only the tokens' hashes reach the store; the secrets stay in this
 // process's memory, and a token is deleted when the last session of its
 // key here ends.
-func (a *Agent) startSSH() (stop func(context.Context), err error) {
+func (a *Agent) prepareSSH() (start func() stopper, err error) {
 	if a.cfg.SSHListen == "" {
-		return func(context.Context) {}, nil
+		return func() stopper { return func(context.Context) error { return nil } }, nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -55,21 +56,27 @@ func (a *Agent) startSSH() (stop func(context.Context), err error) {
 	if err != nil {
 		return nil, fmt.Errorf("ssh console: listen on %s: %w", a.cfg.SSHListen, err)
 	}
-	a.sshAddr.set(l.Addr())
-	a.log.Info("ssh console listening", "addr", l.Addr().String(), "authorizedKeys", a.cfg.SSHAuthorizedKeys)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := srv.Serve(l); err != nil {
-			a.log.Error("ssh console stopped", "err", err)
+	return func() stopper {
+		a.sshAddr.set(l.Addr())
+		a.log.Info("ssh console listening", "addr", l.Addr().String(), "authorizedKeys", a.cfg.SSHAuthorizedKeys)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			if err := srv.Serve(l); err != nil {
+				a.log.Error("ssh console stopped", "err", err)
+			}
+		}()
+		// First to stop: its sessions are clients of the HTTP server.
+		return func(ctx context.Context) error {
+			ctx, cancel := context.WithTimeout(ctx, stopServingTime)
+			defer cancel()
+			if err := srv.Shutdown(ctx); err != nil {
+				a.log.Warn("ssh console shutdown", "err", err)
+			}
+			<-done
+			tokens.dropAll(a.log)
+			return nil
 		}
-	}()
-	return func(ctx context.Context) {
-		if err := srv.Shutdown(ctx); err != nil {
-			a.log.Warn("ssh console shutdown", "err", err)
-		}
-		<-done
-		tokens.dropAll(a.log)
 	}, nil
 }
 

@@ -200,7 +200,7 @@ func TestASlowEventStreamIsDroppedWithAResetAndNeverSlowsPublish(t *testing.T) {
 	line := strings.Repeat("x", 4<<10)
 	publish := func(from, to int) {
 		for i := from; i < to; i++ {
-			ta.Events().Publish(events.Event{Type: events.RunLog, RuleName: "r", Run: run, Log: &store.LogLine{Seq: int64(i + 1), Message: line}})
+			ta.Events().Publish(events.Event{Type: api.EventRunLog, RuleName: "r", Run: run, Log: &store.LogLine{Seq: int64(i + 1), Message: line}})
 		}
 	}
 	// The client keeps up at first...
@@ -332,9 +332,9 @@ func TestEachEventIsEncodedOnceForAllStreams(t *testing.T) {
 		r := run
 		r.Progress.Percent = i % 100
 		r.Progress.Message = "step " + strconv.Itoa(i)
-		ta.Events().Publish(events.Event{Type: events.RunProgress, RuleName: "r", Run: &r})
+		ta.Events().Publish(events.Event{Type: api.EventRunProgress, RuleName: "r", Run: &r})
 	}
-	ta.Events().Publish(events.Event{Type: events.RuleDeleted, RuleName: marker})
+	ta.Events().Publish(events.Event{Type: api.EventRuleDeleted, RuleName: marker})
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
 	select {

@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"context"
 	"runtime/debug"
 )
 
@@ -26,8 +25,3 @@ func Version() string {
 	}
 	return "dev"
 }
-
-// reconcilerFunc adapts a backend's Reconcile to the HTTP server's.
-type reconcilerFunc func(ctx context.Context) (any, error)
-
-func (f reconcilerFunc) Reconcile(ctx context.Context) (any, error) { return f(ctx) }

@@ -192,6 +192,17 @@ type SyncSummary struct {
 	Error   int `json:"error"`
 }
 
+// SyncReport is POST /sync: what reconciling the scheduler backend with the
+// stored rules found and did. Names are the stored rules' names, except
+// Orphans, which are the backend's own. Lists are empty, never null.
+type SyncReport struct {
+	InStep  int      `json:"inStep"`  // stored rules the backend had as stored already
+	Synced  []string `json:"synced"`  // stored rules put (again): missing in the backend or different there
+	Failed  []string `json:"failed"`  // rules that could not be put or removed; a rule's sync state says why
+	Deleted []string `json:"deleted"` // deleted rules removed from the backend now
+	Orphans []string `json:"orphans"` // backend rules under the prefix, made by an agent, that no stored rule has
+}
+
 // AuditEntry is one change or action, with who did it.
 type AuditEntry struct {
 	ID     string    `json:"id"`
@@ -260,3 +271,9 @@ const (
 	// reload what it shows.
 	EventReset = "reset"
 )
+
+// EventTypes are the event types of GET /events, in the order above.
+var EventTypes = []string{
+	EventRunStarted, EventRunSkipped, EventRunProgress, EventRunLog, EventRunCancelling, EventRunFinished,
+	EventRuleCreated, EventRuleChanged, EventRuleDeleted, EventReset,
+}

@@ -278,6 +278,13 @@ func (c *Client) Status(ctx context.Context) (api.Status, error) {
 	return s, err
 }
 
+// Sync reconciles the scheduler backend with the stored rules now (admin).
+func (c *Client) Sync(ctx context.Context) (api.SyncReport, error) {
+	var r api.SyncReport
+	err := c.do(ctx, http.MethodPost, "/sync", nil, nil, &r)
+	return r, err
+}
+
 // Audit lists the audit trail, newest first.
 func (c *Client) Audit(ctx context.Context, limit int, cursor string) (api.Page[api.AuditEntry], error) {
 	v := url.Values{}

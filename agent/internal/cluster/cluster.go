@@ -12,6 +12,7 @@ import (
 	"github.com/jobbridge/jobbridge/agent/internal/events"
 	"github.com/jobbridge/jobbridge/agent/internal/runner"
 	"github.com/jobbridge/jobbridge/agent/internal/store"
+	"github.com/jobbridge/jobbridge/shared/api"
 )
 
 // The NOTIFY channels.
@@ -130,9 +131,13 @@ func ClaimNode(ctx context.Context, cl store.Cluster, node string, lease time.Du
 	return nil
 }
 
-// RemoteCancel is the runner's hook: it tells every agent to stop a run.
-func (c *Cluster) RemoteCancel(ctx context.Context, runID string) error {
-	return c.cfg.Cluster.Notify(ctx, ChannelCancel, runID)
+// RemoteCancel returns the runner's hook (runner.Config.RemoteCancel): it
+// tells every agent sharing cl to stop a run. It needs no Cluster, so the
+// runner is built before the Cluster that drives it.
+func RemoteCancel(cl store.Cluster) func(ctx context.Context, runID string) error {
+	return func(ctx context.Context, runID string) error {
+		return cl.Notify(ctx, ChannelCancel, runID)
+	}
 }
 
 // Ready is closed once the agent hears the other agents (its LISTEN is up)
@@ -228,7 +233,7 @@ func (c *Cluster) publishReset(origin string) {
 	if origin == "" {
 		origin = "cluster"
 	}
-	c.cfg.Events.Publish(events.Event{Type: events.Reset, Origin: origin})
+	c.cfg.Events.Publish(events.Event{Type: api.EventReset, Origin: origin})
 }
 
 // distrust gives every other agent a fresh lease from now: this agent lost
@@ -338,7 +343,7 @@ func (c *Cluster) reap(ctx context.Context, now time.Time) {
 		for _, r := range runs {
 			run := r
 			c.log.Warn("cluster: run of a dead agent marked interrupted", "agent", a.Node, "why", why, "run", run.ID, "rule", run.Rule)
-			c.cfg.Events.Publish(events.Event{Type: events.RunFinished, RuleName: run.Rule, Run: &run})
+			c.cfg.Events.Publish(events.Event{Type: api.EventRunFinished, RuleName: run.Rule, Run: &run})
 		}
 		if err := c.cfg.Cluster.AgentDelete(ctx, a.Node); err != nil {
 			c.log.Warn("cluster: forget a dead agent", "agent", a.Node, "err", err)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/jobbridge/jobbridge/agent/internal/events"
 	"github.com/jobbridge/jobbridge/agent/internal/store"
+	"github.com/jobbridge/jobbridge/shared/api"
 )
 
 // A relayed message is one NOTIFY on ChannelEvents:
@@ -240,21 +241,21 @@ func (c *Cluster) receiveOne(ctx context.Context, e events.Event) {
 		}
 		e.Run = &run
 	}
-	if e.Rule == nil && (e.Type == events.RuleCreated || e.Type == events.RuleChanged) {
+	if e.Rule == nil && (e.Type == api.EventRuleCreated || e.Type == api.EventRuleChanged) {
 		rule, err := c.cfg.Store.RuleGet(ctx, e.RuleName)
 		if err != nil {
 			return
 		}
 		e.Rule = &rule
 	}
-	if e.Type == events.RuleChanged || e.Type == events.RuleDeleted || e.Type == events.RuleCreated {
+	if e.Type == api.EventRuleChanged || e.Type == api.EventRuleDeleted || e.Type == api.EventRuleCreated {
 		c.cfg.Runner.ForgetRule(e.RuleName)
 		if c.cfg.RuleChanged != nil {
 			rule := store.Rule{Name: e.RuleName}
 			if e.Rule != nil {
 				rule = *e.Rule
 			}
-			c.cfg.RuleChanged(ctx, rule, e.Type == events.RuleDeleted)
+			c.cfg.RuleChanged(ctx, rule, e.Type == api.EventRuleDeleted)
 		}
 	}
 	c.cfg.Events.Publish(e)

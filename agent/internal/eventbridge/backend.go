@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 
+	"github.com/jobbridge/jobbridge/agent/internal/retry"
 	"github.com/jobbridge/jobbridge/agent/internal/store"
 )
 
@@ -172,23 +172,17 @@ func (b *Backend) isLeader(ctx context.Context) bool {
 // setupWithRetry ensures the connection and destination, retrying with
 // backoff; false if ctx ended first.
 func (b *Backend) setupWithRetry(ctx context.Context) bool {
-	for attempt := 1; ; attempt++ {
+	err := retry.Do(ctx, retry.Policy{
+		Wait: func(attempt int, err error) time.Duration { return b.backoff(classify(err), attempt) },
+		OnRetry: func(_ int, wait time.Duration, err error) {
+			b.log.Error("eventbridge: setting up the connection and API destination failed; rules stay pending until it works (`agent aws doctor` checks the setup)",
+				"err", err, "retryIn", wait.Round(time.Second))
+		},
+	}, func(ctx context.Context) error {
 		_, err := b.setup(ctx)
-		if err == nil {
-			return true
-		}
-		if ctx.Err() != nil {
-			return false
-		}
-		wait := b.backoff(classify(err), attempt)
-		b.log.Error("eventbridge: setting up the connection and API destination failed; rules stay pending until it works (`agent aws doctor` checks the setup)",
-			"err", err, "retryIn", wait.Round(time.Second))
-		select {
-		case <-ctx.Done():
-			return false
-		case <-time.After(wait):
-		}
-	}
+		return err
+	})
+	return err == nil
 }
 
 func (b *Backend) reconcileAndLog(ctx context.Context) {
@@ -276,12 +270,7 @@ func (b *Backend) backoff(f failure, attempts int) time.Duration {
 	if f == throttled {
 		base = b.cfg.ThrottleBase
 	}
-	d := base
-	for i := 1; i < attempts && d < b.cfg.RetryMax; i++ {
-		d *= 2
-	}
-	d = min(d, b.cfg.RetryMax)
-	return d + rand.N(d/4+1)
+	return retry.Backoff{First: base, Max: b.cfg.RetryMax, Jitter: 0.25}.Wait(attempts)
 }
 
 // setSync records a rule's sync state; a rule deleted meanwhile is fine.

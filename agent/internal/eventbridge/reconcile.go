@@ -13,26 +13,18 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 
 	"github.com/jobbridge/jobbridge/agent/internal/store"
+	"github.com/jobbridge/jobbridge/shared/api"
 )
-
-// Report says what a reconcile found and did. Names are stored rule names,
-// except Orphans, which are EventBridge rule names.
-type Report struct {
-	InStep  int      // stored rules that matched AWS already
-	Synced  []string // stored rules put: missing in AWS or different there
-	Failed  []string // stored rules that could not be put; their sync state says why
-	Deleted []string // deleted rules whose EventBridge rules were removed now
-	Orphans []string // rules under the prefix, tagged by this agent, that no stored rule has
-}
 
 // Reconcile makes AWS match the store: it puts every stored rule that is
 // missing in EventBridge or differs there (schedule, state, description,
 // target), records each rule's sync state, removes the rules of deletes not
 // applied yet, and lists orphans. It reads only rules under the prefix.
-func (b *Backend) Reconcile(ctx context.Context) (Report, error) {
+// Orphans are EventBridge rule names.
+func (b *Backend) Reconcile(ctx context.Context) (api.SyncReport, error) {
 	b.applyMu.Lock()
 	defer b.applyMu.Unlock()
-	var rep Report
+	rep := api.SyncReport{Synced: []string{}, Failed: []string{}, Deleted: []string{}, Orphans: []string{}}
 	// Someone may have changed or deleted the connection or destination.
 	dest, err := b.ensure(ctx)
 	if err != nil {
@@ -81,10 +73,11 @@ func (b *Backend) Reconcile(ctx context.Context) (Report, error) {
 	for _, name := range pending {
 		known[b.AWSName(name)] = true
 	}
-	rep.Orphans, err = b.orphans(ctx, remote, known)
+	orphans, err := b.orphans(ctx, remote, known)
 	if err != nil {
 		errs = append(errs, err)
 	}
+	rep.Orphans = append(rep.Orphans, orphans...)
 	slices.Sort(rep.Synced)
 	slices.Sort(rep.Failed)
 	slices.Sort(rep.Deleted)
@@ -92,7 +85,7 @@ func (b *Backend) Reconcile(ctx context.Context) (Report, error) {
 }
 
 // reconcileRule brings one stored rule in step and records the outcome.
-func (b *Backend) reconcileRule(ctx context.Context, r store.Rule, remote map[string]types.Rule, dest string, rep *Report) {
+func (b *Backend) reconcileRule(ctx context.Context, r store.Rule, remote map[string]types.Rule, dest string, rep *api.SyncReport) {
 	awsName := b.AWSName(r.Name)
 	got, exists := remote[awsName]
 	why, onlyTarget := "missing in EventBridge", false
@@ -137,7 +130,7 @@ func (b *Backend) reconcileRule(ctx context.Context, r store.Rule, remote map[st
 	}
 }
 
-func (b *Backend) reconcileFailed(ctx context.Context, r store.Rule, err error, rep *Report) {
+func (b *Backend) reconcileFailed(ctx context.Context, r store.Rule, err error, rep *api.SyncReport) {
 	b.log.Warn("eventbridge: reconcile could not sync rule", "rule", r.Name, "err", err)
 	rep.Failed = append(rep.Failed, r.Name)
 	if !b.queue.has(r.Name) {

@@ -20,30 +20,14 @@ import (
 	"github.com/jobbridge/jobbridge/agent/internal/store"
 )
 
-// Type names what happened.
-type Type string
-
-// The event types.
-const (
-	RunStarted    Type = "run.started"
-	RunSkipped    Type = "run.skipped"
-	RunProgress   Type = "run.progress"
-	RunLog        Type = "run.log"
-	RunCancelling Type = "run.cancelling"
-	RunFinished   Type = "run.finished"
-	RuleCreated   Type = "rule.created"
-	RuleChanged   Type = "rule.changed"
-	RuleDeleted   Type = "rule.deleted"
-	// Reset says events were lost on the way here (from another agent):
-	// whoever shows them should reload. It carries no run or rule.
-	Reset Type = "reset"
-)
-
-// Event is one change. Run is set for run events (its state after the
-// change), Log for run.log, Rule for rule events (RuleName always).
+// Event is one change. Type is one of the api.Event* types, declared once
+// in shared/api for the agent and its clients; here api.EventReset says
+// events were lost on the way from another agent, and carries no run or
+// rule. Run is set for run events (its state after the change), Log for
+// run.log, Rule for rule events (RuleName always).
 type Event struct {
 	ID       uint64         `json:"-"`
-	Type     Type           `json:"t"`
+	Type     string         `json:"t"`
 	Time     time.Time      `json:"ts"`
 	RuleName string         `json:"n,omitempty"`
 	Run      *store.Run     `json:"r,omitempty"`
@@ -52,6 +36,11 @@ type Event struct {
 	// Origin is the node of the agent where it happened when that is
 	// another agent (events relayed between agents); "" for this one.
 	Origin string `json:"o,omitempty"`
+	// Cause, on a run.finished event of this agent, is why the run's
+	// context was cancelled, nil if it was not: it wraps one of the
+	// runner's ErrCancelled, ErrTimeout or ErrShutdown (match it with
+	// errors.Is). It is not relayed to other agents.
+	Cause error `json:"-"`
 }
 
 // Local reports whether the event happened on this agent.

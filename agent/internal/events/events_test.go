@@ -3,6 +3,8 @@ package events
 import (
 	"testing"
 	"time"
+
+	"github.com/jobbridge/jobbridge/shared/api"
 )
 
 func TestSubscribersGetEventsInOrder(t *testing.T) {
@@ -10,8 +12,8 @@ func TestSubscribersGetEventsInOrder(t *testing.T) {
 	b := NewBroker(8)
 	_, ch, _, cancel := b.Subscribe(0)
 	defer cancel()
-	first := b.Publish(Event{Type: RuleCreated, RuleName: "a"})
-	second := b.Publish(Event{Type: RuleDeleted, RuleName: "a"})
+	first := b.Publish(Event{Type: api.EventRuleCreated, RuleName: "a"})
+	second := b.Publish(Event{Type: api.EventRuleDeleted, RuleName: "a"})
 	if second.ID != first.ID+1 {
 		t.Fatalf("ids %d then %d, want consecutive", first.ID, second.ID)
 	}
@@ -32,7 +34,7 @@ func TestReplayAfterLastID(t *testing.T) {
 	b := NewBroker(4)
 	var ids []uint64
 	for range 6 {
-		ids = append(ids, b.Publish(Event{Type: RunLog}).ID)
+		ids = append(ids, b.Publish(Event{Type: api.EventRunLog}).ID)
 	}
 	replay, _, ok, cancel := b.Subscribe(ids[3])
 	defer cancel()
@@ -58,7 +60,7 @@ func TestSlowSubscriberIsDroppedNotBlocking(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		for range subscriberBuffer + 10 {
-			b.Publish(Event{Type: RunLog})
+			b.Publish(Event{Type: api.EventRunLog})
 		}
 		close(done)
 	}()
@@ -91,7 +93,7 @@ func TestReplayAcrossTheRingsWrap(t *testing.T) {
 	b := NewBroker(5)
 	var ids []uint64
 	for range 13 { // wraps the ring twice and a bit
-		ids = append(ids, b.Publish(Event{Type: RunLog}).ID)
+		ids = append(ids, b.Publish(Event{Type: api.EventRunLog}).ID)
 	}
 	for after := 7; after < 13; after++ {
 		replay, _, ok, cancel := b.Subscribe(ids[after])
@@ -121,14 +123,14 @@ func BenchmarkPublish(b *testing.B) {
 	}()
 	b.ReportAllocs()
 	for b.Loop() {
-		br.Publish(Event{Type: RunLog})
+		br.Publish(Event{Type: api.EventRunLog})
 	}
 }
 
 func TestAnIDFromBeforeARestartIsReportedLost(t *testing.T) {
 	t.Parallel()
 	old := NewBroker(8)
-	lastSeen := old.Publish(Event{Type: RunLog}).ID
+	lastSeen := old.Publish(Event{Type: api.EventRunLog}).ID
 	time.Sleep(2 * time.Microsecond)
 	restarted := NewBroker(8)
 	if _, _, ok, cancel := restarted.Subscribe(lastSeen); ok {

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jobbridge/jobbridge/shared/api"
+
 	"github.com/jobbridge/jobbridge/agent/internal/store"
 )
 
@@ -24,7 +26,7 @@ func TestWatchersShareOneFrameAndOneEncoding(t *testing.T) {
 		defer w.Close()
 		ws[i] = w
 	}
-	b.Publish(Event{Type: RuleCreated, RuleName: "r"})
+	b.Publish(Event{Type: api.EventRuleCreated, RuleName: "r"})
 	var encodes atomic.Int32
 	type key struct{}
 	encode := func(e Event) []byte {
@@ -73,7 +75,7 @@ func TestAWatcherThatFallsBehindIsDroppedAndPublishNeverWaits(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		for range subscriberBuffer * 3 {
-			b.Publish(Event{Type: RunLog})
+			b.Publish(Event{Type: api.EventRunLog})
 		}
 		close(done)
 	}()
@@ -99,7 +101,7 @@ func TestAWatchersFilterAppliesToReplayAndLiveFrames(t *testing.T) {
 	t.Parallel()
 	b := NewBroker(16)
 	runEvent := func(id string) Event {
-		return Event{Type: RunLog, Run: &store.Run{ID: id}, Log: &store.LogLine{Seq: 1}}
+		return Event{Type: api.EventRunLog, Run: &store.Run{ID: id}, Log: &store.LogLine{Seq: 1}}
 	}
 	first := b.Publish(runEvent("a"))
 	b.Publish(runEvent("b"))
@@ -196,7 +198,7 @@ func BenchmarkPublishToWatchers(b *testing.B) {
 					}
 					b.StartTimer()
 				}
-				br.Publish(Event{Type: RunLog})
+				br.Publish(Event{Type: api.EventRunLog})
 			}
 			if br.Subscribers() != n {
 				b.Fatalf("%d watchers left of %d: some were dropped", br.Subscribers(), n)

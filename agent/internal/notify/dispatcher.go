@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jobbridge/jobbridge/agent/internal/events"
+	"github.com/jobbridge/jobbridge/agent/internal/retry"
 	"github.com/jobbridge/jobbridge/agent/internal/runner"
 	"github.com/jobbridge/jobbridge/agent/internal/store"
 	"github.com/jobbridge/jobbridge/shared/api"
@@ -39,8 +40,10 @@ type Config struct {
 	Attempts int
 	// Backoff is the wait before the first retry; it doubles. Default 2s.
 	Backoff time.Duration
-	// BaseURL is the agent's URL for links in messages ("" for none).
-	BaseURL string
+	// BaseURL gives the agent's URL for links in messages (nil or "" for
+	// none); it is asked for each message, as the agent may listen only
+	// after the dispatcher is built.
+	BaseURL func() string
 	Logger  *slog.Logger
 }
 
@@ -172,23 +175,24 @@ func (d *Dispatcher) follow(ctx context.Context, ch <-chan events.Event) {
 			}
 			// Each agent notifies about its own runs (and those it finds
 			// left by a dead agent), not about others' relayed to it.
-			if e.Type == events.RunFinished && e.Run != nil && e.Local() {
-				d.handle(ctx, *e.Run)
+			if e.Type == api.EventRunFinished && e.Run != nil && e.Local() {
+				d.handle(ctx, *e.Run, e.Cause)
 			}
 		}
 	}
 }
 
 // kindOf says what a finished run is, for notifications; "" for nothing.
-func kindOf(r store.Run) Kind {
+// cause is why the run's context was cancelled (see events.Event.Cause).
+func kindOf(r store.Run, cause error) Kind {
 	switch r.Status {
 	case api.StatusFailed:
-		if r.CancelledBy == runner.TimeoutCanceller {
+		if errors.Is(cause, runner.ErrTimeout) {
 			return Timeout
 		}
 		return Failed
 	case api.StatusCancelled:
-		if r.CancelReason == runner.ShutdownReason {
+		if errors.Is(cause, runner.ErrShutdown) {
 			return "" // the agent stopping is not news
 		}
 		return Cancelled
@@ -201,8 +205,8 @@ func kindOf(r store.Run) Kind {
 }
 
 // handle decides whether a finished run notifies, and how.
-func (d *Dispatcher) handle(ctx context.Context, r store.Run) {
-	kind := kindOf(r)
+func (d *Dispatcher) handle(ctx context.Context, r store.Run, cause error) {
+	kind := kindOf(r, cause)
 	if kind == "" {
 		return
 	}
@@ -229,8 +233,10 @@ func (d *Dispatcher) handle(ctx context.Context, r store.Run) {
 		Error: firstLines(r.Error, 10), Started: r.StartedAt, Finished: r.FinishedAt, Node: r.Node, Count: 1,
 		Console: "go run ./cmd/tui, then :runs and /" + r.ID,
 	}
-	if d.cfg.BaseURL != "" {
-		m.Link = d.cfg.BaseURL + "/api/v1/runs/" + r.ID
+	if d.cfg.BaseURL != nil {
+		if base := d.cfg.BaseURL(); base != "" {
+			m.Link = base + "/api/v1/runs/" + r.ID
+		}
 	}
 	if kind == Recovered {
 		d.flushFolds(r.Rule, channels) // say how bad it got before saying it is over
@@ -252,7 +258,9 @@ func (d *Dispatcher) previousFailed(ctx context.Context, r store.Run) bool {
 	if err != nil || len(runs) == 0 {
 		return false
 	}
-	k := kindOf(runs[0])
+	// Read back from the store, the run has no cause: a timeout counts as
+	// failed, and a shutdown's cancel as a cancel, which is all this needs.
+	k := kindOf(runs[0], nil)
 	return k == Failed || k == Timeout || k == Interrupted
 }
 
@@ -359,29 +367,27 @@ func (d *Dispatcher) sender(ctx context.Context, n Notifier) {
 	}
 }
 
+// send tries a message on a channel up to Attempts times, waiting Backoff
+// and twice as long after each failure (at most 5 minutes); each failure is
+// logged and shown in the channel's status at once.
 func (d *Dispatcher) send(ctx context.Context, n Notifier, m Message) error {
-	wait := d.cfg.Backoff
-	var err error
-	for attempt := 1; attempt <= d.cfg.Attempts; attempt++ {
-		sendCtx, cancel := context.WithTimeout(ctx, time.Minute)
-		err = scrub(n, n.Notify(sendCtx, m)) // to the log, the status and the audit trail
-		cancel()
-		if err == nil {
-			return nil
-		}
-		d.log.Warn("notification not sent; will retry", "channel", n.Name(), "rule", m.Rule, "run", m.RunID, "attempt", attempt, "err", err)
-		d.noteError(n.Name(), err) // shown while it retries; unhealthy once it gives up
-		if attempt == d.cfg.Attempts {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(wait):
-		}
-		wait = min(wait*2, 5*time.Minute)
+	policy := retry.Policy{
+		Backoff:  retry.Backoff{First: d.cfg.Backoff, Max: 5 * time.Minute},
+		Attempts: d.cfg.Attempts,
 	}
-	return fmt.Errorf("gave up after %d attempts: %w", d.cfg.Attempts, err)
+	attempts := 0
+	err := retry.Do(ctx, policy, func(ctx context.Context) error {
+		attempts++
+		sendCtx, cancel := context.WithTimeout(ctx, time.Minute)
+		defer cancel()
+		err := scrub(n, n.Notify(sendCtx, m)) // to the log, the status and the audit trail
+		if err != nil {
+			d.log.Warn("notification not sent; will retry", "channel", n.Name(), "rule", m.Rule, "run", m.RunID, "attempt", attempts, "err", err)
+			d.noteError(n.Name(), err) // shown while it retries; unhealthy once it gives up
+		}
+		return err
+	})
+	return err
 }
 
 // noteError shows a failed attempt's error in the channel's status at once.

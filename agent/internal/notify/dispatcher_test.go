@@ -144,7 +144,7 @@ func newEnvWith(t *testing.T, fold time.Duration, notifiers ...notify.Notifier) 
 	}
 	e.disp = notify.New(notify.Config{
 		Store: s, Events: broker, Notifiers: notifiers,
-		FoldWindow: fold, Attempts: 3, Backoff: 10 * time.Millisecond, BaseURL: "http://agent:8080",
+		FoldWindow: fold, Attempts: 3, Backoff: 10 * time.Millisecond, BaseURL: func() string { return "http://agent:8080" },
 		Logger: slog.New(slog.NewTextHandler(e.logs, nil)),
 	})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -281,6 +281,22 @@ func TestShutdownCancellationsDoNotNotify(t *testing.T) {
 		t.Fatalf("run after shutdown: %s", got.Status)
 	}
 	e.a.quiet(t, 0)
+}
+
+// An operator may give any reason, the text the agent writes for a
+// shutdown too: the cancel is still the operator's and notifies.
+func TestOperatorCancelWithTheShutdownReasonNotifies(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, time.Minute)
+	r := e.rule(t, "long", store.NotifyPolicy{On: []string{"cancelled"}})
+	run := e.run(t, r, "block")
+	if _, err := e.runner.Cancel(context.Background(), run.ID, "alice", runner.ShutdownReason); err != nil {
+		t.Fatal(err)
+	}
+	e.waitDone(t, run.ID)
+	if m := e.a.waitN(t, 1)[0]; m.Kind != notify.Cancelled || m.RunID != run.ID {
+		t.Errorf("message = %+v, want the run's cancel", m)
+	}
 }
 
 func TestTimeoutKind(t *testing.T) {

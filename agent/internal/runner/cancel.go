@@ -6,13 +6,15 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jobbridge/jobbridge/agent/internal/events"
 	"github.com/jobbridge/jobbridge/agent/internal/store"
 	"github.com/jobbridge/jobbridge/shared/api"
 )
 
-// What a run records as its canceller (CancelledBy) or reason, so that
-// readers (notifications) can tell a timeout or a shutdown from an operator.
+// What a run stopped by its rule's timeout or by the agent's shutdown
+// records as its canceller (CancelledBy) and reason. They are for people
+// reading the run; code tells the causes apart with errors.Is on the run's
+// cause (see events.Event.Cause), never by these texts, which an operator
+// may write too.
 const (
 	// TimeoutCanceller is CancelledBy of a run stopped by its rule's timeout.
 	TimeoutCanceller = "timeout"
@@ -20,9 +22,22 @@ const (
 	ShutdownReason = "agent shutting down"
 )
 
+// Why a run's context was cancelled. The cause of a run's context, and of
+// the run.finished event the runner publishes for it, wraps one of these.
+var (
+	// ErrCancelled: someone asked to cancel the run (the API, the console,
+	// another agent relaying such a request).
+	ErrCancelled = errors.New("cancelled")
+	// ErrTimeout: the rule's timeout passed.
+	ErrTimeout = errors.New("timed out")
+	// ErrShutdown: the agent is shutting down.
+	ErrShutdown = errors.New("the agent is shutting down")
+)
+
 // cancelCause is why a run's context was cancelled: it decides the run's
-// final state and error.
+// final state and error, and wraps ErrCancelled, ErrTimeout or ErrShutdown.
 type cancelCause struct {
+	kind   error
 	status api.RunStatus // the state the run ends in
 	by     string
 	reason string
@@ -30,22 +45,24 @@ type cancelCause struct {
 }
 
 func (c *cancelCause) Error() string { return c.msg }
+func (c *cancelCause) Unwrap() error { return c.kind }
 
 func operatorCause(by, reason string) *cancelCause {
 	msg := "cancelled by " + by
 	if reason != "" {
 		msg += ": " + reason
 	}
-	return &cancelCause{status: api.StatusCancelled, by: by, reason: reason, msg: msg}
+	return &cancelCause{kind: ErrCancelled, status: api.StatusCancelled, by: by, reason: reason, msg: msg}
 }
 
 func timeoutCause(d time.Duration) *cancelCause {
 	msg := fmt.Sprintf("timed out after %s (the rule's timeout)", d)
-	return &cancelCause{status: api.StatusFailed, by: TimeoutCanceller, reason: msg, msg: msg}
+	return &cancelCause{kind: ErrTimeout, status: api.StatusFailed, by: TimeoutCanceller, reason: msg, msg: msg}
 }
 
 func shutdownCause(node string) *cancelCause {
 	return &cancelCause{
+		kind:   ErrShutdown,
 		status: api.StatusCancelled,
 		by:     "agent " + node,
 		reason: ShutdownReason,
@@ -61,7 +78,7 @@ func (r *Runner) Cancel(ctx context.Context, id, by, reason string) (store.Run, 
 	if err != nil {
 		return store.Run{}, fmt.Errorf("cancel run %s: %w", id, err)
 	}
-	r.publish(events.RunCancelling, run)
+	r.publish(api.EventRunCancelling, run)
 	r.noteState(run)
 	if !r.cancelActive(id, operatorCause(by, reason)) && r.cfg.RemoteCancel != nil {
 		if err := r.cfg.RemoteCancel(ctx, id); err != nil {
@@ -124,7 +141,7 @@ func (r *Runner) markCancelling(id string, cause error) {
 		}
 		return
 	}
-	r.publish(events.RunCancelling, run)
+	r.publish(api.EventRunCancelling, run)
 	r.noteState(run)
 }
 

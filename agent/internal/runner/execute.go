@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jobbridge/jobbridge/agent/internal/events"
+	"github.com/jobbridge/jobbridge/agent/internal/retry"
 	"github.com/jobbridge/jobbridge/agent/internal/store"
 	"github.com/jobbridge/jobbridge/jobs"
 	"github.com/jobbridge/jobbridge/shared/api"
@@ -33,9 +34,9 @@ func (r *Runner) execute(ctx context.Context, ar *activeRun, job jobs.Job, param
 	stopAfter()
 	rep.close()
 
-	fin := outcome(ctx, id, err)
+	fin, cause := outcome(ctx, id, err)
 	fin.Error = rep.mask.mask(fin.Error)
-	_, ferr := r.finish(r.live, fin)
+	_, ferr := r.finish(r.live, fin, cause)
 	ar.recorded = ferr == nil || errors.Is(ferr, store.ErrConflict)
 	switch {
 	case ar.recorded:
@@ -81,8 +82,8 @@ func callJob(ctx context.Context, job jobs.Job, params jobs.Params, rep *reporte
 }
 
 // outcome decides a run's final state from its job's error and why its
-// context ended, if it did.
-func outcome(ctx context.Context, id string, err error) store.RunFinishParams {
+// context ended, if it did (the cause, nil if it did not).
+func outcome(ctx context.Context, id string, err error) (store.RunFinishParams, error) {
 	p := store.RunFinishParams{ID: id, Status: api.StatusSucceeded}
 	var cc *cancelCause
 	switch {
@@ -91,63 +92,48 @@ func outcome(ctx context.Context, id string, err error) store.RunFinishParams {
 		if err == nil {
 			p.Error += " (the job finished its work anyway)"
 		}
+		return p, cc
 	case err != nil:
 		p.Status, p.Error = api.StatusFailed, err.Error()
 	}
-	return p
+	return p, nil
 }
 
 // finishPatience is how long a run's outcome is retried while the database
 // is unavailable (a restart, a failover, a full disk) before it is given up.
 const finishPatience = 10 * time.Minute
 
-// Retries while the database is unavailable wait retryFirst, then twice as
-// long each time, up to retryMax. Each store call gets storeCallTimeout.
-const (
-	retryFirst       = 100 * time.Millisecond
-	retryMax         = 5 * time.Second
-	storeCallTimeout = 10 * time.Second
-)
+// storeCallTimeout bounds each store call of a retry.
+const storeCallTimeout = 10 * time.Second
+
+// whileUnavailable retries a store write while the database is unavailable:
+// from 100ms, doubling up to 5s, for finishPatience at most.
+var whileUnavailable = retry.Policy{
+	Backoff:   retry.Backoff{First: 100 * time.Millisecond, Max: 5 * time.Second},
+	Within:    finishPatience,
+	Retryable: func(err error) bool { return errors.Is(err, store.ErrUnavailable) },
+}
 
 // finish records a run's end, retrying while the database is unavailable so
 // that a final state is not lost to an outage: the job's work is done, and
 // the database will be back. It gives up after finishPatience, or when ctx
 // is done (the shutdown's deadline), and then does not touch the store.
-func (r *Runner) finish(ctx context.Context, p store.RunFinishParams) (store.Run, error) {
+// cause, nil or wrapping ErrCancelled, ErrTimeout or ErrShutdown, says why
+// the run's context was cancelled; the run.finished event carries it.
+func (r *Runner) finish(ctx context.Context, p store.RunFinishParams, cause error) (store.Run, error) {
 	p.FinishedAt = time.Now().UTC()
-	deadline := time.Now().Add(finishPatience)
-	backoff := retryFirst
-	for {
-		if ctx.Err() != nil {
-			return store.Run{}, fmt.Errorf("record run %s as %s: gave up: %w", p.ID, p.Status, context.Cause(ctx))
-		}
-		cctx, cancel := context.WithTimeout(ctx, storeCallTimeout)
-		run, err := r.cfg.Store.RunFinish(cctx, p)
-		cancel()
-		if err == nil {
-			r.publish(events.RunFinished, run)
-			return run, nil
-		}
-		if !errors.Is(err, store.ErrUnavailable) || time.Now().After(deadline) || ctx.Err() != nil {
-			return store.Run{}, fmt.Errorf("record run %s as %s: %w", p.ID, p.Status, err)
-		}
+	policy := whileUnavailable
+	policy.OnRetry = func(_ int, _ time.Duration, err error) {
 		r.log.Warn("database unavailable, will retry recording the run's outcome", "run", p.ID, "status", p.Status, "err", err)
-		if !sleep(ctx, backoff) {
-			return store.Run{}, fmt.Errorf("record run %s as %s: gave up: %w", p.ID, p.Status, err)
-		}
-		backoff = min(backoff*2, retryMax)
 	}
-}
-
-// sleep waits d, or less if ctx is done first; it reports whether it slept
-// all of d.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
+	run, err := retry.Value(ctx, policy, func(ctx context.Context) (store.Run, error) {
+		ctx, cancel := context.WithTimeout(ctx, storeCallTimeout)
+		defer cancel()
+		return r.cfg.Store.RunFinish(ctx, p)
+	})
+	if err != nil {
+		return store.Run{}, fmt.Errorf("record run %s as %s: %w", p.ID, p.Status, err)
 	}
+	r.cfg.Events.Publish(events.Event{Type: api.EventRunFinished, RuleName: run.Rule, Run: &run, Cause: cause})
+	return run, nil
 }

@@ -8,7 +8,9 @@ import (
 	"time"
 
 	"github.com/jobbridge/jobbridge/agent/internal/events"
+	"github.com/jobbridge/jobbridge/agent/internal/retry"
 	"github.com/jobbridge/jobbridge/agent/internal/store"
+	"github.com/jobbridge/jobbridge/shared/api"
 )
 
 // lineOverhead is what a buffered line costs besides its text.
@@ -75,7 +77,8 @@ func (rep *reporter) notes() (notes []store.LogLine, lost, dropped int) {
 }
 
 // flusher writes the buffer every LogFlushInterval, or sooner when a batch
-// is full. While writes fail it waits longer between tries, up to retryMax,
+// is full. While writes fail it waits longer between tries, as
+// whileUnavailable does,
 // and logs the failure once and the recovery once. It stops with the
 // reporter, or when Shutdown gives up.
 func (rep *reporter) flusher() {
@@ -105,9 +108,9 @@ func (rep *reporter) flusher() {
 		case err == nil:
 		case !failing:
 			rep.r.log.Warn("store the run's log and progress: keeping them to retry", "run", rep.id, "err", err)
-			failing, wait = true, max(interval, retryFirst)
+			failing, wait = true, max(interval, whileUnavailable.First)
 		default:
-			wait = min(wait*2, retryMax)
+			wait = min(wait*2, whileUnavailable.Max)
 		}
 		timer.Reset(wait)
 	}
@@ -161,7 +164,7 @@ func (rep *reporter) flush(ctx context.Context) error {
 		rep.mu.Unlock()
 		if err == nil {
 			for _, n := range notes {
-				rep.r.cfg.Events.Publish(events.Event{Type: events.RunLog, RuleName: run.Rule, Run: &run, Log: &n})
+				rep.r.cfg.Events.Publish(events.Event{Type: api.EventRunLog, RuleName: run.Rule, Run: &run, Log: &n})
 			}
 		}
 	}
@@ -186,19 +189,8 @@ func (rep *reporter) flushFinal() {
 	rep.mu.Lock()
 	rep.final = true
 	rep.mu.Unlock()
-	ctx := rep.r.live
-	deadline := time.Now().Add(finishPatience)
-	backoff := retryFirst
-	for {
-		err := rep.flush(ctx)
-		if err == nil {
-			return
-		}
-		if ctx.Err() != nil || !errors.Is(err, store.ErrUnavailable) || time.Now().After(deadline) || !sleep(ctx, backoff) {
-			rep.abandon(err)
-			return
-		}
-		backoff = min(backoff*2, retryMax)
+	if err := retry.Do(rep.r.live, whileUnavailable, rep.flush); err != nil {
+		rep.abandon(err)
 	}
 }
 

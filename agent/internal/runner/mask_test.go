@@ -69,7 +69,7 @@ func TestRunRecordsNeverHoldASecretValue(t *testing.T) {
 				if ev.Run != nil {
 					texts = append(texts, "event error: "+ev.Run.Error, "event progress: "+ev.Run.Progress.Message)
 				}
-				if ev.Type == events.RunFinished {
+				if ev.Type == api.EventRunFinished {
 					break events
 				}
 			case <-time.After(5 * time.Second):

@@ -116,7 +116,7 @@ func (rep *reporter) Log(level slog.Level, message string) {
 	run := rep.run
 	rep.mu.Unlock()
 
-	rep.r.cfg.Events.Publish(events.Event{Type: events.RunLog, RuleName: run.Rule, Run: &run, Log: &line})
+	rep.r.cfg.Events.Publish(events.Event{Type: api.EventRunLog, RuleName: run.Rule, Run: &run, Log: &line})
 	if full {
 		select {
 		case rep.wake <- struct{}{}:
@@ -143,7 +143,7 @@ func (rep *reporter) Progress(percent int, message string) {
 	rep.run.Progress = p
 	run := rep.run
 	rep.mu.Unlock()
-	rep.r.cfg.Events.Publish(events.Event{Type: events.RunProgress, RuleName: run.Rule, Run: &run})
+	rep.r.cfg.Events.Publish(events.Event{Type: api.EventRunProgress, RuleName: run.Rule, Run: &run})
 }
 
 var _ jobs.ProcessReporter = (*reporter)(nil)

@@ -261,12 +261,12 @@ func (r *Runner) Start(ctx context.Context, p StartParams) (run store.Run, creat
 		return run, false, nil
 	}
 	if run.Status == api.StatusSkipped {
-		r.publish(events.RunSkipped, run)
+		r.publish(api.EventRunSkipped, run)
 		return run, true, nil
 	}
 	if setupErr != nil {
 		// Record why it could not start; the run never ran.
-		fin, ferr := r.finish(r.live, store.RunFinishParams{ID: run.ID, Status: api.StatusFailed, Error: setupErr.Error()})
+		fin, ferr := r.finish(r.live, store.RunFinishParams{ID: run.ID, Status: api.StatusFailed, Error: setupErr.Error()}, nil)
 		if ferr != nil {
 			return run, true, ferr
 		}
@@ -285,13 +285,13 @@ func (r *Runner) Start(ctx context.Context, p StartParams) (run store.Run, creat
 		r.mu.Unlock()
 		cancel(nil)
 		sc := shutdownCause(r.cfg.Node)
-		fin, _ := r.finish(r.live, store.RunFinishParams{ID: run.ID, Status: sc.status, Error: sc.msg, CancelledBy: sc.by, CancelReason: sc.reason})
+		fin, _ := r.finish(r.live, store.RunFinishParams{ID: run.ID, Status: sc.status, Error: sc.msg, CancelledBy: sc.by, CancelReason: sc.reason}, sc)
 		return fin, true, nil
 	}
 	r.active[run.ID] = ar
 	r.mu.Unlock()
 
-	r.publish(events.RunStarted, run)
+	r.publish(api.EventRunStarted, run)
 	go r.execute(runCtx, ar, job, params, p.Rule.Timeout)
 	return run, true, nil
 }
@@ -314,7 +314,7 @@ func (r *Runner) skip(ctx context.Context, rule store.Rule, p FireParams, why st
 		return store.Run{}, false, fmt.Errorf("record skipped run of rule %q: %w", rule.Name, err)
 	}
 	if created {
-		r.publish(events.RunSkipped, run)
+		r.publish(api.EventRunSkipped, run)
 	}
 	return run, created, nil
 }
@@ -344,6 +344,6 @@ func (r *Runner) Active() []string {
 	return ids
 }
 
-func (r *Runner) publish(t events.Type, run store.Run) {
+func (r *Runner) publish(t string, run store.Run) {
 	r.cfg.Events.Publish(events.Event{Type: t, RuleName: run.Rule, Run: &run})
 }

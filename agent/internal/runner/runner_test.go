@@ -141,8 +141,8 @@ func TestSucceededRunIsRecordedWithLogAndProgress(t *testing.T) {
 		if fin.Progress.Percent != 100 {
 			t.Errorf("progress = %+v, want 100", fin.Progress)
 		}
-		var types []events.Type
-		for len(types) == 0 || types[len(types)-1] != events.RunFinished {
+		var types []string
+		for len(types) == 0 || types[len(types)-1] != api.EventRunFinished {
 			select {
 			case ev := <-evs:
 				types = append(types, ev.Type)
@@ -150,7 +150,7 @@ func TestSucceededRunIsRecordedWithLogAndProgress(t *testing.T) {
 				t.Fatalf("events so far %v: no run.finished", types)
 			}
 		}
-		want := []events.Type{events.RunStarted, events.RunLog, events.RunProgress, events.RunFinished}
+		want := []string{api.EventRunStarted, api.EventRunLog, api.EventRunProgress, api.EventRunFinished}
 		if len(types) != len(want) {
 			t.Fatalf("events %v, want %v", types, want)
 		}
@@ -510,18 +510,18 @@ func TestEventsAfterACancelCarryTheRunAsItIs(t *testing.T) {
 	if _, err := e.runner.Cancel(context.Background(), run.ID, "alice", ""); err != nil {
 		t.Fatal(err)
 	}
-	seen := map[events.Type]api.RunStatus{}
+	seen := map[string]api.RunStatus{}
 	for len(seen) < 3 {
 		select {
 		case ev := <-evs:
-			if ev.Type == events.RunLog || ev.Type == events.RunProgress || ev.Type == events.RunFinished {
+			if ev.Type == api.EventRunLog || ev.Type == api.EventRunProgress || ev.Type == api.EventRunFinished {
 				seen[ev.Type] = ev.Run.Status
 			}
 		case <-time.After(5 * time.Second):
 			t.Fatalf("events so far: %v", seen)
 		}
 	}
-	if seen[events.RunLog] != api.StatusCancelling || seen[events.RunProgress] != api.StatusCancelling || seen[events.RunFinished] != api.StatusCancelled {
+	if seen[api.EventRunLog] != api.StatusCancelling || seen[api.EventRunProgress] != api.StatusCancelling || seen[api.EventRunFinished] != api.StatusCancelled {
 		t.Errorf("statuses carried by the events after the cancel: %v; want cancelling, cancelling, cancelled", seen)
 	}
 }

@@ -151,7 +151,7 @@ func (r *Runner) interrupt(ctx context.Context, ar *activeRun) bool {
 	if err := ar.rep.flush(ctx); err != nil {
 		r.log.Warn("store the log of a run that did not return", "run", ar.run.ID, "err", err)
 	}
-	_, err := r.finish(ctx, store.RunFinishParams{ID: ar.run.ID, Status: api.StatusInterrupted, Error: "interrupted: the agent stopped before the job returned (shutdown grace period over)"})
+	_, err := r.finish(ctx, store.RunFinishParams{ID: ar.run.ID, Status: api.StatusInterrupted, Error: "interrupted: the agent stopped before the job returned (shutdown grace period over)"}, shutdownCause(r.cfg.Node))
 	if err != nil && !errors.Is(err, store.ErrConflict) {
 		r.log.Warn("record interrupted run", "run", ar.run.ID, "err", err)
 		return false

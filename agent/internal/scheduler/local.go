@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/jobbridge/jobbridge/agent/internal/retry"
 	"github.com/jobbridge/jobbridge/agent/internal/runner"
 	"github.com/jobbridge/jobbridge/agent/internal/store"
 	"github.com/jobbridge/jobbridge/shared/api"
@@ -252,30 +253,30 @@ func (s *Local) fireDue(ctx context.Context, e *entry, now time.Time) {
 // database is unavailable; the event id makes retries safe.
 func (s *Local) fire(ctx context.Context, rule string, at time.Time) {
 	p := runner.FireParams{Rule: rule, EventID: EventID(rule, at), At: at, By: "scheduler"}
-	for attempt := 1; ; attempt++ {
-		run, created, err := s.cfg.Firer.Fire(ctx, p)
-		switch {
-		case err == nil && created:
-			s.log.Info("scheduler: fired", "rule", rule, "fireTime", at, "run", run.ID, "status", run.Status)
-			return
-		case err == nil:
-			s.log.Debug("scheduler: fire time already run", "rule", rule, "fireTime", at, "run", run.ID)
-			return
-		case errors.Is(err, runner.ErrRuleDisabled), errors.Is(err, runner.ErrUnknownRule):
-			return // changed under us; the next load drops it
-		case errors.Is(err, runner.ErrShuttingDown), ctx.Err() != nil:
-			return
-		case errors.Is(err, store.ErrUnavailable) && attempt < 4:
+	policy := retry.Policy{
+		Backoff:   retry.Backoff{First: 2 * time.Second, Max: 6 * time.Second}, // 2s, 4s, 6s
+		Attempts:  4,
+		Retryable: func(err error) bool { return errors.Is(err, store.ErrUnavailable) },
+		OnRetry: func(attempt int, _ time.Duration, err error) {
 			s.log.Warn("scheduler: database unavailable, retrying the fire", "rule", rule, "fireTime", at, "attempt", attempt, "err", err)
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(time.Duration(attempt) * 2 * time.Second):
-			}
-		default:
-			s.log.Error("scheduler: fire failed", "rule", rule, "fireTime", at, "err", fmt.Errorf("fire: %w", err))
-			return
-		}
+		},
+	}
+	var created bool
+	run, err := retry.Value(ctx, policy, func(ctx context.Context) (store.Run, error) {
+		run, c, err := s.cfg.Firer.Fire(ctx, p)
+		created = c
+		return run, err
+	})
+	switch {
+	case err == nil && created:
+		s.log.Info("scheduler: fired", "rule", rule, "fireTime", at, "run", run.ID, "status", run.Status)
+	case err == nil:
+		s.log.Debug("scheduler: fire time already run", "rule", rule, "fireTime", at, "run", run.ID)
+	case errors.Is(err, runner.ErrRuleDisabled), errors.Is(err, runner.ErrUnknownRule):
+		// changed under us; the next load drops it
+	case errors.Is(err, runner.ErrShuttingDown), ctx.Err() != nil:
+	default:
+		s.log.Error("scheduler: fire failed", "rule", rule, "fireTime", at, "err", fmt.Errorf("fire: %w", err))
 	}
 }
 

@@ -26,7 +26,7 @@ type auditOutput struct {
 }
 
 type syncOutput struct {
-	Body any
+	Body api.SyncReport
 }
 
 type tokenCreateInput struct {

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/jobbridge/jobbridge/agent/internal/events"
+	"github.com/jobbridge/jobbridge/shared/api"
 )
 
 // Metrics are the agent's Prometheus metrics, on their own registry.
@@ -91,14 +92,14 @@ func (m *Metrics) observe(e events.Event) {
 	}
 	r := e.Run
 	switch e.Type {
-	case events.RunStarted:
+	case api.EventRunStarted:
 		m.running.Inc()
 		if !r.ScheduledAt.IsZero() {
 			m.schedulerLag.Observe(r.StartedAt.Sub(r.ScheduledAt).Seconds())
 		}
-	case events.RunSkipped:
+	case api.EventRunSkipped:
 		m.runs.WithLabelValues(r.Job, string(r.Status)).Inc()
-	case events.RunFinished:
+	case api.EventRunFinished:
 		if !r.StartedAt.IsZero() && r.Node != "" {
 			m.running.Dec()
 			m.runDuration.WithLabelValues(r.Job).Observe(r.FinishedAt.Sub(r.StartedAt).Seconds())

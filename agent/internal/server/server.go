@@ -29,7 +29,7 @@ type Firer interface {
 
 // Reconciler syncs the scheduler backend on demand (POST /api/v1/sync).
 type Reconciler interface {
-	Reconcile(ctx context.Context) (any, error)
+	Reconcile(ctx context.Context) (api.SyncReport, error)
 }
 
 // Config configures the HTTP handler. Store and Firer are required; the

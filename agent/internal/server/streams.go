@@ -26,7 +26,7 @@ func (s *Server) registerStreams(hapi huma.API) {
 		Method:      http.MethodGet,
 		Path:        APIPrefix + "/events",
 		Summary:     "Server-Sent Events of run and rule changes",
-		Description: fmt.Sprintf("Each message's `event` is the type (run.started, run.skipped, run.progress, run.log, run.cancelling, run.finished, rule.created, rule.changed, rule.deleted, reset), its `id` the event id and its `data` an Event as JSON. Send `Last-Event-ID` to resume after an event; `reset` means events were missed and the client should reload. Comments are heartbeats; the stream ends when its token is revoked (checked at each heartbeat), and a client that falls too far behind gets a final `reset` carrying the id of the last event it was sent, to reconnect with. One token may hold %d streams open and one address %d (429 above).", MaxStreamsPerToken, MaxStreamsPerAddress),
+		Description: fmt.Sprintf("Each message's `event` is the type (%s), its `id` the event id and its `data` an Event as JSON. Send `Last-Event-ID` to resume after an event; `reset` means events were missed and the client should reload. Comments are heartbeats; the stream ends when its token is revoked (checked at each heartbeat), and a client that falls too far behind gets a final `reset` carrying the id of the last event it was sent, to reconnect with. One token may hold %d streams open and one address %d (429 above).", strings.Join(api.EventTypes, ", "), MaxStreamsPerToken, MaxStreamsPerAddress),
 		Parameters: []*huma.Param{{
 			Name: "Last-Event-ID", In: "header", Schema: &huma.Schema{Type: "string"},
 			Description: "Resume after this event",
@@ -191,7 +191,7 @@ func (s *Server) followLog(w http.ResponseWriter, r *http.Request, id string) {
 	// Watch before reading, so no line falls between the two; only this
 	// run's lines and its end wake the stream.
 	watcher, _, _, ok := s.watch(w, caller, 0, func(f *events.Frame) bool {
-		return f.Run != nil && f.Run.ID == id && (f.Type == events.RunLog && f.Log != nil || f.Type == events.RunFinished)
+		return f.Run != nil && f.Run.ID == id && (f.Type == api.EventRunLog && f.Log != nil || f.Type == api.EventRunFinished)
 	})
 	if !ok {
 		return
@@ -271,12 +271,12 @@ func (s *Server) followLog(w http.ResponseWriter, r *http.Request, id string) {
 			}
 		case f := <-watcher.C:
 			switch {
-			case f.Type == events.RunLog && f.Log.Seq > after:
+			case f.Type == api.EventRunLog && f.Log.Seq > after:
 				if sw.write(s.logFrame(f)) != nil {
 					return
 				}
 				after = f.Log.Seq
-			case f.Type == events.RunFinished:
+			case f.Type == api.EventRunFinished:
 				finish(*f.Run)
 				return
 			}

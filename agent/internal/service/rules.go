@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jobbridge/jobbridge/agent/internal/events"
 	"github.com/jobbridge/jobbridge/agent/internal/runner"
 	"github.com/jobbridge/jobbridge/agent/internal/store"
 	"github.com/jobbridge/jobbridge/jobs"
@@ -141,7 +140,7 @@ func (s *Service) RuleCreate(ctx context.Context, actor string, in api.RuleInput
 	if err != nil {
 		return store.Rule{}, fmt.Errorf("create rule %q: %w", r.Name, err)
 	}
-	s.ruleSaved(ctx, created, events.RuleCreated)
+	s.ruleSaved(ctx, created, api.EventRuleCreated)
 	s.audit(ctx, actor, "rule.create", created.Name, fmt.Sprintf("job %s, schedule %s, enabled %t", created.Job, created.Schedule, created.Enabled))
 	return created, nil
 }
@@ -161,7 +160,7 @@ func (s *Service) RuleReplace(ctx context.Context, actor, name string, in api.Ru
 	if err != nil {
 		return store.Rule{}, fmt.Errorf("replace rule %q: %w", name, err)
 	}
-	s.ruleSaved(ctx, updated, events.RuleChanged)
+	s.ruleSaved(ctx, updated, api.EventRuleChanged)
 	s.audit(ctx, actor, "rule.replace", name, fmt.Sprintf("job %s, schedule %s, enabled %t", updated.Job, updated.Schedule, updated.Enabled))
 	return updated, nil
 }
@@ -180,7 +179,7 @@ func (s *Service) RuleSetEnabled(ctx context.Context, actor, name string, enable
 	if err != nil {
 		return store.Rule{}, fmt.Errorf("update rule %q: %w", name, err)
 	}
-	s.ruleSaved(ctx, updated, events.RuleChanged)
+	s.ruleSaved(ctx, updated, api.EventRuleChanged)
 	action := "rule.disable"
 	if enabled {
 		action = "rule.enable"
@@ -204,12 +203,12 @@ func (s *Service) RuleDelete(ctx context.Context, actor, name string) error {
 	if s.backend != nil {
 		s.backend.RuleDeleted(ctx, r)
 	}
-	s.publishRule(events.RuleDeleted, r)
+	s.publishRule(api.EventRuleDeleted, r)
 	s.audit(ctx, actor, "rule.delete", name, "")
 	return nil
 }
 
-func (s *Service) ruleSaved(ctx context.Context, r store.Rule, t events.Type) {
+func (s *Service) ruleSaved(ctx context.Context, r store.Rule, t string) {
 	if s.runner != nil {
 		s.runner.ForgetRule(r.Name)
 	}

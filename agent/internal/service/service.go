@@ -101,12 +101,12 @@ func (s *Service) audit(ctx context.Context, actor, action, target, detail strin
 	}
 }
 
-func (s *Service) publishRule(t events.Type, r store.Rule) {
+func (s *Service) publishRule(t string, r store.Rule) {
 	if s.events == nil {
 		return
 	}
 	ev := events.Event{Type: t, RuleName: r.Name}
-	if t != events.RuleDeleted {
+	if t != api.EventRuleDeleted {
 		ev.Rule = &r
 	}
 	s.events.Publish(ev)

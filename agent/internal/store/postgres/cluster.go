@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/jobbridge/jobbridge/agent/internal/retry"
 	"github.com/jobbridge/jobbridge/agent/internal/store"
 )
 
@@ -48,19 +49,15 @@ func (s *Store) Notify(ctx context.Context, channel, payload string) error {
 // Listen listens on its own connection, reconnecting with backoff; see
 // store.Cluster for what it tells fn about the connection.
 func (s *Store) Listen(ctx context.Context, channels []string, fn func(channel, payload string)) error {
-	backoff := 100 * time.Millisecond
+	reconnect := retry.Policy{Backoff: retry.Backoff{First: 100 * time.Millisecond, Max: 5 * time.Second}}
 	first := true
 	for ctx.Err() == nil {
-		conn, err := s.listenConn(ctx, channels)
+		conn, err := retry.Value(ctx, reconnect, func(ctx context.Context) (*pgx.Conn, error) {
+			return s.listenConn(ctx, channels)
+		})
 		if err != nil {
-			select {
-			case <-ctx.Done():
-			case <-time.After(backoff):
-			}
-			backoff = min(backoff*2, 5*time.Second)
-			continue
+			continue // ctx is done: only that stops the retries
 		}
-		backoff = 100 * time.Millisecond
 		if first {
 			fn(store.Listening, "")
 		} else {

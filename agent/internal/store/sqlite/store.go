@@ -17,6 +17,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"net/url"
@@ -186,6 +187,25 @@ func (s *Store) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	return nil
 }
 
+// errDBClosed is database/sql's error for a call on a closed *sql.DB (the
+// store closed under a late caller). database/sql does not export it, so it
+// is taken once from a DB closed at once, to be matched with errors.Is
+// rather than by its text.
+var errDBClosed = func() error {
+	db := sql.OpenDB(noConnector{})
+	db.Close()
+	return db.PingContext(context.Background())
+}()
+
+// noConnector is a connector that never connects: errDBClosed's DB is
+// closed before it would.
+type noConnector struct{}
+
+func (noConnector) Connect(context.Context) (driver.Conn, error) {
+	return nil, errors.New("no connection")
+}
+func (noConnector) Driver() driver.Driver { return nil }
+
 // dbErr wraps err with what was being done, translating the driver's errors
 // into the store's: no row is ErrNotFound, a unique key taken is ErrConflict,
 // a database that cannot be opened or stays locked is ErrUnavailable.
@@ -194,7 +214,7 @@ func dbErr(err error, format string, args ...any) error {
 	if errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("%s: %w", op, store.ErrNotFound)
 	}
-	if errors.Is(err, sql.ErrConnDone) || err.Error() == "sql: database is closed" {
+	if errors.Is(err, sql.ErrConnDone) || errors.Is(err, errDBClosed) {
 		return fmt.Errorf("%s: %w: %w", op, store.ErrUnavailable, err)
 	}
 	var se *sqlite.Error

@@ -1,0 +1,65 @@
+package server_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/jobbridge/jobbridge/agent/internal/server"
+	"github.com/jobbridge/jobbridge/agent/internal/service"
+	"github.com/jobbridge/jobbridge/agent/internal/storetesting"
+)
+
+// The published document says what POST /sync answers, field by field, so
+// that clients generated from it can read the report.
+func TestOpenAPIDescribesTheSyncReport(t *testing.T) {
+	t.Parallel()
+	st := storetesting.Open(t, "sqlite")
+	srv := httptest.NewServer(server.New(server.Config{Store: st, Service: service.New(service.Config{Store: st})}))
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/api/v1/openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	type schema struct {
+		Ref        string                     `json:"$ref"`
+		Type       any                        `json:"type"`
+		Properties map[string]json.RawMessage `json:"properties"`
+	}
+	var doc struct {
+		Paths map[string]map[string]struct {
+			Responses map[string]struct {
+				Content map[string]struct {
+					Schema schema `json:"schema"`
+				} `json:"content"`
+			} `json:"responses"`
+		} `json:"paths"`
+		Components struct {
+			Schemas map[string]schema `json:"schemas"`
+		} `json:"components"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("openapi.json: %d, %v", resp.StatusCode, err)
+	}
+	var answer schema
+	for path, ops := range doc.Paths {
+		if strings.HasSuffix(path, "/sync") {
+			answer = ops["post"].Responses["200"].Content["application/json"].Schema
+		}
+	}
+	if name, ok := strings.CutPrefix(answer.Ref, "#/components/schemas/"); ok {
+		answer = doc.Components.Schemas[name]
+	}
+	var fields []string
+	for f := range answer.Properties {
+		fields = append(fields, f)
+	}
+	slices.Sort(fields)
+	if want := []string{"deleted", "failed", "inStep", "orphans", "synced"}; !slices.Equal(fields, want) {
+		t.Errorf("POST /sync answers fields %v, want %v", fields, want)
+	}
+}
