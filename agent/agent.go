@@ -32,19 +32,34 @@ import (
 
 // Env is what a RegisterFunc may hand to the jobs it builds.
 type Env struct {
-	// Store is the agent's database; its Exec runs statements on it (the
-	// built-in SQL job uses it).
-	Store  store.Store
+	// DB is the agent's database: Exec runs a statement on it (the built-in
+	// SQL job uses it).
+	DB     Execer
 	Logger *slog.Logger
 	// AddNotifier adds a notification channel of the program's own, beside
 	// the configured email, chat webhook and SNS; rules name it by its Name.
-	AddNotifier func(notify.Notifier)
+	AddNotifier func(Notifier)
 	// Egress is the policy for jobs' network calls, from JOBBRIDGE_HTTP_ALLOW.
 	Egress *egress.Policy
 	// CommandEnv are the agent variables command jobs see beside PATH, HOME,
 	// LANG and TZ, from JOBBRIDGE_COMMAND_ENV.
 	CommandEnv []string
 }
+
+// Execer runs statements on the agent's database.
+type Execer interface {
+	// Exec runs query with args and returns how many rows it changed.
+	Exec(ctx context.Context, query string, args ...any) (int64, error)
+}
+
+// Notifier is a notification channel of a program's own (see
+// Env.AddNotifier): Name identifies it in rules, the status and the audit
+// trail; Notify sends one message, and an error is retried with backoff.
+type Notifier = notify.Notifier
+
+// Notification is one message a Notifier sends: what happened (Kind, one of
+// the api.NotifyKind values), to which rule, job and run, and how to open it.
+type Notification = notify.Message
 
 // RegisterFunc registers the jobs an agent offers. A program that wants its
 // own jobs passes its own; see the README.
@@ -169,7 +184,7 @@ func build(ctx context.Context, cfg Config, log *slog.Logger, st store.Store, re
 	a.jobs = jobs.NewRegistry()
 	var own []notify.Notifier
 	if register != nil {
-		env := Env{Store: st, Logger: log, AddNotifier: func(n notify.Notifier) { own = append(own, n) }}
+		env := Env{DB: st, Logger: log, AddNotifier: func(n notify.Notifier) { own = append(own, n) }}
 		// Both were checked by Validate.
 		env.Egress, _ = egress.Parse(cfg.HTTPAllow)
 		env.CommandEnv, _ = cfg.commandEnv()

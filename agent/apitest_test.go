@@ -103,7 +103,7 @@ func startAgent(t testing.TB, kind string, tweak ...func(*agent.Config)) *testAg
 	sj := &secretJob{}
 	a, err := agent.New(context.Background(), cfg, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		func(r *jobs.Registry, env agent.Env) error {
-			if err := builtin.Register(r, builtin.Options{DB: env.Store, Egress: env.Egress, PassEnv: env.CommandEnv}); err != nil {
+			if err := builtin.Register(r, builtin.Options{DB: env.DB, Egress: env.Egress, PassEnv: env.CommandEnv}); err != nil {
 				return err
 			}
 			leaky, err := builtin.NewShellCommand("leaky", "prints its secret and its environment", leakyScript,

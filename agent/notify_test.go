@@ -88,7 +88,7 @@ func TestAProgramsOwnNotifier(t *testing.T) {
 	cfg.AdminToken = adminToken
 	a, err := agent.New(context.Background(), cfg, nil, func(r *jobs.Registry, env agent.Env) error {
 		env.AddNotifier(pg)
-		return builtin.Register(r, builtin.Options{DB: env.Store, Egress: env.Egress, PassEnv: env.CommandEnv})
+		return builtin.Register(r, builtin.Options{DB: env.DB, Egress: env.Egress, PassEnv: env.CommandEnv})
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -20,7 +20,7 @@ import (
 // such as `cron next`, run here.
 func ExampleMain() {
 	register := func(r *jobs.Registry, env agent.Env) error {
-		return builtin.Register(r, builtin.Options{DB: env.Store, Egress: env.Egress, PassEnv: env.CommandEnv})
+		return builtin.Register(r, builtin.Options{DB: env.DB, Egress: env.Egress, PassEnv: env.CommandEnv})
 	}
 	code := cli.Main(context.Background(),
 		[]string{"cron", "next", "cron(0 12 ? * MON-FRI *)", "--count", "3", "--from", "2026-11-27T00:00:00Z"},

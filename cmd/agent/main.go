@@ -20,5 +20,5 @@ func main() {
 // registerJobs offers the built-in jobs. A program with its own jobs writes
 // its own version of this function (see the README).
 func registerJobs(r *jobs.Registry, env agent.Env) error {
-	return builtin.Register(r, builtin.Options{DB: env.Store, Egress: env.Egress, PassEnv: env.CommandEnv})
+	return builtin.Register(r, builtin.Options{DB: env.DB, Egress: env.Egress, PassEnv: env.CommandEnv})
 }

@@ -24,7 +24,7 @@ func main() {
 // register offers the built-in jobs and this program's own. A job gets
 // what it needs through its constructor, here the directory tree it reads.
 func register(r *jobs.Registry, env agent.Env) error {
-	err := builtin.Register(r, builtin.Options{DB: env.Store, Egress: env.Egress, PassEnv: env.CommandEnv})
+	err := builtin.Register(r, builtin.Options{DB: env.DB, Egress: env.Egress, PassEnv: env.CommandEnv})
 	if err != nil {
 		return fmt.Errorf("register the built-in jobs: %w", err)
 	}

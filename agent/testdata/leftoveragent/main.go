@@ -19,7 +19,7 @@ func main() {
 }
 
 func registerJobs(r *jobs.Registry, env agent.Env) error {
-	if err := builtin.Register(r, builtin.Options{DB: env.Store}); err != nil {
+	if err := builtin.Register(r, builtin.Options{DB: env.DB}); err != nil {
 		return err
 	}
 	spawner, err := builtin.NewShellCommand("spawner", "Starts a long sleep in the background, then sleeps itself.",
