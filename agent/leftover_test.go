@@ -38,8 +38,13 @@ type binaryAgent struct {
 }
 
 // buildLeftoverAgent builds testdata/leftoveragent into a temporary dir.
+// Under -short the test that needs it is skipped: building and killing real
+// agents takes longer than the rest of the package's tests.
 func buildLeftoverAgent(t *testing.T) string {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("builds, runs and kills an agent binary; skipped under -short")
+	}
 	bin := filepath.Join(t.TempDir(), "agent")
 	build := exec.Command("go", "build", "-o", bin, "./testdata/leftoveragent")
 	if out, err := build.CombinedOutput(); err != nil {

@@ -112,6 +112,9 @@ func types(evs []api.Event) []string {
 }
 
 func TestEventStreamHeartbeats(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits 15s of real time; under -short the server's TestAnIdleStreamHeartbeatsEveryFifteenSeconds checks the default heartbeat on a virtual clock")
+	}
 	t.Parallel()
 	ta := startAgent(t, "sqlite")
 	_ = ta // the heartbeat interval is the server's; check the raw stream.
