@@ -15,6 +15,7 @@ import (
 
 	"github.com/jobbridge/jobbridge/agent"
 	"github.com/jobbridge/jobbridge/agent/internal/testcert"
+	"github.com/jobbridge/jobbridge/internal/testutil/wait"
 	"github.com/jobbridge/jobbridge/shared/api"
 	"github.com/jobbridge/jobbridge/shared/client"
 )
@@ -58,8 +59,8 @@ func TestEventStreamAndResumption(t *testing.T) {
 		base := ta.Events().Subscribers()
 		go func() {
 			<-started
-			for ta.Events().Subscribers() <= base { // until the stream is open
-				time.Sleep(5 * time.Millisecond)
+			if ok, _ := wait.Poll(t, 10*time.Second, func() (bool, string) { return ta.Events().Subscribers() > base, "" }); !ok {
+				t.Error("the event stream never opened")
 			}
 			if _, err := ta.admin.CreateRule(ctx, api.RuleInput{Name: "r", Job: "demo", Schedule: "rate(1 day)", Parameters: map[string]string{"duration": "30ms", "steps": "3"}}); err != nil {
 				t.Error(err)
@@ -316,6 +317,7 @@ func TestShutdownDoesNotWaitForOpenStreams(t *testing.T) {
 	c := client.New(a.URL(), adminToken)
 	streamEnded := make(chan error, 1)
 	connected := make(chan struct{})
+	base := a.Events().Subscribers()
 	go func() {
 		streamEnded <- c.Stream(context.Background(), "", func(api.Event) error { return nil })
 	}()
@@ -330,7 +332,7 @@ func TestShutdownDoesNotWaitForOpenStreams(t *testing.T) {
 		}
 	}()
 	<-connected
-	time.Sleep(100 * time.Millisecond)
+	wait.For(t, 10*time.Second, func() (bool, string) { return a.Events().Subscribers() > base, "the event stream never opened" })
 	began := time.Now()
 	cancel()
 	select {
