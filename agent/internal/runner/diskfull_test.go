@@ -13,6 +13,7 @@ import (
 	"github.com/jobbridge/jobbridge/agent/internal/runner"
 	"github.com/jobbridge/jobbridge/agent/internal/store"
 	"github.com/jobbridge/jobbridge/agent/internal/storetesting"
+	"github.com/jobbridge/jobbridge/internal/testutil/wait"
 	"github.com/jobbridge/jobbridge/jobs"
 	"github.com/jobbridge/jobbridge/shared/api"
 )
@@ -42,11 +43,10 @@ func newDiskEnv(t *testing.T, cfg runner.Config, js ...jobs.Job) (*env, *watched
 // waitLines polls until the run has at least n lines stored.
 func (e *env) waitLines(t *testing.T, id string, n int) {
 	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); len(e.logLines(t, id)) < n; time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("run %s has %d log line(s) stored, want %d", id, len(e.logLines(t, id)), n)
-		}
-	}
+	wait.For(t, 10*time.Second, func() (bool, string) {
+		got := len(e.logLines(t, id))
+		return got >= n, fmt.Sprintf("run %s has %d log line(s) stored, want %d", id, got, n)
+	})
 }
 
 // kilobyteLine is a log line big enough that a few need a new page.
@@ -81,14 +81,13 @@ func TestARunEndingOnAFullDiskKeepsItsLogUntilSpaceReturns(t *testing.T) {
 	<-returned
 	// Let the runner find the disk full a few times after the job returned.
 	failed := s.failedLogs.Load()
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+	wait.Poll(t, 10*time.Second, func() (bool, string) {
 		if s.failedLogs.Load() >= failed+3 {
-			break
+			return true, ""
 		}
-		if got, _ := e.store.RunGet(context.Background(), run.ID); got.Status != api.StatusRunning {
-			break // recorded as finished with the disk still full
-		}
-	}
+		got, _ := e.store.RunGet(context.Background(), run.ID)
+		return got.Status != api.StatusRunning, "" // recorded as finished with the disk still full
+	})
 	if n := s.otherErrors.Load(); n != 0 {
 		t.Errorf("%d log write(s) on a full disk failed with other than store.ErrUnavailable", n)
 	}
@@ -183,16 +182,15 @@ func TestTheAgentsLogBufferIsCappedAcrossRuns(t *testing.T) {
 // the runner writes what it held and the note, and takes lines again.
 func (e *env) waitNote(t *testing.T, id string) {
 	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-		for _, l := range e.logLines(t, id) {
+	wait.For(t, 10*time.Second, func() (bool, string) {
+		lines := e.logLines(t, id)
+		for _, l := range lines {
 			if lostNote.MatchString(l.Message) {
-				return
+				return true, ""
 			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("run %s: no note of lost lines stored once space returned: %s", id, describe(e.logLines(t, id)))
-		}
-	}
+		return false, fmt.Sprintf("run %s: no note of lost lines stored once space returned: %s", id, describe(lines))
+	})
 }
 
 var lostNote = regexp.MustCompile(`^(\d+) log line\(s\) were lost here: the database could not store them`)
