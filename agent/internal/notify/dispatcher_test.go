@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"github.com/jobbridge/jobbridge/agent/internal/runner"
 	"github.com/jobbridge/jobbridge/agent/internal/store"
 	"github.com/jobbridge/jobbridge/agent/internal/storetesting"
+	"github.com/jobbridge/jobbridge/internal/testutil/wait"
 	"github.com/jobbridge/jobbridge/jobs"
 	"github.com/jobbridge/jobbridge/shared/api"
 )
@@ -157,7 +159,9 @@ func newEnvWith(t *testing.T, fold time.Duration, notifiers ...notify.Notifier) 
 		cancel()
 		<-done
 	})
-	time.Sleep(20 * time.Millisecond) // let the dispatcher subscribe
+	wait.For(t, 5*time.Second, func() (bool, string) {
+		return broker.Subscribers() > 0, "the dispatcher never subscribed to the events"
+	})
 	return e
 }
 
@@ -184,12 +188,10 @@ func (e *env) run(t *testing.T, rule store.Rule, outcome string) store.Run {
 
 func (e *env) waitDone(t *testing.T, id string) {
 	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-		if r, _ := e.store.RunGet(context.Background(), id); r.Status.Terminal() {
-			return
-		}
-	}
-	t.Fatalf("run %s did not finish", id)
+	wait.For(t, 5*time.Second, func() (bool, string) {
+		r, _ := e.store.RunGet(context.Background(), id)
+		return r.Status.Terminal(), fmt.Sprintf("run %s did not finish: it is %s", id, r.Status)
+	})
 }
 
 func TestFailureThenRecovery(t *testing.T) {
@@ -271,7 +273,10 @@ func TestShutdownCancellationsDoNotNotify(t *testing.T) {
 	e := newEnv(t, time.Minute)
 	r := e.rule(t, "long", store.NotifyPolicy{On: []string{"cancelled", "failed"}})
 	run := e.run(t, r, "block")
-	time.Sleep(20 * time.Millisecond)
+	wait.For(t, 5*time.Second, func() (bool, string) {
+		got, _ := e.store.RunGet(context.Background(), run.ID)
+		return got.Status == api.StatusRunning, fmt.Sprintf("run %s is %s, want running", run.ID, got.Status)
+	})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := e.runner.Shutdown(ctx); err != nil {
@@ -306,18 +311,16 @@ func TestAFailingChannelIsRetriedThenRecordedWithoutTouchingTheRun(t *testing.T)
 	run := e.run(t, r, "fail")
 	e.a.waitN(t, 1)
 	var st []notify.ChannelStatus
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+	wait.Poll(t, 5*time.Second, func() (bool, string) {
 		st = e.disp.Status()
-		if st[1].Failed == 1 {
-			break
-		}
-	}
+		return st[1].Failed == 1, ""
+	})
 	if !st[0].Healthy || st[0].Sent != 1 || st[1].Healthy || st[1].Failed != 1 || st[1].LastError == "" {
 		t.Errorf("channel status = %+v", st)
 	}
 	var entries []store.AuditEntry
 	actions := map[string]bool{}
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline) && len(actions) < 2; time.Sleep(10 * time.Millisecond) {
+	wait.Poll(t, 5*time.Second, func() (bool, string) {
 		var err error
 		if entries, _, err = e.store.AuditList(context.Background(), store.AuditFilter{Actor: "notify"}); err != nil {
 			t.Fatal(err)
@@ -326,7 +329,8 @@ func TestAFailingChannelIsRetriedThenRecordedWithoutTouchingTheRun(t *testing.T)
 		for _, en := range entries {
 			actions[en.Action] = true
 		}
-	}
+		return len(actions) >= 2, ""
+	})
 	for _, en := range entries {
 		if en.Target != run.ID {
 			t.Errorf("audit entry %+v is not about run %s", en, run.ID)
