@@ -246,7 +246,7 @@ func TestARunThatSucceededDuringAnOutageStaysSucceeded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(300 * time.Millisecond)
+	worker.waitRun(t, run.ID, api.StatusRunning)
 	srv.Stop(t)
 	time.Sleep(2*lease - 2*time.Second) // the run ends; the outage outlasts the lease
 	srv.Start(t)

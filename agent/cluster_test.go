@@ -191,7 +191,7 @@ func TestTheDatabaseGoingAwayLosesNothing(t *testing.T) {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
-	time.Sleep(200 * time.Millisecond)
+	ta.waitRun(t, run.ID, api.StatusRunning)
 	exec(`ALTER DATABASE ` + pgx.Identifier{dbName}.Sanitize() + ` ALLOW_CONNECTIONS false`)
 	exec(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '` + dbName + `' AND pid <> pg_backend_pid()`)
 
@@ -304,7 +304,9 @@ func TestAPostgreSQLRestartInTheMiddleOfRunsLosesNothing(t *testing.T) {
 		}
 		ids = append(ids, run.ID)
 	}
-	time.Sleep(300 * time.Millisecond)
+	for _, id := range ids {
+		ta.waitRun(t, id, api.StatusRunning)
+	}
 	srv.Stop(t)
 	if code, body := deliver(t, ta, "r", "during-restart"); code != http.StatusServiceUnavailable {
 		t.Errorf("webhook while PostgreSQL is down: %d %s, want 503", code, body)
