@@ -131,8 +131,9 @@ func TestLinesBeyondTheRunsBufferAreLostAndTheGapIsNoted(t *testing.T) {
 	fillDisk(t, s.Store)
 	close(full)
 	<-logged
+	notes := e.watchNotes(t)
 	freeDisk(t, s.Store)
-	e.waitNote(t, run.ID)
+	notes.wait(t, run.ID)
 	close(freed)
 
 	e.waitStatus(t, run.ID, api.StatusSucceeded)
@@ -167,9 +168,10 @@ func TestTheAgentsLogBufferIsCappedAcrossRuns(t *testing.T) {
 	close(full)
 	<-logged
 	<-logged
+	notes := e.watchNotes(t)
 	freeDisk(t, s.Store)
-	e.waitNote(t, a.ID)
-	e.waitNote(t, b.ID)
+	notes.wait(t, a.ID)
+	notes.wait(t, b.ID)
 	close(freed)
 
 	for _, run := range []store.Run{a, b} {
@@ -178,19 +180,40 @@ func TestTheAgentsLogBufferIsCappedAcrossRuns(t *testing.T) {
 	}
 }
 
-// waitNote polls until the run's log notes lost lines: once space returns,
-// the runner writes what it held and the note, and takes lines again.
-func (e *env) waitNote(t *testing.T, id string) {
+// noteWatch follows the runs' log events for notes of lost lines. Once
+// space returns the runner writes what it held and the note, and takes lines
+// again: the note is in the store a moment before the runner takes lines,
+// and only the note's event, published after, says that it does.
+type noteWatch struct {
+	e      *env
+	ch     <-chan events.Event
+	seen   map[string]bool // runs whose note was published
+}
+
+// watchNotes starts following the notes; call it before space returns.
+func (e *env) watchNotes(t *testing.T) *noteWatch {
+	_, ch, _, cancel := e.events.Subscribe(0)
+	t.Cleanup(cancel)
+	return &noteWatch{e: e, ch: ch, seen: map[string]bool{}}
+}
+
+// wait waits until the runner has published run id's note of lost lines.
+func (w *noteWatch) wait(t *testing.T, id string) {
 	t.Helper()
-	wait.For(t, 10*time.Second, func() (bool, string) {
-		lines := e.logLines(t, id)
-		for _, l := range lines {
-			if lostNote.MatchString(l.Message) {
-				return true, ""
+	timeout := time.After(10 * time.Second)
+	for !w.seen[id] {
+		select {
+		case ev, ok := <-w.ch:
+			if !ok {
+				t.Fatal("the events subscription ended: the test fell behind")
 			}
+			if ev.Type == events.RunLog && ev.Run != nil && ev.Log != nil && lostNote.MatchString(ev.Log.Message) {
+				w.seen[ev.Run.ID] = true
+			}
+		case <-timeout:
+			t.Fatalf("run %s: no note of lost lines published once space returned; stored: %s", id, describe(w.e.logLines(t, id)))
 		}
-		return false, fmt.Sprintf("run %s: no note of lost lines stored once space returned: %s", id, describe(lines))
-	})
+	}
 }
 
 var lostNote = regexp.MustCompile(`^(\d+) log line\(s\) were lost here: the database could not store them`)
