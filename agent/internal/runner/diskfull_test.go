@@ -185,9 +185,9 @@ func TestTheAgentsLogBufferIsCappedAcrossRuns(t *testing.T) {
 // again: the note is in the store a moment before the runner takes lines,
 // and only the note's event, published after, says that it does.
 type noteWatch struct {
-	e      *env
-	ch     <-chan events.Event
-	seen   map[string]bool // runs whose note was published
+	e    *env
+	ch   <-chan events.Event
+	seen map[string]bool // runs whose note was published
 }
 
 // watchNotes starts following the notes; call it before space returns.
