@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/jobbridge/jobbridge/agent/internal/events"
@@ -194,154 +195,172 @@ func (e *env) waitDone(t *testing.T, id string) {
 	})
 }
 
+// The dispatcher's tests below run in synctest bubbles, the store, runner
+// and recorders built inside them: fold windows, retry backoff and the
+// pauses of quiet pass on the bubble's virtual clock.
+
 func TestFailureThenRecovery(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, time.Minute)
-	r := e.rule(t, "nightly", store.NotifyPolicy{})
-	e.run(t, r, "ok") // a success with no failure before: nothing
-	failed := e.run(t, r, "fail")
-	msgs := e.a.waitN(t, 1)
-	m := msgs[0]
-	if m.Kind != notify.Failed || m.RunID != failed.ID || m.Error != "disk full\nsecond line" || m.Link != "http://agent:8080/api/v1/runs/"+failed.ID || m.Count != 1 {
-		t.Errorf("failure message = %+v", m)
-	}
-	e.b.waitN(t, 1) // both channels by default
-	e.run(t, r, "ok")
-	msgs = e.a.waitN(t, 2)
-	if msgs[1].Kind != notify.Recovered {
-		t.Errorf("second message = %+v, want recovered", msgs[1])
-	}
-	e.run(t, r, "ok") // a second success is not news
-	e.a.quiet(t, 2)
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, time.Minute)
+		r := e.rule(t, "nightly", store.NotifyPolicy{})
+		e.run(t, r, "ok") // a success with no failure before: nothing
+		failed := e.run(t, r, "fail")
+		msgs := e.a.waitN(t, 1)
+		m := msgs[0]
+		if m.Kind != notify.Failed || m.RunID != failed.ID || m.Error != "disk full\nsecond line" || m.Link != "http://agent:8080/api/v1/runs/"+failed.ID || m.Count != 1 {
+			t.Errorf("failure message = %+v", m)
+		}
+		e.b.waitN(t, 1) // both channels by default
+		e.run(t, r, "ok")
+		msgs = e.a.waitN(t, 2)
+		if msgs[1].Kind != notify.Recovered {
+			t.Errorf("second message = %+v, want recovered", msgs[1])
+		}
+		e.run(t, r, "ok") // a second success is not news
+		e.a.quiet(t, 2)
+	})
 }
 
 func TestRepeatedFailuresAreFolded(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, 400*time.Millisecond)
-	r := e.rule(t, "flaky", store.NotifyPolicy{})
-	for range 4 {
-		e.run(t, r, "fail")
-	}
-	if got := e.a.waitN(t, 1); len(got) != 1 {
-		t.Fatalf("messages during the storm: %d", len(got))
-	}
-	msgs := e.a.waitN(t, 2) // the window ends
-	if msgs[1].Count != 3 || msgs[1].Kind != notify.Failed {
-		t.Errorf("folded message = %+v, want the 3 failures after the first", msgs[1])
-	}
-	if s := msgs[1].Subject(); s != "[jobbridge] flaky: 3 runs failed since "+msgs[1].Since.UTC().Format("15:04 UTC") {
-		t.Errorf("folded subject = %q", s)
-	}
-	e.a.quiet(t, 2)
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, 400*time.Millisecond)
+		r := e.rule(t, "flaky", store.NotifyPolicy{})
+		for range 4 {
+			e.run(t, r, "fail")
+		}
+		if got := e.a.waitN(t, 1); len(got) != 1 {
+			t.Fatalf("messages during the storm: %d", len(got))
+		}
+		msgs := e.a.waitN(t, 2) // the window ends
+		if msgs[1].Count != 3 || msgs[1].Kind != notify.Failed {
+			t.Errorf("folded message = %+v, want the 3 failures after the first", msgs[1])
+		}
+		if s := msgs[1].Subject(); s != "[jobbridge] flaky: 3 runs failed since "+msgs[1].Since.UTC().Format("15:04 UTC") {
+			t.Errorf("folded subject = %q", s)
+		}
+		e.a.quiet(t, 2)
+	})
 }
 
 func TestRecoveryFlushesFoldedFailures(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, time.Hour)
-	r := e.rule(t, "flaky", store.NotifyPolicy{})
-	e.run(t, r, "fail")
-	e.run(t, r, "fail")
-	e.run(t, r, "ok")
-	msgs := e.a.waitN(t, 3)
-	if msgs[0].Count != 1 || msgs[1].Count != 1 || msgs[1].Kind != notify.Failed || msgs[2].Kind != notify.Recovered {
-		t.Errorf("messages = %+v; want failure, the folded one, recovery", msgs)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, time.Hour)
+		r := e.rule(t, "flaky", store.NotifyPolicy{})
+		e.run(t, r, "fail")
+		e.run(t, r, "fail")
+		e.run(t, r, "ok")
+		msgs := e.a.waitN(t, 3)
+		if msgs[0].Count != 1 || msgs[1].Count != 1 || msgs[1].Kind != notify.Failed || msgs[2].Kind != notify.Recovered {
+			t.Errorf("messages = %+v; want failure, the folded one, recovery", msgs)
+		}
+	})
 }
 
 func TestPerRuleSelection(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, time.Minute)
-	quiet := e.rule(t, "quiet", store.NotifyPolicy{On: []string{notify.None}})
-	onlyCancel := e.rule(t, "cancel-only", store.NotifyPolicy{On: []string{"cancelled"}, Channels: []string{"webhook"}})
-	e.run(t, quiet, "fail")
-	e.run(t, onlyCancel, "fail")
-	run := e.run(t, onlyCancel, "block")
-	if _, err := e.runner.Cancel(context.Background(), run.ID, "alice", "not today"); err != nil {
-		t.Fatal(err)
-	}
-	e.waitDone(t, run.ID)
-	msgs := e.b.waitN(t, 1)
-	if msgs[0].Kind != notify.Cancelled || msgs[0].Rule != "cancel-only" || msgs[0].Error != "cancelled by alice: not today" {
-		t.Errorf("webhook message = %+v", msgs[0])
-	}
-	e.a.quiet(t, 0) // the rule chose the webhook only, and "quiet" chose none
-	e.b.quiet(t, 1)
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, time.Minute)
+		quiet := e.rule(t, "quiet", store.NotifyPolicy{On: []string{notify.None}})
+		onlyCancel := e.rule(t, "cancel-only", store.NotifyPolicy{On: []string{"cancelled"}, Channels: []string{"webhook"}})
+		e.run(t, quiet, "fail")
+		e.run(t, onlyCancel, "fail")
+		run := e.run(t, onlyCancel, "block")
+		if _, err := e.runner.Cancel(context.Background(), run.ID, "alice", "not today"); err != nil {
+			t.Fatal(err)
+		}
+		e.waitDone(t, run.ID)
+		msgs := e.b.waitN(t, 1)
+		if msgs[0].Kind != notify.Cancelled || msgs[0].Rule != "cancel-only" || msgs[0].Error != "cancelled by alice: not today" {
+			t.Errorf("webhook message = %+v", msgs[0])
+		}
+		e.a.quiet(t, 0) // the rule chose the webhook only, and "quiet" chose none
+		e.b.quiet(t, 1)
+	})
 }
 
 func TestShutdownCancellationsDoNotNotify(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, time.Minute)
-	r := e.rule(t, "long", store.NotifyPolicy{On: []string{"cancelled", "failed"}})
-	run := e.run(t, r, "block")
-	wait.For(t, 5*time.Second, func() (bool, string) {
-		got, _ := e.store.RunGet(context.Background(), run.ID)
-		return got.Status == api.StatusRunning, fmt.Sprintf("run %s is %s, want running", run.ID, got.Status)
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, time.Minute)
+		r := e.rule(t, "long", store.NotifyPolicy{On: []string{"cancelled", "failed"}})
+		run := e.run(t, r, "block")
+		wait.For(t, 5*time.Second, func() (bool, string) {
+			got, _ := e.store.RunGet(context.Background(), run.ID)
+			return got.Status == api.StatusRunning, fmt.Sprintf("run %s is %s, want running", run.ID, got.Status)
+		})
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := e.runner.Shutdown(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := e.store.RunGet(context.Background(), run.ID); got.Status != api.StatusCancelled {
+			t.Fatalf("run after shutdown: %s", got.Status)
+		}
+		e.a.quiet(t, 0)
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := e.runner.Shutdown(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if got, _ := e.store.RunGet(context.Background(), run.ID); got.Status != api.StatusCancelled {
-		t.Fatalf("run after shutdown: %s", got.Status)
-	}
-	e.a.quiet(t, 0)
 }
 
 func TestTimeoutKind(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, time.Minute)
-	r, err := e.store.RuleCreate(context.Background(), store.Rule{Name: "slow", Job: "outcome", Schedule: "rate(1 day)", Enabled: true, Timeout: 30 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	run := e.run(t, r, "block")
-	e.waitDone(t, run.ID)
-	if m := e.a.waitN(t, 1)[0]; m.Kind != notify.Timeout || m.Subject() != "[jobbridge] slow timed out (run "+run.ID[len(run.ID)-8:]+")" {
-		t.Errorf("timeout message = %+v (%s)", m, m.Subject())
-	}
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, time.Minute)
+		r, err := e.store.RuleCreate(context.Background(), store.Rule{Name: "slow", Job: "outcome", Schedule: "rate(1 day)", Enabled: true, Timeout: 30 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		run := e.run(t, r, "block")
+		e.waitDone(t, run.ID)
+		if m := e.a.waitN(t, 1)[0]; m.Kind != notify.Timeout || m.Subject() != "[jobbridge] slow timed out (run "+run.ID[len(run.ID)-8:]+")" {
+			t.Errorf("timeout message = %+v (%s)", m, m.Subject())
+		}
+	})
 }
 
 func TestAFailingChannelIsRetriedThenRecordedWithoutTouchingTheRun(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, time.Minute)
-	e.a.fail = 2 // succeeds on the third of 3 attempts
-	e.b.fail = 5 // never within 3 attempts
-	r := e.rule(t, "r", store.NotifyPolicy{})
-	run := e.run(t, r, "fail")
-	e.a.waitN(t, 1)
-	var st []notify.ChannelStatus
-	wait.Poll(t, 5*time.Second, func() (bool, string) {
-		st = e.disp.Status()
-		return st[1].Failed == 1, ""
-	})
-	if !st[0].Healthy || st[0].Sent != 1 || st[1].Healthy || st[1].Failed != 1 || st[1].LastError == "" {
-		t.Errorf("channel status = %+v", st)
-	}
-	var entries []store.AuditEntry
-	actions := map[string]bool{}
-	wait.Poll(t, 5*time.Second, func() (bool, string) {
-		var err error
-		if entries, _, err = e.store.AuditList(context.Background(), store.AuditFilter{Actor: "notify"}); err != nil {
-			t.Fatal(err)
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, time.Minute)
+		e.a.fail = 2 // succeeds on the third of 3 attempts
+		e.b.fail = 5 // never within 3 attempts
+		r := e.rule(t, "r", store.NotifyPolicy{})
+		run := e.run(t, r, "fail")
+		e.a.waitN(t, 1)
+		var st []notify.ChannelStatus
+		wait.Poll(t, 5*time.Second, func() (bool, string) {
+			st = e.disp.Status()
+			return st[1].Failed == 1, ""
+		})
+		if !st[0].Healthy || st[0].Sent != 1 || st[1].Healthy || st[1].Failed != 1 || st[1].LastError == "" {
+			t.Errorf("channel status = %+v", st)
 		}
-		clear(actions)
+		var entries []store.AuditEntry
+		actions := map[string]bool{}
+		wait.Poll(t, 5*time.Second, func() (bool, string) {
+			var err error
+			if entries, _, err = e.store.AuditList(context.Background(), store.AuditFilter{Actor: "notify"}); err != nil {
+				t.Fatal(err)
+			}
+			clear(actions)
+			for _, en := range entries {
+				actions[en.Action] = true
+			}
+			return len(actions) >= 2, ""
+		})
 		for _, en := range entries {
-			actions[en.Action] = true
+			if en.Target != run.ID {
+				t.Errorf("audit entry %+v is not about run %s", en, run.ID)
+			}
 		}
-		return len(actions) >= 2, ""
+		if !actions["notify.sent"] || !actions["notify.failed"] {
+			t.Errorf("audit = %+v, want one sent and one failed", entries)
+		}
+		if got, _ := e.store.RunGet(context.Background(), run.ID); got.Status != api.StatusFailed || got.Error != "disk full\nsecond line" {
+			t.Errorf("the run changed: %+v", got)
+		}
 	})
-	for _, en := range entries {
-		if en.Target != run.ID {
-			t.Errorf("audit entry %+v is not about run %s", en, run.ID)
-		}
-	}
-	if !actions["notify.sent"] || !actions["notify.failed"] {
-		t.Errorf("audit = %+v, want one sent and one failed", entries)
-	}
-	if got, _ := e.store.RunGet(context.Background(), run.ID); got.Status != api.StatusFailed || got.Error != "disk full\nsecond line" {
-		t.Errorf("the run changed: %+v", got)
-	}
 }
 
 func TestParseKinds(t *testing.T) {
