@@ -67,3 +67,23 @@ func TestForFailsTheTestWithTheReason(t *testing.T) {
 		}
 	})
 }
+
+// deadlineTB is a testing.TB whose binary's deadline is near.
+type deadlineTB struct {
+	testing.TB
+	deadline time.Time
+}
+
+func (d deadlineTB) Deadline() (time.Time, bool) { return d.deadline, true }
+
+// A wait gives up before go test's -timeout would end the binary, so the
+// test fails with the condition's reason rather than a panic.
+func TestPollGivesUpBeforeTheTestsDeadline(t *testing.T) {
+	t.Parallel()
+	start := time.Now()
+	tb := deadlineTB{TB: t, deadline: start.Add(2*time.Second + 100*time.Millisecond)}
+	ok, _ := wait.Poll(tb, time.Minute, func() (bool, string) { return false, "never" })
+	if waited := time.Since(start); ok || waited > time.Second {
+		t.Errorf("Poll returned %v after %s with the test's deadline 2.1s away, want to give up 2s before it", ok, waited)
+	}
+}
