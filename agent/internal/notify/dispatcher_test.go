@@ -195,9 +195,9 @@ func (e *env) waitDone(t *testing.T, id string) {
 	})
 }
 
-// The dispatcher's tests below run in synctest bubbles, the store, runner
-// and recorders built inside them: fold windows, retry backoff and the
-// pauses of quiet pass on the bubble's virtual clock.
+// The dispatcher's tests that wait on fold windows and retry backoff run in
+// synctest bubbles, the store, runner and recorders built inside them: the
+// windows, the backoff and the pauses of quiet pass on a virtual clock.
 
 func TestFailureThenRecovery(t *testing.T) {
 	t.Parallel()
@@ -283,40 +283,36 @@ func TestPerRuleSelection(t *testing.T) {
 
 func TestShutdownCancellationsDoNotNotify(t *testing.T) {
 	t.Parallel()
-	synctest.Test(t, func(t *testing.T) {
-		e := newEnv(t, time.Minute)
-		r := e.rule(t, "long", store.NotifyPolicy{On: []string{"cancelled", "failed"}})
-		run := e.run(t, r, "block")
-		wait.For(t, 5*time.Second, func() (bool, string) {
-			got, _ := e.store.RunGet(context.Background(), run.ID)
-			return got.Status == api.StatusRunning, fmt.Sprintf("run %s is %s, want running", run.ID, got.Status)
-		})
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := e.runner.Shutdown(ctx); err != nil {
-			t.Fatal(err)
-		}
-		if got, _ := e.store.RunGet(context.Background(), run.ID); got.Status != api.StatusCancelled {
-			t.Fatalf("run after shutdown: %s", got.Status)
-		}
-		e.a.quiet(t, 0)
+	e := newEnv(t, time.Minute)
+	r := e.rule(t, "long", store.NotifyPolicy{On: []string{"cancelled", "failed"}})
+	run := e.run(t, r, "block")
+	wait.For(t, 5*time.Second, func() (bool, string) {
+		got, _ := e.store.RunGet(context.Background(), run.ID)
+		return got.Status == api.StatusRunning, fmt.Sprintf("run %s is %s, want running", run.ID, got.Status)
 	})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := e.runner.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := e.store.RunGet(context.Background(), run.ID); got.Status != api.StatusCancelled {
+		t.Fatalf("run after shutdown: %s", got.Status)
+	}
+	e.a.quiet(t, 0)
 }
 
 func TestTimeoutKind(t *testing.T) {
 	t.Parallel()
-	synctest.Test(t, func(t *testing.T) {
-		e := newEnv(t, time.Minute)
-		r, err := e.store.RuleCreate(context.Background(), store.Rule{Name: "slow", Job: "outcome", Schedule: "rate(1 day)", Enabled: true, Timeout: 30 * time.Millisecond})
-		if err != nil {
-			t.Fatal(err)
-		}
-		run := e.run(t, r, "block")
-		e.waitDone(t, run.ID)
-		if m := e.a.waitN(t, 1)[0]; m.Kind != notify.Timeout || m.Subject() != "[jobbridge] slow timed out (run "+run.ID[len(run.ID)-8:]+")" {
-			t.Errorf("timeout message = %+v (%s)", m, m.Subject())
-		}
-	})
+	e := newEnv(t, time.Minute)
+	r, err := e.store.RuleCreate(context.Background(), store.Rule{Name: "slow", Job: "outcome", Schedule: "rate(1 day)", Enabled: true, Timeout: 30 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := e.run(t, r, "block")
+	e.waitDone(t, run.ID)
+	if m := e.a.waitN(t, 1)[0]; m.Kind != notify.Timeout || m.Subject() != "[jobbridge] slow timed out (run "+run.ID[len(run.ID)-8:]+")" {
+		t.Errorf("timeout message = %+v (%s)", m, m.Subject())
+	}
 }
 
 func TestAFailingChannelIsRetriedThenRecordedWithoutTouchingTheRun(t *testing.T) {
