@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"github.com/jobbridge/jobbridge/agent"
 	"github.com/jobbridge/jobbridge/agent/internal/store"
 	"github.com/jobbridge/jobbridge/agent/internal/store/sqlite"
+	"github.com/jobbridge/jobbridge/internal/testutil/wait"
 	"github.com/jobbridge/jobbridge/jobs"
 	"github.com/jobbridge/jobbridge/shared/api"
 )
@@ -269,17 +271,10 @@ func TestOldRunsArePrunedAfterTheRetention(t *testing.T) {
 	old, recent := mk(8*24*time.Hour), mk(6*24*time.Hour)
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	wait.For(t, 5*time.Second, func() (bool, string) {
 		_, err := s.RunGet(ctx, old)
-		if errors.Is(err, store.ErrNotFound) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("a run older than the retention is still there: %v", err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return errors.Is(err, store.ErrNotFound), fmt.Sprintf("a run older than the retention is still there: %v", err)
+	})
 	if _, err := s.RunGet(ctx, recent); err != nil {
 		t.Errorf("a run within the retention was pruned: %v", err)
 	}

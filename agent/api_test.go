@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jobbridge/jobbridge/internal/testutil/wait"
 	"github.com/jobbridge/jobbridge/shared/api"
 	"github.com/jobbridge/jobbridge/shared/client"
 )
@@ -357,24 +358,20 @@ func TestMetricsCountRuns(t *testing.T) {
 		`jobbridge_run_duration_seconds_count{job="demo"} 1`,
 		`jobbridge_runs_running 0`,
 	}
-	var body string
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+	wait.For(t, 5*time.Second, func() (bool, string) {
 		resp, err := http.Get(ta.URL() + "/metrics")
 		if err != nil {
 			t.Fatal(err)
 		}
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		body = string(b)
+		body := string(b)
 		ok := true
 		for _, w := range want {
 			ok = ok && strings.Contains(body, w)
 		}
-		if ok {
-			return
-		}
-	}
-	t.Errorf("metrics lack %v:\n%s", want, body)
+		return ok, fmt.Sprintf("metrics lack %v:\n%s", want, body)
+	})
 }
 
 func TestEnableAndWebhookMetrics(t *testing.T) {

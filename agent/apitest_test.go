@@ -3,14 +3,17 @@ package agent_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/jobbridge/jobbridge/agent"
 	"github.com/jobbridge/jobbridge/agent/internal/store/postgres/pgtest"
+	"github.com/jobbridge/jobbridge/internal/testutil/wait"
 	"github.com/jobbridge/jobbridge/jobs"
 	"github.com/jobbridge/jobbridge/jobs/builtin"
 	"github.com/jobbridge/jobbridge/shared/api"
@@ -179,18 +182,13 @@ func (ta *testAgent) tokenClient(t *testing.T, name, role string) *client.Client
 func (ta *testAgent) waitRun(t *testing.T, id string, want ...api.RunStatus) api.Run {
 	t.Helper()
 	var r api.Run
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+	wait.For(t, 10*time.Second, func() (bool, string) {
 		var err error
 		if r, err = ta.admin.Run(context.Background(), id); err != nil {
 			t.Fatal(err)
 		}
-		for _, w := range want {
-			if r.Status == w {
-				return r
-			}
-		}
-	}
-	t.Fatalf("run %s is %s (%q), want %v", id, r.Status, r.Error, want)
+		return slices.Contains(want, r.Status), fmt.Sprintf("run %s is %s (%q), want %v", id, r.Status, r.Error, want)
+	})
 	return r
 }
 

@@ -17,6 +17,7 @@ import (
 
 	"github.com/jobbridge/jobbridge/agent"
 	"github.com/jobbridge/jobbridge/agent/internal/store/postgres/pgtest"
+	"github.com/jobbridge/jobbridge/internal/testutil/wait"
 	"github.com/jobbridge/jobbridge/shared/api"
 )
 
@@ -182,16 +183,17 @@ func BenchmarkCluster(b *testing.B) {
 					accepted := int64(len(lat))
 					// Wait for every run to end, then count what succeeded.
 					var succeeded int64
-					for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+					wait.Poll(b, 2*time.Minute, func() (bool, string) {
 						counts, err := agents[0].Store().RunCountByStatus(context.Background())
 						if err != nil {
 							b.Fatal(err)
 						}
 						if counts[api.StatusRunning]+counts[api.StatusCancelling] == 0 {
 							succeeded = counts[api.StatusSucceeded]
-							break
+							return true, ""
 						}
-					}
+						return false, ""
+					})
 					slices.Sort(lat)
 					ms := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))].Microseconds()) / 1000 }
 					b.ReportMetric(float64(accepted)/sent.Seconds(), "accepted/s")

@@ -15,6 +15,7 @@ import (
 	"github.com/jobbridge/jobbridge/agent/internal/store"
 	"github.com/jobbridge/jobbridge/agent/internal/store/postgres"
 	"github.com/jobbridge/jobbridge/agent/internal/store/postgres/pgtest"
+	"github.com/jobbridge/jobbridge/internal/testutil/wait"
 	"github.com/jobbridge/jobbridge/shared/api"
 	"github.com/jobbridge/jobbridge/shared/client"
 )
@@ -245,21 +246,16 @@ func TestARunThatSucceededDuringAnOutageStaysSucceeded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(300 * time.Millisecond)
+	worker.waitRun(t, run.ID, api.StatusRunning)
 	srv.Stop(t)
 	time.Sleep(2*lease - 2*time.Second) // the run ends; the outage outlasts the lease
 	srv.Start(t)
 
 	var fin api.Run
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+	wait.For(t, 30*time.Second, func() (bool, string) {
 		fin, err = watcher.admin.Run(ctx, run.ID)
-		if err == nil && fin.Status == api.StatusSucceeded {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the run after the outage: %+v (%v); want succeeded\nwatcher's log:\n%s", fin, err, watcher.log)
-		}
-	}
+		return err == nil && fin.Status == api.StatusSucceeded, fmt.Sprintf("the run after the outage: %+v (%v); want succeeded\nwatcher's log:\n%s", fin, err, watcher.log)
+	})
 	if fin.Progress.Percent != 100 || fin.Node != "worker" {
 		t.Errorf("the run after the outage: %+v", fin)
 	}
@@ -349,25 +345,21 @@ func TestAnAgentKeepsItsNodeLockOrStops(t *testing.T) {
 		return false
 	}
 	adminExec(t, killLock)
-	for deadline := time.Now().Add(10 * time.Second); !alive(); time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the agent did not take its node lock again")
-		}
-	}
+	wait.For(t, 10*time.Second, func() (bool, string) { return alive(), "the agent did not take its node lock again" })
 	select {
 	case err := <-done:
 		t.Fatalf("the agent stopped after taking its lock again: %v", err)
 	default:
 	}
 
-	for deadline := time.Now().Add(10 * time.Second); ; {
+	wait.For(t, 10*time.Second, func() (bool, string) {
 		adminExec(t, killLock)
-		if _, err := other.NodeLock(context.Background(), "twin"); err == nil {
-			break
-		} else if !strings.Contains(err.Error(), store.ErrConflict.Error()) || time.Now().After(deadline) {
+		_, err := other.NodeLock(context.Background(), "twin")
+		if err != nil && !strings.Contains(err.Error(), store.ErrConflict.Error()) {
 			t.Fatalf("take twin's lock: %v", err)
 		}
-	}
+		return err == nil, fmt.Sprintf("take twin's lock: %v", err)
+	})
 	select {
 	case err := <-done:
 		if err == nil || !strings.Contains(err.Error(), `another agent named "twin" took this agent's node lock`) {

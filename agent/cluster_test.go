@@ -15,6 +15,7 @@ import (
 
 	"github.com/jobbridge/jobbridge/agent"
 	"github.com/jobbridge/jobbridge/agent/internal/store/postgres/pgtest"
+	"github.com/jobbridge/jobbridge/internal/testutil/wait"
 	"github.com/jobbridge/jobbridge/shared/api"
 )
 
@@ -88,7 +89,7 @@ func TestACancelReachesTheAgentRunningTheRun(t *testing.T) {
 		if err != nil || run.Node != "agent-1" {
 			t.Fatalf("trigger on agent-1: %+v %v", run, err)
 		}
-		time.Sleep(50 * time.Millisecond)
+		agents[1].waitRun(t, run.ID, api.StatusRunning)
 		began := time.Now()
 		if _, err := agents[(i%2)*2].admin.CancelRun(ctx, run.ID, "from elsewhere"); err != nil {
 			t.Fatal(err)
@@ -119,8 +120,8 @@ func TestEveryAgentsStreamShowsEveryAgentsRuns(t *testing.T) {
 	base := agents[2].Events().Subscribers()
 	runID := make(chan string, 1)
 	go func() {
-		for agents[2].Events().Subscribers() <= base {
-			time.Sleep(5 * time.Millisecond)
+		if ok, _ := wait.Poll(t, 10*time.Second, func() (bool, string) { return agents[2].Events().Subscribers() > base, "" }); !ok {
+			t.Error("agent-2's stream never subscribed")
 		}
 		run, err := agents[0].admin.TriggerRule(ctx, "r", nil)
 		if err != nil {
@@ -190,7 +191,7 @@ func TestTheDatabaseGoingAwayLosesNothing(t *testing.T) {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
-	time.Sleep(200 * time.Millisecond)
+	ta.waitRun(t, run.ID, api.StatusRunning)
 	exec(`ALTER DATABASE ` + pgx.Identifier{dbName}.Sanitize() + ` ALLOW_CONNECTIONS false`)
 	exec(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '` + dbName + `' AND pid <> pg_backend_pid()`)
 
@@ -254,14 +255,12 @@ func TestOnlyTheLeaderFiresAndAnotherTakesOver(t *testing.T) {
 		return page.Items
 	}
 	waitRuns := func(n int) []api.Run {
-		for deadline := time.Now().Add(75 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
-			if runs := scheduled(); len(runs) >= n {
-				time.Sleep(time.Second) // a second fire of the same time would show by now
-				return scheduled()
-			}
-		}
-		t.Fatalf("fewer than %d scheduled runs after waiting", n)
-		return nil
+		wait.For(t, 75*time.Second, func() (bool, string) {
+			runs := scheduled()
+			return len(runs) >= n, fmt.Sprintf("%d scheduled runs, want %d", len(runs), n)
+		})
+		time.Sleep(time.Second) // a second fire of the same time would show by now
+		return scheduled()
 	}
 	first := waitRuns(1)
 	if len(first) != 1 {
@@ -305,7 +304,9 @@ func TestAPostgreSQLRestartInTheMiddleOfRunsLosesNothing(t *testing.T) {
 		}
 		ids = append(ids, run.ID)
 	}
-	time.Sleep(300 * time.Millisecond)
+	for _, id := range ids {
+		ta.waitRun(t, id, api.StatusRunning)
+	}
 	srv.Stop(t)
 	if code, body := deliver(t, ta, "r", "during-restart"); code != http.StatusServiceUnavailable {
 		t.Errorf("webhook while PostgreSQL is down: %d %s, want 503", code, body)

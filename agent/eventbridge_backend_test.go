@@ -14,6 +14,7 @@ import (
 	"github.com/jobbridge/jobbridge/agent"
 	"github.com/jobbridge/jobbridge/agent/internal/eventbridge/ebtest"
 	"github.com/jobbridge/jobbridge/agent/internal/store"
+	"github.com/jobbridge/jobbridge/internal/testutil/wait"
 	"github.com/jobbridge/jobbridge/jobs"
 	"github.com/jobbridge/jobbridge/shared/api"
 	"github.com/jobbridge/jobbridge/shared/client"
@@ -85,29 +86,21 @@ func startEventBridgeAgent(t *testing.T, fake *ebtest.Fake) (a *agent.Agent, dat
 	})
 	// Let the first reconcile read the rules, so what the test saves next
 	// goes through the syncer.
-	deadline := time.Now().Add(10 * time.Second)
-	for len(fake.CallsOf("ListRules")) == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the backend never reconciled at start")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	wait.For(t, 10*time.Second, func() (bool, string) {
+		return len(fake.CallsOf("ListRules")) > 0, "the backend never reconciled at start"
+	})
 	return a, cfg.DataDir
 }
 
 func waitSync(t *testing.T, a *agent.Agent, rule string, cond func(store.Sync) bool) store.Sync {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	var sync store.Sync
+	wait.For(t, 10*time.Second, func() (bool, string) {
 		r, err := a.Store().RuleGet(context.Background(), rule)
-		if err == nil && cond(r.Sync) {
-			return r.Sync
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("rule %s: sync state %+v (err %v) never reached what the test waits for", rule, r.Sync, err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		sync = r.Sync
+		return err == nil && cond(r.Sync), fmt.Sprintf("rule %s: sync state %+v (err %v) never reached what the test waits for", rule, r.Sync, err)
+	})
+	return sync
 }
 
 func TestEventBridgeModeSyncsSavedRules(t *testing.T) {
@@ -169,23 +162,14 @@ func TestEventBridgeModeSyncsSavedRules(t *testing.T) {
 	if err := a.Service().RuleDelete(ctx, "test", "nightly"); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for len(fake.RuleNames()) > 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("rules left in EventBridge after the delete: %v", fake.RuleNames())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	for {
+	wait.For(t, 10*time.Second, func() (bool, string) {
+		names := fake.RuleNames()
+		return len(names) == 0, fmt.Sprintf("rules left in EventBridge after the delete: %v", names)
+	})
+	wait.For(t, 10*time.Second, func() (bool, string) {
 		b, err := os.ReadFile(filepath.Join(dataDir, localagent.EventBridgeStateFile))
-		if err == nil && !strings.Contains(string(b), "nightly") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("state file after the delete: %s (%v); want no pending delete", b, err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return err == nil && !strings.Contains(string(b), "nightly"), fmt.Sprintf("state file after the delete: %s (%v); want no pending delete", b, err)
+	})
 }
 
 func TestEventBridgeModeKeepsTheRuleWhenAWSFails(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -26,6 +27,7 @@ import (
 	"github.com/jobbridge/jobbridge/agent/internal/store/postgres/pgtest"
 	"github.com/jobbridge/jobbridge/agent/internal/store/sqlite"
 	"github.com/jobbridge/jobbridge/agent/internal/storetesting"
+	"github.com/jobbridge/jobbridge/internal/testutil/wait"
 	"github.com/jobbridge/jobbridge/shared/api"
 	"github.com/jobbridge/jobbridge/shared/client"
 )
@@ -38,8 +40,13 @@ type binaryAgent struct {
 }
 
 // buildLeftoverAgent builds testdata/leftoveragent into a temporary dir.
+// Under -short the test that needs it is skipped: building and killing real
+// agents takes longer than the rest of the package's tests.
 func buildLeftoverAgent(t *testing.T) string {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("builds, runs and kills an agent binary; skipped under -short")
+	}
 	bin := filepath.Join(t.TempDir(), "agent")
 	build := exec.Command("go", "build", "-o", bin, "./testdata/leftoveragent")
 	if out, err := build.CombinedOutput(); err != nil {
@@ -101,19 +108,21 @@ func startBinaryAgent(t *testing.T, bin, dataDir string) *binaryAgent {
 // its first submatch.
 func (a *binaryAgent) waitLogLine(t *testing.T, runID string, re *regexp.Regexp) string {
 	t.Helper()
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+	var found string
+	wait.For(t, 30*time.Second, func() (bool, string) {
 		lines, err := a.api.RunLog(context.Background(), runID, 0, 1000)
 		if err != nil {
 			t.Fatalf("run log: %v", err)
 		}
 		for _, l := range lines {
 			if m := re.FindStringSubmatch(l.Message); m != nil {
-				return m[1]
+				found = m[1]
+				return true, ""
 			}
 		}
-	}
-	t.Fatalf("run %s logged nothing matching %s within 30s; agent log:\n%s", runID, re, a.log)
-	return ""
+		return false, fmt.Sprintf("run %s logged nothing matching %s; agent log:\n%s", runID, re, a.log)
+	})
+	return found
 }
 
 // processRuns reports whether pid is a process that runs (an exited one
@@ -128,13 +137,9 @@ func processRuns(pid int) bool {
 }
 
 // waitProcessGone waits up to 15s for pid to stop running.
-func waitProcessGone(pid int) bool {
-	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if !processRuns(pid) {
-			return true
-		}
-	}
-	return false
+func waitProcessGone(t *testing.T, pid int) bool {
+	gone, _ := wait.Poll(t, 15*time.Second, func() (bool, string) { return !processRuns(pid), "" })
+	return gone
 }
 
 // An agent killed outright (SIGKILL, the OOM killer) takes its command jobs'
@@ -167,7 +172,7 @@ func TestKilledAgentsCommandJobsAreStopped(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = first.cmd.Wait()
-	if !waitProcessGone(child) {
+	if !waitProcessGone(t, child) {
 		t.Fatalf("the job's program (pid %d) still runs 15s after its agent was killed, want it killed with the agent", child)
 	}
 	// The kernel kills only the agent's own child: what that child started
@@ -177,7 +182,7 @@ func TestKilledAgentsCommandJobsAreStopped(t *testing.T) {
 	}
 
 	second := startBinaryAgent(t, bin, dataDir)
-	if !waitProcessGone(grandchild) {
+	if !waitProcessGone(t, grandchild) {
 		t.Fatalf("the process a killed agent's job left (pid %d) still runs after the next agent started:\n%s", grandchild, second.log)
 	}
 	logged := second.log.String()
@@ -272,7 +277,7 @@ func TestAgentStopsOnlyItsOwnNodesLeftProcesses(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer a.Store().Close()
-			if !waitProcessGone(sleepers[cfg.Node]) {
+			if !waitProcessGone(t, sleepers[cfg.Node]) {
 				t.Errorf("what a run of this agent's node left (pid %d) still runs:\n%s", sleepers[cfg.Node], logs)
 			}
 			otherStopped := !processRuns(sleepers["another-node"])

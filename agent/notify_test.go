@@ -13,6 +13,7 @@ import (
 
 	"github.com/jobbridge/jobbridge/agent"
 	"github.com/jobbridge/jobbridge/agent/internal/notify"
+	"github.com/jobbridge/jobbridge/internal/testutil/wait"
 	"github.com/jobbridge/jobbridge/jobs"
 	"github.com/jobbridge/jobbridge/jobs/builtin"
 	"github.com/jobbridge/jobbridge/shared/api"
@@ -53,11 +54,12 @@ func TestNotificationsEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got []string
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline) && len(got) == 0; time.Sleep(10 * time.Millisecond) {
+	wait.Poll(t, 5*time.Second, func() (bool, string) {
 		mu.Lock()
 		got = append([]string(nil), chat...)
 		mu.Unlock()
-	}
+		return len(got) > 0, ""
+	})
 	if len(got) != 1 || !strings.HasPrefix(got[0], "[jobbridge] nightly failed (run "+run.ID[len(run.ID)-8:]+")") {
 		t.Fatalf("chat got %q", got)
 	}
@@ -108,15 +110,12 @@ func TestAProgramsOwnNotifier(t *testing.T) {
 	if _, err := c.TriggerRule(context.Background(), "r", nil); err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+	wait.For(t, 5*time.Second, func() (bool, string) {
 		pg.mu.Lock()
 		n := len(pg.msgs)
 		pg.mu.Unlock()
-		if n == 1 {
-			return
-		}
-	}
-	t.Error("the program's own notifier got nothing")
+		return n == 1, fmt.Sprintf("the program's own notifier got %d messages, want 1", n)
+	})
 }
 
 func TestAFailingWebhookLeavesNoPartOfItsURLInTheStatusOrTheLog(t *testing.T) {
@@ -137,15 +136,13 @@ func TestAFailingWebhookLeavesNoPartOfItsURLInTheStatusOrTheLog(t *testing.T) {
 	// The status shows a failed attempt's error while the agent retries.
 	reader := ta.tokenClient(t, "reader", api.RoleViewer)
 	var st api.Status
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+	wait.Poll(t, 10*time.Second, func() (bool, string) {
 		var err error
 		if st, err = reader.Status(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if len(st.Notifications) > 0 && st.Notifications[0].LastError != "" {
-			break
-		}
-	}
+		return len(st.Notifications) > 0 && st.Notifications[0].LastError != "", ""
+	})
 	if len(st.Notifications) == 0 || !strings.Contains(st.Notifications[0].LastError, "answered 500") {
 		t.Fatalf("the status does not show why the notification failed: %+v", st.Notifications)
 	}

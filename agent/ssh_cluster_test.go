@@ -13,6 +13,7 @@ import (
 
 	"github.com/jobbridge/jobbridge/agent"
 	"github.com/jobbridge/jobbridge/agent/internal/store/postgres/pgtest"
+	"github.com/jobbridge/jobbridge/internal/testutil/wait"
 	"github.com/jobbridge/jobbridge/shared/api"
 )
 
@@ -53,17 +54,16 @@ func TestSSHConsolesOfAgentsSharingADatabaseKeepTheirOwnIdentities(t *testing.T)
 	first.waitFor("the rules", "nightly-report")
 	first.press("r")
 	var run api.Run
-	for deadline := time.Now().Add(15 * time.Second); run.ID == ""; time.Sleep(50 * time.Millisecond) {
+	wait.For(t, 15*time.Second, func() (bool, string) {
 		page, err := agents[0].admin.Runs(ctx, api.RunQuery{Rule: "nightly-report"})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if len(page.Items) > 0 {
 			run = page.Items[0]
-		} else if time.Now().After(deadline) {
-			t.Fatalf("the console of agent-0 could not run the rule after agent-1 stopped:\n%s", ansi.Strip(first.screen.String()))
 		}
-	}
+		return run.ID != "", "the console of agent-0 could not run the rule after agent-1 stopped:\n" + ansi.Strip(first.screen.String())
+	})
 	actor := "ssh:agent-0:otto@desk (" + gossh.FingerprintSHA256(signer.PublicKey()) + ")"
 	if run.TriggeredBy != actor {
 		t.Errorf("the run was triggered by %q; want the key, %q", run.TriggeredBy, actor)

@@ -3,6 +3,7 @@ package agent_test
 import (
 	"crypto/ed25519"
 	"crypto/rand"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/jobbridge/jobbridge/agent"
+	"github.com/jobbridge/jobbridge/internal/testutil/wait"
 )
 
 // newSigner returns a fresh ed25519 key for an SSH client.
@@ -36,11 +38,7 @@ func authorizedKey(s gossh.Signer, comment string) string {
 // sshAddr waits for a's SSH console to listen and returns its address.
 func sshAddr(t *testing.T, a *agent.Agent) string {
 	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); a.SSHAddr() == nil; time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the SSH console did not start")
-		}
-	}
+	wait.For(t, 10*time.Second, func() (bool, string) { return a.SSHAddr() != nil, "the SSH console did not start" })
 	return a.SSHAddr().String()
 }
 
@@ -86,19 +84,14 @@ func (c *sshConsole) text() string { return ansi.Strip(c.screen.String()) }
 // waitFor waits until the screen shows every one of texts.
 func (c *sshConsole) waitFor(what string, texts ...string) {
 	c.t.Helper()
-	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+	wait.For(c.t, 15*time.Second, func() (bool, string) {
 		screen := c.text()
 		all := true
 		for _, s := range texts {
 			all = all && strings.Contains(screen, s)
 		}
-		if all {
-			return
-		}
-		if time.Now().After(deadline) {
-			c.t.Fatalf("the console did not show %s:\n%s", what, screen)
-		}
-	}
+		return all, fmt.Sprintf("the console did not show %s:\n%s", what, screen)
+	})
 }
 
 func (c *sshConsole) press(keys string) {

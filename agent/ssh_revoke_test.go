@@ -16,6 +16,9 @@ import (
 // console, then takes the key out of the authorized-keys file: the session
 // ends within the key check (the default, 15s) and says why.
 func TestAnSSHSessionEndsWhenItsKeyIsRemoved(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits up to 15s of real time for the default key check; under -short sshconsole's TestASessionEndsWhenItsKeyIsRemovedOrItsRoleChanges checks it with a short interval")
+	}
 	t.Parallel()
 	dir := t.TempDir()
 	leaving, staying := newSigner(t), newSigner(t)

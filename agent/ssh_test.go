@@ -12,6 +12,7 @@ import (
 
 	"github.com/jobbridge/jobbridge/agent"
 	"github.com/jobbridge/jobbridge/agent/internal/store"
+	"github.com/jobbridge/jobbridge/internal/testutil/wait"
 )
 
 // TestSSHConsoleServesTheAgent starts an agent with the SSH console and
@@ -67,11 +68,8 @@ func TestSSHConsoleServesTheAgent(t *testing.T) {
 	}
 	console.press("q")
 	_ = console.sess.Wait()
-	for deadline := time.Now().Add(5 * time.Second); len(sshTokens()) > 0; time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Errorf("SSH console tokens after the session: %v; want none", sshTokens())
-			break
-		}
+	if gone, _ := wait.Poll(t, 5*time.Second, func() (bool, string) { return len(sshTokens()) == 0, "" }); !gone {
+		t.Errorf("SSH console tokens after the session: %v; want none", sshTokens())
 	}
 
 	if _, err := os.Stat(filepath.Join(dir, "ssh_host_ed25519_key")); err != nil {

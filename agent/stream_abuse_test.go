@@ -20,6 +20,7 @@ import (
 	"github.com/jobbridge/jobbridge/agent/internal/events"
 	"github.com/jobbridge/jobbridge/agent/internal/server"
 	"github.com/jobbridge/jobbridge/agent/internal/store"
+	"github.com/jobbridge/jobbridge/internal/testutil/wait"
 	"github.com/jobbridge/jobbridge/shared/api"
 )
 
@@ -101,18 +102,14 @@ func TestStreamsAreCappedPerToken(t *testing.T) {
 	}
 	// A closed stream gives its place back.
 	open[0].Body.Close()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	wait.For(t, 10*time.Second, func() (bool, string) {
 		resp := openStream(t, ta, secret, "/api/v1/events")
 		if resp.StatusCode == http.StatusOK {
-			break
+			return true, ""
 		}
 		resp.Body.Close()
-		if time.Now().After(deadline) {
-			t.Fatalf("after closing one of its streams, the token still gets %d", resp.StatusCode)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return false, fmt.Sprintf("after closing one of its streams, the token still gets %d", resp.StatusCode)
+	})
 }
 
 func TestStreamsAreCappedPerAddress(t *testing.T) {
@@ -249,6 +246,9 @@ func TestASlowEventStreamIsDroppedWithAResetAndNeverSlowsPublish(t *testing.T) {
 }
 
 func TestARevokedTokensStreamsEndWithinAHeartbeat(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits up to 15s of real time; under -short the server's TestARevokedTokensStreamsEndAtTheNextHeartbeat checks it on a virtual clock")
+	}
 	t.Parallel()
 	ta := startAgent(t, "sqlite")
 	run := startLongRun(t, ta)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/jobbridge/jobbridge/agent"
 	"github.com/jobbridge/jobbridge/agent/internal/testcert"
+	"github.com/jobbridge/jobbridge/internal/testutil/wait"
 	"github.com/jobbridge/jobbridge/shared/api"
 	"github.com/jobbridge/jobbridge/shared/client"
 )
@@ -58,8 +59,8 @@ func TestEventStreamAndResumption(t *testing.T) {
 		base := ta.Events().Subscribers()
 		go func() {
 			<-started
-			for ta.Events().Subscribers() <= base { // until the stream is open
-				time.Sleep(5 * time.Millisecond)
+			if ok, _ := wait.Poll(t, 10*time.Second, func() (bool, string) { return ta.Events().Subscribers() > base, "" }); !ok {
+				t.Error("the event stream never opened")
 			}
 			if _, err := ta.admin.CreateRule(ctx, api.RuleInput{Name: "r", Job: "demo", Schedule: "rate(1 day)", Parameters: map[string]string{"duration": "30ms", "steps": "3"}}); err != nil {
 				t.Error(err)
@@ -112,6 +113,9 @@ func types(evs []api.Event) []string {
 }
 
 func TestEventStreamHeartbeats(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits 15s of real time; under -short the server's TestAnIdleStreamHeartbeatsEveryFifteenSeconds checks the default heartbeat on a virtual clock")
+	}
 	t.Parallel()
 	ta := startAgent(t, "sqlite")
 	_ = ta // the heartbeat interval is the server's; check the raw stream.
@@ -312,22 +316,12 @@ func TestShutdownDoesNotWaitForOpenStreams(t *testing.T) {
 	go func() { done <- a.Run(ctx) }()
 	c := client.New(a.URL(), adminToken)
 	streamEnded := make(chan error, 1)
-	connected := make(chan struct{})
+	base := a.Events().Subscribers()
 	go func() {
 		streamEnded <- c.Stream(context.Background(), "", func(api.Event) error { return nil })
 	}()
-	// Wait until the stream is open: a rule change shows on it.
-	go func() {
-		for {
-			if _, err := c.Status(context.Background()); err == nil {
-				close(connected)
-				return
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	}()
-	<-connected
-	time.Sleep(100 * time.Millisecond)
+	// Wait until the stream is open.
+	wait.For(t, 10*time.Second, func() (bool, string) { return a.Events().Subscribers() > base, "the event stream never opened" })
 	began := time.Now()
 	cancel()
 	select {

@@ -2,6 +2,7 @@ package cli_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jobbridge/jobbridge/agent/internal/store/postgres/pgtest"
+	"github.com/jobbridge/jobbridge/internal/testutil/wait"
 	"github.com/jobbridge/jobbridge/shared/api"
 	"github.com/jobbridge/jobbridge/shared/client"
 )
@@ -28,18 +30,14 @@ func clusterEnv(dbURL, node, lease string) []string {
 // waitReady waits for /readyz to answer 200.
 func (p *agentProc) waitReady(t *testing.T) {
 	t.Helper()
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+	wait.For(t, 20*time.Second, func() (bool, string) {
 		resp, err := http.Get(p.url + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
+		if err != nil {
+			return false, fmt.Sprintf("/readyz: %v:\n%s", err, p.stderr)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("/readyz did not answer 200:\n%s", p.stderr)
-		}
-	}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK, fmt.Sprintf("/readyz answered %d, want 200:\n%s", resp.StatusCode, p.stderr)
+	})
 }
 
 // TestAnAgentRestartedAfterAKillTakesOverAtOnce kills an agent on
@@ -100,20 +98,18 @@ func TestAKilledAgentsRunsAreInterruptedByTheOthersAtOnce(t *testing.T) {
 	_ = victim.cmd.Process.Kill()
 	_ = victim.cmd.Wait()
 	killed := time.Now()
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		run, err := c.Run(ctx, id)
-		if err != nil {
+	var run api.Run
+	wait.For(t, 20*time.Second, func() (bool, string) {
+		var err error
+		if run, err = c.Run(ctx, id); err != nil {
 			t.Fatal(err)
 		}
-		if run.Status == api.StatusInterrupted {
-			t.Logf("the victim's run was marked interrupted %s after the kill (lease 1m)", time.Since(killed).Round(10*time.Millisecond))
-			if run.Node != "victim" || !strings.Contains(run.Error, "agent victim stopped (its session with PostgreSQL ended)") {
-				t.Errorf("interrupted run = %+v", run)
-			}
-			return
-		}
+		return run.Status == api.StatusInterrupted, fmt.Sprintf("the killed agent's run is %s, want interrupted well within its lease of 1m:\n%s", run.Status, survivor.stderr)
+	})
+	t.Logf("the victim's run was marked interrupted %s after the kill (lease 1m)", time.Since(killed).Round(10*time.Millisecond))
+	if run.Node != "victim" || !strings.Contains(run.Error, "agent victim stopped (its session with PostgreSQL ended)") {
+		t.Errorf("interrupted run = %+v", run)
 	}
-	t.Fatalf("the killed agent's run was not interrupted within 20s (lease 1m):\n%s", survivor.stderr)
 }
 
 // startAgentExpectingFailure runs the binary and waits for it to exit,

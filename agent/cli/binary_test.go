@@ -17,6 +17,7 @@ import (
 
 	"github.com/jobbridge/jobbridge/agent/internal/store"
 	"github.com/jobbridge/jobbridge/agent/internal/store/sqlite"
+	"github.com/jobbridge/jobbridge/internal/testutil/wait"
 	"github.com/jobbridge/jobbridge/shared/api"
 )
 
@@ -151,13 +152,9 @@ func startAgent(t *testing.T, dataDir string, env ...string) *agentProc {
 }
 
 // waitLog waits a few seconds for the agent to log s.
-func (p *agentProc) waitLog(s string) bool {
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if strings.Contains(p.stderr.String(), s) {
-			return true
-		}
-	}
-	return false
+func (p *agentProc) waitLog(t *testing.T, s string) bool {
+	logged, _ := wait.Poll(t, 5*time.Second, func() (bool, string) { return strings.Contains(p.stderr.String(), s), "" })
+	return logged
 }
 
 func (p *agentProc) deliver(t *testing.T, rule, eventID string) string {
@@ -213,7 +210,7 @@ func TestQuickStartAnnouncesURLAndToken(t *testing.T) {
 	dir := t.TempDir()
 	p := startAgent(t, dir)
 	for _, want := range []string{"url=http://127.0.0.1:", "store=sqlite", "scheduler=local", "admin token", filepath.Join(dir, "admin-token")} {
-		if !p.waitLog(want) {
+		if !p.waitLog(t, want) {
 			t.Errorf("start-up log does not mention %q:\n%s", want, p.stderr)
 		}
 	}
@@ -272,7 +269,7 @@ func TestKilledAgentsRunsAreInterruptedAtNextStart(t *testing.T) {
 	}
 
 	p = startAgent(t, dir)
-	if !p.waitLog("marked interrupted") {
+	if !p.waitLog(t, "marked interrupted") {
 		t.Errorf("the restarted agent did not log the interrupted run:\n%s", p.stderr)
 	}
 	p.cmd.Process.Signal(syscall.SIGTERM)

@@ -4,6 +4,7 @@ package builtin
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -12,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/jobbridge/jobbridge/internal/testutil/wait"
 )
 
 // A program dies with the agent, but not with whichever thread happened to
@@ -52,14 +55,10 @@ func TestProgramOutlivesTheThreadThatAskedForIt(t *testing.T) {
 	// The kernel signals a thread's children as the thread exits, before
 	// its task leaves /proc.
 	task := "/proc/self/task/" + strconv.Itoa(res.tid)
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		if _, err := os.Stat(task); errors.Is(err, fs.ErrNotExist) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("thread %d, whose goroutine returned locked to it, is still there after 30s", res.tid)
-		}
-	}
+	wait.For(t, 30*time.Second, func() (bool, string) {
+		_, err := os.Stat(task)
+		return errors.Is(err, fs.ErrNotExist), fmt.Sprintf("thread %d, whose goroutine returned locked to it, is still there", res.tid)
+	})
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatalf("signal the program: %v", err)
 	}

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jobbridge/jobbridge/internal/testutil/wait"
 	"github.com/jobbridge/jobbridge/jobs"
 	"github.com/jobbridge/jobbridge/jobs/builtin"
 )
@@ -72,15 +73,16 @@ func TestCommandReportsItsProcessGroup(t *testing.T) {
 // /proc/PID/environ reads empty for a moment: read until it does not.
 func carriesTag(t *testing.T, pid int, tag string) bool {
 	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-		environ, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
+	var environ []byte
+	wait.Poll(t, 5*time.Second, func() (bool, string) {
+		var err error
+		environ, err = os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
 		if err != nil {
 			t.Fatalf("read the environment of the program's child: %v", err)
 		}
-		if len(environ) > 0 || time.Now().After(deadline) {
-			return bytes.Contains(append([]byte{0}, environ...), []byte("\x00"+tag+"\x00"))
-		}
-	}
+		return len(environ) > 0, "its environment reads empty"
+	})
+	return bytes.Contains(append([]byte{0}, environ...), []byte("\x00"+tag+"\x00"))
 }
 
 // Outside the agent's runner, whose reporter records them, a reported group

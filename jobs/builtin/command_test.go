@@ -5,6 +5,7 @@ package builtin_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os/exec"
 	"regexp"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jobbridge/jobbridge/internal/testutil/wait"
 	"github.com/jobbridge/jobbridge/jobs"
 	"github.com/jobbridge/jobbridge/jobs/builtin"
 )
@@ -32,17 +34,17 @@ func shellJob(t *testing.T, script string, params []jobs.Param, opts ...builtin.
 // first submatch.
 func waitForLine(t *testing.T, rec *recorder, re *regexp.Regexp) string {
 	t.Helper()
-	deadline := time.Now().Add(3 * time.Second)
-	for time.Now().Before(deadline) {
+	var found string
+	wait.For(t, 3*time.Second, func() (bool, string) {
 		for _, l := range rec.Lines() {
 			if m := re.FindStringSubmatch(l.msg); m != nil {
-				return m[1]
+				found = m[1]
+				return true, ""
 			}
 		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	t.Fatalf("no log line matching %s within 3s; log:%s", re, rec.dump())
-	return ""
+		return false, fmt.Sprintf("no log line matching %s; log:%s", re, rec.dump())
+	})
+	return found
 }
 
 var (
@@ -59,17 +61,13 @@ func waitGone(t *testing.T, what, pid string) {
 	if err != nil || n <= 1 {
 		t.Fatalf("%s pid %q is not a process id", what, pid)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	gone, why := wait.Poll(t, 5*time.Second, func() (bool, string) {
 		err := syscall.Kill(n, 0)
-		if errors.Is(err, syscall.ESRCH) {
-			return
-		}
-		if time.Now().After(deadline) {
-			_ = syscall.Kill(n, syscall.SIGKILL) // do not leak it past the test
-			t.Fatalf("%s (pid %d) is still there 5s after the run returned (kill 0: %v)", what, n, err)
-		}
-		time.Sleep(10 * time.Millisecond)
+		return errors.Is(err, syscall.ESRCH), fmt.Sprintf("kill 0: %v", err)
+	})
+	if !gone {
+		_ = syscall.Kill(n, syscall.SIGKILL) // do not leak it past the test
+		t.Fatalf("%s (pid %d) is still there 5s after the run returned (%s)", what, n, why)
 	}
 }
 

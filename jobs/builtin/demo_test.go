@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/jobbridge/jobbridge/jobs/builtin"
@@ -60,47 +61,54 @@ func TestDemoFailsWhenAsked(t *testing.T) {
 	}
 }
 
+// The demo job waits on timers only, so the cancellation tests run in a
+// synctest bubble: the run is cancelled once it waits for its first step,
+// and the times measured are exact.
 func TestDemoStopsPromptlyWhenCancelled(t *testing.T) {
 	t.Parallel()
-	ctx, cancel, rec := runContext(t)
-	job := builtin.NewDemo()
-	done := runAsync(ctx, job, resolve(t, job, map[string]string{"duration": "10s"}))
-	time.Sleep(20 * time.Millisecond)
-	cancel()
-	cancelledAt := time.Now()
-	err := waitErr(t, done, time.Second)
-	if took := time.Since(cancelledAt); took > 100*time.Millisecond {
-		t.Errorf("Run returned %s after the cancel, want within 100ms", took)
-	}
-	if !errors.Is(err, context.Canceled) {
-		t.Errorf("Run error = %v, want one wrapping context.Canceled", err)
-	}
-	if !rec.hasLine(slog.LevelWarn, "cancelled at step 0/10") {
-		t.Errorf("no warning about the cancellation in the log:%s", rec.dump())
-	}
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel, rec := runContext(t)
+		job := builtin.NewDemo()
+		done := runAsync(ctx, job, resolve(t, job, map[string]string{"duration": "10s"}))
+		synctest.Wait() // the run waits for its first step
+		cancel()
+		cancelledAt := time.Now()
+		err := waitErr(t, done, time.Second)
+		if took := time.Since(cancelledAt); took != 0 {
+			t.Errorf("Run returned %s after the cancel, want at once", took)
+		}
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("Run error = %v, want one wrapping context.Canceled", err)
+		}
+		if !rec.hasLine(slog.LevelWarn, "cancelled at step 0/10") {
+			t.Errorf("no warning about the cancellation in the log:%s", rec.dump())
+		}
+	})
 }
 
 func TestDemoIgnoresCancelWhenAsked(t *testing.T) {
 	t.Parallel()
-	ctx, cancel, rec := runContext(t)
-	job := builtin.NewDemo()
-	start := time.Now()
-	done := runAsync(ctx, job, resolve(t, job, map[string]string{"duration": "150ms", "steps": "3", "ignore_cancel": "true"}))
-	time.Sleep(20 * time.Millisecond)
-	cancel()
-	err := waitErr(t, done, 2*time.Second)
-	if took := time.Since(start); took < 150*time.Millisecond {
-		t.Errorf("Run returned after %s, want it to keep going for the whole 150ms", took)
-	}
-	if !errors.Is(err, context.Canceled) {
-		t.Errorf("Run error = %v, want one wrapping context.Canceled (the run was still cancelled)", err)
-	}
-	if !rec.hasLine(slog.LevelWarn, "noticed the cancellation") {
-		t.Errorf("no line saying the cancellation was noticed:%s", rec.dump())
-	}
-	if p := rec.Progresses(); p[len(p)-1].percent != 100 {
-		t.Errorf("last progress = %+v, want 100", p[len(p)-1])
-	}
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel, rec := runContext(t)
+		job := builtin.NewDemo()
+		start := time.Now()
+		done := runAsync(ctx, job, resolve(t, job, map[string]string{"duration": "150ms", "steps": "3", "ignore_cancel": "true"}))
+		synctest.Wait() // the run waits for its first step
+		cancel()
+		err := waitErr(t, done, 2*time.Second)
+		if took := time.Since(start); took < 150*time.Millisecond {
+			t.Errorf("Run returned after %s, want it to keep going for the whole 150ms", took)
+		}
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("Run error = %v, want one wrapping context.Canceled (the run was still cancelled)", err)
+		}
+		if !rec.hasLine(slog.LevelWarn, "noticed the cancellation") {
+			t.Errorf("no line saying the cancellation was noticed:%s", rec.dump())
+		}
+		if p := rec.Progresses(); p[len(p)-1].percent != 100 {
+			t.Errorf("last progress = %+v, want 100", p[len(p)-1])
+		}
+	})
 }
 
 func TestDemoPanicsHalfwayWhenAsked(t *testing.T) {

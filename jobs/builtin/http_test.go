@@ -168,14 +168,20 @@ func TestHTTPChecksTheStatus(t *testing.T) {
 
 func TestHTTPStopsPromptlyWhenCancelled(t *testing.T) {
 	t.Parallel()
+	arrived := make(chan struct{}, 1)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
 		<-r.Context().Done() // hang until the client goes away
 	}))
 	t.Cleanup(srv.Close)
 	ctx, cancel, _ := runContext(t)
 	job := builtin.NewHTTP(allowLoopback(t))
 	done := runAsync(ctx, job, resolve(t, job, map[string]string{"url": srv.URL}))
-	time.Sleep(50 * time.Millisecond)
+	select {
+	case <-arrived: // the request is in flight
+	case err := <-done:
+		t.Fatalf("Run returned before its request reached the server: %v", err)
+	}
 	cancel()
 	cancelledAt := time.Now()
 	err := waitErr(t, done, 2*time.Second)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/jobbridge/jobbridge/agent/internal/eventbridge/ebtest"
 	"github.com/jobbridge/jobbridge/agent/internal/store"
+	"github.com/jobbridge/jobbridge/internal/testutil/wait"
 )
 
 // memStore is the part of the store the backend uses, in memory.
@@ -176,11 +177,5 @@ func (h *harness) runSettled(t *testing.T) {
 // waitFor polls cond until it holds or the test's patience runs out.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	wait.For(t, 10*time.Second, func() (bool, string) { return cond(), "waiting for " + what })
 }

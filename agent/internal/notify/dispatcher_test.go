@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/jobbridge/jobbridge/agent/internal/events"
@@ -14,6 +16,7 @@ import (
 	"github.com/jobbridge/jobbridge/agent/internal/runner"
 	"github.com/jobbridge/jobbridge/agent/internal/store"
 	"github.com/jobbridge/jobbridge/agent/internal/storetesting"
+	"github.com/jobbridge/jobbridge/internal/testutil/wait"
 	"github.com/jobbridge/jobbridge/jobs"
 	"github.com/jobbridge/jobbridge/shared/api"
 )
@@ -157,7 +160,9 @@ func newEnvWith(t *testing.T, fold time.Duration, notifiers ...notify.Notifier) 
 		cancel()
 		<-done
 	})
-	time.Sleep(20 * time.Millisecond) // let the dispatcher subscribe
+	wait.For(t, 5*time.Second, func() (bool, string) {
+		return broker.Subscribers() > 0, "the dispatcher never subscribed to the events"
+	})
 	return e
 }
 
@@ -184,86 +189,96 @@ func (e *env) run(t *testing.T, rule store.Rule, outcome string) store.Run {
 
 func (e *env) waitDone(t *testing.T, id string) {
 	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-		if r, _ := e.store.RunGet(context.Background(), id); r.Status.Terminal() {
-			return
-		}
-	}
-	t.Fatalf("run %s did not finish", id)
+	wait.For(t, 5*time.Second, func() (bool, string) {
+		r, _ := e.store.RunGet(context.Background(), id)
+		return r.Status.Terminal(), fmt.Sprintf("run %s did not finish: it is %s", id, r.Status)
+	})
 }
+
+// The dispatcher's tests that wait on fold windows and retry backoff run in
+// synctest bubbles, the store, runner and recorders built inside them: the
+// windows, the backoff and the pauses of quiet pass on a virtual clock.
 
 func TestFailureThenRecovery(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, time.Minute)
-	r := e.rule(t, "nightly", store.NotifyPolicy{})
-	e.run(t, r, "ok") // a success with no failure before: nothing
-	failed := e.run(t, r, "fail")
-	msgs := e.a.waitN(t, 1)
-	m := msgs[0]
-	if m.Kind != notify.Failed || m.RunID != failed.ID || m.Error != "disk full\nsecond line" || m.Link != "http://agent:8080/api/v1/runs/"+failed.ID || m.Count != 1 {
-		t.Errorf("failure message = %+v", m)
-	}
-	e.b.waitN(t, 1) // both channels by default
-	e.run(t, r, "ok")
-	msgs = e.a.waitN(t, 2)
-	if msgs[1].Kind != notify.Recovered {
-		t.Errorf("second message = %+v, want recovered", msgs[1])
-	}
-	e.run(t, r, "ok") // a second success is not news
-	e.a.quiet(t, 2)
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, time.Minute)
+		r := e.rule(t, "nightly", store.NotifyPolicy{})
+		e.run(t, r, "ok") // a success with no failure before: nothing
+		failed := e.run(t, r, "fail")
+		msgs := e.a.waitN(t, 1)
+		m := msgs[0]
+		if m.Kind != notify.Failed || m.RunID != failed.ID || m.Error != "disk full\nsecond line" || m.Link != "http://agent:8080/api/v1/runs/"+failed.ID || m.Count != 1 {
+			t.Errorf("failure message = %+v", m)
+		}
+		e.b.waitN(t, 1) // both channels by default
+		e.run(t, r, "ok")
+		msgs = e.a.waitN(t, 2)
+		if msgs[1].Kind != notify.Recovered {
+			t.Errorf("second message = %+v, want recovered", msgs[1])
+		}
+		e.run(t, r, "ok") // a second success is not news
+		e.a.quiet(t, 2)
+	})
 }
 
 func TestRepeatedFailuresAreFolded(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, 400*time.Millisecond)
-	r := e.rule(t, "flaky", store.NotifyPolicy{})
-	for range 4 {
-		e.run(t, r, "fail")
-	}
-	if got := e.a.waitN(t, 1); len(got) != 1 {
-		t.Fatalf("messages during the storm: %d", len(got))
-	}
-	msgs := e.a.waitN(t, 2) // the window ends
-	if msgs[1].Count != 3 || msgs[1].Kind != notify.Failed {
-		t.Errorf("folded message = %+v, want the 3 failures after the first", msgs[1])
-	}
-	if s := msgs[1].Subject(); s != "[jobbridge] flaky: 3 runs failed since "+msgs[1].Since.UTC().Format("15:04 UTC") {
-		t.Errorf("folded subject = %q", s)
-	}
-	e.a.quiet(t, 2)
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, 400*time.Millisecond)
+		r := e.rule(t, "flaky", store.NotifyPolicy{})
+		for range 4 {
+			e.run(t, r, "fail")
+		}
+		if got := e.a.waitN(t, 1); len(got) != 1 {
+			t.Fatalf("messages during the storm: %d", len(got))
+		}
+		msgs := e.a.waitN(t, 2) // the window ends
+		if msgs[1].Count != 3 || msgs[1].Kind != notify.Failed {
+			t.Errorf("folded message = %+v, want the 3 failures after the first", msgs[1])
+		}
+		if s := msgs[1].Subject(); s != "[jobbridge] flaky: 3 runs failed since "+msgs[1].Since.UTC().Format("15:04 UTC") {
+			t.Errorf("folded subject = %q", s)
+		}
+		e.a.quiet(t, 2)
+	})
 }
 
 func TestRecoveryFlushesFoldedFailures(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, time.Hour)
-	r := e.rule(t, "flaky", store.NotifyPolicy{})
-	e.run(t, r, "fail")
-	e.run(t, r, "fail")
-	e.run(t, r, "ok")
-	msgs := e.a.waitN(t, 3)
-	if msgs[0].Count != 1 || msgs[1].Count != 1 || msgs[1].Kind != notify.Failed || msgs[2].Kind != notify.Recovered {
-		t.Errorf("messages = %+v; want failure, the folded one, recovery", msgs)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, time.Hour)
+		r := e.rule(t, "flaky", store.NotifyPolicy{})
+		e.run(t, r, "fail")
+		e.run(t, r, "fail")
+		e.run(t, r, "ok")
+		msgs := e.a.waitN(t, 3)
+		if msgs[0].Count != 1 || msgs[1].Count != 1 || msgs[1].Kind != notify.Failed || msgs[2].Kind != notify.Recovered {
+			t.Errorf("messages = %+v; want failure, the folded one, recovery", msgs)
+		}
+	})
 }
 
 func TestPerRuleSelection(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, time.Minute)
-	quiet := e.rule(t, "quiet", store.NotifyPolicy{On: []string{notify.None}})
-	onlyCancel := e.rule(t, "cancel-only", store.NotifyPolicy{On: []string{"cancelled"}, Channels: []string{"webhook"}})
-	e.run(t, quiet, "fail")
-	e.run(t, onlyCancel, "fail")
-	run := e.run(t, onlyCancel, "block")
-	if _, err := e.runner.Cancel(context.Background(), run.ID, "alice", "not today"); err != nil {
-		t.Fatal(err)
-	}
-	e.waitDone(t, run.ID)
-	msgs := e.b.waitN(t, 1)
-	if msgs[0].Kind != notify.Cancelled || msgs[0].Rule != "cancel-only" || msgs[0].Error != "cancelled by alice: not today" {
-		t.Errorf("webhook message = %+v", msgs[0])
-	}
-	e.a.quiet(t, 0) // the rule chose the webhook only, and "quiet" chose none
-	e.b.quiet(t, 1)
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, time.Minute)
+		quiet := e.rule(t, "quiet", store.NotifyPolicy{On: []string{notify.None}})
+		onlyCancel := e.rule(t, "cancel-only", store.NotifyPolicy{On: []string{"cancelled"}, Channels: []string{"webhook"}})
+		e.run(t, quiet, "fail")
+		e.run(t, onlyCancel, "fail")
+		run := e.run(t, onlyCancel, "block")
+		if _, err := e.runner.Cancel(context.Background(), run.ID, "alice", "not today"); err != nil {
+			t.Fatal(err)
+		}
+		e.waitDone(t, run.ID)
+		msgs := e.b.waitN(t, 1)
+		if msgs[0].Kind != notify.Cancelled || msgs[0].Rule != "cancel-only" || msgs[0].Error != "cancelled by alice: not today" {
+			t.Errorf("webhook message = %+v", msgs[0])
+		}
+		e.a.quiet(t, 0) // the rule chose the webhook only, and "quiet" chose none
+		e.b.quiet(t, 1)
+	})
 }
 
 func TestShutdownCancellationsDoNotNotify(t *testing.T) {
@@ -271,7 +286,10 @@ func TestShutdownCancellationsDoNotNotify(t *testing.T) {
 	e := newEnv(t, time.Minute)
 	r := e.rule(t, "long", store.NotifyPolicy{On: []string{"cancelled", "failed"}})
 	run := e.run(t, r, "block")
-	time.Sleep(20 * time.Millisecond)
+	wait.For(t, 5*time.Second, func() (bool, string) {
+		got, _ := e.store.RunGet(context.Background(), run.ID)
+		return got.Status == api.StatusRunning, fmt.Sprintf("run %s is %s, want running", run.ID, got.Status)
+	})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := e.runner.Shutdown(ctx); err != nil {
@@ -315,43 +333,44 @@ func TestTimeoutKind(t *testing.T) {
 
 func TestAFailingChannelIsRetriedThenRecordedWithoutTouchingTheRun(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, time.Minute)
-	e.a.fail = 2 // succeeds on the third of 3 attempts
-	e.b.fail = 5 // never within 3 attempts
-	r := e.rule(t, "r", store.NotifyPolicy{})
-	run := e.run(t, r, "fail")
-	e.a.waitN(t, 1)
-	var st []notify.ChannelStatus
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		st = e.disp.Status()
-		if st[1].Failed == 1 {
-			break
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, time.Minute)
+		e.a.fail = 2 // succeeds on the third of 3 attempts
+		e.b.fail = 5 // never within 3 attempts
+		r := e.rule(t, "r", store.NotifyPolicy{})
+		run := e.run(t, r, "fail")
+		e.a.waitN(t, 1)
+		var st []notify.ChannelStatus
+		wait.Poll(t, 5*time.Second, func() (bool, string) {
+			st = e.disp.Status()
+			return st[1].Failed == 1, ""
+		})
+		if !st[0].Healthy || st[0].Sent != 1 || st[1].Healthy || st[1].Failed != 1 || st[1].LastError == "" {
+			t.Errorf("channel status = %+v", st)
 		}
-	}
-	if !st[0].Healthy || st[0].Sent != 1 || st[1].Healthy || st[1].Failed != 1 || st[1].LastError == "" {
-		t.Errorf("channel status = %+v", st)
-	}
-	var entries []store.AuditEntry
-	actions := map[string]bool{}
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline) && len(actions) < 2; time.Sleep(10 * time.Millisecond) {
-		var err error
-		if entries, _, err = e.store.AuditList(context.Background(), store.AuditFilter{Actor: "notify"}); err != nil {
-			t.Fatal(err)
-		}
-		clear(actions)
+		var entries []store.AuditEntry
+		actions := map[string]bool{}
+		wait.Poll(t, 5*time.Second, func() (bool, string) {
+			var err error
+			if entries, _, err = e.store.AuditList(context.Background(), store.AuditFilter{Actor: "notify"}); err != nil {
+				t.Fatal(err)
+			}
+			clear(actions)
+			for _, en := range entries {
+				actions[en.Action] = true
+			}
+			return len(actions) >= 2, ""
+		})
 		for _, en := range entries {
-			actions[en.Action] = true
+			if en.Target != run.ID {
+				t.Errorf("audit entry %+v is not about run %s", en, run.ID)
+			}
 		}
-	}
-	for _, en := range entries {
-		if en.Target != run.ID {
-			t.Errorf("audit entry %+v is not about run %s", en, run.ID)
+		if !actions["notify.sent"] || !actions["notify.failed"] {
+			t.Errorf("audit = %+v, want one sent and one failed", entries)
 		}
-	}
-	if !actions["notify.sent"] || !actions["notify.failed"] {
-		t.Errorf("audit = %+v, want one sent and one failed", entries)
-	}
-	if got, _ := e.store.RunGet(context.Background(), run.ID); got.Status != api.StatusFailed || got.Error != "disk full\nsecond line" {
-		t.Errorf("the run changed: %+v", got)
-	}
+		if got, _ := e.store.RunGet(context.Background(), run.ID); got.Status != api.StatusFailed || got.Error != "disk full\nsecond line" {
+			t.Errorf("the run changed: %+v", got)
+		}
+	})
 }

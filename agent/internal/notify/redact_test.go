@@ -20,6 +20,7 @@ import (
 
 	"github.com/jobbridge/jobbridge/agent/internal/notify"
 	"github.com/jobbridge/jobbridge/agent/internal/store"
+	"github.com/jobbridge/jobbridge/internal/testutil/wait"
 )
 
 // failOnce makes one run fail, waits until the dispatcher has given up
@@ -30,19 +31,19 @@ func failOnce(t *testing.T, n notify.Notifier) (notify.ChannelStatus, string) {
 	e := newEnvWith(t, time.Minute, n)
 	e.run(t, e.rule(t, "r", store.NotifyPolicy{}), "fail")
 	var st notify.ChannelStatus
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if st = e.disp.Status()[0]; st.Failed == 1 {
-			break
-		}
-	}
+	wait.Poll(t, 10*time.Second, func() (bool, string) {
+		st = e.disp.Status()[0]
+		return st.Failed == 1, ""
+	})
 	if st.Failed != 1 || st.LastError == "" {
 		t.Fatalf("the channel did not fail: %+v", st)
 	}
 	t.Logf("last error: %s", st.LastError)
 	var audit []store.AuditEntry
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline) && len(audit) == 0; time.Sleep(10 * time.Millisecond) {
+	wait.Poll(t, 5*time.Second, func() (bool, string) {
 		audit, _, _ = e.store.AuditList(context.Background(), store.AuditFilter{Actor: "notify"})
-	}
+		return len(audit) > 0, ""
+	})
 	if len(audit) == 0 {
 		t.Fatal("no audit entry for the failure")
 	}

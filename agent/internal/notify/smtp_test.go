@@ -18,6 +18,7 @@ import (
 	"github.com/jobbridge/jobbridge/agent/internal/notify"
 	"github.com/jobbridge/jobbridge/agent/internal/store"
 	"github.com/jobbridge/jobbridge/agent/internal/testcert"
+	"github.com/jobbridge/jobbridge/internal/testutil/wait"
 	"github.com/jobbridge/jobbridge/shared/api"
 )
 
@@ -251,11 +252,10 @@ func TestARefusingMailServerIsRetriedThenRecordedAsFailed(t *testing.T) {
 	r := e.rule(t, "r", store.NotifyPolicy{})
 	run := e.run(t, r, "fail")
 	var st []notify.ChannelStatus
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if st = e.disp.Status(); st[0].Failed == 1 {
-			break
-		}
-	}
+	wait.Poll(t, 10*time.Second, func() (bool, string) {
+		st = e.disp.Status()
+		return st[0].Failed == 1, ""
+	})
 	if st[0].Healthy || st[0].Failed != 1 || !strings.Contains(st[0].LastError, "gave up after 3 attempts") || !strings.Contains(st[0].LastError, "no such mailbox") {
 		t.Errorf("email status = %+v", st[0])
 	}

@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/jobbridge/jobbridge/agent/internal/procgroup"
 	"github.com/jobbridge/jobbridge/agent/internal/store"
+	"github.com/jobbridge/jobbridge/internal/testutil/wait"
 )
 
 // group is a process group as a command job leaves it: a shell leading
@@ -97,11 +99,7 @@ func running(pid int) bool {
 
 func waitStopped(t *testing.T, what string, pid int) {
 	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); running(pid); time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s (pid %d) still runs", what, pid)
-		}
-	}
+	wait.For(t, 10*time.Second, func() (bool, string) { return !running(pid), fmt.Sprintf("%s (pid %d) still runs", what, pid) })
 }
 
 // logBuffer collects what StopLeft logs.

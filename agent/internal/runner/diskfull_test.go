@@ -13,6 +13,7 @@ import (
 	"github.com/jobbridge/jobbridge/agent/internal/runner"
 	"github.com/jobbridge/jobbridge/agent/internal/store"
 	"github.com/jobbridge/jobbridge/agent/internal/storetesting"
+	"github.com/jobbridge/jobbridge/internal/testutil/wait"
 	"github.com/jobbridge/jobbridge/jobs"
 	"github.com/jobbridge/jobbridge/shared/api"
 )
@@ -42,11 +43,10 @@ func newDiskEnv(t *testing.T, cfg runner.Config, js ...jobs.Job) (*env, *watched
 // waitLines polls until the run has at least n lines stored.
 func (e *env) waitLines(t *testing.T, id string, n int) {
 	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); len(e.logLines(t, id)) < n; time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("run %s has %d log line(s) stored, want %d", id, len(e.logLines(t, id)), n)
-		}
-	}
+	wait.For(t, 10*time.Second, func() (bool, string) {
+		got := len(e.logLines(t, id))
+		return got >= n, fmt.Sprintf("run %s has %d log line(s) stored, want %d", id, got, n)
+	})
 }
 
 // kilobyteLine is a log line big enough that a few need a new page.
@@ -81,14 +81,13 @@ func TestARunEndingOnAFullDiskKeepsItsLogUntilSpaceReturns(t *testing.T) {
 	<-returned
 	// Let the runner find the disk full a few times after the job returned.
 	failed := s.failedLogs.Load()
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+	wait.Poll(t, 10*time.Second, func() (bool, string) {
 		if s.failedLogs.Load() >= failed+3 {
-			break
+			return true, ""
 		}
-		if got, _ := e.store.RunGet(context.Background(), run.ID); got.Status != api.StatusRunning {
-			break // recorded as finished with the disk still full
-		}
-	}
+		got, _ := e.store.RunGet(context.Background(), run.ID)
+		return got.Status != api.StatusRunning, "" // recorded as finished with the disk still full
+	})
 	if n := s.otherErrors.Load(); n != 0 {
 		t.Errorf("%d log write(s) on a full disk failed with other than store.ErrUnavailable", n)
 	}
@@ -132,8 +131,9 @@ func TestLinesBeyondTheRunsBufferAreLostAndTheGapIsNoted(t *testing.T) {
 	fillDisk(t, s.Store)
 	close(full)
 	<-logged
+	notes := e.watchNotes(t)
 	freeDisk(t, s.Store)
-	e.waitNote(t, run.ID)
+	notes.wait(t, run.ID)
 	close(freed)
 
 	e.waitStatus(t, run.ID, api.StatusSucceeded)
@@ -168,9 +168,10 @@ func TestTheAgentsLogBufferIsCappedAcrossRuns(t *testing.T) {
 	close(full)
 	<-logged
 	<-logged
+	notes := e.watchNotes(t)
 	freeDisk(t, s.Store)
-	e.waitNote(t, a.ID)
-	e.waitNote(t, b.ID)
+	notes.wait(t, a.ID)
+	notes.wait(t, b.ID)
 	close(freed)
 
 	for _, run := range []store.Run{a, b} {
@@ -179,18 +180,38 @@ func TestTheAgentsLogBufferIsCappedAcrossRuns(t *testing.T) {
 	}
 }
 
-// waitNote polls until the run's log notes lost lines: once space returns,
-// the runner writes what it held and the note, and takes lines again.
-func (e *env) waitNote(t *testing.T, id string) {
+// noteWatch follows the runs' log events for notes of lost lines. Once
+// space returns the runner writes what it held and the note, and takes lines
+// again: the note is in the store a moment before the runner takes lines,
+// and only the note's event, published after, says that it does.
+type noteWatch struct {
+	e    *env
+	ch   <-chan events.Event
+	seen map[string]bool // runs whose note was published
+}
+
+// watchNotes starts following the notes; call it before space returns.
+func (e *env) watchNotes(t *testing.T) *noteWatch {
+	_, ch, _, cancel := e.events.Subscribe(0)
+	t.Cleanup(cancel)
+	return &noteWatch{e: e, ch: ch, seen: map[string]bool{}}
+}
+
+// wait waits until the runner has published run id's note of lost lines.
+func (w *noteWatch) wait(t *testing.T, id string) {
 	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-		for _, l := range e.logLines(t, id) {
-			if lostNote.MatchString(l.Message) {
-				return
+	timeout := time.After(10 * time.Second)
+	for !w.seen[id] {
+		select {
+		case ev, ok := <-w.ch:
+			if !ok {
+				t.Fatal("the events subscription ended: the test fell behind")
 			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("run %s: no note of lost lines stored once space returned: %s", id, describe(e.logLines(t, id)))
+			if ev.Type == api.EventRunLog && ev.Run != nil && ev.Log != nil && lostNote.MatchString(ev.Log.Message) {
+				w.seen[ev.Run.ID] = true
+			}
+		case <-timeout:
+			t.Fatalf("run %s: no note of lost lines published once space returned; stored: %s", id, describe(w.e.logLines(t, id)))
 		}
 	}
 }

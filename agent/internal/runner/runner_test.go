@@ -3,16 +3,20 @@ package runner_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/jobbridge/jobbridge/agent/internal/events"
 	"github.com/jobbridge/jobbridge/agent/internal/runner"
 	"github.com/jobbridge/jobbridge/agent/internal/store"
 	"github.com/jobbridge/jobbridge/agent/internal/storetesting"
+	"github.com/jobbridge/jobbridge/internal/testutil/wait"
 	"github.com/jobbridge/jobbridge/jobs"
 	"github.com/jobbridge/jobbridge/shared/api"
 )
@@ -70,22 +74,15 @@ func (e *env) rule(t *testing.T, r store.Rule) store.Rule {
 // waitStatus polls the store until the run is in one of want.
 func (e *env) waitStatus(t *testing.T, id string, want ...api.RunStatus) store.Run {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
 	var run store.Run
-	for time.Now().Before(deadline) {
+	wait.For(t, 10*time.Second, func() (bool, string) {
 		var err error
 		run, err = e.store.RunGet(context.Background(), id)
 		if err != nil {
 			t.Fatalf("get run %s: %v", id, err)
 		}
-		for _, w := range want {
-			if run.Status == w {
-				return run
-			}
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	t.Fatalf("run %s is %s (error %q), want %v", id, run.Status, run.Error, want)
+		return slices.Contains(want, run.Status), fmt.Sprintf("run %s is %s (error %q), want %v", id, run.Status, run.Error, want)
+	})
 	return run
 }
 
@@ -454,45 +451,47 @@ func TestLogIsCappedPerRun(t *testing.T) {
 
 func TestRuleChangesReachFire(t *testing.T) {
 	t.Parallel()
-	s := storetesting.Open(t, "sqlite")
-	reg := jobs.NewRegistry()
-	if err := reg.Register(funcJob{id: "noop", run: func(context.Context, jobs.Params) error { return nil }}); err != nil {
-		t.Fatal(err)
-	}
-	r, err := runner.New(runner.Config{Store: s, Jobs: reg, Events: events.NewBroker(0), Node: "n", RuleCacheTTL: 100 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Shutdown(context.Background())
-	ctx := context.Background()
-	rule, err := s.RuleCreate(ctx, store.Rule{Name: "r", Job: "noop", Schedule: "rate(1 hour)", Enabled: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	fire := func(id string) error {
-		_, _, err := r.Fire(ctx, runner.FireParams{Rule: "r", EventID: id})
-		return err
-	}
-	if err := fire("1"); err != nil {
-		t.Fatal(err)
-	}
-	rule.Enabled = false
-	if _, err := s.RuleUpdate(ctx, rule); err != nil {
-		t.Fatal(err)
-	}
-	r.ForgetRule("r")
-	if err := fire("2"); !errors.Is(err, runner.ErrRuleDisabled) {
-		t.Errorf("fire after a change and ForgetRule: %v, want ErrRuleDisabled", err)
-	}
-	// A change made elsewhere is seen once the cache entry expires.
-	rule.Enabled = true
-	if _, err := s.RuleUpdate(ctx, rule); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(150 * time.Millisecond)
-	if err := fire("3"); err != nil {
-		t.Errorf("fire after the TTL: %v, want the re-enabled rule to fire", err)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		s := storetesting.Open(t, "sqlite")
+		reg := jobs.NewRegistry()
+		if err := reg.Register(funcJob{id: "noop", run: func(context.Context, jobs.Params) error { return nil }}); err != nil {
+			t.Fatal(err)
+		}
+		r, err := runner.New(runner.Config{Store: s, Jobs: reg, Events: events.NewBroker(0), Node: "n", RuleCacheTTL: 100 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Shutdown(context.Background())
+		ctx := context.Background()
+		rule, err := s.RuleCreate(ctx, store.Rule{Name: "r", Job: "noop", Schedule: "rate(1 hour)", Enabled: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		fire := func(id string) error {
+			_, _, err := r.Fire(ctx, runner.FireParams{Rule: "r", EventID: id})
+			return err
+		}
+		if err := fire("1"); err != nil {
+			t.Fatal(err)
+		}
+		rule.Enabled = false
+		if _, err := s.RuleUpdate(ctx, rule); err != nil {
+			t.Fatal(err)
+		}
+		r.ForgetRule("r")
+		if err := fire("2"); !errors.Is(err, runner.ErrRuleDisabled) {
+			t.Errorf("fire after a change and ForgetRule: %v, want ErrRuleDisabled", err)
+		}
+		// A change made elsewhere is seen once the cache entry expires.
+		rule.Enabled = true
+		if _, err := s.RuleUpdate(ctx, rule); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(150 * time.Millisecond) // past the TTL, on the bubble's virtual clock
+		if err := fire("3"); err != nil {
+			t.Errorf("fire after the TTL: %v, want the re-enabled rule to fire", err)
+		}
+	})
 }
 
 func TestEventsAfterACancelCarryTheRunAsItIs(t *testing.T) {

@@ -2,6 +2,7 @@ package runner_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/jobbridge/jobbridge/agent/internal/store"
 	"github.com/jobbridge/jobbridge/agent/internal/store/postgres"
 	"github.com/jobbridge/jobbridge/agent/internal/store/postgres/pgtest"
+	"github.com/jobbridge/jobbridge/internal/testutil/wait"
 	"github.com/jobbridge/jobbridge/jobs"
 	"github.com/jobbridge/jobbridge/shared/api"
 )
@@ -59,11 +61,9 @@ func TestShutdownWithTheDatabaseDownEndsByItsDeadline(t *testing.T) {
 	st := start(t, e, e.rule(t, store.Rule{Name: "s", Job: "stubborn"}))
 	<-politeStarted
 	<-stubbornStarted
-	for deadline := time.Now().Add(10 * time.Second); len(e.logLines(t, p.ID)) == 0; time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the polite run's first log line was never stored")
-		}
-	}
+	wait.For(t, 10*time.Second, func() (bool, string) {
+		return len(e.logLines(t, p.ID)) > 0, "the polite run's first log line was never stored"
+	})
 
 	srv.Stop(t)
 	const grace = time.Second
@@ -110,17 +110,13 @@ func TestShutdownWithTheDatabaseDownEndsByItsDeadline(t *testing.T) {
 // getWhenUp reads a run once the database answers again.
 func getWhenUp(t *testing.T, s store.Store, id string) store.Run {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		run, err := s.RunGet(context.Background(), id)
-		if err == nil {
-			return run
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("read run %s after restarting the database: %v", id, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	var run store.Run
+	wait.For(t, 30*time.Second, func() (bool, string) {
+		var err error
+		run, err = s.RunGet(context.Background(), id)
+		return err == nil, fmt.Sprintf("read run %s after restarting the database: %v", id, err)
+	})
+	return run
 }
 
 func sorted(s ...string) []string {

@@ -19,6 +19,7 @@ import (
 	"github.com/jobbridge/jobbridge/agent/internal/server"
 	"github.com/jobbridge/jobbridge/agent/internal/store"
 	"github.com/jobbridge/jobbridge/agent/internal/storetesting"
+	"github.com/jobbridge/jobbridge/internal/testutil/wait"
 	"github.com/jobbridge/jobbridge/jobs"
 	"github.com/jobbridge/jobbridge/shared/api"
 )
@@ -78,19 +79,17 @@ func deliver(client *http.Client, url string) (time.Duration, error) {
 // waitFinished waits until no run is active and returns how many finished.
 func waitFinished(b *testing.B, s store.Store) int64 {
 	b.Helper()
-	deadline := time.Now().Add(2 * time.Minute)
-	for time.Now().Before(deadline) {
+	var succeeded int64
+	wait.For(b, 2*time.Minute, func() (bool, string) {
 		counts, err := s.RunCountByStatus(context.Background())
 		if err != nil {
 			b.Fatal(err)
 		}
-		if counts[api.StatusRunning]+counts[api.StatusCancelling] == 0 {
-			return counts[api.StatusSucceeded]
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	b.Fatal("runs still active after 2 minutes")
-	return 0
+		succeeded = counts[api.StatusSucceeded]
+		active := counts[api.StatusRunning] + counts[api.StatusCancelling]
+		return active == 0, fmt.Sprintf("%d runs still active", active)
+	})
+	return succeeded
 }
 
 func benchClient() *http.Client {

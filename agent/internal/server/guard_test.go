@@ -24,6 +24,7 @@ import (
 	"github.com/jobbridge/jobbridge/agent/internal/service"
 	"github.com/jobbridge/jobbridge/agent/internal/store"
 	"github.com/jobbridge/jobbridge/agent/internal/storetesting"
+	"github.com/jobbridge/jobbridge/internal/testutil/wait"
 	"github.com/jobbridge/jobbridge/jobs"
 	"github.com/jobbridge/jobbridge/shared/api"
 )
@@ -317,7 +318,7 @@ func TestFailedAuthenticationsAreLoggedInAggregate(t *testing.T) {
 	// Wait for the count of all n to be logged, then check that nothing
 	// logged a line per failure.
 	total := 0
-	for deadline := time.Now().Add(20 * time.Second); total < n && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+	wait.Poll(t, 20*time.Second, func() (bool, string) {
 		total = 0
 		for _, line := range strings.Split(g.log.String(), "\n") {
 			if !strings.Contains(line, "client=127.0.0.3") {
@@ -330,7 +331,8 @@ func TestFailedAuthenticationsAreLoggedInAggregate(t *testing.T) {
 			c, _ := strconv.Atoi(strings.Fields(rest)[0])
 			total += c
 		}
-	}
+		return total >= n, ""
+	})
 	lines := strings.Count(g.log.String(), "client=127.0.0.3")
 	if total != n || lines >= n/2 {
 		t.Errorf("%d failures logged as %d lines counting %d, want a few lines counting %d:\n%s", n, lines, total, n, g.log.String())
@@ -489,11 +491,7 @@ func TestConnectionsPerAddressAreCapped(t *testing.T) {
 	}
 	// A connection that closes makes room.
 	held[0].Close()
-	ok := false
-	for deadline := time.Now().Add(20 * time.Second); !ok && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		ok = served(dial("127.0.0.6"))
-	}
-	if !ok {
-		t.Error("after one of its connections closed, the address still could not connect")
-	}
+	wait.For(t, 20*time.Second, func() (bool, string) {
+		return served(dial("127.0.0.6")), "after one of its connections closed, the address still could not connect"
+	})
 }

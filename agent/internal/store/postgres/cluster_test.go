@@ -3,12 +3,14 @@ package postgres_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/jobbridge/jobbridge/agent/internal/store"
 	"github.com/jobbridge/jobbridge/agent/internal/store/postgres"
 	"github.com/jobbridge/jobbridge/agent/internal/store/postgres/pgtest"
+	"github.com/jobbridge/jobbridge/internal/testutil/wait"
 )
 
 func openTwo(t *testing.T) (*postgres.Store, *postgres.Store) {
@@ -85,13 +87,10 @@ func TestLeadershipIsExclusiveAndMovesWhenTheLeaderGoes(t *testing.T) {
 		t.Fatalf("a second store took the leadership: %v %v", ok, err)
 	}
 	a.Close() // the leader goes away
-	var ok bool
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline) && !ok; time.Sleep(20 * time.Millisecond) {
-		ok, _ = b.Leader(ctx)
-	}
-	if !ok {
-		t.Error("the leadership did not move to the other store")
-	}
+	wait.For(t, 5*time.Second, func() (bool, string) {
+		ok, err := b.Leader(ctx)
+		return ok, fmt.Sprintf("the leadership did not move to the other store (%v)", err)
+	})
 }
 
 func TestAgentHeartbeats(t *testing.T) {

@@ -25,9 +25,14 @@ type Server struct {
 // temporary directory, a free loopback port) and stops it at the end. It
 // needs the server binaries of the machine's PostgreSQL; without them it
 // skips, unless JOBBRIDGE_TEST_REQUIRE_POSTGRES=1. As root, the server runs
-// as the postgres user (PostgreSQL refuses root).
+// as the postgres user (PostgreSQL refuses root). Under -short it skips: the
+// tests that stop and start a server of their own take seconds each, and the
+// full run has them.
 func NewServer(t testing.TB) *Server {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("starts and stops a PostgreSQL server of its own; skipped under -short")
+	}
 	bins, _ := filepath.Glob("/usr/lib/postgresql/*/bin/pg_ctl")
 	if len(bins) == 0 {
 		if os.Getenv("JOBBRIDGE_TEST_REQUIRE_POSTGRES") == "1" {
