@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jobbridge/jobbridge/agent/internal/clock"
 	"github.com/jobbridge/jobbridge/agent/internal/cluster"
 	"github.com/jobbridge/jobbridge/agent/internal/events"
 	"github.com/jobbridge/jobbridge/agent/internal/notify"
@@ -249,7 +250,7 @@ func (a *Agent) init(ctx context.Context, register RegisterFunc) error {
 		Version: Version(), Node: a.cfg.Node, SchedulerMode: a.mode, Metrics: a.metrics,
 		Notifications:  a.notificationStatus,
 		TrustedProxies: proxies, MaxConnsPerAddress: a.cfg.MaxConnsPerAddress,
-		Ready: a.listening,
+		Ready: a.listening, Now: clock.From(ctx),
 	})
 	return nil
 }
@@ -334,7 +335,7 @@ func (a *Agent) SchedulerMode() string { return a.mode }
 func (a *Agent) newBackend(ctx context.Context) (Backend, error) {
 	switch a.cfg.schedulerMode() {
 	case SchedulerLocal:
-		sc := scheduler.Config{Store: a.store, Firer: a.runner, Logger: a.log}
+		sc := scheduler.Config{Store: a.store, Firer: a.runner, Logger: a.log, Now: clock.From(ctx)}
 		if a.shared != nil {
 			sc.Leader = a.shared.Leader
 		}
