@@ -4,12 +4,12 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/jobbridge/jobbridge/internal/fakeagent"
+	"github.com/jobbridge/jobbridge/agent/agenttest"
 	"github.com/jobbridge/jobbridge/shared/api"
 )
 
 func TestRulesViewAt80x24(t *testing.T) {
-	f := setup(t, fakeagent.AdminToken, 80, 24, "rules", seedRuns)
+	f := setup(t, adminToken, 80, 24, "rules", seedRuns)
 	f.waitFor(t, "live", "nightly-report", "ping-partner", "At 02:00 UTC")
 	screen := f.screen(t)
 	requireGolden(t, screen)
@@ -19,16 +19,18 @@ func TestRulesViewAt80x24(t *testing.T) {
 }
 
 func TestRulesViewWide(t *testing.T) {
-	f := setup(t, fakeagent.AdminToken, 140, 20, "rules", seedRuns)
+	f := setup(t, adminToken, 140, 20, "rules", seedRuns)
 	f.waitFor(t, "live", "nightly-report", "IN WORDS")
 	requireGolden(t, f.screen(t))
 }
 
 func TestToggleEnablesAndDisablesInOneKey(t *testing.T) {
-	f := setup(t, fakeagent.AdminToken, 80, 24, "rules", seedRuns)
+	f := setup(t, adminToken, 80, 24, "rules", seedRuns)
 	f.waitFor(t, "live", "nightly-report", "admin")
 	f.press(" ")
-	f.waitFor(t, "rule nightly-report disabled")
+	// The agent answers, then its event updates the row: t toggles what
+	// the row shows.
+	f.waitFor(t, "rule nightly-report disabled", "At 02:00 UTC · disabled")
 	if r, _ := f.agent.Rule("nightly-report"); r.Enabled {
 		t.Fatal("space did not disable the rule")
 	}
@@ -40,12 +42,12 @@ func TestToggleEnablesAndDisablesInOneKey(t *testing.T) {
 }
 
 func TestDeleteAsksFirst(t *testing.T) {
-	f := setup(t, fakeagent.AdminToken, 80, 24, "rules", seedRuns)
+	f := setup(t, adminToken, 80, 24, "rules", seedRuns)
 	f.waitFor(t, "live", "nightly-report", "admin")
 	f.press("down", "d")
 	f.waitFor(t, "Delete rule ping-partner? Its runs stay in the history. (y/N)")
 	f.press("y")
-	f.waitFor(t, "rule ping-partner deleted")
+	f.waitFor(t, "rule ping-partner deleted", "Rules 1")
 	if _, ok := f.agent.Rule("ping-partner"); ok {
 		t.Fatal("the rule is still there")
 	}
@@ -56,21 +58,20 @@ func TestDeleteAsksFirst(t *testing.T) {
 }
 
 func TestRunNowOpensTheNewRun(t *testing.T) {
-	f := setup(t, fakeagent.OperatorToken, 80, 24, "rules", seedRuns)
+	f := setup(t, operatorToken, 80, 24, "rules", seedRuns)
 	f.waitFor(t, "live", "nightly-report", "operator")
 	f.press("r")
-	f.waitFor(t, "RUNNING", "Trigger manual by console")
+	f.waitFor(t, "RUNNING", "Trigger manual by "+agenttest.OperatorName)
 	runs := f.agent.Runs()
 	if runs[0].Rule != "nightly-report" || runs[0].Trigger != api.TriggerManual {
 		t.Fatalf("newest run is %+v, want a manual run of nightly-report", runs[0])
 	}
-	f.agent.Log(runs[0].ID, "info", "step 1")
-	f.agent.Progress(runs[0].ID, 10, "1 of 10")
-	f.waitFor(t, "step 1", "1 of 10")
+	// The demo job runs for real: its first log line and progress show.
+	f.waitFor(t, "demo: starting", "step 1/10")
 }
 
 func TestEnterShowsTheRulesRuns(t *testing.T) {
-	f := setup(t, fakeagent.ViewerToken, 80, 24, "rules", seedRuns)
+	f := setup(t, viewerToken, 80, 24, "rules", seedRuns)
 	f.waitFor(t, "live", "nightly-report", "viewer")
 	f.press("down", "enter")
 	f.waitFor(t, "rule:ping-partner")
@@ -81,16 +82,4 @@ func TestEnterShowsTheRulesRuns(t *testing.T) {
 	if strings.Contains(screen, " r run now") || strings.Contains(screen, "n new") {
 		t.Errorf("a viewer is offered actions:\n%s", screen)
 	}
-}
-
-func TestEventBridgeSyncShowsInTheHeaderAndTheRule(t *testing.T) {
-	f := setup(t, fakeagent.AdminToken, 100, 24, "rules", func(a *fakeagent.Agent) {
-		seedRuns(a)
-		a.SetStatus(api.Status{Store: "postgres", Scheduler: "eventbridge", Sync: api.SyncSummary{Synced: 3, Pending: 1, Error: 1}})
-		a.PutRule(api.Rule{Name: "billing", Job: "demo", Schedule: "cron(0 6 ? * MON *)", Enabled: true,
-			ScheduleText: "At 06:00 UTC on Monday",
-			Sync:         api.Sync{State: "error", Error: "AccessDeniedException: not authorized to perform events:PutRule"}})
-	})
-	f.waitFor(t, "live", "billing", "3 synced 1 pending 1 error", "sync error: AccessDeniedException")
-	requireGolden(t, f.screen(t))
 }
