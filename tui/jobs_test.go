@@ -2,7 +2,6 @@ package tui_test
 
 import (
 	"testing"
-
 )
 
 func TestJobsViewAt80x24(t *testing.T) {
