@@ -61,13 +61,14 @@ func TestRunNowOpensTheNewRun(t *testing.T) {
 	f := setup(t, operatorToken, 80, 24, "rules", seedRuns)
 	f.waitFor(t, "live", "nightly-report", "operator")
 	f.press("r")
-	f.waitFor(t, "RUNNING", "Trigger manual by "+agenttest.OperatorName)
+	// The demo job runs for real: its first log line and its progress show
+	// (a screen line drawn once is only seen by the wait that reads it,
+	// so one wait looks for all).
+	f.waitFor(t, "RUNNING", "Trigger manual by "+agenttest.OperatorName, "demo: starting", "step 1/10")
 	runs := f.agent.Runs()
 	if runs[0].Rule != "nightly-report" || runs[0].Trigger != api.TriggerManual {
 		t.Fatalf("newest run is %+v, want a manual run of nightly-report", runs[0])
 	}
-	// The demo job runs for real: its first log line and progress show.
-	f.waitFor(t, "demo: starting", "step 1/10")
 }
 
 func TestEnterShowsTheRulesRuns(t *testing.T) {

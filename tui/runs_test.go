@@ -41,7 +41,7 @@ func TestRunsStatusJumpAndTabs(t *testing.T) {
 	f.press(":")
 	f.typeText("runs failed")
 	f.press("enter")
-	f.waitFor(t, "[failed]")
+	f.waitFor(t, "[failed]", "Runs 1")
 	screen := f.screen(t)
 	requireGolden(t, screen)
 	if strings.Contains(screen, "succeeded   ") || strings.Contains(screen, "running     ") {
@@ -78,7 +78,7 @@ func TestRunDetailShowsMaskedParametersAndFollowsTheLog(t *testing.T) {
 
 func TestRunDetailOfAFailedRunMasksSecrets(t *testing.T) {
 	f := setup(t, adminToken, 80, 24, "run "+run2, seedRuns)
-	f.waitFor(t, "partner answered 503", "token=********")
+	f.waitFor(t, "partner answered 503", "token=********", "No log lines yet.")
 	screen := f.screen(t)
 	if strings.Contains(screen, "s3cr3t") {
 		t.Errorf("a secret shows:\n%s", screen)
@@ -137,7 +137,7 @@ func TestViewerSeesNoActions(t *testing.T) {
 
 func TestRejectedTokenSaysSo(t *testing.T) {
 	f := setup(t, "wrong-token", 80, 24, "", seedRuns)
-	f.waitFor(t, "token rejected", "Token rejected (401)")
+	f.waitFor(t, "token rejected", "Token rejected (401)", "Cannot load runs")
 	requireGolden(t, f.screen(t))
 }
 
