@@ -1,8 +1,10 @@
 package tui_test
 
 import (
+	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jobbridge/jobbridge/agent/agenttest"
 	"github.com/jobbridge/jobbridge/shared/api"
@@ -82,5 +84,35 @@ func TestEnterShowsTheRulesRuns(t *testing.T) {
 	}
 	if strings.Contains(screen, " r run now") || strings.Contains(screen, "n new") {
 		t.Errorf("a viewer is offered actions:\n%s", screen)
+	}
+}
+
+func TestEventBridgeSyncShowsInTheHeaderAndTheRule(t *testing.T) {
+	f := setupWith(t, agenttest.Options{EventBridge: true}, adminToken, 100, 24, "rules", func(a *agenttest.Agent) {
+		seedRuns(a)
+		waitSync(t, a, "synced", "nightly-report", "ping-partner")
+		a.FailEventBridge("PutRule", "AccessDeniedException", "not authorized to perform events:PutRule")
+		a.AddRules(api.RuleInput{Name: "billing", Job: "demo", Schedule: "cron(0 6 ? * MON *)"})
+		waitSync(t, a, "error", "billing")
+	})
+	f.waitFor(t, "live", "billing", "2 synced 1 error", "sync error: AccessDeniedException")
+	requireGolden(t, f.screen(t))
+}
+
+// waitSync waits until each of the rules is in the sync state.
+func waitSync(t *testing.T, a *agenttest.Agent, state string, rules ...string) {
+	t.Helper()
+	c := a.Client(agenttest.AdminToken)
+	for _, name := range rules {
+		var r api.Rule
+		for deadline := time.Now().Add(10 * time.Second); r.Sync.State != state; time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("rule %s is %+v after 10s, want sync state %s", name, r.Sync, state)
+			}
+			var err error
+			if r, err = c.Rule(context.Background(), name); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 }

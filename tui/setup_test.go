@@ -53,7 +53,15 @@ const (
 // ASCII (no colour) so golden files are text.
 func setup(t *testing.T, token string, w, h int, start string, seed func(a *agenttest.Agent)) *fixture {
 	t.Helper()
-	a := agenttest.Start(t, agenttest.Options{Scheduler: agent.SchedulerLocal, Now: fixedNow, RoleTokens: true})
+	return setupWith(t, agenttest.Options{Scheduler: agent.SchedulerLocal}, token, w, h, start, seed)
+}
+
+// setupWith is setup with an agent started with opts (its clock and role
+// tokens are always set).
+func setupWith(t *testing.T, opts agenttest.Options, token string, w, h int, start string, seed func(a *agenttest.Agent)) *fixture {
+	t.Helper()
+	opts.Now, opts.RoleTokens = fixedNow, true
+	a := agenttest.Start(t, opts)
 	if seed != nil {
 		seed(a)
 	}

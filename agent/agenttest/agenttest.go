@@ -27,12 +27,14 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/jobbridge/jobbridge/agent"
 	"github.com/jobbridge/jobbridge/agent/internal/clock"
+	"github.com/jobbridge/jobbridge/agent/internal/eventbridge/ebtest"
 	"github.com/jobbridge/jobbridge/agent/internal/service"
 	"github.com/jobbridge/jobbridge/agent/internal/store"
 	"github.com/jobbridge/jobbridge/jobs"
@@ -73,6 +75,12 @@ type Options struct {
 	Jobs agent.RegisterFunc
 	// RoleTokens also creates OperatorToken and ViewerToken.
 	RoleTokens bool
+	// EventBridge runs the agent in eventbridge mode (Scheduler is then
+	// ignored) against a stand-in for AWS EventBridge served in the test's
+	// process, which the agent's AWS SDK reaches through its standard
+	// environment variables: Start sets them with t.Setenv, so the test
+	// may not be parallel. FailEventBridge makes the stand-in refuse calls.
+	EventBridge bool
 	// Logger receives the agent's own log; nil discards it.
 	Logger *slog.Logger
 }
@@ -82,6 +90,8 @@ type Agent struct {
 	t    testing.TB
 	opts Options
 	cfg  agent.Config
+
+	eb *ebtest.Fake // with Options.EventBridge
 
 	mu      sync.Mutex
 	running *agent.Agent // nil while stopped
@@ -106,9 +116,51 @@ func Start(t testing.TB, opts Options) *Agent {
 		Retention:     100 * 365 * 24 * time.Hour,
 		ShutdownGrace: 5 * time.Second,
 	}}
+	if opts.EventBridge {
+		a.useEventBridge(t)
+	}
 	t.Cleanup(a.Stop)
 	a.Resume()
 	return a
+}
+
+// useEventBridge points the agent at a stand-in EventBridge.
+func (a *Agent) useEventBridge(t testing.TB) {
+	a.eb = ebtest.NewFake(t)
+	for k, v := range map[string]string{
+		"AWS_REGION":                   ebtest.Region,
+		"AWS_ACCESS_KEY_ID":            "AKIDAGENTTEST",
+		"AWS_SECRET_ACCESS_KEY":        "agenttest",
+		"AWS_SESSION_TOKEN":            "",
+		"AWS_PROFILE":                  "",
+		"AWS_CONFIG_FILE":              filepath.Join(t.TempDir(), "none"),
+		"AWS_SHARED_CREDENTIALS_FILE":  filepath.Join(t.TempDir(), "none"),
+		"AWS_EC2_METADATA_DISABLED":    "true",
+		"AWS_ENDPOINT_URL_EVENTBRIDGE": a.eb.URL(),
+		"AWS_MAX_ATTEMPTS":             "1",
+	} {
+		t.Setenv(k, v)
+	}
+	a.cfg.Scheduler = agent.SchedulerEventBridge
+	a.cfg.EventBridge = agent.EventBridgeConfig{
+		APIKey:          "agenttest-webhook-key-0123456789",
+		TargetRoleARN:   "arn:aws:iam::" + ebtest.Account + ":role/jobbridge-target",
+		ConnectionName:  "agenttest-connection",
+		DestinationName: "agenttest-destination",
+		TargetURL:       "https://jobs.example.com",
+		RulePrefix:      "jb-",
+	}
+}
+
+// FailEventBridge makes the stand-in EventBridge (Options.EventBridge)
+// answer the next call of op ("PutRule", "PutTargets", ...) with the AWS
+// error code and message, as AWS refusing it would.
+func (a *Agent) FailEventBridge(op, code, message string) {
+	a.t.Helper()
+	if a.eb == nil {
+		a.t.Fatal("agenttest: FailEventBridge needs Options.EventBridge")
+	}
+	a.eb.FailNext(op, ebtest.Failure{Status: 400, Code: code, Message: message})
 }
 
 // Resume starts the agent again after Stop, as a new process on the same
@@ -124,6 +176,10 @@ func (a *Agent) Resume() {
 	ctx := context.Background()
 	if a.opts.Now != nil {
 		ctx = clock.With(ctx, a.opts.Now)
+	}
+	listed := 0 // the stand-in EventBridge's ListRules calls so far
+	if a.eb != nil {
+		listed = len(a.eb.CallsOf("ListRules"))
 	}
 	ag, err := agent.New(ctx, a.cfg, a.opts.Logger, a.register)
 	if err != nil {
@@ -159,6 +215,17 @@ func (a *Agent) Resume() {
 	case <-time.After(20 * time.Second):
 		cancel()
 		a.t.Fatal("agenttest: the agent was not ready after 20s")
+	}
+	if a.eb != nil {
+		// The backend reconciles once it has set up; a rule saved before
+		// that would be put twice, by the reconcile and by the save, and a
+		// failure the test asked for would hit either.
+		for deadline := time.Now().Add(10 * time.Second); len(a.eb.CallsOf("ListRules")) == listed; time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				cancel()
+				a.t.Fatal("agenttest: the agent did not reconcile with EventBridge within 10s")
+			}
+		}
 	}
 	var once sync.Once
 	a.running = ag

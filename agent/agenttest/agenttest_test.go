@@ -66,3 +66,23 @@ func TestResumeKeepsTheAddressAndTheData(t *testing.T) {
 		t.Errorf("the run added while stopped reads %s", r.Status)
 	}
 }
+
+func TestEventBridgeModeShowsWhatAWSRefused(t *testing.T) {
+	a := agenttest.Start(t, agenttest.Options{EventBridge: true})
+	a.FailEventBridge("PutRule", "AccessDeniedException", "not authorized to perform events:PutRule")
+	a.AddRules(api.RuleInput{Name: "billing", Job: "demo", Schedule: "cron(0 6 ? * MON *)"})
+	c := a.Client(agenttest.AdminToken)
+	var r api.Rule
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		var err error
+		if r, err = c.Rule(context.Background(), "billing"); err != nil {
+			t.Fatal(err)
+		}
+		if r.Sync.State == "error" {
+			break
+		}
+	}
+	if want := "AccessDeniedException: not authorized to perform events:PutRule"; r.Sync.State != "error" || r.Sync.Error != want {
+		t.Errorf("sync %+v, want the error %q", r.Sync, want)
+	}
+}
