@@ -5,9 +5,19 @@
 // program's own jobs talk to it over the real API, so they cannot drift
 // from what the agent does.
 //
-//	a := agenttest.Start(t, agenttest.Options{Jobs: registerMyJobs})
-//	c := a.Client(agenttest.AdminToken)
-//	rule, err := c.CreateRule(ctx, api.RuleInput{...})
+//	func TestReportJob(t *testing.T) {
+//		a := agenttest.Start(t, agenttest.Options{
+//			Jobs: func(r *jobs.Registry, env agent.Env) error { return r.Register(newReportJob()) },
+//		})
+//		a.AddRules(api.RuleInput{Name: "nightly", Job: "report", Schedule: "cron(0 2 * * ? *)"})
+//		run, err := a.Client(agenttest.AdminToken).TriggerRule(context.Background(), "nightly", nil)
+//		if err != nil {
+//			t.Fatal(err)
+//		}
+//		if got := a.WaitFinished(run.ID); got.Status != api.StatusSucceeded {
+//			t.Errorf("the run %s: %s", got.Status, got.Error)
+//		}
+//	}
 //
 // Besides the API, an Agent seeds what a test needs to show: rules, and
 // runs with fixed identities, timestamps and states, written to the

@@ -2,11 +2,13 @@ package agenttest_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
 	"github.com/jobbridge/jobbridge/agent"
 	"github.com/jobbridge/jobbridge/agent/agenttest"
+	"github.com/jobbridge/jobbridge/jobs"
 	"github.com/jobbridge/jobbridge/shared/api"
 	"github.com/jobbridge/jobbridge/shared/client"
 )
@@ -84,5 +86,48 @@ func TestEventBridgeModeShowsWhatAWSRefused(t *testing.T) {
 	}
 	if want := "AccessDeniedException: not authorized to perform events:PutRule"; r.Sync.State != "error" || r.Sync.Error != want {
 		t.Errorf("sync %+v, want the error %q", r.Sync, want)
+	}
+}
+
+// reportJob is a program's own job, as a user of agenttest tests it.
+type reportJob struct{}
+
+func (reportJob) ID() string          { return "report" }
+func (reportJob) Description() string { return "writes a report" }
+func (reportJob) Params() []jobs.Param {
+	return []jobs.Param{{Name: "pages", Type: jobs.TypeInt, Default: "1", Description: "how many pages"}}
+}
+
+func (reportJob) Run(ctx context.Context, p jobs.Params) error {
+	pages, err := p.Int("pages")
+	if err != nil {
+		return err
+	}
+	if pages > 3 {
+		return errors.New("too many pages")
+	}
+	jobs.Logger(ctx).Info("report written")
+	return nil
+}
+
+func TestAProgramsOwnJobRunsInTheRealAgent(t *testing.T) {
+	a := agenttest.Start(t, agenttest.Options{
+		Jobs: func(r *jobs.Registry, _ agent.Env) error { return r.Register(reportJob{}) },
+	})
+	a.AddRules(api.RuleInput{Name: "nightly", Job: "report", Schedule: "cron(0 2 * * ? *)"})
+	c := a.Client(agenttest.AdminToken)
+	run, err := c.TriggerRule(context.Background(), "nightly", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := a.WaitFinished(run.ID); got.Status != api.StatusSucceeded {
+		t.Errorf("the run is %s (%s), want succeeded", got.Status, got.Error)
+	}
+	run, err = c.TriggerRule(context.Background(), "nightly", map[string]string{"pages": "9"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := a.WaitFinished(run.ID); got.Status != api.StatusFailed || got.Error != "too many pages" {
+		t.Errorf("the run is %s (%q), want failed with the job's error", got.Status, got.Error)
 	}
 }

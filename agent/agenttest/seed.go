@@ -250,3 +250,24 @@ func deref(t *time.Time) time.Time {
 }
 
 func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }
+
+// WaitFinished waits up to 30 seconds for a run to finish and returns it
+// as the API shows it; it fails the test if the run is still active then.
+func (a *Agent) WaitFinished(id string) api.Run {
+	a.t.Helper()
+	c := a.Client(AdminToken)
+	var r api.Run
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		var err error
+		if r, err = c.Run(context.Background(), id); err != nil {
+			a.t.Fatalf("agenttest: get run %s: %v", id, err)
+		}
+		if r.Status.Terminal() {
+			return r
+		}
+		if time.Now().After(deadline) {
+			a.t.Fatalf("agenttest: run %s is still %s after 30s", id, r.Status)
+			return r
+		}
+	}
+}
