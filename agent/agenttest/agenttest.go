@@ -77,8 +77,10 @@ type Options struct {
 	// own) or agent.SchedulerLocal (rules fire on their schedules, unless
 	// Now is set).
 	Scheduler string
-	// Now is the agent's clock for derived times; nil is time.Now. Runs
-	// the agent starts itself still carry the real time.
+	// Now is the agent's clock for derived times; nil is time.Now. What
+	// the agent records itself still carries the real time: the runs it
+	// starts, and the creation of rules, which anchors rate() schedules
+	// (give a screen that must not change cron() schedules).
 	Now func() time.Time
 	// Jobs registers the test's own jobs beside the built-in ones (demo,
 	// echo, http and orders.increment).
