@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jobbridge/jobbridge/agent/internal/clock"
 	"github.com/jobbridge/jobbridge/agent/internal/cluster"
 	"github.com/jobbridge/jobbridge/agent/internal/events"
 	"github.com/jobbridge/jobbridge/agent/internal/notify"
@@ -249,6 +250,7 @@ func build(ctx context.Context, cfg Config, log *slog.Logger, st store.Store, re
 		Version: Version(), Node: cfg.Node, SchedulerMode: a.mode, Metrics: a.metrics,
 		Notifications:      notificationStatus(a.notify),
 		MaxConnsPerAddress: cfg.MaxConnsPerAddress,
+		Now:                clock.From(ctx),
 	}
 	if rec, ok := a.backend.(server.Reconciler); ok {
 		sc.Reconciler = rec
@@ -390,7 +392,7 @@ func newBackend(ctx context.Context, cfg Config, log *slog.Logger, st store.Stor
 	}
 	switch cfg.schedulerMode() {
 	case SchedulerLocal:
-		return scheduler.New(scheduler.Config{Store: st, Firer: firer, Logger: log, Leader: leader}), nil
+		return scheduler.New(scheduler.Config{Store: st, Firer: firer, Logger: log, Leader: leader, Now: clock.From(ctx)}), nil
 	case SchedulerEventBridge:
 		b, err := newEventBridge(ctx, cfg, st, log, leader)
 		if err != nil {

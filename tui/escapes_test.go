@@ -1,10 +1,11 @@
 package tui_test
 
 import (
+	"context"
 	"strings"
 	"testing"
 
-	"github.com/jobbridge/jobbridge/internal/fakeagent"
+	"github.com/jobbridge/jobbridge/agent/agenttest"
 	"github.com/jobbridge/jobbridge/shared/api"
 )
 
@@ -20,18 +21,22 @@ func hostile(tag string) string {
 // screen either: any at all came from the agent.
 const obeyed = "\x1b\x07\t\r\x7f\u009b\u202e"
 
-func seedHostile(a *fakeagent.Agent) {
+// evil is the run seedHostile adds.
+var evil = runID(9, "badc0ded")
+
+// seedHostile adds, beside seedRuns, a rule and a run with hostile text
+// wherever the agent keeps text as given: a rule's parameters (it refuses
+// control characters in a description), a run's trigger, who started and
+// cancelled it and why, its parameters and progress.
+func seedHostile(a *agenttest.Agent) {
 	seedRuns(a)
-	a.SetStatus(api.Status{Store: hostile("store"), Scheduler: "local"})
-	a.PutRule(api.Rule{Name: "evil", Job: "demo", Schedule: "rate(1 hour)", Enabled: true,
-		Description: hostile("desc"), ScheduleText: hostile("words"),
-		Sync:       api.Sync{State: "error", Error: hostile("sync")},
-		Parameters: map[string]string{"duration": hostile("param"), "header": "A: 1\nB: 2"}})
-	a.AddRuns(api.Run{ID: "run-0009-evil9999", Rule: "evil", Job: "demo", Status: api.StatusRunning,
+	a.AddRules(api.RuleInput{Name: "evil", Job: "echo", Schedule: "rate(1 hour)",
+		Parameters: map[string]string{"message": hostile("param")}})
+	a.AddRuns(api.Run{ID: evil, Rule: "evil", Job: "echo", Status: api.StatusCancelling,
 		Trigger: api.Trigger(hostile("trig")), CreatedAt: clock, StartedAt: ptr(clock), TriggeredBy: hostile("who"),
-		Parameters: map[string]string{"duration": hostile("param"), "header": "A: 1\nB: 2"},
-		Error:      hostile("error"), CancelReason: hostile("reason"),
-		Progress: api.Progress{Percent: 10, Message: hostile("progress")}})
+		CancelledBy: hostile("canceller"), CancelReason: hostile("reason"),
+		Parameters: map[string]string{"message": hostile("param"), "header": "A: 1\nB: 2"},
+		Progress:   api.Progress{Percent: 10, Message: hostile("progress")}})
 }
 
 // requireShownNotObeyed fails if screen holds anything a terminal would
@@ -46,16 +51,17 @@ func requireShownNotObeyed(t *testing.T, screen string, want ...string) {
 
 func TestTextFromTheAgentIsShownNotObeyed(t *testing.T) {
 	t.Run("run detail, from the API and the event stream", func(t *testing.T) {
-		f := setup(t, fakeagent.AdminToken, 200, 30, "run run-0009-evil9999", seedHostile)
-		f.waitFor(t, "Run run-0009-evil9999", "No log lines yet")
+		f := setup(t, adminToken, 200, 30, "run "+evil, seedHostile)
+		f.waitFor(t, "Run "+evil, "No log lines yet")
 		// After the view has loaded, these reach it through the stream
 		// only: the run detail does not fetch the run again.
-		f.agent.Progress("run-0009-evil9999", 50, hostile("streamed-progress"))
-		f.agent.LogLater("run-0009-evil9999", "info", hostile("streamed-log"))
+		f.agent.Progress(evil, 50, hostile("streamed-progress"))
+		f.agent.LogLater(evil, "info", hostile("streamed-log"))
 		f.waitFor(t, "streamed-log", "streamed-progress")
+		f.agent.Finish(evil, api.StatusFailed, hostile("error"))
+		f.waitFor(t, "FAILED")
 		requireShownNotObeyed(t, f.screen(t),
-			`store\x1b]52;c;cHduZWQ=\a\x1b]0;pwned\a\x1b[2J`,
-			`duration=param\x1b]52;c;cHduZWQ=\a\x1b]0;pwned\a\x1b[2J `,
+			`message=param\x1b]52;c;cHduZWQ=\a\x1b]0;pwned\a\x1b[2J `,
 			`header=A: 1\nB: 2`,
 			`Error: error\x1b]52;c;cHduZWQ=\a\x1b]0;pwned\a\x1b[2J `,
 			`streamed-progress\x1b]52;c;`,
@@ -63,22 +69,22 @@ func TestTextFromTheAgentIsShownNotObeyed(t *testing.T) {
 			`\u009b\u202e\x7f\r`)
 	})
 	t.Run("rules, and a rule changed on the stream", func(t *testing.T) {
-		f := setup(t, fakeagent.AdminToken, 200, 30, "rules evil", seedHostile)
-		f.waitFor(t, "words", "sync")
-		changed, _ := f.agent.Rule("evil")
-		changed.ScheduleText = hostile("streamed-words")
-		f.agent.PutRule(changed)
-		f.agent.Publish(api.Event{Type: api.EventRuleChanged, RuleName: "evil", Rule: &changed})
-		f.waitFor(t, "streamed-words")
+		f := setup(t, adminToken, 200, 30, "rules evil", seedHostile)
+		f.waitFor(t, "evil", "param")
+		_, err := f.agent.Client(agenttest.AdminToken).ReplaceRule(context.Background(), "evil", api.RuleInput{
+			Job: "echo", Schedule: "rate(1 hour)",
+			Parameters: map[string]string{"message": hostile("streamed-param")}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.waitFor(t, "streamed-param")
 		requireShownNotObeyed(t, f.screen(t),
-			`streamed-words\x1b]52;c;`,
-			`sync\x1b]52;c;cHduZWQ=\a\x1b]0;pwned\a\x1b[2J`,
-			`duration=param\x1b]52;c;`)
+			`message=streamed-param\x1b]52;c;cHduZWQ=\a\x1b]0;pwned\a\x1b[2J`)
 	})
 	t.Run("runs", func(t *testing.T) {
-		f := setup(t, fakeagent.AdminToken, 200, 30, "runs rule:evil", seedHostile)
-		f.waitFor(t, "evil9999", "running")
-		f.agent.Finish("run-0009-evil9999", api.StatusFailed, hostile("finished"))
+		f := setup(t, adminToken, 200, 30, "runs rule:evil", seedHostile)
+		f.waitFor(t, "badc0ded", "cancelling")
+		f.agent.Finish(evil, api.StatusFailed, hostile("finished"))
 		f.waitFor(t, "failed")
 		requireShownNotObeyed(t, f.screen(t), `trig\x1…`)
 	})

@@ -4,17 +4,16 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/jobbridge/jobbridge/internal/fakeagent"
 	"github.com/jobbridge/jobbridge/shared/api"
 )
 
 func TestNewRuleFormValidatesTheScheduleAsItIsTyped(t *testing.T) {
-	f := setup(t, fakeagent.AdminToken, 80, 30, "rules", seedRuns)
+	f := setup(t, adminToken, 80, 30, "rules", seedRuns)
 	f.waitFor(t, "live", "nightly-report", "admin")
 	f.press("n")
 	f.waitFor(t, "New rule", "*Name")
 	f.typeText("orders-hourly")
-	f.press("tab", "right", "right", "tab") // job: demo -> http.request -> orders.increment
+	f.press("tab", "right", "right", "right", "tab") // job: demo -> echo -> http -> orders.increment
 	f.typeText("cron(0 * * * ? *")
 	f.waitFor(t, "✗ expression")
 	f.typeText(")")
@@ -23,43 +22,45 @@ func TestNewRuleFormValidatesTheScheduleAsItIsTyped(t *testing.T) {
 }
 
 func TestCreateRuleWithParameters(t *testing.T) {
-	f := setup(t, fakeagent.AdminToken, 80, 30, "rules", seedRuns)
+	f := setup(t, adminToken, 80, 30, "rules", seedRuns)
 	f.waitFor(t, "live", "nightly-report", "admin")
 	f.press("n")
 	f.waitFor(t, "New rule", "*Name")
 	f.typeText("call-partner")
-	f.press("tab", "right", "tab") // job: http.request
+	f.press("tab", "right", "right", "tab") // job: demo -> echo -> http
 	f.typeText("rate(10 minutes)")
 	f.press("tab", "tab", "tab", "tab", "tab") // description, enabled, timeout, overlap -> url
 	f.press("ctrl+s")
 	f.waitFor(t, "Fix the fields marked ✗ first.", "required")
 	f.typeText("https://partner.example/orders")
-	f.press("tab", "right", "right", "tab") // method POST
-	f.typeText("tok-123")
-	f.press("tab")
+	f.press("tab", "right", "right", "tab") // method POST, then body
+	f.press("tab", "tab", "tab", "tab")     // content_type, header, expect_status -> timeout
+	f.press("ctrl+a", "ctrl+k")
 	f.typeText("x")
-	f.waitFor(t, `"x" is not an integer`)
+	f.waitFor(t, `"x" is not a duration`)
 	f.press("backspace")
-	f.typeText("3")
+	f.typeText("45s")
+	f.press("tab", "tab") // log_body -> bearer_token
+	f.typeText("tok-123")
 	f.press("ctrl+s")
 	f.waitFor(t, "rule call-partner created")
 	r, ok := f.agent.Rule("call-partner")
 	if !ok {
 		t.Fatal("the agent has no rule call-partner")
 	}
-	want := map[string]string{"url": "https://partner.example/orders", "method": "POST", "token": "tok-123", "retries": "3"}
+	want := map[string]string{"url": "https://partner.example/orders", "method": "POST", "bearer_token": "tok-123", "timeout": "45s"}
 	for k, v := range want {
 		if r.Parameters[k] != v {
 			t.Errorf("parameter %s = %q, want %q (all: %v)", k, r.Parameters[k], v, r.Parameters)
 		}
 	}
-	if r.Job != "http.request" || r.Schedule != "rate(10 minutes)" || !r.Enabled {
+	if r.Job != "http" || r.Schedule != "rate(10 minutes)" || !r.Enabled {
 		t.Errorf("rule saved as %+v", r)
 	}
 }
 
 func TestEditKeepsASecretLeftUntouched(t *testing.T) {
-	f := setup(t, fakeagent.AdminToken, 80, 30, "rules", seedRuns)
+	f := setup(t, adminToken, 80, 30, "rules", seedRuns)
 	f.waitFor(t, "live", "ping-partner", "admin")
 	f.press("down", "e")
 	f.waitFor(t, "Edit rule ping-partner", "(unchanged; type to replace)")
@@ -68,8 +69,8 @@ func TestEditKeepsASecretLeftUntouched(t *testing.T) {
 	f.press("ctrl+s")
 	f.waitFor(t, "rule ping-partner saved")
 	r, _ := f.agent.Rule("ping-partner")
-	if r.Parameters["token"] != "s3cr3t" {
-		t.Errorf("the secret became %q, want it kept", r.Parameters["token"])
+	if r.Parameters["bearer_token"] != "s3cr3t" {
+		t.Errorf("the secret became %q, want it kept", r.Parameters["bearer_token"])
 	}
 	if r.Description != "pings the partner" {
 		t.Errorf("description = %q", r.Description)
@@ -77,7 +78,8 @@ func TestEditKeepsASecretLeftUntouched(t *testing.T) {
 }
 
 func TestServerErrorsShowAtTheirFields(t *testing.T) {
-	f := setup(t, fakeagent.AdminToken, 80, 30, "rules", seedRuns)
+	// Wide enough for the agent's whole answer.
+	f := setup(t, adminToken, 160, 30, "rules", seedRuns)
 	f.waitFor(t, "live", "nightly-report", "admin")
 	f.press("n")
 	f.waitFor(t, "*Name")
@@ -85,11 +87,11 @@ func TestServerErrorsShowAtTheirFields(t *testing.T) {
 	f.press("tab", "tab")
 	f.typeText("rate(1 hour)")
 	f.press("ctrl+s")
-	f.waitFor(t, "a rule with this name exists")
+	f.waitFor(t, `agent answered 409: create rule "nightly-report": `, "conflicts with the current state of the rule")
 }
 
 func TestRunNowWithEditedParameters(t *testing.T) {
-	f := setup(t, fakeagent.OperatorToken, 80, 24, "rules", seedRuns)
+	f := setup(t, operatorToken, 80, 24, "rules", seedRuns)
 	f.waitFor(t, "live", "nightly-report", "operator")
 	f.press("R")
 	f.waitFor(t, "Run nightly-report now", "duration")
@@ -105,8 +107,8 @@ func TestRunNowWithEditedParameters(t *testing.T) {
 }
 
 func TestRestartWithEditedParametersKeepsSecretsMasked(t *testing.T) {
-	f := setup(t, fakeagent.OperatorToken, 80, 24, "run run-0002-bbbb2222", seedRuns)
-	f.waitFor(t, "Run run-0002-bbbb2222", "operator")
+	f := setup(t, operatorToken, 80, 24, "run "+run2, seedRuns)
+	f.waitFor(t, "Run "+run2, "operator")
 	f.press("R")
 	f.waitFor(t, "Restart run bbbb2222", "(unchanged; type to replace)")
 	screen := f.screen(t)

@@ -1,15 +1,17 @@
 package tui_test
 
 import (
+	"context"
 	"strings"
 	"testing"
+	"time"
 
-	"github.com/jobbridge/jobbridge/internal/fakeagent"
+	"github.com/jobbridge/jobbridge/agent/agenttest"
 	"github.com/jobbridge/jobbridge/shared/api"
 )
 
 func TestRulesViewAt80x24(t *testing.T) {
-	f := setup(t, fakeagent.AdminToken, 80, 24, "rules", seedRuns)
+	f := setup(t, adminToken, 80, 24, "rules", seedRuns)
 	f.waitFor(t, "live", "nightly-report", "ping-partner", "At 02:00 UTC")
 	screen := f.screen(t)
 	requireGolden(t, screen)
@@ -19,16 +21,18 @@ func TestRulesViewAt80x24(t *testing.T) {
 }
 
 func TestRulesViewWide(t *testing.T) {
-	f := setup(t, fakeagent.AdminToken, 140, 20, "rules", seedRuns)
+	f := setup(t, adminToken, 140, 20, "rules", seedRuns)
 	f.waitFor(t, "live", "nightly-report", "IN WORDS")
 	requireGolden(t, f.screen(t))
 }
 
 func TestToggleEnablesAndDisablesInOneKey(t *testing.T) {
-	f := setup(t, fakeagent.AdminToken, 80, 24, "rules", seedRuns)
+	f := setup(t, adminToken, 80, 24, "rules", seedRuns)
 	f.waitFor(t, "live", "nightly-report", "admin")
 	f.press(" ")
-	f.waitFor(t, "rule nightly-report disabled")
+	// The agent answers, then its event updates the row: t toggles what
+	// the row shows.
+	f.waitFor(t, "rule nightly-report disabled", "At 02:00 UTC · disabled")
 	if r, _ := f.agent.Rule("nightly-report"); r.Enabled {
 		t.Fatal("space did not disable the rule")
 	}
@@ -40,12 +44,12 @@ func TestToggleEnablesAndDisablesInOneKey(t *testing.T) {
 }
 
 func TestDeleteAsksFirst(t *testing.T) {
-	f := setup(t, fakeagent.AdminToken, 80, 24, "rules", seedRuns)
+	f := setup(t, adminToken, 80, 24, "rules", seedRuns)
 	f.waitFor(t, "live", "nightly-report", "admin")
 	f.press("down", "d")
 	f.waitFor(t, "Delete rule ping-partner? Its runs stay in the history. (y/N)")
 	f.press("y")
-	f.waitFor(t, "rule ping-partner deleted")
+	f.waitFor(t, "rule ping-partner deleted", "Rules 1")
 	if _, ok := f.agent.Rule("ping-partner"); ok {
 		t.Fatal("the rule is still there")
 	}
@@ -56,21 +60,21 @@ func TestDeleteAsksFirst(t *testing.T) {
 }
 
 func TestRunNowOpensTheNewRun(t *testing.T) {
-	f := setup(t, fakeagent.OperatorToken, 80, 24, "rules", seedRuns)
+	f := setup(t, operatorToken, 80, 24, "rules", seedRuns)
 	f.waitFor(t, "live", "nightly-report", "operator")
 	f.press("r")
-	f.waitFor(t, "RUNNING", "Trigger manual by console")
+	// The demo job runs for real: its first log line and its progress show
+	// (a screen line drawn once is only seen by the wait that reads it,
+	// so one wait looks for all).
+	f.waitFor(t, "RUNNING", "Trigger manual by "+agenttest.OperatorName, "demo: starting", "step 1/10")
 	runs := f.agent.Runs()
 	if runs[0].Rule != "nightly-report" || runs[0].Trigger != api.TriggerManual {
 		t.Fatalf("newest run is %+v, want a manual run of nightly-report", runs[0])
 	}
-	f.agent.Log(runs[0].ID, "info", "step 1")
-	f.agent.Progress(runs[0].ID, 10, "1 of 10")
-	f.waitFor(t, "step 1", "1 of 10")
 }
 
 func TestEnterShowsTheRulesRuns(t *testing.T) {
-	f := setup(t, fakeagent.ViewerToken, 80, 24, "rules", seedRuns)
+	f := setup(t, viewerToken, 80, 24, "rules", seedRuns)
 	f.waitFor(t, "live", "nightly-report", "viewer")
 	f.press("down", "enter")
 	f.waitFor(t, "rule:ping-partner")
@@ -84,13 +88,31 @@ func TestEnterShowsTheRulesRuns(t *testing.T) {
 }
 
 func TestEventBridgeSyncShowsInTheHeaderAndTheRule(t *testing.T) {
-	f := setup(t, fakeagent.AdminToken, 100, 24, "rules", func(a *fakeagent.Agent) {
+	f := setupWith(t, agenttest.Options{EventBridge: true}, adminToken, 100, 24, "rules", func(a *agenttest.Agent) {
 		seedRuns(a)
-		a.SetStatus(api.Status{Store: "postgres", Scheduler: "eventbridge", Sync: api.SyncSummary{Synced: 3, Pending: 1, Error: 1}})
-		a.PutRule(api.Rule{Name: "billing", Job: "demo", Schedule: "cron(0 6 ? * MON *)", Enabled: true,
-			ScheduleText: "At 06:00 UTC on Monday",
-			Sync:         api.Sync{State: "error", Error: "AccessDeniedException: not authorized to perform events:PutRule"}})
+		waitSync(t, a, "synced", "nightly-report", "ping-partner")
+		a.FailEventBridge("PutRule", "AccessDeniedException", "not authorized to perform events:PutRule")
+		a.AddRules(api.RuleInput{Name: "billing", Job: "demo", Schedule: "cron(0 6 ? * MON *)"})
+		waitSync(t, a, "error", "billing")
 	})
-	f.waitFor(t, "live", "billing", "3 synced 1 pending 1 error", "sync error: AccessDeniedException")
+	f.waitFor(t, "live", "billing", "2 synced 1 error", "sync error: AccessDeniedException")
 	requireGolden(t, f.screen(t))
+}
+
+// waitSync waits until each of the rules is in the sync state.
+func waitSync(t *testing.T, a *agenttest.Agent, state string, rules ...string) {
+	t.Helper()
+	c := a.Client(agenttest.AdminToken)
+	for _, name := range rules {
+		var r api.Rule
+		for deadline := time.Now().Add(10 * time.Second); r.Sync.State != state; time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("rule %s is %+v after 10s, want sync state %s", name, r.Sync, state)
+			}
+			var err error
+			if r, err = c.Rule(context.Background(), name); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 }

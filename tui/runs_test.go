@@ -9,37 +9,39 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/x/ansi"
 
-	"github.com/jobbridge/jobbridge/internal/fakeagent"
+	"github.com/jobbridge/jobbridge/agent/agenttest"
 	"github.com/jobbridge/jobbridge/shared/api"
 )
 
 func TestRunsViewAt80x24(t *testing.T) {
-	f := setup(t, fakeagent.AdminToken, 80, 24, "", seedRuns)
+	f := setup(t, adminToken, 80, 24, "", seedRuns)
 	f.waitFor(t, "live", "nightly-report", "admin")
 	requireGolden(t, f.screen(t))
 }
 
 func TestRunsFollowTheEventStream(t *testing.T) {
-	f := setup(t, fakeagent.AdminToken, 80, 24, "", seedRuns)
+	f := setup(t, adminToken, 80, 24, "", seedRuns)
 	f.waitFor(t, "live", "nightly-report")
-	f.agent.Progress("run-0004-dddd4444", 70, "step 7 of 10")
-	started := f.agent.StartRun("ping-partner", api.TriggerManual, nil)
-	f.agent.Finish("run-0004-dddd4444", api.StatusFailed, "boom")
+	f.agent.Progress(run4, 70, "step 7 of 10")
+	started := runID(5, "eeee5555")
+	f.agent.StartRun(api.Run{ID: started, Rule: "ping-partner", Job: "http", Trigger: api.TriggerManual, CreatedAt: clock,
+		StartedAt: ptr(clock), TriggeredBy: "admin", Parameters: map[string]string{"url": "https://partner.example/ping"}})
+	f.agent.Finish(run4, api.StatusFailed, "boom")
 	f.waitFor(t, "70%", "failed")
 	screen := f.screen(t)
 	requireGolden(t, screen)
-	if !strings.Contains(screen, "ping-partner   http.requ… running") {
-		t.Errorf("the run started by the stream (%s) is not at the top:\n%s", started.ID, screen)
+	if !strings.Contains(screen, "ping-partner   http       running") {
+		t.Errorf("the run started by the stream (%s) is not at the top:\n%s", started, screen)
 	}
 }
 
 func TestRunsStatusJumpAndTabs(t *testing.T) {
-	f := setup(t, fakeagent.AdminToken, 80, 24, "", seedRuns)
+	f := setup(t, adminToken, 80, 24, "", seedRuns)
 	f.waitFor(t, "live", "nightly-report")
 	f.press(":")
 	f.typeText("runs failed")
 	f.press("enter")
-	f.waitFor(t, "[failed]")
+	f.waitFor(t, "[failed]", "Runs 1")
 	screen := f.screen(t)
 	requireGolden(t, screen)
 	if strings.Contains(screen, "succeeded   ") || strings.Contains(screen, "running     ") {
@@ -48,7 +50,7 @@ func TestRunsStatusJumpAndTabs(t *testing.T) {
 }
 
 func TestRunsTextFilter(t *testing.T) {
-	f := setup(t, fakeagent.AdminToken, 80, 24, "", seedRuns)
+	f := setup(t, adminToken, 80, 24, "", seedRuns)
 	f.waitFor(t, "live", "nightly-report")
 	f.press("/")
 	f.typeText("cancel")
@@ -62,21 +64,21 @@ func TestRunsTextFilter(t *testing.T) {
 }
 
 func TestRunDetailShowsMaskedParametersAndFollowsTheLog(t *testing.T) {
-	f := setup(t, fakeagent.AdminToken, 80, 24, "", seedRuns)
+	f := setup(t, adminToken, 80, 24, "", seedRuns)
 	f.waitFor(t, "live", "nightly-report")
 	f.press("down", "down", "enter") // the failed ping-partner run
-	f.waitFor(t, "Run run-0002-bbbb2222", "partner answered 503")
+	f.waitFor(t, "Run "+run2, "partner answered 503")
 	f.press("esc", "up", "up", "enter") // back, then the running one
-	f.waitFor(t, "Run run-0004-dddd4444")
-	f.agent.Log("run-0004-dddd4444", "info", "fetching rows")
-	f.agent.Log("run-0004-dddd4444", "warn", "slow page\x1b[31m red")
+	f.waitFor(t, "Run "+run4)
+	f.agent.Log(run4, "info", "fetching rows")
+	f.agent.Log(run4, "warn", "slow page\x1b[31m red")
 	f.waitFor(t, "fetching rows", "slow page")
 	requireGolden(t, f.screen(t))
 }
 
 func TestRunDetailOfAFailedRunMasksSecrets(t *testing.T) {
-	f := setup(t, fakeagent.AdminToken, 80, 24, "run run-0002-bbbb2222", seedRuns)
-	f.waitFor(t, "partner answered 503", "token=********")
+	f := setup(t, adminToken, 80, 24, "run "+run2, seedRuns)
+	f.waitFor(t, "partner answered 503", "token=********", "No log lines yet.")
 	screen := f.screen(t)
 	if strings.Contains(screen, "s3cr3t") {
 		t.Errorf("a secret shows:\n%s", screen)
@@ -85,39 +87,41 @@ func TestRunDetailOfAFailedRunMasksSecrets(t *testing.T) {
 }
 
 func TestCancelAsksFirstThenCancels(t *testing.T) {
-	f := setup(t, fakeagent.OperatorToken, 80, 24, "", seedRuns)
+	f := setup(t, operatorToken, 80, 24, "", seedRuns)
 	f.waitFor(t, "live", "nightly-report", "operator")
 	f.press("c")
 	f.waitFor(t, "Cancel run dddd4444 of nightly-report? (y/N)")
 	f.press("n")
 	f.waitFor(t, "not done")
-	if r, _ := f.agent.Run("run-0004-dddd4444"); r.Status != api.StatusRunning {
+	if r := f.agent.Run(run4); r.Status != api.StatusRunning {
 		t.Fatalf("answering n cancelled the run: %s", r.Status)
 	}
 	f.press("c")
 	f.waitFor(t, "(y/N)")
 	f.press("y")
-	f.waitFor(t, "cancelled   ")
-	if r, _ := f.agent.Run("run-0004-dddd4444"); r.Status != api.StatusCancelled {
-		t.Fatalf("after y the run is %s, want cancelled", r.Status)
+	// No job runs behind the seeded run, so it stays cancelling: the
+	// agent's answer until a job returns.
+	f.waitFor(t, "cancelling  ")
+	if r := f.agent.Run(run4); r.Status != api.StatusCancelling || r.CancelledBy != agenttest.OperatorName {
+		t.Fatalf("after y the run is %s (cancelled by %q), want cancelling by %s", r.Status, r.CancelledBy, agenttest.OperatorName)
 	}
 }
 
 func TestRestartFromTheDetailOpensTheNewRun(t *testing.T) {
-	f := setup(t, fakeagent.OperatorToken, 80, 24, "", seedRuns)
+	f := setup(t, operatorToken, 80, 24, "", seedRuns)
 	f.waitFor(t, "live", "nightly-report", "operator")
 	f.press("down", "down", "enter")
-	f.waitFor(t, "Run run-0002-bbbb2222")
+	f.waitFor(t, "Run "+run2)
 	f.press("r")
 	f.waitFor(t, "restarted as run", "Restart of bbbb2222")
 	runs := f.agent.Runs()
-	if runs[0].RestartOf != "run-0002-bbbb2222" || runs[0].Trigger != api.TriggerRestart {
+	if runs[0].RestartOf != run2 || runs[0].Trigger != api.TriggerRestart {
 		t.Fatalf("newest run %+v is not a restart of run-0002", runs[0])
 	}
 }
 
 func TestViewerSeesNoActions(t *testing.T) {
-	f := setup(t, fakeagent.ViewerToken, 80, 24, "", seedRuns)
+	f := setup(t, viewerToken, 80, 24, "", seedRuns)
 	f.waitFor(t, "live", "nightly-report", "viewer (read-only)")
 	f.press("c")
 	f.press("r")
@@ -126,30 +130,28 @@ func TestViewerSeesNoActions(t *testing.T) {
 	if strings.Contains(screen, "c cancel") || strings.Contains(screen, "r restart") {
 		t.Errorf("a viewer is offered cancel or restart:\n%s", screen)
 	}
-	if f.agent.Requested("POST /api/v1/runs/run-0004-dddd4444/cancel") != 0 {
+	if f.requests.count("POST /api/v1/runs/"+run4+"/cancel") != 0 {
 		t.Errorf("a viewer's c sent a cancel")
 	}
 }
 
 func TestRejectedTokenSaysSo(t *testing.T) {
 	f := setup(t, "wrong-token", 80, 24, "", seedRuns)
-	f.waitFor(t, "token rejected", "Token rejected (401)")
+	f.waitFor(t, "token rejected", "Token rejected (401)", "Cannot load runs")
 	requireGolden(t, f.screen(t))
 }
 
 func TestAgentRestartShowsABannerThenReloads(t *testing.T) {
-	f := setup(t, fakeagent.AdminToken, 80, 24, "", seedRuns)
+	f := setup(t, adminToken, 80, 24, "", seedRuns)
 	f.waitFor(t, "live", "nightly-report")
 	f.agent.Stop()
 	f.waitFor(t, "offline", "Agent unreachable at http://agent.test")
 	// While it is away a run starts (the console cannot hear of it); the
 	// agent comes back as a new process, so the stream cannot resume.
-	f.agent.AddRuns(api.Run{ID: "run-0005-eeee5555", Rule: "nightly-report", Job: "demo", Status: api.StatusSucceeded,
+	f.agent.AddRuns(api.Run{ID: runID(5, "eeee5555"), Rule: "nightly-report", Job: "demo", Status: api.StatusSucceeded,
 		Trigger: api.TriggerSchedule, CreatedAt: clock.Add(-time.Minute), StartedAt: ptr(clock.Add(-time.Minute)),
 		FinishedAt: ptr(clock)})
-	if err := f.agent.Restart(); err != nil {
-		t.Fatal(err)
-	}
+	f.agent.Resume()
 	f.waitFor(t, "live", "12:59:00")
 	screen := f.screen(t)
 	if strings.Contains(screen, "unreachable") {
@@ -159,7 +161,7 @@ func TestAgentRestartShowsABannerThenReloads(t *testing.T) {
 }
 
 func TestResizeKeepsEveryLineInside(t *testing.T) {
-	f := setup(t, fakeagent.AdminToken, 120, 30, "", seedRuns)
+	f := setup(t, adminToken, 120, 30, "", seedRuns)
 	f.waitFor(t, "live", "nightly-report", "TRIGGER")
 	f.tm.Send(tea.WindowSizeMsg{Width: 80, Height: 24})
 	f.tm.Send(tea.WindowSizeMsg{Width: 60, Height: 12})
@@ -179,13 +181,13 @@ func TestResizeKeepsEveryLineInside(t *testing.T) {
 // line published before the detail opened, and not stored yet when the
 // detail fetched the log, must still show, in order.
 func TestRunDetailFillsAGapInTheLog(t *testing.T) {
-	f := setup(t, fakeagent.AdminToken, 80, 24, "", seedRuns)
+	f := setup(t, adminToken, 80, 24, "", seedRuns)
 	f.waitFor(t, "live", "nightly-report")
-	f.agent.LogLater("run-0004-dddd4444", "info", "first line, stored late")
+	f.agent.LogLater(run4, "info", "first line, stored late")
 	time.Sleep(200 * time.Millisecond) // the event passes while the list is in front
 	f.press("enter")
-	f.waitFor(t, "Run run-0004-dddd4444", "No log lines yet.")
-	f.agent.LogLater("run-0004-dddd4444", "info", "second line")
+	f.waitFor(t, "Run "+run4, "No log lines yet.")
+	f.agent.LogLater(run4, "info", "second line")
 	time.Sleep(100 * time.Millisecond)
 	f.agent.FlushLogs()
 	f.waitFor(t, "first line, stored late", "second line")
@@ -199,13 +201,13 @@ func TestRunDetailFillsAGapInTheLog(t *testing.T) {
 // A log line published with the run as it was when the line was written
 // must not take a finished run back to running.
 func TestAStaleSnapshotDoesNotUndoAFinish(t *testing.T) {
-	f := setup(t, fakeagent.AdminToken, 80, 24, "run run-0004-dddd4444", seedRuns)
+	f := setup(t, adminToken, 80, 24, "run "+run4, seedRuns)
 	f.waitFor(t, "RUNNING")
-	stale, _ := f.agent.Run("run-0004-dddd4444")
-	f.agent.Finish("run-0004-dddd4444", api.StatusCancelled, "cancelled by admin")
+	stale := f.agent.Run(run4)
+	f.agent.Finish(run4, api.StatusCancelled, "cancelled by admin")
 	f.waitFor(t, "CANCELLED")
-	f.agent.Publish(api.Event{Type: api.EventRunLog, Run: &stale, Log: &api.LogLine{Seq: 1, Time: clock, Level: "warn", Message: "late line"}})
-	f.agent.Publish(api.Event{Type: api.EventRunProgress, Run: &stale})
+	f.agent.PublishRun(api.EventRunLog, stale, &api.LogLine{Seq: 1, Time: clock, Level: "warn", Message: "late line"})
+	f.agent.PublishRun(api.EventRunProgress, stale, nil)
 	f.waitFor(t, "late line")
 	screen := f.screen(t)
 	contains(t, screen, "CANCELLED")
@@ -217,17 +219,17 @@ func TestAStaleSnapshotDoesNotUndoAFinish(t *testing.T) {
 // The list fetches a page at a time, the next one only when the cursor
 // nears the end of what is loaded.
 func TestRunsArePagedAsTheCursorMoves(t *testing.T) {
-	f := setup(t, fakeagent.AdminToken, 80, 24, "", func(a *fakeagent.Agent) {
+	f := setup(t, adminToken, 80, 24, "", func(a *agenttest.Agent) {
 		runs := make([]api.Run, 1000)
 		for i := range runs {
 			at := clock.Add(-time.Duration(i) * time.Minute)
-			runs[i] = api.Run{ID: fmt.Sprintf("run-%06d", 1000-i), Rule: "bulk", Job: "demo", Status: api.StatusSucceeded,
+			runs[i] = api.Run{ID: fmt.Sprintf("00000000-0000-7000-8000-%012d", 1000-i), Rule: "bulk", Job: "demo", Status: api.StatusSucceeded,
 				Trigger: api.TriggerSchedule, CreatedAt: at, StartedAt: &at, FinishedAt: &at}
 		}
 		a.AddRuns(runs...)
 	})
 	f.waitFor(t, "live", "Runs 200+")
-	if n := f.agent.Requested("GET /api/v1/runs"); n != 1 {
+	if n := f.requests.count("GET /api/v1/runs"); n != 1 {
 		t.Fatalf("the first screen cost %d page requests, want 1", n)
 	}
 	for _, want := range []string{"Runs 400+", "Runs 600+", "Runs 800+", "Runs 1000 "} {
@@ -237,20 +239,18 @@ func TestRunsArePagedAsTheCursorMoves(t *testing.T) {
 	f.press("G")
 	screen := f.screen(t)
 	contains(t, screen, "> bulk")
-	if n := f.agent.Requested("GET /api/v1/runs"); n != 5 {
+	if n := f.requests.count("GET /api/v1/runs"); n != 5 {
 		t.Errorf("1000 runs took %d page requests, want 5", n)
 	}
 }
 
 func TestAConsoleStartedBeforeItsAgentCatchesUp(t *testing.T) {
-	f := setup(t, fakeagent.AdminToken, 80, 24, "", func(a *fakeagent.Agent) {
+	f := setup(t, adminToken, 80, 24, "", func(a *agenttest.Agent) {
 		seedRuns(a)
 		a.Stop()
 	})
 	f.waitFor(t, "offline", "Agent unreachable at http://agent.test: connect: connection refused")
-	if err := f.agent.Start(); err != nil {
-		t.Fatal(err)
-	}
+	f.agent.Resume()
 	f.waitFor(t, "live", "nightly-report", "admin")
 	screen := f.screen(t)
 	if strings.Contains(screen, "unreachable") || strings.Contains(screen, "Cannot load") {

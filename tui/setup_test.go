@@ -2,8 +2,11 @@ package tui_test
 
 import (
 	"context"
+	"fmt"
 	"io"
+	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,7 +17,8 @@ import (
 	"github.com/charmbracelet/x/exp/teatest"
 	"github.com/muesli/termenv"
 
-	"github.com/jobbridge/jobbridge/internal/fakeagent"
+	"github.com/jobbridge/jobbridge/agent"
+	"github.com/jobbridge/jobbridge/agent/agenttest"
 	"github.com/jobbridge/jobbridge/shared/api"
 	"github.com/jobbridge/jobbridge/shared/client"
 	"github.com/jobbridge/jobbridge/tui"
@@ -30,34 +34,71 @@ func fixedNow() time.Time { return clock }
 var cet = time.FixedZone("CET", 3600)
 
 type fixture struct {
-	agent *fakeagent.Agent
-	tm    *teatest.TestModel
-	model *tui.Model
+	agent    *agenttest.Agent
+	tm       *teatest.TestModel
+	model    *tui.Model
+	requests *requestCounter
 }
 
-// setup starts a fake agent with the given token's role and a console of
-// w×h cells against it, plain ASCII (no colour) so golden files are text.
-func setup(t *testing.T, token string, w, h int, start string, seed func(a *fakeagent.Agent)) *fixture {
+// Tokens of each role, as the agent the tests run gives them.
+const (
+	adminToken    = agenttest.AdminToken
+	operatorToken = agenttest.OperatorToken
+	viewerToken   = agenttest.ViewerToken
+)
+
+// setup starts a real agent (in process, SQLite in a temporary directory,
+// the local scheduler on the fixed clock, so nothing fires) seeded by
+// seed, and a console of w×h cells against it with the given token, plain
+// ASCII (no colour) so golden files are text.
+func setup(t *testing.T, token string, w, h int, start string, seed func(a *agenttest.Agent)) *fixture {
 	t.Helper()
-	a, err := fakeagent.New(fixedNow)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(a.Close)
+	return setupWith(t, agenttest.Options{Scheduler: agent.SchedulerLocal}, token, w, h, start, seed)
+}
+
+// setupWith is setup with an agent started with opts (its clock and role
+// tokens are always set).
+func setupWith(t *testing.T, opts agenttest.Options, token string, w, h int, start string, seed func(a *agenttest.Agent)) *fixture {
+	t.Helper()
+	opts.Now, opts.RoleTokens = fixedNow, true
+	a := agenttest.Start(t, opts)
 	if seed != nil {
 		seed(a)
 	}
+	requests := &requestCounter{base: a.HTTPClient().Transport, n: map[string]int{}}
 	r := lipgloss.NewRenderer(io.Discard)
 	r.SetColorProfile(termenv.Ascii)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	m := tui.New(ctx, tui.Options{
-		Client: client.New("http://agent.test", token, client.WithHTTPClient(a.HTTPClient())), Renderer: r, Now: fixedNow, Location: cet,
+		Client:   client.New("http://agent.test", token, client.WithHTTPClient(&http.Client{Transport: requests})),
+		Renderer: r, Now: fixedNow, Location: cet,
 		Start: start, Backoff: 20 * time.Millisecond,
 	})
 	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(w, h))
 	t.Cleanup(func() { _ = tm.Quit() })
-	return &fixture{agent: a, tm: tm, model: m}
+	return &fixture{agent: a, tm: tm, model: m, requests: requests}
+}
+
+// requestCounter counts the console's requests per "METHOD /path".
+type requestCounter struct {
+	base http.RoundTripper
+	mu   sync.Mutex
+	n    map[string]int
+}
+
+func (c *requestCounter) RoundTrip(r *http.Request) (*http.Response, error) {
+	c.mu.Lock()
+	c.n[r.Method+" "+r.URL.Path]++
+	c.mu.Unlock()
+	return c.base.RoundTrip(r)
+}
+
+// count returns how many times the console sent "METHOD /path".
+func (c *requestCounter) count(route string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n[route]
 }
 
 // waitFor waits until the screen has shown every one of want.
@@ -123,25 +164,39 @@ func (f *fixture) typeText(s string) { f.tm.Type(s) }
 
 func ptr[T any](v T) *T { return &v }
 
-// seedRuns gives the agent a few rules and runs in every state.
-func seedRuns(a *fakeagent.Agent) {
-	a.PutRule(api.Rule{Name: "nightly-report", Job: "demo", Schedule: "cron(0 2 * * ? *)", Enabled: true,
-		ScheduleText: "At 02:00 UTC", Sync: api.Sync{State: "local"},
-		NextFireTimes: []time.Time{clock.Add(14 * time.Hour)}, Parameters: map[string]string{"duration": "30s"}})
-	a.PutRule(api.Rule{Name: "ping-partner", Job: "http.request", Schedule: "rate(5 minutes)", Enabled: true,
-		ScheduleText: "Every 5 minutes", Sync: api.Sync{State: "local"},
-		Parameters: map[string]string{"url": "https://partner.example/ping", "token": "s3cr3t"}})
+// runID is a run id as the agent writes them (a UUID; ids sort by
+// creation) whose end, the part the console shows, is tail.
+func runID(n int, tail string) string { return fmt.Sprintf("00000000-0000-7000-8000-%04d%s", n, tail) }
+
+// The seeded runs, oldest first.
+var (
+	run1 = runID(1, "aaaa1111") // nightly-report, succeeded
+	run2 = runID(2, "bbbb2222") // ping-partner, failed
+	run3 = runID(3, "cccc3333") // ping-partner, cancelled
+	run4 = runID(4, "dddd4444") // nightly-report, running (no job behind it)
+)
+
+// seedRuns gives the agent two rules and runs in every state.
+func seedRuns(a *agenttest.Agent) {
+	a.AddRules(
+		api.RuleInput{Name: "nightly-report", Job: "demo", Schedule: "cron(0 2 * * ? *)",
+			Parameters: map[string]string{"duration": "30s"}},
+		api.RuleInput{Name: "ping-partner", Job: "http", Schedule: "cron(0/5 * * * ? *)",
+			Parameters: map[string]string{"url": "https://partner.example/ping", "bearer_token": "s3cr3t"}},
+	)
 	at := func(min int) time.Time { return clock.Add(-time.Duration(min) * time.Minute) }
 	fin := func(start time.Time, d time.Duration) *time.Time { return ptr(start.Add(d)) }
 	a.AddRuns(
-		api.Run{ID: "run-0001-aaaa1111", Rule: "nightly-report", Job: "demo", Status: api.StatusSucceeded, Trigger: api.TriggerSchedule,
-			CreatedAt: at(600), StartedAt: ptr(at(600)), FinishedAt: fin(at(600), 31*time.Second), Progress: api.Progress{Percent: 100}},
-		api.Run{ID: "run-0002-bbbb2222", Rule: "ping-partner", Job: "http.request", Status: api.StatusFailed, Trigger: api.TriggerSchedule,
+		api.Run{ID: run1, Rule: "nightly-report", Job: "demo", Status: api.StatusSucceeded, Trigger: api.TriggerSchedule,
+			CreatedAt: at(600), StartedAt: ptr(at(600)), FinishedAt: fin(at(600), 31*time.Second), Progress: api.Progress{Percent: 100},
+			Parameters: map[string]string{"duration": "30s"}},
+		api.Run{ID: run2, Rule: "ping-partner", Job: "http", Status: api.StatusFailed, Trigger: api.TriggerSchedule,
 			CreatedAt: at(30), StartedAt: ptr(at(30)), FinishedAt: fin(at(30), 2*time.Second), Error: "partner answered 503",
-			Parameters: map[string]string{"url": "https://partner.example/ping", "token": api.MaskedValue}},
-		api.Run{ID: "run-0003-cccc3333", Rule: "ping-partner", Job: "http.request", Status: api.StatusCancelled, Trigger: api.TriggerManual,
-			CreatedAt: at(20), StartedAt: ptr(at(20)), FinishedAt: fin(at(20), 5*time.Second), CancelledBy: "admin"},
-		api.Run{ID: "run-0004-dddd4444", Rule: "nightly-report", Job: "demo", Status: api.StatusRunning, Trigger: api.TriggerManual,
+			Parameters: map[string]string{"url": "https://partner.example/ping", "bearer_token": api.MaskedValue}},
+		api.Run{ID: run3, Rule: "ping-partner", Job: "http", Status: api.StatusCancelled, Trigger: api.TriggerManual,
+			CreatedAt: at(20), StartedAt: ptr(at(20)), FinishedAt: fin(at(20), 5*time.Second), CancelledBy: "admin",
+			Parameters: map[string]string{"url": "https://partner.example/ping", "bearer_token": api.MaskedValue}},
+		api.Run{ID: run4, Rule: "nightly-report", Job: "demo", Status: api.StatusRunning, Trigger: api.TriggerManual,
 			CreatedAt: at(2), StartedAt: ptr(at(2)), Progress: api.Progress{Percent: 40, Message: "step 4 of 10"},
 			Parameters: map[string]string{"duration": "5m", "fail": "false"}},
 	)

@@ -7,21 +7,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jobbridge/jobbridge/internal/fakeagent"
+	"github.com/jobbridge/jobbridge/agent/agenttest"
 )
 
-// runConsole starts the console binary against a fake agent in a terminal
+// runConsole starts the console binary against a real agent in a terminal
 // with env and the given background, and waits for its first screen. CI is
 // emptied because termenv takes a set CI for "not a terminal" and drops
 // colour, and CI sets it.
 func runConsole(t *testing.T, bin string, background string, env ...string) *terminal {
 	t.Helper()
-	a, err := fakeagent.New(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(a.Close)
-	cmd := exec.Command(bin, "--agent", a.URL(), "--token", fakeagent.OperatorToken)
+	a := agenttest.Start(t, agenttest.Options{RoleTokens: true})
+	cmd := exec.Command(bin, "--agent", a.URL(), "--token", agenttest.OperatorToken)
 	cmd.Env = append(os.Environ(), append([]string{"TERM=xterm-256color", "COLORTERM=truecolor", "NO_COLOR=", "CI="}, env...)...)
 	term := startTerminalWith(t, cmd, 80, 24, background)
 	term.waitFor(10*time.Second, "operator", "live", "No runs yet")

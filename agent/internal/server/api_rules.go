@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"net/http"
-	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -47,7 +46,7 @@ func (s *Server) rule(ctx context.Context, r store.Rule) (api.Rule, error) {
 	if err != nil {
 		return api.Rule{}, err
 	}
-	v := ruleView{mode: s.cfg.SchedulerMode, now: time.Now()}
+	v := ruleView{mode: s.cfg.SchedulerMode, now: s.cfg.Now()}
 	v.job, _ = s.cfg.Jobs.Get(r.Job)
 	if len(runs) > 0 {
 		v.lastRun = &runs[0]

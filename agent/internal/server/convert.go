@@ -132,7 +132,7 @@ func (s *Server) apiEvent(e events.Event) api.Event {
 	}
 	if e.Rule != nil {
 		job, _ := s.cfg.Jobs.Get(e.Rule.Job)
-		r := apiRule(*e.Rule, ruleView{job: job, mode: s.cfg.SchedulerMode, now: time.Now()})
+		r := apiRule(*e.Rule, ruleView{job: job, mode: s.cfg.SchedulerMode, now: s.cfg.Now()})
 		out.Rule = &r
 	}
 	return out

@@ -54,6 +54,9 @@ type Config struct {
 	Node          string
 	SchedulerMode string
 	StartedAt     time.Time
+	// Now is the clock that next fire times are computed with. Default
+	// time.Now; tests fix it (see agent/agenttest).
+	Now func() time.Time
 	// Heartbeat is how often the event stream sends a comment so proxies
 	// keep it open. Default 15s.
 	Heartbeat time.Duration
@@ -151,6 +154,9 @@ func New(cfg Config) *Server {
 	}
 	if cfg.Metrics == nil {
 		cfg.Metrics = NewMetrics()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	if cfg.StartedAt.IsZero() {
 		cfg.StartedAt = time.Now().UTC()

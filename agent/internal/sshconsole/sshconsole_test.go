@@ -17,8 +17,8 @@ import (
 	"github.com/charmbracelet/x/ansi"
 	gossh "golang.org/x/crypto/ssh"
 
+	"github.com/jobbridge/jobbridge/agent/agenttest"
 	"github.com/jobbridge/jobbridge/agent/internal/sshconsole"
-	"github.com/jobbridge/jobbridge/internal/fakeagent"
 	"github.com/jobbridge/jobbridge/shared/api"
 )
 
@@ -49,16 +49,12 @@ type fixture struct {
 	rolesAsked       []string
 }
 
-// setup serves the console over SSH against a fake agent, with an
+// setup serves the console over SSH against a real agent, with an
 // authorized-keys file of a viewer (no role comment), an operator and an
 // admin.
 func setup(t *testing.T, tweak ...func(*sshconsole.Config)) *fixture {
 	t.Helper()
-	agent, err := fakeagent.New(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(agent.Close)
+	agent := agenttest.Start(t, agenttest.Options{RoleTokens: true})
 	f := &fixture{dir: t.TempDir(), viewer: newKey(t), operator: newKey(t), admin: newKey(t), stranger: newKey(t)}
 	keys := "# the console's users\n" +
 		authorizedLine(f.viewer, "vera@laptop") +
@@ -68,7 +64,7 @@ func setup(t *testing.T, tweak ...func(*sshconsole.Config)) *fixture {
 	if err := os.WriteFile(keyFile, []byte(keys), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	tokens := map[string]string{api.RoleViewer: fakeagent.ViewerToken, api.RoleOperator: fakeagent.OperatorToken, api.RoleAdmin: fakeagent.AdminToken}
+	tokens := map[string]string{api.RoleViewer: agenttest.ViewerToken, api.RoleOperator: agenttest.OperatorToken, api.RoleAdmin: agenttest.AdminToken}
 	cfg := sshconsole.Config{
 		Addr: "127.0.0.1:0", AuthorizedKeys: keyFile, HostKeyPath: filepath.Join(f.dir, "ssh_host_ed25519_key"),
 		AgentURL: agent.URL(),
