@@ -131,6 +131,7 @@ func TestRuleValidationListsEveryProblem(t *testing.T) {
 		}
 		_, err = ta.admin.CreateRule(ctx, good)
 		wantStatus(t, err, http.StatusConflict, "duplicate name")
+		wantDetail(t, err, `a rule named "nightly" already exists`)
 		renamed := good
 		renamed.Name = "other"
 		_, err = ta.admin.ReplaceRule(ctx, "nightly", renamed)
@@ -290,6 +291,7 @@ func TestCancelAndRestartThroughTheAPI(t *testing.T) {
 		}
 		_, err = ta.admin.CancelRun(ctx, run.ID, "")
 		wantStatus(t, err, http.StatusConflict, "cancel a finished run")
+		wantDetail(t, err, "run "+run.ID+" has already finished (cancelled)")
 		_, err = ta.admin.CancelRun(ctx, "nope", "")
 		wantStatus(t, err, http.StatusNotFound, "cancel an unknown run")
 		again, err := ta.admin.RestartRun(ctx, run.ID, map[string]string{"duration": "10ms"})

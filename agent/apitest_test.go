@@ -3,6 +3,7 @@ package agent_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -196,6 +197,15 @@ func wantStatus(t *testing.T, err error, status int, what string) {
 	t.Helper()
 	if got := client.StatusOf(err); got != status {
 		t.Errorf("%s: got %v (status %d), want %d", what, err, got, status)
+	}
+}
+
+// wantDetail checks the problem's detail, the sentence clients show.
+func wantDetail(t *testing.T, err error, detail string) {
+	t.Helper()
+	var ce *client.Error
+	if !errors.As(err, &ce) || ce.Problem.Detail != detail {
+		t.Errorf("got %v, want the detail %q", err, detail)
 	}
 }
 

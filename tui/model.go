@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -493,11 +494,15 @@ func reason(err error) string {
 	if errors.As(err, &op) && op.Err != nil {
 		return op.Err.Error()
 	}
-	s := err.Error()
-	if i := strings.LastIndex(s, ": "); i >= 0 && i+2 < len(s) {
-		return s[i+2:]
+	var ce *client.Error
+	if errors.As(err, &ce) {
+		return ce.Error()
 	}
-	return s
+	var ue *url.Error
+	if errors.As(err, &ue) && ue.Err != nil {
+		return ue.Err.Error()
+	}
+	return err.Error()
 }
 
 // View draws the header, the banner, the view in front (or the help) and

@@ -87,7 +87,7 @@ func TestServerErrorsShowAtTheirFields(t *testing.T) {
 	f.press("tab", "tab")
 	f.typeText("rate(1 hour)")
 	f.press("ctrl+s")
-	f.waitFor(t, `agent answered 409: create rule "nightly-report": `, "conflicts with the current state of the rule")
+	f.waitFor(t, `agent answered 409: a rule named "nightly-report" already exists`)
 }
 
 func TestRunNowWithEditedParameters(t *testing.T) {

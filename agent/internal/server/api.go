@@ -211,7 +211,11 @@ func (s *Server) apiError(err error, what string) error {
 	case errors.Is(err, store.ErrNotFound):
 		return huma.Error404NotFound(what + " not found")
 	case errors.Is(err, store.ErrConflict):
-		return huma.Error409Conflict(conflictDetail(err, what))
+		var ce *service.ConflictError
+		if errors.As(err, &ce) {
+			return huma.Error409Conflict(ce.Detail)
+		}
+		return huma.Error409Conflict("the " + what + " changed meanwhile; reload it and try again")
 	case errors.Is(err, service.ErrRuleGone):
 		return huma.Error409Conflict(err.Error())
 	case errors.Is(err, runner.ErrShuttingDown), errors.Is(err, store.ErrUnavailable):
@@ -219,12 +223,4 @@ func (s *Server) apiError(err error, what string) error {
 	}
 	s.log.Error("API request failed", "what", what, "err", err)
 	return huma.Error500InternalServerError(what + ": internal error")
-}
-
-func conflictDetail(err error, what string) string {
-	msg := err.Error()
-	if i := strings.LastIndex(msg, ": conflict"); i >= 0 {
-		msg = msg[:i]
-	}
-	return msg + ": conflicts with the current state of the " + what
 }

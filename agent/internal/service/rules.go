@@ -129,8 +129,8 @@ func (s *Service) jobIDs() string {
 	return out
 }
 
-// RuleCreate validates and stores a new rule. A name in use is
-// store.ErrConflict.
+// RuleCreate validates and stores a new rule. A name in use is a
+// ConflictError.
 func (s *Service) RuleCreate(ctx context.Context, actor string, in api.RuleInput) (store.Rule, error) {
 	r, err := s.ruleFromInput(in.Name, in, nil)
 	if err != nil {
@@ -138,7 +138,7 @@ func (s *Service) RuleCreate(ctx context.Context, actor string, in api.RuleInput
 	}
 	created, err := s.store.RuleCreate(ctx, r)
 	if err != nil {
-		return store.Rule{}, fmt.Errorf("create rule %q: %w", r.Name, err)
+		return store.Rule{}, fmt.Errorf("create rule %q: %w", r.Name, conflict(err, "a rule named %q already exists", r.Name))
 	}
 	s.ruleSaved(ctx, created, api.EventRuleCreated)
 	s.audit(ctx, actor, "rule.create", created.Name, fmt.Sprintf("job %s, schedule %s, enabled %t", created.Job, created.Schedule, created.Enabled))

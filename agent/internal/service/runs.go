@@ -45,6 +45,13 @@ func (s *Service) RunCancel(ctx context.Context, actor, id, reason string) (stor
 		return store.Run{}, err
 	}
 	run, err := s.runner.Cancel(ctx, id, actor, reason)
+	if errors.Is(err, store.ErrConflict) {
+		status := "finished"
+		if r, gerr := s.store.RunGet(ctx, id); gerr == nil {
+			status = string(r.Status)
+		}
+		return store.Run{}, conflict(err, "run %s has already finished (%s)", id, status)
+	}
 	if err != nil {
 		return store.Run{}, err
 	}

@@ -7,6 +7,7 @@ package service
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -68,6 +69,28 @@ func New(cfg Config) *Service {
 
 // Jobs returns the registry of jobs.
 func (s *Service) Jobs() *jobs.Registry { return s.jobs }
+
+// ConflictError is an action refused because of what is stored (a rule
+// name taken, a run already finished). Detail is the sentence an operator
+// is shown; the error matches store.ErrConflict.
+type ConflictError struct {
+	Detail string
+	Err    error // the store's error
+}
+
+func (e *ConflictError) Error() string { return e.Detail }
+
+// Unwrap returns the store's error, which wraps store.ErrConflict.
+func (e *ConflictError) Unwrap() error { return e.Err }
+
+// conflict turns a store conflict into a ConflictError saying detail, and
+// returns any other error (nil included) as it is.
+func conflict(err error, detail string, args ...any) error {
+	if errors.Is(err, store.ErrConflict) {
+		return &ConflictError{Detail: fmt.Sprintf(detail, args...), Err: err}
+	}
+	return err
+}
 
 // ValidationError lists everything wrong with a request, field by field.
 type ValidationError struct {
