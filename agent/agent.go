@@ -86,7 +86,7 @@ type Agent struct {
 
 	adminTokenFile string // "" when the token was given
 	endpoint       *endpoint
-	sshAddr        sshAddr // the SSH console's, once started
+	sshAddr        guarded[net.Addr] // the SSH console's, once started
 	handler        *server.Server
 
 	ready chan struct{} // closed once Run serves and (on PostgreSQL) hears the other agents
@@ -428,21 +428,12 @@ func (a *Agent) URL() string { return a.endpoint.URL() }
 // it.
 type endpoint struct {
 	tls bool
-	mu  sync.Mutex
-	l   net.Listener
+	l   guarded[net.Listener]
 }
 
-func (e *endpoint) set(l net.Listener) {
-	e.mu.Lock()
-	e.l = l
-	e.mu.Unlock()
-}
+func (e *endpoint) set(l net.Listener) { e.l.set(l) }
 
-func (e *endpoint) listener() net.Listener {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.l
-}
+func (e *endpoint) listener() net.Listener { return e.l.get() }
 
 // URL is the endpoint's base URL; "" before Listen.
 func (e *endpoint) URL() string {

@@ -84,23 +84,23 @@ func (a *Agent) prepareSSH() (start func() stopper, err error) {
 // when it is off.
 func (a *Agent) SSHAddr() net.Addr { return a.sshAddr.get() }
 
-// sshAddr holds the SSH console's address: Run sets it while others may
-// read it.
-type sshAddr struct {
-	mu   sync.Mutex
-	addr net.Addr
+// guarded is a value one goroutine sets while others read it (the
+// listeners' addresses, known only once Run binds them).
+type guarded[T any] struct {
+	mu sync.Mutex
+	v  T
 }
 
-func (s *sshAddr) set(a net.Addr) {
-	s.mu.Lock()
-	s.addr = a
-	s.mu.Unlock()
+func (g *guarded[T]) set(v T) {
+	g.mu.Lock()
+	g.v = v
+	g.mu.Unlock()
 }
 
-func (s *sshAddr) get() net.Addr {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.addr
+func (g *guarded[T]) get() T {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.v
 }
 
 // selfClient is the HTTP client with which the SSH console calls this

@@ -63,7 +63,18 @@ type guarded struct {
 	log   *guardLog
 }
 
-func startGuarded(t *testing.T, tweak func(*server.Config)) *guarded {
+// parts are what a server is built on: a SQLite store, a registry with the
+// block job (whose runs go on until the test ends), a broker, a runner and a
+// service.
+type parts struct {
+	store  store.Store
+	jobs   *jobs.Registry
+	events *events.Broker
+	runner *runner.Runner
+	svc    *service.Service
+}
+
+func newParts(t *testing.T) parts {
 	t.Helper()
 	s := storetesting.Open(t, "sqlite")
 	reg := jobs.NewRegistry()
@@ -76,7 +87,20 @@ func startGuarded(t *testing.T, tweak func(*server.Config)) *guarded {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() {
+		close(release)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = r.Shutdown(ctx)
+	})
 	svc := service.New(service.Config{Store: s, Jobs: reg, Runner: r, Events: ev})
+	return parts{store: s, jobs: reg, events: ev, runner: r, svc: svc}
+}
+
+func startGuarded(t *testing.T, tweak func(*server.Config)) *guarded {
+	t.Helper()
+	p := newParts(t)
+	s, reg, ev, r, svc := p.store, p.jobs, p.events, p.runner, p.svc
 	ctx := context.Background()
 	token, _, err := svc.TokenCreate(ctx, "test", "ops", "operator")
 	if err != nil {
@@ -112,8 +136,6 @@ func startGuarded(t *testing.T, tweak func(*server.Config)) *guarded {
 		if err := hs.Shutdown(ctx); err != nil {
 			hs.Close()
 		}
-		close(release)
-		_ = r.Shutdown(ctx)
 	})
 	return &guarded{addr: ln.Addr().String(), url: "http://" + ln.Addr().String(), store: s, token: token, log: logs}
 }

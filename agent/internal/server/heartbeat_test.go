@@ -12,13 +12,9 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/jobbridge/jobbridge/agent/internal/events"
-	"github.com/jobbridge/jobbridge/agent/internal/runner"
 	"github.com/jobbridge/jobbridge/agent/internal/server"
 	"github.com/jobbridge/jobbridge/agent/internal/service"
 	"github.com/jobbridge/jobbridge/agent/internal/store"
-	"github.com/jobbridge/jobbridge/agent/internal/storetesting"
-	"github.com/jobbridge/jobbridge/jobs"
 )
 
 // The tests here check the streams' heartbeat at its default interval, 15s,
@@ -39,24 +35,8 @@ type bubbledServer struct {
 
 func startBubbledServer(t *testing.T) *bubbledServer {
 	t.Helper()
-	s := storetesting.Open(t, "sqlite")
-	reg := jobs.NewRegistry()
-	release := make(chan struct{})
-	if err := reg.Register(blockJob{release}); err != nil {
-		t.Fatal(err)
-	}
-	ev := events.NewBroker(0)
-	r, err := runner.New(runner.Config{Store: s, Jobs: reg, Events: ev, Node: "n1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		close(release)
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = r.Shutdown(ctx)
-	})
-	svc := service.New(service.Config{Store: s, Jobs: reg, Runner: r, Events: ev})
+	p := newParts(t)
+	s, reg, ev, r, svc := p.store, p.jobs, p.events, p.runner, p.svc
 	ctx := context.Background()
 	if _, err := s.RuleCreate(ctx, store.Rule{Name: "nightly", Job: "block", Schedule: "cron(0 3 * * ? *)", Enabled: true}); err != nil {
 		t.Fatal(err)
