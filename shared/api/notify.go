@@ -23,7 +23,8 @@ const (
 // NotifyKinds lists every kind.
 var NotifyKinds = []NotifyKind{NotifyFailed, NotifyCancelled, NotifyInterrupted, NotifyTimeout, NotifyRecovered}
 
-// NotifyNone, alone in a rule's notify.on, turns its notifications off.
+// NotifyNone is the word that, alone in a rule's notify.on, turns its
+// notifications off.
 const NotifyNone = "none"
 
 // Valid reports whether k is one of NotifyKinds.

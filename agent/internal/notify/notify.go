@@ -29,7 +29,7 @@ const (
 	Recovered   = api.NotifyRecovered // the first success after a failure of the same rule
 )
 
-// None, alone in a rule's list, turns its notifications off.
+// None is the word that, alone in a rule's list, turns its notifications off.
 const None = api.NotifyNone
 
 // Message is one notification. Count is more than 1 for a folded message:
