@@ -364,6 +364,10 @@ func timePtr(t time.Time) *time.Time {
 	return &t
 }
 
+// The four accessors below return parts whose types are internal: they
+// serve agent/agenttest and the agent's own tests, not other programs, which
+// reach a running agent through its API (shared/client).
+
 // Service returns what carries out operators' actions.
 func (a *Agent) Service() *service.Service { return a.service }
 
