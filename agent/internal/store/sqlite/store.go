@@ -29,6 +29,7 @@ import (
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
+	"github.com/jobbridge/jobbridge/agent/internal/retry"
 	"github.com/jobbridge/jobbridge/agent/internal/store"
 )
 
@@ -61,7 +62,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	lock, err := lockFile(path, resolved)
+	lock, err := lock(ctx, path, resolved)
 	if err != nil {
 		return nil, err
 	}
@@ -251,4 +252,26 @@ func fromNullMicros(us sql.NullInt64) time.Time {
 		return time.Time{}
 	}
 	return fromMicros(us.Int64)
+}
+
+// lock takes the database's lock file. A lock held only for an instant is
+// not another agent: a child process this one starts (a command job, a test
+// running the agent binary) holds a copy of the lock's descriptor from fork
+// until exec closes it, and the lock stays taken while any copy is open. So
+// a lock found taken is tried again for half a second before Open reports
+// *InUseError.
+func lock(ctx context.Context, path, resolved string) (*fileLock, error) {
+	l, err := retry.Value(ctx, retry.Policy{
+		Backoff: retry.Backoff{First: 5 * time.Millisecond, Max: 100 * time.Millisecond},
+		Within:  500 * time.Millisecond,
+		Retryable: func(err error) bool {
+			var inUse *InUseError
+			return errors.As(err, &inUse)
+		},
+	}, func(context.Context) (*fileLock, error) { return lockFile(path, resolved) })
+	var inUse *InUseError
+	if errors.As(err, &inUse) {
+		return nil, inUse // as it is: the retries add nothing the operator needs
+	}
+	return l, err
 }
