@@ -131,6 +131,7 @@ func TestLinesBeyondTheRunsBufferAreLostAndTheGapIsNoted(t *testing.T) {
 	fillDisk(t, s.Store)
 	close(full)
 	<-logged
+	s.waitRetriedSince(t, []string{run.ID}, s.failedLogsFor(run.ID))
 	notes := e.watchNotes(t)
 	freeDisk(t, s.Store)
 	notes.wait(t, run.ID)
@@ -168,6 +169,10 @@ func TestTheAgentsLogBufferIsCappedAcrossRuns(t *testing.T) {
 	close(full)
 	<-logged
 	<-logged
+	// A write taken from a run's buffer before its last lines were lost
+	// could go through once the disk is freed, and its note would not count
+	// them: wait until each run's buffer has been tried since.
+	s.waitRetriedSince(t, []string{a.ID, b.ID}, s.failedLogsFor(a.ID, b.ID))
 	notes := e.watchNotes(t)
 	freeDisk(t, s.Store)
 	notes.wait(t, a.ID)
@@ -178,6 +183,73 @@ func TestTheAgentsLogBufferIsCappedAcrossRuns(t *testing.T) {
 		e.waitStatus(t, run.ID, api.StatusSucceeded)
 		checkGap(t, e.logLines(t, run.ID), 50)
 	}
+}
+
+// Lines lost while the write that ends a gap is under way are noted once
+// it is written, and the lines logged next are kept: the database takes
+// them again. Before, they were lost too until the next flush wrote the
+// note, a while after space had returned.
+func TestLinesLoggedOnceSpaceReturnsAreKeptBeforeTheGapsLastNoteIsWritten(t *testing.T) {
+	t.Parallel()
+	full, some, more, freed := make(chan struct{}), make(chan struct{}), make(chan struct{}), make(chan struct{})
+	after, done := make(chan struct{}), make(chan struct{})
+	job := funcJob{id: "chatty", run: func(ctx context.Context, _ jobs.Params) error {
+		jobs.Logger(ctx).Info("before")
+		<-full
+		for i := range 5 { // the first is held, the others lost
+			jobs.Logger(ctx).Info(kilobyteLine(i))
+		}
+		close(some)
+		<-more
+		for i := 5; i < 8; i++ { // lost while the note of 4 is being written
+			jobs.Logger(ctx).Info(kilobyteLine(i))
+		}
+		close(freed)
+		<-after
+		jobs.Logger(ctx).Info("after")
+		close(done)
+		return nil
+	}}
+	e, s := newDiskEnv(t, runner.Config{LogBufferPerRun: 1}, job)
+	gate := s.gateLogs(t)
+	run := start(t, e, e.rule(t, store.Rule{Name: "r", Job: "chatty"}))
+	gate.next(t)
+	gate.let()
+	e.waitLines(t, run.ID, 1)
+	fillDisk(t, s.Store)
+	close(full)
+	<-some
+	// The first write may have been taken before the lines were lost; the
+	// second is taken after it failed: line 0 and the note of 4.
+	gate.next(t)
+	gate.let()
+	gate.next(t)
+	close(more)
+	<-freed
+	notes := e.watchNotes(t)
+	freeDisk(t, s.Store)
+	gate.let()
+	notes.wait(t, run.ID)
+	// Nothing more is written until "after" is logged.
+	close(after)
+	<-done
+	gate.openUp()
+
+	e.waitStatus(t, run.ID, api.StatusSucceeded)
+	lines := e.logLines(t, run.ID)
+	want := []string{"before", kilobyteLine(0), lostMessage(4), lostMessage(3), "after"}
+	if !equalMessages(lines, want) {
+		t.Errorf("stored log: %s\nwant \"before\", line 0, notes of 4 and 3 lines lost, \"after\"", describe(lines))
+	}
+	for i, l := range lines {
+		if l.Seq != int64(i+1) {
+			t.Errorf("line %d is numbered %d", i+1, l.Seq)
+		}
+	}
+}
+
+func lostMessage(n int) string {
+	return fmt.Sprintf("%d log line(s) were lost here: the database could not store them in time (disk full, or down?) and the agent's buffer for them was full", n)
 }
 
 // noteWatch follows the runs' log events for notes of lost lines. Once

@@ -45,11 +45,15 @@ func (rep *reporter) hold(cost int64) bool {
 	return true
 }
 
-// release gives back the room of lines that are written or given up. Call
-// with mu held.
+// release gives back the room of lines that are written or given up, in
+// order. Call with mu held.
 func (rep *reporter) release(lines []store.LogLine) {
 	var cost int64
 	for _, l := range lines {
+		if len(rep.notesPending) > 0 && l.Seq == rep.notesPending[0] {
+			rep.notesPending = rep.notesPending[1:] // took no room
+			continue
+		}
 		cost += lineCost(l.Level, l.Message)
 	}
 	rep.held -= cost
@@ -67,13 +71,32 @@ func (rep *reporter) notes() (notes []store.LogLine, lost, dropped int) {
 	}
 	if rep.lost > 0 {
 		lost = rep.lost
-		add(fmt.Sprintf("%d log line(s) were lost here: the database could not store them in time (disk full, or down?) and the agent's buffer for them was full", lost))
+		add(lostMessage(lost))
 	}
 	if rep.final && rep.dropped > 0 {
 		dropped = rep.dropped
 		add(fmt.Sprintf("%d more log line(s) dropped: a run keeps at most %d", dropped, rep.r.cfg.MaxLogLines))
 	}
 	return notes, lost, dropped
+}
+
+func lostMessage(n int) string {
+	return fmt.Sprintf("%d log line(s) were lost here: the database could not store them in time (disk full, or down?) and the agent's buffer for them was full", n)
+}
+
+// noteLost ends the gap in the log: the note of the lines lost joins the
+// pending lines, numbered where they were lost, and lines are taken again
+// after it. The note takes no room in the buffers, so that a buffer holding
+// only notes still takes a line of any length. It returns the note, to be
+// published once mu is released. Call with mu held, once the lines before
+// the gap are written.
+func (rep *reporter) noteLost() store.LogLine {
+	rep.seq++
+	note := store.LogLine{Seq: rep.seq, Time: time.Now().UTC(), Level: "warn", Message: lostMessage(rep.lost)}
+	rep.pending = append(rep.pending, note)
+	rep.notesPending = append(rep.notesPending, note.Seq)
+	rep.lost = 0
+	return note
 }
 
 // flusher writes the buffer every LogFlushInterval, or sooner when a batch
@@ -147,6 +170,7 @@ func (rep *reporter) flush(ctx context.Context) error {
 	var errs []error
 	if batch := append(slices.Clip(lines), notes...); len(batch) > 0 {
 		err := rep.r.cfg.Store.RunLogAppend(ctx, rep.id, batch)
+		var more []store.LogLine // notes made after the write, published with its own
 		rep.mu.Lock()
 		if err != nil {
 			// Lines accepted meanwhile come after these; the notes are
@@ -160,10 +184,17 @@ func (rep *reporter) flush(ctx context.Context) error {
 			rep.seq += int64(len(notes))
 			rep.lost -= lost
 			rep.dropped -= dropped
+			// Lines lost while the write was under way are still counted:
+			// they follow what it wrote, so their gap ends here. Noted now,
+			// they no longer keep out the lines logged before the next flush,
+			// which the database would take.
+			if rep.lost > 0 {
+				more = append(more, rep.noteLost())
+			}
 		}
 		rep.mu.Unlock()
 		if err == nil {
-			for _, n := range notes {
+			for _, n := range append(notes, more...) {
 				rep.r.cfg.Events.Publish(events.Event{Type: api.EventRunLog, RuleName: run.Rule, Run: &run, Log: &n})
 			}
 		}

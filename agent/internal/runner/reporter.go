@@ -46,6 +46,8 @@ type reporter struct {
 	lost  int   // lines lost since the last one pending: a gap in the log
 	final bool  // the job has returned: the last notes are due
 
+	notesPending []int64 // numbers of the notes of lost lines among pending, in order
+
 	flushing chan struct{} // held by the one flush that writes
 }
 
@@ -97,7 +99,8 @@ func (rep *reporter) Log(level slog.Level, message string) {
 		return
 	}
 	// Once a line is lost, the ones after it are too until what came
-	// before has been written: the gap then has one place in the log.
+	// before has been written (flush then notes the gap): the gap then has
+	// one place in the log.
 	if rep.lost > 0 || !rep.hold(lineCost(lvl, message)) {
 		rep.lost++
 		first, held := rep.lost == 1, rep.held
