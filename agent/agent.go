@@ -542,7 +542,8 @@ func (a *Agent) stopRunner(ctx context.Context) error {
 // startBackground starts the parts that work on their own until stopped:
 // the scheduler backend, the run-history pruning, the metrics, the cluster
 // relay (on PostgreSQL) and the notifications. They stop together when
-// their context is cancelled, and only need to notice it.
+// their context is cancelled; the shutdown waits for them until its
+// deadline.
 func (a *Agent) startBackground() stopper {
 	bg, stop := context.WithCancel(context.Background())
 	parts := []func(context.Context){
@@ -564,10 +565,19 @@ func (a *Agent) startBackground() stopper {
 	for _, run := range parts {
 		wg.Go(func() { run(bg) })
 	}
-	return func(context.Context) error {
+	return func(ctx context.Context) error {
 		stop()
-		wg.Wait()
-		return nil
+		done := make(chan struct{})
+		go func() { wg.Wait(); close(done) }()
+		select {
+		case <-done:
+			return nil
+		case <-ctx.Done():
+			// A part that does not notice its context (a program's own
+			// notifier that ignores it, say) must not hold the shutdown
+			// past its deadline; it is left behind.
+			return fmt.Errorf("stop the scheduler, relay and notifications: %w", context.Cause(ctx))
+		}
 	}
 }
 

@@ -3,6 +3,7 @@ package agent_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -116,6 +117,75 @@ func TestAProgramsOwnNotifier(t *testing.T) {
 		pg.mu.Unlock()
 		return n == 1, fmt.Sprintf("the program's own notifier got %d messages, want 1", n)
 	})
+}
+
+// stuckPager is a program's own channel that ignores its context: once it
+// has a message it never returns until the test ends.
+type stuckPager struct {
+	got     chan struct{}
+	release chan struct{}
+}
+
+func (*stuckPager) Name() string { return "stuck" }
+func (p *stuckPager) Notify(context.Context, notify.Message) error {
+	select {
+	case p.got <- struct{}{}:
+	default:
+	}
+	<-p.release
+	return nil
+}
+
+// The shutdown has one deadline: a notifier that ignores its context does
+// not hold the agent past it.
+func TestANotifierThatIgnoresItsContextDoesNotHoldTheShutdown(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for the shutdown deadline, about 10 s")
+	}
+	t.Parallel()
+	pg := &stuckPager{got: make(chan struct{}, 1), release: make(chan struct{})}
+	defer close(pg.release)
+	cfg := testConfig(t)
+	cfg.AdminToken = adminToken
+	cfg.ShutdownGrace = 100 * time.Millisecond
+	a, err := agent.New(context.Background(), cfg, nil, func(r *jobs.Registry, env agent.Env) error {
+		env.AddNotifier(pg)
+		return builtin.Register(r, builtin.Options{DB: env.DB, Egress: env.Egress, PassEnv: env.CommandEnv})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	c := client.New(a.URL(), adminToken)
+	if _, err := c.CreateRule(context.Background(), api.RuleInput{Name: "r", Job: "demo", Schedule: "rate(1 day)",
+		Parameters: map[string]string{"duration": "10ms", "fail": "true"}, Notify: &api.NotifyPolicy{Channels: []string{"stuck"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.TriggerRule(context.Background(), "r", nil); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-pg.got:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the notifier got no message")
+	}
+	start := time.Now()
+	cancel()
+	// The deadline is 2×5 s for the SSH console and HTTP, plus the grace.
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("Run returned %v, want the shutdown deadline named", err)
+		}
+		t.Logf("Run returned after %s", time.Since(start).Round(time.Millisecond))
+	case <-time.After(20 * time.Second):
+		t.Fatal("Run still waits for the stuck notifier 20 s after its context ended")
+	}
 }
 
 func TestAFailingWebhookLeavesNoPartOfItsURLInTheStatusOrTheLog(t *testing.T) {
