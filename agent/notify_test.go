@@ -84,13 +84,19 @@ func (p *pager) Notify(_ context.Context, m notify.Message) error {
 	return nil
 }
 
-func TestAProgramsOwnNotifier(t *testing.T) {
-	t.Parallel()
-	pg := &pager{}
+// notifyFailure starts an agent with a program's own notifier n (and
+// tweak's changes to its configuration), then runs a failing rule that
+// notifies only n. It returns what stops the agent and where Run's error
+// arrives once it has stopped.
+func notifyFailure(t *testing.T, n agent.Notifier, tweak func(*agent.Config)) (stop func(), done <-chan error) {
+	t.Helper()
 	cfg := testConfig(t)
 	cfg.AdminToken = adminToken
+	if tweak != nil {
+		tweak(&cfg)
+	}
 	a, err := agent.New(context.Background(), cfg, nil, func(r *jobs.Registry, env agent.Env) error {
-		env.AddNotifier(pg)
+		env.AddNotifier(n)
 		return builtin.Register(r, builtin.Options{DB: env.DB, Egress: env.Egress, PassEnv: env.CommandEnv})
 	})
 	if err != nil {
@@ -100,17 +106,26 @@ func TestAProgramsOwnNotifier(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { _ = a.Run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
+	errc := make(chan error, 1)
+	go func() { errc <- a.Run(ctx) }()
 	c := client.New(a.URL(), adminToken)
 	if _, err := c.CreateRule(context.Background(), api.RuleInput{Name: "r", Job: "demo", Schedule: "rate(1 day)",
-		Parameters: map[string]string{"duration": "10ms", "fail": "true"}, Notify: &api.NotifyPolicy{Channels: []string{"pager"}}}); err != nil {
+		Parameters: map[string]string{"duration": "10ms", "fail": "true"}, Notify: &api.NotifyPolicy{Channels: []string{n.Name()}}}); err != nil {
+		cancel()
 		t.Fatal(err)
 	}
 	if _, err := c.TriggerRule(context.Background(), "r", nil); err != nil {
+		cancel()
 		t.Fatal(err)
 	}
+	return cancel, errc
+}
+
+func TestAProgramsOwnNotifier(t *testing.T) {
+	t.Parallel()
+	pg := &pager{}
+	stop, done := notifyFailure(t, pg, nil)
+	defer func() { stop(); <-done }()
 	wait.For(t, 5*time.Second, func() (bool, string) {
 		pg.mu.Lock()
 		n := len(pg.msgs)
@@ -145,30 +160,7 @@ func TestANotifierThatIgnoresItsContextDoesNotHoldTheShutdown(t *testing.T) {
 	t.Parallel()
 	pg := &stuckPager{got: make(chan struct{}, 1), release: make(chan struct{})}
 	defer close(pg.release)
-	cfg := testConfig(t)
-	cfg.AdminToken = adminToken
-	cfg.ShutdownGrace = 100 * time.Millisecond
-	a, err := agent.New(context.Background(), cfg, nil, func(r *jobs.Registry, env agent.Env) error {
-		env.AddNotifier(pg)
-		return builtin.Register(r, builtin.Options{DB: env.DB, Egress: env.Egress, PassEnv: env.CommandEnv})
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	c := client.New(a.URL(), adminToken)
-	if _, err := c.CreateRule(context.Background(), api.RuleInput{Name: "r", Job: "demo", Schedule: "rate(1 day)",
-		Parameters: map[string]string{"duration": "10ms", "fail": "true"}, Notify: &api.NotifyPolicy{Channels: []string{"stuck"}}}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.TriggerRule(context.Background(), "r", nil); err != nil {
-		t.Fatal(err)
-	}
+	cancel, done := notifyFailure(t, pg, func(c *agent.Config) { c.ShutdownGrace = 100 * time.Millisecond })
 	select {
 	case <-pg.got:
 	case <-time.After(10 * time.Second):
