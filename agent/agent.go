@@ -490,11 +490,11 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	close(stopping)
 
-	// One deadline for the whole shutdown: the SSH console's sessions and
-	// the HTTP requests in flight get stopServingTime each, the jobs the
-	// grace period.
+	// One deadline for the whole shutdown: the SSH console's sessions, the
+	// HTTP requests in flight and the background parts get stopServingTime
+	// each, the jobs the grace period.
 	a.log.Info("shutting down", "grace", a.cfg.ShutdownGrace)
-	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*stopServingTime+a.cfg.ShutdownGrace)
+	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*stopServingTime+a.cfg.ShutdownGrace)
 	defer cancel()
 	errs := []error{runErr}
 	for i := len(started) - 1; i >= 0; i-- {
@@ -542,8 +542,8 @@ func (a *Agent) stopRunner(ctx context.Context) error {
 // startBackground starts the parts that work on their own until stopped:
 // the scheduler backend, the run-history pruning, the metrics, the cluster
 // relay (on PostgreSQL) and the notifications. They stop together when
-// their context is cancelled; the shutdown waits for them until its
-// deadline.
+// their context is cancelled; the shutdown waits stopServingTime for them
+// at most.
 func (a *Agent) startBackground() stopper {
 	bg, stop := context.WithCancel(context.Background())
 	parts := []func(context.Context){
@@ -566,6 +566,10 @@ func (a *Agent) startBackground() stopper {
 		wg.Go(func() { run(bg) })
 	}
 	return func(ctx context.Context) error {
+		// The parts only need to see their context end; the runner stops
+		// after them, so they must not spend the jobs' grace.
+		ctx, cancel := context.WithTimeout(ctx, stopServingTime)
+		defer cancel()
 		stop()
 		done := make(chan struct{})
 		go func() { wg.Wait(); close(done) }()

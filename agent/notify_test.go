@@ -90,7 +90,15 @@ func (p *pager) Notify(_ context.Context, m notify.Message) error {
 // arrives once it has stopped.
 func notifyFailure(t *testing.T, n agent.Notifier, tweak func(*agent.Config)) (stop func(), done <-chan error) {
 	t.Helper()
-	cfg := testConfig(t)
+	stop, done, _, _ = startNotifying(t, n, tweak)
+	return stop, done
+}
+
+// startNotifying is notifyFailure that also returns the agent's client and
+// configuration.
+func startNotifying(t *testing.T, n agent.Notifier, tweak func(*agent.Config)) (stop func(), done <-chan error, c *client.Client, cfg agent.Config) {
+	t.Helper()
+	cfg = testConfig(t)
 	cfg.AdminToken = adminToken
 	if tweak != nil {
 		tweak(&cfg)
@@ -108,7 +116,7 @@ func notifyFailure(t *testing.T, n agent.Notifier, tweak func(*agent.Config)) (s
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
 	go func() { errc <- a.Run(ctx) }()
-	c := client.New(a.URL(), adminToken)
+	c = client.New(a.URL(), adminToken)
 	if _, err := c.CreateRule(context.Background(), api.RuleInput{Name: "r", Job: "demo", Schedule: "rate(1 day)",
 		Parameters: map[string]string{"duration": "10ms", "fail": "true"}, Notify: &api.NotifyPolicy{Channels: []string{n.Name()}}}); err != nil {
 		cancel()
@@ -118,7 +126,7 @@ func notifyFailure(t *testing.T, n agent.Notifier, tweak func(*agent.Config)) (s
 		cancel()
 		t.Fatal(err)
 	}
-	return cancel, errc
+	return cancel, errc, c, cfg
 }
 
 func TestAProgramsOwnNotifier(t *testing.T) {
@@ -160,7 +168,21 @@ func TestANotifierThatIgnoresItsContextDoesNotHoldTheShutdown(t *testing.T) {
 	t.Parallel()
 	pg := &stuckPager{got: make(chan struct{}, 1), release: make(chan struct{})}
 	defer close(pg.release)
-	cancel, done := notifyFailure(t, pg, func(c *agent.Config) { c.ShutdownGrace = 100 * time.Millisecond })
+	cancel, done, c, cfg := startNotifying(t, pg, func(c *agent.Config) { c.ShutdownGrace = 2 * time.Second })
+	// A long job is running when the agent stops: the stuck notifier must
+	// not spend its grace.
+	if _, err := c.CreateRule(context.Background(), api.RuleInput{Name: "long", Job: "demo", Schedule: "rate(1 day)",
+		Parameters: map[string]string{"duration": "5m"}, Notify: &api.NotifyPolicy{On: []string{"none"}}}); err != nil {
+		t.Fatal(err)
+	}
+	long, err := c.TriggerRule(context.Background(), "long", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wait.For(t, 10*time.Second, func() (bool, string) {
+		r, err := c.Run(context.Background(), long.ID)
+		return err == nil && r.Status == api.StatusRunning, fmt.Sprintf("the long run is %s (%v)", r.Status, err)
+	})
 	select {
 	case <-pg.got:
 	case <-time.After(10 * time.Second):
@@ -168,13 +190,22 @@ func TestANotifierThatIgnoresItsContextDoesNotHoldTheShutdown(t *testing.T) {
 	}
 	start := time.Now()
 	cancel()
-	// The deadline is 2×5 s for the SSH console and HTTP, plus the grace.
+	// The background parts get 5 s, then the jobs their grace.
 	select {
 	case err := <-done:
 		if !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("Run returned %v, want the shutdown deadline named", err)
 		}
 		t.Logf("Run returned after %s", time.Since(start).Round(time.Millisecond))
+		st, err := agent.OpenStore(context.Background(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		r, err := st.RunGet(context.Background(), long.ID)
+		if err != nil || r.Status != api.StatusCancelled {
+			t.Errorf("the long run after the shutdown: %s (%v), want cancelled: the jobs got their grace", r.Status, err)
+		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("Run still waits for the stuck notifier 20 s after its context ended")
 	}
