@@ -419,6 +419,8 @@ func (a *Agent) Listen() error {
 	}
 	a.endpoint.set(l)
 	if err := os.WriteFile(filepath.Join(a.cfg.DataDir, localagent.URLFile), []byte(a.URL()+"\n"), 0o600); err != nil {
+		l.Close()
+		a.endpoint.set(nil)
 		return fmt.Errorf("write the agent's address file: %w", err)
 	}
 	return nil
@@ -464,12 +466,17 @@ const stopServingTime = 5 * time.Second
 // and gives them the shutdown grace period to return (recording the rest
 // as interrupted), and closes the store.
 func (a *Agent) Run(ctx context.Context) error {
+	// Run is the agent's one life: when it cannot start, it gives back
+	// what New took (the store, and with it the database's lock).
 	if err := a.Listen(); err != nil {
+		a.closeStore()
 		return err
 	}
 	startSSH, err := a.prepareSSH()
 	if err != nil {
 		a.endpoint.listener().Close()
+		os.Remove(filepath.Join(a.cfg.DataDir, localagent.URLFile)) // it names a port no one serves
+		a.closeStore()
 		return err
 	}
 	// The parts in start order; each one's stop undoes its start.
@@ -502,11 +509,15 @@ func (a *Agent) Run(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
+	a.closeStore()
+	a.log.Info("stopped")
+	return errors.Join(errs...)
+}
+
+func (a *Agent) closeStore() {
 	if err := a.store.Close(); err != nil {
 		a.log.Error("close store", "err", err)
 	}
-	a.log.Info("stopped")
-	return errors.Join(errs...)
 }
 
 // becomeReady closes ready once the agent serves (Run has started every

@@ -68,13 +68,13 @@ func (a *Agent) prepareSSH() (start func() stopper, err error) {
 		}()
 		// First to stop: its sessions are clients of the HTTP server.
 		return func(ctx context.Context) error {
-			ctx, cancel := context.WithTimeout(ctx, stopServingTime)
+			sessions, cancel := context.WithTimeout(ctx, stopServingTime)
 			defer cancel()
-			if err := srv.Shutdown(ctx); err != nil {
+			if err := srv.Shutdown(sessions); err != nil {
 				a.log.Warn("ssh console shutdown", "err", err)
 			}
 			<-done
-			tokens.dropAll(a.log)
+			tokens.dropAll(ctx, a.log)
 			return nil
 		}
 	}, nil

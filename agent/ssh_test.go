@@ -2,6 +2,9 @@ package agent_test
 
 import (
 	"context"
+	"errors"
+	"io/fs"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +16,7 @@ import (
 	"github.com/jobbridge/jobbridge/agent"
 	"github.com/jobbridge/jobbridge/agent/internal/store"
 	"github.com/jobbridge/jobbridge/internal/testutil/wait"
+	"github.com/jobbridge/jobbridge/shared/localagent"
 )
 
 // TestSSHConsoleServesTheAgent starts an agent with the SSH console and
@@ -82,5 +86,46 @@ func TestSSHListenNeedsAuthorizedKeys(t *testing.T) {
 	err := cfg.Validate()
 	if err == nil || !strings.Contains(err.Error(), "JOBBRIDGE_SSH_AUTHORIZED_KEYS") {
 		t.Errorf("Validate() = %v, want an error naming JOBBRIDGE_SSH_AUTHORIZED_KEYS", err)
+	}
+}
+
+// A Run that cannot start (here the SSH console's port is taken) gives back
+// what New took: the database's lock, so another agent may open it, and the
+// address file, which would name a port no one serves.
+func TestARunThatCannotStartGivesBackTheDatabase(t *testing.T) {
+	t.Parallel()
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	dir := t.TempDir()
+	keys := filepath.Join(dir, "authorized_keys")
+	if err := os.WriteFile(keys, []byte(authorizedKey(newSigner(t), "otto role=operator")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := agent.Config{
+		Listen: "127.0.0.1:0", DataDir: dir, Scheduler: agent.SchedulerOff, Node: "n1",
+		SSHListen: taken.Addr().String(), SSHAuthorizedKeys: keys,
+	}
+	a, err := agent.New(context.Background(), cfg, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Run(context.Background()); err == nil {
+		t.Fatal("Run served with the SSH console's port taken")
+	}
+	if _, err := os.Stat(filepath.Join(dir, localagent.URLFile)); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the address file after a failed start: %v, want it gone", err)
+	}
+	cfg.SSHListen = ""
+	b, err := agent.New(context.Background(), cfg, nil, nil)
+	if err != nil {
+		t.Fatalf("a second agent on the database after a failed start: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := b.Run(ctx); err != nil {
+		t.Errorf("the second agent's run: %v", err)
 	}
 }

@@ -106,16 +106,18 @@ func (t *sshTokens) dropLeftovers(ctx context.Context) error {
 }
 
 // dropAll deletes every token still held, when the console stops.
-func (t *sshTokens) dropAll(log *slog.Logger) {
+// ctx bounds it: the shutdown's deadline, which an unreachable database
+// must not stretch (the next start deletes what is left).
+func (t *sshTokens) dropAll(ctx context.Context, log *slog.Logger) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for name := range t.held {
-		if err := t.store.TokenDelete(context.Background(), name); err != nil && !errors.Is(err, store.ErrNotFound) {
+		if err := t.store.TokenDelete(ctx, name); err != nil && !errors.Is(err, store.ErrNotFound) {
 			log.Warn("delete the SSH console token", "token", name, "err", err)
 		}
 		delete(t.held, name)
 	}
-	if err := t.dropLeftovers(context.Background()); err != nil {
+	if err := t.dropLeftovers(ctx); err != nil {
 		log.Warn("delete the SSH console tokens", "err", err)
 	}
 }
