@@ -62,6 +62,21 @@ func TestConfigValidateNamesEveryBadSetting(t *testing.T) {
 			t.Errorf("error does not say %q:\n%v", want, err)
 		}
 	}
+	cluster := agent.Config{ClusterHeartbeat: 10 * time.Second, ClusterLease: 15 * time.Second, Notify: agent.NotifyConfig{SMTPTLS: "ssl"}}
+	err = cluster.Validate()
+	for _, want := range []string{
+		"JOBBRIDGE_CLUSTER_LEASE: 15s is less than twice JOBBRIDGE_CLUSTER_HEARTBEAT (10s)",
+		`JOBBRIDGE_NOTIFY_SMTP_TLS: "ssl" is not none, starttls or tls`,
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not say %q:\n%v", want, err)
+		}
+	}
+	negative := agent.Config{ClusterHeartbeat: -time.Second, ClusterLease: -time.Second}
+	if err := negative.Validate(); err == nil || !strings.Contains(err.Error(), "JOBBRIDGE_CLUSTER_HEARTBEAT: -1s is negative") ||
+		!strings.Contains(err.Error(), "JOBBRIDGE_CLUSTER_LEASE: -1s is negative") {
+		t.Errorf("negative cluster timings: %v", err)
+	}
 	eb := agent.Config{Scheduler: agent.SchedulerEventBridge}
 	if err := eb.Validate(); err == nil || !strings.Contains(err.Error(), "JOBBRIDGE_EB_API_KEY") {
 		t.Errorf("eventbridge without settings: %v", err)

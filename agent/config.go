@@ -124,6 +124,10 @@ func (c *Config) Validate() error {
 	if err := c.Notify.validate(); err != nil {
 		errs = append(errs, err)
 	}
+	if c.ClusterHeartbeat > 0 && c.ClusterLease < 2*c.ClusterHeartbeat {
+		errs = append(errs, fmt.Errorf("JOBBRIDGE_CLUSTER_LEASE: %s is less than twice JOBBRIDGE_CLUSTER_HEARTBEAT (%s): agents would take each other for dead between two heartbeats",
+			c.ClusterLease, c.ClusterHeartbeat))
+	}
 	if c.SSHListen != "" && c.SSHAuthorizedKeys == "" {
 		errs = append(errs, errors.New("JOBBRIDGE_SSH_AUTHORIZED_KEYS: required with JOBBRIDGE_SSH_LISTEN (the SSH console takes public keys only)"))
 	}

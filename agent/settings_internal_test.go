@@ -161,7 +161,7 @@ func TestValidateNamesEverySettingItChecks(t *testing.T) {
 		"trusted-proxies": "999.1.1.1", "max-conns-per-address": "-1",
 		"eb-api-key": "short", "eb-invocation-rate": "-1", "eb-reconcile-interval": "1s",
 		"notify-on": "sometimes", "notify-webhook-url": "ftp://x", "notify-sns-topic-arn": "topic",
-		"notify-fold-window": "-1s",
+		"notify-fold-window": "-1s", "cluster-heartbeat": "-1s", "cluster-lease": "-5s", "notify-smtp-tls": "ssl",
 	}
 	c := Config{DataDir: t.TempDir()}
 	checked := 0

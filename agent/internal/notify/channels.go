@@ -18,6 +18,16 @@ import (
 	mail "github.com/wneessen/go-mail"
 )
 
+// CheckSMTPTLS says whether tls is one of EmailConfig.TLS's values (empty
+// is the default).
+func CheckSMTPTLS(tls string) error {
+	switch tls {
+	case "", "none", "starttls", "tls":
+		return nil
+	}
+	return fmt.Errorf("%q is not none, starttls or tls", tls)
+}
+
 // DefaultSMTPTLS is EmailConfig.TLS when none is given.
 const DefaultSMTPTLS = "starttls"
 
@@ -68,12 +78,11 @@ func NewEmail(cfg EmailConfig) (*Email, error) {
 	if cfg.From == "" || len(cfg.To) == 0 {
 		return nil, fmt.Errorf("email notifications need JOBBRIDGE_NOTIFY_SMTP_FROM and JOBBRIDGE_NOTIFY_EMAIL_TO")
 	}
-	switch cfg.TLS {
-	case "":
+	if cfg.TLS == "" {
 		cfg.TLS = DefaultSMTPTLS
-	case "starttls", "tls", "none":
-	default:
-		return nil, fmt.Errorf("JOBBRIDGE_NOTIFY_SMTP_TLS: %q is not none, starttls or tls", cfg.TLS)
+	}
+	if err := CheckSMTPTLS(cfg.TLS); err != nil {
+		return nil, fmt.Errorf("JOBBRIDGE_NOTIFY_SMTP_TLS: %w", err)
 	}
 	e := &Email{cfg: cfg, host: host, port: port}
 	if _, err := e.message(Message{}); err != nil {
