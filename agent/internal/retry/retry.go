@@ -9,6 +9,7 @@ package retry
 import (
 	"context"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"time"
 )
@@ -26,8 +27,8 @@ type Backoff struct {
 // Wait is how long to wait after the attempt-th failure (from 1).
 func (b Backoff) Wait(attempt int) time.Duration {
 	d := b.First
-	for i := 1; i < attempt && (b.Max <= 0 || d < b.Max); i++ {
-		d *= 2
+	for i := 1; i < attempt && (b.Max <= 0 || d < b.Max) && d <= math.MaxInt64/4; i++ {
+		d *= 2 // stops short of overflowing, jitter included, when Max is unset
 	}
 	if b.Max > 0 {
 		d = min(d, b.Max)

@@ -132,3 +132,17 @@ func TestValueReturnsTheValue(t *testing.T) {
 		}
 	})
 }
+
+// With no cap, the wait keeps growing but never overflows into a negative
+// one, which would make the retries spin.
+func TestAnUncappedWaitNeverTurnsNegative(t *testing.T) {
+	b := retry.Backoff{First: 100 * time.Millisecond, Jitter: 1}
+	prev := time.Duration(0)
+	for attempt := 1; attempt <= 200; attempt++ {
+		w := b.Wait(attempt)
+		if w <= 0 || w < prev/2 {
+			t.Fatalf("attempt %d waits %s after %s", attempt, w, prev)
+		}
+		prev = w
+	}
+}
