@@ -161,8 +161,8 @@ func openStore(ctx context.Context, cfg Config, log *slog.Logger, forAgent bool)
 }
 
 // build builds the agent's parts on its open store, in the order they
-// need each other: runner, scheduler backend, cluster, notifications,
-// service, HTTP handler.
+// need each other: runner, scheduler backend, cluster, notifications, then
+// marks the runs a stopped agent left, then service and HTTP handler.
 func build(ctx context.Context, cfg Config, log *slog.Logger, st store.Store, register RegisterFunc) (*Agent, error) {
 	a := &Agent{
 		cfg: cfg, log: log, store: st, events: events.NewBroker(0),
@@ -177,9 +177,6 @@ func build(ctx context.Context, cfg Config, log *slog.Logger, st store.Store, re
 		if err := cluster.ClaimNode(ctx, shared, cfg.Node, cfg.ClusterLease); err != nil {
 			return nil, err
 		}
-	}
-	if err := a.interruptLeftRuns(ctx); err != nil {
-		return nil, err
 	}
 
 	a.jobs = jobs.NewRegistry()
@@ -235,6 +232,11 @@ func build(ctx context.Context, cfg Config, log *slog.Logger, st store.Store, re
 			Store: st, Events: a.events, Notifiers: a.notifiers, On: kinds,
 			FoldWindow: cfg.Notify.FoldWindow, BaseURL: base, Logger: log,
 		})
+	}
+	// After the dispatcher listens, so that the runs it marks are notified;
+	// before anything runs.
+	if err := a.interruptLeftRuns(ctx); err != nil {
+		return nil, err
 	}
 	a.service = service.New(service.Config{
 		Store: st, Jobs: a.jobs, Runner: a.runner, Events: a.events, Backend: a.backend,

@@ -14,6 +14,7 @@ import (
 
 	"github.com/jobbridge/jobbridge/agent"
 	"github.com/jobbridge/jobbridge/agent/internal/notify"
+	"github.com/jobbridge/jobbridge/agent/internal/store"
 	"github.com/jobbridge/jobbridge/internal/testutil/wait"
 	"github.com/jobbridge/jobbridge/jobs"
 	"github.com/jobbridge/jobbridge/jobs/builtin"
@@ -269,4 +270,49 @@ func TestNotifyConfigPrintsWithoutSecrets(t *testing.T) {
 	if !strings.Contains(shown, "smtp.example.com:587") {
 		t.Errorf("printing the configuration hides what is not secret: %s", shown)
 	}
+}
+
+// A run a stopped agent left running is marked interrupted as the next
+// agent starts, and that outcome (notified by default) reaches the
+// channels: the dispatcher listens from New on, not from Run.
+func TestARunLeftByAStoppedAgentIsNotifiedInterrupted(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	cfg := testConfig(t)
+	cfg.AdminToken = adminToken
+	s, err := agent.OpenStore(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.RuleCreate(ctx, store.Rule{Name: "r", Job: "demo", Schedule: "rate(1 day)", Enabled: true}); err != nil {
+		t.Fatal(err)
+	}
+	left, _, err := s.RunCreate(ctx, store.RunCreateParams{Run: store.Run{Rule: "r", Job: "demo", Status: api.StatusRunning, Trigger: api.TriggerManual, Node: cfg.Node}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+
+	pg := &pager{}
+	a, err := agent.New(ctx, cfg, nil, func(r *jobs.Registry, env agent.Env) error {
+		env.AddNotifier(pg)
+		return builtin.Register(r, builtin.Options{DB: env.DB})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { _ = a.Run(runCtx); close(done) }()
+	defer func() { cancel(); <-done }()
+	wait.For(t, 10*time.Second, func() (bool, string) {
+		pg.mu.Lock()
+		defer pg.mu.Unlock()
+		for _, m := range pg.msgs {
+			if m.RunID == left.ID && m.Kind == api.NotifyInterrupted {
+				return true, ""
+			}
+		}
+		return false, fmt.Sprintf("the channel got %+v, want run %s interrupted", pg.msgs, left.ID)
+	})
 }

@@ -59,6 +59,10 @@ type Dispatcher struct {
 	log    *slog.Logger
 	queues map[string]chan delivery
 
+	// first is the subscription New takes, which Run follows first.
+	first       <-chan events.Event
+	cancelFirst func()
+
 	mu     sync.Mutex
 	folds  map[string]*fold // by rule + kind
 	health map[string]*ChannelStatus
@@ -118,6 +122,10 @@ func New(cfg Config) *Dispatcher {
 		d.queues[n.Name()] = make(chan delivery, queueSize)
 		d.health[n.Name()] = &ChannelStatus{Channel: n.Name(), Healthy: true}
 	}
+	// Listen from now on, not from Run: what happens between (the runs a
+	// stopped agent left, marked interrupted as the agent starts) is
+	// notified too.
+	_, d.first, _, d.cancelFirst = cfg.Events.Subscribe(0)
 	return d
 }
 
@@ -148,13 +156,20 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	for _, n := range d.cfg.Notifiers {
 		wg.Go(func() { d.sender(ctx, n) })
 	}
+	ch, cancel := d.first, d.cancelFirst
 	for ctx.Err() == nil {
-		_, ch, _, cancel := d.cfg.Events.Subscribe(0)
+		if ch == nil {
+			_, ch, _, cancel = d.cfg.Events.Subscribe(0)
+		}
 		d.follow(ctx, ch)
 		cancel()
+		ch = nil
 		if ctx.Err() == nil {
 			d.log.Warn("notifications fell behind the event stream; some outcomes may not be notified")
 		}
+	}
+	if ch != nil {
+		cancel() // ctx was done before Run followed New's subscription
 	}
 	d.mu.Lock()
 	for _, f := range d.folds {
