@@ -198,11 +198,14 @@ func (a *Agent) Resume() {
 		a.t.Fatalf("agenttest: start the agent: %v", err)
 	}
 	if a.opts.RoleTokens {
-		if err := addToken(ag.Store(), OperatorName, OperatorToken, store.RoleOperator); err != nil {
-			a.t.Fatal(err)
-		}
-		if err := addToken(ag.Store(), ViewerName, ViewerToken, store.RoleViewer); err != nil {
-			a.t.Fatal(err)
+		for _, tok := range []struct {
+			name, secret string
+			role         store.Role
+		}{{OperatorName, OperatorToken, store.RoleOperator}, {ViewerName, ViewerToken, store.RoleViewer}} {
+			if err := addToken(ag.Store(), tok.name, tok.secret, tok.role); err != nil {
+				_ = ag.Store().Close()
+				a.t.Fatal(err)
+			}
 		}
 	}
 	// The port of a stopped agent may take a moment to be free again.
@@ -219,14 +222,24 @@ func (a *Agent) Resume() {
 	runCtx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- ag.Run(runCtx) }()
+	// fail stops the agent and waits for it (it writes in the test's temp
+	// dir, which the test's cleanup removes) before failing the test.
+	fail := func(format string, args ...any) {
+		a.t.Helper()
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(time.Minute):
+		}
+		a.t.Fatalf(format, args...)
+	}
 	select {
 	case <-ag.Ready():
 	case err := <-done:
-		cancel()
-		a.t.Fatalf("agenttest: the agent stopped before it was ready: %v", err)
+		done <- err
+		fail("agenttest: the agent stopped before it was ready: %v", err)
 	case <-time.After(20 * time.Second):
-		cancel()
-		a.t.Fatal("agenttest: the agent was not ready after 20s")
+		fail("agenttest: the agent was not ready after 20s")
 	}
 	if a.eb != nil {
 		// The backend reconciles once it has set up; a rule saved before
@@ -234,8 +247,7 @@ func (a *Agent) Resume() {
 		// failure the test asked for would hit either.
 		for deadline := time.Now().Add(10 * time.Second); len(a.eb.CallsOf("ListRules")) == listed; time.Sleep(5 * time.Millisecond) {
 			if time.Now().After(deadline) {
-				cancel()
-				a.t.Fatal("agenttest: the agent did not reconcile with EventBridge within 10s")
+				fail("agenttest: the agent did not reconcile with EventBridge within 10s")
 			}
 		}
 	}
