@@ -4,6 +4,7 @@ import (
 	"flag"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -192,6 +193,29 @@ func TestValidateNamesEverySettingItChecks(t *testing.T) {
 		}
 		if strings.Contains(err.Error(), s.Env+": "+s.Env) {
 			t.Errorf("Validate names %s twice:\n%v", s.Env, err)
+		}
+	}
+}
+
+// A credential has no default value (words such as "a key file in the
+// data dir" are fine): --help and the README's table show defaults, and
+// must never show a secret. The credentials are the settings
+// that hold one (the tokens, keys, passwords and URLs with a secret).
+func TestCredentialsHaveNoDefault(t *testing.T) {
+	t.Parallel()
+	var secret []string
+	for _, s := range Settings() {
+		if !s.Secret {
+			continue
+		}
+		secret = append(secret, s.Env)
+		if s.Default != "" && s.valueDefault {
+			t.Errorf("%s is a credential with the default value %q", s.Env, s.Default)
+		}
+	}
+	for _, want := range []string{"JOBBRIDGE_ADMIN_TOKEN", "JOBBRIDGE_DATABASE_URL", "JOBBRIDGE_SECRETS_KEY", "JOBBRIDGE_EB_API_KEY", "JOBBRIDGE_NOTIFY_SMTP_PASSWORD", "JOBBRIDGE_NOTIFY_WEBHOOK_URL"} {
+		if !slices.Contains(secret, want) {
+			t.Errorf("%s is not marked a credential (marked: %v)", want, secret)
 		}
 	}
 }
