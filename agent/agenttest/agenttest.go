@@ -47,6 +47,7 @@ import (
 	"github.com/jobbridge/jobbridge/agent/internal/eventbridge/ebtest"
 	"github.com/jobbridge/jobbridge/agent/internal/service"
 	"github.com/jobbridge/jobbridge/agent/internal/store"
+	"github.com/jobbridge/jobbridge/internal/testutil/wait"
 	"github.com/jobbridge/jobbridge/jobs"
 	"github.com/jobbridge/jobbridge/jobs/builtin"
 	"github.com/jobbridge/jobbridge/shared/client"
@@ -209,14 +210,12 @@ func (a *Agent) Resume() {
 		}
 	}
 	// The port of a stopped agent may take a moment to be free again.
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if err = ag.Listen(); err == nil || time.Now().After(deadline) {
-			break
-		}
-	}
-	if err != nil {
+	if ok, why := wait.Poll(a.t, 5*time.Second, func() (bool, string) {
+		err := ag.Listen()
+		return err == nil, fmt.Sprint(err)
+	}); !ok {
 		_ = ag.Store().Close()
-		a.t.Fatalf("agenttest: %v", err)
+		a.t.Fatalf("agenttest: %s", why)
 	}
 	a.cfg.Listen = ag.URL()[len("http://"):] // the next Resume takes the same address
 	runCtx, cancel := context.WithCancel(context.Background())
@@ -245,10 +244,10 @@ func (a *Agent) Resume() {
 		// The backend reconciles once it has set up; a rule saved before
 		// that would be put twice, by the reconcile and by the save, and a
 		// failure the test asked for would hit either.
-		for deadline := time.Now().Add(10 * time.Second); len(a.eb.CallsOf("ListRules")) == listed; time.Sleep(5 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				fail("agenttest: the agent did not reconcile with EventBridge within 10s")
-			}
+		if ok, _ := wait.Poll(a.t, 10*time.Second, func() (bool, string) {
+			return len(a.eb.CallsOf("ListRules")) > listed, ""
+		}); !ok {
+			fail("agenttest: the agent did not reconcile with EventBridge within 10s")
 		}
 	}
 	var once sync.Once

@@ -8,6 +8,7 @@ import (
 
 	"github.com/jobbridge/jobbridge/agent/internal/events"
 	"github.com/jobbridge/jobbridge/agent/internal/store"
+	"github.com/jobbridge/jobbridge/internal/testutil/wait"
 	"github.com/jobbridge/jobbridge/shared/api"
 )
 
@@ -257,17 +258,12 @@ func (a *Agent) WaitFinished(id string) api.Run {
 	a.t.Helper()
 	c := a.Client(AdminToken)
 	var r api.Run
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+	wait.For(a.t, 30*time.Second, func() (bool, string) {
 		var err error
 		if r, err = c.Run(context.Background(), id); err != nil {
 			a.t.Fatalf("agenttest: get run %s: %v", id, err)
 		}
-		if r.Status.Terminal() {
-			return r
-		}
-		if time.Now().After(deadline) {
-			a.t.Fatalf("agenttest: run %s is still %s after 30s", id, r.Status)
-			return r
-		}
-	}
+		return r.Status.Terminal(), fmt.Sprintf("agenttest: run %s is still %s", id, r.Status)
+	})
+	return r
 }
