@@ -62,7 +62,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	lock, err := lock(ctx, path, resolved)
+	lock, err := takeLock(ctx, path, resolved)
 	if err != nil {
 		return nil, err
 	}
@@ -254,13 +254,13 @@ func fromNullMicros(us sql.NullInt64) time.Time {
 	return fromMicros(us.Int64)
 }
 
-// lock takes the database's lock file. A lock held only for an instant is
+// takeLock takes the database's lock file. A lock held only for an instant is
 // not another agent: a child process this one starts (a command job, a test
 // running the agent binary) holds a copy of the lock's descriptor from fork
 // until exec closes it, and the lock stays taken while any copy is open. So
 // a lock found taken is tried again for half a second before Open reports
 // *InUseError.
-func lock(ctx context.Context, path, resolved string) (*fileLock, error) {
+func takeLock(ctx context.Context, path, resolved string) (*fileLock, error) {
 	l, err := retry.Value(ctx, retry.Policy{
 		Backoff: retry.Backoff{First: 5 * time.Millisecond, Max: 100 * time.Millisecond},
 		Within:  500 * time.Millisecond,
