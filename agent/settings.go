@@ -272,8 +272,8 @@ var settings = []Setting{
 			return nil
 		}}),
 
-	declare(spec[string]{flag: "notify-on", env: "JOBBRIDGE_NOTIFY_ON", desc: "outcomes that notify: " + notifyKindList(),
-		field: func(c *Config) *string { return &c.Notify.On }, def: defaultNotifyOn(),
+	declare(spec[string]{flag: "notify-on", env: "JOBBRIDGE_NOTIFY_ON", desc: "outcomes that notify: " + kindList(api.NotifyKinds),
+		field: func(c *Config) *string { return &c.Notify.On }, def: kindList(notify.DefaultOn),
 		check: func(v string) error {
 			if strings.TrimSpace(v) == "" {
 				return nil
@@ -314,23 +314,13 @@ var settings = []Setting{
 		field: func(c *Config) *time.Duration { return &c.Notify.FoldWindow }, def: DefaultNotifyFoldWindow, check: notNegative[time.Duration]}),
 }
 
-// notifyKindList is every notification kind, comma-separated, as
-// JOBBRIDGE_NOTIFY_ON takes them.
-func notifyKindList() string {
-	kinds := make([]string, len(api.NotifyKinds))
-	for i, k := range api.NotifyKinds {
-		kinds[i] = string(k)
+// kindList writes kinds as JOBBRIDGE_NOTIFY_ON takes them: comma-separated.
+func kindList(kinds []api.NotifyKind) string {
+	words := make([]string, len(kinds))
+	for i, k := range kinds {
+		words[i] = string(k)
 	}
-	return strings.Join(kinds, ",")
-}
-
-// defaultNotifyOn is notify.DefaultOn as JOBBRIDGE_NOTIFY_ON would say it.
-func defaultNotifyOn() string {
-	kinds := make([]string, len(notify.DefaultOn))
-	for i, k := range notify.DefaultOn {
-		kinds[i] = string(k)
-	}
-	return strings.Join(kinds, ",")
+	return strings.Join(words, ",")
 }
 
 // fillDefaults sets every zero field of c that has a default to it.
