@@ -61,7 +61,8 @@ type Store interface {
 	// RunSetProgress records a job's progress report on an active run (or
 	// one presumed interrupted, whose agent may well be running it).
 	RunSetProgress(ctx context.Context, id string, p api.Progress) error
-	// RunFinish records a run's final state. ErrConflict if it has finished
+	// RunFinish records a run's final state, with the log lines and
+	// progress given with it. ErrConflict if it has finished
 	// already, so a final state is written once, with one exception: a run
 	// that RunInterruptActive marked interrupted was only presumed dead, and
 	// the outcome of the agent that really ran it replaces that guess (an
@@ -292,6 +293,14 @@ type RunFinishParams struct {
 	// CancelledBy and CancelReason, when set, record who or what cancelled
 	// the run (a timeout, a shutdown) if that was not recorded before.
 	CancelledBy, CancelReason string
+	// Log holds lines the run logged that are not stored yet, and Progress
+	// its last progress report when that is not stored yet: they are
+	// stored with the finish, in the same transaction (a short run's log
+	// costs no write of its own). The lines are numbered after those
+	// stored before, as RunLogAppend numbers them. Nothing of them is
+	// stored when the finish is refused.
+	Log      []LogLine
+	Progress *api.Progress
 }
 
 // RunFilter selects runs. Zero fields select everything.

@@ -49,10 +49,11 @@ func collectRuns(rows pgx.Rows) ([]store.Run, error) {
 }
 
 // RunCreate records a new run; see store.Store. A delivery claims its event
-// id first with INSERT ... ON CONFLICT DO NOTHING: a concurrent duplicate
-// waits on that row until the first transaction ends, then inserts nothing
-// and reads back the first run. SkipIfActive serializes the fires of one
-// rule with an advisory lock held to the end of the transaction.
+// id in deliveries with INSERT ... ON CONFLICT DO NOTHING: a concurrent
+// duplicate waits on that row until the first transaction ends, then inserts
+// nothing and reads back the first run. Runs without an overlap check are
+// group-committed (see writeCreates); SkipIfActive serializes the fires of
+// one rule with an advisory lock held to the end of its own transaction.
 func (s *Store) RunCreate(ctx context.Context, p store.RunCreateParams) (store.Run, bool, error) {
 	r, err := storeutil.PrepareRun(p.Run)
 	if err != nil {
@@ -62,8 +63,9 @@ func (s *Store) RunCreate(ctx context.Context, p store.RunCreateParams) (store.R
 	if err != nil {
 		return store.Run{}, false, fmt.Errorf("create run of job %q: %w", r.Job, err)
 	}
-	if r.EventID != "" && !(p.SkipIfActive && r.Status == api.StatusRunning) {
-		return s.runCreateDelivered(ctx, r, params)
+	if !(p.SkipIfActive && r.Status == api.StatusRunning) {
+		res, err := s.creates.Do(ctx, createReq{run: r, params: params})
+		return res.run, res.created, err
 	}
 	duplicate := false
 	err = s.tx(ctx, func(tx pgx.Tx) error {
@@ -78,21 +80,19 @@ func (s *Store) RunCreate(ctx context.Context, p store.RunCreateParams) (store.R
 				return nil
 			}
 		}
-		if p.SkipIfActive && r.Status == api.StatusRunning {
-			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, ruleLockSpace, r.Rule); err != nil {
-				return dbErr(err, "create run: lock rule %q", r.Rule)
-			}
-			var active string
-			err := tx.QueryRow(ctx, `SELECT id FROM runs WHERE rule = $1 AND status IN `+
-				storeutil.ActiveStatuses+` ORDER BY id LIMIT 1`, r.Rule).Scan(&active)
-			switch {
-			case err == nil:
-				storeutil.Skip(&r, active)
-			case !errors.Is(err, pgx.ErrNoRows):
-				return dbErr(err, "create run: look up active runs of rule %q", r.Rule)
-			}
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, ruleLockSpace, r.Rule); err != nil {
+			return dbErr(err, "create run: lock rule %q", r.Rule)
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO runs (`+storeutil.RunColumns+`)
+		var active string
+		err := tx.QueryRow(ctx, `SELECT id FROM runs WHERE rule = $1 AND status IN `+
+			storeutil.ActiveStatuses+` ORDER BY id LIMIT 1`, r.Rule).Scan(&active)
+		switch {
+		case err == nil:
+			storeutil.Skip(&r, active)
+		case !errors.Is(err, pgx.ErrNoRows):
+			return dbErr(err, "create run: look up active runs of rule %q", r.Rule)
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO runs (`+storeutil.RunColumns+`)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
 			r.ID, r.Rule, r.Job, string(r.Status), string(r.Trigger), params, r.EventID, r.RestartOf,
 			r.TriggeredBy, r.CancelledBy, r.CancelReason, r.Node, nullTime(r.ScheduledAt), r.CreatedAt,
@@ -106,33 +106,6 @@ func (s *Store) RunCreate(ctx context.Context, p store.RunCreateParams) (store.R
 		return store.Run{}, false, err
 	}
 	if !duplicate {
-		return r, true, nil
-	}
-	first, err := scanRun(s.pool.QueryRow(ctx, `SELECT `+storeutil.RunColumns+` FROM runs
-		WHERE id = (SELECT run_id FROM deliveries WHERE event_id = $1)`, r.EventID))
-	if err != nil {
-		return store.Run{}, false, dbErr(err, "create run: read the run of delivered event %q", r.EventID)
-	}
-	return first, false, nil
-}
-
-// runCreateDelivered is RunCreate's common case, a delivery with no overlap
-// check, in one statement (one round trip, its own transaction): the run is
-// inserted only if its event id is claimed.
-func (s *Store) runCreateDelivered(ctx context.Context, r store.Run, params string) (store.Run, bool, error) {
-	tag, err := s.pool.Exec(ctx, `WITH claim AS (
-			INSERT INTO deliveries (event_id, run_id, received_at) VALUES ($7, $1, $14)
-			ON CONFLICT (event_id) DO NOTHING RETURNING run_id)
-		INSERT INTO runs (`+storeutil.RunColumns+`)
-		SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19
-		WHERE EXISTS (SELECT 1 FROM claim)`,
-		r.ID, r.Rule, r.Job, string(r.Status), string(r.Trigger), params, r.EventID, r.RestartOf,
-		r.TriggeredBy, r.CancelledBy, r.CancelReason, r.Node, nullTime(r.ScheduledAt), r.CreatedAt,
-		nullTime(r.StartedAt), nullTime(r.FinishedAt), r.Error, r.Progress.Percent, r.Progress.Message)
-	if err != nil {
-		return store.Run{}, false, dbErr(err, "create run %s for delivery %q", r.ID, r.EventID)
-	}
-	if tag.RowsAffected() == 1 {
 		return r, true, nil
 	}
 	first, err := scanRun(s.pool.QueryRow(ctx, `SELECT `+storeutil.RunColumns+` FROM runs
@@ -208,28 +181,16 @@ func (s *Store) notActive(ctx context.Context, id, format string, args ...any) e
 	return fmt.Errorf("%s: it has finished (%s): %w", fmt.Sprintf(format, args...), r.Status, store.ErrConflict)
 }
 
-// RunFinish records an active run's final state and returns the run; a
-// run presumed interrupted takes it too. ErrConflict if it has finished
-// already.
+// RunFinish records an active run's final state, with its last log lines
+// and progress, and returns the run; a run presumed interrupted takes it
+// too. ErrConflict if it has finished already. Finishes are group-committed
+// (see writeFinishes).
 func (s *Store) RunFinish(ctx context.Context, p store.RunFinishParams) (store.Run, error) {
 	p, err := storeutil.PrepareFinish(p)
 	if err != nil {
 		return store.Run{}, err
 	}
-	r, err := scanRun(s.pool.QueryRow(ctx, `UPDATE runs SET status = $2, error = $3, finished_at = $4,
-			cancelled_by = CASE WHEN cancelled_by = '' THEN $5 ELSE cancelled_by END,
-			cancel_reason = CASE WHEN cancelled_by = '' THEN $6 ELSE cancel_reason END,
-			interrupt_presumed = FALSE
-		WHERE id = $1 AND (status IN `+storeutil.ActiveStatuses+` OR interrupt_presumed)
-		RETURNING `+storeutil.RunColumns,
-		p.ID, string(p.Status), p.Error, p.FinishedAt, p.CancelledBy, p.CancelReason))
-	if err == nil {
-		return r, nil
-	}
-	if !errors.Is(err, pgx.ErrNoRows) {
-		return store.Run{}, dbErr(err, "finish run %s", p.ID)
-	}
-	return store.Run{}, s.notActive(ctx, p.ID, "finish run %s", p.ID)
+	return s.finishes.Do(ctx, p)
 }
 
 // RunInterruptActive marks the active runs of node (of every node when node

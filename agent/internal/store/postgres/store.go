@@ -22,6 +22,7 @@ import (
 	"github.com/jackc/puddle/v2"
 
 	"github.com/jobbridge/jobbridge/agent/internal/store"
+	"github.com/jobbridge/jobbridge/agent/internal/store/internal/storeutil"
 )
 
 // defaultConnectTimeout bounds each connection attempt when the URL sets no
@@ -34,6 +35,9 @@ type Store struct {
 	pool    *pgxpool.Pool
 	closed  sync.Once
 	cluster cluster
+
+	creates  *storeutil.Batcher[createReq, createRes]
+	finishes *storeutil.Batcher[store.RunFinishParams, store.Run]
 }
 
 var _ store.Store = (*Store)(nil)
@@ -57,6 +61,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		return nil, dbErr(err, "open postgres database")
 	}
 	s := &Store{pool: pool}
+	s.initBatchers()
 	if err := pool.Ping(ctx); err != nil {
 		pool.Close()
 		return nil, dbErr(err, "open postgres database %s", where(cfg))

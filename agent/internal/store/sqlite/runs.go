@@ -55,9 +55,12 @@ func scanRuns(rows *sql.Rows, err error) ([]store.Run, error) {
 	return runs, rows.Err()
 }
 
-// RunCreate records a new run; see store.Store. The writer runs one
-// transaction at a time, so the delivery check, the overlap check and the
-// insert cannot interleave with another RunCreate.
+// RunCreate records a new run; see store.Store. Concurrent calls are
+// group-committed: one transaction records the runs that gathered while the
+// one before was being written (see writeCreates). The writer runs one
+// transaction at a time, and a batch's runs one after the other, so the
+// delivery check, the overlap check and the insert of one run cannot
+// interleave with another's.
 func (s *Store) RunCreate(ctx context.Context, p store.RunCreateParams) (store.Run, bool, error) {
 	r, err := storeutil.PrepareRun(p.Run)
 	if err != nil {
@@ -67,54 +70,92 @@ func (s *Store) RunCreate(ctx context.Context, p store.RunCreateParams) (store.R
 	if err != nil {
 		return store.Run{}, false, fmt.Errorf("create run of job %q: %w", r.Job, err)
 	}
-	var earlier *store.Run
-	err = s.tx(ctx, func(tx *sql.Tx) error {
-		if r.EventID != "" {
-			first, err := scanRun(tx.QueryRowContext(ctx, `SELECT `+storeutil.RunColumns+` FROM runs
-				WHERE id = (SELECT run_id FROM deliveries WHERE event_id = $1)`, r.EventID))
-			if err == nil {
-				earlier = &first
-				return nil
-			}
-			if !errors.Is(err, sql.ErrNoRows) {
-				return dbErr(err, "create run: look up delivery %q", r.EventID)
-			}
-		}
-		if p.SkipIfActive && r.Status == api.StatusRunning {
-			var active string
-			err := tx.QueryRowContext(ctx, `SELECT id FROM runs WHERE rule = $1 AND status IN `+
-				storeutil.ActiveStatuses+` ORDER BY id LIMIT 1`, r.Rule).Scan(&active)
-			switch {
-			case err == nil:
-				storeutil.Skip(&r, active)
-			case !errors.Is(err, sql.ErrNoRows):
-				return dbErr(err, "create run: look up active runs of rule %q", r.Rule)
-			}
-		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO runs (`+storeutil.RunColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
-			r.ID, r.Rule, r.Job, string(r.Status), string(r.Trigger), params, r.EventID, r.RestartOf,
-			r.TriggeredBy, r.CancelledBy, r.CancelReason, r.Node, nullMicros(r.ScheduledAt), micros(r.CreatedAt),
-			nullMicros(r.StartedAt), nullMicros(r.FinishedAt), r.Error, r.Progress.Percent, r.Progress.Message)
-		if err != nil {
-			return dbErr(err, "create run %s", r.ID)
-		}
-		if r.EventID != "" {
-			_, err := tx.ExecContext(ctx, `INSERT INTO deliveries (event_id, run_id, received_at) VALUES ($1, $2, $3)`,
-				r.EventID, r.ID, micros(r.CreatedAt))
-			if err != nil {
-				return dbErr(err, "create run %s: record delivery %q", r.ID, r.EventID)
+	res, err := s.creates.Do(ctx, createReq{run: r, params: params, skipIfActive: p.SkipIfActive})
+	return res.run, res.created, err
+}
+
+type (
+	createReq struct {
+		run          store.Run // prepared: id, times and status set
+		params       string
+		skipIfActive bool
+	}
+	createRes struct {
+		run     store.Run
+		created bool
+	}
+	createCall = storeutil.Call[createReq, createRes]
+	finishCall = storeutil.Call[store.RunFinishParams, store.Run]
+)
+
+func (s *Store) initBatchers() {
+	s.creates = &storeutil.Batcher[createReq, createRes]{Write: s.writeCreates}
+	s.finishes = &storeutil.Batcher[store.RunFinishParams, store.Run]{Write: s.writeFinishes}
+}
+
+// writeCreates records a batch of new runs in one transaction. Outcomes are
+// set once it has committed: if any statement fails, none is recorded.
+func (s *Store) writeCreates(ctx context.Context, calls []*createCall) error {
+	res := make([]createRes, len(calls))
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		for i, c := range calls {
+			var err error
+			if res[i], err = createIn(ctx, tx, c.Req); err != nil {
+				return err
 			}
 		}
 		return nil
 	})
-	switch {
-	case err != nil:
-		return store.Run{}, false, err
-	case earlier != nil:
-		return *earlier, false, nil
+	if err != nil {
+		return err
 	}
-	return r, true, nil
+	for i, c := range calls {
+		c.Set(res[i], nil)
+	}
+	return nil
+}
+
+// createIn records one run in tx, unless its event id was delivered before
+// (then it returns the earlier run, created false).
+func createIn(ctx context.Context, tx *sql.Tx, req createReq) (createRes, error) {
+	r := req.run
+	if r.EventID != "" {
+		first, err := scanRun(tx.QueryRowContext(ctx, `SELECT `+storeutil.RunColumns+` FROM runs
+			WHERE id = (SELECT run_id FROM deliveries WHERE event_id = $1)`, r.EventID))
+		if err == nil {
+			return createRes{run: first}, nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return createRes{}, dbErr(err, "create run: look up delivery %q", r.EventID)
+		}
+	}
+	if req.skipIfActive && r.Status == api.StatusRunning {
+		var active string
+		err := tx.QueryRowContext(ctx, `SELECT id FROM runs WHERE rule = $1 AND status IN `+
+			storeutil.ActiveStatuses+` ORDER BY id LIMIT 1`, r.Rule).Scan(&active)
+		switch {
+		case err == nil:
+			storeutil.Skip(&r, active)
+		case !errors.Is(err, sql.ErrNoRows):
+			return createRes{}, dbErr(err, "create run: look up active runs of rule %q", r.Rule)
+		}
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO runs (`+storeutil.RunColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
+		r.ID, r.Rule, r.Job, string(r.Status), string(r.Trigger), req.params, r.EventID, r.RestartOf,
+		r.TriggeredBy, r.CancelledBy, r.CancelReason, r.Node, nullMicros(r.ScheduledAt), micros(r.CreatedAt),
+		nullMicros(r.StartedAt), nullMicros(r.FinishedAt), r.Error, r.Progress.Percent, r.Progress.Message)
+	if err != nil {
+		return createRes{}, dbErr(err, "create run %s", r.ID)
+	}
+	if r.EventID != "" {
+		_, err := tx.ExecContext(ctx, `INSERT INTO deliveries (event_id, run_id, received_at) VALUES ($1, $2, $3)`,
+			r.EventID, r.ID, micros(r.CreatedAt))
+		if err != nil {
+			return createRes{}, dbErr(err, "create run %s: record delivery %q", r.ID, r.EventID)
+		}
+	}
+	return createRes{run: r, created: true}, nil
 }
 
 // RunGet returns the run with the given id, or ErrNotFound.
@@ -181,27 +222,74 @@ func (s *Store) notActive(ctx context.Context, id, format string, args ...any) e
 	return fmt.Errorf("%s: it has finished (%s): %w", fmt.Sprintf(format, args...), r.Status, store.ErrConflict)
 }
 
-// RunFinish records an active run's final state and returns the run; a
-// run presumed interrupted takes it too. ErrConflict if it has finished
-// already.
+// RunFinish records an active run's final state, with its last log lines
+// and progress, and returns the run; a run presumed interrupted takes it
+// too. ErrConflict if it has finished already. Finishes are group-committed
+// like creations (see writeFinishes).
 func (s *Store) RunFinish(ctx context.Context, p store.RunFinishParams) (store.Run, error) {
 	p, err := storeutil.PrepareFinish(p)
 	if err != nil {
 		return store.Run{}, err
 	}
-	r, err := scanRun(s.w.QueryRowContext(ctx, `UPDATE runs SET status = $2, error = $3, finished_at = $4,
+	return s.finishes.Do(ctx, p)
+}
+
+// writeFinishes records a batch of finishes in one transaction; a run that
+// is not active gets ErrConflict (or ErrNotFound) once it has committed.
+func (s *Store) writeFinishes(ctx context.Context, calls []*finishCall) error {
+	runs := make([]*store.Run, len(calls))
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		for i, c := range calls {
+			r, err := finishIn(ctx, tx, c.Req)
+			if err != nil {
+				return err
+			}
+			runs[i] = r
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for i, c := range calls {
+		if runs[i] != nil {
+			c.Set(*runs[i], nil)
+		} else {
+			c.Set(store.Run{}, s.notActive(ctx, c.Req.ID, "finish run %s", c.Req.ID))
+		}
+	}
+	return nil
+}
+
+// finishIn finishes one run in tx, with its log lines and progress; nil if
+// the run is not active.
+func finishIn(ctx context.Context, tx *sql.Tx, p store.RunFinishParams) (*store.Run, error) {
+	hasProgress, percent, message := false, 0, ""
+	if p.Progress != nil {
+		hasProgress, percent, message = true, p.Progress.Percent, p.Progress.Message
+	}
+	r, err := scanRun(tx.QueryRowContext(ctx, `UPDATE runs SET status = $2, error = $3, finished_at = $4,
 			cancelled_by = CASE WHEN cancelled_by = '' THEN $5 ELSE cancelled_by END,
 			cancel_reason = CASE WHEN cancelled_by = '' THEN $6 ELSE cancel_reason END,
-			interrupt_presumed = 0
+			interrupt_presumed = 0,
+			progress_percent = CASE WHEN $7 THEN $8 ELSE progress_percent END,
+			progress_message = CASE WHEN $7 THEN $9 ELSE progress_message END,
+			log_seq = log_seq + $10
 		WHERE id = $1 AND (status IN `+storeutil.ActiveStatuses+` OR interrupt_presumed) RETURNING `+storeutil.RunColumns,
-		p.ID, string(p.Status), p.Error, micros(p.FinishedAt), p.CancelledBy, p.CancelReason))
-	if err == nil {
-		return r, nil
+		p.ID, string(p.Status), p.Error, micros(p.FinishedAt), p.CancelledBy, p.CancelReason,
+		hasProgress, percent, message, len(p.Log)))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
 	}
-	if !errors.Is(err, sql.ErrNoRows) {
-		return store.Run{}, dbErr(err, "finish run %s", p.ID)
+	if err != nil {
+		return nil, dbErr(err, "finish run %s", p.ID)
 	}
-	return store.Run{}, s.notActive(ctx, p.ID, "finish run %s", p.ID)
+	if len(p.Log) > 0 {
+		if err := appendRaisedLog(ctx, tx, p.ID, p.Log); err != nil {
+			return nil, err
+		}
+	}
+	return &r, nil
 }
 
 // RunInterruptActive marks the active runs of node (of every node when node

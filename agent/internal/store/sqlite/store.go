@@ -31,6 +31,7 @@ import (
 
 	"github.com/jobbridge/jobbridge/agent/internal/retry"
 	"github.com/jobbridge/jobbridge/agent/internal/store"
+	"github.com/jobbridge/jobbridge/agent/internal/store/internal/storeutil"
 )
 
 // busyTimeout is how long a connection waits for a lock held by another
@@ -45,6 +46,9 @@ type Store struct {
 	lock   *fileLock
 	closed sync.Once
 	err    error
+
+	creates  *storeutil.Batcher[createReq, createRes]
+	finishes *storeutil.Batcher[store.RunFinishParams, store.Run]
 }
 
 var _ store.Store = (*Store)(nil)
@@ -71,6 +75,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{path: path, lock: lock}
+	s.initBatchers()
 	if err := s.open(ctx); err != nil {
 		s.Close()
 		return nil, err

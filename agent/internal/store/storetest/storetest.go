@@ -36,6 +36,7 @@ func Exercise(t *testing.T, open func(t *testing.T) store.Store) {
 		{"RunCreate", testRunCreate},
 		{"RunList", testRunList},
 		{"RunTransitions", testRunTransitions},
+		{"Batches", testBatches},
 		{"RunLog", testRunLog},
 		{"RunProcess", testRunProcess},
 		{"Tokens", testTokens},
