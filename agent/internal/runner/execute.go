@@ -32,11 +32,16 @@ func (r *Runner) execute(ctx context.Context, ar *activeRun, job jobs.Job, param
 	err := callJob(jobs.WithReporter(ctx, rep), job, params, rep)
 	close(ar.returned)
 	stopAfter()
-	rep.close()
+	t := rep.finalTail()
 
 	fin, cause := outcome(ctx, id, err)
 	fin.Error = rep.mask.mask(fin.Error)
-	_, ferr := r.finish(r.live, fin, cause)
+	fin.Log, fin.Progress = t.lines, t.progress
+	_, ferr := r.finishThen(r.live, fin, cause, func() { rep.settle(t, nil) })
+	if ferr != nil {
+		rep.settle(t, ferr)
+	}
+	rep.forgetProcess()
 	ar.recorded = ferr == nil || errors.Is(ferr, store.ErrConflict)
 	switch {
 	case ar.recorded:
@@ -121,6 +126,12 @@ var whileUnavailable = retry.Policy{
 // cause, nil or wrapping ErrCancelled, ErrTimeout or ErrShutdown, says why
 // the run's context was cancelled; the run.finished event carries it.
 func (r *Runner) finish(ctx context.Context, p store.RunFinishParams, cause error) (store.Run, error) {
+	return r.finishThen(ctx, p, cause, nil)
+}
+
+// finishThen is finish, calling recorded (when not nil) once the finish is
+// recorded and before the run.finished event is published.
+func (r *Runner) finishThen(ctx context.Context, p store.RunFinishParams, cause error, recorded func()) (store.Run, error) {
 	p.FinishedAt = time.Now().UTC()
 	policy := whileUnavailable
 	policy.OnRetry = func(_ int, _ time.Duration, err error) {
@@ -133,6 +144,9 @@ func (r *Runner) finish(ctx context.Context, p store.RunFinishParams, cause erro
 	})
 	if err != nil {
 		return store.Run{}, fmt.Errorf("record run %s as %s: %w", p.ID, p.Status, err)
+	}
+	if recorded != nil {
+		recorded()
 	}
 	r.cfg.Events.Publish(events.Event{Type: api.EventRunFinished, RuleName: run.Rule, Run: &run, Cause: cause})
 	return run, nil

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/jobbridge/jobbridge/agent/internal/events"
-	"github.com/jobbridge/jobbridge/agent/internal/retry"
 	"github.com/jobbridge/jobbridge/agent/internal/store"
 	"github.com/jobbridge/jobbridge/shared/api"
 )
@@ -212,29 +211,63 @@ func (rep *reporter) flush(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// flushFinal writes what is left once the job has returned, retrying while
-// the database is unavailable (an outage, a full disk), so that a run's log
-// and last progress survive it like its outcome does: until finishPatience,
-// or until Shutdown gives up. What it cannot write is lost, and logged.
-func (rep *reporter) flushFinal() {
-	rep.mu.Lock()
-	rep.final = true
-	rep.mu.Unlock()
-	if err := retry.Do(rep.r.live, whileUnavailable, rep.flush); err != nil {
-		rep.abandon(err)
-	}
+// tail is what the store has not taken of a run's log and progress when its
+// job returns: it is written with the run's finish, in the same statement,
+// so that a short run's log costs no write of its own.
+type tail struct {
+	lines    []store.LogLine // pending lines, then the notes due
+	notes    []store.LogLine // the notes among lines, published once written
+	progress *api.Progress
+	pending  []store.LogLine // the pending lines among lines, whose room is given back
+	lost     int             // lines the notes count as lost
+	dropped  int             // lines the notes count as dropped
 }
 
-// abandon gives up what the store has not taken, and says so.
-func (rep *reporter) abandon(err error) {
+// finalTail stops the flusher and takes what is left to write: the lines
+// pending, the notes due (lines lost, lines dropped over the cap) and the
+// last progress. settle says what became of them.
+func (rep *reporter) finalTail() tail {
 	rep.mu.Lock()
-	lines := len(rep.pending) + rep.lost
-	progress := rep.progress != nil
-	rep.release(rep.pending)
-	rep.pending, rep.lost, rep.progress = nil, 0, nil
+	started := rep.started
 	rep.mu.Unlock()
-	if lines > 0 || progress {
+	if started {
+		close(rep.stop)
+		<-rep.done // the flusher has stopped: no flush is under way
+	}
+	rep.mu.Lock()
+	defer rep.mu.Unlock()
+	rep.final = true
+	notes, lost, dropped := rep.notes()
+	t := tail{notes: notes, progress: rep.progress, pending: rep.pending, lost: lost, dropped: dropped}
+	t.lines = append(slices.Clip(rep.pending), notes...)
+	rep.pending, rep.progress = nil, nil
+	return t
+}
+
+// settle gives back the room of the tail's lines once the finish that
+// carried them is recorded (err nil) or given up, publishes the notes that
+// were written, and says what was lost.
+func (rep *reporter) settle(t tail, err error) {
+	rep.mu.Lock()
+	rep.release(t.pending)
+	if err == nil {
+		rep.seq += int64(len(t.notes))
+		rep.lost -= t.lost
+		rep.dropped -= t.dropped
+	}
+	run := rep.run
+	rep.mu.Unlock()
+	if err == nil {
+		for _, n := range t.notes {
+			rep.r.cfg.Events.Publish(events.Event{Type: api.EventRunLog, RuleName: run.Rule, Run: &run, Log: &n})
+		}
+		return
+	}
+	if errors.Is(err, store.ErrConflict) {
+		return // finished already: by this finish, say, whose answer was lost
+	}
+	if lines := len(t.pending) + t.lost; lines > 0 || t.progress != nil {
 		rep.r.log.Error("a run's last log lines or progress could not be stored and are lost",
-			"run", rep.id, "lines", lines, "progress", progress, "err", err)
+			"run", rep.id, "lines", lines, "progress", t.progress != nil, "err", err)
 	}
 }

@@ -204,16 +204,3 @@ func levelName(l slog.Level) string {
 	}
 }
 
-// close stops the flusher and writes what is left, noting lines lost or
-// dropped over the cap. The reporter must not be used afterwards.
-func (rep *reporter) close() {
-	rep.mu.Lock()
-	started := rep.started
-	rep.mu.Unlock()
-	if started {
-		close(rep.stop)
-		<-rep.done
-	}
-	rep.flushFinal()
-	rep.forgetProcess()
-}

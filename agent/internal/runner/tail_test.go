@@ -1,0 +1,79 @@
+package runner_test
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jobbridge/jobbridge/agent/internal/events"
+	"github.com/jobbridge/jobbridge/agent/internal/runner"
+	"github.com/jobbridge/jobbridge/agent/internal/store"
+	"github.com/jobbridge/jobbridge/agent/internal/storetesting"
+	"github.com/jobbridge/jobbridge/jobs"
+	"github.com/jobbridge/jobbridge/shared/api"
+)
+
+// callCounter is a real store that counts the writes of a run's log,
+// progress and finish.
+type callCounter struct {
+	store.Store
+	appends, progress, finishes atomic.Int64
+	finishLines                 atomic.Int64
+}
+
+func (c *callCounter) RunLogAppend(ctx context.Context, id string, lines []store.LogLine) error {
+	c.appends.Add(1)
+	return c.Store.RunLogAppend(ctx, id, lines)
+}
+
+func (c *callCounter) RunSetProgress(ctx context.Context, id string, p api.Progress) error {
+	c.progress.Add(1)
+	return c.Store.RunSetProgress(ctx, id, p)
+}
+
+func (c *callCounter) RunFinish(ctx context.Context, p store.RunFinishParams) (store.Run, error) {
+	c.finishes.Add(1)
+	c.finishLines.Add(int64(len(p.Log)))
+	return c.Store.RunFinish(ctx, p)
+}
+
+// A run that ends before its log is due to be flushed costs one write for
+// its log, progress and outcome together: the finish carries them.
+func TestAShortRunsLogIsWrittenWithItsFinish(t *testing.T) {
+	t.Parallel()
+	storetesting.Each(t, func(t *testing.T, s store.Store) {
+		c := &callCounter{Store: s}
+		reg := jobs.NewRegistry()
+		if err := reg.Register(funcJob{id: "short", run: func(ctx context.Context, p jobs.Params) error {
+			for i := range 3 {
+				jobs.Logger(ctx).Info(fmt.Sprint("line ", i+1))
+				jobs.Progress(ctx, (i+1)*33, fmt.Sprint("step ", i+1))
+			}
+			return nil
+		}}); err != nil {
+			t.Fatal(err)
+		}
+		b := events.NewBroker(0)
+		r, err := runner.New(runner.Config{Store: c, Jobs: reg, Events: b, Node: "node-1", LogFlushInterval: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = r.Shutdown(context.Background()) })
+		e := &env{store: s, runner: r, events: b}
+		rule := e.rule(t, store.Rule{Name: "r1", Job: "short"})
+		run := start(t, e, rule)
+		fin := e.waitStatus(t, run.ID, api.StatusSucceeded)
+		lines := e.logLines(t, run.ID)
+		if len(lines) != 3 || lines[0].Message != "line 1" || lines[2].Message != "line 3" || lines[2].Seq != 3 {
+			t.Fatalf("log = %+v, want the three lines, numbered 1 to 3", lines)
+		}
+		if fin.Progress != (api.Progress{Percent: 99, Message: "step 3"}) {
+			t.Fatalf("progress = %+v, want the last report", fin.Progress)
+		}
+		if a, p, f, l := c.appends.Load(), c.progress.Load(), c.finishes.Load(), c.finishLines.Load(); a != 0 || p != 0 || f != 1 || l != 3 {
+			t.Fatalf("writes: %d log appends, %d progress, %d finishes carrying %d lines; want 0, 0, 1 carrying 3", a, p, f, l)
+		}
+	})
+}
