@@ -334,3 +334,101 @@ func TestAPostgreSQLRestartInTheMiddleOfRunsLosesNothing(t *testing.T) {
 		t.Errorf("webhook after the restart: %d %s", code, body)
 	}
 }
+
+// TestABurstOnOneAgentReachesTheOthersWhole delivers runs to one agent as
+// fast as a few connections can, and reads another agent's event stream:
+// it must show every run's start, every log line and its end, each log
+// line with the run it belongs to, and no reset (no event lost on the way).
+func TestABurstOnOneAgentReachesTheOthersWhole(t *testing.T) {
+	t.Parallel()
+	_, agents := startCluster(t, 2)
+	ctx := context.Background()
+	if _, err := agents[0].admin.CreateRule(ctx, api.RuleInput{Name: "burst", Job: "demo", Schedule: "rate(1 day)",
+		Parameters: map[string]string{"duration": "0s", "steps": "1"}}); err != nil {
+		t.Fatal(err)
+	}
+	var (
+		mu  sync.Mutex
+		got []api.Event
+	)
+	streamCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	opened := make(chan struct{})
+	go func() {
+		_ = agents[1].admin.StreamOpened(streamCtx, "", func() { close(opened) }, func(e api.Event) error {
+			mu.Lock()
+			got = append(got, e)
+			mu.Unlock()
+			return nil
+		})
+	}()
+	select {
+	case <-opened:
+	case <-time.After(10 * time.Second):
+		t.Fatal("agent-1's stream did not open")
+	}
+
+	const runs, conns = 1200, 8
+	ids := make(chan string, runs)
+	var wg sync.WaitGroup
+	for w := range conns {
+		wg.Go(func() {
+			for i := w; i < runs; i += conns {
+				code, body := deliver(t, agents[0], "burst", fmt.Sprint("burst-", i))
+				if code != http.StatusAccepted {
+					t.Errorf("delivery %d: %d %s", i, code, body)
+					return
+				}
+				ids <- body
+			}
+		})
+	}
+	wg.Wait()
+	close(ids)
+	if t.Failed() {
+		return
+	}
+
+	type seen struct {
+		started, finished bool
+		lines             []int64
+	}
+	var byRun map[string]*seen
+	wait.For(t, 60*time.Second, func() (bool, string) {
+		mu.Lock()
+		defer mu.Unlock()
+		byRun = map[string]*seen{}
+		finished := 0
+		for _, e := range got {
+			if e.Type == api.EventReset {
+				t.Fatalf("agent-1's stream was reset during the burst: an event was lost")
+			}
+			if e.Run == nil || e.Run.Rule != "burst" {
+				continue
+			}
+			s := byRun[e.Run.ID]
+			if s == nil {
+				s = &seen{}
+				byRun[e.Run.ID] = s
+			}
+			switch e.Type {
+			case api.EventRunStarted:
+				s.started = true
+			case api.EventRunFinished:
+				s.finished = true
+				finished++
+			case api.EventRunLog:
+				if e.Run.Job != "demo" || e.Run.Node != "agent-0" {
+					t.Fatalf("a relayed log line's run is %+v; want the run it belongs to", e.Run)
+				}
+				s.lines = append(s.lines, e.Log.Seq)
+			}
+		}
+		return finished == runs, fmt.Sprintf("%d of %d runs seen finished on agent-1", finished, runs)
+	})
+	for id, s := range byRun {
+		if !s.started || fmt.Sprint(s.lines) != "[1 2 3]" {
+			t.Fatalf("run %s on agent-1's stream: started %v, log lines %v; want started, lines [1 2 3]", id, s.started, s.lines)
+		}
+	}
+}

@@ -64,6 +64,9 @@ type Cluster struct {
 	log      *slog.Logger
 	started  time.Time
 	instance string // this run of the agent, in its relayed messages
+	// ownPrefix begins every message this agent relays (see ownPrefix).
+	ownPrefix string
+	runs      remoteRuns
 
 	ready     chan struct{} // closed when it first listens
 	readyOnce sync.Once
@@ -90,10 +93,12 @@ func New(cfg Config) *Cluster {
 	if cfg.URL == nil {
 		cfg.URL = func() string { return "" }
 	}
-	return &Cluster{
+	c := &Cluster{
 		cfg: cfg, log: cfg.Logger, started: time.Now().UTC(), instance: newInstance(),
 		ready: make(chan struct{}), peers: map[string]peer{},
 	}
+	c.ownPrefix = ownPrefix(cfg.Node, c.instance)
+	return c
 }
 
 // ClaimNode takes the node lock of an agent named node (see
@@ -174,7 +179,7 @@ func (c *Cluster) setListening(on bool) {
 func (c *Cluster) Run(ctx context.Context) {
 	// Subscribe before listening, so that by Ready every event of this
 	// agent is relayed.
-	_, own, _, unsubscribe := c.cfg.Events.Subscribe(0)
+	_, own, _, unsubscribe := c.cfg.Events.SubscribeBuffered(0, RelayBuffer)
 	var wg sync.WaitGroup
 	wg.Go(func() { c.listen(ctx) })
 	wg.Go(func() { c.relay(ctx, own, unsubscribe) })

@@ -162,13 +162,20 @@ func (b *Broker) replayLocked(lastID uint64) (replay []*Frame, ok bool) {
 // between are lost. The channel is closed by cancel, or when the subscriber
 // falls too far behind.
 func (b *Broker) Subscribe(lastID uint64) (replay []Event, ch <-chan Event, ok bool, cancel func()) {
+	return b.SubscribeBuffered(lastID, subscriberBuffer)
+}
+
+// SubscribeBuffered is Subscribe with a channel that holds buffer events
+// before the subscriber is dropped: for a subscriber that must see every
+// event of a burst, such as the relay to other agents.
+func (b *Broker) SubscribeBuffered(lastID uint64, buffer int) (replay []Event, ch <-chan Event, ok bool, cancel func()) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	frames, ok := b.replayLocked(lastID)
 	for _, f := range frames {
 		replay = append(replay, f.Event)
 	}
-	s := &subscription{ch: make(chan Event, subscriberBuffer)}
+	s := &subscription{ch: make(chan Event, max(buffer, 1))}
 	b.subs[s] = struct{}{}
 	cancel = func() {
 		b.mu.Lock()

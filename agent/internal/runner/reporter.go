@@ -203,4 +203,3 @@ func levelName(l slog.Level) string {
 		return "debug"
 	}
 }
-

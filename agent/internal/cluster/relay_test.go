@@ -1,0 +1,122 @@
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jobbridge/jobbridge/agent/internal/events"
+	"github.com/jobbridge/jobbridge/agent/internal/store"
+	"github.com/jobbridge/jobbridge/internal/testutil/wait"
+	"github.com/jobbridge/jobbridge/shared/api"
+)
+
+// slowNotify is a store.Cluster whose NOTIFY takes its time, as a busy
+// database's does, and keeps what was sent. Nothing else of it is used.
+type slowNotify struct {
+	store.Cluster
+	delay time.Duration
+	mu    sync.Mutex
+	sent  []string
+}
+
+func (s *slowNotify) Notify(ctx context.Context, channel, payload string) error {
+	time.Sleep(s.delay)
+	if len(payload) > store.MaxNotifyPayload {
+		return fmt.Errorf("payload of %d bytes", len(payload))
+	}
+	s.mu.Lock()
+	s.sent = append(s.sent, payload)
+	s.mu.Unlock()
+	return nil
+}
+
+// A burst of runs on an agent whose NOTIFYs are slow reaches the others
+// whole: taking events from the broker does not wait for the database, so
+// the subscription is never dropped; state changes are relayed each, log
+// lines all, and progress only when no state change of its run follows.
+func TestASlowDatabaseDoesNotMakeTheRelayDropEvents(t *testing.T) {
+	b := events.NewBroker(0)
+	db := &slowNotify{delay: 30 * time.Millisecond}
+	c := New(Config{Node: "agent-a", Events: b, Cluster: db})
+	ctx, cancel := context.WithCancel(t.Context())
+	_, ch, _, unsubscribe := b.SubscribeBuffered(0, RelayBuffer)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c.relay(ctx, ch, unsubscribe)
+	}()
+	defer func() { cancel(); <-done }()
+
+	const runs = 600 // 4,800 events, far more than a subscription holds
+	for i := range runs {
+		run := store.Run{ID: fmt.Sprintf("run-%04d", i), Rule: "r", Job: "demo", Status: api.StatusRunning, Node: "agent-a",
+			Parameters: map[string]string{"duration": "0s", "steps": "1"}}
+		b.Publish(events.Event{Type: api.EventRunStarted, RuleName: "r", Run: &run})
+		for j := range 3 {
+			p := run
+			p.Progress = api.Progress{Percent: j * 50, Message: fmt.Sprint("step ", j)}
+			b.Publish(events.Event{Type: api.EventRunProgress, RuleName: "r", Run: &p})
+			b.Publish(events.Event{Type: api.EventRunLog, RuleName: "r", Run: &run, Log: &store.LogLine{Seq: int64(j + 1), Level: "info", Message: fmt.Sprint("line ", j+1)}})
+		}
+		fin := run
+		fin.Status, fin.Progress = api.StatusSucceeded, api.Progress{Percent: 100, Message: "step 2"}
+		b.Publish(events.Event{Type: api.EventRunFinished, RuleName: "r", Run: &fin})
+	}
+
+	type tally struct {
+		started, finished, progress int
+		lines                       []int64
+	}
+	var byRun map[string]*tally
+	wait.For(t, 30*time.Second, func() (bool, string) {
+		db.mu.Lock()
+		sent := append([]string(nil), db.sent...)
+		db.mu.Unlock()
+		byRun = map[string]*tally{}
+		finished := 0
+		for i, p := range sent {
+			var m message
+			if err := json.Unmarshal([]byte(p), &m); err != nil {
+				t.Fatalf("message %d does not decode: %v", i+1, err)
+			}
+			if m.Gap || m.Seq != uint64(i+1) || m.Origin != "agent-a" {
+				t.Fatalf("message %d: seq %d, gap %v, origin %q; want seq %d, no gap, agent-a", i+1, m.Seq, m.Gap, m.Origin, i+1)
+			}
+			for _, e := range m.Events {
+				id := e.RunID
+				if e.Run != nil {
+					id = e.Run.ID
+				}
+				tl := byRun[id]
+				if tl == nil {
+					tl = &tally{}
+					byRun[id] = tl
+				}
+				switch e.Type {
+				case api.EventRunStarted:
+					tl.started++
+				case api.EventRunFinished:
+					tl.finished++
+					finished++
+				case api.EventRunProgress:
+					tl.progress++
+				case api.EventRunLog:
+					for _, l := range e.Lines {
+						tl.lines = append(tl.lines, l.Seq)
+					}
+				}
+			}
+		}
+		return finished == runs, fmt.Sprintf("%d of %d runs' ends relayed in %d messages", finished, runs, len(sent))
+	})
+	for id, tl := range byRun {
+		if tl.started != 1 || tl.finished != 1 || fmt.Sprint(tl.lines) != "[1 2 3]" || tl.progress > 1 {
+			t.Fatalf("run %s relayed: %d starts, %d ends, lines %v, %d progress entries; want 1, 1, [1 2 3], at most 1",
+				id, tl.started, tl.finished, tl.lines, tl.progress)
+		}
+	}
+}
