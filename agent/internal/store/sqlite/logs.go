@@ -22,30 +22,14 @@ func (s *Store) RunLogAppend(ctx context.Context, runID string, lines []store.Lo
 		if err != nil {
 			return dbErr(err, "append log of run %s", runID)
 		}
-		return insertLog(ctx, tx, runID, last-int64(len(lines)), lines)
+		return s.insertLog(ctx, tx, runID, last-int64(len(lines)), lines)
 	})
-}
-
-// appendRaisedLog stores lines of a run in tx whose log_seq the caller has
-// already raised by len(lines) (as a finish does): they are numbered after
-// the lines stored before.
-func appendRaisedLog(ctx context.Context, tx *sql.Tx, runID string, lines []store.LogLine) error {
-	var last int64
-	err := tx.QueryRowContext(ctx, `SELECT log_seq FROM runs WHERE id = $1`, runID).Scan(&last)
-	if err != nil {
-		return dbErr(err, "append log of run %s", runID)
-	}
-	return insertLog(ctx, tx, runID, last-int64(len(lines)), lines)
 }
 
 // insertLog inserts lines numbered from after+1; the run's log_seq has been
 // raised past them.
-func insertLog(ctx context.Context, tx *sql.Tx, runID string, after int64, lines []store.LogLine) error {
-	stmt, err := tx.PrepareContext(ctx, `INSERT INTO run_logs (run_id, seq, time, level, message) VALUES ($1, $2, $3, $4, $5)`)
-	if err != nil {
-		return dbErr(err, "append log of run %s", runID)
-	}
-	defer stmt.Close()
+func (s *Store) insertLog(ctx context.Context, tx *sql.Tx, runID string, after int64, lines []store.LogLine) error {
+	stmt := s.hot.stmt(ctx, tx, hotInsertLog)
 	now := storeutil.Now()
 	seq := after
 	for _, l := range lines {

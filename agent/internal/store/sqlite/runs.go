@@ -14,16 +14,18 @@ import (
 
 type scanner interface{ Scan(...any) error }
 
-func scanRun(row scanner) (store.Run, error) {
+// scanRun reads a run's columns (storeutil.RunColumns), then into extra
+// any columns that follow them.
+func scanRun(row scanner, extra ...any) (store.Run, error) {
 	var (
 		r                          store.Run
 		status, trigger, params    string
 		scheduled, started, finish sql.NullInt64
 		created                    int64
 	)
-	err := row.Scan(&r.ID, &r.Rule, &r.Job, &status, &trigger, &params, &r.EventID, &r.RestartOf,
+	err := row.Scan(append([]any{&r.ID, &r.Rule, &r.Job, &status, &trigger, &params, &r.EventID, &r.RestartOf,
 		&r.TriggeredBy, &r.CancelledBy, &r.CancelReason, &r.Node, &scheduled, &created,
-		&started, &finish, &r.Error, &r.Progress.Percent, &r.Progress.Message)
+		&started, &finish, &r.Error, &r.Progress.Percent, &r.Progress.Message}, extra...)...)
 	if err != nil {
 		return r, err
 	}
@@ -57,7 +59,7 @@ func scanRuns(rows *sql.Rows, err error) ([]store.Run, error) {
 
 // RunCreate records a new run; see store.Store. Concurrent calls are
 // group-committed: one transaction records the runs that gathered while the
-// one before was being written (see writeCreates). The writer runs one
+// one before was being written (see writeBatch). The writer runs one
 // transaction at a time, and a batch's runs one after the other, so the
 // delivery check, the overlap check and the insert of one run cannot
 // interleave with another's.
@@ -70,37 +72,53 @@ func (s *Store) RunCreate(ctx context.Context, p store.RunCreateParams) (store.R
 	if err != nil {
 		return store.Run{}, false, fmt.Errorf("create run of job %q: %w", r.Job, err)
 	}
-	res, err := s.creates.Do(ctx, createReq{run: r, params: params, skipIfActive: p.SkipIfActive})
+	res, err := s.writes.Do(ctx, write{create: &createReq{run: r, params: params, skipIfActive: p.SkipIfActive}})
 	return res.run, res.created, err
 }
 
+// The writer is one connection: the runs' creations and finishes that
+// arrive while it writes go together in its next transaction, whatever
+// their kind, so that a busy agent commits a few hundred times a second.
 type (
+	// write is a creation or a finish.
+	write struct {
+		create *createReq
+		finish *store.RunFinishParams
+	}
 	createReq struct {
 		run          store.Run // prepared: id, times and status set
 		params       string
 		skipIfActive bool
 	}
-	createRes struct {
+	// written is a write's outcome: for a finish, the run, or nil when it
+	// was not active.
+	written struct {
 		run     store.Run
 		created bool
 	}
-	createCall = storeutil.Call[createReq, createRes]
-	finishCall = storeutil.Call[store.RunFinishParams, store.Run]
+	writeCall = storeutil.Call[write, written]
 )
 
 func (s *Store) initBatchers() {
-	s.creates = &storeutil.Batcher[createReq, createRes]{Write: s.writeCreates}
-	s.finishes = &storeutil.Batcher[store.RunFinishParams, store.Run]{Write: s.writeFinishes}
+	s.writes = &storeutil.Batcher[write, written]{Write: s.writeBatch}
 }
 
-// writeCreates records a batch of new runs in one transaction. Outcomes are
-// set once it has committed: if any statement fails, none is recorded.
-func (s *Store) writeCreates(ctx context.Context, calls []*createCall) error {
-	res := make([]createRes, len(calls))
+// writeBatch records a batch of creations and finishes in one transaction,
+// in the order they came. Outcomes are set once it has committed: if any
+// statement fails, none is recorded. A finish of a run that is not active
+// gets ErrConflict (or ErrNotFound) after the commit.
+func (s *Store) writeBatch(ctx context.Context, calls []*writeCall) error {
+	res := make([]written, len(calls))
+	active := make([]bool, len(calls))
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		for i, c := range calls {
 			var err error
-			if res[i], err = createIn(ctx, tx, c.Req); err != nil {
+			if c.Req.create != nil {
+				res[i], err = s.createIn(ctx, tx, *c.Req.create)
+			} else {
+				res[i].run, active[i], err = s.finishIn(ctx, tx, *c.Req.finish)
+			}
+			if err != nil {
 				return err
 			}
 		}
@@ -110,6 +128,10 @@ func (s *Store) writeCreates(ctx context.Context, calls []*createCall) error {
 		return err
 	}
 	for i, c := range calls {
+		if c.Req.finish != nil && !active[i] {
+			c.Set(written{}, s.notActive(ctx, c.Req.finish.ID, "finish run %s", c.Req.finish.ID))
+			continue
+		}
 		c.Set(res[i], nil)
 	}
 	return nil
@@ -117,50 +139,46 @@ func (s *Store) writeCreates(ctx context.Context, calls []*createCall) error {
 
 // createIn records one run in tx, unless its event id was delivered before
 // (then it returns the earlier run, created false).
-func createIn(ctx context.Context, tx *sql.Tx, req createReq) (createRes, error) {
+func (s *Store) createIn(ctx context.Context, tx *sql.Tx, req createReq) (written, error) {
 	r := req.run
 	if r.EventID != "" {
-		first, err := scanRun(tx.QueryRowContext(ctx, `SELECT `+storeutil.RunColumns+` FROM runs
-			WHERE id = (SELECT run_id FROM deliveries WHERE event_id = $1)`, r.EventID))
+		first, err := scanRun(s.hot.stmt(ctx, tx, hotDeliveredRun).QueryRowContext(ctx, r.EventID))
 		if err == nil {
-			return createRes{run: first}, nil
+			return written{run: first}, nil
 		}
 		if !errors.Is(err, sql.ErrNoRows) {
-			return createRes{}, dbErr(err, "create run: look up delivery %q", r.EventID)
+			return written{}, dbErr(err, "create run: look up delivery %q", r.EventID)
 		}
 	}
 	if req.skipIfActive && r.Status == api.StatusRunning {
 		var active string
-		err := tx.QueryRowContext(ctx, `SELECT id FROM runs WHERE rule = $1 AND status IN `+
-			storeutil.ActiveStatuses+` ORDER BY id LIMIT 1`, r.Rule).Scan(&active)
+		err := s.hot.stmt(ctx, tx, hotActiveRun).QueryRowContext(ctx, r.Rule).Scan(&active)
 		switch {
 		case err == nil:
 			storeutil.Skip(&r, active)
 		case !errors.Is(err, sql.ErrNoRows):
-			return createRes{}, dbErr(err, "create run: look up active runs of rule %q", r.Rule)
+			return written{}, dbErr(err, "create run: look up active runs of rule %q", r.Rule)
 		}
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO runs (`+storeutil.RunColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
+	_, err := s.hot.stmt(ctx, tx, hotInsertRun).ExecContext(ctx,
 		r.ID, r.Rule, r.Job, string(r.Status), string(r.Trigger), req.params, r.EventID, r.RestartOf,
 		r.TriggeredBy, r.CancelledBy, r.CancelReason, r.Node, nullMicros(r.ScheduledAt), micros(r.CreatedAt),
 		nullMicros(r.StartedAt), nullMicros(r.FinishedAt), r.Error, r.Progress.Percent, r.Progress.Message)
 	if err != nil {
-		return createRes{}, dbErr(err, "create run %s", r.ID)
+		return written{}, dbErr(err, "create run %s", r.ID)
 	}
 	if r.EventID != "" {
-		_, err := tx.ExecContext(ctx, `INSERT INTO deliveries (event_id, run_id, received_at) VALUES ($1, $2, $3)`,
-			r.EventID, r.ID, micros(r.CreatedAt))
+		_, err := s.hot.stmt(ctx, tx, hotInsertDelivery).ExecContext(ctx, r.EventID, r.ID, micros(r.CreatedAt))
 		if err != nil {
-			return createRes{}, dbErr(err, "create run %s: record delivery %q", r.ID, r.EventID)
+			return written{}, dbErr(err, "create run %s: record delivery %q", r.ID, r.EventID)
 		}
 	}
-	return createRes{run: r, created: true}, nil
+	return written{run: r, created: true}, nil
 }
 
 // RunGet returns the run with the given id, or ErrNotFound.
 func (s *Store) RunGet(ctx context.Context, id string) (store.Run, error) {
-	r, err := scanRun(s.r.QueryRowContext(ctx, `SELECT `+storeutil.RunColumns+` FROM runs WHERE id = $1`, id))
+	r, err := scanRun(s.reads[readRun].QueryRowContext(ctx, id))
 	if err != nil {
 		return store.Run{}, dbErr(err, "get run %s", id)
 	}
@@ -225,71 +243,39 @@ func (s *Store) notActive(ctx context.Context, id, format string, args ...any) e
 // RunFinish records an active run's final state, with its last log lines
 // and progress, and returns the run; a run presumed interrupted takes it
 // too. ErrConflict if it has finished already. Finishes are group-committed
-// like creations (see writeFinishes).
+// with creations (see writeBatch).
 func (s *Store) RunFinish(ctx context.Context, p store.RunFinishParams) (store.Run, error) {
 	p, err := storeutil.PrepareFinish(p)
 	if err != nil {
 		return store.Run{}, err
 	}
-	return s.finishes.Do(ctx, p)
+	res, err := s.writes.Do(ctx, write{finish: &p})
+	return res.run, err
 }
 
-// writeFinishes records a batch of finishes in one transaction; a run that
-// is not active gets ErrConflict (or ErrNotFound) once it has committed.
-func (s *Store) writeFinishes(ctx context.Context, calls []*finishCall) error {
-	runs := make([]*store.Run, len(calls))
-	err := s.tx(ctx, func(tx *sql.Tx) error {
-		for i, c := range calls {
-			r, err := finishIn(ctx, tx, c.Req)
-			if err != nil {
-				return err
-			}
-			runs[i] = r
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	for i, c := range calls {
-		if runs[i] != nil {
-			c.Set(*runs[i], nil)
-		} else {
-			c.Set(store.Run{}, s.notActive(ctx, c.Req.ID, "finish run %s", c.Req.ID))
-		}
-	}
-	return nil
-}
-
-// finishIn finishes one run in tx, with its log lines and progress; nil if
-// the run is not active.
-func finishIn(ctx context.Context, tx *sql.Tx, p store.RunFinishParams) (*store.Run, error) {
+// finishIn finishes one run in tx, with its log lines and progress, and
+// reports false if the run is not active.
+func (s *Store) finishIn(ctx context.Context, tx *sql.Tx, p store.RunFinishParams) (run store.Run, active bool, err error) {
 	hasProgress, percent, message := false, 0, ""
 	if p.Progress != nil {
 		hasProgress, percent, message = true, p.Progress.Percent, p.Progress.Message
 	}
-	r, err := scanRun(tx.QueryRowContext(ctx, `UPDATE runs SET status = $2, error = $3, finished_at = $4,
-			cancelled_by = CASE WHEN cancelled_by = '' THEN $5 ELSE cancelled_by END,
-			cancel_reason = CASE WHEN cancelled_by = '' THEN $6 ELSE cancel_reason END,
-			interrupt_presumed = 0,
-			progress_percent = CASE WHEN $7 THEN $8 ELSE progress_percent END,
-			progress_message = CASE WHEN $7 THEN $9 ELSE progress_message END,
-			log_seq = log_seq + $10
-		WHERE id = $1 AND (status IN `+storeutil.ActiveStatuses+` OR interrupt_presumed) RETURNING `+storeutil.RunColumns,
+	var logSeq int64
+	r, err := scanRun(s.hot.stmt(ctx, tx, hotFinish).QueryRowContext(ctx,
 		p.ID, string(p.Status), p.Error, micros(p.FinishedAt), p.CancelledBy, p.CancelReason,
-		hasProgress, percent, message, len(p.Log)))
+		hasProgress, percent, message, len(p.Log)), &logSeq)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil
+		return store.Run{}, false, nil
 	}
 	if err != nil {
-		return nil, dbErr(err, "finish run %s", p.ID)
+		return store.Run{}, false, dbErr(err, "finish run %s", p.ID)
 	}
 	if len(p.Log) > 0 {
-		if err := appendRaisedLog(ctx, tx, p.ID, p.Log); err != nil {
-			return nil, err
+		if err := s.insertLog(ctx, tx, p.ID, logSeq-int64(len(p.Log)), p.Log); err != nil {
+			return store.Run{}, false, err
 		}
 	}
-	return &r, nil
+	return r, true, nil
 }
 
 // RunInterruptActive marks the active runs of node (of every node when node

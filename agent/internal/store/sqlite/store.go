@@ -47,8 +47,9 @@ type Store struct {
 	closed sync.Once
 	err    error
 
-	creates  *storeutil.Batcher[createReq, createRes]
-	finishes *storeutil.Batcher[store.RunFinishParams, store.Run]
+	hot    hotStmts                           // the writer's prepared statements
+	reads  readStmts                          // the readers'.
+	writes *storeutil.Batcher[write, written] // runs' creations and finishes
 }
 
 var _ store.Store = (*Store)(nil)
@@ -98,6 +99,9 @@ func (s *Store) open(ctx context.Context) error {
 	if err := s.migrate(ctx); err != nil {
 		return err
 	}
+	if err := s.hot.prepare(ctx, s.w); err != nil {
+		return err
+	}
 	if s.r, err = sql.Open("sqlite", dsn(s.path, true)); err != nil {
 		return fmt.Errorf("open sqlite database %s: %w", s.path, err)
 	}
@@ -107,7 +111,7 @@ func (s *Store) open(ctx context.Context) error {
 	if err := s.r.PingContext(ctx); err != nil {
 		return dbErr(err, "open sqlite database %s", s.path)
 	}
-	return nil
+	return s.reads.prepare(ctx, s.r)
 }
 
 // dsn gives every pooled connection the same settings: WAL, so readers and

@@ -44,7 +44,7 @@ func (s *Store) TokenCreate(ctx context.Context, t store.Token) error {
 
 // TokenGetByHash returns the token with the given hash, or ErrNotFound.
 func (s *Store) TokenGetByHash(ctx context.Context, hash string) (store.Token, error) {
-	t, err := scanToken(s.r.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE hash = $1`, hash))
+	t, err := scanToken(s.reads[readTokenByHash].QueryRowContext(ctx, hash))
 	if err != nil {
 		return store.Token{}, dbErr(err, "get token by hash")
 	}
