@@ -236,26 +236,28 @@ type Rule struct {
 	UpdatedAt   time.Time
 }
 
-// Run is one execution of a job.
+// Run is one execution of a job. Its JSON form is how agents relay runs to
+// each other (package cluster): names that match the fields' (as
+// encoding/json matches them, ignoring case), empty fields left out.
 type Run struct {
-	ID           string // UUIDv7: sorts by creation
-	Rule         string
-	Job          string
-	Status       api.RunStatus
-	Trigger      api.Trigger
-	Parameters   map[string]string // secrets masked
-	EventID      string
-	RestartOf    string
-	TriggeredBy  string
-	CancelledBy  string
-	CancelReason string
-	Node         string
-	ScheduledAt  time.Time // the fire time a scheduled run is for; zero otherwise
-	CreatedAt    time.Time
-	StartedAt    time.Time // zero until started (a skipped run never starts)
-	FinishedAt   time.Time // zero while active
-	Error        string
-	Progress     api.Progress
+	ID           string            `json:"id"` // UUIDv7: sorts by creation
+	Rule         string            `json:"rule,omitempty"`
+	Job          string            `json:"job,omitempty"`
+	Status       api.RunStatus     `json:"status,omitempty"`
+	Trigger      api.Trigger       `json:"trigger,omitempty"`
+	Parameters   map[string]string `json:"parameters,omitempty"` // secrets masked
+	EventID      string            `json:"eventID,omitempty"`
+	RestartOf    string            `json:"restartOf,omitempty"`
+	TriggeredBy  string            `json:"triggeredBy,omitempty"`
+	CancelledBy  string            `json:"cancelledBy,omitempty"`
+	CancelReason string            `json:"cancelReason,omitempty"`
+	Node         string            `json:"node,omitempty"`
+	ScheduledAt  time.Time         `json:"scheduledAt,omitzero"` // the fire time a scheduled run is for; zero otherwise
+	CreatedAt    time.Time         `json:"createdAt,omitzero"`
+	StartedAt    time.Time         `json:"startedAt,omitzero"`  // zero until started (a skipped run never starts)
+	FinishedAt   time.Time         `json:"finishedAt,omitzero"` // zero while active
+	Error        string            `json:"error,omitempty"`
+	Progress     api.Progress      `json:"progress,omitzero"`
 }
 
 // RunProcess is a process group a run's job started, as recorded with the
@@ -318,10 +320,10 @@ type RunFilter struct {
 
 // LogLine is one line a job logged.
 type LogLine struct {
-	Seq     int64
-	Time    time.Time
-	Level   string // "debug", "info", "warn", "error"
-	Message string
+	Seq     int64     `json:"seq"`
+	Time    time.Time `json:"time"`
+	Level   string    `json:"level"` // "debug", "info", "warn", "error"
+	Message string    `json:"message"`
 }
 
 // Role is what an API token may do.
