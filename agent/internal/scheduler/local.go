@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/jobbridge/jobbridge/agent/internal/retry"
@@ -128,11 +129,10 @@ func (s *Local) Run(ctx context.Context) error {
 		case <-timer.C:
 		}
 		now = s.cfg.Now()
-		leader := s.isLeader(ctx)
-		for _, e := range entries {
-			if leader {
-				s.fireDue(ctx, e, now)
-			} else {
+		if s.isLeader(ctx) {
+			s.fireAllDue(ctx, entries, now)
+		} else {
+			for _, e := range entries {
 				s.skipDue(e, now)
 			}
 		}
@@ -237,6 +237,30 @@ func (s *Local) skipDue(e *entry, now time.Time) {
 	if e.ok && !e.next.After(now) {
 		e.next, e.ok = e.sched.Next(now)
 	}
+}
+
+// fireConcurrency is how many rules the leader fires at once. Rules that
+// fire at the same minute (a midnight burst of thousands) are recorded
+// together, a batch per commit (see store's group commit), rather than one
+// commit after the other.
+const fireConcurrency = 64
+
+// fireAllDue fires every entry that is due, several at once; each entry's
+// own fire times go in order.
+func (s *Local) fireAllDue(ctx context.Context, entries map[string]*entry, now time.Time) {
+	sem := make(chan struct{}, fireConcurrency)
+	var wg sync.WaitGroup
+	for _, e := range entries {
+		if !e.ok || e.next.After(now) {
+			continue
+		}
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			s.fireDue(ctx, e, now)
+		})
+	}
+	wg.Wait()
 }
 
 // fireDue fires e for every due fire time that is not too late, and logs the

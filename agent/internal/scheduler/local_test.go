@@ -3,6 +3,7 @@ package scheduler_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -248,6 +249,59 @@ func TestOnlyTheLeaderFires(t *testing.T) {
 		got := f.take()
 		if len(got) != 2 || !got[0].params.At.Equal(rfc("2000-01-01T00:04:00Z")) {
 			t.Errorf("after taking over: %+v, want 00:04 and 00:05 (no backlog of the follower's time)", got)
+		}
+	})
+}
+
+// busyFirer takes its time to record a run, as a database does, and
+// counts how many fires are under way at once.
+type busyFirer struct {
+	fakeFirer
+	took     time.Duration
+	mu2      sync.Mutex
+	now, top int
+}
+
+func (f *busyFirer) Fire(ctx context.Context, p runner.FireParams) (store.Run, bool, error) {
+	f.mu2.Lock()
+	f.now++
+	f.top = max(f.top, f.now)
+	f.mu2.Unlock()
+	time.Sleep(f.took)
+	f.mu2.Lock()
+	f.now--
+	f.mu2.Unlock()
+	return f.fakeFirer.Fire(ctx, p)
+}
+
+// A burst of rules due at the same minute is fired together, not one
+// record after the other: 1,000 rules whose runs each take 10ms to record
+// all fire within a second of the minute, each once.
+func TestABurstOfRulesFiresTogether(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		created := time.Now()
+		var rules []store.Rule
+		for i := range 1000 {
+			rules = append(rules, store.Rule{Name: fmt.Sprintf("r%04d", i), Schedule: "cron(5 0 * * ? *)", Enabled: true, CreatedAt: created})
+		}
+		f := &busyFirer{took: 10 * time.Millisecond}
+		stop := start(scheduler.New(scheduler.Config{Store: &fakeStore{rules: rules}, Firer: f}))
+		time.Sleep(6 * time.Minute)
+		stop()
+		fires := f.take()
+		seen := map[string]bool{}
+		minute := rfc("2000-01-01T00:05:00Z")
+		for _, fr := range fires {
+			if seen[fr.params.Rule] {
+				t.Fatalf("%s fired twice", fr.params.Rule)
+			}
+			seen[fr.params.Rule] = true
+			if late := fr.when.Sub(minute); late > time.Second {
+				t.Fatalf("%s fired %s after the minute; want all within a second (up to %d fires at once, at most %d)", fr.params.Rule, late, f.top, 64)
+			}
+		}
+		if len(seen) != 1000 {
+			t.Fatalf("%d rules fired, want 1000", len(seen))
 		}
 	})
 }
