@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/jobbridge/jobbridge/shared/api"
 )
@@ -51,10 +52,22 @@ func newMasker(secrets ...[]string) masker {
 	return masker{r: strings.NewReplacer(pairs...)}
 }
 
-// mask returns s with every secret replaced.
+// mask returns s with every secret replaced, made storable: what a run
+// records (its log lines, progress and error) goes through it.
 func (m masker) mask(s string) string {
-	if m.r == nil {
+	if m.r != nil {
+		s = m.r.Replace(s)
+	}
+	return storable(s)
+}
+
+// storable replaces what a database cannot store in text: NUL bytes
+// (PostgreSQL refuses them) and bytes that are not UTF-8, each with U+FFFD.
+// A job's output may hold either; refused, it would fail the write of the
+// run's finish, and of the runs finished in the same batch.
+func storable(s string) string {
+	if utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 {
 		return s
 	}
-	return m.r.Replace(s)
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
 }

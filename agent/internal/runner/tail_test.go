@@ -77,3 +77,27 @@ func TestAShortRunsLogIsWrittenWithItsFinish(t *testing.T) {
 		}
 	})
 }
+
+// What a job says that a database cannot store as text (a NUL byte, bytes
+// that are not UTF-8) is recorded with U+FFFD in their place, on both
+// stores: refused, it would fail the run's finish, and the finishes
+// batched with it.
+func TestUnstorableTextIsRecordedCleaned(t *testing.T) {
+	t.Parallel()
+	storetesting.Each(t, func(t *testing.T, s store.Store) {
+		e := newEnv(t, s, 0, funcJob{id: "raw", run: func(ctx context.Context, p jobs.Params) error {
+			jobs.Logger(ctx).Info("nul:\x00 bad:\xff end")
+			jobs.Progress(ctx, 50, "half\x00way")
+			return fmt.Errorf("failed with \x00 in it")
+		}})
+		run := start(t, e, e.rule(t, store.Rule{Name: "r1", Job: "raw"}))
+		fin := e.waitStatus(t, run.ID, api.StatusFailed)
+		if fin.Error != "failed with \uFFFD in it" || fin.Progress.Message != "half\uFFFDway" {
+			t.Fatalf("recorded error %q, progress %q; want the NUL replaced", fin.Error, fin.Progress.Message)
+		}
+		lines := e.logLines(t, run.ID)
+		if len(lines) != 1 || lines[0].Message != "nul:\uFFFD bad:\uFFFD end" {
+			t.Fatalf("log = %+v; want the line with U+FFFD for the NUL and the bad byte", lines)
+		}
+	})
+}

@@ -105,7 +105,12 @@ func (s *Store) writeCreates(ctx context.Context, calls []*createCall) error {
 		return err
 	})
 	if err != nil {
-		return dbErr(err, "create %d run(s)", n)
+		err = dbErr(err, "create %d run(s)", n)
+		if len(calls) > 1 && !errors.Is(err, store.ErrUnavailable) {
+			storeutil.OneByOne(ctx, calls, s.writeCreates)
+			return nil
+		}
+		return err
 	}
 	var delivered []string // event ids recorded before
 	for _, c := range rows {
@@ -223,7 +228,12 @@ func (s *Store) writeFinishes(ctx context.Context, calls []*finishCall) error {
 		return err
 	})
 	if err != nil {
-		return dbErr(err, "finish %d run(s)", n)
+		err = dbErr(err, "finish %d run(s)", n)
+		if len(calls) > 1 && !errors.Is(err, store.ErrUnavailable) {
+			storeutil.OneByOne(ctx, calls, s.writeFinishes)
+			return nil
+		}
+		return err
 	}
 	for _, c := range rows {
 		if r, ok := finishedRuns[c.Req.ID]; ok {

@@ -125,6 +125,10 @@ func (s *Store) writeBatch(ctx context.Context, calls []*writeCall) error {
 		return nil
 	})
 	if err != nil {
+		if len(calls) > 1 && !errors.Is(err, store.ErrUnavailable) {
+			storeutil.OneByOne(ctx, calls, s.writeBatch)
+			return nil
+		}
 		return err
 	}
 	for i, c := range calls {

@@ -142,4 +142,58 @@ func testBatches(t *testing.T, setup func(*testing.T) store.Store) {
 			}
 		}
 	})
+	t.Run("OneRefusedCallDoesNotFailItsBatch", func(t *testing.T) {
+		t.Parallel()
+		s := setup(t)
+		ctx := t.Context()
+		// PostgreSQL refuses a NUL in text; SQLite takes it. Either way,
+		// the calls written in the same batch are not failed by it.
+		const n = 40
+		var wg sync.WaitGroup
+		ids := make([]string, n)
+		start := make(chan struct{})
+		for i := range n {
+			wg.Go(func() {
+				<-start
+				in := newRun("r")
+				if i == n/2 {
+					in.Error = "bad\x00value"
+					in.Status = api.StatusSkipped
+				}
+				r, _, err := s.RunCreate(ctx, store.RunCreateParams{Run: in})
+				if err != nil && i != n/2 {
+					t.Errorf("create %d, batched with a refused one: %v", i, err)
+				}
+				ids[i] = r.ID
+			})
+		}
+		close(start)
+		wg.Wait()
+		start = make(chan struct{})
+		for i, id := range ids {
+			if i == n/2 {
+				continue
+			}
+			wg.Go(func() {
+				<-start
+				p := store.RunFinishParams{ID: id, Status: api.StatusSucceeded}
+				if i == n/4 {
+					p.Log = []store.LogLine{{Level: "info", Message: "bad\x00line"}}
+				}
+				if _, err := s.RunFinish(ctx, p); err != nil && i != n/4 {
+					t.Errorf("finish %d, batched with a refused one: %v", i, err)
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
+		for i, id := range ids {
+			if i == n/2 || i == n/4 {
+				continue
+			}
+			if r := getRun(t, s, id); r.Status != api.StatusSucceeded {
+				t.Fatalf("run %d is %s; want succeeded", i, r.Status)
+			}
+		}
+	})
 }

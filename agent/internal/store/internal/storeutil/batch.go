@@ -146,3 +146,15 @@ func (b *Batcher[Req, Res]) write(batch []*Call[Req, Res]) {
 
 // errNoOutcome is a Write that settled neither a call nor failed: a bug.
 var errNoOutcome = errors.New("storeutil: the batch write gave this call no outcome")
+
+// OneByOne writes each call as a batch of its own: after a batch failed
+// for a reason that may be one call's (a value the database refuses),
+// the others still get written, and the one at fault gets its own error.
+func OneByOne[Req, Res any](ctx context.Context, calls []*Call[Req, Res], write func(context.Context, []*Call[Req, Res]) error) {
+	for _, c := range calls {
+		if err := write(ctx, []*Call[Req, Res]{c}); err != nil && !c.set {
+			var zero Res
+			c.Set(zero, err)
+		}
+	}
+}
