@@ -175,13 +175,14 @@ func (r *relayer) add(e events.Event) {
 		line := encodeLine(*e.Log, limit-200)
 		re := r.run(e.Run.ID, e.Run.Rule)
 		if re.logAt < 0 {
-			if !r.fits(200 + len(line)) {
+			head := logEntryHead(e.Run.ID, e.Run.Rule)
+			if !r.fits(len(head) + len(logEntryTail) + 1 + len(line) + 1) {
 				r.flush()
 				re = r.run(e.Run.ID, e.Run.Rule)
 			}
 			re.logAt = len(r.entries)
-			r.entries = append(r.entries, "") // encoded at flush
-			r.size += 100
+			r.entries = append(r.entries, head) // its lines are added at flush
+			r.size += len(head) + len(logEntryTail) + 1
 		} else if !r.fits(len(line) + 1) {
 			r.flush()
 			r.add(e)
@@ -222,6 +223,16 @@ func (r *relayer) add(e events.Event) {
 	}
 }
 
+// A run's log entry is logEntryHead, its lines separated by commas, then
+// logEntryTail.
+const logEntryTail = "]}"
+
+func logEntryHead(id, rule string) string {
+	i, _ := json.Marshal(id)
+	n, _ := json.Marshal(rule)
+	return `{"t":"` + api.EventRunLog + `","n":` + string(n) + `,"id":` + string(i) + `,"ls":[`
+}
+
 func (r *relayer) fits(n int) bool { return r.size+n <= store.MaxNotifyPayload }
 
 func (r *relayer) run(id, rule string) *runEntries {
@@ -238,10 +249,9 @@ func (r *relayer) flush() {
 	if len(r.entries) == 0 {
 		return
 	}
-	for id, re := range r.runs {
+	for _, re := range r.runs {
 		if re.logAt >= 0 {
-			rule, _ := json.Marshal(re.rule)
-			r.entries[re.logAt] = `{"t":"` + api.EventRunLog + `","n":` + string(rule) + `,"id":"` + id + `","ls":[` + strings.Join(re.lines, ",") + `]}`
+			r.entries[re.logAt] += strings.Join(re.lines, ",") + logEntryTail
 		}
 	}
 	var b strings.Builder
