@@ -28,7 +28,7 @@ func clusterEnv(dbURL, node, lease string) []string {
 }
 
 // waitReady waits for /readyz to answer 200.
-func (p *agentProc) waitReady(t *testing.T) {
+func (p *agentProc) waitReady(t testing.TB) {
 	t.Helper()
 	wait.For(t, 20*time.Second, func() (bool, string) {
 		resp, err := http.Get(p.url + "/readyz")

@@ -26,7 +26,7 @@ import (
 // agentBinary builds the agent binary once per test binary, the first time
 // a test needs it, and returns its path. Under -short the tests that need it
 // are skipped: building takes longer than the rest of the package's tests.
-func agentBinary(t *testing.T) string {
+func agentBinary(t testing.TB) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("builds and runs the agent binary; skipped under -short")
@@ -98,7 +98,7 @@ const webhookKey = "e2e-webhook-key-0123456789"
 
 // startAgent runs the binary on a fresh port with dataDir and waits until it
 // answers. Its log is kept for failure messages.
-func startAgent(t *testing.T, dataDir string, env ...string) *agentProc {
+func startAgent(t testing.TB, dataDir string, env ...string) *agentProc {
 	t.Helper()
 	os.Remove(filepath.Join(dataDir, "agent.url"))
 	cmd := exec.Command(agentBinary(t))

@@ -20,11 +20,17 @@ func (s *Store) RunProcessSet(ctx context.Context, p store.RunProcess) error {
 	return affectedOne(res, err, "record the process group of run %s", p.RunID)
 }
 
+// runProcessListQuery reads the runs with a process group through the
+// partial index of those runs, a handful at most. Left to itself, SQLite's
+// planner (which has no statistics) scans every run in id order to spare
+// the sort: with a long history that read the whole table at each start.
+const runProcessListQuery = `SELECT id, process FROM runs INDEXED BY runs_process_node
+	WHERE process IS NOT NULL AND ($1 = '' OR node = $1) ORDER BY id`
+
 // RunProcessList lists the process groups recorded with runs of node (of
 // any node when node is empty), by run id.
 func (s *Store) RunProcessList(ctx context.Context, node string) ([]store.RunProcess, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT id, process FROM runs
-		WHERE process IS NOT NULL AND ($1 = '' OR node = $1) ORDER BY id`, node)
+	rows, err := s.r.QueryContext(ctx, runProcessListQuery, node)
 	if err != nil {
 		return nil, dbErr(err, "list the process groups of node %q", node)
 	}

@@ -114,10 +114,21 @@ func (s *Store) open(ctx context.Context) error {
 	return s.reads.prepare(ctx, s.r)
 }
 
+// readerCacheKiB is the page cache of each read-only connection, in KiB
+// (SQLite's default is 2,000). In WAL mode a reader drops its whole cache
+// at its next read after any commit, so on a busy agent a big one buys
+// nothing; on an idle one it only keeps what the last long read touched
+// (counting the runs by status reads a whole index), which grows with the
+// history up to 2 MB a connection. 256 KiB holds what a page of the runs
+// list reads.
+const readerCacheKiB = 256
+
 // dsn gives every pooled connection the same settings: WAL, so readers and
 // the writer do not block each other; NORMAL sync, which in WAL mode loses no
 // committed data on an application crash; foreign keys, which SQLite leaves
-// off by default; IMMEDIATE transactions on the writer.
+// off by default; IMMEDIATE transactions on the writer, which keeps SQLite's
+// default page cache (its cache lasts, as no other connection writes); a
+// small page cache on the readers.
 func dsn(path string, readOnly bool) string {
 	q := url.Values{}
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
@@ -126,6 +137,7 @@ func dsn(path string, readOnly bool) string {
 	q.Add("_pragma", "foreign_keys(1)")
 	if readOnly {
 		q.Add("_pragma", "query_only(1)")
+		q.Add("_pragma", fmt.Sprintf("cache_size(-%d)", readerCacheKiB))
 	} else {
 		q.Set("_txlock", "immediate")
 	}
