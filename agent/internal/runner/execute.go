@@ -33,6 +33,9 @@ func (r *Runner) execute(ctx context.Context, ar *activeRun, job jobs.Job, param
 	close(ar.returned)
 	stopAfter()
 	t := rep.finalTail()
+	// The job has stopped the process groups it reported: forget them
+	// before the run is seen finished.
+	rep.forgetProcess()
 
 	fin, cause := outcome(ctx, id, err)
 	fin.Error = rep.mask.mask(fin.Error)
@@ -41,7 +44,6 @@ func (r *Runner) execute(ctx context.Context, ar *activeRun, job jobs.Job, param
 	if ferr != nil {
 		rep.settle(t, ferr)
 	}
-	rep.forgetProcess()
 	ar.recorded = ferr == nil || errors.Is(ferr, store.ErrConflict)
 	switch {
 	case ar.recorded:
