@@ -3,6 +3,8 @@ package burst
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
@@ -81,6 +83,9 @@ func startAgent(ctx context.Context, spec agentSpec) (*agentProc, error) {
 		"JOBBRIDGE_EB_API_KEY":     spec.webhookKey,
 		"JOBBRIDGE_SCHEDULER":      spec.scheduler,
 		"JOBBRIDGE_SHUTDOWN_GRACE": "10s",
+		// Given, so that the agent does not write a key file and warn
+		// that agents sharing the database need it.
+		"JOBBRIDGE_SECRETS_KEY": secretsKey(),
 	}
 	if spec.databaseURL != "" {
 		settings["JOBBRIDGE_DATABASE_URL"] = spec.databaseURL
@@ -104,6 +109,13 @@ func startAgent(ctx context.Context, spec agentSpec) (*agentProc, error) {
 		return nil, fmt.Errorf("start the agent: %w", err)
 	}
 	return p, nil
+}
+
+// secretsKey is a random JOBBRIDGE_SECRETS_KEY: 32 bytes, base64.
+func secretsKey() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return base64.StdEncoding.EncodeToString(b)
 }
 
 func (p *agentProc) pid() int { return p.cmd.Process.Pid }
