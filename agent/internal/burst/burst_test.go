@@ -120,13 +120,13 @@ func TestRunFiguresCountLostTwiceAndUnfinished(t *testing.T) {
 		{Rule: "a", Status: api.StatusSucceeded, CreatedAt: *at(100), StartedAt: at(100), FinishedAt: at(300)},
 		{Rule: "b", Status: api.StatusFailed, CreatedAt: *at(200), StartedAt: at(200), FinishedAt: at(2500)},
 		{Rule: "b", Status: api.StatusSucceeded, CreatedAt: *at(900), StartedAt: at(900), FinishedAt: at(1000)},
-		{Rule: "d", Status: api.StatusRunning, CreatedAt: *at(50), StartedAt: at(50)},
+		{Rule: "d", Status: api.StatusRunning, CreatedAt: *at(50), StartedAt: at(50)}, // never finished
 		{Rule: "someone-else", Status: api.StatusSucceeded, CreatedAt: *at(1), FinishedAt: at(9000)},
 	}
 	f := runFigures(names, runs, origin)
 	want := RunFigures{
 		Runs: 4, Finished: 3, ByStatus: map[string]int{"succeeded": 2, "failed": 1, "running": 1},
-		Lost: 1, LostRules: []string{"c"}, Twice: 1, TwiceRules: []string{"b"}, LastFinishedSeconds: 2.5,
+		Lost: 1, LostRules: []string{"c"}, Twice: 1, TwiceRules: []string{"b"}, UnfinishedRules: []string{"d"}, LastFinishedSeconds: 2.5,
 	}
 	if !equalJSON(t, f, want) {
 		t.Errorf("runFigures:\n got %+v\nwant %+v", f, want)
@@ -222,8 +222,8 @@ func TestDelivererRetriesAndCountsDuplicates(t *testing.T) {
 	if f.Answers["503"] != 40 || f.Retries != 40 || f.Attempts != 90 {
 		t.Errorf("answers %v, %d attempts, %d retries; want 40 503s, 90 attempts, 40 retries", f.Answers, f.Attempts, f.Retries)
 	}
-	if f.AnsweredAsDuplicate != 10 || !f.SameRun {
-		t.Errorf("answered as duplicate %d, same run %t; want 10, true", f.AnsweredAsDuplicate, f.SameRun)
+	if f.AnsweredAsDuplicate != 10 || f.AnsweredNewTwice != 0 || !f.SameRun {
+		t.Errorf("answered as duplicate %d, new twice %d, same run %t; want 10, 0, true", f.AnsweredAsDuplicate, f.AnsweredNewTwice, f.SameRun)
 	}
 	for i, o := range outcomes {
 		if !o.ok || o.runID != "run-"+plan[i].rule {
@@ -232,6 +232,41 @@ func TestDelivererRetriesAndCountsDuplicates(t *testing.T) {
 	}
 	if f.P99Ms <= 0 || f.MaxMs < f.P99Ms || f.MaxInFlight < 1 {
 		t.Errorf("latency p99 %.2f ms, max %.2f ms, in flight %d: want measured", f.P99Ms, f.MaxMs, f.MaxInFlight)
+	}
+}
+
+// TestDuplicateFigures: a retry answered as a duplicate (its first attempt
+// was recorded but answered too late) is no fault; an event answered as new
+// twice, or with two runs, is.
+func TestDuplicateFigures(t *testing.T) {
+	t.Parallel()
+	plan := []delivery{{rule: "a", eventID: "e1"}, {rule: "b", eventID: "e2"}, {rule: "a", eventID: "e1", duplicate: true}}
+	for _, tc := range []struct {
+		name     string
+		outcomes []outcome
+		asDup    int
+		newTwice int
+		sameRun  bool
+		met      bool
+	}{
+		{"the repeat answered as a duplicate", []outcome{{true, "r1", false}, {true, "r2", false}, {true, "r1", true}}, 1, 0, true, true},
+		{"a late-answered retry too", []outcome{{true, "r1", true}, {true, "r2", true}, {true, "r1", true}}, 3, 0, true, true},
+		{"the repeat answered as new", []outcome{{true, "r1", false}, {true, "r2", false}, {true, "r1", false}}, 0, 1, true, false},
+		{"the repeat answered with another run", []outcome{{true, "r1", false}, {true, "r2", false}, {true, "r3", true}}, 1, 0, false, false},
+	} {
+		d := newDeliverer("http://127.0.0.1:1", "k", time.Now(), time.Now())
+		f := d.figures(plan, tc.outcomes, 300, time.Now(), time.Now())
+		if f.Duplicates != 1 || f.AnsweredAsDuplicate != tc.asDup || f.AnsweredNewTwice != tc.newTwice || f.SameRun != tc.sameRun {
+			t.Errorf("%s: duplicates %d, answered as duplicate %d, new twice %d, same run %t; want 1, %d, %d, %t",
+				tc.name, f.Duplicates, f.AnsweredAsDuplicate, f.AnsweredNewTwice, f.SameRun, tc.asDup, tc.newTwice, tc.sameRun)
+		}
+		rep := Report{Mode: ModeEventBridge, EventBridge: &f}
+		rep.evaluate()
+		for _, target := range rep.Targets {
+			if strings.HasPrefix(target.What, "every repeated event") && target.Met != tc.met {
+				t.Errorf("%s: target %q met %t, want %t", tc.name, target.What, target.Met, tc.met)
+			}
+		}
 	}
 }
 

@@ -23,6 +23,7 @@ const listPage = 1000
 // until timeout has passed. It reports whether it timed out.
 func (b *bench) waitRuns(ctx context.Context, want int, settleAfter time.Time, timeout time.Duration) (timedOut bool, err error) {
 	deadline := time.Now().Add(timeout)
+	nextNote := time.Now().Add(30 * time.Second)
 	last := int64(-1)
 	tick := time.NewTicker(pollEvery)
 	defer tick.Stop()
@@ -46,6 +47,10 @@ func (b *bench) waitRuns(ctx context.Context, want int, settleAfter time.Time, t
 		case time.Now().After(deadline):
 			b.progress("gave up waiting after %s: %d runs, %d of them still active", timeout, total, active)
 			return true, nil
+		}
+		if time.Now().After(nextNote) {
+			b.progress("still waiting: %d runs, %d of them active (giving up in %s)", total, active, time.Until(deadline).Round(time.Second))
+			nextNote = nextNote.Add(30 * time.Second)
 		}
 		last = total
 		select {

@@ -253,6 +253,7 @@ func (d *deliverer) figures(plan []delivery, outcomes []outcome, rate int, first
 		FirstAt: first.UTC(), SameRun: true,
 	}
 	runOf := make(map[string]string, len(plan))
+	answeredNew := make(map[string]int, len(plan))
 	for i, dl := range plan {
 		if dl.duplicate {
 			f.Duplicates++
@@ -264,6 +265,8 @@ func (d *deliverer) figures(plan []delivery, outcomes []outcome, rate int, first
 		}
 		if o.duplicate {
 			f.AnsweredAsDuplicate++
+		} else if answeredNew[dl.eventID]++; answeredNew[dl.eventID] == 2 {
+			f.AnsweredNewTwice++
 		}
 		if prev, seen := runOf[dl.eventID]; seen && prev != o.runID {
 			f.SameRun = false

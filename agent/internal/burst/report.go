@@ -57,12 +57,15 @@ type DeliveryFigures struct {
 	// duplicates; retries are not counted here.
 	Deliveries int `json:"deliveries"`
 	// Duplicates is how many deliveries repeated an earlier one's event
-	// id; AnsweredAsDuplicate how many 2xx answers said "duplicate": the
-	// two are equal when the agent recognised every repeat.
+	// id. AnsweredAsDuplicate is how many 2xx answers said "duplicate":
+	// one per repeat, and more when the agent recorded an attempt whose
+	// answer came too late and its retry was answered as a duplicate.
+	// AnsweredNewTwice counts the events answered as new (not duplicate)
+	// more than once: 0 when the agent recognised every repeat.
 	Duplicates          int `json:"duplicates"`
 	AnsweredAsDuplicate int `json:"answeredAsDuplicate"`
-	// SameRun is false if a duplicate was answered with another run than
-	// its original.
+	AnsweredNewTwice    int `json:"answeredNewTwice"`
+	// SameRun is false if an event's answers named different runs.
 	SameRun bool `json:"sameRun"`
 	// Attempts counts the requests sent, retries included; Retries the
 	// retries alone (after an answer other than 2xx, a timeout or an error).
@@ -95,9 +98,11 @@ type RunFigures struct {
 	ByStatus map[string]int `json:"byStatus"` // every run by status
 	Lost     int            `json:"lost"`     // rules with no run
 	Twice    int            `json:"twice"`    // rules with more than one run
-	// LostRules and TwiceRules name up to 10 of each.
-	LostRules  []string `json:"lostRules,omitempty"`
-	TwiceRules []string `json:"twiceRules,omitempty"`
+	// LostRules, TwiceRules and UnfinishedRules (rules with a run still
+	// active) name up to 10 of each.
+	LostRules       []string `json:"lostRules,omitempty"`
+	TwiceRules      []string `json:"twiceRules,omitempty"`
+	UnfinishedRules []string `json:"unfinishedRules,omitempty"`
 	// AllFinished: every rule has a run and every run is finished.
 	AllFinished bool `json:"allFinished"`
 	// LastFinishedSeconds is the latest finishedAt after the origin (the
@@ -150,6 +155,8 @@ func runFigures(names []string, runs []api.Run, origin time.Time) RunFigures {
 		f.ByStatus[string(r.Status)]++
 		if r.Status.Terminal() {
 			f.Finished++
+		} else if len(f.UnfinishedRules) < maxListed {
+			f.UnfinishedRules = append(f.UnfinishedRules, r.Rule)
 		}
 		if r.FinishedAt != nil && r.FinishedAt.After(last) {
 			last = *r.FinishedAt
@@ -244,9 +251,10 @@ func (r *Report) evaluate() {
 			late == 0 && d.Undelivered == 0 && d.MaxMs < float64(answerTarget.Milliseconds()))
 		add(fmt.Sprintf("answers' p99 under %s", answerP99Target), fmt.Sprintf("%.1f ms", d.P99Ms),
 			d.P99Ms < float64(answerP99Target.Milliseconds()))
-		add("every duplicate answered as one, with its original's run",
-			fmt.Sprintf("%d of %d", d.AnsweredAsDuplicate, d.Duplicates),
-			d.AnsweredAsDuplicate == d.Duplicates && d.SameRun)
+		add("every repeated event answered as a duplicate, with its first run",
+			fmt.Sprintf("%d repeats, %d answers said duplicate, %d events answered as new twice, same run: %t",
+				d.Duplicates, d.AnsweredAsDuplicate, d.AnsweredNewTwice, d.SameRun),
+			d.AnsweredNewTwice == 0 && d.SameRun)
 	}
 	add("every run finished", fmt.Sprintf("%d of %d rules' runs", run.Finished, r.Rules), run.AllFinished)
 	add("none lost", fmt.Sprint(run.Lost), run.Lost == 0)
@@ -282,7 +290,8 @@ func (r *Report) WriteText(w io.Writer) error {
 			d.Deliveries, d.Duplicates, d.Rate, d.SendSeconds, d.MaxInFlight)
 		p("answers: %s; %d attempts, %d retries, %d undelivered", formatCounts(d.Answers), d.Attempts, d.Retries, d.Undelivered)
 		p("answer latency: p50 %.1f ms, p99 %.1f ms, max %.1f ms", d.P50Ms, d.P99Ms, d.MaxMs)
-		p("duplicates answered as duplicates: %d of %d (same run: %t)", d.AnsweredAsDuplicate, d.Duplicates, d.SameRun)
+		p("duplicates: %d repeats, %d answers said duplicate, %d events answered as new twice (same run: %t)",
+			d.Duplicates, d.AnsweredAsDuplicate, d.AnsweredNewTwice, d.SameRun)
 	}
 	run := r.Runs
 	origin := "the minute"
@@ -295,6 +304,9 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	if len(run.TwiceRules) > 0 {
 		p("  twice, for example: %s", strings.Join(run.TwiceRules, " "))
+	}
+	if len(run.UnfinishedRules) > 0 {
+		p("  not finished, for example: %s", strings.Join(run.UnfinishedRules, " "))
 	}
 	if run.AllFinished {
 		p("all finished %.1f s after %s", run.LastFinishedSeconds, origin)
