@@ -34,13 +34,21 @@ func TestBenchBurstBadFlags(t *testing.T) {
 		{[]string{"--bogus"}, "unknown flag: --bogus"},
 		{[]string{"extra"}, `unknown command "extra" for "agent bench burst"`},
 	} {
-		var out, errOut bytes.Buffer
 		args := append([]string{"bench", "burst"}, tc.args...)
-		code := run(context.Background(), args, &out, &errOut, func(string) string { return "" }, nil)
-		if code != 2 || !strings.Contains(errOut.String(), tc.want) || strings.Contains(errOut.String(), "s3cret") || out.Len() != 0 {
-			t.Errorf("agent %s: exit %d, stdout %q, stderr %q; want exit 2 and %q (no password)",
-				strings.Join(args, " "), code, out.String(), errOut.String(), tc.want)
-		}
+		checkUsageError(t, args, tc.want)
+	}
+	checkUsageError(t, []string{"bench", "brust"}, `unknown command "brust" for "agent bench"`)
+}
+
+// checkUsageError runs `agent ARGS...` and checks that it exits 2 with want
+// on stderr, nothing on stdout and no password anywhere.
+func checkUsageError(t *testing.T, args []string, want string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), args, &out, &errOut, func(string) string { return "" }, nil)
+	if code != 2 || !strings.Contains(errOut.String(), want) || strings.Contains(errOut.String(), "s3cret") || out.Len() != 0 {
+		t.Errorf("agent %s: exit %d, stdout %q, stderr %q; want exit 2 and %q (no password)",
+			strings.Join(args, " "), code, out.String(), errOut.String(), want)
 	}
 }
 
