@@ -113,12 +113,17 @@ const finishPatience = 10 * time.Minute
 // storeCallTimeout bounds each store call of a retry.
 const storeCallTimeout = 10 * time.Second
 
-// whileUnavailable retries a store write while the database is unavailable:
-// from 100ms, doubling up to 5s, for finishPatience at most.
+// whileUnavailable retries a store write while the database is unavailable,
+// or too busy to answer within storeCallTimeout: from 100ms, doubling up to
+// 5s, for finishPatience at most. (A write that timed out may have been
+// committed all the same; a finish tried again then finds the run finished,
+// ErrConflict, which its caller takes as recorded.)
 var whileUnavailable = retry.Policy{
-	Backoff:   retry.Backoff{First: 100 * time.Millisecond, Max: 5 * time.Second},
-	Within:    finishPatience,
-	Retryable: func(err error) bool { return errors.Is(err, store.ErrUnavailable) },
+	Backoff: retry.Backoff{First: 100 * time.Millisecond, Max: 5 * time.Second},
+	Within:  finishPatience,
+	Retryable: func(err error) bool {
+		return errors.Is(err, store.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded)
+	},
 }
 
 // finish records a run's end, retrying while the database is unavailable so

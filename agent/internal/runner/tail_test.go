@@ -3,6 +3,7 @@ package runner_test
 import (
 	"context"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -98,6 +99,43 @@ func TestUnstorableTextIsRecordedCleaned(t *testing.T) {
 		lines := e.logLines(t, run.ID)
 		if len(lines) != 1 || lines[0].Message != "nul:\uFFFD bad:\uFFFD end" {
 			t.Fatalf("log = %+v; want the line with U+FFFD for the NUL and the bad byte", lines)
+		}
+	})
+}
+
+// slowFinish is a store whose first finish of each run times out, as a
+// database too busy to answer within the store call's timeout does.
+type slowFinish struct {
+	store.Store
+	mu    sync.Mutex
+	tried map[string]bool
+}
+
+func (s *slowFinish) RunFinish(ctx context.Context, p store.RunFinishParams) (store.Run, error) {
+	s.mu.Lock()
+	first := !s.tried[p.ID]
+	s.tried[p.ID] = true
+	s.mu.Unlock()
+	if first {
+		return store.Run{}, fmt.Errorf("finish run %s: %w", p.ID, context.DeadlineExceeded)
+	}
+	return s.Store.RunFinish(ctx, p)
+}
+
+// A finish that times out is tried again: the run is recorded finished,
+// with its log, rather than left running for the agent's life (seen in a
+// burst of 10,000 runs on a loaded machine).
+func TestAFinishThatTimesOutIsTriedAgain(t *testing.T) {
+	t.Parallel()
+	storetesting.Each(t, func(t *testing.T, s store.Store) {
+		e := newEnv(t, &slowFinish{Store: s, tried: map[string]bool{}}, 0, funcJob{id: "quick", run: func(ctx context.Context, p jobs.Params) error {
+			jobs.Logger(ctx).Info("done quickly")
+			return nil
+		}})
+		run := start(t, e, e.rule(t, store.Rule{Name: "r1", Job: "quick"}))
+		e.waitStatus(t, run.ID, api.StatusSucceeded)
+		if lines := e.logLines(t, run.ID); len(lines) != 1 || lines[0].Message != "done quickly" {
+			t.Fatalf("log = %+v, want the run's line", lines)
 		}
 	})
 }
