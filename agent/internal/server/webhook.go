@@ -95,6 +95,11 @@ func (h *webhook) serve(w http.ResponseWriter, r *http.Request) {
 		h.cfg.Logger.Warn("webhook: cannot take the delivery now", "rule", fire.Rule, "event", fire.EventID, "err", err)
 		w.Header().Set("Retry-After", "5")
 		writeProblem(w, api.Problem{Status: http.StatusServiceUnavailable, Detail: "the agent cannot take runs right now; retry"})
+	case r.Context().Err() != nil:
+		// The caller gave up (EventBridge waits 5 s) before the run was
+		// recorded: it retries, and the event id makes the retry safe.
+		h.cfg.Logger.Warn("webhook: the caller gave up before the run was recorded; it will retry", "rule", fire.Rule, "event", fire.EventID, "err", err)
+		writeProblem(w, api.Problem{Status: http.StatusServiceUnavailable, Detail: "the run could not be recorded in time; retry"})
 	default:
 		h.cfg.Logger.Error("webhook: recording the run failed", "rule", fire.Rule, "event", fire.EventID, "err", err)
 		writeProblem(w, api.Problem{Status: http.StatusInternalServerError, Detail: "the run could not be recorded"})

@@ -1,9 +1,12 @@
 package server_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -16,6 +19,7 @@ import (
 	"github.com/jobbridge/jobbridge/agent/internal/server"
 	"github.com/jobbridge/jobbridge/agent/internal/store"
 	"github.com/jobbridge/jobbridge/agent/internal/storetesting"
+	"github.com/jobbridge/jobbridge/internal/testutil/wait"
 	"github.com/jobbridge/jobbridge/jobs"
 	"github.com/jobbridge/jobbridge/shared/api"
 )
@@ -261,4 +265,59 @@ func TestWebhookDuringShutdownIs503(t *testing.T) {
 	if len(runs) != 0 {
 		t.Errorf("a delivery refused during shutdown was recorded: %+v", runs)
 	}
+}
+
+// blockingFirer records nothing: it waits until the delivery's caller gives
+// up, as a database too busy to answer does.
+type blockingFirer struct{ entered chan struct{} }
+
+func (f blockingFirer) Fire(ctx context.Context, p runner.FireParams) (store.Run, bool, error) {
+	close(f.entered)
+	<-ctx.Done()
+	return store.Run{}, false, fmt.Errorf("record run of rule %q: %w", p.Rule, ctx.Err())
+}
+
+// A caller that gives up before its run is recorded is not an error of the
+// agent's: EventBridge retries, and the event id makes that safe. It is
+// logged as a warning, not as an error (a loaded burst logged 145 errors).
+func TestWebhookCallerGivingUpIsAWarning(t *testing.T) {
+	t.Parallel()
+	var logs bytes.Buffer
+	var mu sync.Mutex
+	logger := slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, nil))
+	f := blockingFirer{entered: make(chan struct{})}
+	srv := httptest.NewServer(server.New(server.Config{Store: storetesting.Open(t, "sqlite"), Firer: f, WebhookKey: key, Logger: logger}))
+	defer srv.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+"/webhook/run", strings.NewReader(`{"rule":"nightly","eventId":"e-slow"}`))
+	req.Header.Set(api.DefaultWebhookKeyHeader, key)
+	go func() {
+		<-f.entered
+		cancel()
+	}()
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		resp.Body.Close()
+		t.Fatalf("the delivery was answered %d; the client gave up first", resp.StatusCode)
+	}
+	wait.For(t, 5*time.Second, func() (bool, string) {
+		mu.Lock()
+		defer mu.Unlock()
+		return strings.Contains(logs.String(), "gave up"), "no log line yet: " + logs.String()
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if strings.Contains(logs.String(), "level=ERROR") || !strings.Contains(logs.String(), "level=WARN") {
+		t.Fatalf("log of a caller giving up:\n%s\nwant a warning, no error", logs.String())
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
