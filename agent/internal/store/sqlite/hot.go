@@ -50,14 +50,7 @@ type hotStmts [hotCount]*sql.Stmt
 
 // prepare prepares every statement on db, the writer.
 func (h *hotStmts) prepare(ctx context.Context, db *sql.DB) error {
-	for i, q := range hotQueries {
-		st, err := db.PrepareContext(ctx, q)
-		if err != nil {
-			return dbErr(err, "prepare statement %d", i)
-		}
-		h[i] = st
-	}
-	return nil
+	return prepareAll(ctx, db, hotQueries[:], h[:])
 }
 
 // stmt returns statement i for use in tx: the one prepared on the writer's
@@ -87,12 +80,17 @@ var readQueries = [readCount]string{
 type readStmts [readCount]*sql.Stmt
 
 func (r *readStmts) prepare(ctx context.Context, db *sql.DB) error {
-	for i, q := range readQueries {
+	return prepareAll(ctx, db, readQueries[:], r[:])
+}
+
+// prepareAll prepares queries on db into stmts, in order.
+func prepareAll(ctx context.Context, db *sql.DB, queries []string, stmts []*sql.Stmt) error {
+	for i, q := range queries {
 		st, err := db.PrepareContext(ctx, q)
 		if err != nil {
 			return dbErr(err, "prepare statement %d", i)
 		}
-		r[i] = st
+		stmts[i] = st
 	}
 	return nil
 }
