@@ -34,9 +34,14 @@ type (
 	finishCall = storeutil.Call[store.RunFinishParams, store.Run]
 )
 
+// finishLinger is how long a batch of finishes waits for company: no
+// client waits on a finish, and fewer commits leave the database's log
+// flushes to the creations that a webhook's answer waits for.
+const finishLinger = 5 * time.Millisecond
+
 func (s *Store) initBatchers() {
 	s.creates = &storeutil.Batcher[createReq, createRes]{Write: s.writeCreates}
-	s.finishes = &storeutil.Batcher[store.RunFinishParams, store.Run]{Write: s.writeFinishes}
+	s.finishes = &storeutil.Batcher[store.RunFinishParams, store.Run]{Write: s.writeFinishes, Linger: finishLinger}
 }
 
 // createBatchSQL inserts a batch of runs: each with an event id only if it

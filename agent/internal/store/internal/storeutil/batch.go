@@ -27,6 +27,10 @@ type Batcher[Req, Res any] struct {
 	// Timeout bounds one batch's write. A batch serves many callers, so
 	// one caller giving up does not cancel it. Default 10s.
 	Timeout time.Duration
+	// Linger is how long a leader waits for company before it takes its
+	// batch: for writes whose callers are not waiting on a client (a run's
+	// finish), fewer, larger batches mean fewer commits. Default 0.
+	Linger time.Duration
 
 	mu      sync.Mutex
 	queue   []*Call[Req, Res]
@@ -85,6 +89,9 @@ func (b *Batcher[Req, Res]) lead() {
 	max := b.Max
 	if max <= 0 {
 		max = 256
+	}
+	if b.Linger > 0 {
+		time.Sleep(b.Linger)
 	}
 	b.mu.Lock()
 	var batch []*Call[Req, Res]

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/jobbridge/jobbridge/internal/testutil/wait"
@@ -135,4 +136,32 @@ func TestBatcherErrorsCancellationAndMax(t *testing.T) {
 			t.Errorf("a batch of %d calls; Max is 3", n)
 		}
 	}
+}
+
+// With Linger, a leader waits for company before it takes its batch: calls
+// that arrive within it go together even when no write is under way.
+func TestBatcherLingersForCompany(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var sizes []int
+		b := &Batcher[int, int]{Linger: 50 * time.Millisecond, Write: func(ctx context.Context, calls []*Call[int, int]) error {
+			sizes = append(sizes, len(calls))
+			for _, c := range calls {
+				c.Set(c.Req, nil)
+			}
+			return nil
+		}}
+		var wg sync.WaitGroup
+		for i := range 10 {
+			wg.Go(func() {
+				if got, err := b.Do(t.Context(), i); got != i || err != nil {
+					t.Errorf("call %d: %d, %v", i, got, err)
+				}
+			})
+			time.Sleep(4 * time.Millisecond)
+		}
+		wg.Wait()
+		if len(sizes) != 1 || sizes[0] != 10 {
+			t.Fatalf("batches written: %v; want the ten calls of 40ms in one, after the 50ms linger", sizes)
+		}
+	})
 }
