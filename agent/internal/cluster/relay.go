@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jobbridge/jobbridge/agent/internal/events"
 	"github.com/jobbridge/jobbridge/agent/internal/store"
@@ -285,9 +286,9 @@ func encodeEntry(e entry, limit int) string {
 		e.Run = &store.Run{ID: e.Run.ID}
 	}
 	e.Rule = nil
-	if e.Progress != nil && len(e.Progress.Message) > 2000 {
+	if e.Progress != nil {
 		p := *e.Progress
-		p.Message = p.Message[:2000] + " […]"
+		p.Message = cutToFit(p.Message, limit)
 		e.Progress = &p
 	}
 	b, _ = json.Marshal(e)
@@ -298,12 +299,26 @@ func encodeEntry(e entry, limit int) string {
 // message.
 func encodeLine(l store.LogLine, limit int) string {
 	b, _ := json.Marshal(l)
-	if len(b) <= limit || len(l.Message) <= 2000 {
+	if len(b) <= limit {
 		return string(b)
 	}
-	l.Message = l.Message[:2000] + " […]"
+	l.Message = cutToFit(l.Message, limit)
 	b, _ = json.Marshal(l)
 	return string(b)
+}
+
+// cutToFit cuts a message, at a character's boundary, so that it encodes
+// in JSON within limit bytes with room to spare, whatever it holds (a
+// control character encodes in six), and says where it was cut.
+func cutToFit(s string, limit int) string {
+	n := max(limit/6-100, 0)
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + " […]"
 }
 
 // sendQueue holds the messages waiting for their NOTIFY (their entries),

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jobbridge/jobbridge/agent/internal/events"
 	"github.com/jobbridge/jobbridge/agent/internal/store"
@@ -132,5 +133,24 @@ func TestASlowDatabaseDoesNotMakeTheRelayDropEvents(t *testing.T) {
 	db.mu.Unlock()
 	if progress > messages {
 		t.Fatalf("%d progress entries relayed in %d messages for %d runs; want at most one per message", progress, messages, runs)
+	}
+}
+
+// A log line or progress message that encodes to more than a message may
+// hold (here, control characters, six bytes each in JSON) is cut to fit,
+// at a character's boundary, and says so: sent whole, its message would be
+// refused by the database and the other agents' streams reset.
+func TestLongTextIsCutToFitAMessage(t *testing.T) {
+	limit := store.MaxNotifyPayload - 200
+	text := strings.Repeat("\x01é", 1900) // 3,800 bytes; about 15,000 encoded
+	line := encodeLine(store.LogLine{Seq: 1, Level: "info", Message: text}, limit)
+	var l store.LogLine
+	if err := json.Unmarshal([]byte(line), &l); err != nil || len(line) > limit || !strings.HasSuffix(l.Message, " […]") || !utf8.ValidString(l.Message) {
+		t.Fatalf("line encoded in %d bytes (limit %d), message ends %q, valid UTF-8 %v, decode error %v",
+			len(line), limit, l.Message[max(0, len(l.Message)-8):], utf8.ValidString(l.Message), err)
+	}
+	enc := encodeEntry(entry{Event: events.Event{Type: api.EventRunProgress}, RunID: "r", Progress: &api.Progress{Percent: 5, Message: text}}, limit)
+	if len(enc) > limit {
+		t.Fatalf("progress entry encoded in %d bytes; limit %d", len(enc), limit)
 	}
 }
