@@ -28,7 +28,7 @@ func newAWSCmd(getenv func(string) string) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "aws",
 		Short: "set up and check EventBridge: IAM policies, a doctor, pruning orphaned rules",
-		Args:  noArgs,
+		RunE:  groupCommand,
 	}
 	cmd.AddCommand(newAWSPolicyCmd(getenv), newAWSDoctorCmd(getenv), newAWSPruneCmd(getenv))
 	return cmd

@@ -21,13 +21,7 @@ func newBenchCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "measure this agent under load: the midnight burst",
-		// Without RunE cobra would print help for "bench bogus" and exit 0.
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) > 0 {
-				return usageErrorf("unknown command %q for %q\nsee '%s --help'", args[0], cmd.CommandPath(), cmd.CommandPath())
-			}
-			return cmd.Help()
-		},
+		RunE:  groupCommand,
 	}
 	cmd.AddCommand(newBenchBurstCmd())
 	return cmd

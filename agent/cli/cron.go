@@ -26,13 +26,7 @@ cron(Minutes Hours Day-of-month Month Day-of-week Year) or rate(Value Unit),
 all in UTC. Quote the expression: it is one argument.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		// Without RunE cobra would print help for "cron bogus" and exit 0.
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) > 0 {
-				return usageErrorf("unknown command %q for %q\nsee '%s --help'", args[0], cmd.CommandPath(), cmd.CommandPath())
-			}
-			return cmd.Help()
-		},
+		RunE:          groupCommand,
 	}
 	cron.AddCommand(
 		newCronNextCmd(),

@@ -61,6 +61,16 @@ func newRootCmd(getenv func(string) string, register agent.RegisterFunc) *cobra.
 }
 
 // noArgs refuses arguments as a usage error (exit 2).
+// groupCommand is the RunE of a command that only groups others (cron,
+// token, aws, bench): without one, cobra prints help for an unknown
+// subcommand and exits 0.
+func groupCommand(c *cobra.Command, args []string) error {
+	if err := noArgs(c, args); err != nil {
+		return err
+	}
+	return c.Help()
+}
+
 func noArgs(c *cobra.Command, args []string) error {
 	if len(args) > 0 {
 		return usageErrorf("unknown command %q for %q\nsee '%s --help'", args[0], c.CommandPath(), c.CommandPath())

@@ -60,3 +60,21 @@ func TestHelpHidesSecretValues(t *testing.T) {
 		t.Errorf("--help shows a secret from the environment:\n%s", stdout)
 	}
 }
+
+// A command that only groups others (cron, token, aws, bench) refuses a
+// subcommand it does not have, exit 2 naming it, and prints its help when
+// given none.
+func TestGroupCommandsRefuseUnknownSubcommands(t *testing.T) {
+	t.Parallel()
+	for _, group := range []string{"cron", "token", "aws", "bench"} {
+		code, _, stderr := runCLI(t, nil, group, "bogus")
+		want := `unknown command "bogus" for "agent ` + group + `"`
+		if code != 2 || !strings.Contains(stderr, want) {
+			t.Errorf("agent %s bogus: exit %d, stderr %q; want 2 and %q", group, code, stderr, want)
+		}
+		code, stdout, _ := runCLI(t, nil, group)
+		if code != 0 || !strings.Contains(stdout, "Usage:") {
+			t.Errorf("agent %s: exit %d, stdout %q; want its help", group, code, stdout)
+		}
+	}
+}

@@ -35,7 +35,7 @@ func newTokenCmd(getenv func(string) string) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "token",
 		Short: "create, list and revoke API tokens (the same as /api/v1/tokens)",
-		Args:  noArgs,
+		RunE:  groupCommand,
 	}
 	var name, role string
 	create := tokenSubcommand(getenv, &cobra.Command{
