@@ -62,7 +62,7 @@ func (b *bubbledServer) token(t *testing.T, name, role string) string {
 // pipedStream is a streaming response read as it is written.
 type pipedStream struct {
 	lines chan string   // each line the server wrote
-	ended chan struct{} // closed when the handler returned
+	ended chan struct{} // closed when the handler returned and its lines are read
 	mu    sync.Mutex
 	text  strings.Builder // everything written
 }
@@ -77,12 +77,17 @@ func (b *bubbledServer) open(t *testing.T, token, path string) *pipedStream {
 	pr, pw := io.Pipe()
 	w := &pipeWriter{header: http.Header{}, w: pw}
 	st := &pipedStream{lines: make(chan string, 1000), ended: make(chan struct{})}
+	served := make(chan struct{})
 	go func() {
-		defer close(st.ended)
+		defer close(served)
 		defer pw.Close()
 		b.h.ServeHTTP(w, req)
 	}()
+	// ended is closed once the handler has returned and every line it
+	// wrote is in text: a test that reads text once the stream ended sees
+	// its last words.
 	go func() {
+		defer close(st.ended)
 		sc := bufio.NewScanner(pr)
 		for sc.Scan() {
 			st.mu.Lock()
@@ -91,6 +96,7 @@ func (b *bubbledServer) open(t *testing.T, token, path string) *pipedStream {
 			st.lines <- sc.Text()
 		}
 		close(st.lines)
+		<-served
 	}()
 	t.Cleanup(func() {
 		cancel()
