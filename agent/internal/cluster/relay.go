@@ -122,7 +122,6 @@ type relayer struct {
 
 // runEntries are a run's coalesced entries in the message being gathered.
 type runEntries struct {
-	rule     string
 	logAt    int // index of its log entry in entries, -1 for none
 	lines    []string
 	progress int // index of its progress entry, -1 for none
@@ -174,12 +173,12 @@ func (r *relayer) add(e events.Event) {
 	switch {
 	case e.Type == api.EventRunLog && e.Log != nil && e.Run != nil:
 		line := encodeLine(*e.Log, limit-200)
-		re := r.run(e.Run.ID, e.Run.Rule)
+		re := r.run(e.Run.ID)
 		if re.logAt < 0 {
 			head := logEntryHead(e.Run.ID, e.Run.Rule)
 			if !r.fits(len(head) + len(logEntryTail) + 1 + len(line) + 1) {
 				r.flush()
-				re = r.run(e.Run.ID, e.Run.Rule)
+				re = r.run(e.Run.ID)
 			}
 			re.logAt = len(r.entries)
 			r.entries = append(r.entries, head) // its lines are added at flush
@@ -193,14 +192,11 @@ func (r *relayer) add(e events.Event) {
 		r.size += len(line) + 1
 	case e.Type == api.EventRunProgress && e.Run != nil:
 		enc := encodeEntry(entry{Event: events.Event{Type: e.Type, Time: e.Time, RuleName: e.RuleName}, RunID: e.Run.ID, Progress: &e.Run.Progress}, limit)
-		re := r.run(e.Run.ID, e.Run.Rule)
-		if re.progress >= 0 {
-			r.size -= len(r.entries[re.progress]) + 1
-			r.entries[re.progress] = ""
-		}
+		re := r.run(e.Run.ID)
+		r.dropProgress(re) // this one replaces it
 		if !r.fits(len(enc) + 1) {
 			r.flush()
-			re = r.run(e.Run.ID, e.Run.Rule)
+			re = r.run(e.Run.ID)
 		}
 		re.progress = len(r.entries)
 		r.entries = append(r.entries, enc)
@@ -212,11 +208,8 @@ func (r *relayer) add(e events.Event) {
 			r.flush()
 		}
 		if e.Run != nil {
-			if re := r.runs[e.Run.ID]; re != nil && re.progress >= 0 {
-				// The state change carries the run's progress.
-				r.size -= len(r.entries[re.progress]) + 1
-				r.entries[re.progress] = ""
-				re.progress = -1
+			if re := r.runs[e.Run.ID]; re != nil {
+				r.dropProgress(re) // the state change carries the run's progress
 			}
 		}
 		r.entries = append(r.entries, enc)
@@ -234,12 +227,22 @@ func logEntryHead(id, rule string) string {
 	return `{"t":"` + api.EventRunLog + `","n":` + string(n) + `,"id":` + string(i) + `,"ls":[`
 }
 
+// dropProgress takes the run's progress entry, if any, out of the message
+// being gathered.
+func (r *relayer) dropProgress(re *runEntries) {
+	if re.progress >= 0 {
+		r.size -= len(r.entries[re.progress]) + 1
+		r.entries[re.progress] = ""
+		re.progress = -1
+	}
+}
+
 func (r *relayer) fits(n int) bool { return r.size+n <= store.MaxNotifyPayload }
 
-func (r *relayer) run(id, rule string) *runEntries {
+func (r *relayer) run(id string) *runEntries {
 	re := r.runs[id]
 	if re == nil {
-		re = &runEntries{rule: rule, logAt: -1, progress: -1}
+		re = &runEntries{logAt: -1, progress: -1}
 		r.runs[id] = re
 	}
 	return re

@@ -215,13 +215,15 @@ func (rep *reporter) flush(ctx context.Context) error {
 // job returns: it is written with the run's finish, in the same statement,
 // so that a short run's log costs no write of its own.
 type tail struct {
-	lines    []store.LogLine // pending lines, then the notes due
-	notes    []store.LogLine // the notes among lines, published once written
+	pending  []store.LogLine // lines not written yet, whose room is given back
+	notes    []store.LogLine // the notes due after them, published once written
 	progress *api.Progress
-	pending  []store.LogLine // the pending lines among lines, whose room is given back
-	lost     int             // lines the notes count as lost
-	dropped  int             // lines the notes count as dropped
+	lost     int // lines the notes count as lost
+	dropped  int // lines the notes count as dropped
 }
+
+// lines are what the finish writes: the pending lines, then the notes.
+func (t tail) lines() []store.LogLine { return append(slices.Clip(t.pending), t.notes...) }
 
 // finalTail stops the flusher and takes what is left to write: the lines
 // pending, the notes due (lines lost, lines dropped over the cap) and the
@@ -238,8 +240,7 @@ func (rep *reporter) finalTail() tail {
 	defer rep.mu.Unlock()
 	rep.final = true
 	notes, lost, dropped := rep.notes()
-	t := tail{notes: notes, progress: rep.progress, pending: rep.pending, lost: lost, dropped: dropped}
-	t.lines = append(slices.Clip(rep.pending), notes...)
+	t := tail{pending: rep.pending, notes: notes, progress: rep.progress, lost: lost, dropped: dropped}
 	rep.pending, rep.progress = nil, nil
 	return t
 }

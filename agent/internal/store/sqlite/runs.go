@@ -90,8 +90,8 @@ type (
 		params       string
 		skipIfActive bool
 	}
-	// written is a write's outcome: for a finish, the run, or nil when it
-	// was not active.
+	// written is a write's outcome: the run created (or delivered before)
+	// or finished.
 	written struct {
 		run     store.Run
 		created bool

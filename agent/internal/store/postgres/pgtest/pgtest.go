@@ -7,14 +7,11 @@ package pgtest
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"net/url"
 	"os"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/jobbridge/jobbridge/agent/internal/store/postgres"
 )
 
 // The environment variables NewDatabase reads.
@@ -44,32 +41,18 @@ func ServerURL(t testing.TB) string {
 func NewDatabase(t testing.TB) string {
 	t.Helper()
 	server := ServerURL(t)
-	u, err := url.Parse(server)
-	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-		t.Fatalf("%s must be a postgres:// URL", EnvURL)
-	}
-	b := make([]byte, 8)
-	rand.Read(b)
-	name := "jobbridge_test_" + hex.EncodeToString(b)
-
-	admin(t, server, "CREATE DATABASE "+name)
-	t.Cleanup(func() { admin(t, server, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)") })
-
-	u.Path = "/" + name
-	return u.String()
-}
-
-// admin runs one statement on the server's own database.
-func admin(t testing.TB, server, stmt string) {
-	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, server)
+	db, err := postgres.CreateScratchDatabase(ctx, server, "jobbridge_test_")
 	if err != nil {
-		t.Fatalf("connect to the test server (%s): %v", EnvURL, err)
+		t.Fatalf("on the test server (%s): %v", EnvURL, err)
 	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, stmt); err != nil {
-		t.Fatalf("%s: %v", stmt, err)
-	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := db.Drop(ctx); err != nil {
+			t.Errorf("on the test server (%s): %v", EnvURL, err)
+		}
+	})
+	return db.URL
 }
