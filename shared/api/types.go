@@ -36,9 +36,20 @@ type Job struct {
 type RuleInput struct {
 	// Name is required on create; on replace it must be absent or equal
 	// the name in the path (a rule is renamed by delete and create).
-	Name     string `json:"name,omitempty"`
-	Job      string `json:"job"`
+	Name string `json:"name,omitempty"`
+	Job  string `json:"job"`
+	// Schedule is cron(...), rate(...) or at(yyyy-mm-ddThh:mm:ss).
 	Schedule string `json:"schedule"`
+	// Timezone is the IANA zone ("Europe/Paris") cron() and at() are
+	// evaluated in; empty for UTC.
+	Timezone string `json:"timezone,omitempty"`
+	// StartDate and EndDate (RFC 3339, optional) bound the fires: none
+	// before the start or after the end. rate() counts from the start.
+	StartDate *time.Time `json:"startDate,omitempty"`
+	EndDate   *time.Time `json:"endDate,omitempty"`
+	// FlexibleWindow is a Go duration from 1m to 24h: each run starts at
+	// a point within it after the fire time. Empty for none.
+	FlexibleWindow string `json:"flexibleWindow,omitempty"`
 	// Enabled defaults to true on create.
 	Enabled     *bool             `json:"enabled,omitempty"`
 	Parameters  map[string]string `json:"parameters,omitempty"`
@@ -54,21 +65,33 @@ type RuleInput struct {
 // Rule is a stored rule with what the agent derives from it. Secret
 // parameters are masked.
 type Rule struct {
-	Name        string            `json:"name"`
-	Job         string            `json:"job"`
-	Schedule    string            `json:"schedule"`
-	Enabled     bool              `json:"enabled"`
-	Parameters  map[string]string `json:"parameters"`
-	Description string            `json:"description"`
-	Timeout     string            `json:"timeout"`
-	Overlap     Overlap           `json:"overlap"`
-	Notify      NotifyPolicy      `json:"notify"`
-	CreatedAt   time.Time         `json:"createdAt"`
-	UpdatedAt   time.Time         `json:"updatedAt"`
+	Name     string `json:"name"`
+	Job      string `json:"job"`
+	Schedule string `json:"schedule"`
+	// Timezone is the IANA zone the schedule is evaluated in ("UTC").
+	Timezone  string     `json:"timezone"`
+	StartDate *time.Time `json:"startDate,omitempty"`
+	EndDate   *time.Time `json:"endDate,omitempty"`
+	// FlexibleWindow is a Go duration, empty for none.
+	FlexibleWindow string            `json:"flexibleWindow"`
+	Enabled        bool              `json:"enabled"`
+	Parameters     map[string]string `json:"parameters"`
+	Description    string            `json:"description"`
+	Timeout        string            `json:"timeout"`
+	Overlap        Overlap           `json:"overlap"`
+	Notify         NotifyPolicy      `json:"notify"`
+	CreatedAt      time.Time         `json:"createdAt"`
+	UpdatedAt      time.Time         `json:"updatedAt"`
 
-	// NextFireTimes are the next (up to 5) fire times in UTC; empty when
-	// the rule is disabled or never fires again.
+	// NextFireTimes are the next (up to 5) fire times in UTC, honouring
+	// the zone, the dates and at(); empty when the rule is disabled or
+	// never fires again. With a flexible window, each run starts at a point
+	// within the window after its fire time.
 	NextFireTimes []time.Time `json:"nextFireTimes"`
+	// Done is true when the schedule has no fire left: an at() rule after
+	// its time, a rule past its end date or its last year. A done rule is
+	// kept and never fires again.
+	Done bool `json:"done"`
 	// ScheduleText is the schedule in words.
 	ScheduleText string      `json:"scheduleText"`
 	LastRun      *RunSummary `json:"lastRun,omitempty"`

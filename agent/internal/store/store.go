@@ -222,18 +222,27 @@ type NotifyPolicy struct {
 
 // Rule is a schedule that fires a job with parameters.
 type Rule struct {
-	Name        string
-	Job         string
-	Schedule    string // cron(...) or rate(...)
-	Enabled     bool
-	Parameters  map[string]string // real values, secrets included
-	Description string
-	Timeout     time.Duration // 0: none
-	Overlap     api.Overlap
-	Notify      NotifyPolicy
-	Sync        Sync
-	CreatedAt   time.Time // also the anchor of rate() schedules
-	UpdatedAt   time.Time
+	Name     string
+	Job      string
+	Schedule string // cron(...), rate(...) or at(...), in canonical form
+	// Timezone is the IANA zone cron() and at() are evaluated in; "UTC"
+	// (never empty once stored).
+	Timezone string
+	// StartDate and EndDate bound the fires (zero: none); rate() counts
+	// from StartDate when it is set.
+	StartDate, EndDate time.Time
+	// FlexibleWindow is how long after each fire time the run may start
+	// (0: exactly at the fire time).
+	FlexibleWindow time.Duration
+	Enabled        bool
+	Parameters     map[string]string // real values, secrets included
+	Description    string
+	Timeout        time.Duration // 0: none
+	Overlap        api.Overlap
+	Notify         NotifyPolicy
+	Sync           Sync
+	CreatedAt      time.Time // also the anchor of rate() schedules
+	UpdatedAt      time.Time
 }
 
 // Run is one execution of a job. Its JSON form is how agents relay runs to
