@@ -10,12 +10,24 @@ import (
 // Describe returns a short English sentence for the console, for example
 // "At 10:15 UTC on the last Friday of the month", "Every 5 minutes" or
 // "Every 30 minutes between 20:00 and 02:59 UTC, Monday through Friday".
+// Clock times are named with the schedule's zone ("At 09:00
+// Europe/Paris"); an at() reads "Once, on 2027-03-14 at 09:30 Europe/Paris".
+// Start and end dates are not described: the console shows them apart.
 func (s *Schedule) Describe() string {
-	if s.every > 0 {
+	zone := s.Location().String()
+	switch {
+	case s.every > 0:
 		return describeRate(s.every)
+	case s.isAt:
+		t := time.Unix(s.at, 0).UTC()
+		clock := t.Format("15:04")
+		if t.Second() != 0 {
+			clock = t.Format("15:04:05")
+		}
+		return "Once, on " + t.Format("2006-01-02") + " at " + clock + " " + zone
 	}
 	c := &s.cron
-	return c.describeTime() + c.day.describe() + describeMonths(c.months.items) + describeYears(c.yearItems)
+	return c.describeTime(zone) + c.day.describe() + describeMonths(c.months.items) + describeYears(c.yearItems)
 }
 
 func describeRate(every time.Duration) string {
@@ -34,7 +46,7 @@ func describeRate(every time.Duration) string {
 
 // describeTime covers the minutes and hours fields: a list of clock times
 // when there are few, else how often in the hour and during which hours.
-func (c *cronSpec) describeTime() string {
+func (c *cronSpec) describeTime(zone string) string {
 	minD, hourD := &fieldDefs[fieldMinutes], &fieldDefs[fieldHours]
 	mins, hourVals := sortedValues(minD, c.minutes.items), sortedValues(hourD, c.hours.items)
 	hours := runs(hourVals, hourD, true)
@@ -45,7 +57,7 @@ func (c *cronSpec) describeTime() string {
 				times = append(times, fmt.Sprintf("%02d:%02d", h, mins[0]))
 			}
 		}
-		return "At " + joinAnd(times) + " UTC"
+		return "At " + joinAnd(times) + " " + zone
 	}
 
 	var minute string
@@ -73,20 +85,20 @@ func (c *cronSpec) describeTime() string {
 	case len(items) == 1 && items[0].step > 1:
 		it := items[0]
 		vals := it.values(hourD)
-		return fmt.Sprintf("%s in every %s hour from %02d:00 through %02d:59 UTC",
-			minute, ordinal(it.step), it.start, vals[len(vals)-1])
+		return fmt.Sprintf("%s in every %s hour from %02d:00 through %02d:59 %s",
+			minute, ordinal(it.step), it.start, vals[len(vals)-1], zone)
 	}
 	if at {
 		minute += " past every hour"
 	}
 	if len(hours) == 1 {
-		return fmt.Sprintf("%s between %02d:00 and %02d:59 UTC", minute, hours[0].first, hours[0].last)
+		return fmt.Sprintf("%s between %02d:00 and %02d:59 %s", minute, hours[0].first, hours[0].last, zone)
 	}
 	windows := make([]string, len(hours))
 	for i, r := range hours {
 		windows[i] = fmt.Sprintf("%02d:00-%02d:59", r.first, r.last)
 	}
-	return minute + " during " + joinAnd(windows) + " UTC"
+	return minute + " during " + joinAnd(windows) + " " + zone
 }
 
 // frequency describes a minutes range or step: "Every 5 minutes",

@@ -88,46 +88,73 @@ func bitsOf(d *fieldDef, items []item) uint64 {
 	return b
 }
 
-// Parse parses and validates an EventBridge schedule expression:
-// cron(Minutes Hours Day-of-month Month Day-of-week Year) or rate(Value Unit),
-// all in UTC. Surrounding whitespace is ignored, and fields may be separated
-// by any run of spaces (but not tabs or line breaks). A failure is returned as an *Error that names the
-// field, what was found there and what the field allows.
+// Parse parses and validates a schedule expression: cron(Minutes Hours
+// Day-of-month Month Day-of-week Year), rate(Value Unit) or
+// at(yyyy-mm-ddThh:mm:ss), evaluated in UTC until given a zone with In.
+// Surrounding whitespace is ignored, and fields may be separated by any run
+// of spaces (but not tabs or line breaks); String gives the canonical form.
+// A failure is returned as an *Error that names the field, what was found
+// there and what the field allows.
 func Parse(expr string) (*Schedule, error) {
 	expr = strings.TrimSpace(expr)
 	if n := utf8.RuneCountInString(expr); n > maxExpressionLen {
 		return nil, errorf("", "", "at most 256 characters",
 			"is %d characters long; EventBridge allows at most %d", n, maxExpressionLen)
 	}
-	// The expression goes to EventBridge as written: fields are separated by
-	// spaces; a tab or line break inside is a mistake, not a separator.
+	// A tab or line break inside is a mistake, not a separator.
 	if strings.ContainsFunc(expr, func(r rune) bool { return r != ' ' && unicode.IsSpace(r) }) {
 		return nil, errorf("", expr, "fields separated by spaces",
 			"contains whitespace other than spaces; separate the fields with spaces")
 	}
+	s := &Schedule{start: math.MinInt64, end: math.MaxInt64}
 	switch {
 	case strings.HasPrefix(expr, "cron(") && strings.HasSuffix(expr, ")"):
-		c, err := parseCron(expr[len("cron(") : len(expr)-1])
+		body := strings.Fields(expr[len("cron(") : len(expr)-1])
+		c, err := parseCron(body)
 		if err != nil {
 			return nil, err
 		}
-		return &Schedule{expr: expr, cron: c}, nil
+		s.expr, s.cron = "cron("+strings.Join(body, " ")+")", c
 	case strings.HasPrefix(expr, "rate(") && strings.HasSuffix(expr, ")"):
-		every, err := parseRate(expr[len("rate(") : len(expr)-1])
+		body := strings.Fields(expr[len("rate(") : len(expr)-1])
+		every, err := parseRate(body)
 		if err != nil {
 			return nil, err
 		}
-		return &Schedule{expr: expr, every: every}, nil
+		s.expr, s.every = "rate("+strings.Join(body, " ")+")", every
+	case strings.HasPrefix(expr, "at(") && strings.HasSuffix(expr, ")"):
+		body := strings.TrimSpace(expr[len("at(") : len(expr)-1])
+		at, err := parseAt(body)
+		if err != nil {
+			return nil, err
+		}
+		s.expr, s.isAt, s.at = "at("+body+")", true, at
+	default:
+		return nil, errorf("", expr, "cron(...), rate(...) or at(...)", "must be cron(...), rate(...) or at(...)")
 	}
-	return nil, errorf("", expr, "cron(...) or rate(...)", "must be cron(...) or rate(...)")
+	return s, nil
 }
 
-// parseCron parses the six fields between "cron(" and ")".
-func parseCron(body string) (cronSpec, *Error) {
+// parseAt parses the yyyy-mm-ddThh:mm:ss of at() into wall seconds (Unix
+// seconds as if the wall time were UTC).
+func parseAt(body string) (int64, *Error) {
+	const layout = "2006-01-02T15:04:05"
+	t, err := time.Parse(layout, body)
+	if err != nil || len(body) != len(layout) {
+		return 0, errorf("at", body, "yyyy-mm-ddThh:mm:ss",
+			"%q is not a date and time written yyyy-mm-ddThh:mm:ss, e.g. at(2027-03-14T09:30:00)", body)
+	}
+	if y := t.Year(); y < minYear || y > maxYear {
+		return 0, errorf("at", body, "years 1970-2199", "%q is outside the years 1970-2199", body)
+	}
+	return t.Unix(), nil
+}
+
+// parseCron parses the fields between "cron(" and ")".
+func parseCron(parts []string) (cronSpec, *Error) {
 	var c cronSpec
-	parts := strings.Fields(body)
 	if len(parts) != 6 {
-		return c, errorf("", strings.TrimSpace(body), "6 fields",
+		return c, errorf("", strings.Join(parts, " "), "6 fields",
 			"cron() needs 6 fields (minutes hours day-of-month month day-of-week year), found %d", len(parts))
 	}
 	var err *Error
@@ -247,6 +274,9 @@ func parseDayOfWeek(text string) (daySpec, *Error) {
 			return daySpec{}, errorf(d.name, text, "d#n with n in 1-5", "%q occurrence must be 1-5", text)
 		}
 		return daySpec{kind: daysNthWeekday, n: weekday, nth: n}, nil
+	case strings.Contains(text, "L") && strings.ContainsAny(text, ",-"):
+		// "6L,2" or "2-6L": L must stand alone, wherever in the list it is.
+		return daySpec{}, errorf(d.name, text, "nL on its own", "%q uses L in a list or range; it must stand alone", text)
 	case len(text) > 1 && strings.HasSuffix(text, "L"):
 		if strings.ContainsAny(text, ",-") {
 			return daySpec{}, errorf(d.name, text, "nL on its own", "%q uses L in a list or range; it must stand alone", text)
@@ -426,13 +456,13 @@ func isDigits(s string) bool {
 	return true
 }
 
-// parseRate parses the "Value Unit" between "rate(" and ")".
-func parseRate(body string) (time.Duration, *Error) {
+// parseRate parses the value and unit between "rate(" and ")".
+func parseRate(parts []string) (time.Duration, *Error) {
 	const units = "minute, minutes, hour, hours, day or days"
-	parts := strings.Fields(body)
 	if len(parts) != 2 {
-		return 0, errorf("rate", strings.TrimSpace(body), "a value and a unit",
-			"%q must be a value and a unit, e.g. rate(5 minutes)", strings.TrimSpace(body))
+		body := strings.Join(parts, " ")
+		return 0, errorf("rate", body, "a value and a unit",
+			"%q must be a value and a unit, e.g. rate(5 minutes)", body)
 	}
 	value, unitText := parts[0], parts[1]
 	n, ok := parseNumber(value)

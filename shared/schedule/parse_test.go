@@ -62,6 +62,8 @@ func TestParseAcceptsWhatEventBridgeAccepts(t *testing.T) {
 		"rate(1 day)",
 		"rate(7 days)",
 		"rate( 5   minutes )",
+		"at(2027-03-14T02:30:00)",
+		" at( 2027-11-07T01:30:59 ) ",
 		"rate(106751 days)",
 		// The longest EventBridge stores.
 		cronOfLength(256),
@@ -73,8 +75,12 @@ func TestParseAcceptsWhatEventBridgeAccepts(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Parse(%q) = %v, want it accepted", expr, err)
 			}
-			if got, want := s.String(), strings.TrimSpace(expr); got != want {
-				t.Errorf("String() = %q, want the trimmed expression %q", got, want)
+			if got, want := s.String(), canonical(expr); got != want {
+				t.Errorf("String() = %q, want the canonical form %q", got, want)
+			}
+			again, err := Parse(s.String())
+			if err != nil || again.String() != s.String() {
+				t.Errorf("Parse(String()) = %v, %v; the canonical form must parse to itself", again, err)
 			}
 		})
 	}
@@ -84,13 +90,20 @@ func TestParseRejectsWithFieldAndReason(t *testing.T) {
 	t.Parallel()
 	tests := []struct{ expr, want string }{
 		// Not an expression.
-		{"", `expression: must be cron(...) or rate(...)`},
-		{"   ", `expression: must be cron(...) or rate(...)`},
-		{"0 12 * * ? *", `expression: must be cron(...) or rate(...)`},
-		{"cron(0 12 * * ? *", `expression: must be cron(...) or rate(...)`},
-		{"CRON(0 12 * * ? *)", `expression: must be cron(...) or rate(...)`},
-		{"cron (0 12 * * ? *)", `expression: must be cron(...) or rate(...)`},
-		{"at(2021-01-01T00:00:00)", `expression: must be cron(...) or rate(...)`},
+		{"", `expression: must be cron(...), rate(...) or at(...)`},
+		{"   ", `expression: must be cron(...), rate(...) or at(...)`},
+		{"0 12 * * ? *", `expression: must be cron(...), rate(...) or at(...)`},
+		{"cron(0 12 * * ? *", `expression: must be cron(...), rate(...) or at(...)`},
+		{"CRON(0 12 * * ? *)", `expression: must be cron(...), rate(...) or at(...)`},
+		{"cron (0 12 * * ? *)", `expression: must be cron(...), rate(...) or at(...)`},
+		{"at(2021-01-01 00:00:00)", `at: "2021-01-01 00:00:00" is not a date and time written yyyy-mm-ddThh:mm:ss, e.g. at(2027-03-14T09:30:00)`},
+		{"at(2021-02-30T00:00:00)", `at: "2021-02-30T00:00:00" is not a date and time written yyyy-mm-ddThh:mm:ss, e.g. at(2027-03-14T09:30:00)`},
+		{"at(2021-01-01T00:00)", `at: "2021-01-01T00:00" is not a date and time written yyyy-mm-ddThh:mm:ss, e.g. at(2027-03-14T09:30:00)`},
+		{"at(2021-01-01T00:00:00Z)", `at: "2021-01-01T00:00:00Z" is not a date and time written yyyy-mm-ddThh:mm:ss, e.g. at(2027-03-14T09:30:00)`},
+		{"at(2200-01-01T00:00:00)", `at: "2200-01-01T00:00:00" is outside the years 1970-2199`},
+		{"at()", `at: "" is not a date and time written yyyy-mm-ddThh:mm:ss, e.g. at(2027-03-14T09:30:00)`},
+		{"cron(0 0 ? * 6L,2 *)", `day-of-week: "6L,2" uses L in a list or range; it must stand alone`},
+		{"cron(0 0 ? * 2-6L *)", `day-of-week: "2-6L" uses L in a list or range; it must stand alone`},
 		{cronOfLength(257), `expression: is 257 characters long; EventBridge allows at most 256`},
 		{"cron(0 12\t* * ? *)", `expression: contains whitespace other than spaces; separate the fields with spaces`},
 		{"cron(0 12\n* * ? *)", `expression: contains whitespace other than spaces; separate the fields with spaces`},
@@ -245,7 +258,7 @@ func TestErrorFieldsSayWhereWhatAndWhatIsAllowed(t *testing.T) {
 		{"cron(0 12 * 13 ? *)", "month", "13", "1-12 (JAN-DEC)"},
 		{"cron(0 12 * * * *)", "day-of-month and day-of-week", "* *", `"?" in exactly one of them`},
 		{"rate(1 minutes)", "rate", "minutes", "minute, minutes, hour, hours, day or days"},
-		{"every 5 minutes", "", "every 5 minutes", "cron(...) or rate(...)"},
+		{"every 5 minutes", "", "every 5 minutes", "cron(...), rate(...) or at(...)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.expr, func(t *testing.T) {
@@ -304,4 +317,12 @@ func cronOfLength(n int) string {
 		s = "cron(00" + s[len("cron(0"):]
 	}
 	return s
+}
+
+// canonical is what String should give for expr: trimmed, one space
+// between the fields, none inside the parentheses' edges.
+func canonical(expr string) string {
+	expr = strings.TrimSpace(expr)
+	open := strings.Index(expr, "(")
+	return expr[:open+1] + strings.Join(strings.Fields(expr[open+1:len(expr)-1]), " ") + ")"
 }

@@ -1,68 +1,168 @@
 // Package schedule parses, validates, evaluates and describes AWS EventBridge
-// schedule expressions, with EventBridge's own rules:
+// schedule expressions, with the rules EventBridge and EventBridge Scheduler
+// share:
 //
 //	cron(Minutes Hours Day-of-month Month Day-of-week Year)
 //	rate(Value Unit)
+//	at(yyyy-mm-ddThh:mm:ss)      one fire (EventBridge Scheduler only)
 //
-// Everything is in UTC. Parse accepts exactly what EventBridge accepts and
-// says which field is wrong and why otherwise; Next gives the fire times the
-// local scheduler uses, the same ones EventBridge would give; Describe puts
-// an expression into words for the console.
+// A parsed Schedule is evaluated in UTC unless given a zone (In), as
+// EventBridge Scheduler does: cron() and at() name wall-clock times in the
+// zone; when daylight saving time moves the clock forward, a fire time that
+// does not exist that day is skipped, and when it moves back, a fire time
+// that occurs twice fires once, the first time. rate() is a fixed interval
+// (a day is 24 hours) whatever the zone does. Between bounds the fires with
+// start and end dates.
+//
+// Parse accepts exactly what EventBridge accepts and says which field is
+// wrong and why otherwise; Next gives the fire times the local scheduler
+// uses, the same ones EventBridge would give; Describe puts an expression
+// into words for the console.
 //
 // No schedule fires after 2199, the last year EventBridge's year field
 // allows, so every search for the next fire time is bounded.
 package schedule
 
-import "time"
+import (
+	"fmt"
+	"math"
+	"sync"
+	"time"
+	_ "time/tzdata" // zones work on machines without a zone database too
+)
 
 // Schedule is a parsed expression. It is immutable and safe for concurrent
 // use.
 type Schedule struct {
-	expr string
+	expr string // canonical form
 
 	// rate(): every > 0, fire times are anchor + k×every for k ≥ 1.
 	every  time.Duration
 	anchor int64 // Unix seconds, a whole minute
 
-	cron cronSpec // cron(), when every == 0
+	// at(): isAt, the one fire's wall time in Unix seconds as if in UTC.
+	isAt bool
+	at   int64
+
+	cron cronSpec // cron(), when every == 0 and !isAt
+
+	loc        *time.Location // nil: UTC
+	start, end int64          // Unix seconds: fires are in [start, end]
 }
 
-// String returns the expression as given to Parse, without surrounding
-// whitespace.
+// String returns the expression in its canonical form: no surrounding
+// whitespace, one space between fields. Two expressions that mean the same
+// thing as written differently only in spacing have the same String.
 func (s *Schedule) String() string { return s.expr }
 
-// IsRate reports whether the expression is rate() rather than cron().
+// IsRate reports whether the expression is rate().
 func (s *Schedule) IsRate() bool { return s.every > 0 }
 
-// Interval returns the interval of a rate() expression, and 0 for cron().
+// IsAt reports whether the expression is a one-time at().
+func (s *Schedule) IsAt() bool { return s.isAt }
+
+// Interval returns the interval of a rate() expression, and 0 otherwise.
 func (s *Schedule) Interval() time.Duration { return s.every }
 
-// WithAnchor returns a copy of a rate() schedule whose fire times are
-// t + k×interval for k ≥ 1, t truncated to the minute. Without an anchor,
-// rate() counts from the Unix epoch. A cron() schedule ignores the anchor.
-func (s *Schedule) WithAnchor(t time.Time) *Schedule {
+// Location returns the zone the schedule is evaluated in (time.UTC unless
+// set with In).
+func (s *Schedule) Location() *time.Location {
+	if s.loc == nil {
+		return time.UTC
+	}
+	return s.loc
+}
+
+// In returns a copy of s evaluated in loc: cron() and at() times are wall
+// times there. A nil loc means UTC.
+func (s *Schedule) In(loc *time.Location) *Schedule {
 	c := *s
-	a := t.Unix()
-	c.anchor = a - (a%60+60)%60 // down to the minute, before 1970 too
+	c.loc = loc
+	if loc == time.UTC {
+		c.loc = nil
+	}
 	return &c
 }
 
-// Next returns the first fire time strictly after after, in UTC at second 0,
-// and false when the schedule never fires again (a year range that has ended,
-// a day that never comes such as February 30, or past 2199). It does not
-// allocate.
-func (s *Schedule) Next(after time.Time) (time.Time, bool) {
-	var sec int64
-	var ok bool
-	if s.every > 0 {
-		sec, ok = s.nextRate(after.Unix())
-	} else {
-		sec, ok = s.cron.nextAfter(after.Unix())
+// WithAnchor returns a copy of a rate() schedule whose fire times are
+// t + k×interval for k ≥ 1, t truncated to the minute. Without an anchor,
+// rate() counts from the Unix epoch. Other schedules ignore the anchor.
+func (s *Schedule) WithAnchor(t time.Time) *Schedule {
+	c := *s
+	c.anchor = floorMinute(t.Unix())
+	return &c
+}
+
+// Between returns a copy of s that fires only from start to end, both
+// included; a zero time leaves that side open. A rate() schedule with a
+// start counts from it: its first fire is at the start (rounded up to the
+// minute), replacing any anchor. A one-time at() schedule ignores both, as
+// EventBridge Scheduler does.
+func (s *Schedule) Between(start, end time.Time) *Schedule {
+	c := *s
+	c.start, c.end = math.MinInt64, math.MaxInt64
+	if !start.IsZero() {
+		c.start = start.Unix()
+		if start.Nanosecond() != 0 {
+			c.start++ // the first whole second at or after start
+		}
+		if c.every > 0 {
+			c.anchor = floorMinute(c.start+59) - int64(c.every/time.Second)
+		}
 	}
-	if !ok {
+	if !end.IsZero() {
+		c.end = end.Unix()
+	}
+	return &c
+}
+
+// Start and End return the bounds set with Between (zero when open).
+func (s *Schedule) Start() time.Time { return boundTime(s.start, math.MinInt64) }
+
+// End returns the last instant the schedule may fire, zero when open.
+func (s *Schedule) End() time.Time { return boundTime(s.end, math.MaxInt64) }
+
+func boundTime(sec, open int64) time.Time {
+	if sec == open {
+		return time.Time{}
+	}
+	return time.Unix(sec, 0).UTC()
+}
+
+// floorMinute rounds Unix seconds down to the minute, before 1970 too.
+func floorMinute(sec int64) int64 { return sec - (sec%60+60)%60 }
+
+// Next returns the first fire time strictly after after, in UTC (at second
+// 0 but for an at() written with seconds), and false when the schedule never
+// fires again (an at() that has passed, an end date or a year range that has
+// ended, a day that never comes such as February 30, or past 2199). It does
+// not allocate.
+func (s *Schedule) Next(after time.Time) (time.Time, bool) {
+	sec := after.Unix()
+	var next int64
+	var ok bool
+	switch {
+	case s.isAt:
+		next, ok = s.nextAt(sec)
+		if !ok {
+			return time.Time{}, false
+		}
+		return time.Unix(next, 0).UTC(), true
+	case s.start != math.MinInt64 && sec < s.start-1:
+		sec = s.start - 1
+	}
+	switch {
+	case s.every > 0:
+		next, ok = s.nextRate(sec)
+	case s.loc == nil:
+		next, ok = s.cron.nextAfter(sec)
+	default:
+		next, ok = s.nextCronIn(sec)
+	}
+	if !ok || next > s.end {
 		return time.Time{}, false
 	}
-	return time.Unix(sec, 0).UTC(), true
+	return time.Unix(next, 0).UTC(), true
 }
 
 // NextN returns up to n fire times after after, in order; fewer when the
@@ -83,6 +183,13 @@ func (s *Schedule) NextN(after time.Time, n int) []time.Time {
 	return out
 }
 
+// Done reports whether the schedule has no fire after now: an at() that has
+// passed, an end date or a last year behind.
+func (s *Schedule) Done(now time.Time) bool {
+	_, ok := s.Next(now)
+	return !ok
+}
+
 // nextRate is Next for rate(): the first anchor + k×every (k ≥ 1) after sec.
 func (s *Schedule) nextRate(sec int64) (int64, bool) {
 	if sec >= lastMinute || s.anchor > lastMinute {
@@ -96,4 +203,104 @@ func (s *Schedule) nextRate(sec int64) (int64, bool) {
 		next = sec - int64(since%uint64(every)) + every
 	}
 	return next, next <= lastMinute
+}
+
+// nextAt is Next for at(): its instant, if it exists in the zone and is
+// after sec.
+func (s *Schedule) nextAt(sec int64) (int64, bool) {
+	t, ok := firstInstant(s.loc, s.at)
+	return t, ok && t > sec
+}
+
+// nextCronIn is Next for cron() in a zone: the first picked wall time after
+// the wall time of sec whose first instant is after sec. A wall time the
+// clock skips has no instant and is passed over; one the clock shows twice
+// counts at its first instant only, so a fire during the repeated hour whose
+// first occurrence has passed is passed over too.
+func (s *Schedule) nextCronIn(sec int64) (int64, bool) {
+	wall := sec + offsetAt(s.loc, sec)
+	for {
+		w, ok := s.cron.nextAfter(wall)
+		if !ok {
+			return 0, false
+		}
+		if t, ok := firstInstant(s.loc, w); ok && t > sec {
+			return t, true
+		}
+		wall = w
+	}
+}
+
+// offsetAt is loc's offset from UTC at Unix second sec, in seconds.
+func offsetAt(loc *time.Location, sec int64) int64 {
+	if loc == nil {
+		return 0
+	}
+	_, off := time.Unix(sec, 0).In(loc).Zone()
+	return int64(off)
+}
+
+// firstInstant returns the earliest Unix second whose wall time in loc is
+// wall (Unix seconds as if in UTC), and false when the clock skips it. The
+// offsets in force a day before and a day after are the only candidates: no
+// zone changes its offset twice within two days.
+func firstInstant(loc *time.Location, wall int64) (int64, bool) {
+	if loc == nil {
+		return wall, true
+	}
+	first, ok := int64(0), false
+	for _, probe := range [2]int64{wall - 86400, wall + 86400} {
+		t := wall - offsetAt(loc, probe)
+		if offsetAt(loc, t) == wall-t && (!ok || t < first) {
+			first, ok = t, true
+		}
+	}
+	return first, ok
+}
+
+// LoadLocation returns the zone named by an IANA name such as
+// "America/New_York"; "" and "UTC" are UTC. Names are looked up once and
+// kept. "Local" is refused: a schedule must mean the same on every machine.
+func LoadLocation(name string) (*time.Location, error) {
+	switch name {
+	case "", "UTC":
+		return time.UTC, nil
+	case "Local":
+		return nil, fmt.Errorf("time zone %q depends on the machine; name the zone, such as Europe/Paris", name)
+	}
+	if loc, ok := zones.Load(name); ok {
+		return loc.(*time.Location), nil
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, fmt.Errorf("%q is not a time zone in the IANA database (such as America/New_York or Europe/Paris)", name)
+	}
+	zones.Store(name, loc)
+	return loc, nil
+}
+
+var zones sync.Map // name → *time.Location
+
+// WindowOffset returns how long after a fire time at a run starts when its
+// schedule has a flexible window: a point in [0, window), in whole seconds,
+// chosen from key (the rule's name) and the fire time alone, so every agent
+// and every restart picks the same one. It is 0 when window < 1s. It does
+// not allocate.
+func WindowOffset(key string, at time.Time, window time.Duration) time.Duration {
+	secs := uint64(window / time.Second)
+	if secs == 0 {
+		return 0
+	}
+	// FNV-1a over the key and the fire time's Unix seconds.
+	const prime = 1099511628211
+	h := uint64(14695981039346656037)
+	for i := range len(key) {
+		h = (h ^ uint64(key[i])) * prime
+	}
+	u := uint64(at.Unix())
+	for range 8 {
+		h = (h ^ (u & 0xff)) * prime
+		u >>= 8
+	}
+	return time.Duration(h%secs) * time.Second
 }
