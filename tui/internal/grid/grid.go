@@ -119,6 +119,16 @@ func Fit1(s string, w int, right bool) string {
 	return s + pad
 }
 
+// Wrap breaks prose into lines of at most w cells, at spaces where it
+// can: a sentence the console must show whole (an error, what a clock
+// change does). A newline in s becomes a space first.
+func Wrap(s string, w int) []string {
+	if w <= 0 {
+		return nil
+	}
+	return strings.Split(ansi.Wrap(Line(s), w, ""), "\n")
+}
+
 // Pad fills s with blank lines up to height lines, or cuts it to height.
 func Pad(s string, height int) string {
 	if height <= 0 {

@@ -1,6 +1,7 @@
 package grid
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/charmbracelet/x/ansi"
@@ -42,5 +43,16 @@ func TestPairsShowANewlineInAValueAsBackslashN(t *testing.T) {
 	got := Pairs(map[string]string{"url": "https://x", "header": "A: 1\nB: 2"}, "  ", "(none)")
 	if want := `header=A: 1\nB: 2  url=https://x`; got != want {
 		t.Errorf("Pairs = %q, want %q", got, want)
+	}
+}
+
+func TestWrapBreaksProseAtSpacesWithinTheWidth(t *testing.T) {
+	got := Wrap("Clocks go forward 1 hour on Sun 14 Mar\nat 02:00: the 02:30 fire is skipped.", 20)
+	want := []string{"Clocks go forward 1", "hour on Sun 14 Mar", "at 02:00: the 02:30", "fire is skipped."}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("Wrap = %q, want %q", got, want)
+	}
+	if got := Wrap("anything", 0); got != nil {
+		t.Errorf("Wrap to no width = %q, want nothing", got)
 	}
 }
