@@ -3,7 +3,10 @@ package tui_test
 import (
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/jobbridge/jobbridge/agent"
+	"github.com/jobbridge/jobbridge/agent/agenttest"
 	"github.com/jobbridge/jobbridge/shared/api"
 )
 
@@ -29,7 +32,7 @@ func TestCreateRuleWithParameters(t *testing.T) {
 	f.typeText("call-partner")
 	f.press("tab", "right", "right", "tab") // job: demo -> echo -> http
 	f.typeText("rate(10 minutes)")
-	f.press("tab", "tab", "tab", "tab", "tab") // description, enabled, timeout, overlap -> url
+	f.press("tab", "tab", "tab", "tab", "tab", "tab", "tab", "tab", "tab") // zone, start, end, window, description, enabled, timeout, overlap -> url
 	f.press("ctrl+s")
 	f.waitFor(t, "Fix the fields marked ✗ first.", "required")
 	f.typeText("https://partner.example/orders")
@@ -63,8 +66,8 @@ func TestEditKeepsASecretLeftUntouched(t *testing.T) {
 	f := setup(t, adminToken, 80, 30, "rules", seedRuns)
 	f.waitFor(t, "live", "ping-partner", "admin")
 	f.press("down", "e")
-	f.waitFor(t, "Edit rule ping-partner", "(unchanged; type to replace)")
-	f.press("tab", "tab") // job -> schedule -> description
+	f.waitFor(t, "Edit rule ping-partner", "*url")
+	f.press("tab", "tab", "tab", "tab", "tab", "tab") // job, schedule, zone, start, end, window -> description
 	f.typeText("pings the partner")
 	f.press("ctrl+s")
 	f.waitFor(t, "rule ping-partner saved")
@@ -116,4 +119,99 @@ func TestRestartWithEditedParametersKeepsSecretsMasked(t *testing.T) {
 	if strings.Contains(screen, "s3cr3t") {
 		t.Errorf("a secret shows:\n%s", screen)
 	}
+}
+
+// newRuleForm opens the new-rule form and moves to the time-zone field,
+// after typing the name and the schedule.
+func newRuleForm(t *testing.T, f *fixture, name, schedule string) {
+	t.Helper()
+	f.waitFor(t, "live", "nightly-report", "admin")
+	f.press("n")
+	f.waitFor(t, "New rule", "*Name")
+	f.typeText(name)
+	f.press("tab", "tab") // job demo -> schedule
+	f.typeText(schedule)
+	f.press("tab") // -> time zone
+	f.waitFor(t, "A city or area, e.g. America/New_York")
+}
+
+func TestTimeZoneCompletesWhatIsTyped(t *testing.T) {
+	f := setup(t, adminToken, 100, 34, "rules", seedRuns)
+	newRuleForm(t, f, "ny-morning", "cron(0 9 * * ? *)")
+	f.press("ctrl+a", "ctrl+k")
+	f.typeText("america/new_y")
+	f.waitFor(t, "tab: America/New_York")
+	f.press("tab")
+	f.waitFor(t, "Time zone      America/New_York", "✓ At 09:00 America/New_York", "EDT  Fri 13:00 UTC  Fri 14:00 CET")
+	// A zone is accepted once: tab then moves on, as in any field.
+	f.press("tab")
+	f.waitFor(t, "RFC 3339 (2027-03-14T09:30:00-04:00), or 2027-03-14 09:30 in the rule's time zone.")
+	screen := f.screen(t)
+	if strings.Contains(screen, "✗") {
+		t.Errorf("a completed zone is marked wrong:\n%s", screen)
+	}
+}
+
+func TestTimeZoneCompletionOffersOthersByPartOfTheName(t *testing.T) {
+	f := setup(t, adminToken, 100, 34, "rules", seedRuns)
+	newRuleForm(t, f, "paris-noon", "cron(0 12 * * ? *)")
+	f.press("ctrl+a", "ctrl+k")
+	f.typeText("paris")
+	f.waitFor(t, "tab: Europe/Paris")
+	f.press("tab")
+	f.waitFor(t, "Time zone      Europe/Paris", "✓ At 12:00 Europe/Paris")
+}
+
+func TestUnknownTimeZoneIsMarkedWithTheReason(t *testing.T) {
+	f := setup(t, adminToken, 100, 34, "rules", seedRuns)
+	newRuleForm(t, f, "on-mars", "cron(0 9 * * ? *)")
+	f.press("ctrl+a", "ctrl+k")
+	f.typeText("Mars/Olympus_Mons")
+	f.waitFor(t, `"Mars/Olympus_Mons" is not a time zone in the IANA database`, "Fire times show once the time zone is valid.")
+	f.press("ctrl+s")
+	f.waitFor(t, "Fix the fields marked ✗ first.")
+	if f.requests.count("POST /rules") != 0 {
+		t.Error("a rule with an unknown zone was sent to the agent")
+	}
+}
+
+func TestDatesAndWindowAreCheckedInTheRulesZone(t *testing.T) {
+	f := setup(t, adminToken, 100, 34, "rules", seedRuns)
+	newRuleForm(t, f, "ny-dates", "cron(30 2 * * ? *)")
+	f.press("ctrl+a", "ctrl+k")
+	f.typeText("America/New_York")
+	f.press("tab")
+	f.typeText("2027-03-14 02:30")
+	f.waitFor(t, "2027-03-14 02:30 does not exist in America/New_York: the clocks skip it")
+	f.press("ctrl+a", "ctrl+k")
+	f.typeText("2027-03-15 00:00")
+	f.press("tab")
+	f.typeText("2027-03-01T00:00:00Z")
+	f.waitFor(t, "must be after the start date")
+	f.press("ctrl+a", "ctrl+k")
+	f.typeText("2027-04-01T00:00:00Z")
+	f.press("tab")
+	f.typeText("30s")
+	f.waitFor(t, "30s is outside 1m to 24h")
+	f.press("backspace", "backspace", "backspace")
+	f.typeText("15m")
+	f.waitFor(t, "Each run starts within 15m after its fire time.", "Mon 2027-03-15 02:30 EDT")
+}
+
+func TestPreviewShowsThreeZonesAndWhatTheClockChangeDoes(t *testing.T) {
+	// Four days before New York's clocks go forward in 2027.
+	now := time.Date(2027, 3, 10, 12, 0, 0, 0, time.UTC)
+	f := setupWith(t, agenttest.Options{Scheduler: agent.SchedulerLocal, Now: func() time.Time { return now }},
+		adminToken, 100, 34, "rules", seedRuns)
+	newRuleForm(t, f, "ny-night", "cron(30 2 * * ? *)")
+	f.press("ctrl+a", "ctrl+k")
+	f.typeText("America/New_York")
+	f.waitFor(t, "Clocks go forward 1 hour on Sun 14 Mar at 02:00 America/New_York: the 02:30 fire is", "skipped that day.")
+	requireGolden(t, f.screen(t))
+}
+
+func TestPreviewSaysWhenAnAtScheduleIsDone(t *testing.T) {
+	f := setup(t, adminToken, 100, 34, "rules", seedRuns)
+	newRuleForm(t, f, "once", "at(2024-01-01T09:00:00)")
+	contains(t, f.screen(t), "✓ Once, on 2024-01-01 at 09:00 UTC", "Done: its time has passed; it never fires again.")
 }

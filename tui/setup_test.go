@@ -56,11 +56,15 @@ func setup(t *testing.T, token string, w, h int, start string, seed func(a *agen
 	return setupWith(t, agenttest.Options{Scheduler: agent.SchedulerLocal}, token, w, h, start, seed)
 }
 
-// setupWith is setup with an agent started with opts (its clock and role
-// tokens are always set).
+// setupWith is setup with an agent started with opts (its role tokens are
+// always set; its clock, the console's too, is fixedNow unless opts sets
+// one).
 func setupWith(t *testing.T, opts agenttest.Options, token string, w, h int, start string, seed func(a *agenttest.Agent)) *fixture {
 	t.Helper()
-	opts.Now, opts.RoleTokens = fixedNow, true
+	if opts.Now == nil {
+		opts.Now = fixedNow
+	}
+	opts.RoleTokens = true
 	a := agenttest.Start(t, opts)
 	if seed != nil {
 		seed(a)
@@ -72,7 +76,7 @@ func setupWith(t *testing.T, opts agenttest.Options, token string, w, h int, sta
 	t.Cleanup(cancel)
 	m := tui.New(ctx, tui.Options{
 		Client:   client.New("http://agent.test", token, client.WithHTTPClient(&http.Client{Transport: requests})),
-		Renderer: r, Now: fixedNow, Location: cet,
+		Renderer: r, Now: opts.Now, Location: cet,
 		Start: start, Backoff: 20 * time.Millisecond,
 	})
 	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(w, h))

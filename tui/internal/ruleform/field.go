@@ -9,6 +9,7 @@ import (
 	"github.com/charmbracelet/bubbles/textinput"
 
 	"github.com/jobbridge/jobbridge/shared/api"
+	"github.com/jobbridge/jobbridge/shared/schedule"
 	"github.com/jobbridge/jobbridge/tui/internal/session"
 )
 
@@ -29,6 +30,11 @@ const (
 	keyEnabled     = "enabled"
 	keyTimeout     = "timeout"
 	keyOverlap     = "overlap"
+	// The agent's names for them too, so its 400s land on these fields.
+	keyTimezone  = "timezone"
+	keyStartDate = "startDate"
+	keyEndDate   = "endDate"
+	keyWindow    = "flexibleWindow"
 )
 
 func paramKey(name string) string { return "parameters." + name }
@@ -38,6 +44,7 @@ type field struct {
 	key   string
 	label string
 	hint  string // what the field takes, shown after it
+	help  string // more about it, shown under it while it has the focus
 	kind  kind
 
 	input textinput.Model
@@ -51,6 +58,12 @@ type field struct {
 	// value (sent back masked, which the agent reads as "unchanged").
 	kept bool
 	err  string
+
+	// complete is set for a field that offers completions (the time
+	// zone): matches are those of what is typed, pick the one Tab takes.
+	complete func(typed string) []string
+	matches  []string
+	pick     int
 }
 
 func newText(s *session.Context, key, label, value, hint string) *field {
@@ -139,6 +152,32 @@ func newParamField(s *session.Context, p api.Param, value string) *field {
 	return f
 }
 
+// suggest refreshes the completions of what is typed.
+func (f *field) suggest() {
+	if f.complete == nil {
+		return
+	}
+	prev := ""
+	if f.pick < len(f.matches) {
+		prev = f.matches[f.pick]
+	}
+	f.matches, f.pick = f.complete(f.input.Value()), 0
+	for i, m := range f.matches {
+		if m == prev {
+			f.pick = i
+		}
+	}
+}
+
+// completion is what Tab would put in the field, "" when nothing or what
+// is already there.
+func (f *field) completion() string {
+	if f.pick >= len(f.matches) || f.matches[f.pick] == f.input.Value() {
+		return ""
+	}
+	return f.matches[f.pick]
+}
+
 // check validates a field on its own and records why it is wrong.
 func (f *field) check() {
 	f.err = ""
@@ -172,5 +211,58 @@ func (f *field) check() {
 		} else if d <= 0 {
 			f.err = "must be positive"
 		}
+	case f.key == keyTimezone:
+		if _, err := schedule.LoadLocation(v); err != nil {
+			f.err = err.Error()
+		}
+	case f.key == keyWindow && v != "":
+		f.err = checkWindow(v)
 	}
+}
+
+// The flexible window's bounds, as EventBridge Scheduler's.
+const (
+	minWindow = time.Minute
+	maxWindow = 24 * time.Hour
+)
+
+// checkWindow says what is wrong with a flexible window, "" if nothing.
+func checkWindow(v string) string {
+	d, err := time.ParseDuration(v)
+	switch {
+	case err != nil:
+		return fmt.Sprintf("%q is not a duration (e.g. 15m, 1h)", v)
+	case d < minWindow || d > maxWindow:
+		return fmt.Sprintf("%s is outside 1m to 24h", v)
+	case d%time.Minute != 0:
+		return "must be whole minutes, as EventBridge Scheduler's windows are"
+	}
+	return ""
+}
+
+// dateLayouts are the shorter ways to write a date, read in the rule's
+// zone.
+var dateLayouts = []string{"2006-01-02 15:04", "2006-01-02T15:04", "2006-01-02 15:04:05", "2006-01-02T15:04:05", "2006-01-02"}
+
+// parseDate reads a start or end date: RFC 3339, or a date and time
+// without an offset, in loc. A wall time the clock skips in loc is
+// refused: it names no instant. Empty is no date (the zero time).
+func parseDate(v string, loc *time.Location) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t, nil
+	}
+	for _, layout := range dateLayouts {
+		t, err := time.ParseInLocation(layout, v, loc)
+		if err != nil {
+			continue
+		}
+		if t.In(loc).Format(layout) != v {
+			return time.Time{}, fmt.Errorf("%s does not exist in %s: the clocks skip it", v, loc)
+		}
+		return t, nil
+	}
+	return time.Time{}, fmt.Errorf("%q is not a date: write RFC 3339 (2027-03-14T09:30:00-04:00) or 2027-03-14 09:30 in the rule's zone", v)
 }

@@ -1,7 +1,10 @@
 // Package ruleform is the console's form for a rule: create or edit one
-// (job picker, schedule checked as it is typed with its next five fire
-// times in UTC and local time and the sentence it means, inputs for the
-// job's parameters built from their metadata, enabled, timeout, overlap),
+// (job picker; schedule, time zone completed from the system's zones,
+// start and end dates and flexible window, all checked as they are typed,
+// with the next five fire times in the rule's zone, UTC and local time, the
+// sentence the schedule means and what a near clock change does to it;
+// inputs for the job's parameters built from their metadata; enabled,
+// timeout, overlap),
 // and the shorter form that runs a rule now, or restarts a run, with edited
 // parameters.
 package ruleform
@@ -38,6 +41,9 @@ const (
 // KeyMap is the form's keys.
 type KeyMap struct {
 	Next, Prev, Pick, Save, Cancel key.Binding
+	// Complete takes the time zone offered for what is typed; NextMatch
+	// and PrevMatch offer another.
+	Complete, NextMatch, PrevMatch key.Binding
 }
 
 // ShortHelp is the footer's keys.
@@ -45,7 +51,7 @@ func (k KeyMap) ShortHelp() []key.Binding { return []key.Binding{k.Next, k.Pick,
 
 // FullHelp is every key of the form.
 func (k KeyMap) FullHelp() [][]key.Binding {
-	return [][]key.Binding{{k.Next, k.Prev, k.Pick, k.Save, k.Cancel}}
+	return [][]key.Binding{{k.Next, k.Prev, k.Pick, k.Save, k.Cancel}, {k.Complete, k.NextMatch, k.PrevMatch}}
 }
 
 var keyMap = KeyMap{
@@ -54,6 +60,10 @@ var keyMap = KeyMap{
 	Pick:   key.NewBinding(key.WithKeys("left", "right", " "), key.WithHelp("←/→", "pick")),
 	Save:   key.NewBinding(key.WithKeys("ctrl+s"), key.WithHelp("ctrl+s", "save")),
 	Cancel: key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel")),
+
+	Complete:  key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "complete the time zone")),
+	NextMatch: key.NewBinding(key.WithKeys("ctrl+n"), key.WithHelp("ctrl+n", "next zone")),
+	PrevMatch: key.NewBinding(key.WithKeys("ctrl+p"), key.WithHelp("ctrl+p", "previous zone")),
 }
 
 // Model is the form.
@@ -196,7 +206,7 @@ func (m *Model) build() {
 	case Create, Edit:
 		r := m.original
 		if m.mode == Create {
-			r = api.Rule{Job: m.preJob, Enabled: true, Overlap: api.OverlapAllow}
+			r = api.Rule{Job: m.preJob, Enabled: true, Overlap: api.OverlapAllow, Timezone: "UTC"}
 			if r.Job == "" && len(m.jobs) > 0 {
 				r.Job = m.jobs[0].ID
 			}
@@ -213,7 +223,11 @@ func (m *Model) build() {
 		}
 		fs = append(fs,
 			newChoice(keyJob, "*Job", ids, names, r.Job, ""),
-			newText(s, keySchedule, "*Schedule", r.Schedule, "cron(m h dom mon dow year) or rate(n unit), UTC"),
+			newText(s, keySchedule, "*Schedule", r.Schedule, "cron(m h dom mon dow year), rate(n unit) or at(yyyy-mm-ddThh:mm:ss)"),
+			newZoneField(s, r.Timezone),
+			newDateField(s, keyStartDate, "Start date", r.StartDate, r.Timezone),
+			newDateField(s, keyEndDate, "End date", r.EndDate, r.Timezone),
+			newWindowField(s, r.FlexibleWindow),
 			newText(s, keyDescription, "Description", r.Description, ""),
 			newChoice(keyEnabled, "Enabled", []string{"true", "false"}, []string{"yes", "no"}, fmt.Sprint(r.Enabled), ""),
 			newText(s, keyTimeout, "Timeout", r.Timeout, "Go duration; empty for none"),
@@ -230,6 +244,39 @@ func (m *Model) build() {
 	}
 	// Fields are checked as they are left or typed in, and all on save:
 	// a fresh form does not open full of complaints.
+}
+
+// newZoneField is the time-zone input, completed from the system's zones.
+func newZoneField(s *session.Context, zone string) *field {
+	if zone == "" {
+		zone = "UTC"
+	}
+	f := newText(s, keyTimezone, "Time zone", zone, "IANA name; tab completes")
+	f.help = "A city or area, e.g. America/New_York; ctrl+n/ctrl+p for another match."
+	f.complete = func(typed string) []string { return completeZone(systemZones(), typed) }
+	return f
+}
+
+// newDateField is a start or end date input, shown in the rule's zone.
+func newDateField(s *session.Context, key, label string, t *time.Time, zone string) *field {
+	value := ""
+	if t != nil {
+		loc, err := schedule.LoadLocation(zone)
+		if err != nil {
+			loc = time.UTC
+		}
+		value = t.In(loc).Format(time.RFC3339)
+	}
+	f := newText(s, key, label, value, "RFC 3339; empty for none")
+	f.help = "RFC 3339 (2027-03-14T09:30:00-04:00), or 2027-03-14 09:30 in the rule's time zone."
+	return f
+}
+
+// newWindowField is the flexible window input.
+func newWindowField(s *session.Context, window string) *field {
+	f := newText(s, keyWindow, "Flex window", window, "1m to 24h; empty for none")
+	f.help = "Flexible window: each run starts at a point within it after its fire time."
+	return f
 }
 
 func orAllow(o api.Overlap) api.Overlap {
@@ -334,11 +381,24 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 	switch {
 	case msg.String() == "enter" && m.focus == len(m.fields)-1:
 		return m.save()
+	case key.Matches(msg, keyMap.Complete) && f.completion() != "":
+		f.input.SetValue(f.completion())
+		f.input.CursorEnd()
+		f.suggest()
+		m.typed(f)
+		return nil
+	case f.complete != nil && len(f.matches) > 0 && key.Matches(msg, keyMap.NextMatch, keyMap.PrevMatch):
+		step := 1
+		if key.Matches(msg, keyMap.PrevMatch) {
+			step = len(f.matches) - 1
+		}
+		f.pick = (f.pick + step) % len(f.matches)
+		return nil
 	case key.Matches(msg, keyMap.Next):
-		f.check()
+		m.check(f)
 		return m.focusField(m.focus + 1)
 	case key.Matches(msg, keyMap.Prev):
-		f.check()
+		m.check(f)
 		return m.focusField(m.focus - 1)
 	case f.kind == kindChoice && key.Matches(msg, keyMap.Pick):
 		step := 1
@@ -351,15 +411,82 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 		if f.key == keyJob {
 			m.rebuildParams(m.original.Parameters)
 		}
-		f.check()
+		m.check(f)
 		return nil
 	case f.kind == kindText:
 		var cmd tea.Cmd
 		f.input, cmd = f.input.Update(msg)
-		f.check()
+		f.suggest()
+		m.typed(f)
 		return cmd
 	}
 	return nil
+}
+
+// typed checks a field that changed, and the fields whose meaning it
+// changes: a new zone moves dates written without an offset, a new start
+// may put the end before it.
+func (m *Model) typed(f *field) {
+	m.check(f)
+	var after []string
+	switch f.key {
+	case keyTimezone:
+		after = []string{keyStartDate, keyEndDate}
+	case keyStartDate:
+		after = []string{keyEndDate}
+	}
+	for _, k := range after {
+		if g := m.field(k); g != nil && g.value() != "" {
+			m.check(g)
+		}
+	}
+}
+
+// check validates a field, with what it depends on in the rest of the
+// form: dates are read in the rule's zone, and the end must follow the
+// start.
+func (m *Model) check(f *field) {
+	f.check()
+	if f.err != "" {
+		return
+	}
+	switch f.key {
+	case keyStartDate, keyEndDate:
+		t, err := parseDate(f.value(), m.zone())
+		if err != nil {
+			f.err = err.Error()
+			return
+		}
+		if f.key == keyEndDate && !t.IsZero() {
+			if start, ok := m.date(keyStartDate); ok && !start.IsZero() && !t.After(start) {
+				f.err = "must be after the start date"
+			}
+		}
+	}
+}
+
+// zone is the rule's zone as the form holds it, UTC while it is invalid.
+func (m *Model) zone() *time.Location {
+	f := m.field(keyTimezone)
+	if f == nil {
+		return time.UTC
+	}
+	loc, err := schedule.LoadLocation(f.value())
+	if err != nil {
+		return time.UTC
+	}
+	return loc
+}
+
+// date is the start or end date as the form holds it (zero for none), and
+// false while it is invalid.
+func (m *Model) date(key string) (time.Time, bool) {
+	f := m.field(key)
+	if f == nil {
+		return time.Time{}, true
+	}
+	t, err := parseDate(f.value(), m.zone())
+	return t, err == nil
 }
 
 // input is the rule as the form holds it.
@@ -390,6 +517,18 @@ func (m *Model) input() api.RuleInput {
 			in.Timeout = v
 		case f.key == keyOverlap:
 			in.Overlap = api.Overlap(v)
+		case f.key == keyTimezone:
+			in.Timezone = v
+		case f.key == keyStartDate:
+			if t, ok := m.date(keyStartDate); ok && !t.IsZero() {
+				in.StartDate = &t
+			}
+		case f.key == keyEndDate:
+			if t, ok := m.date(keyEndDate); ok && !t.IsZero() {
+				in.EndDate = &t
+			}
+		case f.key == keyWindow:
+			in.FlexibleWindow = v
 		}
 	}
 	return in
@@ -411,7 +550,7 @@ func (m *Model) save() tea.Cmd {
 	m.formErr = ""
 	first := -1
 	for i, f := range m.fields {
-		f.check()
+		m.check(f)
 		if f.err != "" && first < 0 {
 			first = i
 		}
