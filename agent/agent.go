@@ -242,6 +242,7 @@ func build(ctx context.Context, cfg Config, log *slog.Logger, st store.Store, re
 		Store: st, Jobs: a.jobs, Runner: a.runner, Events: a.events, Backend: a.backend,
 		RulePrefix: cfg.EventBridge.RulePrefix, Logger: log,
 		NotifyChannels: channelNames(a.notifiers),
+		CheckRule:      checkRuleFor(a.mode),
 	})
 	a.metrics = server.NewMetrics()
 	sc := server.Config{

@@ -2,7 +2,10 @@ package agent
 
 import (
 	"context"
+	"fmt"
+	"strings"
 
+	"github.com/jobbridge/jobbridge/agent/internal/service"
 	"github.com/jobbridge/jobbridge/agent/internal/store"
 )
 
@@ -32,4 +35,34 @@ func (offBackend) RuleDeleted(context.Context, store.Rule) {}
 func (offBackend) Run(ctx context.Context) error {
 	<-ctx.Done()
 	return nil
+}
+
+// checkRuleFor returns the rule check of a scheduler mode: EventBridge's
+// scheduled rules run in UTC, recur, and have no dates or flexible window,
+// so in that mode a rule that needs any of those is refused with the
+// backend that has them; the other modes take every valid rule.
+func checkRuleFor(mode string) func(store.Rule) []service.FieldProblem {
+	if mode != SchedulerEventBridge {
+		return nil
+	}
+	return func(r store.Rule) []service.FieldProblem {
+		const needs = "EventBridge rules (JOBBRIDGE_SCHEDULER=eventbridge) cannot express it; the scheduler backend (JOBBRIDGE_SCHEDULER=scheduler, EventBridge Scheduler) can"
+		var out []service.FieldProblem
+		if strings.HasPrefix(r.Schedule, "at(") {
+			out = append(out, service.FieldProblem{Field: "schedule", Reason: "a one-time at() schedule needs EventBridge Scheduler: " + needs})
+		}
+		if r.Timezone != "" && r.Timezone != "UTC" {
+			out = append(out, service.FieldProblem{Field: "timezone", Reason: fmt.Sprintf("%q needs EventBridge Scheduler: EventBridge rules run in UTC only; %s", r.Timezone, needs)})
+		}
+		if !r.StartDate.IsZero() {
+			out = append(out, service.FieldProblem{Field: "startDate", Reason: "a start date needs EventBridge Scheduler: " + needs})
+		}
+		if !r.EndDate.IsZero() {
+			out = append(out, service.FieldProblem{Field: "endDate", Reason: "an end date needs EventBridge Scheduler: " + needs})
+		}
+		if r.FlexibleWindow != 0 {
+			out = append(out, service.FieldProblem{Field: "flexibleWindow", Reason: "a flexible window needs EventBridge Scheduler: " + needs})
+		}
+		return out
+	}
 }

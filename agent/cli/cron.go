@@ -18,29 +18,33 @@ const maxCronCount = 1000
 // They check EventBridge schedule expressions offline, with the same package
 // the agent schedules with.
 func newCronCmd() *cobra.Command {
+	var tz string
 	cron := &cobra.Command{
 		Use:   "cron",
 		Short: "Check EventBridge schedule expressions: next fire times, validate, describe",
 		Long: `Check EventBridge schedule expressions without an agent or an AWS account:
-cron(Minutes Hours Day-of-month Month Day-of-week Year) or rate(Value Unit),
-all in UTC. Quote the expression: it is one argument.`,
+cron(Minutes Hours Day-of-month Month Day-of-week Year), rate(Value Unit) or
+at(yyyy-mm-ddThh:mm:ss), evaluated in the --tz zone (default UTC) with
+EventBridge Scheduler's daylight-saving rules: a time the clocks skip does not
+fire, a time they repeat fires once. Quote the expression: it is one argument.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE:          groupCommand,
 	}
+	cron.PersistentFlags().StringVar(&tz, "tz", "UTC", "IANA time zone cron() and at() are evaluated in, e.g. Europe/Paris")
 	cron.AddCommand(
-		newCronNextCmd(),
+		newCronNextCmd(&tz),
 		newCronLineCmd("validate EXPR", `Print "ok" if EventBridge accepts the expression, else why not (exit 2)`,
 			`  agent cron validate 'cron(0 12 ? * 8 *)'`,
-			func(*schedule.Schedule) string { return "ok" }),
+			func(*schedule.Schedule) string { return "ok" }, &tz),
 		newCronLineCmd("describe EXPR", "Describe an expression in words",
 			`  agent cron describe 'cron(0/30 20-2 ? * MON-FRI *)'`,
-			(*schedule.Schedule).Describe),
+			(*schedule.Schedule).Describe, &tz),
 	)
 	return cron
 }
 
-func newCronNextCmd() *cobra.Command {
+func newCronNextCmd(tz *string) *cobra.Command {
 	var (
 		count  int
 		from   string
@@ -51,16 +55,18 @@ func newCronNextCmd() *cobra.Command {
 		Short: "Print the next fire times of an expression, in UTC",
 		Long: `Print the next fire times strictly after --from (default now), one RFC 3339
 UTC time per line, or a JSON array with --json. When fewer remain (a year range
-ending) it prints those; when none remain it prints nothing ("[]" with --json)
-and says so on stderr. For rate(), --from is the anchor: the fire times are
-from + k × interval.`,
+ending, an at() that has passed) it prints those; when none remain it prints
+nothing ("[]" with --json) and says so on stderr. For rate(), --from is the
+anchor: the fire times are from + k × interval.`,
 		Example: `  agent cron next 'cron(0 12 ? * MON-FRI *)' --count 3
+  agent cron next 'cron(30 2 * * ? *)' --tz America/New_York --from 2027-03-12T00:00:00Z
+  agent cron next 'at(2027-11-07T01:30:00)' --tz America/New_York
   agent cron next 'rate(90 minutes)' --from 2024-03-01T09:00:00Z --json`,
 		Args:          oneExpression,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := parseExpression(args[0])
+			s, err := parseExpression(args[0], *tz)
 			if err != nil {
 				return err
 			}
@@ -108,7 +114,7 @@ from + k × interval.`,
 
 // newCronLineCmd is a subcommand that parses EXPR and prints one line about
 // it: validate and describe differ only in that line.
-func newCronLineCmd(use, short, example string, line func(*schedule.Schedule) string) *cobra.Command {
+func newCronLineCmd(use, short, example string, line func(*schedule.Schedule) string, tz *string) *cobra.Command {
 	return &cobra.Command{
 		Use:           use,
 		Short:         short,
@@ -117,7 +123,7 @@ func newCronLineCmd(use, short, example string, line func(*schedule.Schedule) st
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := parseExpression(args[0])
+			s, err := parseExpression(args[0], *tz)
 			if err != nil {
 				return err
 			}
@@ -127,12 +133,21 @@ func newCronLineCmd(use, short, example string, line func(*schedule.Schedule) st
 	}
 }
 
-// parseExpression parses a schedule expression; an invalid one is a usage
-// mistake whose message is the validation error.
-func parseExpression(expr string) (*schedule.Schedule, error) {
+// parseExpression parses a schedule expression in the zone named tz; an
+// invalid one, an unknown zone or an at() the zone's clocks skip is a usage
+// mistake whose message says which.
+func parseExpression(expr, tz string) (*schedule.Schedule, error) {
 	s, err := schedule.Parse(expr)
 	if err != nil {
 		return nil, &ExitError{Code: 2, Err: err}
+	}
+	loc, err := schedule.LoadLocation(tz)
+	if err != nil {
+		return nil, usageErrorf("--tz: %v", err)
+	}
+	s = s.In(loc)
+	if _, ok := s.Next(time.Time{}); s.IsAt() && !ok {
+		return nil, usageErrorf("%s does not exist in %s: the clocks skip that time that day", s, loc)
 	}
 	return s, nil
 }

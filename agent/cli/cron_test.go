@@ -93,6 +93,32 @@ func TestCronNext(t *testing.T) {
 			stdout: "2024-03-01T11:37:00Z\n2024-03-01T13:07:00Z\n2024-03-01T14:37:00Z\n",
 		},
 		{
+			name:   "--tz: 02:30 in New York does not exist on 14 March 2027",
+			args:   []string{"next", "cron(30 2 * * ? *)", "--tz", "America/New_York", "--from", "2027-03-12T12:00:00Z", "--count", "3"},
+			stdout: "2027-03-13T07:30:00Z\n2027-03-15T06:30:00Z\n2027-03-16T06:30:00Z\n",
+		},
+		{
+			name:   "--tz: 01:30 in New York fires once on 7 November 2027",
+			args:   []string{"next", "cron(30 1 * * ? *)", "--tz", "America/New_York", "--from", "2027-11-06T12:00:00Z", "--count", "2", "--json"},
+			stdout: `["2027-11-07T05:30:00Z","2027-11-08T06:30:00Z"]` + "\n",
+		},
+		{
+			name:   "--tz after the subcommand, a 30-minute zone",
+			args:   []string{"next", "--tz", "Asia/Kolkata", "cron(0 9 * * ? *)", "--from", "2027-01-01T00:00:00Z", "--count", "1"},
+			stdout: "2027-01-01T03:30:00Z\n",
+		},
+		{
+			name:   "at() in a zone",
+			args:   []string{"--tz", "Europe/Paris", "next", "at(2027-07-01T09:00:00)", "--from", "2027-01-01T00:00:00Z"},
+			stdout: "2027-07-01T07:00:00Z\n",
+		},
+		{
+			name:   "at() that has passed: [] and a note",
+			args:   []string{"next", "at(2020-07-01T09:00:00)", "--from", "2027-01-01T00:00:00Z", "--json"},
+			stdout: "[]\n",
+			stderr: "at(2020-07-01T09:00:00) never fires again after 2027-01-01T00:00:00Z\n",
+		},
+		{
 			name:   "rate() in JSON",
 			args:   []string{"next", "rate(1 day)", "--from", "2024-02-28T06:00:00Z", "--count", "2", "--json"},
 			stdout: `["2024-02-29T06:00:00Z","2024-03-01T06:00:00Z"]` + "\n",
@@ -165,6 +191,14 @@ func TestCronUsageMistakesExit2(t *testing.T) {
 		{"unquoted expression", []string{"validate", "cron(0", "12", "*", "*", "?", "*)"}, "agent cron validate takes one expression, quoted: agent cron validate 'cron(0 12 * * ? *)' (got 6 arguments)\n"},
 		{"validate refuses", []string{"validate", "cron(0 12 * * * *)"}, `day-of-month and day-of-week: one of them must be "?"` + "\n"},
 		{"describe refuses", []string{"describe", "cron(*/0 12 * * ? *)"}, `minutes: "*/0" step must be at least 1` + "\n"},
+		{"unknown zone", []string{"next", "cron(0 12 * * ? *)", "--tz", "Mars/Olympus"},
+			`--tz: "Mars/Olympus" is not a time zone in the IANA database (such as America/New_York or Europe/Paris)` + "\n"},
+		{"validate with an unknown zone", []string{"validate", "--tz", "EST5EDT6", "cron(0 12 * * ? *)"},
+			`--tz: "EST5EDT6" is not a time zone in the IANA database (such as America/New_York or Europe/Paris)` + "\n"},
+		{"at() the clocks skip", []string{"validate", "--tz", "America/New_York", "at(2027-03-14T02:30:00)"},
+			"at(2027-03-14T02:30:00) does not exist in America/New_York: the clocks skip that time that day\n"},
+		{"malformed at()", []string{"next", "at(2027-03-14)"},
+			`at: "2027-03-14" is not a date and time written yyyy-mm-ddThh:mm:ss, e.g. at(2027-03-14T09:30:00)` + "\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -189,6 +223,9 @@ func TestCronValidateAndDescribe(t *testing.T) {
 		{[]string{"describe", "cron(15 10 ? * 6L *)"}, "At 10:15 UTC on the last Friday of the month\n"},
 		{[]string{"describe", "cron(0/30 20-2 ? * MON-FRI *)"}, "Every 30 minutes between 20:00 and 02:59 UTC, Monday through Friday\n"},
 		{[]string{"describe", "rate(5 minutes)"}, "Every 5 minutes\n"},
+		{[]string{"validate", "--tz", "Australia/Lord_Howe", "at(2027-04-04T01:45:00)"}, "ok\n"},
+		{[]string{"describe", "--tz", "Europe/Paris", "cron(0 9 ? * MON-FRI *)"}, "At 09:00 Europe/Paris, Monday through Friday\n"},
+		{[]string{"describe", "at(2027-07-01T09:00:00)", "--tz", "Asia/Kolkata"}, "Once, on 2027-07-01 at 09:00 Asia/Kolkata\n"},
 	}
 	for _, tt := range tests {
 		stdout, stderr, code := runCron(t, tt.args...)

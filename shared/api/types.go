@@ -88,6 +88,11 @@ type Rule struct {
 	// never fires again. With a flexible window, each run starts at a point
 	// within the window after its fire time.
 	NextFireTimes []time.Time `json:"nextFireTimes"`
+	// NextFireTimesApproximate is true when AWS decides the phase of a
+	// rate() rule with no start date (the EventBridge backends count it from
+	// when AWS got the rule); the times are then counted from the rule's last
+	// change. Give a start date to fix them.
+	NextFireTimesApproximate bool `json:"nextFireTimesApproximate,omitempty"`
 	// Done is true when the schedule has no fire left: an at() rule after
 	// its time, a rule past its end date or its last year. A done rule is
 	// kept and never fires again.

@@ -1,6 +1,11 @@
 // Package scheduler holds the agent's local scheduler backend: with no AWS
-// account, it fires enabled rules itself with EventBridge's semantics (UTC,
-// second 0, the same cron grammar, rate() anchored at the rule's creation).
+// account, it fires enabled rules itself with EventBridge Scheduler's
+// semantics (the same cron grammar, at second 0, in the rule's time zone
+// with its daylight-saving rules, between the rule's start and end dates,
+// rate() anchored at the start date or else the rule's creation). A rule
+// with a flexible window fires at a point within the window after each fire
+// time, chosen from the rule's name and the fire time
+// (schedule.WindowOffset), so every agent and every restart picks the same.
 //
 // A fire goes through the same path as an EventBridge delivery (the runner's
 // Fire) with an event id derived from the rule and the fire time, so the
@@ -99,8 +104,33 @@ func EventID(rule string, t time.Time) string {
 type entry struct {
 	rule  store.Rule
 	sched *schedule.Schedule
-	next  time.Time
-	ok    bool // false: it never fires again
+	next  time.Time // the fire time, as the run's scheduled time
+	due   time.Time // when it fires: next plus the window's offset
+	ok    bool      // false: it never fires again
+}
+
+// advance moves e to its first fire time after t.
+func (e *entry) advance(t time.Time) {
+	e.next, e.ok = e.sched.Next(t)
+	e.due = e.next
+	if e.ok && e.rule.FlexibleWindow > 0 {
+		e.due = e.next.Add(schedule.WindowOffset(e.rule.Name, e.next, e.rule.FlexibleWindow))
+	}
+}
+
+// advanceDue moves e to its first fire that is due after t: with a window,
+// a fire time up to a window before t may still be due after it.
+func (e *entry) advanceDue(t time.Time) {
+	e.advance(t.Add(-e.rule.FlexibleWindow - time.Nanosecond))
+	for e.ok && !e.due.After(t) {
+		e.advance(e.next)
+	}
+}
+
+// sameSchedule reports whether a and b fire at the same times.
+func sameSchedule(a, b store.Rule) bool {
+	return a.Schedule == b.Schedule && a.CreatedAt.Equal(b.CreatedAt) && a.Timezone == b.Timezone &&
+		a.StartDate.Equal(b.StartDate) && a.EndDate.Equal(b.EndDate) && a.FlexibleWindow == b.FlexibleWindow
 }
 
 // Run fires rules until ctx is done.
@@ -112,8 +142,8 @@ func (s *Local) Run(ctx context.Context) error {
 		now := s.cfg.Now()
 		wait := s.cfg.Refresh - now.Sub(lastLoad)
 		for _, e := range entries {
-			if e.ok && e.next.Sub(now) < wait {
-				wait = e.next.Sub(now)
+			if e.ok && e.due.Sub(now) < wait {
+				wait = e.due.Sub(now)
 			}
 		}
 		timer := time.NewTimer(max(wait, 0))
@@ -161,19 +191,18 @@ func (s *Local) load(ctx context.Context, entries map[string]*entry, first bool)
 			delete(entries, rule.Name)
 			continue
 		}
-		if old, ok := entries[rule.Name]; ok && old.rule.Schedule == rule.Schedule && old.rule.CreatedAt.Equal(rule.CreatedAt) {
+		if old, ok := entries[rule.Name]; ok && sameSchedule(old.rule, rule) {
 			old.rule = rule
 			continue
 		}
-		sched, err := schedule.Parse(rule.Schedule)
+		sched, err := rule.FireSchedule(rule.CreatedAt)
 		if err != nil {
 			s.log.Error("scheduler: rule has an invalid schedule; not firing it", "rule", rule.Name, "schedule", rule.Schedule, "err", err)
 			delete(entries, rule.Name)
 			continue
 		}
-		sched = sched.WithAnchor(rule.CreatedAt)
 		e := &entry{rule: rule, sched: sched}
-		e.next, e.ok = sched.Next(now)
+		e.advanceDue(now)
 		entries[rule.Name] = e
 		if first {
 			s.logMissed(ctx, e, now)
@@ -234,8 +263,8 @@ func (s *Local) isLeader(ctx context.Context) bool {
 
 // skipDue moves a follower's fire times past now: the leader fires them.
 func (s *Local) skipDue(e *entry, now time.Time) {
-	if e.ok && !e.next.After(now) {
-		e.next, e.ok = e.sched.Next(now)
+	if e.ok && !e.due.After(now) {
+		e.advanceDue(now)
 	}
 }
 
@@ -251,7 +280,7 @@ func (s *Local) fireAllDue(ctx context.Context, entries map[string]*entry, now t
 	sem := make(chan struct{}, fireConcurrency)
 	var wg sync.WaitGroup
 	for _, e := range entries {
-		if !e.ok || e.next.After(now) {
+		if !e.ok || e.due.After(now) {
 			continue
 		}
 		sem <- struct{}{}
@@ -266,16 +295,16 @@ func (s *Local) fireAllDue(ctx context.Context, entries map[string]*entry, now t
 // fireDue fires e for every due fire time that is not too late, and logs the
 // ones that are.
 func (s *Local) fireDue(ctx context.Context, e *entry, now time.Time) {
-	for e.ok && !e.next.After(now) {
-		if late := now.Sub(e.next); late > s.cfg.Tolerance {
+	for e.ok && !e.due.After(now) {
+		if late := now.Sub(e.due); late > s.cfg.Tolerance {
 			s.log.Warn("scheduler: missed a fire time (the agent was busy or the machine slept)",
 				"rule", e.rule.Name, "fireTime", e.next, "late", late.Round(time.Second))
-			// Resume at the first fire time still within the tolerance.
-			e.next, e.ok = e.sched.Next(now.Add(-s.cfg.Tolerance - time.Nanosecond))
+			// Resume at the first fire still within the tolerance.
+			e.advanceDue(now.Add(-s.cfg.Tolerance - time.Nanosecond))
 			continue
 		}
 		s.fire(ctx, e.rule.Name, e.next)
-		e.next, e.ok = e.sched.Next(e.next)
+		e.advance(e.next)
 	}
 }
 

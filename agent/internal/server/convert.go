@@ -8,7 +8,6 @@ import (
 	"github.com/jobbridge/jobbridge/agent/internal/store"
 	"github.com/jobbridge/jobbridge/jobs"
 	"github.com/jobbridge/jobbridge/shared/api"
-	"github.com/jobbridge/jobbridge/shared/schedule"
 )
 
 // The conversions from the store's types to the API's. Secrets are masked
@@ -93,10 +92,27 @@ func apiRule(r store.Rule, v ruleView) api.Rule {
 	if r.Timeout > 0 {
 		out.Timeout = r.Timeout.String()
 	}
-	if s, err := schedule.Parse(r.Schedule); err == nil {
+	out.Timezone = r.Timezone
+	if out.Timezone == "" {
+		out.Timezone = "UTC"
+	}
+	out.StartDate, out.EndDate = timePtr(r.StartDate), timePtr(r.EndDate)
+	if r.FlexibleWindow > 0 {
+		out.FlexibleWindow = r.FlexibleWindow.String()
+	}
+	// The local scheduler counts rate() from the rule's creation; AWS counts
+	// from when it got the rule, which the agent can only estimate by the
+	// rule's last change.
+	anchor, inAWS := r.CreatedAt, v.mode != "local" && v.mode != "off"
+	if inAWS {
+		anchor = r.UpdatedAt
+	}
+	if s, err := r.FireSchedule(anchor); err == nil {
 		out.ScheduleText = s.Describe()
+		out.Done = s.Done(v.now)
 		if r.Enabled && v.mode != "off" {
-			out.NextFireTimes = s.WithAnchor(r.CreatedAt).NextN(v.now, 5)
+			out.NextFireTimes = s.NextN(v.now, 5)
+			out.NextFireTimesApproximate = inAWS && s.IsRate() && r.StartDate.IsZero() && len(out.NextFireTimes) > 0
 		}
 	}
 	if v.lastRun != nil {

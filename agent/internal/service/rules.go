@@ -47,9 +47,7 @@ func (s *Service) ruleFromInput(name string, in api.RuleInput, existing *store.R
 	if !r.Overlap.Valid() {
 		verr.add("body.overlap", "%q is not allow or skip", in.Overlap)
 	}
-	if _, err := schedule.Parse(in.Schedule); err != nil {
-		verr.add("body.schedule", "%s", err)
-	}
+	s.scheduleFromInput(in, &r, verr)
 	if in.Timeout != "" {
 		d, err := time.ParseDuration(in.Timeout)
 		switch {
@@ -59,6 +57,11 @@ func (s *Service) ruleFromInput(name string, in api.RuleInput, existing *store.R
 			verr.add("body.timeout", "%q is shorter than 1s; leave it empty for no timeout", in.Timeout)
 		default:
 			r.Timeout = d
+		}
+	}
+	if s.checkRule != nil && len(verr.Fields) == 0 {
+		for _, f := range s.checkRule(r) {
+			verr.add("body."+f.Field, "%s", f.Reason)
 		}
 	}
 	if len(in.Description) > MaxDescription {
@@ -83,6 +86,68 @@ func (s *Service) ruleFromInput(name string, in api.RuleInput, existing *store.R
 		}
 	}
 	return r, verr.orNil()
+}
+
+// Flexible windows EventBridge Scheduler accepts: whole minutes from 1 to
+// 1,440.
+const (
+	MinFlexibleWindow = time.Minute
+	MaxFlexibleWindow = 24 * time.Hour
+)
+
+// scheduleFromInput checks the schedule, zone, dates and window of in and
+// sets them on r in their canonical form.
+func (s *Service) scheduleFromInput(in api.RuleInput, r *store.Rule, verr *ValidationError) {
+	sch, err := schedule.Parse(in.Schedule)
+	if err != nil {
+		verr.add("body.schedule", "%s", err)
+	} else {
+		r.Schedule = sch.String()
+	}
+	loc, err := schedule.LoadLocation(in.Timezone)
+	if err != nil {
+		verr.add("body.timezone", "%s", err)
+	} else {
+		r.Timezone = loc.String()
+	}
+	if in.StartDate != nil {
+		r.StartDate = in.StartDate.UTC()
+	}
+	if in.EndDate != nil {
+		r.EndDate = in.EndDate.UTC()
+	}
+	if !r.StartDate.IsZero() && !r.EndDate.IsZero() && !r.EndDate.After(r.StartDate) {
+		verr.add("body.endDate", "%s is not after startDate %s", r.EndDate.Format(time.RFC3339), r.StartDate.Format(time.RFC3339))
+	}
+	if in.FlexibleWindow != "" {
+		d, err := time.ParseDuration(in.FlexibleWindow)
+		switch {
+		case err != nil:
+			verr.add("body.flexibleWindow", "%q is not a duration (e.g. 15m, 2h); leave it empty for none", in.FlexibleWindow)
+		case d < MinFlexibleWindow || d > MaxFlexibleWindow:
+			verr.add("body.flexibleWindow", "%q is outside 1m to 24h; leave it empty for none", in.FlexibleWindow)
+		case d%time.Minute != 0:
+			verr.add("body.flexibleWindow", "%q is not a whole number of minutes, which EventBridge Scheduler counts it in", in.FlexibleWindow)
+		default:
+			r.FlexibleWindow = d
+		}
+	}
+	if sch == nil || loc == nil {
+		return
+	}
+	if sch.IsAt() {
+		// Scheduler ignores the dates of a one-time schedule; saying so
+		// beats keeping fields that do nothing.
+		if in.StartDate != nil {
+			verr.add("body.startDate", "an at() schedule fires once; it takes no start date")
+		}
+		if in.EndDate != nil {
+			verr.add("body.endDate", "an at() schedule fires once; it takes no end date")
+		}
+		if _, ok := sch.In(loc).Next(time.Time{}); !ok {
+			verr.add("body.schedule", "%s does not exist in %s: the clocks skip that time that day", sch, loc)
+		}
+	}
 }
 
 // keepSecrets puts back the stored value of a secret parameter that the

@@ -35,6 +35,14 @@ type Service struct {
 	prefix  string
 	notify  []string
 	log     *slog.Logger
+
+	checkRule func(store.Rule) []FieldProblem
+}
+
+// FieldProblem is why the scheduler backend cannot take a field of a rule.
+// Field is the rule's JSON field name ("timezone").
+type FieldProblem struct {
+	Field, Reason string
 }
 
 // Config is what a Service needs. Runner, Events and Backend may be nil
@@ -51,6 +59,9 @@ type Config struct {
 	// NotifyChannels are the notification channels a rule may name.
 	NotifyChannels []string
 	Logger         *slog.Logger
+	// CheckRule, when set, returns the fields of a valid rule that the
+	// scheduler backend cannot schedule; the rule is refused naming them.
+	CheckRule func(store.Rule) []FieldProblem
 }
 
 // New returns a service.
@@ -64,6 +75,7 @@ func New(cfg Config) *Service {
 	return &Service{
 		store: cfg.Store, jobs: cfg.Jobs, runner: cfg.Runner, events: cfg.Events,
 		backend: cfg.Backend, prefix: cfg.RulePrefix, notify: cfg.NotifyChannels, log: cfg.Logger,
+		checkRule: cfg.CheckRule,
 	}
 }
 

@@ -8,9 +8,11 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/jobbridge/jobbridge/shared/api"
+	"github.com/jobbridge/jobbridge/shared/schedule"
 )
 
 var (
@@ -370,4 +372,19 @@ type AuditFilter struct {
 	Target string
 	Limit  int
 	Cursor string
+}
+
+// FireSchedule is the rule's schedule as it fires: parsed, in the rule's
+// zone, between its dates, with rate() counting from anchor unless the rule
+// has a start date.
+func (r Rule) FireSchedule(anchor time.Time) (*schedule.Schedule, error) {
+	s, err := schedule.Parse(r.Schedule)
+	if err != nil {
+		return nil, fmt.Errorf("rule %q: schedule: %w", r.Name, err)
+	}
+	loc, err := schedule.LoadLocation(r.Timezone)
+	if err != nil {
+		return nil, fmt.Errorf("rule %q: time zone: %w", r.Name, err)
+	}
+	return s.WithAnchor(anchor).In(loc).Between(r.StartDate, r.EndDate), nil
 }

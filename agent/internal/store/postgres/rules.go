@@ -15,7 +15,8 @@ import (
 )
 
 const ruleColumns = `name, job, schedule, enabled, parameters, description, timeout_ns, overlap,
-	sync_state, sync_error, sync_arn, sync_at, created_at, updated_at, notify`
+	sync_state, sync_error, sync_arn, sync_at, created_at, updated_at, notify,
+	timezone, start_date, end_date, flexible_window_ns`
 
 func scanRule(row pgx.Row) (store.Rule, error) {
 	var (
@@ -25,9 +26,12 @@ func scanRule(row pgx.Row) (store.Rule, error) {
 		overlap          string
 		syncAt           pgtype.Timestamptz
 		created, updated time.Time
+		start, end       pgtype.Timestamptz
+		window           int64
 	)
 	err := row.Scan(&r.Name, &r.Job, &r.Schedule, &r.Enabled, &params, &r.Description, &timeout, &overlap,
-		&r.Sync.State, &r.Sync.Error, &r.Sync.ARN, &syncAt, &created, &updated, &notify)
+		&r.Sync.State, &r.Sync.Error, &r.Sync.ARN, &syncAt, &created, &updated, &notify,
+		&r.Timezone, &start, &end, &window)
 	if err != nil {
 		return r, err
 	}
@@ -42,6 +46,8 @@ func scanRule(row pgx.Row) (store.Rule, error) {
 	r.Sync.At = fromNullTime(syncAt)
 	r.CreatedAt = created.UTC()
 	r.UpdatedAt = updated.UTC()
+	r.StartDate, r.EndDate = fromNullTime(start), fromNullTime(end)
+	r.FlexibleWindow = time.Duration(window)
 	return r, nil
 }
 
@@ -58,9 +64,10 @@ func (s *Store) RuleCreate(ctx context.Context, r store.Rule) (store.Rule, error
 		return store.Rule{}, fmt.Errorf("create rule %q: %w", r.Name, err)
 	}
 	_, err = s.pool.Exec(ctx, `INSERT INTO rules (`+ruleColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
 		r.Name, r.Job, r.Schedule, r.Enabled, params, r.Description, int64(r.Timeout), string(r.Overlap),
-		r.Sync.State, r.Sync.Error, r.Sync.ARN, nullTime(r.Sync.At), r.CreatedAt, r.UpdatedAt, notify)
+		r.Sync.State, r.Sync.Error, r.Sync.ARN, nullTime(r.Sync.At), r.CreatedAt, r.UpdatedAt, notify,
+		r.Timezone, nullTime(r.StartDate), nullTime(r.EndDate), int64(r.FlexibleWindow))
 	if err != nil {
 		return store.Rule{}, dbErr(err, "create rule %q", r.Name)
 	}
@@ -100,10 +107,12 @@ func (s *Store) RuleUpdate(ctx context.Context, r store.Rule) (store.Rule, error
 	}
 	got, err := scanRule(s.pool.QueryRow(ctx, `UPDATE rules SET job = $2, schedule = $3, enabled = $4, parameters = $5,
 		description = $6, timeout_ns = $7, overlap = $8, sync_state = $9, sync_error = $10, sync_arn = $11,
-		sync_at = $12, updated_at = $13, notify = $14
+		sync_at = $12, updated_at = $13, notify = $14, timezone = $15, start_date = $16, end_date = $17,
+		flexible_window_ns = $18
 		WHERE name = $1 RETURNING `+ruleColumns,
 		r.Name, r.Job, r.Schedule, r.Enabled, params, r.Description, int64(r.Timeout), string(r.Overlap),
-		r.Sync.State, r.Sync.Error, r.Sync.ARN, nullTime(r.Sync.At), r.UpdatedAt, notify))
+		r.Sync.State, r.Sync.Error, r.Sync.ARN, nullTime(r.Sync.At), r.UpdatedAt, notify,
+		r.Timezone, nullTime(r.StartDate), nullTime(r.EndDate), int64(r.FlexibleWindow)))
 	if err != nil {
 		return store.Rule{}, dbErr(err, "update rule %q", r.Name)
 	}

@@ -14,7 +14,12 @@ func fullRule(name string) store.Rule {
 		Name:     name,
 		Job:      "demo",
 		Schedule: "cron(0/5 * * * ? *)",
-		Enabled:  true,
+		Timezone: "America/New_York",
+		// Dates and window are kept to the microsecond and the nanosecond.
+		StartDate:      oddTime(-48 * time.Hour),
+		EndDate:        oddTime(48 * time.Hour),
+		FlexibleWindow: 15*time.Minute + 1,
+		Enabled:        true,
 		Parameters: map[string]string{
 			"duration": "10s",
 			"quoted":   `she said "hi" \ ünïcødé ✓`,
@@ -34,7 +39,18 @@ func fullRule(name string) store.Rule {
 // asStored is r with its times as the store keeps them.
 func asStored(r store.Rule) store.Rule {
 	r.CreatedAt, r.UpdatedAt, r.Sync.At = stored(r.CreatedAt), stored(r.UpdatedAt), stored(r.Sync.At)
+	r.StartDate, r.EndDate = storedOrZero(r.StartDate), storedOrZero(r.EndDate)
+	if r.Timezone == "" {
+		r.Timezone = "UTC"
+	}
 	return r
+}
+
+func storedOrZero(t time.Time) time.Time {
+	if t.IsZero() {
+		return t
+	}
+	return stored(t)
 }
 
 func wantRule(t *testing.T, got, want store.Rule, what string) {
@@ -67,7 +83,8 @@ func testRules(t *testing.T, setup func(*testing.T) store.Store) {
 		if got.CreatedAt.Before(before) || got.CreatedAt.After(time.Now()) || !got.UpdatedAt.Equal(got.CreatedAt) {
 			t.Errorf("times default to now: got created %v updated %v", got.CreatedAt, got.UpdatedAt)
 		}
-		if got.Parameters == nil || len(got.Parameters) != 0 || got.Enabled || !got.Sync.At.IsZero() {
+		if got.Parameters == nil || len(got.Parameters) != 0 || got.Enabled || !got.Sync.At.IsZero() ||
+			got.Timezone != "UTC" || !got.StartDate.IsZero() || !got.EndDate.IsZero() || got.FlexibleWindow != 0 {
 			t.Errorf("empty fields read back empty: got %+v", got)
 		}
 	})

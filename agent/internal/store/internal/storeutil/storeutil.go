@@ -133,6 +133,10 @@ func PrepareRule(r store.Rule) store.Rule {
 		r.UpdatedAt = now
 	}
 	r.Sync.At = Time(r.Sync.At)
+	r.StartDate, r.EndDate = Time(r.StartDate), Time(r.EndDate)
+	if r.Timezone == "" {
+		r.Timezone = "UTC"
+	}
 	if r.Parameters == nil {
 		r.Parameters = map[string]string{}
 	}
