@@ -1,6 +1,7 @@
 package tui_test
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -192,7 +193,7 @@ func TestDatesAndWindowAreCheckedInTheRulesZone(t *testing.T) {
 	f.typeText("2027-04-01T00:00:00Z")
 	f.press("tab")
 	f.typeText("30s")
-	f.waitFor(t, "30s is outside 1m to 24h")
+	f.waitFor(t, `"30s" is outside 1m to 24h; leave it empty for none`)
 	f.press("backspace", "backspace", "backspace")
 	f.typeText("15m")
 	f.waitFor(t, "Each run starts within 15m after its fire time.", "Mon 2027-03-15 02:30 EDT")
@@ -214,4 +215,91 @@ func TestPreviewSaysWhenAnAtScheduleIsDone(t *testing.T) {
 	f := setup(t, adminToken, 100, 34, "rules", seedRuns)
 	newRuleForm(t, f, "once", "at(2024-01-01T09:00:00)")
 	contains(t, f.screen(t), "✓ Once, on 2024-01-01 at 09:00 UTC", "Done: its time has passed; it never fires again.")
+}
+
+func TestSavingAZoneDatesAndAWindowReachesTheAgent(t *testing.T) {
+	// Wide enough for the rule's detail on one line.
+	f := setup(t, adminToken, 140, 34, "rules", seedRuns)
+	newRuleForm(t, f, "paris-mornings", "cron(0 9 ? * MON-FRI *)")
+	f.press("ctrl+a", "ctrl+k")
+	f.typeText("paris")
+	f.press("tab", "tab") // complete, then on to the start date
+	f.typeText("2027-01-04 00:00")
+	f.press("tab")
+	f.typeText("2027-06-30T18:00:00+02:00")
+	f.press("tab")
+	f.typeText("15m")
+	f.press("ctrl+s")
+	// Back in the list, the rule shows its zone (a line drawn once is seen
+	// by one wait only, so one wait looks for all).
+	f.waitFor(t, "rule paris-mornings created", "Rules 3", "ZONE", "paris-mornings", "Europe/Paris")
+
+	r, err := f.agent.Client(adminToken).Rule(context.Background(), "paris-mornings")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Timezone != "Europe/Paris" {
+		t.Errorf("timezone %q, want Europe/Paris", r.Timezone)
+	}
+	// The start was typed as a wall time in Paris (CET in January).
+	if want := time.Date(2027, 1, 3, 23, 0, 0, 0, time.UTC); r.StartDate == nil || !r.StartDate.Equal(want) {
+		t.Errorf("start date %v, want %s", r.StartDate, want)
+	}
+	if want := time.Date(2027, 6, 30, 16, 0, 0, 0, time.UTC); r.EndDate == nil || !r.EndDate.Equal(want) {
+		t.Errorf("end date %v, want %s", r.EndDate, want)
+	}
+	if d, err := time.ParseDuration(r.FlexibleWindow); err != nil || d != 15*time.Minute {
+		t.Errorf("flexible window %q, want 15m", r.FlexibleWindow)
+	}
+	if want := time.Date(2027, 1, 4, 8, 0, 0, 0, time.UTC); len(r.NextFireTimes) == 0 || !r.NextFireTimes[0].Equal(want) {
+		t.Errorf("next fire times %v, want the first at %s (09:00 in Paris)", r.NextFireTimes, want)
+	}
+
+	// Its detail shows its dates and window.
+	f.press("down") // nightly-report, paris-mornings
+	f.waitFor(t, "At 09:00 Europe/Paris, Monday through Friday · next Mon Jan 04 09:00 CET (in 660d) · from 2027-01-04 00:00 · until 2027-06-30 18:00",
+		"starts within 15m of each fire")
+}
+
+func TestEditShowsTheDatesInTheRulesZone(t *testing.T) {
+	f := setup(t, adminToken, 100, 34, "rules", func(a *agenttest.Agent) {
+		start := time.Date(2027, 1, 3, 23, 0, 0, 0, time.UTC)
+		a.AddRules(api.RuleInput{Name: "paris", Job: "demo", Schedule: "cron(0 9 * * ? *)", Timezone: "Europe/Paris",
+			StartDate: &start, FlexibleWindow: "1h30m"})
+	})
+	f.waitFor(t, "live", "paris", "admin")
+	f.press("e")
+	f.waitFor(t, "Edit rule paris", "Time zone      Europe/Paris", "Start date     2027-01-04T00:00:00+01:00", "Flex window    1h30m")
+	f.press("tab", "tab", "tab", "tab", "tab", "tab") // job, schedule, zone, start, end, window -> description
+	f.typeText("mornings in Paris")
+	f.press("ctrl+s")
+	f.waitFor(t, "rule paris saved")
+	r, err := f.agent.Client(adminToken).Rule(context.Background(), "paris")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Timezone != "Europe/Paris" || r.StartDate == nil || !r.StartDate.Equal(time.Date(2027, 1, 3, 23, 0, 0, 0, time.UTC)) || r.FlexibleWindow != "1h30m0s" {
+		t.Errorf("an edit of the description changed the rule's zone, start or window: %+v", r)
+	}
+}
+
+func TestTheAgentsRefusalsShowAtTheZoneFields(t *testing.T) {
+	// An at() the clocks skip: the agent says so at the schedule.
+	f := setup(t, adminToken, 100, 34, "rules", seedRuns)
+	newRuleForm(t, f, "skipped", "at(2027-03-14T02:30:00)")
+	f.press("ctrl+a", "ctrl+k")
+	f.typeText("America/New_York")
+	f.press("ctrl+s")
+	f.waitFor(t, "The agent refused: see the fields marked ✗.", "at(2027-03-14T02:30:00) does not exist in America/New_York:")
+	screen := f.screen(t)
+	contains(t, screen, "> *Schedule     ✗at(2027-03-14T02:30:00)")
+
+	// In EventBridge rules mode, a zone is refused at the zone.
+	f = setupWith(t, agenttest.Options{EventBridge: true}, adminToken, 100, 34, "rules", seedRuns)
+	newRuleForm(t, f, "paris", "cron(0 9 * * ? *)")
+	f.press("ctrl+a", "ctrl+k")
+	f.typeText("Europe/Paris")
+	f.press("ctrl+s")
+	f.waitFor(t, "The agent refused: see the fields marked ✗.", `"Europe/Paris" needs EventBridge Scheduler`)
+	contains(t, f.screen(t), "> Time zone     ✗Europe/Paris")
 }

@@ -226,16 +226,17 @@ const (
 	maxWindow = 24 * time.Hour
 )
 
-// checkWindow says what is wrong with a flexible window, "" if nothing.
+// checkWindow says what is wrong with a flexible window, "" if nothing,
+// in the agent's words.
 func checkWindow(v string) string {
 	d, err := time.ParseDuration(v)
 	switch {
 	case err != nil:
-		return fmt.Sprintf("%q is not a duration (e.g. 15m, 1h)", v)
+		return fmt.Sprintf("%q is not a duration (e.g. 15m, 2h); leave it empty for none", v)
 	case d < minWindow || d > maxWindow:
-		return fmt.Sprintf("%s is outside 1m to 24h", v)
+		return fmt.Sprintf("%q is outside 1m to 24h; leave it empty for none", v)
 	case d%time.Minute != 0:
-		return "must be whole minutes, as EventBridge Scheduler's windows are"
+		return fmt.Sprintf("%q is not a whole number of minutes, which EventBridge Scheduler counts it in", v)
 	}
 	return ""
 }

@@ -274,7 +274,7 @@ func newDateField(s *session.Context, key, label string, t *time.Time, zone stri
 
 // newWindowField is the flexible window input.
 func newWindowField(s *session.Context, window string) *field {
-	f := newText(s, keyWindow, "Flex window", window, "1m to 24h; empty for none")
+	f := newText(s, keyWindow, "Flex window", session.ShortDuration(window), "1m to 24h; empty for none")
 	f.help = "Flexible window: each run starts at a point within it after its fire time."
 	return f
 }
@@ -430,7 +430,7 @@ func (m *Model) typed(f *field) {
 	m.check(f)
 	var after []string
 	switch f.key {
-	case keyTimezone:
+	case keySchedule, keyTimezone:
 		after = []string{keyStartDate, keyEndDate}
 	case keyStartDate:
 		after = []string{keyEndDate}
@@ -443,8 +443,8 @@ func (m *Model) typed(f *field) {
 }
 
 // check validates a field, with what it depends on in the rest of the
-// form: dates are read in the rule's zone, and the end must follow the
-// start.
+// form: dates are read in the rule's zone, the end must follow the start,
+// and an at() takes neither.
 func (m *Model) check(f *field) {
 	f.check()
 	if f.err != "" {
@@ -452,6 +452,10 @@ func (m *Model) check(f *field) {
 	}
 	switch f.key {
 	case keyStartDate, keyEndDate:
+		if f.value() != "" && m.oneTime() {
+			f.err = "an at() schedule fires once; it takes no " + map[string]string{keyStartDate: "start", keyEndDate: "end"}[f.key] + " date"
+			return
+		}
 		t, err := parseDate(f.value(), m.zone())
 		if err != nil {
 			f.err = err.Error()
@@ -463,6 +467,16 @@ func (m *Model) check(f *field) {
 			}
 		}
 	}
+}
+
+// oneTime reports whether the schedule typed is an at().
+func (m *Model) oneTime() bool {
+	f := m.field(keySchedule)
+	if f == nil {
+		return false
+	}
+	sch, err := schedule.Parse(f.value())
+	return err == nil && sch.IsAt()
 }
 
 // zone is the rule's zone as the form holds it, UTC while it is invalid.

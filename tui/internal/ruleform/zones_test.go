@@ -152,10 +152,10 @@ func TestCheckWindowKeepsSchedulersRange(t *testing.T) {
 		"15m":   "",
 		"24h":   "",
 		"1h30m": "",
-		"30s":   "30s is outside 1m to 24h",
-		"25h":   "25h is outside 1m to 24h",
-		"1m30s": "must be whole minutes, as EventBridge Scheduler's windows are",
-		"soon":  `"soon" is not a duration (e.g. 15m, 1h)`,
+		"30s":   `"30s" is outside 1m to 24h; leave it empty for none`,
+		"25h":   `"25h" is outside 1m to 24h; leave it empty for none`,
+		"1m30s": `"1m30s" is not a whole number of minutes, which EventBridge Scheduler counts it in`,
+		"soon":  `"soon" is not a duration (e.g. 15m, 2h); leave it empty for none`,
 	} {
 		if got := checkWindow(v); got != want {
 			t.Errorf("checkWindow(%q) = %q, want %q", v, got, want)

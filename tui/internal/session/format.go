@@ -23,6 +23,24 @@ func Duration(d time.Duration) string {
 	return fmt.Sprintf("%dd%02dh", int(d.Hours())/24, int(d.Hours())%24)
 }
 
+// ShortDuration writes a Go duration as an operator would, without its
+// zero parts: "15m0s" is "15m", "1h0m0s" "1h". Anything else is left as
+// it is.
+func ShortDuration(s string) string {
+	d, err := time.ParseDuration(s)
+	if err != nil || d == 0 {
+		return s
+	}
+	out := d.String()
+	if strings.HasSuffix(out, "m0s") {
+		out = strings.TrimSuffix(out, "0s")
+	}
+	if strings.HasSuffix(out, "h0m") {
+		out = strings.TrimSuffix(out, "0m")
+	}
+	return out
+}
+
 // Ago formats how long before now t was: "just now", "5m ago", "3d ago".
 func Ago(now, t time.Time) string {
 	d := now.Sub(t)

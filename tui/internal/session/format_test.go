@@ -18,6 +18,16 @@ func TestDuration(t *testing.T) {
 	}
 }
 
+func TestShortDurationDropsZeroParts(t *testing.T) {
+	for in, want := range map[string]string{
+		"15m0s": "15m", "1h0m0s": "1h", "1h30m0s": "1h30m", "24h0m0s": "24h", "90s": "1m30s", "": "", "soon": "soon",
+	} {
+		if got := ShortDuration(in); got != want {
+			t.Errorf("ShortDuration(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
 func TestBarReadsWithoutColour(t *testing.T) {
 	if got := Bar(50, 17); got != "[#####.....]  50%" {
 		t.Errorf("Bar(50, 17) = %q", got)
