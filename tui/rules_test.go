@@ -116,3 +116,63 @@ func waitSync(t *testing.T, a *agenttest.Agent, state string, rules ...string) {
 		}
 	}
 }
+
+// seedZones gives the agent rules in zones, with dates and windows, and
+// rules that are done.
+func seedZones(a *agenttest.Agent) {
+	end := clock.Add(-24 * time.Hour)
+	start := time.Date(2025, 4, 1, 0, 0, 0, 0, time.UTC)
+	a.AddRules(
+		api.RuleInput{Name: "billing-utc", Job: "demo", Schedule: "cron(0 6 ? * MON *)"},
+		api.RuleInput{Name: "ny-open", Job: "demo", Schedule: "cron(30 9 ? * MON-FRI *)", Timezone: "America/New_York", FlexibleWindow: "10m"},
+		api.RuleInput{Name: "sydney-sync", Job: "demo", Schedule: "rate(1 day)", Timezone: "Australia/Sydney", StartDate: &start},
+		api.RuleInput{Name: "launch-once", Job: "demo", Schedule: "at(2025-03-01T09:00:00)", Timezone: "Europe/Paris"},
+		api.RuleInput{Name: "old-campaign", Job: "demo", Schedule: "cron(0 8 * * ? *)", EndDate: &end},
+	)
+}
+
+func TestRulesListShowsZonesAndDoneRules(t *testing.T) {
+	f := setup(t, adminToken, 100, 20, "rules", seedZones)
+	f.waitFor(t, "live", "ZONE", "launch-once", "sydney-sync")
+	f.press("down", "down") // billing-utc, launch-once, ny-open
+	f.waitFor(t, "At 09:30 America/New_York, Monday through Friday · next", "starts within 10m of each fire")
+	screen := f.screen(t)
+	requireGolden(t, screen)
+	for _, row := range []struct{ name, want string }{
+		{"billing-utc", "UTC"}, {"ny-open", "America/New_York"}, {"sydney-sync", "Australia/Sydney"},
+		{"launch-once", "done"}, {"old-campaign", "done"},
+	} {
+		if !rowShows(screen, row.name, row.want) {
+			t.Errorf("the row of %s does not show %q:\n%s", row.name, row.want, screen)
+		}
+	}
+}
+
+func TestRulesListDetailOfADoneRuleSaysSo(t *testing.T) {
+	f := setup(t, adminToken, 100, 20, "rules", seedZones)
+	f.waitFor(t, "live", "launch-once")
+	f.press("down") // billing-utc, launch-once
+	f.waitFor(t, "Once, on 2025-03-01 at 09:00 Europe/Paris · done: never fires again")
+	f.press("down", "down") // ny-open, old-campaign
+	f.waitFor(t, "At 08:00 UTC · done: never fires again · until 2025-03-13 12:00")
+	f.press("down") // sydney-sync
+	f.waitFor(t, "Every day (Australia/Sydney) · next Tue Apr 01 01:00 CET (in 17d) · from 2025-04-01 11:00")
+}
+
+func TestRulesListHasNoZoneColumnWhileEveryRuleIsInUTC(t *testing.T) {
+	f := setup(t, adminToken, 100, 20, "rules", seedRuns)
+	f.waitFor(t, "live", "nightly-report")
+	if screen := f.screen(t); strings.Contains(screen, "ZONE") {
+		t.Errorf("a ZONE column with only UTC rules:\n%s", screen)
+	}
+}
+
+// rowShows reports whether the list row of rule shows text.
+func rowShows(screen, rule, text string) bool {
+	for line := range strings.SplitSeq(screen, "\n") {
+		if strings.Contains(line, " "+rule+" ") && strings.Contains(line, text) {
+			return true
+		}
+	}
+	return false
+}

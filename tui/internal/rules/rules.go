@@ -1,5 +1,6 @@
 // Package rules is the console's list of rules: each with its job, its
-// schedule and that schedule in words, the next fire time, the last run,
+// schedule (and its zone when not UTC) and that schedule in words, the next
+// fire time (or done, when none is left), the last run,
 // whether it is enabled and its state in the scheduler backend. From here
 // an operator runs a rule now (with its parameters or edited ones) and an
 // admin creates, edits, enables, disables and deletes rules.
@@ -8,6 +9,8 @@ package rules
 import (
 	"context"
 	"fmt"
+	"math"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -17,6 +20,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 
 	"github.com/jobbridge/jobbridge/shared/api"
+	"github.com/jobbridge/jobbridge/shared/schedule"
 	"github.com/jobbridge/jobbridge/tui/internal/grid"
 	"github.com/jobbridge/jobbridge/tui/internal/keys"
 	"github.com/jobbridge/jobbridge/tui/internal/list"
@@ -78,9 +82,9 @@ func New(s *session.Context) *Model {
 	l := list.New(s.Theme, list.Options[*api.Rule]{
 		Key: func(r *api.Rule) string { return r.Name },
 		Keep: func(r *api.Rule, f string) bool {
-			return f == "" || strings.Contains(strings.ToLower(r.Name+" "+r.Job+" "+r.Schedule+" "+r.ScheduleText), f)
+			return f == "" || strings.Contains(strings.ToLower(r.Name+" "+r.Job+" "+r.Schedule+" "+r.Timezone+" "+r.ScheduleText), f)
 		},
-		Placeholder: "name, job or schedule",
+		Placeholder: "name, job, schedule or zone",
 	})
 	return &Model{s: s, list: l, keys: KeyMap{
 		Runs:    key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "runs")),
@@ -109,7 +113,8 @@ func (m *Model) SetSize(w, h int) {
 	m.list.SetHeight(m.listHeight())
 }
 
-// SetFilter shows the rules whose name, job or schedule contain text.
+// SetFilter shows the rules whose name, job, schedule or zone contain
+// text.
 func (m *Model) SetFilter(text string) { m.list.SetFilter(text) }
 
 type listMsg struct {
@@ -288,16 +293,47 @@ const detailLines = 4
 
 func (m *Model) listHeight() int { return max(1, m.h-2-detailLines) }
 
+// zoneColumnFrom is the least width with a ZONE column; a narrower list
+// shows a rule's zone after its schedule.
+const zoneColumnFrom = 96
+
+// The list's columns; ZONE only while a rule has a zone other than UTC.
+const (
+	colMarker = iota
+	colName
+	colJob
+	colSchedule
+	colZone
+	colWords
+	colNext
+	colLast
+	colOn
+	colSync
+)
+
 var columns = []grid.Column{
-	{Title: "", Width: 1},
-	{Title: "NAME", Width: 12, Flex: 3},
-	{Title: "JOB", Width: 8, Flex: 1},
-	{Title: "SCHEDULE", Width: 16, Flex: 2},
-	{Title: "IN WORDS", Width: 20, Flex: 3, MinTotal: 130},
-	{Title: "NEXT", Width: 9},
-	{Title: "LAST RUN", Width: 10},
-	{Title: "ON", Width: 3},
-	{Title: "SYNC", Width: 7},
+	colMarker:   {Title: "", Width: 1},
+	colName:     {Title: "NAME", Width: 12, Flex: 3},
+	colJob:      {Title: "JOB", Width: 8, Flex: 1},
+	colSchedule: {Title: "SCHEDULE", Width: 16, Flex: 2},
+	colZone:     {Title: "ZONE", Width: 16, MinTotal: zoneColumnFrom},
+	colWords:    {Title: "IN WORDS", Width: 20, Flex: 3, MinTotal: 130},
+	colNext:     {Title: "NEXT", Width: 9},
+	colLast:     {Title: "LAST RUN", Width: 10},
+	colOn:       {Title: "ON", Width: 3},
+	colSync:     {Title: "SYNC", Width: 7},
+}
+
+// zoned reports whether a rule has a zone other than UTC.
+func zoned(r *api.Rule) bool { return r.Timezone != "" && r.Timezone != "UTC" }
+
+// layout fits the columns to the width, with ZONE when a rule has one.
+func (m *Model) layout() grid.Layout {
+	cols := slices.Clone(columns)
+	if !slices.ContainsFunc(m.all, zoned) {
+		cols[colZone].MinTotal = math.MaxInt
+	}
+	return grid.Fit(cols, m.w)
 }
 
 // View renders the title, the rules on screen and the selected rule's
@@ -311,7 +347,7 @@ func (m *Model) View() string {
 	}
 	b.WriteString(grid.Fit1(title, m.w, false))
 	b.WriteByte('\n')
-	l := grid.Fit(columns, m.w)
+	l := m.layout()
 	b.WriteString(t.Column.Render(l.Header()))
 	lines := []string{}
 	switch {
@@ -349,10 +385,13 @@ func nextFire(r api.Rule, now time.Time) (time.Time, bool) {
 func (m *Model) row(l grid.Layout, r api.Rule, selected bool, now time.Time) string {
 	t := m.s.Theme
 	next := "-"
-	if at, ok := nextFire(r, now); ok && r.Enabled {
-		next = session.Until(now, at)
-	} else if !r.Enabled {
+	switch at, ok := nextFire(r, now); {
+	case r.Done:
+		next = "done"
+	case !r.Enabled:
 		next = "off"
+	case ok:
+		next = session.Until(now, at)
 	}
 	last := "never"
 	if r.LastRun != nil {
@@ -366,26 +405,50 @@ func (m *Model) row(l grid.Layout, r api.Rule, selected bool, now time.Time) str
 	if selected {
 		marker = ">"
 	}
-	cells := []string{marker, r.Name, r.Job, r.Schedule, r.ScheduleText, next, last, on, r.Sync.State}
+	zone, sched := r.Timezone, r.Schedule
+	if zone == "" {
+		zone = "UTC"
+	}
+	if l.Widths[colZone] == 0 && zoned(&r) {
+		sched += " " + zone
+	}
+	cells := []string{marker, r.Name, r.Job, sched, zone, r.ScheduleText, next, last, on, r.Sync.State}
 	if selected {
 		return t.Selected.Render(l.Row(cells, nil))
 	}
 	return l.Row(cells, func(i int, cell string) string {
 		switch i {
-		case 6:
+		case colZone:
+			if !zoned(&r) {
+				return t.Muted.Render(cell)
+			}
+		case colNext:
+			if r.Done || !r.Enabled {
+				return t.Muted.Render(cell)
+			}
+		case colLast:
 			if r.LastRun != nil {
 				return t.Status(r.LastRun.Status).Render(cell)
 			}
 			return t.Muted.Render(cell)
-		case 7:
+		case colOn:
 			if !r.Enabled {
 				return t.Muted.Render(cell)
 			}
-		case 8:
+		case colSync:
 			return t.Sync(r.Sync.State).Render(cell)
 		}
 		return cell
 	})
+}
+
+// location is the rule's zone, UTC when it is unknown here.
+func location(r api.Rule) *time.Location {
+	loc, err := schedule.LoadLocation(r.Timezone)
+	if err != nil {
+		return time.UTC
+	}
+	return loc
 }
 
 // detail is the pane under the list: the selected rule in full.
@@ -398,10 +461,27 @@ func (m *Model) detail(now time.Time) string {
 	rule := "── " + grid.Line(r.Name) + " "
 	lines := []string{t.Border.Render(rule + strings.Repeat("─", max(0, m.w-len([]rune(rule)))))}
 	when := r.ScheduleText
-	if !r.Enabled {
+	if strings.HasPrefix(r.Schedule, "rate(") && zoned(&r) {
+		when += " (" + r.Timezone + ")"
+	}
+	switch at, ok := nextFire(r, now); {
+	case r.Done:
+		when += " · done: never fires again"
+	case !r.Enabled:
 		when += " · disabled"
-	} else if at, ok := nextFire(r, now); ok {
+	case ok:
 		when += " · next " + m.s.Local(at).Format("Mon Jan 02 15:04 MST") + " (" + session.Until(now, at) + ")"
+		if r.NextFireTimesApproximate {
+			when += " approximately: AWS sets the rate's phase"
+		}
+	}
+	// Dates are wall times in the rule's zone, which the words name.
+	const day = "2006-01-02 15:04"
+	if r.StartDate != nil {
+		when += " · from " + r.StartDate.In(location(r)).Format(day)
+	}
+	if r.EndDate != nil {
+		when += " · until " + r.EndDate.In(location(r)).Format(day)
 	}
 	lines = append(lines, grid.Fit1(when, m.w, false))
 	about := "Job " + r.Job + " · " + grid.Pairs(r.Parameters, " ", "no parameters")
@@ -410,6 +490,9 @@ func (m *Model) detail(now time.Time) string {
 	}
 	if r.Overlap == api.OverlapSkip {
 		about += " · skips overlapping fires"
+	}
+	if r.FlexibleWindow != "" {
+		about += " · starts within " + session.ShortDuration(r.FlexibleWindow) + " of each fire"
 	}
 	lines = append(lines, grid.Fit1(about, m.w, false))
 	last := "Never run"
