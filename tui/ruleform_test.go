@@ -2,6 +2,7 @@ package tui_test
 
 import (
 	"context"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -132,8 +133,8 @@ func newRuleForm(t *testing.T, f *fixture, name, schedule string) {
 	f.typeText(name)
 	f.press("tab", "tab") // job demo -> schedule
 	f.typeText(schedule)
-	f.press("tab") // -> time zone
-	f.waitFor(t, "A city or area, e.g. America/New_York")
+	f.press("tab") // -> time zone, whose completion keys the footer shows
+	f.waitFor(t, "A city or area, e.g. America/New_York", "tab complete zone  ctrl+n/p other zones")
 }
 
 func TestTimeZoneCompletesWhatIsTyped(t *testing.T) {
@@ -141,7 +142,10 @@ func TestTimeZoneCompletesWhatIsTyped(t *testing.T) {
 	newRuleForm(t, f, "ny-morning", "cron(0 9 * * ? *)")
 	f.press("ctrl+a", "ctrl+k")
 	f.typeText("america/new_y")
-	f.waitFor(t, "tab: America/New_York")
+	// A prefix that completes is not yet wrong: no frame says so.
+	if seen := f.waitSeen(t, "tab: America/New_York"); strings.Contains(seen, "is not a time zone") {
+		t.Errorf("a zone being typed is marked wrong while it completes:\n%s", seen)
+	}
 	f.press("tab")
 	f.waitFor(t, "Time zone      America/New_York", "✓ At 09:00 America/New_York", "EDT  Fri 13:00 UTC  Fri 14:00 CET")
 	// A zone is accepted once: tab then moves on, as in any field.
@@ -161,6 +165,19 @@ func TestTimeZoneCompletionOffersOthersByPartOfTheName(t *testing.T) {
 	f.waitFor(t, "tab: Europe/Paris")
 	f.press("tab")
 	f.waitFor(t, "Time zone      Europe/Paris", "✓ At 12:00 Europe/Paris")
+}
+
+func TestTimeZoneCompletionCyclesThroughMatches(t *testing.T) {
+	if _, err := os.Stat("/usr/share/zoneinfo/America/North_Dakota/New_Salem"); err != nil || os.Getenv("ZONEINFO") != "" {
+		t.Skip("needs the system's zone database in /usr/share/zoneinfo")
+	}
+	f := setup(t, adminToken, 100, 34, "rules", seedRuns)
+	newRuleForm(t, f, "nd-noon", "cron(0 12 * * ? *)")
+	f.press("ctrl+a", "ctrl+k")
+	f.typeText("new")
+	f.waitFor(t, "tab: America/New_York  America/North_Dakota/New_Salem")
+	f.press("ctrl+n", "tab")
+	f.waitFor(t, "Time zone      America/North_Dakota/New_Salem", "✓ At 12:00 America/North_Dakota/New_Salem")
 }
 
 func TestUnknownTimeZoneIsMarkedWithTheReason(t *testing.T) {

@@ -119,6 +119,18 @@ func (f *fixture) waitFor(t *testing.T, want ...string) {
 	}, teatest.WithDuration(5*time.Second), teatest.WithCheckInterval(20*time.Millisecond))
 }
 
+// waitSeen waits until the screen has shown want, and returns all it
+// drew meanwhile.
+func (f *fixture) waitSeen(t *testing.T, want string) string {
+	t.Helper()
+	var seen string
+	teatest.WaitFor(t, f.tm.Output(), func(b []byte) bool {
+		seen = ansi.Strip(string(b))
+		return strings.Contains(seen, want)
+	}, teatest.WithDuration(5*time.Second), teatest.WithCheckInterval(20*time.Millisecond))
+	return seen
+}
+
 // screen stops the program and returns its last view.
 func (f *fixture) screen(t *testing.T) string {
 	t.Helper()

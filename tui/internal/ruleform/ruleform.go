@@ -44,14 +44,24 @@ type KeyMap struct {
 	// Complete takes the time zone offered for what is typed; NextMatch
 	// and PrevMatch offer another.
 	Complete, NextMatch, PrevMatch key.Binding
+	// completing is set while the focused field offers completions: the
+	// footer shows their keys then.
+	completing bool
 }
 
 // ShortHelp is the footer's keys.
-func (k KeyMap) ShortHelp() []key.Binding { return []key.Binding{k.Next, k.Pick, k.Save, k.Cancel} }
+func (k KeyMap) ShortHelp() []key.Binding {
+	if k.completing {
+		return []key.Binding{k.Complete, k.NextMatch, k.Save, k.Cancel}
+	}
+	return []key.Binding{k.Next, k.Pick, k.Save, k.Cancel}
+}
 
 // FullHelp is every key of the form.
 func (k KeyMap) FullHelp() [][]key.Binding {
-	return [][]key.Binding{{k.Next, k.Prev, k.Pick, k.Save, k.Cancel}, {k.Complete, k.NextMatch, k.PrevMatch}}
+	next := k.NextMatch
+	next.SetHelp("ctrl+n", "next zone")
+	return [][]key.Binding{{k.Next, k.Prev, k.Pick, k.Save, k.Cancel}, {k.Complete, next, k.PrevMatch}}
 }
 
 var keyMap = KeyMap{
@@ -61,8 +71,8 @@ var keyMap = KeyMap{
 	Save:   key.NewBinding(key.WithKeys("ctrl+s"), key.WithHelp("ctrl+s", "save")),
 	Cancel: key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel")),
 
-	Complete:  key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "complete the time zone")),
-	NextMatch: key.NewBinding(key.WithKeys("ctrl+n"), key.WithHelp("ctrl+n", "next zone")),
+	Complete:  key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "complete zone")),
+	NextMatch: key.NewBinding(key.WithKeys("ctrl+n"), key.WithHelp("ctrl+n/p", "other zones")),
 	PrevMatch: key.NewBinding(key.WithKeys("ctrl+p"), key.WithHelp("ctrl+p", "previous zone")),
 }
 
@@ -110,7 +120,13 @@ func (m *Model) Title() string {
 }
 
 // Help is the form's keys.
-func (m *Model) Help() help.KeyMap { return keyMap }
+func (m *Model) Help() help.KeyMap {
+	k := keyMap
+	if m.focus < len(m.fields) {
+		k.completing = m.fields[m.focus].complete != nil
+	}
+	return k
+}
 
 // Capturing is true: the form's inputs take every key (q types a q).
 func (m *Model) Capturing() bool { return true }
@@ -428,6 +444,10 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 // may put the end before it.
 func (m *Model) typed(f *field) {
 	m.check(f)
+	if f.completion() != "" {
+		// Not wrong yet, only unfinished: it is checked again when left.
+		f.err = ""
+	}
 	var after []string
 	switch f.key {
 	case keySchedule, keyTimezone:
