@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jobbridge/jobbridge/agent/internal/runner"
 	"github.com/jobbridge/jobbridge/agent/internal/store"
@@ -16,7 +17,8 @@ import (
 	"github.com/jobbridge/jobbridge/shared/schedule"
 )
 
-// MaxDescription is the longest rule description (EventBridge's limit).
+// MaxDescription is the longest rule description in characters
+// (EventBridge's limit, which counts characters, not bytes).
 const MaxDescription = 512
 
 // ruleFromInput validates in and returns the rule it describes. existing is
@@ -61,8 +63,8 @@ func (s *Service) ruleFromInput(name string, in api.RuleInput, existing *store.R
 			r.Timeout = d
 		}
 	}
-	if len(in.Description) > MaxDescription {
-		verr.add("body.description", "is %d characters long, at most %d", len(in.Description), MaxDescription)
+	if n := utf8.RuneCountInString(in.Description); n > MaxDescription {
+		verr.add("body.description", "is %d characters long, at most %d", n, MaxDescription)
 	}
 	if err := checkText(in.Description); err != "" {
 		verr.add("body.description", "%s", err)
