@@ -213,3 +213,29 @@ func TestEventBridgeModeNeedsTheDefaultBus(t *testing.T) {
 		t.Errorf("Validate with bus orders: %v", err)
 	}
 }
+
+func TestEventBridgeModeRefusesNamesAndKeysAWSWould(t *testing.T) {
+	t.Parallel()
+	const key = "eb-webhook-key:0123456789"
+	cfg := agent.Config{DataDir: t.TempDir(), Scheduler: agent.SchedulerEventBridge, EventBridge: agent.EventBridgeConfig{
+		APIKey: key, TargetRoleARN: "arn:aws:iam::123456789012:role/r", ConnectionName: "my connection", DestinationName: "my/destination",
+		AuthHeader: "X-Key:", TargetURL: "https://jobs.example.com",
+	}}
+	err := cfg.Validate()
+	if err == nil {
+		t.Fatal("Validate accepted names, a header and a key EventBridge refuses")
+	}
+	for _, want := range []string{
+		`JOBBRIDGE_EB_CONNECTION_NAME: "my connection"`,
+		`JOBBRIDGE_EB_DESTINATION_NAME: "my/destination"`,
+		`JOBBRIDGE_EB_AUTH_HEADER: "X-Key:" is not an HTTP header name`,
+		"JOBBRIDGE_EB_API_KEY: contains ':'",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("Validate: %v\nwant it to say %q", err, want)
+		}
+	}
+	if strings.Contains(err.Error(), key) {
+		t.Errorf("Validate shows the API key: %v", err)
+	}
+}
