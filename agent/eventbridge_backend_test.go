@@ -239,3 +239,31 @@ func TestEventBridgeModeRefusesNamesAndKeysAWSWould(t *testing.T) {
 		t.Errorf("Validate shows the API key: %v", err)
 	}
 }
+
+func TestEventBridgeModeAnswersASavedRuleIsPending(t *testing.T) {
+	fake := ebtest.NewFake(t)
+	a, _ := startEventBridgeAgent(t, fake)
+	ctx := context.Background()
+	// AWS throttles, so the rule stays pending while the test looks.
+	throttled := ebtest.Failure{Status: 400, Code: "ThrottlingException", Message: "Rate exceeded"}
+	fake.FailNext("PutRule", throttled, throttled, throttled)
+	admin := client.New(a.URL(), ebAdminToken)
+
+	created, err := admin.CreateRule(ctx, api.RuleInput{Name: "fresh", Job: "eb-demo", Schedule: "rate(1 hour)"})
+	if err != nil {
+		t.Fatalf("POST /api/v1/rules: %v", err)
+	}
+	if created.Sync.State != "pending" {
+		t.Errorf("POST /api/v1/rules answered sync %+v, want pending: EventBridge does not have the rule yet", created.Sync)
+	}
+	replaced, err := admin.ReplaceRule(ctx, "fresh", api.RuleInput{Job: "eb-demo", Schedule: "rate(2 hours)"})
+	if err != nil {
+		t.Fatalf("PUT /api/v1/rules/fresh: %v", err)
+	}
+	if replaced.Sync.State != "pending" {
+		t.Errorf("PUT /api/v1/rules/fresh answered sync %+v, want pending", replaced.Sync)
+	}
+	if got, err := admin.Rule(ctx, "fresh"); err != nil || got.Sync.State != "pending" {
+		t.Errorf("GET /api/v1/rules/fresh: sync %+v (%v), want pending", got.Sync, err)
+	}
+}

@@ -142,7 +142,7 @@ func (s *Service) RuleCreate(ctx context.Context, actor string, in api.RuleInput
 	if err != nil {
 		return store.Rule{}, fmt.Errorf("create rule %q: %w", r.Name, conflict(err, "a rule named %q already exists", r.Name))
 	}
-	s.ruleSaved(ctx, created, api.EventRuleCreated)
+	created = s.ruleSaved(ctx, created, api.EventRuleCreated)
 	s.audit(ctx, actor, "rule.create", created.Name, fmt.Sprintf("job %s, schedule %s, enabled %t", created.Job, created.Schedule, created.Enabled))
 	return created, nil
 }
@@ -162,7 +162,7 @@ func (s *Service) RuleReplace(ctx context.Context, actor, name string, in api.Ru
 	if err != nil {
 		return store.Rule{}, fmt.Errorf("replace rule %q: %w", name, err)
 	}
-	s.ruleSaved(ctx, updated, api.EventRuleChanged)
+	updated = s.ruleSaved(ctx, updated, api.EventRuleChanged)
 	s.audit(ctx, actor, "rule.replace", name, fmt.Sprintf("job %s, schedule %s, enabled %t", updated.Job, updated.Schedule, updated.Enabled))
 	return updated, nil
 }
@@ -181,7 +181,7 @@ func (s *Service) RuleSetEnabled(ctx context.Context, actor, name string, enable
 	if err != nil {
 		return store.Rule{}, fmt.Errorf("update rule %q: %w", name, err)
 	}
-	s.ruleSaved(ctx, updated, api.EventRuleChanged)
+	updated = s.ruleSaved(ctx, updated, api.EventRuleChanged)
 	action := "rule.disable"
 	if enabled {
 		action = "rule.enable"
@@ -210,14 +210,22 @@ func (s *Service) RuleDelete(ctx context.Context, actor, name string) error {
 	return nil
 }
 
-func (s *Service) ruleSaved(ctx context.Context, r store.Rule, t string) {
+// ruleSaved tells the runner, the backend and the watchers about r, and
+// returns r with the sync state the backend gave it: the EventBridge
+// backend records a saved rule as pending until AWS has it, and the
+// answer and the event say so.
+func (s *Service) ruleSaved(ctx context.Context, r store.Rule, t string) store.Rule {
 	if s.runner != nil {
 		s.runner.ForgetRule(r.Name)
 	}
 	if s.backend != nil {
 		s.backend.RuleChanged(ctx, r)
+		if got, err := s.store.RuleGet(ctx, r.Name); err == nil {
+			r.Sync = got.Sync
+		} // else deleted meanwhile, or the store failed: r as saved is the best we know
 	}
 	s.publishRule(t, r)
+	return r
 }
 
 // RuleTrigger runs a rule now on behalf of actor, with parameter overrides.
