@@ -284,13 +284,13 @@ var zones sync.Map // name → *time.Location
 // WindowOffset returns how long after a fire time at a run starts when its
 // schedule has a flexible window: a point in [0, window), in whole seconds,
 // chosen from key (the rule's name) and the fire time alone, so every agent
-// and every restart picks the same one. It is 0 when window < 1s. It does
-// not allocate.
+// and every restart picks the same one. It is 0 when window < 1s, negative
+// windows included. It does not allocate.
 func WindowOffset(key string, at time.Time, window time.Duration) time.Duration {
-	secs := uint64(window / time.Second)
-	if secs == 0 {
-		return 0
+	if window < time.Second {
+		return 0 // a negative window would turn into a huge unsigned one
 	}
+	secs := uint64(window / time.Second)
 	// FNV-1a over the key and the fire time's Unix seconds.
 	const prime = 1099511628211
 	h := uint64(14695981039346656037)

@@ -522,7 +522,7 @@ func TestWindowOffset(t *testing.T) {
 			}
 		}
 	}
-	for _, window := range []time.Duration{0, 999 * time.Millisecond} {
+	for _, window := range []time.Duration{0, 999 * time.Millisecond, -time.Second, -15 * time.Minute, time.Duration(-1 << 63)} {
 		if off := WindowOffset("nightly-backup", fire, window); off != 0 {
 			t.Errorf("WindowOffset(window %v) = %v, want 0: no window", window, off)
 		}
