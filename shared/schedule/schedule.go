@@ -218,6 +218,16 @@ func (s *Schedule) nextAt(sec int64) (int64, bool) {
 // counts at its first instant only, so a fire during the repeated hour whose
 // first occurrence has passed is passed over too.
 func (s *Schedule) nextCronIn(sec int64) (int64, bool) {
+	// No zone is a day or more off UTC: two days past 2199 every wall time
+	// is past it too, and two days before 1970 every wall time is before.
+	// Clamping also keeps sec + offset from overflowing.
+	const margin = 2 * 86400
+	switch {
+	case sec > lastMinute+margin:
+		return 0, false
+	case sec < -margin:
+		sec = -margin
+	}
 	wall := sec + offsetAt(s.loc, sec)
 	for {
 		w, ok := s.cron.nextAfter(wall)

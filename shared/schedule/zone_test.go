@@ -1,6 +1,7 @@
 package schedule
 
 import (
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -618,5 +619,33 @@ func TestNextInZoneDoesNotAllocate(t *testing.T) {
 	fire := utc(t, "2027-06-01 12:00")
 	if n := testing.AllocsPerRun(100, func() { WindowOffset("nightly-backup", fire, 15*time.Minute) }); n != 0 {
 		t.Errorf("WindowOffset allocates %v times per call, want 0", n)
+	}
+}
+
+// Next in a zone from instants far outside 1970-2199 answers at once, as it
+// does in UTC: nothing after 2199, and the first fire of 1970 from before.
+func TestNextInZoneFarFromTheRange(t *testing.T) {
+	t.Parallel()
+	for _, name := range []string{"Asia/Kolkata", "America/New_York", "Pacific/Kiritimati", "Pacific/Pago_Pago"} {
+		loc := zone(t, name)
+		s := mustParse(t, "cron(* * * * ? *)").In(loc)
+		first, ok := s.Next(utc(t, "1969-06-01 00:00"))
+		if !ok || first.Year() > 1970 {
+			t.Fatalf("%s in %s: Next(1969-06-01) = %v, %v", s, name, first, ok)
+		}
+		for _, from := range []time.Time{time.Unix(math.MaxInt64, 0), time.Unix(math.MaxInt64-3600, 0), time.Unix(1<<62, 0), time.Unix(1<<40, 0)} {
+			start := time.Now()
+			if got, ok := s.Next(from); ok {
+				t.Errorf("%s in %s: Next(Unix %d) = %v, want none after 2199", s, name, from.Unix(), got)
+			}
+			if d := time.Since(start); d > 100*time.Millisecond {
+				t.Errorf("%s in %s: Next(Unix %d) took %v", s, name, from.Unix(), d)
+			}
+		}
+		for _, from := range []time.Time{time.Unix(math.MinInt64, 0), time.Unix(math.MinInt64+3600, 0), time.Unix(-1<<62, 0), time.Unix(-1<<40, 0)} {
+			if got, ok := s.Next(from); !ok || !got.Equal(first) {
+				t.Errorf("%s in %s: Next(Unix %d) = %v, %v; want %v, the first minute of 1970 there", s, name, from.Unix(), got, ok, first)
+			}
+		}
 	}
 }
