@@ -234,11 +234,40 @@ func (s *Schedule) nextCronIn(sec int64) (int64, bool) {
 		if !ok {
 			return 0, false
 		}
-		if t, ok := firstInstant(s.loc, w); ok && t > sec {
+		t, exists := firstInstant(s.loc, w)
+		if exists && t > sec {
 			return t, true
 		}
-		wall = w
+		// What holds for w holds for the wall times after it up to the end
+		// of the change of offset w is in: all skipped, or all shown before
+		// sec. Resume past them rather than try them one by one (an hour of
+		// every-minute fires is 60 tries). A skipped w is at the change the
+		// instant w would be at in the old offset falls just after; one
+		// shown before sec is at the change sec's offset started with.
+		at := sec
+		if !exists {
+			at = w - offsetAt(s.loc, w-86400)
+		}
+		wall = pastChange(s.loc, at, w)
 	}
+}
+
+// pastChange returns the last wall time that the change of offset starting
+// the zone period of instant at skips or shows twice, when w is one of
+// them, and w otherwise. It checks the change against the offsets on either
+// side of it, so a period bound the time package makes up (it may use the
+// start of a year) gives w.
+func pastChange(loc *time.Location, at, w int64) int64 {
+	start, _ := time.Unix(at, 0).In(loc).ZoneBounds()
+	if start.IsZero() {
+		return w
+	}
+	change := start.Unix()
+	before, after := offsetAt(loc, change-1), offsetAt(loc, change)
+	if lo, hi := change+min(before, after), change+max(before, after); lo <= w && w < hi {
+		return hi - 1
+	}
+	return w
 }
 
 // offsetAt is loc's offset from UTC at Unix second sec, in seconds.
