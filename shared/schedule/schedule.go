@@ -26,6 +26,7 @@ package schedule
 import (
 	"fmt"
 	"math"
+	"strings"
 	"sync"
 	"time"
 	_ "time/tzdata" // zones work on machines without a zone database too
@@ -299,13 +300,19 @@ func firstInstant(loc *time.Location, wall int64) (int64, bool) {
 
 // LoadLocation returns the zone named by an IANA name such as
 // "America/New_York"; "" and "UTC" are UTC. Names are looked up once and
-// kept. "Local" is refused: a schedule must mean the same on every machine.
+// kept. A schedule must mean the same on every machine, so names that
+// depend on the machine are refused: "Local" and "localtime" (the machine's
+// own zone), and the zone database's files that are not zones: "posixrules",
+// and the "posix/" and "right/" copies (the latter count leap seconds, which
+// moves every change of offset by tens of seconds).
 func LoadLocation(name string) (*time.Location, error) {
-	switch name {
-	case "", "UTC":
+	switch {
+	case name == "" || name == "UTC":
 		return time.UTC, nil
-	case "Local":
+	case name == "Local" || name == "localtime":
 		return nil, fmt.Errorf("time zone %q depends on the machine; name the zone, such as Europe/Paris", name)
+	case name == "posixrules" || strings.HasPrefix(name, "posix/") || strings.HasPrefix(name, "right/"):
+		return nil, fmt.Errorf("%q is a file of this machine's zone database, not a time zone; name the zone, such as America/New_York", name)
 	}
 	if loc, ok := zones.Load(name); ok {
 		return loc.(*time.Location), nil

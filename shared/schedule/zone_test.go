@@ -486,6 +486,13 @@ func TestLoadLocation(t *testing.T) {
 	}
 	for _, tt := range []struct{ name, want string }{
 		{"Local", `time zone "Local" depends on the machine; name the zone, such as Europe/Paris`},
+		// These load from a machine's zone database, but mean the machine's
+		// own zone, or are not zones, or are missing where the agent runs
+		// on the zone data built into it.
+		{"localtime", `time zone "localtime" depends on the machine; name the zone, such as Europe/Paris`},
+		{"posixrules", `"posixrules" is a file of this machine's zone database, not a time zone`},
+		{"posix/America/New_York", `"posix/America/New_York" is a file of this machine's zone database, not a time zone`},
+		{"right/America/New_York", `"right/America/New_York" is a file of this machine's zone database, not a time zone`},
 		{"Mars/Olympus", `"Mars/Olympus" is not a time zone in the IANA database (such as America/New_York or Europe/Paris)`},
 		{"../../etc/passwd", `"../../etc/passwd" is not a time zone`},
 		{"Europe/Paris ", `"Europe/Paris " is not a time zone`},
