@@ -500,11 +500,11 @@ func TestNextInZoneAgreesWithBruteForce(t *testing.T) {
 		expressions = 300
 	}
 	const window = 4 * 24 * time.Hour
-	zones := zoneTransitions(t)
+	byZone := zoneTransitions(t)
 	r := rand.New(rand.NewPCG(20270314, 20271107))
 	near := 0 // fire times compared within 3 hours of a change
 	for range expressions {
-		z := zones[r.IntN(len(zones))]
+		z := byZone[r.IntN(len(byZone))]
 		// A change, or for a zone without any a time in 2024-2030.
 		change := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(r.Int64N(7*365*24)) * time.Hour)
 		if len(z.changes) > 0 {

@@ -17,13 +17,13 @@ import (
 //
 //	go test -fuzz=FuzzParseNext ./shared/schedule
 func FuzzParseNext(f *testing.F) {
-	zones := make([]*time.Location, 0, 1+len(testZones))
-	zones = append(zones, time.UTC)
+	locs := make([]*time.Location, 0, 1+len(testZones))
+	locs = append(locs, time.UTC)
 	for _, name := range testZones {
-		zones = append(zones, zone(f, name))
+		locs = append(locs, zone(f, name))
 	}
 	zoneIndex := func(name string) uint8 {
-		for i, loc := range zones {
+		for i, loc := range locs {
 			if loc.String() == name {
 				return uint8(i)
 			}
@@ -83,7 +83,7 @@ func FuzzParseNext(f *testing.F) {
 		f.Add(s.expr, from.Unix(), zoneIndex(s.zone))
 	}
 	f.Fuzz(func(t *testing.T, expr string, from int64, zi uint8) {
-		loc := zones[int(zi)%len(zones)]
+		loc := locs[int(zi)%len(locs)]
 		parsed, err := Parse(expr)
 		if err != nil {
 			var e *Error
