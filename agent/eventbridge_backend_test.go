@@ -213,3 +213,57 @@ func TestEventBridgeModeNeedsTheDefaultBus(t *testing.T) {
 		t.Errorf("Validate with bus orders: %v", err)
 	}
 }
+
+func TestEventBridgeModeRefusesNamesAndKeysAWSWould(t *testing.T) {
+	t.Parallel()
+	const key = "eb-webhook-key:0123456789"
+	cfg := agent.Config{DataDir: t.TempDir(), Scheduler: agent.SchedulerEventBridge, EventBridge: agent.EventBridgeConfig{
+		APIKey: key, TargetRoleARN: "arn:aws:iam::123456789012:role/r", ConnectionName: "my connection", DestinationName: "my/destination",
+		AuthHeader: "X-Key:", TargetURL: "https://jobs.example.com",
+	}}
+	err := cfg.Validate()
+	if err == nil {
+		t.Fatal("Validate accepted names, a header and a key EventBridge refuses")
+	}
+	for _, want := range []string{
+		`JOBBRIDGE_EB_CONNECTION_NAME: "my connection"`,
+		`JOBBRIDGE_EB_DESTINATION_NAME: "my/destination"`,
+		`JOBBRIDGE_EB_AUTH_HEADER: "X-Key:" is not an HTTP header name`,
+		"JOBBRIDGE_EB_API_KEY: contains ':'",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("Validate: %v\nwant it to say %q", err, want)
+		}
+	}
+	if strings.Contains(err.Error(), key) {
+		t.Errorf("Validate shows the API key: %v", err)
+	}
+}
+
+func TestEventBridgeModeAnswersASavedRuleIsPending(t *testing.T) {
+	fake := ebtest.NewFake(t)
+	a, _ := startEventBridgeAgent(t, fake)
+	ctx := context.Background()
+	// AWS throttles, so the rule stays pending while the test looks.
+	throttled := ebtest.Failure{Status: 400, Code: "ThrottlingException", Message: "Rate exceeded"}
+	fake.FailNext("PutRule", throttled, throttled, throttled)
+	admin := client.New(a.URL(), ebAdminToken)
+
+	created, err := admin.CreateRule(ctx, api.RuleInput{Name: "fresh", Job: "eb-demo", Schedule: "rate(1 hour)"})
+	if err != nil {
+		t.Fatalf("POST /api/v1/rules: %v", err)
+	}
+	if created.Sync.State != "pending" {
+		t.Errorf("POST /api/v1/rules answered sync %+v, want pending: EventBridge does not have the rule yet", created.Sync)
+	}
+	replaced, err := admin.ReplaceRule(ctx, "fresh", api.RuleInput{Job: "eb-demo", Schedule: "rate(2 hours)"})
+	if err != nil {
+		t.Fatalf("PUT /api/v1/rules/fresh: %v", err)
+	}
+	if replaced.Sync.State != "pending" {
+		t.Errorf("PUT /api/v1/rules/fresh answered sync %+v, want pending", replaced.Sync)
+	}
+	if got, err := admin.Rule(ctx, "fresh"); err != nil || got.Sync.State != "pending" {
+		t.Errorf("GET /api/v1/rules/fresh: sync %+v (%v), want pending", got.Sync, err)
+	}
+}

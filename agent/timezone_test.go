@@ -2,6 +2,7 @@ package agent_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"slices"
@@ -143,5 +144,30 @@ func TestEventBridgeRulesModeRefusesWhatNeedsScheduler(t *testing.T) {
 	// UTC and a plain cron stay fine.
 	if _, err := c.CreateRule(ctx, api.RuleInput{Name: "jb-utc", Job: "eb-demo", Schedule: "cron(0 9 * * ? *)", Timezone: "UTC"}); err != nil {
 		t.Errorf("a UTC rule in rules mode: %v", err)
+	}
+}
+
+func TestRuleDatesThatAreNotRFC3339Are400(t *testing.T) {
+	t.Parallel()
+	ta := startAgent(t, "sqlite")
+	for _, date := range []string{`"tomorrow"`, `"2030-01-01"`, `"2030-01-01 09:00:00"`, `1893456000`} {
+		body := `{"name":"dated","job":"demo","schedule":"rate(1 hour)","startDate":` + date + `}`
+		req, _ := http.NewRequest(http.MethodPost, ta.URL()+"/api/v1/rules", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+ta.token)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var problem api.Problem
+		err = json.NewDecoder(resp.Body).Decode(&problem)
+		resp.Body.Close()
+		var locs []string
+		for _, e := range problem.Errors {
+			locs = append(locs, e.Location)
+		}
+		if resp.StatusCode != http.StatusBadRequest || err != nil || !slices.Contains(locs, "body.startDate") {
+			t.Errorf("startDate %s: %d %+v (%v), want 400 naming body.startDate", date, resp.StatusCode, problem, err)
+		}
 	}
 }

@@ -7,7 +7,8 @@ import (
 
 // BenchmarkNext times one Next call from 2024-03-01 00:00 UTC for common
 // expressions and for the rarest ones, whose next fire time is years away
-// or never comes.
+// or never comes; then in zones, from that date and from around changes of
+// offset.
 //
 //	go test -run '^$' -bench . -benchmem ./shared/schedule
 func BenchmarkNext(b *testing.B) {
@@ -32,6 +33,49 @@ func BenchmarkNext(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				s.Next(from)
+			}
+		})
+	}
+
+	// In zones: common expressions from the same date, and from just before
+	// a change of offset, where the search crosses a skipped or repeated
+	// hour (2027: New York 14 March 07:00Z and 7 November 06:00Z, Berlin 28
+	// March and 31 October 01:00Z).
+	zoneCases := []struct{ name, zone, expr, from string }{
+		{"New_York/every-5-minutes", "America/New_York", "cron(0/5 * * * ? *)", ""},
+		{"New_York/noon-daily", "America/New_York", "cron(0 12 * * ? *)", ""},
+		{"New_York/weekday-nights", "America/New_York", "cron(0/30 20-2 ? * MON-FRI *)", ""},
+		{"New_York/last-friday", "America/New_York", "cron(15 10 ? * 6L *)", ""},
+		{"New_York/every-5-minutes/before-spring", "America/New_York", "cron(0/5 * * * ? *)", "2027-03-14 06:59"},
+		{"New_York/every-minute/before-spring", "America/New_York", "cron(* * * * ? *)", "2027-03-14 06:59"},
+		{"New_York/hourly/before-spring", "America/New_York", "cron(30 * * * ? *)", "2027-03-14 06:31"},
+		{"New_York/skipped-daily/before-spring", "America/New_York", "cron(30 2 * * ? *)", "2027-03-14 06:59"},
+		{"New_York/every-5-minutes/before-autumn", "America/New_York", "cron(0/5 * * * ? *)", "2027-11-07 05:59"},
+		{"New_York/every-5-minutes/second-pass", "America/New_York", "cron(0/5 * * * ? *)", "2027-11-07 06:00"},
+		{"New_York/every-minute/second-pass", "America/New_York", "cron(* * * * ? *)", "2027-11-07 06:00"},
+		{"Berlin/every-5-minutes", "Europe/Berlin", "cron(0/5 * * * ? *)", ""},
+		{"Berlin/noon-daily", "Europe/Berlin", "cron(0 12 * * ? *)", ""},
+		{"Berlin/weekday-nights", "Europe/Berlin", "cron(0/30 20-2 ? * MON-FRI *)", ""},
+		{"Berlin/last-friday", "Europe/Berlin", "cron(15 10 ? * 6L *)", ""},
+		{"Berlin/every-5-minutes/before-spring", "Europe/Berlin", "cron(0/5 * * * ? *)", "2027-03-28 00:59"},
+		{"Berlin/every-minute/before-spring", "Europe/Berlin", "cron(* * * * ? *)", "2027-03-28 00:59"},
+		{"Berlin/every-5-minutes/second-pass", "Europe/Berlin", "cron(0/5 * * * ? *)", "2027-10-31 01:00"},
+		{"Kolkata/every-5-minutes", "Asia/Kolkata", "cron(0/5 * * * ? *)", ""},
+		{"Kolkata/noon-daily", "Asia/Kolkata", "cron(0 12 * * ? *)", ""},
+		{"Kolkata/weekday-nights", "Asia/Kolkata", "cron(0/30 20-2 ? * MON-FRI *)", ""},
+		{"Kolkata/last-friday", "Asia/Kolkata", "cron(15 10 ? * 6L *)", ""},
+		{"New_York/at", "America/New_York", "at(2027-11-07T01:30:00)", ""},
+	}
+	for _, c := range zoneCases {
+		s := mustParse(b, c.expr).In(zone(b, c.zone))
+		at := from
+		if c.from != "" {
+			at = utc(b, c.from)
+		}
+		b.Run("zone/"+c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				s.Next(at)
 			}
 		})
 	}

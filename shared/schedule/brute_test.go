@@ -353,3 +353,209 @@ func dayForm(b *brute) string {
 	}
 	return "dom list"
 }
+
+// The DST rule, read from its definition: an instant fires when its wall
+// minute in the zone matches and no earlier instant showed the same wall
+// minute. The walk converts each instant with time.Time.In, and looks back
+// for an earlier showing over maxShift, more than any change of offset in
+// the zones tested makes (checked by zoneTransitions).
+const maxShift = 3 * time.Hour
+
+// wallMinute is the wall time of t in loc, as a UTC time to match against.
+func wallMinute(t time.Time, loc *time.Location) time.Time {
+	w := t.In(loc)
+	return time.Date(w.Year(), w.Month(), w.Day(), w.Hour(), w.Minute(), w.Second(), 0, time.UTC)
+}
+
+// shownBefore reports whether an instant before t (at most maxShift before)
+// showed the wall time t shows.
+func shownBefore(t time.Time, loc *time.Location) bool {
+	wall := wallMinute(t, loc)
+	for back := time.Minute; back <= maxShift; back += time.Minute {
+		if wallMinute(t.Add(-back), loc).Equal(wall) {
+			return true
+		}
+	}
+	return false
+}
+
+// nextIn is next for the expression read in loc: the first instant strictly
+// after after and no later than limit that fires. It walks minute by minute,
+// but over a day whose date does not match it jumps to three hours before
+// that day's midnight: no change of offset in the zones tested reaches that
+// far, so every instant jumped over shows a wall time of that day, or one
+// shown before (after the clock went back).
+func (b *brute) nextIn(loc *time.Location, after, limit time.Time) (time.Time, bool) {
+	t := after.UTC().Truncate(time.Minute).Add(time.Minute)
+	for !t.After(limit) {
+		wall := wallMinute(t, loc)
+		if wall.Year() > 2199 {
+			break
+		}
+		if !b.dayMatches(wall) {
+			y, m, d := wall.Date()
+			if left := time.Date(y, m, d+1, 0, 0, 0, 0, time.UTC).Sub(wall); left > maxShift {
+				t = t.Add(left - maxShift)
+				continue
+			}
+		} else if b.matches(wall) && !shownBefore(t, loc) {
+			return t, true
+		}
+		t = t.Add(time.Minute)
+	}
+	return time.Time{}, false
+}
+
+// bruteAt is the one fire of at(wall) in loc, from the same definition: the
+// first instant that shows the wall time, found by walking every minute of
+// the days around it; false when no instant shows it.
+func bruteAt(wall time.Time, loc *time.Location) (time.Time, bool) {
+	minute := wall.Truncate(time.Minute)
+	for t := minute.Add(-30 * time.Hour); t.Before(minute.Add(30 * time.Hour)); t = t.Add(time.Minute) {
+		if wallMinute(t, loc).Equal(minute) {
+			return t.Add(wall.Sub(minute)), true
+		}
+	}
+	return time.Time{}, false
+}
+
+// testZones have rules that make Next work: both hemispheres, changes at
+// midnight (Havana, Santiago, Nuuk), 30- and 45-minute offsets, a
+// 30-minute change (Lord Howe), a 2-hour change (Troll), two changes a
+// year around Ramadan (Casablanca), none at all (Kolkata, Kathmandu).
+var testZones = []string{
+	"America/New_York", "Europe/Berlin", "Europe/London", "Australia/Sydney",
+	"Australia/Adelaide", "Australia/Lord_Howe", "America/Santiago", "Pacific/Auckland",
+	"Pacific/Chatham", "America/St_Johns", "America/Havana", "Antarctica/Troll",
+	"Africa/Casablanca", "America/Nuuk", "Asia/Kolkata", "Asia/Kathmandu",
+}
+
+// zoneChanges is a zone and the instants its offset changes in 2024-2030.
+type zoneChanges struct {
+	loc     *time.Location
+	changes []time.Time
+}
+
+// zoneTransitions finds the changes of every test zone with ZoneBounds, and
+// checks that none moves the clock by more than the brute force looks back.
+func zoneTransitions(t testing.TB) []zoneChanges {
+	t.Helper()
+	end := time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC)
+	out := make([]zoneChanges, len(testZones))
+	for i, name := range testZones {
+		loc := zone(t, name)
+		out[i].loc = loc
+		for at := time.Date(2024, 1, 1, 0, 0, 0, 0, loc); at.Before(end); {
+			_, next := at.ZoneBounds()
+			if !next.After(at) {
+				// No end, or the end the time package makes up for a year it
+				// computes from the zone's rule string, which is not always
+				// after at (31 December of a leap year): step on by a day.
+				at = at.Add(24 * time.Hour)
+				continue
+			}
+			_, before := at.Zone()
+			_, after := next.Zone()
+			if shift := time.Duration(after-before) * time.Second; shift != 0 && next.Before(end) {
+				if shift.Abs() > maxShift-time.Hour {
+					t.Fatalf("%s changes its offset by %v at %v: more than the brute force handles", name, shift, next)
+				}
+				out[i].changes = append(out[i].changes, next)
+			}
+			at = next
+		}
+	}
+	return out
+}
+
+// randomZonedCron is randomCron made likelier to fire near a change whose
+// new wall time is at hour h: often the hours around h, every day.
+func randomZonedCron(r *rand.Rand, h int) string {
+	f := strings.Fields(strings.TrimSuffix(strings.TrimPrefix(randomCron(r), "cron("), ")"))
+	if r.IntN(3) > 0 {
+		f[1] = [...]string{
+			strconv.Itoa(h),
+			strconv.Itoa((h+23)%24) + "-" + strconv.Itoa((h+1)%24),
+			strconv.Itoa((h+22)%24) + "-" + strconv.Itoa((h+2)%24) + "/" + strconv.Itoa(1+r.IntN(2)),
+			"*",
+		}[r.IntN(4)]
+	}
+	if r.IntN(2) == 0 {
+		f[2], f[4] = "*", "?"
+	}
+	if r.IntN(2) == 0 {
+		f[5] = "*"
+	}
+	return "cron(" + strings.Join(f, " ") + ")"
+}
+
+// TestNextInZoneAgreesWithBruteForce compares Next with the brute-force
+// reading of the DST rule for random expressions in random zones, from
+// random instants around the zones' changes in 2024-2030, and at() for
+// random wall times around them.
+func TestNextInZoneAgreesWithBruteForce(t *testing.T) {
+	t.Parallel()
+	expressions, steps := 1500, 5
+	if testing.Short() {
+		expressions = 300
+	}
+	const window = 4 * 24 * time.Hour
+	byZone := zoneTransitions(t)
+	r := rand.New(rand.NewPCG(20270314, 20271107))
+	near := 0 // fire times compared within 3 hours of a change
+	for range expressions {
+		z := byZone[r.IntN(len(byZone))]
+		// A change, or for a zone without any a time in 2024-2030.
+		change := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(r.Int64N(7*365*24)) * time.Hour)
+		if len(z.changes) > 0 {
+			change = z.changes[r.IntN(len(z.changes))]
+		}
+		from := change.Add(time.Duration(r.Int64N(int64(36*time.Hour))) - 30*time.Hour).Add(time.Duration(r.IntN(60)) * time.Second)
+
+		if r.IntN(8) == 0 {
+			// at(): a wall time around the change, with seconds sometimes.
+			wall := wallMinute(change, z.loc).Add(time.Duration(r.IntN(6*60)-3*60) * time.Minute)
+			if r.IntN(3) == 0 {
+				wall = wall.Add(time.Duration(r.IntN(60)) * time.Second)
+			}
+			expr := "at(" + wall.Format("2006-01-02T15:04:05") + ")"
+			s := mustParse(t, expr).In(z.loc)
+			want, wantOK := bruteAt(wall, z.loc)
+			if wantOK && !want.After(from) {
+				want, wantOK = time.Time{}, false
+			}
+			if got, gotOK := s.Next(from); gotOK != wantOK || !got.Equal(want) {
+				t.Fatalf("%s in %s\nNext(%s) = %s, %v\nbrute force says %s, %v",
+					expr, z.loc, from.UTC().Format(time.RFC3339), got.Format(time.RFC3339), gotOK, want.Format(time.RFC3339), wantOK)
+			}
+			continue
+		}
+
+		expr := randomZonedCron(r, change.In(z.loc).Hour())
+		s := mustParse(t, expr).In(z.loc)
+		b := newBrute(expr)
+		for range steps {
+			limit := from.Add(window)
+			want, wantOK := b.nextIn(z.loc, from, limit)
+			got, gotOK := s.Next(from)
+			if gotOK && got.After(limit) {
+				got, gotOK = time.Time{}, false // beyond the window: the brute force did not look there
+			}
+			if gotOK != wantOK || !got.Equal(want) {
+				t.Fatalf("%s in %s (%s)\nNext(%s) = %s, %v\nbrute force says %s, %v",
+					expr, z.loc, s.Describe(), from.UTC().Format(time.RFC3339), got.Format(time.RFC3339), gotOK, want.Format(time.RFC3339), wantOK)
+			}
+			if !wantOK {
+				break
+			}
+			if want.Sub(change).Abs() <= 3*time.Hour {
+				near++
+			}
+			from = want
+		}
+	}
+	t.Logf("fire times compared within 3 hours of a change of offset: %d", near)
+	if near < expressions/4 {
+		t.Errorf("only %d fire times compared near a change; the test does not test what it says", near)
+	}
+}

@@ -89,3 +89,29 @@ func ExampleSchedule_WithAnchor() {
 	// 2026-11-27T12:10:00Z
 	// 2026-11-27T13:40:00Z
 }
+
+// In evaluates cron() as wall times in a zone, with EventBridge
+// Scheduler's rule for daylight saving time: on 14 March 2027 New York's
+// clocks skip 02:00-02:59, so 02:30 does not fire that day.
+func ExampleSchedule_In() {
+	s, err := schedule.Parse("cron(30 2 * * ? *)")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	ny, err := schedule.LoadLocation("America/New_York")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	s = s.In(ny)
+	fmt.Println(s.Describe())
+	for _, t := range s.NextN(time.Date(2027, 3, 13, 0, 0, 0, 0, time.UTC), 3) {
+		fmt.Println(t.Format(time.RFC3339), "=", t.In(ny).Format("Mon 02 Jan 15:04 MST"))
+	}
+	// Output:
+	// At 02:30 America/New_York
+	// 2027-03-13T07:30:00Z = Sat 13 Mar 02:30 EST
+	// 2027-03-15T06:30:00Z = Mon 15 Mar 02:30 EDT
+	// 2027-03-16T06:30:00Z = Tue 16 Mar 02:30 EDT
+}

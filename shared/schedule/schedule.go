@@ -26,6 +26,7 @@ package schedule
 import (
 	"fmt"
 	"math"
+	"strings"
 	"sync"
 	"time"
 	_ "time/tzdata" // zones work on machines without a zone database too
@@ -218,17 +219,56 @@ func (s *Schedule) nextAt(sec int64) (int64, bool) {
 // counts at its first instant only, so a fire during the repeated hour whose
 // first occurrence has passed is passed over too.
 func (s *Schedule) nextCronIn(sec int64) (int64, bool) {
+	// No zone is a day or more off UTC: two days past 2199 every wall time
+	// is past it too, and two days before 1970 every wall time is before.
+	// Clamping also keeps sec + offset from overflowing.
+	const margin = 2 * 86400
+	switch {
+	case sec > lastMinute+margin:
+		return 0, false
+	case sec < -margin:
+		sec = -margin
+	}
 	wall := sec + offsetAt(s.loc, sec)
 	for {
 		w, ok := s.cron.nextAfter(wall)
 		if !ok {
 			return 0, false
 		}
-		if t, ok := firstInstant(s.loc, w); ok && t > sec {
+		t, exists := firstInstant(s.loc, w)
+		if exists && t > sec {
 			return t, true
 		}
-		wall = w
+		// What holds for w holds for the wall times after it up to the end
+		// of the change of offset w is in: all skipped, or all shown before
+		// sec. Resume past them rather than try them one by one (an hour of
+		// every-minute fires is 60 tries). A skipped w is at the change the
+		// instant w would be at in the old offset falls just after; one
+		// shown before sec is at the change sec's offset started with.
+		at := sec
+		if !exists {
+			at = w - offsetAt(s.loc, w-86400)
+		}
+		wall = pastChange(s.loc, at, w)
 	}
+}
+
+// pastChange returns the last wall time that the change of offset starting
+// the zone period of instant at skips or shows twice, when w is one of
+// them, and w otherwise. It checks the change against the offsets on either
+// side of it, so a period bound the time package makes up (it may use the
+// start of a year) gives w.
+func pastChange(loc *time.Location, at, w int64) int64 {
+	start, _ := time.Unix(at, 0).In(loc).ZoneBounds()
+	if start.IsZero() {
+		return w
+	}
+	change := start.Unix()
+	before, after := offsetAt(loc, change-1), offsetAt(loc, change)
+	if lo, hi := change+min(before, after), change+max(before, after); lo <= w && w < hi {
+		return hi - 1
+	}
+	return w
 }
 
 // offsetAt is loc's offset from UTC at Unix second sec, in seconds.
@@ -260,13 +300,19 @@ func firstInstant(loc *time.Location, wall int64) (int64, bool) {
 
 // LoadLocation returns the zone named by an IANA name such as
 // "America/New_York"; "" and "UTC" are UTC. Names are looked up once and
-// kept. "Local" is refused: a schedule must mean the same on every machine.
+// kept. A schedule must mean the same on every machine, so names that
+// depend on the machine are refused: "Local" and "localtime" (the machine's
+// own zone), and the zone database's files that are not zones: "posixrules",
+// and the "posix/" and "right/" copies (the latter count leap seconds, which
+// moves every change of offset by tens of seconds).
 func LoadLocation(name string) (*time.Location, error) {
-	switch name {
-	case "", "UTC":
+	switch {
+	case name == "" || name == "UTC":
 		return time.UTC, nil
-	case "Local":
+	case name == "Local" || name == "localtime":
 		return nil, fmt.Errorf("time zone %q depends on the machine; name the zone, such as Europe/Paris", name)
+	case name == "posixrules" || strings.HasPrefix(name, "posix/") || strings.HasPrefix(name, "right/"):
+		return nil, fmt.Errorf("%q is a file of this machine's zone database, not a time zone; name the zone, such as America/New_York", name)
 	}
 	if loc, ok := zones.Load(name); ok {
 		return loc.(*time.Location), nil
@@ -284,13 +330,13 @@ var zones sync.Map // name → *time.Location
 // WindowOffset returns how long after a fire time at a run starts when its
 // schedule has a flexible window: a point in [0, window), in whole seconds,
 // chosen from key (the rule's name) and the fire time alone, so every agent
-// and every restart picks the same one. It is 0 when window < 1s. It does
-// not allocate.
+// and every restart picks the same one. It is 0 when window < 1s, negative
+// windows included. It does not allocate.
 func WindowOffset(key string, at time.Time, window time.Duration) time.Duration {
-	secs := uint64(window / time.Second)
-	if secs == 0 {
-		return 0
+	if window < time.Second {
+		return 0 // a negative window would turn into a huge unsigned one
 	}
+	secs := uint64(window / time.Second)
 	// FNV-1a over the key and the fire time's Unix seconds.
 	const prime = 1099511628211
 	h := uint64(14695981039346656037)

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"regexp"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
@@ -139,7 +141,86 @@ func (s Settings) Validate() error {
 	if s.InvocationRate < 1 {
 		errs = append(errs, fmt.Errorf("JOBBRIDGE_EB_INVOCATION_RATE: %d: want at least 1 invocation per second", s.InvocationRate))
 	}
+	// What AWS would refuse at CreateConnection or CreateApiDestination
+	// is refused here, at start: refused there, it would be retried
+	// forever with every rule pending.
+	for _, n := range []struct{ v, env, what string }{
+		{s.ConnectionName, "JOBBRIDGE_EB_CONNECTION_NAME", "connection"},
+		{s.DestinationName, "JOBBRIDGE_EB_DESTINATION_NAME", "API destination"},
+	} {
+		if n.v != "" && (len(n.v) > maxResourceName || !resourceName.MatchString(n.v)) {
+			errs = append(errs, fmt.Errorf("%s: %q: use at most %d of the characters EventBridge allows in %s names (letters, digits, '.', '-' and '_')",
+				n.env, n.v, maxResourceName, n.what))
+		}
+	}
+	if !isHeaderName(s.AuthHeader) || len(s.AuthHeader) > maxAuthParameter {
+		errs = append(errs, fmt.Errorf("JOBBRIDGE_EB_AUTH_HEADER: %q is not an HTTP header name: use at most %d letters, digits and %s",
+			s.AuthHeader, maxAuthParameter, headerPunctuation))
+	}
+	if s.APIKey != "" {
+		if problem := apiKeyProblem(s.APIKey); problem != "" {
+			// The key is a secret: the message says what is wrong, never the value.
+			errs = append(errs, fmt.Errorf("JOBBRIDGE_EB_API_KEY: %s (the value is not shown)", problem))
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// EventBridge's limits on a connection's and an API destination's names
+// and on the API key and its header (CreateConnection and
+// CreateApiDestination in the EventBridge API reference).
+const (
+	maxResourceName  = 64
+	maxAuthParameter = 512
+)
+
+var resourceName = regexp.MustCompile(`^[.\-_A-Za-z0-9]+$`)
+
+// headerPunctuation are the characters other than letters and digits an
+// HTTP header name may hold (RFC 7230's tchar).
+const headerPunctuation = "!#$%&'*+-.^_`|~"
+
+// isHeaderName reports whether h is an HTTP header name: an RFC 7230
+// token. EventBridge would take more (spaces, most punctuation), but the
+// agent's webhook must find the key in a header a client can send.
+func isHeaderName(h string) bool {
+	if h == "" {
+		return false
+	}
+	for _, c := range []byte(h) {
+		ok := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte(headerPunctuation, c) >= 0
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// apiKeyProblem says what EventBridge would refuse in the API key, "" if
+// nothing. Its rule (the API reference's pattern
+// ^[ \t]*[^\x00-\x1F:\x7F]+([ \t]+[^\x00-\x1F:\x7F]+)*[ \t]*$, 1 to 512
+// characters) comes down to: no control character but tab, no ':', and
+// something besides tabs. The words never quote the key.
+func apiKeyProblem(key string) string {
+	if n := utf8.RuneCountInString(key); n > maxAuthParameter {
+		return fmt.Sprintf("is %d characters long; EventBridge takes at most %d", n, maxAuthParameter)
+	}
+	onlyTabs := true
+	for _, c := range key {
+		switch {
+		case c == ':':
+			return "contains ':', which EventBridge refuses in an API key"
+		case c == '\t':
+		case c < 0x20 || c == 0x7f:
+			return fmt.Sprintf("contains a control character (%U), which EventBridge refuses in an API key; a line break read from a file is a common cause", c)
+		default:
+			onlyTabs = false
+		}
+	}
+	if onlyTabs {
+		return "holds nothing but tabs, which EventBridge refuses as an API key"
+	}
+	return ""
 }
 
 // Endpoint is the URL the API destination calls: TargetURL + /webhook/run.

@@ -145,9 +145,19 @@ func TestPoliciesAreLeastPrivilege(t *testing.T) {
 	if !trustsEventBridge(string(b)) {
 		t.Errorf("the trust policy does not let EventBridge assume the role: %s", b)
 	}
+	// IAM authorizes a create on kind/NAME and later calls on the ARN AWS
+	// made, kind/NAME/ID: both must be allowed.
+	connection := []string{
+		"arn:aws:events:eu-west-1:123456789012:connection/jb-test-connection",
+		"arn:aws:events:eu-west-1:123456789012:connection/jb-test-connection/*",
+	}
+	destination := []string{
+		"arn:aws:events:eu-west-1:123456789012:api-destination/jb-test-destination",
+		"arn:aws:events:eu-west-1:123456789012:api-destination/jb-test-destination/*",
+	}
 	if got := p.TargetRolePermissions.Statement[0]; !slices.Equal(got.Action, []string{"events:InvokeApiDestination"}) ||
-		!slices.Equal(got.Resource, []string{"arn:aws:events:eu-west-1:123456789012:api-destination/jb-test-destination/*"}) {
-		t.Errorf("target role permission %+v", got)
+		!slices.Equal(got.Resource, destination) {
+		t.Errorf("target role permission %+v, want %s on %v", got, "events:InvokeApiDestination", destination)
 	}
 	resources := map[string][]string{}
 	for _, st := range p.Agent.Statement {
@@ -156,15 +166,23 @@ func TestPoliciesAreLeastPrivilege(t *testing.T) {
 		}
 	}
 	for action, want := range map[string]string{
-		"events:PutRule":              "arn:aws:events:eu-west-1:123456789012:rule/jb-test-*",
-		"events:DeleteRule":           "arn:aws:events:eu-west-1:123456789012:rule/jb-test-*",
-		"events:PutTargets":           "arn:aws:events:eu-west-1:123456789012:rule/jb-test-*",
-		"events:UpdateConnection":     "arn:aws:events:eu-west-1:123456789012:connection/jb-test-connection/*",
-		"events:UpdateApiDestination": "arn:aws:events:eu-west-1:123456789012:api-destination/jb-test-destination/*",
-		"iam:PassRole":                testRoleARN,
+		"events:PutRule":    "arn:aws:events:eu-west-1:123456789012:rule/jb-test-*",
+		"events:DeleteRule": "arn:aws:events:eu-west-1:123456789012:rule/jb-test-*",
+		"events:PutTargets": "arn:aws:events:eu-west-1:123456789012:rule/jb-test-*",
+		"iam:PassRole":      testRoleARN,
 	} {
 		if got := resources[action]; !slices.Equal(got, []string{want}) {
 			t.Errorf("%s on %v, want only %s", action, got, want)
+		}
+	}
+	for _, action := range []string{"events:CreateConnection", "events:DescribeConnection", "events:UpdateConnection"} {
+		if got := resources[action]; !slices.Equal(got, connection) {
+			t.Errorf("%s on %v, want %v", action, got, connection)
+		}
+	}
+	for _, action := range []string{"events:CreateApiDestination", "events:DescribeApiDestination", "events:UpdateApiDestination"} {
+		if got := resources[action]; !slices.Equal(got, destination) {
+			t.Errorf("%s on %v, want %v", action, got, destination)
 		}
 	}
 	for action, res := range resources {

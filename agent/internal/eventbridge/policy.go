@@ -69,9 +69,16 @@ func BuildPolicies(s Settings, region string) Policies {
 		return v
 	}
 	role := or(s.TargetRoleARN, "arn:"+partition+":iam::"+account+":role/TARGET_ROLE")
-	// Connection and destination ARNs end in a generated id.
-	connection := events("connection/" + or(s.ConnectionName, "CONNECTION_NAME") + "/*")
-	destination := events("api-destination/" + or(s.DestinationName, "DESTINATION_NAME") + "/*")
+	// IAM's reference names these resources kind/NAME, which is what a
+	// create is authorized on; the ARNs AWS hands out add a generated id,
+	// kind/NAME/ID. Both are listed so neither a first create nor a later
+	// call is denied.
+	named := func(kind, name string) []string {
+		arn := events(kind + "/" + name)
+		return []string{arn, arn + "/*"}
+	}
+	connection := named("connection", or(s.ConnectionName, "CONNECTION_NAME"))
+	destination := named("api-destination", or(s.DestinationName, "DESTINATION_NAME"))
 	rules := events("rule/" + s.RulePrefix + "*")
 
 	p := Policies{
@@ -85,7 +92,7 @@ func BuildPolicies(s Settings, region string) Policies {
 			Sid:      "InvokeTheAgentsWebhook",
 			Effect:   "Allow",
 			Action:   []string{"events:InvokeApiDestination"},
-			Resource: []string{destination},
+			Resource: destination,
 		}}},
 		Agent: PolicyDocument{Version: "2012-10-17", Statement: []Statement{
 			{
@@ -108,7 +115,7 @@ func BuildPolicies(s Settings, region string) Policies {
 				Sid:      "KeepTheConnection",
 				Effect:   "Allow",
 				Action:   []string{"events:DescribeConnection", "events:CreateConnection", "events:UpdateConnection"},
-				Resource: []string{connection},
+				Resource: connection,
 			},
 			{
 				Sid:    "KeepTheConnectionsSecret",
@@ -123,7 +130,7 @@ func BuildPolicies(s Settings, region string) Policies {
 				Sid:      "KeepTheApiDestination",
 				Effect:   "Allow",
 				Action:   []string{"events:DescribeApiDestination", "events:CreateApiDestination", "events:UpdateApiDestination"},
-				Resource: []string{destination},
+				Resource: destination,
 			},
 			{
 				Sid:       "PassTheTargetRoleToEventBridge",

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
@@ -24,15 +25,19 @@ func ruleState(r store.Rule) types.RuleState {
 	return types.RuleStateDisabled
 }
 
-// description is the EventBridge description of a stored rule (at most
-// 512 characters).
+// maxDescription is EventBridge's limit on a rule's description, in
+// characters.
+const maxDescription = 512
+
+// description is the EventBridge description of a stored rule, cut to
+// maxDescription characters (never inside one).
 func description(r store.Rule) string {
 	d := r.Description
 	if d == "" {
 		d = "jobbridge: runs job " + r.Job
 	}
-	if len(d) > 512 {
-		d = d[:509] + "..."
+	if utf8.RuneCountInString(d) > maxDescription {
+		d = string([]rune(d)[:maxDescription-3]) + "..."
 	}
 	return d
 }

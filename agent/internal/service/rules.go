@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jobbridge/jobbridge/agent/internal/runner"
 	"github.com/jobbridge/jobbridge/agent/internal/store"
@@ -16,7 +17,8 @@ import (
 	"github.com/jobbridge/jobbridge/shared/schedule"
 )
 
-// MaxDescription is the longest rule description (EventBridge's limit).
+// MaxDescription is the longest rule description in characters
+// (EventBridge's limit, which counts characters, not bytes).
 const MaxDescription = 512
 
 // ruleFromInput validates in and returns the rule it describes. existing is
@@ -64,8 +66,8 @@ func (s *Service) ruleFromInput(name string, in api.RuleInput, existing *store.R
 			verr.add("body."+f.Field, "%s", f.Reason)
 		}
 	}
-	if len(in.Description) > MaxDescription {
-		verr.add("body.description", "is %d characters long, at most %d", len(in.Description), MaxDescription)
+	if n := utf8.RuneCountInString(in.Description); n > MaxDescription {
+		verr.add("body.description", "is %d characters long, at most %d", n, MaxDescription)
 	}
 	if err := checkText(in.Description); err != "" {
 		verr.add("body.description", "%s", err)
@@ -205,7 +207,7 @@ func (s *Service) RuleCreate(ctx context.Context, actor string, in api.RuleInput
 	if err != nil {
 		return store.Rule{}, fmt.Errorf("create rule %q: %w", r.Name, conflict(err, "a rule named %q already exists", r.Name))
 	}
-	s.ruleSaved(ctx, created, api.EventRuleCreated)
+	created = s.ruleSaved(ctx, created, api.EventRuleCreated)
 	s.audit(ctx, actor, "rule.create", created.Name, fmt.Sprintf("job %s, schedule %s, enabled %t", created.Job, created.Schedule, created.Enabled))
 	return created, nil
 }
@@ -225,7 +227,7 @@ func (s *Service) RuleReplace(ctx context.Context, actor, name string, in api.Ru
 	if err != nil {
 		return store.Rule{}, fmt.Errorf("replace rule %q: %w", name, err)
 	}
-	s.ruleSaved(ctx, updated, api.EventRuleChanged)
+	updated = s.ruleSaved(ctx, updated, api.EventRuleChanged)
 	s.audit(ctx, actor, "rule.replace", name, fmt.Sprintf("job %s, schedule %s, enabled %t", updated.Job, updated.Schedule, updated.Enabled))
 	return updated, nil
 }
@@ -244,7 +246,7 @@ func (s *Service) RuleSetEnabled(ctx context.Context, actor, name string, enable
 	if err != nil {
 		return store.Rule{}, fmt.Errorf("update rule %q: %w", name, err)
 	}
-	s.ruleSaved(ctx, updated, api.EventRuleChanged)
+	updated = s.ruleSaved(ctx, updated, api.EventRuleChanged)
 	action := "rule.disable"
 	if enabled {
 		action = "rule.enable"
@@ -273,14 +275,22 @@ func (s *Service) RuleDelete(ctx context.Context, actor, name string) error {
 	return nil
 }
 
-func (s *Service) ruleSaved(ctx context.Context, r store.Rule, t string) {
+// ruleSaved tells the runner, the backend and the watchers about r, and
+// returns r with the sync state the backend gave it: the EventBridge
+// backend records a saved rule as pending until AWS has it, and the
+// answer and the event say so.
+func (s *Service) ruleSaved(ctx context.Context, r store.Rule, t string) store.Rule {
 	if s.runner != nil {
 		s.runner.ForgetRule(r.Name)
 	}
 	if s.backend != nil {
 		s.backend.RuleChanged(ctx, r)
+		if got, err := s.store.RuleGet(ctx, r.Name); err == nil {
+			r.Sync = got.Sync
+		} // else deleted meanwhile, or the store failed: r as saved is the best we know
 	}
 	s.publishRule(t, r)
+	return r
 }
 
 // RuleTrigger runs a rule now on behalf of actor, with parameter overrides.

@@ -82,3 +82,39 @@ func TestRuleNotifyKindsAreTheSharedOnes(t *testing.T) {
 		t.Errorf("notify.on [failed succeeded none]: %+v, want %+v", got, want)
 	}
 }
+
+// descriptionProblems are the messages ruleFromInput gives about a rule's
+// description.
+func descriptionProblems(t *testing.T, s *Service, description string) []string {
+	t.Helper()
+	_, err := s.ruleFromInput("r", api.RuleInput{Name: "r", Job: "demo", Schedule: "rate(1 hour)", Description: description}, nil)
+	var verr *ValidationError
+	if err != nil && !errors.As(err, &verr) {
+		t.Fatalf("description %q: %v, want a *ValidationError", description, err)
+	}
+	var out []string
+	if verr != nil {
+		for _, f := range verr.Fields {
+			if f.Location == "body.description" {
+				out = append(out, f.Message)
+			}
+		}
+	}
+	return out
+}
+
+func TestRuleDescriptionsAreLimitedInCharactersNotBytes(t *testing.T) {
+	s := New(Config{})
+	// EventBridge takes 512 characters: 300 é are 600 bytes but fit.
+	for _, d := range []string{strings.Repeat("é", 300), strings.Repeat("é", 512), strings.Repeat("x", 512)} {
+		if got := descriptionProblems(t, s, d); len(got) != 0 {
+			t.Errorf("description of %d characters (%d bytes) refused: %q", len([]rune(d)), len(d), got)
+		}
+	}
+	for _, d := range []string{strings.Repeat("é", 513), strings.Repeat("x", 513)} {
+		got := descriptionProblems(t, s, d)
+		if want := "is 513 characters long, at most 512"; len(got) != 1 || got[0] != want {
+			t.Errorf("description of 513 characters (%d bytes): %q, want exactly %q", len(d), got, want)
+		}
+	}
+}
