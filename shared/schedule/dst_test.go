@@ -6,8 +6,8 @@ import (
 	"time"
 )
 
-// inZone parses expr and evaluates it in the named zone.
-func inZone(t *testing.T, expr, zone string) *Schedule {
+// dstSchedule parses expr and evaluates it in the named zone.
+func dstSchedule(t *testing.T, expr, zone string) *Schedule {
 	t.Helper()
 	loc, err := LoadLocation(zone)
 	if err != nil {
@@ -26,7 +26,7 @@ func onlyChange(t *testing.T, s *Schedule, from, until string) ClockChange {
 	return cs[0]
 }
 
-func wall(y int, mo time.Month, d, h, mi int) WallTime {
+func dstWall(y int, mo time.Month, d, h, mi int) WallTime {
 	return WallTime{Year: y, Month: mo, Day: d, Hour: h, Minute: mi}
 }
 
@@ -42,14 +42,14 @@ func TestClockChangesAtRealTransitions(t *testing.T) {
 			name: "New York spring 2027 skips 02:30", expr: "cron(30 2 * * ? *)", zone: "America/New_York",
 			from: "2027-03-10 00:00", until: "2027-03-20 00:00", at: "2027-03-14 07:00",
 			before: -5 * time.Hour, after: -4 * time.Hour,
-			skipped: []WallTime{wall(2027, time.March, 14, 2, 30)},
+			skipped: []WallTime{dstWall(2027, time.March, 14, 2, 30)},
 			text:    "Clocks go forward 1 hour on Sun 14 Mar at 02:00 America/New_York: the 02:30 fire is skipped that day.",
 		},
 		{
 			name: "New York autumn 2027 fires 01:30 once", expr: "cron(30 1 * * ? *)", zone: "America/New_York",
 			from: "2027-11-01 00:00", until: "2027-11-10 00:00", at: "2027-11-07 06:00",
 			before: -4 * time.Hour, after: -5 * time.Hour,
-			repeated: []WallTime{wall(2027, time.November, 7, 1, 30)},
+			repeated: []WallTime{dstWall(2027, time.November, 7, 1, 30)},
 			text:     "Clocks go back 1 hour on Sun 7 Nov at 02:00 America/New_York: 01:30 occurs twice and fires once.",
 		},
 		{
@@ -62,7 +62,7 @@ func TestClockChangesAtRealTransitions(t *testing.T) {
 			name: "Sydney spring 2027 skips four fires", expr: "cron(0/15 2 * * ? *)", zone: "Australia/Sydney",
 			from: "2027-09-30 00:00", until: "2027-10-06 00:00", at: "2027-10-02 16:00",
 			before: 10 * time.Hour, after: 11 * time.Hour,
-			skipped: []WallTime{wall(2027, time.October, 3, 2, 0), wall(2027, time.October, 3, 2, 15), wall(2027, time.October, 3, 2, 30), wall(2027, time.October, 3, 2, 45)},
+			skipped: []WallTime{dstWall(2027, time.October, 3, 2, 0), dstWall(2027, time.October, 3, 2, 15), dstWall(2027, time.October, 3, 2, 30), dstWall(2027, time.October, 3, 2, 45)},
 			text:    "Clocks go forward 1 hour on Sun 3 Oct at 02:00 Australia/Sydney: the 02:00, 02:15, 02:30 and 02:45 fires are skipped that day.",
 		},
 		{
@@ -75,14 +75,14 @@ func TestClockChangesAtRealTransitions(t *testing.T) {
 			name: "Lord Howe spring 2027 moves 30 minutes", expr: "cron(15 2 * * ? *)", zone: "Australia/Lord_Howe",
 			from: "2027-09-30 00:00", until: "2027-10-06 00:00", at: "2027-10-02 15:30",
 			before: 10*time.Hour + 30*time.Minute, after: 11 * time.Hour,
-			skipped: []WallTime{wall(2027, time.October, 3, 2, 15)},
+			skipped: []WallTime{dstWall(2027, time.October, 3, 2, 15)},
 			text:    "Clocks go forward 30 minutes on Sun 3 Oct at 02:00 Australia/Lord_Howe: the 02:15 fire is skipped that day.",
 		},
 		{
 			name: "Lord Howe autumn 2027 repeats half an hour", expr: "cron(45 1 * * ? *)", zone: "Australia/Lord_Howe",
 			from: "2027-04-01 00:00", until: "2027-04-06 00:00", at: "2027-04-03 15:00",
 			before: 11 * time.Hour, after: 10*time.Hour + 30*time.Minute,
-			repeated: []WallTime{wall(2027, time.April, 4, 1, 45)},
+			repeated: []WallTime{dstWall(2027, time.April, 4, 1, 45)},
 			text:     "Clocks go back 30 minutes on Sun 4 Apr at 02:00 Australia/Lord_Howe: 01:45 occurs twice and fires once.",
 		},
 		{
@@ -101,13 +101,13 @@ func TestClockChangesAtRealTransitions(t *testing.T) {
 			name: "an at() in the gap never fires", expr: "at(2027-03-14T02:30:00)", zone: "America/New_York",
 			from: "2027-03-10 00:00", until: "2027-03-20 00:00", at: "2027-03-14 07:00",
 			before: -5 * time.Hour, after: -4 * time.Hour,
-			skipped: []WallTime{wall(2027, time.March, 14, 2, 30)},
+			skipped: []WallTime{dstWall(2027, time.March, 14, 2, 30)},
 			text:    "Clocks go forward 1 hour on Sun 14 Mar at 02:00 America/New_York: 02:30 does not exist that day, so the rule never fires.",
 		},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			s := inZone(t, c.expr, c.zone)
+			s := dstSchedule(t, c.expr, c.zone)
 			ch := onlyChange(t, s, c.from, c.until)
 			if !ch.At.Equal(utc(t, c.at)) || ch.Before != c.before || ch.After != c.after {
 				t.Errorf("change at %s from %s to %s, want at %s from %s to %s", ch.At, ch.Before, ch.After, c.at, c.before, c.after)
@@ -133,14 +133,14 @@ func TestClockChangesAgreeWithNext(t *testing.T) {
 	from, until := utc(t, "2027-01-01 00:00"), utc(t, "2028-01-01 00:00")
 	for _, zone := range []string{"America/New_York", "Australia/Sydney", "Australia/Lord_Howe", "Europe/London"} {
 		for _, expr := range []string{"cron(0/10 * * * ? *)", "cron(30 1,2 ? * SUN *)"} {
-			s := inZone(t, expr, zone)
+			s := dstSchedule(t, expr, zone)
 			changes := s.ClockChanges(from, until)
 			if len(changes) != 2 {
 				t.Fatalf("%s in %s: %d clock changes in 2027, want 2", expr, zone, len(changes))
 			}
 			fires := map[WallTime]int{}
-			for at := range s.all(from, until) {
-				fires[wallOf(at, s.Location())]++
+			for at := range firesBetween(s, from, until) {
+				fires[wallIn(at, s.Location())]++
 			}
 			// The wall times picked, as if the zone's clock were UTC's.
 			picked := map[WallTime]bool{}
@@ -148,8 +148,8 @@ func TestClockChangesAgreeWithNext(t *testing.T) {
 				_, off := t.In(s.Location()).Zone()
 				return t.Add(time.Duration(off) * time.Second)
 			}
-			for at := range mustParse(t, expr).all(asUTC(from), asUTC(until)) {
-				picked[wallOf(at, time.UTC)] = true
+			for at := range firesBetween(mustParse(t, expr), asUTC(from), asUTC(until)) {
+				picked[wallIn(at, time.UTC)] = true
 			}
 			skipped := map[WallTime]bool{}
 			affected := 0
@@ -180,8 +180,8 @@ func TestClockChangesAgreeWithNext(t *testing.T) {
 	}
 }
 
-// all yields the fire times from after from up to until.
-func (s *Schedule) all(from, until time.Time) func(func(time.Time) bool) {
+// firesBetween yields the fire times of s after from, up to until.
+func firesBetween(s *Schedule, from, until time.Time) func(func(time.Time) bool) {
 	return func(yield func(time.Time) bool) {
 		for at, ok := s.Next(from); ok && !at.After(until); at, ok = s.Next(at) {
 			if !yield(at) {
@@ -191,13 +191,13 @@ func (s *Schedule) all(from, until time.Time) func(func(time.Time) bool) {
 	}
 }
 
-func wallOf(t time.Time, loc *time.Location) WallTime {
+func wallIn(t time.Time, loc *time.Location) WallTime {
 	t = t.In(loc)
 	return WallTime{Year: t.Year(), Month: t.Month(), Day: t.Day(), Hour: t.Hour(), Minute: t.Minute(), Second: t.Second()}
 }
 
 func TestClockChangesComeInOrderAndOnlyWhereTheOffsetChanges(t *testing.T) {
-	s := inZone(t, "cron(0 12 * * ? *)", "America/New_York")
+	s := dstSchedule(t, "cron(0 12 * * ? *)", "America/New_York")
 	cs := s.ClockChanges(utc(t, "2027-01-01 00:00"), utc(t, "2029-01-01 00:00"))
 	var got []string
 	for _, c := range cs {
@@ -208,7 +208,7 @@ func TestClockChangesComeInOrderAndOnlyWhereTheOffsetChanges(t *testing.T) {
 		t.Errorf("changes at %v, want %s", got, want)
 	}
 	for _, zone := range []string{"UTC", "Asia/Tokyo", "Etc/GMT+5"} {
-		if cs := inZone(t, "cron(0 12 * * ? *)", zone).ClockChanges(utc(t, "2027-01-01 00:00"), utc(t, "2028-01-01 00:00")); len(cs) != 0 {
+		if cs := dstSchedule(t, "cron(0 12 * * ? *)", zone).ClockChanges(utc(t, "2027-01-01 00:00"), utc(t, "2028-01-01 00:00")); len(cs) != 0 {
 			t.Errorf("%s keeps one offset, yet has clock changes %v", zone, cs)
 		}
 	}
@@ -219,12 +219,12 @@ func TestClockChangesComeInOrderAndOnlyWhereTheOffsetChanges(t *testing.T) {
 
 func TestClockChangesLeaveOutFiresOutsideTheDatesAndBeforeFrom(t *testing.T) {
 	// Starting after the gap, the skipped 02:30 would not have fired anyway.
-	s := inZone(t, "cron(30 2 * * ? *)", "America/New_York").Between(utc(t, "2027-03-15 00:00"), time.Time{})
+	s := dstSchedule(t, "cron(30 2 * * ? *)", "America/New_York").Between(utc(t, "2027-03-15 00:00"), time.Time{})
 	if ch := onlyChange(t, s, "2027-03-10 00:00", "2027-03-20 00:00"); len(ch.Skipped) != 0 {
 		t.Errorf("a fire before the start date is called skipped: %v", ch.Skipped)
 	}
 	// From 01:45 EDT, the first 01:30 has passed: nothing repeats ahead.
-	s = inZone(t, "cron(30 1 * * ? *)", "America/New_York")
+	s = dstSchedule(t, "cron(30 1 * * ? *)", "America/New_York")
 	if ch := onlyChange(t, s, "2027-11-07 05:45", "2027-11-10 00:00"); len(ch.Repeated) != 0 {
 		t.Errorf("a fire that has already happened is called repeated: %v", ch.Repeated)
 	}
