@@ -89,8 +89,9 @@ func TestConsoleAgainstARealAgent(t *testing.T) {
 	term.send("e2e-demo", keyTab)    // name; the job picker starts on demo
 	term.send(keyTab, "rate(1 day)") // schedule
 	term.waitFor(5*time.Second, "Every day")
-	term.send(keyTab, keyTab, keyTab, keyTab, keyTab) // description, enabled, timeout, overlap -> duration
-	term.send("30s", keyTab, "30")                    // duration, steps
+	// zone, start, end, window, description, enabled, timeout, overlap -> duration
+	term.send(keyTab, keyTab, keyTab, keyTab, keyTab, keyTab, keyTab, keyTab, keyTab)
+	term.send("30s", keyTab, "30") // duration, steps
 	term.send(keyCtrlS)
 	// The toast names the rule before the list has it: wait for the list's
 	// own row and detail (the event that brings it may come 75 ms later).
