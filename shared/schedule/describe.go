@@ -79,6 +79,11 @@ func (c *cronSpec) describeTime(zone string) string {
 	switch items := c.hours.items; {
 	case items == nil:
 		if at {
+			if zone != "UTC" {
+				// Minutes past the hour are the zone's: in a zone off UTC
+				// by a part of an hour (Asia/Kolkata), they are not UTC's.
+				return minute + " past every hour, " + zone + " time"
+			}
 			return minute + " past every hour"
 		}
 		return minute
