@@ -244,8 +244,9 @@ func TestEndpointChangeUpdatesTheDestination(t *testing.T) {
 // the queue (where RuleChanged or RuleDeleted put it) and applies it.
 func processNow(t *testing.T, h *harness, name string) {
 	t.Helper()
-	h.b.queue.add(name, time.Now()) // a no-op when RuleChanged queued it
-	got, attempts, _, ok := h.b.queue.next(time.Now().Add(time.Hour))
+	now := h.b.now()
+	h.b.queue.add(name, now) // a no-op when RuleChanged queued it
+	got, attempts, _, ok := h.b.queue.next(now.Add(time.Hour))
 	if !ok || got != name {
 		t.Fatalf("queue gave %q (ok %v), want %q", got, ok, name)
 	}
