@@ -64,13 +64,13 @@ func (b *Backend) ensureGroup(ctx context.Context) error {
 	if out.State != "" && out.State != schedtypes.ScheduleGroupStateActive {
 		return fmt.Errorf("schedule group %q is %s, not ACTIVE", group, out.State)
 	}
-	return b.checkGroupOurs(ctx, group, aws.ToString(out.Arn))
+	return checkGroupOurs(ctx, b.sched, b.cfg.Settings, group, aws.ToString(out.Arn))
 }
 
-// checkGroupOurs fails with errNotOurs unless the group carries this agent's
-// tags.
-func (b *Backend) checkGroupOurs(ctx context.Context, group, arn string) error {
-	tags, err := b.sched.ListTagsForResource(ctx, &scheduler.ListTagsForResourceInput{ResourceArn: aws.String(arn)})
+// checkGroupOurs fails with errNotOurs unless the group (of ARN arn)
+// carries the tags of the agent with settings s.
+func checkGroupOurs(ctx context.Context, client *scheduler.Client, s Settings, group, arn string) error {
+	tags, err := client.ListTagsForResource(ctx, &scheduler.ListTagsForResourceInput{ResourceArn: aws.String(arn)})
 	if err != nil {
 		return fmt.Errorf("list tags of schedule group %q: %w", group, err)
 	}
@@ -78,20 +78,20 @@ func (b *Backend) checkGroupOurs(ctx context.Context, group, arn string) error {
 	for _, t := range tags.Tags {
 		got[aws.ToString(t.Key)] = aws.ToString(t.Value)
 	}
-	if v, ok := got[TagManaged]; !ok || v != b.cfg.RulePrefix || got[TagDestination] != b.cfg.DestinationName {
+	if v, ok := got[TagManaged]; !ok || v != s.RulePrefix || got[TagDestination] != s.DestinationName {
 		return fmt.Errorf("schedule group %q is %w (its tags %s=%q, %s=%q; this agent's are %q and %q): choose another JOBBRIDGE_EB_RULE_PREFIX",
-			group, errNotOurs, TagManaged, got[TagManaged], TagDestination, got[TagDestination], b.cfg.RulePrefix, b.cfg.DestinationName)
+			group, errNotOurs, TagManaged, got[TagManaged], TagDestination, got[TagDestination], s.RulePrefix, s.DestinationName)
 	}
 	return nil
 }
 
 // relayPattern is the relay rule's event pattern: the events this agent's
 // schedules put, and no others.
-func (b *Backend) relayPattern() string {
+func (s Settings) relayPattern() string {
 	p, _ := json.Marshal(map[string]any{
 		"source":      []string{EventSource},
 		"detail-type": []string{EventDetailType},
-		"detail":      map[string]any{"group": []string{b.cfg.ScheduleGroup()}},
+		"detail":      map[string]any{"group": []string{s.ScheduleGroup()}},
 	})
 	return string(p)
 }
@@ -118,7 +118,7 @@ func (b *Backend) putRelayInput() *eventbridge.PutRuleInput {
 	return &eventbridge.PutRuleInput{
 		Name:         aws.String(b.cfg.RelayRuleName()),
 		EventBusName: aws.String(b.cfg.EventBus),
-		EventPattern: aws.String(b.relayPattern()),
+		EventPattern: aws.String(b.cfg.relayPattern()),
 		State:        types.RuleStateEnabled,
 		Description:  aws.String(relayDescription),
 		Tags: []types.Tag{
@@ -139,7 +139,7 @@ func (b *Backend) ensureRelay(ctx context.Context, destinationARN string) error 
 		why = "missing"
 	case err != nil:
 		return fmt.Errorf("describe relay rule %s: %w", name, err)
-	case !samePattern(aws.ToString(got.EventPattern), b.relayPattern()):
+	case !samePattern(aws.ToString(got.EventPattern), b.cfg.relayPattern()):
 		why = "its event pattern differs"
 	case aws.ToString(got.ScheduleExpression) != "":
 		why = "it has a schedule"

@@ -124,7 +124,7 @@ func TestSchedulerRelayRuleChangedInTheConsoleIsSetBack(t *testing.T) {
 	if w := h.f.Writes(); !slices.Equal(w, []string{"PutRule", "PutTargets"}) {
 		t.Errorf("writes %v, want the relay rule and its target put again", w)
 	}
-	if got := h.f.Rule("jb-test-scheduler-relay")["EventPattern"]; got != h.b.relayPattern() {
+	if got := h.f.Rule("jb-test-scheduler-relay")["EventPattern"]; got != h.b.cfg.relayPattern() {
 		t.Errorf("pattern %v after ensure", got)
 	}
 }

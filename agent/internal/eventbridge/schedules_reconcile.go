@@ -146,7 +146,7 @@ func (b *Backend) schedulesLeft(ctx context.Context) ([]orphan, error) {
 	case err != nil:
 		return nil, fmt.Errorf("get schedule group %q: %w", group, err)
 	}
-	err = b.checkGroupOurs(ctx, group, aws.ToString(out.Arn))
+	err = checkGroupOurs(ctx, b.sched, b.cfg.Settings, group, aws.ToString(out.Arn))
 	switch {
 	case errors.Is(err, errNotOurs) || denied(err):
 		return nil, nil
