@@ -31,12 +31,13 @@ func newEventBridge(ctx context.Context, cfg Config, st eventbridge.Store, log *
 	if err != nil {
 		return nil, err
 	}
-	mode := eventbridge.ModeRules
-	if cfg.schedulerMode() == SchedulerScheduler {
+	sm, mode := cfg.schedulerMode(), eventbridge.ModeRules
+	if sm == SchedulerScheduler {
 		mode = eventbridge.ModeScheduler
 	}
 	b, err := eventbridge.New(eventbridge.Config{
 		Mode:      mode,
+		Unused:    sm == SchedulerLocal || sm == SchedulerOff,
 		Settings:  cfg.EventBridge,
 		AWS:       awsCfg,
 		Store:     st,
@@ -53,7 +54,8 @@ func newEventBridge(ctx context.Context, cfg Config, st eventbridge.Store, log *
 // OpenEventBridge opens the store cfg names and builds the eventbridge
 // backend on it without running it, for commands such as `agent aws prune`:
 // in scheduler mode when cfg's scheduler is scheduler, else in eventbridge
-// (rules) mode.
+// (rules) mode; when it is local or off, marked Unused, so that prune
+// counts everything the agent made in AWS.
 // close releases the store. On SQLite it fails with a *sqlite.InUseError
 // while an agent runs on the file.
 func OpenEventBridge(ctx context.Context, cfg Config, log *slog.Logger) (b *eventbridge.Backend, close func(), err error) {

@@ -246,3 +246,53 @@ func TestAWSPruneAfterMovingToTheSchedulerBackend(t *testing.T) {
 		t.Errorf("prune touched the schedules: %v", got)
 	}
 }
+
+// TestAWSPruneAfterMovingToTheLocalScheduler: with JOBBRIDGE_SCHEDULER=local
+// nothing in AWS is used any more, so prune counts the EventBridge rules of
+// stored rules too, and the scheduler backend's schedules and relay rule.
+func TestAWSPruneAfterMovingToTheLocalScheduler(t *testing.T) {
+	fake := ebtest.NewFake(t)
+	awsEnv(t, fake)
+	dir := t.TempDir()
+	env := schedulerEnv(dir)
+	ctx := context.Background()
+	cfg := agent.Config{DataDir: dir, EventBridge: agent.EventBridgeConfig{
+		APIKey: env["JOBBRIDGE_EB_API_KEY"], TargetRoleARN: env["JOBBRIDGE_EB_TARGET_ROLE_ARN"],
+		SchedulerRoleARN: env["JOBBRIDGE_EB_SCHEDULER_ROLE_ARN"],
+		ConnectionName:   env["JOBBRIDGE_EB_CONNECTION_NAME"], DestinationName: env["JOBBRIDGE_EB_DESTINATION_NAME"],
+		TargetURL: env["JOBBRIDGE_EB_TARGET_URL"], RulePrefix: env["JOBBRIDGE_EB_RULE_PREFIX"],
+	}}
+	st, err := agent.OpenStore(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.RuleCreate(ctx, store.Rule{Name: "hourly", Job: "demo", Schedule: "rate(1 hour)", Timezone: "UTC", Enabled: true}); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	for _, scheduler := range []string{agent.SchedulerEventBridge, agent.SchedulerScheduler} {
+		c := cfg
+		c.Scheduler = scheduler
+		b, closeStore, err := agent.OpenEventBridge(ctx, c, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.Reconcile(ctx); err != nil {
+			t.Fatal(err)
+		}
+		closeStore()
+	}
+
+	env["JOBBRIDGE_SCHEDULER"] = "local"
+	code, out, errOut := runCLI(t, env, "aws", "prune", "--yes")
+	want := "deleted jbcli-hourly\ndeleted jbcli-scheduler-relay\ndeleted jbcli/hourly\n"
+	if code != 0 || out != want {
+		t.Fatalf("prune --yes in local mode: exit %d, stdout %q, stderr %q; want %q", code, out, errOut, want)
+	}
+	if got := fake.RuleNames(); len(got) != 0 {
+		t.Errorf("rules left %v", got)
+	}
+	if got := fake.ScheduleNames("jbcli"); len(got) != 0 {
+		t.Errorf("schedules left %v", got)
+	}
+}

@@ -239,6 +239,10 @@ type Config struct {
 	Settings
 	// Mode is how the rules are kept in AWS. Default ModeRules.
 	Mode Mode
+	// Unused says the agent keeps nothing in AWS now (its scheduler is
+	// local or off): Orphans and Prune then count everything it made there,
+	// the EventBridge rules of stored rules too. Only for those two.
+	Unused bool
 	// AWS is the SDK configuration: region, credentials, endpoint (the
 	// standard chain: AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL_EVENTBRIDGE...).
 	AWS   aws.Config

@@ -183,7 +183,8 @@ func (b *Backend) taggedOurs(ctx context.Context, name string, arn *string) (boo
 // under the prefix that carry this agent's tags, and the schedules left in
 // the agent's schedule group by the scheduler backend; in scheduler mode,
 // the schedules in the group and the EventBridge rules the eventbridge
-// backend left. Schedules are named GROUP/NAME, EventBridge rules by name.
+// backend left. With Config.Unused, all of those. Schedules are named
+// GROUP/NAME, EventBridge rules by name.
 func (b *Backend) Orphans(ctx context.Context) ([]string, error) {
 	b.applyMu.Lock()
 	defer b.applyMu.Unlock()
@@ -237,7 +238,9 @@ func (b *Backend) findOrphans(ctx context.Context) ([]orphan, error) {
 	}
 	known := make(map[string]bool, len(stored))
 	for _, r := range stored {
-		known[b.AWSName(r.Name)] = true
+		if !b.cfg.Unused {
+			known[b.AWSName(r.Name)] = true
+		}
 	}
 	names, err := b.orphans(ctx, remote, known)
 	if err != nil {

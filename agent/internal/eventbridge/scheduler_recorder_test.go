@@ -596,3 +596,24 @@ func TestSchedulerSettings(t *testing.T) {
 		}
 	}
 }
+
+// Moving from the eventbridge backend, prune in scheduler mode may run
+// before the agent first started in it (no group yet): it removes the old
+// rules, so nothing fires twice once the schedules are made.
+func TestSchedulerPruneBeforeTheFirstStart(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	ctx := context.Background()
+	h.st.put(rule("nightly", "cron(0 2 * * ? *)", true))
+	if _, err := h.b.Reconcile(ctx); err != nil {
+		t.Fatal(err)
+	}
+	h.restart(t, func(c *Config) { c.Mode, c.SchedulerRoleARN = ModeScheduler, testSchedulerRole })
+	deleted, err := h.b.Prune(ctx)
+	if err != nil || !slices.Equal(deleted, []string{"jb-test-nightly"}) {
+		t.Errorf("prune deleted %v (%v), want the eventbridge backend's rule", deleted, err)
+	}
+	if got := h.f.RuleNames(); len(got) != 0 {
+		t.Errorf("rules left %v", got)
+	}
+}

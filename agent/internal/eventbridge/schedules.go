@@ -377,6 +377,9 @@ func (b *Backend) listSchedules(ctx context.Context) (map[string]schedtypes.Sche
 	in := &scheduler.ListSchedulesInput{GroupName: aws.String(group), MaxResults: aws.Int32(100)}
 	for {
 		page, err := b.sched.ListSchedules(ctx, in)
+		if isNotFound(err) {
+			return all, nil // no group (yet): no schedules
+		}
 		if err != nil {
 			return nil, fmt.Errorf("list schedules in group %q: %w", group, err)
 		}

@@ -164,6 +164,12 @@ func (f *Fake) schedulerModel(w http.ResponseWriter, op, name string, in map[str
 		schedAnswer(w, map[string]any{})
 	case "ListSchedules":
 		g := q.Get("ScheduleGroup")
+		if _, ok := f.groups[g]; !ok && g != "" && g != "default" {
+			// What AWS answers for a missing group is not documented;
+			// this is the harder of the two possible answers.
+			schedError(w, 0, "ResourceNotFoundException", "Schedule group "+g+" does not exist.")
+			return
+		}
 		var keys []string
 		for k, s := range f.schedules {
 			if g == "" || str(s, "GroupName") == g {
