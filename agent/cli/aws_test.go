@@ -179,6 +179,11 @@ func TestAWSPolicyForTheSchedulerBackend(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "# 5. Scheduler role: trust policy") || !strings.Contains(out, "events:PutEvents") {
 		t.Errorf("text output: exit %d\n%s", code, out)
 	}
+	// The flag does what the variable does.
+	code, out, _ = runCLI(t, ebEnv(t.TempDir()), "aws", "policy", "--scheduler", "scheduler", "--eb-scheduler-role-arn", "arn:aws:iam::123456789012:role/jb-scheduler")
+	if code != 0 || !strings.Contains(out, "# 6. Scheduler role: permission policy") || !strings.Contains(out, "role/jb-scheduler") {
+		t.Errorf("--scheduler scheduler: exit %d\n%s", code, out)
+	}
 	// Without --scheduler scheduler: the eventbridge backend's, no Scheduler.
 	code, out, _ = runCLI(t, ebEnv(t.TempDir()), "aws", "policy")
 	if code != 0 || strings.Contains(out, "scheduler:") {
