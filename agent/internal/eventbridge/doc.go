@@ -68,7 +68,9 @@
 //	         "jobbridge" for no prefix), tagged jobbridge:managed=<prefix> and
 //	         jobbridge:destination=<destination>. Schedules cannot be tagged:
 //	         the group's tags mark all in it as this agent's. A group of the
-//	         name with other tags (or none) is refused, never used.
+//	         name whose managed tag is not this prefix (or missing) is refused,
+//	         never used; a destination tag that differs (the destination was
+//	         renamed) is set again.
 //	schedules one per stored rule, named as the rule, in the group: the
 //	         expression, ScheduleExpressionTimezone (the rule's zone), start
 //	         and end dates, FlexibleTimeWindow (OFF, or FLEXIBLE for the

@@ -54,7 +54,7 @@ func (d *doctor) group(ctx context.Context) {
 		d.add(name, false, fmt.Sprintf("%s is %s, want ACTIVE", group, out.State), "wait until it is deleted; the agent then makes it again")
 		return
 	}
-	err = checkGroupOurs(ctx, client, d.s, group, aws.ToString(out.Arn))
+	_, err = groupOurs(ctx, client, d.s, group, aws.ToString(out.Arn))
 	switch {
 	case errors.Is(err, errNotOurs):
 		d.add(name, false, err.Error(), "set JOBBRIDGE_EB_RULE_PREFIX to a prefix whose group is free or this agent's")

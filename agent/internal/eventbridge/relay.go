@@ -38,8 +38,9 @@ func (b *Backend) groupTags() []schedtypes.Tag {
 }
 
 // ensureGroup makes sure the agent's schedule group exists and is this
-// agent's: created (tagged) when missing, refused when it carries another
-// agent's tags or none.
+// agent's: created (tagged) when missing, refused when another prefix's tag
+// (or none) marks it. Its destination tag is set when it differs (the API
+// destination was renamed).
 func (b *Backend) ensureGroup(ctx context.Context) error {
 	group := b.cfg.ScheduleGroup()
 	out, err := b.sched.GetScheduleGroup(ctx, &scheduler.GetScheduleGroupInput{Name: aws.String(group)})
@@ -64,25 +65,37 @@ func (b *Backend) ensureGroup(ctx context.Context) error {
 	if out.State != "" && out.State != schedtypes.ScheduleGroupStateActive {
 		return fmt.Errorf("schedule group %q is %s, not ACTIVE", group, out.State)
 	}
-	return checkGroupOurs(ctx, b.sched, b.cfg.Settings, group, aws.ToString(out.Arn))
+	arn := aws.ToString(out.Arn)
+	tags, err := groupOurs(ctx, b.sched, b.cfg.Settings, group, arn)
+	if err != nil || tags[TagDestination] == b.cfg.DestinationName {
+		return err
+	}
+	retag := []schedtypes.Tag{{Key: aws.String(TagDestination), Value: aws.String(b.cfg.DestinationName)}}
+	if _, err := b.sched.TagResource(ctx, &scheduler.TagResourceInput{ResourceArn: aws.String(arn), Tags: retag}); err != nil {
+		return fmt.Errorf("tag schedule group %q with its destination: %w", group, err)
+	}
+	b.log.Info("eventbridge: tagged the schedule group with its API destination", "group", group, "destination", b.cfg.DestinationName)
+	return nil
 }
 
-// checkGroupOurs fails with errNotOurs unless the group (of ARN arn)
-// carries the tags of the agent with settings s.
-func checkGroupOurs(ctx context.Context, client *scheduler.Client, s Settings, group, arn string) error {
+// groupOurs returns the tags of the group (of ARN arn), or fails with
+// errNotOurs unless they mark it as the group of an agent with the prefix
+// of s. (The destination tag is not asked for: an agent whose destination
+// was renamed keeps its group.)
+func groupOurs(ctx context.Context, client *scheduler.Client, s Settings, group, arn string) (map[string]string, error) {
 	tags, err := client.ListTagsForResource(ctx, &scheduler.ListTagsForResourceInput{ResourceArn: aws.String(arn)})
 	if err != nil {
-		return fmt.Errorf("list tags of schedule group %q: %w", group, err)
+		return nil, fmt.Errorf("list tags of schedule group %q: %w", group, err)
 	}
 	got := make(map[string]string, len(tags.Tags))
 	for _, t := range tags.Tags {
 		got[aws.ToString(t.Key)] = aws.ToString(t.Value)
 	}
-	if v, ok := got[TagManaged]; !ok || v != s.RulePrefix || got[TagDestination] != s.DestinationName {
-		return fmt.Errorf("schedule group %q is %w (its tags %s=%q, %s=%q; this agent's are %q and %q): choose another JOBBRIDGE_EB_RULE_PREFIX",
-			group, errNotOurs, TagManaged, got[TagManaged], TagDestination, got[TagDestination], s.RulePrefix, s.DestinationName)
+	if v, ok := got[TagManaged]; !ok || v != s.RulePrefix {
+		return nil, fmt.Errorf("schedule group %q is %w (its tag %s is %q; this agent's prefix is %q): choose another JOBBRIDGE_EB_RULE_PREFIX",
+			group, errNotOurs, TagManaged, got[TagManaged], s.RulePrefix)
 	}
-	return nil
+	return got, nil
 }
 
 // relayPattern is the relay rule's event pattern: the events this agent's

@@ -473,6 +473,26 @@ func TestSchedulerGroupOfAnotherAgentIsRefused(t *testing.T) {
 	}
 }
 
+func TestSchedulerGroupKeptWhenTheDestinationIsRenamed(t *testing.T) {
+	t.Parallel()
+	h := newSchedHarness(t)
+	h.f.PutForeignGroup(testGroup, map[string]string{TagManaged: testPrefix, TagDestination: "the-old-destination"})
+	if _, err := h.b.setup(context.Background()); err != nil {
+		t.Fatalf("setup with this agent's group, tagged with the destination's old name: %v", err)
+	}
+	tag := h.f.CallsOf("TagResource")
+	if len(tag) != 1 || h.f.GroupTags(testGroup)[TagDestination] != "jb-test-destination" {
+		t.Fatalf("TagResource calls %v, group tags %v: want the destination tag set to the new name", tag, h.f.GroupTags(testGroup))
+	}
+	wantFields(t, tag[0], map[string]any{
+		"ResourceArn": "arn:aws:scheduler:eu-west-1:123456789012:schedule-group/jb-test",
+		"Tags":        []map[string]string{{"Key": "jobbridge:destination", "Value": "jb-test-destination"}},
+	})
+	if len(h.f.CallsOf("CreateScheduleGroup")) != 0 {
+		t.Error("the group was made again")
+	}
+}
+
 func TestSchedulerErrorsAreRetriedOrRecorded(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {

@@ -146,7 +146,7 @@ func (b *Backend) schedulesLeft(ctx context.Context) ([]orphan, error) {
 	case err != nil:
 		return nil, fmt.Errorf("get schedule group %q: %w", group, err)
 	}
-	err = checkGroupOurs(ctx, b.sched, b.cfg.Settings, group, aws.ToString(out.Arn))
+	_, err = groupOurs(ctx, b.sched, b.cfg.Settings, group, aws.ToString(out.Arn))
 	switch {
 	case errors.Is(err, errNotOurs) || denied(err):
 		return nil, nil
