@@ -309,6 +309,35 @@ func TestSchedulerMapsZoneDatesAndWindow(t *testing.T) {
 	}
 }
 
+func TestSchedulerStartDateOnTheGridIsInStep(t *testing.T) {
+	t.Parallel()
+	start := schedNow.Add(-150 * time.Minute)
+	r := rule("hourly", "rate(1 hour)", true)
+	r.StartDate = start
+	at := func(d time.Duration) *time.Time { t := start.Add(d); return &t }
+	for _, tc := range []struct {
+		got  *time.Time
+		want bool
+	}{
+		{at(0), true},                   // the start itself, sent before it passed
+		{at(3 * time.Hour), true},       // the next fire time, sent after
+		{at(time.Hour), true},           // an earlier one on the grid
+		{at(4 * time.Hour), false},      // later than the next fire: one would be skipped
+		{at(3*time.Hour + 1), true},     // AWS keeps whole seconds
+		{at(3*time.Hour + 90e9), false}, // off the grid
+		{nil, false},
+	} {
+		if got := startInStep(tc.got, r, schedNow); got != tc.want {
+			t.Errorf("start %v: in step %v, want %v", tc.got, got, tc.want)
+		}
+	}
+	cron := rule("nightly", "cron(0 2 * * ? *)", true)
+	cron.StartDate = start
+	if !startInStep(nil, cron, schedNow) || !startInStep(at(0), cron, schedNow) || startInStep(at(5*time.Hour), cron, schedNow) {
+		t.Error("a cron rule whose start passed: none or a past start is in step, a future one is not")
+	}
+}
+
 func TestSchedulerOneTimeRuleIsDoneOnceAWSDeletedIt(t *testing.T) {
 	t.Parallel()
 	h := newSchedHarness(t)

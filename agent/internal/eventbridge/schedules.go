@@ -228,8 +228,8 @@ func sameSecond(a, b *time.Time) bool {
 
 // startInStep reports whether the start AWS has (got) is what r wants at
 // now: the rule's start itself, or, once that has passed (see startFor),
-// none or a past one for cron() and at(), and a time on the start's grid
-// for rate().
+// none or a past one for cron() and at(), and for rate() a time on the
+// start's grid up to the next fire time.
 func startInStep(got *time.Time, r store.Rule, now time.Time) bool {
 	if r.StartDate.IsZero() {
 		return got == nil
@@ -245,7 +245,13 @@ func startInStep(got *time.Time, r store.Rule, now time.Time) bool {
 	if !ok {
 		return got == nil || !got.After(now)
 	}
-	return got != nil && got.Truncate(time.Second).Sub(s.Truncate(time.Second))%p == 0
+	// On the start's grid, and no later than its next fire time (a later
+	// one would skip fires).
+	if got == nil {
+		return false
+	}
+	g, next := got.Truncate(time.Second), startFor(r, now).Truncate(time.Second)
+	return g.Sub(s.Truncate(time.Second))%p == 0 && !g.After(next)
 }
 
 // scheduleDiffers says how the schedule AWS has differs from what r wants,
