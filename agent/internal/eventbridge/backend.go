@@ -104,9 +104,10 @@ func (b *Backend) RuleDeleted(_ context.Context, r store.Rule) {
 }
 
 // Run sets up the connection and the API destination, and in scheduler mode
-// the schedule group and the relay rule (retrying until it succeeds), applies the deletes a previous run left, reconciles, and then
-// applies queued changes and reconciles every ReconcileInterval until ctx is
-// done. With a Leader, it does all that only while this agent leads.
+// the schedule group and the relay rule (retrying until it succeeds),
+// applies the deletes a previous run left, reconciles, and then applies
+// queued changes and reconciles every ReconcileInterval until ctx is done.
+// With a Leader, it does all that only while this agent leads.
 func (b *Backend) Run(ctx context.Context) error {
 	ticker := time.NewTicker(b.cfg.ReconcileInterval)
 	defer ticker.Stop()

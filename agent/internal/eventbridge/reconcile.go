@@ -178,8 +178,8 @@ func (b *Backend) taggedOurs(ctx context.Context, name string, arn *string) (boo
 	return ok && v == b.cfg.RulePrefix && tags[TagDestination] == b.cfg.DestinationName, nil
 }
 
-// Orphans lists what this agent made in AWS and no stored rule (nor a
-// pending delete) uses now: in eventbridge mode, the EventBridge rules
+// Orphans lists what this agent made in AWS and no stored rule uses now
+// (the leftovers of deletes not applied yet among them): in eventbridge mode, the EventBridge rules
 // under the prefix that carry this agent's tags, and the schedules left in
 // the agent's schedule group by the scheduler backend; in scheduler mode,
 // the schedules in the group and the EventBridge rules the eventbridge
@@ -189,7 +189,7 @@ func (b *Backend) Orphans(ctx context.Context) ([]string, error) {
 	b.applyMu.Lock()
 	defer b.applyMu.Unlock()
 	found, err := b.findOrphans(ctx)
-	return orphanNamesOf(b, found), err
+	return b.orphanNames(found), err
 }
 
 // orphan is something of this agent's in AWS that is not used now.
@@ -208,7 +208,8 @@ func (b *Backend) orphanName(o orphan) string {
 	return o.name
 }
 
-func orphanNamesOf(b *Backend, found []orphan) []string {
+// orphanNames names orphans as reports show them.
+func (b *Backend) orphanNames(found []orphan) []string {
 	names := make([]string, 0, len(found))
 	for _, o := range found {
 		names = append(names, b.orphanName(o))

@@ -63,7 +63,7 @@ func (b *Backend) reconcileSchedules(ctx context.Context, w wiring, rep api.Sync
 	if err != nil {
 		errs = append(errs, err)
 	}
-	rep.Orphans = append(rep.Orphans, orphanNamesOf(b, orphans)...)
+	rep.Orphans = append(rep.Orphans, b.orphanNames(orphans)...)
 	slices.Sort(rep.Synced)
 	slices.Sort(rep.Failed)
 	slices.Sort(rep.Deleted)
