@@ -386,7 +386,8 @@ func (a *Agent) Events() *events.Broker { return a.events }
 // Jobs returns the registered jobs.
 func (a *Agent) Jobs() *jobs.Registry { return a.jobs }
 
-// SchedulerMode says which backend fires rules: local, eventbridge or off.
+// SchedulerMode says which backend fires rules: local, eventbridge,
+// scheduler or off.
 func (a *Agent) SchedulerMode() string { return a.mode }
 
 // newBackend builds the scheduler backend the configuration asks for.
@@ -400,7 +401,7 @@ func newBackend(ctx context.Context, cfg Config, log *slog.Logger, st store.Stor
 	switch cfg.schedulerMode() {
 	case SchedulerLocal:
 		return scheduler.New(scheduler.Config{Store: st, Firer: firer, Logger: log, Leader: leader, Now: clock.From(ctx)}), nil
-	case SchedulerEventBridge:
+	case SchedulerEventBridge, SchedulerScheduler:
 		b, err := newEventBridge(ctx, cfg, st, log, leader)
 		if err != nil {
 			return nil, err

@@ -52,7 +52,7 @@ func TestConfigValidateNamesEveryBadSetting(t *testing.T) {
 		t.Fatal("Validate accepted a bad configuration")
 	}
 	for _, want := range []string{
-		`JOBBRIDGE_SCHEDULER: "sometimes" is not one of auto, local, eventbridge, off`,
+		`JOBBRIDGE_SCHEDULER: "sometimes" is not one of auto, local, eventbridge, scheduler, off`,
 		"JOBBRIDGE_DATABASE_URL: want a postgres:// URL",
 		"JOBBRIDGE_TLS_CERT and JOBBRIDGE_TLS_KEY: set both",
 		"JOBBRIDGE_RETENTION: 1m0s is too short",

@@ -16,7 +16,7 @@ import (
 // block on remote calls there (it records the rule as pending and syncs in
 // the background).
 type Backend interface {
-	// Mode names the backend: "local", "eventbridge" or "off".
+	// Mode names the backend: "local", "eventbridge", "scheduler" or "off".
 	Mode() string
 	// RuleChanged is called after a rule was created or changed.
 	RuleChanged(ctx context.Context, rule store.Rule)

@@ -19,7 +19,8 @@ import (
 const (
 	SchedulerAuto        = "auto"        // eventbridge when its settings are complete, else local
 	SchedulerLocal       = "local"       // the agent fires rules itself
-	SchedulerEventBridge = "eventbridge" // rules live in AWS EventBridge
+	SchedulerEventBridge = "eventbridge" // rules live in AWS EventBridge as scheduled rules (UTC only)
+	SchedulerScheduler   = "scheduler"   // rules live in AWS EventBridge Scheduler as schedules
 	SchedulerOff         = "off"         // nothing fires on schedule; webhook and manual runs only
 )
 
@@ -38,7 +39,8 @@ type Config struct {
 	DatabaseURL string
 	// AdminToken fixes the admin token instead of generating one.
 	AdminToken string
-	// Scheduler is auto, local, eventbridge or off. Default DefaultScheduler.
+	// Scheduler is auto, local, eventbridge, scheduler or off. Default
+	// DefaultScheduler; auto never chooses scheduler.
 	Scheduler string
 	// EventBridge holds the AWS settings.
 	EventBridge EventBridgeConfig
@@ -93,11 +95,11 @@ type Config struct {
 }
 
 // EventBridgeConfig holds the settings named after the original module's
-// (JOBBRIDGE_EB_*): APIKey, AuthHeader, TargetRoleARN, ConnectionName,
-// DestinationName, TargetURL, RulePrefix, EventBus, DLQARN, InvocationRate
-// and ReconcileInterval (see Settings for their variables and defaults).
-// It is the eventbridge scheduler's own Settings type, so the agent hands
-// it over as it is.
+// (JOBBRIDGE_EB_*): APIKey, AuthHeader, TargetRoleARN, SchedulerRoleARN,
+// ConnectionName, DestinationName, TargetURL, RulePrefix, EventBus, DLQARN,
+// InvocationRate and ReconcileInterval (see Settings for their variables
+// and defaults). It is the eventbridge and scheduler backends' own Settings
+// type, so the agent hands it over as it is.
 type EventBridgeConfig = eventbridge.Settings
 
 // DefaultDataDir is $XDG_DATA_HOME/jobbridge, or ~/.local/share/jobbridge:
@@ -118,6 +120,11 @@ func (c *Config) Validate() error {
 	}
 	if c.schedulerMode() == SchedulerEventBridge && c.EventBridge.Complete() {
 		if err := c.EventBridge.Validate(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if c.Scheduler == SchedulerScheduler {
+		if err := c.EventBridge.ValidateFor(eventbridge.ModeScheduler); err != nil {
 			errs = append(errs, err)
 		}
 	}

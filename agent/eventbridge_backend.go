@@ -24,12 +24,20 @@ func LoadAWSConfig(ctx context.Context) (aws.Config, error) {
 	return cfg, nil
 }
 
+// newEventBridge builds the eventbridge backend, in scheduler mode when the
+// configuration asks for the scheduler backend.
 func newEventBridge(ctx context.Context, cfg Config, st eventbridge.Store, log *slog.Logger, leader func(context.Context) (bool, error)) (*eventbridge.Backend, error) {
 	awsCfg, err := LoadAWSConfig(ctx)
 	if err != nil {
 		return nil, err
 	}
+	sm, mode := cfg.schedulerMode(), eventbridge.ModeRules
+	if sm == SchedulerScheduler {
+		mode = eventbridge.ModeScheduler
+	}
 	b, err := eventbridge.New(eventbridge.Config{
+		Mode:      mode,
+		Unused:    sm == SchedulerLocal || sm == SchedulerOff,
 		Settings:  cfg.EventBridge,
 		AWS:       awsCfg,
 		Store:     st,
@@ -38,13 +46,16 @@ func newEventBridge(ctx context.Context, cfg Config, st eventbridge.Store, log *
 		Leader:    leader,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("eventbridge scheduler: %w", err)
+		return nil, fmt.Errorf("%s scheduler: %w", mode, err)
 	}
 	return b, nil
 }
 
 // OpenEventBridge opens the store cfg names and builds the eventbridge
-// backend on it without running it, for commands such as `agent aws prune`.
+// backend on it without running it, for commands such as `agent aws prune`:
+// in scheduler mode when cfg's scheduler is scheduler, else in eventbridge
+// (rules) mode; when it is local or off, marked Unused, so that prune
+// counts everything the agent made in AWS.
 // close releases the store. On SQLite it fails with a *sqlite.InUseError
 // while an agent runs on the file.
 func OpenEventBridge(ctx context.Context, cfg Config, log *slog.Logger) (b *eventbridge.Backend, close func(), err error) {

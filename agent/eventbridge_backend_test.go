@@ -40,6 +40,13 @@ const (
 // as a real deployment would reach AWS.
 func startEventBridgeAgent(t *testing.T, fake *ebtest.Fake) (a *agent.Agent, dataDir string) {
 	t.Helper()
+	return startAWSAgent(t, fake, agent.SchedulerEventBridge)
+}
+
+// startAWSAgent runs an agent in eventbridge or scheduler mode against the
+// recording fake.
+func startAWSAgent(t *testing.T, fake *ebtest.Fake, mode string) (a *agent.Agent, dataDir string) {
+	t.Helper()
 	t.Setenv("AWS_REGION", ebtest.Region)
 	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDTEST")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
@@ -49,26 +56,28 @@ func startEventBridgeAgent(t *testing.T, fake *ebtest.Fake) (a *agent.Agent, dat
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 	t.Setenv("AWS_ENDPOINT_URL_EVENTBRIDGE", fake.URL())
+	t.Setenv("AWS_ENDPOINT_URL_SCHEDULER", fake.URL())
 	t.Setenv("AWS_MAX_ATTEMPTS", "1")
 
 	cfg := agent.Config{
 		Listen: "127.0.0.1:0", DataDir: t.TempDir(), Node: "test-node", AdminToken: ebAdminToken,
-		Scheduler: agent.SchedulerEventBridge,
+		Scheduler: mode,
 		EventBridge: agent.EventBridgeConfig{
-			APIKey:          ebKey,
-			TargetRoleARN:   "arn:aws:iam::123456789012:role/jobbridge-target",
-			ConnectionName:  "jb-agent-connection",
-			DestinationName: "jb-agent-destination",
-			TargetURL:       "https://jobs.example.com",
-			RulePrefix:      "jb-",
+			APIKey:           ebKey,
+			TargetRoleARN:    "arn:aws:iam::123456789012:role/jobbridge-target",
+			SchedulerRoleARN: "arn:aws:iam::123456789012:role/jobbridge-scheduler",
+			ConnectionName:   "jb-agent-connection",
+			DestinationName:  "jb-agent-destination",
+			TargetURL:        "https://jobs.example.com",
+			RulePrefix:       "jb-",
 		},
 	}
 	a, err := agent.New(context.Background(), cfg, nil, registerEBJob)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a.SchedulerMode() != agent.SchedulerEventBridge {
-		t.Fatalf("scheduler mode %q, want eventbridge", a.SchedulerMode())
+	if a.SchedulerMode() != mode {
+		t.Fatalf("scheduler mode %q, want %s", a.SchedulerMode(), mode)
 	}
 	if err := a.Listen(); err != nil {
 		t.Fatal(err)
@@ -86,8 +95,12 @@ func startEventBridgeAgent(t *testing.T, fake *ebtest.Fake) (a *agent.Agent, dat
 	})
 	// Let the first reconcile read the rules, so what the test saves next
 	// goes through the syncer.
+	list := "ListRules"
+	if mode == agent.SchedulerScheduler {
+		list = "ListSchedules"
+	}
 	wait.For(t, 10*time.Second, func() (bool, string) {
-		return len(fake.CallsOf("ListRules")) > 0, "the backend never reconciled at start"
+		return len(fake.CallsOf(list)) > 0, "the backend never reconciled at start"
 	})
 	return a, cfg.DataDir
 }

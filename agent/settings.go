@@ -191,14 +191,14 @@ var settings = []Setting{
 		}}),
 	declare(spec[string]{flag: "admin-token", env: "JOBBRIDGE_ADMIN_TOKEN", desc: "fixed admin token instead of a generated one",
 		field: func(c *Config) *string { return &c.AdminToken }, secret: true, check: longEnoughToBeSafe}),
-	declare(spec[string]{flag: "scheduler", env: "JOBBRIDGE_SCHEDULER", desc: "auto, local, eventbridge or off",
+	declare(spec[string]{flag: "scheduler", env: "JOBBRIDGE_SCHEDULER", desc: "auto, local, eventbridge, scheduler or off (auto never picks scheduler)",
 		field: func(c *Config) *string { return &c.Scheduler }, def: DefaultScheduler,
 		check: func(v string) error {
 			switch v {
-			case SchedulerAuto, SchedulerLocal, SchedulerEventBridge, SchedulerOff:
+			case SchedulerAuto, SchedulerLocal, SchedulerEventBridge, SchedulerScheduler, SchedulerOff:
 				return nil
 			}
-			return fmt.Errorf("%q is not one of auto, local, eventbridge, off", v)
+			return fmt.Errorf("%q is not one of auto, local, eventbridge, scheduler, off", v)
 		}}),
 	declare(spec[string]{flag: "ssh-listen", env: "JOBBRIDGE_SSH_LISTEN", desc: "address of the SSH console, e.g. 127.0.0.1:2222",
 		field: func(c *Config) *string { return &c.SSHListen }, defText: "off"}),
@@ -247,6 +247,8 @@ var settings = []Setting{
 		field: func(c *Config) *string { return &c.EventBridge.APIKey }, secret: true, check: longEnoughToBeSafe}),
 	declare(spec[string]{flag: "eb-target-role-arn", env: "JOBBRIDGE_EB_TARGET_ROLE_ARN", desc: "IAM role EventBridge assumes to call the API destination",
 		field: func(c *Config) *string { return &c.EventBridge.TargetRoleARN }}),
+	declare(spec[string]{flag: "eb-scheduler-role-arn", env: "JOBBRIDGE_EB_SCHEDULER_ROLE_ARN", desc: "scheduler backend: IAM role EventBridge Scheduler assumes to put events on the bus",
+		field: func(c *Config) *string { return &c.EventBridge.SchedulerRoleARN }}),
 	declare(spec[string]{flag: "eb-connection-name", env: "JOBBRIDGE_EB_CONNECTION_NAME", desc: "EventBridge connection name",
 		field: func(c *Config) *string { return &c.EventBridge.ConnectionName }}),
 	declare(spec[string]{flag: "eb-destination-name", env: "JOBBRIDGE_EB_DESTINATION_NAME", desc: "EventBridge API destination name",
@@ -255,9 +257,9 @@ var settings = []Setting{
 		field: func(c *Config) *string { return &c.EventBridge.AuthHeader }, def: api.DefaultWebhookKeyHeader}),
 	declare(spec[string]{flag: "eb-target-url", env: "JOBBRIDGE_EB_TARGET_URL", desc: "the agent's public base URL",
 		field: func(c *Config) *string { return &c.EventBridge.TargetURL }}),
-	declare(spec[string]{flag: "eb-rule-prefix", env: "JOBBRIDGE_EB_RULE_PREFIX", desc: "prefix of the EventBridge rules this agent manages",
+	declare(spec[string]{flag: "eb-rule-prefix", env: "JOBBRIDGE_EB_RULE_PREFIX", desc: "prefix of the EventBridge rules this agent manages; without its trailing - _ . it names the scheduler backend's schedule group (jobbridge if empty)",
 		field: func(c *Config) *string { return &c.EventBridge.RulePrefix }}),
-	declare(spec[string]{flag: "eb-event-bus", env: "JOBBRIDGE_EB_EVENT_BUS", desc: "event bus; scheduled rules fire on the default bus only",
+	declare(spec[string]{flag: "eb-event-bus", env: "JOBBRIDGE_EB_EVENT_BUS", desc: "event bus; scheduled rules fire on the default bus only, the scheduler backend may use another",
 		field: func(c *Config) *string { return &c.EventBridge.EventBus }, def: eventbridge.DefaultBus}),
 	declare(spec[string]{flag: "eb-dlq-arn", env: "JOBBRIDGE_EB_DLQ_ARN", desc: "SQS queue ARN for deliveries EventBridge gives up on (optional)",
 		field: func(c *Config) *string { return &c.EventBridge.DLQARN }}),

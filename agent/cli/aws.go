@@ -17,17 +17,27 @@ import (
 )
 
 // ebFlags are the settings an `agent aws` command reads besides the
-// database ones.
+// database ones. --scheduler says which backend: scheduler for the
+// scheduler backend, anything else for the eventbridge (rules) one.
 var ebFlags = []string{
-	"eb-api-key", "eb-target-role-arn", "eb-connection-name", "eb-destination-name",
+	"scheduler",
+	"eb-api-key", "eb-target-role-arn", "eb-scheduler-role-arn", "eb-connection-name", "eb-destination-name",
 	"eb-auth-header", "eb-target-url", "eb-rule-prefix", "eb-event-bus", "eb-dlq-arn",
 	"eb-invocation-rate",
+}
+
+// awsMode is the backend an `agent aws` command is about.
+func awsMode(cfg agent.Config) eventbridge.Mode {
+	if cfg.Scheduler == agent.SchedulerScheduler {
+		return eventbridge.ModeScheduler
+	}
+	return eventbridge.ModeRules
 }
 
 func newAWSCmd(getenv func(string) string) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "aws",
-		Short: "set up and check EventBridge: IAM policies, a doctor, pruning orphaned rules",
+		Short: "set up and check EventBridge (rules or Scheduler): IAM policies, a doctor, pruning orphans",
 		RunE:  groupCommand,
 	}
 	cmd.AddCommand(newAWSPolicyCmd(getenv), newAWSDoctorCmd(getenv), newAWSPruneCmd(getenv))
@@ -45,7 +55,14 @@ func newAWSPolicyCmd(getenv func(string) string) *cobra.Command {
   1. the trust policy of the target role (JOBBRIDGE_EB_TARGET_ROLE_ARN): EventBridge may assume it;
   2. the target role's permission: invoke the agent's API destination;
   3. a least-privilege policy for the identity the agent runs as;
-  4. with JOBBRIDGE_EB_DLQ_ARN, the dead-letter queue's access policy.
+  4. with JOBBRIDGE_EB_DLQ_ARN, the dead-letter queue's access policy;
+
+and with JOBBRIDGE_SCHEDULER=scheduler (or --scheduler scheduler), for the
+scheduler backend, the agent's policy also covers its schedules, schedule
+group, relay rule and bus, and:
+
+  5. the trust policy of the scheduler role (JOBBRIDGE_EB_SCHEDULER_ROLE_ARN): Scheduler may assume it, for this account only;
+  6. the scheduler role's permission: put events on the bus (and send to the dead-letter queue).
 
 The account comes from the target role's ARN and the region from AWS_REGION
 (or the AWS profile); what is not known is a wildcard.`,
@@ -61,7 +78,8 @@ The account comes from the target role's ARN and the region from AWS_REGION
 		if awsCfg, err := agent.LoadAWSConfig(c.Context()); err == nil {
 			region = awsCfg.Region
 		}
-		p := eventbridge.BuildPolicies(cfg.EventBridge, region)
+		mode := awsMode(cfg)
+		p := eventbridge.BuildPoliciesFor(mode, cfg.EventBridge, region)
 		out := c.OutOrStdout()
 		if asJSON {
 			enc := json.NewEncoder(out)
@@ -79,8 +97,13 @@ The account comes from the target role's ARN and the region from AWS_REGION
 		if p.DLQ != nil {
 			printDoc("4. Dead-letter queue: access policy", *p.DLQ)
 		}
-		if cfg.EventBridge.TargetRoleARN == "" || cfg.EventBridge.ConnectionName == "" || cfg.EventBridge.DestinationName == "" {
-			fmt.Fprintln(c.ErrOrStderr(), "note: set JOBBRIDGE_EB_TARGET_ROLE_ARN, JOBBRIDGE_EB_CONNECTION_NAME and JOBBRIDGE_EB_DESTINATION_NAME for exact resources; placeholders are printed in capitals")
+		if p.SchedulerRoleTrust != nil {
+			printDoc("5. Scheduler role: trust policy (who may assume it)", *p.SchedulerRoleTrust)
+			printDoc("6. Scheduler role: permission policy (what EventBridge Scheduler may do with it)", *p.SchedulerRolePermissions)
+		}
+		if cfg.EventBridge.TargetRoleARN == "" || cfg.EventBridge.ConnectionName == "" || cfg.EventBridge.DestinationName == "" ||
+			(mode == eventbridge.ModeScheduler && cfg.EventBridge.SchedulerRoleARN == "") {
+			fmt.Fprintln(c.ErrOrStderr(), "note: set JOBBRIDGE_EB_TARGET_ROLE_ARN, JOBBRIDGE_EB_CONNECTION_NAME and JOBBRIDGE_EB_DESTINATION_NAME (and for the scheduler backend JOBBRIDGE_EB_SCHEDULER_ROLE_ARN) for exact resources; placeholders are printed in capitals")
 		}
 		return nil
 	}
@@ -92,7 +115,7 @@ func newAWSDoctorCmd(getenv func(string) string) *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "doctor",
-		Short: "check the EventBridge setup and say what to fix; exits 1 if something fails",
+		Short: "check the EventBridge (or, in scheduler mode, Scheduler) setup and say what to fix; exits 1 if something fails",
 		Args:  noArgs,
 	}
 	resolve := bindSettings(cmd, getenv, &cfg, ebFlags...)
@@ -105,7 +128,7 @@ func newAWSDoctorCmd(getenv func(string) string) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		checks := eventbridge.Doctor(c.Context(), eventbridge.DoctorConfig{Settings: cfg.EventBridge, AWS: awsCfg})
+		checks := eventbridge.Doctor(c.Context(), eventbridge.DoctorConfig{Settings: cfg.EventBridge, Mode: awsMode(cfg), AWS: awsCfg})
 		failed := printChecks(c.OutOrStdout(), checks, asJSON)
 		if failed > 0 {
 			return &ExitError{Code: 1, Err: fmt.Errorf("%d of %d checks failed", failed, len(checks))}
@@ -143,13 +166,22 @@ func newAWSPruneCmd(getenv func(string) string) *cobra.Command {
 	var yes bool
 	cmd := &cobra.Command{
 		Use:   "prune [--yes]",
-		Short: "list (or, with --yes, delete) EventBridge rules under the prefix that no stored rule has",
-		Long: `Lists the orphans: EventBridge rules under JOBBRIDGE_EB_RULE_PREFIX, tagged as
-managed by this agent (same prefix and API destination), that no stored rule
-has, for example after the agent was switched back to the local scheduler
-and rules were deleted meanwhile. With --yes it deletes them (targets, then
-rule). Rules outside the prefix or without the agent's tags are never
-touched. It reads the agent's database, so on SQLite stop the agent first.`,
+		Short: "list (or, with --yes, delete) what this agent made in AWS and no stored rule uses",
+		Long: `Lists the orphans, for the backend JOBBRIDGE_SCHEDULER names:
+
+  eventbridge (and the others): EventBridge rules under JOBBRIDGE_EB_RULE_PREFIX,
+    tagged as managed by this agent (same prefix and API destination), that no
+    stored rule has, for example after the agent was switched back to the local
+    scheduler and rules were deleted meanwhile; and the schedules the scheduler
+    backend left in the agent's schedule group, with its relay rule.
+  scheduler: the schedules in the agent's schedule group (GROUP/NAME) that no
+    stored rule has, and the EventBridge rules under the prefix the eventbridge
+    backend left (they would fire every rule a second time).
+
+With --yes it deletes them (an EventBridge rule's targets, then the rule; a
+schedule). Rules outside the prefix or without the agent's tags, and groups
+that are not the agent's, are never touched. It reads the agent's database,
+so on SQLite stop the agent first.`,
 		Args: noArgs,
 	}
 	resolve := bindSettings(cmd, getenv, &cfg, append([]string{"data-dir", "database-url"}, ebFlags...)...)
@@ -168,7 +200,7 @@ func awsPrune(ctx context.Context, out, errOut io.Writer, cfg agent.Config, yes 
 	b, closeStore, err := agent.OpenEventBridge(ctx, cfg, log)
 	var inUse *sqlite.InUseError
 	if errors.As(err, &inUse) {
-		return fmt.Errorf("%w\nprune compares EventBridge with the database: stop the agent and run it again", err)
+		return fmt.Errorf("%w\nprune compares AWS with the database: stop the agent and run it again", err)
 	}
 	if err != nil {
 		return err

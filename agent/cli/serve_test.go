@@ -19,7 +19,7 @@ func TestFlagsWinOverEnvironment(t *testing.T) {
 	t.Parallel()
 	env := map[string]string{"JOBBRIDGE_SCHEDULER": "from-env", "JOBBRIDGE_DATA_DIR": t.TempDir()}
 	code, _, stderr := runCLI(t, env)
-	if code != 1 || !strings.Contains(stderr, `JOBBRIDGE_SCHEDULER: "from-env" is not one of auto, local, eventbridge, off`) {
+	if code != 1 || !strings.Contains(stderr, `JOBBRIDGE_SCHEDULER: "from-env" is not one of auto, local, eventbridge, scheduler, off`) {
 		t.Errorf("env scheduler: exit %d, stderr %q", code, stderr)
 	}
 	code, _, stderr = runCLI(t, env, "serve", "--scheduler", "from-flag")

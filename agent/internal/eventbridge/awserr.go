@@ -13,7 +13,8 @@ import (
 	"github.com/jobbridge/jobbridge/agent/internal/store"
 )
 
-// Error codes EventBridge answers when it throttles the caller.
+// Error codes EventBridge and EventBridge Scheduler answer when they
+// throttle the caller.
 var throttleCodes = map[string]bool{
 	"ThrottlingException":      true,
 	"TooManyRequestsException": true,
@@ -21,10 +22,17 @@ var throttleCodes = map[string]bool{
 	"RequestLimitExceeded":     true,
 }
 
-// Error codes of failures that may pass on their own.
+// Error codes of failures that may pass on their own. Scheduler's
+// ConflictException is a concurrent change (or a schedule made since the
+// agent looked): the retry reads again. Its ValidationException and
+// ServiceQuotaExceededException, like EventBridge's, would fail the same
+// way: they end in the sync state error, and the next reconcile tries
+// again.
 var transientCodes = map[string]bool{
 	"ConcurrentModificationException": true,
+	"ConflictException":               true,
 	"InternalException":               true,
+	"InternalServerException":         true,
 	"InternalFailure":                 true,
 	"ServiceUnavailable":              true,
 }
@@ -48,6 +56,9 @@ func classify(err error) failure {
 	}
 	if errors.Is(err, store.ErrUnavailable) {
 		return transient
+	}
+	if errors.Is(err, errNotOurs) {
+		return permanent
 	}
 	var ae smithy.APIError
 	if errors.As(err, &ae) {
@@ -74,9 +85,20 @@ func classify(err error) failure {
 }
 
 // isNotFound reports whether AWS answered that the resource does not exist.
-func isNotFound(err error) bool {
+func isNotFound(err error) bool { return hasCode(err, "ResourceNotFoundException") }
+
+// isConflict reports whether Scheduler answered that the resource exists
+// already or is being changed.
+func isConflict(err error) bool { return hasCode(err, "ConflictException") }
+
+// isAccessDenied reports whether AWS refused the call to the caller.
+func isAccessDenied(err error) bool {
+	return hasCode(err, "AccessDeniedException") || hasCode(err, "AccessDenied")
+}
+
+func hasCode(err error, code string) bool {
 	var ae smithy.APIError
-	return errors.As(err, &ae) && ae.ErrorCode() == "ResourceNotFoundException"
+	return errors.As(err, &ae) && ae.ErrorCode() == code
 }
 
 // awsMessage is what the sync state shows of an error: AWS's code and

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	"github.com/aws/aws-sdk-go-v2/service/scheduler"
 
 	"github.com/jobbridge/jobbridge/agent/internal/retry"
 	"github.com/jobbridge/jobbridge/agent/internal/store"
@@ -21,18 +22,20 @@ const (
 	StateError   = "error"
 )
 
-// Backend keeps EventBridge in step with the stored rules. Run it with Run;
-// tell it about changes with RuleChanged and RuleDeleted.
+// Backend keeps EventBridge in step with the stored rules: as scheduled
+// rules (ModeRules) or as EventBridge Scheduler schedules (ModeScheduler).
+// Run it with Run; tell it about changes with RuleChanged and RuleDeleted.
 type Backend struct {
 	cfg    Config
 	client *eventbridge.Client
+	sched  *scheduler.Client
 	log    *slog.Logger
 	state  *stateFile
 	queue  *queue
 	now    func() time.Time
 
-	setupMu        sync.Mutex
-	destinationARN string // "" until setup succeeded
+	setupMu sync.Mutex
+	wired   wiring // zero until setup succeeded
 
 	// applyMu lets one of the worker, a reconcile and a prune write to AWS
 	// at a time, so they never undo each other's work half-way.
@@ -43,8 +46,13 @@ type Backend struct {
 func New(cfg Config) (*Backend, error) {
 	cfg = cfg.withDefaults()
 	var errs []error
-	if err := cfg.Settings.Validate(); err != nil {
-		errs = append(errs, err)
+	switch cfg.Mode {
+	case ModeRules, ModeScheduler:
+		if err := cfg.Settings.ValidateFor(cfg.Mode); err != nil {
+			errs = append(errs, err)
+		}
+	default:
+		errs = append(errs, fmt.Errorf("eventbridge backend: mode %q is not %s or %s", cfg.Mode, ModeRules, ModeScheduler))
 	}
 	if cfg.Store == nil {
 		errs = append(errs, errors.New("eventbridge backend: no store"))
@@ -65,6 +73,7 @@ func New(cfg Config) (*Backend, error) {
 	return &Backend{
 		cfg:    cfg,
 		client: eventbridge.NewFromConfig(cfg.AWS),
+		sched:  scheduler.NewFromConfig(cfg.AWS),
 		log:    cfg.Logger,
 		state:  st,
 		queue:  newQueue(),
@@ -72,8 +81,8 @@ func New(cfg Config) (*Backend, error) {
 	}, nil
 }
 
-// Mode names the backend.
-func (b *Backend) Mode() string { return "eventbridge" }
+// Mode names the backend: "eventbridge" or "scheduler".
+func (b *Backend) Mode() string { return string(b.cfg.Mode) }
 
 // Settings returns the settings in use, defaults filled in.
 func (b *Backend) Settings() Settings { return b.cfg.Settings }
@@ -84,8 +93,9 @@ func (b *Backend) RuleChanged(ctx context.Context, r store.Rule) {
 	b.queue.add(r.Name, b.now())
 }
 
-// RuleDeleted records that the rule's EventBridge rule must go (in the state
-// file, so a restart does not forget it) and queues it; it never waits on AWS.
+// RuleDeleted records that the rule's EventBridge rule (or schedule) must go
+// (in the state file, so a restart does not forget it) and queues it; it
+// never waits on AWS.
 func (b *Backend) RuleDeleted(_ context.Context, r store.Rule) {
 	if err := b.state.addPendingDelete(r.Name); err != nil {
 		b.log.Error("eventbridge: recording the delete failed; it is applied unless the agent stops first (then `agent aws prune` removes it)", "rule", r.Name, "err", err)
@@ -93,10 +103,11 @@ func (b *Backend) RuleDeleted(_ context.Context, r store.Rule) {
 	b.queue.add(r.Name, b.now())
 }
 
-// Run sets up the connection and the API destination (retrying until it
-// succeeds), applies the deletes a previous run left, reconciles, and then
-// applies queued changes and reconciles every ReconcileInterval until ctx is
-// done. With a Leader, it does all that only while this agent leads.
+// Run sets up the connection and the API destination, and in scheduler mode
+// the schedule group and the relay rule (retrying until it succeeds),
+// applies the deletes a previous run left, reconciles, and then applies
+// queued changes and reconciles every ReconcileInterval until ctx is done.
+// With a Leader, it does all that only while this agent leads.
 func (b *Backend) Run(ctx context.Context) error {
 	ticker := time.NewTicker(b.cfg.ReconcileInterval)
 	defer ticker.Stop()
@@ -175,7 +186,7 @@ func (b *Backend) setupWithRetry(ctx context.Context) bool {
 	err := retry.Do(ctx, retry.Policy{
 		Wait: func(attempt int, err error) time.Duration { return b.backoff(classify(err), attempt) },
 		OnRetry: func(_ int, wait time.Duration, err error) {
-			b.log.Error("eventbridge: setting up the connection and API destination failed; rules stay pending until it works (`agent aws doctor` checks the setup)",
+			b.log.Error("eventbridge: setting up the connection and API destination (and in scheduler mode the schedule group and relay rule) failed; rules stay pending until it works (`agent aws doctor` checks the setup)",
 				"err", err, "retryIn", wait.Round(time.Second))
 		},
 	}, func(ctx context.Context) error {
@@ -198,7 +209,7 @@ func (b *Backend) reconcileAndLog(ctx context.Context) {
 		}
 		b.log.Log(ctx, level, "eventbridge: reconciled", "inStep", rep.InStep, "synced", rep.Synced, "failed", rep.Failed, "deleted", rep.Deleted, "orphans", rep.Orphans)
 		if len(rep.Orphans) > 0 {
-			b.log.Warn("eventbridge: rules under the prefix that no stored rule has; `agent aws prune --yes` deletes them", "orphans", rep.Orphans)
+			b.log.Warn("eventbridge: rules under the prefix (or schedules in the group) that no stored rule has; `agent aws prune --yes` deletes them", "orphans", rep.Orphans)
 		}
 	}
 }
@@ -212,16 +223,18 @@ func (b *Backend) process(ctx context.Context, name string, attempts int) {
 		arn     string
 		deleted bool
 	)
-	dest, err := b.setup(ctx)
+	w, err := b.setup(ctx)
 	if err == nil {
 		var r store.Rule
 		r, err = b.cfg.Store.RuleGet(ctx, name)
 		switch {
+		case err == nil && b.cfg.Mode == ModeScheduler:
+			arn, _, err = b.syncSchedule(ctx, r, w, true)
 		case err == nil:
-			arn, err = b.put(ctx, r, dest)
+			arn, err = b.put(ctx, r, w.destinationARN)
 		case errors.Is(err, store.ErrNotFound):
 			deleted = true
-			err = b.remove(ctx, b.AWSName(name))
+			err = b.removeStored(ctx, name)
 		default:
 			err = fmt.Errorf("read rule %q: %w", name, err)
 		}
@@ -236,10 +249,10 @@ func (b *Backend) process(ctx context.Context, name string, attempts int) {
 			b.log.Warn("eventbridge: updating the state file failed", "err", perr)
 		}
 		if deleted {
-			b.log.Info("eventbridge: deleted rule", "rule", b.AWSName(name))
+			b.log.Info("eventbridge: deleted", "rule", name, b.resourceKind(), b.resourceName(name))
 			return
 		}
-		b.log.Info("eventbridge: put rule", "rule", b.AWSName(name), "arn", arn)
+		b.log.Info("eventbridge: in step", "rule", name, b.resourceKind(), b.resourceName(name), "arn", arn)
 		if !b.queue.has(name) {
 			b.setSync(ctx, name, store.Sync{State: StateSynced, ARN: arn})
 		}
@@ -271,6 +284,31 @@ func (b *Backend) backoff(f failure, attempts int) time.Duration {
 		base = b.cfg.ThrottleBase
 	}
 	return retry.Backoff{First: base, Max: b.cfg.RetryMax, Jitter: 0.25}.Wait(attempts)
+}
+
+// removeStored deletes what AWS holds for the stored rule name: its
+// EventBridge rule, or its schedule.
+func (b *Backend) removeStored(ctx context.Context, name string) error {
+	if b.cfg.Mode == ModeScheduler {
+		return b.deleteSchedule(ctx, name)
+	}
+	return b.remove(ctx, DefaultBus, b.AWSName(name))
+}
+
+// resourceKind and resourceName say, for logs, what AWS holds for a stored
+// rule: "awsRule" jb-nightly, or "schedule" jb/nightly.
+func (b *Backend) resourceKind() string {
+	if b.cfg.Mode == ModeScheduler {
+		return "schedule"
+	}
+	return "awsRule"
+}
+
+func (b *Backend) resourceName(name string) string {
+	if b.cfg.Mode == ModeScheduler {
+		return b.cfg.ScheduleGroup() + "/" + name
+	}
+	return b.AWSName(name)
 }
 
 // setSync records a rule's sync state; a rule deleted meanwhile is fine.

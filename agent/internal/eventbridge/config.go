@@ -20,6 +20,35 @@ import (
 // DefaultBus is the only event bus on which scheduled rules fire.
 const DefaultBus = "default"
 
+// Mode says how the backend keeps the stored rules in AWS.
+type Mode string
+
+// Modes of the backend, named as JOBBRIDGE_SCHEDULER names them.
+const (
+	// ModeRules keeps one scheduled EventBridge rule per stored rule, each
+	// calling the API destination. Scheduled rules run in UTC only.
+	ModeRules Mode = "eventbridge"
+	// ModeScheduler keeps one EventBridge Scheduler schedule per stored
+	// rule; each puts an event on EventBus, and one relay rule there calls
+	// the API destination. Schedules have time zones, at(), start and end
+	// dates and flexible windows.
+	ModeScheduler Mode = "scheduler"
+)
+
+// What the scheduler backend's schedules put on the bus, and what the
+// relay rule's pattern matches (with the schedule group in the detail).
+const (
+	EventSource     = "jobbridge.scheduler"
+	EventDetailType = "jobbridge scheduled run"
+)
+
+// RelayRuleSuffix names the relay rule: RulePrefix + RelayRuleSuffix.
+const RelayRuleSuffix = "scheduler-relay"
+
+// DefaultScheduleGroup is the schedule group of an agent without a rule
+// prefix.
+const DefaultScheduleGroup = "jobbridge"
+
 // WebhookPath is where the API destination sends deliveries.
 const WebhookPath = "/webhook/run"
 
@@ -57,16 +86,22 @@ type Settings struct {
 	AuthHeader string
 	// TargetRoleARN is the role EventBridge assumes to invoke the
 	// destination (EB_TARGET_ROLE_ARN).
-	TargetRoleARN   string
-	ConnectionName  string // EB_CONNECTION_NAME
-	DestinationName string // EB_DESTINATION_NAME
+	TargetRoleARN string
+	// SchedulerRoleARN is the role EventBridge Scheduler assumes to put
+	// the schedules' events on EventBus (EB_SCHEDULER_ROLE_ARN). Required
+	// by the scheduler backend, unused by the rules backend.
+	SchedulerRoleARN string
+	ConnectionName   string // EB_CONNECTION_NAME
+	DestinationName  string // EB_DESTINATION_NAME
 	// TargetURL is the agent's public base URL (EB_TARGET_URL).
 	TargetURL string
 	// RulePrefix is the prefix of every rule this agent manages
 	// (EB_RULE_PREFIX).
 	RulePrefix string
 	// EventBus is the bus of the rules (EB_EVENT_BUS). Default DefaultBus,
-	// the only one on which scheduled rules fire.
+	// the only one on which scheduled rules fire. The scheduler backend
+	// may use another bus: its schedules put events there and its relay
+	// rule lives there.
 	EventBus string
 	// DLQARN is an optional SQS queue for deliveries EventBridge gives up
 	// on (EB_DLQ_ARN).
@@ -79,8 +114,8 @@ type Settings struct {
 	ReconcileInterval time.Duration
 }
 
-// Complete reports whether every setting the eventbridge scheduler needs
-// is set (Validate says which are missing).
+// Complete reports whether every setting the eventbridge (rules) backend
+// needs is set (Validate says which are missing).
 func (s Settings) Complete() bool {
 	return s.APIKey != "" && s.TargetRoleARN != "" && s.ConnectionName != "" &&
 		s.DestinationName != "" && s.TargetURL != ""
@@ -103,24 +138,63 @@ func (s Settings) withDefaults() Settings {
 	return s
 }
 
-// Validate reports every setting that is missing or wrong, each named as
-// its environment variable.
-func (s Settings) Validate() error {
+// ScheduleGroup is the schedule group the scheduler backend keeps its
+// schedules in: the rule prefix without the separators ('-', '_', '.') it
+// ends in, or DefaultScheduleGroup when that leaves nothing. "jb-" gives
+// "jb", "team.jobs_" gives "team.jobs", "" gives "jobbridge". Two agents
+// whose prefixes give the same group are told apart by the group's tags:
+// the second refuses to use it.
+func (s Settings) ScheduleGroup() string {
+	g := strings.TrimRight(s.RulePrefix, "-_.")
+	if g == "" {
+		return DefaultScheduleGroup
+	}
+	return g
+}
+
+// RelayRuleName is the name of the scheduler backend's relay rule, the one
+// EventBridge rule that takes the schedules' events to the API destination.
+func (s Settings) RelayRuleName() string { return s.RulePrefix + RelayRuleSuffix }
+
+// Validate reports every setting the eventbridge (rules) backend finds
+// missing or wrong, each named as its environment variable.
+func (s Settings) Validate() error { return s.ValidateFor(ModeRules) }
+
+// roleARN is an IAM role's ARN: arn:PARTITION:iam::ACCOUNT:role/[PATH/]NAME.
+var roleARN = regexp.MustCompile(`^arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]{1,512}$`)
+
+// busName is what EventBridge allows in an event bus's name.
+var busName = regexp.MustCompile(`^[/.\-_A-Za-z0-9]{1,256}$`)
+
+// ValidateFor reports every setting that is missing or wrong for the
+// backend in mode m, each named as its environment variable.
+func (s Settings) ValidateFor(m Mode) error {
 	s = s.withDefaults()
+	backend := "the eventbridge scheduler"
+	if m == ModeScheduler {
+		backend = "the scheduler backend"
+	}
 	var errs []error
-	for _, req := range []struct{ v, env string }{
+	required := []struct{ v, env string }{
 		{s.APIKey, "JOBBRIDGE_EB_API_KEY"},
 		{s.TargetRoleARN, "JOBBRIDGE_EB_TARGET_ROLE_ARN"},
 		{s.ConnectionName, "JOBBRIDGE_EB_CONNECTION_NAME"},
 		{s.DestinationName, "JOBBRIDGE_EB_DESTINATION_NAME"},
 		{s.TargetURL, "JOBBRIDGE_EB_TARGET_URL"},
-	} {
+	}
+	if m == ModeScheduler {
+		required = append(required, struct{ v, env string }{s.SchedulerRoleARN, "JOBBRIDGE_EB_SCHEDULER_ROLE_ARN"})
+	}
+	for _, req := range required {
 		if req.v == "" {
-			errs = append(errs, fmt.Errorf("%s is required by the eventbridge scheduler", req.env))
+			errs = append(errs, fmt.Errorf("%s is required by %s", req.env, backend))
 		}
 	}
-	if s.EventBus != DefaultBus {
-		errs = append(errs, fmt.Errorf("JOBBRIDGE_EB_EVENT_BUS: %q: scheduled rules only fire on the default event bus; leave it unset or set it to default", s.EventBus))
+	switch {
+	case m == ModeRules && s.EventBus != DefaultBus:
+		errs = append(errs, fmt.Errorf("JOBBRIDGE_EB_EVENT_BUS: %q: scheduled rules only fire on the default event bus; leave it unset or set it to default (the scheduler backend may use another bus)", s.EventBus))
+	case m == ModeScheduler && !strings.HasPrefix(s.EventBus, "arn:") && !busName.MatchString(s.EventBus):
+		errs = append(errs, fmt.Errorf("JOBBRIDGE_EB_EVENT_BUS: %q is not an event bus name (at most 256 letters, digits and . - _ /) or ARN", s.EventBus))
 	}
 	if s.TargetURL != "" {
 		if u, err := url.Parse(s.TargetURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
@@ -132,11 +206,16 @@ func (s Settings) Validate() error {
 	if s.TargetRoleARN != "" && !strings.HasPrefix(s.TargetRoleARN, "arn:") {
 		errs = append(errs, fmt.Errorf("JOBBRIDGE_EB_TARGET_ROLE_ARN: %q is not an ARN (arn:aws:iam::ACCOUNT:role/NAME)", s.TargetRoleARN))
 	}
+	if s.SchedulerRoleARN != "" && !roleARN.MatchString(s.SchedulerRoleARN) {
+		errs = append(errs, fmt.Errorf("JOBBRIDGE_EB_SCHEDULER_ROLE_ARN: %q is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)", s.SchedulerRoleARN))
+	}
 	if s.DLQARN != "" && !strings.HasPrefix(s.DLQARN, "arn:") {
 		errs = append(errs, fmt.Errorf("JOBBRIDGE_EB_DLQ_ARN: %q is not an ARN (arn:aws:sqs:REGION:ACCOUNT:QUEUE)", s.DLQARN))
 	}
 	if !api.IsRuleNameText(s.RulePrefix) || len(s.RulePrefix) > 48 {
 		errs = append(errs, fmt.Errorf("JOBBRIDGE_EB_RULE_PREFIX: %q: use at most 48 of the characters EventBridge allows in rule names (%s)", s.RulePrefix, api.RuleNameHint()))
+	} else if m == ModeScheduler && s.ScheduleGroup() == "default" {
+		errs = append(errs, fmt.Errorf("JOBBRIDGE_EB_RULE_PREFIX: %q would make the schedule group \"default\", EventBridge Scheduler's own; choose another prefix", s.RulePrefix))
 	}
 	if s.InvocationRate < 1 {
 		errs = append(errs, fmt.Errorf("JOBBRIDGE_EB_INVOCATION_RATE: %d: want at least 1 invocation per second", s.InvocationRate))
@@ -238,6 +317,12 @@ type Store interface {
 // Config configures a Backend.
 type Config struct {
 	Settings
+	// Mode is how the rules are kept in AWS. Default ModeRules.
+	Mode Mode
+	// Unused says the agent keeps nothing in AWS now (its scheduler is
+	// local or off): Orphans and Prune then count everything it made there,
+	// the EventBridge rules of stored rules too. Only for those two.
+	Unused bool
 	// AWS is the SDK configuration: region, credentials, endpoint (the
 	// standard chain: AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL_EVENTBRIDGE...).
 	AWS   aws.Config
@@ -257,8 +342,10 @@ type Config struct {
 	// error (the next reconcile tries again). Default 8.
 	MaxAttempts int
 	// RetryPolicy of the rule's target: how EventBridge retries a delivery
-	// the agent did not take. Defaults: 24 attempts within 1 hour (a run
-	// delivered later than that is not worth starting).
+	// the agent did not take (in scheduler mode also of each schedule's
+	// target: how Scheduler retries putting the event). Defaults: 24
+	// attempts within 1 hour (a run delivered later than that is not
+	// worth starting).
 	DeliveryMaxAttempts int32
 	DeliveryMaxAge      time.Duration
 	// Leader, when set, says whether this agent leads: of several agents on
@@ -273,6 +360,9 @@ type Config struct {
 
 func (c Config) withDefaults() Config {
 	c.Settings = c.Settings.withDefaults()
+	if c.Mode == "" {
+		c.Mode = ModeRules
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}

@@ -138,34 +138,52 @@ func (b *Backend) ensureDestination(ctx context.Context, connectionARN string) (
 	return arn, nil
 }
 
-// setup ensures the connection and the destination once; later calls
-// return the destination's ARN found then.
-func (b *Backend) setup(ctx context.Context) (string, error) {
+// wiring is what setup found or made in AWS: what the rules and schedules
+// point at.
+type wiring struct {
+	destinationARN string // the API destination
+	busARN         string // scheduler mode: the bus the schedules put events on
+}
+
+// setup ensures what the rules need once (the connection and the
+// destination; in scheduler mode also the bus, the schedule group and the
+// relay rule); later calls return what was found then.
+func (b *Backend) setup(ctx context.Context) (wiring, error) {
 	b.setupMu.Lock()
 	defer b.setupMu.Unlock()
-	if b.destinationARN != "" {
-		return b.destinationARN, nil
+	if b.wired.destinationARN != "" {
+		return b.wired, nil
 	}
 	return b.ensureLocked(ctx)
 }
 
-// ensure checks the connection and the destination again (reads only, when
-// nothing changed) and returns the destination's ARN.
-func (b *Backend) ensure(ctx context.Context) (string, error) {
+// ensure checks all of it again (reads only, when nothing changed).
+func (b *Backend) ensure(ctx context.Context) (wiring, error) {
 	b.setupMu.Lock()
 	defer b.setupMu.Unlock()
 	return b.ensureLocked(ctx)
 }
 
-func (b *Backend) ensureLocked(ctx context.Context) (string, error) {
+func (b *Backend) ensureLocked(ctx context.Context) (wiring, error) {
 	conn, err := b.ensureConnection(ctx)
 	if err != nil {
-		return "", err
+		return wiring{}, err
 	}
-	dest, err := b.ensureDestination(ctx, conn)
-	if err != nil {
-		return "", err
+	w := wiring{}
+	if w.destinationARN, err = b.ensureDestination(ctx, conn); err != nil {
+		return wiring{}, err
 	}
-	b.destinationARN = dest
-	return dest, nil
+	if b.cfg.Mode == ModeScheduler {
+		if w.busARN, err = b.describeBus(ctx); err != nil {
+			return wiring{}, err
+		}
+		if err := b.ensureGroup(ctx); err != nil {
+			return wiring{}, err
+		}
+		if err := b.ensureRelay(ctx, w.destinationARN); err != nil {
+			return wiring{}, err
+		}
+	}
+	b.wired = w
+	return w, nil
 }

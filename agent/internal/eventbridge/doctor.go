@@ -37,35 +37,49 @@ type Check struct {
 // DoctorConfig is what Doctor checks.
 type DoctorConfig struct {
 	Settings
-	AWS aws.Config
+	// Mode is the backend whose setup is checked. Default ModeRules.
+	Mode Mode
+	AWS  aws.Config
 	// HTTPClient calls the agent's public URL. Default: 10s timeout.
 	HTTPClient *http.Client
 }
 
 // Doctor checks that the EventBridge setup can work, one thing at a time:
 // the settings, that the public URL is HTTPS and answers, the AWS
-// credentials, the connection, the API destination and the target role. It
-// only reads.
+// credentials, the connection, the API destination and the target role; in
+// scheduler mode also the role Scheduler assumes, the bus, the schedule
+// group and the relay rule. It only reads.
 func Doctor(ctx context.Context, cfg DoctorConfig) []Check {
 	s := cfg.Settings.withDefaults()
 	hc := cfg.HTTPClient
 	if hc == nil {
 		hc = &http.Client{Timeout: 10 * time.Second}
 	}
-	d := &doctor{s: s, aws: cfg.AWS, hc: hc}
+	mode := cfg.Mode
+	if mode == "" {
+		mode = ModeRules
+	}
+	d := &doctor{s: s, mode: mode, aws: cfg.AWS, hc: hc}
 	d.settings()
 	d.https()
 	d.reachable(ctx)
 	d.region()
 	d.credentials(ctx)
 	connARN := d.connection(ctx)
-	d.destination(ctx, connARN)
+	destARN := d.destination(ctx, connARN)
 	d.targetRole(ctx)
+	if mode == ModeScheduler {
+		d.schedulerRole(ctx)
+		d.bus(ctx)
+		d.group(ctx)
+		d.relay(ctx, destARN)
+	}
 	return d.checks
 }
 
 type doctor struct {
 	s      Settings
+	mode   Mode
 	aws    aws.Config
 	hc     *http.Client
 	checks []Check
@@ -87,12 +101,16 @@ func (d *doctor) skip(name, why string) {
 }
 
 func (d *doctor) settings() {
-	if err := d.s.Validate(); err != nil {
+	if err := d.s.ValidateFor(d.mode); err != nil {
 		d.add("settings", false, strings.ReplaceAll(err.Error(), "\n", "; "),
 			"set the JOBBRIDGE_EB_* variables named (or their --eb-* flags); `agent --help` lists them")
 		return
 	}
-	d.add("settings", true, fmt.Sprintf("connection %s, destination %s, rule prefix %q, bus %s", d.s.ConnectionName, d.s.DestinationName, d.s.RulePrefix, d.s.EventBus), "")
+	detail := fmt.Sprintf("connection %s, destination %s, rule prefix %q, bus %s", d.s.ConnectionName, d.s.DestinationName, d.s.RulePrefix, d.s.EventBus)
+	if d.mode == ModeScheduler {
+		detail += fmt.Sprintf(", schedule group %s, relay rule %s", d.s.ScheduleGroup(), d.s.RelayRuleName())
+	}
+	d.add("settings", true, detail, "")
 }
 
 func (d *doctor) https() {
@@ -168,7 +186,7 @@ func (d *doctor) connection(ctx context.Context) string {
 	out, err := eventbridge.NewFromConfig(d.aws).DescribeConnection(ctx, &eventbridge.DescribeConnectionInput{Name: aws.String(d.s.ConnectionName)})
 	if isNotFound(err) {
 		d.add(name, false, d.s.ConnectionName+" does not exist",
-			"start the agent with JOBBRIDGE_SCHEDULER=eventbridge: it creates the connection (its policy must allow it: `agent aws policy`)")
+			"start the agent with JOBBRIDGE_SCHEDULER="+string(d.mode)+": it creates the connection (its policy must allow it: `agent aws policy`)")
 		return ""
 	}
 	if err != nil {
@@ -180,7 +198,7 @@ func (d *doctor) connection(ctx context.Context) string {
 		header = aws.ToString(out.AuthParameters.ApiKeyAuthParameters.ApiKeyName)
 	}
 	detail := fmt.Sprintf("%s: %s, %s in header %s", d.s.ConnectionName, out.ConnectionState, out.AuthorizationType, header)
-	restart := "restart the agent in eventbridge mode: it sets the connection's key and header"
+	restart := "restart the agent in " + string(d.mode) + " mode: it sets the connection's key and header"
 	switch {
 	case out.AuthorizationType != types.ConnectionAuthorizationTypeApiKey || header != d.s.AuthHeader:
 		d.add(name, false, detail+", want API_KEY in header "+d.s.AuthHeader, restart)
@@ -196,29 +214,31 @@ func (d *doctor) connection(ctx context.Context) string {
 	return aws.ToString(out.ConnectionArn)
 }
 
-func (d *doctor) destination(ctx context.Context, connARN string) {
+// destination checks the API destination and returns its ARN, "" if it
+// could not be read.
+func (d *doctor) destination(ctx context.Context, connARN string) string {
 	const name = "API destination"
 	switch {
 	case d.noAWS != "":
 		d.skip(name, d.noAWS)
-		return
+		return ""
 	case d.s.DestinationName == "":
 		d.skip(name, "JOBBRIDGE_EB_DESTINATION_NAME is not set")
-		return
+		return ""
 	}
 	out, err := eventbridge.NewFromConfig(d.aws).DescribeApiDestination(ctx, &eventbridge.DescribeApiDestinationInput{Name: aws.String(d.s.DestinationName)})
 	if isNotFound(err) {
 		d.add(name, false, d.s.DestinationName+" does not exist",
-			"start the agent with JOBBRIDGE_SCHEDULER=eventbridge: it creates the API destination (its policy must allow it: `agent aws policy`)")
-		return
+			"start the agent with JOBBRIDGE_SCHEDULER="+string(d.mode)+": it creates the API destination (its policy must allow it: `agent aws policy`)")
+		return ""
 	}
 	if err != nil {
 		d.add(name, false, awsMessage(err), "allow events:DescribeApiDestination on it (`agent aws policy`)")
-		return
+		return ""
 	}
 	endpoint := aws.ToString(out.InvocationEndpoint)
 	detail := fmt.Sprintf("%s: %s %s, %s", d.s.DestinationName, out.HttpMethod, endpoint, out.ApiDestinationState)
-	restart := "restart the agent in eventbridge mode: it updates the API destination in place"
+	restart := "restart the agent in " + string(d.mode) + " mode: it updates the API destination in place"
 	switch {
 	case endpoint != d.s.Endpoint():
 		d.add(name, false, detail+", want "+d.s.Endpoint(), restart)
@@ -231,25 +251,35 @@ func (d *doctor) destination(ctx context.Context, connARN string) {
 	default:
 		d.add(name, true, detail, "")
 	}
+	return aws.ToString(out.ApiDestinationArn)
 }
 
 func (d *doctor) targetRole(ctx context.Context) {
-	const name = "target role"
+	d.role(ctx, "target role", "JOBBRIDGE_EB_TARGET_ROLE_ARN", d.s.TargetRoleARN, "events.amazonaws.com", "EventBridge", "targetRoleTrust")
+}
+
+func (d *doctor) schedulerRole(ctx context.Context) {
+	d.role(ctx, "scheduler role", "JOBBRIDGE_EB_SCHEDULER_ROLE_ARN", d.s.SchedulerRoleARN, "scheduler.amazonaws.com", "EventBridge Scheduler", "schedulerRoleTrust")
+}
+
+// role checks that the role arn (the setting env) exists and that service
+// may assume it.
+func (d *doctor) role(ctx context.Context, name, env, arn, service, who, trustDoc string) {
 	switch {
 	case d.noAWS != "":
 		d.skip(name, d.noAWS)
 		return
-	case d.s.TargetRoleARN == "":
-		d.skip(name, "JOBBRIDGE_EB_TARGET_ROLE_ARN is not set")
+	case arn == "":
+		d.skip(name, env+" is not set")
 		return
 	}
-	_, res, _ := strings.Cut(d.s.TargetRoleARN, ":role/")
+	_, res, _ := strings.Cut(arn, ":role/")
 	roleName := res[strings.LastIndexByte(res, '/')+1:]
 	if roleName == "" {
-		d.add(name, false, d.s.TargetRoleARN+" is not a role ARN", "set JOBBRIDGE_EB_TARGET_ROLE_ARN to arn:aws:iam::ACCOUNT:role/NAME")
+		d.add(name, false, arn+" is not a role ARN", "set "+env+" to arn:aws:iam::ACCOUNT:role/NAME")
 		return
 	}
-	create := "create the role with the trust and permission policies of `agent aws policy`, and set JOBBRIDGE_EB_TARGET_ROLE_ARN to its ARN"
+	create := "create the role with the trust and permission policies of `agent aws policy`, and set " + env + " to its ARN"
 	out, err := iam.NewFromConfig(d.aws).GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(roleName)})
 	if err != nil {
 		if strings.Contains(awsMessage(err), "NoSuchEntity") {
@@ -263,17 +293,21 @@ func (d *doctor) targetRole(ctx context.Context) {
 	if err != nil {
 		doc = aws.ToString(out.Role.AssumeRolePolicyDocument)
 	}
-	if !trustsEventBridge(doc) {
-		d.add(name, false, roleName+" exists but EventBridge (events.amazonaws.com) may not assume it",
-			"set its trust policy to the targetRoleTrust document of `agent aws policy`")
+	if !trustsService(doc, service) {
+		d.add(name, false, fmt.Sprintf("%s exists but %s (%s) may not assume it", roleName, who, service),
+			"set its trust policy to the "+trustDoc+" document of `agent aws policy`")
 		return
 	}
-	d.add(name, true, roleName+" exists and trusts events.amazonaws.com", "")
+	d.add(name, true, roleName+" exists and trusts "+service, "")
 }
 
 // trustsEventBridge reports whether a trust policy lets events.amazonaws.com
 // assume the role.
-func trustsEventBridge(doc string) bool {
+func trustsEventBridge(doc string) bool { return trustsService(doc, "events.amazonaws.com") }
+
+// trustsService reports whether a trust policy lets the AWS service (its
+// principal, e.g. scheduler.amazonaws.com) assume the role.
+func trustsService(doc, service string) bool {
 	var p struct {
 		Statement json.RawMessage
 	}
@@ -298,7 +332,7 @@ func trustsEventBridge(doc string) bool {
 		if st.Effect != "Allow" || json.Unmarshal(st.Principal, &principal) != nil {
 			continue
 		}
-		if oneOf(principal.Service, "events.amazonaws.com") && oneOf(st.Action, "sts:AssumeRole") {
+		if oneOf(principal.Service, service) && oneOf(st.Action, "sts:AssumeRole") {
 			return true
 		}
 	}

@@ -32,6 +32,13 @@ type Policies struct {
 	// DLQ is the access policy of the dead-letter queue, when one is set:
 	// EventBridge may send the deliveries it gives up on.
 	DLQ *PolicyDocument `json:"deadLetterQueue,omitempty"`
+	// SchedulerRoleTrust and SchedulerRolePermissions, in scheduler mode,
+	// are the policies of the role EventBridge Scheduler assumes
+	// (EB_SCHEDULER_ROLE_ARN): Scheduler, for this account only, may
+	// assume it, and it may only put events on the bus (and send what it
+	// cannot deliver to the dead-letter queue).
+	SchedulerRoleTrust       *PolicyDocument `json:"schedulerRoleTrust,omitempty"`
+	SchedulerRolePermissions *PolicyDocument `json:"schedulerRolePermissions,omitempty"`
 }
 
 // arnParts returns the partition and account of an ARN, "" for those it
@@ -44,12 +51,20 @@ func arnParts(arn string) (partition, account string) {
 	return f[1], f[4]
 }
 
-// BuildPolicies returns the IAM documents for s in region. The account and
-// partition are taken from the target role's ARN; a region or account that
-// is not known is a wildcard.
-func BuildPolicies(s Settings, region string) Policies {
+// BuildPolicies returns the IAM documents of the eventbridge (rules)
+// backend for s in region (BuildPoliciesFor ModeRules).
+func BuildPolicies(s Settings, region string) Policies { return BuildPoliciesFor(ModeRules, s, region) }
+
+// BuildPoliciesFor returns the IAM documents the backend in mode m needs
+// for s in region. The account and partition are taken from the target
+// role's ARN (or the scheduler role's); a region or account that is not
+// known is a wildcard.
+func BuildPoliciesFor(m Mode, s Settings, region string) Policies {
 	s = s.withDefaults()
 	partition, account := arnParts(s.TargetRoleARN)
+	if partition == "" {
+		partition, account = arnParts(s.SchedulerRoleARN)
+	}
 	if partition == "" {
 		partition = "aws"
 	}
@@ -158,6 +173,9 @@ func BuildPolicies(s Settings, region string) Policies {
 		// Only EventBridge acting for this account may assume the role.
 		p.TargetRoleTrust.Statement[0].Condition = map[string]map[string]string{"StringEquals": {"aws:SourceAccount": account}}
 	}
+	if m == ModeScheduler {
+		rules = addScheduler(&p, s, partition, region, account, or)
+	}
 	if s.DLQARN != "" {
 		p.DLQ = &PolicyDocument{Version: "2012-10-17", Statement: []Statement{{
 			Sid:       "EventBridgeSendsUndeliveredRuns",
@@ -169,4 +187,113 @@ func BuildPolicies(s Settings, region string) Policies {
 		}}}
 	}
 	return p
+}
+
+// addScheduler adds what the scheduler backend needs to p: the role
+// Scheduler assumes, and to the agent's policy the schedules in its group,
+// the group, passing that role to Scheduler, the bus and the relay rule.
+// It returns the ARN pattern of the rules that may send to the
+// dead-letter queue: the relay rule's.
+func addScheduler(p *Policies, s Settings, partition, region, account string, or func(v, placeholder string) string) string {
+	arn := func(service, resource string) string {
+		return "arn:" + partition + ":" + service + ":" + region + ":" + account + ":" + resource
+	}
+	group := s.ScheduleGroup()
+	bus := s.EventBus
+	if !strings.HasPrefix(bus, "arn:") {
+		bus = arn("events", "event-bus/"+s.EventBus)
+	}
+	role := or(s.SchedulerRoleARN, "arn:"+partition+":iam::"+account+":role/SCHEDULER_ROLE")
+	relay := arn("events", "rule/"+s.RelayRuleName())
+	if s.EventBus != DefaultBus {
+		relay = arn("events", "rule/"+s.EventBus+"/"+s.RelayRuleName())
+		if strings.HasPrefix(s.EventBus, "arn:") {
+			relay = strings.Replace(s.EventBus, ":event-bus/", ":rule/", 1) + "/" + s.RelayRuleName()
+		}
+	}
+
+	trust := Statement{
+		Sid:       "SchedulerAssumesThisRole",
+		Effect:    "Allow",
+		Principal: map[string]string{"Service": "scheduler.amazonaws.com"},
+		Action:    []string{"sts:AssumeRole"},
+	}
+	if account != "*" {
+		// Only Scheduler acting for this account may assume the role.
+		trust.Condition = map[string]map[string]string{"StringEquals": {"aws:SourceAccount": account}}
+	}
+	p.SchedulerRoleTrust = &PolicyDocument{Version: "2012-10-17", Statement: []Statement{trust}}
+	perms := &PolicyDocument{Version: "2012-10-17", Statement: []Statement{{
+		Sid:      "PutTheSchedulesEventsOnTheBus",
+		Effect:   "Allow",
+		Action:   []string{"events:PutEvents"},
+		Resource: []string{bus},
+	}}}
+	if s.DLQARN != "" {
+		perms.Statement = append(perms.Statement, Statement{
+			Sid:      "SendUndeliveredEventsToTheDeadLetterQueue",
+			Effect:   "Allow",
+			Action:   []string{"sqs:SendMessage"},
+			Resource: []string{s.DLQARN},
+		})
+	}
+	p.SchedulerRolePermissions = perms
+
+	p.Agent.Statement = append(p.Agent.Statement,
+		Statement{
+			Sid:      "ManageSchedulesInTheGroup",
+			Effect:   "Allow",
+			Action:   []string{"scheduler:CreateSchedule", "scheduler:UpdateSchedule", "scheduler:DeleteSchedule", "scheduler:GetSchedule"},
+			Resource: []string{arn("scheduler", "schedule/"+group+"/*")},
+		},
+		Statement{
+			// ListSchedules takes no resource; the agent lists its group only.
+			Sid:      "ListSchedules",
+			Effect:   "Allow",
+			Action:   []string{"scheduler:ListSchedules"},
+			Resource: []string{"*"},
+		},
+		Statement{
+			Sid:    "KeepTheScheduleGroup",
+			Effect: "Allow",
+			Action: []string{
+				"scheduler:CreateScheduleGroup", "scheduler:GetScheduleGroup",
+				"scheduler:TagResource", "scheduler:ListTagsForResource",
+			},
+			Resource: []string{arn("scheduler", "schedule-group/"+group)},
+		},
+		Statement{
+			Sid:       "PassTheSchedulerRoleToScheduler",
+			Effect:    "Allow",
+			Action:    []string{"iam:PassRole"},
+			Resource:  []string{role},
+			Condition: map[string]map[string]string{"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}},
+		},
+		Statement{
+			Sid:      "DoctorReadsTheSchedulerRole",
+			Effect:   "Allow",
+			Action:   []string{"iam:GetRole"},
+			Resource: []string{role},
+		},
+		Statement{
+			Sid:      "FindTheBus",
+			Effect:   "Allow",
+			Action:   []string{"events:DescribeEventBus"},
+			Resource: []string{bus},
+		},
+	)
+	if s.EventBus != DefaultBus {
+		// The relay rule lives on the bus; the rules on the default bus
+		// (ManageRulesUnderThePrefix) are what the eventbridge backend left.
+		p.Agent.Statement = append(p.Agent.Statement, Statement{
+			Sid:    "KeepTheRelayRule",
+			Effect: "Allow",
+			Action: []string{
+				"events:PutRule", "events:DescribeRule", "events:PutTargets", "events:ListTargetsByRule",
+				"events:TagResource", "events:ListTagsForResource",
+			},
+			Resource: []string{relay},
+		})
+	}
+	return relay
 }

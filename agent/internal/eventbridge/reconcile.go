@@ -20,21 +20,27 @@ import (
 // missing in EventBridge or differs there (schedule, state, description,
 // target), records each rule's sync state, removes the rules of deletes not
 // applied yet, and lists orphans. It reads only rules under the prefix.
-// Orphans are EventBridge rule names.
+// Orphans are EventBridge rule names. In scheduler mode it does the same
+// with the schedules in the agent's group (see reconcileSchedules).
 func (b *Backend) Reconcile(ctx context.Context) (api.SyncReport, error) {
 	b.applyMu.Lock()
 	defer b.applyMu.Unlock()
 	rep := api.SyncReport{Synced: []string{}, Failed: []string{}, Deleted: []string{}, Orphans: []string{}}
-	// Someone may have changed or deleted the connection or destination.
-	dest, err := b.ensure(ctx)
+	// Someone may have changed or deleted the connection or destination
+	// (or the group or the relay rule).
+	w, err := b.ensure(ctx)
 	if err != nil {
 		return rep, fmt.Errorf("reconcile: %w", err)
 	}
+	if b.cfg.Mode == ModeScheduler {
+		return b.reconcileSchedules(ctx, w, rep)
+	}
+	dest := w.destinationARN
 	stored, err := b.cfg.Store.RuleList(ctx)
 	if err != nil {
 		return rep, fmt.Errorf("reconcile: list stored rules: %w", err)
 	}
-	remote, err := b.listRules(ctx)
+	remote, err := b.listRules(ctx, DefaultBus)
 	if err != nil {
 		return rep, fmt.Errorf("reconcile: %w", err)
 	}
@@ -54,7 +60,7 @@ func (b *Backend) Reconcile(ctx context.Context) (api.SyncReport, error) {
 		switch {
 		case storedNames[name]: // created again since: the put above stands
 		case inAWS:
-			if err := b.remove(ctx, b.AWSName(name)); err != nil {
+			if err := b.remove(ctx, DefaultBus, b.AWSName(name)); err != nil {
 				b.log.Warn("eventbridge: removing the rule of a deleted rule failed", "rule", b.AWSName(name), "err", err)
 				rep.Failed = append(rep.Failed, name)
 				continue
@@ -92,12 +98,12 @@ func (b *Backend) reconcileRule(ctx context.Context, r store.Rule, remote map[st
 	if exists {
 		why = b.ruleDiffers(got, r)
 		if why == "" {
-			targets, err := b.listTargets(ctx, awsName)
+			targets, err := b.listTargets(ctx, DefaultBus, awsName)
 			if err != nil {
 				b.reconcileFailed(ctx, r, err, rep)
 				return
 			}
-			why = b.targetDiffers(targets, r, dest)
+			why = targetDiffers(targets, b.target(r, dest))
 			onlyTarget = true
 		}
 	}
@@ -146,63 +152,137 @@ func (b *Backend) orphans(ctx context.Context, remote map[string]types.Rule, kno
 		if known[name] || !strings.HasPrefix(name, b.cfg.RulePrefix) {
 			continue
 		}
-		out, err := b.client.ListTagsForResource(ctx, &eventbridge.ListTagsForResourceInput{ResourceARN: remote[name].Arn})
+		ours, err := b.taggedOurs(ctx, name, remote[name].Arn)
 		if err != nil {
-			return orphans, fmt.Errorf("list tags of rule %s: %w", name, err)
+			return orphans, err
 		}
-		tags := make(map[string]string, len(out.Tags))
-		for _, t := range out.Tags {
-			tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
-		}
-		if v, ok := tags[TagManaged]; ok && v == b.cfg.RulePrefix && tags[TagDestination] == b.cfg.DestinationName {
+		if ours {
 			orphans = append(orphans, name)
 		}
 	}
 	return orphans, nil
 }
 
-// Orphans lists the EventBridge rules under the prefix that carry this
-// agent's tags but that no stored rule (nor a pending delete) has.
+// taggedOurs reports whether the EventBridge rule name (of ARN arn) carries
+// this agent's tags: the prefix and the API destination.
+func (b *Backend) taggedOurs(ctx context.Context, name string, arn *string) (bool, error) {
+	out, err := b.client.ListTagsForResource(ctx, &eventbridge.ListTagsForResourceInput{ResourceARN: arn})
+	if err != nil {
+		return false, fmt.Errorf("list tags of rule %s: %w", name, err)
+	}
+	tags := make(map[string]string, len(out.Tags))
+	for _, t := range out.Tags {
+		tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
+	}
+	v, ok := tags[TagManaged]
+	return ok && v == b.cfg.RulePrefix && tags[TagDestination] == b.cfg.DestinationName, nil
+}
+
+// Orphans lists what this agent made in AWS and no stored rule uses now
+// (the leftovers of deletes not applied yet among them): in eventbridge mode, the EventBridge rules
+// under the prefix that carry this agent's tags, and the schedules left in
+// the agent's schedule group by the scheduler backend; in scheduler mode,
+// the schedules in the group and the EventBridge rules the eventbridge
+// backend left. With Config.Unused, all of those. Schedules are named
+// GROUP/NAME, EventBridge rules by name.
 func (b *Backend) Orphans(ctx context.Context) ([]string, error) {
 	b.applyMu.Lock()
 	defer b.applyMu.Unlock()
-	return b.findOrphans(ctx)
+	found, err := b.findOrphans(ctx)
+	return b.orphanNames(found), err
 }
 
-func (b *Backend) findOrphans(ctx context.Context) ([]string, error) {
+// orphan is something of this agent's in AWS that is not used now.
+type orphan struct {
+	schedule bool   // a schedule in the agent's group; else an EventBridge rule
+	name     string // the schedule's name, or the EventBridge rule's
+	bus      string // the EventBridge rule's bus
+}
+
+// orphanName names an orphan as reports show it: GROUP/NAME for a
+// schedule, the name for an EventBridge rule.
+func (b *Backend) orphanName(o orphan) string {
+	if o.schedule {
+		return b.cfg.ScheduleGroup() + "/" + o.name
+	}
+	return o.name
+}
+
+// orphanNames names orphans as reports show them.
+func (b *Backend) orphanNames(found []orphan) []string {
+	names := make([]string, 0, len(found))
+	for _, o := range found {
+		names = append(names, b.orphanName(o))
+	}
+	return names
+}
+
+func (b *Backend) findOrphans(ctx context.Context) ([]orphan, error) {
 	stored, err := b.cfg.Store.RuleList(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("list stored rules: %w", err)
 	}
-	remote, err := b.listRules(ctx)
+	if b.cfg.Mode == ModeScheduler {
+		remote, err := b.listSchedules(ctx)
+		if err != nil {
+			return nil, err
+		}
+		known := make(map[string]bool, len(stored))
+		for _, r := range stored {
+			known[r.Name] = true
+		}
+		return b.scheduleOrphans(ctx, remote, known)
+	}
+	remote, err := b.listRules(ctx, DefaultBus)
 	if err != nil {
 		return nil, err
 	}
 	known := make(map[string]bool, len(stored))
 	for _, r := range stored {
-		known[b.AWSName(r.Name)] = true
+		if !b.cfg.Unused {
+			known[b.AWSName(r.Name)] = true
+		}
 	}
-	return b.orphans(ctx, remote, known)
+	names, err := b.orphans(ctx, remote, known)
+	if err != nil {
+		return nil, err
+	}
+	var found []orphan
+	for _, n := range names {
+		found = append(found, orphan{name: n, bus: DefaultBus})
+	}
+	left, err := b.schedulesLeft(ctx)
+	return append(found, left...), err
 }
 
-// Prune deletes the orphans (targets, then rule) and returns the names it
-// deleted. Deletes not applied yet count as orphans here.
+// Prune deletes the orphans (an EventBridge rule's targets, then the rule;
+// a schedule) and returns the names it deleted. Deletes not applied yet
+// count as orphans here.
 func (b *Backend) Prune(ctx context.Context) ([]string, error) {
 	b.applyMu.Lock()
 	defer b.applyMu.Unlock()
-	orphans, err := b.findOrphans(ctx)
+	found, err := b.findOrphans(ctx)
 	if err != nil {
 		return nil, err
 	}
 	var deleted []string
 	var errs []error
-	for _, name := range orphans {
-		if err := b.remove(ctx, name); err != nil {
+	for _, o := range found {
+		stored := o.name
+		if o.schedule {
+			err = b.deleteSchedule(ctx, o.name)
+		} else {
+			err = b.remove(ctx, o.bus, o.name)
+			stored = strings.TrimPrefix(o.name, b.cfg.RulePrefix)
+		}
+		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		deleted = append(deleted, name)
-		if stored, ok := strings.CutPrefix(name, b.cfg.RulePrefix); ok {
+		deleted = append(deleted, b.orphanName(o))
+		// The delete of a stored rule is done once what it left is gone
+		// (in this mode: a leftover of the other one is not its delete).
+		if o.schedule == (b.cfg.Mode == ModeScheduler) {
 			if err := b.state.removePendingDelete(stored); err != nil {
 				errs = append(errs, err)
 			}

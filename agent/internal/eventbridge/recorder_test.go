@@ -62,7 +62,7 @@ func wantFields(t *testing.T, c ebtest.Call, want map[string]any) {
 func TestSetupCreatesConnectionAndDestination(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	arn, err := h.b.setup(context.Background())
+	w, err := h.b.setup(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,8 +82,8 @@ func TestSetupCreatesConnectionAndDestination(t *testing.T) {
 		"HttpMethod":                   "POST",
 		"InvocationRateLimitPerSecond": 300,
 	})
-	if !strings.Contains(arn, ":api-destination/jb-test-destination/") {
-		t.Errorf("setup returned %q, want the destination's ARN", arn)
+	if !strings.Contains(w.destinationARN, ":api-destination/jb-test-destination/") {
+		t.Errorf("setup returned %q, want the destination's ARN", w.destinationARN)
 	}
 	// The key itself never reaches the state file.
 	b, _ := os.ReadFile(h.state)
@@ -214,7 +214,7 @@ func TestEndpointChangeUpdatesTheDestination(t *testing.T) {
 
 	h.f.Reset()
 	h.restart(t, func(c *Config) { c.TargetURL = "https://new-tunnel.example.net/agent" })
-	arn, err := h.b.setup(ctx)
+	w, err := h.b.setup(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,8 +226,8 @@ func TestEndpointChangeUpdatesTheDestination(t *testing.T) {
 		"HttpMethod":                   "POST",
 		"InvocationRateLimitPerSecond": 300,
 	})
-	if arn != destARN {
-		t.Errorf("destination ARN %q, want the same destination %q", arn, destARN)
+	if w.destinationARN != destARN {
+		t.Errorf("destination ARN %q, want the same destination %q", w.destinationARN, destARN)
 	}
 
 	// A new rate limit is a change too.
@@ -244,8 +244,9 @@ func TestEndpointChangeUpdatesTheDestination(t *testing.T) {
 // the queue (where RuleChanged or RuleDeleted put it) and applies it.
 func processNow(t *testing.T, h *harness, name string) {
 	t.Helper()
-	h.b.queue.add(name, time.Now()) // a no-op when RuleChanged queued it
-	got, attempts, _, ok := h.b.queue.next(time.Now().Add(time.Hour))
+	now := h.b.now()
+	h.b.queue.add(name, now) // a no-op when RuleChanged queued it
+	got, attempts, _, ok := h.b.queue.next(now.Add(time.Hour))
 	if !ok || got != name {
 		t.Fatalf("queue gave %q (ok %v), want %q", got, ok, name)
 	}
@@ -256,7 +257,7 @@ func TestCreateRulePutsRuleAndTarget(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, func(c *Config) { c.DLQARN = "arn:aws:sqs:eu-west-1:123456789012:jobbridge-dlq" })
 	ctx := context.Background()
-	dest, err := h.b.setup(ctx)
+	w, err := h.b.setup(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -289,7 +290,7 @@ func TestCreateRulePutsRuleAndTarget(t *testing.T) {
 		"Rule":                       "jb-test-nightly-report",
 		"EventBusName":               "default",
 		"Targets.0.Id":               "jobbridge",
-		"Targets.0.Arn":              dest,
+		"Targets.0.Arn":              w.destinationARN,
 		"Targets.0.RoleArn":          testRoleARN,
 		"Targets.0.InputTransformer": map[string]any{"InputPathsMap": map[string]string{"id": "$.id", "time": "$.time"}, "InputTemplate": `{"rule":"jb-test-nightly-report","eventId":<id>,"time":<time>}`},
 		"Targets.0.RetryPolicy":      map[string]int{"MaximumEventAgeInSeconds": 3600, "MaximumRetryAttempts": 24},

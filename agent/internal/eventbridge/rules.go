@@ -67,14 +67,20 @@ func (b *Backend) inputTemplate(name string) string {
 
 // target is the one target of a stored rule: the API destination.
 func (b *Backend) target(r store.Rule, destinationARN string) types.Target {
+	return b.apiTarget(destinationARN, &types.InputTransformer{
+		InputPathsMap: map[string]string{"id": "$.id", "time": "$.time"},
+		InputTemplate: aws.String(b.inputTemplate(r.Name)),
+	})
+}
+
+// apiTarget is a target that calls the API destination with the body the
+// input transformer makes: a stored rule's own, or the relay rule's.
+func (b *Backend) apiTarget(destinationARN string, transformer *types.InputTransformer) types.Target {
 	t := types.Target{
-		Id:      aws.String(TargetID),
-		Arn:     aws.String(destinationARN),
-		RoleArn: aws.String(b.cfg.TargetRoleARN),
-		InputTransformer: &types.InputTransformer{
-			InputPathsMap: map[string]string{"id": "$.id", "time": "$.time"},
-			InputTemplate: aws.String(b.inputTemplate(r.Name)),
-		},
+		Id:               aws.String(TargetID),
+		Arn:              aws.String(destinationARN),
+		RoleArn:          aws.String(b.cfg.TargetRoleARN),
+		InputTransformer: transformer,
 		RetryPolicy: &types.RetryPolicy{
 			MaximumRetryAttempts:     aws.Int32(b.cfg.DeliveryMaxAttempts),
 			MaximumEventAgeInSeconds: aws.Int32(int32(b.cfg.DeliveryMaxAge.Seconds())),
@@ -108,13 +114,19 @@ func (b *Backend) putRule(ctx context.Context, r store.Rule) (string, error) {
 }
 
 func (b *Backend) putTarget(ctx context.Context, r store.Rule, destinationARN string) error {
+	return b.putTargetOn(ctx, b.cfg.EventBus, b.AWSName(r.Name), b.target(r, destinationARN))
+}
+
+// putTargetOn puts t as the one target of the EventBridge rule awsName on
+// bus.
+func (b *Backend) putTargetOn(ctx context.Context, bus, awsName string, t types.Target) error {
 	out, err := b.client.PutTargets(ctx, &eventbridge.PutTargetsInput{
-		Rule:         aws.String(b.AWSName(r.Name)),
-		EventBusName: aws.String(b.cfg.EventBus),
-		Targets:      []types.Target{b.target(r, destinationARN)},
+		Rule:         aws.String(awsName),
+		EventBusName: aws.String(bus),
+		Targets:      []types.Target{t},
 	})
 	if err != nil {
-		return fmt.Errorf("put target of rule %s: %w", b.AWSName(r.Name), err)
+		return fmt.Errorf("put target of rule %s: %w", awsName, err)
 	}
 	if out.FailedEntryCount > 0 || len(out.FailedEntries) > 0 {
 		te := &targetsError{op: "PutTargets"}
@@ -124,16 +136,16 @@ func (b *Backend) putTarget(ctx context.Context, r store.Rule, destinationARN st
 		if len(te.entries) == 0 {
 			te.entries = []entryError{{TargetID, "Unknown", fmt.Sprintf("FailedEntryCount %d without entries", out.FailedEntryCount)}}
 		}
-		return fmt.Errorf("put target of rule %s: %w", b.AWSName(r.Name), te)
+		return fmt.Errorf("put target of rule %s: %w", awsName, te)
 	}
 	return nil
 }
 
-// remove deletes the EventBridge rule awsName: its targets, then the rule.
-// A rule that is not there is removed already.
-func (b *Backend) remove(ctx context.Context, awsName string) error {
-	bus := aws.String(b.cfg.EventBus)
-	targets, err := b.listTargets(ctx, awsName)
+// remove deletes the EventBridge rule awsName on bus: its targets, then
+// the rule. A rule that is not there is removed already.
+func (b *Backend) remove(ctx context.Context, busName, awsName string) error {
+	bus := aws.String(busName)
+	targets, err := b.listTargets(ctx, busName, awsName)
 	if isNotFound(err) {
 		return nil
 	}
@@ -180,10 +192,9 @@ func (b *Backend) ruleDiffers(got types.Rule, r store.Rule) string {
 	return ""
 }
 
-// targetDiffers says how the agent's target among got differs from what r
-// wants, "" if it does not. Other targets are left alone.
-func (b *Backend) targetDiffers(got []types.Target, r store.Rule, destinationARN string) string {
-	want := b.target(r, destinationARN)
+// targetDiffers says how the agent's target among got differs from want,
+// "" if it does not. Other targets are left alone.
+func targetDiffers(got []types.Target, want types.Target) string {
 	for _, t := range got {
 		if aws.ToString(t.Id) != TargetID {
 			continue
@@ -218,10 +229,10 @@ func dlq(t types.Target) string {
 	return aws.ToString(t.DeadLetterConfig.Arn)
 }
 
-// listTargets lists the targets of the EventBridge rule awsName.
-func (b *Backend) listTargets(ctx context.Context, awsName string) ([]types.Target, error) {
+// listTargets lists the targets of the EventBridge rule awsName on bus.
+func (b *Backend) listTargets(ctx context.Context, bus, awsName string) ([]types.Target, error) {
 	var all []types.Target
-	in := &eventbridge.ListTargetsByRuleInput{Rule: aws.String(awsName), EventBusName: aws.String(b.cfg.EventBus)}
+	in := &eventbridge.ListTargetsByRuleInput{Rule: aws.String(awsName), EventBusName: aws.String(bus)}
 	for {
 		page, err := b.client.ListTargetsByRule(ctx, in)
 		if err != nil {
@@ -235,10 +246,10 @@ func (b *Backend) listTargets(ctx context.Context, awsName string) ([]types.Targ
 	}
 }
 
-// listRules lists the EventBridge rules under the prefix, by name.
-func (b *Backend) listRules(ctx context.Context) (map[string]types.Rule, error) {
+// listRules lists the EventBridge rules under the prefix on bus, by name.
+func (b *Backend) listRules(ctx context.Context, bus string) (map[string]types.Rule, error) {
 	rules := make(map[string]types.Rule)
-	in := &eventbridge.ListRulesInput{EventBusName: aws.String(b.cfg.EventBus), Limit: aws.Int32(100)}
+	in := &eventbridge.ListRulesInput{EventBusName: aws.String(bus), Limit: aws.Int32(100)}
 	if b.cfg.RulePrefix != "" {
 		in.NamePrefix = aws.String(b.cfg.RulePrefix)
 	}

@@ -1,9 +1,10 @@
 // Package ebtest is a recording stand-in for EventBridge for tests: an
-// httptest server that speaks EventBridge's JSON 1.1 protocol to the real
-// SDK client, records every request (X-Amz-Target and body) and answers
-// like AWS from a small in-memory model. It also answers the two query-API
-// calls `agent aws doctor` makes (STS GetCallerIdentity, IAM GetRole).
-// Tests queue errors and partial failures per operation.
+// httptest server that speaks EventBridge's JSON 1.1 protocol and
+// EventBridge Scheduler's REST JSON protocol to the real SDK clients,
+// records every request (the operation and its body) and answers like AWS
+// from a small in-memory model. It also answers the two query-API calls
+// `agent aws doctor` makes (STS GetCallerIdentity, IAM GetRole). Tests
+// queue errors and partial failures per operation.
 package ebtest
 
 import (
@@ -38,6 +39,10 @@ type Fake struct {
 	targets      map[string][]map[string]any  // rule name → targets as put
 	failures     map[string][]Failure         // op → answers to give before the model's
 	roles        map[string]string            // IAM role name → trust policy JSON
+	buses        map[string]bool              // event bus names
+	groups       map[string]map[string]any    // schedule group name → as GetScheduleGroup answers it
+	groupTags    map[string]map[string]string // schedule group ARN → tags
+	schedules    map[string]map[string]any    // "group/name" → schedule as GetSchedule answers it
 	seq          int
 }
 
@@ -74,6 +79,10 @@ func NewFake(t testing.TB) *Fake {
 		targets:      make(map[string][]map[string]any),
 		failures:     make(map[string][]Failure),
 		roles:        make(map[string]string),
+		buses:        map[string]bool{"default": true},
+		groups:       make(map[string]map[string]any),
+		groupTags:    make(map[string]map[string]string),
+		schedules:    make(map[string]map[string]any),
 	}
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.srv.Close)
@@ -131,6 +140,7 @@ func (f *Fake) CallsOf(op string) []Call {
 }
 
 // Writes lists the recorded operations that change something in AWS.
+// (Reads are Describe*, List* and Get*.)
 func (f *Fake) Writes() []string {
 	var w []string
 	for _, op := range f.Ops() {
@@ -144,6 +154,10 @@ func (f *Fake) Writes() []string {
 func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
 		f.serveQuery(w, r)
+		return
+	}
+	if r.Header.Get("X-Amz-Target") == "" {
+		f.serveScheduler(w, r)
 		return
 	}
 	target := r.Header.Get("X-Amz-Target")
@@ -189,6 +203,14 @@ func awsError(w http.ResponseWriter, status int, code, msg string) {
 }
 
 func str(m map[string]any, k string) string { s, _ := m[k].(string); return s }
+
+// busOf is the event bus a request names, the default one if none.
+func busOf(in map[string]any) string {
+	if b := str(in, "EventBusName"); b != "" {
+		return b
+	}
+	return "default"
+}
 
 // model answers op like EventBridge does. Called with f.mu held.
 func (f *Fake) model(w http.ResponseWriter, op string, in map[string]any) {
@@ -254,15 +276,36 @@ func (f *Fake) model(w http.ResponseWriter, op string, in map[string]any) {
 			}
 		}
 		answer(w, map[string]any{"ApiDestinationArn": d["ApiDestinationArn"], "ApiDestinationState": "ACTIVE"})
+	case "DescribeEventBus":
+		bus := name
+		if bus == "" {
+			bus = "default"
+		}
+		if !f.buses[bus] {
+			notFound("Event bus " + bus)
+			return
+		}
+		answer(w, map[string]any{"Name": bus, "Arn": arn("event-bus", bus)})
+	case "DescribeRule":
+		r, ok := f.rules[name]
+		if !ok || str(r, "EventBusName") != busOf(in) {
+			notFound("Rule " + name)
+			return
+		}
+		answer(w, r)
 	case "PutRule":
-		if bus := str(in, "EventBusName"); bus != "" && bus != "default" {
+		bus := busOf(in)
+		if !f.buses[bus] {
 			notFound("Event bus " + bus)
 			return
 		}
 		r, exists := f.rules[name]
 		ruleARN := arn("rule", name)
+		if bus != "default" {
+			ruleARN = arn("rule", bus+"/"+name)
+		}
 		if !exists {
-			r = map[string]any{"Name": name, "Arn": ruleARN, "EventBusName": "default"}
+			r = map[string]any{"Name": name, "Arn": ruleARN, "EventBusName": bus}
 			f.rules[name] = r
 			// Like AWS, tags count only when the rule is created.
 			tags := map[string]string{}
@@ -272,7 +315,7 @@ func (f *Fake) model(w http.ResponseWriter, op string, in map[string]any) {
 			}
 			f.tags[ruleARN] = tags
 		}
-		for _, k := range []string{"ScheduleExpression", "State", "Description"} {
+		for _, k := range []string{"ScheduleExpression", "EventPattern", "State", "Description"} {
 			if v, ok := in[k]; ok {
 				r[k] = v
 			} else {
@@ -324,8 +367,8 @@ func (f *Fake) model(w http.ResponseWriter, op string, in map[string]any) {
 	case "ListRules":
 		prefix := str(in, "NamePrefix")
 		var names []string
-		for n := range f.rules {
-			if strings.HasPrefix(n, prefix) {
+		for n, r := range f.rules {
+			if strings.HasPrefix(n, prefix) && str(r, "EventBusName") == busOf(in) {
 				names = append(names, n)
 			}
 		}
@@ -364,6 +407,21 @@ func (f *Fake) PutForeignRule(name, schedule string, tags map[string]string) {
 	ruleARN := fmt.Sprintf("arn:aws:events:%s:%s:rule/%s", Region, Account, name)
 	f.rules[name] = map[string]any{"Name": name, "Arn": ruleARN, "EventBusName": "default", "ScheduleExpression": schedule, "State": "ENABLED"}
 	f.tags[ruleARN] = tags
+}
+
+// AddEventBus adds a custom event bus to the model.
+func (f *Fake) AddEventBus(name string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.buses[name] = true
+}
+
+// Rule returns a copy of a rule as DescribeRule answers it, nil if there is
+// none.
+func (f *Fake) Rule(name string) map[string]any {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return clone(f.rules[name])
 }
 
 // RuleNames lists the rules in the model.
