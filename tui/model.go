@@ -560,7 +560,7 @@ func (m *Model) headerLeft(compact bool) string {
 	parts := []string{t.Header.Render("jobbridge"), m.s.Client.BaseURL()}
 	if st := m.status; st != nil {
 		parts = append(parts, label("store", st.Store), label("scheduler", st.Scheduler))
-		if st.Scheduler == "eventbridge" || st.Sync.Synced+st.Sync.Pending+st.Sync.Error > 0 {
+		if (st.Scheduler != "local" && st.Scheduler != "off") || st.Sync.Synced+st.Sync.Pending+st.Sync.Error > 0 {
 			sync := t.Success.Render(strconv.Itoa(st.Sync.Synced) + " synced")
 			if st.Sync.Pending > 0 {
 				sync += " " + t.Warning.Render(strconv.Itoa(st.Sync.Pending)+" pending")
