@@ -14,7 +14,7 @@ import (
 // shifted is a scheduler clock that reads the bubble's virtual clock moved
 // to start at start, so a test can live through a given day.
 func shifted(start time.Time) func() time.Time {
-	offset := start.Sub(time.Now())
+	offset := time.Until(start)
 	return func() time.Time { return time.Now().Add(offset) }
 }
 
@@ -30,7 +30,7 @@ func firesByRule(t *testing.T, from time.Time, d time.Duration, rules ...store.R
 		stop := start(scheduler.New(scheduler.Config{Store: &fakeStore{rules: rules}, Firer: f, Now: now}))
 		time.Sleep(d)
 		stop()
-		offset := now().Sub(time.Now())
+		offset := time.Until(now())
 		for _, fr := range f.take() {
 			at[fr.params.Rule] = append(at[fr.params.Rule], fr.params.At.UTC())
 			when[fr.params.Rule] = append(when[fr.params.Rule], fr.when.Add(offset).UTC())
