@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
@@ -99,14 +100,30 @@ func groupOurs(ctx context.Context, client *scheduler.Client, s Settings, group,
 }
 
 // relayPattern is the relay rule's event pattern: the events this agent's
-// schedules put, and no others.
+// schedules put, and no others. Scheduler puts them as the account of its
+// role, so an event another account puts on the bus (a bus policy may let
+// it) never starts a run, whatever its source and detail say.
 func (s Settings) relayPattern() string {
-	p, _ := json.Marshal(map[string]any{
+	pattern := map[string]any{
 		"source":      []string{EventSource},
 		"detail-type": []string{EventDetailType},
 		"detail":      map[string]any{"group": []string{s.ScheduleGroup()}},
-	})
+	}
+	if account := roleAccount(s.SchedulerRoleARN); account != "" {
+		pattern["account"] = []string{account}
+	}
+	p, _ := json.Marshal(pattern)
 	return string(p)
+}
+
+// roleAccount is the account of an IAM role ARN
+// (arn:PARTITION:iam::ACCOUNT:role/NAME), "" when it is not one.
+func roleAccount(arn string) string {
+	parts := strings.SplitN(arn, ":", 6)
+	if len(parts) != 6 || parts[2] != "iam" || !strings.HasPrefix(parts[5], "role/") {
+		return ""
+	}
+	return parts[4]
 }
 
 // RelayInputTemplate is what the relay rule sends to the webhook. EventBridge

@@ -81,6 +81,7 @@ func TestSchedulerSetupCreatesTheGroupAndTheRelayRule(t *testing.T) {
 		t.Fatalf("event pattern is not JSON: %v", err)
 	}
 	wantPattern := map[string]any{
+		"account":     []any{"123456789012"}, // the scheduler role's
 		"source":      []any{"jobbridge.scheduler"},
 		"detail-type": []any{"jobbridge scheduled run"},
 		"detail":      map[string]any{"group": []any{testGroup}},
