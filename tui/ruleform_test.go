@@ -10,6 +10,7 @@ import (
 	"github.com/jobbridge/jobbridge/agent"
 	"github.com/jobbridge/jobbridge/agent/agenttest"
 	"github.com/jobbridge/jobbridge/shared/api"
+	"github.com/jobbridge/jobbridge/shared/schedule"
 )
 
 func TestNewRuleFormValidatesTheScheduleAsItIsTyped(t *testing.T) {
@@ -319,4 +320,28 @@ func TestTheAgentsRefusalsShowAtTheZoneFields(t *testing.T) {
 	f.press("ctrl+s")
 	f.waitFor(t, "The agent refused: see the fields marked ✗.", `"Europe/Paris" needs EventBridge Scheduler`)
 	contains(t, f.screen(t), "> Time zone     ✗Europe/Paris")
+}
+
+func TestEditPreviewCountsARateFromTheRulesCreation(t *testing.T) {
+	// The local scheduler counts rate() from the rule's creation, not from
+	// the moment the form is open: the preview must show the same times.
+	f := setup(t, adminToken, 100, 34, "rules", func(a *agenttest.Agent) {
+		a.AddRules(api.RuleInput{Name: "every7", Job: "demo", Schedule: "rate(7 minutes)"})
+	})
+	f.waitFor(t, "live", "every7", "admin")
+	r, err := f.agent.Client(adminToken).Rule(context.Background(), "every7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := schedule.Parse(r.Schedule)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next, ok := s.WithAnchor(r.CreatedAt).Next(fixedNow())
+	fromNow, _ := s.WithAnchor(fixedNow()).Next(fixedNow())
+	if !ok || next.Equal(fromNow) {
+		t.Fatalf("the test needs a creation off the clock's 7-minute grid: next %s, from now %s", next, fromNow)
+	}
+	f.press("down", "e")
+	f.waitFor(t, "Edit rule every7", next.Format("Mon 2006-01-02 15:04 MST"))
 }

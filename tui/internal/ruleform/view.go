@@ -207,9 +207,13 @@ func (m *Model) schedulePreview(indent string) []string {
 	now := m.s.Clock()
 	sch = sch.In(loc)
 	if sch.IsRate() {
-		// The agent counts a rate from when the rule is saved, or from
-		// its start date.
-		sch = sch.WithAnchor(now)
+		// The agent counts a rate from its start date, or else: the local
+		// scheduler from the rule's creation, AWS from the save.
+		anchor := now
+		if m.original.Sync.State == "local" && !m.original.CreatedAt.IsZero() {
+			anchor = m.original.CreatedAt
+		}
+		sch = sch.WithAnchor(anchor)
 	}
 	sch = sch.Between(start, end)
 	out := line(t.Success, "✓ "+sch.Describe()+dates(start, end, loc))
