@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
@@ -232,9 +233,13 @@ func (s Settings) ValidateFor(m Mode) error {
 				n.env, n.v, maxResourceName, n.what))
 		}
 	}
-	if !isHeaderName(s.AuthHeader) || len(s.AuthHeader) > maxAuthParameter {
+	switch {
+	case !isHeaderName(s.AuthHeader) || len(s.AuthHeader) > maxAuthParameter:
 		errs = append(errs, fmt.Errorf("JOBBRIDGE_EB_AUTH_HEADER: %q is not an HTTP header name: use at most %d letters, digits and %s",
 			s.AuthHeader, maxAuthParameter, headerPunctuation))
+	case reservedHeaders[http.CanonicalHeaderKey(s.AuthHeader)]:
+		errs = append(errs, fmt.Errorf("JOBBRIDGE_EB_AUTH_HEADER: %q is a header HTTP or EventBridge sets itself, so the key would not arrive in it: choose one of your own, such as %s",
+			s.AuthHeader, api.DefaultWebhookKeyHeader))
 	}
 	if s.APIKey != "" {
 		if problem := apiKeyProblem(s.APIKey); problem != "" {
@@ -258,6 +263,15 @@ var resourceName = regexp.MustCompile(`^[.\-_A-Za-z0-9]+$`)
 // headerPunctuation are the characters other than letters and digits an
 // HTTP header name may hold (RFC 7230's tchar).
 const headerPunctuation = "!#$%&'*+-.^_`|~"
+
+// reservedHeaders are the headers HTTP gives a meaning of its own (framing,
+// hop-by-hop) or EventBridge fills in itself (User-Agent): a key put there
+// is replaced or dropped on the way, and every delivery would be a 401.
+var reservedHeaders = map[string]bool{
+	"Host": true, "Content-Length": true, "Content-Type": true, "Transfer-Encoding": true,
+	"Connection": true, "Keep-Alive": true, "Proxy-Connection": true, "Upgrade": true,
+	"Te": true, "Trailer": true, "Expect": true, "Proxy-Authorization": true, "User-Agent": true,
+}
 
 // isHeaderName reports whether h is an HTTP header name: an RFC 7230
 // token. EventBridge would take more (spaces, most punctuation), but the
