@@ -666,3 +666,47 @@ func TestSchedulerPruneBeforeTheFirstStart(t *testing.T) {
 		t.Errorf("rules left %v", got)
 	}
 }
+
+// A rule changed so that it can fire no more (an end date that has passed,
+// or an at() whose time has come) must not leave AWS the schedule it had:
+// that one would go on firing, and the webhook runs what it is sent.
+func TestSchedulerRuleChangedToFinishedLosesItsOldSchedule(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		change func(*store.Rule)
+	}{
+		{"end date passed", func(r *store.Rule) { r.EndDate = schedNow.Add(-time.Hour) }},
+		{"at() passed", func(r *store.Rule) { r.Schedule = "at(2027-03-01T09:00:00)" }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := newSchedHarness(t)
+			setupSched(t, h)
+			ctx := context.Background()
+			r := rule("nightly", "cron(0 2 * * ? *)", true)
+			h.st.put(r)
+			processNow(t, h, "nightly")
+			if h.f.Schedule(testGroup, "nightly") == nil {
+				t.Fatalf("the schedule was not created: %v", h.f.Ops())
+			}
+			tc.change(&r)
+			h.st.put(r)
+			h.b.RuleChanged(ctx, r)
+			h.f.Reset()
+			processNow(t, h, "nightly")
+			if got := h.f.Schedule(testGroup, "nightly"); got != nil {
+				t.Errorf("after the change AWS still has %v (writes %v); it would keep firing the rule", got["ScheduleExpression"], h.f.Writes())
+			}
+			if s := h.st.sync("nightly"); s.State != StateSynced {
+				t.Errorf("sync state %+v, want synced (done)", s)
+			}
+			// Done and gone: nothing more to write.
+			h.f.Reset()
+			processNow(t, h, "nightly")
+			if w := h.f.Writes(); len(w) != 0 {
+				t.Errorf("a second pass wrote %v", w)
+			}
+		})
+	}
+}

@@ -320,7 +320,8 @@ func scheduleDLQ(t *schedtypes.Target) string {
 
 // syncSchedule makes the schedule of r match it: created when missing,
 // updated in place when it differs, left alone when it matches or r can
-// fire no more. It returns the schedule's ARN and why it wrote ("" when it
+// fire no more (deleted then if it is another schedule than r's, which
+// could fire). It returns the schedule's ARN and why it wrote ("" when it
 // did not). mayExist false (a reconcile's listing has no such schedule)
 // skips the GetSchedule.
 func (b *Backend) syncSchedule(ctx context.Context, r store.Rule, w wiring, mayExist bool) (arn, why string, err error) {
@@ -337,10 +338,21 @@ func (b *Backend) syncSchedule(ctx context.Context, r store.Rule, w wiring, mayE
 		}
 	}
 	if finished(r, now) {
-		if got != nil {
+		if got == nil {
+			return r.Sync.ARN, "", nil
+		}
+		// The schedule AWS has is another one than the rule's (the rule
+		// was changed to an end that has passed, or to an at() whose time
+		// has come): it could go on firing, so it goes. The rule's own
+		// schedule, perhaps still inside its flexible window, stays.
+		why := finishedDiffers(got, r)
+		if why == "" {
 			return aws.ToString(got.Arn), "", nil
 		}
-		return r.Sync.ARN, "", nil
+		if err := b.deleteSchedule(ctx, r.Name); err != nil {
+			return "", "", fmt.Errorf("the rule fires no more (%s): %w", why, err)
+		}
+		return aws.ToString(got.Arn), "deleted: the rule fires no more, and AWS's schedule has " + why, nil
 	}
 	want := b.scheduleFor(r, w.busARN, now)
 	if got == nil {
@@ -363,6 +375,30 @@ func (b *Backend) syncSchedule(ctx context.Context, r store.Rule, w wiring, mayE
 		arn = aws.ToString(got.Arn)
 	}
 	return arn, why, nil
+}
+
+// finishedDiffers says how the schedule AWS has for a rule that can fire
+// no more differs from the rule in what decides its fire times, "" if it
+// does not: then AWS's own end date or at() ends it as well.
+func finishedDiffers(got *scheduler.GetScheduleOutput, r store.Rule) string {
+	zone := aws.ToString(got.ScheduleExpressionTimezone)
+	if zone == "" {
+		zone = "UTC"
+	}
+	var end *time.Time
+	if !r.EndDate.IsZero() {
+		e := r.EndDate.UTC()
+		end = &e
+	}
+	switch {
+	case aws.ToString(got.ScheduleExpression) != r.Schedule:
+		return fmt.Sprintf("schedule %q", aws.ToString(got.ScheduleExpression))
+	case zone != zoneOf(r):
+		return "time zone " + zone
+	case !isAt(r.Schedule) && !sameSecond(got.EndDate, end):
+		return "another end date"
+	}
+	return ""
 }
 
 // deleteSchedule deletes the schedule name from the agent's group; one that
