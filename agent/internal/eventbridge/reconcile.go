@@ -223,6 +223,11 @@ func (b *Backend) findOrphans(ctx context.Context) ([]orphan, error) {
 		return nil, fmt.Errorf("list stored rules: %w", err)
 	}
 	if b.cfg.Mode == ModeScheduler {
+		// Prune runs without the setup that refuses a group of another
+		// agent's: every schedule in such a group would count as an orphan.
+		if err := b.groupNotOthers(ctx); err != nil {
+			return nil, err
+		}
 		remote, err := b.listSchedules(ctx)
 		if err != nil {
 			return nil, err

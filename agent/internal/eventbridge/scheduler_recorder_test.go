@@ -710,3 +710,25 @@ func TestSchedulerRuleChangedToFinishedLosesItsOldSchedule(t *testing.T) {
 		})
 	}
 }
+
+// Prune (and Orphans) in scheduler mode run without the agent's setup
+// (`agent aws prune`): they must check the group is this agent's before
+// they count its schedules as orphans, as the agent does before using it.
+func TestSchedulerPruneLeavesAnotherAgentsGroupAlone(t *testing.T) {
+	t.Parallel()
+	h := newSchedHarness(t)
+	ctx := context.Background()
+	h.f.PutForeignGroup(testGroup, map[string]string{TagManaged: "jb-test_", TagDestination: "jb-test-destination"})
+	h.f.PutForeignSchedule(testGroup, "theirs", "rate(1 day)")
+	orphans, err := h.b.Orphans(ctx)
+	if slices.Contains(orphans, testGroup+"/theirs") {
+		t.Errorf("orphans %v (%v) list another agent's schedule", orphans, err)
+	}
+	deleted, err := h.b.Prune(ctx)
+	if h.f.Schedule(testGroup, "theirs") == nil {
+		t.Fatalf("prune deleted %v (%v): another agent's schedule is gone", deleted, err)
+	}
+	if !errors.Is(err, errNotOurs) {
+		t.Errorf("prune: %v, want it to say the group is not this agent's", err)
+	}
+}
