@@ -92,6 +92,10 @@ func (b *Backend) Reconcile(ctx context.Context) (api.SyncReport, error) {
 
 // reconcileRule brings one stored rule in step and records the outcome.
 func (b *Backend) reconcileRule(ctx context.Context, r store.Rule, remote map[string]types.Rule, dest string, rep *api.SyncReport) {
+	if err := needsScheduler(r); err != nil {
+		b.reconcileFailed(ctx, r, err, rep)
+		return
+	}
 	awsName := b.AWSName(r.Name)
 	got, exists := remote[awsName]
 	why, onlyTarget := "missing in EventBridge", false
