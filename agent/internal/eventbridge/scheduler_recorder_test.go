@@ -732,3 +732,23 @@ func TestSchedulerPruneLeavesAnotherAgentsGroupAlone(t *testing.T) {
 		t.Errorf("prune: %v, want it to say the group is not this agent's", err)
 	}
 }
+
+// A start date centuries back (a typo such as 0026 for 2026) is more than
+// a time.Duration from now: the start sent and the check of the start AWS
+// has must still be on the grid, at or after now.
+func TestSchedulerStartDateCenturiesBack(t *testing.T) {
+	t.Parallel()
+	r := rule("hourly", "rate(1 hour)", true)
+	r.StartDate = time.Date(26, 3, 10, 12, 30, 0, 0, time.UTC)
+	got := startFor(r, schedNow)
+	want := time.Date(2027, 3, 10, 12, 30, 0, 0, time.UTC)
+	if got == nil || !got.Equal(want) {
+		t.Fatalf("start sent %v, want %v: the first fire time at or after now on the start's grid", got, want)
+	}
+	if !startInStep(got, r, schedNow) {
+		t.Error("the start the agent sends is not in step: every reconcile would update the schedule")
+	}
+	if finished(r, schedNow) {
+		t.Error("a rule with no end is finished")
+	}
+}

@@ -103,8 +103,21 @@ func startFor(r store.Rule, now time.Time) *time.Time {
 	if !ok {
 		return nil
 	}
-	next := s.Add((now.Sub(s) + p - 1) / p * p)
+	next := nextOnGrid(s, now, p)
 	return &next
+}
+
+// nextOnGrid returns the first s + k×p (k ≥ 0) at or after now (s not
+// after now), counted in seconds: s may be further back than a
+// time.Duration reaches (about 292 years), and p is whole minutes.
+func nextOnGrid(s, now time.Time, p time.Duration) time.Time {
+	ps := int64(p / time.Second)
+	k := (now.Unix() - s.Unix() + ps - 1) / ps
+	next := time.Unix(s.Unix()+k*ps, int64(s.Nanosecond())).UTC()
+	if next.Before(now) {
+		next = time.Unix(next.Unix()+ps, int64(s.Nanosecond())).UTC()
+	}
+	return next
 }
 
 // finished reports whether r can fire no more at now: an at() whose time
@@ -251,7 +264,7 @@ func startInStep(got *time.Time, r store.Rule, now time.Time) bool {
 		return false
 	}
 	g, next := got.Truncate(time.Second), startFor(r, now).Truncate(time.Second)
-	return g.Sub(s.Truncate(time.Second))%p == 0 && !g.After(next)
+	return (g.Unix()-s.Unix())%int64(p/time.Second) == 0 && !g.After(next)
 }
 
 // scheduleDiffers says how the schedule AWS has differs from what r wants,
