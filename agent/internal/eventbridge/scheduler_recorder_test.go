@@ -752,3 +752,27 @@ func TestSchedulerStartDateCenturiesBack(t *testing.T) {
 		t.Error("a rule with no end is finished")
 	}
 }
+
+// An at() in the hour the clocks repeat fires at its first instant (02:30
+// CEST, 00:30 UTC, in Paris on 31 October 2027); AWS then deletes it. In
+// the hour up to its second instant (02:30 CET, 01:30 UTC) the agent must
+// know it is done, or it makes it again and it runs a second time.
+func TestSchedulerOneTimeRuleInTheRepeatedHourIsNotMadeAgain(t *testing.T) {
+	t.Parallel()
+	h := newSchedHarness(t)
+	setupSched(t, h)
+	r := rule("switch", "at(2027-10-31T02:30:00)", true)
+	r.Timezone = "Europe/Paris"
+	h.st.put(r)
+	processNow(t, h, "switch")
+	if h.f.Schedule(testGroup, "switch") == nil {
+		t.Fatalf("the at() schedule was not created: %v", h.f.Ops())
+	}
+	h.b.now = func() time.Time { return time.Date(2027, 10, 31, 1, 0, 0, 0, time.UTC) }
+	h.f.DropSchedule(testGroup, "switch")
+	h.f.Reset()
+	processNow(t, h, "switch")
+	if w := h.f.Writes(); len(w) != 0 {
+		t.Errorf("process wrote %v half an hour after the at() fired: it would run again at 02:30 CET", w)
+	}
+}

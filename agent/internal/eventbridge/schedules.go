@@ -47,19 +47,15 @@ func zoneOf(r store.Rule) string {
 
 func isAt(schedule string) bool { return strings.HasPrefix(schedule, "at(") }
 
-// atTime is the instant an at() rule fires at: its wall time in its zone.
+// atTime is the instant an at() rule fires at: its wall time in its zone,
+// the first of the two when the clocks repeat it (as Scheduler fires it;
+// time.ParseInLocation may give the second).
 func atTime(r store.Rule) (time.Time, bool) {
-	inner, ok := strings.CutPrefix(r.Schedule, "at(")
-	inner, closed := strings.CutSuffix(inner, ")")
-	if !ok || !closed {
+	s, err := r.FireSchedule(time.Time{})
+	if err != nil || !s.IsAt() {
 		return time.Time{}, false
 	}
-	loc, err := time.LoadLocation(zoneOf(r))
-	if err != nil {
-		return time.Time{}, false
-	}
-	t, err := time.ParseInLocation("2006-01-02T15:04:05", inner, loc)
-	return t, err == nil
+	return s.Next(time.Time{})
 }
 
 // ratePeriod is the period of a rate() schedule; a day is 24 hours, as
