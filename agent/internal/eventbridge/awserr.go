@@ -57,7 +57,7 @@ func classify(err error) failure {
 	if errors.Is(err, store.ErrUnavailable) {
 		return transient
 	}
-	if errors.Is(err, errNotOurs) {
+	if errors.Is(err, errNotOurs) || errors.Is(err, errNeedsScheduler) {
 		return permanent
 	}
 	var ae smithy.APIError

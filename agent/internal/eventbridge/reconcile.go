@@ -92,6 +92,10 @@ func (b *Backend) Reconcile(ctx context.Context) (api.SyncReport, error) {
 
 // reconcileRule brings one stored rule in step and records the outcome.
 func (b *Backend) reconcileRule(ctx context.Context, r store.Rule, remote map[string]types.Rule, dest string, rep *api.SyncReport) {
+	if err := needsScheduler(r); err != nil {
+		b.reconcileFailed(ctx, r, err, rep)
+		return
+	}
 	awsName := b.AWSName(r.Name)
 	got, exists := remote[awsName]
 	why, onlyTarget := "missing in EventBridge", false
@@ -223,6 +227,11 @@ func (b *Backend) findOrphans(ctx context.Context) ([]orphan, error) {
 		return nil, fmt.Errorf("list stored rules: %w", err)
 	}
 	if b.cfg.Mode == ModeScheduler {
+		// Prune runs without the setup that refuses a group of another
+		// agent's: every schedule in such a group would count as an orphan.
+		if err := b.groupNotOthers(ctx); err != nil {
+			return nil, err
+		}
 		remote, err := b.listSchedules(ctx)
 		if err != nil {
 			return nil, err

@@ -690,3 +690,50 @@ func TestOnlyTheLeaderWritesToAWS(t *testing.T) {
 		t.Errorf("the new leader did not set up first: %v", ops)
 	}
 }
+
+// A stored rule that needs EventBridge Scheduler (made while the agent ran
+// the local scheduler or the scheduler backend) must not become a UTC
+// scheduled rule that fires at other times than it says, or past its end:
+// the rules backend leaves it out and its sync state says why.
+func TestRulesModeDoesNotPutARuleThatNeedsScheduler(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		change func(*store.Rule)
+	}{
+		{"zone", func(r *store.Rule) { r.Timezone = "Europe/Paris" }},
+		{"end date", func(r *store.Rule) { r.EndDate = time.Date(2027, 6, 1, 0, 0, 0, 0, time.UTC) }},
+		{"start date", func(r *store.Rule) { r.StartDate = time.Date(2027, 6, 1, 0, 0, 0, 0, time.UTC) }},
+		{"window", func(r *store.Rule) { r.FlexibleWindow = 15 * time.Minute }},
+		{"at()", func(r *store.Rule) { r.Schedule = "at(2027-06-01T09:00:00)" }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t)
+			ctx := context.Background()
+			if _, err := h.b.setup(ctx); err != nil {
+				t.Fatal(err)
+			}
+			r := rule("nightly", "cron(0 2 * * ? *)", true)
+			r.Timezone = "UTC"
+			tc.change(&r)
+			h.st.put(r)
+			h.f.Reset()
+			processNow(t, h, "nightly")
+			if w := h.f.Writes(); len(w) != 0 {
+				t.Errorf("process wrote %v for a rule EventBridge rules cannot express", w)
+			}
+			if s := h.st.sync("nightly"); s.State != StateError || !strings.Contains(s.Error, "JOBBRIDGE_SCHEDULER=scheduler") {
+				t.Errorf("sync state %+v, want an error naming the scheduler backend", s)
+			}
+			h.f.Reset()
+			rep, err := h.b.Reconcile(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if w := h.f.Writes(); len(w) != 0 || !slices.Equal(rep.Failed, []string{"nightly"}) {
+				t.Errorf("reconcile wrote %v, report %+v; want nothing written and the rule failed", w, rep)
+			}
+		})
+	}
+}

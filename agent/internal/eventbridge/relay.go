@@ -79,6 +79,21 @@ func (b *Backend) ensureGroup(ctx context.Context) error {
 	return nil
 }
 
+// groupNotOthers fails (with errNotOurs) when the agent's schedule group
+// exists and is not this agent's; a missing group is fine.
+func (b *Backend) groupNotOthers(ctx context.Context) error {
+	group := b.cfg.ScheduleGroup()
+	out, err := b.sched.GetScheduleGroup(ctx, &scheduler.GetScheduleGroupInput{Name: aws.String(group)})
+	switch {
+	case isNotFound(err):
+		return nil
+	case err != nil:
+		return fmt.Errorf("get schedule group %q: %w", group, err)
+	}
+	_, err = groupOurs(ctx, b.sched, b.cfg.Settings, group, aws.ToString(out.Arn))
+	return err
+}
+
 // groupOurs returns the tags of the group (of ARN arn), or fails with
 // errNotOurs unless they mark it as the group of an agent with the prefix
 // of s. (The destination tag is not asked for: an agent whose destination

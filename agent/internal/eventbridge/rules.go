@@ -3,6 +3,7 @@ package eventbridge
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"unicode/utf8"
@@ -92,9 +93,39 @@ func (b *Backend) apiTarget(destinationARN string, transformer *types.InputTrans
 	return t
 }
 
+// errNeedsScheduler is a stored rule that scheduled EventBridge rules
+// cannot express (made while the agent ran another scheduler backend): put
+// as it is, it would fire in UTC, or past its end date. A retry fails the
+// same way.
+var errNeedsScheduler = errors.New("EventBridge rules cannot express it (they run in UTC, recur, and have no dates or window); run the scheduler backend (JOBBRIDGE_SCHEDULER=scheduler) or change the rule")
+
+// needsScheduler fails with errNeedsScheduler, naming the field, when r
+// uses what only EventBridge Scheduler has.
+func needsScheduler(r store.Rule) error {
+	var what string
+	switch {
+	case isAt(r.Schedule):
+		what = "a one-time at() schedule"
+	case zoneOf(r) != "UTC":
+		what = "time zone " + r.Timezone
+	case !r.StartDate.IsZero():
+		what = "a start date"
+	case !r.EndDate.IsZero():
+		what = "an end date"
+	case r.FlexibleWindow != 0:
+		what = "a flexible window"
+	default:
+		return nil
+	}
+	return fmt.Errorf("rule %q has %s: %w", r.Name, what, errNeedsScheduler)
+}
+
 // put creates or replaces the EventBridge rule of r and its target, and
-// returns the rule's ARN.
+// returns the rule's ARN. A rule that needs Scheduler is not put.
 func (b *Backend) put(ctx context.Context, r store.Rule, destinationARN string) (string, error) {
+	if err := needsScheduler(r); err != nil {
+		return "", err
+	}
 	arn, err := b.putRule(ctx, r)
 	if err != nil {
 		return "", err

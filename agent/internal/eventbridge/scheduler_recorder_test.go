@@ -667,3 +667,113 @@ func TestSchedulerPruneBeforeTheFirstStart(t *testing.T) {
 		t.Errorf("rules left %v", got)
 	}
 }
+
+// A rule changed so that it can fire no more (an end date that has passed,
+// or an at() whose time has come) must not leave AWS the schedule it had:
+// that one would go on firing, and the webhook runs what it is sent.
+func TestSchedulerRuleChangedToFinishedLosesItsOldSchedule(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		change func(*store.Rule)
+	}{
+		{"end date passed", func(r *store.Rule) { r.EndDate = schedNow.Add(-time.Hour) }},
+		{"at() passed", func(r *store.Rule) { r.Schedule = "at(2027-03-01T09:00:00)" }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := newSchedHarness(t)
+			setupSched(t, h)
+			ctx := context.Background()
+			r := rule("nightly", "cron(0 2 * * ? *)", true)
+			h.st.put(r)
+			processNow(t, h, "nightly")
+			if h.f.Schedule(testGroup, "nightly") == nil {
+				t.Fatalf("the schedule was not created: %v", h.f.Ops())
+			}
+			tc.change(&r)
+			h.st.put(r)
+			h.b.RuleChanged(ctx, r)
+			h.f.Reset()
+			processNow(t, h, "nightly")
+			if got := h.f.Schedule(testGroup, "nightly"); got != nil {
+				t.Errorf("after the change AWS still has %v (writes %v); it would keep firing the rule", got["ScheduleExpression"], h.f.Writes())
+			}
+			if s := h.st.sync("nightly"); s.State != StateSynced {
+				t.Errorf("sync state %+v, want synced (done)", s)
+			}
+			// Done and gone: nothing more to write.
+			h.f.Reset()
+			processNow(t, h, "nightly")
+			if w := h.f.Writes(); len(w) != 0 {
+				t.Errorf("a second pass wrote %v", w)
+			}
+		})
+	}
+}
+
+// Prune (and Orphans) in scheduler mode run without the agent's setup
+// (`agent aws prune`): they must check the group is this agent's before
+// they count its schedules as orphans, as the agent does before using it.
+func TestSchedulerPruneLeavesAnotherAgentsGroupAlone(t *testing.T) {
+	t.Parallel()
+	h := newSchedHarness(t)
+	ctx := context.Background()
+	h.f.PutForeignGroup(testGroup, map[string]string{TagManaged: "jb-test_", TagDestination: "jb-test-destination"})
+	h.f.PutForeignSchedule(testGroup, "theirs", "rate(1 day)")
+	orphans, err := h.b.Orphans(ctx)
+	if slices.Contains(orphans, testGroup+"/theirs") {
+		t.Errorf("orphans %v (%v) list another agent's schedule", orphans, err)
+	}
+	deleted, err := h.b.Prune(ctx)
+	if h.f.Schedule(testGroup, "theirs") == nil {
+		t.Fatalf("prune deleted %v (%v): another agent's schedule is gone", deleted, err)
+	}
+	if !errors.Is(err, errNotOurs) {
+		t.Errorf("prune: %v, want it to say the group is not this agent's", err)
+	}
+}
+
+// A start date centuries back (a typo such as 0026 for 2026) is more than
+// a time.Duration from now: the start sent and the check of the start AWS
+// has must still be on the grid, at or after now.
+func TestSchedulerStartDateCenturiesBack(t *testing.T) {
+	t.Parallel()
+	r := rule("hourly", "rate(1 hour)", true)
+	r.StartDate = time.Date(26, 3, 10, 12, 30, 0, 0, time.UTC)
+	got := startFor(r, schedNow)
+	want := time.Date(2027, 3, 10, 12, 30, 0, 0, time.UTC)
+	if got == nil || !got.Equal(want) {
+		t.Fatalf("start sent %v, want %v: the first fire time at or after now on the start's grid", got, want)
+	}
+	if !startInStep(got, r, schedNow) {
+		t.Error("the start the agent sends is not in step: every reconcile would update the schedule")
+	}
+	if finished(r, schedNow) {
+		t.Error("a rule with no end is finished")
+	}
+}
+
+// An at() in the hour the clocks repeat fires at its first instant (02:30
+// CEST, 00:30 UTC, in Paris on 31 October 2027); AWS then deletes it. In
+// the hour up to its second instant (02:30 CET, 01:30 UTC) the agent must
+// know it is done, or it makes it again and it runs a second time.
+func TestSchedulerOneTimeRuleInTheRepeatedHourIsNotMadeAgain(t *testing.T) {
+	t.Parallel()
+	h := newSchedHarness(t)
+	setupSched(t, h)
+	r := rule("switch", "at(2027-10-31T02:30:00)", true)
+	r.Timezone = "Europe/Paris"
+	h.st.put(r)
+	processNow(t, h, "switch")
+	if h.f.Schedule(testGroup, "switch") == nil {
+		t.Fatalf("the at() schedule was not created: %v", h.f.Ops())
+	}
+	h.b.now = func() time.Time { return time.Date(2027, 10, 31, 1, 0, 0, 0, time.UTC) }
+	h.f.DropSchedule(testGroup, "switch")
+	h.f.Reset()
+	processNow(t, h, "switch")
+	if w := h.f.Writes(); len(w) != 0 {
+		t.Errorf("process wrote %v half an hour after the at() fired: it would run again at 02:30 CET", w)
+	}
+}

@@ -47,19 +47,15 @@ func zoneOf(r store.Rule) string {
 
 func isAt(schedule string) bool { return strings.HasPrefix(schedule, "at(") }
 
-// atTime is the instant an at() rule fires at: its wall time in its zone.
+// atTime is the instant an at() rule fires at: its wall time in its zone,
+// the first of the two when the clocks repeat it (as Scheduler fires it;
+// time.ParseInLocation may give the second).
 func atTime(r store.Rule) (time.Time, bool) {
-	inner, ok := strings.CutPrefix(r.Schedule, "at(")
-	inner, closed := strings.CutSuffix(inner, ")")
-	if !ok || !closed {
+	s, err := r.FireSchedule(time.Time{})
+	if err != nil || !s.IsAt() {
 		return time.Time{}, false
 	}
-	loc, err := time.LoadLocation(zoneOf(r))
-	if err != nil {
-		return time.Time{}, false
-	}
-	t, err := time.ParseInLocation("2006-01-02T15:04:05", inner, loc)
-	return t, err == nil
+	return s.Next(time.Time{})
 }
 
 // ratePeriod is the period of a rate() schedule; a day is 24 hours, as
@@ -103,8 +99,21 @@ func startFor(r store.Rule, now time.Time) *time.Time {
 	if !ok {
 		return nil
 	}
-	next := s.Add((now.Sub(s) + p - 1) / p * p)
+	next := nextOnGrid(s, now, p)
 	return &next
+}
+
+// nextOnGrid returns the first s + k×p (k ≥ 0) at or after now (s not
+// after now), counted in seconds: s may be further back than a
+// time.Duration reaches (about 292 years), and p is whole minutes.
+func nextOnGrid(s, now time.Time, p time.Duration) time.Time {
+	ps := int64(p / time.Second)
+	k := (now.Unix() - s.Unix() + ps - 1) / ps
+	next := time.Unix(s.Unix()+k*ps, int64(s.Nanosecond())).UTC()
+	if next.Before(now) {
+		next = time.Unix(next.Unix()+ps, int64(s.Nanosecond())).UTC()
+	}
+	return next
 }
 
 // finished reports whether r can fire no more at now: an at() whose time
@@ -251,7 +260,7 @@ func startInStep(got *time.Time, r store.Rule, now time.Time) bool {
 		return false
 	}
 	g, next := got.Truncate(time.Second), startFor(r, now).Truncate(time.Second)
-	return g.Sub(s.Truncate(time.Second))%p == 0 && !g.After(next)
+	return (g.Unix()-s.Unix())%int64(p/time.Second) == 0 && !g.After(next)
 }
 
 // scheduleDiffers says how the schedule AWS has differs from what r wants,
@@ -320,7 +329,8 @@ func scheduleDLQ(t *schedtypes.Target) string {
 
 // syncSchedule makes the schedule of r match it: created when missing,
 // updated in place when it differs, left alone when it matches or r can
-// fire no more. It returns the schedule's ARN and why it wrote ("" when it
+// fire no more (deleted then if it is another schedule than r's, which
+// could fire). It returns the schedule's ARN and why it wrote ("" when it
 // did not). mayExist false (a reconcile's listing has no such schedule)
 // skips the GetSchedule.
 func (b *Backend) syncSchedule(ctx context.Context, r store.Rule, w wiring, mayExist bool) (arn, why string, err error) {
@@ -337,10 +347,21 @@ func (b *Backend) syncSchedule(ctx context.Context, r store.Rule, w wiring, mayE
 		}
 	}
 	if finished(r, now) {
-		if got != nil {
+		if got == nil {
+			return r.Sync.ARN, "", nil
+		}
+		// The schedule AWS has is another one than the rule's (the rule
+		// was changed to an end that has passed, or to an at() whose time
+		// has come): it could go on firing, so it goes. The rule's own
+		// schedule, perhaps still inside its flexible window, stays.
+		why := finishedDiffers(got, r)
+		if why == "" {
 			return aws.ToString(got.Arn), "", nil
 		}
-		return r.Sync.ARN, "", nil
+		if err := b.deleteSchedule(ctx, r.Name); err != nil {
+			return "", "", fmt.Errorf("the rule fires no more (%s): %w", why, err)
+		}
+		return aws.ToString(got.Arn), "deleted: the rule fires no more, and AWS's schedule has " + why, nil
 	}
 	want := b.scheduleFor(r, w.busARN, now)
 	if got == nil {
@@ -363,6 +384,30 @@ func (b *Backend) syncSchedule(ctx context.Context, r store.Rule, w wiring, mayE
 		arn = aws.ToString(got.Arn)
 	}
 	return arn, why, nil
+}
+
+// finishedDiffers says how the schedule AWS has for a rule that can fire
+// no more differs from the rule in what decides its fire times, "" if it
+// does not: then AWS's own end date or at() ends it as well.
+func finishedDiffers(got *scheduler.GetScheduleOutput, r store.Rule) string {
+	zone := aws.ToString(got.ScheduleExpressionTimezone)
+	if zone == "" {
+		zone = "UTC"
+	}
+	var end *time.Time
+	if !r.EndDate.IsZero() {
+		e := r.EndDate.UTC()
+		end = &e
+	}
+	switch {
+	case aws.ToString(got.ScheduleExpression) != r.Schedule:
+		return fmt.Sprintf("schedule %q", aws.ToString(got.ScheduleExpression))
+	case zone != zoneOf(r):
+		return "time zone " + zone
+	case !isAt(r.Schedule) && !sameSecond(got.EndDate, end):
+		return "another end date"
+	}
+	return ""
 }
 
 // deleteSchedule deletes the schedule name from the agent's group; one that
