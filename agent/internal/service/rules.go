@@ -112,11 +112,21 @@ func (s *Service) scheduleFromInput(in api.RuleInput, r *store.Rule, verr *Valid
 	} else {
 		r.Timezone = loc.String()
 	}
-	if in.StartDate != nil {
-		r.StartDate = in.StartDate.UTC()
-	}
-	if in.EndDate != nil {
-		r.EndDate = in.EndDate.UTC()
+	for _, d := range []struct {
+		in   *time.Time
+		out  *time.Time
+		name string
+	}{{in.StartDate, &r.StartDate, "startDate"}, {in.EndDate, &r.EndDate, "endDate"}} {
+		if d.in == nil {
+			continue
+		}
+		// No schedule fires outside EventBridge's years; a date there is a
+		// typo (0026 for 2026), and year 1 would read back as no date.
+		if y := d.in.UTC().Year(); y < 1970 || y > 2199 {
+			verr.add("body."+d.name, "%s is outside the years 1970-2199 that schedules fire in", d.in.Format(time.RFC3339))
+			continue
+		}
+		*d.out = d.in.UTC()
 	}
 	if !r.StartDate.IsZero() && !r.EndDate.IsZero() && !r.EndDate.After(r.StartDate) {
 		verr.add("body.endDate", "%s is not after startDate %s", r.EndDate.Format(time.RFC3339), r.StartDate.Format(time.RFC3339))
