@@ -29,12 +29,18 @@ func RuleNameHint() string {
 // accept the same names and refuse the others with the same message.
 func ValidRuleName(name string) error { return ValidPrefixedRuleName("", name) }
 
+// RelayRuleName is the rule name the scheduler backend's relay rule takes
+// after the prefix in EventBridge, and so the one name no rule may have.
+const RelayRuleName = "scheduler-relay"
+
 // ValidPrefixedRuleName is ValidRuleName for an agent that names its rules
 // in EventBridge prefix+name: the two together must fit MaxRuleName.
 func ValidPrefixedRuleName(prefix, name string) error {
 	switch {
 	case name == "":
 		return ErrRuleNameRequired
+	case name == RelayRuleName:
+		return fmt.Errorf("%q is taken: with the prefix it is the name of the scheduler backend's relay rule in EventBridge; choose another", name)
 	case !IsRuleNameText(name):
 		return fmt.Errorf("%q may only contain letters, digits, %s", name, quotedSymbols(ruleNameSymbols, "and"))
 	case strings.Trim(name, ".") == "":

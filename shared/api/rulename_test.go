@@ -22,6 +22,8 @@ func TestValidRuleNameFollowsEventBridgesGrammar(t *testing.T) {
 		"a:b":                   `"a:b" may only contain letters, digits, '.', '-' and '_'`,
 		"..":                    `".." is only dots, which a URL path cannot name: use a letter, digit, '-' or '_' too`,
 		strings.Repeat("a", 65): `"` + strings.Repeat("a", 65) + `" is too long: EventBridge allows at most 64 characters`,
+		// The scheduler backend's relay rule is PREFIX+"scheduler-relay".
+		"scheduler-relay": `"scheduler-relay" is taken: with the prefix it is the name of the scheduler backend's relay rule in EventBridge; choose another`,
 	}
 	for name, want := range refused {
 		err := api.ValidRuleName(name)

@@ -44,7 +44,7 @@ const (
 )
 
 // RelayRuleSuffix names the relay rule: RulePrefix + RelayRuleSuffix.
-const RelayRuleSuffix = "scheduler-relay"
+const RelayRuleSuffix = api.RelayRuleName
 
 // DefaultScheduleGroup is the schedule group of an agent without a rule
 // prefix.
