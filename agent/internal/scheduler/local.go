@@ -119,9 +119,14 @@ func (e *entry) advance(t time.Time) {
 }
 
 // advanceDue moves e to its first fire that is due after t: with a window,
-// a fire time up to a window before t may still be due after it.
+// a fire time up to a window before t may still be due after it, unless it
+// came before the rule was created.
 func (e *entry) advanceDue(t time.Time) {
-	e.advance(t.Add(-e.rule.FlexibleWindow - time.Nanosecond))
+	from := t.Add(-e.rule.FlexibleWindow - time.Nanosecond)
+	if from.Before(e.rule.CreatedAt) {
+		from = e.rule.CreatedAt
+	}
+	e.advance(from)
 	for e.ok && !e.due.After(t) {
 		e.advance(e.next)
 	}

@@ -99,8 +99,8 @@ func TestLocalFiresWithinTheFlexibleWindow(t *testing.T) {
 	from := rfc("2027-06-01T00:00:00Z")
 	rule := store.Rule{Name: "flex", Schedule: "cron(0 * * * ? *)", Enabled: true, CreatedAt: from, FlexibleWindow: 15 * time.Minute}
 	at, when := firesByRule(t, from, 6*time.Hour, rule)
-	// The fire time at the start is within its window, so it still fires.
-	wantTimes(t, "flex", at["flex"], "2027-06-01T00:00:00Z", "2027-06-01T01:00:00Z", "2027-06-01T02:00:00Z", "2027-06-01T03:00:00Z",
+	// The rule was created at 00:00: that fire time is not after it.
+	wantTimes(t, "flex", at["flex"], "2027-06-01T01:00:00Z", "2027-06-01T02:00:00Z", "2027-06-01T03:00:00Z",
 		"2027-06-01T04:00:00Z", "2027-06-01T05:00:00Z")
 	offsets := map[time.Duration]bool{}
 	for i, fire := range at["flex"] {
@@ -139,4 +139,17 @@ func wantTimes(t *testing.T, rule string, got []time.Time, want ...string) {
 	if !slices.EqualFunc(got, w, time.Time.Equal) {
 		t.Errorf("%s fired for %v, want %v", rule, got, w)
 	}
+}
+
+func TestLocalWindowNeverFiresATimeFromBeforeTheRule(t *testing.T) {
+	// Created at 00:30 with a 1h window: the 00:00 fire time came before
+	// the rule and must not fire, though its window is still open.
+	created := rfc("2027-06-01T00:30:00Z")
+	rule := store.Rule{Name: "late-born", Schedule: "cron(0 * * * ? *)", Enabled: true, CreatedAt: created, FlexibleWindow: time.Hour}
+	if off := schedule.WindowOffset(rule.Name, rfc("2027-06-01T00:00:00Z"), time.Hour); off <= 30*time.Minute {
+		t.Fatalf("the 00:00 offset is %s: the test needs one past the creation at 00:30", off)
+	}
+	at, _ := firesByRule(t, created, 89*time.Minute, rule)
+	// Till 01:59: 01:00 fires (within its window); 00:00 does not.
+	wantTimes(t, "late-born", at["late-born"], "2027-06-01T01:00:00Z")
 }

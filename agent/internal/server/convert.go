@@ -109,7 +109,14 @@ func apiRule(r store.Rule, v ruleView) api.Rule {
 	}
 	if s, err := r.FireSchedule(anchor); err == nil {
 		out.ScheduleText = s.Describe()
-		out.Done = s.Done(v.now)
+		// With a window, the last fire may still start up to a window after
+		// its time (but not one from before the rule was created): the rule
+		// is done once that has passed too.
+		horizon := v.now.Add(-r.FlexibleWindow)
+		if horizon.Before(r.CreatedAt) {
+			horizon = r.CreatedAt
+		}
+		out.Done = s.Done(horizon)
 		if r.Enabled && v.mode != "off" {
 			out.NextFireTimes = s.NextN(v.now, 5)
 			out.NextFireTimesApproximate = inAWS && s.IsRate() && r.StartDate.IsZero() && len(out.NextFireTimes) > 0
