@@ -256,11 +256,18 @@ func parseDate(v string, loc *time.Location) (time.Time, error) {
 		return t, nil
 	}
 	for _, layout := range dateLayouts {
-		t, err := time.ParseInLocation(layout, v, loc)
+		wall, err := time.Parse(layout, v)
 		if err != nil {
 			continue
 		}
-		if t.In(loc).Format(layout) != v {
+		// The wall time's instant by the schedule package's rule, as the
+		// agent reads an at(): a time the clocks show twice is the first.
+		at, err := schedule.Parse("at(" + wall.Format("2006-01-02T15:04:05") + ")")
+		if err != nil {
+			return time.Time{}, fmt.Errorf("%q: %w", v, err)
+		}
+		t, ok := at.In(loc).Next(time.Time{})
+		if !ok {
 			return time.Time{}, fmt.Errorf("%s does not exist in %s: the clocks skip it", v, loc)
 		}
 		return t, nil

@@ -126,6 +126,8 @@ func TestParseDateReadsRFC3339OrAWallTimeInTheZone(t *testing.T) {
 		{"2027-03-13T09:30", "2027-03-13T14:30:00Z"}, // EST
 		{"2027-03-14 09:30:15", "2027-03-14T13:30:15Z"},
 		{"2027-03-14", "2027-03-14T05:00:00Z"},
+		// 01:30 happens twice on 7 November: the first, in EDT.
+		{"2027-11-07 01:30", "2027-11-07T05:30:00Z"},
 	} {
 		got, err := parseDate(c.text, ny)
 		if err != nil || got.UTC().Format(time.RFC3339) != c.want {
@@ -140,6 +142,14 @@ func TestParseDateReadsRFC3339OrAWallTimeInTheZone(t *testing.T) {
 		if _, err := parseDate(text, ny); err == nil || !strings.HasPrefix(err.Error(), reason) {
 			t.Errorf("parseDate(%q) error %v, want one starting %q", text, err, reason)
 		}
+	}
+	// In Paris too, where Go's own parsing takes the second instant.
+	paris, err := schedule.LoadLocation("Europe/Paris")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := parseDate("2027-10-31 02:30", paris); err != nil || !got.Equal(time.Date(2027, 10, 31, 0, 30, 0, 0, time.UTC)) {
+		t.Errorf("parseDate(2027-10-31 02:30) in Paris = %s, %v; want the first of the two, 00:30Z (CEST)", got.UTC(), err)
 	}
 	if got, err := parseDate("", ny); err != nil || !got.IsZero() {
 		t.Errorf("parseDate(\"\") = %s, %v; want no date", got, err)
