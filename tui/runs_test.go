@@ -21,7 +21,7 @@ func TestRunsViewAt80x24(t *testing.T) {
 
 func TestRunsFollowTheEventStream(t *testing.T) {
 	f := setup(t, adminToken, 80, 24, "", seedRuns)
-	f.waitFor(t, "live", "nightly-report")
+	f.waitFor(t, "live", "nightly-report", "store sqlite") // the header's status, which the goldens show
 	f.agent.Progress(run4, 70, "step 7 of 10")
 	started := runID(5, "eeee5555")
 	f.agent.StartRun(api.Run{ID: started, Rule: "ping-partner", Job: "http", Trigger: api.TriggerManual, CreatedAt: clock,
@@ -37,7 +37,7 @@ func TestRunsFollowTheEventStream(t *testing.T) {
 
 func TestRunsStatusJumpAndTabs(t *testing.T) {
 	f := setup(t, adminToken, 80, 24, "", seedRuns)
-	f.waitFor(t, "live", "nightly-report")
+	f.waitFor(t, "live", "nightly-report", "store sqlite") // the header's status, which the goldens show
 	f.press(":")
 	f.typeText("runs failed")
 	f.press("enter")
@@ -51,7 +51,7 @@ func TestRunsStatusJumpAndTabs(t *testing.T) {
 
 func TestRunsTextFilter(t *testing.T) {
 	f := setup(t, adminToken, 80, 24, "", seedRuns)
-	f.waitFor(t, "live", "nightly-report")
+	f.waitFor(t, "live", "nightly-report", "store sqlite") // the header's status, which the goldens show
 	f.press("/")
 	f.typeText("cancel")
 	f.press("enter")
@@ -65,7 +65,7 @@ func TestRunsTextFilter(t *testing.T) {
 
 func TestRunDetailShowsMaskedParametersAndFollowsTheLog(t *testing.T) {
 	f := setup(t, adminToken, 80, 24, "", seedRuns)
-	f.waitFor(t, "live", "nightly-report")
+	f.waitFor(t, "live", "nightly-report", "store sqlite") // the header's status, which the goldens show
 	f.press("down", "down", "enter") // the failed ping-partner run
 	f.waitFor(t, "Run "+run2, "partner answered 503")
 	f.press("esc", "up", "up", "enter") // back, then the running one
@@ -78,7 +78,8 @@ func TestRunDetailShowsMaskedParametersAndFollowsTheLog(t *testing.T) {
 
 func TestRunDetailOfAFailedRunMasksSecrets(t *testing.T) {
 	f := setup(t, adminToken, 80, 24, "run "+run2, seedRuns)
-	f.waitFor(t, "partner answered 503", "token=********", "No log lines yet.")
+	// The header and the keys show once the status is read: the golden has them.
+	f.waitFor(t, "partner answered 503", "token=********", "No log lines yet.", "scheduler local · admin", "r restart")
 	screen := f.screen(t)
 	if strings.Contains(screen, "s3cr3t") {
 		t.Errorf("a secret shows:\n%s", screen)
@@ -143,7 +144,7 @@ func TestRejectedTokenSaysSo(t *testing.T) {
 
 func TestAgentRestartShowsABannerThenReloads(t *testing.T) {
 	f := setup(t, adminToken, 80, 24, "", seedRuns)
-	f.waitFor(t, "live", "nightly-report")
+	f.waitFor(t, "live", "nightly-report", "store sqlite") // the header's status, which the goldens show
 	f.agent.Stop()
 	f.waitFor(t, "offline", "Agent unreachable at http://agent.test")
 	// While it is away a run starts (the console cannot hear of it); the
@@ -182,7 +183,7 @@ func TestResizeKeepsEveryLineInside(t *testing.T) {
 // detail fetched the log, must still show, in order.
 func TestRunDetailFillsAGapInTheLog(t *testing.T) {
 	f := setup(t, adminToken, 80, 24, "", seedRuns)
-	f.waitFor(t, "live", "nightly-report")
+	f.waitFor(t, "live", "nightly-report", "store sqlite") // the header's status, which the goldens show
 	f.agent.LogLater(run4, "info", "first line, stored late")
 	time.Sleep(200 * time.Millisecond) // the event passes while the list is in front
 	f.press("enter")
