@@ -21,7 +21,8 @@ func TestRunsViewAt80x24(t *testing.T) {
 
 func TestRunsFollowTheEventStream(t *testing.T) {
 	f := setup(t, adminToken, 80, 24, "", seedRuns)
-	f.waitFor(t, "live", "nightly-report", "store sqlite") // the header's status, which the goldens show
+	// "store sqlite" is the header's status, which the goldens show.
+	f.waitFor(t, "live", "nightly-report", "store sqlite")
 	f.agent.Progress(run4, 70, "step 7 of 10")
 	started := runID(5, "eeee5555")
 	f.agent.StartRun(api.Run{ID: started, Rule: "ping-partner", Job: "http", Trigger: api.TriggerManual, CreatedAt: clock,
@@ -37,7 +38,8 @@ func TestRunsFollowTheEventStream(t *testing.T) {
 
 func TestRunsStatusJumpAndTabs(t *testing.T) {
 	f := setup(t, adminToken, 80, 24, "", seedRuns)
-	f.waitFor(t, "live", "nightly-report", "store sqlite") // the header's status, which the goldens show
+	// "store sqlite" is the header's status, which the goldens show.
+	f.waitFor(t, "live", "nightly-report", "store sqlite")
 	f.press(":")
 	f.typeText("runs failed")
 	f.press("enter")
@@ -51,7 +53,8 @@ func TestRunsStatusJumpAndTabs(t *testing.T) {
 
 func TestRunsTextFilter(t *testing.T) {
 	f := setup(t, adminToken, 80, 24, "", seedRuns)
-	f.waitFor(t, "live", "nightly-report", "store sqlite") // the header's status, which the goldens show
+	// "store sqlite" is the header's status, which the goldens show.
+	f.waitFor(t, "live", "nightly-report", "store sqlite")
 	f.press("/")
 	f.typeText("cancel")
 	f.press("enter")
@@ -65,7 +68,8 @@ func TestRunsTextFilter(t *testing.T) {
 
 func TestRunDetailShowsMaskedParametersAndFollowsTheLog(t *testing.T) {
 	f := setup(t, adminToken, 80, 24, "", seedRuns)
-	f.waitFor(t, "live", "nightly-report", "store sqlite") // the header's status, which the goldens show
+	// "store sqlite" is the header's status, which the goldens show.
+	f.waitFor(t, "live", "nightly-report", "store sqlite")
 	f.press("down", "down", "enter") // the failed ping-partner run
 	f.waitFor(t, "Run "+run2, "partner answered 503")
 	f.press("esc", "up", "up", "enter") // back, then the running one
@@ -144,7 +148,8 @@ func TestRejectedTokenSaysSo(t *testing.T) {
 
 func TestAgentRestartShowsABannerThenReloads(t *testing.T) {
 	f := setup(t, adminToken, 80, 24, "", seedRuns)
-	f.waitFor(t, "live", "nightly-report", "store sqlite") // the header's status, which the goldens show
+	// "store sqlite" is the header's status, which the goldens show.
+	f.waitFor(t, "live", "nightly-report", "store sqlite")
 	f.agent.Stop()
 	f.waitFor(t, "offline", "Agent unreachable at http://agent.test")
 	// While it is away a run starts (the console cannot hear of it); the
@@ -183,7 +188,8 @@ func TestResizeKeepsEveryLineInside(t *testing.T) {
 // detail fetched the log, must still show, in order.
 func TestRunDetailFillsAGapInTheLog(t *testing.T) {
 	f := setup(t, adminToken, 80, 24, "", seedRuns)
-	f.waitFor(t, "live", "nightly-report", "store sqlite") // the header's status, which the goldens show
+	// "store sqlite" is the header's status, which the goldens show.
+	f.waitFor(t, "live", "nightly-report", "store sqlite")
 	f.agent.LogLater(run4, "info", "first line, stored late")
 	time.Sleep(200 * time.Millisecond) // the event passes while the list is in front
 	f.press("enter")
