@@ -110,6 +110,12 @@ func outcome(ctx context.Context, id string, err error) (store.RunFinishParams, 
 // is unavailable (a restart, a failover, a full disk) before it is given up.
 const finishPatience = 10 * time.Minute
 
+// finishedAs reports whether run is finished as p finishes it: the same
+// status at the same time (as the store keeps times, to the microsecond).
+func finishedAs(run store.Run, p store.RunFinishParams) bool {
+	return run.Status == p.Status && run.FinishedAt.Truncate(time.Microsecond).Equal(p.FinishedAt.Truncate(time.Microsecond))
+}
+
 // storeCallTimeout bounds each store call of a retry.
 const storeCallTimeout = 10 * time.Second
 
@@ -144,11 +150,22 @@ func (r *Runner) finishThen(ctx context.Context, p store.RunFinishParams, cause 
 	policy.OnRetry = func(_ int, _ time.Duration, err error) {
 		r.log.Warn("database unavailable, will retry recording the run's outcome", "run", p.ID, "status", p.Status, "err", err)
 	}
+	attempts := 0
 	run, err := retry.Value(ctx, policy, func(ctx context.Context) (store.Run, error) {
+		attempts++
 		ctx, cancel := context.WithTimeout(ctx, storeCallTimeout)
 		defer cancel()
 		return r.cfg.Store.RunFinish(ctx, p)
 	})
+	if err != nil && attempts > 1 && errors.Is(err, store.ErrConflict) {
+		// An earlier attempt was committed though its answer was lost (it
+		// timed out, or the connection broke): the run is finished as
+		// this finish said. Take it as recorded, so that run.finished is
+		// published and the outcome notified.
+		if got, gerr := r.cfg.Store.RunGet(ctx, p.ID); gerr == nil && finishedAs(got, p) {
+			run, err = got, nil
+		}
+	}
 	if err != nil {
 		return store.Run{}, fmt.Errorf("record run %s as %s: %w", p.ID, p.Status, err)
 	}

@@ -2,6 +2,7 @@ package runner_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -136,6 +137,55 @@ func TestAFinishThatTimesOutIsTriedAgain(t *testing.T) {
 		e.waitStatus(t, run.ID, api.StatusSucceeded)
 		if lines := e.logLines(t, run.ID); len(lines) != 1 || lines[0].Message != "done quickly" {
 			t.Fatalf("log = %+v, want the run's line", lines)
+		}
+	})
+}
+
+// lostReply is a store whose first finish of each run is committed but
+// whose answer is lost (a timeout after the commit, a broken connection).
+type lostReply struct {
+	store.Store
+	mu    sync.Mutex
+	tried map[string]bool
+}
+
+func (s *lostReply) RunFinish(ctx context.Context, p store.RunFinishParams) (store.Run, error) {
+	s.mu.Lock()
+	first := !s.tried[p.ID]
+	s.tried[p.ID] = true
+	s.mu.Unlock()
+	run, err := s.Store.RunFinish(ctx, p)
+	if first && err == nil {
+		return store.Run{}, fmt.Errorf("finish run %s: %w", p.ID, context.DeadlineExceeded)
+	}
+	return run, err
+}
+
+// A finish whose answer was lost after its commit is tried again, finds the
+// run finished (a conflict) and still publishes run.finished: without it
+// the console never sees the run end and a failure is not notified.
+func TestAFinishWhoseAnswerWasLostIsStillPublished(t *testing.T) {
+	t.Parallel()
+	storetesting.Each(t, func(t *testing.T, s store.Store) {
+		e := newEnv(t, &lostReply{Store: s, tried: map[string]bool{}}, 0, funcJob{id: "fails", run: func(ctx context.Context, p jobs.Params) error {
+			return errors.New("it broke")
+		}})
+		_, evs, _, cancel := e.events.Subscribe(0)
+		defer cancel()
+		run := start(t, e, e.rule(t, store.Rule{Name: "r1", Job: "fails"}))
+		timeout := time.After(10 * time.Second)
+		for {
+			select {
+			case ev := <-evs:
+				if ev.Type == api.EventRunFinished && ev.Run != nil && ev.Run.ID == run.ID {
+					if ev.Run.Status != api.StatusFailed || ev.Run.Error != "it broke" {
+						t.Fatalf("run.finished carries %s %q, want failed %q", ev.Run.Status, ev.Run.Error, "it broke")
+					}
+					return
+				}
+			case <-timeout:
+				t.Fatalf("no run.finished for run %s after its finish's answer was lost; stored: %s", run.ID, e.waitStatus(t, run.ID, api.StatusFailed).Status)
+			}
 		}
 	})
 }
