@@ -466,9 +466,10 @@ const stopServingTime = 5 * time.Second
 // fails, or the cluster says this agent must stop), then stops the parts
 // in the reverse order under one shutdown deadline: it stops the SSH
 // console and then takes no more webhook or API calls, stops the
-// scheduler, the cluster relay and the notifications, cancels running jobs
-// and gives them the shutdown grace period to return (recording the rest
-// as interrupted), and closes the store.
+// scheduler and the cluster relay, cancels running jobs and gives them the
+// shutdown grace period to return (recording the rest as interrupted),
+// lets the notifications send what those outcomes and earlier ones left,
+// and closes the store.
 func (a *Agent) Run(ctx context.Context) error {
 	// Run is the agent's one life: when it cannot start, it gives back
 	// what New took (the store, and with it the database's lock).
@@ -485,7 +486,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	// The parts in start order; each one's stop undoes its start.
 	stopHTTP, serveErr := a.startHTTP()
-	started := []stopper{a.stopRunner, a.startBackground(), stopHTTP, startSSH()}
+	// The notifications stop after the runner, so that the runs it records
+	// interrupted as the agent stops are notified too.
+	started := []stopper{a.startNotify(), a.stopRunner, a.startBackground(), stopHTTP, startSSH()}
 	a.announce()
 	stopping := make(chan struct{})
 	go a.becomeReady(stopping)
@@ -505,7 +508,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	// HTTP requests in flight and the background parts get stopServingTime
 	// each, the jobs the grace period.
 	a.log.Info("shutting down", "grace", a.cfg.ShutdownGrace)
-	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*stopServingTime+a.cfg.ShutdownGrace)
+	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 4*stopServingTime+a.cfg.ShutdownGrace)
 	defer cancel()
 	errs := []error{runErr}
 	for i := len(started) - 1; i >= 0; i-- {
@@ -555,8 +558,8 @@ func (a *Agent) stopRunner(ctx context.Context) error {
 }
 
 // startBackground starts the parts that work on their own until stopped:
-// the scheduler backend, the run-history pruning, the metrics, the cluster
-// relay (on PostgreSQL) and the notifications. They stop together when
+// the scheduler backend, the run-history pruning, the metrics and the
+// cluster relay (on PostgreSQL). They stop together when
 // their context is cancelled; the shutdown waits stopServingTime for them
 // at most.
 func (a *Agent) startBackground() stopper {
@@ -572,9 +575,6 @@ func (a *Agent) startBackground() stopper {
 	}
 	if a.cluster != nil {
 		parts = append(parts, a.cluster.Run)
-	}
-	if a.notify != nil {
-		parts = append(parts, a.notify.Run)
 	}
 	var wg sync.WaitGroup
 	for _, run := range parts {
@@ -595,7 +595,33 @@ func (a *Agent) startBackground() stopper {
 			// A part that does not notice its context (a program's own
 			// notifier that ignores it, say) must not hold the shutdown
 			// past its deadline; it is left behind.
-			return fmt.Errorf("stop the scheduler, relay and notifications: %w", context.Cause(ctx))
+			return fmt.Errorf("stop the scheduler and relay: %w", context.Cause(ctx))
+		}
+	}
+}
+
+// startNotify starts the notifications. Their stop lets the dispatcher
+// drain (the outcomes already published, folded and queued) for
+// stopServingTime at most: a channel that hangs is left behind.
+func (a *Agent) startNotify() stopper {
+	if a.notify == nil {
+		return func(context.Context) error { return nil }
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		a.notify.Run(ctx)
+		close(done)
+	}()
+	return func(ctx context.Context) error {
+		ctx, cancel := context.WithTimeout(ctx, stopServingTime)
+		defer cancel()
+		stop()
+		select {
+		case <-done:
+			return nil
+		case <-ctx.Done():
+			return fmt.Errorf("stop the notifications: %w", context.Cause(ctx))
 		}
 	}
 }

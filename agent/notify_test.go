@@ -316,3 +316,45 @@ func TestARunLeftByAStoppedAgentIsNotifiedInterrupted(t *testing.T) {
 		return false, fmt.Sprintf("the channel got %+v, want run %s interrupted", pg.msgs, left.ID)
 	})
 }
+
+// A job that does not return within the shutdown grace is recorded
+// interrupted as the agent stops; the notifications stop after the runner,
+// so that outcome is notified rather than lost with the agent.
+func TestARunInterruptedByTheShutdownIsNotified(t *testing.T) {
+	t.Parallel()
+	pg := &pager{}
+	stop, done, c, cfg := startNotifying(t, pg, func(c *agent.Config) { c.ShutdownGrace = 300 * time.Millisecond })
+	if _, err := c.CreateRule(context.Background(), api.RuleInput{Name: "stubborn", Job: "demo", Schedule: "rate(1 day)",
+		Parameters: map[string]string{"duration": "5m", "ignore_cancel": "true"},
+		Notify:     &api.NotifyPolicy{On: []string{"interrupted"}, Channels: []string{pg.Name()}}}); err != nil {
+		t.Fatal(err)
+	}
+	run, err := c.TriggerRule(context.Background(), "stubborn", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wait.For(t, 10*time.Second, func() (bool, string) {
+		r, err := c.Run(context.Background(), run.ID)
+		return err == nil && r.Status == api.StatusRunning, fmt.Sprintf("the run is %s (%v)", r.Status, err)
+	})
+	stop()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the agent did not stop")
+	}
+	pg.mu.Lock()
+	defer pg.mu.Unlock()
+	for _, m := range pg.msgs {
+		if m.RunID == run.ID && m.Kind == notify.Interrupted {
+			return
+		}
+	}
+	st, err := agent.OpenStore(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	r, err := st.RunGet(context.Background(), run.ID)
+	t.Errorf("no interrupted notification for run %s (stored %s %q, %v); the notifier got %+v", run.ID, r.Status, r.Error, err, pg.msgs)
+}

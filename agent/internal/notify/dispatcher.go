@@ -40,6 +40,10 @@ type Config struct {
 	Attempts int
 	// Backoff is the wait before the first retry; it doubles. Default 2s.
 	Backoff time.Duration
+	// DrainTimeout bounds what Run does once its context is done: the
+	// events already published, the folded outcomes and the queued
+	// messages, each tried once. Default DefaultDrainTimeout.
+	DrainTimeout time.Duration
 	// BaseURL gives the agent's URL for links in messages (nil or "" for
 	// none); it is asked for each message, as the agent may listen only
 	// after the dispatcher is built.
@@ -49,6 +53,9 @@ type Config struct {
 
 // DefaultFoldWindow is Config.FoldWindow when none is given.
 const DefaultFoldWindow = 10 * time.Minute
+
+// DefaultDrainTimeout is Config.DrainTimeout when none is given.
+const DefaultDrainTimeout = 5 * time.Second
 
 // DefaultOn is what notifies when nothing is configured.
 var DefaultOn = []Kind{Failed, Interrupted, Timeout, Recovered}
@@ -66,6 +73,7 @@ type Dispatcher struct {
 	mu     sync.Mutex
 	folds  map[string]*fold // by rule + kind
 	health map[string]*ChannelStatus
+	drain  context.Context // set when Run drains: the deadline of the last sends
 }
 
 type delivery struct {
@@ -73,11 +81,12 @@ type delivery struct {
 }
 
 type fold struct {
-	until  time.Time
-	count  int // outcomes folded since the last message
-	since  time.Time
-	latest Message
-	timer  *time.Timer
+	channels []string
+	until    time.Time
+	count    int // outcomes folded since the last message
+	since    time.Time
+	latest   Message
+	timer    *time.Timer
 }
 
 // ChannelStatus is how a channel has fared.
@@ -111,6 +120,9 @@ func New(cfg Config) *Dispatcher {
 	}
 	if cfg.Backoff <= 0 {
 		cfg.Backoff = 2 * time.Second
+	}
+	if cfg.DrainTimeout <= 0 {
+		cfg.DrainTimeout = DefaultDrainTimeout
 	}
 	d := &Dispatcher{
 		cfg: cfg, log: cfg.Logger,
@@ -150,11 +162,17 @@ func (d *Dispatcher) Status() []ChannelStatus {
 	return out
 }
 
-// Run follows the events and sends messages until ctx is done.
+// Run follows the events and sends messages until ctx is done. Then it
+// drains, for DrainTimeout at most: it handles the events already
+// published (the runs a stopping agent records interrupted, when its
+// dispatcher stops after its runner), sends what is folded, and tries each
+// message still queued once.
 func (d *Dispatcher) Run(ctx context.Context) {
+	senders, stopSenders := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopSenders()
 	var wg sync.WaitGroup
 	for _, n := range d.cfg.Notifiers {
-		wg.Go(func() { d.sender(ctx, n) })
+		wg.Go(func() { d.sender(senders, n) })
 	}
 	ch, cancel := d.first, d.cancelFirst
 	for ctx.Err() == nil {
@@ -162,21 +180,58 @@ func (d *Dispatcher) Run(ctx context.Context) {
 			_, ch, _, cancel = d.cfg.Events.Subscribe(0)
 		}
 		d.follow(ctx, ch)
+		if ctx.Err() != nil {
+			break
+		}
 		cancel()
 		ch = nil
-		if ctx.Err() == nil {
-			d.log.Warn("notifications fell behind the event stream; some outcomes may not be notified")
-		}
+		d.log.Warn("notifications fell behind the event stream; some outcomes may not be notified")
 	}
+	drain, cancelDrain := context.WithTimeout(context.WithoutCancel(ctx), d.cfg.DrainTimeout)
+	defer cancelDrain()
 	if ch != nil {
-		cancel() // ctx was done before Run followed New's subscription
+		d.drainEvents(drain, ch)
+		cancel()
 	}
 	d.mu.Lock()
-	for _, f := range d.folds {
+	var folded []pendingFold
+	for key, f := range d.folds {
 		f.timer.Stop()
+		if f.count > 0 {
+			m := f.latest
+			m.Count, m.Since = f.count, f.since
+			folded = append(folded, pendingFold{m, f.channels})
+		}
+		delete(d.folds, key)
 	}
+	d.drain = drain
 	d.mu.Unlock()
+	for _, p := range folded {
+		d.enqueue(p.msg, p.channels)
+	}
+	stopSenders()
 	wg.Wait()
+}
+
+type pendingFold struct {
+	msg      Message
+	channels []string
+}
+
+// drainEvents handles the events ch already holds, without waiting for
+// more.
+func (d *Dispatcher) drainEvents(ctx context.Context, ch <-chan events.Event) {
+	for ctx.Err() == nil {
+		select {
+		case e, ok := <-ch:
+			if !ok {
+				return
+			}
+			d.take(ctx, e)
+		default:
+			return
+		}
+	}
 }
 
 func (d *Dispatcher) follow(ctx context.Context, ch <-chan events.Event) {
@@ -188,12 +243,17 @@ func (d *Dispatcher) follow(ctx context.Context, ch <-chan events.Event) {
 			if !ok {
 				return
 			}
-			// Each agent notifies about its own runs (and those it finds
-			// left by a dead agent), not about others' relayed to it.
-			if e.Type == api.EventRunFinished && e.Run != nil && e.Local() {
-				d.handle(ctx, *e.Run, e.Cause)
-			}
+			d.take(ctx, e)
 		}
+	}
+}
+
+// take handles a finished run's event. Each agent notifies about its own
+// runs (and those it finds left by a dead agent), not about others'
+// relayed to it.
+func (d *Dispatcher) take(ctx context.Context, e events.Event) {
+	if e.Type == api.EventRunFinished && e.Run != nil && e.Local() {
+		d.handle(ctx, *e.Run, e.Cause)
 	}
 }
 
@@ -298,7 +358,7 @@ func (d *Dispatcher) foldOrSend(m Message, channels []string) {
 	if f != nil {
 		f.timer.Stop()
 	}
-	f = &fold{until: now.Add(d.cfg.FoldWindow)}
+	f = &fold{channels: channels, until: now.Add(d.cfg.FoldWindow)}
 	f.timer = time.AfterFunc(d.cfg.FoldWindow, func() { d.windowEnded(key, channels) })
 	d.folds[key] = f
 	d.mu.Unlock()
@@ -371,14 +431,51 @@ func (d *Dispatcher) sender(ctx context.Context, n Notifier) {
 	for {
 		select {
 		case <-ctx.Done():
+			d.drainQueue(n, q, nil)
 			return
 		case dl := <-q:
+			if ctx.Err() != nil {
+				d.drainQueue(n, q, &dl)
+				return
+			}
 			err := d.send(ctx, n, dl.msg)
 			if ctx.Err() != nil {
+				// Cut short by the stop: it gets its one try with the rest.
+				d.drainQueue(n, q, &dl)
 				return
 			}
 			d.record(ctx, n.Name(), dl.msg, err)
 		}
+	}
+}
+
+// drainQueue tries first (when not nil) and each message left on a
+// channel's queue once, by the drain's deadline, as Run ends.
+func (d *Dispatcher) drainQueue(n Notifier, q chan delivery, first *delivery) {
+	d.mu.Lock()
+	ctx := d.drain
+	d.mu.Unlock()
+	if ctx == nil {
+		return
+	}
+	for ctx.Err() == nil {
+		var dl delivery
+		if first != nil {
+			dl, first = *first, nil
+		} else {
+			select {
+			case dl = <-q:
+			default:
+				return
+			}
+		}
+		sendCtx, cancel := context.WithTimeout(ctx, time.Minute)
+		err := scrub(n, n.Notify(sendCtx, dl.msg))
+		cancel()
+		if err != nil {
+			d.log.Warn("notification not sent as the agent stopped", "channel", n.Name(), "rule", dl.msg.Rule, "run", dl.msg.RunID, "err", err)
+		}
+		d.record(ctx, n.Name(), dl.msg, err)
 	}
 }
 

@@ -103,6 +103,7 @@ type env struct {
 	a, b   *recorder
 	disp   *notify.Dispatcher
 	logs   *lockedBuffer // the dispatcher's log
+	stop   func()        // ends the dispatcher's Run and waits for it
 }
 
 // lockedBuffer collects a log written from several goroutines.
@@ -153,12 +154,12 @@ func newEnvWith(t *testing.T, fold time.Duration, notifiers ...notify.Notifier) 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { e.disp.Run(ctx); close(done) }()
+	e.stop = func() { cancel(); <-done }
 	t.Cleanup(func() {
 		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer scancel()
 		_ = r.Shutdown(sctx)
-		cancel()
-		<-done
+		e.stop()
 	})
 	wait.For(t, 5*time.Second, func() (bool, string) {
 		return broker.Subscribers() > 0, "the dispatcher never subscribed to the events"
@@ -255,6 +256,26 @@ func TestRecoveryFlushesFoldedFailures(t *testing.T) {
 		msgs := e.a.waitN(t, 3)
 		if msgs[0].Count != 1 || msgs[1].Count != 1 || msgs[1].Kind != notify.Failed || msgs[2].Kind != notify.Recovered {
 			t.Errorf("messages = %+v; want failure, the folded one, recovery", msgs)
+		}
+	})
+}
+
+// When Run ends (the agent stops), what is folded is sent rather than
+// lost with the window's timer.
+func TestStoppingSendsWhatIsFolded(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, time.Hour)
+		r := e.rule(t, "flaky", store.NotifyPolicy{})
+		e.run(t, r, "fail")
+		e.run(t, r, "fail")
+		e.run(t, r, "fail")
+		e.a.waitN(t, 1)
+		synctest.Wait() // the later failures are folded, not sent
+		e.stop()
+		msgs := e.a.waitN(t, 2)
+		if msgs[1].Kind != notify.Failed || msgs[1].Count != 2 {
+			t.Errorf("message sent as the dispatcher stopped = %+v, want the 2 folded failures", msgs[1])
 		}
 	})
 }
