@@ -2,9 +2,8 @@ package agent
 
 import (
 	"context"
-	"fmt"
-	"strings"
 
+	"github.com/jobbridge/jobbridge/agent/internal/eventbridge"
 	"github.com/jobbridge/jobbridge/agent/internal/service"
 	"github.com/jobbridge/jobbridge/agent/internal/store"
 )
@@ -46,22 +45,10 @@ func checkRuleFor(mode string) func(store.Rule) []service.FieldProblem {
 		return nil
 	}
 	return func(r store.Rule) []service.FieldProblem {
-		const needs = "EventBridge rules (JOBBRIDGE_SCHEDULER=eventbridge) cannot express it; the scheduler backend (JOBBRIDGE_SCHEDULER=scheduler, EventBridge Scheduler) can"
+		const needs = " needs EventBridge Scheduler: EventBridge rules (JOBBRIDGE_SCHEDULER=eventbridge) run in UTC only, recur, and have no dates or window; the scheduler backend (JOBBRIDGE_SCHEDULER=scheduler, EventBridge Scheduler) has them"
 		var out []service.FieldProblem
-		if strings.HasPrefix(r.Schedule, "at(") {
-			out = append(out, service.FieldProblem{Field: "schedule", Reason: "a one-time at() schedule needs EventBridge Scheduler: " + needs})
-		}
-		if r.Timezone != "" && r.Timezone != "UTC" {
-			out = append(out, service.FieldProblem{Field: "timezone", Reason: fmt.Sprintf("%q needs EventBridge Scheduler: EventBridge rules run in UTC only; %s", r.Timezone, needs)})
-		}
-		if !r.StartDate.IsZero() {
-			out = append(out, service.FieldProblem{Field: "startDate", Reason: "a start date needs EventBridge Scheduler: " + needs})
-		}
-		if !r.EndDate.IsZero() {
-			out = append(out, service.FieldProblem{Field: "endDate", Reason: "an end date needs EventBridge Scheduler: " + needs})
-		}
-		if r.FlexibleWindow != 0 {
-			out = append(out, service.FieldProblem{Field: "flexibleWindow", Reason: "a flexible window needs EventBridge Scheduler: " + needs})
+		for _, p := range eventbridge.SchedulerOnlyParts(r) {
+			out = append(out, service.FieldProblem{Field: p.Field, Reason: p.What + needs})
 		}
 		return out
 	}

@@ -99,25 +99,44 @@ func (b *Backend) apiTarget(destinationARN string, transformer *types.InputTrans
 // same way.
 var errNeedsScheduler = errors.New("EventBridge rules cannot express it (they run in UTC, recur, and have no dates or window); run the scheduler backend (JOBBRIDGE_SCHEDULER=scheduler) or change the rule")
 
-// needsScheduler fails with errNeedsScheduler, naming the field, when r
+// SchedulerOnly is a part of a rule that only EventBridge Scheduler can
+// express: the rule's JSON field, and the part in words.
+type SchedulerOnly struct {
+	Field, What string
+}
+
+// SchedulerOnlyParts lists what of r scheduled EventBridge rules cannot
+// express (they run in UTC, recur, and have no dates or window). The rules
+// backend leaves such a rule out; in that mode the agent refuses to save
+// one.
+func SchedulerOnlyParts(r store.Rule) []SchedulerOnly {
+	var out []SchedulerOnly
+	if isAt(r.Schedule) {
+		out = append(out, SchedulerOnly{"schedule", "a one-time at() schedule"})
+	}
+	if zone := zoneOf(r); zone != "UTC" {
+		out = append(out, SchedulerOnly{"timezone", fmt.Sprintf("time zone %q", zone)})
+	}
+	if !r.StartDate.IsZero() {
+		out = append(out, SchedulerOnly{"startDate", "a start date"})
+	}
+	if !r.EndDate.IsZero() {
+		out = append(out, SchedulerOnly{"endDate", "an end date"})
+	}
+	if r.FlexibleWindow != 0 {
+		out = append(out, SchedulerOnly{"flexibleWindow", "a flexible window"})
+	}
+	return out
+}
+
+// needsScheduler fails with errNeedsScheduler, naming the part, when r
 // uses what only EventBridge Scheduler has.
 func needsScheduler(r store.Rule) error {
-	var what string
-	switch {
-	case isAt(r.Schedule):
-		what = "a one-time at() schedule"
-	case zoneOf(r) != "UTC":
-		what = "time zone " + r.Timezone
-	case !r.StartDate.IsZero():
-		what = "a start date"
-	case !r.EndDate.IsZero():
-		what = "an end date"
-	case r.FlexibleWindow != 0:
-		what = "a flexible window"
-	default:
+	parts := SchedulerOnlyParts(r)
+	if len(parts) == 0 {
 		return nil
 	}
-	return fmt.Errorf("rule %q has %s: %w", r.Name, what, errNeedsScheduler)
+	return fmt.Errorf("rule %q has %s: %w", r.Name, parts[0].What, errNeedsScheduler)
 }
 
 // put creates or replaces the EventBridge rule of r and its target, and
