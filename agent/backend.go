@@ -17,8 +17,10 @@ import (
 type Backend interface {
 	// Mode names the backend: "local", "eventbridge", "scheduler" or "off".
 	Mode() string
-	// RuleChanged is called after a rule was created or changed.
-	RuleChanged(ctx context.Context, rule store.Rule)
+	// RuleChanged is called after a rule was created or changed. It
+	// returns the sync state it recorded for the rule (pending, say), which
+	// the rule's answer shows; zero when the backend keeps none.
+	RuleChanged(ctx context.Context, rule store.Rule) store.Sync
 	// RuleDeleted is called after a rule was deleted.
 	RuleDeleted(ctx context.Context, rule store.Rule)
 	// Run runs the backend until ctx is done.
@@ -28,9 +30,9 @@ type Backend interface {
 // offBackend fires nothing: webhook and manual runs only.
 type offBackend struct{}
 
-func (offBackend) Mode() string                            { return SchedulerOff }
-func (offBackend) RuleChanged(context.Context, store.Rule) {}
-func (offBackend) RuleDeleted(context.Context, store.Rule) {}
+func (offBackend) Mode() string                                       { return SchedulerOff }
+func (offBackend) RuleChanged(context.Context, store.Rule) store.Sync { return store.Sync{} }
+func (offBackend) RuleDeleted(context.Context, store.Rule)            {}
 func (offBackend) Run(ctx context.Context) error {
 	<-ctx.Done()
 	return nil

@@ -87,10 +87,12 @@ func (b *Backend) Mode() string { return string(b.cfg.Mode) }
 // Settings returns the settings in use, defaults filled in.
 func (b *Backend) Settings() Settings { return b.cfg.Settings }
 
-// RuleChanged records the rule as pending and queues it; it never waits on AWS.
-func (b *Backend) RuleChanged(ctx context.Context, r store.Rule) {
-	b.setSync(ctx, r.Name, store.Sync{State: StatePending, ARN: r.Sync.ARN})
+// RuleChanged records the rule as pending, queues it and returns the
+// pending state; it never waits on AWS.
+func (b *Backend) RuleChanged(ctx context.Context, r store.Rule) store.Sync {
+	sync := b.setSync(ctx, r.Name, store.Sync{State: StatePending, ARN: r.Sync.ARN})
 	b.queue.add(r.Name, b.now())
+	return sync
 }
 
 // RuleDeleted records that the rule's EventBridge rule (or schedule) must go
@@ -312,9 +314,10 @@ func (b *Backend) resourceName(name string) string {
 }
 
 // setSync records a rule's sync state; a rule deleted meanwhile is fine.
-func (b *Backend) setSync(ctx context.Context, name string, s store.Sync) {
+func (b *Backend) setSync(ctx context.Context, name string, s store.Sync) store.Sync {
 	s.At = b.now().UTC()
 	if err := b.cfg.Store.RuleSetSync(ctx, name, s); err != nil && !errors.Is(err, store.ErrNotFound) {
 		b.log.Warn("eventbridge: recording the sync state failed", "rule", name, "state", s.State, "err", err)
 	}
+	return s
 }

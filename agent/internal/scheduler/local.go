@@ -348,7 +348,11 @@ func (s *Local) fire(ctx context.Context, rule string, at time.Time) {
 func (s *Local) Mode() string { return "local" }
 
 // RuleChanged tells the scheduler a rule changed: it re-reads the rules.
-func (s *Local) RuleChanged(context.Context, store.Rule) { s.Reload() }
+// It keeps no sync state.
+func (s *Local) RuleChanged(context.Context, store.Rule) store.Sync {
+	s.Reload()
+	return store.Sync{}
+}
 
 // RuleDeleted tells the scheduler a rule was deleted: it re-reads the rules.
 func (s *Local) RuleDeleted(context.Context, store.Rule) { s.Reload() }

@@ -288,16 +288,16 @@ func (s *Service) RuleDelete(ctx context.Context, actor, name string) error {
 // ruleSaved tells the runner, the backend and the watchers about r, and
 // returns r with the sync state the backend gave it: the EventBridge
 // backend records a saved rule as pending until AWS has it, and the
-// answer and the event say so.
+// answer and the event say so. (Not read back from the store: the
+// backend's worker may have synced the rule by then.)
 func (s *Service) ruleSaved(ctx context.Context, r store.Rule, t string) store.Rule {
 	if s.runner != nil {
 		s.runner.ForgetRule(r.Name)
 	}
 	if s.backend != nil {
-		s.backend.RuleChanged(ctx, r)
-		if got, err := s.store.RuleGet(ctx, r.Name); err == nil {
-			r.Sync = got.Sync
-		} // else deleted meanwhile, or the store failed: r as saved is the best we know
+		if sync := s.backend.RuleChanged(ctx, r); sync.State != "" {
+			r.Sync = sync
+		}
 	}
 	s.publishRule(t, r)
 	return r

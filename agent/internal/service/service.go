@@ -21,7 +21,9 @@ import (
 
 // Backend is told about rule changes after they are stored.
 type Backend interface {
-	RuleChanged(ctx context.Context, rule store.Rule)
+	// RuleChanged returns the sync state it recorded for the rule, zero
+	// when it keeps none.
+	RuleChanged(ctx context.Context, rule store.Rule) store.Sync
 	RuleDeleted(ctx context.Context, rule store.Rule)
 }
 
