@@ -18,10 +18,14 @@ const (
 	NotifyInterrupted NotifyKind = "interrupted"
 	NotifyTimeout     NotifyKind = "timeout"
 	NotifyRecovered   NotifyKind = "recovered" // the first success after a failure of the same rule
+	NotifyMissed      NotifyKind = "missed"    // an expected fire did not come (the dead-man's switch)
+	NotifySlow        NotifyKind = "slow"      // a run went on past its rule's warnAfter
 )
 
 // NotifyKinds lists every kind.
-var NotifyKinds = []NotifyKind{NotifyFailed, NotifyCancelled, NotifyInterrupted, NotifyTimeout, NotifyRecovered}
+var NotifyKinds = []NotifyKind{
+	NotifyFailed, NotifyCancelled, NotifyInterrupted, NotifyTimeout, NotifyRecovered, NotifyMissed, NotifySlow,
+}
 
 // NotifyNone is the word that, alone in a rule's notify.on, turns its
 // notifications off.

@@ -16,7 +16,7 @@ func TestParseNotifyKinds(t *testing.T) {
 		t.Errorf("ParseNotifyKinds(\"\") = %v, %v, want none", got, err)
 	}
 	_, err = api.ParseNotifyKinds("failed,Exploded")
-	if want := `"Exploded" is not one of failed, cancelled, interrupted, timeout, recovered`; err == nil || err.Error() != want {
+	if want := `"Exploded" is not one of failed, cancelled, interrupted, timeout, recovered, missed, slow`; err == nil || err.Error() != want {
 		t.Errorf("ParseNotifyKinds with an unknown kind: %v, want %q", err, want)
 	}
 }

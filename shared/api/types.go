@@ -56,10 +56,11 @@ type RuleInput struct {
 	Description string            `json:"description,omitempty"`
 	// Timeout is a Go duration ("30m"); empty for none.
 	Timeout string `json:"timeout,omitempty"`
-	// Overlap is "allow" (the default) or "skip".
+	// Overlap is "allow" (the default), "skip" or "queue".
 	Overlap Overlap `json:"overlap,omitempty"`
 	// Notify is the rule's own choice of notifications.
 	Notify *NotifyPolicy `json:"notify,omitempty"`
+	RunPolicy
 }
 
 // Rule is a stored rule with what the agent derives from it. Secret
@@ -80,8 +81,9 @@ type Rule struct {
 	Timeout        string            `json:"timeout"`
 	Overlap        Overlap           `json:"overlap"`
 	Notify         NotifyPolicy      `json:"notify"`
-	CreatedAt      time.Time         `json:"createdAt"`
-	UpdatedAt      time.Time         `json:"updatedAt"`
+	RunPolicy
+	CreatedAt time.Time `json:"createdAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
 
 	// NextFireTimes are the next (up to 5) fire times in UTC, honouring
 	// the zone, the dates and at(); empty when the rule is disabled or
@@ -101,6 +103,28 @@ type Rule struct {
 	ScheduleText string      `json:"scheduleText"`
 	LastRun      *RunSummary `json:"lastRun,omitempty"`
 	Sync         Sync        `json:"sync"`
+	// MissedFire, when set, is the fire time the dead-man's switch expected
+	// and that has not come (a run "missed" records it); it clears when a
+	// fire of the rule arrives.
+	MissedFire *time.Time `json:"missedFire,omitempty"`
+}
+
+// RunPolicy is how a rule's runs are kept reliable (shared by RuleInput
+// and Rule). Durations are Go durations ("90s"); empty means none.
+type RunPolicy struct {
+	// Retry retries failed and timed-out runs; nil for no retry.
+	Retry *RetryPolicy `json:"retry,omitempty"`
+	// CatchUp says which fires missed while no agent ran the local
+	// scheduler are run when one is back: "none" (the default), "latest"
+	// or "all", those inside CatchUpWindow (default 1h).
+	CatchUp       CatchUp `json:"catchUp,omitempty"`
+	CatchUpWindow string  `json:"catchUpWindow,omitempty"`
+	// MaxLateness: a delivery from EventBridge whose fire time is older
+	// than this is recorded skipped ("late") and not run.
+	MaxLateness string `json:"maxLateness,omitempty"`
+	// WarnAfter: a run still going this long after it started notifies
+	// once ("slow") and is flagged; the timeout still ends it.
+	WarnAfter string `json:"warnAfter,omitempty"`
 }
 
 // Sync is a rule's state in the scheduler backend.
@@ -141,10 +165,23 @@ type Run struct {
 	Error        string            `json:"error,omitempty"`
 	Progress     Progress          `json:"progress"`
 	Node         string            `json:"node"`
+	// Attempt is 1 for a first run and n+1 for its n-th retry; RetryOf
+	// is the first run's id on a retry.
+	Attempt int    `json:"attempt"`
+	RetryOf string `json:"retryOf,omitempty"`
+	// NotBefore is when a queued retry may start.
+	NotBefore *time.Time `json:"notBefore,omitempty"`
+	// Slow says the run has gone on longer than its rule's warnAfter.
+	Slow bool `json:"slow,omitempty"`
+	// Attempts is the run's whole series, first run and retries, oldest
+	// first (GET /runs/{id} only, and only for a series of more than one).
+	Attempts []RunSummary `json:"attempts,omitempty"`
 }
 
 // RunQuery filters GET /runs. Zero fields select everything.
 type RunQuery struct {
+	// Series selects a run and its retries: the first run's id.
+	Series   string
 	Statuses []RunStatus
 	Job      string
 	Rule     string
@@ -167,6 +204,21 @@ type LogLine struct {
 // that replace the rule's (or the restarted run's) for this run.
 type RunParams struct {
 	Parameters map[string]string `json:"parameters,omitempty"`
+	// Force starts the run while maintenance is on.
+	Force bool `json:"force,omitempty"`
+}
+
+// Maintenance is GET and PUT /maintenance. While On, scheduled fires and
+// deliveries are recorded skipped (reason: maintenance), manual runs need
+// force, queued runs wait, and running runs go on. It ends by itself at
+// Until, when given.
+type Maintenance struct {
+	On     bool       `json:"on"`
+	Until  *time.Time `json:"until,omitempty"`
+	Reason string     `json:"reason,omitempty"`
+	// By and Since say who turned it on and when (answers only).
+	By    string     `json:"by,omitempty"`
+	Since *time.Time `json:"since,omitempty"`
 }
 
 // CancelRequest is the optional body of POST /runs/{id}/cancel.
@@ -186,6 +238,11 @@ type Status struct {
 	Runs      map[RunStatus]int64 `json:"runs"`
 	Sync      SyncSummary         `json:"sync"`
 	Webhook   bool                `json:"webhook"`
+	// Maintenance is the maintenance mode, when on.
+	Maintenance *Maintenance `json:"maintenance,omitempty"`
+	// Missing counts enabled rules whose expected fire has not come
+	// (the dead-man's switch).
+	Missing int `json:"missing"`
 	// Notifications is each notification channel's health.
 	Notifications []ChannelStatus `json:"notifications"`
 	// Role is what the caller's token may do.
@@ -281,19 +338,28 @@ type Event struct {
 	Log *LogLine `json:"log,omitempty"`
 	// Rule is the rule after a rule.created or rule.changed event.
 	Rule *Rule `json:"rule,omitempty"`
+	// Maintenance is the mode after a maintenance event.
+	Maintenance *Maintenance `json:"maintenance,omitempty"`
 }
 
 // The event types of GET /events.
 const (
+	EventRunQueued     = "run.queued"
 	EventRunStarted    = "run.started"
 	EventRunSkipped    = "run.skipped"
 	EventRunProgress   = "run.progress"
 	EventRunLog        = "run.log"
 	EventRunCancelling = "run.cancelling"
 	EventRunFinished   = "run.finished"
-	EventRuleCreated   = "rule.created"
-	EventRuleChanged   = "rule.changed"
-	EventRuleDeleted   = "rule.deleted"
+	// EventRunSlow: a run went on past its rule's warnAfter.
+	EventRunSlow = "run.slow"
+	// EventRunMissed: an expected fire did not come (a run "missed").
+	EventRunMissed = "run.missed"
+	// EventMaintenance: maintenance mode changed (Maintenance is set).
+	EventMaintenance = "maintenance"
+	EventRuleCreated = "rule.created"
+	EventRuleChanged = "rule.changed"
+	EventRuleDeleted = "rule.deleted"
 	// EventReset tells a client that events were lost (its Last-Event-ID
 	// is older than the agent remembers, or the agent restarted): it should
 	// reload what it shows.
@@ -302,6 +368,7 @@ const (
 
 // EventTypes are the event types of GET /events, in the order above.
 var EventTypes = []string{
-	EventRunStarted, EventRunSkipped, EventRunProgress, EventRunLog, EventRunCancelling, EventRunFinished,
-	EventRuleCreated, EventRuleChanged, EventRuleDeleted, EventReset,
+	EventRunQueued, EventRunStarted, EventRunSkipped, EventRunProgress, EventRunLog, EventRunCancelling,
+	EventRunFinished, EventRunSlow, EventRunMissed, EventRuleCreated, EventRuleChanged, EventRuleDeleted,
+	EventMaintenance, EventReset,
 }

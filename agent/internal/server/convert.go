@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/jobbridge/jobbridge/agent/internal/events"
+	"github.com/jobbridge/jobbridge/agent/internal/service"
 	"github.com/jobbridge/jobbridge/agent/internal/store"
 	"github.com/jobbridge/jobbridge/jobs"
 	"github.com/jobbridge/jobbridge/shared/api"
@@ -33,6 +34,8 @@ func apiRun(r store.Run) api.Run {
 		ScheduledAt: timePtr(r.ScheduledAt), CreatedAt: r.CreatedAt.UTC(),
 		StartedAt: timePtr(r.StartedAt), FinishedAt: timePtr(r.FinishedAt),
 		Error: r.Error, Progress: r.Progress, Node: r.Node,
+		Attempt: max(r.Attempt, 1), RetryOf: r.RetryOf, NotBefore: timePtr(r.NotBefore),
+		Slow: r.Slow(time.Now()),
 	}
 }
 
@@ -89,6 +92,7 @@ func apiRule(r store.Rule, v ruleView) api.Rule {
 	if out.Overlap == "" {
 		out.Overlap = api.OverlapAllow
 	}
+	out.RunPolicy = service.PolicyToAPI(r.Policy)
 	if r.Timeout > 0 {
 		out.Timeout = r.Timeout.String()
 	}

@@ -47,8 +47,9 @@ func (s *Service) ruleFromInput(name string, in api.RuleInput, existing *store.R
 		r.Overlap = api.OverlapAllow
 	}
 	if !r.Overlap.Valid() {
-		verr.add("body.overlap", "%q is not allow or skip", in.Overlap)
+		verr.add("body.overlap", "%q is not allow, skip or queue", in.Overlap)
 	}
+	r.Policy = policyFromInput(in.RunPolicy, verr)
 	s.scheduleFromInput(in, &r, verr)
 	if in.Timeout != "" {
 		d, err := time.ParseDuration(in.Timeout)

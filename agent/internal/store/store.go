@@ -58,7 +58,8 @@ type Store interface {
 	// of the previous page, so pages stay correct while new runs arrive.
 	RunList(ctx context.Context, f RunFilter) (runs []Run, nextCursor string, err error)
 	// RunSetCancelling moves an active run to cancelling and records who
-	// asked and why. ErrConflict if the run has finished.
+	// asked and why; a queued run, which has no job to stop, it finishes
+	// cancelled at once. ErrConflict if the run has finished.
 	RunSetCancelling(ctx context.Context, id, by, reason string) (Run, error)
 	// RunSetProgress records a job's progress report on an active run (or
 	// one presumed interrupted, whose agent may well be running it).
@@ -91,6 +92,21 @@ type Store interface {
 	// RunPrune deletes finished runs created before the given time, with
 	// their log lines and delivery records, and says how many runs went.
 	RunPrune(ctx context.Context, before time.Time) (int64, error)
+
+	// RunClaim starts queued runs that may start now, oldest first: their
+	// NotBefore has passed, no run of their rule is active or queued
+	// before them if they are Serial, and their job's limit has room. Each
+	// becomes running on p.Node with StartedAt now, and is returned. Agents
+	// claiming at once never claim one run twice nor overfill a limit.
+	RunClaim(ctx context.Context, p RunClaimParams) ([]Run, error)
+	// RunFiresBetween lists the scheduled fires (runs with a ScheduledAt,
+	// whatever their state) with from <= ScheduledAt < to.
+	RunFiresBetween(ctx context.Context, from, to time.Time) ([]FireSeen, error)
+
+	// MaintenanceGet returns the maintenance mode (off if never set).
+	MaintenanceGet(ctx context.Context) (Maintenance, error)
+	// MaintenanceSet records the maintenance mode.
+	MaintenanceSet(ctx context.Context, m Maintenance) error
 
 	// RunLogAppend stores log lines of a run; each gets the next sequence
 	// number of that run, starting at 1.
@@ -242,9 +258,47 @@ type Rule struct {
 	Timeout        time.Duration // 0: none
 	Overlap        api.Overlap
 	Notify         NotifyPolicy
-	Sync           Sync
-	CreatedAt      time.Time // also the anchor of rate() schedules
-	UpdatedAt      time.Time
+	// Policy is how the rule's runs are kept reliable (issue 16).
+	Policy    RunPolicy
+	Sync      Sync
+	CreatedAt time.Time // also the anchor of rate() schedules
+	UpdatedAt time.Time
+}
+
+// RunPolicy is what a rule asks of its runs beyond running them: retries,
+// catch-up after downtime, a bound on late deliveries and a slow-run
+// warning. It is stored with the rule as one JSON document; durations are
+// nanoseconds there. The zero value asks for nothing.
+type RunPolicy struct {
+	Retry *RetryPolicy `json:"retry,omitempty"`
+	// CatchUp is api.CatchUpNone, Latest or All ("" is none); the fires
+	// inside CatchUpWindow are caught up.
+	CatchUp       api.CatchUp   `json:"catchUp,omitempty"`
+	CatchUpWindow time.Duration `json:"catchUpWindow,omitempty"`
+	// MaxLateness: 0 for no bound.
+	MaxLateness time.Duration `json:"maxLateness,omitempty"`
+	// WarnAfter: 0 for no warning.
+	WarnAfter time.Duration `json:"warnAfter,omitempty"`
+}
+
+// RetryPolicy retries a failed or timed-out run Attempts more times: the
+// n-th retry waits Backoff·2^(n-1), at most MaxBackoff, less a random part
+// of Jitter (0–1) of it.
+type RetryPolicy struct {
+	Attempts   int           `json:"attempts"`
+	Backoff    time.Duration `json:"backoff,omitempty"`
+	MaxBackoff time.Duration `json:"maxBackoff,omitempty"`
+	Jitter     float64       `json:"jitter,omitempty"`
+}
+
+// Maintenance is the agent's (on PostgreSQL: the cluster's) maintenance
+// mode. The zero value is off.
+type Maintenance struct {
+	On     bool      `json:"on"`
+	Until  time.Time `json:"until,omitzero"` // zero: until turned off
+	Reason string    `json:"reason,omitempty"`
+	By     string    `json:"by,omitempty"`
+	Since  time.Time `json:"since,omitzero"`
 }
 
 // Run is one execution of a job. Its JSON form is how agents relay runs to
@@ -269,6 +323,23 @@ type Run struct {
 	FinishedAt   time.Time         `json:"finishedAt,omitzero"` // zero while active
 	Error        string            `json:"error,omitempty"`
 	Progress     api.Progress      `json:"progress,omitzero"`
+	// Attempt is 1 for a first run, n+1 for its n-th retry (0 is read as
+	// 1); RetryOf is the first run's id on a retry.
+	Attempt int    `json:"attempt,omitempty"`
+	RetryOf string `json:"retryOf,omitempty"`
+	// NotBefore is when a queued run may start (zero: at once).
+	NotBefore time.Time `json:"notBefore,omitzero"`
+	// Serial says a queued run waits until no other run of its rule is
+	// active or queued before it (the rule's overlap was "queue").
+	Serial bool `json:"serial,omitempty"`
+	// WarnAfter is the rule's warnAfter when the run was created: past it
+	// the running run is slow.
+	WarnAfter time.Duration `json:"warnAfter,omitempty"`
+}
+
+// Slow reports whether the run, at now, has gone on past its WarnAfter.
+func (r Run) Slow(now time.Time) bool {
+	return r.Status.Active() && r.WarnAfter > 0 && !r.StartedAt.IsZero() && now.Sub(r.StartedAt) > r.WarnAfter
 }
 
 // RunProcess is a process group a run's job started, as recorded with the
@@ -290,11 +361,32 @@ type RunProcess struct {
 	Tag string
 }
 
-// RunCreateParams is what RunCreate needs. Status is running, or skipped for
-// a run recorded only to say a fire was not run.
+// RunCreateParams is what RunCreate needs. Status is running; skipped or
+// missed for a run recorded only to say a fire was not run; or queued for a
+// run that is to start later (a retry with NotBefore).
 type RunCreateParams struct {
 	Run          Run
 	SkipIfActive bool
+	// QueueIfActive (overlap "queue") records a running run queued, and
+	// Serial, when another run of the same rule is active or queued.
+	QueueIfActive bool
+	// JobLimit, when positive, is the most runs of the job active at once
+	// across all agents: a running run beyond it, or behind an earlier
+	// queued run of the job, is recorded queued.
+	JobLimit int
+}
+
+// RunClaimParams selects queued runs to start on Node (see RunClaim).
+type RunClaimParams struct {
+	Node string
+	Now  time.Time
+	// JobLimits bounds the active runs per job, across all agents.
+	JobLimits map[string]int
+	// Triggers, when not empty, restricts the claim to runs of these
+	// triggers (maintenance lets only operators' runs start).
+	Triggers []api.Trigger
+	// Max is how many runs to claim at most (default 100).
+	Max int
 }
 
 // RunFinishParams records the end of a run.
@@ -314,10 +406,23 @@ type RunFinishParams struct {
 	// stored when the finish is refused.
 	Log      []LogLine
 	Progress *api.Progress
+	// Then, when set, is a run created in the same transaction as the
+	// finish, and only if the finish is recorded: the retry of a failed
+	// run, queued with its NotBefore. Its id is set by the store.
+	Then *Run
+}
+
+// FireSeen is a fire of a rule the store has a run for (see
+// RunFiresBetween).
+type FireSeen struct {
+	Rule        string
+	ScheduledAt time.Time
 }
 
 // RunFilter selects runs. Zero fields select everything.
 type RunFilter struct {
+	// Series selects the run with this id and its retries.
+	Series   string
 	Statuses []api.RunStatus
 	Job      string
 	Rule     string

@@ -13,12 +13,13 @@ import (
 
 const ruleColumns = `name, job, schedule, enabled, parameters, description, timeout_ns, overlap,
 	sync_state, sync_error, sync_arn, sync_at, created_at, updated_at, notify,
-	timezone, start_date, end_date, flexible_window_ns`
+	timezone, start_date, end_date, flexible_window_ns, policy`
 
 func scanRule(row interface{ Scan(...any) error }) (store.Rule, error) {
 	var (
 		r               store.Rule
 		params, notify  string
+		policy          string
 		timeout         int64
 		overlap         string
 		syncAt          sql.NullInt64
@@ -28,8 +29,11 @@ func scanRule(row interface{ Scan(...any) error }) (store.Rule, error) {
 	)
 	err := row.Scan(&r.Name, &r.Job, &r.Schedule, &r.Enabled, &params, &r.Description, &timeout, &overlap,
 		&r.Sync.State, &r.Sync.Error, &r.Sync.ARN, &syncAt, &created, &update, &notify,
-		&r.Timezone, &start, &end, &window)
+		&r.Timezone, &start, &end, &window, &policy)
 	if err != nil {
+		return r, err
+	}
+	if r.Policy, err = storeutil.UnmarshalPolicy(policy); err != nil {
 		return r, err
 	}
 	if r.Parameters, err = storeutil.UnmarshalParams(params); err != nil {
@@ -60,11 +64,15 @@ func (s *Store) RuleCreate(ctx context.Context, r store.Rule) (store.Rule, error
 	if err != nil {
 		return store.Rule{}, fmt.Errorf("create rule %q: %w", r.Name, err)
 	}
+	policy, err := storeutil.MarshalPolicy(r.Policy)
+	if err != nil {
+		return store.Rule{}, fmt.Errorf("create rule %q: %w", r.Name, err)
+	}
 	_, err = s.w.ExecContext(ctx, `INSERT INTO rules (`+ruleColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`,
 		r.Name, r.Job, r.Schedule, r.Enabled, params, r.Description, int64(r.Timeout), string(r.Overlap),
 		r.Sync.State, r.Sync.Error, r.Sync.ARN, nullMicros(r.Sync.At), micros(r.CreatedAt), micros(r.UpdatedAt), notify,
-		r.Timezone, nullMicros(r.StartDate), nullMicros(r.EndDate), int64(r.FlexibleWindow))
+		r.Timezone, nullMicros(r.StartDate), nullMicros(r.EndDate), int64(r.FlexibleWindow), policy)
 	if err != nil {
 		return store.Rule{}, dbErr(err, "create rule %q", r.Name)
 	}
@@ -113,14 +121,18 @@ func (s *Store) RuleUpdate(ctx context.Context, r store.Rule) (store.Rule, error
 	if err != nil {
 		return store.Rule{}, fmt.Errorf("update rule %q: %w", r.Name, err)
 	}
+	policy, err := storeutil.MarshalPolicy(r.Policy)
+	if err != nil {
+		return store.Rule{}, fmt.Errorf("update rule %q: %w", r.Name, err)
+	}
 	row := s.w.QueryRowContext(ctx, `UPDATE rules SET job = $2, schedule = $3, enabled = $4, parameters = $5,
 		description = $6, timeout_ns = $7, overlap = $8, sync_state = $9, sync_error = $10, sync_arn = $11,
 		sync_at = $12, updated_at = $13, notify = $14, timezone = $15, start_date = $16, end_date = $17,
-		flexible_window_ns = $18
+		flexible_window_ns = $18, policy = $19
 		WHERE name = $1 RETURNING `+ruleColumns,
 		r.Name, r.Job, r.Schedule, r.Enabled, params, r.Description, int64(r.Timeout), string(r.Overlap),
 		r.Sync.State, r.Sync.Error, r.Sync.ARN, nullMicros(r.Sync.At), micros(r.UpdatedAt), notify,
-		r.Timezone, nullMicros(r.StartDate), nullMicros(r.EndDate), int64(r.FlexibleWindow))
+		r.Timezone, nullMicros(r.StartDate), nullMicros(r.EndDate), int64(r.FlexibleWindow), policy)
 	got, err := scanRule(row)
 	if err != nil {
 		return store.Rule{}, dbErr(err, "update rule %q", r.Name)

@@ -30,9 +30,13 @@ func fullRule(name string) store.Rule {
 		Timeout:     90*time.Second + 1,
 		Overlap:     api.OverlapSkip,
 		Notify:      store.NotifyPolicy{On: []string{"failed", "recovered"}, Channels: []string{"email"}},
-		Sync:        store.Sync{State: "synced", ARN: "arn:aws:events:eu-west-1:1:rule/x", At: oddTime(time.Hour)},
-		CreatedAt:   oddTime(0),
-		UpdatedAt:   oddTime(time.Minute),
+		Policy: store.RunPolicy{
+			Retry:   &store.RetryPolicy{Attempts: 3, Backoff: 10*time.Second + 1, MaxBackoff: time.Hour, Jitter: 0.25},
+			CatchUp: api.CatchUpAll, CatchUpWindow: 6 * time.Hour, MaxLateness: 30 * time.Minute, WarnAfter: time.Minute + 1,
+		},
+		Sync:      store.Sync{State: "synced", ARN: "arn:aws:events:eu-west-1:1:rule/x", At: oddTime(time.Hour)},
+		CreatedAt: oddTime(0),
+		UpdatedAt: oddTime(time.Minute),
 	}
 }
 
@@ -84,8 +88,31 @@ func testRules(t *testing.T, setup func(*testing.T) store.Store) {
 			t.Errorf("times default to now: got created %v updated %v", got.CreatedAt, got.UpdatedAt)
 		}
 		if got.Parameters == nil || len(got.Parameters) != 0 || got.Enabled || !got.Sync.At.IsZero() ||
-			got.Timezone != "UTC" || !got.StartDate.IsZero() || !got.EndDate.IsZero() || got.FlexibleWindow != 0 {
+			got.Timezone != "UTC" || !got.StartDate.IsZero() || !got.EndDate.IsZero() || got.FlexibleWindow != 0 ||
+			!reflect.DeepEqual(got.Policy, store.RunPolicy{}) {
 			t.Errorf("empty fields read back empty: got %+v", got)
+		}
+	})
+	t.Run("Maintenance", func(t *testing.T) {
+		t.Parallel()
+		s := setup(t)
+		got, err := s.MaintenanceGet(t.Context())
+		must(t, err, "get maintenance before any")
+		if got != (store.Maintenance{}) {
+			t.Fatalf("maintenance never set reads %+v, want off", got)
+		}
+		on := store.Maintenance{On: true, Until: oddTime(time.Hour), Reason: "db upgrade ✓", By: "alice", Since: oddTime(0)}
+		must(t, s.MaintenanceSet(t.Context(), on), "set maintenance on")
+		got, err = s.MaintenanceGet(t.Context())
+		must(t, err, "get maintenance")
+		want := on
+		want.Until, want.Since = stored(on.Until), stored(on.Since)
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("maintenance read back\n got %+v\nwant %+v", got, want)
+		}
+		must(t, s.MaintenanceSet(t.Context(), store.Maintenance{}), "set maintenance off")
+		if got, err = s.MaintenanceGet(t.Context()); err != nil || got.On {
+			t.Fatalf("maintenance after off: %+v, %v", got, err)
 		}
 	})
 	t.Run("CreateTakenName", func(t *testing.T) {

@@ -111,6 +111,27 @@ func UnmarshalNotify(s string) (store.NotifyPolicy, error) {
 	return p, nil
 }
 
+// MarshalPolicy encodes a rule's run policy as JSON ("{}" for none).
+func MarshalPolicy(p store.RunPolicy) (string, error) {
+	b, err := json.Marshal(p)
+	if err != nil {
+		return "", fmt.Errorf("encode run policy: %w", err)
+	}
+	return string(b), nil
+}
+
+// UnmarshalPolicy decodes what MarshalPolicy encoded.
+func UnmarshalPolicy(s string) (store.RunPolicy, error) {
+	var p store.RunPolicy
+	if s == "" {
+		return p, nil
+	}
+	if err := json.Unmarshal([]byte(s), &p); err != nil {
+		return p, fmt.Errorf("decode run policy: %w", err)
+	}
+	return p, nil
+}
+
 // NewID returns a new UUIDv7 as a string: ids sort by creation.
 func NewID() (string, error) {
 	id, err := uuid.NewV7()
@@ -345,4 +366,26 @@ func RewriteParams(rules []store.Rule, fn func(store.Rule) (map[string]string, b
 		n++
 	}
 	return n, nil
+}
+
+// MaintenanceKey names the maintenance mode's row in the meta table.
+const MaintenanceKey = "maintenance"
+
+// MarshalMaintenance encodes the maintenance mode for the meta table.
+func MarshalMaintenance(m store.Maintenance) (string, error) {
+	m.Until, m.Since = Time(m.Until), Time(m.Since)
+	b, err := json.Marshal(m)
+	if err != nil {
+		return "", fmt.Errorf("encode maintenance mode: %w", err)
+	}
+	return string(b), nil
+}
+
+// UnmarshalMaintenance decodes what MarshalMaintenance encoded.
+func UnmarshalMaintenance(s string) (store.Maintenance, error) {
+	var m store.Maintenance
+	if err := json.Unmarshal([]byte(s), &m); err != nil {
+		return m, fmt.Errorf("decode maintenance mode: %w", err)
+	}
+	return m, nil
 }

@@ -1,0 +1,35 @@
+package sqlite
+
+import (
+	"context"
+	"errors"
+
+	"github.com/jobbridge/jobbridge/agent/internal/store"
+	"github.com/jobbridge/jobbridge/agent/internal/store/internal/storeutil"
+)
+
+// MaintenanceGet returns the maintenance mode; off if it was never set.
+func (s *Store) MaintenanceGet(ctx context.Context) (store.Maintenance, error) {
+	v, err := s.MetaGet(ctx, storeutil.MaintenanceKey)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Maintenance{}, nil
+	}
+	if err != nil {
+		return store.Maintenance{}, err
+	}
+	return storeutil.UnmarshalMaintenance(v)
+}
+
+// MaintenanceSet records the maintenance mode.
+func (s *Store) MaintenanceSet(ctx context.Context, m store.Maintenance) error {
+	v, err := storeutil.MarshalMaintenance(m)
+	if err != nil {
+		return err
+	}
+	_, err = s.w.ExecContext(ctx, `INSERT INTO meta (name, value) VALUES ($1, $2)
+		ON CONFLICT (name) DO UPDATE SET value = excluded.value`, storeutil.MaintenanceKey, v)
+	if err != nil {
+		return dbErr(err, "record maintenance mode")
+	}
+	return nil
+}
