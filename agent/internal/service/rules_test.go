@@ -75,7 +75,7 @@ func TestRuleNotifyKindsAreTheSharedOnes(t *testing.T) {
 	}
 	got := check("failed", "succeeded", "none")
 	want := []api.ErrorDetail{
-		{Location: "body.notify.on[1]", Message: `"succeeded" is not one of failed, cancelled, interrupted, timeout, recovered or none`},
+		{Location: "body.notify.on[1]", Message: `"succeeded" is not one of failed, cancelled, interrupted, timeout, recovered, missed, slow or none`},
 		{Location: "body.notify.on[2]", Message: `"none" must be alone`},
 	}
 	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] {
