@@ -66,6 +66,30 @@ func testRuns(t *testing.T, setup func(*testing.T) store.Store) {
 		wantRun(t, got, want, "RunCreate's answer")
 		wantRun(t, getRun(t, s, in.ID), want, "RunGet after RunCreate")
 	})
+	t.Run("FiresBetween", func(t *testing.T) {
+		t.Parallel()
+		s := setup(t)
+		base := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
+		for i, rule := range []string{"a", "b", "a", "c"} {
+			in := newRun(rule)
+			in.ScheduledAt = base.Add(time.Duration(i) * time.Minute)
+			if rule == "c" {
+				in.Status, in.Error = api.StatusSkipped, "skipped: the rule is disabled"
+			}
+			create(t, s, in)
+		}
+		create(t, s, newRun("manual")) // no fire time: not a fire
+		got, err := s.RunFiresBetween(t.Context(), base.Add(time.Minute), base.Add(4*time.Minute))
+		must(t, err, "list fires")
+		want := []store.FireSeen{
+			{Rule: "b", ScheduledAt: base.Add(time.Minute)},
+			{Rule: "a", ScheduledAt: base.Add(2 * time.Minute)},
+			{Rule: "c", ScheduledAt: base.Add(3 * time.Minute)},
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("fires in [10:01, 10:04):\n got %+v\nwant %+v", got, want)
+		}
+	})
 	t.Run("CreateSkippedByCaller", func(t *testing.T) {
 		t.Parallel()
 		s := setup(t)
