@@ -49,7 +49,8 @@ type Config struct {
 	// Leader, when set, says whether this agent records the automatic end
 	// (several agents on PostgreSQL: one does). nil: this agent does.
 	Leader func(ctx context.Context) (bool, error)
-	// Now is the clock. Default time.Now.
+	// Now is the clock end times are compared with. Default time.Now.
+	// (How old a read is, is real time.)
 	Now func() time.Time
 }
 
@@ -99,7 +100,7 @@ func Effective(m store.Maintenance, now time.Time) store.Maintenance {
 // memory is older than the TTL.
 func (s *Switch) Get(ctx context.Context) (store.Maintenance, error) {
 	s.mu.Lock()
-	fresh := !s.readAt.IsZero() && s.cfg.Now().Sub(s.readAt) < s.cfg.TTL
+	fresh := !s.readAt.IsZero() && time.Since(s.readAt) < s.cfg.TTL
 	cur, gen := s.cur, s.gen
 	s.mu.Unlock()
 	if !fresh {
@@ -131,7 +132,7 @@ func (s *Switch) Active(ctx context.Context) (on bool, reason string) {
 // than the TTL (one caller refreshes; the others take what is known).
 func (s *Switch) cached() store.Maintenance {
 	s.mu.Lock()
-	stale := s.readAt.IsZero() || s.cfg.Now().Sub(s.readAt) >= s.cfg.TTL
+	stale := s.readAt.IsZero() || time.Since(s.readAt) >= s.cfg.TTL
 	if !stale || s.refreshing {
 		cur := s.cur
 		s.mu.Unlock()
@@ -165,7 +166,7 @@ func (s *Switch) read(m store.Maintenance, gen uint64) store.Maintenance {
 		return s.cur
 	}
 	changed := !same(s.cur, m)
-	s.cur, s.readAt = m, s.cfg.Now()
+	s.cur, s.readAt = m, time.Now()
 	s.mu.Unlock()
 	if changed {
 		s.wake()
@@ -178,7 +179,7 @@ func (s *Switch) read(m store.Maintenance, gen uint64) store.Maintenance {
 func (s *Switch) remember(m store.Maintenance) {
 	s.mu.Lock()
 	s.gen++
-	s.cur, s.readAt = m, s.cfg.Now()
+	s.cur, s.readAt = m, time.Now()
 	s.mu.Unlock()
 	s.wake()
 }
@@ -250,7 +251,7 @@ func (s *Switch) Run(ctx context.Context) {
 				handled, retry = cur.Until, 0
 			}
 		}
-		if s.cfg.Now().Sub(s.readAtTime()) >= s.cfg.Resync {
+		if time.Since(s.readAtTime()) >= s.cfg.Resync {
 			s.cached()
 		}
 	}

@@ -46,13 +46,17 @@ type catchUpEnv struct {
 	runner *runner.Runner
 }
 
-func newCatchUpEnv(t *testing.T, s store.Store) *catchUpEnv {
+func newCatchUpEnv(t *testing.T, s store.Store, tweak ...func(*runner.Config)) *catchUpEnv {
 	t.Helper()
 	reg := jobs.NewRegistry()
 	if err := reg.Register(noopJob{}); err != nil {
 		t.Fatal(err)
 	}
-	r, err := runner.New(runner.Config{Store: s, Jobs: reg, Events: events.NewBroker(0), Node: "n1", RuleCacheTTL: -1})
+	cfg := runner.Config{Store: s, Jobs: reg, Events: events.NewBroker(0), Node: "n1", RuleCacheTTL: -1}
+	for _, f := range tweak {
+		f(&cfg)
+	}
+	r, err := runner.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
