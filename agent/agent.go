@@ -80,9 +80,6 @@ type Agent struct {
 	backend Backend
 
 	cluster   *cluster.Cluster // nil on SQLite
-	// maintenance is the maintenance mode; its On(now) is what the run
-	// queue asks before starting scheduled runs.
-	maintenance *maintenance.Switch
 	service   *service.Service
 	metrics   *server.Metrics
 	notifiers []notify.Notifier
@@ -95,6 +92,10 @@ type Agent struct {
 
 	ready chan struct{} // closed once Run serves and (on PostgreSQL) hears the other agents
 	fatal chan error    // why the agent must stop, from the cluster
+
+	// maintenance is the maintenance mode; its On(now) is what the run
+	// queue asks before starting scheduled runs.
+	maintenance *maintenance.Switch
 }
 
 // New opens the store (applying migrations), records runs a dead agent left
