@@ -3,6 +3,7 @@ package agent_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -61,24 +62,36 @@ func TestMaintenanceMode(t *testing.T) {
 			}
 		})
 
-		_, evs, _, cancel := ta.Events().Subscribe(0)
-		defer cancel()
+		// A viewer's event stream tells of the change.
+		streamCtx, stopStream := context.WithCancel(ctx)
+		defer stopStream()
+		opened, heard := make(chan struct{}), make(chan api.Event, 1)
+		go func() {
+			_ = viewer.StreamOpened(streamCtx, "", func() { close(opened) }, func(e api.Event) error {
+				if e.Type == api.EventMaintenance {
+					heard <- e
+					return errors.New("heard it")
+				}
+				return nil
+			})
+		}()
+		select {
+		case <-opened:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the event stream did not open")
+		}
 		m, err := ta.admin.SetMaintenance(ctx, api.Maintenance{On: true, Until: &until, Reason: "database upgrade"})
 		if err != nil || !m.On || m.Until == nil || !m.Until.Equal(until) || m.Reason != "database upgrade" || m.By != "admin" || m.Since == nil {
 			t.Fatalf("admin turning maintenance on: %+v, %v", m, err)
 		}
-		wait.For(t, 5*time.Second, func() (bool, string) {
-			for {
-				select {
-				case e := <-evs:
-					if e.Type == api.EventMaintenance && e.Maintenance != nil && e.Maintenance.On {
-						return true, ""
-					}
-				default:
-					return false, "no maintenance event"
-				}
+		select {
+		case e := <-heard:
+			if e.Maintenance == nil || !e.Maintenance.On || e.Maintenance.Reason != "database upgrade" {
+				t.Errorf("maintenance event carries %+v, want it on with its reason", e.Maintenance)
 			}
-		})
+		case <-time.After(10 * time.Second):
+			t.Error("no maintenance event in the stream")
+		}
 		if got, err := viewer.Maintenance(ctx); err != nil || !got.On || got.Reason != "database upgrade" {
 			t.Errorf("a viewer reads %+v, %v; want it on", got, err)
 		}
