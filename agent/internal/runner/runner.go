@@ -250,8 +250,8 @@ func (r *Runner) notToRun(ctx context.Context, rule store.Rule, p FireParams) st
 //
 // Parameters are the rule's with p.Overrides on top, checked against the
 // job. For a manual run or restart a bad parameter or unknown job is an error
-// and nothing is recorded; for a scheduled run it is recorded as a failed
-// run, so that a fire is never lost without a trace.
+// and nothing is recorded; for a scheduled run (or a catch-up) it is
+// recorded as a failed run, so that a fire is never lost without a trace.
 func (r *Runner) Start(ctx context.Context, p StartParams) (run store.Run, created bool, err error) {
 	if r.isClosing() {
 		return store.Run{}, false, ErrShuttingDown
@@ -271,7 +271,7 @@ func (r *Runner) Start(ctx context.Context, p StartParams) (run store.Run, creat
 	} else if params, setupErr = jobs.Resolve(job, values); setupErr == nil {
 		values = jobs.Mask(job, params)
 	}
-	if setupErr != nil && p.Trigger != api.TriggerSchedule {
+	if setupErr != nil && (p.Trigger == api.TriggerManual || p.Trigger == api.TriggerRestart) {
 		return store.Run{}, false, fmt.Errorf("start run of rule %q: %w", p.Rule.Name, setupErr)
 	}
 	if setupErr != nil {

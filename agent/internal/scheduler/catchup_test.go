@@ -212,3 +212,30 @@ func TestCatchUpNotBeforeTheRuleWasCreated(t *testing.T) {
 		}
 	})
 }
+
+// A caught-up fire of a rule whose job this agent lacks is recorded failed,
+// as a scheduled fire is, not lost.
+func TestCatchUpOfAnUnknownJobIsRecordedFailed(t *testing.T) {
+	eachStoreInBubble(t, func(t *testing.T, s store.Store) {
+		e := newCatchUpEnv(t, s)
+		_, err := s.RuleCreate(context.Background(), store.Rule{
+			Name: "hourly", Job: "gone", Schedule: "cron(0 * * * ? *)", Enabled: true, CreatedAt: time.Now(),
+			Policy: store.RunPolicy{CatchUp: api.CatchUpLatest, CatchUpWindow: time.Hour},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(90 * time.Minute)
+		stop := e.scheduler(nil)
+		time.Sleep(time.Second)
+		stop()
+		runs, _, err := s.RunList(context.Background(), store.RunFilter{Rule: "hourly"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(runs) != 1 || runs[0].Trigger != api.TriggerCatchUp || runs[0].Status != api.StatusFailed ||
+			!strings.Contains(runs[0].Error, `job "gone" is not registered`) {
+			t.Errorf("runs %+v, want one failed catch-up of 01:00 saying the job is not registered", runs)
+		}
+	})
+}
