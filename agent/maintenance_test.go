@@ -57,6 +57,29 @@ func TestMaintenanceMode(t *testing.T) {
 					t.Errorf("%+v: problem names %v, want %s", tc.in, locs, tc.field)
 				}
 			}
+			// Malformed JSON values are refused by the schema, naming the field.
+			for body, field := range map[string]string{
+				`{"on":true,"until":"tomorrow"}`: "body.until",
+				`{"on":"yes"}`:                   "body.on",
+			} {
+				req, _ := http.NewRequest(http.MethodPut, ta.URL()+"/api/v1/maintenance", strings.NewReader(body))
+				req.Header.Set("Authorization", "Bearer "+adminToken)
+				req.Header.Set("Content-Type", "application/json")
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var p api.Problem
+				_ = json.NewDecoder(resp.Body).Decode(&p)
+				resp.Body.Close()
+				var locs []string
+				for _, e := range p.Errors {
+					locs = append(locs, e.Location)
+				}
+				if resp.StatusCode != http.StatusBadRequest || !contains(locs, field) {
+					t.Errorf("PUT %s: %d naming %v, want 400 naming %s", body, resp.StatusCode, locs, field)
+				}
+			}
 			if m, _ := ta.admin.Maintenance(ctx); m.On {
 				t.Error("a refused request turned maintenance on")
 			}
