@@ -16,6 +16,7 @@ import (
 	"github.com/jobbridge/jobbridge/agent/internal/storetesting"
 	"github.com/jobbridge/jobbridge/jobs"
 	"github.com/jobbridge/jobbridge/shared/api"
+	"github.com/jobbridge/jobbridge/shared/schedule"
 )
 
 type noopJob struct{}
@@ -236,6 +237,53 @@ func TestCatchUpOfAnUnknownJobIsRecordedFailed(t *testing.T) {
 		if len(runs) != 1 || runs[0].Trigger != api.TriggerCatchUp || runs[0].Status != api.StatusFailed ||
 			!strings.Contains(runs[0].Error, `job "gone" is not registered`) {
 			t.Errorf("runs %+v, want one failed catch-up of 01:00 saying the job is not registered", runs)
+		}
+	})
+}
+
+// With a flexible window, a fire whose point in the window has not come
+// yet when the scheduler starts is not missed: it runs at that point as a
+// scheduled fire; only those whose point passed are caught up.
+func TestCatchUpWithAFlexibleWindow(t *testing.T) {
+	eachStoreInBubble(t, func(t *testing.T, s store.Store) {
+		e := newCatchUpEnv(t, s)
+		_, err := s.RuleCreate(context.Background(), store.Rule{
+			Name: "hourly", Job: "noop", Schedule: "cron(0 * * * ? *)", Enabled: true, CreatedAt: time.Now(),
+			FlexibleWindow: time.Hour, Policy: store.RunPolicy{CatchUp: api.CatchUpAll, CatchUpWindow: 3 * time.Hour},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Start again between 05:00 and its point in the window.
+		five := rfc("2000-01-01T05:00:00Z")
+		off := schedule.WindowOffset("hourly", five, time.Hour)
+		if off < 2*time.Minute {
+			t.Fatalf("05:00's point is %s into its window: too early to start before it", off)
+		}
+		time.Sleep(five.Add(off / 2).Sub(time.Now()))
+		restart := time.Now()
+		var want []string
+		var later []string
+		for _, hm := range []string{"03:00", "04:00", "05:00"} {
+			at := rfc("2000-01-01T" + hm + ":00Z")
+			if at.Add(schedule.WindowOffset("hourly", at, time.Hour)).After(restart) {
+				later = append(later, "schedule@"+hm)
+			} else {
+				want = append(want, "catchup@"+hm)
+			}
+		}
+		want = append(want, later...)
+		stop := e.scheduler(nil)
+		time.Sleep(time.Hour) // every point of 05:00's window has passed
+		stop()
+		var got []string
+		for _, r := range e.runs(t) {
+			if !strings.HasSuffix(r, "@06:00") {
+				got = append(got, r)
+			}
+		}
+		if strings.Join(got, " ") != strings.Join(want, " ") {
+			t.Errorf("runs = %s\nwant   %s", strings.Join(got, " "), strings.Join(want, " "))
 		}
 	})
 }
