@@ -16,6 +16,7 @@ import (
 	"github.com/jobbridge/jobbridge/agent/internal/clock"
 	"github.com/jobbridge/jobbridge/agent/internal/cluster"
 	"github.com/jobbridge/jobbridge/agent/internal/events"
+	"github.com/jobbridge/jobbridge/agent/internal/maintenance"
 	"github.com/jobbridge/jobbridge/agent/internal/notify"
 	"github.com/jobbridge/jobbridge/agent/internal/runner"
 	"github.com/jobbridge/jobbridge/agent/internal/scheduler"
@@ -91,6 +92,10 @@ type Agent struct {
 
 	ready chan struct{} // closed once Run serves and (on PostgreSQL) hears the other agents
 	fatal chan error    // why the agent must stop, from the cluster
+
+	// maintenance is the maintenance mode; its On(now) is what the run
+	// queue asks before starting scheduled runs.
+	maintenance *maintenance.Switch
 }
 
 // New opens the store (applying migrations), records runs a dead agent left
@@ -199,9 +204,15 @@ func build(ctx context.Context, cfg Config, log *slog.Logger, st store.Store, re
 		return nil, err
 	}
 
+	mc := maintenance.Config{Store: st, Events: a.events, Logger: log, Now: clock.From(ctx)}
+	if shared != nil {
+		mc.Leader = shared.Leader // one agent records the end of maintenance
+	}
+	a.maintenance = maintenance.New(mc)
 	rc := runner.Config{
 		Store: st, Jobs: a.jobs, Events: a.events, Node: cfg.Node,
 		Logger: log, MaxLogLines: cfg.MaxLogLines, Secrets: a.ownSecrets(),
+		Maintenance: a.maintenance.Active,
 	}
 	if shared != nil {
 		rc.RemoteCancel = cluster.RemoteCancel(shared)
@@ -243,6 +254,8 @@ func build(ctx context.Context, cfg Config, log *slog.Logger, st store.Store, re
 		RulePrefix: cfg.EventBridge.RulePrefix, Logger: log,
 		NotifyChannels: channelNames(a.notifiers),
 		CheckRule:      checkRuleFor(a.mode),
+		Maintenance:    a.maintenance,
+		Now:            clock.From(ctx),
 	})
 	a.metrics = server.NewMetrics()
 	sc := server.Config{
@@ -572,6 +585,7 @@ func (a *Agent) startBackground() stopper {
 		},
 		a.pruneLoop,
 		func(ctx context.Context) { a.metrics.Watch(ctx, a.events) },
+		a.maintenance.Run,
 	}
 	if a.cluster != nil {
 		parts = append(parts, a.cluster.Run)

@@ -53,7 +53,7 @@ func newRootCmd(getenv func(string) string, register agent.RegisterFunc) *cobra.
 		RunE: serve.RunE,
 	}
 	root.Flags().AddFlagSet(serve.Flags())
-	root.AddCommand(serve, newCronCmd(), newTokenCmd(getenv), newAWSCmd(getenv), newBenchCmd())
+	root.AddCommand(serve, newCronCmd(), newTokenCmd(getenv), newMaintenanceCmd(getenv), newAWSCmd(getenv), newBenchCmd())
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &ExitError{Code: 2, Err: fmt.Errorf("%w\nsee '%s --help'", err, c.CommandPath())}
 	})

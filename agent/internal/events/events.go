@@ -33,6 +33,8 @@ type Event struct {
 	Run      *store.Run     `json:"r,omitempty"`
 	Log      *store.LogLine `json:"l,omitempty"`
 	Rule     *store.Rule    `json:"u,omitempty"`
+	// Maintenance is the mode after a maintenance event.
+	Maintenance *store.Maintenance `json:"m,omitempty"`
 	// Origin is the node of the agent where it happened when that is
 	// another agent (events relayed between agents); "" for this one.
 	Origin string `json:"o,omitempty"`

@@ -69,6 +69,10 @@ type Config struct {
 	// not running here was asked to stop (several agents on PostgreSQL);
 	// the one running it calls CancelLocal.
 	RemoteCancel func(ctx context.Context, runID string) error
+	// Maintenance, when set, says whether maintenance mode is on, and
+	// why: scheduled fires are then recorded skipped. It is asked on every
+	// fire, so it answers from memory.
+	Maintenance func(ctx context.Context) (on bool, reason string)
 	// Secrets are the agent's own tokens and keys. They, and each run's
 	// secret parameter values, are replaced by api.MaskedValue in every log
 	// line, progress message and error a run records.
@@ -171,6 +175,9 @@ type FireParams struct {
 	EventID string
 	At      time.Time
 	By      string // "eventbridge" or "scheduler"
+	// Trigger is api.TriggerSchedule ("" means it) or, for a fire the
+	// local scheduler runs late by the rule's catchUp, api.TriggerCatchUp.
+	Trigger api.Trigger
 	// RecordDisabled records a fire of a disabled rule as a skipped run
 	// (its error says why) instead of refusing it with ErrRuleDisabled. The
 	// webhook sets it, so that EventBridge is not told to retry a delivery
@@ -181,6 +188,12 @@ type FireParams struct {
 // Fire starts a scheduled run of the named rule: ErrUnknownRule if there is
 // none, ErrRuleDisabled if it is disabled (unless p.RecordDisabled). A
 // repeated event id returns the first run with created false.
+//
+// A fire that must not run is recorded skipped, with why as its error, and
+// returned as created, so that the webhook acknowledges it and EventBridge
+// does not retry: while maintenance is on ("skipped: maintenance: ..."), and
+// for a delivery from EventBridge older than the rule's maxLateness
+// ("skipped: late: ...").
 func (r *Runner) Fire(ctx context.Context, p FireParams) (run store.Run, created bool, err error) {
 	rule, err := r.rules.get(ctx, r.cfg.Store, p.Rule)
 	if errors.Is(err, store.ErrNotFound) {
@@ -189,19 +202,45 @@ func (r *Runner) Fire(ctx context.Context, p FireParams) (run store.Run, created
 	if err != nil {
 		return store.Run{}, false, fmt.Errorf("fire rule %q: %w", p.Rule, err)
 	}
+	if p.Trigger == "" {
+		p.Trigger = api.TriggerSchedule
+	}
 	if !rule.Enabled && p.RecordDisabled {
 		return r.skip(ctx, rule, p, "skipped: the rule is disabled")
 	}
 	if !rule.Enabled {
 		return store.Run{}, false, fmt.Errorf("fire rule %q: %w", p.Rule, ErrRuleDisabled)
 	}
+	if why := r.notToRun(ctx, rule, p); why != "" {
+		return r.skip(ctx, rule, p, why)
+	}
 	return r.Start(ctx, StartParams{
 		Rule:        rule,
-		Trigger:     api.TriggerSchedule,
+		Trigger:     p.Trigger,
 		EventID:     p.EventID,
 		ScheduledAt: p.At,
 		TriggeredBy: p.By,
 	})
+}
+
+// notToRun says why an enabled rule's fire is recorded skipped rather than
+// run, or "" if it runs.
+func (r *Runner) notToRun(ctx context.Context, rule store.Rule, p FireParams) string {
+	if r.cfg.Maintenance != nil {
+		if on, reason := r.cfg.Maintenance(ctx); on {
+			if reason == "" {
+				return "skipped: maintenance"
+			}
+			return "skipped: maintenance: " + reason
+		}
+	}
+	if p.By == "eventbridge" && rule.Policy.MaxLateness > 0 && !p.At.IsZero() {
+		if late := time.Since(p.At); late > rule.Policy.MaxLateness {
+			return fmt.Sprintf("skipped: late: the delivery came %s after its fire time %s, more than the rule's maxLateness %s",
+				late.Round(time.Second), p.At.UTC().Format(time.RFC3339), rule.Policy.MaxLateness)
+		}
+	}
+	return ""
 }
 
 // Start records a run of p.Rule's job and starts it in the background; it
@@ -211,8 +250,8 @@ func (r *Runner) Fire(ctx context.Context, p FireParams) (run store.Run, created
 //
 // Parameters are the rule's with p.Overrides on top, checked against the
 // job. For a manual run or restart a bad parameter or unknown job is an error
-// and nothing is recorded; for a scheduled run it is recorded as a failed
-// run, so that a fire is never lost without a trace.
+// and nothing is recorded; for a scheduled run (or a catch-up) it is
+// recorded as a failed run, so that a fire is never lost without a trace.
 func (r *Runner) Start(ctx context.Context, p StartParams) (run store.Run, created bool, err error) {
 	if r.isClosing() {
 		return store.Run{}, false, ErrShuttingDown
@@ -232,7 +271,7 @@ func (r *Runner) Start(ctx context.Context, p StartParams) (run store.Run, creat
 	} else if params, setupErr = jobs.Resolve(job, values); setupErr == nil {
 		values = jobs.Mask(job, params)
 	}
-	if setupErr != nil && p.Trigger != api.TriggerSchedule {
+	if setupErr != nil && (p.Trigger == api.TriggerManual || p.Trigger == api.TriggerRestart) {
 		return store.Run{}, false, fmt.Errorf("start run of rule %q: %w", p.Rule.Name, setupErr)
 	}
 	if setupErr != nil {
@@ -306,7 +345,7 @@ func (r *Runner) skip(ctx context.Context, rule store.Rule, p FireParams, why st
 		params = jobs.Mask(job, rule.Parameters)
 	}
 	run, created, err := r.cfg.Store.RunCreate(ctx, store.RunCreateParams{Run: store.Run{
-		Rule: rule.Name, Job: rule.Job, Status: api.StatusSkipped, Trigger: api.TriggerSchedule,
+		Rule: rule.Name, Job: rule.Job, Status: api.StatusSkipped, Trigger: p.Trigger,
 		Parameters: params, EventID: p.EventID, TriggeredBy: p.By, Node: r.cfg.Node,
 		ScheduledAt: p.At, Error: why,
 	}})

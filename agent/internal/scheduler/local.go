@@ -10,8 +10,11 @@
 // A fire goes through the same path as an EventBridge delivery (the runner's
 // Fire) with an event id derived from the rule and the fire time, so the
 // store's de-duplication guarantees a fire time never runs twice, even
-// across a restart. Like EventBridge, it does not backfill: fire times
-// missed while the agent was down (or asleep) are logged, not run.
+// across a restart. Like EventBridge, it does not backfill by default: fire
+// times missed while the agent was down (or asleep) are logged, not run. A
+// rule whose catchUp is latest or all has them run when the scheduler starts
+// firing (at start, or when this agent becomes the leader), marked
+// trigger "catchup", with the event id they would have had (catchup.go).
 package scheduler
 
 import (
@@ -29,11 +32,13 @@ import (
 	"github.com/jobbridge/jobbridge/shared/schedule"
 )
 
-// Store is what the scheduler reads: the rules, and the latest scheduled
-// run of a rule (to tell what was missed while the agent was down).
+// Store is what the scheduler reads: the rules, the latest scheduled run
+// of a rule (to tell what was missed while the agent was down) and the
+// fires recorded lately (to catch up the ones that were not).
 type Store interface {
 	RuleList(ctx context.Context) ([]store.Rule, error)
 	RunList(ctx context.Context, f store.RunFilter) ([]store.Run, string, error)
+	RunFiresBetween(ctx context.Context, from, to time.Time) ([]store.FireSeen, error)
 }
 
 // Firer starts a scheduled run; *runner.Runner is one.
@@ -68,6 +73,9 @@ type Local struct {
 	log     *slog.Logger
 	reload  chan struct{}
 	leading bool
+	// behind says fires may have been missed since this agent last fired
+	// (it just started, or was not the leader): catch up before firing.
+	behind bool
 }
 
 // New returns a local scheduler.
@@ -84,7 +92,7 @@ func New(cfg Config) *Local {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Local{cfg: cfg, log: cfg.Logger, reload: make(chan struct{}, 1)}
+	return &Local{cfg: cfg, log: cfg.Logger, reload: make(chan struct{}, 1), behind: true}
 }
 
 // Reload asks the scheduler to re-read the rules now. It never blocks.
@@ -113,8 +121,8 @@ type entry struct {
 func (e *entry) advance(t time.Time) {
 	e.next, e.ok = e.sched.Next(t)
 	e.due = e.next
-	if e.ok && e.rule.FlexibleWindow > 0 {
-		e.due = e.next.Add(schedule.WindowOffset(e.rule.Name, e.next, e.rule.FlexibleWindow))
+	if e.ok {
+		e.due = dueAt(e.rule, e.next)
 	}
 }
 
@@ -143,6 +151,9 @@ func (s *Local) Run(ctx context.Context) error {
 	entries := make(map[string]*entry)
 	s.load(ctx, entries, true)
 	lastLoad := s.cfg.Now()
+	if s.isLeader(ctx) {
+		s.behind = !s.catchUp(ctx, entries, s.cfg.Now())
+	}
 	for {
 		now := s.cfg.Now()
 		wait := s.cfg.Refresh - now.Sub(lastLoad)
@@ -165,8 +176,12 @@ func (s *Local) Run(ctx context.Context) error {
 		}
 		now = s.cfg.Now()
 		if s.isLeader(ctx) {
+			if s.behind {
+				s.behind = !s.catchUp(ctx, entries, now)
+			}
 			s.fireAllDue(ctx, entries, now)
 		} else {
+			s.behind = true
 			for _, e := range entries {
 				s.skipDue(e, now)
 			}
@@ -209,7 +224,7 @@ func (s *Local) load(ctx context.Context, entries map[string]*entry, first bool)
 		e := &entry{rule: rule, sched: sched}
 		e.advanceDue(now)
 		entries[rule.Name] = e
-		if first {
+		if first && e.rule.Policy.CatchUp != api.CatchUpLatest && e.rule.Policy.CatchUp != api.CatchUpAll {
 			s.logMissed(ctx, e, now)
 		}
 		if !e.ok {
@@ -308,15 +323,15 @@ func (s *Local) fireDue(ctx context.Context, e *entry, now time.Time) {
 			e.advanceDue(now.Add(-s.cfg.Tolerance - time.Nanosecond))
 			continue
 		}
-		s.fire(ctx, e.rule.Name, e.next)
+		s.fire(ctx, e.rule.Name, e.next, api.TriggerSchedule)
 		e.advance(e.next)
 	}
 }
 
 // fire starts the run for one fire time, retrying briefly while the
 // database is unavailable; the event id makes retries safe.
-func (s *Local) fire(ctx context.Context, rule string, at time.Time) {
-	p := runner.FireParams{Rule: rule, EventID: EventID(rule, at), At: at, By: "scheduler"}
+func (s *Local) fire(ctx context.Context, rule string, at time.Time, trigger api.Trigger) {
+	p := runner.FireParams{Rule: rule, EventID: EventID(rule, at), At: at, By: "scheduler", Trigger: trigger}
 	policy := retry.Policy{
 		Backoff:   retry.Backoff{First: 2 * time.Second, Max: 6 * time.Second}, // 2s, 4s, 6s
 		Attempts:  4,
@@ -333,7 +348,7 @@ func (s *Local) fire(ctx context.Context, rule string, at time.Time) {
 	})
 	switch {
 	case err == nil && created:
-		s.log.Info("scheduler: fired", "rule", rule, "fireTime", at, "run", run.ID, "status", run.Status)
+		s.log.Info("scheduler: fired", "rule", rule, "fireTime", at, "trigger", trigger, "run", run.ID, "status", run.Status)
 	case err == nil:
 		s.log.Debug("scheduler: fire time already run", "rule", rule, "fireTime", at, "run", run.ID)
 	case errors.Is(err, runner.ErrRuleDisabled), errors.Is(err, runner.ErrUnknownRule):

@@ -39,6 +39,10 @@ func (f *fakeStore) RunList(_ context.Context, flt store.RunFilter) ([]store.Run
 	return nil, "", nil
 }
 
+func (f *fakeStore) RunFiresBetween(context.Context, time.Time, time.Time) ([]store.FireSeen, error) {
+	return nil, nil
+}
+
 func (f *fakeStore) setRules(rules ...store.Rule) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -92,6 +92,7 @@ func (s *Server) mountAPI() {
 	s.registerRules(hapi)
 	s.registerRuns(hapi)
 	s.registerAdmin(hapi)
+	s.registerMaintenance(hapi)
 	s.registerStreams(hapi)
 }
 

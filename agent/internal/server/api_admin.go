@@ -67,6 +67,16 @@ func (s *Server) registerAdmin(hapi huma.API) {
 					st.Notifications = ns
 				}
 			}
+			if s.cfg.Service != nil {
+				m, err := s.cfg.Service.Maintenance(ctx)
+				if err != nil {
+					return nil, s.apiError(err, "status")
+				}
+				if m.On {
+					am := apiMaintenance(m)
+					st.Maintenance = &am
+				}
+			}
 			for _, r := range rules {
 				switch r.Sync.State {
 				case "pending":

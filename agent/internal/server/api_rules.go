@@ -121,12 +121,14 @@ func (s *Server) registerRules(hapi huma.API) {
 	}
 	trigger := op("trigger-rule", http.MethodPost, "/rules/{name}/trigger", "Run a rule now, optionally with other parameters", store.RoleOperator)
 	trigger.DefaultStatus = http.StatusAccepted
+	trigger.Errors = append(trigger.Errors, http.StatusConflict) // maintenance is on
 	huma.Register(hapi, trigger, func(ctx context.Context, in *triggerInput) (*runOutput, error) {
 		var overrides map[string]string
+		force := false
 		if in.Body != nil {
-			overrides = in.Body.Parameters
+			overrides, force = in.Body.Parameters, in.Body.Force
 		}
-		run, err := s.cfg.Service.RuleTrigger(ctx, actor(ctx), in.Name, overrides)
+		run, err := s.cfg.Service.RuleTrigger(ctx, actor(ctx), in.Name, overrides, force)
 		if err != nil {
 			return nil, s.apiError(err, "rule")
 		}

@@ -149,10 +149,11 @@ func (s *Server) registerRuns(hapi huma.API) {
 	restart.Errors = append(restart.Errors, http.StatusConflict)
 	huma.Register(hapi, restart, func(ctx context.Context, in *restartInput) (*runOutput, error) {
 		var overrides map[string]string
+		force := false
 		if in.Body != nil {
-			overrides = in.Body.Parameters
+			overrides, force = in.Body.Parameters, in.Body.Force
 		}
-		r, err := s.cfg.Service.RunRestart(ctx, actor(ctx), in.ID, overrides)
+		r, err := s.cfg.Service.RunRestart(ctx, actor(ctx), in.ID, overrides, force)
 		if err != nil {
 			return nil, s.apiError(err, "run")
 		}

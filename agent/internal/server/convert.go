@@ -162,5 +162,9 @@ func (s *Server) apiEvent(e events.Event) api.Event {
 		r := apiRule(*e.Rule, ruleView{job: job, mode: s.cfg.SchedulerMode, now: s.cfg.Now()})
 		out.Rule = &r
 	}
+	if e.Maintenance != nil {
+		m := apiMaintenance(*e.Maintenance)
+		out.Maintenance = &m
+	}
 	return out
 }

@@ -41,7 +41,7 @@ func startBubbledServer(t *testing.T) *bubbledServer {
 	if _, err := s.RuleCreate(ctx, store.Rule{Name: "nightly", Job: "block", Schedule: "cron(0 3 * * ? *)", Enabled: true}); err != nil {
 		t.Fatal(err)
 	}
-	run, err := svc.RuleTrigger(ctx, service.Actor{Name: "test", Role: store.RoleAdmin}, "nightly", nil)
+	run, err := svc.RuleTrigger(ctx, service.Actor{Name: "test", Role: store.RoleAdmin}, "nightly", nil, false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -306,11 +306,15 @@ func (s *Service) ruleSaved(ctx context.Context, r store.Rule, t string) store.R
 
 // RuleTrigger runs a rule now on behalf of actor, with parameter overrides.
 // A disabled rule can be triggered: disabling stops the schedule, not the
-// operator.
-func (s *Service) RuleTrigger(ctx context.Context, actor Actor, name string, overrides map[string]string) (store.Run, error) {
+// operator. While maintenance is on it is refused (ErrMaintenance) unless
+// force.
+func (s *Service) RuleTrigger(ctx context.Context, actor Actor, name string, overrides map[string]string, force bool) (store.Run, error) {
 	r, err := s.store.RuleGet(ctx, name)
 	if err != nil {
 		return store.Run{}, fmt.Errorf("trigger rule %q: %w", name, err)
+	}
+	if err := s.checkMaintenance(ctx, force); err != nil {
+		return store.Run{}, err
 	}
 	run, err := s.start(ctx, actor, runner.StartParams{Rule: r, Trigger: api.TriggerManual, TriggeredBy: actor.Name, Overrides: overrides}, overrides)
 	if err != nil {

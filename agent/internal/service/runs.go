@@ -64,11 +64,15 @@ var ErrRuleGone = errors.New("the run's rule no longer exists")
 
 // RunRestart starts a new run of the same rule with the earlier run's
 // parameters (secrets from the rule, since runs keep them masked), and
-// overrides on top.
-func (s *Service) RunRestart(ctx context.Context, actor Actor, id string, overrides map[string]string) (store.Run, error) {
+// overrides on top. While maintenance is on it is refused
+// (ErrMaintenance) unless force.
+func (s *Service) RunRestart(ctx context.Context, actor Actor, id string, overrides map[string]string, force bool) (store.Run, error) {
 	old, err := s.store.RunGet(ctx, id)
 	if err != nil {
 		return store.Run{}, fmt.Errorf("restart run %s: %w", id, err)
+	}
+	if err := s.checkMaintenance(ctx, force); err != nil {
+		return store.Run{}, err
 	}
 	rule, err := s.store.RuleGet(ctx, old.Rule)
 	if errors.Is(err, store.ErrNotFound) {

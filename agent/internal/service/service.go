@@ -11,8 +11,10 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/jobbridge/jobbridge/agent/internal/events"
+	"github.com/jobbridge/jobbridge/agent/internal/maintenance"
 	"github.com/jobbridge/jobbridge/agent/internal/runner"
 	"github.com/jobbridge/jobbridge/agent/internal/store"
 	"github.com/jobbridge/jobbridge/jobs"
@@ -37,6 +39,8 @@ type Service struct {
 	prefix  string
 	notify  []string
 	log     *slog.Logger
+	maint   *maintenance.Switch
+	now     func() time.Time
 
 	checkRule func(store.Rule) []FieldProblem
 }
@@ -64,6 +68,12 @@ type Config struct {
 	// CheckRule, when set, returns the fields of a valid rule that the
 	// scheduler backend cannot schedule; the rule is refused naming them.
 	CheckRule func(store.Rule) []FieldProblem
+	// Maintenance is the agent's maintenance mode. Default: one on Store
+	// whose end no timer records (it is still evaluated on read).
+	Maintenance *maintenance.Switch
+	// Now is the clock maintenance's end times are checked against.
+	// Default time.Now.
+	Now func() time.Time
 }
 
 // New returns a service.
@@ -74,10 +84,16 @@ func New(cfg Config) *Service {
 	if cfg.Jobs == nil {
 		cfg.Jobs = jobs.NewRegistry()
 	}
+	if cfg.Maintenance == nil && cfg.Store != nil {
+		cfg.Maintenance = newMaintenance(cfg)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	return &Service{
 		store: cfg.Store, jobs: cfg.Jobs, runner: cfg.Runner, events: cfg.Events,
 		backend: cfg.Backend, prefix: cfg.RulePrefix, notify: cfg.NotifyChannels, log: cfg.Logger,
-		checkRule: cfg.CheckRule,
+		checkRule: cfg.CheckRule, maint: cfg.Maintenance, now: cfg.Now,
 	}
 }
 
