@@ -81,6 +81,7 @@ type Model struct {
 	s      *session.Context
 	stream *streamer
 	w, h   int
+	bodyH  int // the views' height when last given
 
 	views map[session.View]view // the top-level views, made when first shown
 	top   session.View
@@ -188,10 +189,14 @@ func (m *Model) bodyHeight() int {
 	if m.banner() != "" {
 		h--
 	}
+	if m.alerts() != "" {
+		h--
+	}
 	return max(1, h)
 }
 
 func (m *Model) resize() {
+	m.bodyH = m.bodyHeight()
 	for _, v := range m.all() {
 		v.SetSize(m.w, m.bodyHeight())
 	}
@@ -217,6 +222,8 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if m.ticks%15 == 0 && m.conn.state == connLive {
 			cmd = m.fetchStatus()
 		}
+		m.s.Maintenance = m.maintenance() // it ends by itself at its end time
+		m.relayout()
 		return m, tea.Batch(tick(), cmd)
 	case statusMsg:
 		if msg.err != nil {
@@ -226,6 +233,8 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		st := msg.status
 		m.status, m.statusErr = &st, nil
 		m.s.Role = st.Role
+		m.setMaintenance(st.Maintenance)
+		m.relayout()
 		return m, nil
 	case connMsg:
 		return m, tea.Batch(m.stream.next(m.ctx), m.connChanged(msg))
@@ -325,12 +334,26 @@ func (m *Model) reloadAll() tea.Cmd {
 }
 
 func (m *Model) events(evs []api.Event) tea.Cmd {
+	var cmds []tea.Cmd
+	missing := false
 	for _, ev := range evs {
-		if ev.Type == api.EventReset {
+		switch ev.Type {
+		case api.EventReset:
 			return m.reloadAll()
+		case api.EventMaintenance:
+			m.setMaintenance(ev.Maintenance)
+			m.relayout()
+		case api.EventRunMissed:
+			missing = true
+		case api.EventRunStarted, api.EventRunSkipped:
+			// A fire that comes late clears its rule's alarm.
+			missing = missing || m.status != nil && m.status.Missing > 0
 		}
 	}
-	var cmds []tea.Cmd
+	if missing {
+		// How many rules miss their fires is the agent's to count.
+		cmds = append(cmds, m.fetchStatus())
+	}
 	for _, v := range m.all() {
 		cmds = append(cmds, v.Events(evs))
 	}
@@ -512,6 +535,9 @@ func (m *Model) View() string {
 	lines := []string{m.header()}
 	if b := m.banner(); b != "" {
 		lines = append(lines, m.s.Theme.Banner.Render(grid.Fit1("✗ "+b, m.w, false)))
+	}
+	if a := m.alerts(); a != "" {
+		lines = append(lines, grid.Fit1(a, m.w, false))
 	}
 	body := ""
 	if m.showHelp {

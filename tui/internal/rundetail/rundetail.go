@@ -33,8 +33,12 @@ const (
 // KeyMap is the run detail's keys.
 type KeyMap struct {
 	Cancel, Restart, RestartWith, Follow key.Binding
-	s                                    *session.Context
-	active                               func() bool // the run may still be cancelled
+	// PrevAttempt and NextAttempt show the run's other attempts (a
+	// run and its retries).
+	PrevAttempt, NextAttempt key.Binding
+	s                        *session.Context
+	active                   func() bool // the run may still be cancelled
+	series                   func() bool // the run has other attempts
 }
 
 // ShortHelp is the footer's keys: cancel only while the run is active.
@@ -46,12 +50,19 @@ func (k KeyMap) ShortHelp() []key.Binding {
 		}
 		out = append(out, k.Restart, k.RestartWith)
 	}
+	if k.series() {
+		out = append(out, k.PrevAttempt)
+	}
 	return append(out, k.Follow)
 }
 
 // FullHelp is every key of the view.
 func (k KeyMap) FullHelp() [][]key.Binding {
-	return [][]key.Binding{k.ShortHelp(), keys.NavHelp()}
+	out := k.ShortHelp()
+	if k.series() {
+		out = append(out, k.NextAttempt)
+	}
+	return [][]key.Binding{out, keys.NavHelp()}
 }
 
 // Model is one run's detail.
@@ -85,10 +96,14 @@ func New(s *session.Context, id string) *Model {
 			Restart:     key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "restart")),
 			RestartWith: key.NewBinding(key.WithKeys("R"), key.WithHelp("R", "restart with params")),
 			Follow:      key.NewBinding(key.WithKeys("f"), key.WithHelp("f", "follow log")),
+			PrevAttempt: key.NewBinding(key.WithKeys("["), key.WithHelp("[/]", "attempts")),
+			NextAttempt: key.NewBinding(key.WithKeys("]"), key.WithHelp("]", "next attempt")),
 			s:           s,
 		},
 	}
-	m.keys.active = func() bool { return m.run != nil && m.run.Status.Active() }
+	// A queued run can be cancelled too: it then never starts.
+	m.keys.active = func() bool { return m.run != nil && (m.run.Status.Active() || m.run.Status.Waiting()) }
+	m.keys.series = func() bool { return m.run != nil && len(m.run.Attempts) > 1 }
 	return m
 }
 
@@ -303,6 +318,10 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 	case key.Matches(msg, m.keys.Follow):
 		m.follow = !m.follow
 		m.clamp()
+	case key.Matches(msg, m.keys.PrevAttempt) && m.keys.series():
+		return m.showAttempt(-1)
+	case key.Matches(msg, m.keys.NextAttempt) && m.keys.series():
+		return m.showAttempt(1)
 	case key.Matches(msg, m.keys.Cancel) && m.s.CanOperate() && m.run != nil:
 		return m.s.ConfirmCancel(*m.run)
 	case key.Matches(msg, m.keys.Restart) && m.s.CanOperate():
@@ -312,6 +331,29 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 		return func() tea.Msg { return session.RunWithParamsMsg{Rule: rule, RestartOf: id} }
 	}
 	return nil
+}
+
+// attemptIndex is the shown run's place in its series, -1 if it is not
+// in it.
+func (m *Model) attemptIndex() int {
+	for i, a := range m.run.Attempts {
+		if a.ID == m.id {
+			return i
+		}
+	}
+	return -1
+}
+
+// showAttempt replaces the run shown with the attempt by steps before
+// (negative) or after it in its series; at either end it stays.
+func (m *Model) showAttempt(by int) tea.Cmd {
+	i := m.attemptIndex() + by
+	if i < 0 || i >= len(m.run.Attempts) || m.attemptIndex() < 0 {
+		return nil
+	}
+	m.id, m.run, m.err = m.run.Attempts[i].ID, nil, nil
+	m.lines, m.pending, m.offset, m.follow, m.logErr = nil, map[int64]api.LogLine{}, 0, true, nil
+	return m.Reload()
 }
 
 func (m *Model) scroll(by int) {
@@ -342,10 +384,14 @@ func (m *Model) info() []string {
 	}
 	r := m.run
 	now := m.s.Clock()
+	state := t.Status(r.Status).Bold(true).Render(strings.ToUpper(string(r.Status)))
+	if r.Slow && r.Status.Active() {
+		state += " " + t.Warning.Bold(true).Render("SLOW")
+	}
 	lines := []string{
-		t.Title.Render("Run "+r.ID) + "  " + t.Status(r.Status).Bold(true).Render(strings.ToUpper(string(r.Status))),
+		t.Title.Render("Run "+r.ID) + "  " + state,
 		label(t.Muted.Render, "Rule", r.Rule) + "   " + label(t.Muted.Render, "Job", r.Job) + "   " +
-			label(t.Muted.Render, "Trigger", triggerText(r)),
+			label(t.Muted.Render, "Trigger", triggerText(r, m.s.Local)),
 	}
 	when := label(t.Muted.Render, "Created", m.s.Local(r.CreatedAt).Format("2006-01-02 15:04:05"))
 	if r.StartedAt != nil {
@@ -359,6 +405,20 @@ func (m *Model) info() []string {
 		when += "   " + label(t.Muted.Render, "Finished", m.s.Local(*r.FinishedAt).Format("15:04:05"))
 	}
 	lines = append(lines, when)
+	if wait := session.WaitText(r, m.s.Local); wait != "" {
+		if r.NotBefore != nil {
+			wait += " (" + session.Until(now, *r.NotBefore) + ")"
+		} else {
+			wait += " for the rule's earlier runs or a free slot of job " + r.Job
+		}
+		lines = append(lines, t.Accent.Render("Queued: "+wait))
+	}
+	if r.Slow && r.Status.Active() {
+		lines = append(lines, t.Warning.Render("Slow: running longer than its rule's warnAfter; the timeout still ends it"))
+	}
+	if a := m.attemptsLine(); a != "" {
+		lines = append(lines, a)
+	}
 	var extra []string
 	if r.RestartOf != "" {
 		extra = append(extra, label(t.Muted.Render, "Restart of", session.ShortID(r.RestartOf)))
@@ -383,12 +443,38 @@ func (m *Model) info() []string {
 	return lines
 }
 
+// attemptsLine is the run's series, first run and retries, the one shown
+// in brackets: "Attempts 1 aaaa1111 failed · [2 bbbb2222 failed] · 3
+// cccc3333 queued". "" for a run without retries.
+func (m *Model) attemptsLine() string {
+	t := m.s.Theme
+	r := m.run
+	if len(r.Attempts) < 2 {
+		return ""
+	}
+	parts := make([]string, len(r.Attempts))
+	for i, a := range r.Attempts {
+		text := fmt.Sprintf("%d %s %s", i+1, session.ShortID(a.ID), t.Status(a.Status).Render(string(a.Status)))
+		if a.ID == m.id {
+			text = t.Bold.Render("[") + text + t.Bold.Render("]")
+		}
+		parts[i] = text
+	}
+	return label(t.Muted.Render, fmt.Sprintf("Attempt %d of %d", max(1, r.Attempt), len(r.Attempts)), strings.Join(parts, t.Muted.Render(" · ")))
+}
+
 func label(muted func(...string) string, name, value string) string {
 	return muted(name) + " " + value
 }
 
-func triggerText(r *api.Run) string {
+func triggerText(r *api.Run, local func(time.Time) time.Time) string {
 	s := string(r.Trigger)
+	switch {
+	case r.Trigger == api.TriggerRetry && r.RetryOf != "":
+		s += " of " + session.ShortID(r.RetryOf)
+	case r.Trigger == api.TriggerCatchUp && r.ScheduledAt != nil:
+		s += " of the fire at " + local(*r.ScheduledAt).Format("15:04")
+	}
 	if r.TriggeredBy != "" {
 		s += " by " + r.TriggeredBy
 	}

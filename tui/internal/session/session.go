@@ -31,6 +31,10 @@ type Context struct {
 	// Role is what the token may do (api.RoleViewer, ...), from GET /status;
 	// "" until the agent has answered, which is treated as a viewer.
 	Role string
+	// Maintenance is the agent's maintenance mode when it is on (from GET
+	// /status and the "maintenance" event), nil when it is off; only the
+	// root model changes it.
+	Maintenance *api.Maintenance
 }
 
 // CanOperate reports whether the role may trigger, cancel and restart runs.
