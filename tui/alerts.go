@@ -32,6 +32,14 @@ func (m *Model) maintenance() *api.Maintenance {
 func (m *Model) alerts() string {
 	t := m.s.Theme
 	var parts []string
+	if m.status != nil && m.status.Missing > 0 {
+		// First: an alarm, where maintenance is a known state.
+		text := strconv.Itoa(m.status.Missing) + " rules missing"
+		if m.status.Missing == 1 {
+			text = "1 rule missing"
+		}
+		parts = append(parts, t.Failure.Bold(true).Render("✗ "+text))
+	}
 	if mt := m.maintenance(); mt != nil {
 		text := "MAINTENANCE"
 		if mt.Until != nil {
@@ -43,14 +51,7 @@ func (m *Model) alerts() string {
 		if mt.By != "" {
 			text += " (" + grid.Line(mt.By) + ")"
 		}
-		parts = append(parts, t.Warning.Bold(true).Render("⏸ "+text+": scheduled fires are skipped"))
-	}
-	if m.status != nil && m.status.Missing > 0 {
-		text := strconv.Itoa(m.status.Missing) + " rules missing"
-		if m.status.Missing == 1 {
-			text = "1 rule missing"
-		}
-		parts = append(parts, t.Failure.Bold(true).Render("✗ "+text+" their fires (:rules)"))
+		parts = append(parts, t.Warning.Bold(true).Render("⏸ "+text))
 	}
 	return strings.Join(parts, t.Muted.Render(" · "))
 }

@@ -648,7 +648,8 @@ func (m *Model) footer() []string {
 	case m.commanding:
 		second = m.cmdline.View()
 	case m.confirm != nil:
-		second = t.Warning.Bold(true).Render(m.confirm.Prompt + " (y/N)")
+		// The answer's keys always show: a long question is cut first.
+		second = t.Warning.Bold(true).Render(ansi.Truncate(grid.Line(m.confirm.Prompt), max(0, m.w-7), "…") + " (y/N)")
 	case m.note.Text != "" && m.note.Err:
 		second = t.Failure.Render(grid.Line(m.note.Text))
 	case m.note.Text != "":

@@ -44,14 +44,14 @@ type KeyMap struct {
 // ShortHelp is the footer's keys: cancel only while the run is active.
 func (k KeyMap) ShortHelp() []key.Binding {
 	var out []key.Binding
-	if k.s.CanOperate() {
-		if k.active() {
-			out = append(out, k.Cancel)
-		}
-		out = append(out, k.Restart, k.RestartWith)
+	if k.s.CanOperate() && k.active() {
+		out = append(out, k.Cancel)
 	}
 	if k.series() {
 		out = append(out, k.PrevAttempt)
+	}
+	if k.s.CanOperate() {
+		out = append(out, k.Restart, k.RestartWith)
 	}
 	return append(out, k.Follow)
 }
@@ -74,6 +74,9 @@ type Model struct {
 	id  string
 	run *api.Run
 	err error
+	// attempts is the run's series as last loaded: kept while another
+	// attempt of it loads, so [ and ] go on working meanwhile.
+	attempts []api.RunSummary
 
 	lines     []api.LogLine
 	logLoaded bool
@@ -103,7 +106,7 @@ func New(s *session.Context, id string) *Model {
 	}
 	// A queued run can be cancelled too: it then never starts.
 	m.keys.active = func() bool { return m.run != nil && (m.run.Status.Active() || m.run.Status.Waiting()) }
-	m.keys.series = func() bool { return m.run != nil && len(m.run.Attempts) > 1 }
+	m.keys.series = func() bool { return len(m.attempts) > 1 }
 	return m
 }
 
@@ -191,6 +194,9 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 		m.err = nil
 		r := msg.run
 		m.run = &r
+		if len(r.Attempts) > 1 {
+			m.attempts = r.Attempts
+		}
 	case logMsg:
 		if msg.id != m.id {
 			return nil
@@ -336,7 +342,7 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 // attemptIndex is the shown run's place in its series, -1 if it is not
 // in it.
 func (m *Model) attemptIndex() int {
-	for i, a := range m.run.Attempts {
+	for i, a := range m.attempts {
 		if a.ID == m.id {
 			return i
 		}
@@ -348,10 +354,10 @@ func (m *Model) attemptIndex() int {
 // (negative) or after it in its series; at either end it stays.
 func (m *Model) showAttempt(by int) tea.Cmd {
 	i := m.attemptIndex() + by
-	if i < 0 || i >= len(m.run.Attempts) || m.attemptIndex() < 0 {
+	if i < 0 || i >= len(m.attempts) || m.attemptIndex() < 0 {
 		return nil
 	}
-	m.id, m.run, m.err = m.run.Attempts[i].ID, nil, nil
+	m.id, m.run, m.err = m.attempts[i].ID, nil, nil
 	m.lines, m.pending, m.offset, m.follow, m.logErr = nil, map[int64]api.LogLine{}, 0, true, nil
 	return m.Reload()
 }

@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -93,8 +94,9 @@ func RefusedForMaintenance(err error, maintenance bool) bool {
 // does (it sends api.RunParams.Force).
 func OfferForce(doing string, err error, force tea.Cmd) tea.Msg {
 	why := Explain(err)
-	if len([]rune(why)) > 48 {
-		why = string([]rune(why)[:47]) + "…"
+	var ce *client.Error
+	if errors.As(err, &ce) && ce.Problem.Detail != "" {
+		why = ce.Problem.Detail
 	}
-	return ConfirmMsg{Prompt: why + " — " + doing + " anyway (force)?", Yes: force}
+	return ConfirmMsg{Prompt: strings.ToUpper(doing[:1]) + doing[1:] + " anyway (force)? " + why, Yes: force}
 }
