@@ -208,8 +208,8 @@ func TestRuleFormSendsTheRunPolicy(t *testing.T) {
 	f.press("tab", "right", "right", "right", "tab") // job: demo -> echo -> http -> orders.increment
 	f.typeText("rate(1 hour)")
 	f.press("tab", "tab", "tab", "tab", "tab", "tab", "tab", "tab") // zone, start, end, window, description, enabled, timeout -> overlap
-	f.press("right", "right")                              // allow -> skip -> queue
-	f.press("tab")                                         // -> increment
+	f.press("right", "right")                                       // allow -> skip -> queue
+	f.press("tab")                                                  // -> increment
 	f.typeText("1")
 	f.press("tab", "tab") // name -> retries
 	f.typeText("3")
