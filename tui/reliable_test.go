@@ -288,3 +288,18 @@ func TestRuleFormChecksThePolicyAsItIsTyped(t *testing.T) {
 	f.press("shift+tab")
 	f.waitFor(t, `"soon" is not a duration`)
 }
+
+func TestRunDetailFollowsTheSeriesFromTheStream(t *testing.T) {
+	f, _ := setupSide(t, adminToken, 80, 24, "run "+retried2, seedReliable)
+	f.waitFor(t, "Attempt 2 of 3", "[2 bbbb2222 failed]", "3 cccc3333 queued")
+	// The queued retry fails, and the rule's policy queues another.
+	next := runID(7, "abcd7777")
+	tui.Publish(f.model,
+		api.Event{Type: api.EventRunFinished, Run: &api.Run{ID: retried3, Rule: "ping-partner", Job: "http", Status: api.StatusFailed,
+			Trigger: api.TriggerRetry, Attempt: 3, RetryOf: retried1, CreatedAt: clock}},
+		api.Event{Type: api.EventRunQueued, Run: &api.Run{ID: next, Rule: "ping-partner", Job: "http", Status: api.StatusQueued,
+			Trigger: api.TriggerRetry, Attempt: 4, RetryOf: retried1, CreatedAt: clock}},
+	)
+	// Four attempts do not fit 80 columns with their ids: they go.
+	f.waitFor(t, "Attempt 2 of 4 1 failed · [2 failed] · 3 failed · 4 queued")
+}

@@ -13,6 +13,7 @@ import (
 	"github.com/charmbracelet/bubbles/help"
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/x/ansi"
 
 	"github.com/jobbridge/jobbridge/shared/api"
 	"github.com/jobbridge/jobbridge/tui/internal/grid"
@@ -282,6 +283,9 @@ func (m *Model) drain() tea.Cmd {
 func (m *Model) Events(evs []api.Event) tea.Cmd {
 	got := false
 	for _, ev := range evs {
+		if ev.Run != nil && ev.Type != api.EventRunLog {
+			m.followSeries(ev.Run)
+		}
 		if ev.Run == nil || ev.Run.ID != m.id {
 			continue
 		}
@@ -348,6 +352,24 @@ func (m *Model) attemptIndex() int {
 		}
 	}
 	return -1
+}
+
+// followSeries keeps the series shown up to date from the stream: an
+// attempt's new state, or a new retry of it. (Events carry no series: only
+// GET /runs/{id} does.)
+func (m *Model) followSeries(r *api.Run) {
+	if len(m.attempts) == 0 {
+		return
+	}
+	for i, a := range m.attempts {
+		if a.ID == r.ID {
+			m.attempts[i] = api.RunSummary{ID: r.ID, Status: r.Status, CreatedAt: r.CreatedAt, FinishedAt: r.FinishedAt}
+			return
+		}
+	}
+	if r.RetryOf == m.attempts[0].ID {
+		m.attempts = append(m.attempts, api.RunSummary{ID: r.ID, Status: r.Status, CreatedAt: r.CreatedAt, FinishedAt: r.FinishedAt})
+	}
 }
 
 // showAttempt replaces the run shown with the attempt by steps before
@@ -455,18 +477,29 @@ func (m *Model) info() []string {
 func (m *Model) attemptsLine() string {
 	t := m.s.Theme
 	r := m.run
-	if len(r.Attempts) < 2 {
+	if len(m.attempts) < 2 || m.attemptIndex() < 0 {
 		return ""
 	}
-	parts := make([]string, len(r.Attempts))
-	for i, a := range r.Attempts {
-		text := fmt.Sprintf("%d %s %s", i+1, session.ShortID(a.ID), t.Status(a.Status).Render(string(a.Status)))
-		if a.ID == m.id {
-			text = t.Bold.Render("[") + text + t.Bold.Render("]")
+	line := func(ids bool) string {
+		parts := make([]string, len(m.attempts))
+		for i, a := range m.attempts {
+			text := fmt.Sprintf("%d %s", i+1, t.Status(a.Status).Render(string(a.Status)))
+			if ids {
+				text = fmt.Sprintf("%d %s %s", i+1, session.ShortID(a.ID), t.Status(a.Status).Render(string(a.Status)))
+			}
+			if a.ID == m.id {
+				text = t.Bold.Render("[") + text + t.Bold.Render("]")
+			}
+			parts[i] = text
 		}
-		parts[i] = text
+		return label(t.Muted.Render, fmt.Sprintf("Attempt %d of %d", max(1, r.Attempt), len(m.attempts)), strings.Join(parts, t.Muted.Render(" · ")))
 	}
-	return label(t.Muted.Render, fmt.Sprintf("Attempt %d of %d", max(1, r.Attempt), len(r.Attempts)), strings.Join(parts, t.Muted.Render(" · ")))
+	// The ids go first when the line is too long: [ and ] still reach
+	// each attempt.
+	if l := line(true); ansi.StringWidth(l) <= m.w {
+		return l
+	}
+	return line(false)
 }
 
 func label(muted func(...string) string, name, value string) string {

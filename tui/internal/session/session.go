@@ -135,13 +135,15 @@ func Explain(err error) string {
 // prev, so a view may replace prev with it. Events can carry a snapshot
 // older than one already shown (a log line published with the run as it
 // was when the line was written); a run never goes back from finished to
-// active, or from cancelling to running.
+// active, from cancelling to running, or from started to queued.
 func Supersedes(prev, next *api.Run) bool {
 	return runRank(next.Status) >= runRank(prev.Status)
 }
 
 func runRank(s api.RunStatus) int {
 	switch {
+	case s == api.StatusQueued:
+		return -1 // a queued run starts; a started one never queues again
 	case s == api.StatusRunning:
 		return 0
 	case s == api.StatusCancelling:
