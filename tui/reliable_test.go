@@ -303,3 +303,19 @@ func TestRunDetailFollowsTheSeriesFromTheStream(t *testing.T) {
 	// Four attempts do not fit 80 columns with their ids: they go.
 	f.waitFor(t, "Attempt 2 of 4 1 failed · [2 failed] · 3 failed · 4 queued")
 }
+
+func TestRestartDuringMaintenanceOffersToForce(t *testing.T) {
+	f, side := setupSide(t, operatorToken, 80, 24, "run "+retried1, func(a *agenttest.Agent, side *agentSide) {
+		seedReliable(a, side)
+		side.setMaintenance(&api.Maintenance{On: true, Reason: "db upgrade"})
+		side.refuseUnforced = true
+	})
+	f.waitFor(t, "MAINTENANCE", "operator", "Attempt 1 of 3")
+	f.press("r")
+	f.waitFor(t, "Restart run aaaa1111 anyway (force)? maintenance mode is on", "(y/N)")
+	f.press("y")
+	f.waitFor(t, "restarted as run", "Restart of aaaa1111")
+	if got := side.forced(); got != 1 {
+		t.Errorf("answering y sent %d forced restarts, want 1", got)
+	}
+}

@@ -4,7 +4,7 @@
 // with the next five fire times in the rule's zone, UTC and local time, the
 // sentence the schedule means and what a near clock change does to it;
 // inputs for the job's parameters built from their metadata; enabled,
-// timeout, overlap),
+// timeout, overlap; the run policy: retries, catch-up, lateness, warnAfter),
 // and the shorter form that runs a rule now, or restarts a run, with edited
 // parameters.
 package ruleform

@@ -1,7 +1,8 @@
 // Package rules is the console's list of rules: each with its job, its
 // schedule (and its zone when not UTC) and that schedule in words, the next
-// fire time (or done, when none is left), the last run,
-// whether it is enabled and its state in the scheduler backend. From here
+// fire time (or done, when none is left), the last run (MISSED while the
+// dead-man's switch waits for a fire), whether it is enabled, its state in
+// the scheduler backend and, in its detail, its run policy. From here
 // an operator runs a rule now (with its parameters or edited ones) and an
 // admin creates, edits, enables, disables and deletes rules.
 package rules
