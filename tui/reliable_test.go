@@ -319,3 +319,23 @@ func TestRestartDuringMaintenanceOffersToForce(t *testing.T) {
 		t.Errorf("answering y sent %d forced restarts, want 1", got)
 	}
 }
+
+func TestRunNowWithParametersDuringMaintenanceOffersToForce(t *testing.T) {
+	f, side := setupSide(t, operatorToken, 80, 24, "rules", func(a *agenttest.Agent, side *agentSide) {
+		seedReliable(a, side)
+		side.setMaintenance(&api.Maintenance{On: true, Reason: "db upgrade"})
+		side.refuseUnforced = true
+	})
+	f.waitFor(t, "live", "MAINTENANCE", "operator", "MISSED since 12:52")
+	f.press("R")
+	f.waitFor(t, "Run nightly-report now", "duration")
+	f.press("ctrl+a", "ctrl+k")
+	f.typeText("2m")
+	f.press("ctrl+s")
+	f.waitFor(t, "Run nightly-report anyway (force)?", "(y/N)")
+	f.press("y")
+	f.waitFor(t, "Trigger manual by operator", "duration=2m")
+	if got := side.forced(); got != 1 {
+		t.Errorf("answering y sent %d forced runs, want 1", got)
+	}
+}
