@@ -17,10 +17,10 @@ import (
 // past its end time (it ends by itself then, and the next status says so),
 // it is nil.
 func (m *Model) maintenance() *api.Maintenance {
-	if m.status == nil || m.status.Maintenance == nil || !m.status.Maintenance.On {
+	mt := m.maint
+	if mt == nil || !mt.On {
 		return nil
 	}
-	mt := m.status.Maintenance
 	if mt.Until != nil && !m.s.Clock().Before(*mt.Until) {
 		return nil
 	}
@@ -68,13 +68,7 @@ func (m *Model) clockText(at time.Time) string {
 // setMaintenance records the maintenance mode the agent reports (nil or
 // off: none), for the header and for the views' actions.
 func (m *Model) setMaintenance(mt *api.Maintenance) {
-	if m.status == nil {
-		m.status = &api.Status{}
-	}
-	if mt != nil && !mt.On {
-		mt = nil
-	}
-	m.status.Maintenance = mt
+	m.maint = mt
 	m.s.Maintenance = m.maintenance()
 }
 

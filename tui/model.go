@@ -88,6 +88,7 @@ type Model struct {
 	stack []view // views opened over the top-level one (a run, a form)
 
 	status    *api.Status
+	maint     *api.Maintenance // from the status, then the "maintenance" events
 	statusErr error
 	conn      connMsg
 	connAt    time.Time // when conn last changed
