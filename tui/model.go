@@ -81,12 +81,14 @@ type Model struct {
 	s      *session.Context
 	stream *streamer
 	w, h   int
+	bodyH  int // the views' height when last given
 
 	views map[session.View]view // the top-level views, made when first shown
 	top   session.View
 	stack []view // views opened over the top-level one (a run, a form)
 
 	status    *api.Status
+	maint     *api.Maintenance // from the status, then the "maintenance" events
 	statusErr error
 	conn      connMsg
 	connAt    time.Time // when conn last changed
@@ -188,10 +190,14 @@ func (m *Model) bodyHeight() int {
 	if m.banner() != "" {
 		h--
 	}
+	if m.alerts() != "" {
+		h--
+	}
 	return max(1, h)
 }
 
 func (m *Model) resize() {
+	m.bodyH = m.bodyHeight()
 	for _, v := range m.all() {
 		v.SetSize(m.w, m.bodyHeight())
 	}
@@ -217,6 +223,8 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if m.ticks%15 == 0 && m.conn.state == connLive {
 			cmd = m.fetchStatus()
 		}
+		m.s.Maintenance = m.maintenance() // it ends by itself at its end time
+		m.relayout()
 		return m, tea.Batch(tick(), cmd)
 	case statusMsg:
 		if msg.err != nil {
@@ -226,6 +234,8 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		st := msg.status
 		m.status, m.statusErr = &st, nil
 		m.s.Role = st.Role
+		m.setMaintenance(st.Maintenance)
+		m.relayout()
 		return m, nil
 	case connMsg:
 		return m, tea.Batch(m.stream.next(m.ctx), m.connChanged(msg))
@@ -325,12 +335,26 @@ func (m *Model) reloadAll() tea.Cmd {
 }
 
 func (m *Model) events(evs []api.Event) tea.Cmd {
+	var cmds []tea.Cmd
+	missing := false
 	for _, ev := range evs {
-		if ev.Type == api.EventReset {
+		switch ev.Type {
+		case api.EventReset:
 			return m.reloadAll()
+		case api.EventMaintenance:
+			m.setMaintenance(ev.Maintenance)
+			m.relayout()
+		case api.EventRunMissed:
+			missing = true
+		case api.EventRunStarted, api.EventRunSkipped:
+			// A fire that comes late clears its rule's alarm.
+			missing = missing || m.status != nil && m.status.Missing > 0
 		}
 	}
-	var cmds []tea.Cmd
+	if missing {
+		// How many rules miss their fires is the agent's to count.
+		cmds = append(cmds, m.fetchStatus())
+	}
 	for _, v := range m.all() {
 		cmds = append(cmds, v.Events(evs))
 	}
@@ -513,6 +537,9 @@ func (m *Model) View() string {
 	if b := m.banner(); b != "" {
 		lines = append(lines, m.s.Theme.Banner.Render(grid.Fit1("✗ "+b, m.w, false)))
 	}
+	if a := m.alerts(); a != "" {
+		lines = append(lines, grid.Fit1(a, m.w, false))
+	}
 	body := ""
 	if m.showHelp {
 		body = m.helpView()
@@ -622,7 +649,8 @@ func (m *Model) footer() []string {
 	case m.commanding:
 		second = m.cmdline.View()
 	case m.confirm != nil:
-		second = t.Warning.Bold(true).Render(m.confirm.Prompt + " (y/N)")
+		// The answer's keys always show: a long question is cut first.
+		second = t.Warning.Bold(true).Render(ansi.Truncate(grid.Line(m.confirm.Prompt), max(0, m.w-7), "…") + " (y/N)")
 	case m.note.Text != "" && m.note.Err:
 		second = t.Failure.Render(grid.Line(m.note.Text))
 	case m.note.Text != "":

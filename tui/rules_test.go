@@ -12,7 +12,7 @@ import (
 
 func TestRulesViewAt80x24(t *testing.T) {
 	f := setup(t, adminToken, 80, 24, "rules", seedRuns)
-	f.waitFor(t, "live", "nightly-report", "ping-partner", "At 02:00 UTC")
+	f.waitFor(t, "live", "nightly-report", "ping-partner", "At 02:00 UTC", "store sqlite")
 	screen := f.screen(t)
 	requireGolden(t, screen)
 	if strings.Contains(screen, "s3cr3t") {

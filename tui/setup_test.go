@@ -61,6 +61,13 @@ func setup(t *testing.T, token string, w, h int, start string, seed func(a *agen
 // one).
 func setupWith(t *testing.T, opts agenttest.Options, token string, w, h int, start string, seed func(a *agenttest.Agent)) *fixture {
 	t.Helper()
+	return startConsole(t, opts, token, w, h, start, seed, nil)
+}
+
+// startConsole is setupWith whose agent's answers side fills in (nil:
+// none).
+func startConsole(t *testing.T, opts agenttest.Options, token string, w, h int, start string, seed func(a *agenttest.Agent), side *agentSide) *fixture {
+	t.Helper()
 	if opts.Now == nil {
 		opts.Now = fixedNow
 	}
@@ -69,7 +76,7 @@ func setupWith(t *testing.T, opts agenttest.Options, token string, w, h int, sta
 	if seed != nil {
 		seed(a)
 	}
-	requests := &requestCounter{base: a.HTTPClient().Transport, n: map[string]int{}}
+	requests := &requestCounter{base: a.HTTPClient().Transport, n: map[string]int{}, side: side}
 	r := lipgloss.NewRenderer(io.Discard)
 	r.SetColorProfile(termenv.Ascii)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -89,13 +96,23 @@ type requestCounter struct {
 	base http.RoundTripper
 	mu   sync.Mutex
 	n    map[string]int
+	side *agentSide
 }
 
 func (c *requestCounter) RoundTrip(r *http.Request) (*http.Response, error) {
 	c.mu.Lock()
 	c.n[r.Method+" "+r.URL.Path]++
 	c.mu.Unlock()
-	return c.base.RoundTrip(r)
+	if c.side != nil {
+		if resp, err := c.side.refuse(r); resp != nil || err != nil {
+			return resp, err
+		}
+	}
+	resp, err := c.base.RoundTrip(r)
+	if err == nil && c.side != nil {
+		err = c.side.fill(r, resp)
+	}
+	return resp, err
 }
 
 // count returns how many times the console sent "METHOD /path".

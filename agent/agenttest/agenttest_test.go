@@ -42,6 +42,31 @@ func TestSeededRunsKeepWhatTheyAreGiven(t *testing.T) {
 	}
 }
 
+// Queued and missed runs cannot be created by the stores' RunCreate as
+// the runner creates them yet; seeded, they read back in their state, never
+// started.
+func TestSeededQueuedAndMissedRuns(t *testing.T) {
+	a := agenttest.Start(t, agenttest.Options{RoleTokens: true})
+	at := clock.Add(-time.Hour)
+	retryAt := clock.Add(time.Minute)
+	a.AddRuns(
+		api.Run{ID: "run-0001", Rule: "r", Job: "demo", Status: api.StatusQueued, Trigger: api.TriggerRetry,
+			CreatedAt: at, Attempt: 2, RetryOf: "run-0000", NotBefore: &retryAt},
+		api.Run{ID: "run-0002", Rule: "r", Job: "demo", Status: api.StatusMissed, Trigger: api.TriggerSchedule,
+			CreatedAt: at, FinishedAt: &at, Error: "the fire of 11:00 did not come"},
+	)
+	c := a.Client(agenttest.ViewerToken)
+	for id, want := range map[string]api.RunStatus{"run-0001": api.StatusQueued, "run-0002": api.StatusMissed} {
+		got, err := c.Run(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Status != want || got.StartedAt != nil {
+			t.Errorf("seeded %s reads back %s started at %v, want %s and never started", id, got.Status, got.StartedAt, want)
+		}
+	}
+}
+
 func TestTheRealAgentAnswers(t *testing.T) {
 	a := agenttest.Start(t, agenttest.Options{RoleTokens: true})
 	a.AddRules(api.RuleInput{Name: "x", Job: "demo", Schedule: "rate(1 hour)"})

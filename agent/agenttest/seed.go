@@ -87,7 +87,15 @@ func addRun(ctx context.Context, s store.Store, r api.Run) (store.Run, error) {
 			return run, fmt.Errorf("seed run %s: %w", r.ID, err)
 		}
 	}
+	if err := seedReliable(ctx, s, r); err != nil {
+		return run, fmt.Errorf("seed run %s: %w", r.ID, err)
+	}
 	switch {
+	case r.Status == api.StatusQueued:
+		// Not started: no start time, and what it waits for (NotBefore).
+		if _, err := s.Exec(ctx, `UPDATE runs SET status = 'queued', started_at = NULL WHERE id = $1`, run.ID); err != nil {
+			return run, fmt.Errorf("seed run %s queued: %w", r.ID, err)
+		}
 	case r.Status == api.StatusCancelling:
 		if run, err = s.RunSetCancelling(ctx, run.ID, r.CancelledBy, r.CancelReason); err != nil {
 			return run, fmt.Errorf("seed run %s: %w", r.ID, err)
@@ -100,6 +108,35 @@ func addRun(ctx context.Context, s store.Store, r api.Run) (store.Run, error) {
 		}
 	}
 	return s.RunGet(ctx, run.ID)
+}
+
+// seedReliable writes a seeded run's place in its retry series (Attempt,
+// RetryOf), when a queued one may start (NotBefore) and, for a run given
+// Slow, a warnAfter it is past, into the columns the stores keep them in;
+// a missed run never started. The columns are written directly, as the
+// runner would leave them, whatever the stores' own creation accepts.
+func seedReliable(ctx context.Context, s store.Store, r api.Run) error {
+	var notBefore any
+	if r.NotBefore != nil {
+		notBefore = *r.NotBefore
+		if s.Kind() == "sqlite" {
+			notBefore = r.NotBefore.UnixMicro() // how the SQLite store keeps times
+		}
+	}
+	var warnAfter time.Duration
+	if r.Slow && r.StartedAt != nil {
+		warnAfter = time.Second // long past for any seeded start
+	}
+	if _, err := s.Exec(ctx, `UPDATE runs SET attempt = $2, retry_of = $3, not_before = $4, warn_after_ns = $5 WHERE id = $1`,
+		r.ID, max(r.Attempt, 1), r.RetryOf, notBefore, int64(warnAfter)); err != nil {
+		return fmt.Errorf("attempt, retry of, not before: %w", err)
+	}
+	if r.Status == api.StatusMissed {
+		if _, err := s.Exec(ctx, `UPDATE runs SET started_at = NULL WHERE id = $1`, r.ID); err != nil {
+			return fmt.Errorf("missed: %w", err)
+		}
+	}
+	return nil
 }
 
 // StartRun records a run as AddRuns does and publishes run.started, as the

@@ -3,6 +3,7 @@ package ruleform
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -35,6 +36,15 @@ const (
 	keyStartDate = "startDate"
 	keyEndDate   = "endDate"
 	keyWindow    = "flexibleWindow"
+	// The run policy's, as the agent names them in its 400s (body.retry.attempts).
+	keyRetries       = "retry.attempts"
+	keyBackoff       = "retry.backoff"
+	keyMaxBackoff    = "retry.maxBackoff"
+	keyJitter        = "retry.jitter"
+	keyCatchUp       = "catchUp"
+	keyCatchUpWindow = "catchUpWindow"
+	keyMaxLateness   = "maxLateness"
+	keyWarnAfter     = "warnAfter"
 )
 
 func paramKey(name string) string { return "parameters." + name }
@@ -211,6 +221,19 @@ func (f *field) check() {
 		} else if d <= 0 {
 			f.err = "must be positive"
 		}
+	case f.key == keyRetries && v != "":
+		if _, err := strconv.Atoi(v); err != nil {
+			f.err = fmt.Sprintf("%q is not a whole number (the retries after the first run); empty for none", v)
+		}
+	case f.key == keyJitter && v != "":
+		if _, err := strconv.ParseFloat(v, 64); err != nil {
+			f.err = fmt.Sprintf("%q is not a number from 0 to 1", v)
+		}
+	case policyDuration(f.key) && v != "":
+		// The bounds are the agent's to say (its 400 lands here).
+		if _, err := time.ParseDuration(v); err != nil {
+			f.err = fmt.Sprintf("%q is not a duration (e.g. 30s, 10m, 2h); leave it empty for none", v)
+		}
 	case f.key == keyTimezone:
 		if _, err := schedule.LoadLocation(v); err != nil {
 			f.err = err.Error()
@@ -273,4 +296,22 @@ func parseDate(v string, loc *time.Location) (time.Time, error) {
 		return t, nil
 	}
 	return time.Time{}, fmt.Errorf("%q is not a date: write RFC 3339 (2027-03-14T09:30:00-04:00) or 2027-03-14 09:30 in the rule's zone", v)
+}
+
+// policyKey reports whether key is one of the run policy's fields.
+func policyKey(key string) bool {
+	switch key {
+	case keyRetries, keyJitter, keyCatchUp:
+		return true
+	}
+	return policyDuration(key)
+}
+
+// policyDuration reports whether key is one of the run policy's durations.
+func policyDuration(key string) bool {
+	switch key {
+	case keyBackoff, keyMaxBackoff, keyCatchUpWindow, keyMaxLateness, keyWarnAfter:
+		return true
+	}
+	return false
 }

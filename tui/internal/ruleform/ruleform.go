@@ -4,7 +4,7 @@
 // with the next five fire times in the rule's zone, UTC and local time, the
 // sentence the schedule means and what a near clock change does to it;
 // inputs for the job's parameters built from their metadata; enabled,
-// timeout, overlap),
+// timeout, overlap; the run policy: retries, catch-up, lateness, warnAfter),
 // and the shorter form that runs a rule now, or restarts a run, with edited
 // parameters.
 package ruleform
@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -181,10 +182,11 @@ func (m *Model) Reload() tea.Cmd {
 func (m *Model) Events([]api.Event) tea.Cmd { return nil }
 
 type savedMsg struct {
-	form *Model
-	rule api.Rule
-	run  api.Run
-	err  error
+	form  *Model
+	rule  api.Rule
+	run   api.Run
+	err   error
+	force bool // it was sent with force
 }
 
 // Update handles the form's messages and keys.
@@ -247,8 +249,10 @@ func (m *Model) build() {
 			newText(s, keyDescription, "Description", r.Description, ""),
 			newChoice(keyEnabled, "Enabled", []string{"true", "false"}, []string{"yes", "no"}, fmt.Sprint(r.Enabled), ""),
 			newText(s, keyTimeout, "Timeout", r.Timeout, "Go duration; empty for none"),
-			newChoice(keyOverlap, "Overlap", []string{"allow", "skip"}, []string{"allow (run alongside)", "skip (if one is running)"}, string(orAllow(r.Overlap)), ""),
+			newChoice(keyOverlap, "Overlap", []string{"allow", "skip", "queue"},
+				[]string{"allow (run alongside)", "skip (if one is running)", "queue (start after it)"}, string(orAllow(r.Overlap)), ""),
 		)
+		fs = append(fs, policyFields(s, r.RunPolicy)...)
 		m.fields = fs
 		m.rebuildParams(r.Parameters)
 	case Trigger:
@@ -260,6 +264,44 @@ func (m *Model) build() {
 	}
 	// Fields are checked as they are left or typed in, and all on save:
 	// a fresh form does not open full of complaints.
+}
+
+// policyFields are the inputs of a rule's run policy: retries, catch-up,
+// lateness bound and slow-run warning.
+func policyFields(s *session.Context, p api.RunPolicy) []*field {
+	var retries, jitter string
+	r := p.Retry
+	if r == nil {
+		r = &api.RetryPolicy{}
+	} else {
+		retries = strconv.Itoa(r.Attempts)
+		if r.Jitter != 0 {
+			jitter = strconv.FormatFloat(r.Jitter, 'f', -1, 64)
+		}
+	}
+	catchUp := p.CatchUp
+	if catchUp == "" {
+		catchUp = api.CatchUpNone
+	}
+	short := session.ShortDuration
+	fs := []*field{
+		newText(s, keyRetries, "Retries", retries, "after a failure; empty for none"),
+		newText(s, keyBackoff, "Backoff", short(r.Backoff), "first retry's delay, doubling; 30s"),
+		newText(s, keyMaxBackoff, "Max backoff", short(r.MaxBackoff), "longest delay; 1h"),
+		newText(s, keyJitter, "Jitter", jitter, "0 to 1: part of a delay drawn at random"),
+		newChoice(keyCatchUp, "Catch up", []string{"none", "latest", "all"},
+			[]string{"none (missed fires)", "latest (of the missed)", "all (oldest first)"}, string(catchUp), ""),
+		newText(s, keyCatchUpWindow, "Look back", short(p.CatchUpWindow), "catch up fires this recent; 1h"),
+		newText(s, keyMaxLateness, "Max lateness", short(p.MaxLateness), "older deliveries are skipped"),
+		newText(s, keyWarnAfter, "Warn after", short(p.WarnAfter), "a run this long is slow"),
+	}
+	fs[0].help = "Failed and timed-out runs are run again, each retry its own run; empty for no retries."
+	fs[1].help = "Delay before the first retry; each next one waits twice as long, up to Max backoff."
+	fs[3].help = "0 waits the delay exactly; 1 waits anywhere from 0 to the delay."
+	fs[4].help = "Fires missed while no agent ran the local scheduler: run none, the latest, or all."
+	fs[6].help = "EventBridge retries for up to a day: a delivery later than this is recorded skipped (late)."
+	fs[7].help = "A run still going this long notifies once (slow) and is flagged; the timeout still ends it."
+	return fs
 }
 
 // newZoneField is the time-zone input, completed from the system's zones.
@@ -329,12 +371,18 @@ func (m *Model) currentJob() string {
 // keeping what was typed into parameters of the same name.
 func (m *Model) rebuildParams(values map[string]string) {
 	own := m.fields[:0:0]
+	var policy []*field // after the parameters, which matter more to most rules
 	typed := map[string]string{}
 	for _, f := range m.fields {
-		if f.param == nil {
+		switch {
+		case f.param == nil && policyKey(f.key):
+			policy = append(policy, f)
+		case f.param == nil:
 			own = append(own, f)
-		} else if v := f.value(); v != "" {
-			typed[f.param.Name] = v
+		default:
+			if v := f.value(); v != "" {
+				typed[f.param.Name] = v
+			}
 		}
 	}
 	job, _ := m.job(m.currentJob())
@@ -347,7 +395,7 @@ func (m *Model) rebuildParams(values map[string]string) {
 		f.input.Width = m.inputWidth()
 		own = append(own, f)
 	}
-	m.fields = own
+	m.fields = append(own, policy...)
 	for _, f := range m.fields {
 		f.input.Width = m.inputWidth()
 	}
@@ -454,6 +502,8 @@ func (m *Model) typed(f *field) {
 		after = []string{keyStartDate, keyEndDate}
 	case keyStartDate:
 		after = []string{keyEndDate}
+	case keyRetries:
+		after = []string{keyBackoff, keyMaxBackoff, keyJitter}
 	}
 	for _, k := range after {
 		if g := m.field(k); g != nil && g.value() != "" {
@@ -471,6 +521,10 @@ func (m *Model) check(f *field) {
 		return
 	}
 	switch f.key {
+	case keyBackoff, keyMaxBackoff, keyJitter:
+		if f.value() != "" && m.field(keyRetries).value() == "" {
+			f.err = "applies to retries only: fill in Retries, or leave this empty"
+		}
 	case keyStartDate, keyEndDate:
 		if f.value() != "" && m.oneTime() {
 			f.err = "an at() schedule fires once; it takes no " + map[string]string{keyStartDate: "start", keyEndDate: "end"}[f.key] + " date"
@@ -565,7 +619,32 @@ func (m *Model) input() api.RuleInput {
 			in.FlexibleWindow = v
 		}
 	}
+	in.RunPolicy = m.policy()
 	return in
+}
+
+// policy is the rule's run policy as the form holds it: a retry only when
+// Retries is filled in.
+func (m *Model) policy() api.RunPolicy {
+	var p api.RunPolicy
+	value := func(key string) string {
+		if f := m.field(key); f != nil {
+			return f.value()
+		}
+		return ""
+	}
+	if v := value(keyRetries); v != "" {
+		n, _ := strconv.Atoi(v)
+		jitter, _ := strconv.ParseFloat(value(keyJitter), 64)
+		p.Retry = &api.RetryPolicy{Attempts: n, Backoff: value(keyBackoff), MaxBackoff: value(keyMaxBackoff), Jitter: jitter}
+	}
+	if c := api.CatchUp(value(keyCatchUp)); c != api.CatchUpNone {
+		p.CatchUp = c
+	}
+	p.CatchUpWindow = value(keyCatchUpWindow)
+	p.MaxLateness = value(keyMaxLateness)
+	p.WarnAfter = value(keyWarnAfter)
+	return p
 }
 
 // overrides are the parameters whose value differs from base's: what a
@@ -601,28 +680,33 @@ func (m *Model) save() tea.Cmd {
 		return m.focusField(first)
 	}
 	m.saving = true
+	return m.send(false)
+}
+
+// send saves the form; force runs it while maintenance mode is on.
+func (m *Model) send(force bool) tea.Cmd {
 	c, form, mode, name, runID := m.s.Client, m, m.mode, m.rule, m.restartOf
 	in := m.input()
-	var over map[string]string
+	params := api.RunParams{Force: force}
 	switch mode {
 	case Trigger:
-		over = m.overrides(m.original.Parameters)
+		params.Parameters = m.overrides(m.original.Parameters)
 	case Restart:
-		over = m.overrides(m.run.Parameters)
+		params.Parameters = m.overrides(m.run.Parameters)
 	}
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		defer cancel()
-		out := savedMsg{form: form}
+		out := savedMsg{form: form, force: force}
 		switch mode {
 		case Create:
 			out.rule, out.err = c.CreateRule(ctx, in)
 		case Edit:
 			out.rule, out.err = c.ReplaceRule(ctx, name, in)
 		case Trigger:
-			out.run, out.err = c.TriggerRule(ctx, name, over)
+			out.run, out.err = c.TriggerRuleWith(ctx, name, params)
 		case Restart:
-			out.run, out.err = c.RestartRun(ctx, runID, over)
+			out.run, out.err = c.RestartRunWith(ctx, runID, params)
 		}
 		return out
 	}
@@ -641,6 +725,13 @@ func (m *Model) index(key string) int {
 // at the fields they concern.
 func (m *Model) saved(msg savedMsg) tea.Cmd {
 	m.saving = false
+	runs := m.mode == Trigger || m.mode == Restart
+	if msg.err != nil && runs && !msg.force && session.RefusedForMaintenance(msg.err, m.s.Maintenance != nil) {
+		m.formErr = session.Explain(msg.err)
+		doing := map[Mode]string{Trigger: "run " + m.rule, Restart: "restart run " + session.ShortID(m.restartOf)}[m.mode]
+		forced := m.send(true)
+		return func() tea.Msg { return session.OfferForce(doing, msg.err, forced) }
+	}
 	if msg.err != nil {
 		m.formErr = session.Explain(msg.err)
 		var ce *client.Error

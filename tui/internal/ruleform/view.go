@@ -43,11 +43,18 @@ func (m *Model) View() string {
 	focusFrom, focusTo := 0, 0
 	paramsShown := false
 	for i, f := range m.fields {
+		if f.key == keyRetries && !paramsShown && m.currentJob() != "" {
+			paramsShown = true
+			body = append(body, "", t.Muted.Render("Job "+grid.Line(m.currentJob())+" takes no parameters."))
+		}
 		if f.param != nil && !paramsShown {
 			paramsShown = true
 			if m.mode == Create || m.mode == Edit {
 				body = append(body, "", t.Title.Render("Parameters of "+grid.Line(m.currentJob()))+t.Muted.Render("  (* required)"))
 			}
+		}
+		if f.key == keyRetries {
+			body = append(body, "", t.Title.Render("Run policy")+t.Muted.Render("  (retries, missed fires, lateness, slow runs)"))
 		}
 		if i == m.focus {
 			focusFrom = len(body)

@@ -1,7 +1,8 @@
 // Package rules is the console's list of rules: each with its job, its
 // schedule (and its zone when not UTC) and that schedule in words, the next
-// fire time (or done, when none is left), the last run,
-// whether it is enabled and its state in the scheduler backend. From here
+// fire time (or done, when none is left), the last run (MISSED while the
+// dead-man's switch waits for a fire), whether it is enabled, its state in
+// the scheduler backend and, in its detail, its run policy. From here
 // an operator runs a rule now (with its parameters or edited ones) and an
 // admin creates, edits, enables, disables and deletes rules.
 package rules
@@ -234,6 +235,28 @@ func (m *Model) upsert(r api.Rule) {
 
 type triggeredMsg struct{ run api.Run }
 
+// runNow triggers the rule; refused because maintenance mode is on, it
+// asks whether to force the run.
+func (m *Model) runNow(name string, force bool) tea.Cmd {
+	c, maintenance := m.s.Client, m.s.Maintenance != nil
+	var forced tea.Cmd
+	if !force {
+		forced = m.runNow(name, true)
+	}
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		run, err := c.TriggerRuleWith(ctx, name, api.RunParams{Force: force})
+		switch {
+		case err != nil && !force && session.RefusedForMaintenance(err, maintenance):
+			return session.OfferForce("run "+name, err, forced)
+		case err != nil:
+			return session.Fail("run "+name+" now", err)
+		}
+		return triggeredMsg{run: run}
+	}
+}
+
 func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 	if cmd, did := m.list.Update(msg); did != list.NotMine {
 		return cmd
@@ -248,15 +271,7 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 	case key.Matches(msg, m.keys.Runs):
 		return func() tea.Msg { return session.JumpMsg{View: session.ViewRuns, Args: []string{"rule:" + r.Name}} }
 	case key.Matches(msg, m.keys.RunNow) && m.s.CanOperate():
-		return func() tea.Msg {
-			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-			defer cancel()
-			run, err := c.TriggerRule(ctx, r.Name, nil)
-			if err != nil {
-				return session.Fail("run "+r.Name+" now", err)
-			}
-			return triggeredMsg{run: run}
-		}
+		return m.runNow(r.Name, false)
 	case key.Matches(msg, m.keys.RunWith) && m.s.CanOperate():
 		return func() tea.Msg { return session.RunWithParamsMsg{Rule: r.Name} }
 	case key.Matches(msg, m.keys.Edit) && m.s.CanAdmin():
@@ -397,6 +412,10 @@ func (m *Model) row(l grid.Layout, r api.Rule, selected bool, now time.Time) str
 	if r.LastRun != nil {
 		last = string(r.LastRun.Status)
 	}
+	if r.MissedFire != nil {
+		// The dead-man's switch: a fire was expected and has not come.
+		last = "MISSED"
+	}
 	on := "no"
 	if r.Enabled {
 		on = "yes"
@@ -427,6 +446,9 @@ func (m *Model) row(l grid.Layout, r api.Rule, selected bool, now time.Time) str
 				return t.Muted.Render(cell)
 			}
 		case colLast:
+			if r.MissedFire != nil {
+				return t.Failure.Bold(true).Render(cell)
+			}
 			if r.LastRun != nil {
 				return t.Status(r.LastRun.Status).Render(cell)
 			}
@@ -488,8 +510,14 @@ func (m *Model) detail(now time.Time) string {
 	if r.Timeout != "" {
 		about += " · timeout " + r.Timeout
 	}
-	if r.Overlap == api.OverlapSkip {
+	switch r.Overlap {
+	case api.OverlapSkip:
 		about += " · skips overlapping fires"
+	case api.OverlapQueue:
+		about += " · queues overlapping fires"
+	}
+	if p := PolicyText(r.RunPolicy); p != "" {
+		about += " · " + p
 	}
 	if r.FlexibleWindow != "" {
 		about += " · starts within " + session.ShortDuration(r.FlexibleWindow) + " of each fire"
@@ -498,6 +526,9 @@ func (m *Model) detail(now time.Time) string {
 	last := "Never run"
 	if lr := r.LastRun; lr != nil {
 		last = "Last run " + session.ShortID(lr.ID) + " " + t.Status(lr.Status).Render(string(lr.Status)) + " " + session.Ago(now, lr.CreatedAt)
+	}
+	if r.MissedFire != nil {
+		last = t.Failure.Bold(true).Render("MISSED since "+m.s.Local(*r.MissedFire).Format("15:04")) + " · " + last
 	}
 	sync := " · sync " + t.Sync(r.Sync.State).Render(r.Sync.State)
 	if r.Sync.Error != "" {

@@ -13,6 +13,7 @@ import (
 	"github.com/charmbracelet/bubbles/help"
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/x/ansi"
 
 	"github.com/jobbridge/jobbridge/shared/api"
 	"github.com/jobbridge/jobbridge/tui/internal/grid"
@@ -33,17 +34,24 @@ const (
 // KeyMap is the run detail's keys.
 type KeyMap struct {
 	Cancel, Restart, RestartWith, Follow key.Binding
-	s                                    *session.Context
-	active                               func() bool // the run may still be cancelled
+	// PrevAttempt and NextAttempt show the run's other attempts (a
+	// run and its retries).
+	PrevAttempt, NextAttempt key.Binding
+	s                        *session.Context
+	active                   func() bool // the run may still be cancelled
+	series                   func() bool // the run has other attempts
 }
 
 // ShortHelp is the footer's keys: cancel only while the run is active.
 func (k KeyMap) ShortHelp() []key.Binding {
 	var out []key.Binding
+	if k.s.CanOperate() && k.active() {
+		out = append(out, k.Cancel)
+	}
+	if k.series() {
+		out = append(out, k.PrevAttempt)
+	}
 	if k.s.CanOperate() {
-		if k.active() {
-			out = append(out, k.Cancel)
-		}
 		out = append(out, k.Restart, k.RestartWith)
 	}
 	return append(out, k.Follow)
@@ -51,7 +59,11 @@ func (k KeyMap) ShortHelp() []key.Binding {
 
 // FullHelp is every key of the view.
 func (k KeyMap) FullHelp() [][]key.Binding {
-	return [][]key.Binding{k.ShortHelp(), keys.NavHelp()}
+	out := k.ShortHelp()
+	if k.series() {
+		out = append(out, k.NextAttempt)
+	}
+	return [][]key.Binding{out, keys.NavHelp()}
 }
 
 // Model is one run's detail.
@@ -63,6 +75,9 @@ type Model struct {
 	id  string
 	run *api.Run
 	err error
+	// attempts is the run's series as last loaded: kept while another
+	// attempt of it loads, so [ and ] go on working meanwhile.
+	attempts []api.RunSummary
 
 	lines     []api.LogLine
 	logLoaded bool
@@ -85,10 +100,14 @@ func New(s *session.Context, id string) *Model {
 			Restart:     key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "restart")),
 			RestartWith: key.NewBinding(key.WithKeys("R"), key.WithHelp("R", "restart with params")),
 			Follow:      key.NewBinding(key.WithKeys("f"), key.WithHelp("f", "follow log")),
+			PrevAttempt: key.NewBinding(key.WithKeys("["), key.WithHelp("[/]", "attempts")),
+			NextAttempt: key.NewBinding(key.WithKeys("]"), key.WithHelp("]", "next attempt")),
 			s:           s,
 		},
 	}
-	m.keys.active = func() bool { return m.run != nil && m.run.Status.Active() }
+	// A queued run can be cancelled too: it then never starts.
+	m.keys.active = func() bool { return m.run != nil && (m.run.Status.Active() || m.run.Status.Waiting()) }
+	m.keys.series = func() bool { return len(m.attempts) > 1 }
 	return m
 }
 
@@ -176,6 +195,9 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 		m.err = nil
 		r := msg.run
 		m.run = &r
+		if len(r.Attempts) > 1 {
+			m.attempts = r.Attempts
+		}
 	case logMsg:
 		if msg.id != m.id {
 			return nil
@@ -261,6 +283,9 @@ func (m *Model) drain() tea.Cmd {
 func (m *Model) Events(evs []api.Event) tea.Cmd {
 	got := false
 	for _, ev := range evs {
+		if ev.Run != nil && ev.Type != api.EventRunLog {
+			m.followSeries(ev.Run)
+		}
 		if ev.Run == nil || ev.Run.ID != m.id {
 			continue
 		}
@@ -303,6 +328,10 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 	case key.Matches(msg, m.keys.Follow):
 		m.follow = !m.follow
 		m.clamp()
+	case key.Matches(msg, m.keys.PrevAttempt) && m.keys.series():
+		return m.showAttempt(-1)
+	case key.Matches(msg, m.keys.NextAttempt) && m.keys.series():
+		return m.showAttempt(1)
 	case key.Matches(msg, m.keys.Cancel) && m.s.CanOperate() && m.run != nil:
 		return m.s.ConfirmCancel(*m.run)
 	case key.Matches(msg, m.keys.Restart) && m.s.CanOperate():
@@ -312,6 +341,47 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 		return func() tea.Msg { return session.RunWithParamsMsg{Rule: rule, RestartOf: id} }
 	}
 	return nil
+}
+
+// attemptIndex is the shown run's place in its series, -1 if it is not
+// in it.
+func (m *Model) attemptIndex() int {
+	for i, a := range m.attempts {
+		if a.ID == m.id {
+			return i
+		}
+	}
+	return -1
+}
+
+// followSeries keeps the series shown up to date from the stream: an
+// attempt's new state, or a new retry of it. (Events carry no series: only
+// GET /runs/{id} does.)
+func (m *Model) followSeries(r *api.Run) {
+	if len(m.attempts) == 0 {
+		return
+	}
+	for i, a := range m.attempts {
+		if a.ID == r.ID {
+			m.attempts[i] = api.RunSummary{ID: r.ID, Status: r.Status, CreatedAt: r.CreatedAt, FinishedAt: r.FinishedAt}
+			return
+		}
+	}
+	if r.RetryOf == m.attempts[0].ID {
+		m.attempts = append(m.attempts, api.RunSummary{ID: r.ID, Status: r.Status, CreatedAt: r.CreatedAt, FinishedAt: r.FinishedAt})
+	}
+}
+
+// showAttempt replaces the run shown with the attempt by steps before
+// (negative) or after it in its series; at either end it stays.
+func (m *Model) showAttempt(by int) tea.Cmd {
+	i := m.attemptIndex() + by
+	if i < 0 || i >= len(m.attempts) || m.attemptIndex() < 0 {
+		return nil
+	}
+	m.id, m.run, m.err = m.attempts[i].ID, nil, nil
+	m.lines, m.pending, m.offset, m.follow, m.logErr = nil, map[int64]api.LogLine{}, 0, true, nil
+	return m.Reload()
 }
 
 func (m *Model) scroll(by int) {
@@ -342,10 +412,14 @@ func (m *Model) info() []string {
 	}
 	r := m.run
 	now := m.s.Clock()
+	state := t.Status(r.Status).Bold(true).Render(strings.ToUpper(string(r.Status)))
+	if r.Slow && r.Status.Active() {
+		state += " " + t.Warning.Bold(true).Render("SLOW")
+	}
 	lines := []string{
-		t.Title.Render("Run "+r.ID) + "  " + t.Status(r.Status).Bold(true).Render(strings.ToUpper(string(r.Status))),
+		t.Title.Render("Run "+r.ID) + "  " + state,
 		label(t.Muted.Render, "Rule", r.Rule) + "   " + label(t.Muted.Render, "Job", r.Job) + "   " +
-			label(t.Muted.Render, "Trigger", triggerText(r)),
+			label(t.Muted.Render, "Trigger", triggerText(r, m.s.Local)),
 	}
 	when := label(t.Muted.Render, "Created", m.s.Local(r.CreatedAt).Format("2006-01-02 15:04:05"))
 	if r.StartedAt != nil {
@@ -359,6 +433,20 @@ func (m *Model) info() []string {
 		when += "   " + label(t.Muted.Render, "Finished", m.s.Local(*r.FinishedAt).Format("15:04:05"))
 	}
 	lines = append(lines, when)
+	if wait := session.WaitText(r, m.s.Local); wait != "" {
+		if r.NotBefore != nil {
+			wait += " (" + session.Until(now, *r.NotBefore) + ")"
+		} else {
+			wait += " for the rule's earlier runs or a free slot of job " + r.Job
+		}
+		lines = append(lines, t.Accent.Render("Queued: "+wait))
+	}
+	if r.Slow && r.Status.Active() {
+		lines = append(lines, t.Warning.Render("Slow: running longer than its rule's warnAfter; the timeout still ends it"))
+	}
+	if a := m.attemptsLine(); a != "" {
+		lines = append(lines, a)
+	}
 	var extra []string
 	if r.RestartOf != "" {
 		extra = append(extra, label(t.Muted.Render, "Restart of", session.ShortID(r.RestartOf)))
@@ -383,12 +471,49 @@ func (m *Model) info() []string {
 	return lines
 }
 
+// attemptsLine is the run's series, first run and retries, the one shown
+// in brackets: "Attempts 1 aaaa1111 failed · [2 bbbb2222 failed] · 3
+// cccc3333 queued". "" for a run without retries.
+func (m *Model) attemptsLine() string {
+	t := m.s.Theme
+	r := m.run
+	if len(m.attempts) < 2 || m.attemptIndex() < 0 {
+		return ""
+	}
+	line := func(ids bool) string {
+		parts := make([]string, len(m.attempts))
+		for i, a := range m.attempts {
+			text := fmt.Sprintf("%d %s", i+1, t.Status(a.Status).Render(string(a.Status)))
+			if ids {
+				text = fmt.Sprintf("%d %s %s", i+1, session.ShortID(a.ID), t.Status(a.Status).Render(string(a.Status)))
+			}
+			if a.ID == m.id {
+				text = t.Bold.Render("[") + text + t.Bold.Render("]")
+			}
+			parts[i] = text
+		}
+		return label(t.Muted.Render, fmt.Sprintf("Attempt %d of %d", max(1, r.Attempt), len(m.attempts)), strings.Join(parts, t.Muted.Render(" · ")))
+	}
+	// The ids go first when the line is too long: [ and ] still reach
+	// each attempt.
+	if l := line(true); ansi.StringWidth(l) <= m.w {
+		return l
+	}
+	return line(false)
+}
+
 func label(muted func(...string) string, name, value string) string {
 	return muted(name) + " " + value
 }
 
-func triggerText(r *api.Run) string {
+func triggerText(r *api.Run, local func(time.Time) time.Time) string {
 	s := string(r.Trigger)
+	switch {
+	case r.Trigger == api.TriggerRetry && r.RetryOf != "":
+		s += " of " + session.ShortID(r.RetryOf)
+	case r.Trigger == api.TriggerCatchUp && r.ScheduledAt != nil:
+		s += " of the fire at " + local(*r.ScheduledAt).Format("15:04")
+	}
 	if r.TriggeredBy != "" {
 		s += " by " + r.TriggeredBy
 	}

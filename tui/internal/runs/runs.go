@@ -34,12 +34,16 @@ type Tab struct {
 // Tabs are the list's status tabs, in order.
 var Tabs = []Tab{
 	{Name: "all"},
-	{Name: "active", Statuses: []api.RunStatus{api.StatusRunning, api.StatusCancelling}},
+	// Queued runs are not running yet, but they are what is still to
+	// happen: they sit with the active ones (and can be cancelled too).
+	{Name: "active", Statuses: []api.RunStatus{api.StatusQueued, api.StatusRunning, api.StatusCancelling}},
 	{Name: "failed", Statuses: []api.RunStatus{api.StatusFailed}},
 	{Name: "succeeded", Statuses: []api.RunStatus{api.StatusSucceeded}},
 	{Name: "cancelled", Statuses: []api.RunStatus{api.StatusCancelled}},
 	{Name: "interrupted", Statuses: []api.RunStatus{api.StatusInterrupted}},
 	{Name: "skipped", Statuses: []api.RunStatus{api.StatusSkipped}},
+	// Missed fires (the dead-man's switch) are an alarm of their own.
+	{Name: "missed", Statuses: []api.RunStatus{api.StatusMissed}},
 }
 
 // KeyMap is the runs list's keys.
@@ -171,7 +175,7 @@ func ParseArgs(args []string) (Query, error) {
 
 func tabIndex(name string) int {
 	name = strings.ToLower(name)
-	if name == "running" || name == "cancelling" {
+	if name == "running" || name == "cancelling" || name == "queued" {
 		return 1
 	}
 	for i, t := range Tabs {
@@ -308,7 +312,7 @@ func matchesText(r *api.Run, f string) bool {
 	if f == "" {
 		return true
 	}
-	for _, s := range []string{r.Rule, r.Job, string(r.Status), r.ID, string(r.Trigger)} {
+	for _, s := range []string{r.Rule, r.Job, session.StatusText(r), string(r.Status), r.ID, string(r.Trigger)} {
 		if strings.Contains(strings.ToLower(s), f) {
 			return true
 		}
@@ -510,14 +514,17 @@ func (m *Model) row(l grid.Layout, r *api.Run, selected bool, now time.Time) str
 		dur = session.Duration(now.Sub(start).Truncate(time.Second))
 	}
 	progress := ""
-	if r.Status.Active() || r.Progress.Percent > 0 {
+	switch {
+	case r.Status.Waiting():
+		progress = session.WaitText(r, m.s.Local)
+	case r.Status.Active() || r.Progress.Percent > 0:
 		progress = session.Bar(r.Progress.Percent, l.Widths[8])
 	}
 	marker := " "
 	if selected {
 		marker = ">"
 	}
-	cells := []string{marker, session.ShortID(r.ID), r.Rule, r.Job, string(r.Trigger), string(r.Status),
+	cells := []string{marker, session.ShortID(r.ID), r.Rule, r.Job, session.TriggerText(r), session.StatusText(r),
 		session.Stamp(m.s.Local(now), m.s.Local(start)), dur, progress}
 	if selected {
 		// One style for the whole line: a cell's own colour would end
@@ -527,6 +534,9 @@ func (m *Model) row(l grid.Layout, r *api.Run, selected bool, now time.Time) str
 	return l.Row(cells, func(i int, cell string) string {
 		switch i {
 		case 5:
+			if r.Slow && r.Status == api.StatusRunning {
+				return t.Warning.Bold(true).Render(cell)
+			}
 			return t.Status(r.Status).Render(cell)
 		case 8:
 			if r.Status.Active() {

@@ -68,6 +68,18 @@ func (c *Client) TriggerRule(ctx context.Context, name string, overrides map[str
 	return reply(c.c.TriggerRule(ctx, name, overrides))
 }
 
+// TriggerRuleWith runs a rule now with overrides and, with p.Force, while
+// maintenance mode is on.
+func (c *Client) TriggerRuleWith(ctx context.Context, name string, p api.RunParams) (api.Run, error) {
+	return reply(c.c.TriggerRuleWith(ctx, name, p))
+}
+
+// RestartRunWith restarts a run with overrides and, with p.Force, while
+// maintenance mode is on.
+func (c *Client) RestartRunWith(ctx context.Context, id string, p api.RunParams) (api.Run, error) {
+	return reply(c.c.RestartRunWith(ctx, id, p))
+}
+
 // Runs lists runs, newest first, one page at a time.
 func (c *Client) Runs(ctx context.Context, q api.RunQuery) (api.Page[api.Run], error) {
 	return reply(c.c.Runs(ctx, q))

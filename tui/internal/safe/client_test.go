@@ -78,12 +78,18 @@ func TestClientCleansEveryReplyErrorAndEvent(t *testing.T) {
 		"ReplaceRule":    func() (any, error) { return c.ReplaceRule(ctx, "r", api.RuleInput{}) },
 		"SetRuleEnabled": func() (any, error) { return c.SetRuleEnabled(ctx, "r", true) },
 		"TriggerRule":    func() (any, error) { return c.TriggerRule(ctx, "r", nil) },
-		"Runs":           func() (any, error) { return c.Runs(ctx, api.RunQuery{}) },
-		"Run":            func() (any, error) { return c.Run(ctx, "x") },
-		"RunLog":         func() (any, error) { return c.RunLog(ctx, "x", 0, 0) },
-		"CancelRun":      func() (any, error) { return c.CancelRun(ctx, "x", "why") },
-		"RestartRun":     func() (any, error) { return c.RestartRun(ctx, "x", nil) },
-		"Audit":          func() (any, error) { return c.Audit(ctx, 0, "") },
+		"TriggerRuleWith": func() (any, error) {
+			return c.TriggerRuleWith(ctx, "r", api.RunParams{Force: true})
+		},
+		"Runs":       func() (any, error) { return c.Runs(ctx, api.RunQuery{}) },
+		"Run":        func() (any, error) { return c.Run(ctx, "x") },
+		"RunLog":     func() (any, error) { return c.RunLog(ctx, "x", 0, 0) },
+		"CancelRun":  func() (any, error) { return c.CancelRun(ctx, "x", "why") },
+		"RestartRun": func() (any, error) { return c.RestartRun(ctx, "x", nil) },
+		"RestartRunWith": func() (any, error) {
+			return c.RestartRunWith(ctx, "x", api.RunParams{Force: true})
+		},
+		"Audit": func() (any, error) { return c.Audit(ctx, 0, "") },
 	}
 	for name, call := range calls {
 		got, err := call()

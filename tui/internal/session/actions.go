@@ -2,12 +2,16 @@ package session
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/http"
+	"strings"
 	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
 
 	"github.com/jobbridge/jobbridge/shared/api"
+	"github.com/jobbridge/jobbridge/shared/client"
 )
 
 // The actions on a run that more than one view offers (the runs list and a
@@ -19,8 +23,13 @@ const actionTimeout = 15 * time.Second
 // ConfirmCancel asks the operator to confirm cancelling run, then cancels
 // it. A finished run cannot be cancelled: it says so instead.
 func (c *Context) ConfirmCancel(run api.Run) tea.Cmd {
-	if !run.Status.Active() {
+	if !run.Status.Active() && !run.Status.Waiting() {
 		return Note(fmt.Sprintf("run %s has finished (%s): nothing to cancel", ShortID(run.ID), run.Status))
+	}
+	what := "run"
+	if run.Status.Waiting() {
+		// A queued run has not started: cancelling it means it never will.
+		what = "queued run"
 	}
 	agent := c.Client
 	yes := func() tea.Msg {
@@ -32,7 +41,7 @@ func (c *Context) ConfirmCancel(run api.Run) tea.Cmd {
 		return NoteMsg{Text: "cancelling run " + ShortID(run.ID) + " of " + run.Rule}
 	}
 	return func() tea.Msg {
-		return ConfirmMsg{Prompt: fmt.Sprintf("Cancel run %s of %s?", ShortID(run.ID), run.Rule), Yes: yes}
+		return ConfirmMsg{Prompt: fmt.Sprintf("Cancel %s %s of %s?", what, ShortID(run.ID), run.Rule), Yes: yes}
 	}
 }
 
@@ -43,16 +52,51 @@ type RestartedMsg struct {
 }
 
 // Restart starts a new run like run id, with parameter overrides; the
-// answer is a RestartedMsg, or a NoteMsg when it fails.
+// answer is a RestartedMsg, or a NoteMsg when it fails. Refused because
+// maintenance mode is on, it asks whether to force the restart.
 func (c *Context) Restart(id string, overrides map[string]string, open bool) tea.Cmd {
-	agent := c.Client
+	return c.restart(id, overrides, open, false)
+}
+
+func (c *Context) restart(id string, overrides map[string]string, open, force bool) tea.Cmd {
+	agent, maintenance := c.Client, c.Maintenance != nil
+	var forced tea.Cmd
+	if !force {
+		forced = c.restart(id, overrides, open, true)
+	}
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(context.Background(), actionTimeout)
 		defer cancel()
-		run, err := agent.RestartRun(ctx, id, overrides)
-		if err != nil {
+		run, err := agent.RestartRunWith(ctx, id, api.RunParams{Parameters: overrides, Force: force})
+		switch {
+		case err != nil && !force && RefusedForMaintenance(err, maintenance):
+			return OfferForce("restart run "+ShortID(id), err, forced)
+		case err != nil:
 			return Fail("restart run "+ShortID(id), err)
 		}
 		return RestartedMsg{Run: run, Open: open}
 	}
+}
+
+// RefusedForMaintenance reports whether err is the agent refusing a manual
+// run (409) because maintenance mode is on: it says so, or the console
+// knew the mode was on (maintenance, read before the request: commands
+// run apart from the model, so they take a copy).
+func RefusedForMaintenance(err error, maintenance bool) bool {
+	if client.StatusOf(err) != http.StatusConflict {
+		return false
+	}
+	return maintenance || strings.Contains(strings.ToLower(err.Error()), "maintenance")
+}
+
+// OfferForce is the answer to an action refused for maintenance: the
+// agent's words and the question whether to do it anyway, which force
+// does (it sends api.RunParams.Force).
+func OfferForce(doing string, err error, force tea.Cmd) tea.Msg {
+	why := Explain(err)
+	var ce *client.Error
+	if errors.As(err, &ce) && ce.Problem.Detail != "" {
+		why = ce.Problem.Detail
+	}
+	return ConfirmMsg{Prompt: strings.ToUpper(doing[:1]) + doing[1:] + " anyway (force)? " + why, Yes: force}
 }

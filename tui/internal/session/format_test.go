@@ -52,6 +52,10 @@ func TestSupersedesNeverGoesBack(t *testing.T) {
 		{api.StatusCancelling, api.StatusRunning, false},
 		{api.StatusSucceeded, api.StatusRunning, false},
 		{api.StatusCancelled, api.StatusCancelling, false},
+		{api.StatusQueued, api.StatusRunning, true},
+		{api.StatusQueued, api.StatusCancelled, true},
+		{api.StatusRunning, api.StatusQueued, false},
+		{api.StatusMissed, api.StatusRunning, false},
 	} {
 		if got := Supersedes(run(c.prev), run(c.next)); got != c.want {
 			t.Errorf("Supersedes(%s, %s) = %v, want %v", c.prev, c.next, got, c.want)

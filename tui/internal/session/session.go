@@ -31,6 +31,10 @@ type Context struct {
 	// Role is what the token may do (api.RoleViewer, ...), from GET /status;
 	// "" until the agent has answered, which is treated as a viewer.
 	Role string
+	// Maintenance is the agent's maintenance mode when it is on (from GET
+	// /status and the "maintenance" event), nil when it is off; only the
+	// root model changes it.
+	Maintenance *api.Maintenance
 }
 
 // CanOperate reports whether the role may trigger, cancel and restart runs.
@@ -131,13 +135,15 @@ func Explain(err error) string {
 // prev, so a view may replace prev with it. Events can carry a snapshot
 // older than one already shown (a log line published with the run as it
 // was when the line was written); a run never goes back from finished to
-// active, or from cancelling to running.
+// active, from cancelling to running, or from started to queued.
 func Supersedes(prev, next *api.Run) bool {
 	return runRank(next.Status) >= runRank(prev.Status)
 }
 
 func runRank(s api.RunStatus) int {
 	switch {
+	case s == api.StatusQueued:
+		return -1 // a queued run starts; a started one never queues again
 	case s == api.StatusRunning:
 		return 0
 	case s == api.StatusCancelling:

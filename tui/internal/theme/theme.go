@@ -90,16 +90,21 @@ func New(r *lipgloss.Renderer) *Theme {
 // Renderer is the renderer the theme's styles belong to.
 func (t *Theme) Renderer() *lipgloss.Renderer { return t.r }
 
-// Status styles a run state: green for success, red for failure, blue while
-// running, amber for the states in between.
+// Status styles a run state: green for success, red for failure and for
+// a missed fire (an alarm), blue while running, muted while queued, amber
+// for the states in between.
 func (t *Theme) Status(s api.RunStatus) lipgloss.Style {
 	switch s {
 	case api.StatusSucceeded:
 		return t.Success
 	case api.StatusFailed, api.StatusInterrupted:
 		return t.Failure
+	case api.StatusMissed:
+		return t.Failure.Bold(true)
 	case api.StatusRunning:
 		return t.Running
+	case api.StatusQueued:
+		return t.Accent
 	case api.StatusCancelling, api.StatusCancelled, api.StatusSkipped:
 		return t.Warning
 	}
