@@ -12,6 +12,7 @@ import (
 	"github.com/jobbridge/jobbridge/agent/internal/events"
 	"github.com/jobbridge/jobbridge/internal/testutil/wait"
 	"github.com/jobbridge/jobbridge/shared/api"
+	"github.com/jobbridge/jobbridge/shared/client"
 )
 
 // Maintenance mode through the API: who may read and set it, what a bad
@@ -137,8 +138,14 @@ func TestMaintenanceMode(t *testing.T) {
 		_, err = operator.TriggerRule(ctx, "nightly", nil)
 		wantStatus(t, err, http.StatusConflict, "trigger during maintenance")
 		wantDetail(t, err, `maintenance mode is on (database upgrade) until `+until.Format(time.RFC3339)+`: runs do not start; send "force": true to start this one anyway`)
+		if got := client.ProblemTypeOf(err); got != api.ProblemMaintenance {
+			t.Errorf("trigger during maintenance: problem type %q, want %q", got, api.ProblemMaintenance)
+		}
 		_, err = operator.RestartRun(ctx, before.ID, nil)
 		wantStatus(t, err, http.StatusConflict, "restart during maintenance")
+		if got := client.ProblemTypeOf(err); got != api.ProblemMaintenance {
+			t.Errorf("restart during maintenance: problem type %q, want %q", got, api.ProblemMaintenance)
+		}
 		forced, err := operator.TriggerRuleWith(ctx, "nightly", api.RunParams{Force: true})
 		if err != nil {
 			t.Fatalf("forced trigger: %v", err)

@@ -68,7 +68,7 @@ func (s *agentSide) refuse(r *http.Request) (*http.Response, error) {
 	if !s.refuseUnforced || s.maintenance == nil {
 		return nil, nil
 	}
-	body, _ := json.Marshal(api.Problem{Status: http.StatusConflict, Title: "Conflict",
+	body, _ := json.Marshal(api.Problem{Type: api.ProblemMaintenance, Status: http.StatusConflict, Title: "Conflict",
 		Detail: "maintenance mode is on (db upgrade): send force to run anyway"})
 	return &http.Response{StatusCode: http.StatusConflict, Header: http.Header{"Content-Type": {"application/problem+json"}},
 		Body: io.NopCloser(bytes.NewReader(body)), ContentLength: int64(len(body)), Request: r}, nil

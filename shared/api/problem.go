@@ -12,6 +12,11 @@ type Problem struct {
 	Errors   []ErrorDetail `json:"errors,omitempty"`
 }
 
+// ProblemMaintenance is the Type of the 409 that refuses a manual run or
+// restart while maintenance mode is on: a client offers to send it again
+// with RunParams.Force.
+const ProblemMaintenance = "urn:jobbridge:problem:maintenance"
+
 // ErrorDetail is what is wrong with one part of a request.
 type ErrorDetail struct {
 	// Location is where the problem is: "body.rule", "query.status", ...

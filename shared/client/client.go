@@ -76,6 +76,16 @@ func (e *Error) Error() string {
 	return fmt.Sprintf("agent answered %d: %s", e.Status, msg)
 }
 
+// ProblemTypeOf returns the problem type of an *Error in err's chain
+// (api.ProblemMaintenance, say), or "".
+func ProblemTypeOf(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Problem.Type
+	}
+	return ""
+}
+
 // StatusOf returns the HTTP status of an *Error in err's chain, or 0.
 func StatusOf(err error) int {
 	var e *Error

@@ -15,6 +15,7 @@ import (
 	"github.com/jobbridge/jobbridge/agent/internal/runner"
 	"github.com/jobbridge/jobbridge/agent/internal/service"
 	"github.com/jobbridge/jobbridge/agent/internal/store"
+	"github.com/jobbridge/jobbridge/shared/api"
 )
 
 // The admin API is declared with huma: the OpenAPI document and the request
@@ -214,6 +215,10 @@ func (s *Server) apiError(err error, what string) error {
 	case errors.Is(err, store.ErrConflict):
 		var ce *service.ConflictError
 		if errors.As(err, &ce) {
+			if errors.Is(err, service.ErrMaintenance) {
+				return &huma.ErrorModel{Type: api.ProblemMaintenance, Title: http.StatusText(http.StatusConflict),
+					Status: http.StatusConflict, Detail: ce.Detail}
+			}
 			return huma.Error409Conflict(ce.Detail)
 		}
 		return huma.Error409Conflict("the " + what + " changed meanwhile; reload it and try again")

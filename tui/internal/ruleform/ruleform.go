@@ -726,7 +726,7 @@ func (m *Model) index(key string) int {
 func (m *Model) saved(msg savedMsg) tea.Cmd {
 	m.saving = false
 	runs := m.mode == Trigger || m.mode == Restart
-	if msg.err != nil && runs && !msg.force && session.RefusedForMaintenance(msg.err, m.s.Maintenance != nil) {
+	if msg.err != nil && runs && !msg.force && session.RefusedForMaintenance(msg.err) {
 		m.formErr = session.Explain(msg.err)
 		doing := map[Mode]string{Trigger: "run " + m.rule, Restart: "restart run " + session.ShortID(m.restartOf)}[m.mode]
 		forced := m.send(true)

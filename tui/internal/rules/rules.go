@@ -238,7 +238,7 @@ type triggeredMsg struct{ run api.Run }
 // runNow triggers the rule; refused because maintenance mode is on, it
 // asks whether to force the run.
 func (m *Model) runNow(name string, force bool) tea.Cmd {
-	c, maintenance := m.s.Client, m.s.Maintenance != nil
+	c := m.s.Client
 	var forced tea.Cmd
 	if !force {
 		forced = m.runNow(name, true)
@@ -248,7 +248,7 @@ func (m *Model) runNow(name string, force bool) tea.Cmd {
 		defer cancel()
 		run, err := c.TriggerRuleWith(ctx, name, api.RunParams{Force: force})
 		switch {
-		case err != nil && !force && session.RefusedForMaintenance(err, maintenance):
+		case err != nil && !force && session.RefusedForMaintenance(err):
 			return session.OfferForce("run "+name, err, forced)
 		case err != nil:
 			return session.Fail("run "+name+" now", err)

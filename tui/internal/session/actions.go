@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 	"time"
 
@@ -59,7 +58,7 @@ func (c *Context) Restart(id string, overrides map[string]string, open bool) tea
 }
 
 func (c *Context) restart(id string, overrides map[string]string, open, force bool) tea.Cmd {
-	agent, maintenance := c.Client, c.Maintenance != nil
+	agent := c.Client
 	var forced tea.Cmd
 	if !force {
 		forced = c.restart(id, overrides, open, true)
@@ -69,7 +68,7 @@ func (c *Context) restart(id string, overrides map[string]string, open, force bo
 		defer cancel()
 		run, err := agent.RestartRunWith(ctx, id, api.RunParams{Parameters: overrides, Force: force})
 		switch {
-		case err != nil && !force && RefusedForMaintenance(err, maintenance):
+		case err != nil && !force && RefusedForMaintenance(err):
 			return OfferForce("restart run "+ShortID(id), err, forced)
 		case err != nil:
 			return Fail("restart run "+ShortID(id), err)
@@ -79,14 +78,9 @@ func (c *Context) restart(id string, overrides map[string]string, open, force bo
 }
 
 // RefusedForMaintenance reports whether err is the agent refusing a manual
-// run (409) because maintenance mode is on: it says so, or the console
-// knew the mode was on (maintenance, read before the request: commands
-// run apart from the model, so they take a copy).
-func RefusedForMaintenance(err error, maintenance bool) bool {
-	if client.StatusOf(err) != http.StatusConflict {
-		return false
-	}
-	return maintenance || strings.Contains(strings.ToLower(err.Error()), "maintenance")
+// run because maintenance mode is on (its problem type says so).
+func RefusedForMaintenance(err error) bool {
+	return client.ProblemTypeOf(err) == api.ProblemMaintenance
 }
 
 // OfferForce is the answer to an action refused for maintenance: the
