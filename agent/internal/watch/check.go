@@ -155,7 +155,8 @@ func (w *Watch) settleInterval(ctx context.Context, d due) error {
 // already, and marks the rule missing.
 func (w *Watch) miss(ctx context.Context, d due, recorded bool) {
 	rule, at := d.e.rule, d.x.from
-	w.setMissing(rule.Name, at)
+	// Missing once recorded: what the API shows, the store has.
+	defer w.setMissing(rule.Name, at)
 	if recorded {
 		return
 	}
