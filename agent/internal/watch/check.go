@@ -3,6 +3,7 @@ package watch
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/jobbridge/jobbridge/agent/internal/events"
@@ -88,13 +89,25 @@ func (w *Watch) check(ctx context.Context, now time.Time) error {
 		}
 		byRule := make(map[string][]store.FireSeen)
 		for _, f := range fires {
-			if e := w.entries[f.Rule]; e != nil {
+			e := w.entries[f.Rule]
+			switch {
+			case e == nil:
+			case e.interval:
+				// Read anyway: it may spare an interval's own read.
+				if f.Status != api.StatusMissed && f.ScheduledAt.After(e.seen) {
+					e.seen = f.ScheduledAt
+				}
+			default:
 				byRule[f.Rule] = append(byRule[f.Rule], f)
 			}
 		}
+		var misses []miss
 		for _, d := range exact {
-			w.settle(ctx, d, byRule[d.e.rule.Name])
+			if m, ok := w.settle(d, byRule[d.e.rule.Name]); !ok {
+				misses = append(misses, m)
+			}
 		}
+		w.recordAll(ctx, misses)
 	}
 	for e, x := range next {
 		e.exp = x
@@ -108,21 +121,48 @@ func (w *Watch) check(ctx context.Context, now time.Time) error {
 	return nil
 }
 
-// settle decides an exact expectation from the rule's fires in the span.
-func (w *Watch) settle(ctx context.Context, d due, fires []store.FireSeen) {
-	recorded := false
+// miss is an expectation not met; recorded when a missed run says so
+// already.
+type miss struct {
+	due
+	recorded bool
+}
+
+// settle decides an exact expectation from the rule's fires in the span:
+// ok if one came.
+func (w *Watch) settle(d due, fires []store.FireSeen) (m miss, ok bool) {
+	m.due = d
 	for _, f := range fires {
 		if f.ScheduledAt.Before(d.x.from) || !f.ScheduledAt.Before(d.x.to) {
 			continue
 		}
 		if f.Status == api.StatusMissed {
-			recorded = recorded || f.ScheduledAt.Equal(d.x.from)
+			m.recorded = m.recorded || f.ScheduledAt.Equal(d.x.from)
 			continue
 		}
 		w.arrived(d.e.rule.Name, f.ScheduledAt)
-		return
+		return m, true
 	}
-	w.miss(ctx, d, recorded)
+	return m, false
+}
+
+// recordConcurrency is how many misses are recorded at once: a burst of
+// them (AWS stopped calling every rule) goes in a few commits rather than
+// one after the other.
+const recordConcurrency = 64
+
+// recordAll records the misses, several at once.
+func (w *Watch) recordAll(ctx context.Context, misses []miss) {
+	sem := make(chan struct{}, recordConcurrency)
+	var wg sync.WaitGroup
+	for _, m := range misses {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			w.miss(ctx, m.due, m.recorded)
+		})
+	}
+	wg.Wait()
 }
 
 // settleInterval decides an interval expectation: a fire seen at or after
