@@ -214,7 +214,10 @@ func (w *Watch) observe(e events.Event) bool {
 	case (e.Type == api.EventRuleCreated || e.Type == api.EventRuleChanged) && e.Rule != nil:
 		w.follow(*e.Rule)
 		return true
-	case e.Run != nil && !e.Run.ScheduledAt.IsZero():
+	case e.Run == nil || e.Run.ScheduledAt.IsZero():
+	case e.Type == api.EventRunLog || e.Type == api.EventRunProgress:
+		// a run already seen as it was recorded
+	default:
 		if e.Run.Status == api.StatusMissed {
 			w.setMissing(e.Run.Rule, e.Run.ScheduledAt) // recorded by another agent
 		} else {

@@ -325,3 +325,33 @@ func TestSeveralAgentsRecordAMissOnce(t *testing.T) {
 		b.wantMissing(t, "hourly", at("2h"))
 	})
 }
+
+// After a restart, a rule whose missed fire was not followed by one is
+// still missing; the next fire that comes clears it.
+func TestMissingSurvivesARestart(t *testing.T) {
+	for _, kind := range storetesting.Kinds {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				s := storetesting.Open(t, kind)
+				first := newEnvOn(t, s, watch.ModeLocal, "node-1")
+				first.rule(t, "every5", "cron(0/5 * * * ? *)")
+				first.rule(t, "quiet", "cron(0/5 * * * ? *)")
+				sleepUntil(at("5m"))
+				first.fire(t, "every5", at("5m"))
+				sleepUntil(at("7m1s"))
+				first.wantMissing(t, "quiet", at("5m"))
+				first.wantMissing(t, "every5", time.Time{})
+
+				again := newEnvOn(t, s, watch.ModeLocal, "node-1") // as the agent starts again
+				synctest.Wait()
+				again.wantMissing(t, "quiet", at("5m"))
+				again.wantMissing(t, "every5", time.Time{})
+				sleepUntil(at("10m"))
+				again.fire(t, "quiet", at("10m"))
+				synctest.Wait()
+				again.wantMissing(t, "quiet", time.Time{})
+			})
+		})
+	}
+}
