@@ -24,7 +24,10 @@ type entry struct {
 	// known only to an interval (see the package doc).
 	interval bool
 	every    time.Duration
-	exp      expectation
+	// grid is where the intervals start from: the rule's change, so that
+	// every agent checks the same intervals (and records a miss once).
+	grid time.Time
+	exp  expectation
 	// seen is the latest fire time of a run of the rule the watch has
 	// seen (missed runs aside), to settle interval expectations.
 	seen time.Time
@@ -53,13 +56,19 @@ func newEntry(r store.Rule, aws bool) (*entry, error) {
 	e := &entry{rule: r, sched: sched}
 	e.interval = aws && sched.IsRate() && r.StartDate.IsZero()
 	e.every = sched.Interval()
+	e.grid = ceilMinute(r.UpdatedAt.Add(awsSettle))
 	return e, nil
 }
 
 // first is the first expectation after since.
 func (e *entry) first(since time.Time, grace time.Duration) expectation {
 	if e.interval {
-		return e.window(ceilMinute(since), grace)
+		start := e.grid
+		if since.After(start) {
+			k := (since.Sub(start) + e.every - 1) / e.every
+			start = start.Add(k * e.every)
+		}
+		return e.window(start, grace)
 	}
 	return e.fireAfter(since, grace)
 }

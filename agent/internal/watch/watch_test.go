@@ -323,6 +323,27 @@ func TestSeveralAgentsRecordAMissOnce(t *testing.T) {
 		}
 		a.wantMissing(t, "hourly", at("2h"))
 		b.wantMissing(t, "hourly", at("2h"))
+
+		// An AWS rate() is checked by interval: an agent started later
+		// checks the same intervals, so each is recorded once too.
+		a.rule(t, "rate7", "rate(7 minutes)")
+		sleepUntil(at("2h5m30s"))
+		c := newEnvOn(t, s, watch.ModeEventBridge, "node-c")
+		sleepUntil(at("2h40m"))
+		var got []string
+		for _, r := range a.missedRuns(t) {
+			if r.Rule == "rate7" {
+				got = append(got, r.ScheduledAt.Format("15:04"))
+			}
+		}
+		// Intervals from 02:04 (the change at 02:03, plus a minute), due
+		// 2 minutes after each ends; c checks them from 02:11 on.
+		if want := "02:25 02:18 02:11 02:04"; strings.Join(got, " ") != want {
+			t.Errorf("missed intervals of rate7: %v, want %s", got, want)
+		}
+		if n := len(a.published()) + len(b.published()) + len(c.published()); n != 2+4 {
+			t.Errorf("run.missed events published by the three agents: %d, want 6", n)
+		}
 	})
 }
 
