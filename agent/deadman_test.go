@@ -14,8 +14,10 @@ import (
 
 	"github.com/jobbridge/jobbridge/agent"
 	"github.com/jobbridge/jobbridge/agent/internal/clock"
+	"github.com/jobbridge/jobbridge/agent/internal/eventbridge/ebtest"
 	"github.com/jobbridge/jobbridge/internal/testutil/wait"
 	"github.com/jobbridge/jobbridge/shared/api"
+	"github.com/jobbridge/jobbridge/shared/client"
 )
 
 // jumpClock is real time plus an offset the test moves forward: the agent
@@ -112,5 +114,58 @@ func wantMetrics(t *testing.T, ta *testAgent, want ...string) {
 			}
 		}
 		return true, ""
+	})
+}
+
+// In the EventBridge backend the switch notices that AWS stopped calling:
+// the test withholds a delivery, and the delivery that comes late (as
+// EventBridge retries) clears the alarm.
+func TestDeadMansSwitchInEventBridgeMode(t *testing.T) {
+	fake := ebtest.NewFake(t)
+	clk := &jumpClock{}
+	a, _ := startAWSAgentIn(t, clock.With(context.Background(), clk.now), fake, agent.SchedulerEventBridge)
+	ctx := context.Background()
+	admin := client.New(a.URL(), ebAdminToken)
+	created, err := admin.CreateRule(ctx, api.RuleInput{Name: "every5", Job: "eb-demo", Schedule: "cron(0/5 * * * ? *)"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The first fire a minute after the change (AWS takes a moment to
+	// apply it): EventBridge does not deliver it.
+	fire := created.NextFireTimes[0]
+	if !fire.After(created.UpdatedAt.Add(time.Minute)) {
+		fire = created.NextFireTimes[1]
+	}
+	clk.jumpTo(fire.Add(2*time.Minute + 5*time.Second)) // past the default grace
+
+	wait.For(t, 40*time.Second, func() (bool, string) {
+		r, err := admin.Rule(ctx, "every5")
+		return err == nil && r.MissedFire != nil, fmt.Sprintf("rule every5 never missed its %s fire: %+v, %v", fire, r.MissedFire, err)
+	})
+	page, err := admin.Runs(ctx, api.RunQuery{Statuses: []api.RunStatus{api.StatusMissed}})
+	if err != nil || len(page.Items) != 1 {
+		t.Fatalf("missed runs: %+v (%v), want one", page.Items, err)
+	}
+	if m := page.Items[0]; !m.ScheduledAt.Equal(fire) || !strings.Contains(m.Error, "the connection may be deauthorized") {
+		t.Errorf("missed run for %s: %s, %q; want its fire time and EventBridge's hint", fire, m.ScheduledAt, m.Error)
+	}
+
+	// EventBridge's retry: the scheduled event, its time a few seconds
+	// past the fire time.
+	body := fmt.Sprintf(`{"id":"late-event-1","resources":["arn:aws:events:eu-west-1:123456789012:rule/jb-every5"],"time":%q}`,
+		fire.Add(3*time.Second).Format(time.RFC3339))
+	req, _ := http.NewRequest(http.MethodPost, a.URL()+"/webhook/run", strings.NewReader(body))
+	req.Header.Set("X-Aws-Event-Bridge-Api-Key", ebKey)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("late delivery answered %d", resp.StatusCode)
+	}
+	wait.For(t, 10*time.Second, func() (bool, string) {
+		r, err := admin.Rule(ctx, "every5")
+		return err == nil && r.MissedFire == nil, fmt.Sprintf("the late delivery did not clear the alarm: %+v, %v", r.MissedFire, err)
 	})
 }
