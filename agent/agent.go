@@ -571,9 +571,9 @@ func (a *Agent) stopRunner(ctx context.Context) error {
 
 // startBackground starts the parts that work on their own until stopped:
 // the scheduler backend, the run-history pruning, the metrics, the
-// cluster relay (on PostgreSQL) and the dead-man's switch. They stop together when
-// their context is cancelled; the shutdown waits stopServingTime for them
-// at most.
+// cluster relay (on PostgreSQL) and the dead-man's switch. They stop
+// together when their context is cancelled; the shutdown waits
+// stopServingTime for them at most.
 func (a *Agent) startBackground() stopper {
 	bg, stop := context.WithCancel(context.Background())
 	parts := []func(context.Context){
