@@ -26,6 +26,7 @@ import (
 	"github.com/jobbridge/jobbridge/agent/internal/store"
 	"github.com/jobbridge/jobbridge/agent/internal/store/postgres"
 	"github.com/jobbridge/jobbridge/agent/internal/store/sqlite"
+	"github.com/jobbridge/jobbridge/agent/internal/watch"
 	"github.com/jobbridge/jobbridge/jobs"
 	"github.com/jobbridge/jobbridge/jobs/egress"
 	"github.com/jobbridge/jobbridge/shared/api"
@@ -84,6 +85,7 @@ type Agent struct {
 	metrics   *server.Metrics
 	notifiers []notify.Notifier
 	notify    *notify.Dispatcher // nil when no channel is configured
+	watch     *watch.Watch       // the dead-man's switch; nil when off
 
 	adminTokenFile string // "" when the token was given
 	endpoint       *endpoint
@@ -258,6 +260,13 @@ func build(ctx context.Context, cfg Config, log *slog.Logger, st store.Store, re
 		Now:            clock.From(ctx),
 	})
 	a.metrics = server.NewMetrics()
+	a.metrics.CountQueued(queuedRuns(st))
+	if grace, on := cfg.missedGrace(); on && a.mode != SchedulerOff {
+		a.watch = watch.New(watch.Config{
+			Store: st, Events: a.events, Mode: a.mode, Grace: grace, Node: cfg.Node, Logger: log, Now: clock.From(ctx),
+		})
+		a.metrics.CountMissing(a.watch.Missing)
+	}
 	sc := server.Config{
 		Store: st, Firer: a.runner, Logger: log,
 		WebhookKey: cfg.EventBridge.APIKey, WebhookHeader: cfg.EventBridge.AuthHeader,
@@ -270,6 +279,9 @@ func build(ctx context.Context, cfg Config, log *slog.Logger, st store.Store, re
 	}
 	if rec, ok := a.backend.(server.Reconciler); ok {
 		sc.Reconciler = rec
+	}
+	if a.watch != nil {
+		sc.Missed = a.watch
 	}
 	if a.cluster != nil {
 		sc.Ready = a.cluster.Listening // an agent deaf to the others would miss their events and cancels
@@ -571,10 +583,10 @@ func (a *Agent) stopRunner(ctx context.Context) error {
 }
 
 // startBackground starts the parts that work on their own until stopped:
-// the scheduler backend, the run-history pruning, the metrics and the
-// cluster relay (on PostgreSQL). They stop together when
-// their context is cancelled; the shutdown waits stopServingTime for them
-// at most.
+// the scheduler backend, the run-history pruning, the metrics, the
+// cluster relay (on PostgreSQL) and the dead-man's switch. They stop
+// together when their context is cancelled; the shutdown waits
+// stopServingTime for them at most.
 func (a *Agent) startBackground() stopper {
 	bg, stop := context.WithCancel(context.Background())
 	parts := []func(context.Context){
@@ -589,6 +601,13 @@ func (a *Agent) startBackground() stopper {
 	}
 	if a.cluster != nil {
 		parts = append(parts, a.cluster.Run)
+	}
+	if a.watch != nil {
+		parts = append(parts, func(ctx context.Context) {
+			if err := a.watch.Run(ctx); err != nil {
+				a.log.Error("dead-man's switch stopped", "err", err)
+			}
+		})
 	}
 	var wg sync.WaitGroup
 	for _, run := range parts {
@@ -709,5 +728,19 @@ func (a *Agent) pruneLoop(ctx context.Context) {
 			return
 		case <-t.C:
 		}
+	}
+}
+
+// queuedRuns counts the queued runs for /metrics, at each scrape: up to
+// a page of 1,000, read on the (status, id) index.
+func queuedRuns(st store.Store) func() int {
+	return func() int {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		runs, _, err := st.RunList(ctx, store.RunFilter{Statuses: []api.RunStatus{api.StatusQueued}, Limit: 1000})
+		if err != nil {
+			return 0
+		}
+		return len(runs)
 	}
 }

@@ -94,6 +94,13 @@ const adminToken = "test-admin-token-0123456789abcdef"
 // "postgres") until the test ends.
 func startAgent(t testing.TB, kind string, tweak ...func(*agent.Config)) *testAgent {
 	t.Helper()
+	return startAgentIn(t, context.Background(), kind, tweak...)
+}
+
+// startAgentIn is startAgent with the context given to agent.New (which
+// may carry a clock, see agent/internal/clock).
+func startAgentIn(t testing.TB, newCtx context.Context, kind string, tweak ...func(*agent.Config)) *testAgent {
+	t.Helper()
 	cfg := testConfig(t)
 	cfg.AdminToken = adminToken
 	cfg.EventBridge.APIKey = "webhook-key-0123456789"
@@ -105,7 +112,7 @@ func startAgent(t testing.TB, kind string, tweak ...func(*agent.Config)) *testAg
 	}
 	logs := &lockedBuffer{}
 	sj := &secretJob{}
-	a, err := agent.New(context.Background(), cfg, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	a, err := agent.New(newCtx, cfg, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		func(r *jobs.Registry, env agent.Env) error {
 			if err := builtin.Register(r, builtin.Options{DB: env.DB, Egress: env.Egress, PassEnv: env.CommandEnv}); err != nil {
 				return err

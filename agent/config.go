@@ -92,6 +92,10 @@ type Config struct {
 	// trusted proxies and the agent's own host are not capped. Default
 	// DefaultMaxConnsPerAddress.
 	MaxConnsPerAddress int
+	// MissedGrace is how late an expected fire may be before the
+	// dead-man's switch records it missed and notifies: a Go duration, or
+	// "off" (or 0) to turn the switch off. Default DefaultMissedGrace.
+	MissedGrace string
 }
 
 // EventBridgeConfig holds the settings named after the original module's
@@ -181,4 +185,28 @@ func (c *Config) schedulerMode() string {
 		return SchedulerLocal
 	}
 	return c.Scheduler
+}
+
+// missedGrace is MissedGrace as a duration; false when the switch is off.
+// Validate checked it.
+func (c *Config) missedGrace() (time.Duration, bool) {
+	d, err := parseMissedGrace(c.MissedGrace)
+	return d, err == nil && d > 0
+}
+
+// parseMissedGrace reads JOBBRIDGE_MISSED_GRACE: off, 0 or a positive
+// duration.
+func parseMissedGrace(v string) (time.Duration, error) {
+	switch strings.TrimSpace(v) {
+	case "off", "0":
+		return 0, nil
+	}
+	d, err := time.ParseDuration(strings.TrimSpace(v))
+	switch {
+	case err != nil:
+		return 0, fmt.Errorf("%q is not a duration (e.g. 2m) nor off", v)
+	case d < 0:
+		return 0, fmt.Errorf("%s is negative (off turns the switch off)", v)
+	}
+	return d, nil
 }

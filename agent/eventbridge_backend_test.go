@@ -47,6 +47,13 @@ func startEventBridgeAgent(t *testing.T, fake *ebtest.Fake) (a *agent.Agent, dat
 // recording fake.
 func startAWSAgent(t *testing.T, fake *ebtest.Fake, mode string) (a *agent.Agent, dataDir string) {
 	t.Helper()
+	return startAWSAgentIn(t, context.Background(), fake, mode)
+}
+
+// startAWSAgentIn is startAWSAgent with the context given to agent.New
+// (which may carry a clock, see agent/internal/clock).
+func startAWSAgentIn(t *testing.T, newCtx context.Context, fake *ebtest.Fake, mode string) (a *agent.Agent, dataDir string) {
+	t.Helper()
 	t.Setenv("AWS_REGION", ebtest.Region)
 	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDTEST")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
@@ -72,7 +79,7 @@ func startAWSAgent(t *testing.T, fake *ebtest.Fake, mode string) (a *agent.Agent
 			RulePrefix:       "jb-",
 		},
 	}
-	a, err := agent.New(context.Background(), cfg, nil, registerEBJob)
+	a, err := agent.New(newCtx, cfg, nil, registerEBJob)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/jobbridge/jobbridge/agent/internal/runner"
 	"github.com/jobbridge/jobbridge/agent/internal/secrets"
 	"github.com/jobbridge/jobbridge/agent/internal/server"
+	"github.com/jobbridge/jobbridge/agent/internal/watch"
 	"github.com/jobbridge/jobbridge/jobs/egress"
 	"github.com/jobbridge/jobbridge/shared/api"
 	"github.com/jobbridge/jobbridge/shared/localagent"
@@ -34,6 +35,7 @@ const (
 	DefaultMaxConnsPerAddress = server.DefaultMaxConnsPerAddress
 	DefaultNotifyFoldWindow   = notify.DefaultFoldWindow
 	DefaultNotifySMTPTLS      = notify.DefaultSMTPTLS
+	DefaultMissedGrace        = watch.DefaultGrace
 )
 
 // A Setting declares one field of Config: its command-line flag, its
@@ -242,6 +244,9 @@ var settings = []Setting{
 		check: func(v string) error { _, err := server.ParseTrustedProxies(v); return err }}),
 	declare(spec[int]{flag: "max-conns-per-address", env: "JOBBRIDGE_MAX_CONNS_PER_ADDRESS", desc: "connections one client address may hold open; proxies and this host are not capped",
 		field: func(c *Config) *int { return &c.MaxConnsPerAddress }, def: DefaultMaxConnsPerAddress, check: notNegative[int]}),
+	declare(spec[string]{flag: "missed-grace", env: "JOBBRIDGE_MISSED_GRACE", desc: "how late an expected fire may be before it is recorded missed and notified (the dead-man's switch); off turns it off",
+		field: func(c *Config) *string { return &c.MissedGrace }, def: formatValue(DefaultMissedGrace),
+		check: func(v string) error { _, err := parseMissedGrace(v); return err }}),
 
 	declare(spec[string]{flag: "eb-api-key", env: "JOBBRIDGE_EB_API_KEY", desc: "API key EventBridge sends to the webhook (16 characters or more); turns the webhook on",
 		field: func(c *Config) *string { return &c.EventBridge.APIKey }, secret: true, check: longEnoughToBeSafe}),

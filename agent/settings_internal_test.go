@@ -159,7 +159,7 @@ func TestValidateNamesEverySettingItChecks(t *testing.T) {
 		"database-url": "mysql://db", "admin-token": "short", "scheduler": "sometimes",
 		"retention": "1m", "shutdown-grace": "-1s", "max-log-lines": "-1",
 		"http-allow": "not a cidr/99", "secrets-key": "c2hvcnQ=", "command-env": "JOBBRIDGE_ADMIN_TOKEN",
-		"trusted-proxies": "999.1.1.1", "max-conns-per-address": "-1",
+		"trusted-proxies": "999.1.1.1", "max-conns-per-address": "-1", "missed-grace": "soon",
 		"eb-api-key": "short", "eb-invocation-rate": "-1", "eb-reconcile-interval": "1s",
 		"notify-on": "sometimes", "notify-webhook-url": "ftp://x", "notify-sns-topic-arn": "topic",
 		"notify-fold-window": "-1s", "cluster-heartbeat": "-1s", "cluster-lease": "-5s", "notify-smtp-tls": "ssl",
@@ -216,6 +216,41 @@ func TestCredentialsHaveNoDefault(t *testing.T) {
 	for _, want := range []string{"JOBBRIDGE_ADMIN_TOKEN", "JOBBRIDGE_DATABASE_URL", "JOBBRIDGE_SECRETS_KEY", "JOBBRIDGE_EB_API_KEY", "JOBBRIDGE_NOTIFY_SMTP_PASSWORD", "JOBBRIDGE_NOTIFY_WEBHOOK_URL"} {
 		if !slices.Contains(secret, want) {
 			t.Errorf("%s is not marked a credential (marked: %v)", want, secret)
+		}
+	}
+}
+
+// JOBBRIDGE_MISSED_GRACE is a duration, or off (or 0) to turn the
+// dead-man's switch off; anything else is named with what is wrong.
+func TestMissedGrace(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		value string
+		grace time.Duration
+		on    bool
+		err   string
+	}{
+		{"", DefaultMissedGrace, true, ""},
+		{"30s", 30 * time.Second, true, ""},
+		{"off", 0, false, ""},
+		{"0", 0, false, ""},
+		{"soon", 0, false, `JOBBRIDGE_MISSED_GRACE: "soon" is not a duration (e.g. 2m) nor off`},
+		{"-1m", 0, false, "JOBBRIDGE_MISSED_GRACE: -1m is negative (off turns the switch off)"},
+	} {
+		c := Config{DataDir: t.TempDir(), MissedGrace: tc.value}
+		err := c.Validate()
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("JOBBRIDGE_MISSED_GRACE=%q: %v, want %q", tc.value, err, tc.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("JOBBRIDGE_MISSED_GRACE=%q: %v", tc.value, err)
+			continue
+		}
+		if grace, on := c.missedGrace(); grace != tc.grace || on != tc.on {
+			t.Errorf("JOBBRIDGE_MISSED_GRACE=%q: grace %s, on %v; want %s, %v", tc.value, grace, on, tc.grace, tc.on)
 		}
 	}
 }

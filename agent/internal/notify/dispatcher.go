@@ -29,8 +29,8 @@ type Config struct {
 	Store     Store
 	Events    *events.Broker
 	Notifiers []Notifier
-	// On is what notifies when a rule does not say. Default: failed,
-	// interrupted, timeout, recovered.
+	// On is what notifies when a rule does not say. Default DefaultOn:
+	// failed, interrupted, timeout, recovered, missed, slow.
 	On []Kind
 	// FoldWindow: after a message, further outcomes of the same kind of the
 	// same rule within the window are folded into one message sent when
@@ -57,8 +57,9 @@ const DefaultFoldWindow = 10 * time.Minute
 // DefaultDrainTimeout is Config.DrainTimeout when none is given.
 const DefaultDrainTimeout = 5 * time.Second
 
-// DefaultOn is what notifies when nothing is configured.
-var DefaultOn = []Kind{Failed, Interrupted, Timeout, Recovered}
+// DefaultOn is what notifies when nothing is configured: all but an
+// operator's cancel.
+var DefaultOn = []Kind{Failed, Interrupted, Timeout, Recovered, Missed, Slow}
 
 // Dispatcher turns run events into messages. Run it with Run.
 type Dispatcher struct {
@@ -248,12 +249,20 @@ func (d *Dispatcher) follow(ctx context.Context, ch <-chan events.Event) {
 	}
 }
 
-// take handles a finished run's event. Each agent notifies about its own
-// runs (and those it finds left by a dead agent), not about others'
-// relayed to it.
+// take handles a finished, missed or slow run's event. Each agent notifies
+// about its own runs (and those it finds left by a dead agent, and the
+// misses it records), not about others' relayed to it.
 func (d *Dispatcher) take(ctx context.Context, e events.Event) {
-	if e.Type == api.EventRunFinished && e.Run != nil && e.Local() {
-		d.handle(ctx, *e.Run, e.Cause)
+	if e.Run == nil || !e.Local() {
+		return
+	}
+	switch e.Type {
+	case api.EventRunFinished:
+		d.handle(ctx, *e.Run, kindOf(*e.Run, e.Cause), e.Time)
+	case api.EventRunMissed:
+		d.handle(ctx, *e.Run, Missed, e.Time)
+	case api.EventRunSlow:
+		d.handle(ctx, *e.Run, Slow, e.Time)
 	}
 }
 
@@ -279,9 +288,9 @@ func kindOf(r store.Run, cause error) Kind {
 	return ""
 }
 
-// handle decides whether a finished run notifies, and how.
-func (d *Dispatcher) handle(ctx context.Context, r store.Run, cause error) {
-	kind := kindOf(r, cause)
+// handle decides whether a run's outcome of kind, at the time given,
+// notifies, and how.
+func (d *Dispatcher) handle(ctx context.Context, r store.Run, kind Kind, at time.Time) {
 	if kind == "" {
 		return
 	}
@@ -307,6 +316,12 @@ func (d *Dispatcher) handle(ctx context.Context, r store.Run, cause error) {
 		Kind: kind, Rule: r.Rule, Job: r.Job, RunID: r.ID, Status: r.Status,
 		Error: firstLines(r.Error, 10), Started: r.StartedAt, Finished: r.FinishedAt, Node: r.Node, Count: 1,
 		Console: "go run ./cmd/tui, then :runs and /" + r.ID,
+	}
+	switch kind {
+	case Missed:
+		m.Scheduled = r.ScheduledAt
+	case Slow:
+		m.Running, m.WarnAfter = at.Sub(r.StartedAt), r.WarnAfter
 	}
 	if d.cfg.BaseURL != nil {
 		if base := d.cfg.BaseURL(); base != "" {

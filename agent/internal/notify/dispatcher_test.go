@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -99,6 +100,7 @@ func (outcomeJob) Run(ctx context.Context, p jobs.Params) error {
 
 type env struct {
 	store  store.Store
+	events *events.Broker
 	runner *runner.Runner
 	a, b   *recorder
 	disp   *notify.Dispatcher
@@ -142,7 +144,7 @@ func newEnvWith(t *testing.T, fold time.Duration, notifiers ...notify.Notifier) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{store: s, runner: r, a: newRecorder("email"), b: newRecorder("webhook"), logs: &lockedBuffer{}}
+	e := &env{store: s, events: broker, runner: r, a: newRecorder("email"), b: newRecorder("webhook"), logs: &lockedBuffer{}}
 	if len(notifiers) == 0 {
 		notifiers = []notify.Notifier{e.a, e.b}
 	}
@@ -393,5 +395,70 @@ func TestAFailingChannelIsRetriedThenRecordedWithoutTouchingTheRun(t *testing.T)
 		if got, _ := e.store.RunGet(context.Background(), run.ID); got.Status != api.StatusFailed || got.Error != "disk full\nsecond line" {
 			t.Errorf("the run changed: %+v", got)
 		}
+	})
+}
+
+// A missed fire (the dead-man's switch) and a slow run notify by default,
+// say which fire or how long, and follow the rule's choice like the
+// outcomes; another agent's, relayed, are its own to notify.
+func TestMissedAndSlowRunsNotify(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, time.Minute)
+		ctx := context.Background()
+		e.rule(t, "nightly", store.NotifyPolicy{})
+		e.rule(t, "failures-only", store.NotifyPolicy{On: []string{"failed"}})
+		fire := time.Date(2000, 1, 1, 0, 10, 0, 0, time.UTC)
+		missed := func(rule string) store.Run {
+			r, _, err := e.store.RunCreate(ctx, store.RunCreateParams{Run: store.Run{
+				Rule: rule, Job: "outcome", Status: api.StatusMissed, Trigger: api.TriggerSchedule, ScheduledAt: fire,
+				EventID: "missed:" + rule, Error: "missed: expected a fire at 2000-01-01T00:10:00Z (grace 2m0s); nothing arrived.",
+			}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return r
+		}
+		m1 := missed("nightly")
+		e.events.Publish(events.Event{Type: api.EventRunMissed, RuleName: "nightly", Run: &m1})
+		m2 := missed("failures-only") // the rule wants failures only
+		e.events.Publish(events.Event{Type: api.EventRunMissed, RuleName: "failures-only", Run: &m2})
+		relayed := m1
+		relayed.ID = "another-agents-run"
+		e.events.Publish(events.Event{Type: api.EventRunMissed, RuleName: "nightly", Run: &relayed, Origin: "node-b"})
+
+		msgs := e.a.waitN(t, 1)
+		m := msgs[0]
+		if m.Kind != notify.Missed || m.RunID != m1.ID || !m.Scheduled.Equal(fire) || !strings.HasPrefix(m.Error, "missed: expected a fire at") {
+			t.Errorf("missed message = %+v", m)
+		}
+		if got, want := m.Subject(), "[jobbridge] nightly missed its fire of 2000-01-01 00:10 UTC: nothing arrived"; got != want {
+			t.Errorf("missed subject = %q, want %q", got, want)
+		}
+		if !strings.Contains(m.Text(), "Fire:     2000-01-01T00:10:00Z\n") {
+			t.Errorf("missed text lacks the fire time:\n%s", m.Text())
+		}
+
+		started := time.Now().UTC()
+		slow, _, err := e.store.RunCreate(ctx, store.RunCreateParams{Run: store.Run{
+			Rule: "nightly", Job: "outcome", Trigger: api.TriggerManual, StartedAt: started, WarnAfter: 10 * time.Minute,
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.events.Publish(events.Event{Type: api.EventRunSlow, RuleName: "nightly", Run: &slow, Time: started.Add(12 * time.Minute)})
+		msgs = e.a.waitN(t, 2)
+		m = msgs[1]
+		if m.Kind != notify.Slow || m.RunID != slow.ID || m.Running != 12*time.Minute || m.WarnAfter != 10*time.Minute {
+			t.Errorf("slow message = %+v", m)
+		}
+		if got, want := m.Subject(), "[jobbridge] nightly is slow: run "+slow.ID[len(slow.ID)-8:]+" still running after 12m0s"; got != want {
+			t.Errorf("slow subject = %q, want %q", got, want)
+		}
+		if !strings.Contains(m.Text(), "Running:  12m0s (warnAfter 10m0s)\n") {
+			t.Errorf("slow text lacks how long:\n%s", m.Text())
+		}
+		e.a.quiet(t, 2)
+		e.b.quiet(t, 2)
 	})
 }

@@ -1,5 +1,6 @@
 // Package notify tells people when runs fail, are cancelled or interrupted,
-// time out, or when a rule recovers. A Dispatcher follows the agent's event
+// time out, go on too long (slow), when a rule recovers, or when an
+// expected fire does not come (missed, from the dead-man's switch). A Dispatcher follows the agent's event
 // stream, decides what deserves a message (globally and per rule), folds a
 // storm of failures of one rule into one message, and hands each message to
 // the channels (email, a chat webhook, SNS, or a program's own Notifier) on
@@ -27,6 +28,8 @@ const (
 	Interrupted = api.NotifyInterrupted
 	Timeout     = api.NotifyTimeout
 	Recovered   = api.NotifyRecovered // the first success after a failure of the same rule
+	Missed      = api.NotifyMissed    // an expected fire did not come (package watch)
+	Slow        = api.NotifySlow      // a run went on past its rule's warnAfter
 )
 
 // None is the word that, alone in a rule's list, turns its notifications off.
@@ -46,6 +49,11 @@ type Message struct {
 	Node     string
 	Count    int
 	Since    time.Time // a folded message: the first outcome folded in
+	// Scheduled is the fire time a missed run expected.
+	Scheduled time.Time
+	// Running is how long a slow run had run when noticed, WarnAfter the
+	// rule's bound it passed.
+	Running, WarnAfter time.Duration
 	// Link opens the run: the API URL; Console says how to in the console.
 	Link    string
 	Console string
@@ -76,8 +84,13 @@ func (m Message) Subject() string {
 	if m.Count > 1 {
 		return fmt.Sprintf("[jobbridge] %s: %d runs %s since %s", m.Rule, m.Count, pastTense(m.Kind), m.Since.UTC().Format("15:04 UTC"))
 	}
-	if m.Kind == Recovered {
+	switch m.Kind {
+	case Recovered:
 		return fmt.Sprintf("[jobbridge] %s recovered: run %s succeeded", m.Rule, short(m.RunID))
+	case Missed:
+		return fmt.Sprintf("[jobbridge] %s missed its fire of %s: nothing arrived", m.Rule, m.Scheduled.UTC().Format("2006-01-02 15:04 UTC"))
+	case Slow:
+		return fmt.Sprintf("[jobbridge] %s is slow: run %s still running after %s", m.Rule, short(m.RunID), m.Running.Round(time.Second))
 	}
 	return fmt.Sprintf("[jobbridge] %s %s (run %s)", m.Rule, pastTense(m.Kind), short(m.RunID))
 }
@@ -88,6 +101,8 @@ func pastTense(k Kind) string {
 		return "timed out"
 	case Recovered:
 		return "recovered"
+	case Slow:
+		return "ran past warnAfter"
 	}
 	return string(k)
 }
@@ -112,6 +127,12 @@ func (m Message) Text() string {
 	fmt.Fprintf(&b, "Job:      %s\n", m.Job)
 	fmt.Fprintf(&b, "Run:      %s\n", m.RunID)
 	fmt.Fprintf(&b, "Status:   %s\n", m.Status)
+	if !m.Scheduled.IsZero() {
+		fmt.Fprintf(&b, "Fire:     %s\n", m.Scheduled.UTC().Format(time.RFC3339))
+	}
+	if m.Running > 0 {
+		fmt.Fprintf(&b, "Running:  %s (warnAfter %s)\n", m.Running.Round(time.Second), m.WarnAfter)
+	}
 	if !m.Finished.IsZero() {
 		fmt.Fprintf(&b, "When:     %s\n", m.Finished.UTC().Format(time.RFC3339))
 	}

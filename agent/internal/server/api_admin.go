@@ -62,6 +62,9 @@ func (s *Server) registerAdmin(hapi huma.API) {
 				Webhook: s.cfg.WebhookKey != "", Role: string(caller(ctx).Role),
 				Notifications: []api.ChannelStatus{},
 			}
+			if s.cfg.Missed != nil {
+				st.Missing = s.cfg.Missed.Missing()
+			}
 			if s.cfg.Notifications != nil {
 				if ns := s.cfg.Notifications(); ns != nil {
 					st.Notifications = ns

@@ -46,7 +46,7 @@ func (s *Server) rule(ctx context.Context, r store.Rule) (api.Rule, error) {
 	if err != nil {
 		return api.Rule{}, err
 	}
-	v := ruleView{mode: s.cfg.SchedulerMode, now: s.cfg.Now()}
+	v := ruleView{mode: s.cfg.SchedulerMode, now: s.cfg.Now(), missed: s.missedFire(r.Name)}
 	v.job, _ = s.cfg.Jobs.Get(r.Job)
 	if len(runs) > 0 {
 		v.lastRun = &runs[0]

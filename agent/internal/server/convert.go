@@ -69,6 +69,7 @@ type ruleView struct {
 	lastRun *store.Run
 	mode    string // scheduler mode
 	now     time.Time
+	missed  *time.Time // the fire the rule is missing, if any
 }
 
 func apiRule(r store.Rule, v ruleView) api.Rule {
@@ -126,6 +127,7 @@ func apiRule(r store.Rule, v ruleView) api.Rule {
 			out.NextFireTimesApproximate = inAWS && s.IsRate() && r.StartDate.IsZero() && len(out.NextFireTimes) > 0
 		}
 	}
+	out.MissedFire = v.missed
 	if v.lastRun != nil {
 		out.LastRun = &api.RunSummary{ID: v.lastRun.ID, Status: v.lastRun.Status, CreatedAt: v.lastRun.CreatedAt.UTC(), FinishedAt: timePtr(v.lastRun.FinishedAt)}
 	}
@@ -159,7 +161,7 @@ func (s *Server) apiEvent(e events.Event) api.Event {
 	}
 	if e.Rule != nil {
 		job, _ := s.cfg.Jobs.Get(e.Rule.Job)
-		r := apiRule(*e.Rule, ruleView{job: job, mode: s.cfg.SchedulerMode, now: s.cfg.Now()})
+		r := apiRule(*e.Rule, ruleView{job: job, mode: s.cfg.SchedulerMode, now: s.cfg.Now(), missed: s.missedFire(e.Rule.Name)})
 		out.Rule = &r
 	}
 	if e.Maintenance != nil {
@@ -167,4 +169,16 @@ func (s *Server) apiEvent(e events.Event) api.Event {
 		out.Maintenance = &m
 	}
 	return out
+}
+
+// missedFire is the fire the rule is missing, nil if none (or the
+// dead-man's switch is off).
+func (s *Server) missedFire(rule string) *time.Time {
+	if s.cfg.Missed == nil {
+		return nil
+	}
+	if t, ok := s.cfg.Missed.MissedFire(rule); ok {
+		return timePtr(t)
+	}
+	return nil
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"net/http"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -22,6 +23,13 @@ type Metrics struct {
 	connsRefused   prometheus.Counter
 	schedulerLag   prometheus.Histogram
 	running        prometheus.Gauge
+	missed         *prometheus.CounterVec
+	slow           *prometheus.CounterVec
+	retries        *prometheus.CounterVec
+
+	// The gauges read at each scrape, from the sources the agent sets.
+	rulesMissing atomic.Pointer[func() int]
+	runsQueued   atomic.Pointer[func() int]
 }
 
 // NewMetrics returns the agent's metrics with Go and process collectors.
@@ -51,10 +59,40 @@ func NewMetrics() *Metrics {
 		running: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "jobbridge_runs_running", Help: "Runs executing on this agent.",
 		}),
+		missed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "jobbridge_runs_missed_total", Help: "Expected fires that did not arrive within the grace (the dead-man's switch), by job.",
+		}, []string{"job"}),
+		slow: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "jobbridge_runs_slow_total", Help: "Runs that went on past their rule's warnAfter, by job.",
+		}, []string{"job"}),
+		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "jobbridge_run_retries_total", Help: "Retries of failed runs scheduled by their rule's retry policy, by job.",
+		}, []string{"job"}),
 	}
+	rulesMissing := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "jobbridge_rules_missing", Help: "Enabled rules whose expected fire has not arrived (the dead-man's switch).",
+	}, func() float64 { return read(&m.rulesMissing) })
+	runsQueued := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "jobbridge_runs_queued", Help: "Runs waiting to start (overlap queue, job limits, retries' backoff), across the agents sharing the database.",
+	}, func() float64 { return read(&m.runsQueued) })
 	m.reg.MustRegister(m.runs, m.runDuration, m.webhookAnswers, m.authFailures, m.connsRefused, m.schedulerLag, m.running,
+		m.missed, m.slow, m.retries, rulesMissing, runsQueued,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// CountMissing makes jobbridge_rules_missing read f at each scrape.
+func (m *Metrics) CountMissing(f func() int) { m.rulesMissing.Store(&f) }
+
+// CountQueued makes jobbridge_runs_queued read f at each scrape.
+func (m *Metrics) CountQueued(f func() int) { m.runsQueued.Store(&f) }
+
+// read calls the source p holds, 0 when none is set.
+func read(p *atomic.Pointer[func() int]) float64 {
+	if f := p.Load(); f != nil {
+		return float64((*f)())
+	}
+	return 0
 }
 
 // Handler serves the metrics in the Prometheus text format.
@@ -105,5 +143,15 @@ func (m *Metrics) observe(e events.Event) {
 			m.runDuration.WithLabelValues(r.Job).Observe(r.FinishedAt.Sub(r.StartedAt).Seconds())
 		}
 		m.runs.WithLabelValues(r.Job, string(r.Status)).Inc()
+	case api.EventRunMissed:
+		m.runs.WithLabelValues(r.Job, string(r.Status)).Inc()
+		m.missed.WithLabelValues(r.Job).Inc()
+	case api.EventRunSlow:
+		m.slow.WithLabelValues(r.Job).Inc()
+	case api.EventRunQueued:
+		// A retry is recorded queued until its backoff has passed.
+		if r.Trigger == api.TriggerRetry {
+			m.retries.WithLabelValues(r.Job).Inc()
+		}
 	}
 }

@@ -64,6 +64,9 @@ type Config struct {
 	Metrics *Metrics
 	// Notifications reports the notification channels' health (nil: none).
 	Notifications func() []api.ChannelStatus
+	// Missed says which rules miss an expected fire (the dead-man's
+	// switch); nil when it is off.
+	Missed MissedFires
 	// AuthFailuresPerMinute is how many failed authentications a client
 	// address may make in a minute before its failed authentications are
 	// answered 429 (valid credentials are never refused). Default 10.
@@ -87,6 +90,14 @@ type Config struct {
 	// Ready, when set, says why the agent is not ready besides its
 	// database (nil: ready); /readyz answers 503 with it.
 	Ready func() error
+}
+
+// MissedFires is what the dead-man's switch (package watch) tells the API.
+type MissedFires interface {
+	// MissedFire is the fire time the rule missed, if it is missing one.
+	MissedFire(rule string) (time.Time, bool)
+	// Missing counts the rules missing a fire.
+	Missing() int
 }
 
 // Timeouts for the http.Server that serves this handler. There is no

@@ -417,6 +417,9 @@ type RunFinishParams struct {
 type FireSeen struct {
 	Rule        string
 	ScheduledAt time.Time
+	// Status is the run's state: a missed run records a fire that did
+	// not come, which the dead-man's switch must not take for one.
+	Status api.RunStatus
 }
 
 // RunFilter selects runs. Zero fields select everything.

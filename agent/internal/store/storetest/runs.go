@@ -82,9 +82,9 @@ func testRuns(t *testing.T, setup func(*testing.T) store.Store) {
 		got, err := s.RunFiresBetween(t.Context(), base.Add(time.Minute), base.Add(4*time.Minute))
 		must(t, err, "list fires")
 		want := []store.FireSeen{
-			{Rule: "b", ScheduledAt: base.Add(time.Minute)},
-			{Rule: "a", ScheduledAt: base.Add(2 * time.Minute)},
-			{Rule: "c", ScheduledAt: base.Add(3 * time.Minute)},
+			{Rule: "b", ScheduledAt: base.Add(time.Minute), Status: api.StatusRunning},
+			{Rule: "a", ScheduledAt: base.Add(2 * time.Minute), Status: api.StatusRunning},
+			{Rule: "c", ScheduledAt: base.Add(3 * time.Minute), Status: api.StatusSkipped},
 		}
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("fires in [10:01, 10:04):\n got %+v\nwant %+v", got, want)
@@ -100,6 +100,25 @@ func testRuns(t *testing.T, setup func(*testing.T) store.Store) {
 			t.Fatalf("a skipped run never starts and finishes when created: got %+v", r)
 		}
 		wantRun(t, getRun(t, s, r.ID), r, "RunGet of a skipped run")
+	})
+	t.Run("CreateMissedByCaller", func(t *testing.T) {
+		t.Parallel()
+		s := setup(t)
+		in := newRun("r")
+		in.ScheduledAt = time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
+		in.EventID = "missed:r:2026-12-02T10:00:00Z"
+		in.Status, in.Error = api.StatusMissed, "missed: expected a fire at 2026-12-02T10:00:00Z (grace 2m0s); nothing arrived"
+		r := create(t, s, in)
+		if r.Status != api.StatusMissed || !r.StartedAt.IsZero() || !r.FinishedAt.Equal(r.CreatedAt) || r.Error != in.Error {
+			t.Fatalf("a missed run never starts and finishes when created: got %+v", r)
+		}
+		wantRun(t, getRun(t, s, r.ID), r, "RunGet of a missed run")
+		// Two agents recording the same missed fire make one run.
+		again, created, err := s.RunCreate(t.Context(), store.RunCreateParams{Run: in})
+		must(t, err, "record the missed fire again")
+		if created || again.ID != r.ID {
+			t.Fatalf("the same missed fire recorded twice: created %v, run %s, first %s", created, again.ID, r.ID)
+		}
 	})
 	t.Run("CreateRejectsFinalStatus", func(t *testing.T) {
 		t.Parallel()

@@ -165,8 +165,8 @@ func PrepareRule(r store.Rule) store.Rule {
 }
 
 // PrepareRun validates a new run and fills its defaults: a UUIDv7 id, created
-// now, running unless the caller says skipped, started at creation when
-// running, finished at creation when skipped.
+// now, running unless the caller says skipped or missed, started at creation
+// when running, finished at creation when skipped or missed.
 func PrepareRun(r store.Run) (store.Run, error) {
 	if r.ID == "" {
 		id, err := NewID()
@@ -178,8 +178,8 @@ func PrepareRun(r store.Run) (store.Run, error) {
 	if r.Status == "" {
 		r.Status = api.StatusRunning
 	}
-	if r.Status != api.StatusRunning && r.Status != api.StatusSkipped {
-		return r, fmt.Errorf("create run: status %q: a new run is running or skipped", r.Status)
+	if r.Status != api.StatusRunning && r.Status != api.StatusSkipped && r.Status != api.StatusMissed {
+		return r, fmt.Errorf("create run: status %q: a new run is running, skipped or missed", r.Status)
 	}
 	if r.Parameters == nil {
 		r.Parameters = map[string]string{}
@@ -199,6 +199,9 @@ func PrepareRun(r store.Run) (store.Run, error) {
 		r.FinishedAt = time.Time{}
 	case api.StatusSkipped:
 		Skip(&r, "")
+	case api.StatusMissed:
+		// Nothing ran: like a skipped run, it finishes as it is recorded.
+		r.StartedAt, r.FinishedAt = time.Time{}, r.CreatedAt
 	}
 	return r, nil
 }
