@@ -46,6 +46,9 @@ func (s *Local) catchUp(ctx context.Context, entries map[string]*entry, now time
 	}
 	ran := make(map[string]map[int64]bool)
 	for _, f := range seen {
+		if f.Status == api.StatusMissed {
+			continue // the dead-man's switch recorded that it did not come
+		}
 		if ran[f.Rule] == nil {
 			ran[f.Rule] = make(map[int64]bool)
 		}

@@ -175,6 +175,34 @@ func TestCatchUpSkipsFiresThatRan(t *testing.T) {
 	}
 }
 
+// A fire the dead-man's switch recorded missed did not run: catch-up runs
+// it.
+func TestCatchUpRunsAFireRecordedMissed(t *testing.T) {
+	eachStoreInBubble(t, func(t *testing.T, s store.Store) {
+		e := newCatchUpEnv(t, s)
+		e.hourly(t, api.CatchUpLatest, 3*time.Hour)
+		time.Sleep(5*time.Hour + 30*time.Minute)
+		at := rfc("2000-01-01T05:00:00Z")
+		_, _, err := s.RunCreate(context.Background(), store.RunCreateParams{Run: store.Run{
+			Rule: "hourly", Job: "noop", Status: api.StatusMissed, Trigger: api.TriggerSchedule,
+			EventID: "missed:hourly:" + at.Format(time.RFC3339), ScheduledAt: at, Error: "missed: expected a fire at 05:00",
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		stop := e.scheduler(nil)
+		time.Sleep(time.Minute)
+		stop()
+		runs, _, err := s.RunList(context.Background(), store.RunFilter{Rule: "hourly", Trigger: api.TriggerCatchUp})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(runs) != 1 || !runs[0].ScheduledAt.Equal(at) {
+			t.Fatalf("catch-up runs %+v, want one for the fire at 05:00 that was recorded missed", runs)
+		}
+	})
+}
+
 // A follower that becomes the leader (the leader died at 01:30) catches up
 // what no one fired meanwhile; while it follows it runs nothing.
 func TestCatchUpWhenBecomingLeader(t *testing.T) {
