@@ -60,6 +60,17 @@ func newDispatching(t *testing.T, s store.Store, cfg runner.Config, js ...jobs.J
 	return d
 }
 
+// eachVirtual runs f on a fresh store of every kind, in a synctest bubble:
+// on virtual time.
+func eachVirtual(t *testing.T, f func(t *testing.T, s store.Store)) {
+	for _, kind := range storetesting.Kinds {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) { f(t, storetesting.Open(t, kind)) })
+		})
+	}
+}
+
 func createRule(t *testing.T, s store.Store, r store.Rule) store.Rule {
 	t.Helper()
 	if r.Schedule == "" {
@@ -195,5 +206,222 @@ func TestRetriesFollowTheBackoffOnVirtualTime(t *testing.T) {
 				t.Errorf("no retry of 30 came before its full backoff: no jitter")
 			}
 		})
+	})
+}
+
+// gate is a job whose runs block until released, recording their order.
+type gate struct {
+	mu      sync.Mutex
+	started []string // the "n" parameter of each run, in start order
+	release chan struct{}
+}
+
+func newGate() *gate { return &gate{release: make(chan struct{}, 100)} }
+
+func (g *gate) job(id string) funcJob {
+	return funcJob{id: id, params: []jobs.Param{{Name: "n"}}, run: func(ctx context.Context, p jobs.Params) error {
+		g.mu.Lock()
+		g.started = append(g.started, p["n"])
+		g.mu.Unlock()
+		select {
+		case <-g.release:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}}
+}
+
+func (g *gate) order() []string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return slices.Clone(g.started)
+}
+
+func startN(t *testing.T, r *runner.Runner, rule store.Rule, n string) store.Run {
+	t.Helper()
+	run, _, err := r.Start(context.Background(), runner.StartParams{Rule: rule, Trigger: api.TriggerManual, Overrides: map[string]string{"n": n}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return run
+}
+
+// A rule with overlap "queue" runs its runs one after the other, in the
+// order they came; a queued run cancelled never runs.
+func TestOverlapQueueRunsInOrderAndCancelledNeverRuns(t *testing.T) {
+	eachVirtual(t, func(t *testing.T, s store.Store) {
+		g := newGate()
+		d := newDispatching(t, s, runner.Config{}, g.job("g"))
+		_, evs, _, cancel := d.events.Subscribe(0)
+		defer cancel()
+		rule := createRule(t, s, store.Rule{Name: "q", Job: "g", Overlap: api.OverlapQueue})
+		runs := []store.Run{startN(t, d.runner, rule, "1"), startN(t, d.runner, rule, "2"), startN(t, d.runner, rule, "3"), startN(t, d.runner, rule, "4")}
+		for i, r := range runs {
+			want := api.StatusQueued
+			if i == 0 {
+				want = api.StatusRunning
+			}
+			if r.Status != want {
+				t.Fatalf("run %d: %s, want %s", i+1, r.Status, want)
+			}
+		}
+		queuedEvents := 0
+		for len(evs) > 0 {
+			if e := <-evs; e.Type == api.EventRunQueued {
+				queuedEvents++
+			}
+		}
+		if queuedEvents != 3 {
+			t.Errorf("%d run.queued events, want 3", queuedEvents)
+		}
+		got, err := d.runner.Cancel(context.Background(), runs[2].ID, "alice", "not this one")
+		if err != nil || got.Status != api.StatusCancelled {
+			t.Fatalf("cancel a queued run: %s, %v; want cancelled at once", got.Status, err)
+		}
+		for range 3 {
+			synctest.Wait()
+			g.release <- struct{}{}
+			time.Sleep(10 * time.Second) // past the dispatcher's poll, should it miss the wake
+			synctest.Wait()
+		}
+		if o := g.order(); !slices.Equal(o, []string{"1", "2", "4"}) {
+			t.Fatalf("runs started in the order %v, want [1 2 4]: one at a time, in order, the cancelled one never", o)
+		}
+		if r, _ := s.RunGet(context.Background(), runs[2].ID); r.Status != api.StatusCancelled || !r.StartedAt.IsZero() {
+			t.Fatalf("the cancelled queued run: %s started %v", r.Status, r.StartedAt)
+		}
+	})
+}
+
+// A job limit of 1 holds the job's second run queued, whatever its rule,
+// until the first ends; a retry queued meanwhile waits its turn too.
+func TestJobLimitQueuesAndReleases(t *testing.T) {
+	eachVirtual(t, func(t *testing.T, s store.Store) {
+		g := newGate()
+		d := newDispatching(t, s, runner.Config{JobLimits: map[string]int{"g": 1}}, g.job("g"), g.job("free"))
+		a := createRule(t, s, store.Rule{Name: "a", Job: "g"})
+		b := createRule(t, s, store.Rule{Name: "b", Job: "g"})
+		free := createRule(t, s, store.Rule{Name: "free", Job: "free"})
+		first := startN(t, d.runner, a, "a1")
+		second := startN(t, d.runner, b, "b1")
+		other := startN(t, d.runner, free, "f1")
+		if first.Status != api.StatusRunning || second.Status != api.StatusQueued || other.Status != api.StatusRunning {
+			t.Fatalf("statuses %s, %s, %s; want running, queued (limit 1), running (no limit)", first.Status, second.Status, other.Status)
+		}
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		if o := g.order(); len(o) != 2 {
+			t.Fatalf("started %v while the limit is reached, want a1 and f1 only", o)
+		}
+		g.release <- struct{}{}
+		g.release <- struct{}{}
+		synctest.Wait()
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		o := g.order()
+		if len(o) != 3 || o[2] != "b1" {
+			t.Fatalf("started %v, want b1 third once a slot freed", o)
+		}
+		g.release <- struct{}{}
+	})
+}
+
+// A retry queued with its backoff survives the agent: the next runner on
+// the same database runs it once, when it is due, with the failed run's
+// parameters and the rule's secret (which runs keep masked).
+func TestRetryIsDurableAcrossARestart(t *testing.T) {
+	eachVirtual(t, func(t *testing.T, s store.Store) {
+		var (
+			mu   sync.Mutex
+			seen []jobs.Params
+		)
+		job := funcJob{id: "j", params: []jobs.Param{{Name: "n"}, {Name: "password", Secret: true}}, run: func(ctx context.Context, p jobs.Params) error {
+			mu.Lock()
+			defer mu.Unlock()
+			seen = append(seen, p)
+			if len(seen) == 1 {
+				return errors.New("first attempt fails")
+			}
+			return nil
+		}}
+		first := newDispatching(t, s, runner.Config{Node: "before"}, job)
+		rule := createRule(t, s, store.Rule{Name: "r", Job: "j", Parameters: map[string]string{"password": "hunter2", "n": "rule's"},
+			Policy: store.RunPolicy{Retry: &store.RetryPolicy{Attempts: 2, Backoff: 10 * time.Minute}}})
+		run, _, err := first.runner.Start(context.Background(), runner.StartParams{Rule: rule, Trigger: api.TriggerManual, Overrides: map[string]string{"n": "override"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		first.stop()
+		// The agent is down when the retry comes due.
+		time.Sleep(time.Hour)
+		second := newDispatching(t, s, runner.Config{Node: "after"}, job)
+		_ = second
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		runs := series(t, s, run.ID)
+		if len(runs) != 2 || runs[1].Status != api.StatusSucceeded || runs[1].Node != "after" || runs[1].Attempt != 2 {
+			t.Fatalf("series after the restart: %+v; want the failed run and its retry, succeeded on the new agent", runs)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if len(seen) != 2 || seen[1]["n"] != "override" || seen[1]["password"] != "hunter2" {
+			t.Fatalf("the job ran %d times; the retry got %v, want n=override and the rule's password", len(seen), seen[len(seen)-1])
+		}
+	})
+}
+
+// A running run past its rule's warnAfter is announced slow, once; an
+// operator's cancel of a failing run's retry ends the series.
+func TestSlowRunAndCancelledRetry(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := storetesting.Open(t, "sqlite")
+		fail := make(chan struct{}, 1)
+		d := newDispatching(t, s, runner.Config{}, funcJob{id: "j", run: func(ctx context.Context, p jobs.Params) error {
+			select {
+			case <-time.After(5 * time.Minute):
+				return errors.New("too late anyway")
+			case <-fail:
+				return errors.New("boom")
+			}
+		}})
+		_, evs, _, cancel := d.events.Subscribe(0)
+		defer cancel()
+		rule := createRule(t, s, store.Rule{Name: "r", Job: "j", Policy: store.RunPolicy{WarnAfter: 2 * time.Minute,
+			Retry: &store.RetryPolicy{Attempts: 5, Backoff: time.Hour}}})
+		run, _, err := d.runner.Start(context.Background(), runner.StartParams{Rule: rule, Trigger: api.TriggerManual})
+		if err != nil || run.WarnAfter != 2*time.Minute {
+			t.Fatalf("start: %+v %v; want WarnAfter copied from the rule", run, err)
+		}
+		time.Sleep(6 * time.Minute)
+		synctest.Wait()
+		slow, queued := 0, []store.Run{}
+		for len(evs) > 0 {
+			e := <-evs
+			switch e.Type {
+			case api.EventRunSlow:
+				slow++
+				if e.Run.ID != run.ID {
+					t.Errorf("run.slow for %s, want %s", e.Run.ID, run.ID)
+				}
+			case api.EventRunQueued:
+				queued = append(queued, *e.Run)
+			}
+		}
+		if slow != 1 || len(queued) != 1 {
+			t.Fatalf("%d run.slow and %d run.queued events; want one of each (the run went 5m, warnAfter 2m; it failed)", slow, len(queued))
+		}
+		retry := queued[0]
+		if _, err := d.runner.Cancel(context.Background(), retry.ID, "alice", "enough"); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(3 * time.Hour)
+		synctest.Wait()
+		runs := series(t, s, run.ID)
+		if len(runs) != 2 || runs[1].Status != api.StatusCancelled {
+			t.Fatalf("series after the retry was cancelled: %d runs, last %s; want 2, cancelled, no more", len(runs), runs[len(runs)-1].Status)
+		}
 	})
 }
