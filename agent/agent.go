@@ -190,6 +190,9 @@ func build(ctx context.Context, cfg Config, log *slog.Logger, st store.Store, re
 			return nil, fmt.Errorf("register jobs: %w", err)
 		}
 	}
+	if err := checkJobLimits(cfg.JobLimits, a.jobs); err != nil {
+		return nil, err
+	}
 	configured, err := cfg.Notify.notifiers(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("notifications: %w", err)
@@ -202,6 +205,7 @@ func build(ctx context.Context, cfg Config, log *slog.Logger, st store.Store, re
 	rc := runner.Config{
 		Store: st, Jobs: a.jobs, Events: a.events, Node: cfg.Node,
 		Logger: log, MaxLogLines: cfg.MaxLogLines, Secrets: a.ownSecrets(),
+		JobLimits: cfg.JobLimits,
 	}
 	if shared != nil {
 		rc.RemoteCancel = cluster.RemoteCancel(shared)
@@ -571,6 +575,7 @@ func (a *Agent) startBackground() stopper {
 			}
 		},
 		a.pruneLoop,
+		a.runner.Dispatch,
 		func(ctx context.Context) { a.metrics.Watch(ctx, a.events) },
 	}
 	if a.cluster != nil {
