@@ -37,11 +37,17 @@ func (r *Runner) noteDue(t time.Time) {
 	}
 }
 
+// queuedValues are the parameter values of a run queued here.
+type queuedValues struct {
+	values map[string]string
+	at     time.Time // when it was queued
+}
+
 // remember keeps the parameter values of a run queued here, secrets
 // unmasked, for when this agent claims it.
 func (r *Runner) remember(id string, values map[string]string) {
 	r.mu.Lock()
-	r.queued[id] = maps.Clone(values)
+	r.queued[id] = queuedValues{values: maps.Clone(values), at: time.Now()}
 	r.mu.Unlock()
 }
 
@@ -51,7 +57,25 @@ func (r *Runner) recall(id string) (map[string]string, bool) {
 	defer r.mu.Unlock()
 	v, ok := r.queued[id]
 	delete(r.queued, id)
-	return v, ok
+	return v.values, ok
+}
+
+// forgetQueued forgets the values kept of runs no longer queued (another
+// agent claimed them, or they were cancelled there), given every queued
+// run; a run queued in the last minute is kept, as the list may predate it.
+func (r *Runner) forgetQueued(queued []store.Run) {
+	ids := make(map[string]bool, len(queued))
+	for _, q := range queued {
+		ids[q.ID] = true
+	}
+	old := time.Now().Add(-time.Minute)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for id, v := range r.queued {
+		if !ids[id] && v.at.Before(old) {
+			delete(r.queued, id)
+		}
+	}
 }
 
 // Dispatch starts queued runs until ctx is done or Shutdown begins; the
@@ -114,9 +138,12 @@ func (r *Runner) claim(ctx context.Context) (time.Time, error) {
 	}
 	cctx, cancel = context.WithTimeout(ctx, storeCallTimeout)
 	defer cancel()
-	queued, _, err := r.cfg.Store.RunList(cctx, store.RunFilter{Statuses: []api.RunStatus{api.StatusQueued}, Limit: 1000})
+	queued, more, err := r.cfg.Store.RunList(cctx, store.RunFilter{Statuses: []api.RunStatus{api.StatusQueued}, Limit: 1000})
 	if err != nil {
 		return time.Time{}, fmt.Errorf("look for queued runs: %w", err)
+	}
+	if more == "" {
+		r.forgetQueued(queued)
 	}
 	var earliest time.Time
 	now := time.Now()
@@ -163,6 +190,7 @@ func (r *Runner) startClaimed(ctx context.Context, run store.Run) {
 		params, setupErr = jobs.Resolve(job, values)
 	}
 	if setupErr != nil {
+		r.publish(api.EventRunStarted, run) // claimed: started, as the store has it
 		_, err := r.finish(r.live, store.RunFinishParams{ID: run.ID, Status: api.StatusFailed, Error: r.mask.mask(setupErr.Error())}, nil)
 		if err != nil {
 			r.log.Error("record a queued run that could not start", "run", run.ID, "err", err)

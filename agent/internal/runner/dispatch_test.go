@@ -425,3 +425,45 @@ func TestSlowRunAndCancelledRetry(t *testing.T) {
 		}
 	})
 }
+
+// A run an operator cancels is not retried, whatever its rule's policy; a
+// queued run whose job this agent lacks is recorded failed, saying so.
+func TestCancelledRunIsNotRetriedAndAnUnknownJobFails(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := storetesting.Open(t, "sqlite")
+		d := newDispatching(t, s, runner.Config{}, funcJob{id: "j", run: func(ctx context.Context, p jobs.Params) error {
+			<-ctx.Done()
+			return ctx.Err()
+		}})
+		rule := createRule(t, s, store.Rule{Name: "r", Job: "j", Policy: store.RunPolicy{Retry: &store.RetryPolicy{Attempts: 3}}})
+		run, _, err := d.runner.Start(context.Background(), runner.StartParams{Rule: rule, Trigger: api.TriggerManual})
+		if err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		if _, err := d.runner.Cancel(context.Background(), run.ID, "alice", "stop"); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Hour)
+		synctest.Wait()
+		if runs := series(t, s, run.ID); len(runs) != 1 || runs[0].Status != api.StatusCancelled {
+			t.Fatalf("series of a cancelled run: %d runs, first %s; want it alone, cancelled", len(runs), runs[0].Status)
+		}
+
+		orphan, _, err := s.RunCreate(context.Background(), store.RunCreateParams{Run: store.Run{
+			Rule: "r", Job: "gone", Status: api.StatusQueued, Trigger: api.TriggerRetry}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.runner.Wake()
+		time.Sleep(time.Second)
+		synctest.Wait()
+		got, err := s.RunGet(context.Background(), orphan.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Status != api.StatusFailed || got.Error != `job "gone" is not registered in this agent: unknown job` {
+			t.Fatalf("a queued run of an unknown job: %s %q", got.Status, got.Error)
+		}
+	})
+}

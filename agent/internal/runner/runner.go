@@ -115,7 +115,7 @@ type Runner struct {
 	idle    chan struct{} // closed once closing and no run is active
 	// queued holds the parameter values, secrets unmasked, of runs queued
 	// here, for when this agent claims them (see dispatch.go).
-	queued map[string]map[string]string
+	queued map[string]queuedValues
 
 	wake chan struct{} // nudges the dispatcher; buffered 1
 	due  chan time.Time
@@ -173,7 +173,7 @@ func New(cfg Config) (*Runner, error) {
 		mask:     newMasker(cfg.Secrets),
 		active:   make(map[string]*activeRun),
 		idle:     make(chan struct{}),
-		queued:   make(map[string]map[string]string),
+		queued:   make(map[string]queuedValues),
 		wake:     make(chan struct{}, 1),
 		due:      make(chan time.Time, 16),
 	}, nil
