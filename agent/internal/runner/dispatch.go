@@ -60,6 +60,41 @@ func (r *Runner) recall(id string) (map[string]string, bool) {
 	return v.values, ok
 }
 
+// noteWaiting records that run's rule and job have a queued run.
+func (r *Runner) noteWaiting(run store.Run) {
+	now := time.Now()
+	r.mu.Lock()
+	r.waiting["rule:"+run.Rule], r.waiting["job:"+run.Job] = now, now
+	r.mu.Unlock()
+}
+
+// setWaiting records the rules and jobs of the queued runs, listed from
+// since on (what was noted after since stays); all: the list is not
+// complete.
+func (r *Runner) setWaiting(queued []store.Run, all bool, since time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for k, at := range r.waiting {
+		if at.Before(since) {
+			delete(r.waiting, k)
+		}
+	}
+	r.waitingAll = all
+	for _, q := range queued {
+		r.waiting["rule:"+q.Rule], r.waiting["job:"+q.Job] = since, since
+	}
+}
+
+// hasWaiting reports whether a queued run may wait for run to end: one of
+// its rule or of its job (as far as the dispatcher knows).
+func (r *Runner) hasWaiting(run store.Run) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, rule := r.waiting["rule:"+run.Rule]
+	_, job := r.waiting["job:"+run.Job]
+	return r.waitingAll || rule || job
+}
+
 // forgetQueued forgets the values kept of runs no longer queued (another
 // agent claimed them, or they were cancelled there), given every queued
 // run; a run queued in the last minute is kept, as the list may predate it.
@@ -138,6 +173,7 @@ func (r *Runner) claim(ctx context.Context) (time.Time, error) {
 	}
 	cctx, cancel = context.WithTimeout(ctx, storeCallTimeout)
 	defer cancel()
+	listed := time.Now()
 	queued, more, err := r.cfg.Store.RunList(cctx, store.RunFilter{Statuses: []api.RunStatus{api.StatusQueued}, Limit: 1000})
 	if err != nil {
 		return time.Time{}, fmt.Errorf("look for queued runs: %w", err)
@@ -145,6 +181,7 @@ func (r *Runner) claim(ctx context.Context) (time.Time, error) {
 	if more == "" {
 		r.forgetQueued(queued)
 	}
+	r.setWaiting(queued, more != "", listed)
 	var earliest time.Time
 	now := time.Now()
 	for _, q := range queued {

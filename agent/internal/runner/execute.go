@@ -48,10 +48,13 @@ func (r *Runner) execute(ctx context.Context, ar *activeRun, job jobs.Job, param
 	_, ferr := r.finishThen(r.live, fin, cause, func() { rep.settle(t, nil) })
 	if ferr == nil && fin.Then != nil {
 		r.remember(fin.Then.ID, ar.values)
+		r.noteWaiting(*fin.Then)
 		r.publish(api.EventRunQueued, *fin.Then)
 		r.noteDue(fin.Then.NotBefore)
 	}
-	r.Wake() // a slot of the job, or the rule's turn, is free
+	if r.hasWaiting(ar.run) {
+		r.Wake() // a slot of the job, or the rule's turn, is free
+	}
 	if ferr != nil {
 		rep.settle(t, ferr)
 	}

@@ -116,6 +116,11 @@ type Runner struct {
 	// queued holds the parameter values, secrets unmasked, of runs queued
 	// here, for when this agent claims them (see dispatch.go).
 	queued map[string]queuedValues
+	// waiting names the rules and jobs ("rule:NAME", "job:NAME") that have
+	// queued runs, as last seen (all: more than the dispatcher lists): a
+	// run of them that ends wakes the dispatcher.
+	waiting    map[string]time.Time // when noted
+	waitingAll bool
 
 	wake chan struct{} // nudges the dispatcher; buffered 1
 	due  chan time.Time
@@ -174,6 +179,7 @@ func New(cfg Config) (*Runner, error) {
 		active:   make(map[string]*activeRun),
 		idle:     make(chan struct{}),
 		queued:   make(map[string]queuedValues),
+		waiting:  make(map[string]time.Time),
 		wake:     make(chan struct{}, 1),
 		due:      make(chan time.Time, 16),
 	}, nil
@@ -303,6 +309,7 @@ func (r *Runner) Start(ctx context.Context, p StartParams) (run store.Run, creat
 	}
 	if run.Status == api.StatusQueued {
 		r.remember(run.ID, params)
+		r.noteWaiting(run)
 		r.publish(api.EventRunQueued, run)
 		r.Wake()
 		return run, true, nil
