@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -11,6 +12,8 @@ import (
 	"github.com/jobbridge/jobbridge/agent"
 	"github.com/jobbridge/jobbridge/agent/internal/store/postgres/pgtest"
 	"github.com/jobbridge/jobbridge/internal/testutil/wait"
+	"github.com/jobbridge/jobbridge/jobs"
+	"github.com/jobbridge/jobbridge/jobs/builtin"
 	"github.com/jobbridge/jobbridge/shared/api"
 )
 
@@ -209,4 +212,23 @@ func TestJobLimitIsSharedByTheAgentsOfACluster(t *testing.T) {
 			}
 		}
 	}))
+}
+
+// A job limit naming a job the agent lacks stops it at start, naming the
+// variable; a bad number is refused by Validate.
+func TestJobLimitsOfUnknownJobsStopTheAgent(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig(t)
+	cfg.JobLimits = map[string]int{"demo": 1, "exprot": 2}
+	_, err := agent.New(context.Background(), cfg, nil, func(r *jobs.Registry, env agent.Env) error {
+		return builtin.Register(r, builtin.Options{DB: env.DB})
+	})
+	if err == nil || !strings.Contains(err.Error(), `JOBBRIDGE_JOB_LIMITS: job "exprot" is not registered in this agent`) {
+		t.Fatalf("New with a limit of an unknown job: %v", err)
+	}
+	cfg = testConfig(t)
+	cfg.JobLimits = map[string]int{"demo": 0}
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), `JOBBRIDGE_JOB_LIMITS: job "demo": 0 is not a positive number of runs`) {
+		t.Fatalf("Validate of a limit of 0: %v", err)
+	}
 }
