@@ -160,52 +160,53 @@ func TestRetriesFollowTheBackoffOnVirtualTime(t *testing.T) {
 			})
 		})
 	}
-	t.Run("jitter", func(t *testing.T) {
-		synctest.Test(t, func(t *testing.T) {
-			s := storetesting.Open(t, "sqlite")
-			var (
-				mu     sync.Mutex
-				starts []time.Time
-			)
-			d := newDispatching(t, s, runner.Config{}, funcJob{id: "flaky", run: func(ctx context.Context, p jobs.Params) error {
-				mu.Lock()
-				starts = append(starts, time.Now())
-				mu.Unlock()
-				return errors.New("boom")
-			}})
-			rule := createRule(t, s, store.Rule{Name: "r", Job: "flaky", Policy: store.RunPolicy{
-				Retry: &store.RetryPolicy{Attempts: 6, Backoff: time.Minute, MaxBackoff: 8 * time.Minute, Jitter: 0.5}}})
-			jittered := 0
-			for range 5 {
-				mu.Lock()
-				starts = starts[:0]
-				mu.Unlock()
-				if _, _, err := d.runner.Start(context.Background(), runner.StartParams{Rule: rule, Trigger: api.TriggerManual}); err != nil {
-					t.Fatal(err)
+}
+
+// The jitter takes a random part, up to Jitter, off each backoff, never more.
+func TestRetryJitterStaysInItsBounds(t *testing.T) {
+	eachVirtual(t, func(t *testing.T, s store.Store) {
+		var (
+			mu     sync.Mutex
+			starts []time.Time
+		)
+		d := newDispatching(t, s, runner.Config{}, funcJob{id: "flaky", run: func(ctx context.Context, p jobs.Params) error {
+			mu.Lock()
+			starts = append(starts, time.Now())
+			mu.Unlock()
+			return errors.New("boom")
+		}})
+		rule := createRule(t, s, store.Rule{Name: "r", Job: "flaky", Policy: store.RunPolicy{
+			Retry: &store.RetryPolicy{Attempts: 6, Backoff: time.Minute, MaxBackoff: 8 * time.Minute, Jitter: 0.5}}})
+		jittered := 0
+		for range 5 {
+			mu.Lock()
+			starts = starts[:0]
+			mu.Unlock()
+			if _, _, err := d.runner.Start(context.Background(), runner.StartParams{Rule: rule, Trigger: api.TriggerManual}); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(time.Hour)
+			synctest.Wait()
+			mu.Lock()
+			got := slices.Clone(starts)
+			mu.Unlock()
+			if len(got) != 7 {
+				t.Fatalf("%d runs, want the first and 6 retries", len(got))
+			}
+			for i := 1; i < len(got); i++ {
+				full := min(time.Minute<<(i-1), 8*time.Minute)
+				gap := got[i].Sub(got[i-1])
+				if gap < full/2 || gap > full {
+					t.Errorf("retry %d came %v after the run before, want in [%v, %v]", i, gap, full/2, full)
 				}
-				time.Sleep(time.Hour)
-				synctest.Wait()
-				mu.Lock()
-				got := slices.Clone(starts)
-				mu.Unlock()
-				if len(got) != 7 {
-					t.Fatalf("%d runs, want the first and 6 retries", len(got))
-				}
-				for i := 1; i < len(got); i++ {
-					full := min(time.Minute<<(i-1), 8*time.Minute)
-					gap := got[i].Sub(got[i-1])
-					if gap < full/2 || gap > full {
-						t.Errorf("retry %d came %v after the run before, want in [%v, %v]", i, gap, full/2, full)
-					}
-					if gap < full {
-						jittered++
-					}
+				if gap < full {
+					jittered++
 				}
 			}
-			if jittered == 0 {
-				t.Errorf("no retry of 30 came before its full backoff: no jitter")
-			}
-		})
+		}
+		if jittered == 0 {
+			t.Errorf("no retry of 30 came before its full backoff: no jitter")
+		}
 	})
 }
 

@@ -2,6 +2,8 @@
 // transition in the store and publishes it as an event. It is the one path by
 // which anything runs: the webhook, the local scheduler and the API's trigger
 // and restart all come through Start (or Fire, which looks the rule up).
+// A run that may not start at once (overlap "queue", a job limit, a retry
+// waiting for its backoff) is recorded queued, and Dispatch starts it.
 //
 // A run's context is cancelled by an operator (Cancel), by its rule's
 // timeout, or by the agent's shutdown; the run records which, and by whom. A
