@@ -197,6 +197,9 @@ func build(ctx context.Context, cfg Config, log *slog.Logger, st store.Store, re
 			return nil, fmt.Errorf("register jobs: %w", err)
 		}
 	}
+	if err := checkJobLimits(cfg.JobLimits, a.jobs); err != nil {
+		return nil, err
+	}
 	configured, err := cfg.Notify.notifiers(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("notifications: %w", err)
@@ -215,6 +218,10 @@ func build(ctx context.Context, cfg Config, log *slog.Logger, st store.Store, re
 		Store: st, Jobs: a.jobs, Events: a.events, Node: cfg.Node,
 		Logger: log, MaxLogLines: cfg.MaxLogLines, Secrets: a.ownSecrets(),
 		Maintenance: a.maintenance.Active,
+		// While maintenance is on, queued runs wait, but an operator's
+		// forced run or restart that had to queue still starts.
+		Paused:    func() bool { return a.maintenance.On(time.Now()) },
+		JobLimits: cfg.JobLimits,
 	}
 	if shared != nil {
 		rc.RemoteCancel = cluster.RemoteCancel(shared)
@@ -596,6 +603,7 @@ func (a *Agent) startBackground() stopper {
 			}
 		},
 		a.pruneLoop,
+		a.runner.Dispatch,
 		func(ctx context.Context) { a.metrics.Watch(ctx, a.events) },
 		a.maintenance.Run,
 	}

@@ -56,6 +56,11 @@ type Config struct {
 	ShutdownGrace time.Duration
 	// MaxLogLines caps the log lines kept per run. Default DefaultMaxLogLines.
 	MaxLogLines int
+	// JobLimits bounds the runs of a job active at once, across all agents
+	// on one database (give each the same limits): runs beyond it are
+	// recorded queued and start, oldest first, as slots free. A job named
+	// must be registered. None by default.
+	JobLimits map[string]int
 	// Notify holds the notification settings.
 	Notify NotifyConfig
 	// ClusterHeartbeat is how often an agent on PostgreSQL records that it

@@ -3,6 +3,7 @@ package agent
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"strconv"
@@ -221,6 +222,7 @@ var settings = []Setting{
 		field: func(c *Config) *time.Duration { return &c.ShutdownGrace }, def: DefaultShutdownGrace, check: notNegative[time.Duration]}),
 	declare(spec[int]{flag: "max-log-lines", env: "JOBBRIDGE_MAX_LOG_LINES", desc: "log lines kept per run",
 		field: func(c *Config) *int { return &c.MaxLogLines }, def: DefaultMaxLogLines, check: notNegative[int]}),
+	jobLimitsSetting,
 	declare(spec[time.Duration]{flag: "cluster-heartbeat", env: "JOBBRIDGE_CLUSTER_HEARTBEAT", desc: "with PostgreSQL: how often this agent says it is alive",
 		field: func(c *Config) *time.Duration { return &c.ClusterHeartbeat }, def: DefaultClusterHeartbeat, check: notNegative[time.Duration]}),
 	declare(spec[time.Duration]{flag: "cluster-lease", env: "JOBBRIDGE_CLUSTER_LEASE", desc: "with PostgreSQL: silence after which an agent's runs are interrupted",
@@ -319,6 +321,67 @@ var settings = []Setting{
 		}}),
 	declare(spec[time.Duration]{flag: "notify-fold-window", env: "JOBBRIDGE_NOTIFY_FOLD_WINDOW", desc: "fold repeated outcomes of a rule within this window",
 		field: func(c *Config) *time.Duration { return &c.Notify.FoldWindow }, def: DefaultNotifyFoldWindow, check: notNegative[time.Duration]}),
+}
+
+// JobLimitsEnv is the variable of Config.JobLimits.
+const JobLimitsEnv = "JOBBRIDGE_JOB_LIMITS"
+
+// jobLimitsSetting is Config.JobLimits, written job=N,job2=M. Whether each
+// job is registered is known only once the jobs are: New says so.
+var jobLimitsSetting = Setting{
+	Flag: "job-limits", Env: JobLimitsEnv, Default: "none",
+	Description: "most runs of a job active at once across all agents, as job=N,job2=M; runs beyond wait queued",
+	set: func(c *Config, value string) error {
+		m, err := ParseJobLimits(value)
+		if err != nil {
+			return err
+		}
+		c.JobLimits = m
+		return nil
+	},
+	get:  func(c *Config) string { return FormatJobLimits(c.JobLimits) },
+	fill: func(*Config) {},
+	check: func(c *Config) error {
+		for _, job := range slices.Sorted(maps.Keys(c.JobLimits)) {
+			if n := c.JobLimits[job]; n <= 0 {
+				return fmt.Errorf("job %q: %d is not a positive number of runs", job, n)
+			}
+		}
+		return nil
+	},
+}
+
+// ParseJobLimits reads job limits written job=N,job2=M ("" is none).
+func ParseJobLimits(v string) (map[string]int, error) {
+	if strings.TrimSpace(v) == "" {
+		return nil, nil
+	}
+	m := map[string]int{}
+	for item := range strings.SplitSeq(v, ",") {
+		job, num, ok := strings.Cut(strings.TrimSpace(item), "=")
+		job, num = strings.TrimSpace(job), strings.TrimSpace(num)
+		if !ok || job == "" {
+			return nil, fmt.Errorf("%q is not job=N", strings.TrimSpace(item))
+		}
+		if _, dup := m[job]; dup {
+			return nil, fmt.Errorf("job %q has two limits", job)
+		}
+		n, err := strconv.Atoi(num)
+		if err != nil {
+			return nil, fmt.Errorf("job %q: %q is not a number of runs", job, num)
+		}
+		m[job] = n
+	}
+	return m, nil
+}
+
+// FormatJobLimits writes job limits as ParseJobLimits reads them, by job.
+func FormatJobLimits(m map[string]int) string {
+	parts := make([]string, 0, len(m))
+	for _, job := range slices.Sorted(maps.Keys(m)) {
+		parts = append(parts, job+"="+strconv.Itoa(m[job]))
+	}
+	return strings.Join(parts, ",")
 }
 
 // kindList writes kinds as JOBBRIDGE_NOTIFY_ON takes them: comma-separated.

@@ -77,8 +77,10 @@ func TestSettingsDeclareEveryConfigFieldOnce(t *testing.T) {
 		var c Config
 		if err := s.Set(&c, "7"); err != nil {
 			if err := s.Set(&c, "7s"); err != nil {
-				t.Errorf("--%s takes neither 7 nor 7s: %v", s.Flag, err)
-				continue
+				if err := s.Set(&c, "demo=7"); err != nil {
+					t.Errorf("--%s takes neither 7, 7s nor demo=7: %v", s.Flag, err)
+					continue
+				}
 			}
 		}
 		changed := changedFields(reflect.ValueOf(Config{}), reflect.ValueOf(c), "")
@@ -119,11 +121,40 @@ func changedFields(a, b reflect.Value, prefix string) []string {
 			out = append(out, changedFields(a.Field(i), b.Field(i), name+".")...)
 			continue
 		}
+		if a.Field(i).Kind() == reflect.Map {
+			if !reflect.DeepEqual(a.Field(i).Interface(), b.Field(i).Interface()) {
+				out = append(out, name)
+			}
+			continue
+		}
 		if !a.Field(i).Equal(b.Field(i)) {
 			out = append(out, name)
 		}
 	}
 	return out
+}
+
+// JOBBRIDGE_JOB_LIMITS is job=N pairs: what each bad value gets.
+func TestParseJobLimits(t *testing.T) {
+	t.Parallel()
+	got, err := ParseJobLimits(" demo = 2,sql=1 ")
+	if err != nil || !reflect.DeepEqual(got, map[string]int{"demo": 2, "sql": 1}) || FormatJobLimits(got) != "demo=2,sql=1" {
+		t.Fatalf("ParseJobLimits: %v, %v", got, err)
+	}
+	for in, want := range map[string]string{
+		"demo":          `"demo" is not job=N`,
+		"=3":            `"=3" is not job=N`,
+		"demo=x":        `job "demo": "x" is not a number of runs`,
+		"demo=1,demo=2": `job "demo" has two limits`,
+	} {
+		if _, err := ParseJobLimits(in); err == nil || err.Error() != want {
+			t.Errorf("ParseJobLimits(%q): %v, want %q", in, err, want)
+		}
+	}
+	c := Config{DataDir: t.TempDir(), JobLimits: map[string]int{"demo": -1}}
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), `JOBBRIDGE_JOB_LIMITS: job "demo": -1 is not a positive number of runs`) {
+		t.Errorf("Validate of a negative limit: %v", err)
+	}
 }
 
 // Validate fills in the very default that --help and the README show.
@@ -163,6 +194,7 @@ func TestValidateNamesEverySettingItChecks(t *testing.T) {
 		"eb-api-key": "short", "eb-invocation-rate": "-1", "eb-reconcile-interval": "1s",
 		"notify-on": "sometimes", "notify-webhook-url": "ftp://x", "notify-sns-topic-arn": "topic",
 		"notify-fold-window": "-1s", "cluster-heartbeat": "-1s", "cluster-lease": "-5s", "notify-smtp-tls": "ssl",
+		"job-limits": "demo=0",
 	}
 	c := Config{DataDir: t.TempDir()}
 	checked := 0

@@ -350,6 +350,9 @@ func (c *Cluster) reap(ctx context.Context, now time.Time) {
 			c.log.Warn("cluster: run of a dead agent marked interrupted", "agent", a.Node, "why", why, "run", run.ID, "rule", run.Rule)
 			c.cfg.Events.Publish(events.Event{Type: api.EventRunFinished, RuleName: run.Rule, Run: &run})
 		}
+		if len(runs) > 0 && c.cfg.Runner != nil {
+			c.cfg.Runner.Wake() // their slots of job limits are free
+		}
 		if err := c.cfg.Cluster.AgentDelete(ctx, a.Node); err != nil {
 			c.log.Warn("cluster: forget a dead agent", "agent", a.Node, "err", err)
 		}

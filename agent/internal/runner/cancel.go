@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jobbridge/jobbridge/agent/internal/events"
 	"github.com/jobbridge/jobbridge/agent/internal/store"
 	"github.com/jobbridge/jobbridge/shared/api"
 )
@@ -71,12 +72,20 @@ func shutdownCause(node string) *cancelCause {
 }
 
 // Cancel asks a run to stop on behalf of by. The run turns cancelling at once
-// and cancelled when its job returns. Cancelling a run that is already
-// cancelling returns it unchanged; a finished run is store.ErrConflict.
+// and cancelled when its job returns; a queued run is cancelled at once and
+// never starts (a queued retry so ends its series). Cancelling a run that is
+// already cancelling returns it unchanged; a finished run is
+// store.ErrConflict.
 func (r *Runner) Cancel(ctx context.Context, id, by, reason string) (store.Run, error) {
 	run, err := r.cfg.Store.RunSetCancelling(ctx, id, by, reason)
 	if err != nil {
 		return store.Run{}, fmt.Errorf("cancel run %s: %w", id, err)
+	}
+	if run.Status == api.StatusCancelled {
+		// It was queued: it is finished, and never starts (nor is retried).
+		r.recall(id)
+		r.cfg.Events.Publish(events.Event{Type: api.EventRunFinished, RuleName: run.Rule, Run: &run, Cause: operatorCause(by, reason)})
+		return run, nil
 	}
 	r.publish(api.EventRunCancelling, run)
 	r.noteState(run)

@@ -27,6 +27,10 @@ func (r *Runner) execute(ctx context.Context, ar *activeRun, job jobs.Job, param
 	}
 	id := ar.run.ID
 	stopAfter := context.AfterFunc(ctx, func() { r.markCancelling(id, context.Cause(ctx)) })
+	if w := ar.run.WarnAfter; w > 0 {
+		slow := time.AfterFunc(w-time.Since(ar.run.StartedAt), func() { r.warnSlow(id) })
+		defer slow.Stop()
+	}
 
 	rep := ar.rep
 	err := callJob(jobs.WithReporter(ctx, rep), job, params, rep)
@@ -40,7 +44,17 @@ func (r *Runner) execute(ctx context.Context, ar *activeRun, job jobs.Job, param
 	fin, cause := outcome(ctx, id, err)
 	fin.Error = rep.mask.mask(fin.Error)
 	fin.Log, fin.Progress = t.lines(), t.progress
+	fin.Then = r.retryOf(r.live, ar, fin, cause)
 	_, ferr := r.finishThen(r.live, fin, cause, func() { rep.settle(t, nil) })
+	if ferr == nil && fin.Then != nil {
+		r.remember(fin.Then.ID, ar.values)
+		r.noteWaiting(*fin.Then)
+		r.publish(api.EventRunQueued, *fin.Then)
+		r.noteDue(fin.Then.NotBefore)
+	}
+	if r.hasWaiting(ar.run) {
+		r.Wake() // a slot of the job, or the rule's turn, is free
+	}
 	if ferr != nil {
 		rep.settle(t, ferr)
 	}
@@ -53,6 +67,24 @@ func (r *Runner) execute(ctx context.Context, ar *activeRun, job jobs.Job, param
 	default:
 		r.log.Error("record run outcome", "run", id, "status", fin.Status, "err", ferr)
 	}
+}
+
+// warnSlow publishes run.slow for a run still active here past its
+// WarnAfter.
+func (r *Runner) warnSlow(id string) {
+	r.mu.Lock()
+	ar := r.active[id]
+	r.mu.Unlock()
+	if ar == nil {
+		return
+	}
+	select {
+	case <-ar.returned:
+		return
+	default:
+	}
+	run := ar.rep.current()
+	r.publish(api.EventRunSlow, run)
 }
 
 // forget takes a run off the active ones, and says when the last one goes

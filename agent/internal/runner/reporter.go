@@ -137,6 +137,13 @@ func (rep *reporter) update(run store.Run) {
 	rep.run = run
 }
 
+// current returns the run as last known.
+func (rep *reporter) current() store.Run {
+	rep.mu.Lock()
+	defer rep.mu.Unlock()
+	return rep.run
+}
+
 // Progress implements jobs.Reporter.
 func (rep *reporter) Progress(percent int, message string) {
 	p := api.Progress{Percent: percent, Message: rep.mask.mask(message)}

@@ -2,6 +2,8 @@
 // transition in the store and publishes it as an event. It is the one path by
 // which anything runs: the webhook, the local scheduler and the API's trigger
 // and restart all come through Start (or Fire, which looks the rule up).
+// A run that may not start at once (overlap "queue", a job limit, a retry
+// waiting for its backoff) is recorded queued, and Dispatch starts it.
 //
 // A run's context is cancelled by an operator (Cancel), by its rule's
 // timeout, or by the agent's shutdown; the run records which, and by whom. A
@@ -13,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -77,6 +80,19 @@ type Config struct {
 	// secret parameter values, are replaced by api.MaskedValue in every log
 	// line, progress message and error a run records.
 	Secrets []string
+	// JobLimits bounds the runs of a job active at once, across all agents
+	// sharing the database (each agent must be given the same limits): a
+	// run beyond its job's limit is recorded queued and starts when a slot
+	// frees. Jobs not named have no limit.
+	JobLimits map[string]int
+	// Paused, when set and true, keeps the dispatcher of queued runs from
+	// starting any but operators' runs (triggers manual and restart):
+	// maintenance mode.
+	Paused func() bool
+	// ClaimInterval is how often the dispatcher looks for queued runs it
+	// was not told about (other agents' finishes, retries due after a
+	// restart). Default 3s.
+	ClaimInterval time.Duration
 }
 
 // Runner runs jobs. Create it with New; stop it with Shutdown.
@@ -103,10 +119,22 @@ type Runner struct {
 	closing bool
 	active  map[string]*activeRun
 	idle    chan struct{} // closed once closing and no run is active
+	// queued holds the parameter values, secrets unmasked, of runs queued
+	// here, for when this agent claims them (see dispatch.go).
+	queued map[string]queuedValues
+	// waiting names the rules and jobs ("rule:NAME", "job:NAME") that have
+	// queued runs, as last seen (all: more than the dispatcher lists): a
+	// run of them that ends wakes the dispatcher.
+	waiting    map[string]time.Time // when noted
+	waitingAll bool
+
+	wake chan struct{} // nudges the dispatcher; buffered 1
+	due  chan time.Time
 }
 
 type activeRun struct {
 	run      store.Run
+	values   map[string]string // parameter values as the job got them, secrets unmasked
 	rep      *reporter
 	cancel   context.CancelCauseFunc
 	returned chan struct{} // closed when the job has returned
@@ -140,6 +168,9 @@ func New(cfg Config) (*Runner, error) {
 	if cfg.RuleCacheTTL == 0 {
 		cfg.RuleCacheTTL = 2 * time.Second
 	}
+	if cfg.ClaimInterval <= 0 {
+		cfg.ClaimInterval = 3 * time.Second
+	}
 	base, cancel := context.WithCancelCause(context.Background())
 	live, stopLive := context.WithCancel(context.Background())
 	return &Runner{
@@ -153,6 +184,10 @@ func New(cfg Config) (*Runner, error) {
 		mask:     newMasker(cfg.Secrets),
 		active:   make(map[string]*activeRun),
 		idle:     make(chan struct{}),
+		queued:   make(map[string]queuedValues),
+		waiting:  make(map[string]time.Time),
+		wake:     make(chan struct{}, 1),
+		due:      make(chan time.Time, 16),
 	}, nil
 }
 
@@ -245,8 +280,10 @@ func (r *Runner) notToRun(ctx context.Context, rule store.Rule, p FireParams) st
 
 // Start records a run of p.Rule's job and starts it in the background; it
 // never runs the job on the caller's goroutine. It returns the run as
-// recorded: running, or skipped by the rule's overlap policy. With a repeated
-// event id it returns the earlier run and created false.
+// recorded: running; skipped by the rule's overlap policy; or queued, by
+// the rule's overlap "queue" or its job's limit, for the dispatcher to
+// start later (see Dispatch). With a repeated event id it returns the
+// earlier run and created false.
 //
 // Parameters are the rule's with p.Overrides on top, checked against the
 // job. For a manual run or restart a bad parameter or unknown job is an error
@@ -278,7 +315,7 @@ func (r *Runner) Start(ctx context.Context, p StartParams) (run store.Run, creat
 		values = maskAll(values)
 	}
 
-	run, created, err = r.cfg.Store.RunCreate(ctx, store.RunCreateParams{
+	cp := store.RunCreateParams{
 		Run: store.Run{
 			Rule:        p.Rule.Name,
 			Job:         p.Rule.Job,
@@ -290,9 +327,17 @@ func (r *Runner) Start(ctx context.Context, p StartParams) (run store.Run, creat
 			TriggeredBy: p.TriggeredBy,
 			Node:        r.cfg.Node,
 			ScheduledAt: p.ScheduledAt,
+			Attempt:     1,
+			WarnAfter:   p.Rule.Policy.WarnAfter,
 		},
 		SkipIfActive: p.Rule.Overlap == api.OverlapSkip,
-	})
+	}
+	if setupErr == nil {
+		// A run that cannot start is recorded failed at once, never queued.
+		cp.QueueIfActive = p.Rule.Overlap == api.OverlapQueue
+		cp.JobLimit = r.cfg.JobLimits[p.Rule.Job]
+	}
+	run, created, err = r.cfg.Store.RunCreate(ctx, cp)
 	if err != nil {
 		return store.Run{}, false, fmt.Errorf("record run of rule %q: %w", p.Rule.Name, err)
 	}
@@ -301,6 +346,13 @@ func (r *Runner) Start(ctx context.Context, p StartParams) (run store.Run, creat
 	}
 	if run.Status == api.StatusSkipped {
 		r.publish(api.EventRunSkipped, run)
+		return run, true, nil
+	}
+	if run.Status == api.StatusQueued {
+		r.remember(run.ID, params)
+		r.noteWaiting(run)
+		r.publish(api.EventRunQueued, run)
+		r.Wake()
 		return run, true, nil
 	}
 	if setupErr != nil {
@@ -312,12 +364,19 @@ func (r *Runner) Start(ctx context.Context, p StartParams) (run store.Run, creat
 		return fin, true, nil
 	}
 
+	return r.launch(run, job, params, p.Rule.Timeout), true, nil
+}
+
+// launch executes a run recorded running on this node: its job starts on
+// a goroutine of its own. It returns the run, finished if Shutdown began
+// before the job could start.
+func (r *Runner) launch(run store.Run, job jobs.Job, params jobs.Params, timeout time.Duration) store.Run {
 	runCtx, cancel := context.WithCancelCause(r.base)
 	mask := r.mask
 	if secrets := jobs.SecretValues(job, params); len(secrets) > 0 {
 		mask = newMasker(r.cfg.Secrets, secrets)
 	}
-	ar := &activeRun{run: run, rep: newReporter(r, run, mask), cancel: cancel, returned: make(chan struct{}), done: make(chan struct{})}
+	ar := &activeRun{run: run, values: maps.Clone(map[string]string(params)), rep: newReporter(r, run, mask), cancel: cancel, returned: make(chan struct{}), done: make(chan struct{})}
 	r.mu.Lock()
 	if r.closing {
 		// Shutdown began between the check above and now: record, don't run.
@@ -325,14 +384,14 @@ func (r *Runner) Start(ctx context.Context, p StartParams) (run store.Run, creat
 		cancel(nil)
 		sc := shutdownCause(r.cfg.Node)
 		fin, _ := r.finish(r.live, store.RunFinishParams{ID: run.ID, Status: sc.status, Error: sc.msg, CancelledBy: sc.by, CancelReason: sc.reason}, sc)
-		return fin, true, nil
+		return fin
 	}
 	r.active[run.ID] = ar
 	r.mu.Unlock()
 
 	r.publish(api.EventRunStarted, run)
-	go r.execute(runCtx, ar, job, params, p.Rule.Timeout)
-	return run, true, nil
+	go r.execute(runCtx, ar, job, params, timeout)
+	return run
 }
 
 // skip records a fire of rule that is not to run, with why as its error.

@@ -41,6 +41,7 @@ func (r *Runner) Shutdown(ctx context.Context) error {
 	r.closing = true
 	r.noteIdle()
 	r.mu.Unlock()
+	r.Wake() // the dispatcher stops
 	r.cancel(shutdownCause(r.cfg.Node))
 	defer r.stopLive()
 

@@ -13,10 +13,11 @@ import (
 )
 
 type listRunsInput struct {
-	Status  string `query:"status" doc:"Comma-separated run states: running, cancelling, succeeded, failed, cancelled, interrupted, skipped"`
+	Status  string `query:"status" doc:"Comma-separated run states: queued, running, cancelling, succeeded, failed, cancelled, interrupted, skipped, missed"`
+	Series  string `query:"series" doc:"Only this run and its retries: the first run's id"`
 	Job     string `query:"job" doc:"Only runs of this job"`
 	Rule    string `query:"rule" doc:"Only runs of this rule"`
-	Trigger string `query:"trigger" doc:"schedule, manual or restart"`
+	Trigger string `query:"trigger" doc:"schedule, manual, restart, retry or catchup"`
 	Since   string `query:"since" doc:"Created at or after (RFC 3339)"`
 	Until   string `query:"until" doc:"Created before (RFC 3339)"`
 	Limit   int    `query:"limit" default:"50" minimum:"1" maximum:"1000" doc:"Page size"`
@@ -54,7 +55,7 @@ type restartInput struct {
 
 // runFilter checks the query of GET /runs, listing every bad field.
 func runFilter(in *listRunsInput) (store.RunFilter, error) {
-	f := store.RunFilter{Job: in.Job, Rule: in.Rule, Limit: in.Limit, Cursor: in.Cursor, Trigger: api.Trigger(in.Trigger)}
+	f := store.RunFilter{Series: in.Series, Job: in.Job, Rule: in.Rule, Limit: in.Limit, Cursor: in.Cursor, Trigger: api.Trigger(in.Trigger)}
 	var errs []error
 	if in.Status != "" {
 		for _, st := range strings.Split(in.Status, ",") {
@@ -67,9 +68,9 @@ func runFilter(in *listRunsInput) (store.RunFilter, error) {
 		}
 	}
 	switch f.Trigger {
-	case "", api.TriggerSchedule, api.TriggerManual, api.TriggerRestart:
+	case "", api.TriggerSchedule, api.TriggerManual, api.TriggerRestart, api.TriggerRetry, api.TriggerCatchUp:
 	default:
-		errs = append(errs, &huma.ErrorDetail{Location: "query.trigger", Message: "is not schedule, manual or restart", Value: in.Trigger})
+		errs = append(errs, &huma.ErrorDetail{Location: "query.trigger", Message: "is not schedule, manual, restart, retry or catchup", Value: in.Trigger})
 	}
 	for _, t := range []struct {
 		loc, v string
@@ -90,6 +91,31 @@ func runFilter(in *listRunsInput) (store.RunFilter, error) {
 	}
 	return f, nil
 }
+
+// attempts is the series of run r (its first run and the retries), oldest
+// first, when there is more than r in it.
+func (s *Server) attempts(ctx context.Context, r store.Run) ([]api.RunSummary, error) {
+	first := r.RetryOf
+	if first == "" {
+		first = r.ID
+	}
+	if r.RetryOf == "" && !r.Status.Terminal() {
+		return nil, nil // a first run has no retries before it ends
+	}
+	runs, _, err := s.cfg.Store.RunList(ctx, store.RunFilter{Series: first, Limit: storeSeriesLimit})
+	if err != nil || len(runs) < 2 {
+		return nil, err
+	}
+	out := make([]api.RunSummary, len(runs))
+	for i, run := range runs {
+		out[len(runs)-1-i] = api.RunSummary{ID: run.ID, Status: run.Status, CreatedAt: run.CreatedAt.UTC(), FinishedAt: timePtr(run.FinishedAt)}
+	}
+	return out, nil
+}
+
+// storeSeriesLimit bounds the series GET /runs/{id} shows: the retries a
+// rule may ask for, and the first run.
+const storeSeriesLimit = 1000
 
 func (s *Server) registerRuns(hapi huma.API) {
 	huma.Register(hapi, op("list-runs", http.MethodGet, "/runs", "List runs, newest first", store.RoleViewer),
@@ -114,7 +140,11 @@ func (s *Server) registerRuns(hapi huma.API) {
 			if err != nil {
 				return nil, s.apiError(err, "run")
 			}
-			return &runOutput{Body: apiRun(r)}, nil
+			out := apiRun(r)
+			if out.Attempts, err = s.attempts(ctx, r); err != nil {
+				return nil, s.apiError(err, "run")
+			}
+			return &runOutput{Body: out}, nil
 		})
 	huma.Register(hapi, op("get-run-log", http.MethodGet, "/runs/{id}/log", "Get a run's log (follow=1 streams it)", store.RoleViewer),
 		func(ctx context.Context, in *runLogInput) (*logOutput, error) {

@@ -51,7 +51,8 @@ func (s *Store) initBatchers() {
 var createBatchSQL = `WITH input AS (
 		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
 			$7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::timestamptz[],
-			$14::timestamptz[], $15::timestamptz[], $16::timestamptz[], $17::text[], $18::int[], $19::text[])
+			$14::timestamptz[], $15::timestamptz[], $16::timestamptz[], $17::text[], $18::int[], $19::text[],
+			$20::int[], $21::text[], $22::timestamptz[], $23::bool[], $24::bigint[])
 		AS i (` + storeutil.RunColumns + `)
 	), claim AS (
 		INSERT INTO deliveries (event_id, run_id, received_at)
@@ -87,6 +88,11 @@ func (s *Store) writeCreates(ctx context.Context, calls []*createCall) error {
 		cancelReasons, nodes, errs, progressMessages     = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 		scheduled, created, started, finished            = make([]pgtype.Timestamptz, n), make([]pgtype.Timestamptz, n), make([]pgtype.Timestamptz, n), make([]pgtype.Timestamptz, n)
 		progress                                         = make([]int32, n)
+		attempts                                         = make([]int32, n)
+		retryOf                                          = make([]string, n)
+		notBefore                                        = make([]pgtype.Timestamptz, n)
+		serial                                           = make([]bool, n)
+		warnAfter                                        = make([]int64, n)
 	)
 	for i, c := range rows {
 		r := c.Req.run
@@ -95,13 +101,15 @@ func (s *Store) writeCreates(ctx context.Context, calls []*createCall) error {
 		cancelReasons[i], nodes[i], errs[i], progressMessages[i] = r.CancelReason, r.Node, r.Error, r.Progress.Message
 		scheduled[i], created[i], started[i], finished[i] = timestamptz(r.ScheduledAt), timestamptz(r.CreatedAt), timestamptz(r.StartedAt), timestamptz(r.FinishedAt)
 		progress[i] = int32(r.Progress.Percent)
+		attempts[i], retryOf[i], notBefore[i], serial[i], warnAfter[i] = int32(r.Attempt), r.RetryOf, timestamptz(r.NotBefore), r.Serial, int64(r.WarnAfter)
 	}
 	inserted := make(map[string]bool, n)
 	err := retryDeadlock(ctx, func() error {
 		clear(inserted)
 		got, _ := s.pool.Query(ctx, createBatchSQL, ids, rules, jobNames, statuses, triggers, params,
 			eventIDs, restartOf, triggeredBy, cancelledBy, cancelReasons, nodes, scheduled,
-			created, started, finished, errs, progress, progressMessages)
+			created, started, finished, errs, progress, progressMessages,
+			attempts, retryOf, notBefore, serial, warnAfter)
 		var id string
 		_, err := pgx.ForEachRow(got, []any{&id}, func() error {
 			inserted[id] = true
@@ -192,40 +200,15 @@ func (s *Store) writeFinishes(ctx context.Context, calls []*finishCall) error {
 		rows = append(rows, c)
 	}
 	n := len(rows)
-	var (
-		ids, statuses, errs, cancelledBy, cancelReasons, progressMessages = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		finished                                                          = make([]time.Time, n)
-		hasProgress                                                       = make([]bool, n)
-		progress                                                          = make([]int32, n)
-		lineCounts                                                        = make([]int64, n)
-		lineRuns, lineLevels, lineMessages                                []string
-		lineNumbers                                                       []int64
-		lineTimes                                                         []time.Time
-	)
-	now := storeutil.Now()
+	finishes := make([]store.RunFinishParams, n)
 	for i, c := range rows {
-		p := c.Req
-		ids[i], statuses[i], errs[i], cancelledBy[i], cancelReasons[i] = p.ID, string(p.Status), p.Error, p.CancelledBy, p.CancelReason
-		finished[i] = p.FinishedAt
-		if p.Progress != nil {
-			hasProgress[i], progress[i], progressMessages[i] = true, int32(p.Progress.Percent), p.Progress.Message
-		}
-		lineCounts[i] = int64(len(p.Log))
-		for j, l := range p.Log {
-			t := storeutil.Time(l.Time)
-			if t.IsZero() {
-				t = now
-			}
-			lineRuns, lineNumbers, lineTimes = append(lineRuns, p.ID), append(lineNumbers, int64(j+1)), append(lineTimes, t)
-			lineLevels, lineMessages = append(lineLevels, l.Level), append(lineMessages, l.Message)
-		}
+		finishes[i] = c.Req
 	}
+	args := finishArgs(finishes)
 	finishedRuns := make(map[string]store.Run, n)
 	err := retryDeadlock(ctx, func() error {
 		clear(finishedRuns)
-		got, _ := s.pool.Query(ctx, finishBatchSQL, ids, statuses, errs, finished, cancelledBy, cancelReasons,
-			hasProgress, progress, progressMessages, lineCounts,
-			lineRuns, lineNumbers, lineTimes, lineLevels, lineMessages)
+		got, _ := s.pool.Query(ctx, finishBatchSQL, args...)
 		runs, err := collectRuns(got)
 		for _, r := range runs {
 			finishedRuns[r.ID] = r
@@ -251,6 +234,75 @@ func (s *Store) writeFinishes(ctx context.Context, calls []*finishCall) error {
 		return s.writeFinishes(ctx, again)
 	}
 	return nil
+}
+
+// finishThen records a finish with the run that follows it (a retry) in
+// one transaction, outside the batches: retries are rare.
+func (s *Store) finishThen(ctx context.Context, p store.RunFinishParams) (store.Run, error) {
+	params, err := storeutil.MarshalParams(p.Then.Parameters)
+	if err != nil {
+		return store.Run{}, fmt.Errorf("finish run %s: the run after it: %w", p.ID, err)
+	}
+	var (
+		run      store.Run
+		finished bool
+	)
+	err = retryDeadlock(ctx, func() error {
+		return s.tx(ctx, func(tx pgx.Tx) error {
+			got, _ := tx.Query(ctx, finishBatchSQL, finishArgs([]store.RunFinishParams{p})...)
+			runs, err := collectRuns(got)
+			if err != nil {
+				return err
+			}
+			if finished = len(runs) == 1; !finished {
+				return nil
+			}
+			run = runs[0]
+			return insertRun(ctx, tx, *p.Then, params)
+		})
+	})
+	if err != nil {
+		return store.Run{}, dbErr(err, "finish run %s", p.ID)
+	}
+	if !finished {
+		return store.Run{}, s.notActive(ctx, p.ID, "finish run %s", p.ID)
+	}
+	return run, nil
+}
+
+// finishArgs are finishBatchSQL's arguments for the finishes.
+func finishArgs(rows []store.RunFinishParams) []any {
+	n := len(rows)
+	var (
+		ids, statuses, errs, cancelledBy, cancelReasons, progressMessages = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		finished                                                          = make([]time.Time, n)
+		hasProgress                                                       = make([]bool, n)
+		progress                                                          = make([]int32, n)
+		lineCounts                                                        = make([]int64, n)
+		lineRuns, lineLevels, lineMessages                                []string
+		lineNumbers                                                       []int64
+		lineTimes                                                         []time.Time
+	)
+	now := storeutil.Now()
+	for i, p := range rows {
+		ids[i], statuses[i], errs[i], cancelledBy[i], cancelReasons[i] = p.ID, string(p.Status), p.Error, p.CancelledBy, p.CancelReason
+		finished[i] = p.FinishedAt
+		if p.Progress != nil {
+			hasProgress[i], progress[i], progressMessages[i] = true, int32(p.Progress.Percent), p.Progress.Message
+		}
+		lineCounts[i] = int64(len(p.Log))
+		for j, l := range p.Log {
+			t := storeutil.Time(l.Time)
+			if t.IsZero() {
+				t = now
+			}
+			lineRuns, lineNumbers, lineTimes = append(lineRuns, p.ID), append(lineNumbers, int64(j+1)), append(lineTimes, t)
+			lineLevels, lineMessages = append(lineLevels, l.Level), append(lineMessages, l.Message)
+		}
+	}
+	return []any{ids, statuses, errs, finished, cancelledBy, cancelReasons,
+		hasProgress, progress, progressMessages, lineCounts,
+		lineRuns, lineNumbers, lineTimes, lineLevels, lineMessages}
 }
 
 // retryDeadlock runs a batch's statement, again if PostgreSQL broke a

@@ -15,20 +15,54 @@ import (
 )
 
 // ruleLockSpace is the first key of the pg_advisory_xact_lock a RunCreate
-// with SkipIfActive takes on its rule (the second is the name's hash), so
-// two fires of one rule check for an active run one after the other.
+// with SkipIfActive or QueueIfActive takes on its rule (the second is the
+// name's hash), so two fires of one rule check for an active run one after
+// the other.
 const ruleLockSpace int32 = 0x6a62 // "jb"
+
+// jobLockSpace is the first key of the pg_advisory_xact_lock a RunCreate
+// with a JobLimit, and a RunClaim, take on a job with a limit: the agents
+// count the job's active runs one after the other, so none overfills it.
+const jobLockSpace int32 = 0x6a6c // "jl"
+
+// lockJob takes the job's advisory lock to the end of tx.
+func lockJob(ctx context.Context, tx pgx.Tx, job string) error {
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, jobLockSpace, job); err != nil {
+		return dbErr(err, "lock job %q", job)
+	}
+	return nil
+}
+
+// insertRunSQL inserts one run, its columns in RunColumns' order.
+var insertRunSQL = `INSERT INTO runs (` + storeutil.RunColumns + `)
+	VALUES (` + storeutil.Placeholders(1, storeutil.RunColumnCount) + `)`
+
+// insertRun inserts a prepared run in tx.
+func insertRun(ctx context.Context, tx pgx.Tx, r store.Run, params string) error {
+	_, err := tx.Exec(ctx, insertRunSQL,
+		r.ID, r.Rule, r.Job, string(r.Status), string(r.Trigger), params, r.EventID, r.RestartOf,
+		r.TriggeredBy, r.CancelledBy, r.CancelReason, r.Node, nullTime(r.ScheduledAt), r.CreatedAt,
+		nullTime(r.StartedAt), nullTime(r.FinishedAt), r.Error, r.Progress.Percent, r.Progress.Message,
+		r.Attempt, r.RetryOf, nullTime(r.NotBefore), r.Serial, int64(r.WarnAfter))
+	if err != nil {
+		return dbErr(err, "create run %s", r.ID)
+	}
+	return nil
+}
 
 func scanRun(row pgx.Row) (store.Run, error) {
 	var (
 		r                          store.Run
 		status, trigger, params    string
 		scheduled, started, finish pgtype.Timestamptz
+		notBefore                  pgtype.Timestamptz
 		created                    time.Time
+		warnAfter                  int64
 	)
 	err := row.Scan(&r.ID, &r.Rule, &r.Job, &status, &trigger, &params, &r.EventID, &r.RestartOf,
 		&r.TriggeredBy, &r.CancelledBy, &r.CancelReason, &r.Node, &scheduled, &created,
-		&started, &finish, &r.Error, &r.Progress.Percent, &r.Progress.Message)
+		&started, &finish, &r.Error, &r.Progress.Percent, &r.Progress.Message,
+		&r.Attempt, &r.RetryOf, &notBefore, &r.Serial, &warnAfter)
 	if err != nil {
 		return r, err
 	}
@@ -41,6 +75,8 @@ func scanRun(row pgx.Row) (store.Run, error) {
 	r.CreatedAt = created.UTC()
 	r.StartedAt = fromNullTime(started)
 	r.FinishedAt = fromNullTime(finish)
+	r.NotBefore = fromNullTime(notBefore)
+	r.WarnAfter = time.Duration(warnAfter)
 	return r, nil
 }
 
@@ -63,7 +99,8 @@ func (s *Store) RunCreate(ctx context.Context, p store.RunCreateParams) (store.R
 	if err != nil {
 		return store.Run{}, false, fmt.Errorf("create run of job %q: %w", r.Job, err)
 	}
-	if !(p.SkipIfActive && r.Status == api.StatusRunning) {
+	checks := r.Status == api.StatusRunning && (p.SkipIfActive || p.QueueIfActive || p.JobLimit > 0)
+	if !checks {
 		res, err := s.creates.Do(ctx, createReq{run: r, params: params})
 		return res.run, res.created, err
 	}
@@ -80,27 +117,50 @@ func (s *Store) RunCreate(ctx context.Context, p store.RunCreateParams) (store.R
 				return nil
 			}
 		}
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, ruleLockSpace, r.Rule); err != nil {
-			return dbErr(err, "create run: lock rule %q", r.Rule)
+		if p.SkipIfActive || p.QueueIfActive {
+			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, ruleLockSpace, r.Rule); err != nil {
+				return dbErr(err, "create run: lock rule %q", r.Rule)
+			}
 		}
-		var active string
-		err := tx.QueryRow(ctx, `SELECT id FROM runs WHERE rule = $1 AND status IN `+
-			storeutil.ActiveStatuses+` ORDER BY id LIMIT 1`, r.Rule).Scan(&active)
-		switch {
-		case err == nil:
-			storeutil.Skip(&r, active)
-		case !errors.Is(err, pgx.ErrNoRows):
-			return dbErr(err, "create run: look up active runs of rule %q", r.Rule)
+		if p.SkipIfActive {
+			var active string
+			err := tx.QueryRow(ctx, `SELECT id FROM runs WHERE rule = $1 AND status IN `+
+				storeutil.ActiveStatuses+` ORDER BY id LIMIT 1`, r.Rule).Scan(&active)
+			switch {
+			case err == nil:
+				storeutil.Skip(&r, active)
+			case !errors.Is(err, pgx.ErrNoRows):
+				return dbErr(err, "create run: look up active runs of rule %q", r.Rule)
+			}
 		}
-		_, err = tx.Exec(ctx, `INSERT INTO runs (`+storeutil.RunColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
-			r.ID, r.Rule, r.Job, string(r.Status), string(r.Trigger), params, r.EventID, r.RestartOf,
-			r.TriggeredBy, r.CancelledBy, r.CancelReason, r.Node, nullTime(r.ScheduledAt), r.CreatedAt,
-			nullTime(r.StartedAt), nullTime(r.FinishedAt), r.Error, r.Progress.Percent, r.Progress.Message)
-		if err != nil {
-			return dbErr(err, "create run %s", r.ID)
+		if p.QueueIfActive && r.Status == api.StatusRunning {
+			var n int
+			err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM runs WHERE rule = $1 AND status IN `+
+				storeutil.UnfinishedStatuses, r.Rule).Scan(&n)
+			if err != nil {
+				return dbErr(err, "create run: look up unfinished runs of rule %q", r.Rule)
+			}
+			if n > 0 {
+				storeutil.Queue(&r, true)
+			}
 		}
-		return nil
+		if p.JobLimit > 0 && r.Status == api.StatusRunning {
+			if err := lockJob(ctx, tx, r.Job); err != nil {
+				return fmt.Errorf("create run: %w", err)
+			}
+			var active, waiting int
+			err := tx.QueryRow(ctx, `SELECT
+				(SELECT COUNT(*) FROM runs WHERE job = $1 AND status IN `+storeutil.ActiveStatuses+`),
+				(SELECT COUNT(*) FROM runs WHERE job = $1 AND status = 'queued' AND (not_before IS NULL OR not_before <= $2))`,
+				r.Job, r.CreatedAt).Scan(&active, &waiting)
+			if err != nil {
+				return dbErr(err, "create run: count active runs of job %q", r.Job)
+			}
+			if active >= p.JobLimit || waiting > 0 {
+				storeutil.Queue(&r, p.QueueIfActive)
+			}
+		}
+		return insertRun(ctx, tx, r, params)
 	})
 	if err != nil {
 		return store.Run{}, false, err
@@ -138,11 +198,17 @@ func (s *Store) RunList(ctx context.Context, f store.RunFilter) ([]store.Run, st
 	return runs, next, nil
 }
 
-// RunSetCancelling moves a running run to cancelling; a run already
-// cancelling is returned as it is. ErrConflict if it has finished.
+// RunSetCancelling moves a running run to cancelling, and finishes a queued
+// one cancelled; a run already cancelling is returned as it is. ErrConflict
+// if it has finished.
 func (s *Store) RunSetCancelling(ctx context.Context, id, by, reason string) (store.Run, error) {
-	r, err := scanRun(s.pool.QueryRow(ctx, `UPDATE runs SET status = 'cancelling', cancelled_by = $2, cancel_reason = $3
-		WHERE id = $1 AND status = 'running' RETURNING `+storeutil.RunColumns, id, by, reason))
+	r, err := scanRun(s.pool.QueryRow(ctx, `UPDATE runs SET
+			status = CASE status WHEN 'queued' THEN 'cancelled' ELSE 'cancelling' END,
+			finished_at = CASE status WHEN 'queued' THEN $4 ELSE finished_at END,
+			error = CASE status WHEN 'queued' THEN $5 ELSE error END,
+			cancelled_by = $2, cancel_reason = $3
+		WHERE id = $1 AND status IN ('running', 'queued') RETURNING `+storeutil.RunColumns,
+		id, by, reason, storeutil.Now(), storeutil.CancelQueuedError(by, reason)))
 	if err == nil {
 		return r, nil
 	}
@@ -190,6 +256,9 @@ func (s *Store) RunFinish(ctx context.Context, p store.RunFinishParams) (store.R
 	if err != nil {
 		return store.Run{}, err
 	}
+	if p.Then != nil {
+		return s.finishThen(ctx, p)
+	}
 	return s.finishes.Do(ctx, p)
 }
 
@@ -235,7 +304,7 @@ func (s *Store) RunCountByStatus(ctx context.Context) (map[api.RunStatus]int64, 
 // RunPrune deletes finished runs created before the given time; their log
 // lines and delivery records go with them (ON DELETE CASCADE).
 func (s *Store) RunPrune(ctx context.Context, before time.Time) (int64, error) {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM runs WHERE status NOT IN `+storeutil.ActiveStatuses+
+	tag, err := s.pool.Exec(ctx, `DELETE FROM runs WHERE status NOT IN `+storeutil.UnfinishedStatuses+
 		` AND created_at < $1`, storeutil.Time(before))
 	if err != nil {
 		return 0, dbErr(err, "prune runs")

@@ -15,6 +15,8 @@ import (
 const (
 	hotDeliveredRun = iota
 	hotActiveRun
+	hotUnfinishedOfRule
+	hotJobLoad
 	hotInsertRun
 	hotInsertDelivery
 	hotFinish
@@ -25,9 +27,15 @@ const (
 var hotQueries = [hotCount]string{
 	hotDeliveredRun: `SELECT ` + storeutil.RunColumns + ` FROM runs
 		WHERE id = (SELECT run_id FROM deliveries WHERE event_id = $1)`,
-	hotActiveRun: `SELECT id FROM runs WHERE rule = $1 AND status IN ` + storeutil.ActiveStatuses + ` ORDER BY id LIMIT 1`,
+	hotActiveRun:        `SELECT id FROM runs WHERE rule = $1 AND status IN ` + storeutil.ActiveStatuses + ` ORDER BY id LIMIT 1`,
+	hotUnfinishedOfRule: `SELECT COUNT(*) FROM runs WHERE rule = $1 AND status IN ` + storeutil.UnfinishedStatuses,
+	// A job's active runs, and its queued runs due by $2 (which a new run
+	// queues behind).
+	hotJobLoad: `SELECT
+			(SELECT COUNT(*) FROM runs WHERE job = $1 AND status IN ` + storeutil.ActiveStatuses + `),
+			(SELECT COUNT(*) FROM runs WHERE job = $1 AND status = 'queued' AND (not_before IS NULL OR not_before <= $2))`,
 	hotInsertRun: `INSERT INTO runs (` + storeutil.RunColumns + `)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
+		VALUES (` + storeutil.Placeholders(1, storeutil.RunColumnCount) + `)`,
 	hotInsertDelivery: `INSERT INTO deliveries (event_id, run_id, received_at) VALUES ($1, $2, $3)`,
 	// A finish, with its progress (when $7) and room for its $10 log lines
 	// in log_seq, which it returns after the run.

@@ -21,11 +21,13 @@ func scanRun(row scanner, extra ...any) (store.Run, error) {
 		r                          store.Run
 		status, trigger, params    string
 		scheduled, started, finish sql.NullInt64
-		created                    int64
+		notBefore                  sql.NullInt64
+		created, warnAfter         int64
 	)
 	err := row.Scan(append([]any{&r.ID, &r.Rule, &r.Job, &status, &trigger, &params, &r.EventID, &r.RestartOf,
 		&r.TriggeredBy, &r.CancelledBy, &r.CancelReason, &r.Node, &scheduled, &created,
-		&started, &finish, &r.Error, &r.Progress.Percent, &r.Progress.Message}, extra...)...)
+		&started, &finish, &r.Error, &r.Progress.Percent, &r.Progress.Message,
+		&r.Attempt, &r.RetryOf, &notBefore, &r.Serial, &warnAfter}, extra...)...)
 	if err != nil {
 		return r, err
 	}
@@ -38,6 +40,8 @@ func scanRun(row scanner, extra ...any) (store.Run, error) {
 	r.CreatedAt = fromMicros(created)
 	r.StartedAt = fromNullMicros(started)
 	r.FinishedAt = fromNullMicros(finish)
+	r.NotBefore = fromNullMicros(notBefore)
+	r.WarnAfter = time.Duration(warnAfter)
 	return r, nil
 }
 
@@ -72,7 +76,8 @@ func (s *Store) RunCreate(ctx context.Context, p store.RunCreateParams) (store.R
 	if err != nil {
 		return store.Run{}, false, fmt.Errorf("create run of job %q: %w", r.Job, err)
 	}
-	res, err := s.writes.Do(ctx, write{create: &createReq{run: r, params: params, skipIfActive: p.SkipIfActive}})
+	res, err := s.writes.Do(ctx, write{create: &createReq{run: r, params: params, skipIfActive: p.SkipIfActive,
+		queueIfActive: p.QueueIfActive, jobLimit: p.JobLimit}})
 	return res.run, res.created, err
 }
 
@@ -86,9 +91,11 @@ type (
 		finish *store.RunFinishParams
 	}
 	createReq struct {
-		run          store.Run // prepared: id, times and status set
-		params       string
-		skipIfActive bool
+		run           store.Run // prepared: id, times and status set
+		params        string
+		skipIfActive  bool
+		queueIfActive bool
+		jobLimit      int
 	}
 	// written is a write's outcome: the run created (or delivered before)
 	// or finished.
@@ -164,12 +171,28 @@ func (s *Store) createIn(ctx context.Context, tx *sql.Tx, req createReq) (writte
 			return written{}, dbErr(err, "create run: look up active runs of rule %q", r.Rule)
 		}
 	}
-	_, err := s.hot.stmt(ctx, tx, hotInsertRun).ExecContext(ctx,
-		r.ID, r.Rule, r.Job, string(r.Status), string(r.Trigger), req.params, r.EventID, r.RestartOf,
-		r.TriggeredBy, r.CancelledBy, r.CancelReason, r.Node, nullMicros(r.ScheduledAt), micros(r.CreatedAt),
-		nullMicros(r.StartedAt), nullMicros(r.FinishedAt), r.Error, r.Progress.Percent, r.Progress.Message)
-	if err != nil {
-		return written{}, dbErr(err, "create run %s", r.ID)
+	if req.queueIfActive && r.Status == api.StatusRunning {
+		var n int
+		err := s.hot.stmt(ctx, tx, hotUnfinishedOfRule).QueryRowContext(ctx, r.Rule).Scan(&n)
+		if err != nil {
+			return written{}, dbErr(err, "create run: look up unfinished runs of rule %q", r.Rule)
+		}
+		if n > 0 {
+			storeutil.Queue(&r, true)
+		}
+	}
+	if req.jobLimit > 0 && r.Status == api.StatusRunning {
+		var active, waiting int
+		err := s.hot.stmt(ctx, tx, hotJobLoad).QueryRowContext(ctx, r.Job, micros(r.CreatedAt)).Scan(&active, &waiting)
+		if err != nil {
+			return written{}, dbErr(err, "create run: count active runs of job %q", r.Job)
+		}
+		if active >= req.jobLimit || waiting > 0 {
+			storeutil.Queue(&r, req.queueIfActive)
+		}
+	}
+	if err := s.insertRun(ctx, tx, r, req.params); err != nil {
+		return written{}, err
 	}
 	if r.EventID != "" {
 		_, err := s.hot.stmt(ctx, tx, hotInsertDelivery).ExecContext(ctx, r.EventID, r.ID, micros(r.CreatedAt))
@@ -178,6 +201,19 @@ func (s *Store) createIn(ctx context.Context, tx *sql.Tx, req createReq) (writte
 		}
 	}
 	return written{run: r, created: true}, nil
+}
+
+// insertRun inserts a prepared run, its parameters encoded.
+func (s *Store) insertRun(ctx context.Context, tx *sql.Tx, r store.Run, params string) error {
+	_, err := s.hot.stmt(ctx, tx, hotInsertRun).ExecContext(ctx,
+		r.ID, r.Rule, r.Job, string(r.Status), string(r.Trigger), params, r.EventID, r.RestartOf,
+		r.TriggeredBy, r.CancelledBy, r.CancelReason, r.Node, nullMicros(r.ScheduledAt), micros(r.CreatedAt),
+		nullMicros(r.StartedAt), nullMicros(r.FinishedAt), r.Error, r.Progress.Percent, r.Progress.Message,
+		r.Attempt, r.RetryOf, nullMicros(r.NotBefore), r.Serial, int64(r.WarnAfter))
+	if err != nil {
+		return dbErr(err, "create run %s", r.ID)
+	}
+	return nil
 }
 
 // RunGet returns the run with the given id, or ErrNotFound.
@@ -201,11 +237,17 @@ func (s *Store) RunList(ctx context.Context, f store.RunFilter) ([]store.Run, st
 	return runs, next, nil
 }
 
-// RunSetCancelling moves a running run to cancelling; a run already
-// cancelling is returned as it is. ErrConflict if it has finished.
+// RunSetCancelling moves a running run to cancelling, and finishes a queued
+// one cancelled; a run already cancelling is returned as it is. ErrConflict
+// if it has finished.
 func (s *Store) RunSetCancelling(ctx context.Context, id, by, reason string) (store.Run, error) {
-	r, err := scanRun(s.w.QueryRowContext(ctx, `UPDATE runs SET status = 'cancelling', cancelled_by = $2, cancel_reason = $3
-		WHERE id = $1 AND status = 'running' RETURNING `+storeutil.RunColumns, id, by, reason))
+	r, err := scanRun(s.w.QueryRowContext(ctx, `UPDATE runs SET
+			status = CASE status WHEN 'queued' THEN 'cancelled' ELSE 'cancelling' END,
+			finished_at = CASE status WHEN 'queued' THEN $4 ELSE finished_at END,
+			error = CASE status WHEN 'queued' THEN $5 ELSE error END,
+			cancelled_by = $2, cancel_reason = $3
+		WHERE id = $1 AND status IN ('running', 'queued') RETURNING `+storeutil.RunColumns,
+		id, by, reason, micros(storeutil.Now()), storeutil.CancelQueuedError(by, reason)))
 	if err == nil {
 		return r, nil
 	}
@@ -279,6 +321,15 @@ func (s *Store) finishIn(ctx context.Context, tx *sql.Tx, p store.RunFinishParam
 			return store.Run{}, false, err
 		}
 	}
+	if p.Then != nil {
+		params, err := storeutil.MarshalParams(p.Then.Parameters)
+		if err != nil {
+			return store.Run{}, false, fmt.Errorf("finish run %s: the run after it: %w", p.ID, err)
+		}
+		if err := s.insertRun(ctx, tx, *p.Then, params); err != nil {
+			return store.Run{}, false, err
+		}
+	}
 	return r, true, nil
 }
 
@@ -329,7 +380,7 @@ func (s *Store) RunCountByStatus(ctx context.Context) (map[api.RunStatus]int64, 
 // RunPrune deletes finished runs created before the given time; their log
 // lines and delivery records go with them (ON DELETE CASCADE).
 func (s *Store) RunPrune(ctx context.Context, before time.Time) (int64, error) {
-	res, err := s.w.ExecContext(ctx, `DELETE FROM runs WHERE status NOT IN `+storeutil.ActiveStatuses+
+	res, err := s.w.ExecContext(ctx, `DELETE FROM runs WHERE status NOT IN `+storeutil.UnfinishedStatuses+
 		` AND created_at < $1`, micros(storeutil.Time(before)))
 	if err != nil {
 		return 0, dbErr(err, "prune runs")

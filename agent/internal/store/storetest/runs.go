@@ -59,6 +59,7 @@ func testRuns(t *testing.T, setup func(*testing.T) store.Store) {
 			EventID: "ev-1", RestartOf: "0190d1a8-0000-7000-8000-000000000000", TriggeredBy: "ops",
 			Node: "node-a", ScheduledAt: oddTime(-time.Minute), CreatedAt: oddTime(0), StartedAt: oddTime(time.Second),
 			Progress: api.Progress{Percent: 3, Message: "warming up"},
+			Attempt:  3, RetryOf: "0190d1a8-0000-7000-8000-0000000000ff", WarnAfter: 90 * time.Second,
 		}
 		want := in
 		want.ScheduledAt, want.CreatedAt, want.StartedAt = stored(in.ScheduledAt), stored(in.CreatedAt), stored(in.StartedAt)

@@ -39,6 +39,7 @@ func Exercise(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Batches", testBatches},
 		{"RunLog", testRunLog},
 		{"RunProcess", testRunProcess},
+		{"Queue", testQueue},
 		{"Tokens", testTokens},
 		{"Audit", testAudit},
 		{"SecretsSupport", testSecretsSupport},

@@ -7,6 +7,7 @@ package storeutil
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -165,8 +166,9 @@ func PrepareRule(r store.Rule) store.Rule {
 }
 
 // PrepareRun validates a new run and fills its defaults: a UUIDv7 id, created
-// now, running unless the caller says skipped or missed, started at creation
-// when running, finished at creation when skipped or missed.
+// now, running unless the caller says skipped, missed or queued, started at
+// creation when running, finished at creation when skipped or missed, neither
+// when queued; attempt 1 unless set.
 func PrepareRun(r store.Run) (store.Run, error) {
 	if r.ID == "" {
 		id, err := NewID()
@@ -178,9 +180,15 @@ func PrepareRun(r store.Run) (store.Run, error) {
 	if r.Status == "" {
 		r.Status = api.StatusRunning
 	}
-	if r.Status != api.StatusRunning && r.Status != api.StatusSkipped && r.Status != api.StatusMissed {
-		return r, fmt.Errorf("create run: status %q: a new run is running, skipped or missed", r.Status)
+	switch r.Status {
+	case api.StatusRunning, api.StatusSkipped, api.StatusMissed, api.StatusQueued:
+	default:
+		return r, fmt.Errorf("create run: status %q: a new run is running, queued, skipped or missed", r.Status)
 	}
+	if r.Attempt <= 0 {
+		r.Attempt = 1
+	}
+	r.NotBefore = Time(r.NotBefore)
 	if r.Parameters == nil {
 		r.Parameters = map[string]string{}
 	}
@@ -202,8 +210,28 @@ func PrepareRun(r store.Run) (store.Run, error) {
 	case api.StatusMissed:
 		// Nothing ran: like a skipped run, it finishes as it is recorded.
 		r.StartedAt, r.FinishedAt = time.Time{}, r.CreatedAt
+	case api.StatusQueued:
+		Queue(&r, r.Serial)
 	}
 	return r, nil
+}
+
+// Queue turns a new run into a queued one: it has not started, and waits
+// for RunClaim. serial: it waits for the earlier runs of its rule too.
+func Queue(r *store.Run, serial bool) {
+	r.Status = api.StatusQueued
+	r.StartedAt, r.FinishedAt = time.Time{}, time.Time{}
+	r.Serial = serial
+}
+
+// CancelQueuedError is the error of a queued run an operator cancelled
+// before it started.
+func CancelQueuedError(by, reason string) string {
+	msg := "cancelled by " + by + " before it started"
+	if reason != "" {
+		msg += ": " + reason
+	}
+	return msg
 }
 
 // Skip turns a new run into a skipped one: it never starts and finishes when
@@ -229,16 +257,46 @@ func PrepareFinish(p store.RunFinishParams) (store.RunFinishParams, error) {
 	if p.FinishedAt.IsZero() {
 		p.FinishedAt = Now()
 	}
+	if p.Then != nil {
+		// Prepared in place: the caller learns the new run's id, and a
+		// finish tried again creates the same run, not another.
+		then := *p.Then
+		if then.Status == "" {
+			then.Status = api.StatusQueued
+		}
+		then, err := PrepareRun(then)
+		if err != nil {
+			return p, fmt.Errorf("finish run %s: the run after it: %w", p.ID, err)
+		}
+		*p.Then = then
+	}
 	return p, nil
 }
 
 // ActiveStatuses is the SQL list of the active run states.
 const ActiveStatuses = "('running', 'cancelling')"
 
+// UnfinishedStatuses is the SQL list of the states of runs that have not
+// finished: queued and active.
+const UnfinishedStatuses = "('queued', 'running', 'cancelling')"
+
 // RunColumns lists a run's columns in the order both stores scan them.
 const RunColumns = `id, rule, job, status, trigger, parameters, event_id, restart_of,
 	triggered_by, cancelled_by, cancel_reason, node, scheduled_at, created_at,
-	started_at, finished_at, error, progress_percent, progress_message`
+	started_at, finished_at, error, progress_percent, progress_message,
+	attempt, retry_of, not_before, serial, warn_after_ns`
+
+// RunColumnCount is how many columns RunColumns lists.
+const RunColumnCount = 24
+
+// Placeholders returns "$from, $from+1, ..." for n values.
+func Placeholders(from, n int) string {
+	marks := make([]string, n)
+	for i := range marks {
+		marks[i] = "$" + strconv.Itoa(from+i)
+	}
+	return strings.Join(marks, ", ")
+}
 
 // where collects AND-ed conditions and their $N arguments.
 type where struct {
@@ -274,6 +332,9 @@ func RunListQuery(f store.RunFilter, limit int, timeArg func(time.Time) any) (st
 			marks[i], args[i] = "?", string(s)
 		}
 		w.add("status IN ("+strings.Join(marks, ", ")+")", args...)
+	}
+	if f.Series != "" {
+		w.add("(id = ? OR retry_of = ?)", f.Series, f.Series)
 	}
 	if f.Job != "" {
 		w.add("job = ?", f.Job)
@@ -392,3 +453,94 @@ func UnmarshalMaintenance(s string) (store.Maintenance, error) {
 	}
 	return m, nil
 }
+
+// ClaimCandidates is the query of the queued runs RunClaim considers, oldest
+// first: those due by $1, $2 at most.
+const ClaimCandidates = `SELECT ` + RunColumns + ` FROM runs
+	WHERE status = 'queued' AND (not_before IS NULL OR not_before <= $1)
+	ORDER BY id LIMIT $2`
+
+// Claimer decides, in the order RunClaim considers the queued runs, which
+// may start now. The store tells it what the database holds (the active
+// runs per job, whether a run's rule has an earlier unfinished run) and
+// it counts the runs it lets start.
+type Claimer struct {
+	Params store.RunClaimParams
+	// Active counts the active runs of a job in the database.
+	Active func(job string) (int, error)
+	// RuleBusy reports whether a run of the rule is active, or queued with
+	// an id below id.
+	RuleBusy func(rule, id string) (bool, error)
+
+	active  map[string]int
+	claimed map[string]bool // rules with a run claimed in this pass
+	n       int
+}
+
+// ClaimMax is RunClaimParams.Max with its default.
+func ClaimMax(p store.RunClaimParams) int {
+	if p.Max <= 0 {
+		return 100
+	}
+	return p.Max
+}
+
+// Done reports whether the claim has as many runs as it may take.
+func (c *Claimer) Done() bool { return c.n >= ClaimMax(c.Params) }
+
+// May reports whether run may start now; when it may, the Claimer counts
+// it as started (call Claimed after the update, or Unclaim if it failed).
+func (c *Claimer) May(run store.Run) (bool, error) {
+	if c.active == nil {
+		c.active, c.claimed = map[string]int{}, map[string]bool{}
+	}
+	if len(c.Params.Triggers) > 0 && !slices.Contains(c.Params.Triggers, run.Trigger) {
+		return false, nil
+	}
+	if run.Serial {
+		if c.claimed[run.Rule] {
+			return false, nil
+		}
+		busy, err := c.RuleBusy(run.Rule, run.ID)
+		if err != nil || busy {
+			return false, err
+		}
+	}
+	if limit := c.Params.JobLimits[run.Job]; limit > 0 {
+		n, ok := c.active[run.Job]
+		if !ok {
+			var err error
+			if n, err = c.Active(run.Job); err != nil {
+				return false, err
+			}
+			c.active[run.Job] = n
+		}
+		if n >= limit {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// Claimed counts a run the store has started.
+func (c *Claimer) Claimed(run store.Run) {
+	c.active[run.Job]++
+	c.claimed[run.Rule] = true
+	c.n++
+}
+
+// ClaimCandidateLimit is how many queued runs one RunClaim considers.
+const ClaimCandidateLimit = 1000
+
+// ClaimUpdate starts one queued run ($1) on node $2 at $3, if it is still
+// queued, and returns it.
+const ClaimUpdate = `UPDATE runs SET status = 'running', node = $2, started_at = $3
+	WHERE id = $1 AND status = 'queued' RETURNING ` + RunColumns
+
+// RuleBusyQuery counts a rule's ($1) active runs and its queued runs older
+// than $2.
+const RuleBusyQuery = `SELECT COUNT(*) FROM runs WHERE rule = $1
+	AND (status IN ` + ActiveStatuses + ` OR (status = 'queued' AND id < $2))`
+
+// JobActiveQuery counts a job's ($1) active runs.
+const JobActiveQuery = `SELECT COUNT(*) FROM runs WHERE job = $1 AND status IN ` + ActiveStatuses

@@ -1,0 +1,77 @@
+package runner
+
+import (
+	"context"
+	"math/rand/v2"
+	"time"
+
+	"github.com/jobbridge/jobbridge/agent/internal/store"
+	"github.com/jobbridge/jobbridge/shared/api"
+)
+
+// A run that ends failed (its job's error, a panic, or its rule's timeout)
+// is retried when its rule, as it is when the run ends, has a retry policy
+// with attempts left: the finish records the retry with it, queued until
+// its backoff has passed, in the same transaction (store.RunFinishParams.
+// Then), so a retry is never lost nor made twice, and the dispatcher of
+// whichever agent finds it due starts it. Runs cancelled by an operator,
+// by the agent's shutdown or interrupted (their agent died: presumed, not
+// known, to have failed) are not retried.
+
+// RetryBackoff is how long the n-th retry (n from 1) of a run waits: the
+// policy's Backoff·2^(n-1), at most MaxBackoff (when set), less a random
+// part of Jitter of it (rnd in [0,1)).
+func RetryBackoff(p store.RetryPolicy, n int, rnd float64) time.Duration {
+	d := p.Backoff
+	for i := 1; i < n && d > 0; i++ {
+		if p.MaxBackoff > 0 && d >= p.MaxBackoff {
+			break
+		}
+		if d > time.Duration(1<<62)/2 {
+			break
+		}
+		d *= 2
+	}
+	if p.MaxBackoff > 0 && d > p.MaxBackoff {
+		d = p.MaxBackoff
+	}
+	jitter := min(max(p.Jitter, 0), 1)
+	return d - time.Duration(float64(d)*jitter*rnd)
+}
+
+// retryOf returns the retry of a run that ended as fin says, or nil when
+// it is not to be retried. values are the parameters the run's job got.
+func (r *Runner) retryOf(ctx context.Context, ar *activeRun, fin store.RunFinishParams, cause error) *store.Run {
+	if fin.Status != api.StatusFailed {
+		return nil
+	}
+	run := ar.run
+	rule, err := r.rules.get(ctx, r.cfg.Store, run.Rule)
+	if err != nil {
+		return nil // deleted: nothing to retry for
+	}
+	pol := rule.Policy.Retry
+	attempt := max(run.Attempt, 1)
+	if pol == nil || attempt > pol.Attempts {
+		return nil
+	}
+	first := run.RetryOf
+	if first == "" {
+		first = run.ID
+	}
+	wait := RetryBackoff(*pol, attempt, rand.Float64())
+	return &store.Run{
+		Rule:        run.Rule,
+		Job:         run.Job,
+		Status:      api.StatusQueued,
+		Trigger:     api.TriggerRetry,
+		Parameters:  run.Parameters,
+		TriggeredBy: run.TriggeredBy,
+		Node:        r.cfg.Node,
+		Attempt:     attempt + 1,
+		RetryOf:     first,
+		NotBefore:   time.Now().Add(wait),
+		Serial:      rule.Overlap == api.OverlapQueue,
+		WarnAfter:   rule.Policy.WarnAfter,
+	}
+}
