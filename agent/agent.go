@@ -220,8 +220,9 @@ func build(ctx context.Context, cfg Config, log *slog.Logger, st store.Store, re
 		Maintenance: a.maintenance.Active,
 		// While maintenance is on, queued runs wait, but an operator's
 		// forced run or restart that had to queue still starts.
-		Paused:    func() bool { return a.maintenance.On(time.Now()) },
+		Paused:    func() bool { return a.maintenance.On(clock.From(ctx)()) },
 		JobLimits: cfg.JobLimits,
+		Now:       clock.From(ctx),
 	}
 	if shared != nil {
 		rc.RemoteCancel = cluster.RemoteCancel(shared)

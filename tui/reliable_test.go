@@ -8,7 +8,6 @@ import (
 
 	"github.com/jobbridge/jobbridge/agent/agenttest"
 	"github.com/jobbridge/jobbridge/shared/api"
-	"github.com/jobbridge/jobbridge/tui"
 )
 
 // The runs of a retried series, a missed fire, a catch-up and a slow run.
@@ -25,8 +24,13 @@ var (
 var missedFire = clock.Add(-8 * time.Minute)
 
 // seedReliable gives the agent two rules with run policies and runs in the
-// states of issue 16.
-func seedReliable(a *agenttest.Agent, side *agentSide) {
+// states of issue 16. The runs are written to the agent's store while it
+// is stopped (stopped, if not nil, seeds more meanwhile), so that its
+// dead-man's switch, as it starts again, finds the missed fire of
+// nightly-report that no later fire followed and reports the rule
+// missing. The running run, which a start would mark interrupted, is
+// seeded after. It returns once the agent reports the rule missing.
+func seedReliable(t *testing.T, a *agenttest.Agent, stopped func()) {
 	a.AddRules(
 		api.RuleInput{Name: "nightly-report", Job: "demo", Schedule: "cron(0 2 * * ? *)",
 			Parameters: map[string]string{"duration": "30s"},
@@ -38,7 +42,8 @@ func seedReliable(a *agenttest.Agent, side *agentSide) {
 	at := func(min int) time.Time { return clock.Add(-time.Duration(min) * time.Minute) }
 	fin := func(start time.Time, d time.Duration) *time.Time { return ptr(start.Add(d)) }
 	params := map[string]string{"url": "https://partner.example/ping"}
-	side.addRuns(a,
+	a.Stop()
+	a.AddRuns(
 		api.Run{ID: retried1, Rule: "ping-partner", Job: "http", Status: api.StatusFailed, Trigger: api.TriggerSchedule,
 			CreatedAt: at(40), StartedAt: ptr(at(40)), FinishedAt: fin(at(40), 2*time.Second), Error: "partner answered 503",
 			Parameters: params, Attempt: 1},
@@ -53,28 +58,63 @@ func seedReliable(a *agenttest.Agent, side *agentSide) {
 		api.Run{ID: caughtUp, Rule: "nightly-report", Job: "demo", Status: api.StatusSucceeded, Trigger: api.TriggerCatchUp,
 			CreatedAt: at(20), ScheduledAt: ptr(at(600)), StartedAt: ptr(at(20)), FinishedAt: fin(at(20), 31*time.Second),
 			Progress: api.Progress{Percent: 100}, Parameters: map[string]string{"duration": "30s"}},
+	)
+	if stopped != nil {
+		stopped()
+	}
+	a.Resume()
+	a.AddRuns(
 		api.Run{ID: slow, Rule: "nightly-report", Job: "demo", Status: api.StatusRunning, Trigger: api.TriggerManual,
 			CreatedAt: at(9), StartedAt: ptr(at(9)), Progress: api.Progress{Percent: 20, Message: "step 2 of 10"},
 			Parameters: map[string]string{"duration": "30m"}, Slow: true},
 	)
-	side.missed["nightly-report"] = missedFire
-	side.missing = 1
+	c := a.Client(adminToken)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		st, err := c.Status(context.Background())
+		if err != nil {
+			t.Fatalf("agent status: %v", err)
+		}
+		if st.Missing == 1 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the agent reports %d rules missing, want nightly-report's missed fire of %s", st.Missing, missedFire)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// reliable seeds as seedReliable.
+func reliable(t *testing.T) func(a *agenttest.Agent) {
+	return func(a *agenttest.Agent) { seedReliable(t, a, nil) }
+}
+
+// reliableInMaintenance seeds as seedReliable and turns maintenance mode
+// on through the API, as an admin does.
+func reliableInMaintenance(t *testing.T, m api.Maintenance) func(a *agenttest.Agent) {
+	return func(a *agenttest.Agent) {
+		seedReliable(t, a, nil)
+		if _, err := a.Client(adminToken).SetMaintenance(context.Background(), m); err != nil {
+			t.Fatalf("turn maintenance on: %v", err)
+		}
+	}
 }
 
 func TestRunsShowQueuedMissedAndSlowRunsAt80x24(t *testing.T) {
-	f, _ := setupSide(t, adminToken, 80, 24, "", seedReliable)
+	f := setup(t, adminToken, 80, 24, "", reliable(t))
 	f.waitFor(t, "live", "retry at 13:01:30", "missed", "slow", "store sqlite")
 	requireGolden(t, f.screen(t))
 }
 
 func TestRunsShowRetriesAndCatchUpsWide(t *testing.T) {
-	f, _ := setupSide(t, adminToken, 140, 24, "", seedReliable)
+	f := setup(t, adminToken, 140, 24, "", reliable(t))
 	f.waitFor(t, "live", "retry 3", "catchup", "store sqlite")
 	requireGolden(t, f.screen(t))
 }
 
 func TestActiveTabHoldsQueuedRunsAndMissedHasItsOwn(t *testing.T) {
-	f, _ := setupSide(t, adminToken, 80, 24, "runs queued", seedReliable)
+	f := setup(t, adminToken, 80, 24, "runs queued", reliable(t))
 	f.waitFor(t, "[active]", "Runs 2 ", "retry at 13:01:30")
 	f.press("tab", "tab", "tab", "tab", "tab", "tab") // failed, succeeded, cancelled, interrupted, skipped, missed
 	f.waitFor(t, "[missed]", "Runs 1 ")
@@ -86,12 +126,12 @@ func TestActiveTabHoldsQueuedRunsAndMissedHasItsOwn(t *testing.T) {
 }
 
 func TestRunDetailShowsTheAttemptsAndMovesBetweenThem(t *testing.T) {
-	f, _ := setupSide(t, adminToken, 80, 24, "run "+retried3, seedReliable)
+	f := setup(t, adminToken, 80, 24, "run "+retried3, reliable(t))
 	f.waitFor(t, "QUEUED", "Queued: retry at 13:01:30 (in 1m)", "Attempt 3 of 3", "[3 cccc3333 queued]", "retry of aaaa1111",
 		"scheduler local · admin", "[/] attempts", "No log lines yet.")
 	requireGolden(t, f.screen(t))
 
-	f, _ = setupSide(t, adminToken, 80, 24, "run "+retried3, seedReliable)
+	f = setup(t, adminToken, 80, 24, "run "+retried3, reliable(t))
 	f.waitFor(t, "Attempt 3 of 3", "admin")
 	f.press("[")
 	f.waitFor(t, "Run "+retried2, "Attempt 2 of 3", "[2 bbbb2222 failed]")
@@ -103,16 +143,16 @@ func TestRunDetailShowsTheAttemptsAndMovesBetweenThem(t *testing.T) {
 }
 
 func TestRunDetailFlagsASlowRunAndAMissedFire(t *testing.T) {
-	f, _ := setupSide(t, adminToken, 80, 24, "run "+slow, seedReliable)
+	f := setup(t, adminToken, 80, 24, "run "+slow, reliable(t))
 	f.waitFor(t, "RUNNING SLOW", "Slow: running longer than its rule's warnAfter")
-	f, _ = setupSide(t, adminToken, 80, 24, "run "+missed, seedReliable)
+	f = setup(t, adminToken, 80, 24, "run "+missed, reliable(t))
 	f.waitFor(t, "MISSED", "Error: the fire of 11:52 UTC did not come within 2m")
-	f, _ = setupSide(t, adminToken, 80, 24, "run "+caughtUp, seedReliable)
+	f = setup(t, adminToken, 80, 24, "run "+caughtUp, reliable(t))
 	f.waitFor(t, "Trigger catchup of the fire at 03:00")
 }
 
 func TestCancelAQueuedRunAsksFirst(t *testing.T) {
-	f, _ := setupSide(t, operatorToken, 80, 24, "runs active", seedReliable)
+	f := setup(t, operatorToken, 80, 24, "runs active", reliable(t))
 	f.waitFor(t, "live", "retry at 13:01:30", "operator")
 	f.press("down") // the slow run, then the queued one
 	f.press("c")
@@ -126,12 +166,21 @@ func TestCancelAQueuedRunAsksFirst(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	// The queued run leaves the active tab once the agent has cancelled it.
+	f.waitFor(t, "Runs 1 ")
+	if r := f.agent.Run(retried3); r.Status != api.StatusCancelled || r.CancelledBy != agenttest.OperatorName {
+		t.Errorf("the agent has the queued run %s, cancelled by %q; want cancelled by the operator", r.Status, r.CancelledBy)
+	}
 }
 
 func TestHeaderShowsMaintenanceAndMissingRules(t *testing.T) {
-	f, _ := setupSide(t, adminToken, 80, 24, "rules", func(a *agenttest.Agent, side *agentSide) {
-		seedReliable(a, side)
-		side.setMaintenance(&api.Maintenance{On: true, Until: ptr(clock.Add(time.Hour)), Reason: "db upgrade\x1b[31m", By: "admin"})
+	// The agent's API refuses a reason with an escape: it is written to
+	// the store, as another agent or an older version may have left it.
+	f := setup(t, adminToken, 80, 24, "rules", func(a *agenttest.Agent) {
+		seedReliable(t, a, func() {
+			a.SeedMaintenance(api.Maintenance{On: true, Until: ptr(clock.Add(time.Hour)), Reason: "db upgrade\x1b[31m",
+				By: agenttest.AdminName, Since: ptr(clock)})
+		})
 	})
 	// The reason's escape is shown, not obeyed, as everything from the agent.
 	f.waitFor(t, `MAINTENANCE until 14:00 — db upgrade\x1b[31m (admin)`, "1 rule missing", "MISSED since 12:52")
@@ -143,11 +192,11 @@ func TestHeaderShowsMaintenanceAndMissingRules(t *testing.T) {
 }
 
 func TestRulesShowThePolicyAndAMissedFireWide(t *testing.T) {
-	f, _ := setupSide(t, adminToken, 140, 20, "rules", seedReliable)
+	f := setup(t, adminToken, 140, 20, "rules", reliable(t))
 	f.waitFor(t, "live", "MISSED since 12:52", "catch up latest 2h · slow after 5m")
 	requireGolden(t, f.screen(t))
 
-	f, _ = setupSide(t, adminToken, 140, 20, "rules", seedReliable)
+	f = setup(t, adminToken, 140, 20, "rules", reliable(t))
 	f.waitFor(t, "live", "MISSED since 12:52")
 	f.press("down")
 	f.waitFor(t, "queues overlapping fires · retry 3× from 30s (max 1h, jitter 0.2) · late after 10m")
@@ -156,9 +205,15 @@ func TestRulesShowThePolicyAndAMissedFireWide(t *testing.T) {
 func TestMaintenanceEventsChangeTheHeader(t *testing.T) {
 	f := setup(t, adminToken, 80, 24, "", seedRuns)
 	f.waitFor(t, "live", "nightly-report", "store sqlite")
-	tui.Publish(f.model, api.Event{Type: api.EventMaintenance, Maintenance: &api.Maintenance{On: true, Reason: "move to new racks"}})
-	f.waitFor(t, "MAINTENANCE — move to new racks")
-	tui.Publish(f.model, api.Event{Type: api.EventMaintenance, Maintenance: &api.Maintenance{On: false}})
+	// An admin turns maintenance on and off: the agent announces each.
+	admin := f.agent.Client(adminToken)
+	if _, err := admin.SetMaintenance(context.Background(), api.Maintenance{On: true, Reason: "move to new racks"}); err != nil {
+		t.Fatal(err)
+	}
+	f.waitFor(t, "MAINTENANCE — move to new racks (admin)")
+	if _, err := admin.SetMaintenance(context.Background(), api.Maintenance{On: false}); err != nil {
+		t.Fatal(err)
+	}
 	// Events come in order: once the next one shows, the end of
 	// maintenance has been read.
 	f.agent.Progress(run4, 70, "step 7 of 10")
@@ -173,24 +228,20 @@ func TestMaintenanceEventsChangeTheHeader(t *testing.T) {
 }
 
 func TestRunNowDuringMaintenanceOffersToForce(t *testing.T) {
-	f, side := setupSide(t, operatorToken, 80, 24, "rules", func(a *agenttest.Agent, side *agentSide) {
-		seedReliable(a, side)
-		side.setMaintenance(&api.Maintenance{On: true, Reason: "db upgrade"})
-		side.refuseUnforced = true
-	})
+	f := setup(t, operatorToken, 80, 24, "rules", reliableInMaintenance(t, api.Maintenance{On: true, Reason: "db upgrade"}))
 	f.waitFor(t, "live", "MAINTENANCE", "operator", "MISSED since 12:52")
 	f.press("r")
 	f.waitFor(t, "Run nightly-report anyway (force)? maintenance mode is on (db upgrade)", "(y/N)")
 	f.press("n")
 	f.waitFor(t, "not done")
-	if got := side.forced(); got != 0 {
+	if got := f.requests.forced(); got != 0 {
 		t.Fatalf("answering n sent %d forced runs", got)
 	}
 	f.press("r")
 	f.waitFor(t, "anyway (force)?")
 	f.press("y")
 	f.waitFor(t, "Trigger manual by operator")
-	if got := side.forced(); got != 1 {
+	if got := f.requests.forced(); got != 1 {
 		t.Errorf("answering y sent %d forced runs, want 1", got)
 	}
 	runs := f.agent.Runs()
@@ -290,42 +341,42 @@ func TestRuleFormChecksThePolicyAsItIsTyped(t *testing.T) {
 }
 
 func TestRunDetailFollowsTheSeriesFromTheStream(t *testing.T) {
-	f, _ := setupSide(t, adminToken, 80, 24, "run "+retried2, seedReliable)
+	f := setup(t, adminToken, 80, 24, "run "+retried2, reliable(t))
 	f.waitFor(t, "Attempt 2 of 3", "[2 bbbb2222 failed]", "3 cccc3333 queued")
-	// The queued retry fails, and the rule's policy queues another.
-	next := runID(7, "abcd7777")
-	tui.Publish(f.model,
-		api.Event{Type: api.EventRunFinished, Run: &api.Run{ID: retried3, Rule: "ping-partner", Job: "http", Status: api.StatusFailed,
-			Trigger: api.TriggerRetry, Attempt: 3, RetryOf: retried1, CreatedAt: clock}},
-		api.Event{Type: api.EventRunQueued, Run: &api.Run{ID: next, Rule: "ping-partner", Job: "http", Status: api.StatusQueued,
-			Trigger: api.TriggerRetry, Attempt: 4, RetryOf: retried1, CreatedAt: clock}},
-	)
+	// The queued retry fails, and the rule's policy queues another: the
+	// agent announces both on its stream (the seeded retry, queued, has no
+	// job to run; its end is only announced).
+	f.agent.PublishRun(api.EventRunFinished, api.Run{ID: retried3, Rule: "ping-partner", Job: "http", Status: api.StatusFailed,
+		Trigger: api.TriggerRetry, Attempt: 3, RetryOf: retried1, CreatedAt: clock.Add(-30 * time.Minute),
+		StartedAt: ptr(clock), FinishedAt: ptr(clock), Error: "partner answered 503"}, nil)
+	next := api.Run{ID: runID(7, "abcd7777"), Rule: "ping-partner", Job: "http", Status: api.StatusQueued,
+		Trigger: api.TriggerRetry, Attempt: 4, RetryOf: retried1, CreatedAt: clock, NotBefore: ptr(clock.Add(time.Minute)),
+		Parameters: map[string]string{"url": "https://partner.example/ping"}}
+	f.agent.AddRuns(next)
+	f.agent.PublishRun(api.EventRunQueued, next, nil)
 	// Four attempts do not fit 80 columns with their ids: they go.
 	f.waitFor(t, "Attempt 2 of 4 1 failed · [2 failed] · 3 failed · 4 queued")
 }
 
 func TestRestartDuringMaintenanceOffersToForce(t *testing.T) {
-	f, side := setupSide(t, operatorToken, 80, 24, "run "+retried1, func(a *agenttest.Agent, side *agentSide) {
-		seedReliable(a, side)
-		side.setMaintenance(&api.Maintenance{On: true, Reason: "db upgrade"})
-		side.refuseUnforced = true
-	})
-	f.waitFor(t, "MAINTENANCE", "operator", "Attempt 1 of 3")
+	// The catch-up of nightly-report: its job, demo, runs in the agent
+	// (ping-partner's, http, would reach out to the partner).
+	f := setup(t, operatorToken, 80, 24, "run "+caughtUp, reliableInMaintenance(t, api.Maintenance{On: true, Reason: "db upgrade"}))
+	f.waitFor(t, "MAINTENANCE", "operator", "Trigger catchup")
 	f.press("r")
-	f.waitFor(t, "Restart run aaaa1111 anyway (force)? maintenance mode is on", "(y/N)")
+	f.waitFor(t, "Restart run eeee5555 anyway (force)? maintenance mode is on", "(y/N)")
 	f.press("y")
-	f.waitFor(t, "restarted as run", "Restart of aaaa1111")
-	if got := side.forced(); got != 1 {
+	f.waitFor(t, "restarted as run", "Restart of eeee5555")
+	if got := f.requests.forced(); got != 1 {
 		t.Errorf("answering y sent %d forced restarts, want 1", got)
+	}
+	if runs := f.agent.Runs(); runs[0].RestartOf != caughtUp || runs[0].TriggeredBy != agenttest.OperatorName {
+		t.Errorf("the newest run is %+v, want the operator's restart of %s", runs[0], caughtUp)
 	}
 }
 
 func TestRunNowWithParametersDuringMaintenanceOffersToForce(t *testing.T) {
-	f, side := setupSide(t, operatorToken, 80, 24, "rules", func(a *agenttest.Agent, side *agentSide) {
-		seedReliable(a, side)
-		side.setMaintenance(&api.Maintenance{On: true, Reason: "db upgrade"})
-		side.refuseUnforced = true
-	})
+	f := setup(t, operatorToken, 80, 24, "rules", reliableInMaintenance(t, api.Maintenance{On: true, Reason: "db upgrade"}))
 	f.waitFor(t, "live", "MAINTENANCE", "operator", "MISSED since 12:52")
 	f.press("R")
 	f.waitFor(t, "Run nightly-report now", "duration")
@@ -335,7 +386,7 @@ func TestRunNowWithParametersDuringMaintenanceOffersToForce(t *testing.T) {
 	f.waitFor(t, "Run nightly-report anyway (force)?", "(y/N)")
 	f.press("y")
 	f.waitFor(t, "Trigger manual by operator", "duration=2m")
-	if got := side.forced(); got != 1 {
+	if got := f.requests.forced(); got != 1 {
 		t.Errorf("answering y sent %d forced runs, want 1", got)
 	}
 }

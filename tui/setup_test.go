@@ -1,7 +1,9 @@
 package tui_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -61,13 +63,6 @@ func setup(t *testing.T, token string, w, h int, start string, seed func(a *agen
 // one).
 func setupWith(t *testing.T, opts agenttest.Options, token string, w, h int, start string, seed func(a *agenttest.Agent)) *fixture {
 	t.Helper()
-	return startConsole(t, opts, token, w, h, start, seed, nil)
-}
-
-// startConsole is setupWith whose agent's answers side fills in (nil:
-// none).
-func startConsole(t *testing.T, opts agenttest.Options, token string, w, h int, start string, seed func(a *agenttest.Agent), side *agentSide) *fixture {
-	t.Helper()
 	if opts.Now == nil {
 		opts.Now = fixedNow
 	}
@@ -76,7 +71,7 @@ func startConsole(t *testing.T, opts agenttest.Options, token string, w, h int, 
 	if seed != nil {
 		seed(a)
 	}
-	requests := &requestCounter{base: a.HTTPClient().Transport, n: map[string]int{}, side: side}
+	requests := &requestCounter{base: a.HTTPClient().Transport, n: map[string]int{}}
 	r := lipgloss.NewRenderer(io.Discard)
 	r.SetColorProfile(termenv.Ascii)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -96,23 +91,38 @@ type requestCounter struct {
 	base http.RoundTripper
 	mu   sync.Mutex
 	n    map[string]int
-	side *agentSide
+	// nForced counts the runs now and restarts sent with force.
+	nForced int
 }
 
 func (c *requestCounter) RoundTrip(r *http.Request) (*http.Response, error) {
 	c.mu.Lock()
 	c.n[r.Method+" "+r.URL.Path]++
 	c.mu.Unlock()
-	if c.side != nil {
-		if resp, err := c.side.refuse(r); resp != nil || err != nil {
-			return resp, err
+	if r.Method == http.MethodPost && r.Body != nil &&
+		(strings.HasSuffix(r.URL.Path, "/trigger") || strings.HasSuffix(r.URL.Path, "/restart")) {
+		body, err := io.ReadAll(r.Body)
+		r.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		var params api.RunParams
+		if json.Unmarshal(body, &params) == nil && params.Force {
+			c.mu.Lock()
+			c.nForced++
+			c.mu.Unlock()
 		}
 	}
-	resp, err := c.base.RoundTrip(r)
-	if err == nil && c.side != nil {
-		err = c.side.fill(r, resp)
-	}
-	return resp, err
+	return c.base.RoundTrip(r)
+}
+
+// forced returns how many runs now and restarts the console sent with
+// force.
+func (c *requestCounter) forced() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.nForced
 }
 
 // count returns how many times the console sent "METHOD /path".

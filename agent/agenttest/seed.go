@@ -272,6 +272,7 @@ func (a *Agent) PublishRun(typ string, run api.Run, log *api.LogLine) {
 		EventID: run.EventID, RestartOf: run.RestartOf, TriggeredBy: run.TriggeredBy, CancelledBy: run.CancelledBy,
 		CancelReason: run.CancelReason, Node: run.Node, ScheduledAt: deref(run.ScheduledAt), CreatedAt: run.CreatedAt,
 		StartedAt: deref(run.StartedAt), FinishedAt: deref(run.FinishedAt), Error: run.Error, Progress: run.Progress,
+		Attempt: run.Attempt, RetryOf: run.RetryOf, NotBefore: deref(run.NotBefore),
 	}
 	ev := events.Event{Type: typ, RuleName: run.Rule, Run: &sr}
 	if log != nil {
@@ -303,4 +304,24 @@ func (a *Agent) WaitFinished(id string) api.Run {
 		return r.Status.Terminal(), fmt.Sprintf("agenttest: run %s is still %s", id, r.Status)
 	})
 	return r
+}
+
+// SeedMaintenance writes maintenance mode to the agent's store as given,
+// unchecked (the API refuses, say, a reason with escape codes, which a
+// client must still show safely): as another agent or an older version
+// may have left it. Give it while the agent is stopped; a running agent
+// reads its store's mode again only after a few seconds. To turn
+// maintenance on as an admin does, use the API (client.SetMaintenance).
+func (a *Agent) SeedMaintenance(m api.Maintenance) {
+	a.t.Helper()
+	sm := store.Maintenance{On: m.On, Reason: m.Reason, By: m.By, Since: deref(m.Since)}
+	if m.Until != nil {
+		sm.Until = *m.Until
+	}
+	a.withStore(func(ctx context.Context, s store.Store) error {
+		if err := s.MaintenanceSet(ctx, sm); err != nil {
+			return fmt.Errorf("seed maintenance mode: %w", err)
+		}
+		return nil
+	})
 }

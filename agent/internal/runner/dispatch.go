@@ -130,7 +130,7 @@ func (r *Runner) Dispatch(ctx context.Context) {
 		}
 		wait := r.cfg.ClaimInterval
 		if !earliest.IsZero() {
-			wait = min(wait, max(time.Until(earliest), 0))
+			wait = min(wait, max(earliest.Sub(r.cfg.Now()), 0))
 		}
 		timer.Reset(wait)
 		next = time.Now().Add(wait)
@@ -144,8 +144,8 @@ func (r *Runner) Dispatch(ctx context.Context) {
 			case <-timer.C:
 				break sleep
 			case t := <-r.due:
-				if t.Before(next) {
-					d := max(time.Until(t), 0)
+				// t is by the agent's clock; the timer runs by the wall's.
+				if d := max(t.Sub(r.cfg.Now()), 0); time.Now().Add(d).Before(next) {
 					timer.Stop()
 					timer.Reset(d)
 					next = time.Now().Add(d)
@@ -158,7 +158,7 @@ func (r *Runner) Dispatch(ctx context.Context) {
 // claim claims the queued runs that may start and executes them; it
 // returns when the earliest queued run not yet due is (zero: none known).
 func (r *Runner) claim(ctx context.Context) (time.Time, error) {
-	p := store.RunClaimParams{Node: r.cfg.Node, Now: time.Now(), JobLimits: r.cfg.JobLimits}
+	p := store.RunClaimParams{Node: r.cfg.Node, Now: r.cfg.Now(), JobLimits: r.cfg.JobLimits}
 	if r.cfg.Paused != nil && r.cfg.Paused() {
 		p.Triggers = []api.Trigger{api.TriggerManual, api.TriggerRestart}
 	}
@@ -183,7 +183,7 @@ func (r *Runner) claim(ctx context.Context) (time.Time, error) {
 	}
 	r.setWaiting(queued, more != "", listed)
 	var earliest time.Time
-	now := time.Now()
+	now := r.cfg.Now()
 	for _, q := range queued {
 		if q.NotBefore.After(now) && (earliest.IsZero() || q.NotBefore.Before(earliest)) {
 			earliest = q.NotBefore

@@ -474,3 +474,50 @@ func TestCancelledRunIsNotRetriedAndAnUnknownJobFails(t *testing.T) {
 		}
 	})
 }
+
+// Retries are timed by the agent's clock (Config.Now), not the wall's:
+// one due 10 minutes after a failure waits while the agent's clock stands
+// still, whatever the wall clock does, and starts once the agent's clock
+// reaches it.
+func TestRetriesComeDueByTheAgentsClock(t *testing.T) {
+	eachVirtual(t, func(t *testing.T, s store.Store) {
+		var mu sync.Mutex
+		agentNow := time.Now().Add(-24 * time.Hour).UTC().Truncate(time.Second) // behind the wall
+		now := func() time.Time {
+			mu.Lock()
+			defer mu.Unlock()
+			return agentNow
+		}
+		calls := 0
+		job := funcJob{id: "j", run: func(context.Context, jobs.Params) error {
+			mu.Lock()
+			defer mu.Unlock()
+			calls++
+			if calls == 1 {
+				return errors.New("first attempt fails")
+			}
+			return nil
+		}}
+		d := newDispatching(t, s, runner.Config{Now: now}, job)
+		rule := createRule(t, s, store.Rule{Name: "r", Job: "j",
+			Policy: store.RunPolicy{Retry: &store.RetryPolicy{Attempts: 1, Backoff: 10 * time.Minute}}})
+		run, _, err := d.runner.Start(context.Background(), runner.StartParams{Rule: rule, Trigger: api.TriggerManual})
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Hour) // on the wall
+		synctest.Wait()
+		runs := series(t, s, run.ID)
+		if len(runs) != 2 || runs[1].Status != api.StatusQueued || !runs[1].NotBefore.Equal(now().Add(10*time.Minute)) {
+			t.Fatalf("series an hour (wall) after the failure: %+v; want the failed run and its retry queued for 10m after the agent's now (%s)", runs, now())
+		}
+		mu.Lock()
+		agentNow = agentNow.Add(10 * time.Minute)
+		mu.Unlock()
+		time.Sleep(5 * time.Second) // the dispatcher claims every 3s
+		synctest.Wait()
+		if runs = series(t, s, run.ID); len(runs) != 2 || runs[1].Status != api.StatusSucceeded {
+			t.Fatalf("series once the agent's clock reached the retry: %+v; want the retry succeeded", runs)
+		}
+	})
+}

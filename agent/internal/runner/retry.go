@@ -70,7 +70,7 @@ func (r *Runner) retryOf(ctx context.Context, ar *activeRun, fin store.RunFinish
 		Node:        r.cfg.Node,
 		Attempt:     attempt + 1,
 		RetryOf:     first,
-		NotBefore:   time.Now().Add(wait),
+		NotBefore:   r.cfg.Now().Add(wait),
 		Serial:      rule.Overlap == api.OverlapQueue,
 		WarnAfter:   rule.Policy.WarnAfter,
 	}

@@ -93,6 +93,11 @@ type Config struct {
 	// was not told about (other agents' finishes, retries due after a
 	// restart). Default 3s.
 	ClaimInterval time.Duration
+	// Now is the agent's clock, by which retries are timed and queued
+	// runs come due (store.Run.NotBefore). Default time.Now. What the
+	// runner records of a run's own course (start, end, log lines) is
+	// timed by the wall clock.
+	Now func() time.Time
 }
 
 // Runner runs jobs. Create it with New; stop it with Shutdown.
@@ -170,6 +175,9 @@ func New(cfg Config) (*Runner, error) {
 	}
 	if cfg.ClaimInterval <= 0 {
 		cfg.ClaimInterval = 3 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	base, cancel := context.WithCancelCause(context.Background())
 	live, stopLive := context.WithCancel(context.Background())
