@@ -43,6 +43,10 @@ type Event struct {
 	// runner's ErrCancelled, ErrTimeout or ErrShutdown (match it with
 	// errors.Is). It is not relayed to other agents.
 	Cause error `json:"-"`
+	// Retry, on a run.finished event of this agent, is the retry its
+	// finish queued (the rule's retry policy has attempts left), nil if
+	// none: the series goes on. It is not relayed either.
+	Retry *store.Run `json:"-"`
 }
 
 // Local reports whether the event happened on this agent.

@@ -258,7 +258,13 @@ func (d *Dispatcher) take(ctx context.Context, e events.Event) {
 	}
 	switch e.Type {
 	case api.EventRunFinished:
-		d.handle(ctx, *e.Run, kindOf(*e.Run, e.Cause), e.Time)
+		kind := kindOf(*e.Run, e.Cause)
+		if e.Retry != nil && (kind == Failed || kind == Timeout) {
+			// Its retry is queued: the series has not failed yet. The
+			// last attempt's failure, or a success, says how it ended.
+			return
+		}
+		d.handle(ctx, *e.Run, kind, e.Time)
 	case api.EventRunMissed:
 		d.handle(ctx, *e.Run, Missed, e.Time)
 	case api.EventRunSlow:
@@ -336,13 +342,19 @@ func (d *Dispatcher) handle(ctx context.Context, r store.Run, kind Kind, at time
 	d.foldOrSend(m, channels)
 }
 
-// previousFailed reports whether the rule's run before r ended badly.
+// previousFailed reports whether the rule's run before r ended badly; for
+// a retry, the run before its series (the failures of the series itself
+// were not notified: their retries were queued).
 func (d *Dispatcher) previousFailed(ctx context.Context, r store.Run) bool {
 	if r.Rule == "" {
 		return false
 	}
+	before := r.ID
+	if r.RetryOf != "" {
+		before = r.RetryOf
+	}
 	runs, _, err := d.cfg.Store.RunList(ctx, store.RunFilter{
-		Rule: r.Rule, Cursor: r.ID, Limit: 1,
+		Rule: r.Rule, Cursor: before, Limit: 1,
 		Statuses: []api.RunStatus{api.StatusSucceeded, api.StatusFailed, api.StatusInterrupted, api.StatusCancelled},
 	})
 	if err != nil || len(runs) == 0 {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -85,10 +86,19 @@ type outcomeJob struct{}
 func (outcomeJob) ID() string          { return "outcome" }
 func (outcomeJob) Description() string { return "ends as told" }
 func (outcomeJob) Params() []jobs.Param {
-	return []jobs.Param{{Name: "outcome", Type: jobs.TypeEnum, Choices: []string{"ok", "fail", "block"}, Default: "ok"}}
+	return []jobs.Param{{Name: "outcome", Type: jobs.TypeEnum, Choices: []string{"ok", "fail", "block", "flaky"}, Default: "ok"}}
 }
+
+// flakyFailures counts the runs with outcome "flaky": the first fails, the
+// others succeed (one test uses it).
+var flakyFailures atomic.Int32
+
 func (outcomeJob) Run(ctx context.Context, p jobs.Params) error {
 	switch p["outcome"] {
+	case "flaky":
+		if flakyFailures.Add(1) == 1 {
+			return errors.New("flaked")
+		}
 	case "fail":
 		return errors.New("disk full\nsecond line")
 	case "block":
@@ -222,6 +232,48 @@ func TestFailureThenRecovery(t *testing.T) {
 		}
 		e.run(t, r, "ok") // a second success is not news
 		e.a.quiet(t, 2)
+	})
+}
+
+// A failure whose retry is queued does not notify: the series has not
+// failed yet. Its last attempt's failure does, once, and a retry that
+// succeeds after failures nobody heard of is not a recovery.
+func TestRetriedRunsNotifyHowTheSeriesEnded(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, time.Minute)
+		ctx, cancel := context.WithCancel(context.Background())
+		dispatched := make(chan struct{})
+		go func() { e.runner.Dispatch(ctx); close(dispatched) }()
+		defer func() { cancel(); <-dispatched }()
+		retried := func(name string) store.Rule {
+			r, err := e.store.RuleCreate(ctx, store.Rule{Name: name, Job: "outcome", Schedule: "rate(1 day)", Enabled: true,
+				Policy: store.RunPolicy{Retry: &store.RetryPolicy{Attempts: 2, Backoff: time.Second, MaxBackoff: time.Second}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return r
+		}
+		series := func(first store.Run, n int, last api.RunStatus) []store.Run {
+			var runs []store.Run
+			wait.For(t, 10*time.Second, func() (bool, string) {
+				runs, _, _ = e.store.RunList(ctx, store.RunFilter{Series: first.ID})
+				return len(runs) == n && runs[0].Status == last, fmt.Sprintf("series of %s: %d runs, want %d ending %s", first.ID, len(runs), n, last)
+			})
+			return runs // newest first
+		}
+
+		flaky := e.run(t, retried("flaky"), "flaky")
+		series(flaky, 2, api.StatusSucceeded)
+		e.a.quiet(t, 0)
+
+		failing := e.run(t, retried("failing"), "fail")
+		runs := series(failing, 3, api.StatusFailed)
+		msgs := e.a.waitN(t, 1)
+		if m := msgs[0]; m.Kind != notify.Failed || m.RunID != runs[0].ID {
+			t.Errorf("message = %+v, want the failure of the last attempt %s", m, runs[0].ID)
+		}
+		e.a.quiet(t, 1)
 	})
 }
 

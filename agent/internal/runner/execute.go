@@ -204,6 +204,6 @@ func (r *Runner) finishThen(ctx context.Context, p store.RunFinishParams, cause 
 	if recorded != nil {
 		recorded()
 	}
-	r.cfg.Events.Publish(events.Event{Type: api.EventRunFinished, RuleName: run.Rule, Run: &run, Cause: cause})
+	r.cfg.Events.Publish(events.Event{Type: api.EventRunFinished, RuleName: run.Rule, Run: &run, Cause: cause, Retry: p.Then})
 	return run, nil
 }
