@@ -521,3 +521,50 @@ func TestRetriesComeDueByTheAgentsClock(t *testing.T) {
 		}
 	})
 }
+
+// While Paused (maintenance is on), a retry that comes due waits, and a
+// manual run that had to queue still starts; the retry starts once the
+// pause ends. On virtual time, both stores.
+func TestPausedDispatcherStartsOnlyOperatorsRuns(t *testing.T) {
+	eachVirtual(t, func(t *testing.T, s store.Store) {
+		var paused sync.Mutex
+		pausedOn := true
+		isPaused := func() bool { paused.Lock(); defer paused.Unlock(); return pausedOn }
+		d := newDispatching(t, s, runner.Config{Paused: isPaused, ClaimInterval: time.Second}, funcJob{id: "j", run: func(ctx context.Context, p jobs.Params) error {
+			return nil
+		}})
+		rule := createRule(t, s, store.Rule{Name: "r", Job: "j"})
+		at := time.Now()
+		queue := func(trigger api.Trigger) store.Run {
+			run, _, err := s.RunCreate(context.Background(), store.RunCreateParams{Run: store.Run{
+				Rule: rule.Name, Job: rule.Job, Status: api.StatusQueued, Trigger: trigger, NotBefore: at.Add(time.Minute),
+			}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return run
+		}
+		retry, manual := queue(api.TriggerRetry), queue(api.TriggerManual)
+		status := func(id string) api.RunStatus {
+			r, err := s.RunGet(context.Background(), id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return r.Status
+		}
+		time.Sleep(10 * time.Minute)
+		synctest.Wait()
+		if got, want := []api.RunStatus{status(retry.ID), status(manual.ID)}, []api.RunStatus{api.StatusQueued, api.StatusSucceeded}; !slices.Equal(got, want) {
+			t.Fatalf("paused: retry and manual run are %v, want %v", got, want)
+		}
+		paused.Lock()
+		pausedOn = false
+		paused.Unlock()
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		if got := status(retry.ID); got != api.StatusSucceeded {
+			t.Fatalf("after the pause the retry is %s, want succeeded", got)
+		}
+		d.stop()
+	})
+}
