@@ -135,8 +135,7 @@ func (s *Store) RunCreate(ctx context.Context, p store.RunCreateParams) (store.R
 		}
 		if p.QueueIfActive && r.Status == api.StatusRunning {
 			var n int
-			err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM runs WHERE rule = $1 AND status IN `+
-				storeutil.UnfinishedStatuses, r.Rule).Scan(&n)
+			err := tx.QueryRow(ctx, storeutil.RuleUnfinishedQuery, r.Rule).Scan(&n)
 			if err != nil {
 				return dbErr(err, "create run: look up unfinished runs of rule %q", r.Rule)
 			}

@@ -28,7 +28,7 @@ var hotQueries = [hotCount]string{
 	hotDeliveredRun: `SELECT ` + storeutil.RunColumns + ` FROM runs
 		WHERE id = (SELECT run_id FROM deliveries WHERE event_id = $1)`,
 	hotActiveRun:        `SELECT id FROM runs WHERE rule = $1 AND status IN ` + storeutil.ActiveStatuses + ` ORDER BY id LIMIT 1`,
-	hotUnfinishedOfRule: `SELECT COUNT(*) FROM runs WHERE rule = $1 AND status IN ` + storeutil.UnfinishedStatuses,
+	hotUnfinishedOfRule: storeutil.RuleUnfinishedQuery,
 	// A job's active runs, and its queued runs due by $2 (which a new run
 	// queues behind).
 	hotJobLoad: `SELECT

@@ -334,7 +334,9 @@ func RunListQuery(f store.RunFilter, limit int, timeArg func(time.Time) any) (st
 		w.add("status IN ("+strings.Join(marks, ", ")+")", args...)
 	}
 	if f.Series != "" {
-		w.add("(id = ? OR retry_of = ?)", f.Series, f.Series)
+		// retry_of <> '' lets the database read the retries through their
+		// partial index instead of every run.
+		w.add("(id = ? OR (retry_of = ? AND retry_of <> ''))", f.Series, f.Series)
 	}
 	if f.Job != "" {
 		w.add("job = ?", f.Job)
@@ -539,8 +541,17 @@ const ClaimUpdate = `UPDATE runs SET status = 'running', node = $2, started_at =
 
 // RuleBusyQuery counts a rule's ($1) active runs and its queued runs older
 // than $2.
-const RuleBusyQuery = `SELECT COUNT(*) FROM runs WHERE rule = $1
-	AND (status IN ` + ActiveStatuses + ` OR (status = 'queued' AND id < $2))`
+// The two counts read the partial indexes of active and of queued runs, not
+// the rule's history.
+const RuleBusyQuery = `SELECT
+	(SELECT COUNT(*) FROM runs WHERE rule = $1 AND status IN ` + ActiveStatuses + `) +
+	(SELECT COUNT(*) FROM runs WHERE rule = $1 AND status = 'queued' AND id < $2)`
+
+// RuleUnfinishedQuery counts a rule's ($1) active and queued runs, through
+// the partial indexes of each, not the rule's history.
+const RuleUnfinishedQuery = `SELECT
+	(SELECT COUNT(*) FROM runs WHERE rule = $1 AND status IN ` + ActiveStatuses + `) +
+	(SELECT COUNT(*) FROM runs WHERE rule = $1 AND status = 'queued')`
 
 // JobActiveQuery counts a job's ($1) active runs.
 const JobActiveQuery = `SELECT COUNT(*) FROM runs WHERE job = $1 AND status IN ` + ActiveStatuses

@@ -9,7 +9,10 @@ ALTER TABLE runs ADD COLUMN retry_of TEXT NOT NULL DEFAULT '';
 ALTER TABLE runs ADD COLUMN not_before INTEGER;
 ALTER TABLE runs ADD COLUMN serial INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE runs ADD COLUMN warn_after_ns INTEGER NOT NULL DEFAULT 0;
-CREATE INDEX runs_queued ON runs (id) WHERE status = 'queued';
+-- Queued runs of a rule and of a job (the overlap queue and job limits
+-- look them up at every create and claim), without reading their history.
+CREATE INDEX runs_queued_rule ON runs (rule, id) WHERE status = 'queued';
+CREATE INDEX runs_queued_job ON runs (job, id) WHERE status = 'queued';
 CREATE INDEX runs_retry_of ON runs (retry_of) WHERE retry_of <> '';
 CREATE INDEX runs_scheduled_at ON runs (scheduled_at) WHERE scheduled_at IS NOT NULL;
 CREATE INDEX runs_active_job ON runs (job) WHERE status IN ('running', 'cancelling');
