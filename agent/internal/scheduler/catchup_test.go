@@ -288,7 +288,7 @@ func TestCatchUpWithAFlexibleWindow(t *testing.T) {
 		if off < 2*time.Minute {
 			t.Fatalf("05:00's point is %s into its window: too early to start before it", off)
 		}
-		time.Sleep(five.Add(off / 2).Sub(time.Now()))
+		time.Sleep(time.Until(five.Add(off / 2)))
 		restart := time.Now()
 		var want []string
 		var later []string
