@@ -322,6 +322,7 @@ func (d *Dispatcher) handle(ctx context.Context, r store.Run, kind Kind, at time
 		Kind: kind, Rule: r.Rule, Job: r.Job, RunID: r.ID, Status: r.Status,
 		Error: firstLines(r.Error, 10), Started: r.StartedAt, Finished: r.FinishedAt, Node: r.Node, Count: 1,
 		Console: "go run ./cmd/tui, then :runs and /" + r.ID,
+		Attempt: max(r.Attempt, 1), FirstRun: r.RetryOf,
 	}
 	switch kind {
 	case Missed:

@@ -270,8 +270,14 @@ func TestRetriedRunsNotifyHowTheSeriesEnded(t *testing.T) {
 		failing := e.run(t, retried("failing"), "fail")
 		runs := series(failing, 3, api.StatusFailed)
 		msgs := e.a.waitN(t, 1)
-		if m := msgs[0]; m.Kind != notify.Failed || m.RunID != runs[0].ID {
-			t.Errorf("message = %+v, want the failure of the last attempt %s", m, runs[0].ID)
+		if m := msgs[0]; m.Kind != notify.Failed || m.RunID != runs[0].ID || m.Attempt != 3 || m.FirstRun != failing.ID {
+			t.Errorf("message = %+v, want the failure of the last attempt %s (3, first run %s)", m, runs[0].ID, failing.ID)
+		}
+		if got, want := msgs[0].Subject(), "[jobbridge] failing failed after 3 attempts (run "+runs[0].ID[len(runs[0].ID)-8:]+")"; got != want {
+			t.Errorf("subject %q, want %q", got, want)
+		}
+		if want := "Attempt:  3 (the first run: " + failing.ID + ")\n"; !strings.Contains(msgs[0].Text(), want) {
+			t.Errorf("text lacks %q:\n%s", want, msgs[0].Text())
 		}
 		e.a.quiet(t, 1)
 	})

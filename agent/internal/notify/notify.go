@@ -54,6 +54,11 @@ type Message struct {
 	// Running is how long a slow run had run when noticed, WarnAfter the
 	// rule's bound it passed.
 	Running, WarnAfter time.Duration
+	// Attempt is the run's attempt in its series of retries (1 for a
+	// first run), FirstRun the series' first run when Attempt > 1: a
+	// failure notified after retries is the series' last.
+	Attempt  int
+	FirstRun string
 	// Link opens the run: the API URL; Console says how to in the console.
 	Link    string
 	Console string
@@ -92,6 +97,9 @@ func (m Message) Subject() string {
 	case Slow:
 		return fmt.Sprintf("[jobbridge] %s is slow: run %s still running after %s", m.Rule, short(m.RunID), m.Running.Round(time.Second))
 	}
+	if m.Attempt > 1 {
+		return fmt.Sprintf("[jobbridge] %s %s after %d attempts (run %s)", m.Rule, pastTense(m.Kind), m.Attempt, short(m.RunID))
+	}
 	return fmt.Sprintf("[jobbridge] %s %s (run %s)", m.Rule, pastTense(m.Kind), short(m.RunID))
 }
 
@@ -127,6 +135,9 @@ func (m Message) Text() string {
 	fmt.Fprintf(&b, "Job:      %s\n", m.Job)
 	fmt.Fprintf(&b, "Run:      %s\n", m.RunID)
 	fmt.Fprintf(&b, "Status:   %s\n", m.Status)
+	if m.Attempt > 1 {
+		fmt.Fprintf(&b, "Attempt:  %d (the first run: %s)\n", m.Attempt, m.FirstRun)
+	}
 	if !m.Scheduled.IsZero() {
 		fmt.Fprintf(&b, "Fire:     %s\n", m.Scheduled.UTC().Format(time.RFC3339))
 	}
