@@ -568,3 +568,35 @@ func TestPausedDispatcherStartsOnlyOperatorsRuns(t *testing.T) {
 		d.stop()
 	})
 }
+
+// An operator's cancel recorded by another agent (the run shows
+// cancelling) ends the series even when the job fails on its own before
+// the cancel reaches it: no retry follows.
+func TestAFailureAfterAnOperatorsCancelIsNotRetried(t *testing.T) {
+	eachVirtual(t, func(t *testing.T, s store.Store) {
+		release := make(chan struct{})
+		d := newDispatching(t, s, runner.Config{}, funcJob{id: "j", run: func(ctx context.Context, p jobs.Params) error {
+			<-release
+			return errors.New("failed on its own")
+		}})
+		rule := createRule(t, s, store.Rule{Name: "r", Job: "j", Policy: store.RunPolicy{
+			Retry: &store.RetryPolicy{Attempts: 3, Backoff: time.Second, MaxBackoff: time.Second}}})
+		first, _, err := d.runner.Start(context.Background(), runner.StartParams{Rule: rule, Trigger: api.TriggerManual})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Another agent records the cancel; the relay that would reach
+		// this one has not come yet.
+		if _, err := s.RunSetCancelling(context.Background(), first.ID, "alice", "wrong target"); err != nil {
+			t.Fatal(err)
+		}
+		close(release)
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		runs := series(t, s, first.ID)
+		if len(runs) != 1 || runs[0].CancelledBy != "alice" {
+			t.Fatalf("series %+v, want the first run alone, cancelled by alice", runs)
+		}
+		d.stop()
+	})
+}

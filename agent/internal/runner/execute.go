@@ -45,8 +45,8 @@ func (r *Runner) execute(ctx context.Context, ar *activeRun, job jobs.Job, param
 	fin.Error = rep.mask.mask(fin.Error)
 	fin.Log, fin.Progress = t.lines(), t.progress
 	fin.Then = r.retryOf(r.live, ar, fin, cause)
-	_, ferr := r.finishThen(r.live, fin, cause, func() { rep.settle(t, nil) })
-	if ferr == nil && fin.Then != nil {
+	finished, ferr := r.finishThen(r.live, fin, cause, func() { rep.settle(t, nil) })
+	if ferr == nil && fin.ThenFollows(finished) {
 		r.remember(fin.Then.ID, ar.values)
 		r.noteWaiting(*fin.Then)
 		r.publish(api.EventRunQueued, *fin.Then)
@@ -204,6 +204,10 @@ func (r *Runner) finishThen(ctx context.Context, p store.RunFinishParams, cause 
 	if recorded != nil {
 		recorded()
 	}
-	r.cfg.Events.Publish(events.Event{Type: api.EventRunFinished, RuleName: run.Rule, Run: &run, Cause: cause, Retry: p.Then})
+	var retry *store.Run
+	if p.ThenFollows(run) {
+		retry = p.Then
+	}
+	r.cfg.Events.Publish(events.Event{Type: api.EventRunFinished, RuleName: run.Rule, Run: &run, Cause: cause, Retry: retry})
 	return run, nil
 }

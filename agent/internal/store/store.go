@@ -407,9 +407,19 @@ type RunFinishParams struct {
 	Log      []LogLine
 	Progress *api.Progress
 	// Then, when set, is a run created in the same transaction as the
-	// finish, and only if the finish is recorded: the retry of a failed
-	// run, queued with its NotBefore. Its id is set by the store.
+	// finish, and only if the finish is recorded and ThenFollows the run
+	// as finished: the retry of a failed run, queued with its NotBefore.
+	// Its id is set by the store.
 	Then *Run
+}
+
+// ThenFollows reports whether p.Then is created after the finish that
+// recorded run: not when someone other than the finish's own canceller (a
+// timeout) had asked to cancel the run, as an operator does from another
+// agent before the job, failing on its own, heard of it. An operator's
+// cancel ends a series of retries.
+func (p RunFinishParams) ThenFollows(run Run) bool {
+	return p.Then != nil && (run.CancelledBy == "" || run.CancelledBy == p.CancelledBy)
 }
 
 // FireSeen is a fire of a rule the store has a run for (see

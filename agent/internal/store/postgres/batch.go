@@ -258,6 +258,9 @@ func (s *Store) finishThen(ctx context.Context, p store.RunFinishParams) (store.
 				return nil
 			}
 			run = runs[0]
+			if !p.ThenFollows(run) {
+				return nil
+			}
 			return insertRun(ctx, tx, *p.Then, params)
 		})
 	})

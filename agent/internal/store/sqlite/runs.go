@@ -321,7 +321,7 @@ func (s *Store) finishIn(ctx context.Context, tx *sql.Tx, p store.RunFinishParam
 			return store.Run{}, false, err
 		}
 	}
-	if p.Then != nil {
+	if p.ThenFollows(r) {
 		params, err := storeutil.MarshalParams(p.Then.Parameters)
 		if err != nil {
 			return store.Run{}, false, fmt.Errorf("finish run %s: the run after it: %w", p.ID, err)
