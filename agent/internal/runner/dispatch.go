@@ -7,6 +7,7 @@ import (
 	"maps"
 	"time"
 
+	"github.com/jobbridge/jobbridge/agent/internal/retry"
 	"github.com/jobbridge/jobbridge/agent/internal/store"
 	"github.com/jobbridge/jobbridge/jobs"
 	"github.com/jobbridge/jobbridge/shared/api"
@@ -169,7 +170,7 @@ func (r *Runner) claim(ctx context.Context) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("claim queued runs: %w", err)
 	}
 	for _, run := range claimed {
-		r.startClaimed(ctx, run)
+		r.startClaimed(run)
 	}
 	cctx, cancel = context.WithTimeout(ctx, storeCallTimeout)
 	defer cancel()
@@ -196,11 +197,19 @@ func (r *Runner) claim(ctx context.Context) (time.Time, error) {
 // parameters are those it was queued with: kept in memory when it was
 // queued here, else the run's own values with the rule's for the secrets
 // (runs keep them masked), as a restart takes them. A run that cannot
-// start (its job is gone, a parameter no longer fits) is recorded failed.
-func (r *Runner) startClaimed(ctx context.Context, run store.Run) {
+// start (its job is gone, its rule was deleted, a parameter no longer
+// fits) is recorded failed. It is claimed already: what it reads and
+// writes outlives the dispatcher's context, as a running run's does, so a
+// shutdown that stops the dispatcher does not fail it.
+func (r *Runner) startClaimed(run store.Run) {
 	values, ok := r.recall(run.ID)
 	var timeout time.Duration
-	rule, rerr := r.cfg.Store.RuleGet(ctx, run.Rule)
+	policy := whileUnavailable
+	rule, rerr := retry.Value(r.live, policy, func(ctx context.Context) (store.Rule, error) {
+		ctx, cancel := context.WithTimeout(ctx, storeCallTimeout)
+		defer cancel()
+		return r.cfg.Store.RuleGet(ctx, run.Rule)
+	})
 	if rerr == nil {
 		timeout = rule.Timeout
 	}
@@ -221,7 +230,9 @@ func (r *Runner) startClaimed(ctx context.Context, run store.Run) {
 	switch {
 	case !ok:
 		setupErr = fmt.Errorf("job %q is not registered in this agent: %w", run.Job, ErrUnknownJob)
-	case rerr != nil && !errors.Is(rerr, store.ErrNotFound):
+	case errors.Is(rerr, store.ErrNotFound):
+		setupErr = fmt.Errorf("rule %q was deleted while the run waited: %w", run.Rule, ErrUnknownRule)
+	case rerr != nil:
 		setupErr = fmt.Errorf("read rule %q: %w", run.Rule, rerr)
 	default:
 		params, setupErr = jobs.Resolve(job, values)
@@ -236,6 +247,8 @@ func (r *Runner) startClaimed(ctx context.Context, run store.Run) {
 	}
 	r.launch(run, job, params, timeout)
 	// Cancelled between the claim and now: CancelLocal did not find it.
+	ctx, cancel := context.WithTimeout(r.live, storeCallTimeout)
+	defer cancel()
 	if got, err := r.cfg.Store.RunGet(ctx, run.ID); err == nil && got.Status == api.StatusCancelling {
 		r.noteState(got)
 		r.cancelActive(run.ID, operatorCause(got.CancelledBy, got.CancelReason))

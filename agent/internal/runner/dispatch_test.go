@@ -600,3 +600,35 @@ func TestAFailureAfterAnOperatorsCancelIsNotRetried(t *testing.T) {
 		d.stop()
 	})
 }
+
+// A queued run whose rule was deleted while it waited does not start: it
+// is recorded failed, saying so, as a restart of it would be refused.
+func TestAQueuedRunOfADeletedRuleDoesNotStart(t *testing.T) {
+	eachVirtual(t, func(t *testing.T, s store.Store) {
+		ran := make(chan struct{}, 1)
+		d := newDispatching(t, s, runner.Config{ClaimInterval: time.Second}, funcJob{id: "j", run: func(ctx context.Context, p jobs.Params) error {
+			ran <- struct{}{}
+			return nil
+		}})
+		rule := createRule(t, s, store.Rule{Name: "r", Job: "j"})
+		run, _, err := s.RunCreate(context.Background(), store.RunCreateParams{Run: store.Run{
+			Rule: rule.Name, Job: rule.Job, Status: api.StatusQueued, Trigger: api.TriggerRetry, NotBefore: time.Now().Add(time.Minute),
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.RuleDelete(context.Background(), rule.Name); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(2 * time.Minute)
+		synctest.Wait()
+		got, err := s.RunGet(context.Background(), run.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Status != api.StatusFailed || got.Error != `rule "r" was deleted while the run waited: unknown rule` || len(ran) != 0 {
+			t.Fatalf("queued run of a deleted rule: %s %q (job ran: %v), want failed, saying the rule was deleted", got.Status, got.Error, len(ran) != 0)
+		}
+		d.stop()
+	})
+}
