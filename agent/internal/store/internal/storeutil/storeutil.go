@@ -476,6 +476,7 @@ type Claimer struct {
 
 	active  map[string]int
 	claimed map[string]bool // rules with a run claimed in this pass
+	busy    map[string]bool // rules found busy: their later runs wait too
 	n       int
 }
 
@@ -494,17 +495,18 @@ func (c *Claimer) Done() bool { return c.n >= ClaimMax(c.Params) }
 // it as started (call Claimed after the update, or Unclaim if it failed).
 func (c *Claimer) May(run store.Run) (bool, error) {
 	if c.active == nil {
-		c.active, c.claimed = map[string]int{}, map[string]bool{}
+		c.active, c.claimed, c.busy = map[string]int{}, map[string]bool{}, map[string]bool{}
 	}
 	if len(c.Params.Triggers) > 0 && !slices.Contains(c.Params.Triggers, run.Trigger) {
 		return false, nil
 	}
 	if run.Serial {
-		if c.claimed[run.Rule] {
+		if c.claimed[run.Rule] || c.busy[run.Rule] {
 			return false, nil
 		}
 		busy, err := c.RuleBusy(run.Rule, run.ID)
 		if err != nil || busy {
+			c.busy[run.Rule] = busy
 			return false, err
 		}
 	}
@@ -531,8 +533,11 @@ func (c *Claimer) Claimed(run store.Run) {
 	c.n++
 }
 
-// ClaimCandidateLimit is how many queued runs one RunClaim considers.
-const ClaimCandidateLimit = 1000
+// ClaimCandidateLimit is how many queued runs one RunClaim considers, the
+// oldest due: a backlog of more runs that cannot start (a job at its
+// limit, a serial rule's queue, scheduled runs during maintenance) holds
+// back the queued runs behind it until it shrinks below this.
+const ClaimCandidateLimit = 10_000
 
 // ClaimUpdate starts one queued run ($1) on node $2 at $3, if it is still
 // queued, and returns it.
