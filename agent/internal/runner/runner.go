@@ -278,7 +278,14 @@ func (r *Runner) notToRun(ctx context.Context, rule store.Rule, p FireParams) st
 		}
 	}
 	if p.By == "eventbridge" && rule.Policy.MaxLateness > 0 && !p.At.IsZero() {
-		if late := time.Since(p.At); late > rule.Policy.MaxLateness {
+		// With a flexible window AWS may deliver anywhere in it: lateness
+		// counts from its end.
+		late := r.cfg.Now().Sub(p.At.Add(rule.FlexibleWindow))
+		if late > rule.Policy.MaxLateness && rule.FlexibleWindow > 0 {
+			return fmt.Sprintf("skipped: late: the delivery came %s after the flexible window %s of its fire time %s, more than the rule's maxLateness %s",
+				late.Round(time.Second), rule.FlexibleWindow, p.At.UTC().Format(time.RFC3339), rule.Policy.MaxLateness)
+		}
+		if late > rule.Policy.MaxLateness {
 			return fmt.Sprintf("skipped: late: the delivery came %s after its fire time %s, more than the rule's maxLateness %s",
 				late.Round(time.Second), p.At.UTC().Format(time.RFC3339), rule.Policy.MaxLateness)
 		}

@@ -50,6 +50,21 @@ func TestWebhookLateDeliveryIsSkipped(t *testing.T) {
 			t.Errorf("AWS's retry of the late delivery: %d run %s, want 200 with the same run %s", again.status, dup.ID, run.ID)
 		}
 
+		// With a flexible window, AWS may deliver anywhere in it: a
+		// delivery 20m after its fire time, inside a 30m window, is on
+		// time; one 45m after it is 15m late.
+		if _, err := s.RuleCreate(ctx, store.Rule{Name: "windowed", Job: "block", Schedule: "cron(0 3 * * ? *)", Enabled: true,
+			FlexibleWindow: 30 * time.Minute, Policy: store.RunPolicy{MaxLateness: 10 * time.Minute}}); err != nil {
+			t.Fatal(err)
+		}
+		if _, run := deliver("windowed", "in-window-1", time.Now().Add(-20*time.Minute)); run.Status != api.StatusRunning {
+			t.Errorf("a delivery inside its flexible window: %s %q, want running", run.Status, run.Error)
+		}
+		if _, run := deliver("windowed", "after-window-1", time.Now().Add(-45*time.Minute)); run.Status != api.StatusSkipped ||
+			!strings.HasPrefix(run.Error, "skipped: late: the delivery came 15m") || !strings.Contains(run.Error, "after the flexible window 30m0s of its fire time") {
+			t.Errorf("a delivery 15m after its window: %s %q, want skipped, late by 15m after the window", run.Status, run.Error)
+		}
+
 		if _, run := deliver("bounded", "timely-1", time.Now().Add(-time.Minute)); run.Status != api.StatusRunning {
 			t.Errorf("a delivery 1m late with a 10m bound: %s %q, want running", run.Status, run.Error)
 		}
