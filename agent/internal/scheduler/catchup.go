@@ -78,9 +78,14 @@ func (s *Local) catchUp(ctx context.Context, entries map[string]*entry, now time
 // missedFires lists e's fire times to catch up at now, oldest first; ran
 // holds the fire times (Unix seconds) that have a run.
 func missedFires(e *entry, now time.Time, ran map[int64]bool) []time.Time {
+	// Nothing from before the rule's last change counts: it was disabled,
+	// or had another schedule, then.
 	from := now.Add(-catchUpWindow(e.rule))
 	if from.Before(e.rule.CreatedAt) {
 		from = e.rule.CreatedAt
+	}
+	if from.Before(e.rule.UpdatedAt) {
+		from = e.rule.UpdatedAt
 	}
 	var missed []time.Time
 	for t, ok := e.sched.Next(from); ok && !t.After(now); t, ok = e.sched.Next(t) {

@@ -175,6 +175,39 @@ func TestCatchUpSkipsFiresThatRan(t *testing.T) {
 	}
 }
 
+// Fires from while the rule was disabled are not caught up: the window
+// starts at the rule's last change (enabling it again).
+func TestCatchUpNotFromWhileTheRuleWasDisabled(t *testing.T) {
+	eachStoreInBubble(t, func(t *testing.T, s store.Store) {
+		e := newCatchUpEnv(t, s)
+		e.hourly(t, api.CatchUpAll, 6*time.Hour)
+		stop := e.scheduler(nil)
+		time.Sleep(90 * time.Minute) // 01:00 fires
+		stop()
+		ctx := context.Background()
+		r, err := s.RuleGet(ctx, "hourly")
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Enabled, r.UpdatedAt = false, time.Now()
+		if _, err := s.RuleUpdate(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(3*time.Hour + 40*time.Minute) // 05:10: enabled again
+		r.Enabled, r.UpdatedAt = true, time.Now()
+		if _, err := s.RuleUpdate(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Minute) // 05:30: the scheduler starts
+		stop = e.scheduler(nil)
+		time.Sleep(time.Minute)
+		stop()
+		if got, want := strings.Join(e.runs(t), " "), "schedule@01:00"; got != want {
+			t.Errorf("runs = %s\nwant   %s (nothing from while it was disabled)", got, want)
+		}
+	})
+}
+
 // A fire the dead-man's switch recorded missed did not run: catch-up runs
 // it.
 func TestCatchUpRunsAFireRecordedMissed(t *testing.T) {

@@ -253,6 +253,7 @@ func (s *Service) RuleSetEnabled(ctx context.Context, actor, name string, enable
 		return r, nil
 	}
 	r.Enabled = enabled
+	r.UpdatedAt = time.Time{} // now: what the rule expects of its fires starts here
 	updated, err := s.store.RuleUpdate(ctx, r)
 	if err != nil {
 		return store.Rule{}, fmt.Errorf("update rule %q: %w", name, err)
