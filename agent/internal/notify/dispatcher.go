@@ -363,8 +363,25 @@ func (d *Dispatcher) previousFailed(ctx context.Context, r store.Run) bool {
 	}
 	// Read back from the store, the run has no cause: a timeout counts as
 	// failed, and a shutdown's cancel as a cancel, which is all this needs.
-	k := kindOf(runs[0], nil)
-	return k == Failed || k == Timeout || k == Interrupted
+	prev := runs[0]
+	switch kindOf(prev, nil) {
+	case Interrupted:
+		return true
+	case Failed, Timeout:
+		return !d.retried(ctx, prev)
+	}
+	return false
+}
+
+// retried reports whether a later attempt of r's series exists: r's
+// failure was not notified then, its retry was queued.
+func (d *Dispatcher) retried(ctx context.Context, r store.Run) bool {
+	first := r.RetryOf
+	if first == "" {
+		first = r.ID
+	}
+	runs, _, err := d.cfg.Store.RunList(ctx, store.RunFilter{Series: first, Limit: 1})
+	return err == nil && len(runs) == 1 && max(runs[0].Attempt, 1) > max(r.Attempt, 1)
 }
 
 // foldOrSend sends the first outcome of a kind at once and folds the ones

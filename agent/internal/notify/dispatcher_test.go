@@ -267,6 +267,18 @@ func TestRetriedRunsNotifyHowTheSeriesEnded(t *testing.T) {
 		series(flaky, 2, api.StatusSucceeded)
 		e.a.quiet(t, 0)
 
+		// A success of the rule while a failed run's retry waits is no
+		// recovery either: nobody heard of that failure.
+		slowRetry, err := e.store.RuleCreate(ctx, store.Rule{Name: "slow-retry", Job: "outcome", Schedule: "rate(1 day)", Enabled: true,
+			Policy: store.RunPolicy{Retry: &store.RetryPolicy{Attempts: 1, Backoff: time.Hour, MaxBackoff: time.Hour}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		waiting := e.run(t, slowRetry, "fail")
+		series(waiting, 2, api.StatusQueued)
+		e.run(t, slowRetry, "ok")
+		e.a.quiet(t, 0)
+
 		failing := e.run(t, retried("failing"), "fail")
 		runs := series(failing, 3, api.StatusFailed)
 		msgs := e.a.waitN(t, 1)
