@@ -308,7 +308,7 @@ func (s *Switch) end(ctx context.Context, now time.Time) bool {
 		s.read(m, gen) // changed meanwhile
 		return true
 	}
-	if err := s.cfg.Store.MaintenanceSet(ctx, store.Maintenance{}); err != nil {
+	if err := s.cfg.Store.MaintenanceSet(ctx, m.Ended(m.Until)); err != nil {
 		s.log.Error("maintenance: recording its end failed", "err", err)
 		return false
 	}

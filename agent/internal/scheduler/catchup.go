@@ -39,6 +39,11 @@ func (s *Local) catchUp(ctx context.Context, entries map[string]*entry, now time
 	if len(todo) == 0 {
 		return true
 	}
+	maint, err := s.cfg.Store.MaintenanceGet(ctx)
+	if err != nil {
+		s.log.Error("scheduler: reading the maintenance mode failed; catching up later", "err", err)
+		return false
+	}
 	seen, err := s.cfg.Store.RunFiresBetween(ctx, oldest, now.Add(time.Second))
 	if err != nil {
 		s.log.Error("scheduler: reading the recorded fires failed; catching up later", "err", err)
@@ -57,7 +62,7 @@ func (s *Local) catchUp(ctx context.Context, entries map[string]*entry, now time
 	sem := make(chan struct{}, fireConcurrency)
 	var wg sync.WaitGroup
 	for _, e := range todo {
-		missed := missedFires(e, now, ran[e.rule.Name])
+		missed := missedFires(e, now, ran[e.rule.Name], maint)
 		if len(missed) == 0 {
 			continue
 		}
@@ -76,8 +81,9 @@ func (s *Local) catchUp(ctx context.Context, entries map[string]*entry, now time
 }
 
 // missedFires lists e's fire times to catch up at now, oldest first; ran
-// holds the fire times (Unix seconds) that have a run.
-func missedFires(e *entry, now time.Time, ran map[int64]bool) []time.Time {
+// holds the fire times (Unix seconds) that have a run. A fire during
+// maintenance counts as handled: it would have been skipped.
+func missedFires(e *entry, now time.Time, ran map[int64]bool, maint store.Maintenance) []time.Time {
 	// Nothing from before the rule's last change counts: it was disabled,
 	// or had another schedule, then.
 	from := now.Add(-catchUpWindow(e.rule))
@@ -95,7 +101,7 @@ func missedFires(e *entry, now time.Time, ran map[int64]bool) []time.Time {
 		if dueAt(e.rule, t).After(now) {
 			continue
 		}
-		if ran[t.Unix()] {
+		if ran[t.Unix()] || maint.Covered(t) {
 			if e.rule.Policy.CatchUp == api.CatchUpLatest {
 				missed = missed[:0] // a later fire ran: the older ones are behind it
 			}

@@ -208,6 +208,31 @@ func TestCatchUpNotFromWhileTheRuleWasDisabled(t *testing.T) {
 	})
 }
 
+// Fires that fell in a maintenance window while the agent was down are not
+// caught up once it ended: they would have been skipped.
+func TestCatchUpSkipsFiresOfAMaintenanceWindow(t *testing.T) {
+	eachStoreInBubble(t, func(t *testing.T, s store.Store) {
+		e := newCatchUpEnv(t, s)
+		e.hourly(t, api.CatchUpAll, 6*time.Hour)
+		stop := e.scheduler(nil)
+		time.Sleep(80 * time.Minute) // 01:00 fires; the agent stops at 01:20
+		stop()
+		ctx := context.Background()
+		// Maintenance from 01:30 to 03:30, ended by then.
+		on := store.Maintenance{On: true, Since: rfc("2000-01-01T01:30:00Z"), Until: rfc("2000-01-01T03:30:00Z")}
+		if err := s.MaintenanceSet(ctx, on.Ended(on.Until)); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(3*time.Hour + 20*time.Minute) // back at 04:40
+		stop = e.scheduler(nil)
+		time.Sleep(time.Minute)
+		stop()
+		if got, want := strings.Join(e.runs(t), " "), "schedule@01:00 catchup@04:00"; got != want {
+			t.Errorf("runs = %s\nwant   %s (02:00 and 03:00 fell in maintenance)", got, want)
+		}
+	})
+}
+
 // A fire the dead-man's switch recorded missed did not run: catch-up runs
 // it.
 func TestCatchUpRunsAFireRecordedMissed(t *testing.T) {

@@ -39,6 +39,7 @@ type Store interface {
 	RuleList(ctx context.Context) ([]store.Rule, error)
 	RunList(ctx context.Context, f store.RunFilter) ([]store.Run, string, error)
 	RunFiresBetween(ctx context.Context, from, to time.Time) ([]store.FireSeen, error)
+	MaintenanceGet(ctx context.Context) (store.Maintenance, error)
 }
 
 // Firer starts a scheduled run; *runner.Runner is one.

@@ -43,6 +43,10 @@ func (f *fakeStore) RunFiresBetween(context.Context, time.Time, time.Time) ([]st
 	return nil, nil
 }
 
+func (f *fakeStore) MaintenanceGet(context.Context) (store.Maintenance, error) {
+	return store.Maintenance{}, nil
+}
+
 func (f *fakeStore) setRules(rules ...store.Rule) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -47,9 +47,13 @@ func (s *Service) MaintenanceSet(ctx context.Context, actor string, in api.Maint
 	if err := verr.orNil(); err != nil {
 		return store.Maintenance{}, err
 	}
-	m := store.Maintenance{}
+	prev, err := s.maint.Get(ctx)
+	if err != nil {
+		return store.Maintenance{}, fmt.Errorf("read the maintenance mode: %w", err)
+	}
+	m := prev.Ended(now.UTC())
 	if in.On {
-		m = store.Maintenance{On: true, Reason: in.Reason, By: actor, Since: now.UTC()}
+		m = store.Maintenance{On: true, Reason: in.Reason, By: actor, Since: now.UTC(), LastFrom: m.LastFrom, LastTo: m.LastTo}
 		if in.Until != nil {
 			m.Until = in.Until.UTC()
 		}

@@ -299,6 +299,27 @@ type Maintenance struct {
 	Reason string    `json:"reason,omitempty"`
 	By     string    `json:"by,omitempty"`
 	Since  time.Time `json:"since,omitzero"`
+	// LastFrom and LastTo bound the last maintenance that ended (zero:
+	// none), so that catch-up does not run the fires it skipped.
+	LastFrom time.Time `json:"lastFrom,omitzero"`
+	LastTo   time.Time `json:"lastTo,omitzero"`
+}
+
+// Ended is the mode once m, which was on, has ended at end.
+func (m Maintenance) Ended(end time.Time) Maintenance {
+	if !m.On {
+		return m
+	}
+	return Maintenance{LastFrom: m.Since, LastTo: end}
+}
+
+// Covered reports whether maintenance was, or is, on at t: within the
+// last window that ended, or since the current one began.
+func (m Maintenance) Covered(t time.Time) bool {
+	if m.On && !t.Before(m.Since) && (m.Until.IsZero() || t.Before(m.Until)) {
+		return true
+	}
+	return !m.LastTo.IsZero() && !t.Before(m.LastFrom) && t.Before(m.LastTo)
 }
 
 // Run is one execution of a job. Its JSON form is how agents relay runs to

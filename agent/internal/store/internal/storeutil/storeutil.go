@@ -440,6 +440,7 @@ const MaintenanceKey = "maintenance"
 // MarshalMaintenance encodes the maintenance mode for the meta table.
 func MarshalMaintenance(m store.Maintenance) (string, error) {
 	m.Until, m.Since = Time(m.Until), Time(m.Since)
+	m.LastFrom, m.LastTo = Time(m.LastFrom), Time(m.LastTo)
 	b, err := json.Marshal(m)
 	if err != nil {
 		return "", fmt.Errorf("encode maintenance mode: %w", err)
