@@ -87,3 +87,21 @@ func TestRunPolicyBadInputNamesTheField(t *testing.T) {
 		}
 	}
 }
+
+// Text that reaches terminals and mails (descriptions, cancel and
+// maintenance reasons) is plain: no escape codes, no line breaks, no
+// bidirectional controls; emoji sequences (joined by U+200D) are fine.
+func TestCheckTextRefusesWhatReordersOrEscapes(t *testing.T) {
+	for s, want := range map[string]string{
+		"nightly export ✓ 👨‍👩‍👧":  "",
+		"db upgrade\x1b[2J":       "contains control characters (escape codes, line breaks, tabs): send plain text on one line",
+		"two\nlines":              "contains control characters (escape codes, line breaks, tabs): send plain text on one line",
+		"safe \u202egnp.exe":      "contains bidirectional controls (U+202A-U+202E, U+2066-U+2069), which make text show other than it reads: send plain text",
+		"isolate \u2067x\u2069":   "contains bidirectional controls (U+202A-U+202E, U+2066-U+2069), which make text show other than it reads: send plain text",
+		string([]byte{0xff, 'a'}): "is not valid UTF-8",
+	} {
+		if got := checkText(s); got != want {
+			t.Errorf("checkText(%q) = %q, want %q", s, got, want)
+		}
+	}
+}

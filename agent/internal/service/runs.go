@@ -27,8 +27,16 @@ func checkText(s string) string {
 		return "is not valid UTF-8"
 	case strings.ContainsFunc(s, unicode.IsControl):
 		return "contains control characters (escape codes, line breaks, tabs): send plain text on one line"
+	case strings.ContainsFunc(s, isBidiControl):
+		return "contains bidirectional controls (U+202A-U+202E, U+2066-U+2069), which make text show other than it reads: send plain text"
 	}
 	return ""
+}
+
+// isBidiControl reports whether r is an explicit bidirectional embedding,
+// override or isolate: in a terminal or a mail they reorder what follows.
+func isBidiControl(r rune) bool {
+	return r >= '\u202a' && r <= '\u202e' || r >= '\u2066' && r <= '\u2069'
 }
 
 // RunCancel asks a run to stop on behalf of actor, who may give a reason
