@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"errors"
 
 	"github.com/jobbridge/jobbridge/agent/internal/store"
 	"github.com/jobbridge/jobbridge/agent/internal/store/internal/storeutil"
@@ -10,14 +9,7 @@ import (
 
 // MaintenanceGet returns the maintenance mode; off if it was never set.
 func (s *Store) MaintenanceGet(ctx context.Context) (store.Maintenance, error) {
-	v, err := s.MetaGet(ctx, storeutil.MaintenanceKey)
-	if errors.Is(err, store.ErrNotFound) {
-		return store.Maintenance{}, nil
-	}
-	if err != nil {
-		return store.Maintenance{}, err
-	}
-	return storeutil.UnmarshalMaintenance(v)
+	return storeutil.ReadMaintenance(ctx, s.MetaGet)
 }
 
 // MaintenanceSet records the maintenance mode.

@@ -5,7 +5,9 @@
 package storeutil
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -446,6 +448,19 @@ func MarshalMaintenance(m store.Maintenance) (string, error) {
 		return "", fmt.Errorf("encode maintenance mode: %w", err)
 	}
 	return string(b), nil
+}
+
+// ReadMaintenance reads the maintenance mode with a store's MetaGet; off
+// when it was never set.
+func ReadMaintenance(ctx context.Context, metaGet func(context.Context, string) (string, error)) (store.Maintenance, error) {
+	v, err := metaGet(ctx, MaintenanceKey)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Maintenance{}, nil
+	}
+	if err != nil {
+		return store.Maintenance{}, err
+	}
+	return UnmarshalMaintenance(v)
 }
 
 // UnmarshalMaintenance decodes what MarshalMaintenance encoded.
