@@ -632,3 +632,53 @@ func TestAQueuedRunOfADeletedRuleDoesNotStart(t *testing.T) {
 		d.stop()
 	})
 }
+
+// A rule with overlap "skip" never runs two at once: a retry that comes
+// due while another run of the rule goes waits for it, then starts.
+func TestARetryOfASkipRuleWaitsForTheRunGoing(t *testing.T) {
+	eachVirtual(t, func(t *testing.T, s store.Store) {
+		release := make(chan struct{})
+		var mu sync.Mutex
+		running, most := 0, 0
+		d := newDispatching(t, s, runner.Config{ClaimInterval: time.Second}, funcJob{id: "j", run: func(ctx context.Context, p jobs.Params) error {
+			mu.Lock()
+			running++
+			most = max(most, running)
+			mu.Unlock()
+			defer func() { mu.Lock(); running--; mu.Unlock() }()
+			if p["mode"] == "block" {
+				<-release
+				return nil
+			}
+			return errors.New("boom")
+		}, params: []jobs.Param{{Name: "mode", Type: jobs.TypeString}}})
+		rule := createRule(t, s, store.Rule{Name: "r", Job: "j", Overlap: api.OverlapSkip, Policy: store.RunPolicy{
+			Retry: &store.RetryPolicy{Attempts: 1, Backoff: time.Second, MaxBackoff: time.Second}}})
+		first, _, err := d.runner.Start(context.Background(), runner.StartParams{Rule: rule, Trigger: api.TriggerManual})
+		if err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait() // the first run has failed; its retry is due in 1s
+		if _, _, err := d.runner.Start(context.Background(), runner.StartParams{Rule: rule, Trigger: api.TriggerManual,
+			Overrides: map[string]string{"mode": "block"}}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		if runs := series(t, s, first.ID); len(runs) != 2 || runs[1].Status != api.StatusQueued {
+			t.Fatalf("while another run goes, the series is %+v; want the retry still queued", runs)
+		}
+		close(release)
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		if runs := series(t, s, first.ID); len(runs) != 2 || runs[1].Status != api.StatusFailed {
+			t.Fatalf("after the run ended, the series is %+v; want the retry run (and failed)", runs)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if most != 1 {
+			t.Fatalf("%d runs of a skip rule went at once, want 1", most)
+		}
+		d.stop()
+	})
+}

@@ -71,7 +71,9 @@ func (r *Runner) retryOf(ctx context.Context, ar *activeRun, fin store.RunFinish
 		Attempt:     attempt + 1,
 		RetryOf:     first,
 		NotBefore:   r.cfg.Now().Add(wait),
-		Serial:      rule.Overlap == api.OverlapQueue,
-		WarnAfter:   rule.Policy.WarnAfter,
+		// A rule that never runs two at once (skip, queue) has its retry
+		// wait for the run going, rather than start beside it.
+		Serial:    rule.Overlap == api.OverlapQueue || rule.Overlap == api.OverlapSkip,
+		WarnAfter: rule.Policy.WarnAfter,
 	}
 }
