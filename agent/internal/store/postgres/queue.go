@@ -26,7 +26,6 @@ func (s *Store) RunClaim(ctx context.Context, p store.RunClaimParams) ([]store.R
 	var claimed []store.Run
 	err := retryDeadlock(ctx, func() error {
 		return s.tx(ctx, func(tx pgx.Tx) error {
-			claimed = nil
 			rows, _ := tx.Query(ctx, storeutil.ClaimCandidates, now, storeutil.ClaimCandidateLimit)
 			cands, err := collectRuns(rows)
 			if err != nil {
@@ -60,28 +59,17 @@ func (s *Store) RunClaim(ctx context.Context, p store.RunClaimParams) ([]store.R
 					return n > 0, nil
 				},
 			}
-			for _, cand := range cands {
-				if c.Done() {
-					break
-				}
-				ok, err := c.May(cand)
-				if err != nil {
-					return err
-				}
-				if !ok {
-					continue
-				}
-				run, err := scanRun(tx.QueryRow(ctx, storeutil.ClaimUpdate, cand.ID, p.Node, now))
+			claimed, err = c.Claim(cands, func(id string) (store.Run, bool, error) {
+				run, err := scanRun(tx.QueryRow(ctx, storeutil.ClaimUpdate, id, p.Node, now))
 				if errors.Is(err, pgx.ErrNoRows) {
-					continue // another agent claimed it, or it was cancelled
+					return run, false, nil
 				}
 				if err != nil {
-					return dbErr(err, "claim run %s", cand.ID)
+					return run, false, dbErr(err, "claim run %s", id)
 				}
-				c.Claimed(run)
-				claimed = append(claimed, run)
-			}
-			return nil
+				return run, true, nil
+			})
+			return err
 		})
 	})
 	if err != nil {

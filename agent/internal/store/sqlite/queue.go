@@ -19,7 +19,6 @@ func (s *Store) RunClaim(ctx context.Context, p store.RunClaimParams) ([]store.R
 	}
 	var claimed []store.Run
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		claimed = nil
 		cands, err := scanRuns(tx.QueryContext(ctx, storeutil.ClaimCandidates, micros(now), storeutil.ClaimCandidateLimit))
 		if err != nil {
 			return dbErr(err, "claim runs: list queued runs")
@@ -40,28 +39,17 @@ func (s *Store) RunClaim(ctx context.Context, p store.RunClaimParams) ([]store.R
 				return n > 0, nil
 			},
 		}
-		for _, cand := range cands {
-			if c.Done() {
-				break
-			}
-			ok, err := c.May(cand)
-			if err != nil {
-				return err
-			}
-			if !ok {
-				continue
-			}
-			run, err := scanRun(tx.QueryRowContext(ctx, storeutil.ClaimUpdate, cand.ID, p.Node, micros(now)))
+		claimed, err = c.Claim(cands, func(id string) (store.Run, bool, error) {
+			run, err := scanRun(tx.QueryRowContext(ctx, storeutil.ClaimUpdate, id, p.Node, micros(now)))
 			if errors.Is(err, sql.ErrNoRows) {
-				continue
+				return run, false, nil
 			}
 			if err != nil {
-				return dbErr(err, "claim run %s", cand.ID)
+				return run, false, dbErr(err, "claim run %s", id)
 			}
-			c.Claimed(run)
-			claimed = append(claimed, run)
-		}
-		return nil
+			return run, true, nil
+		})
+		return err
 	})
 	if err != nil {
 		return nil, err

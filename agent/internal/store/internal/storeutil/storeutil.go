@@ -549,6 +549,35 @@ func (c *Claimer) Claimed(run store.Run) {
 	c.n++
 }
 
+// Claim goes through the candidates in order and starts, with start, each
+// that May start, until the claim has as many as it may take. start
+// reports false for a run that is no longer queued (another agent claimed
+// it, or it was cancelled).
+func (c *Claimer) Claim(cands []store.Run, start func(id string) (store.Run, bool, error)) ([]store.Run, error) {
+	var claimed []store.Run
+	for _, cand := range cands {
+		if c.Done() {
+			break
+		}
+		ok, err := c.May(cand)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			continue
+		}
+		run, ok, err := start(cand.ID)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			c.Claimed(run)
+			claimed = append(claimed, run)
+		}
+	}
+	return claimed, nil
+}
+
 // ClaimCandidateLimit is how many queued runs one RunClaim considers, the
 // oldest due: a backlog of more runs that cannot start (a job at its
 // limit, a serial rule's queue, scheduled runs during maintenance) holds
