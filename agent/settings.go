@@ -135,15 +135,7 @@ func parseValue[T any](value string) (T, error) {
 
 func formatValue(v any) string {
 	if d, ok := v.(time.Duration); ok {
-		// 720h, 5m, 30s rather than 720h0m0s, 5m0s.
-		s := d.String()
-		if strings.HasSuffix(s, "m0s") {
-			s = strings.TrimSuffix(s, "0s")
-		}
-		if strings.HasSuffix(s, "h0m") {
-			s = strings.TrimSuffix(s, "0m")
-		}
-		return s
+		return api.FormatDuration(d) // 720h, 5m, 30s rather than 720h0m0s, 5m0s
 	}
 	return fmt.Sprint(v)
 }

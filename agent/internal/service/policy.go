@@ -38,7 +38,7 @@ func policyFromInput(in api.RunPolicy, verr *ValidationError) store.RunPolicy {
 		case err != nil:
 			verr.add("body."+field, "%q is not a duration (e.g. 30s, 10m, 2h); leave it empty for none", text)
 		case d < min || d > max:
-			verr.add("body."+field, "%q is outside %s to %s; leave it empty for none", text, shortDuration(min), shortDuration(max))
+			verr.add("body."+field, "%q is outside %s to %s; leave it empty for none", text, api.FormatDuration(min), api.FormatDuration(max))
 		default:
 			return d
 		}
@@ -58,7 +58,7 @@ func policyFromInput(in api.RunPolicy, verr *ValidationError) store.RunPolicy {
 			rp.MaxBackoff = max(DefaultRetryMaxBackoff, rp.Backoff)
 		}
 		if r.MaxBackoff != "" && rp.MaxBackoff < rp.Backoff {
-			verr.add("body.retry.maxBackoff", "%q is shorter than backoff %s", r.MaxBackoff, shortDuration(rp.Backoff))
+			verr.add("body.retry.maxBackoff", "%q is shorter than backoff %s", r.MaxBackoff, api.FormatDuration(rp.Backoff))
 		}
 		if math.IsNaN(r.Jitter) || r.Jitter < 0 || r.Jitter > 1 {
 			verr.add("body.retry.jitter", "%v is outside 0 (none) to 1 (a delay anywhere from 0 to the backoff)", r.Jitter)
@@ -84,8 +84,9 @@ func policyFromInput(in api.RunPolicy, verr *ValidationError) store.RunPolicy {
 	return p
 }
 
-// policyToAPI is the inverse of policyFromInput.
-func policyToAPI(p store.RunPolicy) api.RunPolicy {
+// PolicyToAPI is a stored run policy as the API shows it: the inverse of
+// policyFromInput.
+func PolicyToAPI(p store.RunPolicy) api.RunPolicy {
 	out := api.RunPolicy{
 		CatchUp:       p.CatchUp,
 		CatchUpWindow: optDuration(p.CatchUpWindow),
@@ -100,23 +101,9 @@ func policyToAPI(p store.RunPolicy) api.RunPolicy {
 	return out
 }
 
-// PolicyToAPI is a stored run policy as the API shows it.
-func PolicyToAPI(p store.RunPolicy) api.RunPolicy { return policyToAPI(p) }
-
 func optDuration(d time.Duration) string {
 	if d == 0 {
 		return ""
 	}
-	return shortDuration(d)
-}
-
-// shortDuration writes d as a Go duration without zero units: 1h, 1h30m, 90s.
-func shortDuration(d time.Duration) string {
-	s := d.String()
-	for _, z := range []struct{ long, short string }{{"m0s", "m"}, {"h0m", "h"}} {
-		if len(s) > len(z.long) && s[len(s)-len(z.long):] == z.long {
-			s = s[:len(s)-len(z.long)] + z.short
-		}
-	}
-	return s
+	return api.FormatDuration(d)
 }

@@ -36,7 +36,7 @@ func TestRunPolicyIsStoredAsGivenAndShownBack(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("stored policy\n got %+v\nwant %+v", got, want)
 	}
-	back := policyToAPI(got)
+	back := PolicyToAPI(got)
 	in.WarnAfter = "1m30s" // shown as a Go duration, without zero units
 	if !reflect.DeepEqual(back, in) {
 		t.Fatalf("policy shown back\n got %+v\nwant %+v", back, in)

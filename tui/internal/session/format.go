@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/jobbridge/jobbridge/shared/api"
 )
 
 // Duration formats d compactly: "850ms", "42s", "3m07s", "2h05m", "3d04h".
@@ -31,14 +33,7 @@ func ShortDuration(s string) string {
 	if err != nil || d == 0 {
 		return s
 	}
-	out := d.String()
-	if strings.HasSuffix(out, "m0s") {
-		out = strings.TrimSuffix(out, "0s")
-	}
-	if strings.HasSuffix(out, "h0m") {
-		out = strings.TrimSuffix(out, "0m")
-	}
-	return out
+	return api.FormatDuration(d)
 }
 
 // Ago formats how long before now t was: "just now", "5m ago", "3d ago".
