@@ -204,8 +204,7 @@ func (r *Runner) claim(ctx context.Context) (time.Time, error) {
 func (r *Runner) startClaimed(run store.Run) {
 	values, ok := r.recall(run.ID)
 	var timeout time.Duration
-	policy := whileUnavailable
-	rule, rerr := retry.Value(r.live, policy, func(ctx context.Context) (store.Rule, error) {
+	rule, rerr := retry.Value(r.live, whileUnavailable, func(ctx context.Context) (store.Rule, error) {
 		ctx, cancel := context.WithTimeout(ctx, storeCallTimeout)
 		defer cancel()
 		return r.cfg.Store.RuleGet(ctx, run.Rule)
