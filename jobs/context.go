@@ -2,9 +2,12 @@ package jobs
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"strings"
+
+	"github.com/jobbridge/jobbridge/shared/api"
 )
 
 // Reporter receives what a running job says about itself. The agent's runner
@@ -113,4 +116,46 @@ func writeAttr(b *strings.Builder, group string, a slog.Attr) {
 		v = fmt.Sprintf("%q", v)
 	}
 	b.WriteString(" " + key + "=" + v)
+}
+
+// OutputReporter is a Reporter that also keeps the run's output. The
+// agent's runner implements it: the output is stored with the run when it
+// finishes, secret values masked.
+type OutputReporter interface {
+	Reporter
+	// SetOutput keeps output (valid JSON of at most MaxOutputBytes) as the
+	// run's output, replacing what an earlier call kept.
+	SetOutput(output json.RawMessage) error
+}
+
+// MaxOutputBytes is the largest output a run keeps: 64 KiB of JSON.
+const MaxOutputBytes = api.MaxOutputBytes
+
+// ErrOutputTooLarge is returned, wrapped, by SetOutput for an output of
+// more than MaxOutputBytes.
+var ErrOutputTooLarge = fmt.Errorf("run output is larger than %d bytes of JSON", MaxOutputBytes)
+
+// SetOutput records v, encoded as JSON, as the result of the run: stored
+// with it, shown in the API and the console, and given to the rules its
+// chains start (${output.NAME} takes a top-level field of an object). A
+// later call replaces an earlier one. It refuses what does not encode and
+// an encoding of more than MaxOutputBytes (ErrOutputTooLarge), keeping the
+// earlier output. Secret values in it are masked, as in the log. Outside a
+// run it does nothing.
+func SetOutput(ctx context.Context, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("set the run's output: %w", err)
+	}
+	if len(b) > MaxOutputBytes {
+		return fmt.Errorf("set the run's output: it is %d bytes: %w", len(b), ErrOutputTooLarge)
+	}
+	rep, ok := reporter(ctx).(OutputReporter)
+	if !ok {
+		return nil
+	}
+	if err := rep.SetOutput(b); err != nil {
+		return fmt.Errorf("set the run's output: %w", err)
+	}
+	return nil
 }

@@ -75,6 +75,7 @@ const (
 	TriggerRestart  Trigger = "restart"  // an operator restarted an earlier run
 	TriggerRetry    Trigger = "retry"    // the rule's retry policy retried a failed run
 	TriggerCatchUp  Trigger = "catchup"  // a fire missed while no agent ran, run by the rule's catchUp
+	TriggerChain    Trigger = "chain"    // a chain of another rule's run (see Chains)
 )
 
 // Overlap is a rule's policy for a fire that arrives while an earlier run of

@@ -1,6 +1,9 @@
 package api
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // Page is a list answer: {"items": [...], "nextCursor": "..."}, the cursor
 // absent on the last page.
@@ -29,6 +32,13 @@ type Job struct {
 	ID          string  `json:"id"`
 	Description string  `json:"description"`
 	Parameters  []Param `json:"parameters"`
+	// Source is where the job is declared: "FILE:LINE" of the agent's
+	// jobs file (JOBBRIDGE_JOBS_FILE), empty for a job built into the
+	// agent in Go.
+	Source string `json:"source,omitempty"`
+	// Kind is "command" or "http" for a job of the jobs file, empty for
+	// one written in Go.
+	Kind string `json:"kind,omitempty"`
 }
 
 // RuleInput is what a client sends to create (POST /rules) or replace
@@ -61,6 +71,7 @@ type RuleInput struct {
 	// Notify is the rule's own choice of notifications.
 	Notify *NotifyPolicy `json:"notify,omitempty"`
 	RunPolicy
+	Chains
 }
 
 // Rule is a stored rule with what the agent derives from it. Secret
@@ -82,6 +93,7 @@ type Rule struct {
 	Overlap        Overlap           `json:"overlap"`
 	Notify         NotifyPolicy      `json:"notify"`
 	RunPolicy
+	Chains
 	CreatedAt time.Time `json:"createdAt"`
 	UpdatedAt time.Time `json:"updatedAt"`
 
@@ -126,6 +138,40 @@ type RunPolicy struct {
 	// once ("slow") and is flagged; the timeout still ends it.
 	WarnAfter string `json:"warnAfter,omitempty"`
 }
+
+// Chains name the rules a rule's run triggers when it ends (shared by
+// RuleInput and Rule). They fire once the run's series has ended (a failed
+// run whose retry is queued fires nothing yet): OnSuccess after a run that
+// succeeded, OnFailure after one that failed (its job failed, panicked or
+// timed out), OnFinish after either or a cancelled one. A run that never
+// ran (skipped, missed) or was interrupted (its agent died; the job may
+// have done its work) fires none. Each chained run is queued with trigger
+// "chain" and its parent in parentRun, exactly once per parent run.
+type Chains struct {
+	OnSuccess []ChainStep `json:"onSuccess,omitempty"`
+	OnFailure []ChainStep `json:"onFailure,omitempty"`
+	OnFinish  []ChainStep `json:"onFinish,omitempty"`
+}
+
+// ChainStep is one rule a chain triggers, with parameter values that
+// override the rule's own for the chained run. A value may take the parent
+// run's output fields, ${output.NAME} (a top-level field of its JSON
+// object; strings as they are, other values as JSON), or its parameters,
+// ${param.NAME}. A chain never carries secrets: it may not set a secret
+// parameter of its rule, nor take one of the parent's.
+type ChainStep struct {
+	Rule       string            `json:"rule"`
+	Parameters map[string]string `json:"parameters,omitempty"`
+}
+
+// MaxChainDepth is how many chained runs may follow one another from a
+// run no chain started: a run at this depth triggers no further chain
+// (its log says so). Cycles are refused when a rule is saved; the bound
+// holds against chains that grow through later edits.
+const MaxChainDepth = 10
+
+// MaxOutputBytes is the largest run output, in bytes of JSON.
+const MaxOutputBytes = 64 << 10
 
 // Sync is a rule's state in the scheduler backend.
 type Sync struct {
@@ -176,10 +222,22 @@ type Run struct {
 	// Attempts is the run's whole series, first run and retries, oldest
 	// first (GET /runs/{id} only, and only for a series of more than one).
 	Attempts []RunSummary `json:"attempts,omitempty"`
+	// ParentRun is the run whose chain started this one (trigger "chain").
+	ParentRun string `json:"parentRun,omitempty"`
+	// Chained are the runs this run's chains started, oldest first
+	// (GET /runs/{id} only).
+	Chained []RunSummary `json:"chained,omitempty"`
+	// Output is the result the job recorded (jobs.SetOutput, or a command
+	// job's JOBBRIDGE_OUTPUT_FILE): JSON of at most MaxOutputBytes, secret
+	// values masked. Lists of runs leave it out; GET /runs/{id} and the
+	// run.finished event carry it.
+	Output json.RawMessage `json:"output,omitempty"`
 }
 
 // RunQuery filters GET /runs. Zero fields select everything.
 type RunQuery struct {
+	// Parent selects the runs whose chain parent is this run.
+	Parent string
 	// Series selects a run and its retries: the first run's id.
 	Series   string
 	Statuses []RunStatus
@@ -371,4 +429,60 @@ var EventTypes = []string{
 	EventRunQueued, EventRunStarted, EventRunSkipped, EventRunProgress, EventRunLog, EventRunCancelling,
 	EventRunFinished, EventRunSlow, EventRunMissed, EventRuleCreated, EventRuleChanged, EventRuleDeleted,
 	EventMaintenance, EventReset,
+}
+
+// RulesApply is the body of POST /rules/apply: the whole set of rules an
+// agent should have, as a rules file declares it.
+type RulesApply struct {
+	// Rules are the rules to have, each as POST /rules takes it (name
+	// required). Secret parameters hold their values (the command line
+	// resolves a file's ${env:NAME} and ${file:PATH} references before it
+	// sends them); the value api.MaskedValue keeps the stored one.
+	Rules []RuleInput `json:"rules"`
+	// Prune deletes the agent's rules that Rules lacks; without it they
+	// are left alone (and listed as kept).
+	Prune bool `json:"prune,omitempty"`
+	// DryRun answers the plan and changes nothing.
+	DryRun bool `json:"dryRun,omitempty"`
+}
+
+// The actions of a plan's entries.
+const (
+	PlanCreate    = "create"
+	PlanUpdate    = "update"
+	PlanDelete    = "delete"
+	PlanUnchanged = "unchanged"
+	PlanKept      = "kept" // the agent has it, the file does not, and prune is off
+)
+
+// RulesPlan is the answer of POST /rules/apply: what it did (or, on a dry
+// run, would do), one entry per rule, by name.
+type RulesPlan struct {
+	Changes []RuleChange `json:"changes"`
+	// Applied is true when the plan was carried out (not a dry run, and
+	// something changed).
+	Applied bool `json:"applied"`
+	// Create, Update, Delete and Unchanged count the entries of each
+	// action.
+	Create    int `json:"create"`
+	Update    int `json:"update"`
+	Delete    int `json:"delete"`
+	Unchanged int `json:"unchanged"`
+}
+
+// RuleChange is one rule's entry in a plan.
+type RuleChange struct {
+	Rule   string `json:"rule"`
+	Action string `json:"action" enum:"create,update,delete,unchanged,kept"`
+	// Fields are the differences of an update, in the rule's field order.
+	Fields []FieldChange `json:"fields,omitempty"`
+}
+
+// FieldChange is one field an update changes. From and To are the values
+// as GET /rules shows them (JSON for lists and objects); a secret
+// parameter's values are never shown, only that it changes.
+type FieldChange struct {
+	Field string `json:"field"`
+	From  string `json:"from,omitempty"`
+	To    string `json:"to,omitempty"`
 }

@@ -44,6 +44,7 @@ func (r *Runner) execute(ctx context.Context, ar *activeRun, job jobs.Job, param
 	fin, cause := outcome(ctx, id, err)
 	fin.Error = rep.mask.mask(fin.Error)
 	fin.Log, fin.Progress = t.lines(), t.progress
+	fin.Output = rep.result()
 	fin.Then = r.retryOf(r.live, ar, fin, cause)
 	finished, ferr := r.finishThen(r.live, fin, cause, func() { rep.settle(t, nil) })
 	if ferr == nil && fin.ThenFollows(finished) {

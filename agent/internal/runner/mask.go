@@ -1,7 +1,11 @@
 package runner
 
 import (
+	"bytes"
 	"cmp"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -70,4 +74,44 @@ func storable(s string) string {
 		return s
 	}
 	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+}
+
+// maskJSON returns the JSON document b with every secret masked in its
+// strings, keys included, as mask does, and re-encoded (compact, numbers
+// as written): masking the encoded text instead would miss a secret that
+// JSON escapes.
+func (m masker) maskJSON(b []byte) (json.RawMessage, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, fmt.Errorf("the output is not JSON: %w", err)
+	}
+	if dec.More() {
+		return nil, errors.New("the output is not one JSON value")
+	}
+	out, err := json.Marshal(m.maskValue(v))
+	if err != nil {
+		return nil, fmt.Errorf("encode the masked output: %w", err)
+	}
+	return out, nil
+}
+
+func (m masker) maskValue(v any) any {
+	switch v := v.(type) {
+	case string:
+		return m.mask(v)
+	case []any:
+		for i := range v {
+			v[i] = m.maskValue(v[i])
+		}
+		return v
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, e := range v {
+			out[m.mask(k)] = m.maskValue(e)
+		}
+		return out
+	}
+	return v
 }

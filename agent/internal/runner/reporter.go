@@ -2,6 +2,8 @@ package runner
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -34,8 +36,9 @@ type reporter struct {
 	seq      int64     // lines accepted so far
 	dropped  int
 	pending  []store.LogLine
-	progress *api.Progress // not yet written
-	process  bool          // a process group is recorded with the run
+	progress *api.Progress   // not yet written
+	process  bool            // a process group is recorded with the run
+	output   json.RawMessage // the job's result, masked (jobs.SetOutput)
 
 	wake chan struct{}
 	stop chan struct{}
@@ -209,4 +212,27 @@ func levelName(l slog.Level) string {
 	default:
 		return "debug"
 	}
+}
+
+// SetOutput implements jobs.OutputReporter: it keeps output, secret values
+// masked, to be stored with the run's finish.
+func (rep *reporter) SetOutput(output json.RawMessage) error {
+	masked, err := rep.mask.maskJSON(output)
+	if err != nil {
+		return err
+	}
+	if len(masked) > jobs.MaxOutputBytes {
+		return fmt.Errorf("it is %d bytes once masked: %w", len(masked), jobs.ErrOutputTooLarge)
+	}
+	rep.mu.Lock()
+	rep.output = masked
+	rep.mu.Unlock()
+	return nil
+}
+
+// result returns the output the job set, nil if none.
+func (rep *reporter) result() json.RawMessage {
+	rep.mu.Lock()
+	defer rep.mu.Unlock()
+	return rep.output
 }

@@ -68,7 +68,7 @@ func runFilter(in *listRunsInput) (store.RunFilter, error) {
 		}
 	}
 	switch f.Trigger {
-	case "", api.TriggerSchedule, api.TriggerManual, api.TriggerRestart, api.TriggerRetry, api.TriggerCatchUp:
+	case "", api.TriggerSchedule, api.TriggerManual, api.TriggerRestart, api.TriggerRetry, api.TriggerCatchUp, api.TriggerChain:
 	default:
 		errs = append(errs, &huma.ErrorDetail{Location: "query.trigger", Message: "is not schedule, manual, restart, retry or catchup", Value: in.Trigger})
 	}

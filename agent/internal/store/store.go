@@ -7,6 +7,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -260,6 +261,7 @@ type Rule struct {
 	Notify         NotifyPolicy
 	// Policy is how the rule's runs are kept reliable (issue 16).
 	Policy    RunPolicy
+	Chains    api.Chains // the rules its runs trigger when they end
 	Sync      Sync
 	CreatedAt time.Time // also the anchor of rate() schedules
 	UpdatedAt time.Time
@@ -356,6 +358,14 @@ type Run struct {
 	// WarnAfter is the rule's warnAfter when the run was created: past it
 	// the running run is slow.
 	WarnAfter time.Duration `json:"warnAfter,omitempty"`
+	// ParentRun is the run whose chain created this one; ChainDepth is
+	// how many chained runs lead to it (0 for a run no chain started).
+	ParentRun  string `json:"parentRun,omitempty"`
+	ChainDepth int    `json:"chainDepth,omitempty"`
+	// Output is what the job recorded as its result (JSON, secrets
+	// masked). RunGet reads it and RunFinish stores it; RunList and the
+	// other calls leave it empty, as it may be large.
+	Output json.RawMessage `json:"output,omitempty"`
 }
 
 // Slow reports whether the run, at now, has gone on past its WarnAfter.
@@ -432,6 +442,18 @@ type RunFinishParams struct {
 	// as finished: the retry of a failed run, queued with its NotBefore.
 	// Its id is set by the store.
 	Then *Run
+	// Output is the result the job recorded, stored with the finish.
+	Output json.RawMessage
+	// Chained are runs created in the same transaction as the finish when
+	// it is recorded and the series ends there (Then does not follow):
+	// the runs the rule's chains start. Their ids are set by the store.
+	Chained []Run
+}
+
+// ChainedFollow reports whether p.Chained are created after the finish
+// that recorded run: when no retry follows it.
+func (p RunFinishParams) ChainedFollow(run Run) bool {
+	return len(p.Chained) > 0 && !p.ThenFollows(run)
 }
 
 // ThenFollows reports whether p.Then is created after the finish that
@@ -457,6 +479,7 @@ type FireSeen struct {
 type RunFilter struct {
 	// Series selects the run with this id and its retries.
 	Series   string
+	Parent   string // the runs whose ParentRun is this
 	Statuses []api.RunStatus
 	Job      string
 	Rule     string

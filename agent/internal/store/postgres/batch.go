@@ -52,7 +52,7 @@ var createBatchSQL = `WITH input AS (
 		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
 			$7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::timestamptz[],
 			$14::timestamptz[], $15::timestamptz[], $16::timestamptz[], $17::text[], $18::int[], $19::text[],
-			$20::int[], $21::text[], $22::timestamptz[], $23::bool[], $24::bigint[])
+			$20::int[], $21::text[], $22::timestamptz[], $23::bool[], $24::bigint[], $25::text[], $26::int[])
 		AS i (` + storeutil.RunColumns + `)
 	), claim AS (
 		INSERT INTO deliveries (event_id, run_id, received_at)
@@ -93,6 +93,8 @@ func (s *Store) writeCreates(ctx context.Context, calls []*createCall) error {
 		notBefore                                        = make([]pgtype.Timestamptz, n)
 		serial                                           = make([]bool, n)
 		warnAfter                                        = make([]int64, n)
+		parentRun                                        = make([]string, n)
+		chainDepth                                       = make([]int32, n)
 	)
 	for i, c := range rows {
 		r := c.Req.run
@@ -102,6 +104,7 @@ func (s *Store) writeCreates(ctx context.Context, calls []*createCall) error {
 		scheduled[i], created[i], started[i], finished[i] = timestamptz(r.ScheduledAt), timestamptz(r.CreatedAt), timestamptz(r.StartedAt), timestamptz(r.FinishedAt)
 		progress[i] = int32(r.Progress.Percent)
 		attempts[i], retryOf[i], notBefore[i], serial[i], warnAfter[i] = int32(r.Attempt), r.RetryOf, timestamptz(r.NotBefore), r.Serial, int64(r.WarnAfter)
+		parentRun[i], chainDepth[i] = r.ParentRun, int32(r.ChainDepth)
 	}
 	inserted := make(map[string]bool, n)
 	err := retryDeadlock(ctx, func() error {
@@ -109,7 +112,7 @@ func (s *Store) writeCreates(ctx context.Context, calls []*createCall) error {
 		got, _ := s.pool.Query(ctx, createBatchSQL, ids, rules, jobNames, statuses, triggers, params,
 			eventIDs, restartOf, triggeredBy, cancelledBy, cancelReasons, nodes, scheduled,
 			created, started, finished, errs, progress, progressMessages,
-			attempts, retryOf, notBefore, serial, warnAfter)
+			attempts, retryOf, notBefore, serial, warnAfter, parentRun, chainDepth)
 		var id string
 		_, err := pgx.ForEachRow(got, []any{&id}, func() error {
 			inserted[id] = true
@@ -166,8 +169,8 @@ var finishColumns = "r." + strings.ReplaceAll(storeutil.RunColumns, ", ", ", r."
 // after the lines stored before.
 var finishBatchSQL = `WITH f AS (
 		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[],
-			$7::bool[], $8::int[], $9::text[], $10::bigint[])
-		AS f (id, status, error, finished_at, cancelled_by, cancel_reason, has_progress, progress_percent, progress_message, lines)
+			$7::bool[], $8::int[], $9::text[], $10::bigint[], $16::text[])
+		AS f (id, status, error, finished_at, cancelled_by, cancel_reason, has_progress, progress_percent, progress_message, lines, output)
 	), done AS (
 		UPDATE runs r SET status = f.status, error = f.error, finished_at = f.finished_at,
 			cancelled_by = CASE WHEN r.cancelled_by = '' THEN f.cancelled_by ELSE r.cancelled_by END,
@@ -175,7 +178,8 @@ var finishBatchSQL = `WITH f AS (
 			interrupt_presumed = FALSE,
 			progress_percent = CASE WHEN f.has_progress THEN f.progress_percent ELSE r.progress_percent END,
 			progress_message = CASE WHEN f.has_progress THEN f.progress_message ELSE r.progress_message END,
-			log_seq = r.log_seq + f.lines
+			log_seq = r.log_seq + f.lines,
+			output = CASE WHEN f.output <> '' THEN f.output ELSE r.output END
 		FROM f WHERE r.id = f.id AND (r.status IN ` + storeutil.ActiveStatuses + ` OR r.interrupt_presumed)
 		RETURNING ` + finishColumns + `, r.log_seq - f.lines AS log_base
 	), logged AS (
@@ -225,6 +229,7 @@ func (s *Store) writeFinishes(ctx context.Context, calls []*finishCall) error {
 	}
 	for _, c := range rows {
 		if r, ok := finishedRuns[c.Req.ID]; ok {
+			r.Output = c.Req.Output
 			c.Set(r, nil)
 		} else {
 			c.Set(store.Run{}, s.notActive(ctx, c.Req.ID, "finish run %s", c.Req.ID))
@@ -236,18 +241,15 @@ func (s *Store) writeFinishes(ctx context.Context, calls []*finishCall) error {
 	return nil
 }
 
-// finishThen records a finish with the run that follows it (a retry) in
-// one transaction, outside the batches: retries are rare.
+// finishThen records a finish with the runs that may follow it (a retry,
+// or the runs its rule's chains start) in one transaction, outside the
+// batches: they are rare.
 func (s *Store) finishThen(ctx context.Context, p store.RunFinishParams) (store.Run, error) {
-	params, err := storeutil.MarshalParams(p.Then.Parameters)
-	if err != nil {
-		return store.Run{}, fmt.Errorf("finish run %s: the run after it: %w", p.ID, err)
-	}
 	var (
 		run      store.Run
 		finished bool
 	)
-	err = retryDeadlock(ctx, func() error {
+	err := retryDeadlock(ctx, func() error {
 		return s.tx(ctx, func(tx pgx.Tx) error {
 			got, _ := tx.Query(ctx, finishBatchSQL, finishArgs([]store.RunFinishParams{p})...)
 			runs, err := collectRuns(got)
@@ -258,10 +260,16 @@ func (s *Store) finishThen(ctx context.Context, p store.RunFinishParams) (store.
 				return nil
 			}
 			run = runs[0]
-			if !p.ThenFollows(run) {
-				return nil
+			for _, next := range storeutil.FollowingRuns(p, run) {
+				params, err := storeutil.MarshalParams(next.Parameters)
+				if err != nil {
+					return fmt.Errorf("the run after it: %w", err)
+				}
+				if err := insertRun(ctx, tx, next, params); err != nil {
+					return err
+				}
 			}
-			return insertRun(ctx, tx, *p.Then, params)
+			return nil
 		})
 	})
 	if err != nil {
@@ -270,6 +278,7 @@ func (s *Store) finishThen(ctx context.Context, p store.RunFinishParams) (store.
 	if !finished {
 		return store.Run{}, s.notActive(ctx, p.ID, "finish run %s", p.ID)
 	}
+	run.Output = p.Output
 	return run, nil
 }
 
@@ -282,6 +291,7 @@ func finishArgs(rows []store.RunFinishParams) []any {
 		hasProgress                                                       = make([]bool, n)
 		progress                                                          = make([]int32, n)
 		lineCounts                                                        = make([]int64, n)
+		outputs                                                           = make([]string, n)
 		lineRuns, lineLevels, lineMessages                                []string
 		lineNumbers                                                       []int64
 		lineTimes                                                         []time.Time
@@ -294,6 +304,7 @@ func finishArgs(rows []store.RunFinishParams) []any {
 			hasProgress[i], progress[i], progressMessages[i] = true, int32(p.Progress.Percent), p.Progress.Message
 		}
 		lineCounts[i] = int64(len(p.Log))
+		outputs[i] = string(p.Output)
 		for j, l := range p.Log {
 			t := storeutil.Time(l.Time)
 			if t.IsZero() {
@@ -305,7 +316,7 @@ func finishArgs(rows []store.RunFinishParams) []any {
 	}
 	return []any{ids, statuses, errs, finished, cancelledBy, cancelReasons,
 		hasProgress, progress, progressMessages, lineCounts,
-		lineRuns, lineNumbers, lineTimes, lineLevels, lineMessages}
+		lineRuns, lineNumbers, lineTimes, lineLevels, lineMessages, outputs}
 }
 
 // retryDeadlock runs a batch's statement, again if PostgreSQL broke a

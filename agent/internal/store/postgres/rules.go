@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -16,13 +15,12 @@ import (
 
 const ruleColumns = `name, job, schedule, enabled, parameters, description, timeout_ns, overlap,
 	sync_state, sync_error, sync_arn, sync_at, created_at, updated_at, notify,
-	timezone, start_date, end_date, flexible_window_ns, policy`
+	timezone, start_date, end_date, flexible_window_ns, policy, chains`
 
 func scanRule(row pgx.Row) (store.Rule, error) {
 	var (
 		r                store.Rule
-		params, notify   string
-		policy           string
+		docs             storeutil.RuleDocs
 		timeout          int64
 		overlap          string
 		syncAt           pgtype.Timestamptz
@@ -30,19 +28,13 @@ func scanRule(row pgx.Row) (store.Rule, error) {
 		start, end       pgtype.Timestamptz
 		window           int64
 	)
-	err := row.Scan(&r.Name, &r.Job, &r.Schedule, &r.Enabled, &params, &r.Description, &timeout, &overlap,
-		&r.Sync.State, &r.Sync.Error, &r.Sync.ARN, &syncAt, &created, &updated, &notify,
-		&r.Timezone, &start, &end, &window, &policy)
+	err := row.Scan(&r.Name, &r.Job, &r.Schedule, &r.Enabled, &docs.Params, &r.Description, &timeout, &overlap,
+		&r.Sync.State, &r.Sync.Error, &r.Sync.ARN, &syncAt, &created, &updated, &docs.Notify,
+		&r.Timezone, &start, &end, &window, &docs.Policy, &docs.Chains)
 	if err != nil {
 		return r, err
 	}
-	if r.Policy, err = storeutil.UnmarshalPolicy(policy); err != nil {
-		return r, err
-	}
-	if r.Parameters, err = storeutil.UnmarshalParams(params); err != nil {
-		return r, err
-	}
-	if r.Notify, err = storeutil.UnmarshalNotify(notify); err != nil {
+	if err := storeutil.DecodeRuleDocs(&r, docs); err != nil {
 		return r, err
 	}
 	r.Timeout = time.Duration(timeout)
@@ -59,23 +51,15 @@ func scanRule(row pgx.Row) (store.Rule, error) {
 // ErrConflict if the name is taken.
 func (s *Store) RuleCreate(ctx context.Context, r store.Rule) (store.Rule, error) {
 	r = storeutil.PrepareRule(r)
-	params, err := storeutil.MarshalParams(r.Parameters)
+	docs, err := storeutil.EncodeRuleDocs(r, "create")
 	if err != nil {
-		return store.Rule{}, fmt.Errorf("create rule %q: %w", r.Name, err)
-	}
-	notify, err := storeutil.MarshalNotify(r.Notify)
-	if err != nil {
-		return store.Rule{}, fmt.Errorf("create rule %q: %w", r.Name, err)
-	}
-	policy, err := storeutil.MarshalPolicy(r.Policy)
-	if err != nil {
-		return store.Rule{}, fmt.Errorf("create rule %q: %w", r.Name, err)
+		return store.Rule{}, err
 	}
 	_, err = s.pool.Exec(ctx, `INSERT INTO rules (`+ruleColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`,
-		r.Name, r.Job, r.Schedule, r.Enabled, params, r.Description, int64(r.Timeout), string(r.Overlap),
-		r.Sync.State, r.Sync.Error, r.Sync.ARN, nullTime(r.Sync.At), r.CreatedAt, r.UpdatedAt, notify,
-		r.Timezone, nullTime(r.StartDate), nullTime(r.EndDate), int64(r.FlexibleWindow), policy)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`,
+		r.Name, r.Job, r.Schedule, r.Enabled, docs.Params, r.Description, int64(r.Timeout), string(r.Overlap),
+		r.Sync.State, r.Sync.Error, r.Sync.ARN, nullTime(r.Sync.At), r.CreatedAt, r.UpdatedAt, docs.Notify,
+		r.Timezone, nullTime(r.StartDate), nullTime(r.EndDate), int64(r.FlexibleWindow), docs.Policy, docs.Chains)
 	if err != nil {
 		return store.Rule{}, dbErr(err, "create rule %q", r.Name)
 	}
@@ -105,26 +89,18 @@ func (s *Store) RuleList(ctx context.Context) ([]store.Rule, error) {
 // defaults to now) and returns it as stored. ErrNotFound if it does not exist.
 func (s *Store) RuleUpdate(ctx context.Context, r store.Rule) (store.Rule, error) {
 	r = storeutil.PrepareRule(r)
-	params, err := storeutil.MarshalParams(r.Parameters)
+	docs, err := storeutil.EncodeRuleDocs(r, "update")
 	if err != nil {
-		return store.Rule{}, fmt.Errorf("update rule %q: %w", r.Name, err)
-	}
-	notify, err := storeutil.MarshalNotify(r.Notify)
-	if err != nil {
-		return store.Rule{}, fmt.Errorf("update rule %q: %w", r.Name, err)
-	}
-	policy, err := storeutil.MarshalPolicy(r.Policy)
-	if err != nil {
-		return store.Rule{}, fmt.Errorf("update rule %q: %w", r.Name, err)
+		return store.Rule{}, err
 	}
 	got, err := scanRule(s.pool.QueryRow(ctx, `UPDATE rules SET job = $2, schedule = $3, enabled = $4, parameters = $5,
 		description = $6, timeout_ns = $7, overlap = $8, sync_state = $9, sync_error = $10, sync_arn = $11,
 		sync_at = $12, updated_at = $13, notify = $14, timezone = $15, start_date = $16, end_date = $17,
-		flexible_window_ns = $18, policy = $19
+		flexible_window_ns = $18, policy = $19, chains = $20
 		WHERE name = $1 RETURNING `+ruleColumns,
-		r.Name, r.Job, r.Schedule, r.Enabled, params, r.Description, int64(r.Timeout), string(r.Overlap),
-		r.Sync.State, r.Sync.Error, r.Sync.ARN, nullTime(r.Sync.At), r.UpdatedAt, notify,
-		r.Timezone, nullTime(r.StartDate), nullTime(r.EndDate), int64(r.FlexibleWindow), policy))
+		r.Name, r.Job, r.Schedule, r.Enabled, docs.Params, r.Description, int64(r.Timeout), string(r.Overlap),
+		r.Sync.State, r.Sync.Error, r.Sync.ARN, nullTime(r.Sync.At), r.UpdatedAt, docs.Notify,
+		r.Timezone, nullTime(r.StartDate), nullTime(r.EndDate), int64(r.FlexibleWindow), docs.Policy, docs.Chains))
 	if err != nil {
 		return store.Rule{}, dbErr(err, "update rule %q", r.Name)
 	}

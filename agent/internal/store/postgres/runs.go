@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -43,14 +44,16 @@ func insertRun(ctx context.Context, tx pgx.Tx, r store.Run, params string) error
 		r.ID, r.Rule, r.Job, string(r.Status), string(r.Trigger), params, r.EventID, r.RestartOf,
 		r.TriggeredBy, r.CancelledBy, r.CancelReason, r.Node, nullTime(r.ScheduledAt), r.CreatedAt,
 		nullTime(r.StartedAt), nullTime(r.FinishedAt), r.Error, r.Progress.Percent, r.Progress.Message,
-		r.Attempt, r.RetryOf, nullTime(r.NotBefore), r.Serial, int64(r.WarnAfter))
+		r.Attempt, r.RetryOf, nullTime(r.NotBefore), r.Serial, int64(r.WarnAfter), r.ParentRun, r.ChainDepth)
 	if err != nil {
 		return dbErr(err, "create run %s", r.ID)
 	}
 	return nil
 }
 
-func scanRun(row pgx.Row) (store.Run, error) {
+// scanRun reads a run's columns (storeutil.RunColumns), then into extra
+// any columns that follow them.
+func scanRun(row pgx.Row, extra ...any) (store.Run, error) {
 	var (
 		r                          store.Run
 		status, trigger, params    string
@@ -59,10 +62,10 @@ func scanRun(row pgx.Row) (store.Run, error) {
 		created                    time.Time
 		warnAfter                  int64
 	)
-	err := row.Scan(&r.ID, &r.Rule, &r.Job, &status, &trigger, &params, &r.EventID, &r.RestartOf,
+	err := row.Scan(append([]any{&r.ID, &r.Rule, &r.Job, &status, &trigger, &params, &r.EventID, &r.RestartOf,
 		&r.TriggeredBy, &r.CancelledBy, &r.CancelReason, &r.Node, &scheduled, &created,
 		&started, &finish, &r.Error, &r.Progress.Percent, &r.Progress.Message,
-		&r.Attempt, &r.RetryOf, &notBefore, &r.Serial, &warnAfter)
+		&r.Attempt, &r.RetryOf, &notBefore, &r.Serial, &warnAfter, &r.ParentRun, &r.ChainDepth}, extra...)...)
 	if err != nil {
 		return r, err
 	}
@@ -177,9 +180,13 @@ func (s *Store) RunCreate(ctx context.Context, p store.RunCreateParams) (store.R
 
 // RunGet returns the run with the given id, or ErrNotFound.
 func (s *Store) RunGet(ctx context.Context, id string) (store.Run, error) {
-	r, err := scanRun(s.pool.QueryRow(ctx, `SELECT `+storeutil.RunColumns+` FROM runs WHERE id = $1`, id))
+	var output string
+	r, err := scanRun(s.pool.QueryRow(ctx, `SELECT `+storeutil.RunColumns+`, output FROM runs WHERE id = $1`, id), &output)
 	if err != nil {
 		return store.Run{}, dbErr(err, "get run %s", id)
+	}
+	if output != "" {
+		r.Output = json.RawMessage(output)
 	}
 	return r, nil
 }
@@ -255,7 +262,7 @@ func (s *Store) RunFinish(ctx context.Context, p store.RunFinishParams) (store.R
 	if err != nil {
 		return store.Run{}, err
 	}
-	if p.Then != nil {
+	if p.Then != nil || len(p.Chained) > 0 {
 		return s.finishThen(ctx, p)
 	}
 	return s.finishes.Do(ctx, p)

@@ -45,7 +45,8 @@ var hotQueries = [hotCount]string{
 			interrupt_presumed = 0,
 			progress_percent = CASE WHEN $7 THEN $8 ELSE progress_percent END,
 			progress_message = CASE WHEN $7 THEN $9 ELSE progress_message END,
-			log_seq = log_seq + $10
+			log_seq = log_seq + $10,
+			output = CASE WHEN $11 <> '' THEN $11 ELSE output END
 		WHERE id = $1 AND (status IN ` + storeutil.ActiveStatuses + ` OR interrupt_presumed)
 		RETURNING ` + storeutil.RunColumns + `, log_seq`,
 	hotInsertLog: `INSERT INTO run_logs (run_id, seq, time, level, message) VALUES ($1, $2, $3, $4, $5)`,
@@ -80,7 +81,7 @@ const (
 )
 
 var readQueries = [readCount]string{
-	readRun:         `SELECT ` + storeutil.RunColumns + ` FROM runs WHERE id = $1`,
+	readRun:         `SELECT ` + storeutil.RunColumns + `, output FROM runs WHERE id = $1`,
 	readTokenByHash: `SELECT ` + tokenColumns + ` FROM tokens WHERE hash = $1`,
 }
 

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"fmt"
 	"time"
 
 	"github.com/jobbridge/jobbridge/agent/internal/store"
@@ -13,13 +12,12 @@ import (
 
 const ruleColumns = `name, job, schedule, enabled, parameters, description, timeout_ns, overlap,
 	sync_state, sync_error, sync_arn, sync_at, created_at, updated_at, notify,
-	timezone, start_date, end_date, flexible_window_ns, policy`
+	timezone, start_date, end_date, flexible_window_ns, policy, chains`
 
 func scanRule(row interface{ Scan(...any) error }) (store.Rule, error) {
 	var (
 		r               store.Rule
-		params, notify  string
-		policy          string
+		docs            storeutil.RuleDocs
 		timeout         int64
 		overlap         string
 		syncAt          sql.NullInt64
@@ -27,19 +25,13 @@ func scanRule(row interface{ Scan(...any) error }) (store.Rule, error) {
 		start, end      sql.NullInt64
 		window          int64
 	)
-	err := row.Scan(&r.Name, &r.Job, &r.Schedule, &r.Enabled, &params, &r.Description, &timeout, &overlap,
-		&r.Sync.State, &r.Sync.Error, &r.Sync.ARN, &syncAt, &created, &update, &notify,
-		&r.Timezone, &start, &end, &window, &policy)
+	err := row.Scan(&r.Name, &r.Job, &r.Schedule, &r.Enabled, &docs.Params, &r.Description, &timeout, &overlap,
+		&r.Sync.State, &r.Sync.Error, &r.Sync.ARN, &syncAt, &created, &update, &docs.Notify,
+		&r.Timezone, &start, &end, &window, &docs.Policy, &docs.Chains)
 	if err != nil {
 		return r, err
 	}
-	if r.Policy, err = storeutil.UnmarshalPolicy(policy); err != nil {
-		return r, err
-	}
-	if r.Parameters, err = storeutil.UnmarshalParams(params); err != nil {
-		return r, err
-	}
-	if r.Notify, err = storeutil.UnmarshalNotify(notify); err != nil {
+	if err := storeutil.DecodeRuleDocs(&r, docs); err != nil {
 		return r, err
 	}
 	r.Timeout = time.Duration(timeout)
@@ -56,23 +48,15 @@ func scanRule(row interface{ Scan(...any) error }) (store.Rule, error) {
 // ErrConflict if the name is taken.
 func (s *Store) RuleCreate(ctx context.Context, r store.Rule) (store.Rule, error) {
 	r = storeutil.PrepareRule(r)
-	params, err := storeutil.MarshalParams(r.Parameters)
+	docs, err := storeutil.EncodeRuleDocs(r, "create")
 	if err != nil {
-		return store.Rule{}, fmt.Errorf("create rule %q: %w", r.Name, err)
-	}
-	notify, err := storeutil.MarshalNotify(r.Notify)
-	if err != nil {
-		return store.Rule{}, fmt.Errorf("create rule %q: %w", r.Name, err)
-	}
-	policy, err := storeutil.MarshalPolicy(r.Policy)
-	if err != nil {
-		return store.Rule{}, fmt.Errorf("create rule %q: %w", r.Name, err)
+		return store.Rule{}, err
 	}
 	_, err = s.w.ExecContext(ctx, `INSERT INTO rules (`+ruleColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`,
-		r.Name, r.Job, r.Schedule, r.Enabled, params, r.Description, int64(r.Timeout), string(r.Overlap),
-		r.Sync.State, r.Sync.Error, r.Sync.ARN, nullMicros(r.Sync.At), micros(r.CreatedAt), micros(r.UpdatedAt), notify,
-		r.Timezone, nullMicros(r.StartDate), nullMicros(r.EndDate), int64(r.FlexibleWindow), policy)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`,
+		r.Name, r.Job, r.Schedule, r.Enabled, docs.Params, r.Description, int64(r.Timeout), string(r.Overlap),
+		r.Sync.State, r.Sync.Error, r.Sync.ARN, nullMicros(r.Sync.At), micros(r.CreatedAt), micros(r.UpdatedAt), docs.Notify,
+		r.Timezone, nullMicros(r.StartDate), nullMicros(r.EndDate), int64(r.FlexibleWindow), docs.Policy, docs.Chains)
 	if err != nil {
 		return store.Rule{}, dbErr(err, "create rule %q", r.Name)
 	}
@@ -113,26 +97,18 @@ func (s *Store) RuleList(ctx context.Context) ([]store.Rule, error) {
 // defaults to now) and returns it as stored. ErrNotFound if it does not exist.
 func (s *Store) RuleUpdate(ctx context.Context, r store.Rule) (store.Rule, error) {
 	r = storeutil.PrepareRule(r)
-	params, err := storeutil.MarshalParams(r.Parameters)
+	docs, err := storeutil.EncodeRuleDocs(r, "update")
 	if err != nil {
-		return store.Rule{}, fmt.Errorf("update rule %q: %w", r.Name, err)
-	}
-	notify, err := storeutil.MarshalNotify(r.Notify)
-	if err != nil {
-		return store.Rule{}, fmt.Errorf("update rule %q: %w", r.Name, err)
-	}
-	policy, err := storeutil.MarshalPolicy(r.Policy)
-	if err != nil {
-		return store.Rule{}, fmt.Errorf("update rule %q: %w", r.Name, err)
+		return store.Rule{}, err
 	}
 	row := s.w.QueryRowContext(ctx, `UPDATE rules SET job = $2, schedule = $3, enabled = $4, parameters = $5,
 		description = $6, timeout_ns = $7, overlap = $8, sync_state = $9, sync_error = $10, sync_arn = $11,
 		sync_at = $12, updated_at = $13, notify = $14, timezone = $15, start_date = $16, end_date = $17,
-		flexible_window_ns = $18, policy = $19
+		flexible_window_ns = $18, policy = $19, chains = $20
 		WHERE name = $1 RETURNING `+ruleColumns,
-		r.Name, r.Job, r.Schedule, r.Enabled, params, r.Description, int64(r.Timeout), string(r.Overlap),
-		r.Sync.State, r.Sync.Error, r.Sync.ARN, nullMicros(r.Sync.At), micros(r.UpdatedAt), notify,
-		r.Timezone, nullMicros(r.StartDate), nullMicros(r.EndDate), int64(r.FlexibleWindow), policy)
+		r.Name, r.Job, r.Schedule, r.Enabled, docs.Params, r.Description, int64(r.Timeout), string(r.Overlap),
+		r.Sync.State, r.Sync.Error, r.Sync.ARN, nullMicros(r.Sync.At), micros(r.UpdatedAt), docs.Notify,
+		r.Timezone, nullMicros(r.StartDate), nullMicros(r.EndDate), int64(r.FlexibleWindow), docs.Policy, docs.Chains)
 	got, err := scanRule(row)
 	if err != nil {
 		return store.Rule{}, dbErr(err, "update rule %q", r.Name)

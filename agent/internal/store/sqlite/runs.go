@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -27,7 +28,7 @@ func scanRun(row scanner, extra ...any) (store.Run, error) {
 	err := row.Scan(append([]any{&r.ID, &r.Rule, &r.Job, &status, &trigger, &params, &r.EventID, &r.RestartOf,
 		&r.TriggeredBy, &r.CancelledBy, &r.CancelReason, &r.Node, &scheduled, &created,
 		&started, &finish, &r.Error, &r.Progress.Percent, &r.Progress.Message,
-		&r.Attempt, &r.RetryOf, &notBefore, &r.Serial, &warnAfter}, extra...)...)
+		&r.Attempt, &r.RetryOf, &notBefore, &r.Serial, &warnAfter, &r.ParentRun, &r.ChainDepth}, extra...)...)
 	if err != nil {
 		return r, err
 	}
@@ -209,7 +210,7 @@ func (s *Store) insertRun(ctx context.Context, tx *sql.Tx, r store.Run, params s
 		r.ID, r.Rule, r.Job, string(r.Status), string(r.Trigger), params, r.EventID, r.RestartOf,
 		r.TriggeredBy, r.CancelledBy, r.CancelReason, r.Node, nullMicros(r.ScheduledAt), micros(r.CreatedAt),
 		nullMicros(r.StartedAt), nullMicros(r.FinishedAt), r.Error, r.Progress.Percent, r.Progress.Message,
-		r.Attempt, r.RetryOf, nullMicros(r.NotBefore), r.Serial, int64(r.WarnAfter))
+		r.Attempt, r.RetryOf, nullMicros(r.NotBefore), r.Serial, int64(r.WarnAfter), r.ParentRun, r.ChainDepth)
 	if err != nil {
 		return dbErr(err, "create run %s", r.ID)
 	}
@@ -218,9 +219,13 @@ func (s *Store) insertRun(ctx context.Context, tx *sql.Tx, r store.Run, params s
 
 // RunGet returns the run with the given id, or ErrNotFound.
 func (s *Store) RunGet(ctx context.Context, id string) (store.Run, error) {
-	r, err := scanRun(s.reads[readRun].QueryRowContext(ctx, id))
+	var output string
+	r, err := scanRun(s.reads[readRun].QueryRowContext(ctx, id), &output)
 	if err != nil {
 		return store.Run{}, dbErr(err, "get run %s", id)
+	}
+	if output != "" {
+		r.Output = json.RawMessage(output)
 	}
 	return r, nil
 }
@@ -309,7 +314,7 @@ func (s *Store) finishIn(ctx context.Context, tx *sql.Tx, p store.RunFinishParam
 	var logSeq int64
 	r, err := scanRun(s.hot.stmt(ctx, tx, hotFinish).QueryRowContext(ctx,
 		p.ID, string(p.Status), p.Error, micros(p.FinishedAt), p.CancelledBy, p.CancelReason,
-		hasProgress, percent, message, len(p.Log)), &logSeq)
+		hasProgress, percent, message, len(p.Log), string(p.Output)), &logSeq)
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.Run{}, false, nil
 	}
@@ -321,15 +326,16 @@ func (s *Store) finishIn(ctx context.Context, tx *sql.Tx, p store.RunFinishParam
 			return store.Run{}, false, err
 		}
 	}
-	if p.ThenFollows(r) {
-		params, err := storeutil.MarshalParams(p.Then.Parameters)
+	for _, next := range storeutil.FollowingRuns(p, r) {
+		params, err := storeutil.MarshalParams(next.Parameters)
 		if err != nil {
 			return store.Run{}, false, fmt.Errorf("finish run %s: the run after it: %w", p.ID, err)
 		}
-		if err := s.insertRun(ctx, tx, *p.Then, params); err != nil {
+		if err := s.insertRun(ctx, tx, next, params); err != nil {
 			return store.Run{}, false, err
 		}
 	}
+	r.Output = p.Output
 	return r, true, nil
 }
 

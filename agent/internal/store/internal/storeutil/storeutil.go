@@ -135,6 +135,71 @@ func UnmarshalPolicy(s string) (store.RunPolicy, error) {
 	return p, nil
 }
 
+// RuleDocs are a rule's columns that hold JSON documents, encoded.
+type RuleDocs struct {
+	Params, Notify, Policy, Chains string
+}
+
+// EncodeRuleDocs encodes r's parameters, notification policy, run policy
+// and chains for storing; what was being done goes in the error.
+func EncodeRuleDocs(r store.Rule, doing string) (RuleDocs, error) {
+	var d RuleDocs
+	var err error
+	if d.Params, err = MarshalParams(r.Parameters); err != nil {
+		return d, fmt.Errorf("%s rule %q: %w", doing, r.Name, err)
+	}
+	if d.Notify, err = MarshalNotify(r.Notify); err != nil {
+		return d, fmt.Errorf("%s rule %q: %w", doing, r.Name, err)
+	}
+	if d.Policy, err = MarshalPolicy(r.Policy); err != nil {
+		return d, fmt.Errorf("%s rule %q: %w", doing, r.Name, err)
+	}
+	if d.Chains, err = MarshalChains(r.Chains); err != nil {
+		return d, fmt.Errorf("%s rule %q: %w", doing, r.Name, err)
+	}
+	return d, nil
+}
+
+// DecodeRuleDocs sets r's documents from what EncodeRuleDocs encoded.
+func DecodeRuleDocs(r *store.Rule, d RuleDocs) error {
+	var err error
+	if r.Parameters, err = UnmarshalParams(d.Params); err != nil {
+		return err
+	}
+	if r.Notify, err = UnmarshalNotify(d.Notify); err != nil {
+		return err
+	}
+	if r.Policy, err = UnmarshalPolicy(d.Policy); err != nil {
+		return err
+	}
+	r.Chains, err = UnmarshalChains(d.Chains)
+	return err
+}
+
+// MarshalChains encodes a rule's chains as JSON ("" for none).
+func MarshalChains(c api.Chains) (string, error) {
+	if len(c.OnSuccess)+len(c.OnFailure)+len(c.OnFinish) == 0 {
+		return "", nil
+	}
+	b, err := json.Marshal(c)
+	if err != nil {
+		return "", fmt.Errorf("encode chains: %w", err)
+	}
+	return string(b), nil
+}
+
+// UnmarshalChains decodes what MarshalChains encoded.
+func UnmarshalChains(s string) (api.Chains, error) {
+	var c api.Chains
+	if s == "" {
+		return c, nil
+	}
+	if err := json.Unmarshal([]byte(s), &c); err != nil {
+		return c, fmt.Errorf("decode chains: %w", err)
+	}
+	return c, nil
+}
+
 // NewID returns a new UUIDv7 as a string: ids sort by creation.
 func NewID() (string, error) {
 	id, err := uuid.NewV7()
@@ -272,7 +337,35 @@ func PrepareFinish(p store.RunFinishParams) (store.RunFinishParams, error) {
 		}
 		*p.Then = then
 	}
+	// Prepared in place too, for the same reasons.
+	for i := range p.Chained {
+		c := p.Chained[i]
+		if c.Status == "" {
+			c.Status = api.StatusQueued
+		}
+		c, err := PrepareRun(c)
+		if err != nil {
+			return p, fmt.Errorf("finish run %s: the run its chain starts: %w", p.ID, err)
+		}
+		p.Chained[i] = c
+	}
+	if len(p.Output) > 0 && !json.Valid(p.Output) {
+		return p, fmt.Errorf("finish run %s: its output is not JSON", p.ID)
+	}
 	return p, nil
+}
+
+// FollowingRuns are the runs a recorded finish creates with it, in its
+// transaction: the retry in p.Then when it follows run, else the chained
+// runs when they follow.
+func FollowingRuns(p store.RunFinishParams, run store.Run) []store.Run {
+	switch {
+	case p.ThenFollows(run):
+		return []store.Run{*p.Then}
+	case p.ChainedFollow(run):
+		return p.Chained
+	}
+	return nil
 }
 
 // ActiveStatuses is the SQL list of the active run states.
@@ -286,10 +379,10 @@ const UnfinishedStatuses = "('queued', 'running', 'cancelling')"
 const RunColumns = `id, rule, job, status, trigger, parameters, event_id, restart_of,
 	triggered_by, cancelled_by, cancel_reason, node, scheduled_at, created_at,
 	started_at, finished_at, error, progress_percent, progress_message,
-	attempt, retry_of, not_before, serial, warn_after_ns`
+	attempt, retry_of, not_before, serial, warn_after_ns, parent_run, chain_depth`
 
 // RunColumnCount is how many columns RunColumns lists.
-const RunColumnCount = 24
+const RunColumnCount = 26
 
 // Placeholders returns "$from, $from+1, ..." for n values.
 func Placeholders(from, n int) string {
@@ -339,6 +432,9 @@ func RunListQuery(f store.RunFilter, limit int, timeArg func(time.Time) any) (st
 		// retry_of <> '' lets the database read the retries through their
 		// partial index instead of every run.
 		w.add("(id = ? OR (retry_of = ? AND retry_of <> ''))", f.Series, f.Series)
+	}
+	if f.Parent != "" {
+		w.add("parent_run = ? AND parent_run <> ''", f.Parent)
 	}
 	if f.Job != "" {
 		w.add("job = ?", f.Job)
