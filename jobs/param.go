@@ -46,8 +46,11 @@ type Param struct {
 
 var paramNamePattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
 
-// check reports what is wrong with a parameter's declaration.
-func (p Param) check() error {
+// Check reports what is wrong with a parameter's declaration: its name,
+// its type, choices given or missing, a default not of its type. Registry
+// checks every parameter so; a job declared elsewhere than in Go (the
+// agent's jobs file) checks them earlier, where it can say its line.
+func (p Param) Check() error {
 	if !paramNamePattern.MatchString(p.Name) {
 		return fmt.Errorf("parameter name %q is invalid: want a letter or '_' then letters, digits or '_' (at most 64)", p.Name)
 	}

@@ -38,7 +38,7 @@ func (r *Registry) register(j Job) error {
 	}
 	seen := make(map[string]bool)
 	for _, p := range j.Params() {
-		if err := p.check(); err != nil {
+		if err := p.Check(); err != nil {
 			return fmt.Errorf("register job %q: %w", id, err)
 		}
 		if seen[p.Name] {

@@ -40,6 +40,13 @@ func (*Demo) Params() []jobs.Param {
 	}
 }
 
+// Validate implements jobs.Validator: a negative duration and a number of
+// steps out of range are refused when a rule is saved, not at every run.
+func (*Demo) Validate(params jobs.Params) []jobs.FieldError {
+	_, problems := demoConfigFrom(params)
+	return problems
+}
+
 type demoConfig struct {
 	duration     time.Duration
 	steps        int
@@ -48,20 +55,23 @@ type demoConfig struct {
 	panic        bool
 }
 
-func demoConfigFrom(params jobs.Params) (demoConfig, error) {
+func demoConfigFrom(params jobs.Params) (demoConfig, []jobs.FieldError) {
 	var c demoConfig
-	var errs []error
+	var problems []jobs.FieldError
+	problem := func(param string, err error) {
+		problems = append(problems, jobs.FieldError{Param: param, Reason: err.Error()})
+	}
 	var err error
 	if c.duration, err = params.Duration("duration"); err != nil {
-		errs = append(errs, err)
+		problem("duration", err)
 	} else if c.duration < 0 {
-		errs = append(errs, fmt.Errorf("duration: %s is negative", c.duration))
+		problem("duration", fmt.Errorf("%s is negative", c.duration))
 	}
 	steps, err := params.Int("steps")
 	if err != nil {
-		errs = append(errs, err)
+		problem("steps", err)
 	} else if steps < 1 || steps > demoMaxSteps {
-		errs = append(errs, fmt.Errorf("steps: %d is not between 1 and %d", steps, demoMaxSteps))
+		problem("steps", fmt.Errorf("%d is not between 1 and %d", steps, demoMaxSteps))
 	}
 	c.steps = int(steps)
 	for _, b := range []struct {
@@ -69,18 +79,18 @@ func demoConfigFrom(params jobs.Params) (demoConfig, error) {
 		dst  *bool
 	}{{"fail", &c.fail}, {"ignore_cancel", &c.ignoreCancel}, {"panic", &c.panic}} {
 		if *b.dst, err = params.Bool(b.name); err != nil {
-			errs = append(errs, err)
+			problem(b.name, err)
 		}
 	}
-	return c, errors.Join(errs...)
+	return c, problems
 }
 
 // Run implements jobs.Job. Step i is due at i/steps of the duration after the
 // start, so slow reporting does not stretch the total.
 func (*Demo) Run(ctx context.Context, params jobs.Params) error {
-	c, err := demoConfigFrom(params)
-	if err != nil {
-		return fmt.Errorf("demo: read parameters: %w", err)
+	c, problems := demoConfigFrom(params)
+	if len(problems) > 0 {
+		return fmt.Errorf("demo: read parameters: %w", &jobs.ValidationError{Job: "demo", Fields: problems})
 	}
 	log := jobs.Logger(ctx)
 	log.Info("demo: starting", "duration", c.duration, "steps", c.steps)

@@ -10,6 +10,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/jobbridge/jobbridge/jobs"
 	"github.com/jobbridge/jobbridge/jobs/builtin"
 )
 
@@ -129,14 +130,27 @@ func TestDemoPanicsHalfwayWhenAsked(t *testing.T) {
 	}
 }
 
-func TestDemoRefusesBadSteps(t *testing.T) {
+// Steps out of range and a negative duration are refused when the values
+// are resolved (a rule saved, a run triggered), naming the parameter, and
+// by Run if it is given them anyway.
+func TestDemoRefusesBadStepsAndANegativeDuration(t *testing.T) {
 	t.Parallel()
 	ctx, _, _ := runContext(t)
 	job := builtin.NewDemo()
-	for _, steps := range []string{"0", "-3", "1001"} {
-		err := job.Run(ctx, resolve(t, job, map[string]string{"steps": steps}))
-		if err == nil || !strings.Contains(err.Error(), "steps: "+steps+" is not between 1 and 1000") {
-			t.Errorf("steps=%s: Run error = %v, want it refused", steps, err)
+	for _, c := range []struct{ param, value, want string }{
+		{"steps", "0", "steps: 0 is not between 1 and 1000"},
+		{"steps", "-3", "steps: -3 is not between 1 and 1000"},
+		{"steps", "1001", "steps: 1001 is not between 1 and 1000"},
+		{"duration", "-5s", "duration: -5s is negative"},
+	} {
+		_, err := jobs.Resolve(job, map[string]string{c.param: c.value})
+		var ve *jobs.ValidationError
+		if !errors.As(err, &ve) || len(ve.Fields) != 1 || ve.Fields[0].Param != c.param || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s=%s: Resolve error = %v, want one problem saying %q", c.param, c.value, err, c.want)
+		}
+		params := jobs.Params{"duration": "10ms", "steps": "1", c.param: c.value}
+		if err := job.Run(ctx, params); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s=%s: Run error = %v, want it refused", c.param, c.value, err)
 		}
 	}
 }

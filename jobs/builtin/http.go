@@ -35,8 +35,22 @@ const DefaultHTTPTimeout = 5 * time.Minute
 // has the expected status. It connects only where its egress policy allows,
 // and takes credentials only in secret parameters.
 type HTTP struct {
+	httpCore
+}
+
+// httpCore is what the http job and the HTTPRequest jobs share: the egress
+// policy, the client that follows it, and how a checked call is made.
+type httpCore struct {
 	policy *egress.Policy
 	client *http.Client
+}
+
+func newHTTPCore(policy *egress.Policy, opts []HTTPOption) httpCore {
+	client := policy.Client(DefaultHTTPTimeout)
+	for _, opt := range opts {
+		opt(client.Transport.(*http.Transport))
+	}
+	return httpCore{policy: policy, client: client}
 }
 
 // HTTPOption configures the http job.
@@ -51,11 +65,7 @@ func WithTLSConfig(cfg *tls.Config) HTTPOption {
 // NewHTTP returns the http job. Every connection it makes, redirects
 // included, must pass policy (nil allows public addresses only).
 func NewHTTP(policy *egress.Policy, opts ...HTTPOption) *HTTP {
-	client := policy.Client(DefaultHTTPTimeout)
-	for _, opt := range opts {
-		opt(client.Transport.(*http.Transport))
-	}
-	return &HTTP{policy: policy, client: client}
+	return &HTTP{newHTTPCore(policy, opts)}
 }
 
 // ID implements jobs.Job.
@@ -98,6 +108,12 @@ func (j *HTTP) Run(ctx context.Context, params jobs.Params) error {
 	if len(problems) > 0 {
 		return fmt.Errorf("http: %w", &jobs.ValidationError{Job: j.ID(), Fields: problems})
 	}
+	return j.do(ctx, call)
+}
+
+// do makes the checked call and fails unless its response has the
+// expected status.
+func (j *httpCore) do(ctx context.Context, call *httpCall) error {
 	req, err := call.request()
 	if err != nil {
 		return fmt.Errorf("http: %w", err)
@@ -160,7 +176,7 @@ func (j *HTTP) Run(ctx context.Context, params jobs.Params) error {
 // another host (the client itself drops Authorization and Cookie there, not
 // custom headers such as X-Api-Key) and refuses a redirect from https to
 // http, which would send them unencrypted.
-func (j *HTTP) clientFor(call *httpCall) *http.Client {
+func (j *httpCore) clientFor(call *httpCall) *http.Client {
 	if !call.credentials {
 		return j.client
 	}
@@ -173,6 +189,9 @@ func (j *HTTP) clientFor(call *httpCall) *http.Client {
 			return errors.New("refused a redirect from https to http: it would send the request's credentials unencrypted")
 		}
 		if req.URL.Hostname() != via[0].URL.Hostname() {
+			if call.secretBody {
+				return errors.New("refused a redirect to another host: the request's body carries a secret")
+			}
 			for name := range call.secretHeader {
 				req.Header.Del(name)
 			}
@@ -206,6 +225,7 @@ type httpCall struct {
 	timeout      time.Duration
 	logBody      bool
 	credentials  bool // whether the request carries any secret
+	secretBody   bool // whether the body carries a secret: not sent to another host
 }
 
 // parse checks the parameters and describes the request they ask for. A
@@ -254,15 +274,55 @@ func (j *HTTP) parse(params jobs.Params) (*httpCall, []jobs.FieldError) {
 			problem("header", "%s carries a credential, and header is shown to every viewer: give it in secret_header instead (or bearer_token, basic_auth)", name)
 		}
 	}
-	secretHeader, lineProblems := parseHeaderLines(params.String("secret_header"))
+	secretHeader := http.Header{}
+	addCredentials(params, secretHeader, "", problem)
+	if len(problems) > 0 {
+		return nil, problems
+	}
+
+	if hosts := header.Values("Host"); len(hosts) > 0 {
+		call.host = hosts[len(hosts)-1]
+		header.Del("Host")
+	}
+	call.header = header
+	call.header.Set("User-Agent", "jobbridge")
+	if ct := params.String("content_type"); ct != "" {
+		call.header.Set("Content-Type", ct)
+	} else if call.body != "" && call.header.Get("Content-Type") == "" {
+		call.header.Set("Content-Type", "application/json")
+	}
+	call.setSecretHeader(secretHeader)
+	return call, nil
+}
+
+// setSecretHeader makes secretHeader the call's credentials; a Host line
+// among them is dropped (a Host goes in the headers that are shown).
+func (c *httpCall) setSecretHeader(secretHeader http.Header) {
+	secretHeader.Del("Host")
+	c.secretHeader = secretHeader
+	c.credentials = len(secretHeader) > 0
+}
+
+// addCredentials adds to secretHeader the credentials the secret
+// parameters give: secret_header's lines, bearer_token and basic_auth. An
+// Authorization may come from one place only; preset names where one
+// already in secretHeader came from ("" when secretHeader is empty).
+func addCredentials(params jobs.Params, secretHeader http.Header, preset string, problem func(param, format string, args ...any)) {
+	lines, lineProblems := parseHeaderLines(params.String("secret_header"))
 	for _, p := range lineProblems {
 		problem("secret_header", "%s (the value is secret, so it is not shown)", p)
 	}
-
-	// Authorization may come from one place only.
 	var authorizedBy []string
-	if secretHeader.Get("Authorization") != "" {
+	if preset != "" && secretHeader.Get("Authorization") != "" {
+		authorizedBy = append(authorizedBy, preset)
+	}
+	if lines.Get("Authorization") != "" {
 		authorizedBy = append(authorizedBy, "secret_header")
+	}
+	for name, values := range lines {
+		for _, v := range values {
+			secretHeader.Add(name, v)
+		}
 	}
 	if token := params.String("bearer_token"); token != "" {
 		authorizedBy = append(authorizedBy, "bearer_token")
@@ -281,25 +341,6 @@ func (j *HTTP) parse(params jobs.Params) (*httpCall, []jobs.FieldError) {
 	if len(authorizedBy) > 1 {
 		problem(authorizedBy[len(authorizedBy)-1], "sets Authorization, and so does %s: give only one", strings.Join(authorizedBy[:len(authorizedBy)-1], " and "))
 	}
-	if len(problems) > 0 {
-		return nil, problems
-	}
-
-	if hosts := header.Values("Host"); len(hosts) > 0 {
-		call.host = hosts[len(hosts)-1]
-		header.Del("Host")
-	}
-	call.header = header
-	call.header.Set("User-Agent", "jobbridge")
-	if ct := params.String("content_type"); ct != "" {
-		call.header.Set("Content-Type", ct)
-	} else if call.body != "" && call.header.Get("Content-Type") == "" {
-		call.header.Set("Content-Type", "application/json")
-	}
-	secretHeader.Del("Host")
-	call.secretHeader = secretHeader
-	call.credentials = len(secretHeader) > 0
-	return call, nil
 }
 
 // request builds the call's request, without a context.
