@@ -188,14 +188,17 @@ func build(ctx context.Context, cfg Config, log *slog.Logger, st store.Store, re
 
 	a.jobs = jobs.NewRegistry()
 	var own []notify.Notifier
+	env := Env{DB: st, Logger: log, AddNotifier: func(n notify.Notifier) { own = append(own, n) }}
+	// Both were checked by Validate.
+	env.Egress, _ = egress.Parse(cfg.HTTPAllow)
+	env.CommandEnv, _ = cfg.commandEnv()
 	if register != nil {
-		env := Env{DB: st, Logger: log, AddNotifier: func(n notify.Notifier) { own = append(own, n) }}
-		// Both were checked by Validate.
-		env.Egress, _ = egress.Parse(cfg.HTTPAllow)
-		env.CommandEnv, _ = cfg.commandEnv()
 		if err := register(a.jobs, env); err != nil {
 			return nil, fmt.Errorf("register jobs: %w", err)
 		}
+	}
+	if err := registerJobsFile(cfg.JobsFile, a.jobs, env); err != nil {
+		return nil, err
 	}
 	if err := checkJobLimits(cfg.JobLimits, a.jobs); err != nil {
 		return nil, err

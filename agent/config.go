@@ -88,6 +88,10 @@ type Config struct {
 	// CommandEnv lists, comma-separated, the agent's environment variables
 	// that command jobs see beside PATH, HOME, LANG and TZ. Default none.
 	CommandEnv string
+	// JobsFile is a YAML file declaring command and HTTP jobs beside the
+	// registered ones (see the README, "Jobs without Go"), read and
+	// checked when the agent starts. Default none.
+	JobsFile string
 	// TrustedProxies lists, comma-separated, the CIDRs (or addresses) of the
 	// proxies and tunnels in front of the agent, whose X-Forwarded-For
 	// header names the client. Default none: the client is the address

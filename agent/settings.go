@@ -233,6 +233,8 @@ var settings = []Setting{
 	declare(spec[string]{flag: "command-env", env: "JOBBRIDGE_COMMAND_ENV", desc: "agent variables, comma-separated, that command jobs see beside PATH, HOME, LANG and TZ",
 		field: func(c *Config) *string { return &c.CommandEnv }, defText: "none",
 		check: func(v string) error { _, err := parseCommandEnv(v); return err }}),
+	declare(spec[string]{flag: "jobs-file", env: JobsFileEnv, desc: "YAML file declaring command and HTTP jobs, checked at start (see Jobs without Go)",
+		field: func(c *Config) *string { return &c.JobsFile }, defText: "none"}),
 	declare(spec[string]{flag: "trusted-proxies", env: "JOBBRIDGE_TRUSTED_PROXIES", desc: "CIDRs, comma-separated, of proxies whose X-Forwarded-For names the client",
 		field: func(c *Config) *string { return &c.TrustedProxies }, defText: "none",
 		check: func(v string) error { _, err := server.ParseTrustedProxies(v); return err }}),
@@ -314,6 +316,9 @@ var settings = []Setting{
 	declare(spec[time.Duration]{flag: "notify-fold-window", env: "JOBBRIDGE_NOTIFY_FOLD_WINDOW", desc: "fold repeated outcomes of a rule within this window",
 		field: func(c *Config) *time.Duration { return &c.Notify.FoldWindow }, def: DefaultNotifyFoldWindow, check: notNegative[time.Duration]}),
 }
+
+// JobsFileEnv is the variable of Config.JobsFile.
+const JobsFileEnv = "JOBBRIDGE_JOBS_FILE"
 
 // JobLimitsEnv is the variable of Config.JobLimits.
 const JobLimitsEnv = "JOBBRIDGE_JOB_LIMITS"

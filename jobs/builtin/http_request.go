@@ -160,6 +160,9 @@ func NewHTTPRequest(id, description string, spec HTTPRequestSpec, params []jobs.
 
 	if reason := j.parseURL(spec.URL, use); reason != "" {
 		problem("url", "%s", reason)
+		for _, m := range placeholder.FindAllStringSubmatch(spec.URL, -1) {
+			used[m[1]] = true // misplaced, said once
+		}
 	} else if err := j.policy.CheckURL(j.url); err != nil {
 		problem("url", "%s", err)
 	}

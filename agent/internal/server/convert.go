@@ -43,9 +43,21 @@ func apiLogLine(l store.LogLine) api.LogLine {
 	return api.LogLine{Seq: l.Seq, Time: l.Time.UTC(), Level: l.Level, Message: l.Message}
 }
 
+// declaredJob is a job declared outside Go, in the agent's jobs file (see
+// agent/internal/jobsfile): it says its kind ("command", "http") and where
+// it is declared ("FILE:LINE"), which the API shows as Kind and Source. The
+// server asks for the method rather than importing jobsfile, so any job
+// may say so.
+type declaredJob interface {
+	Source() (kind, where string)
+}
+
 func apiJob(j jobs.Job) api.Job {
 	ps := j.Params()
 	out := api.Job{ID: j.ID(), Description: j.Description(), Parameters: make([]api.Param, len(ps))}
+	if d, ok := j.(declaredJob); ok {
+		out.Kind, out.Source = d.Source()
+	}
 	for i, p := range ps {
 		typ := p.Type
 		if typ == "" {
