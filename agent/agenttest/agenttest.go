@@ -96,6 +96,8 @@ type Options struct {
 	EventBridge bool
 	// Logger receives the agent's own log; nil discards it.
 	Logger *slog.Logger
+	// JobsFile is the agent's jobs file (JOBBRIDGE_JOBS_FILE); "" for none.
+	JobsFile string
 }
 
 // Agent is a real agent serving on 127.0.0.1 until the test ends.
@@ -128,6 +130,7 @@ func Start(t testing.TB, opts Options) *Agent {
 		// Seeded runs may be old: the agent must not prune them.
 		Retention:     100 * 365 * 24 * time.Hour,
 		ShutdownGrace: 5 * time.Second,
+		JobsFile:      opts.JobsFile,
 	}}
 	if opts.EventBridge {
 		a.useEventBridge(t)

@@ -224,6 +224,10 @@ func (m *Model) detail() []string {
 		used = "Used by " + strings.Join(names, ", ")
 	}
 	out = append(out, grid.Fit1(used, m.w, false))
+	if j.Source != "" {
+		// A job of the agent's jobs file (JOBBRIDGE_JOBS_FILE), not Go.
+		out = append(out, t.Muted.Render(grid.Fit1("A "+j.Kind+" job of the jobs file, declared at "+j.Source, m.w, false)))
+	}
 	if len(j.Parameters) == 0 {
 		return append(out, t.Muted.Render("No parameters."))
 	}
