@@ -1,6 +1,6 @@
 // Package cli is the agent's command line: `serve` (the default), `cron`,
-// `token`, `aws` and `bench`, as docs/architecture.md ("Agent command line") sets
-// them out. cmd/agent is a thin main over it, and so is a developer's own
+// `token`, `maintenance`, `rules`, `aws` and `bench`, as
+// docs/architecture.md ("Agent command line") sets them out. cmd/agent is a thin main over it, and so is a developer's own
 // agent with its own jobs (examples/custom-agent).
 package cli
 
@@ -53,7 +53,7 @@ func newRootCmd(getenv func(string) string, register agent.RegisterFunc) *cobra.
 		RunE: serve.RunE,
 	}
 	root.Flags().AddFlagSet(serve.Flags())
-	root.AddCommand(serve, newCronCmd(), newTokenCmd(getenv), newMaintenanceCmd(getenv), newAWSCmd(getenv), newBenchCmd())
+	root.AddCommand(serve, newCronCmd(), newTokenCmd(getenv), newMaintenanceCmd(getenv), newRulesCmd(getenv), newAWSCmd(getenv), newBenchCmd())
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &ExitError{Code: 2, Err: fmt.Errorf("%w\nsee '%s --help'", err, c.CommandPath())}
 	})

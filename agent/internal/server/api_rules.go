@@ -2,10 +2,14 @@ package server
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/jobbridge/jobbridge/agent/internal/service"
 	"github.com/jobbridge/jobbridge/agent/internal/store"
 	"github.com/jobbridge/jobbridge/shared/api"
 )
@@ -34,6 +38,14 @@ type replaceRuleInput struct {
 type triggerInput struct {
 	Name string `path:"name" doc:"Rule name"`
 	Body *api.RunParams
+}
+
+type applyRulesInput struct {
+	Body api.RulesApply
+}
+
+type rulesPlanOutput struct {
+	Body api.RulesPlan
 }
 
 type runOutput struct {
@@ -119,6 +131,16 @@ func (s *Server) registerRules(hapi huma.API) {
 				return s.ruleAnswer(ctx, r, err)
 			})
 	}
+	apply := op("apply-rules", http.MethodPost, "/rules/apply",
+		"Make the rules match a set: create, update, and with prune delete; answers the plan (a dry run changes nothing)", store.RoleAdmin)
+	apply.Errors = append(apply.Errors, http.StatusConflict)
+	huma.Register(hapi, apply, func(ctx context.Context, in *applyRulesInput) (*rulesPlanOutput, error) {
+		plan, err := s.cfg.Service.RulesApply(ctx, caller(ctx).Name, in.Body)
+		if err != nil {
+			return nil, s.applyError(err)
+		}
+		return &rulesPlanOutput{Body: plan}, nil
+	})
 	trigger := op("trigger-rule", http.MethodPost, "/rules/{name}/trigger", "Run a rule now, optionally with other parameters", store.RoleOperator)
 	trigger.DefaultStatus = http.StatusAccepted
 	trigger.Errors = append(trigger.Errors, http.StatusConflict) // maintenance is on
@@ -134,4 +156,27 @@ func (s *Server) registerRules(hapi huma.API) {
 		}
 		return &runOutput{Body: apiRun(run)}, nil
 	})
+}
+
+// applyError is apiError for RulesApply: a failure midway keeps its status
+// and says what was done before it.
+func (s *Server) applyError(err error) error {
+	var aerr *service.ApplyError
+	if !errors.As(err, &aerr) {
+		return s.apiError(err, "rules")
+	}
+	status := http.StatusInternalServerError
+	var se huma.StatusError
+	if errors.As(s.apiError(aerr.Err, "rule"), &se) {
+		status = se.GetStatus()
+	}
+	done := "nothing"
+	if len(aerr.Done) > 0 {
+		done = strings.Join(aerr.Done, ", ")
+	}
+	what := "a change failed"
+	if status != http.StatusInternalServerError {
+		what = aerr.Err.Error()
+	}
+	return huma.NewError(status, fmt.Sprintf("applying the rules stopped: %s; done before it: %s", what, done))
 }

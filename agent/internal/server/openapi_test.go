@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"encoding/json"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -61,5 +62,59 @@ func TestOpenAPIDescribesTheSyncReport(t *testing.T) {
 	slices.Sort(fields)
 	if want := []string{"deleted", "failed", "inStep", "orphans", "synced"}; !slices.Equal(fields, want) {
 		t.Errorf("POST /sync answers fields %v, want %v", fields, want)
+	}
+}
+
+// POST /rules/apply is published with its body and its answer, the plan.
+func TestOpenAPIDescribesRulesApply(t *testing.T) {
+	t.Parallel()
+	st := storetesting.Open(t, "sqlite")
+	srv := httptest.NewServer(server.New(server.Config{Store: st, Service: service.New(service.Config{Store: st})}))
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/api/v1/openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	type schema struct {
+		Ref        string                     `json:"$ref"`
+		Properties map[string]json.RawMessage `json:"properties"`
+	}
+	type content map[string]struct {
+		Schema schema `json:"schema"`
+	}
+	var doc struct {
+		Paths map[string]map[string]struct {
+			OperationID string `json:"operationId"`
+			RequestBody struct {
+				Content content `json:"content"`
+			} `json:"requestBody"`
+			Responses map[string]struct {
+				Content content `json:"content"`
+			} `json:"responses"`
+		} `json:"paths"`
+		Components struct {
+			Schemas map[string]schema `json:"schemas"`
+		} `json:"components"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("openapi.json: %d, %v", resp.StatusCode, err)
+	}
+	post, ok := doc.Paths["/api/v1/rules/apply"]["post"]
+	if !ok || post.OperationID != "apply-rules" {
+		t.Fatalf("no POST /api/v1/rules/apply in the document (paths: %v)", slices.Collect(maps.Keys(doc.Paths)))
+	}
+	fieldsOf := func(s schema) []string {
+		if name, ok := strings.CutPrefix(s.Ref, "#/components/schemas/"); ok {
+			s = doc.Components.Schemas[name]
+		}
+		return slices.Sorted(maps.Keys(s.Properties))
+	}
+	if got, want := fieldsOf(post.RequestBody.Content["application/json"].Schema), []string{"dryRun", "prune", "rules"}; !slices.Equal(got, want) {
+		t.Errorf("body fields %v, want %v", got, want)
+	}
+	if got, want := fieldsOf(post.Responses["200"].Content["application/json"].Schema),
+		[]string{"applied", "changes", "create", "delete", "unchanged", "update"}; !slices.Equal(got, want) {
+		t.Errorf("answer fields %v, want %v", got, want)
 	}
 }

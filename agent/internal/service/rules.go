@@ -214,6 +214,13 @@ func (s *Service) RuleCreate(ctx context.Context, actor string, in api.RuleInput
 	if err != nil {
 		return store.Rule{}, err
 	}
+	return s.createRule(ctx, actor, r)
+}
+
+// createRule stores a validated new rule and tells the runner, the
+// backend, the watchers and the audit trail: what RuleCreate and
+// RulesApply do once they have checked it.
+func (s *Service) createRule(ctx context.Context, actor string, r store.Rule) (store.Rule, error) {
 	created, err := s.store.RuleCreate(ctx, r)
 	if err != nil {
 		return store.Rule{}, fmt.Errorf("create rule %q: %w", r.Name, conflict(err, "a rule named %q already exists", r.Name))
@@ -233,13 +240,20 @@ func (s *Service) RuleReplace(ctx context.Context, actor, name string, in api.Ru
 	if err != nil {
 		return store.Rule{}, err
 	}
+	return s.replaceRule(ctx, actor, existing, r)
+}
+
+// replaceRule stores r, validated, in place of existing and tells the
+// runner, the backend, the watchers and the audit trail: what RuleReplace
+// and RulesApply do once they have checked it.
+func (s *Service) replaceRule(ctx context.Context, actor string, existing, r store.Rule) (store.Rule, error) {
 	r.Sync = existing.Sync
 	updated, err := s.store.RuleUpdate(ctx, r)
 	if err != nil {
-		return store.Rule{}, fmt.Errorf("replace rule %q: %w", name, err)
+		return store.Rule{}, fmt.Errorf("replace rule %q: %w", r.Name, err)
 	}
 	updated = s.ruleSaved(ctx, updated, api.EventRuleChanged)
-	s.audit(ctx, actor, "rule.replace", name, fmt.Sprintf("job %s, schedule %s, enabled %t", updated.Job, updated.Schedule, updated.Enabled))
+	s.audit(ctx, actor, "rule.replace", r.Name, fmt.Sprintf("job %s, schedule %s, enabled %t", updated.Job, updated.Schedule, updated.Enabled))
 	return updated, nil
 }
 
