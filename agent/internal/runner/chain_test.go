@@ -139,23 +139,33 @@ func describeRuns(runs []store.Run) string {
 }
 
 // A reference the parent cannot fill makes its chained run failed at once,
-// saying which; the other steps go on.
+// saying which, and a step to a disabled rule is recorded skipped; the
+// other steps go on.
 func TestAChainedRunThatCannotBeMadeIsRecordedFailed(t *testing.T) {
 	eachVirtual(t, func(t *testing.T, s store.Store) {
 		rc := &recorder{}
 		d := newDispatching(t, s, runner.Config{}, producer, rc.job("child"))
 		createRule(t, s, store.Rule{Name: "c", Job: "child"})
+		off := createRule(t, s, store.Rule{Name: "off", Job: "child"})
+		off.Enabled = false
+		if _, err := s.RuleUpdate(context.Background(), off); err != nil {
+			t.Fatal(err)
+		}
 		parent := createRule(t, s, store.Rule{Name: "p", Job: "producer", Chains: api.Chains{OnSuccess: []api.ChainStep{
 			{Rule: "c", Parameters: map[string]string{"file": "${output.size}"}},
 			{Rule: "gone"},
 			{Rule: "c", Parameters: map[string]string{"file": "${output.file}"}},
+			{Rule: "off"},
 		}}})
 		ran := startWith(t, d.runner, parent, nil)
 		time.Sleep(time.Minute)
 		synctest.Wait()
 		kids := childrenOf(t, s, ran.ID)
-		if len(kids) != 3 {
-			t.Fatalf("chained runs %s, want 3", describeRuns(kids))
+		if len(kids) != 4 {
+			t.Fatalf("chained runs %s, want 4", describeRuns(kids))
+		}
+		if k := kids[3]; k.Status != api.StatusSkipped || k.Error != "skipped: the rule is disabled" {
+			t.Errorf("the run of a disabled rule: %s %q", k.Status, k.Error)
 		}
 		if k := kids[0]; k.Status != api.StatusFailed || k.FinishedAt.IsZero() || !strings.Contains(k.Error, `parameter "file": "${output.size}": the parent run's output has no field "size"`) {
 			t.Errorf("the run with an unknown output field: %s %q", k.Status, k.Error)
