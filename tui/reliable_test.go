@@ -334,6 +334,8 @@ func TestRuleFormChecksThePolicyAsItIsTyped(t *testing.T) {
 	for range 40 {
 		f.press("tab")
 	}
+	f.waitFor(t, "> On finish") // the chains come last
+	f.press("shift+tab", "shift+tab", "shift+tab")
 	f.waitFor(t, "> Warn after")
 	f.typeText("soon")
 	f.press("shift+tab")

@@ -36,22 +36,34 @@ func (r *Runner) execute(ctx context.Context, ar *activeRun, job jobs.Job, param
 	err := callJob(jobs.WithReporter(ctx, rep), job, params, rep)
 	close(ar.returned)
 	stopAfter()
+
+	fin, cause := outcome(ctx, id, err)
+	fin.Error = rep.mask.mask(fin.Error)
+	fin.Output = rep.result()
+	fin.Then = r.retryOf(r.live, ar, fin, cause)
+	// Made whether or not a retry follows (the store creates them only if
+	// none does); the run's log says why none are made only if it is the
+	// series' last. Before the log's tail is taken, so that the note is in it.
+	note := func(string) {}
+	if fin.Then == nil {
+		note = noteLog(rep)
+	}
+	ch := r.chainedOf(r.live, ar, fin.Status, fin.Output, note)
+	fin.Chained = ch.runs
 	t := rep.finalTail()
 	// The job has stopped the process groups it reported: forget them
 	// before the run is seen finished.
 	rep.forgetProcess()
-
-	fin, cause := outcome(ctx, id, err)
-	fin.Error = rep.mask.mask(fin.Error)
 	fin.Log, fin.Progress = t.lines(), t.progress
-	fin.Output = rep.result()
-	fin.Then = r.retryOf(r.live, ar, fin, cause)
 	finished, ferr := r.finishThen(r.live, fin, cause, func() { rep.settle(t, nil) })
 	if ferr == nil && fin.ThenFollows(finished) {
 		r.remember(fin.Then.ID, ar.values)
 		r.noteWaiting(*fin.Then)
 		r.publish(api.EventRunQueued, *fin.Then)
 		r.noteDue(fin.Then.NotBefore)
+	}
+	if ferr == nil && fin.ChainedFollow(finished) {
+		r.chainedRecorded(ch)
 	}
 	if r.hasWaiting(ar.run) {
 		r.Wake() // a slot of the job, or the rule's turn, is free

@@ -35,7 +35,7 @@ func apiRun(r store.Run) api.Run {
 		StartedAt: timePtr(r.StartedAt), FinishedAt: timePtr(r.FinishedAt),
 		Error: r.Error, Progress: r.Progress, Node: r.Node,
 		Attempt: max(r.Attempt, 1), RetryOf: r.RetryOf, NotBefore: timePtr(r.NotBefore),
-		Slow: r.Slow(time.Now()),
+		Slow: r.Slow(time.Now()), ParentRun: r.ParentRun,
 	}
 }
 
@@ -106,6 +106,7 @@ func apiRule(r store.Rule, v ruleView) api.Rule {
 		out.Overlap = api.OverlapAllow
 	}
 	out.RunPolicy = service.PolicyToAPI(r.Policy)
+	out.Chains = r.Chains
 	if r.Timeout > 0 {
 		out.Timeout = r.Timeout.String()
 	}

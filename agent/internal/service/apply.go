@@ -107,7 +107,7 @@ func (s *Service) RulesApply(ctx context.Context, actor string, in api.RulesAppl
 			maps.Copy(final, old)
 		}
 		maps.Copy(final, wanted)
-		s.checkRuleSet(ctx, final, verr, func(rule string) string {
+		s.checkRuleSet(final, slices.Sorted(maps.Keys(wanted)), verr, func(rule string) string {
 			if i, ok := index[rule]; ok {
 				return fmt.Sprintf("body.rules[%d]", i)
 			}
@@ -148,8 +148,38 @@ func (s *Service) RulesApply(ctx context.Context, actor string, in api.RulesAppl
 // (rules by name), adding what is wrong to verr at loc(rule), the
 // location of a rule of the set ("body.rules[3]"; "body.rules" for a
 // stored rule the set keeps). Each rule has passed its own checks.
-func (s *Service) checkRuleSet(ctx context.Context, final map[string]store.Rule, verr *ValidationError, loc func(rule string) string) {
-	// The chain graph's check (targets exist, no cycles) goes here.
+// The set's rules are the changed ones: a stored rule it keeps is not
+// refused for what was stored before.
+func (s *Service) checkRuleSet(final map[string]store.Rule, set []string, verr *ValidationError, loc func(rule string) string) {
+	for _, p := range chainProblems(s.jobs, final, set...) {
+		verr.add(loc(p.Rule)+"."+p.Field, "%s", p.Reason)
+	}
+}
+
+// deleteOrder orders deletes so that a rule goes before the rules its
+// chains name: RuleDelete refuses a rule another rule still chains to.
+func deleteOrder(deletes []applyStep) []applyStep {
+	left := slices.Clone(deletes)
+	var out []applyStep
+	for len(left) > 0 {
+		next := left[:0:0]
+		for _, d := range left {
+			others := make([]store.Rule, 0, len(left))
+			for _, o := range left {
+				others = append(others, o.rule)
+			}
+			if len(chainedTo(others, d.rule.Name)) == 0 {
+				out = append(out, d)
+			} else {
+				next = append(next, d)
+			}
+		}
+		if len(next) == len(left) { // a loop among them: stored before loops were refused
+			return append(out, next...)
+		}
+		left = next
+	}
+	return out
 }
 
 // relocate moves a location ruleFromInput gives ("body.schedule",
@@ -213,7 +243,7 @@ func (s *Service) rulesPlan(old, wanted map[string]store.Rule, prune bool) (api.
 		}
 		plan.Changes = append(plan.Changes, c)
 	}
-	return plan, append(writes, deletes...)
+	return plan, append(writes, deleteOrder(deletes)...)
 }
 
 // ruleDiff lists the fields in which b differs from a, in the order of

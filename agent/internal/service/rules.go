@@ -82,12 +82,14 @@ func (s *Service) ruleFromInput(name string, in api.RuleInput, existing *store.R
 	job, ok := s.jobs.Get(in.Job)
 	if !ok {
 		verr.add("body.job", "%q is not a job of this agent (it has %s)", in.Job, s.jobIDs())
+		job = nil
 	} else {
 		keepSecrets(job, r.Parameters, existing)
 		if _, err := jobs.Resolve(job, r.Parameters); err != nil {
 			addParamErrors(verr, "body.parameters", err)
 		}
 	}
+	r.Chains = chainsFromInput(in.Chains, job, verr)
 	return r, verr.orNil()
 }
 
@@ -214,6 +216,9 @@ func (s *Service) RuleCreate(ctx context.Context, actor string, in api.RuleInput
 	if err != nil {
 		return store.Rule{}, err
 	}
+	if err := s.checkChains(ctx, r); err != nil {
+		return store.Rule{}, err
+	}
 	return s.createRule(ctx, actor, r)
 }
 
@@ -238,6 +243,9 @@ func (s *Service) RuleReplace(ctx context.Context, actor, name string, in api.Ru
 	}
 	r, err := s.ruleFromInput(name, in, &existing)
 	if err != nil {
+		return store.Rule{}, err
+	}
+	if err := s.checkChains(ctx, r); err != nil {
 		return store.Rule{}, err
 	}
 	return s.replaceRule(ctx, actor, existing, r)
@@ -281,11 +289,22 @@ func (s *Service) RuleSetEnabled(ctx context.Context, actor, name string, enable
 	return updated, nil
 }
 
-// RuleDelete deletes a rule.
+// RuleDelete deletes a rule. A rule another rule's chain names is not
+// deleted: a ConflictError names the rules that chain to it.
 func (s *Service) RuleDelete(ctx context.Context, actor, name string) error {
 	r, err := s.store.RuleGet(ctx, name)
 	if err != nil {
 		return fmt.Errorf("delete rule %q: %w", name, err)
+	}
+	rules, err := s.store.RuleList(ctx)
+	if err != nil {
+		return fmt.Errorf("delete rule %q: %w", name, err)
+	}
+	if by := chainedTo(rules, name); len(by) > 0 {
+		return &ConflictError{
+			Detail: fmt.Sprintf("rule %q is named in the chains of %s: remove it from them first", name, quotedList(by)),
+			Err:    fmt.Errorf("delete rule %q: %w", name, store.ErrConflict),
+		}
 	}
 	if err := s.store.RuleDelete(ctx, name); err != nil {
 		return fmt.Errorf("delete rule %q: %w", name, err)

@@ -447,6 +447,8 @@ type RunFinishParams struct {
 	// Chained are runs created in the same transaction as the finish when
 	// it is recorded and the series ends there (Then does not follow):
 	// the runs the rule's chains start. Their ids are set by the store.
+	// Each is queued (the default), skipped, or failed: one that could not
+	// be made, recorded finished as it is created.
 	Chained []Run
 }
 

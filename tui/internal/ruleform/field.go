@@ -240,6 +240,10 @@ func (f *field) check() {
 		}
 	case f.key == keyWindow && v != "":
 		f.err = checkWindow(v)
+	case chainKey(f.key):
+		if _, err := parseSteps(v); err != nil {
+			f.err = err.Error()
+		}
 	}
 }
 

@@ -253,6 +253,7 @@ func (m *Model) build() {
 				[]string{"allow (run alongside)", "skip (if one is running)", "queue (start after it)"}, string(orAllow(r.Overlap)), ""),
 		)
 		fs = append(fs, policyFields(s, r.RunPolicy)...)
+		fs = append(fs, chainFields(s, r.Chains)...)
 		m.fields = fs
 		m.rebuildParams(r.Parameters)
 	case Trigger:
@@ -375,7 +376,7 @@ func (m *Model) rebuildParams(values map[string]string) {
 	typed := map[string]string{}
 	for _, f := range m.fields {
 		switch {
-		case f.param == nil && policyKey(f.key):
+		case f.param == nil && (policyKey(f.key) || chainKey(f.key)):
 			policy = append(policy, f)
 		case f.param == nil:
 			own = append(own, f)
@@ -617,6 +618,12 @@ func (m *Model) input() api.RuleInput {
 			}
 		case f.key == keyWindow:
 			in.FlexibleWindow = v
+		case f.key == keyOnSuccess:
+			in.OnSuccess, _ = parseSteps(v)
+		case f.key == keyOnFailure:
+			in.OnFailure, _ = parseSteps(v)
+		case f.key == keyOnFinish:
+			in.OnFinish, _ = parseSteps(v)
 		}
 	}
 	in.RunPolicy = m.policy()
@@ -738,9 +745,15 @@ func (m *Model) saved(msg savedMsg) tea.Cmd {
 		if errors.As(msg.err, &ce) {
 			first := -1
 			for _, fe := range ce.Problem.Errors {
-				loc := strings.TrimPrefix(fe.Location, "body.")
+				loc, msg := strings.TrimPrefix(fe.Location, "body."), fe.Message
+				if k, where, ok := chainLocation(loc); ok {
+					loc = k
+					if where != "" {
+						msg = where + ": " + msg
+					}
+				}
 				if i := m.index(loc); m.fields != nil && m.fields[i].key == loc {
-					m.fields[i].err = fe.Message
+					m.fields[i].err = msg
 					if first < 0 {
 						first = i
 					}

@@ -56,6 +56,9 @@ func (m *Model) View() string {
 		if f.key == keyRetries {
 			body = append(body, "", t.Title.Render("Run policy")+t.Muted.Render("  (retries, missed fires, lateness, slow runs)"))
 		}
+		if f.key == keyOnSuccess {
+			body = append(body, "", t.Title.Render("Chains")+t.Muted.Render("  (rules a run starts when it ends: rule key=value; rule2)"))
+		}
 		if i == m.focus {
 			focusFrom = len(body)
 		}

@@ -47,3 +47,26 @@ func PolicyText(p api.RunPolicy) string {
 	}
 	return strings.Join(parts, " · ")
 }
+
+// ChainsText is a rule's chains in a few words: "→ on success: report,
+// notify · on failure: alert"; "" for none.
+func ChainsText(c api.Chains) string {
+	var parts []string
+	for _, l := range []struct {
+		name  string
+		steps []api.ChainStep
+	}{{"on success", c.OnSuccess}, {"on failure", c.OnFailure}, {"on finish", c.OnFinish}} {
+		if len(l.steps) == 0 {
+			continue
+		}
+		names := make([]string, len(l.steps))
+		for i, s := range l.steps {
+			names[i] = s.Rule
+		}
+		parts = append(parts, l.name+": "+strings.Join(names, ", "))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "→ " + strings.Join(parts, " · ")
+}

@@ -534,6 +534,10 @@ func (m *Model) detail(now time.Time) string {
 	if r.Sync.Error != "" {
 		sync += ": " + t.Failure.Render(grid.Line(r.Sync.Error))
 	}
-	lines = append(lines, grid.Fit1(last+sync, m.w, false))
+	chains := ""
+	if c := ChainsText(r.Chains); c != "" {
+		chains = " · " + c
+	}
+	lines = append(lines, grid.Fit1(last+sync+chains, m.w, false))
 	return strings.Join(lines, "\n")
 }

@@ -40,6 +40,7 @@ func Exercise(t *testing.T, open func(t *testing.T) store.Store) {
 		{"RunLog", testRunLog},
 		{"RunProcess", testRunProcess},
 		{"Queue", testQueue},
+		{"Chains", testChains},
 		{"Tokens", testTokens},
 		{"Audit", testAudit},
 		{"SecretsSupport", testSecretsSupport},

@@ -340,12 +340,18 @@ func PrepareFinish(p store.RunFinishParams) (store.RunFinishParams, error) {
 	// Prepared in place too, for the same reasons.
 	for i := range p.Chained {
 		c := p.Chained[i]
-		if c.Status == "" {
+		failed := c.Status == api.StatusFailed
+		if c.Status == "" || failed {
 			c.Status = api.StatusQueued
 		}
 		c, err := PrepareRun(c)
 		if err != nil {
 			return p, fmt.Errorf("finish run %s: the run its chain starts: %w", p.ID, err)
+		}
+		if failed {
+			// It could not be made (a reference its parent cannot fill):
+			// it is recorded as it is created, failed, never started.
+			c.Status, c.StartedAt, c.FinishedAt, c.Serial = api.StatusFailed, time.Time{}, c.CreatedAt, false
 		}
 		p.Chained[i] = c
 	}
