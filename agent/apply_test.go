@@ -202,3 +202,58 @@ func TestApplyRulesNeedsAdmin(t *testing.T) {
 		t.Errorf("a refused apply stored %d rules", len(rules))
 	}
 }
+
+// A set's chains are checked as a whole: a rule may chain to one the same
+// set creates, a loop across the set is refused where it is declared, and
+// a prune deletes a rule and the rule it chains to, whatever their names'
+// order.
+func TestApplyRulesChecksTheSetsChains(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, ta *testAgent) {
+		ctx := context.Background()
+		step := func(rule string) []api.ChainStep { return []api.ChainStep{{Rule: rule}} }
+		set := []api.RuleInput{
+			{Name: "b-report", Job: "demo", Schedule: "rate(1 day)"},
+			{Name: "z-nightly", Job: "demo", Schedule: "rate(1 day)", Chains: api.Chains{OnSuccess: step("b-report")}},
+		}
+		plan, err := ta.admin.ApplyRules(ctx, api.RulesApply{Rules: set})
+		if err != nil || !slices.Equal(changesOf(plan), []string{"create b-report", "create z-nightly"}) {
+			t.Fatalf("apply a chain to a rule of the set = %v, %v", changesOf(plan), err)
+		}
+		got, err := ta.admin.Rule(ctx, "z-nightly")
+		if err != nil || len(got.OnSuccess) != 1 || got.OnSuccess[0].Rule != "b-report" {
+			t.Fatalf("z-nightly = %+v, %v; want its chain to b-report", got.Chains, err)
+		}
+
+		// A loop through the set, and a step to a rule nobody has.
+		loop := []api.RuleInput{
+			{Name: "b-report", Job: "demo", Schedule: "rate(1 day)", Chains: api.Chains{OnFinish: step("z-nightly")}},
+			set[1],
+			{Name: "c-lonely", Job: "demo", Schedule: "rate(1 day)", Chains: api.Chains{OnFailure: step("nobody")}},
+		}
+		_, err = ta.admin.ApplyRules(ctx, api.RulesApply{Rules: loop})
+		wantStatus(t, err, http.StatusBadRequest, "a loop in the set")
+		locs := problemLocations(err)
+		for _, w := range []string{"body.rules[0].onFinish[0].rule", "body.rules[2].onFailure[0].rule"} {
+			if !contains(locs, w) {
+				t.Errorf("problems at %v, missing %s (%v)", locs, w, err)
+			}
+		}
+		if !strings.Contains(err.Error(), "→") {
+			t.Errorf("the loop is not named: %v", err)
+		}
+		if r, _ := ta.admin.Rule(ctx, "b-report"); len(r.OnFinish) != 0 {
+			t.Errorf("a refused set changed b-report: %+v", r.Chains)
+		}
+
+		// Pruning both: z-nightly (which chains to b-report) goes first,
+		// though b-report sorts before it.
+		plan, err = ta.admin.ApplyRules(ctx, api.RulesApply{Prune: true})
+		if err != nil || plan.Delete != 2 {
+			t.Fatalf("prune both = %v, %v", changesOf(plan), err)
+		}
+		if rules, _ := ta.admin.Rules(ctx); len(rules) != 0 {
+			t.Errorf("%d rules left after the prune", len(rules))
+		}
+	})
+}
