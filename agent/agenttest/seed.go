@@ -279,6 +279,7 @@ func (a *Agent) PublishRun(typ string, run api.Run, log *api.LogLine) {
 		CancelReason: run.CancelReason, Node: run.Node, ScheduledAt: deref(run.ScheduledAt), CreatedAt: run.CreatedAt,
 		StartedAt: deref(run.StartedAt), FinishedAt: deref(run.FinishedAt), Error: run.Error, Progress: run.Progress,
 		Attempt: run.Attempt, RetryOf: run.RetryOf, NotBefore: deref(run.NotBefore),
+		ParentRun: run.ParentRun, Output: run.Output,
 	}
 	ev := events.Event{Type: typ, RuleName: run.Rule, Run: &sr}
 	if log != nil {
