@@ -69,6 +69,18 @@ func TestACommandJobsOutputIsTheRunsOutput(t *testing.T) {
 		if out := raw["output"]; len(out) == 0 || out[0] != '{' {
 			t.Errorf("GET /runs/{id} answers output %s, want a JSON object", out)
 		}
+		// The log's follow stream ends with run.finished, output and all.
+		req, _ := http.NewRequest(http.MethodGet, ta.URL()+"/api/v1/runs/"+run.ID+"/log?follow=1", nil)
+		req.Header.Set("Authorization", "Bearer "+ta.token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		followed, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !bytes.Contains(followed, []byte(`"output":{"files":["a.gz","b.gz"],"note":"café","rows":3}`)) {
+			t.Errorf("the log's follow stream does not end with the output:\n%s", followed)
+		}
 		// Lists never carry it.
 		list := getJSON(t, ta, "/api/v1/runs?rule=out")
 		var items []map[string]json.RawMessage
