@@ -58,7 +58,17 @@ func (j *secretJob) last() jobs.Params {
 
 // leakyScript is a careless command job: it prints its secret parameter
 // and its whole environment.
-const leakyScript = `printf 'the token is %s\n' "$JOBBRIDGE_PARAM_TOKEN"; env`
+const leakyScript = `printf 'the token is %s\n' "$JOBBRIDGE_PARAM_TOKEN"; env
+printf '{"token": "%s", "%s": "as a key"}' "$JOBBRIDGE_PARAM_TOKEN" "$JOBBRIDGE_PARAM_TOKEN" > "$JOBBRIDGE_OUTPUT_FILE"`
+
+// outputScript is the output command job: it writes its output parameter
+// to its output file, or an object of size bytes, and exits with exit.
+const outputScript = `if [ "$JOBBRIDGE_PARAM_SIZE" -gt 0 ]; then
+	{ printf '{"fill":"'; head -c $((JOBBRIDGE_PARAM_SIZE - 11)) /dev/zero | tr '\0' a; printf '"}'; } > "$JOBBRIDGE_OUTPUT_FILE"
+else
+	printf '%s' "$JOBBRIDGE_PARAM_OUTPUT" > "$JOBBRIDGE_OUTPUT_FILE"
+fi
+exit "$JOBBRIDGE_PARAM_EXIT"`
 
 // lockedBuffer collects the agent's own log.
 type lockedBuffer struct {
@@ -122,7 +132,16 @@ func startAgentIn(t testing.TB, newCtx context.Context, kind string, tweak ...fu
 			if err != nil {
 				return err
 			}
-			return r.Register(sj, leaky)
+			output, err := builtin.NewShellCommand("output", "writes the output it is given", outputScript, []jobs.Param{
+				{Name: "output", Description: "what to write to the output file"},
+				{Name: "size", Type: jobs.TypeInt, Default: "0", Description: "write instead an object of this many bytes"},
+				{Name: "exit", Type: jobs.TypeInt, Default: "0", Description: "the program's exit status"},
+				{Name: "token", Secret: true},
+			})
+			if err != nil {
+				return err
+			}
+			return r.Register(sj, leaky, output)
 		})
 	if err != nil {
 		t.Fatal(err)

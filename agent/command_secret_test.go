@@ -70,6 +70,21 @@ func TestACommandJobPrintingItsSecretsLeaksNothing(t *testing.T) {
 	followed, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 
+	got, err := ta.admin.Run(ctx, run.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The output it wrote holds the token as a value and as a key.
+	wantOutput := `{"` + api.MaskedValue + `":"as a key","token":"` + api.MaskedValue + `"}`
+	if string(got.Output) != wantOutput {
+		t.Errorf("the run's output is %s, want %s", got.Output, wantOutput)
+	}
+	if b, _ := json.Marshal(got); strings.Contains(string(b), token) {
+		t.Errorf("GET /runs/{id} holds the token: %s", b)
+	}
+	if events := strings.Join(streamed, "\n"); !strings.Contains(events, `"output":`+wantOutput) {
+		t.Errorf("the run.finished event does not carry the masked output %s:\n%s", wantOutput, events)
+	}
 	for what, text := range map[string]string{
 		"stored log": strings.Join(stored, "\n"), "followed log": string(followed), "event stream": strings.Join(streamed, "\n"),
 	} {

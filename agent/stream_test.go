@@ -208,6 +208,7 @@ func TestResponsesMatchTheOpenAPIDocument(t *testing.T) {
 	}
 	run, _ := ta.admin.TriggerRule(ctx, "r", nil)
 	ta.waitRun(t, run.ID, api.StatusSucceeded)
+	withOutput := runOutputJob(t, ta, map[string]string{"output": `{"rows": [1, 2], "ok": true}`})
 
 	resp, err := http.Get(ta.URL() + "/api/v1/openapi.json")
 	if err != nil {
@@ -230,6 +231,7 @@ func TestResponsesMatchTheOpenAPIDocument(t *testing.T) {
 		{"GET", "/api/v1/rules/r", "/api/v1/rules/{name}", "200", ""},
 		{"GET", "/api/v1/runs", "/api/v1/runs", "200", ""},
 		{"GET", "/api/v1/runs/" + run.ID, "/api/v1/runs/{id}", "200", ""},
+		{"GET", "/api/v1/runs/" + withOutput.ID, "/api/v1/runs/{id}", "200", ""},
 		{"GET", "/api/v1/runs/" + run.ID + "/log", "/api/v1/runs/{id}/log", "200", ""},
 		{"GET", "/api/v1/status", "/api/v1/status", "200", ""},
 		{"GET", "/api/v1/audit", "/api/v1/audit", "200", ""},

@@ -49,7 +49,9 @@ func (a *Agent) Rule(name string) (rule api.Rule, ok bool) {
 
 // AddRuns writes runs to the store as they are given, and publishes
 // nothing: ids, timestamps, states, parameters (give secrets masked, as
-// the agent records them), progress and errors. A run without a Node gets
+// the agent records them), progress and errors, the run whose chain
+// started it (ParentRun, a chain one deep) and, for a finished run, its
+// Output (JSON, masked as the runner would). A run without a Node gets
 // the agent's. The agent may be stopped. A run given as running or
 // cancelling has no job behind it (see Progress, Log and Finish).
 func (a *Agent) AddRuns(runs ...api.Run) {
@@ -71,6 +73,10 @@ func addRun(ctx context.Context, s store.Store, r api.Run) (store.Run, error) {
 		ID: r.ID, Rule: r.Rule, Job: r.Job, Status: api.StatusRunning, Trigger: r.Trigger, Parameters: r.Parameters,
 		EventID: r.EventID, RestartOf: r.RestartOf, TriggeredBy: r.TriggeredBy, Node: r.Node,
 		ScheduledAt: deref(r.ScheduledAt), CreatedAt: r.CreatedAt, StartedAt: deref(r.StartedAt),
+		ParentRun: r.ParentRun,
+	}
+	if sr.ParentRun != "" {
+		sr.ChainDepth = 1
 	}
 	if sr.Node == "" {
 		sr.Node = Node
@@ -102,7 +108,7 @@ func addRun(ctx context.Context, s store.Store, r api.Run) (store.Run, error) {
 		}
 	case r.Status.Terminal() && r.Status != api.StatusSkipped:
 		run, err = s.RunFinish(ctx, store.RunFinishParams{ID: run.ID, Status: r.Status, Error: r.Error,
-			FinishedAt: deref(r.FinishedAt), CancelledBy: r.CancelledBy, CancelReason: r.CancelReason})
+			FinishedAt: deref(r.FinishedAt), CancelledBy: r.CancelledBy, CancelReason: r.CancelReason, Output: r.Output})
 		if err != nil {
 			return run, fmt.Errorf("seed run %s: %w", r.ID, err)
 		}
@@ -273,6 +279,7 @@ func (a *Agent) PublishRun(typ string, run api.Run, log *api.LogLine) {
 		CancelReason: run.CancelReason, Node: run.Node, ScheduledAt: deref(run.ScheduledAt), CreatedAt: run.CreatedAt,
 		StartedAt: deref(run.StartedAt), FinishedAt: deref(run.FinishedAt), Error: run.Error, Progress: run.Progress,
 		Attempt: run.Attempt, RetryOf: run.RetryOf, NotBefore: deref(run.NotBefore),
+		ParentRun: run.ParentRun, Output: run.Output,
 	}
 	ev := events.Event{Type: typ, RuleName: run.Rule, Run: &sr}
 	if log != nil {

@@ -59,6 +59,18 @@ func newProcessTag() (string, error) {
 // Linux the program also dies with the agent (SIGKILL), and the group is
 // reported with jobs.ProcessStarted, marked by ProcessTagEnv in its
 // environment, so the next agent stops what an agent killed outright left.
+//
+// The program may record its run's output (see jobs.SetOutput): it finds
+// in OutputFileEnv (JOBBRIDGE_OUTPUT_FILE) the path of a file, not yet made,
+// in a directory of its own (mode 0700, removed when the run ends), and
+// writes one JSON value there, of at most jobs.MaxOutputBytes (64 KiB) as
+// written. No file, or one of only white space, is no output. The file is
+// read once the program has exited, whether it succeeded or not: a program
+// that failed keeps the output it wrote, which may say why. A file that is
+// too large, not one JSON value, or not a regular file fails a run that
+// otherwise succeeded, the log and the error saying what is wrong (never
+// what the file holds); a run that failed anyway keeps its own error and
+// the log notes the bad output.
 type Command struct {
 	id          string
 	description string
@@ -192,9 +204,18 @@ func (c *Command) Run(ctx context.Context, params jobs.Params) error {
 	if err != nil {
 		return fmt.Errorf("command: %w", err)
 	}
+	result, err := newOutputFile()
+	if err != nil {
+		return fmt.Errorf("command: %w", err)
+	}
+	defer func() {
+		if err := result.remove(); err != nil {
+			log.line(slog.LevelWarn, "command: "+err.Error())
+		}
+	}()
 	cmd := exec.Command(c.argv[0], c.argv[1:]...)
 	cmd.Dir = c.dir
-	cmd.Env = append(c.environ(params), tag)
+	cmd.Env = append(c.environ(params), tag, result.env())
 	startInOwnGroup(cmd)
 	// Our own pipes, not exec's: Wait then returns when the program exits,
 	// and we decide how long to wait for output that grandchildren hold.
@@ -223,18 +244,45 @@ func (c *Command) Run(ctx context.Context, params jobs.Params) error {
 		log.line(slog.LevelWarn, fmt.Sprintf("command: a process outside the program's group still holds its output; stopped reading after %s", outputDrain))
 	}
 
-	if cancelled {
-		return fmt.Errorf("command stopped after cancellation: %w", ctx.Err())
-	}
+	var runErr error
 	var exitErr *exec.ExitError
 	switch {
+	case cancelled:
+		runErr = fmt.Errorf("command stopped after cancellation: %w", ctx.Err())
 	case errors.As(waitErr, &exitErr):
-		return errors.New(describeExit(exitErr))
+		runErr = errors.New(describeExit(exitErr))
 	case waitErr != nil:
-		return fmt.Errorf("wait for %s: %w", c.argv[0], waitErr)
+		runErr = fmt.Errorf("wait for %s: %w", c.argv[0], waitErr)
+	}
+	// A program that failed may still have said why in its output: it is
+	// kept then too. A bad output fails a run that otherwise succeeded; a
+	// run that failed already fails for its own reason, the bad output noted.
+	if err := recordOutput(ctx, result, log); err != nil && runErr == nil {
+		return err
+	}
+	if runErr != nil {
+		return runErr
 	}
 	log.line(slog.LevelInfo, fmt.Sprintf("command: exited with status 0 after %s", time.Since(start).Round(time.Millisecond)))
 	jobs.Progress(ctx, 100, "exited with status 0")
+	return nil
+}
+
+// recordOutput makes what the program wrote to its output file the run's
+// output (jobs.SetOutput). What is wrong with it is logged and returned.
+func recordOutput(ctx context.Context, f *outputFile, log *runLog) error {
+	out, err := f.read()
+	if err == nil && out != nil {
+		err = jobs.SetOutput(ctx, out)
+	}
+	if err != nil {
+		err = fmt.Errorf("command: %w", err)
+		log.line(slog.LevelError, err.Error()+"; the run keeps no output")
+		return err
+	}
+	if out != nil {
+		log.line(slog.LevelInfo, fmt.Sprintf("command: recorded the run's output (%d bytes of JSON)", len(out)))
+	}
 	return nil
 }
 

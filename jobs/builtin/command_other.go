@@ -24,3 +24,7 @@ func groupAlive(*os.Process) bool { return false }
 func describeExit(err *exec.ExitError) string {
 	return fmt.Sprintf("command exited with status %d", err.ExitCode())
 }
+
+// openNoFollow opens the file at path for reading; read checks beforehand
+// that it is a regular file.
+func openNoFollow(path string) (*os.File, error) { return os.Open(path) }

@@ -112,7 +112,7 @@ func TestCommandEnvironmentHoldsNothingOfTheAgentsButWhatIsListed(t *testing.T) 
 	}
 	allowed := map[string]bool{"PATH": true, "HOME": true, "LANG": true, "TZ": true, "AWS_PROFILE": true, "JOBBRIDGE_PARAM_TARGET": true,
 		"PWD": true, "SHLVL": true, "_": true, // the shell sets these itself
-		builtin.ProcessTagEnv: true} // random for each run, not the agent's
+		builtin.ProcessTagEnv: true, builtin.OutputFileEnv: true} // of each run, not the agent's
 	var names []string
 	for _, l := range rec.Lines() {
 		name, _, ok := strings.Cut(l.msg, "=")

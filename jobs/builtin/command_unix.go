@@ -91,3 +91,9 @@ func describeExit(err *exec.ExitError) string {
 	}
 	return fmt.Sprintf("command exited with status %d", err.ExitCode())
 }
+
+// openNoFollow opens the file at path for reading unless it is a symbolic
+// link, and without blocking should it be a named pipe.
+func openNoFollow(path string) (*os.File, error) {
+	return os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+}

@@ -2,6 +2,7 @@ package builtin_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -12,13 +13,14 @@ import (
 	"github.com/jobbridge/jobbridge/jobs"
 )
 
-// recorder is a jobs.ProcessReporter that keeps what a run says, for
-// assertions.
+// recorder is a jobs.ProcessReporter and jobs.OutputReporter that keeps
+// what a run says, for assertions.
 type recorder struct {
 	mu        sync.Mutex
 	lines     []logLine
 	progress  []progressReport
 	processes []jobs.Process
+	outputs   []string
 }
 
 type logLine struct {
@@ -49,6 +51,20 @@ func (r *recorder) ProcessStarted(p jobs.Process) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.processes = append(r.processes, p)
+}
+
+func (r *recorder) SetOutput(output json.RawMessage) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.outputs = append(r.outputs, string(output))
+	return nil
+}
+
+// Outputs are the outputs the run set, in order.
+func (r *recorder) Outputs() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.outputs...)
 }
 
 func (r *recorder) Processes() []jobs.Process {

@@ -15,9 +15,10 @@ import (
 type listRunsInput struct {
 	Status  string `query:"status" doc:"Comma-separated run states: queued, running, cancelling, succeeded, failed, cancelled, interrupted, skipped, missed"`
 	Series  string `query:"series" doc:"Only this run and its retries: the first run's id"`
+	Parent  string `query:"parent" doc:"Only the runs this run's chains started: the parent run's id"`
 	Job     string `query:"job" doc:"Only runs of this job"`
 	Rule    string `query:"rule" doc:"Only runs of this rule"`
-	Trigger string `query:"trigger" doc:"schedule, manual, restart, retry or catchup"`
+	Trigger string `query:"trigger" doc:"schedule, manual, restart, retry, catchup or chain"`
 	Since   string `query:"since" doc:"Created at or after (RFC 3339)"`
 	Until   string `query:"until" doc:"Created before (RFC 3339)"`
 	Limit   int    `query:"limit" default:"50" minimum:"1" maximum:"1000" doc:"Page size"`
@@ -55,7 +56,7 @@ type restartInput struct {
 
 // runFilter checks the query of GET /runs, listing every bad field.
 func runFilter(in *listRunsInput) (store.RunFilter, error) {
-	f := store.RunFilter{Series: in.Series, Job: in.Job, Rule: in.Rule, Limit: in.Limit, Cursor: in.Cursor, Trigger: api.Trigger(in.Trigger)}
+	f := store.RunFilter{Series: in.Series, Parent: in.Parent, Job: in.Job, Rule: in.Rule, Limit: in.Limit, Cursor: in.Cursor, Trigger: api.Trigger(in.Trigger)}
 	var errs []error
 	if in.Status != "" {
 		for _, st := range strings.Split(in.Status, ",") {
@@ -70,7 +71,7 @@ func runFilter(in *listRunsInput) (store.RunFilter, error) {
 	switch f.Trigger {
 	case "", api.TriggerSchedule, api.TriggerManual, api.TriggerRestart, api.TriggerRetry, api.TriggerCatchUp, api.TriggerChain:
 	default:
-		errs = append(errs, &huma.ErrorDetail{Location: "query.trigger", Message: "is not schedule, manual, restart, retry or catchup", Value: in.Trigger})
+		errs = append(errs, &huma.ErrorDetail{Location: "query.trigger", Message: "is not schedule, manual, restart, retry, catchup or chain", Value: in.Trigger})
 	}
 	for _, t := range []struct {
 		loc, v string
@@ -106,15 +107,29 @@ func (s *Server) attempts(ctx context.Context, r store.Run) ([]api.RunSummary, e
 	if err != nil || len(runs) < 2 {
 		return nil, err
 	}
-	out := make([]api.RunSummary, len(runs))
-	for i, run := range runs {
-		out[len(runs)-1-i] = api.RunSummary{ID: run.ID, Status: run.Status, CreatedAt: run.CreatedAt.UTC(), FinishedAt: timePtr(run.FinishedAt)}
-	}
-	return out, nil
+	return oldestFirst(runs), nil
 }
 
-// storeSeriesLimit bounds the series GET /runs/{id} shows: the retries a
-// rule may ask for, and the first run.
+// chained are the runs r's chains started, oldest first, nil if none.
+func (s *Server) chained(ctx context.Context, r store.Run) ([]api.RunSummary, error) {
+	runs, _, err := s.cfg.Store.RunList(ctx, store.RunFilter{Parent: r.ID, Limit: storeSeriesLimit})
+	if err != nil || len(runs) == 0 {
+		return nil, err
+	}
+	return oldestFirst(runs), nil
+}
+
+// oldestFirst summarises runs listed newest first, oldest first.
+func oldestFirst(runs []store.Run) []api.RunSummary {
+	out := make([]api.RunSummary, len(runs))
+	for i, run := range runs {
+		out[len(runs)-1-i] = apiRunSummary(run)
+	}
+	return out
+}
+
+// storeSeriesLimit bounds the series GET /runs/{id} shows (the retries a
+// rule may ask for, and the first run) and the runs its chains started.
 const storeSeriesLimit = 1000
 
 func (s *Server) registerRuns(hapi huma.API) {
@@ -140,8 +155,11 @@ func (s *Server) registerRuns(hapi huma.API) {
 			if err != nil {
 				return nil, s.apiError(err, "run")
 			}
-			out := apiRun(r)
+			out := apiRunWithOutput(r)
 			if out.Attempts, err = s.attempts(ctx, r); err != nil {
+				return nil, s.apiError(err, "run")
+			}
+			if out.Chained, err = s.chained(ctx, r); err != nil {
 				return nil, s.apiError(err, "run")
 			}
 			return &runOutput{Body: out}, nil

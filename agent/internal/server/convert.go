@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/json"
 	"strconv"
 	"time"
 
@@ -37,6 +38,22 @@ func apiRun(r store.Run) api.Run {
 		Attempt: max(r.Attempt, 1), RetryOf: r.RetryOf, NotBefore: timePtr(r.NotBefore),
 		Slow: r.Slow(time.Now()), ParentRun: r.ParentRun,
 	}
+}
+
+// apiRunWithOutput is apiRun with the run's output, for the answers that
+// carry it: GET /runs/{id} and run.finished. The store keeps it as the
+// runner wrote it (JSON, secrets masked); what is not JSON, which only a
+// damaged database holds, is left out rather than failing the answer.
+func apiRunWithOutput(r store.Run) api.Run {
+	out := apiRun(r)
+	if len(r.Output) > 0 && json.Valid(r.Output) {
+		out.Output = r.Output
+	}
+	return out
+}
+
+func apiRunSummary(r store.Run) api.RunSummary {
+	return api.RunSummary{ID: r.ID, Status: r.Status, CreatedAt: r.CreatedAt.UTC(), FinishedAt: timePtr(r.FinishedAt)}
 }
 
 func apiLogLine(l store.LogLine) api.LogLine {
@@ -142,7 +159,8 @@ func apiRule(r store.Rule, v ruleView) api.Rule {
 	}
 	out.MissedFire = v.missed
 	if v.lastRun != nil {
-		out.LastRun = &api.RunSummary{ID: v.lastRun.ID, Status: v.lastRun.Status, CreatedAt: v.lastRun.CreatedAt.UTC(), FinishedAt: timePtr(v.lastRun.FinishedAt)}
+		lr := apiRunSummary(*v.lastRun)
+		out.LastRun = &lr
 	}
 	switch v.mode {
 	case "local", "off":
@@ -166,6 +184,9 @@ func (s *Server) apiEvent(e events.Event) api.Event {
 	out := api.Event{ID: strconv.FormatUint(e.ID, 10), Type: string(e.Type), Time: e.Time.UTC(), RuleName: e.RuleName}
 	if e.Run != nil {
 		r := apiRun(*e.Run)
+		if e.Type == api.EventRunFinished {
+			r = apiRunWithOutput(*e.Run)
+		}
 		out.Run = &r
 	}
 	if e.Log != nil {

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -116,5 +117,61 @@ func TestOpenAPIDescribesRulesApply(t *testing.T) {
 	if got, want := fieldsOf(post.Responses["200"].Content["application/json"].Schema),
 		[]string{"applied", "changes", "create", "delete", "unchanged", "update"}; !slices.Equal(got, want) {
 		t.Errorf("answer fields %v, want %v", got, want)
+	}
+}
+
+// A run's output is any JSON value, not a string or bytes: the document
+// gives it a schema without a type, and GET /runs takes parent.
+func TestOpenAPIDescribesRunOutputAndChains(t *testing.T) {
+	t.Parallel()
+	st := storetesting.Open(t, "sqlite")
+	srv := httptest.NewServer(server.New(server.Config{Store: st, Service: service.New(service.Config{Store: st})}))
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/api/v1/openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var doc struct {
+		Paths map[string]map[string]struct {
+			Parameters []struct {
+				Name string `json:"name"`
+				In   string `json:"in"`
+			} `json:"parameters"`
+		} `json:"paths"`
+		Components struct {
+			Schemas map[string]struct {
+				Properties map[string]map[string]any `json:"properties"`
+			} `json:"schemas"`
+		} `json:"components"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("openapi.json: %d, %v", resp.StatusCode, err)
+	}
+	run, ok := doc.Components.Schemas["Run"]
+	if !ok {
+		t.Fatal("the document has no Run schema")
+	}
+	output, ok := run.Properties["output"]
+	if !ok {
+		t.Fatal("the Run schema has no output")
+	}
+	for _, k := range []string{"type", "format", "contentEncoding", "$ref"} {
+		if v, ok := output[k]; ok {
+			t.Errorf("Run.output has %s %v; want a free-form JSON value", k, v)
+		}
+	}
+	if got := run.Properties["parentRun"]["type"]; got != "string" {
+		t.Errorf("Run.parentRun has type %v, want string", got)
+	}
+	if got := fmt.Sprint(run.Properties["chained"]["type"]); !strings.Contains(got, "array") {
+		t.Errorf("Run.chained has type %v, want an array", got)
+	}
+	var params []string
+	for _, p := range doc.Paths["/api/v1/runs"]["get"].Parameters {
+		params = append(params, p.In+"."+p.Name)
+	}
+	if !slices.Contains(params, "query.parent") {
+		t.Errorf("GET /runs takes %v, want query.parent among them", params)
 	}
 }

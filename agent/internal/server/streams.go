@@ -238,7 +238,7 @@ func (s *Server) followLog(w http.ResponseWriter, r *http.Request, id string) {
 	}
 	finish := func(run store.Run) {
 		if sendStored() {
-			_ = sw.event(strconv.FormatInt(after, 10), api.EventRunFinished, apiRun(run))
+			_ = sw.event(strconv.FormatInt(after, 10), api.EventRunFinished, apiRunWithOutput(run))
 		}
 	}
 	if !sendStored() {

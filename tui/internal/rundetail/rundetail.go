@@ -1,6 +1,8 @@
 // Package rundetail is the console's view of one run: what started it, its
-// parameters (secrets masked as the agent gives them), progress, error, and
-// its log, which follows live from the event stream.
+// parameters (secrets masked as the agent gives them), progress, error,
+// where it sits in a chain (the run that started it, the runs it started),
+// and below them either its log, which follows live from the event
+// stream, or its output (o switches).
 package rundetail
 
 import (
@@ -37,9 +39,18 @@ type KeyMap struct {
 	// PrevAttempt and NextAttempt show the run's other attempts (a
 	// run and its retries).
 	PrevAttempt, NextAttempt key.Binding
-	s                        *session.Context
-	active                   func() bool // the run may still be cancelled
-	series                   func() bool // the run has other attempts
+	// Output switches between the log and the run's output.
+	Output key.Binding
+	// Parent opens the run whose chain started this one; Chained (1 to
+	// 9) the runs this one's chains started, as the Chained line numbers
+	// them.
+	Parent, Chained key.Binding
+	s               *session.Context
+	active          func() bool // the run may still be cancelled
+	series          func() bool // the run has other attempts
+	hasOutput       func() bool
+	hasParent       func() bool
+	hasChained      func() bool
 }
 
 // ShortHelp is the footer's keys: cancel only while the run is active.
@@ -50,6 +61,15 @@ func (k KeyMap) ShortHelp() []key.Binding {
 	}
 	if k.series() {
 		out = append(out, k.PrevAttempt)
+	}
+	if k.hasOutput() {
+		out = append(out, k.Output)
+	}
+	if k.hasParent() {
+		out = append(out, k.Parent)
+	}
+	if k.hasChained() {
+		out = append(out, k.Chained)
 	}
 	if k.s.CanOperate() {
 		out = append(out, k.Restart, k.RestartWith)
@@ -89,6 +109,15 @@ type Model struct {
 	fillTries int
 	offset    int  // first log line on screen
 	follow    bool // keep the newest line on screen
+
+	// showOutput shows the run's output instead of its log, from line
+	// outOffset.
+	showOutput bool
+	outOffset  int
+	out        outputView
+
+	parent  *api.Run     // the run whose chain started this one, once loaded
+	chained []chainedRun // the runs this one's chains started, oldest first
 }
 
 // New returns the detail of run id; Init loads it.
@@ -102,12 +131,19 @@ func New(s *session.Context, id string) *Model {
 			Follow:      key.NewBinding(key.WithKeys("f"), key.WithHelp("f", "follow log")),
 			PrevAttempt: key.NewBinding(key.WithKeys("["), key.WithHelp("[/]", "attempts")),
 			NextAttempt: key.NewBinding(key.WithKeys("]"), key.WithHelp("]", "next attempt")),
-			s:           s,
+			Output:      key.NewBinding(key.WithKeys("o"), key.WithHelp("o", "output/log")),
+			Parent:      key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "parent run")),
+			Chained: key.NewBinding(key.WithKeys("1", "2", "3", "4", "5", "6", "7", "8", "9"),
+				key.WithHelp("1-9", "chained run")),
+			s: s,
 		},
 	}
 	// A queued run can be cancelled too: it then never starts.
 	m.keys.active = func() bool { return m.run != nil && (m.run.Status.Active() || m.run.Status.Waiting()) }
 	m.keys.series = func() bool { return len(m.attempts) > 1 }
+	m.keys.hasOutput = func() bool { return m.run != nil && len(m.run.Output) > 0 }
+	m.keys.hasParent = func() bool { return m.run != nil && m.run.ParentRun != "" }
+	m.keys.hasChained = func() bool { return len(m.chained) > 0 }
 	return m
 }
 
@@ -198,6 +234,20 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 		if len(r.Attempts) > 1 {
 			m.attempts = r.Attempts
 		}
+		m.setChained(r.Chained)
+		m.clamp()
+		return m.loadChain(r)
+	case parentMsg:
+		if msg.id == m.id && msg.err == nil && m.run != nil && msg.run.ID == m.run.ParentRun {
+			p := msg.run
+			m.parent = &p
+			m.clamp()
+		}
+	case chainedMsg:
+		if msg.id == m.id && msg.err == nil {
+			m.chainedLoaded(msg.runs)
+			m.clamp()
+		}
 	case logMsg:
 		if msg.id != m.id {
 			return nil
@@ -285,14 +335,20 @@ func (m *Model) Events(evs []api.Event) tea.Cmd {
 	for _, ev := range evs {
 		if ev.Run != nil && ev.Type != api.EventRunLog {
 			m.followSeries(ev.Run)
+			m.followChain(ev.Run)
 		}
 		if ev.Run == nil || ev.Run.ID != m.id {
 			continue
 		}
 		if ev.Type != api.EventRunLog && (m.run == nil || session.Supersedes(m.run, ev.Run)) {
 			// A log line's run is a snapshot from when the line was
-			// written; the other events say what the run is now.
+			// written; the other events say what the run is now. Only
+			// run.finished carries the output, and no event the runs
+			// chained: what is known of them stays.
 			r := *ev.Run
+			if r.Output == nil && m.run != nil {
+				r.Output = m.run.Output
+			}
 			m.run = &r
 		}
 		if ev.Type == api.EventRunLog && ev.Log != nil && ev.Log.Seq > m.lastSeq() {
@@ -310,6 +366,9 @@ func (m *Model) Events(evs []api.Event) tea.Cmd {
 
 func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 	logH := m.logHeight()
+	if m.showOutput && m.outputKey(msg, logH) {
+		return nil
+	}
 	switch {
 	case key.Matches(msg, keys.Nav.Up):
 		m.scroll(-1)
@@ -328,6 +387,12 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 	case key.Matches(msg, m.keys.Follow):
 		m.follow = !m.follow
 		m.clamp()
+	case key.Matches(msg, m.keys.Output) && m.keys.hasOutput():
+		m.showOutput, m.outOffset = true, 0
+	case key.Matches(msg, m.keys.Parent):
+		return m.openParent()
+	case key.Matches(msg, m.keys.Chained):
+		return m.openChained(int(msg.String()[0] - '0'))
 	case key.Matches(msg, m.keys.PrevAttempt) && m.keys.series():
 		return m.showAttempt(-1)
 	case key.Matches(msg, m.keys.NextAttempt) && m.keys.series():
@@ -381,6 +446,7 @@ func (m *Model) showAttempt(by int) tea.Cmd {
 	}
 	m.id, m.run, m.err = m.attempts[i].ID, nil, nil
 	m.lines, m.pending, m.offset, m.follow, m.logErr = nil, map[int64]api.LogLine{}, 0, true, nil
+	m.showOutput, m.outOffset, m.parent, m.chained = false, 0, nil, nil
 	return m.Reload()
 }
 
@@ -399,6 +465,35 @@ func (m *Model) clamp() {
 		m.offset = len(m.lines) - h
 	}
 	m.offset = max(0, min(m.offset, len(m.lines)-h))
+	if m.showOutput && !m.keys.hasOutput() {
+		m.showOutput = false
+	}
+	m.outOffset = max(0, min(m.outOffset, len(m.outputLines())-h))
+}
+
+// outputKey handles the keys of the output pane, reporting whether it
+// did: the list keys scroll the output, o goes back to the log.
+func (m *Model) outputKey(msg tea.KeyMsg, h int) bool {
+	switch {
+	case key.Matches(msg, keys.Nav.Up):
+		m.outOffset--
+	case key.Matches(msg, keys.Nav.Down):
+		m.outOffset++
+	case key.Matches(msg, keys.Nav.PageUp):
+		m.outOffset -= h
+	case key.Matches(msg, keys.Nav.PageDown):
+		m.outOffset += h
+	case key.Matches(msg, keys.Nav.Top):
+		m.outOffset = 0
+	case key.Matches(msg, keys.Nav.Bottom):
+		m.outOffset = len(m.outputLines())
+	case key.Matches(msg, m.keys.Output):
+		m.showOutput = false
+	default:
+		return false
+	}
+	m.clamp()
+	return true
 }
 
 // info renders the lines above the log.
@@ -447,6 +542,7 @@ func (m *Model) info() []string {
 	if a := m.attemptsLine(); a != "" {
 		lines = append(lines, a)
 	}
+	lines = append(lines, m.chainLines()...)
 	var extra []string
 	if r.RestartOf != "" {
 		extra = append(extra, label(t.Muted.Render, "Restart of", session.ShortID(r.RestartOf)))
@@ -513,6 +609,8 @@ func triggerText(r *api.Run, local func(time.Time) time.Time) string {
 		s += " of " + session.ShortID(r.RetryOf)
 	case r.Trigger == api.TriggerCatchUp && r.ScheduledAt != nil:
 		s += " of the fire at " + local(*r.ScheduledAt).Format("15:04")
+	case r.Trigger == api.TriggerChain && r.ParentRun != "":
+		s += " of " + session.ShortID(r.ParentRun)
 	}
 	if r.TriggeredBy != "" {
 		s += " by " + r.TriggeredBy
@@ -531,12 +629,17 @@ func (m *Model) View() string {
 	for _, l := range info {
 		out = append(out, grid.Fit1(l, m.w, false))
 	}
+	if m.showOutput {
+		return grid.Pad(strings.Join(append(out, m.outputPane(m.h-len(out))...), "\n"), m.h)
+	}
 	state := "follow"
 	if !m.follow {
 		state = fmt.Sprintf("line %d of %d, f to follow", m.offset+1, len(m.lines))
 	}
-	rule := "── Log (" + state + ") "
-	out = append(out, t.Border.Render(rule+strings.Repeat("─", max(0, m.w-len([]rune(rule))))))
+	if m.keys.hasOutput() {
+		state += "; o for the output"
+	}
+	out = append(out, m.paneRule("Log ("+state+")"))
 	h := m.h - len(out)
 	switch {
 	case m.logErr != nil:
@@ -551,6 +654,28 @@ func (m *Model) View() string {
 		out = append(out, m.logLine(l))
 	}
 	return grid.Pad(strings.Join(out, "\n"), m.h)
+}
+
+// paneRule is the line above the log or the output, naming it.
+func (m *Model) paneRule(title string) string {
+	rule := "── " + title + " "
+	return m.s.Theme.Border.Render(rule + strings.Repeat("─", max(0, m.w-ansi.StringWidth(rule))))
+}
+
+// outputPane is the output's rule and its lines on screen, h in all.
+func (m *Model) outputPane(h int) []string {
+	lines := m.outputLines()
+	body := max(1, h-1)
+	end := min(len(lines), m.outOffset+body)
+	where := "all"
+	if len(lines) > body {
+		where = fmt.Sprintf("lines %d-%d of %d", m.outOffset+1, end, len(lines))
+	}
+	out := []string{m.paneRule("Output (" + where + "; o for the log)")}
+	for _, l := range lines[m.outOffset:end] {
+		out = append(out, grid.Fit1(l, m.w, false))
+	}
+	return out
 }
 
 func (m *Model) logLine(l api.LogLine) string {

@@ -1,6 +1,7 @@
 package safe
 
 import (
+	"encoding/json"
 	"errors"
 	"reflect"
 
@@ -10,7 +11,7 @@ import (
 // Value returns a copy of v with Text applied to every string in it: string
 // fields (of named string types too, such as api.RunStatus), map keys and
 // values, slice and array elements, and what pointers and interfaces hold,
-// however deep. Unexported fields are copied as they are (time.Time's
+// however deep, and JSON documents (json.RawMessage, see JSON). Unexported fields are copied as they are (time.Time's
 // internals hold no text from the agent). v itself is not changed, so a
 // reply shared with anyone else stays as it came.
 //
@@ -22,6 +23,9 @@ func Value[T any](v T) T {
 }
 
 func clean(v reflect.Value) reflect.Value {
+	if v.Type() == rawJSONType {
+		return reflect.ValueOf(JSON(v.Interface().(json.RawMessage)))
+	}
 	switch v.Kind() {
 	case reflect.String:
 		s := v.String()

@@ -1,6 +1,7 @@
 package safe
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
@@ -32,6 +33,11 @@ func raw(s string) bool {
 // slice, map and interface non-empty, so that a walker that misses any of
 // them leaves evil behind.
 func fill(v reflect.Value) {
+	if v.Type() == rawJSONType { // a run's output: evil in a document
+		doc, _ := json.Marshal(map[string]any{evil: []string{evil}})
+		v.Set(reflect.ValueOf(json.RawMessage(doc)))
+		return
+	}
 	switch v.Kind() {
 	case reflect.String:
 		v.SetString(evil)
@@ -64,7 +70,15 @@ func fill(v reflect.Value) {
 }
 
 // strs calls f with the path and value of every string reachable in v.
+// A JSON document (json.RawMessage) is given whole, its path ending in
+// "{json}".
 func strs(path string, v reflect.Value, f func(path, s string)) {
+	if v.Type() == rawJSONType {
+		if v.Len() > 0 {
+			f(path+"{json}", string(v.Bytes()))
+		}
+		return
+	}
 	switch v.Kind() {
 	case reflect.String:
 		f(path, v.String())
@@ -103,6 +117,12 @@ func requireClean(t *testing.T, what string, v any) {
 	n := 0
 	strs(what, reflect.ValueOf(v), func(path, s string) {
 		n++
+		if strings.HasSuffix(path, "{json}") {
+			if raw(s) || !json.Valid([]byte(s)) {
+				t.Errorf("%s = %q, want JSON holding nothing the terminal obeys", path, s)
+			}
+			return
+		}
 		if s != evilShown {
 			t.Errorf("%s = %q, want %q", path, s, evilShown)
 		}

@@ -35,6 +35,7 @@ func Exercise(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Runs", testRuns},
 		{"RunCreate", testRunCreate},
 		{"RunList", testRunList},
+		{"RunOutput", testRunOutput},
 		{"RunTransitions", testRunTransitions},
 		{"Batches", testBatches},
 		{"RunLog", testRunLog},
