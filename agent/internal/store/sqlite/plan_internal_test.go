@@ -18,6 +18,7 @@ func TestQueueAndSeriesQueriesReadTheirIndexes(t *testing.T) {
 	t.Parallel()
 	s := openInternal(t)
 	series, seriesArgs := storeutil.RunListQuery(store.RunFilter{Series: "x"}, 1000, func(t time.Time) any { return micros(t) })
+	children, childrenArgs := storeutil.RunListQuery(store.RunFilter{Parent: "x"}, 1000, func(t time.Time) any { return micros(t) })
 	for _, q := range []struct {
 		what  string
 		query string
@@ -25,6 +26,7 @@ func TestQueueAndSeriesQueriesReadTheirIndexes(t *testing.T) {
 		want  []string // the indexes the plan must read, in order
 	}{
 		{"a run's series", series, seriesArgs, []string{"(id=?)", "runs_retry_of"}},
+		{"a run's chained runs", children, childrenArgs, []string{"runs_parent_run"}},
 		{"fires between", `SELECT rule, scheduled_at, status FROM runs WHERE scheduled_at >= $1 AND scheduled_at < $2 ORDER BY scheduled_at`, []any{1, 2}, []string{"runs_scheduled_at"}},
 		{"a rule's unfinished runs", storeutil.RuleUnfinishedQuery, []any{"r"}, []string{"runs_active_rule", "runs_queued_rule"}},
 		{"a rule's runs before a queued one", storeutil.RuleBusyQuery, []any{"r", "x"}, []string{"runs_active_rule", "runs_queued_rule"}},
