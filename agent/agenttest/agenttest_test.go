@@ -48,7 +48,10 @@ func TestSeededRunsKeepWhatTheyAreGiven(t *testing.T) {
 func TestSeededQueuedAndMissedRuns(t *testing.T) {
 	a := agenttest.Start(t, agenttest.Options{RoleTokens: true})
 	at := clock.Add(-time.Hour)
-	retryAt := clock.Add(time.Minute)
+	// The agent's dispatcher runs on the real clock and its first claim may
+	// come after the seeding: a retry due in the past would start, and fail
+	// for want of its rule.
+	retryAt := time.Now().Add(24 * time.Hour)
 	a.AddRuns(
 		api.Run{ID: "run-0001", Rule: "r", Job: "demo", Status: api.StatusQueued, Trigger: api.TriggerRetry,
 			CreatedAt: at, Attempt: 2, RetryOf: "run-0000", NotBefore: &retryAt},
