@@ -143,9 +143,11 @@ type RunPolicy struct {
 // RuleInput and Rule). They fire once the run's series has ended (a failed
 // run whose retry is queued fires nothing yet): OnSuccess after a run that
 // succeeded, OnFailure after one that failed (its job failed, panicked or
-// timed out), OnFinish after either or a cancelled one. A run that never
-// ran (skipped, missed) or was interrupted (its agent died; the job may
-// have done its work) fires none. Each chained run is queued with trigger
+// timed out), OnFinish after either or one an operator cancelled. A run
+// that never ran (skipped, missed), was interrupted (its agent died; the
+// job may have done its work) or was stopped by its agent's shutdown fires
+// none; nor does a series whose queued retry an operator cancelled (the
+// operator stepped in). Each chained run is queued with trigger
 // "chain" and its parent in parentRun, exactly once per parent run.
 type Chains struct {
 	OnSuccess []ChainStep `json:"onSuccess,omitempty"`
@@ -169,6 +171,14 @@ type ChainStep struct {
 // (its log says so). Cycles are refused when a rule is saved; the bound
 // holds against chains that grow through later edits.
 const MaxChainDepth = 10
+
+// MaxChainSteps is how many steps one of a rule's chain lists may have.
+const MaxChainSteps = 20
+
+// MaxChainRuns is how many chained runs one run may start, through its
+// chains and theirs, counted as if every list fired: a rule whose chains
+// fan out further is refused when saved.
+const MaxChainRuns = 1000
 
 // MaxOutputBytes is the largest run output, in bytes of JSON.
 const MaxOutputBytes = 64 << 10

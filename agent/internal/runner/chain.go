@@ -52,9 +52,13 @@ func chainSteps(c api.Chains, status api.RunStatus) []api.ChainStep {
 // run's log (why no chain starts, when it is too deep).
 func (r *Runner) chainedOf(ctx context.Context, ar *activeRun, status api.RunStatus, output json.RawMessage, note func(string)) chained {
 	parent := ar.run
-	rule, err := r.rules.get(ctx, r.cfg.Store, parent.Rule)
+	rule, err := r.finishingRule(ctx, parent.Rule)
 	if err != nil {
-		return chained{} // deleted meanwhile: it chains to nothing
+		if !errors.Is(err, store.ErrNotFound) { // deleted meanwhile: it chains to nothing
+			r.log.Error("read the rule of a run that ended: its chains start nothing", "run", parent.ID, "rule", parent.Rule, "err", err)
+			note(fmt.Sprintf("the rule's chains start nothing: its rule could not be read: %v", err))
+		}
+		return chained{}
 	}
 	steps := chainSteps(rule.Chains, status)
 	if len(steps) == 0 {
@@ -88,7 +92,7 @@ func (r *Runner) chainedOf(ctx context.Context, ar *activeRun, status api.RunSta
 // step's values (references filled in by lookup), and returns the values
 // its job is to get.
 func (r *Runner) chainValues(ctx context.Context, c *store.Run, step api.ChainStep, lookup func(chainref.Ref) (string, error)) (map[string]string, error) {
-	target, err := r.rules.get(ctx, r.cfg.Store, step.Rule)
+	target, err := r.finishingRule(ctx, step.Rule)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, fmt.Errorf("there is no rule %q", step.Rule)
 	}

@@ -3,8 +3,10 @@ package runner_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -285,5 +287,76 @@ func TestAChainedRunSurvivesARestartAndRunsOnce(t *testing.T) {
 		}
 		second.stop()
 		third.stop()
+	})
+}
+
+// blipStore fails RuleGet while fail is above zero, as a database that
+// blinks does.
+type blipStore struct {
+	store.Store
+	fail atomic.Int32
+}
+
+func (b *blipStore) RuleGet(ctx context.Context, name string) (store.Rule, error) {
+	if b.fail.Add(-1) >= 0 {
+		return store.Rule{}, fmt.Errorf("blip: %w", store.ErrUnavailable)
+	}
+	return b.Store.RuleGet(ctx, name)
+}
+
+// A blip of the database as a run ends does not lose its chains: the
+// rule is read again.
+func TestAChainSurvivesABlipAsTheRunEnds(t *testing.T) {
+	eachVirtual(t, func(t *testing.T, s store.Store) {
+		bs := &blipStore{Store: s}
+		d := newDispatching(t, bs, runner.Config{RuleCacheTTL: -1}, funcJob{id: "j", run: func(context.Context, jobs.Params) error {
+			bs.fail.Store(2) // the database blinks as the job ends
+			return nil
+		}})
+		createRule(t, s, store.Rule{Name: "child", Job: "j"})
+		rule := createRule(t, s, store.Rule{Name: "parent", Job: "j", Chains: api.Chains{OnSuccess: []api.ChainStep{{Rule: "child"}}}})
+		ran := startWith(t, d.runner, rule, nil)
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		if got, err := s.RunGet(context.Background(), ran.ID); err != nil || got.Status != api.StatusSucceeded {
+			t.Fatalf("parent = %s, %v", got.Status, err)
+		}
+		if kids := childrenOf(t, s, ran.ID); len(kids) != 1 || kids[0].Status != api.StatusSucceeded {
+			t.Errorf("the parent's onSuccess chain made %v, want one run that succeeded", kids)
+		}
+		d.stop()
+	})
+}
+
+// A retry of a chained run stays in its chain: its parent and depth are
+// kept, so a chain that loops through retried failures still stops at
+// MaxChainDepth.
+func TestARetryOfAChainedRunKeepsItsPlaceInTheChain(t *testing.T) {
+	eachVirtual(t, func(t *testing.T, s store.Store) {
+		d := newDispatching(t, s, runner.Config{}, funcJob{id: "j", run: func(context.Context, jobs.Params) error { return errors.New("no") }})
+		// A loop, as racing edits could store one.
+		rule := createRule(t, s, store.Rule{Name: "loop", Job: "j",
+			Policy: store.RunPolicy{Retry: &store.RetryPolicy{Attempts: 1, Backoff: time.Minute}},
+			Chains: api.Chains{OnFinish: []api.ChainStep{{Rule: "loop"}}}})
+		startWith(t, d.runner, rule, nil)
+		time.Sleep(3 * time.Hour)
+		synctest.Wait()
+		runs, _, err := s.RunList(context.Background(), store.RunFilter{Rule: "loop", Limit: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Each depth 0..MaxChainDepth: a first attempt and its retry.
+		if want := 2 * (api.MaxChainDepth + 1); len(runs) != want {
+			t.Fatalf("%d runs, want %d: the depth bound does not hold across retries", len(runs), want)
+		}
+		for _, r := range runs {
+			if r.Trigger == api.TriggerRetry {
+				first, err := s.RunGet(context.Background(), r.RetryOf)
+				if err != nil || r.ParentRun != first.ParentRun || r.ChainDepth != first.ChainDepth {
+					t.Errorf("retry %s: parent %q depth %d; its first attempt's: %q %d (%v)", r.ID, r.ParentRun, r.ChainDepth, first.ParentRun, first.ChainDepth, err)
+				}
+			}
+		}
+		d.stop()
 	})
 }

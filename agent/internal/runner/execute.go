@@ -48,7 +48,12 @@ func (r *Runner) execute(ctx context.Context, ar *activeRun, job jobs.Job, param
 	if fin.Then == nil {
 		note = noteLog(rep)
 	}
-	ch := r.chainedOf(r.live, ar, fin.Status, fin.Output, note)
+	// A run the agent's shutdown cut short starts no chain, as it is not
+	// retried: its work did not end, it was stopped.
+	var ch chained
+	if !errors.Is(cause, ErrShutdown) {
+		ch = r.chainedOf(r.live, ar, fin.Status, fin.Output, note)
+	}
 	fin.Chained = ch.runs
 	t := rep.finalTail()
 	// The job has stopped the process groups it reported: forget them

@@ -2,9 +2,11 @@ package runner
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 	"time"
 
+	"github.com/jobbridge/jobbridge/agent/internal/retry"
 	"github.com/jobbridge/jobbridge/agent/internal/store"
 	"github.com/jobbridge/jobbridge/shared/api"
 )
@@ -46,9 +48,12 @@ func (r *Runner) retryOf(ctx context.Context, ar *activeRun, fin store.RunFinish
 		return nil
 	}
 	run := ar.run
-	rule, err := r.rules.get(ctx, r.cfg.Store, run.Rule)
+	rule, err := r.finishingRule(ctx, run.Rule)
 	if err != nil {
-		return nil // deleted: nothing to retry for
+		if !errors.Is(err, store.ErrNotFound) { // deleted: nothing to retry for
+			r.log.Error("read the rule of a failed run: it is not retried", "run", run.ID, "rule", run.Rule, "err", err)
+		}
+		return nil
 	}
 	pol := rule.Policy.Retry
 	attempt := max(run.Attempt, 1)
@@ -75,5 +80,20 @@ func (r *Runner) retryOf(ctx context.Context, ar *activeRun, fin store.RunFinish
 		// wait for the run going, rather than start beside it.
 		Serial:    rule.Overlap == api.OverlapQueue || rule.Overlap == api.OverlapSkip,
 		WarnAfter: rule.Policy.WarnAfter,
+		// A retry of a chained run is still that chain's: it keeps its
+		// parent, and its depth, which bounds the chains it starts.
+		ParentRun:  run.ParentRun,
+		ChainDepth: run.ChainDepth,
 	}
+}
+
+// finishingRule reads the rule of a run that ends (through the cache),
+// trying again while the database is unavailable: what it decides, a retry
+// or the runs the rule's chains start, is not to be lost to a blip.
+func (r *Runner) finishingRule(ctx context.Context, name string) (store.Rule, error) {
+	return retry.Value(ctx, whileUnavailable, func(ctx context.Context) (store.Rule, error) {
+		ctx, cancel := context.WithTimeout(ctx, storeCallTimeout)
+		defer cancel()
+		return r.rules.get(ctx, r.cfg.Store, name)
+	})
 }

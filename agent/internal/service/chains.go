@@ -44,6 +44,9 @@ func chainsFromInput(in api.Chains, job jobs.Job, verr *ValidationError) api.Cha
 		}
 	}
 	for _, l := range chainLists(in) {
+		if len(l.steps) > api.MaxChainSteps {
+			verr.add("body."+l.field, "has %d steps, at most %d", len(l.steps), api.MaxChainSteps)
+		}
 		for i, step := range l.steps {
 			loc := fmt.Sprintf("body.%s[%d]", l.field, i)
 			if err := api.ValidRuleName(step.Rule); err != nil {
@@ -154,8 +157,82 @@ func chainProblems(reg *jobs.Registry, all map[string]store.Rule, changed ...str
 				Reason: fmt.Sprintf("the chain %s is %d chained runs long, more than the %d a chain may be", strings.Join(path, " → "), len(path)-1, api.MaxChainDepth)})
 		}
 	}
+	// A run's chains may fan out: bound the runs one run may start, for
+	// the rules the change touches and those whose chains reach them.
+	// (A changed rule without steps adds no run to anyone's.)
+	var adding []string
+	for _, n := range changed {
+		if firstStepField(all[n].Chains) != "" {
+			adding = append(adding, n)
+		}
+	}
+	reach := g.upstream(adding)
+	counts := make(map[string]int)
+	for _, name := range g.names {
+		if len(changed) > 0 && !reach[name] {
+			continue
+		}
+		if n := chainRuns(all, name, counts, map[string]bool{}); n > api.MaxChainRuns {
+			field := "name"
+			if f := firstStepField(all[name].Chains); f != "" {
+				field = f + ".rule"
+			}
+			out = append(out, chainProblem{Rule: name, Field: field,
+				Reason: fmt.Sprintf("one run of %q may start more than %d chained runs, through its steps and theirs", name, api.MaxChainRuns)})
+		}
+	}
 	slices.SortStableFunc(out, func(a, b chainProblem) int { return strings.Compare(a.Rule, b.Rule) })
 	return out
+}
+
+// chainRuns is how many chained runs one run of name may start at most,
+// through every step of its chains and theirs (as if each list fired),
+// counted in memo; a step back to a rule on the path (on) is left out, as
+// loops are refused on their own. It stops counting past MaxChainRuns.
+func chainRuns(all map[string]store.Rule, name string, memo map[string]int, on map[string]bool) int {
+	if n, ok := memo[name]; ok {
+		return n
+	}
+	on[name] = true
+	total := 0
+	for _, l := range chainLists(all[name].Chains) {
+		for _, step := range l.steps {
+			if _, ok := all[step.Rule]; !ok || on[step.Rule] {
+				continue
+			}
+			total += 1 + chainRuns(all, step.Rule, memo, on)
+			total = min(total, api.MaxChainRuns+1)
+		}
+	}
+	delete(on, name)
+	memo[name] = total
+	return total
+}
+
+// firstStepField is the location of a rule's first chain step.
+func firstStepField(c api.Chains) string {
+	for _, l := range chainLists(c) {
+		if len(l.steps) > 0 {
+			return l.field + "[0]"
+		}
+	}
+	return ""
+}
+
+// upstream is the rules whose chains reach one of names, names included.
+func (g *chainGraph) upstream(names []string) map[string]bool {
+	seen := make(map[string]bool)
+	queue := slices.Clone(names)
+	for len(queue) > 0 {
+		n := queue[0]
+		queue = queue[1:]
+		if seen[n] {
+			continue
+		}
+		seen[n] = true
+		queue = append(queue, g.prev[n]...)
+	}
+	return seen
 }
 
 // stepProblems checks one step of rule's chains against its target.

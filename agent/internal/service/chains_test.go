@@ -59,6 +59,19 @@ func line(n int) map[string][]string {
 	return edges
 }
 
+// fan is rules f0 … f<levels>, each but the last with steps steps to the
+// next: one run of f0 may start steps + steps² + … runs.
+func fan(levels, steps int) map[string][]string {
+	out := map[string][]string{}
+	for i := 0; i < levels; i++ {
+		for range steps {
+			out[fmt.Sprintf("f%d", i)] = append(out[fmt.Sprintf("f%d", i)], fmt.Sprintf("f%d", i+1))
+		}
+	}
+	out[fmt.Sprintf("f%d", levels)] = nil
+	return out
+}
+
 func TestChainProblems(t *testing.T) {
 	reg := chainJobs(t)
 	withStep := func(all map[string]store.Rule, rule string, step api.ChainStep) map[string]store.Rule {
@@ -99,6 +112,11 @@ func TestChainProblems(t *testing.T) {
 			[]chainProblem{{"r11", "name", fmt.Sprintf("the chain %s is 11 chained runs long, more than the 10 a chain may be", deep(11))}}},
 		{"one step deeper, added in the middle", chainRules(line(api.MaxChainDepth + 1)), []string{"r05"},
 			[]chainProblem{{"r05", "onSuccess[0].rule", fmt.Sprintf("the chain %s is 11 chained runs long, more than the 10 a chain may be", deep(11))}}},
+		{"a fan-out within the bound", chainRules(fan(3, 10)), []string{"f3"}, nil},
+		{"a fan-out past the bound, found from a rule it reaches", chainRules(fan(4, 10)), []string{"f3"},
+			[]chainProblem{{"f0", "onSuccess[0].rule", `one run of "f0" may start more than 1000 chained runs, through its steps and theirs`},
+				{"f1", "onSuccess[0].rule", `one run of "f1" may start more than 1000 chained runs, through its steps and theirs`}}},
+		{"a change that adds no step is not refused for a fan-out stored before", chainRules(fan(4, 10)), []string{"f4"}, nil},
 		{"a parameter the target's job takes", withStep(chainRules(map[string][]string{"a": nil, "b": nil}), "a",
 			api.ChainStep{Rule: "b", Parameters: map[string]string{"file": "x.csv", "count": "3"}}), []string{"a"}, nil},
 		{"a parameter the target's job lacks", withStep(chainRules(map[string][]string{"a": nil, "b": nil}), "a",
@@ -167,6 +185,18 @@ func TestChainReferencesAreCheckedWithTheRule(t *testing.T) {
 	}
 	if !reflect.DeepEqual(verr.Fields, want) {
 		t.Errorf("bad step names: %v, want %v", verr.Fields, want)
+	}
+
+	// A list of more steps than a chain may have.
+	verr = &ValidationError{}
+	many := make([]api.ChainStep, api.MaxChainSteps+1)
+	for i := range many {
+		many[i] = api.ChainStep{Rule: "report"}
+	}
+	chainsFromInput(api.Chains{OnFailure: many[:api.MaxChainSteps], OnFinish: many}, export, verr)
+	want = []api.ErrorDetail{{Location: "body.onFinish", Message: "has 21 steps, at most 20"}}
+	if !reflect.DeepEqual(verr.Fields, want) {
+		t.Errorf("too many steps: %v, want %v", verr.Fields, want)
 	}
 }
 
