@@ -360,3 +360,28 @@ func TestARetryOfAChainedRunKeepsItsPlaceInTheChain(t *testing.T) {
 		d.stop()
 	})
 }
+
+// A run the agent's shutdown stops starts no chain, not even onFinish: its
+// work was cut short by a deploy, not ended (as it is not retried).
+func TestARunStoppedByTheShutdownStartsNoChain(t *testing.T) {
+	eachVirtual(t, func(t *testing.T, s store.Store) {
+		started := make(chan struct{})
+		d := newDispatching(t, s, runner.Config{}, funcJob{id: "j", run: func(ctx context.Context, _ jobs.Params) error {
+			close(started)
+			<-ctx.Done()
+			return ctx.Err()
+		}}, funcJob{id: "k", run: func(context.Context, jobs.Params) error { return nil }})
+		createRule(t, s, store.Rule{Name: "child", Job: "k"})
+		rule := createRule(t, s, store.Rule{Name: "parent", Job: "j", Chains: api.Chains{OnFinish: []api.ChainStep{{Rule: "child"}}}})
+		ran := startWith(t, d.runner, rule, nil)
+		<-started
+		d.stop()
+		got, err := s.RunGet(context.Background(), ran.ID)
+		if err != nil || got.Status != api.StatusCancelled {
+			t.Fatalf("parent = %s, %v; want cancelled by the shutdown", got.Status, err)
+		}
+		if kids := childrenOf(t, s, ran.ID); len(kids) != 0 {
+			t.Errorf("the shutdown's cancel started the onFinish chain: %v", kids)
+		}
+	})
+}
