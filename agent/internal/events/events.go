@@ -69,6 +69,12 @@ type subscription struct {
 	ch chan Event
 }
 
+// MaxReplayedOutput is the largest run output the broker's history keeps
+// with an event: a run.finished replayed after a reconnect carries a larger
+// output not at all (GET /runs/{id} has it), while subscribers that are
+// connected get it whole.
+const MaxReplayedOutput = 4 << 10
+
 // DefaultHistory is how many recent events a broker keeps for replay.
 const DefaultHistory = 4096
 
@@ -105,10 +111,19 @@ func (b *Broker) Publish(e Event) Event {
 		e.Time = time.Now().UTC()
 	}
 	f := &Frame{Event: e}
+	kept := f
+	if e.Run != nil && len(e.Run.Output) > MaxReplayedOutput {
+		// The history keeps the run without its large output: 4,096
+		// events of 64 KiB each, encoded too, would hold half a GiB.
+		lean := *e.Run
+		lean.Output = nil
+		kept = &Frame{Event: e}
+		kept.Run = &lean
+	}
 	if len(b.ring) < b.size {
-		b.ring = append(b.ring, f)
+		b.ring = append(b.ring, kept)
 	} else {
-		b.ring[b.start] = f
+		b.ring[b.start] = kept
 		b.start = (b.start + 1) % b.size
 	}
 	for s := range b.subs {

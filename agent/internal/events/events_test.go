@@ -1,9 +1,13 @@
 package events
 
 import (
+	"bytes"
+	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/jobbridge/jobbridge/agent/internal/store"
 	"github.com/jobbridge/jobbridge/shared/api"
 )
 
@@ -151,5 +155,44 @@ func TestAnIDFromBeforeARestartIsReportedLost(t *testing.T) {
 		cancel()
 	} else {
 		cancel()
+	}
+}
+
+// A large run output goes to the subscribers connected, but the history
+// keeps the run without it: a replay after a reconnect carries outputs of
+// at most MaxReplayedOutput.
+func TestTheHistoryKeepsNoLargeOutput(t *testing.T) {
+	t.Parallel()
+	b := NewBroker(8)
+	_, ch, _, cancel := b.Subscribe(0)
+	defer cancel()
+	big := json.RawMessage(`"` + strings.Repeat("x", MaxReplayedOutput) + `"`)
+	small := json.RawMessage(`{"rows":3}`)
+	first := b.Publish(Event{Type: api.EventRunFinished, Run: &store.Run{ID: "big", Output: big}})
+	b.Publish(Event{Type: api.EventRunFinished, Run: &store.Run{ID: "small", Output: small}})
+	for _, want := range []json.RawMessage{big, small} {
+		select {
+		case got := <-ch:
+			if !bytes.Equal(got.Run.Output, want) {
+				t.Errorf("live %s: output of %d bytes, want %d", got.Run.ID, len(got.Run.Output), len(want))
+			}
+		case <-time.After(time.Second):
+			t.Fatal("no event delivered")
+		}
+	}
+	replay, _, ok, cancel2 := b.Subscribe(first.ID - 1)
+	defer cancel2()
+	if !ok || len(replay) != 2 {
+		t.Fatalf("replay = %d events, ok %t", len(replay), ok)
+	}
+	if replay[0].Run.Output != nil || replay[0].Run.ID != "big" {
+		t.Errorf("replayed big run: output of %d bytes, want none", len(replay[0].Run.Output))
+	}
+	if !bytes.Equal(replay[1].Run.Output, small) {
+		t.Errorf("replayed small run: output %s, want %s", replay[1].Run.Output, small)
+	}
+	_, frames, _, err := b.Watch(first.ID-1, WatchOptions{})
+	if err != nil || len(frames) != 2 || frames[0].Run.Output != nil {
+		t.Errorf("watch replay: %d frames, %v; want the big run without output", len(frames), err)
 	}
 }
