@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -124,7 +125,7 @@ func writeAttr(b *strings.Builder, group string, a slog.Attr) {
 type OutputReporter interface {
 	Reporter
 	// SetOutput keeps output (valid JSON of at most MaxOutputBytes) as the
-	// run's output, replacing what an earlier call kept.
+	// run's output, replacing what an earlier call kept; nil clears it.
 	SetOutput(output json.RawMessage) error
 }
 
@@ -138,24 +139,48 @@ var ErrOutputTooLarge = fmt.Errorf("run output is larger than %d bytes of JSON",
 // SetOutput records v, encoded as JSON, as the result of the run: stored
 // with it, shown in the API and the console, and given to the rules its
 // chains start (${output.NAME} takes a top-level field of an object). A
-// later call replaces an earlier one. It refuses what does not encode and
-// an encoding of more than MaxOutputBytes (ErrOutputTooLarge), keeping the
-// earlier output. Secret values in it are masked, as in the log. Outside a
-// run it does nothing.
+// later call replaces an earlier one; nil clears it. It refuses what does
+// not encode and an encoding of more than MaxOutputBytes
+// (ErrOutputTooLarge), keeping the earlier output, and says so in the
+// run's log. Secret values in it are masked, as in the log. Outside a run
+// it does nothing.
 func SetOutput(ctx context.Context, v any) error {
-	b, err := json.Marshal(v)
+	rep, _ := reporter(ctx).(OutputReporter)
+	err := setOutput(rep, v)
+	if err != nil && rep != nil {
+		rep.Log(slog.LevelWarn, err.Error())
+	}
+	return err
+}
+
+func setOutput(rep OutputReporter, v any) error {
+	b, err := encodeOutput(v)
 	if err != nil {
 		return fmt.Errorf("set the run's output: %w", err)
 	}
 	if len(b) > MaxOutputBytes {
 		return fmt.Errorf("set the run's output: it is %d bytes: %w", len(b), ErrOutputTooLarge)
 	}
-	rep, ok := reporter(ctx).(OutputReporter)
-	if !ok {
+	if rep == nil {
 		return nil
+	}
+	if string(b) == "null" {
+		b = nil
 	}
 	if err := rep.SetOutput(b); err != nil {
 		return fmt.Errorf("set the run's output: %w", err)
 	}
 	return nil
+}
+
+// encodeOutput encodes v as compact JSON, leaving <, > and & as they are
+// (encoding/json's default escapes them for HTML, which an output is not).
+func encodeOutput(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }

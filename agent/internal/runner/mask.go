@@ -77,8 +77,8 @@ func storable(s string) string {
 }
 
 // maskJSON returns the JSON document b with every secret masked in its
-// strings, keys included, as mask does, and re-encoded (compact, numbers
-// as written): masking the encoded text instead would miss a secret that
+// strings, keys included, as mask does, a number holding one replaced by
+// the masked string, and re-encoded (compact, numbers as written): masking the encoded text instead would miss a secret that
 // JSON escapes.
 func (m masker) maskJSON(b []byte) (json.RawMessage, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
@@ -90,17 +90,25 @@ func (m masker) maskJSON(b []byte) (json.RawMessage, error) {
 	if dec.More() {
 		return nil, errors.New("the output is not one JSON value")
 	}
-	out, err := json.Marshal(m.maskValue(v))
-	if err != nil {
+	var out bytes.Buffer
+	enc := json.NewEncoder(&out)
+	enc.SetEscapeHTML(false) // an output is not HTML: <, > and & stay as written
+	if err := enc.Encode(m.maskValue(v)); err != nil {
 		return nil, fmt.Errorf("encode the masked output: %w", err)
 	}
-	return out, nil
+	return bytes.TrimSuffix(out.Bytes(), []byte("\n")), nil
 }
 
 func (m masker) maskValue(v any) any {
 	switch v := v.(type) {
 	case string:
 		return m.mask(v)
+	case json.Number:
+		// A secret of digits (a PIN) written as a number.
+		if m.mask(string(v)) != string(v) {
+			return api.MaskedValue
+		}
+		return v
 	case []any:
 		for i := range v {
 			v[i] = m.maskValue(v[i])

@@ -139,3 +139,61 @@ func jsonEscape(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b[1 : len(b)-1])
 }
+
+// A secret of digits written as a JSON number is masked too (a PIN), and
+// what JSON would escape for HTML stays as the job wrote it.
+func TestOutputMasksANumericSecretAndKeepsItsText(t *testing.T) {
+	t.Parallel()
+	storetesting.Each(t, func(t *testing.T, s store.Store) {
+		stored, event := runOutput(t, s, "48151623", func(ctx context.Context) error {
+			return jobs.SetOutput(ctx, map[string]any{"pin": json.Number("48151623"), "n": 7, "url": "https://x/?a=1&b=<2>"})
+		})
+		want := `{"n":7,"pin":"` + api.MaskedValue + `","url":"https://x/?a=1&b=<2>"}`
+		for what, got := range map[string]json.RawMessage{"stored output": stored.Output, "event output": event.Output} {
+			if string(got) != want {
+				t.Errorf("%s:\n got %s\nwant %s", what, got, want)
+			}
+		}
+	})
+}
+
+// SetOutput(nil) clears what an earlier call set; a refused output is said
+// in the run's log, without its content.
+func TestSetOutputNilClearsAndARefusalIsLogged(t *testing.T) {
+	t.Parallel()
+	storetesting.Each(t, func(t *testing.T, s store.Store) {
+		var refused error
+		stored, _ := runOutput(t, s, "unused-secret", func(ctx context.Context) error {
+			if err := jobs.SetOutput(ctx, map[string]int{"a": 1}); err != nil {
+				return err
+			}
+			if err := jobs.SetOutput(ctx, nil); err != nil {
+				return err
+			}
+			refused = jobs.SetOutput(ctx, strings.Repeat("z", jobs.MaxOutputBytes))
+			return nil
+		})
+		if stored.Output != nil {
+			t.Errorf("output %s, want none after SetOutput(nil)", stored.Output)
+		}
+		if !errors.Is(refused, jobs.ErrOutputTooLarge) {
+			t.Fatalf("SetOutput of 64 KiB + 2 = %v, want ErrOutputTooLarge", refused)
+		}
+		lines, err := s.RunLogList(context.Background(), stored.ID, 0, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, l := range lines {
+			if l.Level == "warn" && strings.Contains(l.Message, "larger than 65536 bytes") {
+				found = true
+			}
+			if strings.Contains(l.Message, "zzzz") {
+				t.Errorf("the log quotes the refused output: %.80q", l.Message)
+			}
+		}
+		if !found {
+			t.Errorf("no warning about the refused output in the log: %v", lines)
+		}
+	})
+}

@@ -217,6 +217,12 @@ func levelName(l slog.Level) string {
 // SetOutput implements jobs.OutputReporter: it keeps output, secret values
 // masked, to be stored with the run's finish.
 func (rep *reporter) SetOutput(output json.RawMessage) error {
+	if output == nil {
+		rep.mu.Lock()
+		rep.output = nil
+		rep.mu.Unlock()
+		return nil
+	}
 	masked, err := rep.mask.maskJSON(output)
 	if err != nil {
 		return err
