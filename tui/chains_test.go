@@ -3,6 +3,7 @@ package tui_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -108,4 +109,38 @@ func TestRuleFormChecksAChainAsItIsTyped(t *testing.T) {
 	f.waitFor(t, "> On finish")
 	f.typeText("report day")
 	f.waitFor(t, `step 1: "day" is not key=value`)
+}
+
+// A rule whose chain and parameter are longer than a field takes as typed
+// is saved unchanged when something else is edited: the form cut neither.
+func TestRuleFormKeepsALongChainAndParameterWhole(t *testing.T) {
+	var steps []api.ChainStep
+	for i := range 20 {
+		steps = append(steps, api.ChainStep{Rule: "report", Parameters: map[string]string{"duration": fmt.Sprintf("%ds", 10+i), "steps": "3"}})
+	}
+	long := strings.Repeat("0123456789", 60) // 600 characters
+	f := setup(t, adminToken, 80, 24, "rules", func(a *agenttest.Agent) {
+		a.AddRules(
+			api.RuleInput{Name: "report", Job: "demo", Schedule: "cron(0 3 * * ? *)"},
+			api.RuleInput{Name: "export", Job: "http", Schedule: "cron(0 2 * * ? *)",
+				Parameters: map[string]string{"url": "https://example.com/" + long}, Chains: api.Chains{OnSuccess: steps}},
+		)
+	})
+	f.waitFor(t, "live", "export", "report")
+	f.press("e")
+	f.waitFor(t, "Edit rule export", "*Schedule")
+	f.press("tab")
+	f.typeText(" ") // a description: something else changes
+	f.press("ctrl+s")
+	f.waitFor(t, "rule export saved")
+	r, err := f.agent.Client(adminToken).Rule(context.Background(), "export")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(r.OnSuccess) != fmt.Sprint(steps) {
+		t.Errorf("the chain after the save: %d steps %v, want %d", len(r.OnSuccess), r.OnSuccess, len(steps))
+	}
+	if got := r.Parameters["url"]; got != "https://example.com/"+long {
+		t.Errorf("the url after the save is %d characters, want %d", len(got), len("https://example.com/"+long))
+	}
 }

@@ -35,13 +35,13 @@ func chainKey(key string) bool {
 // chainFields are the inputs of a rule's chains.
 func chainFields(s *session.Context, c api.Chains) []*field {
 	const hint = "rule key=value; rule2"
+	const limit = 4096
 	fs := []*field{
-		newText(s, keyOnSuccess, "On success", formatSteps(c.OnSuccess), hint),
-		newText(s, keyOnFailure, "On failure", formatSteps(c.OnFailure), hint),
-		newText(s, keyOnFinish, "On finish", formatSteps(c.OnFinish), hint),
+		newTextLimit(s, keyOnSuccess, "On success", formatSteps(c.OnSuccess), hint, limit),
+		newTextLimit(s, keyOnFailure, "On failure", formatSteps(c.OnFailure), hint, limit),
+		newTextLimit(s, keyOnFinish, "On finish", formatSteps(c.OnFinish), hint, limit),
 	}
 	for _, f := range fs {
-		f.input.CharLimit = 2048
 		f.help = "Rules to run when a run ends, separated by ;. Values may use ${output.NAME} and ${param.NAME} of the run."
 	}
 	fs[1].help = "Rules to run after a failure (after the last retry), separated by ;. Values may use ${output.NAME}, ${param.NAME}."

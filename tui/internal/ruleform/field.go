@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/charmbracelet/bubbles/textinput"
 
@@ -76,10 +77,20 @@ type field struct {
 	pick     int
 }
 
+// textLimit is how many characters a text field takes as it is typed.
+const textLimit = 512
+
 func newText(s *session.Context, key, label, value, hint string) *field {
+	return newTextLimit(s, key, label, value, hint, textLimit)
+}
+
+// newTextLimit is a text field that takes limit characters as typed, and
+// more if its value (what the agent has) is longer: a field that cut what
+// it was given would change it on the next save.
+func newTextLimit(s *session.Context, key, label, value, hint string, limit int) *field {
 	in := textinput.New()
 	in.Prompt = ""
-	in.CharLimit = 512
+	in.CharLimit = max(limit, utf8.RuneCountInString(value))
 	in.SetValue(value)
 	s.Theme.Input(&in)
 	return &field{key: key, label: label, hint: hint, kind: kindText, input: in}
