@@ -225,6 +225,8 @@ func exportRules(rules []api.Rule, secrets map[string]map[string]bool) (rulesFil
 				used[name] = true
 				vars = append(vars, secretVar{name: name, rule: r.Name, param: k})
 				v = "${env:" + name + "}"
+			} else {
+				v = strings.ReplaceAll(v, "${", "$${") // a plain value's ${ is literal
 			}
 			in.Parameters[k] = v
 		}
@@ -355,7 +357,7 @@ func newRulesApplyCmd(getenv func(string) string) *cobra.Command {
 		if err != nil {
 			return fileError(err)
 		}
-		if _, ok := pos["rules"]; !ok {
+		if _, ok := pos["rules"]; !ok || file.Rules == nil {
 			// An empty set with --prune deletes every rule: say it.
 			return fileError(yamlfile.Problems{{File: path, Line: pos.Line(""), Msg: "the file has no rules: list (write rules: [] for none)"}})
 		}
@@ -395,10 +397,23 @@ func newRulesApplyCmd(getenv func(string) string) *cobra.Command {
 			fmt.Fprintln(out, "no changes (the agent had them already)")
 			return nil
 		}
+		if !samePlan(plan, done) {
+			// Someone changed the agent's rules between the plan and the
+			// apply: say what was done, not only what was planned.
+			fmt.Fprintln(out, "the agent's rules changed since the plan above; what was applied:")
+			printPlan(out, done, file.Rules, secrets)
+		}
 		fmt.Fprintf(out, "applied: %d created, %d updated, %d deleted, %d unchanged\n", done.Create, done.Update, done.Delete, done.Unchanged)
 		return nil
 	}
 	return cmd
+}
+
+// samePlan reports whether two plans list the same changes.
+func samePlan(a, b api.RulesPlan) bool {
+	return slices.EqualFunc(a.Changes, b.Changes, func(x, y api.RuleChange) bool {
+		return x.Rule == y.Rule && x.Action == y.Action && slices.Equal(x.Fields, y.Fields)
+	})
 }
 
 // fileError is a bad rules file: its problems, one a line, exit 2.
@@ -449,11 +464,20 @@ func resolveReferences(path string, pos yamlfile.Positions, rules []api.RuleInpu
 			fail := func(format string, args ...any) {
 				ps = append(ps, yamlfile.Problem{File: path, Line: pos.Line(field), Path: field, Msg: fmt.Sprintf(format, args...)})
 			}
-			if secrets[r.Job][k] {
-				if m := reference.FindStringIndex(v); m == nil || m[0] != 0 || m[1] != len(v) {
-					fail("is a secret: write it as ${env:NAME} or ${file:PATH}, not its value")
+			if !secrets[r.Job][k] {
+				// Only a secret is read from elsewhere: a reference in a
+				// plain value would put what it names where every viewer
+				// reads it (and print it in the plan).
+				if reference.MatchString(v) {
+					fail("is not secret, so it takes no ${env:…} or ${file:…}: write its value (a literal ${ as $${)")
 					continue
 				}
+				r.Parameters[k] = strings.ReplaceAll(v, "$${", "${")
+				continue
+			}
+			if m := reference.FindStringIndex(v); m == nil || m[0] != 0 || m[1] != len(v) {
+				fail("is a secret: write it as ${env:NAME} or ${file:PATH}, not its value")
+				continue
 			}
 			r.Parameters[k] = reference.ReplaceAllStringFunc(v, func(ref string) string {
 				m := reference.FindStringSubmatch(ref)

@@ -117,7 +117,7 @@ func richRules() []api.RuleInput {
 	return []api.RuleInput{
 		{Name: "nightly-deploy", Job: "deploy", Schedule: "cron(0 2 * * ? *)", Timezone: "Europe/Paris",
 			StartDate: &start, EndDate: &end, FlexibleWindow: "15m", Description: "ships the night's build",
-			Parameters: map[string]string{"token": "s3cr3t-t0ken", "target": "prod", "count": "2"},
+			Parameters: map[string]string{"token": "s3cr3t-t0ken", "target": "prod-${HOME}", "count": "2"},
 			Timeout:    "30m", Overlap: api.OverlapSkip, Notify: &api.NotifyPolicy{On: []string{"failed", "timeout"}},
 			RunPolicy: api.RunPolicy{Retry: &api.RetryPolicy{Attempts: 3, Backoff: "1m", Jitter: 0.5},
 				CatchUp: api.CatchUpLatest, MaxLateness: "10m", WarnAfter: "20m"}},
@@ -158,7 +158,7 @@ func TestRulesExportThenApplyReproducesTheRules(t *testing.T) {
     flexibleWindow: 15m
     parameters:
       count: "2"
-      target: prod
+      target: prod-$${HOME}
       token: ${env:JOBBRIDGE_SECRET_NIGHTLY_DEPLOY_TOKEN}
     description: ships the night's build
     timeout: 30m
@@ -200,6 +200,9 @@ func TestRulesExportThenApplyReproducesTheRules(t *testing.T) {
 	if got := dst.job.last()["token"]; got != "s3cr3t-t0ken" {
 		t.Errorf("the job got token %q, want the one from the environment", got)
 	}
+	if got := dst.job.last()["target"]; got != "prod-${HOME}" {
+		t.Errorf("the job got target %q, want the literal prod-${HOME} (exported as $${)", got)
+	}
 
 	// JSON is a rules file too, and applying it again changes nothing.
 	code, js, _ := runCLI(t, src.env, "rules", "export", "--format", "json")
@@ -225,9 +228,9 @@ func TestRulesApplyDryRunAndASecondApplyChangeNothing(t *testing.T) {
     schedule: cron(0 2 * * ? *)
     parameters:
       token: ${file:token.txt}
-      target: ${env:TARGET}
+      target: staging
 `)
-	env := ra.with("TARGET", "staging")
+	env := ra.env
 	audit := ra.auditCount(t)
 	code, out, errOut := runCLI(t, env, "rules", "apply", "-f", file, "--dry-run")
 	want := "+ create deploy\nkept, not in the file (--prune deletes them): extra\ndry run: nothing changed\n"
@@ -258,7 +261,7 @@ func TestRulesApplyDryRunAndASecondApplyChangeNothing(t *testing.T) {
 	}
 	ra.WaitFinished(run.ID)
 	if got := ra.job.last(); got["token"] != "from-a-file" || got["target"] != "staging" {
-		t.Errorf("the job got %v, want the file's token (newline trimmed) and the variable's target", got)
+		t.Errorf("the job got %v, want the file's token (newline trimmed) and its target", got)
 	}
 }
 
@@ -333,8 +336,11 @@ func TestRulesApplyShowsEachMistakeAtItsLine(t *testing.T) {
 			"6: rules[0].parameters.token: is a secret: write it as ${env:NAME} or ${file:PATH}, not its value"},
 		{"missing variable", head + "    parameters:\n      token: ${env:NO_SUCH_VAR}\n", nil,
 			"6: rules[0].parameters.token: ${env:NO_SUCH_VAR}: the environment variable NO_SUCH_VAR is not set (or empty)"},
-		{"empty variable", head + "    parameters:\n      target: ${env:EMPTY}\n", []string{"EMPTY", ""},
-			"6: rules[0].parameters.target: ${env:EMPTY}: the environment variable EMPTY is not set (or empty)"},
+		{"empty variable", head + "    parameters:\n      token: ${env:EMPTY}\n", []string{"EMPTY", ""},
+			"6: rules[0].parameters.token: ${env:EMPTY}: the environment variable EMPTY is not set (or empty)"},
+		{"reference in a plain value", head + "    parameters:\n      target: ${env:HOME}\n", nil,
+			"6: rules[0].parameters.target: is not secret, so it takes no ${env:…} or ${file:…}: write its value (a literal ${ as $${)"},
+		{"rules with no list", "rules:\n  # - name: commented out\n", nil, "1: the file has no rules: list (write rules: [] for none)"},
 		{"missing file", head + "    parameters:\n      token: ${file:nowhere.txt}\n", nil,
 			"6: rules[0].parameters.token: ${file:nowhere.txt}: cannot read the file: no such file or directory"},
 		{"schedule refused", "rules:\n  - name: r\n    job: demo\n    schedule: cron(0 0 * * * *)\n", nil,
