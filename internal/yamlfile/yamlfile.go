@@ -2,8 +2,10 @@
 // jobs file) into Go types that carry JSON tags, strictly, with errors that
 // name the file, the line and the field: a field the type does not have, a
 // key given twice, a list where a value belongs, a value not of its type.
-// It records the line of every field it reads, so that a problem found
-// later (by the agent, say) can be shown at its line too.
+// Anchors and aliases are refused (a few KiB of nested aliases expand to
+// billions of values). It records the line of every field it reads, so
+// that a problem found later (by the agent, say) can be shown at its line
+// too.
 //
 // The fields are the JSON names, so one type serves the JSON API and the
 // file. A string field takes any scalar as written ("5", "true"), which is
@@ -152,8 +154,11 @@ func kindName(n *yaml.Node) string {
 }
 
 func (d *decoder) value(n *yaml.Node, v reflect.Value, path string) {
-	for n.Kind == yaml.AliasNode {
-		n = n.Alias
+	if n.Kind == yaml.AliasNode || n.Anchor != "" {
+		// Each alias would be read again wherever it is used: a few KiB
+		// of them nest into billions of values (the "billion laughs").
+		d.fail(n, path, "anchors (&) and aliases (*) are not taken here: write the value out")
+		return
 	}
 	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
 		v.SetZero()

@@ -2,6 +2,8 @@ package yamlfile_test
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -107,5 +109,35 @@ func TestDecodeRefusesWhatIsNotOneDocument(t *testing.T) {
 			continue
 		}
 		t.Logf("%s: %v", name, err)
+	}
+}
+
+// Anchors and aliases are refused: each alias would be read again where it
+// is used, and a small file of nested ones would take minutes and GiBs.
+func TestDecodeRefusesAnchorsAndAliases(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n")
+	for i := 1; i < 12; i++ {
+		fmt.Fprintf(&b, "a%d: &a%d [*a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d]\n", i, i, i-1, i-1, i-1, i-1, i-1, i-1, i-1, i-1, i-1, i-1)
+	}
+	b.WriteString("items:\n  - name: a\n    tags: *a11\n")
+	var v file
+	start := time.Now()
+	_, err := yamlfile.Decode("bomb.yaml", []byte(b.String()), &v)
+	var ps yamlfile.Problems
+	if !errors.As(err, &ps) {
+		t.Fatalf("err = %v, want Problems", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("refusing the file took %s", d)
+	}
+	found := false
+	for _, p := range ps {
+		if p.Line == 15 && p.Path == "items[0].tags" && strings.Contains(p.Msg, "anchors (&) and aliases (*) are not taken") {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("problems %v; want the alias at items[0].tags, line 15", err)
 	}
 }
