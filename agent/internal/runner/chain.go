@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"strings"
 
 	"github.com/jobbridge/jobbridge/agent/internal/chainref"
 	"github.com/jobbridge/jobbridge/agent/internal/store"
@@ -167,14 +168,19 @@ func (r *Runner) chainLookup(ar *activeRun, output json.RawMessage) func(chainre
 				return "", fmt.Errorf("%q: the parent run's output has no field %q", ref.String(), ref.Name)
 			}
 			var s string
-			if json.Unmarshal(raw, &s) == nil {
-				return s, nil
+			if json.Unmarshal(raw, &s) != nil {
+				var compact bytes.Buffer
+				if err := json.Compact(&compact, raw); err != nil {
+					return "", fmt.Errorf("%q: %w", ref.String(), err)
+				}
+				s = compact.String()
 			}
-			var compact bytes.Buffer
-			if err := json.Compact(&compact, raw); err != nil {
-				return "", fmt.Errorf("%q: %w", ref.String(), err)
+			if strings.Contains(s, api.MaskedValue) {
+				// The output was masked where it held a secret: passing the
+				// mask on would give the chained run a wrong value.
+				return "", fmt.Errorf("%q: the parent run's output field %q holds a masked secret, and a chain never carries secrets", ref.String(), ref.Name)
 			}
-			return compact.String(), nil
+			return s, nil
 		}
 	}
 }

@@ -385,3 +385,42 @@ func TestARunStoppedByTheShutdownStartsNoChain(t *testing.T) {
 		}
 	})
 }
+
+// An output field that held a secret is masked; a chain that takes it
+// records its run failed rather than hand on the mask (on this agent) or
+// lose the value (on another).
+func TestAChainDoesNotPassOnAMaskedOutput(t *testing.T) {
+	eachVirtual(t, func(t *testing.T, s store.Store) {
+		rc := &recorder{}
+		leaky := funcJob{id: "leaky", params: []jobs.Param{{Name: "token", Secret: true}},
+			run: func(ctx context.Context, p jobs.Params) error {
+				return jobs.SetOutput(ctx, map[string]string{"key": p["token"], "note": "ok"})
+			}}
+		d := newDispatching(t, s, runner.Config{}, leaky, rc.job("child"))
+		createRule(t, s, store.Rule{Name: "c", Job: "child"})
+		parent := createRule(t, s, store.Rule{Name: "p", Job: "leaky", Parameters: map[string]string{"token": "s3cr3t-value"},
+			Chains: api.Chains{OnSuccess: []api.ChainStep{
+				{Rule: "c", Parameters: map[string]string{"file": "${output.key}"}},
+				{Rule: "c", Parameters: map[string]string{"file": "${output.note}"}},
+			}}})
+		ran := startWith(t, d.runner, parent, nil)
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		kids := childrenOf(t, s, ran.ID)
+		if len(kids) != 2 {
+			t.Fatalf("chained runs %s, want 2", describeRuns(kids))
+		}
+		if k := kids[0]; k.Status != api.StatusFailed || !strings.Contains(k.Error, `output field "key" holds a masked secret`) {
+			t.Errorf("the run taking a masked field: %s %q", k.Status, k.Error)
+		}
+		if k := kids[1]; k.Status != api.StatusSucceeded || k.Parameters["file"] != "ok" {
+			t.Errorf("the run taking a plain field: %s %v", k.Status, k.Parameters)
+		}
+		for _, got := range rc.runs() {
+			if got["file"] != "ok" {
+				t.Errorf("the child job got file=%q", got["file"])
+			}
+		}
+		d.stop()
+	})
+}
