@@ -2,11 +2,16 @@ package cli
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -413,5 +418,37 @@ func TestRulesExportFindsTheLocalAgent(t *testing.T) {
 	code, out, errOut := runCLI(t, map[string]string{"JOBBRIDGE_DATA_DIR": dir}, "rules", "export")
 	if code != 0 || out != "rules: []\n" {
 		t.Errorf("export of the local agent: exit %d, %q %q", code, out, errOut)
+	}
+}
+
+// A rule another admin adds between the plan and the apply is deleted by
+// --prune without having been planned: the command then shows what was
+// applied, not only the plan.
+func TestRulesApplySaysWhatWasAppliedWhenTheAgentChangedMeanwhile(t *testing.T) {
+	t.Parallel()
+	ra := startRulesAgent(t)
+	target, err := url.Parse(ra.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	var applies atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/api/v1/rules/apply" && applies.Add(1) == 2 {
+			// The second call applies: someone adds a rule just before.
+			if _, err := ra.Client(agenttest.AdminToken).CreateRule(r.Context(), api.RuleInput{Name: "sneaky", Job: "demo", Schedule: "rate(1 day)"}); err != nil {
+				t.Error(err)
+			}
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	file := writeFile(t, t.TempDir(), "rules.yaml", "rules:\n  - name: r\n    job: demo\n    schedule: rate(1 hour)\n")
+	code, out, errOut := runCLI(t, ra.with("JOBBRIDGE_AGENT_URL", srv.URL), "rules", "apply", "-f", file, "--prune")
+	want := "+ create r\n" +
+		"the agent's rules changed since the plan above; what was applied:\n+ create r\n- delete sneaky\n" +
+		"applied: 1 created, 0 updated, 1 deleted, 0 unchanged\n"
+	if code != 0 || out != want {
+		t.Errorf("exit %d\n%s%s\nwant\n%s", code, out, errOut, want)
 	}
 }
