@@ -215,3 +215,57 @@ func TestLoadBuildsTheJobsWithTheirSource(t *testing.T) {
 		t.Errorf("register the file's jobs: %v", err)
 	}
 }
+
+// A command job declaring a secret guards its other parameters as
+// destinations unless the file says destination: false; an HTTP job's
+// parameters, which cannot move its fixed host, are destinations only when
+// the file says so; a job without a secret has nothing to guard.
+func TestLoadMarksDestinations(t *testing.T) {
+	t.Parallel()
+	dir, exe, _ := programs(t)
+	path := write(t, dir, `jobs:
+  - id: deliver
+    command: ["`+exe+`"]
+    params:
+      - {name: target, description: Where to.}
+      - {name: note, destination: false}
+      - {name: token, secret: true}
+      - {name: key, secret: true, destination: false}
+  - id: plain
+    command: ["`+exe+`"]
+    params:
+      - {name: target}
+  - id: ping
+    http:
+      url: "https://partner.example/ping?site=${param.site}"
+      body: '{"callback": "${param.callback}"}'
+    params:
+      - {name: site}
+      - {name: callback, destination: true}
+      - {name: bearer_token, secret: true}
+`)
+	got, err := jobsfile.Load(path, jobsfile.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]map[string]bool{
+		"deliver": {"target": true, "note": false, "token": false, "key": false},
+		"plain":   {"target": false},
+		"ping":    {"site": false, "callback": true, "bearer_token": false},
+	}
+	for _, j := range got {
+		for _, p := range j.Params() {
+			if p.Destination != want[j.ID()][p.Name] {
+				t.Errorf("%s's %s: Destination = %v, want %v", j.ID(), p.Name, p.Destination, want[j.ID()][p.Name])
+			}
+		}
+	}
+
+	path = write(t, dir, "jobs:\n  - id: a\n    command: [\""+exe+"\"]\n    params:\n      - name: token\n        secret: true\n        destination: true\n")
+	_, err = jobsfile.Load(path, jobsfile.Options{})
+	want1 := path + `:7: jobs[0].params[0].destination: parameter "token" is secret: a secret is what destinations guard`
+	var ps yamlfile.Problems
+	if !errors.As(err, &ps) || len(ps) != 1 || !strings.HasPrefix(ps[0].Error(), want1) {
+		t.Errorf("Load of a secret destination = %v, want one problem starting\n%s", err, want1)
+	}
+}
