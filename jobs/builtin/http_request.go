@@ -43,8 +43,9 @@ type HTTPRequestSpec struct {
 	Headers map[string]string
 	// Body is the request body, none when empty; it may hold placeholders.
 	// When its Content-Type is JSON (application/json, the default when a
-	// body is given) a value is escaped as inside a JSON string, so write
-	// the placeholder between quotes: {"target": "${param.target}"}.
+	// body is given) a value is escaped as inside a JSON string, so a
+	// placeholder must be between quotes, {"target": "${param.target}"},
+	// and the body JSON; a number or a boolean goes in as a string too.
 	Body string
 	// ExpectStatus is the status that counts as success: a code such as
 	// 204 or a class such as 2xx. Default 2xx.
@@ -116,8 +117,9 @@ func (e *DeclarationError) Error() string {
 // every problem, a spec the http job would refuse as parameters, a
 // placeholder outside a query value, a header value or the body, one
 // naming an undeclared parameter or a secret one in the URL (a URL is
-// logged), a declared parameter the request never uses, and a credential
-// parameter (bearer_token, basic_auth, secret_header) not declared secret.
+// logged), one outside a string of a JSON body, a declared parameter the
+// request never uses, and a credential parameter (bearer_token, basic_auth,
+// secret_header) not declared secret.
 func NewHTTPRequest(id, description string, spec HTTPRequestSpec, params []jobs.Param, policy *egress.Policy, opts ...HTTPOption) (*HTTPRequest, error) {
 	j := &HTTPRequest{
 		httpCore: newHTTPCore(policy, opts), id: id, description: description,
@@ -213,6 +215,11 @@ func NewHTTPRequest(id, description string, spec HTTPRequestSpec, params []jobs.
 		}
 		mediaType, _, _ := mime.ParseMediaType(contentType)
 		j.jsonBody = mediaType == "application/json" || strings.HasSuffix(mediaType, "+json")
+		if j.jsonBody && len(t.params()) > 0 {
+			if reason := checkJSONBody(t); reason != "" {
+				problem("body", "%s", reason)
+			}
+		}
 	}
 
 	var err error
@@ -362,6 +369,47 @@ func (j *HTTPRequest) call(params jobs.Params) (*httpCall, []jobs.FieldError) {
 	call.secretBody = j.secretBody
 	call.credentials = call.credentials || j.secretBody
 	return call, nil
+}
+
+// checkJSONBody says why t, a JSON body with placeholders, is refused: a
+// placeholder outside a string (a value is escaped for a string's content,
+// so there it could make a number an object, or break the body), or a body
+// that is not JSON when each placeholder stands for a string's content.
+func checkJSONBody(t template) string {
+	var outside []string
+	inString, escaped := false, false
+	var sample strings.Builder
+	for _, p := range t {
+		if p.param != "" {
+			if (!inString || escaped) && !slices.Contains(outside, p.param) {
+				outside = append(outside, p.param)
+			}
+			sample.WriteString("jobbridge-placeholder")
+			continue
+		}
+		sample.WriteString(p.literal)
+		for _, c := range []byte(p.literal) {
+			switch {
+			case escaped:
+				escaped = false
+			case inString && c == '\\':
+				escaped = true
+			case c == '"':
+				inString = !inString
+			}
+		}
+	}
+	if len(outside) > 0 {
+		quoted := make([]string, len(outside))
+		for i, name := range outside {
+			quoted[i] = fmt.Sprintf(`"${param.%s}"`, name)
+		}
+		return fmt.Sprintf("a placeholder in a JSON body must be inside a string, as its value is escaped for one: write %s", strings.Join(quoted, ", "))
+	}
+	if !json.Valid([]byte(sample.String())) {
+		return "is not JSON (each placeholder standing for text inside its string)"
+	}
+	return ""
 }
 
 // jsonStringContent is v escaped as inside a JSON string, without the

@@ -147,6 +147,42 @@ func TestNewHTTPRequestRefusesABadSpecNamingEachField(t *testing.T) {
 	}
 }
 
+// A JSON body's placeholders must sit inside strings: a value is escaped
+// for a string's content, so outside one it could turn a number into an
+// object or break the body. Each refusal says how to write it.
+func TestNewHTTPRequestKeepsJSONPlaceholdersInStrings(t *testing.T) {
+	t.Parallel()
+	params := []jobs.Param{{Name: "n"}, {Name: "k"}}
+	for _, c := range []struct {
+		body, contentType, want string // want "" for accepted
+	}{
+		{`{"n": ${param.n}, "k": "${param.k}"}`, "", `a placeholder in a JSON body must be inside a string, as its value is escaped for one: write "${param.n}"`},
+		{`[${param.n}, ${param.k}, ${param.n}]`, "", `write "${param.n}", "${param.k}"`},
+		{`${param.n}${param.k}`, "application/json; charset=utf-8", `write "${param.n}", "${param.k}"`},
+		{`{"n": 1${param.n}, "k": "${param.k}"}`, "application/merge-patch+json", `write "${param.n}"`},
+		{`{"n": "\${param.n}", "k": "${param.k}"}`, "", `write "${param.n}"`},
+		{`{"n": "\u${param.n}", "k": "${param.k}"}`, "", "is not JSON"},
+		{`{"n": "${param.n}", "k": "${param.k}"`, "", "is not JSON"},
+		{`{"n": "${param.n}" "k": "${param.k}"}`, "", "is not JSON"},
+		{`{"${param.k}": "a ${param.n} b", "x": [1, "\"${param.n}\\", "${param.k}"]}`, "", ""},
+		{`{"n": "${param.n}${param.k}"}`, "application/vnd.api+json", ""},
+	} {
+		spec := builtin.HTTPRequestSpec{Method: "POST", URL: "https://partner.example/", Body: c.body}
+		if c.contentType != "" {
+			spec.Headers = map[string]string{"Content-Type": c.contentType}
+		}
+		_, err := builtin.NewHTTPRequest("call", "", spec, params, nil)
+		var de *builtin.DeclarationError
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("body %s: %v, want it accepted", c.body, err)
+		case c.want == "":
+		case !errors.As(err, &de) || len(de.Problems) != 1 || de.Problems[0].Field != "body" || !strings.Contains(de.Problems[0].Reason, c.want):
+			t.Errorf("body %s: %v, want one problem of body saying %q", c.body, err, c.want)
+		}
+	}
+}
+
 // A value that cannot go where the spec puts it, or credentials that
 // conflict, are refused when the values are resolved, naming the parameter.
 func TestHTTPRequestValidatesValuesWhenResolved(t *testing.T) {

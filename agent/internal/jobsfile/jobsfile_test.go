@@ -103,6 +103,8 @@ func TestLoadRefusesEachMistakeAtItsLine(t *testing.T) {
 			`6: jobs[0].http.headers.X From: is not a header name`},
 		{"undeclared param", "jobs:\n  - id: a\n    http:\n      url: https://x.example/\n      body: '{\"t\": \"${param.target}\"}'\n",
 			`5: jobs[0].http.body: ${param.target} names no declared parameter (declared: none)`},
+		{"placeholder outside a JSON string", "jobs:\n  - id: a\n    http:\n      url: https://x.example/\n      body: '{\"n\": ${param.n}}'\n    params: [{name: n, type: int}]\n",
+			`5: jobs[0].http.body: a placeholder in a JSON body must be inside a string, as its value is escaped for one: write "${param.n}"`},
 		{"unused param", "jobs:\n  - id: a\n    http: {url: \"https://x.example/\"}\n    params:\n      - {name: target}\n",
 			`5: jobs[0].params[0]: the request never uses it`},
 		{"credential param not secret", "jobs:\n  - id: a\n    http: {url: \"https://x.example/\"}\n    params:\n      - {name: bearer_token}\n",
