@@ -41,11 +41,15 @@ type HTTPRequestSpec struct {
 	// parameter is treated as the http job's secret_header: dropped on a
 	// redirect to another host, never sent after a redirect to http.
 	Headers map[string]string
-	// Body is the request body, none when empty; it may hold placeholders.
-	// When its Content-Type is JSON (application/json, the default when a
-	// body is given) a value is escaped as inside a JSON string, so a
-	// placeholder must be between quotes, {"target": "${param.target}"},
-	// and the body JSON; a number or a boolean goes in as a string too.
+	// Body is the request body, none when empty. It may hold placeholders
+	// when its Content-Type (which takes none) says how to escape them:
+	// JSON (application/json, the default when a body is given, or
+	// */*+json), a value escaped as inside a JSON string, so a placeholder
+	// must be between quotes, {"target": "${param.target}"}, and the body
+	// JSON (a number or a boolean goes in as a string too);
+	// application/x-www-form-urlencoded, a value percent-encoded, and a
+	// placeholder only in a field's value (target=${param.target});
+	// text/plain, a value as it is.
 	Body string
 	// ExpectStatus is the status that counts as success: a code such as
 	// 204 or a class such as 2xx. Default 2xx.
@@ -71,11 +75,21 @@ type HTTPRequest struct {
 	query           []queryPart // the URL's query, by name=value pair
 	header          []headerTemplate
 	body            template
-	jsonBody        bool
+	bodyKind        bodyKind
 	secretBody      bool
 	expect          statusExpectation
 	timeout         time.Duration
 }
+
+// bodyKind is how a body's placeholders are escaped, by its Content-Type.
+type bodyKind int
+
+const (
+	bodyOther bodyKind = iota // no placeholder allowed: no escaping known
+	bodyJSON                  // inside a JSON string
+	bodyForm                  // percent-encoded, in a field's value
+	bodyText                  // text/plain: as it is
+)
 
 type queryPart struct {
 	name  string // as written, with its "=" when it has one
@@ -117,9 +131,11 @@ func (e *DeclarationError) Error() string {
 // every problem, a spec the http job would refuse as parameters, a
 // placeholder outside a query value, a header value or the body, one
 // naming an undeclared parameter or a secret one in the URL (a URL is
-// logged), one outside a string of a JSON body, a declared parameter the
-// request never uses, and a credential parameter (bearer_token, basic_auth,
-// secret_header) not declared secret.
+// logged), one outside a string of a JSON body or a field's value of a
+// form body, one in a body of another type or in the Content-Type header,
+// a header given twice, a declared parameter the request never uses, and a
+// credential parameter (bearer_token, basic_auth, secret_header) not
+// declared secret.
 func NewHTTPRequest(id, description string, spec HTTPRequestSpec, params []jobs.Param, policy *egress.Policy, opts ...HTTPOption) (*HTTPRequest, error) {
 	j := &HTTPRequest{
 		httpCore: newHTTPCore(policy, opts), id: id, description: description,
@@ -178,6 +194,7 @@ func NewHTTPRequest(id, description string, spec HTTPRequestSpec, params []jobs.
 		return false
 	}
 	var contentType string
+	seenHeader := map[string]string{} // canonical name -> as written
 	for _, name := range slices.Sorted(maps.Keys(spec.Headers)) {
 		field := "headers." + name
 		if !isHeaderName(name) {
@@ -194,8 +211,20 @@ func NewHTTPRequest(id, description string, spec HTTPRequestSpec, params []jobs.
 			continue
 		}
 		canonical := http.CanonicalHeaderKey(name)
+		if first, dup := seenHeader[canonical]; dup {
+			problem(field, "is given already, as %s (header names differ only in case)", first)
+			continue
+		}
+		seenHeader[canonical] = name
 		if canonical == "Host" && len(t.params()) > 0 {
 			problem(field, "takes a parameter, and the Host header chooses where the request goes: parameters never do")
+			continue
+		}
+		if canonical == "Content-Type" && len(t.params()) > 0 {
+			problem(field, "takes a parameter, and the Content-Type says how the body's values are escaped: parameters never choose it")
+			for _, name := range t.params() {
+				used[name] = true // misplaced, said once
+			}
 			continue
 		}
 		use(field, t, true)
@@ -214,9 +243,25 @@ func NewHTTPRequest(id, description string, spec HTTPRequestSpec, params []jobs.
 			contentType = "application/json"
 		}
 		mediaType, _, _ := mime.ParseMediaType(contentType)
-		j.jsonBody = mediaType == "application/json" || strings.HasSuffix(mediaType, "+json")
-		if j.jsonBody && len(t.params()) > 0 {
-			if reason := checkJSONBody(t); reason != "" {
+		switch {
+		case mediaType == "application/json" || strings.HasSuffix(mediaType, "+json"):
+			j.bodyKind = bodyJSON
+		case mediaType == "application/x-www-form-urlencoded":
+			j.bodyKind = bodyForm
+		case mediaType == "text/plain":
+			j.bodyKind = bodyText
+		}
+		if len(t.params()) > 0 {
+			var reason string
+			switch j.bodyKind {
+			case bodyJSON:
+				reason = checkJSONBody(t)
+			case bodyForm:
+				reason = checkFormBody(t)
+			case bodyOther:
+				reason = fmt.Sprintf("takes a parameter, and a body of Content-Type %q has no escaping the job knows: placeholders go only in an application/json (the default), application/x-www-form-urlencoded or text/plain body", contentType)
+			}
+			if reason != "" {
 				problem("body", "%s", reason)
 			}
 		}
@@ -356,9 +401,12 @@ func (j *HTTPRequest) call(params jobs.Params) (*httpCall, []jobs.FieldError) {
 		return nil, problems
 	}
 
-	escape := func(v string) string { return v }
-	if j.jsonBody {
+	var escape func(string) string
+	switch j.bodyKind {
+	case bodyJSON:
 		escape = jsonStringContent
+	case bodyForm:
+		escape = url.QueryEscape
 	}
 	call.body = j.body.expand(params, escape)
 	call.header.Set("User-Agent", "jobbridge")
@@ -408,6 +456,31 @@ func checkJSONBody(t template) string {
 	}
 	if !json.Valid([]byte(sample.String())) {
 		return "is not JSON (each placeholder standing for text inside its string)"
+	}
+	return ""
+}
+
+// checkFormBody says why t, a form (application/x-www-form-urlencoded)
+// body with placeholders, is refused: a placeholder outside a field's
+// value. A value is percent-encoded, so it cannot add a field, and placed
+// only in values it cannot name one either, as in the URL's query.
+func checkFormBody(t template) string {
+	inValue := false
+	for _, p := range t {
+		if p.param != "" {
+			if !inValue {
+				return fmt.Sprintf("a placeholder in a form body must be in a field's value (name=${param.%s}): parameters never name a field", p.param)
+			}
+			continue
+		}
+		for _, c := range []byte(p.literal) {
+			switch c {
+			case '&':
+				inValue = false
+			case '=':
+				inValue = true
+			}
+		}
 	}
 	return ""
 }
