@@ -37,9 +37,10 @@ type HTTPRequestSpec struct {
 	URL string
 	// Headers are extra request headers; their values may hold
 	// placeholders. A header whose name carries a credential
-	// (Authorization, X-Api-Key, ...) or whose value takes a secret
-	// parameter is treated as the http job's secret_header: dropped on a
-	// redirect to another host, never sent after a redirect to http.
+	// (Authorization, X-Api-Key, ...) takes secret parameters only, and
+	// such a header or one whose value takes a secret parameter is
+	// treated as the http job's secret_header: dropped on a redirect to
+	// another host, never sent after a redirect to http.
 	Headers map[string]string
 	// Body is the request body, none when empty. It may hold placeholders
 	// when its Content-Type (which takes none) says how to escape them:
@@ -131,7 +132,8 @@ func (e *DeclarationError) Error() string {
 // every problem, a spec the http job would refuse as parameters, a
 // placeholder outside a query value, a header value or the body, one
 // naming an undeclared parameter or a secret one in the URL (a URL is
-// logged), one outside a string of a JSON body or a field's value of a
+// logged) or a non-secret one in a header carrying a credential
+// (Authorization, X-Api-Key, ...), one outside a string of a JSON body or a field's value of a
 // form body, one in a body of another type or in the Content-Type header,
 // a header given twice, a declared parameter the request never uses, and a
 // credential parameter (bearer_token, basic_auth, secret_header) not
@@ -226,6 +228,13 @@ func NewHTTPRequest(id, description string, spec HTTPRequestSpec, params []jobs.
 				used[name] = true // misplaced, said once
 			}
 			continue
+		}
+		if isCredentialHeader(canonical) {
+			for _, name := range t.params() {
+				if p, ok := declared[name]; ok && !p.Secret && !slices.Contains(httpCredentialParams, name) {
+					problem(field, "${param.%s} is not secret, and %s carries a credential: declare %s secret, or its value shows to every viewer of the rule and its runs", name, canonical, name)
+				}
+			}
 		}
 		use(field, t, true)
 		if canonical == "Content-Type" {

@@ -254,6 +254,35 @@ func TestNewHTTPRequestRefusesABodyItCannotEscape(t *testing.T) {
 	}
 }
 
+// A header carrying a credential takes secret parameters only: a
+// non-secret one would show the credential to every viewer of the rule and
+// its runs, as the http job's header parameter refuses too.
+func TestNewHTTPRequestKeepsCredentialHeadersSecret(t *testing.T) {
+	t.Parallel()
+	params := []jobs.Param{{Name: "tok"}, {Name: "key", Secret: true}, {Name: "site"}}
+	for _, c := range []struct {
+		header, value, want string // want "" for accepted
+	}{
+		{"Authorization", "Bearer ${param.tok}", "${param.tok} is not secret, and Authorization carries a credential: declare tok secret"},
+		{"x-api-key", "${param.tok}", "${param.tok} is not secret, and X-Api-Key carries a credential"},
+		{"Cookie", "session=${param.key}; site=${param.tok}", "${param.tok} is not secret, and Cookie carries a credential"},
+		{"Authorization", "Bearer ${param.key}", ""},
+		{"X-Site", "${param.tok}", ""},
+	} {
+		_, err := builtin.NewHTTPRequest("call", "", builtin.HTTPRequestSpec{
+			URL: "https://partner.example/?site=${param.site}", Headers: map[string]string{c.header: c.value, "X-Other": "${param.key} ${param.tok}"},
+		}, params, nil)
+		var de *builtin.DeclarationError
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%s: %s: %v, want it accepted", c.header, c.value, err)
+		case c.want == "":
+		case !errors.As(err, &de) || len(de.Problems) != 1 || de.Problems[0].Field != "headers."+c.header || !strings.Contains(de.Problems[0].Reason, c.want):
+			t.Errorf("%s: %s: %v, want one problem of headers.%s saying %q", c.header, c.value, err, c.header, c.want)
+		}
+	}
+}
+
 // A value that cannot go where the spec puts it, or credentials that
 // conflict, are refused when the values are resolved, naming the parameter.
 func TestHTTPRequestValidatesValuesWhenResolved(t *testing.T) {

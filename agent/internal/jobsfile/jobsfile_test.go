@@ -107,6 +107,8 @@ func TestLoadRefusesEachMistakeAtItsLine(t *testing.T) {
 			`5: jobs[0].http.body: a placeholder in a JSON body must be inside a string, as its value is escaped for one: write "${param.n}"`},
 		{"placeholder in an XML body", "jobs:\n  - id: a\n    http:\n      url: https://x.example/\n      headers: {Content-Type: application/xml}\n      body: '<n>${param.n}</n>'\n    params: [{name: n}]\n",
 			`6: jobs[0].http.body: takes a parameter, and a body of Content-Type "application/xml" has no escaping the job knows`},
+		{"non-secret param in a credential header", "jobs:\n  - id: a\n    http:\n      url: https://x.example/\n      headers:\n        Authorization: Bearer ${param.tok}\n    params: [{name: tok}]\n",
+			`6: jobs[0].http.headers.Authorization: ${param.tok} is not secret, and Authorization carries a credential: declare tok secret`},
 		{"unused param", "jobs:\n  - id: a\n    http: {url: \"https://x.example/\"}\n    params:\n      - {name: target}\n",
 			`5: jobs[0].params[0]: the request never uses it`},
 		{"credential param not secret", "jobs:\n  - id: a\n    http: {url: \"https://x.example/\"}\n    params:\n      - {name: bearer_token}\n",
