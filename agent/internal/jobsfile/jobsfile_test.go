@@ -75,6 +75,8 @@ func TestLoadRefusesEachMistakeAtItsLine(t *testing.T) {
 			`5: jobs[0].params[0]: parameter "mode": an enum needs choices`},
 		{"bad default", "jobs:\n  - id: a\n    command: [EXE]\n    params:\n      - {name: n, type: int, default: many}\n",
 			`5: jobs[0].params[0]: parameter "n": default: `},
+		{"bad secret default", "jobs:\n  - id: a\n    command: [EXE]\n    params:\n      - {name: n, type: int, secret: true, default: hunter2}\n",
+			`5: jobs[0].params[0]: parameter "n": default: is not a valid int (the value is secret, so it is not shown)`},
 		{"bad param name", "jobs:\n  - id: a\n    command: [EXE]\n    params:\n      - {name: 9lives}\n",
 			`5: jobs[0].params[0]: parameter name "9lives" is invalid`},
 		{"param twice", "jobs:\n  - id: a\n    command: [EXE]\n    params:\n      - {name: target}\n      - {name: Target}\n",
