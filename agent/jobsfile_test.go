@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -194,6 +195,71 @@ func TestACommandJobFromTheJobsFileRuns(t *testing.T) {
 	}
 	if strings.Contains(text, token) || strings.Contains(text, adminToken) {
 		t.Errorf("the run's log holds a secret:\n%s", text)
+	}
+}
+
+// A command job of the file that holds a secret guards its other
+// parameters as destinations: the program decides what they mean, so an
+// operator may not send the rule's stored token elsewhere by overriding
+// one (403, naming the secret); an admin may, and a parameter the file
+// marks destination: false stays the operator's to choose.
+func TestACommandJobFromTheJobsFileGuardsItsSecret(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	prog := writeProgram(t, dir, "deliver", "echo \"to=$JOBBRIDGE_PARAM_TARGET note=$JOBBRIDGE_PARAM_NOTE\"\n")
+	ta, _ := startFileAgent(t, `jobs:
+  - id: deliver
+    command: ["`+prog+`"]
+    params:
+      - {name: target, required: true, description: Where to.}
+      - {name: note, destination: false}
+      - {name: token, secret: true}
+`)
+	ctx := context.Background()
+	if _, err := ta.admin.CreateRule(ctx, api.RuleInput{Name: "deliver", Job: "deliver", Schedule: "rate(1 day)",
+		Parameters: map[string]string{"target": "partner.example", "token": "stored-file-token-31"}}); err != nil {
+		t.Fatal(err)
+	}
+	operator := ta.tokenClient(t, "otto", "operator")
+	first, err := operator.TriggerRule(ctx, "deliver", nil)
+	if err != nil {
+		t.Fatalf("operator trigger without overrides: %v", err)
+	}
+	ta.waitRun(t, first.ID, api.StatusSucceeded)
+
+	for _, overrides := range []map[string]string{
+		{"target": "attacker.example"},
+		{"target": "attacker.example", "token": api.MaskedValue},
+	} {
+		_, err := operator.TriggerRule(ctx, "deliver", overrides)
+		wantStatus(t, err, http.StatusForbidden, "operator trigger overriding target")
+		if err != nil && !strings.Contains(err.Error(), "token") {
+			t.Errorf("operator trigger overriding target: the refusal does not say which secret: %v", err)
+		}
+		_, err = operator.RestartRun(ctx, first.ID, overrides)
+		wantStatus(t, err, http.StatusForbidden, "operator restart overriding target")
+	}
+
+	runs := []string{}
+	noted, err := operator.TriggerRule(ctx, "deliver", map[string]string{"note": "by hand"})
+	if err != nil {
+		t.Fatalf("operator trigger overriding note (destination: false): %v", err)
+	}
+	runs = append(runs, noted.ID)
+	moved, err := ta.admin.TriggerRule(ctx, "deliver", map[string]string{"target": "elsewhere.example"})
+	if err != nil {
+		t.Fatalf("admin trigger overriding target: %v", err)
+	}
+	runs = append(runs, moved.ID)
+	for i, want := range []string{"to=partner.example note=by hand", "to=elsewhere.example note="} {
+		ta.waitRun(t, runs[i], api.StatusSucceeded)
+		lines, err := ta.admin.RunLog(ctx, runs[i], 0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.ContainsFunc(lines, func(l api.LogLine) bool { return l.Message == want }) {
+			t.Errorf("run %d's log = %+v, want a line %q", i, lines, want)
+		}
 	}
 }
 

@@ -35,6 +35,10 @@ func TestRegistryRefusesBadRegistrations(t *testing.T) {
 		{"enum without choices", []jobs.Job{fakeJob{id: "a", params: []jobs.Param{{Name: "mode", Type: jobs.TypeEnum}}}}, `parameter "mode": an enum needs choices`},
 		{"unknown type", []jobs.Job{fakeJob{id: "a", params: []jobs.Param{{Name: "x", Type: "float"}}}}, `unknown type "float"`},
 		{"bad default", []jobs.Job{fakeJob{id: "a", params: []jobs.Param{{Name: "n", Type: jobs.TypeInt, Default: "ten"}}}}, `parameter "n": default: "ten" is not an integer`},
+		{"bad secret default", []jobs.Job{fakeJob{id: "a", params: []jobs.Param{{Name: "n", Type: jobs.TypeInt, Secret: true, Default: "hunter2"}}}},
+			`parameter "n": default: is not a valid int (the value is secret, so it is not shown)`},
+		{"bad secret enum default", []jobs.Job{fakeJob{id: "a", params: []jobs.Param{{Name: "n", Type: jobs.TypeEnum, Choices: []string{"a"}, Secret: true, Default: "hunter2"}}}},
+			`parameter "n": default: is not a valid enum (the value is secret, so it is not shown)`},
 		{"bad param name", []jobs.Job{fakeJob{id: "a", params: []jobs.Param{{Name: "my-param"}}}}, `parameter name "my-param" is invalid`},
 		{"param twice", []jobs.Job{fakeJob{id: "a", params: []jobs.Param{{Name: "x"}, {Name: "x"}}}}, `parameter "x" is declared twice`},
 		{"nil", []jobs.Job{nil}, "nil job"},
@@ -44,6 +48,9 @@ func TestRegistryRefusesBadRegistrations(t *testing.T) {
 			err := jobs.NewRegistry().Register(tt.jobs...)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("Register: got error %v, want one containing %q", err, tt.want)
+			}
+			if strings.Contains(err.Error(), "hunter2") {
+				t.Errorf("Register: the error quotes a secret default: %v", err)
 			}
 		})
 	}

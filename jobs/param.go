@@ -68,6 +68,10 @@ func (p Param) Check() error {
 	}
 	if p.Default != "" {
 		if err := p.CheckValue(p.Default); err != nil {
+			if p.Secret {
+				// The error quotes the value; a secret is never echoed.
+				return fmt.Errorf("parameter %q: default: is not a valid %s (the value is secret, so it is not shown)", p.Name, p.typ())
+			}
 			return fmt.Errorf("parameter %q: default: %w", p.Name, err)
 		}
 	}

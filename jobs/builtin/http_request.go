@@ -37,14 +37,20 @@ type HTTPRequestSpec struct {
 	URL string
 	// Headers are extra request headers; their values may hold
 	// placeholders. A header whose name carries a credential
-	// (Authorization, X-Api-Key, ...) or whose value takes a secret
-	// parameter is treated as the http job's secret_header: dropped on a
-	// redirect to another host, never sent after a redirect to http.
+	// (Authorization, X-Api-Key, ...) takes secret parameters only, and
+	// such a header or one whose value takes a secret parameter is
+	// treated as the http job's secret_header: dropped on a redirect to
+	// another host, never sent after a redirect to http.
 	Headers map[string]string
-	// Body is the request body, none when empty; it may hold placeholders.
-	// When its Content-Type is JSON (application/json, the default when a
-	// body is given) a value is escaped as inside a JSON string, so write
-	// the placeholder between quotes: {"target": "${param.target}"}.
+	// Body is the request body, none when empty. It may hold placeholders
+	// when its Content-Type (which takes none) says how to escape them:
+	// JSON (application/json, the default when a body is given, or
+	// */*+json), a value escaped as inside a JSON string, so a placeholder
+	// must be between quotes, {"target": "${param.target}"}, and the body
+	// JSON (a number or a boolean goes in as a string too);
+	// application/x-www-form-urlencoded, a value percent-encoded, and a
+	// placeholder only in a field's value (target=${param.target});
+	// text/plain, a value as it is.
 	Body string
 	// ExpectStatus is the status that counts as success: a code such as
 	// 204 or a class such as 2xx. Default 2xx.
@@ -70,11 +76,21 @@ type HTTPRequest struct {
 	query           []queryPart // the URL's query, by name=value pair
 	header          []headerTemplate
 	body            template
-	jsonBody        bool
+	bodyKind        bodyKind
 	secretBody      bool
 	expect          statusExpectation
 	timeout         time.Duration
 }
+
+// bodyKind is how a body's placeholders are escaped, by its Content-Type.
+type bodyKind int
+
+const (
+	bodyOther bodyKind = iota // no placeholder allowed: no escaping known
+	bodyJSON                  // inside a JSON string
+	bodyForm                  // percent-encoded, in a field's value
+	bodyText                  // text/plain: as it is
+)
 
 type queryPart struct {
 	name  string // as written, with its "=" when it has one
@@ -116,8 +132,12 @@ func (e *DeclarationError) Error() string {
 // every problem, a spec the http job would refuse as parameters, a
 // placeholder outside a query value, a header value or the body, one
 // naming an undeclared parameter or a secret one in the URL (a URL is
-// logged), a declared parameter the request never uses, and a credential
-// parameter (bearer_token, basic_auth, secret_header) not declared secret.
+// logged) or a non-secret one in a header carrying a credential
+// (Authorization, X-Api-Key, ...), one outside a string of a JSON body or a field's value of a
+// form body, one in a body of another type or in the Content-Type header,
+// a header given twice, a declared parameter the request never uses, and a
+// credential parameter (bearer_token, basic_auth, secret_header) not
+// declared secret.
 func NewHTTPRequest(id, description string, spec HTTPRequestSpec, params []jobs.Param, policy *egress.Policy, opts ...HTTPOption) (*HTTPRequest, error) {
 	j := &HTTPRequest{
 		httpCore: newHTTPCore(policy, opts), id: id, description: description,
@@ -176,6 +196,7 @@ func NewHTTPRequest(id, description string, spec HTTPRequestSpec, params []jobs.
 		return false
 	}
 	var contentType string
+	seenHeader := map[string]string{} // canonical name -> as written
 	for _, name := range slices.Sorted(maps.Keys(spec.Headers)) {
 		field := "headers." + name
 		if !isHeaderName(name) {
@@ -192,9 +213,28 @@ func NewHTTPRequest(id, description string, spec HTTPRequestSpec, params []jobs.
 			continue
 		}
 		canonical := http.CanonicalHeaderKey(name)
+		if first, dup := seenHeader[canonical]; dup {
+			problem(field, "is given already, as %s (header names differ only in case)", first)
+			continue
+		}
+		seenHeader[canonical] = name
 		if canonical == "Host" && len(t.params()) > 0 {
 			problem(field, "takes a parameter, and the Host header chooses where the request goes: parameters never do")
 			continue
+		}
+		if canonical == "Content-Type" && len(t.params()) > 0 {
+			problem(field, "takes a parameter, and the Content-Type says how the body's values are escaped: parameters never choose it")
+			for _, name := range t.params() {
+				used[name] = true // misplaced, said once
+			}
+			continue
+		}
+		if isCredentialHeader(canonical) {
+			for _, name := range t.params() {
+				if p, ok := declared[name]; ok && !p.Secret && !slices.Contains(httpCredentialParams, name) {
+					problem(field, "${param.%s} is not secret, and %s carries a credential: declare %s secret, or its value shows to every viewer of the rule and its runs", name, canonical, name)
+				}
+			}
 		}
 		use(field, t, true)
 		if canonical == "Content-Type" {
@@ -212,7 +252,28 @@ func NewHTTPRequest(id, description string, spec HTTPRequestSpec, params []jobs.
 			contentType = "application/json"
 		}
 		mediaType, _, _ := mime.ParseMediaType(contentType)
-		j.jsonBody = mediaType == "application/json" || strings.HasSuffix(mediaType, "+json")
+		switch {
+		case mediaType == "application/json" || strings.HasSuffix(mediaType, "+json"):
+			j.bodyKind = bodyJSON
+		case mediaType == "application/x-www-form-urlencoded":
+			j.bodyKind = bodyForm
+		case mediaType == "text/plain":
+			j.bodyKind = bodyText
+		}
+		if len(t.params()) > 0 {
+			var reason string
+			switch j.bodyKind {
+			case bodyJSON:
+				reason = checkJSONBody(t)
+			case bodyForm:
+				reason = checkFormBody(t)
+			case bodyOther:
+				reason = fmt.Sprintf("takes a parameter, and a body of Content-Type %q has no escaping the job knows: placeholders go only in an application/json (the default), application/x-www-form-urlencoded or text/plain body", contentType)
+			}
+			if reason != "" {
+				problem("body", "%s", reason)
+			}
+		}
 	}
 
 	var err error
@@ -349,9 +410,12 @@ func (j *HTTPRequest) call(params jobs.Params) (*httpCall, []jobs.FieldError) {
 		return nil, problems
 	}
 
-	escape := func(v string) string { return v }
-	if j.jsonBody {
+	var escape func(string) string
+	switch j.bodyKind {
+	case bodyJSON:
 		escape = jsonStringContent
+	case bodyForm:
+		escape = url.QueryEscape
 	}
 	call.body = j.body.expand(params, escape)
 	call.header.Set("User-Agent", "jobbridge")
@@ -362,6 +426,72 @@ func (j *HTTPRequest) call(params jobs.Params) (*httpCall, []jobs.FieldError) {
 	call.secretBody = j.secretBody
 	call.credentials = call.credentials || j.secretBody
 	return call, nil
+}
+
+// checkJSONBody says why t, a JSON body with placeholders, is refused: a
+// placeholder outside a string (a value is escaped for a string's content,
+// so there it could make a number an object, or break the body), or a body
+// that is not JSON when each placeholder stands for a string's content.
+func checkJSONBody(t template) string {
+	var outside []string
+	inString, escaped := false, false
+	var sample strings.Builder
+	for _, p := range t {
+		if p.param != "" {
+			if (!inString || escaped) && !slices.Contains(outside, p.param) {
+				outside = append(outside, p.param)
+			}
+			sample.WriteString("jobbridge-placeholder")
+			continue
+		}
+		sample.WriteString(p.literal)
+		for _, c := range []byte(p.literal) {
+			switch {
+			case escaped:
+				escaped = false
+			case inString && c == '\\':
+				escaped = true
+			case c == '"':
+				inString = !inString
+			}
+		}
+	}
+	if len(outside) > 0 {
+		quoted := make([]string, len(outside))
+		for i, name := range outside {
+			quoted[i] = fmt.Sprintf(`"${param.%s}"`, name)
+		}
+		return fmt.Sprintf("a placeholder in a JSON body must be inside a string, as its value is escaped for one: write %s", strings.Join(quoted, ", "))
+	}
+	if !json.Valid([]byte(sample.String())) {
+		return "is not JSON (each placeholder standing for text inside its string)"
+	}
+	return ""
+}
+
+// checkFormBody says why t, a form (application/x-www-form-urlencoded)
+// body with placeholders, is refused: a placeholder outside a field's
+// value. A value is percent-encoded, so it cannot add a field, and placed
+// only in values it cannot name one either, as in the URL's query.
+func checkFormBody(t template) string {
+	inValue := false
+	for _, p := range t {
+		if p.param != "" {
+			if !inValue {
+				return fmt.Sprintf("a placeholder in a form body must be in a field's value (name=${param.%s}): parameters never name a field", p.param)
+			}
+			continue
+		}
+		for _, c := range []byte(p.literal) {
+			switch c {
+			case '&':
+				inValue = false
+			case '=':
+				inValue = true
+			}
+		}
+	}
+	return ""
 }
 
 // jsonStringContent is v escaped as inside a JSON string, without the

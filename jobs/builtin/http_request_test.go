@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -143,6 +144,141 @@ func TestNewHTTPRequestRefusesABadSpecNamingEachField(t *testing.T) {
 		}
 		if strings.Contains(c.url, "pw@") && strings.Contains(err.Error(), "pw") {
 			t.Errorf("the refusal quotes the URL's password: %v", err)
+		}
+	}
+}
+
+// A JSON body's placeholders must sit inside strings: a value is escaped
+// for a string's content, so outside one it could turn a number into an
+// object or break the body. Each refusal says how to write it.
+func TestNewHTTPRequestKeepsJSONPlaceholdersInStrings(t *testing.T) {
+	t.Parallel()
+	params := []jobs.Param{{Name: "n"}, {Name: "k"}}
+	for _, c := range []struct {
+		body, contentType, want string // want "" for accepted
+	}{
+		{`{"n": ${param.n}, "k": "${param.k}"}`, "", `a placeholder in a JSON body must be inside a string, as its value is escaped for one: write "${param.n}"`},
+		{`[${param.n}, ${param.k}, ${param.n}]`, "", `write "${param.n}", "${param.k}"`},
+		{`${param.n}${param.k}`, "application/json; charset=utf-8", `write "${param.n}", "${param.k}"`},
+		{`{"n": 1${param.n}, "k": "${param.k}"}`, "application/merge-patch+json", `write "${param.n}"`},
+		{`{"n": "\${param.n}", "k": "${param.k}"}`, "", `write "${param.n}"`},
+		{`{"n": "\u${param.n}", "k": "${param.k}"}`, "", "is not JSON"},
+		{`{"n": "${param.n}", "k": "${param.k}"`, "", "is not JSON"},
+		{`{"n": "${param.n}" "k": "${param.k}"}`, "", "is not JSON"},
+		{`{"${param.k}": "a ${param.n} b", "x": [1, "\"${param.n}\\", "${param.k}"]}`, "", ""},
+		{`{"n": "${param.n}${param.k}"}`, "application/vnd.api+json", ""},
+	} {
+		spec := builtin.HTTPRequestSpec{Method: "POST", URL: "https://partner.example/", Body: c.body}
+		if c.contentType != "" {
+			spec.Headers = map[string]string{"Content-Type": c.contentType}
+		}
+		_, err := builtin.NewHTTPRequest("call", "", spec, params, nil)
+		var de *builtin.DeclarationError
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("body %s: %v, want it accepted", c.body, err)
+		case c.want == "":
+		case !errors.As(err, &de) || len(de.Problems) != 1 || de.Problems[0].Field != "body" || !strings.Contains(de.Problems[0].Reason, c.want):
+			t.Errorf("body %s: %v, want one problem of body saying %q", c.body, err, c.want)
+		}
+	}
+}
+
+// A form body's values are percent-encoded, so a value cannot add a
+// field; a text/plain body takes them as they are.
+func TestHTTPRequestEscapesAFormBody(t *testing.T) {
+	t.Parallel()
+	srv, seen, bodies := queryServer(t)
+	for _, c := range []struct{ contentType, body, want string }{
+		{"application/x-www-form-urlencoded", "user=${param.u}&note=a+b", "user=x%26role%3Dadmin+%C3%A9&note=a+b"},
+		{"application/x-www-form-urlencoded; charset=utf-8", "a=1&user=pre-${param.u}", "a=1&user=pre-x%26role%3Dadmin+%C3%A9"},
+		{"text/plain", "hello ${param.u}", "hello x&role=admin é"},
+	} {
+		job, err := builtin.NewHTTPRequest("form", "", builtin.HTTPRequestSpec{
+			Method: "POST", URL: srv.URL + "/form", Headers: map[string]string{"Content-Type": c.contentType}, Body: c.body,
+		}, []jobs.Param{{Name: "u"}}, allowLoopback(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, _, _ := runContext(t)
+		if err := job.Run(ctx, resolve(t, job, map[string]string{"u": "x&role=admin é"})); err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+		reqs, bs := seen(), bodies()
+		last := reqs[len(reqs)-1]
+		if got := bs[len(bs)-1]; got != c.want || last.Header.Get("Content-Type") != c.contentType {
+			t.Errorf("%s body %s: the server saw %s (%s), want %s", c.contentType, c.body, got, last.Header.Get("Content-Type"), c.want)
+		}
+		if strings.HasPrefix(c.contentType, "application/x-www-form-urlencoded") {
+			if form, err := url.ParseQuery(bs[len(bs)-1]); err != nil || len(form["role"]) != 0 {
+				t.Errorf("the value added a field: %v (%v)", form, err)
+			}
+		}
+	}
+}
+
+// A body takes placeholders only where its Content-Type says how to
+// escape them, and nothing but the file chooses that Content-Type.
+func TestNewHTTPRequestRefusesABodyItCannotEscape(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		headers     map[string]string
+		body        string
+		field, want string // want "" for accepted
+	}{
+		{map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, "${param.u}=1", "body",
+			"a placeholder in a form body must be in a field's value (name=${param.u}): parameters never name a field"},
+		{map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, "a=1&${param.u}", "body", "must be in a field's value"},
+		{map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, "a=1&user${param.u}=2", "body", "must be in a field's value"},
+		{map[string]string{"Content-Type": "application/xml"}, "<u>${param.u}</u>", "body",
+			`takes a parameter, and a body of Content-Type "application/xml" has no escaping the job knows`},
+		{map[string]string{"Content-Type": "multipart/form-data; boundary=x"}, "${param.u}", "body", "has no escaping the job knows"},
+		{map[string]string{"Content-Type": "application/${param.u}"}, `{"a": 1}`, "headers.Content-Type",
+			"takes a parameter, and the Content-Type says how the body's values are escaped"},
+		{map[string]string{"Content-Type": "text/plain", "content-type": "application/json", "X-U": "${param.u}"}, "x", "headers.content-type",
+			"is given already, as Content-Type (header names differ only in case)"},
+		{map[string]string{"Content-Type": "application/xml", "X-U": "${param.u}"}, "<u>fixed</u>", "", ""},
+		{map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, "a=&b=${param.u}${param.u}&c", "", ""},
+	} {
+		_, err := builtin.NewHTTPRequest("call", "", builtin.HTTPRequestSpec{
+			Method: "POST", URL: "https://partner.example/", Headers: c.headers, Body: c.body,
+		}, []jobs.Param{{Name: "u"}}, nil)
+		var de *builtin.DeclarationError
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%v body %s: %v, want it accepted", c.headers, c.body, err)
+		case c.want == "":
+		case !errors.As(err, &de) || len(de.Problems) != 1 || de.Problems[0].Field != c.field || !strings.Contains(de.Problems[0].Reason, c.want):
+			t.Errorf("%v body %s: %v, want one problem of %s saying %q", c.headers, c.body, err, c.field, c.want)
+		}
+	}
+}
+
+// A header carrying a credential takes secret parameters only: a
+// non-secret one would show the credential to every viewer of the rule and
+// its runs, as the http job's header parameter refuses too.
+func TestNewHTTPRequestKeepsCredentialHeadersSecret(t *testing.T) {
+	t.Parallel()
+	params := []jobs.Param{{Name: "tok"}, {Name: "key", Secret: true}, {Name: "site"}}
+	for _, c := range []struct {
+		header, value, want string // want "" for accepted
+	}{
+		{"Authorization", "Bearer ${param.tok}", "${param.tok} is not secret, and Authorization carries a credential: declare tok secret"},
+		{"x-api-key", "${param.tok}", "${param.tok} is not secret, and X-Api-Key carries a credential"},
+		{"Cookie", "session=${param.key}; site=${param.tok}", "${param.tok} is not secret, and Cookie carries a credential"},
+		{"Authorization", "Bearer ${param.key}", ""},
+		{"X-Site", "${param.tok}", ""},
+	} {
+		_, err := builtin.NewHTTPRequest("call", "", builtin.HTTPRequestSpec{
+			URL: "https://partner.example/?site=${param.site}", Headers: map[string]string{c.header: c.value, "X-Other": "${param.key} ${param.tok}"},
+		}, params, nil)
+		var de *builtin.DeclarationError
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%s: %s: %v, want it accepted", c.header, c.value, err)
+		case c.want == "":
+		case !errors.As(err, &de) || len(de.Problems) != 1 || de.Problems[0].Field != "headers."+c.header || !strings.Contains(de.Problems[0].Reason, c.want):
+			t.Errorf("%s: %s: %v, want one problem of headers.%s saying %q", c.header, c.value, err, c.header, c.want)
 		}
 	}
 }

@@ -91,6 +91,14 @@ type Param struct {
 	Default     string   `json:"default"`
 	Choices     []string `json:"choices"`
 	Secret      bool     `json:"secret"`
+	// Destination marks a parameter that decides where the job sends what
+	// it has (jobs.Param.Destination): below admin, it cannot be
+	// overridden on a rule holding a secret. When the file leaves it out,
+	// every non-secret parameter of a command job that declares a secret
+	// one is a destination (what a value means is the program's business,
+	// so it is assumed to matter), and no parameter of an HTTP job is (its
+	// host, path and method are fixed in the file).
+	Destination *bool `json:"destination"`
 }
 
 // Options are what the file's jobs need from the agent.
@@ -211,6 +219,7 @@ func (c *checker) job(path string, j Job) jobs.Job {
 func (c *checker) params(path string, j Job) []jobs.Param {
 	var out []jobs.Param
 	seen := map[string]int{}
+	holdsSecret := slices.ContainsFunc(j.Params, func(p Param) bool { return p.Secret })
 	for k, p := range j.Params {
 		ppath := fmt.Sprintf("%s.params[%d]", path, k)
 		param := jobs.Param{
@@ -219,6 +228,19 @@ func (c *checker) params(path string, j Job) []jobs.Param {
 		}
 		if err := param.Check(); err != nil {
 			c.fail(ppath, "%s", err)
+		}
+		switch {
+		case p.Destination != nil && p.Secret:
+			if *p.Destination {
+				c.fail(ppath+".destination", "parameter %q is secret: a secret is what destinations guard, not one of them", p.Name)
+			}
+		case p.Destination != nil:
+			param.Destination = *p.Destination
+		case j.Command != nil && holdsSecret && !p.Secret:
+			// The program alone knows what a value means: one may well
+			// say where the secret goes, so it is guarded unless the
+			// file says otherwise.
+			param.Destination = true
 		}
 		// A command gets each as JOBBRIDGE_PARAM_<NAME>: names differing
 		// in case only would share one, so they are refused for both kinds.

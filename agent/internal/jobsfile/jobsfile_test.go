@@ -75,6 +75,8 @@ func TestLoadRefusesEachMistakeAtItsLine(t *testing.T) {
 			`5: jobs[0].params[0]: parameter "mode": an enum needs choices`},
 		{"bad default", "jobs:\n  - id: a\n    command: [EXE]\n    params:\n      - {name: n, type: int, default: many}\n",
 			`5: jobs[0].params[0]: parameter "n": default: `},
+		{"bad secret default", "jobs:\n  - id: a\n    command: [EXE]\n    params:\n      - {name: n, type: int, secret: true, default: hunter2}\n",
+			`5: jobs[0].params[0]: parameter "n": default: is not a valid int (the value is secret, so it is not shown)`},
 		{"bad param name", "jobs:\n  - id: a\n    command: [EXE]\n    params:\n      - {name: 9lives}\n",
 			`5: jobs[0].params[0]: parameter name "9lives" is invalid`},
 		{"param twice", "jobs:\n  - id: a\n    command: [EXE]\n    params:\n      - {name: target}\n      - {name: Target}\n",
@@ -103,6 +105,12 @@ func TestLoadRefusesEachMistakeAtItsLine(t *testing.T) {
 			`6: jobs[0].http.headers.X From: is not a header name`},
 		{"undeclared param", "jobs:\n  - id: a\n    http:\n      url: https://x.example/\n      body: '{\"t\": \"${param.target}\"}'\n",
 			`5: jobs[0].http.body: ${param.target} names no declared parameter (declared: none)`},
+		{"placeholder outside a JSON string", "jobs:\n  - id: a\n    http:\n      url: https://x.example/\n      body: '{\"n\": ${param.n}}'\n    params: [{name: n, type: int}]\n",
+			`5: jobs[0].http.body: a placeholder in a JSON body must be inside a string, as its value is escaped for one: write "${param.n}"`},
+		{"placeholder in an XML body", "jobs:\n  - id: a\n    http:\n      url: https://x.example/\n      headers: {Content-Type: application/xml}\n      body: '<n>${param.n}</n>'\n    params: [{name: n}]\n",
+			`6: jobs[0].http.body: takes a parameter, and a body of Content-Type "application/xml" has no escaping the job knows`},
+		{"non-secret param in a credential header", "jobs:\n  - id: a\n    http:\n      url: https://x.example/\n      headers:\n        Authorization: Bearer ${param.tok}\n    params: [{name: tok}]\n",
+			`6: jobs[0].http.headers.Authorization: ${param.tok} is not secret, and Authorization carries a credential: declare tok secret`},
 		{"unused param", "jobs:\n  - id: a\n    http: {url: \"https://x.example/\"}\n    params:\n      - {name: target}\n",
 			`5: jobs[0].params[0]: the request never uses it`},
 		{"credential param not secret", "jobs:\n  - id: a\n    http: {url: \"https://x.example/\"}\n    params:\n      - {name: bearer_token}\n",
@@ -213,5 +221,59 @@ func TestLoadBuildsTheJobsWithTheirSource(t *testing.T) {
 	}
 	if err := jobs.NewRegistry().Register(got...); err != nil {
 		t.Errorf("register the file's jobs: %v", err)
+	}
+}
+
+// A command job declaring a secret guards its other parameters as
+// destinations unless the file says destination: false; an HTTP job's
+// parameters, which cannot move its fixed host, are destinations only when
+// the file says so; a job without a secret has nothing to guard.
+func TestLoadMarksDestinations(t *testing.T) {
+	t.Parallel()
+	dir, exe, _ := programs(t)
+	path := write(t, dir, `jobs:
+  - id: deliver
+    command: ["`+exe+`"]
+    params:
+      - {name: target, description: Where to.}
+      - {name: note, destination: false}
+      - {name: token, secret: true}
+      - {name: key, secret: true, destination: false}
+  - id: plain
+    command: ["`+exe+`"]
+    params:
+      - {name: target}
+  - id: ping
+    http:
+      url: "https://partner.example/ping?site=${param.site}"
+      body: '{"callback": "${param.callback}"}'
+    params:
+      - {name: site}
+      - {name: callback, destination: true}
+      - {name: bearer_token, secret: true}
+`)
+	got, err := jobsfile.Load(path, jobsfile.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]map[string]bool{
+		"deliver": {"target": true, "note": false, "token": false, "key": false},
+		"plain":   {"target": false},
+		"ping":    {"site": false, "callback": true, "bearer_token": false},
+	}
+	for _, j := range got {
+		for _, p := range j.Params() {
+			if p.Destination != want[j.ID()][p.Name] {
+				t.Errorf("%s's %s: Destination = %v, want %v", j.ID(), p.Name, p.Destination, want[j.ID()][p.Name])
+			}
+		}
+	}
+
+	path = write(t, dir, "jobs:\n  - id: a\n    command: [\""+exe+"\"]\n    params:\n      - name: token\n        secret: true\n        destination: true\n")
+	_, err = jobsfile.Load(path, jobsfile.Options{})
+	want1 := path + `:7: jobs[0].params[0].destination: parameter "token" is secret: a secret is what destinations guard`
+	var ps yamlfile.Problems
+	if !errors.As(err, &ps) || len(ps) != 1 || !strings.HasPrefix(ps[0].Error(), want1) {
+		t.Errorf("Load of a secret destination = %v, want one problem starting\n%s", err, want1)
 	}
 }
