@@ -91,6 +91,9 @@ func (r *Runner) retryOf(ctx context.Context, ar *activeRun, fin store.RunFinish
 // trying again while the database is unavailable: what it decides, a retry
 // or the runs the rule's chains start, is not to be lost to a blip.
 func (r *Runner) finishingRule(ctx context.Context, name string) (store.Rule, error) {
+	if rule, ok := r.rules.cached(name); ok {
+		return rule, nil // every run of a busy rule: no retry, no timer
+	}
 	return retry.Value(ctx, whileUnavailable, func(ctx context.Context) (store.Rule, error) {
 		ctx, cancel := context.WithTimeout(ctx, storeCallTimeout)
 		defer cancel()

@@ -25,16 +25,13 @@ type cachedRule struct {
 }
 
 func (c *ruleCache) get(ctx context.Context, s store.Store, name string) (store.Rule, error) {
+	if rule, ok := c.cached(name); ok {
+		return rule, nil
+	}
 	if c.ttl <= 0 {
 		return s.RuleGet(ctx, name)
 	}
 	now := time.Now()
-	c.mu.Lock()
-	cr, ok := c.m[name]
-	c.mu.Unlock()
-	if ok && now.Before(cr.expires) {
-		return cr.rule, nil
-	}
 	rule, err := s.RuleGet(ctx, name)
 	if err != nil {
 		return rule, err
@@ -46,6 +43,20 @@ func (c *ruleCache) get(ctx context.Context, s store.Store, name string) (store.
 	c.m[name] = cachedRule{rule: rule, expires: now.Add(c.ttl)}
 	c.mu.Unlock()
 	return rule, nil
+}
+
+// cached returns the rule when the cache holds it unexpired.
+func (c *ruleCache) cached(name string) (store.Rule, bool) {
+	if c.ttl <= 0 {
+		return store.Rule{}, false
+	}
+	c.mu.Lock()
+	cr, ok := c.m[name]
+	c.mu.Unlock()
+	if !ok || !time.Now().Before(cr.expires) {
+		return store.Rule{}, false
+	}
+	return cr.rule, true
 }
 
 func (c *ruleCache) forget(name string) {
