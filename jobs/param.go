@@ -149,7 +149,7 @@ func Resolve(job Job, values map[string]string) (Params, error) {
 	}
 	sort.Strings(unknown)
 	for _, name := range unknown {
-		fields = append(fields, FieldError{name, fmt.Sprintf("unknown parameter (job %q takes %s)", job.ID(), paramNames(declared))})
+		fields = append(fields, FieldError{name, fmt.Sprintf("unknown parameter (job %q takes %s)", job.ID(), ParamNames(declared))})
 	}
 	if len(fields) > 0 {
 		return nil, &ValidationError{Job: job.ID(), Fields: fields}
@@ -162,7 +162,9 @@ func Resolve(job Job, values map[string]string) (Params, error) {
 	return out, nil
 }
 
-func paramNames(ps []Param) string {
+// ParamNames lists the parameters' names for a message: "a, b, c", or
+// "none".
+func ParamNames(ps []Param) string {
 	if len(ps) == 0 {
 		return "none"
 	}

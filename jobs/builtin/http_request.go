@@ -161,7 +161,7 @@ func NewHTTPRequest(id, description string, spec HTTPRequestSpec, params []jobs.
 			p, ok := declared[name]
 			switch {
 			case !ok:
-				problem(field, "${param.%s} names no declared parameter (declared: %s)", name, paramNames(params))
+				problem(field, "${param.%s} names no declared parameter (declared: %s)", name, jobs.ParamNames(params))
 			case slices.Contains(httpCredentialParams, name):
 				problem(field, "${param.%s}: %s is sent as the http job sends it, not through a placeholder", name, name)
 			case p.Secret && !secretOK:

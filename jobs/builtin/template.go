@@ -87,18 +87,6 @@ func (t template) expand(params jobs.Params, escape func(string) string) string 
 	return b.String()
 }
 
-// paramNames lists ps's names for a message.
-func paramNames(ps []jobs.Param) string {
-	if len(ps) == 0 {
-		return "none"
-	}
-	names := make([]string, len(ps))
-	for i, p := range ps {
-		names[i] = p.Name
-	}
-	return strings.Join(names, ", ")
-}
-
 // checkHeaderValue reports why v cannot be a header's value: it holds a
 // control character other than a tab (a line break would start another
 // header).

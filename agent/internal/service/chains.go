@@ -65,7 +65,7 @@ func chainsFromInput(in api.Chains, job jobs.Job, verr *ValidationError) api.Cha
 					p, ok := params[ref.Name]
 					switch {
 					case !ok:
-						verr.add(loc+".parameters."+name, "%q: this rule's job %q has no parameter %q (it takes %s)", ref.String(), job.ID(), ref.Name, paramList(job))
+						verr.add(loc+".parameters."+name, "%q: this rule's job %q has no parameter %q (it takes %s)", ref.String(), job.ID(), ref.Name, jobs.ParamNames(job.Params()))
 					case p.Secret:
 						verr.add(loc+".parameters."+name, "%q: parameter %q is secret, and a chain never carries secrets", ref.String(), ref.Name)
 					}
@@ -75,17 +75,6 @@ func chainsFromInput(in api.Chains, job jobs.Job, verr *ValidationError) api.Cha
 	}
 	out := api.Chains{OnSuccess: slices.Clone(in.OnSuccess), OnFailure: slices.Clone(in.OnFailure), OnFinish: slices.Clone(in.OnFinish)}
 	return out
-}
-
-func paramList(job jobs.Job) string {
-	var names []string
-	for _, p := range job.Params() {
-		names = append(names, p.Name)
-	}
-	if len(names) == 0 {
-		return "none"
-	}
-	return strings.Join(names, ", ")
 }
 
 // chainProblem is what is wrong with one of a rule's chains given the
@@ -260,7 +249,7 @@ func stepProblems(reg *jobs.Registry, all map[string]store.Rule, rule, field str
 		p, ok := declared[name]
 		switch {
 		case !ok:
-			out = append(out, chainProblem{rule, loc, fmt.Sprintf("rule %q's job %q has no parameter %q (it takes %s)", step.Rule, job.ID(), name, paramList(job))})
+			out = append(out, chainProblem{rule, loc, fmt.Sprintf("rule %q's job %q has no parameter %q (it takes %s)", step.Rule, job.ID(), name, jobs.ParamNames(job.Params()))})
 			continue
 		case p.Secret:
 			out = append(out, chainProblem{rule, loc, fmt.Sprintf("parameter %q of rule %q is secret, and a chain never carries secrets: the rule's own value is used", name, step.Rule)})
