@@ -128,12 +128,8 @@ func newRulesExportCmd(getenv func(string) string) *cobra.Command {
 		if format != "yaml" && format != "json" {
 			return usageErrorf("--format %q is not yaml or json", format)
 		}
-		cl, err := target.client()
-		if err != nil {
-			return err
-		}
 		ctx := c.Context()
-		secrets, err := jobSecrets(ctx, cl)
+		cl, secrets, err := target.clientAndSecrets(ctx)
 		if err != nil {
 			return err
 		}
@@ -159,6 +155,20 @@ func newRulesExportCmd(getenv func(string) string) *cobra.Command {
 		return nil
 	}
 	return cmd
+}
+
+// clientAndSecrets is the agent's client and, by job, the parameters its
+// jobs keep secret: what export and apply both start from.
+func (t *agentTarget) clientAndSecrets(ctx context.Context) (*client.Client, map[string]map[string]bool, error) {
+	cl, err := t.client()
+	if err != nil {
+		return nil, nil, err
+	}
+	secrets, err := jobSecrets(ctx, cl)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cl, secrets, nil
 }
 
 // jobSecrets is, per job of the agent, its secret parameters.
@@ -361,12 +371,8 @@ func newRulesApplyCmd(getenv func(string) string) *cobra.Command {
 			// An empty set with --prune deletes every rule: say it.
 			return fileError(yamlfile.Problems{{File: path, Line: pos.Line(""), Msg: "the file has no rules: list (write rules: [] for none)"}})
 		}
-		cl, err := target.client()
-		if err != nil {
-			return err
-		}
 		ctx := c.Context()
-		secrets, err := jobSecrets(ctx, cl)
+		cl, secrets, err := target.clientAndSecrets(ctx)
 		if err != nil {
 			return err
 		}
