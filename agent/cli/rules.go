@@ -474,7 +474,7 @@ func resolveReferences(path string, pos yamlfile.Positions, rules []api.RuleInpu
 				// Only a secret is read from elsewhere: a reference in a
 				// plain value would put what it names where every viewer
 				// reads it (and print it in the plan).
-				if reference.MatchString(v) {
+				if reference.MatchString(strings.ReplaceAll(v, "$${", "\x00")) { // an escaped ${ is no reference
 					fail("is not secret, so it takes no ${env:…} or ${file:…}: write its value (a literal ${ as $${)")
 					continue
 				}

@@ -122,7 +122,7 @@ func richRules() []api.RuleInput {
 	return []api.RuleInput{
 		{Name: "nightly-deploy", Job: "deploy", Schedule: "cron(0 2 * * ? *)", Timezone: "Europe/Paris",
 			StartDate: &start, EndDate: &end, FlexibleWindow: "15m", Description: "ships the night's build",
-			Parameters: map[string]string{"token": "s3cr3t-t0ken", "target": "prod-${HOME}", "count": "2"},
+			Parameters: map[string]string{"token": "s3cr3t-t0ken", "target": "prod-${HOME}-${env:X}", "count": "2"},
 			Timeout:    "30m", Overlap: api.OverlapSkip, Notify: &api.NotifyPolicy{On: []string{"failed", "timeout"}},
 			RunPolicy: api.RunPolicy{Retry: &api.RetryPolicy{Attempts: 3, Backoff: "1m", Jitter: 0.5},
 				CatchUp: api.CatchUpLatest, MaxLateness: "10m", WarnAfter: "20m"}},
@@ -163,7 +163,7 @@ func TestRulesExportThenApplyReproducesTheRules(t *testing.T) {
     flexibleWindow: 15m
     parameters:
       count: "2"
-      target: prod-$${HOME}
+      target: prod-$${HOME}-$${env:X}
       token: ${env:JOBBRIDGE_SECRET_NIGHTLY_DEPLOY_TOKEN}
     description: ships the night's build
     timeout: 30m
@@ -205,8 +205,8 @@ func TestRulesExportThenApplyReproducesTheRules(t *testing.T) {
 	if got := dst.job.last()["token"]; got != "s3cr3t-t0ken" {
 		t.Errorf("the job got token %q, want the one from the environment", got)
 	}
-	if got := dst.job.last()["target"]; got != "prod-${HOME}" {
-		t.Errorf("the job got target %q, want the literal prod-${HOME} (exported as $${)", got)
+	if got := dst.job.last()["target"]; got != "prod-${HOME}-${env:X}" {
+		t.Errorf("the job got target %q, want the literal prod-${HOME}-${env:X} (exported as $${)", got)
 	}
 
 	// JSON is a rules file too, and applying it again changes nothing.
