@@ -147,6 +147,13 @@ func TestARunShowsItsChainBothWays(t *testing.T) {
 		if _, err := s.RunFinish(ctx, store.RunFinishParams{ID: first.ID, Status: api.StatusSucceeded, FinishedAt: time.Now()}); err != nil {
 			t.Fatal(err)
 		}
+		// A retry of a chained run keeps its parent, but is no run the
+		// parent's chains started: it shows among its first attempt's.
+		retry, _, err := s.RunCreate(ctx, store.RunCreateParams{Run: store.Run{Rule: "cleanup", Job: "demo", Trigger: api.TriggerRetry,
+			ParentRun: parent.ID, ChainDepth: 1, RetryOf: second.ID, Attempt: 2}})
+		if err != nil {
+			t.Fatal(err)
+		}
 
 		got, err := ta.admin.Run(ctx, parent.ID)
 		if err != nil {
@@ -181,8 +188,8 @@ func TestARunShowsItsChainBothWays(t *testing.T) {
 				t.Errorf("GET /runs?parent= lists %s with parentRun %q", r.ID, r.ParentRun)
 			}
 		}
-		if want := []string{second.ID, first.ID}; !slices.Equal(listed, want) {
-			t.Errorf("GET /runs?parent=: %v, want %v (newest first)", listed, want)
+		if want := []string{retry.ID, second.ID, first.ID}; !slices.Equal(listed, want) {
+			t.Errorf("GET /runs?parent=: %v, want %v (newest first, the retry too)", listed, want)
 		}
 		page, err = ta.admin.Runs(ctx, api.RunQuery{Trigger: api.TriggerChain})
 		if err != nil || len(page.Items) != 2 {

@@ -177,7 +177,8 @@ const MaxChainSteps = 20
 
 // MaxChainRuns is how many chained runs one run may start, through its
 // chains and theirs, counted as if every list fired: a rule whose chains
-// fan out further is refused when saved.
+// fan out further is refused when saved (only then: two saves racing on
+// two agents may pass it; MaxChainDepth holds when the runs are made).
 const MaxChainRuns = 1000
 
 // MaxOutputBytes is the largest run output, in bytes of JSON.
@@ -232,7 +233,8 @@ type Run struct {
 	// Attempts is the run's whole series, first run and retries, oldest
 	// first (GET /runs/{id} only, and only for a series of more than one).
 	Attempts []RunSummary `json:"attempts,omitempty"`
-	// ParentRun is the run whose chain started this one (trigger "chain").
+	// ParentRun is the run whose chain started this one (trigger "chain"),
+	// kept by its retries.
 	ParentRun string `json:"parentRun,omitempty"`
 	// Chained are the runs this run's chains started, oldest first
 	// (GET /runs/{id} only).
@@ -246,7 +248,8 @@ type Run struct {
 
 // RunQuery filters GET /runs. Zero fields select everything.
 type RunQuery struct {
-	// Parent selects the runs whose chain parent is this run.
+	// Parent selects the runs whose chain parent is this run: the runs its
+	// chains started and their retries.
 	Parent string
 	// Series selects a run and its retries: the first run's id.
 	Series   string

@@ -49,11 +49,11 @@ func chainSteps(c api.Chains, status api.RunStatus) []api.ChainStep {
 }
 
 // chainedOf returns the runs ar's rule chains to, ar having ended in
-// status with output (masked JSON, nil for none). note logs a line in the
-// run's log (why no chain starts, when it is too deep).
-func (r *Runner) chainedOf(ctx context.Context, ar *activeRun, status api.RunStatus, output json.RawMessage, note func(string)) chained {
+// status with output (masked JSON, nil for none); rule is its rule as read
+// when it ended (finishingRule), err why it could not be. note logs a line
+// in the run's log (why no chain starts, when it is too deep).
+func (r *Runner) chainedOf(ctx context.Context, ar *activeRun, rule store.Rule, err error, status api.RunStatus, output json.RawMessage, note func(string)) chained {
 	parent := ar.run
-	rule, err := r.finishingRule(ctx, parent.Rule)
 	if err != nil {
 		if !errors.Is(err, store.ErrNotFound) { // deleted meanwhile: it chains to nothing
 			r.log.Error("read the rule of a run that ended: its chains start nothing", "run", parent.ID, "rule", parent.Rule, "err", err)
@@ -148,6 +148,9 @@ func (r *Runner) chainLookup(ar *activeRun, output json.RawMessage) func(chainre
 			outErr = errors.New("the parent run's output is not a JSON object")
 		}
 	}
+	// Only where the run had secrets to mask can a mask in its output be
+	// one (a job may output a redacted text of its own).
+	masked := ar.rep.mask.r != nil
 	return func(ref chainref.Ref) (string, error) {
 		switch ref.Kind {
 		case chainref.Param:
@@ -175,7 +178,7 @@ func (r *Runner) chainLookup(ar *activeRun, output json.RawMessage) func(chainre
 				}
 				s = compact.String()
 			}
-			if strings.Contains(s, api.MaskedValue) {
+			if masked && strings.Contains(s, api.MaskedValue) {
 				// The output was masked where it held a secret: passing the
 				// mask on would give the chained run a wrong value.
 				return "", fmt.Errorf("%q: the parent run's output field %q holds a masked secret, and a chain never carries secrets", ref.String(), ref.Name)

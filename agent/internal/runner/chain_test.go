@@ -424,3 +424,29 @@ func TestAChainDoesNotPassOnAMaskedOutput(t *testing.T) {
 		d.stop()
 	})
 }
+
+// A run with no secret to mask may output a redaction of its own: a chain
+// takes it as it is.
+func TestAChainTakesAnOutputRedactedByItsJob(t *testing.T) {
+	eachVirtual(t, func(t *testing.T, s store.Store) {
+		rc := &recorder{}
+		redacting := funcJob{id: "redacting", run: func(ctx context.Context, _ jobs.Params) error {
+			return jobs.SetOutput(ctx, map[string]string{"dsn": "postgres://u:" + api.MaskedValue + "@h/db"})
+		}}
+		d := newDispatching(t, s, runner.Config{}, redacting, rc.job("child"))
+		createRule(t, s, store.Rule{Name: "c", Job: "child"})
+		parent := createRule(t, s, store.Rule{Name: "p", Job: "redacting",
+			Chains: api.Chains{OnSuccess: []api.ChainStep{{Rule: "c", Parameters: map[string]string{"file": "${output.dsn}"}}}}})
+		ran := startWith(t, d.runner, parent, nil)
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		kids := childrenOf(t, s, ran.ID)
+		if len(kids) != 1 || kids[0].Status != api.StatusSucceeded {
+			t.Fatalf("chained runs %s, want one that succeeded", describeRuns(kids))
+		}
+		if got := rc.runs(); len(got) != 1 || got[0]["file"] != "postgres://u:"+api.MaskedValue+"@h/db" {
+			t.Errorf("the child job got %v", got)
+		}
+		d.stop()
+	})
+}

@@ -40,7 +40,10 @@ func (r *Runner) execute(ctx context.Context, ar *activeRun, job jobs.Job, param
 	fin, cause := outcome(ctx, id, err)
 	fin.Error = rep.mask.mask(fin.Error)
 	fin.Output = rep.result()
-	fin.Then = r.retryOf(r.live, ar, fin, cause)
+	// The rule is read once, for the retry and the chains alike: both see
+	// it the same, and an outage costs one patience, not two.
+	rule, ruleErr := r.finishingRule(r.live, ar.run.Rule)
+	fin.Then = r.retryOf(ar, fin, rule, ruleErr)
 	// Made whether or not a retry follows (the store creates them only if
 	// none does); the run's log says why none are made only if it is the
 	// series' last. Before the log's tail is taken, so that the note is in it.
@@ -52,7 +55,7 @@ func (r *Runner) execute(ctx context.Context, ar *activeRun, job jobs.Job, param
 	// retried: its work did not end, it was stopped.
 	var ch chained
 	if !errors.Is(cause, ErrShutdown) {
-		ch = r.chainedOf(r.live, ar, fin.Status, fin.Output, note)
+		ch = r.chainedOf(r.live, ar, rule, ruleErr, fin.Status, fin.Output, note)
 	}
 	fin.Chained = ch.runs
 	t := rep.finalTail()

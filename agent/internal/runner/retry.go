@@ -42,13 +42,13 @@ func RetryBackoff(p store.RetryPolicy, n int, rnd float64) time.Duration {
 }
 
 // retryOf returns the retry of a run that ended as fin says, or nil when
-// it is not to be retried. values are the parameters the run's job got.
-func (r *Runner) retryOf(ctx context.Context, ar *activeRun, fin store.RunFinishParams, cause error) *store.Run {
+// it is not to be retried. rule is the run's rule as read when it ended
+// (finishingRule), err why it could not be.
+func (r *Runner) retryOf(ar *activeRun, fin store.RunFinishParams, rule store.Rule, err error) *store.Run {
 	if fin.Status != api.StatusFailed {
 		return nil
 	}
 	run := ar.run
-	rule, err := r.finishingRule(ctx, run.Rule)
 	if err != nil {
 		if !errors.Is(err, store.ErrNotFound) { // deleted: nothing to retry for
 			r.log.Error("read the rule of a failed run: it is not retried", "run", run.ID, "rule", run.Rule, "err", err)

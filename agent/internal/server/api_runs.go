@@ -110,9 +110,10 @@ func (s *Server) attempts(ctx context.Context, r store.Run) ([]api.RunSummary, e
 	return oldestFirst(runs), nil
 }
 
-// chained are the runs r's chains started, oldest first, nil if none.
+// chained are the runs r's chains started, oldest first, nil if none (their
+// retries, which keep the parent, are in each one's attempts).
 func (s *Server) chained(ctx context.Context, r store.Run) ([]api.RunSummary, error) {
-	runs, _, err := s.cfg.Store.RunList(ctx, store.RunFilter{Parent: r.ID, Limit: storeSeriesLimit})
+	runs, _, err := s.cfg.Store.RunList(ctx, store.RunFilter{Parent: r.ID, Trigger: api.TriggerChain, Limit: storeSeriesLimit})
 	if err != nil || len(runs) == 0 {
 		return nil, err
 	}

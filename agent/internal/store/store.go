@@ -358,8 +358,9 @@ type Run struct {
 	// WarnAfter is the rule's warnAfter when the run was created: past it
 	// the running run is slow.
 	WarnAfter time.Duration `json:"warnAfter,omitempty"`
-	// ParentRun is the run whose chain created this one; ChainDepth is
-	// how many chained runs lead to it (0 for a run no chain started).
+	// ParentRun is the run whose chain created this one (or the first
+	// attempt of this retry); ChainDepth is how many chained runs lead to
+	// it (0 for a run no chain started).
 	ParentRun  string `json:"parentRun,omitempty"`
 	ChainDepth int    `json:"chainDepth,omitempty"`
 	// Output is what the job recorded as its result (JSON, secrets

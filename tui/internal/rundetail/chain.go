@@ -89,7 +89,9 @@ func (m *Model) followChain(r *api.Run) {
 		p := *r
 		m.parent = &p
 	}
-	if r.ParentRun == "" || r.ParentRun != m.id {
+	// A retry of a chained run keeps its parent but is not one the chains
+	// started: it is among its first attempt's.
+	if r.ParentRun == "" || r.ParentRun != m.id || r.Trigger != api.TriggerChain {
 		return
 	}
 	for i, c := range m.chained {
