@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jobbridge/jobbridge/agent"
 	"github.com/jobbridge/jobbridge/shared/client"
 )
 
@@ -46,18 +45,7 @@ func TestMaintenanceCommandsOnTheDatabase(t *testing.T) {
 
 func TestMaintenanceCommandsThroughARunningAgent(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	a, err := agent.New(context.Background(), agent.Config{DataDir: dir, Listen: "127.0.0.1:0", Scheduler: agent.SchedulerOff}, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { _ = a.Run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
+	dir, url := runLocalAgent(t)
 
 	env := map[string]string{"JOBBRIDGE_DATA_DIR": dir}
 	if code, out, errOut := runCLI(t, env, "maintenance", "on", "--reason", "upgrade"); code != 0 || !strings.Contains(out, "(by admin) until turned off: upgrade") {
@@ -66,7 +54,7 @@ func TestMaintenanceCommandsThroughARunningAgent(t *testing.T) {
 	_, token, _ := runCLI(t, env, "token", "create", "--name", "reader", "--role", "viewer")
 	cctx, ccancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer ccancel()
-	m, err := client.New(a.URL(), lastLine(token)).Maintenance(cctx)
+	m, err := client.New(url, lastLine(token)).Maintenance(cctx)
 	if err != nil || !m.On || m.Reason != "upgrade" {
 		t.Errorf("the agent says %+v, %v; want on, upgrade", m, err)
 	}

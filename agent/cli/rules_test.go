@@ -402,19 +402,7 @@ func TestRulesCommandsRefuseBadUse(t *testing.T) {
 // through its data dir, as the console does.
 func TestRulesExportFindsTheLocalAgent(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	a, err := agent.New(context.Background(), agent.Config{DataDir: dir, Listen: "127.0.0.1:0", Scheduler: agent.SchedulerOff}, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { _ = a.Run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
-	<-a.Ready()
+	dir, _ := runLocalAgent(t)
 	code, out, errOut := runCLI(t, map[string]string{"JOBBRIDGE_DATA_DIR": dir}, "rules", "export")
 	if code != 0 || out != "rules: []\n" {
 		t.Errorf("export of the local agent: exit %d, %q %q", code, out, errOut)

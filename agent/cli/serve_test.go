@@ -5,6 +5,8 @@ import (
 	"context"
 	"strings"
 	"testing"
+
+	"github.com/jobbridge/jobbridge/agent"
 )
 
 func runCLI(t *testing.T, env map[string]string, args ...string) (code int, stdout, stderr string) {
@@ -77,4 +79,25 @@ func TestGroupCommandsRefuseUnknownSubcommands(t *testing.T) {
 			t.Errorf("agent %s: exit %d, stdout %q; want its help", group, code, stdout)
 		}
 	}
+}
+
+// runLocalAgent runs an agent on a data dir of its own, as an operator's
+// machine does, until the test ends, and returns the dir (the commands
+// reach the agent there) and the agent's URL.
+func runLocalAgent(t *testing.T) (dir, url string) {
+	t.Helper()
+	dir = t.TempDir()
+	a, err := agent.New(context.Background(), agent.Config{DataDir: dir, Listen: "127.0.0.1:0", Scheduler: agent.SchedulerOff}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = a.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	<-a.Ready()
+	return dir, a.URL()
 }

@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jobbridge/jobbridge/agent"
 	"github.com/jobbridge/jobbridge/shared/client"
 )
 
@@ -49,25 +48,14 @@ func TestTokenCommandsOnTheDatabase(t *testing.T) {
 
 func TestTokenCommandsThroughARunningAgent(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	a, err := agent.New(context.Background(), agent.Config{DataDir: dir, Listen: "127.0.0.1:0", Scheduler: agent.SchedulerOff}, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { _ = a.Run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
+	dir, url := runLocalAgent(t)
 
 	env := map[string]string{"JOBBRIDGE_DATA_DIR": dir}
 	code, out, errOut := runCLI(t, env, "token", "create", "--name", "script", "--role", "viewer")
 	if code != 0 {
 		t.Fatalf("token create while the agent holds the database: exit %d, %q", code, errOut)
 	}
-	c := client.New(a.URL(), lastLine(out))
+	c := client.New(url, lastLine(out))
 	cctx, ccancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer ccancel()
 	st, err := c.Status(cctx)
