@@ -163,12 +163,12 @@ func deleteOrder(deletes []applyStep) []applyStep {
 	var out []applyStep
 	for len(left) > 0 {
 		next := left[:0:0]
+		remaining := make([]store.Rule, len(left))
+		for i, o := range left {
+			remaining[i] = o.rule
+		}
 		for _, d := range left {
-			others := make([]store.Rule, 0, len(left))
-			for _, o := range left {
-				others = append(others, o.rule)
-			}
-			if len(chainedTo(others, d.rule.Name)) == 0 {
+			if len(chainedTo(remaining, d.rule.Name)) == 0 {
 				out = append(out, d)
 			} else {
 				next = append(next, d)
