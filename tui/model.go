@@ -426,7 +426,51 @@ func (m *Model) quit() tea.Cmd {
 	return tea.Quit
 }
 
+// key obeys one key message. Bubble Tea gives every rune that came in one
+// read as one message: "jj" typed fast, or over an SSH link with latency,
+// arrives as Runes "jj". Unless a text input has the keyboard, such a
+// message is taken as its runes one after another, each going where the
+// state left by the one before sends it (":q" opens the command line and
+// types q into it). Pasted text goes to a text input whole, and is never
+// obeyed as keys.
 func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
+	if msg.Type != tea.KeyRunes || len(msg.Runes) < 2 && !msg.Paste {
+		return m.key1(msg)
+	}
+	if m.typing() {
+		return m.key1(msg)
+	}
+	if msg.Paste {
+		return nil
+	}
+	var cmds []tea.Cmd
+	for i, r := range msg.Runes {
+		one := tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{r}, Alt: msg.Alt && i == 0}
+		cmds = append(cmds, m.key1(one))
+		if m.typing() && i+1 < len(msg.Runes) {
+			// The rest is text for the input that just took the keyboard.
+			rest := tea.KeyMsg{Type: tea.KeyRunes, Runes: msg.Runes[i+1:]}
+			cmds = append(cmds, m.key1(rest))
+			break
+		}
+	}
+	return tea.Batch(cmds...)
+}
+
+// typing reports whether a text input has the keyboard: the command line,
+// or a view's own input (a form's field, a filter).
+func (m *Model) typing() bool {
+	if m.commanding {
+		return true
+	}
+	if m.confirm != nil || m.showHelp {
+		return false
+	}
+	cur := m.current()
+	return cur != nil && cur.Capturing()
+}
+
+func (m *Model) key1(msg tea.KeyMsg) tea.Cmd {
 	if key.Matches(msg, keys.Global.ForceQuit) {
 		return m.quit()
 	}

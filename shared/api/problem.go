@@ -17,6 +17,19 @@ type Problem struct {
 // with RunParams.Force.
 const ProblemMaintenance = "urn:jobbridge:problem:maintenance"
 
+// ProblemStale is the Type of the 412 that refuses a PUT, PATCH or DELETE
+// of a rule whose If-Match names a version the rule no longer has: someone
+// changed it since the client read it. The problem's detail says the
+// current version.
+const ProblemStale = "urn:jobbridge:problem:stale"
+
+// ProblemNotFound is the Type of the 404 for a path the API does not have,
+// and ProblemMethod of the 405 for a method a path does not take.
+const (
+	ProblemNotFound = "urn:jobbridge:problem:no-such-route"
+	ProblemMethod   = "urn:jobbridge:problem:method-not-allowed"
+)
+
 // ErrorDetail is what is wrong with one part of a request.
 type ErrorDetail struct {
 	// Location is where the problem is: "body.rule", "query.status", ...

@@ -96,6 +96,14 @@ type Rule struct {
 	Chains
 	CreatedAt time.Time `json:"createdAt"`
 	UpdatedAt time.Time `json:"updatedAt"`
+	// Version counts the rule's changes: 1 when created, one more at each
+	// stored change. The rule's ETag is its version in double quotes
+	// ("3"); PUT, PATCH and DELETE with If-Match answer 412 (ProblemStale)
+	// when the rule has changed since.
+	Version int64 `json:"version"`
+	// Health is how the rule's recent runs went (lists, GET, and the
+	// answers of changes).
+	Health RuleHealth `json:"health"`
 
 	// NextFireTimes are the next (up to 5) fire times in UTC, honouring
 	// the zone, the dates and at(); empty when the rule is disabled or
@@ -119,6 +127,28 @@ type Rule struct {
 	// and that has not come (a run "missed" records it); it clears when a
 	// fire of the rule arrives.
 	MissedFire *time.Time `json:"missedFire,omitempty"`
+}
+
+// HealthWindow is how many of a rule's last finished runs RuleHealth
+// counts.
+const HealthWindow = 20
+
+// RuleHealth is how a rule's runs have gone: when it last succeeded and
+// failed, and the outcomes of its last HealthWindow runs that ran and
+// ended (succeeded, failed, cancelled, interrupted; not skipped or missed
+// fires, nor queued or running ones).
+type RuleHealth struct {
+	LastSuccess *time.Time `json:"lastSuccess,omitempty"`
+	LastFailure *time.Time `json:"lastFailure,omitempty"`
+	// Recent are the statuses of those runs, oldest first; empty, never
+	// null, before the first.
+	Recent []RunStatus `json:"recent"`
+	// SuccessRate is the share of Recent that succeeded, from 0 to 1 (0
+	// when Recent is empty).
+	SuccessRate float64 `json:"successRate"`
+	// MedianDuration is the median of the run times (start to finish) of
+	// Recent, a Go duration; empty when Recent is.
+	MedianDuration string `json:"medianDuration,omitempty"`
 }
 
 // RunPolicy is how a rule's runs are kept reliable (shared by RuleInput
@@ -318,6 +348,22 @@ type Status struct {
 	Notifications []ChannelStatus `json:"notifications"`
 	// Role is what the caller's token may do.
 	Role string `json:"role"`
+	// Agents are the agents that share the store (this one included),
+	// from their heartbeats; one on SQLite.
+	Agents []AgentStatus `json:"agents"`
+}
+
+// AgentStatus is one agent of a cluster as GET /status shows it.
+type AgentStatus struct {
+	Node        string    `json:"node"`
+	URL         string    `json:"url,omitempty"`
+	StartedAt   time.Time `json:"startedAt"`
+	HeartbeatAt time.Time `json:"heartbeatAt"`
+	// Alive says the agent holds its node lock now (PostgreSQL), or has
+	// sent a heartbeat lately.
+	Alive bool `json:"alive"`
+	// Self marks the agent that answered.
+	Self bool `json:"self,omitempty"`
 }
 
 // ChannelStatus is how a notification channel has fared: unhealthy after
@@ -367,6 +413,22 @@ type AuditEntry struct {
 	Action string    `json:"action"`
 	Target string    `json:"target"`
 	Detail string    `json:"detail,omitempty"`
+	// Before and After are the rule as it was and as it became (a
+	// RuleInput, secret values masked) for rule.create, rule.update,
+	// rule.enable, rule.disable and rule.delete; absent for other actions
+	// and for entries recorded before they existed.
+	Before json.RawMessage `json:"before,omitempty"`
+	After  json.RawMessage `json:"after,omitempty"`
+}
+
+// AuditQuery filters GET /audit. Zero fields select everything; Actor,
+// Action and Target match exactly.
+type AuditQuery struct {
+	Actor  string
+	Action string
+	Target string
+	Limit  int
+	Cursor string
 }
 
 // Roles of API tokens, each allowed what the one before is and more.
