@@ -28,7 +28,26 @@ var (
 	ErrSchemaTooNew = errors.New("database schema is newer than this agent")
 	// ErrUnavailable is returned when the database cannot be reached.
 	ErrUnavailable = errors.New("database unavailable")
+	// ErrStale is returned when a write names the version of a rule it
+	// expects and the stored rule has another: someone changed it since
+	// the writer read it. The error is a *StaleError.
+	ErrStale = errors.New("stale version")
 )
+
+// StaleError is a write refused because the rule's version is not the
+// one expected. It matches ErrStale.
+type StaleError struct {
+	Rule     string
+	Expected int64 // the version the writer expected
+	Current  int64 // the version stored
+}
+
+func (e *StaleError) Error() string {
+	return fmt.Sprintf("rule %q is at version %d, not %d: %s", e.Rule, e.Current, e.Expected, ErrStale)
+}
+
+// Is makes a StaleError match ErrStale.
+func (e *StaleError) Is(target error) bool { return target == ErrStale }
 
 // Store is everything the agent keeps. Methods take a context first and
 // return the errors above, wrapped with what was being done.
@@ -40,11 +59,21 @@ type Store interface {
 	// Close releases the database.
 	Close() error
 
-	RuleCreate(ctx context.Context, r Rule) (Rule, error)       // ErrConflict if the name is taken
-	RuleGet(ctx context.Context, name string) (Rule, error)     // ErrNotFound
-	RuleList(ctx context.Context) ([]Rule, error)               // by name
-	RuleUpdate(ctx context.Context, r Rule) (Rule, error)       // replaces all but CreatedAt; ErrNotFound
-	RuleDelete(ctx context.Context, name string) error          // ErrNotFound
+	RuleCreate(ctx context.Context, r Rule) (Rule, error)   // ErrConflict if the name is taken
+	RuleGet(ctx context.Context, name string) (Rule, error) // ErrNotFound
+	RuleList(ctx context.Context) ([]Rule, error)           // by name
+	// RuleUpdate replaces all of a rule but its CreatedAt and Version,
+	// and returns it as stored, its Version one more than before. When
+	// r.Version is not 0 the stored rule must be at that version, checked
+	// in the same statement as the write (of two writers that read one
+	// version, one wins), or a *StaleError (ErrStale) says which it is.
+	// ErrNotFound if the rule does not exist.
+	RuleUpdate(ctx context.Context, r Rule) (Rule, error)
+	RuleDelete(ctx context.Context, name string) error // ErrNotFound
+	// RuleDeleteIf is RuleDelete when the stored rule is at version (any
+	// version when it is 0), checked in the delete itself; a *StaleError
+	// (ErrStale) otherwise.
+	RuleDeleteIf(ctx context.Context, name string, version int64) error
 	RuleSetSync(ctx context.Context, name string, s Sync) error // ErrNotFound
 
 	// RunCreate records a new run. With a non-empty EventID it is recorded
@@ -265,6 +294,11 @@ type Rule struct {
 	Sync      Sync
 	CreatedAt time.Time // also the anchor of rate() schedules
 	UpdatedAt time.Time
+	// Version counts the stored changes of the rule: 1 once created, one
+	// more at each RuleUpdate (RuleSetSync and RuleRewriteParams, which
+	// change nothing the rule says, leave it). Given to RuleUpdate it is
+	// the version the write expects (0: any).
+	Version int64
 }
 
 // RunPolicy is what a rule asks of its runs beyond running them: retries,
@@ -529,11 +563,15 @@ type AuditEntry struct {
 	Action string // "rule.create", "run.cancel", ...
 	Target string // rule name, run id, token name
 	Detail string
+	// Before and After are the rule before and after a change of a rule
+	// (JSON, an api.RuleInput with secret values masked); empty otherwise.
+	Before, After json.RawMessage
 }
 
-// AuditFilter selects audit entries.
+// AuditFilter selects audit entries; non-empty fields match exactly.
 type AuditFilter struct {
 	Actor  string
+	Action string
 	Target string
 	Limit  int
 	Cursor string

@@ -16,8 +16,8 @@ func (s *Store) AuditAppend(ctx context.Context, e store.AuditEntry) error {
 	if err != nil {
 		return fmt.Errorf("append audit entry %s: %w", e.Action, err)
 	}
-	_, err = s.pool.Exec(ctx, `INSERT INTO audit (`+storeutil.AuditColumns+`) VALUES ($1, $2, $3, $4, $5, $6)`,
-		e.ID, e.Time, e.Actor, e.Action, e.Target, e.Detail)
+	_, err = s.pool.Exec(ctx, `INSERT INTO audit (`+storeutil.AuditColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		e.ID, e.Time, e.Actor, e.Action, e.Target, e.Detail, string(e.Before), string(e.After))
 	if err != nil {
 		return dbErr(err, "append audit entry %s %s", e.Action, e.Target)
 	}
@@ -30,9 +30,13 @@ func (s *Store) AuditList(ctx context.Context, f store.AuditFilter) ([]store.Aud
 	q, args := storeutil.AuditListQuery(f, limit)
 	rows, _ := s.pool.Query(ctx, q, args...)
 	entries, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.AuditEntry, error) {
-		var e store.AuditEntry
-		err := row.Scan(&e.ID, &e.Time, &e.Actor, &e.Action, &e.Target, &e.Detail)
+		var (
+			e             store.AuditEntry
+			before, after string
+		)
+		err := row.Scan(&e.ID, &e.Time, &e.Actor, &e.Action, &e.Target, &e.Detail, &before, &after)
 		e.Time = e.Time.UTC()
+		e.Before, e.After = storeutil.RawJSON(before), storeutil.RawJSON(after)
 		return e, err
 	})
 	if err != nil {

@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	neturl "net/url"
 	"strings"
 	"testing"
@@ -128,5 +129,65 @@ func TestMissingDatabaseIsUnavailable(t *testing.T) {
 	}
 	if ctx.Err() != nil {
 		t.Fatalf("calls on a dropped database hung until the deadline")
+	}
+}
+
+// Two agents (two stores, each with its own connections) that read one
+// version of a rule and write it back at once: one write wins, the other
+// is refused as stale, whatever the timing.
+func TestVersionCheckAcrossStores(t *testing.T) {
+	t.Parallel()
+	url := pgtest.NewDatabase(t)
+	var stores [2]store.Store
+	for i := range stores {
+		s, err := postgres.Open(t.Context(), url)
+		if err != nil {
+			t.Fatalf("open store %d: %v", i, err)
+		}
+		t.Cleanup(func() { s.Close() })
+		stores[i] = s
+	}
+	if _, err := stores[0].RuleCreate(t.Context(), store.Rule{Name: "shared", Job: "demo", Schedule: "rate(1 hour)"}); err != nil {
+		t.Fatal(err)
+	}
+	for round := range 20 {
+		var read [2]store.Rule
+		for i, s := range stores {
+			r, err := s.RuleGet(t.Context(), "shared")
+			if err != nil {
+				t.Fatal(err)
+			}
+			read[i] = r
+		}
+		start := make(chan struct{})
+		errs := make(chan error, 2)
+		for i, s := range stores {
+			go func() {
+				r := read[i]
+				r.Description = fmt.Sprintf("round %d by store %d", round, i)
+				<-start
+				_, err := s.RuleUpdate(t.Context(), r)
+				errs <- err
+			}()
+		}
+		close(start)
+		var ok, stale int
+		for range stores {
+			switch err := <-errs; {
+			case err == nil:
+				ok++
+			case errors.Is(err, store.ErrStale):
+				stale++
+			default:
+				t.Fatalf("round %d: %v", round, err)
+			}
+		}
+		if ok != 1 || stale != 1 {
+			t.Fatalf("round %d: %d writes succeeded and %d were stale, want one each", round, ok, stale)
+		}
+		got, err := stores[1].RuleGet(t.Context(), "shared")
+		if err != nil || got.Version != read[0].Version+1 {
+			t.Fatalf("round %d: version %d (%v), want %d", round, got.Version, err, read[0].Version+1)
+		}
 	}
 }

@@ -2,6 +2,8 @@ package postgres
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -15,7 +17,7 @@ import (
 
 const ruleColumns = `name, job, schedule, enabled, parameters, description, timeout_ns, overlap,
 	sync_state, sync_error, sync_arn, sync_at, created_at, updated_at, notify,
-	timezone, start_date, end_date, flexible_window_ns, policy, chains`
+	timezone, start_date, end_date, flexible_window_ns, policy, chains, version`
 
 func scanRule(row pgx.Row) (store.Rule, error) {
 	var (
@@ -30,7 +32,7 @@ func scanRule(row pgx.Row) (store.Rule, error) {
 	)
 	err := row.Scan(&r.Name, &r.Job, &r.Schedule, &r.Enabled, &docs.Params, &r.Description, &timeout, &overlap,
 		&r.Sync.State, &r.Sync.Error, &r.Sync.ARN, &syncAt, &created, &updated, &docs.Notify,
-		&r.Timezone, &start, &end, &window, &docs.Policy, &docs.Chains)
+		&r.Timezone, &start, &end, &window, &docs.Policy, &docs.Chains, &r.Version)
 	if err != nil {
 		return r, err
 	}
@@ -47,19 +49,20 @@ func scanRule(row pgx.Row) (store.Rule, error) {
 	return r, nil
 }
 
-// RuleCreate stores a new rule; CreatedAt and UpdatedAt default to now.
-// ErrConflict if the name is taken.
+// RuleCreate stores a new rule, at version 1; CreatedAt and UpdatedAt
+// default to now. ErrConflict if the name is taken.
 func (s *Store) RuleCreate(ctx context.Context, r store.Rule) (store.Rule, error) {
 	r = storeutil.PrepareRule(r)
+	r.Version = 1
 	docs, err := storeutil.EncodeRuleDocs(r, "create")
 	if err != nil {
 		return store.Rule{}, err
 	}
 	_, err = s.pool.Exec(ctx, `INSERT INTO rules (`+ruleColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)`,
 		r.Name, r.Job, r.Schedule, r.Enabled, docs.Params, r.Description, int64(r.Timeout), string(r.Overlap),
 		r.Sync.State, r.Sync.Error, r.Sync.ARN, nullTime(r.Sync.At), r.CreatedAt, r.UpdatedAt, docs.Notify,
-		r.Timezone, nullTime(r.StartDate), nullTime(r.EndDate), int64(r.FlexibleWindow), docs.Policy, docs.Chains)
+		r.Timezone, nullTime(r.StartDate), nullTime(r.EndDate), int64(r.FlexibleWindow), docs.Policy, docs.Chains, r.Version)
 	if err != nil {
 		return store.Rule{}, dbErr(err, "create rule %q", r.Name)
 	}
@@ -86,7 +89,8 @@ func (s *Store) RuleList(ctx context.Context) ([]store.Rule, error) {
 }
 
 // RuleUpdate replaces everything of a rule but its CreatedAt (UpdatedAt
-// defaults to now) and returns it as stored. ErrNotFound if it does not exist.
+// defaults to now) if it is at r.Version (any when 0), and returns it as
+// stored, one version on; see store.Store.
 func (s *Store) RuleUpdate(ctx context.Context, r store.Rule) (store.Rule, error) {
 	r = storeutil.PrepareRule(r)
 	docs, err := storeutil.EncodeRuleDocs(r, "update")
@@ -96,13 +100,13 @@ func (s *Store) RuleUpdate(ctx context.Context, r store.Rule) (store.Rule, error
 	got, err := scanRule(s.pool.QueryRow(ctx, `UPDATE rules SET job = $2, schedule = $3, enabled = $4, parameters = $5,
 		description = $6, timeout_ns = $7, overlap = $8, sync_state = $9, sync_error = $10, sync_arn = $11,
 		sync_at = $12, updated_at = $13, notify = $14, timezone = $15, start_date = $16, end_date = $17,
-		flexible_window_ns = $18, policy = $19, chains = $20
-		WHERE name = $1 RETURNING `+ruleColumns,
+		flexible_window_ns = $18, policy = $19, chains = $20, version = version + 1
+		WHERE name = $1 AND `+storeutil.RuleVersionCond("$21")+` RETURNING `+ruleColumns,
 		r.Name, r.Job, r.Schedule, r.Enabled, docs.Params, r.Description, int64(r.Timeout), string(r.Overlap),
 		r.Sync.State, r.Sync.Error, r.Sync.ARN, nullTime(r.Sync.At), r.UpdatedAt, docs.Notify,
-		r.Timezone, nullTime(r.StartDate), nullTime(r.EndDate), int64(r.FlexibleWindow), docs.Policy, docs.Chains))
+		r.Timezone, nullTime(r.StartDate), nullTime(r.EndDate), int64(r.FlexibleWindow), docs.Policy, docs.Chains, r.Version))
 	if err != nil {
-		return store.Rule{}, dbErr(err, "update rule %q", r.Name)
+		return store.Rule{}, s.staleOr(ctx, err, r.Name, r.Version, "update rule %q", r.Name)
 	}
 	return got, nil
 }
@@ -131,4 +135,29 @@ func affectedOne(tag pgconn.CommandTag, err error, format string, args ...any) e
 		return dbErr(pgx.ErrNoRows, format, args...)
 	}
 	return nil
+}
+
+// RuleDeleteIf deletes the named rule if it is at version (any when 0);
+// see store.Store.
+func (s *Store) RuleDeleteIf(ctx context.Context, name string, version int64) error {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM rules WHERE name = $1 AND `+storeutil.RuleVersionCond("$2"), name, version)
+	err = affectedOne(tag, err, "delete rule %q", name)
+	if errors.Is(err, store.ErrNotFound) {
+		return s.staleOr(ctx, pgx.ErrNoRows, name, version, "delete rule %q", name)
+	}
+	return err
+}
+
+// staleOr is the error of a write to a rule that expected version and
+// failed with err: when it changed no row (pgx.ErrNoRows) and the rule
+// exists, a *store.StaleError with the version it has; else dbErr.
+func (s *Store) staleOr(ctx context.Context, err error, name string, version int64, format string, args ...any) error {
+	if version == 0 || !errors.Is(err, pgx.ErrNoRows) {
+		return dbErr(err, format, args...)
+	}
+	var current int64
+	if qerr := s.pool.QueryRow(ctx, `SELECT version FROM rules WHERE name = $1`, name).Scan(&current); qerr != nil {
+		return dbErr(qerr, format, args...)
+	}
+	return fmt.Errorf("%s: %w", fmt.Sprintf(format, args...), &store.StaleError{Rule: name, Expected: version, Current: current})
 }

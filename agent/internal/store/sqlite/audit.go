@@ -14,8 +14,8 @@ func (s *Store) AuditAppend(ctx context.Context, e store.AuditEntry) error {
 	if err != nil {
 		return fmt.Errorf("append audit entry %s: %w", e.Action, err)
 	}
-	_, err = s.w.ExecContext(ctx, `INSERT INTO audit (`+storeutil.AuditColumns+`) VALUES ($1, $2, $3, $4, $5, $6)`,
-		e.ID, micros(e.Time), e.Actor, e.Action, e.Target, e.Detail)
+	_, err = s.w.ExecContext(ctx, `INSERT INTO audit (`+storeutil.AuditColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		e.ID, micros(e.Time), e.Actor, e.Action, e.Target, e.Detail, string(e.Before), string(e.After))
 	if err != nil {
 		return dbErr(err, "append audit entry %s %s", e.Action, e.Target)
 	}
@@ -34,13 +34,15 @@ func (s *Store) AuditList(ctx context.Context, f store.AuditFilter) ([]store.Aud
 	entries := []store.AuditEntry{}
 	for rows.Next() {
 		var (
-			e  store.AuditEntry
-			us int64
+			e             store.AuditEntry
+			us            int64
+			before, after string
 		)
-		if err := rows.Scan(&e.ID, &us, &e.Actor, &e.Action, &e.Target, &e.Detail); err != nil {
+		if err := rows.Scan(&e.ID, &us, &e.Actor, &e.Action, &e.Target, &e.Detail, &before, &after); err != nil {
 			return nil, "", dbErr(err, "list audit entries")
 		}
 		e.Time = fromMicros(us)
+		e.Before, e.After = storeutil.RawJSON(before), storeutil.RawJSON(after)
 		entries = append(entries, e)
 	}
 	if err := rows.Err(); err != nil {

@@ -47,6 +47,9 @@ func asStored(r store.Rule) store.Rule {
 	if r.Timezone == "" {
 		r.Timezone = "UTC"
 	}
+	if r.Version == 0 {
+		r.Version = 1
+	}
 	return r
 }
 
@@ -168,6 +171,7 @@ func testRules(t *testing.T, setup func(*testing.T) store.Store) {
 		}
 		want := asStored(upd)
 		want.CreatedAt = orig.CreatedAt
+		want.Version = 2
 		got, err := s.RuleUpdate(t.Context(), upd)
 		must(t, err, "update rule")
 		wantRule(t, got, want, "RuleUpdate's answer")

@@ -32,6 +32,7 @@ func Exercise(t *testing.T, open func(t *testing.T) store.Store) {
 	}{
 		{"Basics", testBasics},
 		{"Rules", testRules},
+		{"Versions", testVersions},
 		{"Runs", testRuns},
 		{"RunCreate", testRunCreate},
 		{"RunList", testRunList},

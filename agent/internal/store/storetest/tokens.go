@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"encoding/json"
 	"reflect"
 	"testing"
 	"time"
@@ -67,7 +68,8 @@ func testAudit(t *testing.T, setup func(*testing.T) store.Store) {
 			Actor: "ops", Action: "rule.create", Target: "nightly", Detail: `{"schedule":"rate(1 hour)"}`}
 		must(t, s.AuditAppend(ctx, explicit), "append entry with an id")
 		entries := []store.AuditEntry{
-			{Actor: "ops", Action: "rule.update", Target: "nightly"},
+			{Actor: "ops", Action: "rule.update", Target: "nightly",
+				Before: json.RawMessage(`{"job":"demo","parameters":{"token":"********"}}`), After: json.RawMessage(`{"job":"demo","description":"ünï ✓"}`)},
 			{Actor: "eventbridge", Action: "run.create", Target: "r-1"},
 			{Actor: "ops", Action: "run.cancel", Target: "r-1", Detail: "deploy"},
 			{Actor: "system", Action: "token.create", Target: "ci"},
@@ -99,6 +101,20 @@ func testAudit(t *testing.T, setup func(*testing.T) store.Store) {
 		must(t, err, "list by target and actor")
 		if len(byActor) != 3 || len(byTarget) != 1 || byTarget[0].Action != "run.cancel" {
 			t.Fatalf("filters: %d by actor ops (want 3), %+v by target r-1 and actor ops (want run.cancel)", len(byActor), byTarget)
+		}
+		byAction, _, err := s.AuditList(ctx, store.AuditFilter{Action: "rule.update"})
+		must(t, err, "list by action")
+		if len(byAction) != 1 || byAction[0].Target != "nightly" ||
+			string(byAction[0].Before) != string(entries[0].Before) || string(byAction[0].After) != string(entries[0].After) {
+			t.Fatalf("by action rule.update: got %+v, want the one entry with its before and after", byAction)
+		}
+		none, _, err := s.AuditList(ctx, store.AuditFilter{Action: "rule.upd"})
+		must(t, err, "list by a prefix of an action")
+		if len(none) != 0 {
+			t.Fatalf("action matches exactly: rule.upd listed %+v", none)
+		}
+		if all[0].Before != nil || all[0].After != nil {
+			t.Fatalf("an entry without before and after read back with %q and %q", all[0].Before, all[0].After)
 		}
 
 		var paged []string

@@ -232,6 +232,13 @@ func PrepareRule(r store.Rule) store.Rule {
 	return r
 }
 
+// RuleVersionCond is the condition of a write that expects a rule at
+// version (arg is its placeholder, "$22"): any version when it is 0.
+func RuleVersionCond(arg string) string {
+	v := "CAST(" + arg + " AS BIGINT)"
+	return "(" + v + " = 0 OR version = " + v + ")"
+}
+
 // PrepareRun validates a new run and fills its defaults: a UUIDv7 id, created
 // now, running unless the caller says skipped, missed or queued, started at
 // creation when running, finished at creation when skipped or missed, neither
@@ -468,13 +475,16 @@ func RunListQuery(f store.RunFilter, limit int, timeArg func(time.Time) any) (st
 }
 
 // AuditColumns lists an audit entry's columns in scan order.
-const AuditColumns = "id, time, actor, action, target, detail"
+const AuditColumns = "id, time, actor, action, target, detail, before_rule, after_rule"
 
 // AuditListQuery builds the query for AuditList, like RunListQuery.
 func AuditListQuery(f store.AuditFilter, limit int) (string, []any) {
 	var w where
 	if f.Actor != "" {
 		w.add("actor = ?", f.Actor)
+	}
+	if f.Action != "" {
+		w.add("action = ?", f.Action)
 	}
 	if f.Target != "" {
 		w.add("target = ?", f.Target)
@@ -494,6 +504,14 @@ func Page[T any](items []T, limit int, id func(T) string) ([]T, string) {
 	}
 	items = items[:limit]
 	return items, id(items[limit-1])
+}
+
+// RawJSON is a stored JSON column as read back: nil for "" (none).
+func RawJSON(s string) json.RawMessage {
+	if s == "" {
+		return nil
+	}
+	return json.RawMessage(s)
 }
 
 // PrepareAudit fills an audit entry's defaults: a UUIDv7 id, the time now.
