@@ -97,6 +97,11 @@ func StatusOf(err error) int {
 
 // do sends a request and decodes a JSON answer into out (if not nil).
 func (c *Client) do(ctx context.Context, method, path string, query url.Values, body, out any) error {
+	return c.doHeader(ctx, method, path, query, nil, body, out)
+}
+
+// doHeader is do with request headers (which replace do's own).
+func (c *Client) doHeader(ctx context.Context, method, path string, query url.Values, header http.Header, body, out any) error {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -117,6 +122,9 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	req.Header.Set("Accept", "application/json")
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range header {
+		req.Header[k] = v
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
@@ -299,11 +307,20 @@ func (c *Client) Sync(ctx context.Context) (api.SyncReport, error) {
 
 // Audit lists the audit trail, newest first.
 func (c *Client) Audit(ctx context.Context, limit int, cursor string) (api.Page[api.AuditEntry], error) {
+	return c.AuditWith(ctx, api.AuditQuery{Limit: limit, Cursor: cursor})
+}
+
+// AuditWith lists the audit entries q selects, newest first, one page at
+// a time (q.Cursor is the page's NextCursor before).
+func (c *Client) AuditWith(ctx context.Context, q api.AuditQuery) (api.Page[api.AuditEntry], error) {
 	v := url.Values{}
-	if limit > 0 {
-		v.Set("limit", strconv.Itoa(limit))
+	if q.Limit > 0 {
+		v.Set("limit", strconv.Itoa(q.Limit))
 	}
-	setIf(v, "cursor", cursor)
+	setIf(v, "actor", q.Actor)
+	setIf(v, "action", q.Action)
+	setIf(v, "target", q.Target)
+	setIf(v, "cursor", q.Cursor)
 	var p api.Page[api.AuditEntry]
 	err := c.do(ctx, http.MethodGet, "/audit", v, nil, &p)
 	return p, err

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -212,6 +213,15 @@ func (s *Server) apiError(err error, what string) error {
 		return huma.Error400BadRequest("the request is invalid", details...)
 	case errors.Is(err, store.ErrNotFound):
 		return huma.Error404NotFound(what + " not found")
+	case errors.Is(err, store.ErrStale):
+		detail := "the " + what + " has changed since it was read; reload it and try again"
+		var se *store.StaleError
+		if errors.As(err, &se) {
+			detail = fmt.Sprintf("rule %q has changed since it was read: it is at version %d, not %d (ETag %s); reload it and try again",
+				se.Rule, se.Current, se.Expected, etag(se.Current))
+		}
+		return &huma.ErrorModel{Type: api.ProblemStale, Title: http.StatusText(http.StatusPreconditionFailed),
+			Status: http.StatusPreconditionFailed, Detail: detail}
 	case errors.Is(err, store.ErrConflict):
 		var ce *service.ConflictError
 		if errors.As(err, &ce) {

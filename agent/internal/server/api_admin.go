@@ -15,8 +15,9 @@ type statusOutput struct {
 }
 
 type auditInput struct {
-	Actor  string `query:"actor" doc:"Only entries by this token"`
-	Target string `query:"target" doc:"Only entries about this rule, run or token"`
+	Actor  string `query:"actor" doc:"Only entries by this token (exact match)"`
+	Action string `query:"action" doc:"Only entries of this action, such as rule.update (exact match)"`
+	Target string `query:"target" doc:"Only entries about this rule, run or token (exact match)"`
 	Limit  int    `query:"limit" default:"50" minimum:"1" maximum:"1000"`
 	Cursor string `query:"cursor"`
 }
@@ -94,7 +95,7 @@ func (s *Server) registerAdmin(hapi huma.API) {
 		})
 	huma.Register(hapi, op("list-audit", http.MethodGet, "/audit", "The audit trail, newest first", store.RoleViewer),
 		func(ctx context.Context, in *auditInput) (*auditOutput, error) {
-			entries, next, err := s.cfg.Store.AuditList(ctx, store.AuditFilter{Actor: in.Actor, Target: in.Target, Limit: in.Limit, Cursor: in.Cursor})
+			entries, next, err := s.cfg.Store.AuditList(ctx, store.AuditFilter{Actor: in.Actor, Action: in.Action, Target: in.Target, Limit: in.Limit, Cursor: in.Cursor})
 			if err != nil {
 				return nil, s.apiError(err, "audit")
 			}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -22,7 +23,14 @@ type ruleNameInput struct {
 	Name string `path:"name" doc:"Rule name"`
 }
 
+// ruleWriteInput names a rule to change, with the version expected.
+type ruleWriteInput struct {
+	Name    string `path:"name" doc:"Rule name"`
+	IfMatch string `header:"If-Match" doc:"The rule's ETag as read (\"3\"): refused with 412 if the rule has changed since; * for any version."`
+}
+
 type ruleOutput struct {
+	ETag string `header:"ETag" doc:"The rule's version in quotes, for If-Match"`
 	Body api.Rule
 }
 
@@ -31,8 +39,60 @@ type createRuleInput struct {
 }
 
 type replaceRuleInput struct {
-	Name string `path:"name" doc:"Rule name"`
-	Body api.RuleInput
+	Name    string `path:"name" doc:"Rule name"`
+	IfMatch string `header:"If-Match" doc:"The rule's ETag as read (\"3\"): refused with 412 if the rule has changed since; * for any version."`
+	Body    ruleReplaceBody
+}
+
+// ruleReplaceBody is a PUT's body: a RuleInput, or a rule as GET returns
+// it, whose derived fields (service.DerivedRuleFields) are accepted and
+// ignored.
+type ruleReplaceBody struct {
+	api.RuleInput
+	Version                  any `json:"version,omitempty" doc:"Ignored (GET's answer may be sent back as it is): If-Match says the version expected"`
+	CreatedAt                any `json:"createdAt,omitempty" doc:"Ignored"`
+	UpdatedAt                any `json:"updatedAt,omitempty" doc:"Ignored"`
+	NextFireTimes            any `json:"nextFireTimes,omitempty" doc:"Ignored"`
+	NextFireTimesApproximate any `json:"nextFireTimesApproximate,omitempty" doc:"Ignored"`
+	Done                     any `json:"done,omitempty" doc:"Ignored"`
+	ScheduleText             any `json:"scheduleText,omitempty" doc:"Ignored"`
+	LastRun                  any `json:"lastRun,omitempty" doc:"Ignored"`
+	Sync                     any `json:"sync,omitempty" doc:"Ignored"`
+	MissedFire               any `json:"missedFire,omitempty" doc:"Ignored"`
+	Health                   any `json:"health,omitempty" doc:"Ignored"`
+}
+
+type patchRuleInput struct {
+	Name        string `path:"name" doc:"Rule name"`
+	IfMatch     string `header:"If-Match" doc:"The rule's ETag as read (\"3\"): refused with 412 if the rule has changed since; * for any version."`
+	ContentType string `header:"Content-Type"`
+	RawBody     []byte `contentType:"application/merge-patch+json" doc:"A JSON merge patch (RFC 7396) of the rule's fields"`
+}
+
+// ifMatch reads an If-Match header: the version it names, 0 for none or
+// * (any version of a rule that exists). A value that is not one ETag of
+// a rule (a version in double quotes) is a 400 naming the header.
+func ifMatch(h string) (int64, error) {
+	h = strings.TrimSpace(h)
+	if h == "" || h == "*" {
+		return 0, nil
+	}
+	bad := func(why string) error {
+		return huma.Error400BadRequest("the If-Match header is invalid",
+			&huma.ErrorDetail{Location: "header.If-Match", Message: why, Value: h})
+	}
+	if strings.HasPrefix(h, "W/") {
+		return 0, bad("a weak ETag never matches a write: send the rule's ETag as GET gives it, such as \"3\"")
+	}
+	q, ok := strings.CutPrefix(h, `"`)
+	if q, ok = strings.CutSuffix(q, `"`); !ok || len(h) < 2 {
+		return 0, bad(`is not an ETag: send the rule's ETag as GET gives it, such as "3", or *`)
+	}
+	v, err := strconv.ParseInt(q, 10, 64)
+	if err != nil || v < 1 {
+		return 0, bad(`names no version of a rule: a rule's ETag is its version, a whole number from 1, in quotes, such as "3"`)
+	}
+	return v, nil
 }
 
 type triggerInput struct {
@@ -74,7 +134,17 @@ func (s *Server) ruleAnswer(ctx context.Context, r store.Rule, err error) (*rule
 	if err != nil {
 		return nil, s.apiError(err, "rule")
 	}
-	return &ruleOutput{Body: out}, nil
+	return &ruleOutput{ETag: etag(out.Version), Body: out}, nil
+}
+
+// etag is the ETag of a rule at version.
+func etag(version int64) string { return `"` + strconv.FormatInt(version, 10) + `"` }
+
+// writeOp is op for a write to one rule: it may answer 412 to If-Match.
+func writeOp(id, method, path, summary string) huma.Operation {
+	o := op(id, method, path, summary, store.RoleAdmin)
+	o.Errors = append(o.Errors, http.StatusPreconditionFailed)
+	return o
 }
 
 func (s *Server) registerRules(hapi huma.API) {
@@ -107,15 +177,43 @@ func (s *Server) registerRules(hapi huma.API) {
 		r, err := s.cfg.Service.RuleCreate(ctx, caller(ctx).Name, in.Body)
 		return s.ruleAnswer(ctx, r, err)
 	})
-	huma.Register(hapi, op("replace-rule", http.MethodPut, "/rules/{name}", "Replace a rule", store.RoleAdmin),
+	huma.Register(hapi, writeOp("replace-rule", http.MethodPut, "/rules/{name}",
+		"Replace a rule; the body may be the rule as GET gives it (its derived fields are ignored)"),
 		func(ctx context.Context, in *replaceRuleInput) (*ruleOutput, error) {
-			r, err := s.cfg.Service.RuleReplace(ctx, caller(ctx).Name, in.Name, in.Body)
+			version, err := ifMatch(in.IfMatch)
+			if err != nil {
+				return nil, err
+			}
+			r, err := s.cfg.Service.RuleReplaceIf(ctx, caller(ctx).Name, in.Name, in.Body.RuleInput, version)
 			return s.ruleAnswer(ctx, r, err)
 		})
-	del := op("delete-rule", http.MethodDelete, "/rules/{name}", "Delete a rule", store.RoleAdmin)
+	patch := writeOp("patch-rule", http.MethodPatch, "/rules/{name}",
+		"Change some fields of a rule: a JSON merge patch (RFC 7396); null resets a field, parameters merge by name")
+	patch.Errors = append(patch.Errors, http.StatusUnsupportedMediaType)
+	huma.Register(hapi, patch, func(ctx context.Context, in *patchRuleInput) (*ruleOutput, error) {
+		if mt, _, _ := strings.Cut(in.ContentType, ";"); in.ContentType != "" {
+			switch strings.ToLower(strings.TrimSpace(mt)) {
+			case "application/merge-patch+json", "application/json":
+			default:
+				return nil, huma.Error415UnsupportedMediaType(fmt.Sprintf(
+					"Content-Type %q: a patch of a rule is application/merge-patch+json (or application/json)", in.ContentType))
+			}
+		}
+		version, err := ifMatch(in.IfMatch)
+		if err != nil {
+			return nil, err
+		}
+		r, err := s.cfg.Service.RulePatch(ctx, caller(ctx).Name, in.Name, in.RawBody, version)
+		return s.ruleAnswer(ctx, r, err)
+	})
+	del := writeOp("delete-rule", http.MethodDelete, "/rules/{name}", "Delete a rule")
 	del.DefaultStatus = http.StatusNoContent
-	huma.Register(hapi, del, func(ctx context.Context, in *ruleNameInput) (*struct{}, error) {
-		if err := s.cfg.Service.RuleDelete(ctx, caller(ctx).Name, in.Name); err != nil {
+	huma.Register(hapi, del, func(ctx context.Context, in *ruleWriteInput) (*struct{}, error) {
+		version, err := ifMatch(in.IfMatch)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.cfg.Service.RuleDeleteIf(ctx, caller(ctx).Name, in.Name, version); err != nil {
 			return nil, s.apiError(err, "rule")
 		}
 		return nil, nil
@@ -125,9 +223,13 @@ func (s *Server) registerRules(hapi huma.API) {
 		if enable {
 			id, path, summary = "enable-rule", "/rules/{name}/enable", "Enable a rule"
 		}
-		huma.Register(hapi, op(id, http.MethodPost, path, summary, store.RoleAdmin),
-			func(ctx context.Context, in *ruleNameInput) (*ruleOutput, error) {
-				r, err := s.cfg.Service.RuleSetEnabled(ctx, caller(ctx).Name, in.Name, enable)
+		huma.Register(hapi, writeOp(id, http.MethodPost, path, summary),
+			func(ctx context.Context, in *ruleWriteInput) (*ruleOutput, error) {
+				version, err := ifMatch(in.IfMatch)
+				if err != nil {
+					return nil, err
+				}
+				r, err := s.cfg.Service.RuleSetEnabledIf(ctx, caller(ctx).Name, in.Name, enable, version)
 				return s.ruleAnswer(ctx, r, err)
 			})
 	}

@@ -118,6 +118,7 @@ func apiRule(r store.Rule, v ruleView) api.Rule {
 		Description: r.Description, Overlap: r.Overlap, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 		Notify:        api.NotifyPolicy{On: r.Notify.On, Channels: r.Notify.Channels},
 		NextFireTimes: []time.Time{},
+		Version:       r.Version,
 	}
 	if out.Overlap == "" {
 		out.Overlap = api.OverlapAllow
@@ -176,7 +177,16 @@ func apiToken(t store.Token) api.Token {
 }
 
 func apiAudit(e store.AuditEntry) api.AuditEntry {
-	return api.AuditEntry{ID: e.ID, Time: e.Time.UTC(), Actor: e.Actor, Action: e.Action, Target: e.Target, Detail: e.Detail}
+	out := api.AuditEntry{ID: e.ID, Time: e.Time.UTC(), Actor: e.Actor, Action: e.Action, Target: e.Target, Detail: e.Detail}
+	// Stored by this agent as JSON; anything else (a damaged database) is
+	// left out rather than failing the list.
+	if json.Valid(e.Before) {
+		out.Before = e.Before
+	}
+	if json.Valid(e.After) {
+		out.After = e.After
+	}
+	return out
 }
 
 // apiEvent converts a broker event; rules need the view (job, mode).

@@ -129,9 +129,12 @@ func (s *Service) RulesApply(ctx context.Context, actor string, in api.RulesAppl
 		case api.PlanCreate:
 			_, err = s.createRule(ctx, actor, st.rule)
 		case api.PlanUpdate:
-			_, err = s.replaceRule(ctx, actor, old[st.rule.Name], st.rule)
+			// Expect the version planned from: a change made since is
+			// not overwritten unseen (store.ErrStale stops the apply).
+			o := old[st.rule.Name]
+			_, err = s.replaceRule(ctx, actor, o, st.rule, o.Version, "apply")
 		case api.PlanDelete:
-			err = s.RuleDelete(ctx, actor, st.rule.Name)
+			err = s.RuleDeleteIf(ctx, actor, st.rule.Name, st.rule.Version)
 		}
 		if err != nil {
 			s.audit(ctx, actor, "rules.apply", "", fmt.Sprintf("failed at %s %s after %d of %d changes", st.action, st.rule.Name, len(done), len(steps)))

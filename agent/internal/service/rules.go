@@ -231,14 +231,23 @@ func (s *Service) createRule(ctx context.Context, actor string, r store.Rule) (s
 		return store.Rule{}, fmt.Errorf("create rule %q: %w", r.Name, conflict(err, "a rule named %q already exists", r.Name))
 	}
 	created = s.ruleSaved(ctx, created, api.EventRuleCreated)
-	s.audit(ctx, actor, "rule.create", created.Name, fmt.Sprintf("job %s, schedule %s, enabled %t", created.Job, created.Schedule, created.Enabled))
+	s.auditRule(ctx, actor, "rule.create", created.Name, fmt.Sprintf("job %s, schedule %s, enabled %t", created.Job, created.Schedule, created.Enabled), nil, &created)
 	return created, nil
 }
 
 // RuleReplace validates and stores a new version of an existing rule.
 func (s *Service) RuleReplace(ctx context.Context, actor, name string, in api.RuleInput) (store.Rule, error) {
+	return s.RuleReplaceIf(ctx, actor, name, in, 0)
+}
+
+// RuleReplaceIf is RuleReplace of a rule that must be at version (any when
+// 0): a *store.StaleError (store.ErrStale) says the version it is at.
+func (s *Service) RuleReplaceIf(ctx context.Context, actor, name string, in api.RuleInput, version int64) (store.Rule, error) {
 	existing, err := s.store.RuleGet(ctx, name)
 	if err != nil {
+		return store.Rule{}, fmt.Errorf("replace rule %q: %w", name, err)
+	}
+	if err := checkVersion(existing, version); err != nil {
 		return store.Rule{}, fmt.Errorf("replace rule %q: %w", name, err)
 	}
 	r, err := s.ruleFromInput(name, in, &existing)
@@ -248,52 +257,86 @@ func (s *Service) RuleReplace(ctx context.Context, actor, name string, in api.Ru
 	if err := s.checkChains(ctx, r); err != nil {
 		return store.Rule{}, err
 	}
-	return s.replaceRule(ctx, actor, existing, r)
+	return s.replaceRule(ctx, actor, existing, r, version, "")
 }
 
-// replaceRule stores r, validated, in place of existing and tells the
-// runner, the backend, the watchers and the audit trail: what RuleReplace
-// and RulesApply do once they have checked it.
-func (s *Service) replaceRule(ctx context.Context, actor string, existing, r store.Rule) (store.Rule, error) {
+// replaceRule stores r, validated, in place of existing if the stored
+// rule is at version (any when 0), and tells the runner, the backend, the
+// watchers and the audit trail (rule.update, with the rule before and
+// after): what RuleReplace, RulePatch and RulesApply do once they have
+// checked it. how ("patch", "apply") is said in the audit entry's detail.
+func (s *Service) replaceRule(ctx context.Context, actor string, existing, r store.Rule, version int64, how string) (store.Rule, error) {
 	r.Sync = existing.Sync
+	r.Version = version
 	updated, err := s.store.RuleUpdate(ctx, r)
 	if err != nil {
 		return store.Rule{}, fmt.Errorf("replace rule %q: %w", r.Name, err)
 	}
 	updated = s.ruleSaved(ctx, updated, api.EventRuleChanged)
-	s.audit(ctx, actor, "rule.replace", r.Name, fmt.Sprintf("job %s, schedule %s, enabled %t", updated.Job, updated.Schedule, updated.Enabled))
+	detail := fmt.Sprintf("job %s, schedule %s, enabled %t", updated.Job, updated.Schedule, updated.Enabled)
+	if how != "" {
+		detail = how + ": " + detail
+	}
+	s.auditRule(ctx, actor, "rule.update", r.Name, detail, &existing, &updated)
 	return updated, nil
 }
 
 // RuleSetEnabled enables or disables a rule.
 func (s *Service) RuleSetEnabled(ctx context.Context, actor, name string, enabled bool) (store.Rule, error) {
-	r, err := s.store.RuleGet(ctx, name)
-	if err != nil {
-		return store.Rule{}, fmt.Errorf("get rule %q: %w", name, err)
+	return s.RuleSetEnabledIf(ctx, actor, name, enabled, 0)
+}
+
+// RuleSetEnabledIf is RuleSetEnabled of a rule that must be at version
+// (any when 0; store.ErrStale otherwise). A rule that is as asked already
+// is not written and keeps its version.
+func (s *Service) RuleSetEnabledIf(ctx context.Context, actor, name string, enabled bool, version int64) (store.Rule, error) {
+	for attempt := 0; ; attempt++ {
+		r, err := s.store.RuleGet(ctx, name)
+		if err != nil {
+			return store.Rule{}, fmt.Errorf("get rule %q: %w", name, err)
+		}
+		if err := checkVersion(r, version); err != nil {
+			return store.Rule{}, fmt.Errorf("update rule %q: %w", name, err)
+		}
+		if r.Enabled == enabled {
+			return r, nil
+		}
+		before := r
+		r.Enabled = enabled
+		r.UpdatedAt = time.Time{} // now: what the rule expects of its fires starts here
+		// The write expects the version read, so a change made meanwhile
+		// is not undone; without a version asked for, read it again.
+		updated, err := s.store.RuleUpdate(ctx, r)
+		if errors.Is(err, store.ErrStale) && version == 0 && attempt < 3 {
+			continue
+		}
+		if err != nil {
+			return store.Rule{}, fmt.Errorf("update rule %q: %w", name, err)
+		}
+		updated = s.ruleSaved(ctx, updated, api.EventRuleChanged)
+		action := "rule.disable"
+		if enabled {
+			action = "rule.enable"
+		}
+		s.auditRule(ctx, actor, action, name, "", &before, &updated)
+		return updated, nil
 	}
-	if r.Enabled == enabled {
-		return r, nil
-	}
-	r.Enabled = enabled
-	r.UpdatedAt = time.Time{} // now: what the rule expects of its fires starts here
-	updated, err := s.store.RuleUpdate(ctx, r)
-	if err != nil {
-		return store.Rule{}, fmt.Errorf("update rule %q: %w", name, err)
-	}
-	updated = s.ruleSaved(ctx, updated, api.EventRuleChanged)
-	action := "rule.disable"
-	if enabled {
-		action = "rule.enable"
-	}
-	s.audit(ctx, actor, action, name, "")
-	return updated, nil
 }
 
 // RuleDelete deletes a rule. A rule another rule's chain names is not
 // deleted: a ConflictError names the rules that chain to it.
 func (s *Service) RuleDelete(ctx context.Context, actor, name string) error {
+	return s.RuleDeleteIf(ctx, actor, name, 0)
+}
+
+// RuleDeleteIf is RuleDelete of a rule that must be at version (any when
+// 0; store.ErrStale otherwise).
+func (s *Service) RuleDeleteIf(ctx context.Context, actor, name string, version int64) error {
 	r, err := s.store.RuleGet(ctx, name)
 	if err != nil {
+		return fmt.Errorf("delete rule %q: %w", name, err)
+	}
+	if err := checkVersion(r, version); err != nil {
 		return fmt.Errorf("delete rule %q: %w", name, err)
 	}
 	rules, err := s.store.RuleList(ctx)
@@ -306,7 +349,7 @@ func (s *Service) RuleDelete(ctx context.Context, actor, name string) error {
 			Err:    fmt.Errorf("delete rule %q: %w", name, store.ErrConflict),
 		}
 	}
-	if err := s.store.RuleDelete(ctx, name); err != nil {
+	if err := s.store.RuleDeleteIf(ctx, name, version); err != nil {
 		return fmt.Errorf("delete rule %q: %w", name, err)
 	}
 	if s.runner != nil {
@@ -316,7 +359,7 @@ func (s *Service) RuleDelete(ctx context.Context, actor, name string) error {
 		s.backend.RuleDeleted(ctx, r)
 	}
 	s.publishRule(api.EventRuleDeleted, r)
-	s.audit(ctx, actor, "rule.delete", name, "")
+	s.auditRule(ctx, actor, "rule.delete", name, "", &r, nil)
 	return nil
 }
 
