@@ -175,3 +175,71 @@ func TestOpenAPIDescribesRunOutputAndChains(t *testing.T) {
 		t.Errorf("GET /runs takes %v, want query.parent among them", params)
 	}
 }
+
+// The writes to one rule are published with their If-Match header, their
+// 412, the ETag of their answer, and PATCH with its merge-patch body.
+func TestOpenAPIDescribesRuleVersions(t *testing.T) {
+	t.Parallel()
+	st := storetesting.Open(t, "sqlite")
+	srv := httptest.NewServer(server.New(server.Config{Store: st, Service: service.New(service.Config{Store: st})}))
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/api/v1/openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	type operation struct {
+		OperationID string `json:"operationId"`
+		Parameters  []struct {
+			Name string `json:"name"`
+			In   string `json:"in"`
+		} `json:"parameters"`
+		RequestBody struct {
+			Content map[string]json.RawMessage `json:"content"`
+		} `json:"requestBody"`
+		Responses map[string]struct {
+			Headers map[string]json.RawMessage `json:"headers"`
+		} `json:"responses"`
+	}
+	var doc struct {
+		Paths map[string]map[string]operation `json:"paths"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("openapi.json: %d, %v", resp.StatusCode, err)
+	}
+	for _, w := range []struct{ path, method, id string }{
+		{"/api/v1/rules/{name}", "put", "replace-rule"},
+		{"/api/v1/rules/{name}", "patch", "patch-rule"},
+		{"/api/v1/rules/{name}", "delete", "delete-rule"},
+		{"/api/v1/rules/{name}/enable", "post", "enable-rule"},
+		{"/api/v1/rules/{name}/disable", "post", "disable-rule"},
+	} {
+		o, ok := doc.Paths[w.path][w.method]
+		if !ok || o.OperationID != w.id {
+			t.Errorf("no %s %s (%s) in the document", w.method, w.path, w.id)
+			continue
+		}
+		if !slices.ContainsFunc(o.Parameters, func(p struct {
+			Name string `json:"name"`
+			In   string `json:"in"`
+		}) bool {
+			return p.Name == "If-Match" && p.In == "header"
+		}) {
+			t.Errorf("%s: no If-Match header parameter", w.id)
+		}
+		if _, ok := o.Responses["412"]; !ok {
+			t.Errorf("%s: no 412 answer (responses %v)", w.id, slices.Collect(maps.Keys(o.Responses)))
+		}
+		if w.method != "delete" {
+			if _, ok := o.Responses["200"].Headers["ETag"]; !ok {
+				t.Errorf("%s: its answer has no ETag header", w.id)
+			}
+		}
+	}
+	if _, ok := doc.Paths["/api/v1/rules/{name}"]["patch"].RequestBody.Content["application/merge-patch+json"]; !ok {
+		t.Errorf("PATCH takes no application/merge-patch+json body")
+	}
+	if _, ok := doc.Paths["/api/v1/rules/{name}"]["get"].Responses["200"].Headers["ETag"]; !ok {
+		t.Errorf("GET /rules/{name} answers no ETag header")
+	}
+}
