@@ -14,13 +14,14 @@ var commandHelp = [][2]string{
 	{"runs [STATUS] [rule:NAME] [job:ID]", "runs, e.g. :runs failed rule:nightly"},
 	{"rules [TEXT]", "rules, filtered by TEXT"},
 	{"jobs", "the jobs the agent offers"},
+	{"audit [actor:X action:Y target:Z]", "the audit trail, e.g. :audit target:nightly"},
 	{"run ID", "open a run"},
 	{"new", "create a rule"},
 	{"quit", "leave the console"},
 }
 
 func commandSuggestions() []string {
-	out := []string{"rules", "jobs", "new", "quit", "runs"}
+	out := []string{"rules", "jobs", "audit", "new", "quit", "runs"}
 	for _, t := range runs.Tabs[1:] {
 		out = append(out, "runs "+t.Name)
 	}
@@ -35,7 +36,7 @@ func (m *Model) runCommand(text string) tea.Cmd {
 		return nil
 	}
 	word, args := strings.ToLower(fields[0]), fields[1:]
-	names := []string{"runs", "rules", "jobs", "run", "new", "quit", "q", "help"}
+	names := []string{"runs", "rules", "jobs", "audit", "run", "new", "quit", "q", "help"}
 	name := ""
 	for _, n := range names {
 		if n == word {
@@ -56,6 +57,8 @@ func (m *Model) runCommand(text string) tea.Cmd {
 		return m.jump(session.ViewRules, args)
 	case "jobs":
 		return m.jump(session.ViewJobs, args)
+	case "audit":
+		return m.jump(session.ViewAudit, args)
 	case "run":
 		if len(args) != 1 {
 			return noteErr(":run takes a run id")
@@ -73,7 +76,7 @@ func (m *Model) runCommand(text string) tea.Cmd {
 		m.showHelp = true
 		return nil
 	}
-	return noteErr("unknown command “" + word + "”: try runs, rules, jobs, run ID, new, quit")
+	return noteErr("unknown command “" + word + "”: try runs, rules, jobs, audit, run ID, new, quit")
 }
 
 func noteErr(text string) tea.Cmd {

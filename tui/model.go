@@ -3,7 +3,7 @@
 // the header (agent, store, scheduler, sync, connection), the footer (the
 // keys of the view in front), the help screen and the ":" command line, and
 // routes messages to the views, one package each (runs, rundetail, rules,
-// ruleform, jobs).
+// ruleform, jobs, audit).
 //
 //	m := tui.New(ctx, tui.Options{Client: client.New(url, token)})
 //	_, err := tea.NewProgram(m, tea.WithAltScreen()).Run()
@@ -27,6 +27,7 @@ import (
 
 	"github.com/jobbridge/jobbridge/shared/api"
 	"github.com/jobbridge/jobbridge/shared/client"
+	"github.com/jobbridge/jobbridge/tui/internal/audit"
 	"github.com/jobbridge/jobbridge/tui/internal/grid"
 	"github.com/jobbridge/jobbridge/tui/internal/jobs"
 	"github.com/jobbridge/jobbridge/tui/internal/keys"
@@ -402,6 +403,8 @@ func (m *Model) jump(to session.View, args []string) tea.Cmd {
 		return v.(*runs.Model).SetQuery(q)
 	case session.ViewRules:
 		v.(*rules.Model).SetFilter(strings.Join(args, " "))
+	case session.ViewAudit:
+		return v.(*audit.Model).SetArgs(args) // reads the trail, made or not
 	}
 	if !made {
 		cmd = v.Init()
@@ -417,6 +420,8 @@ func (m *Model) newView(to session.View) view {
 		return rules.New(m.s)
 	case session.ViewJobs:
 		return jobs.New(m.s)
+	case session.ViewAudit:
+		return audit.New(m.s)
 	}
 	return nil
 }

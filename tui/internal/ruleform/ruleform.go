@@ -42,16 +42,24 @@ const (
 // KeyMap is the form's keys.
 type KeyMap struct {
 	Next, Prev, Pick, Save, Cancel key.Binding
+	// Reload, Overwrite and KeepEditing answer a conflict.
+	Reload, Overwrite, KeepEditing key.Binding
 	// Complete takes the time zone offered for what is typed; NextMatch
 	// and PrevMatch offer another.
 	Complete, NextMatch, PrevMatch key.Binding
 	// completing is set while the focused field offers completions: the
 	// footer shows their keys then.
 	completing bool
+	// conflicted is set while the form shows a conflict: the footer
+	// shows its answers then.
+	conflicted bool
 }
 
 // ShortHelp is the footer's keys.
 func (k KeyMap) ShortHelp() []key.Binding {
+	if k.conflicted {
+		return []key.Binding{k.Reload, k.Overwrite, k.KeepEditing}
+	}
 	if k.completing {
 		return []key.Binding{k.Complete, k.NextMatch, k.Save, k.Cancel}
 	}
@@ -62,7 +70,7 @@ func (k KeyMap) ShortHelp() []key.Binding {
 func (k KeyMap) FullHelp() [][]key.Binding {
 	next := k.NextMatch
 	next.SetHelp("ctrl+n", "next zone")
-	return [][]key.Binding{{k.Next, k.Prev, k.Pick, k.Save, k.Cancel}, {k.Complete, next, k.PrevMatch}}
+	return [][]key.Binding{{k.Next, k.Prev, k.Pick, k.Save, k.Cancel}, {k.Complete, next, k.PrevMatch}, {k.Reload, k.Overwrite, k.KeepEditing}}
 }
 
 var keyMap = KeyMap{
@@ -75,6 +83,10 @@ var keyMap = KeyMap{
 	Complete:  key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "complete zone")),
 	NextMatch: key.NewBinding(key.WithKeys("ctrl+n"), key.WithHelp("ctrl+n/p", "other zones")),
 	PrevMatch: key.NewBinding(key.WithKeys("ctrl+p"), key.WithHelp("ctrl+p", "previous zone")),
+
+	Reload:      key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "reload theirs (drop mine)")),
+	Overwrite:   key.NewBinding(key.WithKeys("o"), key.WithHelp("o", "overwrite with mine")),
+	KeepEditing: key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "keep editing")),
 }
 
 // Model is the form.
@@ -98,6 +110,10 @@ type Model struct {
 	offset  int
 	formErr string
 	saving  bool
+
+	// conflict is set while the form shows that someone else saved the
+	// rule since it was loaded, and asks what to do.
+	conflict *conflict
 }
 
 // New returns the form. For Create, job preselects a job (may be "").
@@ -126,6 +142,7 @@ func (m *Model) Help() help.KeyMap {
 	if m.focus < len(m.fields) {
 		k.completing = m.fields[m.focus].complete != nil
 	}
+	k.conflicted = m.conflict != nil
 	return k
 }
 
@@ -210,6 +227,11 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 			return nil
 		}
 		return m.saved(msg)
+	case conflictMsg:
+		if msg.form != m {
+			return nil
+		}
+		return m.conflictLoaded(msg)
 	case tea.KeyMsg:
 		return m.key(msg)
 	}
@@ -427,6 +449,9 @@ func (m *Model) focusField(i int) tea.Cmd {
 }
 
 func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
+	if m.conflict != nil && !m.saving {
+		return m.conflictKey(msg)
+	}
 	if key.Matches(msg, keyMap.Cancel) {
 		return func() tea.Msg { return session.BackMsg{} }
 	}
@@ -691,7 +716,10 @@ func (m *Model) save() tea.Cmd {
 }
 
 // send saves the form; force runs it while maintenance mode is on.
-func (m *Model) send(force bool) tea.Cmd {
+func (m *Model) send(force bool) tea.Cmd { return m.sendAt(force, m.original.Version) }
+
+// sendAt is send of a rule edited from version (its ETag).
+func (m *Model) sendAt(force bool, version int64) tea.Cmd {
 	c, form, mode, name, runID := m.s.Client, m, m.mode, m.rule, m.restartOf
 	in := m.input()
 	params := api.RunParams{Force: force}
@@ -709,7 +737,9 @@ func (m *Model) send(force bool) tea.Cmd {
 		case Create:
 			out.rule, out.err = c.CreateRule(ctx, in)
 		case Edit:
-			out.rule, out.err = c.ReplaceRule(ctx, name, in)
+			// Only if the rule is still as loaded: someone else's save
+			// in between is shown as a conflict, not overwritten.
+			out.rule, out.err = c.ReplaceRuleIf(ctx, name, in, version)
 		case Trigger:
 			out.run, out.err = c.TriggerRuleWith(ctx, name, params)
 		case Restart:
@@ -732,12 +762,18 @@ func (m *Model) index(key string) int {
 // at the fields they concern.
 func (m *Model) saved(msg savedMsg) tea.Cmd {
 	m.saving = false
+	overwrote := m.conflict
+	m.conflict = nil
 	runs := m.mode == Trigger || m.mode == Restart
 	if msg.err != nil && runs && !msg.force && session.RefusedForMaintenance(msg.err) {
 		m.formErr = session.Explain(msg.err)
 		doing := map[Mode]string{Trigger: "run " + m.rule, Restart: "restart run " + session.ShortID(m.restartOf)}[m.mode]
 		forced := m.send(true)
 		return func() tea.Msg { return session.OfferForce(doing, msg.err, forced) }
+	}
+	if msg.err != nil && m.mode == Edit && errors.Is(msg.err, client.ErrStale) {
+		m.formErr = "Someone else saved " + m.rule + " since you opened it: loading their version…"
+		return m.loadConflict()
 	}
 	if msg.err != nil {
 		m.formErr = session.Explain(msg.err)
@@ -770,6 +806,9 @@ func (m *Model) saved(msg savedMsg) tea.Cmd {
 	switch m.mode {
 	case Create, Edit:
 		verb := map[Mode]string{Create: "created", Edit: "saved"}[m.mode]
+		if overwrote != nil {
+			verb = "saved over " + overwrote.who + "'s change"
+		}
 		note := session.Note("rule " + msg.rule.Name + " " + verb)
 		return tea.Sequence(back, note)
 	}

@@ -31,6 +31,15 @@ func (m *Model) View() string {
 	case Trigger, Restart:
 		head = append(head, t.Muted.Render(grid.Fit1("Job "+m.currentJob()+": values you change apply to this run only.", m.w, false)))
 	}
+	if m.conflict != nil {
+		lines := append(head, "")
+		body := m.conflictLines()
+		if m.saving {
+			body = append(body, t.Muted.Render("Saving…"))
+		}
+		lines = append(lines, body...)
+		return grid.Pad(strings.Join(lines, "\n"), m.h)
+	}
 	var foot []string
 	if m.formErr != "" {
 		foot = append(foot, t.Failure.Render(grid.Fit1(m.formErr, m.w, false)))

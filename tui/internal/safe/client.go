@@ -53,6 +53,12 @@ func (c *Client) ReplaceRule(ctx context.Context, name string, in api.RuleInput)
 	return reply(c.c.ReplaceRule(ctx, name, in))
 }
 
+// ReplaceRuleIf replaces the rule called name if it is still at version
+// (errors.Is client.ErrStale otherwise; 0: whatever version).
+func (c *Client) ReplaceRuleIf(ctx context.Context, name string, in api.RuleInput, version int64) (api.Rule, error) {
+	return reply(c.c.ReplaceRuleIf(ctx, name, in, version))
+}
+
 // DeleteRule deletes a rule.
 func (c *Client) DeleteRule(ctx context.Context, name string) error {
 	return Error(c.c.DeleteRule(ctx, name))
@@ -110,6 +116,11 @@ func (c *Client) RestartRun(ctx context.Context, id string, overrides map[string
 // Audit lists the audit trail, newest first.
 func (c *Client) Audit(ctx context.Context, limit int, cursor string) (api.Page[api.AuditEntry], error) {
 	return reply(c.c.Audit(ctx, limit, cursor))
+}
+
+// AuditWith lists the audit entries q selects, newest first.
+func (c *Client) AuditWith(ctx context.Context, q api.AuditQuery) (api.Page[api.AuditEntry], error) {
+	return reply(c.c.AuditWith(ctx, q))
 }
 
 // StreamOpened is client.Client.StreamOpened with each event cleaned

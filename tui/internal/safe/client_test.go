@@ -90,6 +90,10 @@ func TestClientCleansEveryReplyErrorAndEvent(t *testing.T) {
 			return c.RestartRunWith(ctx, "x", api.RunParams{Force: true})
 		},
 		"Audit": func() (any, error) { return c.Audit(ctx, 0, "") },
+		"AuditWith": func() (any, error) {
+			return c.AuditWith(ctx, api.AuditQuery{Actor: "a", Action: "rule.update", Target: "r"})
+		},
+		"ReplaceRuleIf": func() (any, error) { return c.ReplaceRuleIf(ctx, "r", api.RuleInput{}, 3) },
 	}
 	for name, call := range calls {
 		got, err := call()

@@ -67,6 +67,7 @@ const (
 	ViewRuns  View = "runs"
 	ViewRules View = "rules"
 	ViewJobs  View = "jobs"
+	ViewAudit View = "audit"
 )
 
 // JumpMsg asks the root to show a top-level view, replacing what is shown.
