@@ -64,7 +64,7 @@ type Model struct {
 	err    error
 
 	detail *api.AuditEntry // the entry shown whole, nil for the list
-	scroll int            // the detail's first line on screen
+	scroll int             // the detail's first line on screen
 }
 
 // New returns the audit view.
