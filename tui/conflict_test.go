@@ -1,0 +1,108 @@
+package tui_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/jobbridge/jobbridge/shared/api"
+	"github.com/jobbridge/jobbridge/shared/client"
+)
+
+// editElsewhere saves a change of ping-partner as another admin, alice,
+// through the API, as a second operator would while the form is open.
+func editElsewhere(t *testing.T, f *fixture) {
+	t.Helper()
+	ctx := context.Background()
+	admin := f.agent.Client(adminToken)
+	tok, err := admin.CreateToken(ctx, api.TokenInput{Name: "alice", Role: api.RoleAdmin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice := client.New(f.agent.URL(), tok.Secret)
+	r, err := alice.Rule(ctx, "ping-partner")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.PatchRule(ctx, "ping-partner", map[string]any{"description": "owned by team B", "schedule": "rate(15 minutes)"}, r.Version); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Two real edits of one rule: the console's save, made from the version
+// it loaded, is refused; the form says who changed what, and overwrite
+// saves the operator's version over the other.
+func TestRuleFormConflictOverwrite(t *testing.T) {
+	f := setup(t, adminToken, 100, 30, "rules", seedRuns)
+	f.waitFor(t, "live", "ping-partner", "admin")
+	f.press("down", "e")
+	f.waitFor(t, "Edit rule ping-partner", "*url")
+	editElsewhere(t, f)
+	f.press("tab", "tab", "tab", "tab", "tab", "tab") // job, schedule, zone, start, end, window -> description
+	f.typeText("pings the partner")
+	f.press("ctrl+s")
+	f.waitFor(t, "Conflict: alice changed ping-partner at", "version 1; it is at version 2",
+		"FIELD", "YOURS", "THEIRS", "description", "pings the partner", "owned by team B",
+		"schedule", "cron(0/5 * * * ? *)", "rate(15 minutes)", "reload theirs", "overwrite theirs")
+	if r, _ := f.agent.Rule("ping-partner"); r.Description != "owned by team B" {
+		t.Fatalf("the refused save changed the rule: %+v", r)
+	}
+	f.press("o")
+	f.waitFor(t, "rule ping-partner saved over alice's change")
+	r, _ := f.agent.Rule("ping-partner")
+	if r.Description != "pings the partner" || r.Schedule != "cron(0/5 * * * ? *)" || r.Parameters["bearer_token"] != "s3cr3t" {
+		t.Errorf("after overwrite the rule is %+v, want the form's, the secret kept", r)
+	}
+	got, err := f.agent.Client(adminToken).Rule(context.Background(), "ping-partner")
+	if err != nil || got.Version != 3 {
+		t.Errorf("after overwrite the rule is at version %d (%v), want 3", got.Version, err)
+	}
+	if n := f.requests.count("PUT /api/v1/rules/ping-partner"); n != 2 {
+		t.Errorf("the console sent %d PUTs, want 2 (refused, then over theirs)", n)
+	}
+}
+
+// Reload drops the operator's edits for the other's version, which the
+// next save keeps.
+func TestRuleFormConflictReload(t *testing.T) {
+	f := setup(t, adminToken, 80, 24, "rules", seedRuns)
+	f.waitFor(t, "live", "ping-partner", "admin")
+	f.press("down", "e")
+	f.waitFor(t, "Edit rule ping-partner", "*url")
+	editElsewhere(t, f)
+	f.press("tab", "tab", "tab", "tab", "tab", "tab")
+	f.typeText("mine")
+	f.press("ctrl+s")
+	f.waitFor(t, "Conflict: alice changed", "owned by team B")
+	f.press("r")
+	f.waitFor(t, "loaded ping-partner as alice saved it (version 2)")
+	f.press("tab", "tab") // job, schedule: rate(15 minutes) is theirs
+	f.press("ctrl+s")
+	seen := f.waitSeen(t, "rule ping-partner saved")
+	if strings.Contains(seen, "saved over") {
+		t.Errorf("a save after reload conflicted again:\n%s", seen)
+	}
+	r, _ := f.agent.Rule("ping-partner")
+	if r.Description != "owned by team B" || r.Schedule != "rate(15 minutes)" || r.Parameters["bearer_token"] != "s3cr3t" {
+		t.Errorf("after reload and save the rule is %+v, want alice's, the secret kept", r)
+	}
+}
+
+// esc leaves the conflict for the form with the operator's edits; the
+// next save meets it again.
+func TestRuleFormConflictKeepEditing(t *testing.T) {
+	f := setup(t, adminToken, 80, 24, "rules", seedRuns)
+	f.waitFor(t, "live", "ping-partner", "admin")
+	f.press("down", "e")
+	f.waitFor(t, "Edit rule ping-partner", "*url")
+	editElsewhere(t, f)
+	f.press("ctrl+s")
+	f.waitFor(t, "Conflict: alice changed")
+	f.press("esc")
+	f.waitFor(t, "Not saved: alice changed ping-partner meanwhile.")
+	f.press("ctrl+s")
+	f.waitFor(t, "r reload theirs")
+	if r, _ := f.agent.Rule("ping-partner"); r.Description != "owned by team B" {
+		t.Fatalf("the refused saves changed the rule: %+v", r)
+	}
+}
