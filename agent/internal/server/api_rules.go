@@ -84,11 +84,10 @@ func ifMatch(h string) (int64, error) {
 	if strings.HasPrefix(h, "W/") {
 		return 0, bad("a weak ETag never matches a write: send the rule's ETag as GET gives it, such as \"3\"")
 	}
-	q, ok := strings.CutPrefix(h, `"`)
-	if q, ok = strings.CutSuffix(q, `"`); !ok || len(h) < 2 {
+	if len(h) < 2 || h[0] != '"' || h[len(h)-1] != '"' {
 		return 0, bad(`is not an ETag: send the rule's ETag as GET gives it, such as "3", or *`)
 	}
-	v, err := strconv.ParseInt(q, 10, 64)
+	v, err := strconv.ParseInt(h[1:len(h)-1], 10, 64)
 	if err != nil || v < 1 {
 		return 0, bad(`names no version of a rule: a rule's ETag is its version, a whole number from 1, in quotes, such as "3"`)
 	}
