@@ -353,6 +353,9 @@ func TestAuditKeepsRuleChangesBeforeAndAfter(t *testing.T) {
 			b.Parameters["password"] != api.MaskedValue || a.Parameters["password"] != api.MaskedValue {
 			t.Errorf("rule.update: before %s after %s", update.Before, update.After)
 		}
+		if !strings.HasPrefix(update.Detail, "patch: ") || !strings.HasSuffix(update.Detail, "; secret password changed") {
+			t.Errorf("rule.update's detail %q does not say it was a patch that changed the secret password", update.Detail)
+		}
 		if !*rule(disable.Before).Enabled || *rule(disable.After).Enabled {
 			t.Errorf("rule.disable: before %s after %s", disable.Before, disable.After)
 		}

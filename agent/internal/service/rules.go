@@ -277,6 +277,9 @@ func (s *Service) replaceRule(ctx context.Context, actor string, existing, r sto
 	if how != "" {
 		detail = how + ": " + detail
 	}
+	if names := s.changedSecrets(existing, updated); len(names) > 0 {
+		detail += "; secret " + strings.Join(names, ", ") + " changed"
+	}
 	s.auditRule(ctx, actor, "rule.update", r.Name, detail, &existing, &updated)
 	return updated, nil
 }

@@ -92,6 +92,31 @@ func (s *Service) auditRule(ctx context.Context, actor, action, target, detail s
 	}
 }
 
+// changedSecrets names the secret parameters whose value differs between
+// before and after (set, changed or removed), as the audit entry's detail
+// says it: the masked before and after cannot show it.
+func (s *Service) changedSecrets(before, after store.Rule) []string {
+	var names []string
+	for _, r := range []store.Rule{before, after} {
+		job, ok := s.jobs.Get(r.Job)
+		if !ok {
+			continue
+		}
+		for _, p := range job.Params() {
+			if !p.Secret || slices.Contains(names, p.Name) {
+				continue
+			}
+			b, inB := before.Parameters[p.Name]
+			a, inA := after.Parameters[p.Name]
+			if inB != inA || b != a {
+				names = append(names, p.Name)
+			}
+		}
+	}
+	slices.Sort(names)
+	return names
+}
+
 // checkVersion refuses, as stale, a change that expects version (0: any)
 // of r, which is at another.
 func checkVersion(r store.Rule, version int64) error {
@@ -156,7 +181,11 @@ func (s *Service) patchRule(ctx context.Context, actor, name string, p map[strin
 	if err := checkVersion(existing, version); err != nil {
 		return store.Rule{}, fmt.Errorf("patch rule %q: %w", name, err)
 	}
-	base, err := json.Marshal(s.ruleInput(existing))
+	// The rule as GET shows it, secrets masked: the patch applies to what
+	// a client sees, and a secret given back masked (or left alone) keeps
+	// its stored value as a PUT's does. A real value never moves into a
+	// parameter of another job that does not keep it secret.
+	base, err := json.Marshal(s.RuleInputOf(existing))
 	if err != nil {
 		return store.Rule{}, fmt.Errorf("patch rule %q: %w", name, err)
 	}
