@@ -370,3 +370,45 @@ func TestAuditKeepsRuleChangesBeforeAndAfter(t *testing.T) {
 		}
 	})
 }
+
+// rules apply writes each rule as its own endpoint would: versions move,
+// and the audit trail keeps each write's before and after.
+func TestApplyKeepsVersionsAndBeforeAfter(t *testing.T) {
+	t.Parallel()
+	ta := startAgent(t, "sqlite")
+	ctx := context.Background()
+	set := func(desc string, rules ...string) api.RulesApply {
+		var in api.RulesApply
+		for _, name := range rules {
+			in.Rules = append(in.Rules, api.RuleInput{Name: name, Job: "secretive", Schedule: "rate(1 day)", Description: desc,
+				Parameters: map[string]string{"password": "apply-s3cret"}})
+		}
+		in.Prune = true
+		return in
+	}
+	if _, err := ta.admin.ApplyRules(ctx, set("one", "a", "b")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ta.admin.ApplyRules(ctx, set("two", "a")); err != nil {
+		t.Fatal(err)
+	}
+	a, err := ta.admin.Rule(ctx, "a")
+	if err != nil || a.Version != 2 || a.Description != "two" {
+		t.Fatalf("rule a after two applies: %+v, %v; want version 2", a, err)
+	}
+	page, err := ta.admin.AuditWith(ctx, api.AuditQuery{Target: "a", Action: "rule.update"})
+	if err != nil || len(page.Items) != 1 {
+		t.Fatalf("a's updates: %+v, %v", page.Items, err)
+	}
+	up := page.Items[0]
+	var before, after api.RuleInput
+	if json.Unmarshal(up.Before, &before) != nil || json.Unmarshal(up.After, &after) != nil ||
+		before.Description != "one" || after.Description != "two" || !strings.HasPrefix(up.Detail, "apply: ") ||
+		after.Parameters["password"] != api.MaskedValue {
+		t.Fatalf("a's update by apply: %+v", up)
+	}
+	gone, err := ta.admin.AuditWith(ctx, api.AuditQuery{Target: "b", Action: "rule.delete"})
+	if err != nil || len(gone.Items) != 1 || gone.Items[0].Before == nil || gone.Items[0].After != nil {
+		t.Fatalf("b's delete by apply: %+v, %v", gone.Items, err)
+	}
+}
