@@ -3,6 +3,7 @@ package client_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -58,4 +59,37 @@ func standIn() http.Handler {
 		_ = json.NewEncoder(w).Encode(api.Problem{Title: "Not Found", Status: http.StatusNotFound, Detail: "rule not found"})
 	})
 	return mux
+}
+
+// Change a rule only if nobody changed it since it was read: the version
+// read goes with the change as If-Match, and an answer matching ErrStale
+// says someone else came first (read it again, or send the change with
+// version 0 to overwrite theirs). The stand-in agent holds the rule at
+// version 4, as if someone changed it after it was read at 3.
+func ExampleClient_PatchRule() {
+	agent := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("If-Match") != `"4"` {
+			w.Header().Set("Content-Type", api.ProblemContentType)
+			w.WriteHeader(http.StatusPreconditionFailed)
+			_ = json.NewEncoder(w).Encode(api.Problem{Type: api.ProblemStale, Status: http.StatusPreconditionFailed,
+				Detail: `rule "nightly" has changed since it was read: it is at version 4, not 3 (ETag "4"); reload it and try again`})
+			return
+		}
+		w.Header().Set("ETag", `"5"`)
+		_ = json.NewEncoder(w).Encode(api.Rule{Name: "nightly", Description: "patched", Version: 5})
+	}))
+	defer agent.Close()
+	ctx := context.Background()
+	c := client.New(agent.URL, "admin-token")
+
+	patch := map[string]any{"description": "patched", "timeout": nil}
+	_, err := c.PatchRule(ctx, "nightly", patch, 3)
+	if errors.Is(err, client.ErrStale) {
+		fmt.Println("stale:", err)
+	}
+	r, err := c.PatchRule(ctx, "nightly", patch, 4)
+	fmt.Println(r.Description, r.Version, err)
+	// Output:
+	// stale: agent answered 412: rule "nightly" has changed since it was read: it is at version 4, not 3 (ETag "4"); reload it and try again
+	// patched 5 <nil>
 }
