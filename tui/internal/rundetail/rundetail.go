@@ -203,16 +203,17 @@ func (m *Model) fetchLog(after int64) tea.Cmd {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		var all []api.LogLine
+		q := api.LogQuery{After: after, Limit: logPage}
 		for {
-			page, err := c.RunLog(ctx, id, after, logPage)
+			page, err := c.RunLogPage(ctx, id, q)
 			if err != nil {
 				return logMsg{id: id, err: err}
 			}
-			all = append(all, page...)
-			if len(page) < logPage {
+			all = append(all, page.Items...)
+			if page.NextCursor == "" || len(page.Items) == 0 {
 				return logMsg{id: id, lines: all}
 			}
-			after = page[len(page)-1].Seq
+			q = api.LogQuery{Cursor: page.NextCursor, Limit: logPage}
 		}
 	}
 }

@@ -96,6 +96,12 @@ func (c *Client) RunLog(ctx context.Context, id string, after int64, limit int) 
 	return reply(c.c.RunLog(ctx, id, after, limit))
 }
 
+// RunLogPage returns a page of a run's log; NextCursor is set when more
+// lines exist beyond it.
+func (c *Client) RunLogPage(ctx context.Context, id string, q api.LogQuery) (api.Page[api.LogLine], error) {
+	return reply(c.c.RunLogPage(ctx, id, q))
+}
+
 // CancelRun asks a run to stop.
 func (c *Client) CancelRun(ctx context.Context, id, reason string) (api.Run, error) {
 	return reply(c.c.CancelRun(ctx, id, reason))
