@@ -74,3 +74,16 @@ func TestUnknownRoutesAndMethodsAnswerProblems(t *testing.T) {
 		}
 	}
 }
+
+// TestRoutesWithPathValuesStillGetThem: the check for a route must not
+// cost the routes that take one their path's values.
+func TestRoutesWithPathValuesStillGetThem(t *testing.T) {
+	t.Parallel()
+	ta := startAgent(t, "sqlite")
+	if _, err := ta.admin.CreateRule(t.Context(), api.RuleInput{Name: "r", Job: "demo", Schedule: "rate(1 day)"}); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := ta.admin.Rule(t.Context(), "r"); err != nil || r.Name != "r" {
+		t.Errorf("GET /rules/r: %+v, %v", r, err)
+	}
+}

@@ -217,12 +217,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.followLog(w, r, id)
 		return
 	}
-	h, pattern := s.mux.Handler(r)
-	if pattern == "" {
+	// The mux is asked first whether a route takes the request, and then
+	// serves it itself: only its ServeHTTP sets the path's values.
+	if h, pattern := s.mux.Handler(r); pattern == "" {
 		s.noRoute(w, r, h)
 		return
 	}
-	h.ServeHTTP(w, r)
+	s.mux.ServeHTTP(w, r)
 }
 
 // noRoute answers a request no route takes as problem+json: 404
