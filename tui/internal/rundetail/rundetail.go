@@ -50,11 +50,11 @@ type KeyMap struct {
 	// goes to the next warning or error (e).
 	Search, NextMatch, PrevMatch, Wrap, Times, Problem key.Binding
 	s                                                  *session.Context
-	active          func() bool // the run may still be cancelled
-	series          func() bool // the run has other attempts
-	hasOutput       func() bool
-	hasParent       func() bool
-	hasChained      func() bool
+	active                                             func() bool // the run may still be cancelled
+	series                                             func() bool // the run has other attempts
+	hasOutput                                          func() bool
+	hasParent                                          func() bool
+	hasChained                                         func() bool
 }
 
 // ShortHelp is the footer's keys: cancel only while the run is active.
