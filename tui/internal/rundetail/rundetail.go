@@ -49,12 +49,13 @@ type KeyMap struct {
 	// its matches, Wrap long lines (w), Times shown or not (t), Problem
 	// goes to the next warning or error (e).
 	Search, NextMatch, PrevMatch, Wrap, Times, Problem key.Binding
-	s                                                  *session.Context
-	active                                             func() bool // the run may still be cancelled
-	series                                             func() bool // the run has other attempts
-	hasOutput                                          func() bool
-	hasParent                                          func() bool
-	hasChained                                         func() bool
+
+	s          *session.Context
+	active     func() bool // the run may still be cancelled
+	series     func() bool // the run has other attempts
+	hasOutput  func() bool
+	hasParent  func() bool
+	hasChained func() bool
 }
 
 // ShortHelp is the footer's keys: cancel only while the run is active.
