@@ -18,11 +18,12 @@ var commandHelp = [][2]string{
 	{"jobs", "the jobs the agent offers"},
 	{"run ID", "open a run"},
 	{"new", "create a rule"},
+	{"tokens", "API tokens (admin): list, create, revoke"},
 	{"quit", "leave the console"},
 }
 
 func commandSuggestions() []string {
-	out := []string{"rules", "jobs", "new", "quit", "runs"}
+	out := []string{"rules", "jobs", "new", "quit", "runs", "tokens"}
 	for _, t := range runs.Tabs[1:] {
 		out = append(out, "runs "+t.Name)
 	}
@@ -48,6 +49,8 @@ func (m *Model) runCommand(text string) tea.Cmd {
 		return m.jump(session.ViewRules, args)
 	case "jobs":
 		return m.jump(session.ViewJobs, args)
+	case "tokens":
+		return m.jump(session.ViewTokens, args)
 	case "run":
 		if len(args) != 1 {
 			return noteErr(":run takes a run id")
@@ -65,11 +68,11 @@ func (m *Model) runCommand(text string) tea.Cmd {
 		m.showHelp = true
 		return nil
 	}
-	return noteErr("unknown command “" + word + "”: try runs, rules, jobs, run ID, new, quit")
+	return noteErr("unknown command “" + word + "”: try runs, rules, jobs, run ID, new, tokens, quit")
 }
 
 // commandNames are the words ":" takes.
-var commandNames = []string{"runs", "rules", "jobs", "run", "new", "quit", "q", "help"}
+var commandNames = []string{"runs", "rules", "jobs", "run", "new", "quit", "q", "help", "tokens"}
 
 // notViews are the commands that open no view: --view may not name them.
 var notViews = []string{"quit", "q"}

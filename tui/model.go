@@ -37,6 +37,7 @@ import (
 	"github.com/jobbridge/jobbridge/tui/internal/safe"
 	"github.com/jobbridge/jobbridge/tui/internal/session"
 	"github.com/jobbridge/jobbridge/tui/internal/theme"
+	"github.com/jobbridge/jobbridge/tui/internal/tokens"
 )
 
 // view is what the root needs of a view.
@@ -417,6 +418,8 @@ func (m *Model) newView(to session.View) view {
 		return rules.New(m.s)
 	case session.ViewJobs:
 		return jobs.New(m.s)
+	case session.ViewTokens:
+		return tokens.New(m.s)
 	}
 	return nil
 }

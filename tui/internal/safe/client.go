@@ -118,6 +118,20 @@ func (c *Client) Audit(ctx context.Context, limit int, cursor string) (api.Page[
 	return reply(c.c.Audit(ctx, limit, cursor))
 }
 
+// Tokens lists the API tokens, without their secrets (admin).
+func (c *Client) Tokens(ctx context.Context) ([]api.Token, error) { return reply(c.c.Tokens(ctx)) }
+
+// CreateToken creates an API token; the answer holds its secret, which the
+// agent never shows again (admin).
+func (c *Client) CreateToken(ctx context.Context, in api.TokenInput) (api.NewToken, error) {
+	return reply(c.c.CreateToken(ctx, in))
+}
+
+// RevokeToken deletes a token: its clients are refused from then on (admin).
+func (c *Client) RevokeToken(ctx context.Context, name string) error {
+	return Error(c.c.RevokeToken(ctx, name))
+}
+
 // StreamOpened is client.Client.StreamOpened with each event cleaned
 // before handle sees it, and the error it stops with cleaned.
 func (c *Client) StreamOpened(ctx context.Context, lastEventID string, opened func(), handle func(api.Event) error) error {

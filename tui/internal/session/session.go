@@ -67,6 +67,8 @@ const (
 	ViewRuns  View = "runs"
 	ViewRules View = "rules"
 	ViewJobs  View = "jobs"
+	// ViewTokens is the API tokens (admin).
+	ViewTokens View = "tokens"
 )
 
 // JumpMsg asks the root to show a top-level view, replacing what is shown.
