@@ -289,7 +289,13 @@ func (s *Server) followLog(w http.ResponseWriter, r *http.Request, id string) {
 				return
 			}
 		case api.EventRunFinished:
-			finish(*f.Run)
+			// The history keeps a run without a large output: the
+			// store has it whole.
+			run := *f.Run
+			if stored, err := s.cfg.Store.RunGet(r.Context(), id); err == nil && stored.Status.Terminal() {
+				run = stored
+			}
+			finish(run)
 			return
 		}
 	}
