@@ -114,3 +114,22 @@ func TestTokenSecretShownOnceWide(t *testing.T) {
 	createToken(t, f, "ci-deploy")
 	requireGolden(t, stableTokens(f.screen(t)))
 }
+
+// The form says what is wrong with what it was given: no name, or a name
+// taken (the agent's 409, with its words), and stays open to fix it.
+func TestTokenFormSaysWhatIsWrong(t *testing.T) {
+	f := setup(t, adminToken, 80, 24, "tokens", nil)
+	f.waitFor(t, "Tokens 3", "viewer")
+	f.press("n")
+	f.waitFor(t, "New token")
+	f.press("enter")
+	f.waitFor(t, "a token needs a name")
+	f.typeText("viewer")
+	f.press("enter")
+	f.waitFor(t, `agent answered 409: a token named "viewer" exists already`)
+	f.press("esc")
+	f.waitFor(t, "n new token")
+	if toks, err := client.New(f.agent.URL(), adminToken, client.WithHTTPClient(f.agent.HTTPClient())).Tokens(context.Background()); err != nil || len(toks) != 3 {
+		t.Errorf("tokens after the refused form: %d, %v; want the 3 there were", len(toks), err)
+	}
+}
