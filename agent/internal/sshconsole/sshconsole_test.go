@@ -436,4 +436,16 @@ func TestARefusedKeyIsLoggedWithItsFingerprint(t *testing.T) {
 	if n := strings.Count(logs.String(), "public key refused"); n != 1 {
 		t.Errorf("the viewer's key was logged as refused:\n%s", logs)
 	}
+	// A long user name is cut, between characters, and says so.
+	long := strings.Repeat("é", 100) // 200 bytes
+	if c, err := gossh.Dial("tcp", f.addr, &gossh.ClientConfig{
+		User: long, Auth: []gossh.AuthMethod{gossh.PublicKeys(f.stranger)},
+		HostKeyCallback: gossh.FixedHostKey(f.hostKey), Timeout: 5 * time.Second,
+	}); err == nil {
+		c.Close()
+		t.Fatal("a key not in the authorized keys was let in")
+	}
+	if want := "user=" + strings.Repeat("é", 32) + "…"; !strings.Contains(logs.String(), want+" ") {
+		t.Errorf("a 200-byte user name is not logged as %s:\n%s", want, logs)
+	}
 }
