@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -342,4 +344,70 @@ func TestShutdownDoesNotWaitForOpenStreams(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Error("the client's stream did not end")
 	}
+}
+
+// TestFollowRightAfterATriggerMissesNoLine follows a short run's log at
+// once after triggering it, again and again: the lines logged before the
+// stream attached (published, not yet stored) are sent too, each once and
+// in order.
+func TestFollowRightAfterATriggerMissesNoLine(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, ta *testAgent) {
+		ctx := context.Background()
+		if _, err := ta.admin.CreateRule(ctx, api.RuleInput{Name: "short", Job: "demo", Schedule: "rate(1 day)", Parameters: map[string]string{"duration": "150ms", "steps": "3"}}); err != nil {
+			t.Fatal(err)
+		}
+		want := []string{"demo: starting", "step 1/3", "step 2/3", "step 3/3", "demo: done"}
+		for i := range 20 {
+			run, err := ta.admin.TriggerRule(ctx, "short", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req, _ := http.NewRequest(http.MethodGet, ta.URL()+"/api/v1/runs/"+run.ID+"/log?follow=1", nil)
+			req.Header.Set("Authorization", "Bearer "+ta.token)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body) // ends when the run does
+			resp.Body.Close()
+			var got []string
+			var seqs []string
+			for block := range strings.SplitSeq(string(body), "\n\n") {
+				if !strings.Contains(block, "event: run.log\n") {
+					continue
+				}
+				var line api.LogLine
+				for l := range strings.SplitSeq(block, "\n") {
+					if data, ok := strings.CutPrefix(l, "data: "); ok {
+						if err := json.Unmarshal([]byte(data), &line); err != nil {
+							t.Fatalf("run %d: a log frame: %v\n%s", i, err, block)
+						}
+					}
+				}
+				got = append(got, line.Message)
+				seqs = append(seqs, strconv.FormatInt(line.Seq, 10))
+			}
+			same := len(got) == len(want)
+			for j := range min(len(got), len(want)) {
+				same = same && strings.HasPrefix(got[j], want[j]) && seqs[j] == strconv.Itoa(j+1)
+			}
+			if !same {
+				t.Fatalf("follow %d of 20: got lines %q (seq %v), want %q; stored log: %v", i+1, got, seqs, want, ta.storedLog(t, run.ID))
+			}
+		}
+	})
+}
+
+func (ta *testAgent) storedLog(t *testing.T, id string) []string {
+	t.Helper()
+	lines, err := ta.admin.RunLog(context.Background(), id, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, l := range lines {
+		out = append(out, l.Message)
+	}
+	return out
 }

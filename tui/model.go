@@ -38,6 +38,7 @@ import (
 	"github.com/jobbridge/jobbridge/tui/internal/safe"
 	"github.com/jobbridge/jobbridge/tui/internal/session"
 	"github.com/jobbridge/jobbridge/tui/internal/theme"
+	"github.com/jobbridge/jobbridge/tui/internal/tokens"
 )
 
 // view is what the root needs of a view.
@@ -422,6 +423,8 @@ func (m *Model) newView(to session.View) view {
 		return jobs.New(m.s)
 	case session.ViewAudit:
 		return audit.New(m.s)
+	case session.ViewTokens:
+		return tokens.New(m.s)
 	}
 	return nil
 }

@@ -206,7 +206,7 @@ func (a *Agent) Resume() {
 			name, secret string
 			role         store.Role
 		}{{OperatorName, OperatorToken, store.RoleOperator}, {ViewerName, ViewerToken, store.RoleViewer}} {
-			if err := addToken(ag.Store(), tok.name, tok.secret, tok.role); err != nil {
+			if err := addToken(ag.Store(), tok.name, tok.secret, tok.role, a.now()); err != nil {
 				_ = ag.Store().Close()
 				a.t.Fatal(err)
 			}
@@ -270,8 +270,10 @@ func (a *Agent) Resume() {
 	}
 }
 
-func addToken(s store.Store, name, secret string, role store.Role) error {
-	err := s.TokenCreate(context.Background(), store.Token{Name: name, Role: role, Hash: service.HashToken(secret), CreatedAt: time.Now().UTC()})
+// addToken creates a role token, created at the agent's clock's time (so
+// that a screen listing the tokens does not depend on the day).
+func addToken(s store.Store, name, secret string, role store.Role, created time.Time) error {
+	err := s.TokenCreate(context.Background(), store.Token{Name: name, Role: role, Hash: service.HashToken(secret), CreatedAt: created.UTC()})
 	if err != nil && !errors.Is(err, store.ErrConflict) {
 		return fmt.Errorf("agenttest: create the %s token: %w", role, err)
 	}

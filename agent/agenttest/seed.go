@@ -207,6 +207,24 @@ func (a *Agent) Log(id, level, message string) {
 	a.FlushLogs()
 }
 
+// LogLines stores lines of one level at the end of a seeded run's log, in
+// one write, timed by the agent's clock and published to no one: a log
+// written before the client looked, long ones included.
+func (a *Agent) LogLines(id, level string, messages ...string) {
+	a.t.Helper()
+	a.FlushLogs()
+	a.withStore(func(ctx context.Context, s store.Store) error {
+		lines := make([]store.LogLine, len(messages))
+		for i, m := range messages {
+			lines[i] = store.LogLine{Time: a.now(), Level: level, Message: m}
+		}
+		if err := s.RunLogAppend(ctx, id, lines); err != nil {
+			return fmt.Errorf("log of run %s: %w", id, err)
+		}
+		return nil
+	})
+}
+
 // LogLater publishes run.log for a line it stores only at the next
 // FlushLogs (or Log): the runner, which stores lines in batches, publishes
 // each at once, so a client may hear of a line before it can read it.

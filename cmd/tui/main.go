@@ -85,6 +85,10 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		fmt.Fprintf(stderr, "tui: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
+	if err := tui.CheckStart(*start); err != nil {
+		fmt.Fprintln(stderr, "tui: --view:", err)
+		return 2
+	}
 	t, err := resolve(*agentURL, *token, getenv)
 	if err != nil {
 		fmt.Fprintln(stderr, "tui:", err)

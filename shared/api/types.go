@@ -276,6 +276,15 @@ type Run struct {
 	Output json.RawMessage `json:"output,omitempty"`
 }
 
+// LogQuery selects a page of GET /runs/{id}/log: the lines after After, or
+// after the page Cursor (a nextCursor) ends, at most Limit (0: the agent's
+// default, 1,000).
+type LogQuery struct {
+	After  int64
+	Cursor string
+	Limit  int
+}
+
 // RunQuery filters GET /runs. Zero fields select everything.
 type RunQuery struct {
 	// Parent selects the runs whose chain parent is this run: the runs its

@@ -276,6 +276,22 @@ func (c *Client) RunLog(ctx context.Context, id string, after int64, limit int) 
 	return p.Items, err
 }
 
+// RunLogPage returns a page of a run's log. Its NextCursor is set when
+// more lines exist beyond it: pass it back as q.Cursor for the next page.
+func (c *Client) RunLogPage(ctx context.Context, id string, q api.LogQuery) (api.Page[api.LogLine], error) {
+	v := url.Values{}
+	if q.After > 0 {
+		v.Set("after", strconv.FormatInt(q.After, 10))
+	}
+	if q.Limit > 0 {
+		v.Set("limit", strconv.Itoa(q.Limit))
+	}
+	setIf(v, "cursor", q.Cursor)
+	var p api.Page[api.LogLine]
+	err := c.do(ctx, http.MethodGet, "/runs/"+url.PathEscape(id)+"/log", v, nil, &p)
+	return p, err
+}
+
 // CancelRun asks a run to stop.
 func (c *Client) CancelRun(ctx context.Context, id, reason string) (api.Run, error) {
 	var r api.Run

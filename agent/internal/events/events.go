@@ -290,6 +290,12 @@ type WatchOptions struct {
 	// It runs inside Publish, under the broker's lock: it must be quick,
 	// must not block and must not call the broker.
 	Filter func(*Frame) bool
+	// History replays every frame still in the ring that passes the
+	// filter, whatever the lastID given to Watch (which then only decides
+	// complete). A followed log wants it: the runner publishes a line
+	// before it stores it, so the lines published before the watcher
+	// opened and not stored yet are in the ring only.
+	History bool
 	// Quotas are counted against while the watcher is open; Watch answers
 	// a *QuotaError when one is full, and opens nothing.
 	Quotas []Quota
@@ -330,6 +336,12 @@ func (b *Broker) Watch(lastID uint64, opts WatchOptions) (w *Watcher, replay []*
 		b.held[q.Holder]++
 	}
 	frames, complete := b.replayLocked(lastID)
+	if opts.History {
+		frames = frames[:0]
+		for i := range len(b.ring) {
+			frames = append(frames, b.ring[(b.start+i)%len(b.ring)])
+		}
+	}
 	for _, f := range frames {
 		if opts.Filter == nil || opts.Filter(f) {
 			replay = append(replay, f)

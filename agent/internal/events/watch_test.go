@@ -206,3 +206,26 @@ func BenchmarkPublishToWatchers(b *testing.B) {
 		})
 	}
 }
+
+func TestAWatchWithHistoryReplaysTheWholeRingThroughItsFilter(t *testing.T) {
+	t.Parallel()
+	b := NewBroker(4)
+	for i := range 6 { // the ring keeps the last 4: lines 3 to 6
+		b.Publish(Event{Type: api.EventRunLog, Run: &store.Run{ID: "r" + strconv.Itoa(i%2)}, Log: &store.LogLine{Seq: int64(i + 1)}})
+	}
+	w, replay, _, err := b.Watch(0, WatchOptions{History: true, Filter: func(f *Frame) bool { return f.Run.ID == "r0" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	var seqs []int64
+	for _, f := range replay {
+		seqs = append(seqs, f.Log.Seq)
+	}
+	if len(seqs) != 2 || seqs[0] != 3 || seqs[1] != 5 {
+		t.Errorf("replayed lines %v, want r0's still in the ring: [3 5]", seqs)
+	}
+	if _, none, _, _ := b.Watch(0, WatchOptions{}); len(none) != 0 {
+		t.Errorf("a watch from 0 without History replayed %d frames", len(none))
+	}
+}

@@ -169,6 +169,10 @@ func (s *Server) authenticate(ctx context.Context, remoteAddr, header string) (s
 	return tok, 0, ""
 }
 
+// ownCursor, set in an operation's Metadata, says its cursor is not a
+// UUID and the operation checks it itself (a run log's is a line number).
+const ownCursor = "ownCursor"
+
 // cursorMiddleware refuses a page cursor this API did not hand out, for
 // every operation that takes one, instead of letting the store compare it
 // with ids and answer some page. A cursor is the id of the last item of
@@ -190,6 +194,9 @@ func cursorMiddleware(hapi huma.API) func(huma.Context, func(huma.Context)) {
 }
 
 func takesCursor(op *huma.Operation) bool {
+	if own, _ := op.Metadata[ownCursor].(bool); own {
+		return false
+	}
 	for _, p := range op.Parameters {
 		if p.In == "query" && p.Name == "cursor" {
 			return true

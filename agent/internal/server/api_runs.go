@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -36,7 +37,8 @@ type runIDInput struct {
 type runLogInput struct {
 	ID     string `path:"id" doc:"Run id"`
 	After  int64  `query:"after" minimum:"0" doc:"Only lines with a sequence number above this"`
-	Limit  int    `query:"limit" default:"1000" minimum:"1" maximum:"10000" doc:"Most lines to return"`
+	Cursor string `query:"cursor" doc:"nextCursor of the previous page (instead of after)"`
+	Limit  int    `query:"limit" default:"1000" minimum:"1" maximum:"10000" doc:"Most lines to return; nextCursor is set when more lines exist beyond them"`
 	Follow bool   `query:"follow" doc:"Stream the log as Server-Sent Events (event run.log) until the run ends"`
 }
 
@@ -52,6 +54,27 @@ type cancelInput struct {
 type restartInput struct {
 	ID   string `path:"id" doc:"Run id"`
 	Body *api.RunParams
+}
+
+// logCursor is where a log page starts: after the line its cursor or its
+// after names. A log's cursor is the sequence number of the last line of
+// the page before.
+func logCursor(in *runLogInput) (int64, error) {
+	if in.Cursor == "" {
+		return in.After, nil
+	}
+	after, err := strconv.ParseInt(in.Cursor, 10, 64)
+	if err != nil || after < 0 || strconv.FormatInt(after, 10) != in.Cursor {
+		d := &huma.ErrorDetail{Location: "query.cursor", Message: "is not a cursor of this log (pass the nextCursor of the page before)"}
+		if len(in.Cursor) <= 64 {
+			d.Value = in.Cursor
+		}
+		return 0, huma.Error400BadRequest("the query is invalid", d)
+	}
+	if in.After != 0 && in.After != after {
+		return 0, huma.Error400BadRequest("the query is invalid", &huma.ErrorDetail{Location: "query.after", Message: "give after or cursor, not both", Value: in.After})
+	}
+	return after, nil
 }
 
 // runFilter checks the query of GET /runs, listing every bad field.
@@ -165,16 +188,29 @@ func (s *Server) registerRuns(hapi huma.API) {
 			}
 			return &runOutput{Body: out}, nil
 		})
-	huma.Register(hapi, op("get-run-log", http.MethodGet, "/runs/{id}/log", "Get a run's log (follow=1 streams it)", store.RoleViewer),
+	logOp := op("get-run-log", http.MethodGet, "/runs/{id}/log", "Get a run's log (follow=1 streams it)", store.RoleViewer)
+	logOp.Description = "A page of the run's lines in order. When more lines exist beyond the page, nextCursor is set: pass it back as cursor for the next page (after=N, the last sequence number read, works too)."
+	logOp.Metadata[ownCursor] = true
+	huma.Register(hapi, logOp,
 		func(ctx context.Context, in *runLogInput) (*logOutput, error) {
+			after, err := logCursor(in)
+			if err != nil {
+				return nil, err
+			}
 			if _, err := s.cfg.Store.RunGet(ctx, in.ID); err != nil {
 				return nil, s.apiError(err, "run")
 			}
-			lines, err := s.cfg.Store.RunLogList(ctx, in.ID, in.After, in.Limit)
+			// One line more than asked says whether there is a next page.
+			lines, err := s.cfg.Store.RunLogList(ctx, in.ID, after, in.Limit+1)
 			if err != nil {
 				return nil, s.apiError(err, "run log")
 			}
-			out := &logOutput{Body: api.Page[api.LogLine]{Items: make([]api.LogLine, len(lines))}}
+			out := &logOutput{}
+			if len(lines) > in.Limit {
+				lines = lines[:in.Limit]
+				out.Body.NextCursor = strconv.FormatInt(lines[len(lines)-1].Seq, 10)
+			}
+			out.Body.Items = make([]api.LogLine, len(lines))
 			for i, l := range lines {
 				out.Body.Items[i] = apiLogLine(l)
 			}

@@ -7,10 +7,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/netip"
 	"reflect"
+	"strings"
 	"sync"
 	"time"
 
@@ -215,7 +217,73 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.followLog(w, r, id)
 		return
 	}
+	// The mux is asked first whether a route takes the request, and then
+	// serves it itself: only its ServeHTTP sets the path's values.
+	if h, pattern := s.mux.Handler(r); pattern == "" {
+		s.noRoute(w, r, h)
+		return
+	}
 	s.mux.ServeHTTP(w, r)
+}
+
+// noRoute answers a request no route takes as problem+json: 404
+// (api.ProblemNotFound) for a path the agent does not serve, 405
+// (api.ProblemMethod, with Allow) for a method its path does not take.
+// The mux's own answer, plain text, is asked for its status and Allow
+// header only.
+func (s *Server) noRoute(w http.ResponseWriter, r *http.Request, h http.Handler) {
+	var probe statusProbe
+	h.ServeHTTP(&probe, r)
+	p := api.Problem{Status: probe.status}
+	switch probe.status {
+	case http.StatusMethodNotAllowed:
+		allow := probe.Header().Get("Allow")
+		w.Header().Set("Allow", allow)
+		p.Type = api.ProblemMethod
+		p.Detail = fmt.Sprintf("%s does not take %s; it takes %s", r.URL.Path, r.Method, allow)
+	case http.StatusNotFound:
+		p.Type = api.ProblemNotFound
+		p.Detail = "the agent has no route " + r.URL.Path
+		if strings.HasPrefix(r.URL.Path, APIPrefix+"/") || r.URL.Path == APIPrefix {
+			p.Detail += " (the API's routes are listed in " + APIPrefix + "/openapi.json)"
+		}
+	default: // not a mux answer this knows: pass it on as it was
+		for k, v := range probe.Header() {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(probe.status)
+		_, _ = w.Write(probe.body)
+		return
+	}
+	writeProblem(w, p)
+}
+
+// statusProbe is a ResponseWriter that keeps what is written, to look at.
+type statusProbe struct {
+	header http.Header
+	status int
+	body   []byte
+}
+
+func (p *statusProbe) Header() http.Header {
+	if p.header == nil {
+		p.header = http.Header{}
+	}
+	return p.header
+}
+
+func (p *statusProbe) WriteHeader(status int) {
+	if p.status == 0 {
+		p.status = status
+	}
+}
+
+func (p *statusProbe) Write(b []byte) (int, error) {
+	if p.status == 0 {
+		p.status = http.StatusOK
+	}
+	p.body = append(p.body, b...)
+	return len(b), nil
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {

@@ -248,7 +248,18 @@ func (c streamCaller) quotas() []events.Quota {
 // watch opens a broker watcher for a stream of c, or answers 429 naming the
 // cap that is full.
 func (s *Server) watch(w http.ResponseWriter, c streamCaller, lastID uint64, filter func(*events.Frame) bool) (*events.Watcher, []*events.Frame, bool, bool) {
-	watcher, replay, complete, err := s.cfg.Events.Watch(lastID, events.WatchOptions{Filter: filter, Quotas: c.quotas()})
+	return s.openWatch(w, c, lastID, events.WatchOptions{Filter: filter})
+}
+
+// watchHistory is watch replaying the frames of the broker's whole history
+// that pass filter.
+func (s *Server) watchHistory(w http.ResponseWriter, c streamCaller, filter func(*events.Frame) bool) (*events.Watcher, []*events.Frame, bool, bool) {
+	return s.openWatch(w, c, 0, events.WatchOptions{Filter: filter, History: true})
+}
+
+func (s *Server) openWatch(w http.ResponseWriter, c streamCaller, lastID uint64, opts events.WatchOptions) (*events.Watcher, []*events.Frame, bool, bool) {
+	opts.Quotas = c.quotas()
+	watcher, replay, complete, err := s.cfg.Events.Watch(lastID, opts)
 	var qe *events.QuotaError
 	if errors.As(err, &qe) {
 		s.log.Info("stream refused: too many open", "holder", qe.Quota.Holder, "max", qe.Quota.Max)

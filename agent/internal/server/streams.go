@@ -3,6 +3,7 @@ package server
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -189,8 +190,13 @@ func (s *Server) followLog(w http.ResponseWriter, r *http.Request, id string) {
 		after, _ = strconv.ParseInt(v, 10, 64)
 	}
 	// Watch before reading, so no line falls between the two; only this
-	// run's lines and its end wake the stream.
-	watcher, _, _, ok := s.watch(w, caller, 0, func(f *events.Frame) bool {
+	// run's lines and its end wake the stream. The runner publishes a line
+	// before it stores it (lines are stored in batches, a short run's with
+	// its finish), so a line published before the watch and not stored yet
+	// is in neither the store nor the watcher: the broker's history, which
+	// the watch replays, has it. Lines are sent by sequence number, so one
+	// in the store and in the history is sent once.
+	watcher, replay, _, ok := s.watchHistory(w, caller, func(f *events.Frame) bool {
 		return f.Run != nil && f.Run.ID == id && (f.Type == api.EventRunLog && f.Log != nil || f.Type == api.EventRunFinished)
 	})
 	if !ok {
@@ -211,11 +217,19 @@ func (s *Server) followLog(w http.ResponseWriter, r *http.Request, id string) {
 		return
 	}
 	defer sw.done()
-	sendStored := func() bool {
+	// sendStoredUpTo sends the stored lines after the last sent up to and
+	// including line last (all of them when last is 0).
+	sendStoredUpTo := func(last int64) bool {
 		for {
 			lines, err := s.cfg.Store.RunLogList(r.Context(), id, after, 1000)
 			if err != nil {
 				return false
+			}
+			full := len(lines) == 1000
+			if last > 0 {
+				if i := slices.IndexFunc(lines, func(l store.LogLine) bool { return l.Seq > last }); i >= 0 {
+					lines, full = lines[:i], false
+				}
 			}
 			batch := make([][]byte, 0, len(lines))
 			for _, l := range lines {
@@ -231,11 +245,12 @@ func (s *Server) followLog(w http.ResponseWriter, r *http.Request, id string) {
 			if len(lines) > 0 {
 				after = lines[len(lines)-1].Seq
 			}
-			if len(lines) < 1000 {
+			if !full {
 				return true
 			}
 		}
 	}
+	sendStored := func() bool { return sendStoredUpTo(0) }
 	finish := func(run store.Run) {
 		if sendStored() {
 			_ = sw.event(strconv.FormatInt(after, 10), api.EventRunFinished, apiRunWithOutput(run))
@@ -247,6 +262,42 @@ func (s *Server) followLog(w http.ResponseWriter, r *http.Request, id string) {
 	if run.Status.Terminal() {
 		finish(run)
 		return
+	}
+	// line sends a line from the broker, unless sent already; lines
+	// missing before it (published before the history reaches, or relayed
+	// late) are looked for in the store first.
+	line := func(f *events.Frame) bool {
+		if f.Log.Seq <= after {
+			return true
+		}
+		if f.Log.Seq > after+1 && !sendStoredUpTo(f.Log.Seq-1) {
+			return false
+		}
+		if f.Log.Seq <= after {
+			return true
+		}
+		if sw.write(s.logFrame(f)) != nil {
+			return false
+		}
+		after = f.Log.Seq
+		return true
+	}
+	for _, f := range replay {
+		switch f.Type {
+		case api.EventRunLog:
+			if !line(f) {
+				return
+			}
+		case api.EventRunFinished:
+			// The history keeps a run without a large output: the
+			// store has it whole.
+			run := *f.Run
+			if stored, err := s.cfg.Store.RunGet(r.Context(), id); err == nil && stored.Status.Terminal() {
+				run = stored
+			}
+			finish(run)
+			return
+		}
 	}
 	heartbeat := time.NewTicker(s.cfg.Heartbeat)
 	defer heartbeat.Stop()
@@ -271,11 +322,10 @@ func (s *Server) followLog(w http.ResponseWriter, r *http.Request, id string) {
 			}
 		case f := <-watcher.C:
 			switch {
-			case f.Type == api.EventRunLog && f.Log.Seq > after:
-				if sw.write(s.logFrame(f)) != nil {
+			case f.Type == api.EventRunLog:
+				if !line(f) {
 					return
 				}
-				after = f.Log.Seq
 			case f.Type == api.EventRunFinished:
 				finish(*f.Run)
 				return

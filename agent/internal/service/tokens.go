@@ -70,6 +70,7 @@ func (s *Service) TokenCreate(ctx context.Context, actor, name, role string) (st
 	secret := NewTokenSecret()
 	t := store.Token{Name: name, Role: r, Hash: HashToken(secret), CreatedAt: time.Now().UTC()}
 	if err := s.store.TokenCreate(ctx, t); err != nil {
+		err = conflict(err, "a token named %q exists already: pick another name, or revoke that one first", name)
 		return "", store.Token{}, fmt.Errorf("create token %q: %w", name, err)
 	}
 	s.audit(ctx, actor, "token.create", name, "role "+role)

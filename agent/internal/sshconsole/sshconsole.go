@@ -19,9 +19,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
@@ -123,12 +125,47 @@ func New(cfg Config) (*Server, error) {
 
 // allow is the public-key callback: the key must be in the file (read again
 // if it changed).
-func (s *Server) allow(_ ssh.Context, key ssh.PublicKey) bool {
+// A refused key is logged with its fingerprint, as ssh-keygen -l shows it,
+// so an operator can tell whose key it was and add it, or see a stranger
+// knocking; the SSH layer asks once per key and connection.
+func (s *Server) allow(ctx ssh.Context, key ssh.PublicKey) bool {
 	if err := s.keys.reload(); err != nil {
 		s.log.Warn("ssh console: keeping the previous authorized keys", "err", err)
 	}
 	_, ok := s.keys.lookup(key)
+	if !ok {
+		remote := ""
+		if a := ctx.RemoteAddr(); a != nil {
+			remote = a.String()
+		}
+		s.log.Warn("ssh console: public key refused: not in the authorized keys",
+			"fingerprint", gossh.FingerprintSHA256(key), "type", key.Type(),
+			"user", escapeUser(ctx.User()), "remote", remote)
+	}
 	return ok
+}
+
+// maxLoggedUser is how much of a user name the log keeps.
+const maxLoggedUser = 64
+
+// escapeUser makes a user name, which the client chose, safe to log: no
+// control character or invalid byte reaches the log as itself (each is
+// written as a Go escape), and a long name is cut.
+func escapeUser(user string) string {
+	cut := false
+	if len(user) > maxLoggedUser {
+		n := maxLoggedUser
+		for n > maxLoggedUser-utf8.UTFMax && !utf8.RuneStart(user[n]) {
+			n-- // not in the middle of a character
+		}
+		user, cut = user[:n], true
+	}
+	q := strconv.QuoteToGraphic(user)
+	q = q[1 : len(q)-1]
+	if cut {
+		q += "…"
+	}
+	return q
 }
 
 // Serve accepts sessions on l until Shutdown; it returns nil then.

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -366,5 +367,85 @@ func waitSession(s *gossh.Session, d time.Duration) error {
 		return nil
 	case <-time.After(d):
 		return fmt.Errorf("still running after %s", d)
+	}
+}
+
+// syncBuffer is a log the server writes while the test reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// TestARefusedKeyIsLoggedWithItsFingerprint offers a key the file does not
+// have, from a real SSH client with a user name holding a terminal escape
+// and a newline: the log says the key was refused, with its SHA256
+// fingerprint, the client's address and the user name escaped, on one line.
+func TestARefusedKeyIsLoggedWithItsFingerprint(t *testing.T) {
+	logs := &syncBuffer{}
+	f := setup(t, func(c *sshconsole.Config) {
+		c.Logger = slog.New(slog.NewTextHandler(logs, nil))
+	})
+	user := "mallory\x1b[31m\nlevel=INFO msg=forged"
+	c, err := gossh.Dial("tcp", f.addr, &gossh.ClientConfig{
+		User:            user,
+		Auth:            []gossh.AuthMethod{gossh.PublicKeys(f.stranger)},
+		HostKeyCallback: gossh.FixedHostKey(f.hostKey),
+		Timeout:         5 * time.Second,
+	})
+	if err == nil {
+		c.Close()
+		t.Fatal("a key not in the authorized keys was let in")
+	}
+	var refused []string
+	for l := range strings.Lines(logs.String()) {
+		if strings.Contains(l, "public key refused") {
+			refused = append(refused, l)
+		}
+	}
+	if len(refused) != 1 {
+		t.Fatalf("want one line for the refused key, got %d; the log:\n%s", len(refused), logs)
+	}
+	line := refused[0]
+	fp := gossh.FingerprintSHA256(f.stranger.PublicKey())
+	for _, want := range []string{"level=WARN", "fingerprint=" + fp, "type=ssh-ed25519", "remote=127.0.0.1:", `user="mallory\\x1b[31m\\nlevel=INFO msg=forged"`} {
+		if !strings.Contains(line, want) {
+			t.Errorf("the refused key's line does not say %s:\n%s", want, line)
+		}
+	}
+	if strings.Contains(logs.String(), "\x1b") || strings.Contains(logs.String(), "\nlevel=INFO msg=forged") {
+		t.Errorf("the user name reached the log as it was sent:\n%q", logs)
+	}
+	// An authorized key is not logged as refused.
+	ok, err := f.dial(t, f.viewer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok.Close()
+	if n := strings.Count(logs.String(), "public key refused"); n != 1 {
+		t.Errorf("the viewer's key was logged as refused:\n%s", logs)
+	}
+	// A long user name is cut, between characters, and says so.
+	long := strings.Repeat("é", 100) // 200 bytes
+	if c, err := gossh.Dial("tcp", f.addr, &gossh.ClientConfig{
+		User: long, Auth: []gossh.AuthMethod{gossh.PublicKeys(f.stranger)},
+		HostKeyCallback: gossh.FixedHostKey(f.hostKey), Timeout: 5 * time.Second,
+	}); err == nil {
+		c.Close()
+		t.Fatal("a key not in the authorized keys was let in")
+	}
+	if want := "user=" + strings.Repeat("é", 32) + "…"; !strings.Contains(logs.String(), want+" ") {
+		t.Errorf("a 200-byte user name is not logged as %s:\n%s", want, logs)
 	}
 }

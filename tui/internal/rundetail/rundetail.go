@@ -45,12 +45,17 @@ type KeyMap struct {
 	// 9) the runs this one's chains started, as the Chained line numbers
 	// them.
 	Parent, Chained key.Binding
-	s               *session.Context
-	active          func() bool // the run may still be cancelled
-	series          func() bool // the run has other attempts
-	hasOutput       func() bool
-	hasParent       func() bool
-	hasChained      func() bool
+	// The log pane's: Search (/) and NextMatch, PrevMatch (n, N) between
+	// its matches, Wrap long lines (w), Times shown or not (t), Problem
+	// goes to the next warning or error (e).
+	Search, NextMatch, PrevMatch, Wrap, Times, Problem key.Binding
+
+	s          *session.Context
+	active     func() bool // the run may still be cancelled
+	series     func() bool // the run has other attempts
+	hasOutput  func() bool
+	hasParent  func() bool
+	hasChained func() bool
 }
 
 // ShortHelp is the footer's keys: cancel only while the run is active.
@@ -83,7 +88,7 @@ func (k KeyMap) FullHelp() [][]key.Binding {
 	if k.series() {
 		out = append(out, k.NextAttempt)
 	}
-	return [][]key.Binding{out, keys.NavHelp()}
+	return [][]key.Binding{out, k.searchHelp(), keys.NavHelp()}
 }
 
 // Model is one run's detail.
@@ -118,6 +123,8 @@ type Model struct {
 
 	parent  *api.Run     // the run whose chain started this one, once loaded
 	chained []chainedRun // the runs this one's chains started, oldest first
+
+	pane logPane // search, wrap, timestamps, warnings and errors
 }
 
 // New returns the detail of run id; Init loads it.
@@ -135,8 +142,15 @@ func New(s *session.Context, id string) *Model {
 			Parent:      key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "parent run")),
 			Chained: key.NewBinding(key.WithKeys("1", "2", "3", "4", "5", "6", "7", "8", "9"),
 				key.WithHelp("1-9", "chained run")),
-			s: s,
+			Search:    key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "search log")),
+			NextMatch: key.NewBinding(key.WithKeys("n"), key.WithHelp("n", "next match")),
+			PrevMatch: key.NewBinding(key.WithKeys("N"), key.WithHelp("N", "previous match")),
+			Wrap:      key.NewBinding(key.WithKeys("w"), key.WithHelp("w", "wrap lines")),
+			Times:     key.NewBinding(key.WithKeys("t"), key.WithHelp("t", "timestamps")),
+			Problem:   key.NewBinding(key.WithKeys("e"), key.WithHelp("e", "next warning/error")),
+			s:         s,
 		},
+		pane: newLogPane(s),
 	}
 	// A queued run can be cancelled too: it then never starts.
 	m.keys.active = func() bool { return m.run != nil && (m.run.Status.Active() || m.run.Status.Waiting()) }
@@ -156,11 +170,15 @@ func (m *Model) Title() string { return "Run " + session.ShortID(m.id) }
 // Help is the view's keys for the footer and the help screen.
 func (m *Model) Help() help.KeyMap { return m.keys }
 
-// Capturing is false: the view has no text input.
-func (m *Model) Capturing() bool { return false }
+// Capturing reports whether the log search's input has the keyboard.
+func (m *Model) Capturing() bool { return m.pane.searching }
 
 // SetSize gives the view its width and height.
-func (m *Model) SetSize(w, h int) { m.w, m.h = w, h; m.clamp() }
+func (m *Model) SetSize(w, h int) {
+	m.w, m.h = w, h
+	m.pane.input.Width = max(10, w-8)
+	m.clamp()
+}
 
 type runMsg struct {
 	id  string
@@ -183,6 +201,7 @@ func (m *Model) Init() tea.Cmd { return m.Reload() }
 func (m *Model) Reload() tea.Cmd {
 	c, id := m.s.Client, m.id
 	m.logLoaded, m.lines, m.fillTries = false, nil, 0
+	m.pane.forget()
 	if m.pending == nil {
 		m.pending = map[int64]api.LogLine{}
 	}
@@ -203,16 +222,17 @@ func (m *Model) fetchLog(after int64) tea.Cmd {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		var all []api.LogLine
+		q := api.LogQuery{After: after, Limit: logPage}
 		for {
-			page, err := c.RunLog(ctx, id, after, logPage)
+			page, err := c.RunLogPage(ctx, id, q)
 			if err != nil {
 				return logMsg{id: id, err: err}
 			}
-			all = append(all, page...)
-			if len(page) < logPage {
+			all = append(all, page.Items...)
+			if page.NextCursor == "" || len(page.Items) == 0 {
 				return logMsg{id: id, lines: all}
 			}
-			after = page[len(page)-1].Seq
+			q = api.LogQuery{Cursor: page.NextCursor, Limit: logPage}
 		}
 	}
 }
@@ -369,6 +389,11 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 	if m.showOutput && m.outputKey(msg, logH) {
 		return nil
 	}
+	if !m.showOutput {
+		if cmd, ok := m.paneKey(msg); ok {
+			return cmd
+		}
+	}
 	switch {
 	case key.Matches(msg, keys.Nav.Up):
 		m.scroll(-1)
@@ -454,7 +479,7 @@ func (m *Model) scroll(by int) {
 	m.follow = false
 	m.offset += by
 	m.clamp()
-	if m.offset >= len(m.lines)-m.logHeight() {
+	if m.offset >= m.bottom() {
 		m.follow = true // back at the end: follow again
 	}
 }
@@ -462,9 +487,9 @@ func (m *Model) scroll(by int) {
 func (m *Model) clamp() {
 	h := m.logHeight()
 	if m.follow {
-		m.offset = len(m.lines) - h
+		m.offset = m.bottom()
 	}
-	m.offset = max(0, min(m.offset, len(m.lines)-h))
+	m.offset = max(0, min(m.offset, m.bottom()))
 	if m.showOutput && !m.keys.hasOutput() {
 		m.showOutput = false
 	}
@@ -618,12 +643,11 @@ func triggerText(r *api.Run, local func(time.Time) time.Time) string {
 	return s
 }
 
-// logHeight is the number of log lines on screen.
+// logHeight is the number of rows of the log on screen.
 func (m *Model) logHeight() int { return max(1, m.h-len(m.info())-1) }
 
 // View renders the run and the part of its log on screen.
 func (m *Model) View() string {
-	t := m.s.Theme
 	info := m.info()
 	out := make([]string, 0, m.h)
 	for _, l := range info {
@@ -632,27 +656,7 @@ func (m *Model) View() string {
 	if m.showOutput {
 		return grid.Pad(strings.Join(append(out, m.outputPane(m.h-len(out))...), "\n"), m.h)
 	}
-	state := "follow"
-	if !m.follow {
-		state = fmt.Sprintf("line %d of %d, f to follow", m.offset+1, len(m.lines))
-	}
-	if m.keys.hasOutput() {
-		state += "; o for the output"
-	}
-	out = append(out, m.paneRule("Log ("+state+")"))
-	h := m.h - len(out)
-	switch {
-	case m.logErr != nil:
-		out = append(out, t.Failure.Render("Cannot load the log: "+session.Explain(m.logErr)))
-	case !m.logLoaded:
-		out = append(out, t.Muted.Render("Loading the log…"))
-	case len(m.lines) == 0:
-		out = append(out, t.Muted.Render("No log lines yet."))
-	}
-	end := min(len(m.lines), m.offset+h)
-	for _, l := range m.lines[m.offset:end] {
-		out = append(out, m.logLine(l))
-	}
+	out = append(out, m.logPane(m.h-len(out))...)
 	return grid.Pad(strings.Join(out, "\n"), m.h)
 }
 
@@ -676,22 +680,4 @@ func (m *Model) outputPane(h int) []string {
 		out = append(out, grid.Fit1(l, m.w, false))
 	}
 	return out
-}
-
-func (m *Model) logLine(l api.LogLine) string {
-	t := m.s.Theme
-	lvl := strings.ToUpper(l.Level)
-	if lvl == "" {
-		lvl = "INFO"
-	}
-	head := m.s.Local(l.Time).Format("15:04:05") + " " + grid.Fit1(lvl, 5, false) + " "
-	msg := grid.Fit1(l.Message, max(1, m.w-len(head)), false)
-	style := t.Muted
-	switch lvl {
-	case "ERROR":
-		style = t.Failure
-	case "WARN", "WARNING":
-		style = t.Warning
-	}
-	return style.Render(head) + strings.TrimRight(msg, " ")
 }

@@ -102,6 +102,12 @@ func (c *Client) RunLog(ctx context.Context, id string, after int64, limit int) 
 	return reply(c.c.RunLog(ctx, id, after, limit))
 }
 
+// RunLogPage returns a page of a run's log; NextCursor is set when more
+// lines exist beyond it.
+func (c *Client) RunLogPage(ctx context.Context, id string, q api.LogQuery) (api.Page[api.LogLine], error) {
+	return reply(c.c.RunLogPage(ctx, id, q))
+}
+
 // CancelRun asks a run to stop.
 func (c *Client) CancelRun(ctx context.Context, id, reason string) (api.Run, error) {
 	return reply(c.c.CancelRun(ctx, id, reason))
@@ -121,6 +127,20 @@ func (c *Client) Audit(ctx context.Context, limit int, cursor string) (api.Page[
 // AuditWith lists the audit entries q selects, newest first.
 func (c *Client) AuditWith(ctx context.Context, q api.AuditQuery) (api.Page[api.AuditEntry], error) {
 	return reply(c.c.AuditWith(ctx, q))
+}
+
+// Tokens lists the API tokens, without their secrets (admin).
+func (c *Client) Tokens(ctx context.Context) ([]api.Token, error) { return reply(c.c.Tokens(ctx)) }
+
+// CreateToken creates an API token; the answer holds its secret, which the
+// agent never shows again (admin).
+func (c *Client) CreateToken(ctx context.Context, in api.TokenInput) (api.NewToken, error) {
+	return reply(c.c.CreateToken(ctx, in))
+}
+
+// RevokeToken deletes a token: its clients are refused from then on (admin).
+func (c *Client) RevokeToken(ctx context.Context, name string) error {
+	return Error(c.c.RevokeToken(ctx, name))
 }
 
 // StreamOpened is client.Client.StreamOpened with each event cleaned

@@ -36,6 +36,8 @@ func hostileAgent(t *testing.T) *Client {
 		"POST /api/v1/runs/x/restart":      filled[api.Run](),
 		"GET /api/v1/audit":                filled[api.Page[api.AuditEntry]](),
 		"DELETE /api/v1/rules/r (problem)": filled[api.Problem](),
+		"GET /api/v1/tokens":               filled[api.Page[api.Token]](),
+		"POST /api/v1/tokens":              filled[api.NewToken](),
 	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		route := r.Method + " " + r.URL.Path
@@ -45,10 +47,10 @@ func hostileAgent(t *testing.T) *Client {
 			b, _ := json.Marshal(filled[api.Event]())
 			fmt.Fprintf(w, "id: 1\nevent: run.log\ndata: %s\n\n", b)
 			return
-		case "DELETE /api/v1/rules/r":
+		case "DELETE /api/v1/rules/r", "DELETE /api/v1/tokens/t":
 			w.Header().Set("Content-Type", api.ProblemContentType)
 			w.WriteHeader(http.StatusConflict)
-			_ = json.NewEncoder(w).Encode(answers[route+" (problem)"])
+			_ = json.NewEncoder(w).Encode(answers["DELETE /api/v1/rules/r (problem)"])
 			return
 		}
 		v, ok := answers[route]
@@ -84,6 +86,11 @@ func TestClientCleansEveryReplyErrorAndEvent(t *testing.T) {
 		"Runs":       func() (any, error) { return c.Runs(ctx, api.RunQuery{}) },
 		"Run":        func() (any, error) { return c.Run(ctx, "x") },
 		"RunLog":     func() (any, error) { return c.RunLog(ctx, "x", 0, 0) },
+		"RunLogPage": func() (any, error) { return c.RunLogPage(ctx, "x", api.LogQuery{Cursor: "3"}) },
+		"Tokens":     func() (any, error) { return c.Tokens(ctx) },
+		"CreateToken": func() (any, error) {
+			return c.CreateToken(ctx, api.TokenInput{Name: "t", Role: api.RoleViewer})
+		},
 		"CancelRun":  func() (any, error) { return c.CancelRun(ctx, "x", "why") },
 		"RestartRun": func() (any, error) { return c.RestartRun(ctx, "x", nil) },
 		"RestartRunWith": func() (any, error) {
@@ -111,6 +118,10 @@ func TestClientCleansEveryReplyErrorAndEvent(t *testing.T) {
 	if raw(err.Error()) || !strings.Contains(err.Error(), `\x1b]0;pwned\a`) {
 		t.Errorf("DeleteRule's error = %q, want its escapes shown", err.Error())
 	}
+	err = c.RevokeToken(ctx, "t")
+	if client.StatusOf(err) != http.StatusConflict || raw(err.Error()) {
+		t.Errorf("RevokeToken's error = %v, want the agent's 409 with its escapes shown", err)
+	}
 
 	var events []api.Event
 	_ = c.StreamOpened(ctx, "", nil, func(ev api.Event) error {
@@ -124,7 +135,7 @@ func TestClientCleansEveryReplyErrorAndEvent(t *testing.T) {
 
 	// Each method that answers with text from the agent is called above:
 	// one added to Client without a case here fails this test.
-	tested := map[string]bool{"BaseURL": true, "DeleteRule": true, "StreamOpened": true}
+	tested := map[string]bool{"BaseURL": true, "DeleteRule": true, "RevokeToken": true, "StreamOpened": true}
 	for name := range calls {
 		tested[name] = true
 	}

@@ -68,6 +68,8 @@ const (
 	ViewRules View = "rules"
 	ViewJobs  View = "jobs"
 	ViewAudit View = "audit"
+	// ViewTokens is the API tokens (admin).
+	ViewTokens View = "tokens"
 )
 
 // JumpMsg asks the root to show a top-level view, replacing what is shown.
