@@ -74,7 +74,7 @@ type field struct {
 	run     bool
 	source  string
 	initial string
-	err  string
+	err     string
 
 	// complete is set for a field that offers completions (the time
 	// zone): matches are those of what is typed, pick the one Tab takes.
