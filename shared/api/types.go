@@ -282,7 +282,10 @@ type RunQuery struct {
 	// chains started and their retries.
 	Parent string
 	// Series selects a run and its retries: the first run's id.
-	Series   string
+	Series string
+	// IDPrefix selects the runs whose id starts with it (see
+	// ParseRunIDPrefix): what :run ID looks for.
+	IDPrefix string
 	Statuses []RunStatus
 	Job      string
 	Rule     string

@@ -481,7 +481,12 @@ type FireSeen struct {
 // RunFilter selects runs. Zero fields select everything.
 type RunFilter struct {
 	// Series selects the run with this id and its retries.
-	Series   string
+	Series string
+	// IDPrefix selects the runs whose id starts with it, byte by byte
+	// (see api.ParseRunIDPrefix). Both stores read it as a range of the
+	// primary key, which compares bytes, so it costs what the matches
+	// cost.
+	IDPrefix string
 	Parent   string // the runs whose ParentRun is this
 	Statuses []api.RunStatus
 	Job      string

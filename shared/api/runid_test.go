@@ -1,0 +1,31 @@
+package api_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/jobbridge/jobbridge/shared/api"
+)
+
+func TestParseRunIDPrefix(t *testing.T) {
+	for _, tt := range []struct{ in, want, err string }{
+		{"0193abcd", "0193abcd", ""},
+		{" 0193ABCD-7 ", "0193abcd-7", ""},
+		{"00000000-0000-7000-8000-0001aaaa1111", "00000000-0000-7000-8000-0001aaaa1111", ""},
+		{"", "", "it is empty"},
+		{"   ", "", "it is empty"},
+		{"00000000-0000-7000-8000-0001aaaa11110", "", "37 characters long, a run id 36"},
+		{"01%", "", `'%' cannot be in a run id (made of 0-9, a-f and -)`},
+		{"01_", "", `'_' cannot be in a run id`},
+		{"nightly", "", `'n' cannot be in a run id`},
+	} {
+		got, err := api.ParseRunIDPrefix(tt.in)
+		switch {
+		case tt.err == "" && (err != nil || got != tt.want):
+			t.Errorf("ParseRunIDPrefix(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
+		case tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err) || !errors.Is(err, api.ErrRunIDPrefix)):
+			t.Errorf("ParseRunIDPrefix(%q) = %q, %v; want an ErrRunIDPrefix saying %q", tt.in, got, err, tt.err)
+		}
+	}
+}
