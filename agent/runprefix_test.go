@@ -10,8 +10,9 @@ import (
 	"github.com/jobbridge/jobbridge/shared/client"
 )
 
-// GET /runs?idPrefix= finds runs by the start of their id, in any case,
-// and refuses what cannot start an id with a 400 naming the query field.
+// GET /runs?idPrefix= and ?idSuffix= find runs by the start or the end of
+// their id, in any case, and refuse what cannot be part of an id with a
+// 400 naming the query field.
 func TestRunsByIDPrefix(t *testing.T) {
 	t.Parallel()
 	eachStore(t, func(t *testing.T, ta *testAgent) {
@@ -39,6 +40,16 @@ func TestRunsByIDPrefix(t *testing.T) {
 		page, err := ta.admin.Runs(ctx, api.RunQuery{IDPrefix: runs[0].ID[:4]})
 		if err != nil || len(page.Items) != 3 {
 			t.Errorf("runs by a prefix all share: %d runs, %v; want 3", len(page.Items), err)
+		}
+		for _, suffix := range []string{last.ID[28:], strings.ToUpper(last.ID[20:])} {
+			page, err := ta.admin.Runs(ctx, api.RunQuery{IDSuffix: suffix})
+			if err != nil || len(page.Items) != 1 || page.Items[0].ID != last.ID {
+				t.Errorf("runs by id suffix %q: %v %v; want %s alone", suffix, page.Items, err, last.ID)
+			}
+		}
+		_, err = ta.admin.Runs(ctx, api.RunQuery{IDSuffix: "zz"})
+		if !contains(problemLocations(err), "query.idSuffix") || !strings.Contains(err.Error(), "not the end of a run id") {
+			t.Errorf("runs by id suffix zz: %v; want a 400 at query.idSuffix", err)
 		}
 		for _, bad := range []string{"0193%", "01_3", "nightly", " ", strings.Repeat("0", 37)} {
 			_, err := ta.admin.Runs(ctx, api.RunQuery{IDPrefix: bad})

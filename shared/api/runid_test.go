@@ -29,3 +29,13 @@ func TestParseRunIDPrefix(t *testing.T) {
 		}
 	}
 }
+
+func TestParseRunIDSuffix(t *testing.T) {
+	if got, err := api.ParseRunIDSuffix(" AAAA1111"); err != nil || got != "aaaa1111" {
+		t.Errorf("ParseRunIDSuffix(AAAA1111) = %q, %v", got, err)
+	}
+	_, err := api.ParseRunIDSuffix("zz")
+	if !errors.Is(err, api.ErrRunIDSuffix) || !strings.Contains(err.Error(), "not the end of a run id: 'z' cannot be in a run id") {
+		t.Errorf("ParseRunIDSuffix(zz) = %v", err)
+	}
+}

@@ -284,8 +284,10 @@ type RunQuery struct {
 	// Series selects a run and its retries: the first run's id.
 	Series string
 	// IDPrefix selects the runs whose id starts with it (see
-	// ParseRunIDPrefix): what :run ID looks for.
+	// ParseRunIDPrefix); IDSuffix those whose id ends with it (the
+	// console shows the last 8 characters). :run ID looks for both.
 	IDPrefix string
+	IDSuffix string
 	Statuses []RunStatus
 	Job      string
 	Rule     string

@@ -16,6 +16,7 @@ type listRunsInput struct {
 	Status   string `query:"status" doc:"Comma-separated run states: queued, running, cancelling, succeeded, failed, cancelled, interrupted, skipped, missed"`
 	Series   string `query:"series" doc:"Only this run and its retries: the first run's id"`
 	IDPrefix string `query:"idPrefix" doc:"Only the runs whose id starts with this (0-9, a-f and -; any case)"`
+	IDSuffix string `query:"idSuffix" doc:"Only the runs whose id ends with this (the console shows the last 8 characters)"`
 	Parent   string `query:"parent" doc:"Only the runs this run's chains started: the parent run's id"`
 	Job      string `query:"job" doc:"Only runs of this job"`
 	Rule     string `query:"rule" doc:"Only runs of this rule"`
@@ -65,6 +66,13 @@ func runFilter(in *listRunsInput) (store.RunFilter, error) {
 			errs = append(errs, &huma.ErrorDetail{Location: "query.idPrefix", Message: err.Error(), Value: in.IDPrefix})
 		}
 		f.IDPrefix = p
+	}
+	if in.IDSuffix != "" {
+		p, err := api.ParseRunIDSuffix(in.IDSuffix)
+		if err != nil {
+			errs = append(errs, &huma.ErrorDetail{Location: "query.idSuffix", Message: err.Error(), Value: in.IDSuffix})
+		}
+		f.IDSuffix = p
 	}
 	if in.Status != "" {
 		for _, st := range strings.Split(in.Status, ",") {

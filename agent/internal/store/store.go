@@ -487,6 +487,10 @@ type RunFilter struct {
 	// primary key, which compares bytes, so it costs what the matches
 	// cost.
 	IDPrefix string
+	// IDSuffix selects the runs whose id ends with it, ids being 36
+	// characters (UUIDv7 text). Its usual length, 8 (what the console
+	// shows), is read through an index on the ids' last 8 characters.
+	IDSuffix string
 	Parent   string // the runs whose ParentRun is this
 	Statuses []api.RunStatus
 	Job      string

@@ -114,6 +114,25 @@ func testRunList(t *testing.T, setup func(*testing.T) store.Store) {
 				t.Errorf("id prefix %q: got %v, want %v", tt.prefix, ids(got), ids(tt.want))
 			}
 		}
+		for _, tt := range []struct {
+			suffix string
+			want   []store.Run
+		}{
+			{"00000001", []store.Run{a}},
+			{"0000000002", []store.Run{b}},
+			{"0", []store.Run{}},
+			{"5", []store.Run{e}},
+			{e.ID, []store.Run{e}},
+			{"-000000000003", []store.Run{c}},
+			{"00000009", nil},
+			{"0000000%", nil},
+		} {
+			got, _, err := s.RunList(t.Context(), store.RunFilter{IDSuffix: tt.suffix})
+			must(t, err, "list runs by id suffix "+tt.suffix)
+			if !reflect.DeepEqual(ids(got), ids(tt.want)) {
+				t.Errorf("id suffix %q: got %v, want %v", tt.suffix, ids(got), ids(tt.want))
+			}
+		}
 		got, _, err := s.RunList(t.Context(), store.RunFilter{IDPrefix: "0193aa", Limit: 1, Cursor: b.ID})
 		must(t, err, "list runs by id prefix after a cursor")
 		if !reflect.DeepEqual(ids(got), []string{a.ID}) {

@@ -449,6 +449,11 @@ func RunListQuery(f store.RunFilter, limit int, timeArg func(time.Time) any) (st
 			w.add("id >= ? AND substr(id, 1, ?) = ?", f.IDPrefix, len(f.IDPrefix), f.IDPrefix)
 		}
 	}
+	if n := len(f.IDSuffix); n > 0 {
+		// The start is a literal so that, for the 8 characters the console
+		// shows, the expression is the index's (runs_id_tail).
+		w.add(fmt.Sprintf("substr(id, %d) = ? AND length(id) = %d", max(1, api.RunIDLength+1-n), api.RunIDLength), f.IDSuffix)
+	}
 	if f.Parent != "" {
 		w.add("parent_run = ? AND parent_run <> ''", f.Parent)
 	}
