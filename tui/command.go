@@ -14,7 +14,7 @@ var commandHelp = [][2]string{
 	{"runs [STATUS] [rule:NAME] [job:ID]", "runs, e.g. :runs failed rule:nightly"},
 	{"rules [TEXT]", "rules, filtered by TEXT"},
 	{"jobs", "the jobs the agent offers"},
-	{"run ID", "open a run"},
+	{"run ID", "open a run by its id, or a unique start or end of it"},
 	{"new", "create a rule"},
 	{"quit", "leave the console"},
 }
@@ -58,10 +58,9 @@ func (m *Model) runCommand(text string) tea.Cmd {
 		return m.jump(session.ViewJobs, args)
 	case "run":
 		if len(args) != 1 {
-			return noteErr(":run takes a run id")
+			return noteErr(":run takes a run id, or its first or last characters")
 		}
-		id := args[0]
-		return func() tea.Msg { return session.OpenRunMsg{ID: id} }
+		return m.findRun(args[0])
 	case "new":
 		if !m.s.CanAdmin() {
 			return noteErr("your token's role may not create rules")

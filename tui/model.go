@@ -242,6 +242,8 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, tea.Batch(m.stream.next(m.ctx), m.events(msg.events))
 	case session.JumpMsg:
 		return m, m.jump(msg.View, msg.Args)
+	case runMatchesMsg:
+		return m, m.runMatches(msg)
 	case session.OpenRunMsg:
 		return m, m.push(rundetail.New(m.s, msg.ID))
 	case session.RestartedMsg:

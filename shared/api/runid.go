@@ -38,7 +38,7 @@ func parseRunIDPart(s string, kind error, which string) (string, error) {
 	}
 	for _, r := range p {
 		if !(r >= '0' && r <= '9' || r >= 'a' && r <= 'f' || r == '-') {
-			return "", fmt.Errorf("%w: %q cannot be in a run id (made of 0-9, a-f and -)", kind, r)
+			return "", fmt.Errorf("%w: %q cannot be in a run id (0-9, a-f, -)", kind, r)
 		}
 	}
 	return p, nil

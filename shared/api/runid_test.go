@@ -16,7 +16,7 @@ func TestParseRunIDPrefix(t *testing.T) {
 		{"", "", "it is empty"},
 		{"   ", "", "it is empty"},
 		{"00000000-0000-7000-8000-0001aaaa11110", "", "37 characters long, a run id 36"},
-		{"01%", "", `'%' cannot be in a run id (made of 0-9, a-f and -)`},
+		{"01%", "", `'%' cannot be in a run id (0-9, a-f, -)`},
 		{"01_", "", `'_' cannot be in a run id`},
 		{"nightly", "", `'n' cannot be in a run id`},
 	} {
