@@ -97,6 +97,7 @@ type Model struct {
 	showHelp   bool
 	cmdline    textinput.Model
 	commanding bool
+	history    history // of the command line
 	confirm    *session.ConfirmMsg
 	note       session.NoteMsg
 	noteSeq    int
@@ -116,6 +117,7 @@ func New(ctx context.Context, o Options) *Model {
 	in.Placeholder = "runs failed, rules, jobs, run ID, new, quit"
 	in.ShowSuggestions = true
 	in.SetSuggestions(commandSuggestions())
+	in.KeyMap.NextSuggestion, in.KeyMap.PrevSuggestion = nextSuggestion, prevSuggestion
 	th.Input(&in)
 	m := &Model{
 		ctx: ctx, cancel: cancel, s: s, stream: newStreamer(agent),
@@ -495,13 +497,28 @@ func (m *Model) key1(msg tea.KeyMsg) tea.Cmd {
 		case "enter":
 			m.commanding = false
 			text := m.cmdline.Value()
+			m.history.add(strings.TrimSpace(text))
 			m.cmdline.SetValue("")
 			m.cmdline.Blur()
 			return m.runCommand(text)
 		case "esc":
 			m.commanding = false
+			m.history.reset()
 			m.cmdline.SetValue("")
 			m.cmdline.Blur()
+			return nil
+		case "up", "down":
+			var line string
+			var ok bool
+			if msg.String() == "up" {
+				line, ok = m.history.up(m.cmdline.Value())
+			} else {
+				line, ok = m.history.down()
+			}
+			if ok {
+				m.cmdline.SetValue(line)
+				m.cmdline.CursorEnd()
+			}
 			return nil
 		}
 		var cmd tea.Cmd
