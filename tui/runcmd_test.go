@@ -56,3 +56,46 @@ func TestRunCommandSaysWhatIsWrongWithTheID(t *testing.T) {
 		t.Errorf("the console asked for run %q %d times", "nightly", n)
 	}
 }
+
+// r on a rule with a run going asks first, naming the run; on a rule with
+// none it starts at once as before.
+func TestRunNowAsksWhenTheRuleHasARunGoing(t *testing.T) {
+	f := setup(t, operatorToken, 80, 24, "rules", seedRuns)
+	f.waitFor(t, "live", "nightly-report", "operator")
+	f.press("r") // nightly-report: run dddd4444 is running
+	f.waitFor(t, "nightly-report: run dddd4444 is running; run it now anyway? (y/N)")
+	f.press("n")
+	f.waitFor(t, "not done")
+	if n := f.requests.count("POST /api/v1/rules/nightly-report/trigger"); n != 0 {
+		t.Errorf("run now was sent %d times though the operator said no", n)
+	}
+	f.press("r")
+	f.waitFor(t, "run it now anyway? (y/N)")
+	f.press("y")
+	f.waitFor(t, "RUNNING")
+	if n := f.requests.count("POST /api/v1/rules/nightly-report/trigger"); n != 1 {
+		t.Errorf("run now was sent %d times after yes, want 1", n)
+	}
+	f.press("esc")
+	f.press("down", "r") // ping-partner: nothing going
+	f.waitFor(t, "Run ")
+	if n := f.requests.count("POST /api/v1/rules/ping-partner/trigger"); n != 1 {
+		t.Errorf("run now of a rule with nothing going was sent %d times, want 1 at once", n)
+	}
+}
+
+// r on a run restarts at once unless its rule has a run going.
+func TestRestartAsksWhenTheRuleHasARunGoing(t *testing.T) {
+	f := setup(t, operatorToken, 80, 24, "runs", seedRuns)
+	f.waitFor(t, "live", "nightly-report", "operator")
+	f.press("G", "r") // run1, nightly-report: run4 is running
+	f.waitFor(t, "nightly-report: run dddd4444 is running; restart aaaa1111 anyway? (y/N)")
+	f.press("y")
+	f.waitFor(t, "restarted as run")
+	f.press("g", "down", "down") // run2, ping-partner: none going
+	f.press("r")
+	f.waitFor(t, "restarted as run")
+	if n := f.requests.count("POST /api/v1/runs/" + run2 + "/restart"); n != 1 {
+		t.Errorf("the restart of %s was sent %d times, want 1 at once", run2, n)
+	}
+}
