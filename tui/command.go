@@ -14,7 +14,7 @@ var commandHelp = [][2]string{
 	{"runs [STATUS] [rule:NAME] [job:ID]", "runs, e.g. :runs failed rule:nightly"},
 	{"rules [TEXT]", "rules, filtered by TEXT"},
 	{"jobs", "the jobs the agent offers"},
-	{"run ID", "open a run by its id, or a unique start or end of it"},
+	{"run ID", "open a run by its id, its start or its end"},
 	{"new", "create a rule"},
 	{"quit", "leave the console"},
 }

@@ -99,3 +99,10 @@ func TestRestartAsksWhenTheRuleHasARunGoing(t *testing.T) {
 		t.Errorf("the restart of %s was sent %d times, want 1 at once", run2, n)
 	}
 }
+
+// goingAnyway answers yes to r's question about rule's run going.
+func (f *fixture) goingAnyway(t *testing.T, rule string) {
+	t.Helper()
+	f.waitFor(t, rule+": run ", "anyway? (y/N)")
+	f.press("y")
+}
