@@ -294,7 +294,9 @@ func build(ctx context.Context, cfg Config, log *slog.Logger, st store.Store, re
 	if a.watch != nil {
 		sc.Missed = a.watch
 	}
+	sc.URL = a.endpoint.URL
 	if a.cluster != nil {
+		sc.Agents = a.cluster.Agents
 		sc.Ready = a.cluster.Listening // an agent deaf to the others would miss their events and cancels
 	}
 	sc.TrustedProxies, _ = server.ParseTrustedProxies(cfg.TrustedProxies) // checked by Validate

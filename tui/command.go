@@ -17,7 +17,7 @@ var commandHelp = [][2]string{
 	{"rules [TEXT]", "rules, filtered by TEXT"},
 	{"jobs", "the jobs the agent offers"},
 	{"audit [actor:X action:Y target:Z]", "the audit trail, e.g. :audit target:nightly"},
-	{"run ID", "open a run"},
+	{"run ID", "open a run by its id, its start or its end"},
 	{"new", "create a rule"},
 	{"tokens", "API tokens (admin): list, create, revoke"},
 	{"quit", "leave the console"},
@@ -56,10 +56,9 @@ func (m *Model) runCommand(text string) tea.Cmd {
 		return m.jump(session.ViewTokens, args)
 	case "run":
 		if len(args) != 1 {
-			return noteErr(":run takes a run id")
+			return noteErr(":run takes a run id, or its first or last characters")
 		}
-		id := args[0]
-		return func() tea.Msg { return session.OpenRunMsg{ID: id} }
+		return m.findRun(args[0])
 	case "new":
 		if !m.s.CanAdmin() {
 			return noteErr("your token's role may not create rules")

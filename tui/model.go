@@ -14,7 +14,6 @@ import (
 	"errors"
 	"net"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -100,6 +99,7 @@ type Model struct {
 	showHelp   bool
 	cmdline    textinput.Model
 	commanding bool
+	history    history // of the command line
 	confirm    *session.ConfirmMsg
 	note       session.NoteMsg
 	noteSeq    int
@@ -119,6 +119,7 @@ func New(ctx context.Context, o Options) *Model {
 	in.Placeholder = "runs failed, rules, jobs, run ID, new, quit"
 	in.ShowSuggestions = true
 	in.SetSuggestions(commandSuggestions())
+	in.KeyMap.NextSuggestion, in.KeyMap.PrevSuggestion = nextSuggestion, prevSuggestion
 	th.Input(&in)
 	m := &Model{
 		ctx: ctx, cancel: cancel, s: s, stream: newStreamer(agent),
@@ -245,6 +246,8 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, tea.Batch(m.stream.next(m.ctx), m.events(msg.events))
 	case session.JumpMsg:
 		return m, m.jump(msg.View, msg.Args)
+	case runMatchesMsg:
+		return m, m.runMatches(msg)
 	case session.OpenRunMsg:
 		return m, m.push(rundetail.New(m.s, msg.ID))
 	case session.RestartedMsg:
@@ -482,6 +485,12 @@ func (m *Model) key1(msg tea.KeyMsg) tea.Cmd {
 	if key.Matches(msg, keys.Global.ForceQuit) {
 		return m.quit()
 	}
+	if key.Matches(msg, keys.Global.Redraw) {
+		// Whatever has the keyboard: a screen garbled by another program
+		// writing to the terminal is fixed at once, and the header asks
+		// the agent again.
+		return tea.Batch(tea.ClearScreen, m.fetchStatus())
+	}
 	if m.confirm != nil {
 		c := m.confirm
 		m.confirm = nil
@@ -496,13 +505,28 @@ func (m *Model) key1(msg tea.KeyMsg) tea.Cmd {
 		case "enter":
 			m.commanding = false
 			text := m.cmdline.Value()
+			m.history.add(strings.TrimSpace(text))
 			m.cmdline.SetValue("")
 			m.cmdline.Blur()
 			return m.runCommand(text)
 		case "esc":
 			m.commanding = false
+			m.history.reset()
 			m.cmdline.SetValue("")
 			m.cmdline.Blur()
+			return nil
+		case "up", "down":
+			var line string
+			var ok bool
+			if msg.String() == "up" {
+				line, ok = m.history.up(m.cmdline.Value())
+			} else {
+				line, ok = m.history.down()
+			}
+			if ok {
+				m.cmdline.SetValue(line)
+				m.cmdline.CursorEnd()
+			}
 			return nil
 		}
 		var cmd tea.Cmd
@@ -612,65 +636,6 @@ func (m *Model) View() string {
 	return strings.Join(out, "\n")
 }
 
-func (m *Model) header() string {
-	right := m.connText()
-	room := m.w - ansi.StringWidth(right) - 1
-	left := m.headerLeft(false)
-	if ansi.StringWidth(left) > room {
-		left = m.headerLeft(true)
-	}
-	if ansi.StringWidth(left) > room {
-		left = ansi.Truncate(left, max(0, room), "…")
-	}
-	gap := m.w - ansi.StringWidth(left) - ansi.StringWidth(right)
-	return left + strings.Repeat(" ", max(1, gap)) + right
-}
-
-// headerLeft is the agent, its store, scheduler, sync summary and the
-// caller's role; compact drops the labels to fit 80 columns.
-func (m *Model) headerLeft(compact bool) string {
-	t := m.s.Theme
-	label := func(l, v string) string {
-		if compact {
-			return v
-		}
-		return l + " " + v
-	}
-	parts := []string{t.Header.Render("jobbridge"), m.s.Client.BaseURL()}
-	if st := m.status; st != nil {
-		parts = append(parts, label("store", st.Store), label("scheduler", st.Scheduler))
-		if (st.Scheduler != "local" && st.Scheduler != "off") || st.Sync.Synced+st.Sync.Pending+st.Sync.Error > 0 {
-			sync := t.Success.Render(strconv.Itoa(st.Sync.Synced) + " synced")
-			if st.Sync.Pending > 0 {
-				sync += " " + t.Warning.Render(strconv.Itoa(st.Sync.Pending)+" pending")
-			}
-			if st.Sync.Error > 0 {
-				sync += " " + t.Failure.Render(strconv.Itoa(st.Sync.Error)+" error")
-			}
-			parts = append(parts, label("sync", sync))
-		}
-		role := st.Role
-		if role == api.RoleViewer {
-			role += " (read-only)"
-		}
-		parts = append(parts, role)
-	}
-	return grid.Line(strings.Join(parts, t.Muted.Render(" · ")))
-}
-
-func (m *Model) connText() string {
-	t := m.s.Theme
-	switch m.conn.state {
-	case connLive:
-		return t.Success.Render("● live")
-	case connDown:
-		return t.Failure.Render("✗ offline")
-	case connRejected:
-		return t.Failure.Render("✗ token rejected")
-	}
-	return t.Warning.Render("○ connecting")
-}
-
 // footer is two lines: the keys of the view in front, then the command
 // line, a confirmation, or the last note.
 func (m *Model) footer() []string {
@@ -723,7 +688,12 @@ func (m *Model) helpView() string {
 	groups = append(groups, keys.GlobalHelp())
 	h := m.help
 	h.ShowAll = true
-	lines := []string{t.Title.Render(title), "", h.FullHelpView(groups), "", t.Title.Render("Commands (after :)")}
+	var lines []string
+	if health := m.healthLines(); len(health) > 0 {
+		lines = append(append(lines, t.Title.Render("Health")), health...)
+		lines = append(lines, "")
+	}
+	lines = append(lines, t.Title.Render(title), "", h.FullHelpView(groups), "", t.Title.Render("Commands (after :)"))
 	for _, c := range commandHelp {
 		lines = append(lines, "  "+t.Key.Render(grid.Fit1(c[0], 34, false))+" "+t.Muted.Render(c[1]))
 	}

@@ -231,6 +231,7 @@ func TestRunNowDuringMaintenanceOffersToForce(t *testing.T) {
 	f := setup(t, operatorToken, 80, 24, "rules", reliableInMaintenance(t, api.Maintenance{On: true, Reason: "db upgrade"}))
 	f.waitFor(t, "live", "MAINTENANCE", "operator", "MISSED since 12:52")
 	f.press("r")
+	f.goingAnyway(t, "nightly-report")
 	f.waitFor(t, "Run nightly-report anyway (force)? maintenance mode is on (db upgrade)", "(y/N)")
 	f.press("n")
 	f.waitFor(t, "not done")
@@ -238,6 +239,7 @@ func TestRunNowDuringMaintenanceOffersToForce(t *testing.T) {
 		t.Fatalf("answering n sent %d forced runs", got)
 	}
 	f.press("r")
+	f.goingAnyway(t, "nightly-report")
 	f.waitFor(t, "anyway (force)?")
 	f.press("y")
 	f.waitFor(t, "Trigger manual by operator")
@@ -366,6 +368,7 @@ func TestRestartDuringMaintenanceOffersToForce(t *testing.T) {
 	f := setup(t, operatorToken, 80, 24, "run "+caughtUp, reliableInMaintenance(t, api.Maintenance{On: true, Reason: "db upgrade"}))
 	f.waitFor(t, "MAINTENANCE", "operator", "Trigger catchup")
 	f.press("r")
+	f.goingAnyway(t, "nightly-report")
 	f.waitFor(t, "Restart run eeee5555 anyway (force)? maintenance mode is on", "(y/N)")
 	f.press("y")
 	f.waitFor(t, "restarted as run", "Restart of eeee5555")

@@ -47,6 +47,7 @@ import (
 	"github.com/jobbridge/jobbridge/agent/internal/eventbridge/ebtest"
 	"github.com/jobbridge/jobbridge/agent/internal/service"
 	"github.com/jobbridge/jobbridge/agent/internal/store"
+	"github.com/jobbridge/jobbridge/agent/internal/store/postgres/pgtest"
 	"github.com/jobbridge/jobbridge/internal/testutil/wait"
 	"github.com/jobbridge/jobbridge/jobs"
 	"github.com/jobbridge/jobbridge/jobs/builtin"
@@ -98,6 +99,21 @@ type Options struct {
 	Logger *slog.Logger
 	// JobsFile is the agent's jobs file (JOBBRIDGE_JOBS_FILE); "" for none.
 	JobsFile string
+	// Configure changes the agent's configuration last, for what no
+	// option covers: notification channels (a channel that fails), or a
+	// PostgreSQL database shared with other agents (see PostgresDatabase;
+	// give each agent its own Node).
+	Configure func(c *agent.Config)
+}
+
+// PostgresDatabase returns the URL of an empty PostgreSQL database of the
+// test's own, dropped when the test ends, for agents to share (set
+// agent.Config.DatabaseURL with Options.Configure). It reads the server
+// from JOBBRIDGE_TEST_POSTGRES_URL and skips the test when that is unset,
+// unless JOBBRIDGE_TEST_REQUIRE_POSTGRES=1.
+func PostgresDatabase(t testing.TB) string {
+	t.Helper()
+	return pgtest.NewDatabase(t)
 }
 
 // Agent is a real agent serving on 127.0.0.1 until the test ends.
@@ -134,6 +150,9 @@ func Start(t testing.TB, opts Options) *Agent {
 	}}
 	if opts.EventBridge {
 		a.useEventBridge(t)
+	}
+	if opts.Configure != nil {
+		opts.Configure(&a.cfg)
 	}
 	t.Cleanup(a.Stop)
 	a.Resume()

@@ -291,7 +291,12 @@ type RunQuery struct {
 	// chains started and their retries.
 	Parent string
 	// Series selects a run and its retries: the first run's id.
-	Series   string
+	Series string
+	// IDPrefix selects the runs whose id starts with it (see
+	// ParseRunIDPrefix); IDSuffix those whose id ends with it (the
+	// console shows the last 8 characters). :run ID looks for both.
+	IDPrefix string
+	IDSuffix string
 	Statuses []RunStatus
 	Job      string
 	Rule     string

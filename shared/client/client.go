@@ -229,6 +229,8 @@ func (c *Client) Runs(ctx context.Context, q api.RunQuery) (api.Page[api.Run], e
 		v.Set("status", strings.Join(s, ","))
 	}
 	setIf(v, "series", q.Series)
+	setIf(v, "idPrefix", q.IDPrefix)
+	setIf(v, "idSuffix", q.IDSuffix)
 	setIf(v, "parent", q.Parent)
 	setIf(v, "job", q.Job)
 	setIf(v, "rule", q.Rule)

@@ -358,3 +358,30 @@ func (c *Cluster) reap(ctx context.Context, now time.Time) {
 		}
 	}
 }
+
+// Agents lists the agents that share the store, this one included, for GET
+// /status: each alive by the rule reap uses (its node lock is held, or,
+// for an agent from before node locks, its heartbeat is younger than the
+// lease), and Self on this agent's own entry. This agent is listed even
+// before its first heartbeat is stored.
+func (c *Cluster) Agents(ctx context.Context) ([]api.AgentStatus, error) {
+	agents, err := c.cfg.Cluster.AgentList(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list the agents of the cluster: %w", err)
+	}
+	now := time.Now()
+	out := make([]api.AgentStatus, 0, len(agents)+1)
+	self := false
+	for _, a := range agents {
+		alive := a.Alive || !a.NodeLock && now.Sub(a.HeartbeatAt) < c.cfg.Lease
+		st := api.AgentStatus{Node: a.Node, URL: a.URL, StartedAt: a.StartedAt, HeartbeatAt: a.HeartbeatAt, Alive: alive}
+		if a.Node == c.cfg.Node {
+			st.Self, st.Alive, self = true, true, true
+		}
+		out = append(out, st)
+	}
+	if !self {
+		out = append(out, api.AgentStatus{Node: c.cfg.Node, URL: c.cfg.URL(), StartedAt: c.started, Alive: true, Self: true})
+	}
+	return out, nil
+}

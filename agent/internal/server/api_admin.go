@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -81,6 +82,9 @@ func (s *Server) registerAdmin(hapi huma.API) {
 					st.Maintenance = &am
 				}
 			}
+			if st.Agents, err = s.agents(ctx); err != nil {
+				return nil, s.apiError(err, "status")
+			}
 			for _, r := range rules {
 				switch r.Sync.State {
 				case "pending":
@@ -148,4 +152,17 @@ func (s *Server) registerAdmin(hapi huma.API) {
 		}
 		return nil, nil
 	})
+}
+
+// agents is the status's list of agents: the cluster's, or this agent
+// alone.
+func (s *Server) agents(ctx context.Context) ([]api.AgentStatus, error) {
+	if s.cfg.Agents != nil {
+		return s.cfg.Agents(ctx)
+	}
+	self := api.AgentStatus{Node: s.cfg.Node, StartedAt: s.cfg.StartedAt, HeartbeatAt: time.Now().UTC(), Alive: true, Self: true}
+	if s.cfg.URL != nil {
+		self.URL = s.cfg.URL()
+	}
+	return []api.AgentStatus{self}, nil
 }

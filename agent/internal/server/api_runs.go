@@ -14,16 +14,18 @@ import (
 )
 
 type listRunsInput struct {
-	Status  string `query:"status" doc:"Comma-separated run states: queued, running, cancelling, succeeded, failed, cancelled, interrupted, skipped, missed"`
-	Series  string `query:"series" doc:"Only this run and its retries: the first run's id"`
-	Parent  string `query:"parent" doc:"Only the runs this run's chains started: the parent run's id"`
-	Job     string `query:"job" doc:"Only runs of this job"`
-	Rule    string `query:"rule" doc:"Only runs of this rule"`
-	Trigger string `query:"trigger" doc:"schedule, manual, restart, retry, catchup or chain"`
-	Since   string `query:"since" doc:"Created at or after (RFC 3339)"`
-	Until   string `query:"until" doc:"Created before (RFC 3339)"`
-	Limit   int    `query:"limit" default:"50" minimum:"1" maximum:"1000" doc:"Page size"`
-	Cursor  string `query:"cursor" doc:"nextCursor of the previous page"`
+	Status   string `query:"status" doc:"Comma-separated run states: queued, running, cancelling, succeeded, failed, cancelled, interrupted, skipped, missed"`
+	Series   string `query:"series" doc:"Only this run and its retries: the first run's id"`
+	IDPrefix string `query:"idPrefix" doc:"Only the runs whose id starts with this (0-9, a-f and -; any case)"`
+	IDSuffix string `query:"idSuffix" doc:"Only the runs whose id ends with this (the console shows the last 8 characters)"`
+	Parent   string `query:"parent" doc:"Only the runs this run's chains started: the parent run's id"`
+	Job      string `query:"job" doc:"Only runs of this job"`
+	Rule     string `query:"rule" doc:"Only runs of this rule"`
+	Trigger  string `query:"trigger" doc:"schedule, manual, restart, retry, catchup or chain"`
+	Since    string `query:"since" doc:"Created at or after (RFC 3339)"`
+	Until    string `query:"until" doc:"Created before (RFC 3339)"`
+	Limit    int    `query:"limit" default:"50" minimum:"1" maximum:"1000" doc:"Page size"`
+	Cursor   string `query:"cursor" doc:"nextCursor of the previous page"`
 }
 
 type runsOutput struct {
@@ -81,6 +83,20 @@ func logCursor(in *runLogInput) (int64, error) {
 func runFilter(in *listRunsInput) (store.RunFilter, error) {
 	f := store.RunFilter{Series: in.Series, Parent: in.Parent, Job: in.Job, Rule: in.Rule, Limit: in.Limit, Cursor: in.Cursor, Trigger: api.Trigger(in.Trigger)}
 	var errs []error
+	if in.IDPrefix != "" {
+		p, err := api.ParseRunIDPrefix(in.IDPrefix)
+		if err != nil {
+			errs = append(errs, &huma.ErrorDetail{Location: "query.idPrefix", Message: err.Error(), Value: in.IDPrefix})
+		}
+		f.IDPrefix = p
+	}
+	if in.IDSuffix != "" {
+		p, err := api.ParseRunIDSuffix(in.IDSuffix)
+		if err != nil {
+			errs = append(errs, &huma.ErrorDetail{Location: "query.idSuffix", Message: err.Error(), Value: in.IDSuffix})
+		}
+		f.IDSuffix = p
+	}
 	if in.Status != "" {
 		for _, st := range strings.Split(in.Status, ",") {
 			rs, err := api.ParseRunStatus(strings.TrimSpace(st))

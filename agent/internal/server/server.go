@@ -69,6 +69,13 @@ type Config struct {
 	// Missed says which rules miss an expected fire (the dead-man's
 	// switch); nil when it is off.
 	Missed MissedFires
+	// Agents lists the agents that share the store, for GET /status (see
+	// cluster.Cluster.Agents). Nil: this agent is the only one (SQLite),
+	// and the status lists it alone.
+	Agents func(ctx context.Context) ([]api.AgentStatus, error)
+	// URL is this agent's base URL as the agents table records it, for
+	// its own entry in the status when Agents is nil. Nil: no URL.
+	URL func() string
 	// AuthFailuresPerMinute is how many failed authentications a client
 	// address may make in a minute before its failed authentications are
 	// answered 429 (valid credentials are never refused). Default 10.

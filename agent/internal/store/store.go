@@ -515,7 +515,16 @@ type FireSeen struct {
 // RunFilter selects runs. Zero fields select everything.
 type RunFilter struct {
 	// Series selects the run with this id and its retries.
-	Series   string
+	Series string
+	// IDPrefix selects the runs whose id starts with it, byte by byte
+	// (see api.ParseRunIDPrefix). Both stores read it as a range of the
+	// primary key, which compares bytes, so it costs what the matches
+	// cost.
+	IDPrefix string
+	// IDSuffix selects the runs whose id ends with it, ids being 36
+	// characters (UUIDv7 text). Its usual length, 8 (what the console
+	// shows), is read through an index on the ids' last 8 characters.
+	IDSuffix string
 	Parent   string // the runs whose ParentRun is this
 	Statuses []api.RunStatus
 	Job      string

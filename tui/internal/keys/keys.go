@@ -10,13 +10,14 @@ import (
 
 // Global are the keys the root model handles whatever view is shown.
 var Global = struct {
-	Quit, ForceQuit, Help, Command, Back key.Binding
+	Quit, ForceQuit, Help, Command, Back, Redraw key.Binding
 }{
 	Quit:      key.NewBinding(key.WithKeys("q"), key.WithHelp("q", "quit")),
 	ForceQuit: key.NewBinding(key.WithKeys("ctrl+c"), key.WithHelp("ctrl+c", "quit")),
 	Help:      key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
 	Command:   key.NewBinding(key.WithKeys(":"), key.WithHelp(":", "jump")),
 	Back:      key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "back")),
+	Redraw:    key.NewBinding(key.WithKeys("ctrl+l"), key.WithHelp("ctrl+l", "redraw, refresh the header")),
 }
 
 // Nav are the keys of a list: moving in it, opening a row, filtering.
@@ -41,7 +42,7 @@ func NavHelp() []key.Binding {
 
 // GlobalHelp is the global keys for the full help.
 func GlobalHelp() []key.Binding {
-	return []key.Binding{Global.Command, Nav.Filter, Global.Back, Global.Help, Global.Quit}
+	return []key.Binding{Global.Command, Nav.Filter, Global.Back, Global.Help, Global.Redraw, Global.Quit}
 }
 
 // Enabled returns the bindings that are enabled, for a help view.

@@ -3,6 +3,7 @@ package ruleform
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -68,7 +69,12 @@ type field struct {
 	// kept is set for a secret the agent holds: left empty, it keeps its
 	// value (sent back masked, which the agent reads as "unchanged").
 	kept bool
-	err  string
+	// run is set for a parameter of a run now or a restart: source says
+	// where its first value, initial, comes from (see origin).
+	run     bool
+	source  string
+	initial string
+	err     string
 
 	// complete is set for a field that offers completions (the time
 	// zone): matches are those of what is typed, pick the one Tab takes.
@@ -120,8 +126,11 @@ func (f *field) value() string {
 // newParamField builds the input of one job parameter from its metadata:
 // a picker for enums and booleans, a masked input for secrets, a typed
 // input otherwise. value is the current value ("" for none; api.MaskedValue
-// for a secret the agent keeps).
-func newParamField(s *session.Context, p api.Param, value string) *field {
+// for a secret the agent keeps). For a run (run now, restart) the value is
+// the one the run would use, so a picker offers "(default)" only when
+// there is no value at all: a run's parameters are overrides, and leaving
+// one out keeps the rule's value, not the job's default.
+func newParamField(s *session.Context, p api.Param, value string, run bool) *field {
 	label := p.Name
 	if p.Required {
 		label = "*" + label
@@ -143,8 +152,18 @@ func newParamField(s *session.Context, p api.Param, value string) *field {
 		if p.Type == api.ParamBool {
 			values = []string{"true", "false"}
 		}
+		if p.Type == api.ParamBool {
+			// The agent takes 1, TRUE, f...: show what it would read.
+			if b, err := strconv.ParseBool(value); err == nil {
+				value = strconv.FormatBool(b)
+			}
+		}
+		if value != "" && !slices.Contains(values, value) {
+			// Shown as it is rather than as a default it is not.
+			values = append(values[:len(values):len(values)], value)
+		}
 		names := append([]string(nil), values...)
-		if !p.Required || p.Default != "" {
+		if (!p.Required || p.Default != "") && !(run && value != "") {
 			def := "(default)"
 			if p.Default != "" {
 				def = "(default " + p.Default + ")"
@@ -171,6 +190,60 @@ func newParamField(s *session.Context, p api.Param, value string) *field {
 	}
 	f.param = &p
 	return f
+}
+
+// Where a run's parameter value comes from (run now, restart).
+const (
+	fromRule     = "rule"
+	fromRun      = "run"
+	fromDefault  = "job default"
+	fromOverride = "override"
+	fromNone     = "unset"
+)
+
+// newRunParamField is the input of one parameter of a run now (from
+// "rule") or a restart (from "run"): it starts from the value the run
+// would use, base's over the job's default, and remembers where that
+// comes from and what it was, so that only what the operator changes is
+// sent, as an override.
+func newRunParamField(s *session.Context, p api.Param, base map[string]string, from string) *field {
+	value, source := base[p.Name], from
+	switch {
+	case value == api.MaskedValue && from == fromRun:
+		source = fromRule // runs keep secrets masked: a restart takes the rule's
+	case value != "":
+	case p.Default != "":
+		value, source = p.Default, fromDefault // a secret's comes masked
+	default:
+		source = fromNone
+	}
+	f := newParamField(s, p, value, true)
+	f.run, f.source, f.initial = true, source, f.value()
+	if f.kept && source == fromDefault {
+		f.input.Placeholder = "(job default; type to replace)"
+	}
+	return f
+}
+
+// origin says where the value of a run's parameter comes from now: where
+// it started from, or the operator's override once changed.
+func (f *field) origin() string {
+	if !f.run {
+		return ""
+	}
+	if f.changed() {
+		return fromOverride
+	}
+	return f.source
+}
+
+// changed reports whether the operator changed a run's parameter: typed a
+// secret, or made any other value differ from the one the run would use.
+func (f *field) changed() bool {
+	if f.param != nil && f.param.Secret && f.kept {
+		return f.value() != ""
+	}
+	return f.value() != f.initial
 }
 
 // suggest refreshes the completions of what is typed.

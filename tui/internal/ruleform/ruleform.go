@@ -279,11 +279,9 @@ func (m *Model) build() {
 		m.fields = fs
 		m.rebuildParams(r.Parameters)
 	case Trigger:
-		m.fields = nil
-		m.rebuildParams(m.original.Parameters)
+		m.runParams(m.original.Parameters, fromRule)
 	case Restart:
-		m.fields = nil
-		m.rebuildParams(m.run.Parameters)
+		m.runParams(m.run.Parameters, fromRun)
 	}
 	// Fields are checked as they are left or typed in, and all on save:
 	// a fresh form does not open full of complaints.
@@ -390,6 +388,19 @@ func (m *Model) currentJob() string {
 	return ""
 }
 
+// runParams makes the fields of a run now or a restart: the job's
+// parameters at the values the run would use, base's (the rule's or the
+// restarted run's) over the job's defaults.
+func (m *Model) runParams(base map[string]string, from string) {
+	m.fields = nil
+	job, _ := m.job(m.currentJob())
+	for _, p := range job.Parameters {
+		f := newRunParamField(m.s, p, base, from)
+		f.input.Width = m.inputWidth()
+		m.fields = append(m.fields, f)
+	}
+}
+
 // rebuildParams replaces the parameter fields with the current job's,
 // keeping what was typed into parameters of the same name.
 func (m *Model) rebuildParams(values map[string]string) {
@@ -414,7 +425,7 @@ func (m *Model) rebuildParams(values map[string]string) {
 		if !ok {
 			v = values[p.Name]
 		}
-		f := newParamField(m.s, p, v)
+		f := newParamField(m.s, p, v, false)
 		f.input.Width = m.inputWidth()
 		own = append(own, f)
 	}
@@ -679,13 +690,14 @@ func (m *Model) policy() api.RunPolicy {
 	return p
 }
 
-// overrides are the parameters whose value differs from base's: what a
-// run now or a restart sends.
-func (m *Model) overrides(base map[string]string) map[string]string {
+// overrides are the parameters the operator changed: what a run now or a
+// restart sends. The rest the agent takes from the rule (or the restarted
+// run) and the job's defaults, which is what the form showed.
+func (m *Model) overrides() map[string]string {
 	out := map[string]string{}
-	for k, v := range m.input().Parameters {
-		if v != api.MaskedValue && v != base[k] {
-			out[k] = v
+	for _, f := range m.fields {
+		if f.param != nil && f.changed() {
+			out[f.param.Name] = f.value()
 		}
 	}
 	return out
@@ -723,11 +735,8 @@ func (m *Model) sendAt(force bool, version int64) tea.Cmd {
 	c, form, mode, name, runID := m.s.Client, m, m.mode, m.rule, m.restartOf
 	in := m.input()
 	params := api.RunParams{Force: force}
-	switch mode {
-	case Trigger:
-		params.Parameters = m.overrides(m.original.Parameters)
-	case Restart:
-		params.Parameters = m.overrides(m.run.Parameters)
+	if mode == Trigger || mode == Restart {
+		params.Parameters = m.overrides()
 	}
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)

@@ -28,8 +28,10 @@ func (m *Model) View() string {
 		return grid.Pad(strings.Join(head, "\n"), m.h)
 	}
 	switch m.mode {
-	case Trigger, Restart:
-		head = append(head, t.Muted.Render(grid.Fit1("Job "+m.currentJob()+": values you change apply to this run only.", m.w, false)))
+	case Trigger:
+		head = append(head, t.Muted.Render(grid.Fit1("Job "+m.currentJob()+" · the rule's values over the job's defaults · changes: this run only", m.w, false)))
+	case Restart:
+		head = append(head, t.Muted.Render(grid.Fit1("Job "+m.currentJob()+" · the restarted run's values · changes: the new run only", m.w, false)))
 	}
 	if m.conflict != nil {
 		lines := append(head, "")
@@ -126,8 +128,13 @@ func (m *Model) fieldLines(f *field, focused bool) []string {
 		status = t.Failure.Render("✗")
 	}
 	line := marker + label.Render(grid.Fit1(f.label, labelWidth, false)) + status + value
-	if rest := m.w - labelWidth - m.inputWidth() - 5; f.hint != "" && rest > 8 {
-		line += " " + t.Muted.Render(grid.Fit1(f.hint, rest, false))
+	hint := f.hint
+	if o := f.origin(); o != "" {
+		// Where the run's value comes from, first: the rest is cut first.
+		hint = o + " · " + hint
+	}
+	if rest := m.w - labelWidth - m.inputWidth() - 5; hint != "" && rest > 8 {
+		line += " " + t.Muted.Render(grid.Fit1(hint, rest, false))
 	}
 	lines := []string{line}
 	indent := strings.Repeat(" ", labelWidth+3)
@@ -139,6 +146,9 @@ func (m *Model) fieldLines(f *field, focused bool) []string {
 	}
 	if focused && f.help != "" && f.err == "" {
 		lines = append(lines, indent+t.Muted.Render(grid.Fit1(f.help, width, false)))
+	}
+	if focused && f.run && f.err == "" {
+		lines = append(lines, indent+t.Muted.Render(grid.Fit1(runValueHelp(f), width, false)))
 	}
 	if focused && f.complete != nil && f.completion() != "" {
 		lines = append(lines, indent+m.matchesLine(f, width))
@@ -324,3 +334,23 @@ func nearChanges(sch *schedule.Schedule, now, last time.Time) []schedule.ClockCh
 
 // clockChangeHorizon is how far ahead a clock change is always mentioned.
 const clockChangeHorizon = 14 * 24 * time.Hour
+
+// runValueHelp says, under a run's focused parameter, where its value
+// comes from and what leaving it alone does.
+func runValueHelp(f *field) string {
+	def := ""
+	if f.param.Default != "" && !f.param.Secret {
+		def = " (job default " + f.param.Default + ")"
+	}
+	switch f.origin() {
+	case fromOverride:
+		return "Changed: sent as an override for this run only."
+	case fromRule:
+		return "From the rule" + def + ": kept unless changed."
+	case fromRun:
+		return "From the restarted run" + def + ": kept unless changed."
+	case fromDefault:
+		return "The job's default: kept unless changed."
+	}
+	return "Not set: the job runs without it."
+}

@@ -271,7 +271,7 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 	case key.Matches(msg, m.keys.Runs):
 		return func() tea.Msg { return session.JumpMsg{View: session.ViewRuns, Args: []string{"rule:" + r.Name}} }
 	case key.Matches(msg, m.keys.RunNow) && m.s.CanOperate():
-		return m.runNow(r.Name, false)
+		return m.s.UnlessGoing(r.Name, "run it now", m.runNow(r.Name, false))
 	case key.Matches(msg, m.keys.RunWith) && m.s.CanOperate():
 		return func() tea.Msg { return session.RunWithParamsMsg{Rule: r.Name} }
 	case key.Matches(msg, m.keys.Edit) && m.s.CanAdmin():

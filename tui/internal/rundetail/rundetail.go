@@ -425,7 +425,11 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 	case key.Matches(msg, m.keys.Cancel) && m.s.CanOperate() && m.run != nil:
 		return m.s.ConfirmCancel(*m.run)
 	case key.Matches(msg, m.keys.Restart) && m.s.CanOperate():
-		return m.s.Restart(m.id, nil, true)
+		rule := ""
+		if m.run != nil {
+			rule = m.run.Rule
+		}
+		return m.s.UnlessGoing(rule, "restart "+session.ShortID(m.id), m.s.Restart(m.id, nil, true))
 	case key.Matches(msg, m.keys.RestartWith) && m.s.CanOperate() && m.run != nil:
 		rule, id := m.run.Rule, m.id
 		return func() tea.Msg { return session.RunWithParamsMsg{Rule: rule, RestartOf: id} }

@@ -407,7 +407,7 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 	case key.Matches(msg, m.keys.Cancel) && has && m.s.CanOperate():
 		return m.s.ConfirmCancel(run)
 	case key.Matches(msg, m.keys.Restart) && has && m.s.CanOperate():
-		return m.s.Restart(run.ID, nil, false)
+		return m.s.UnlessGoing(run.Rule, "restart "+session.ShortID(run.ID), m.s.Restart(run.ID, nil, false))
 	case key.Matches(msg, m.keys.RestartWith) && has && m.s.CanOperate():
 		return func() tea.Msg { return session.RunWithParamsMsg{Rule: run.Rule, RestartOf: run.ID} }
 	}

@@ -94,3 +94,38 @@ func OfferForce(doing string, err error, force tea.Cmd) tea.Msg {
 	}
 	return ConfirmMsg{Prompt: strings.ToUpper(doing[:1]) + doing[1:] + " anyway (force)? " + why, Yes: force}
 }
+
+// goingStatuses are the states of a run that is going: started and not
+// finished, or queued to start.
+var goingStatuses = []api.RunStatus{api.StatusRunning, api.StatusCancelling, api.StatusQueued}
+
+// UnlessGoing does do (an action that starts a run of rule: run now,
+// restart) at once when the rule has no run going, and otherwise first
+// asks, naming the run going: a second concurrent run is rarely meant.
+// The agent is asked at the moment of the key, not the list's copy.
+func (c *Context) UnlessGoing(rule, doing string, do tea.Cmd) tea.Cmd {
+	if rule == "" {
+		return do
+	}
+	agent := c.Client
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(context.Background(), actionTimeout)
+		page, err := agent.Runs(ctx, api.RunQuery{Rule: rule, Statuses: goingStatuses, Limit: 2})
+		cancel()
+		if err != nil {
+			return Fail("look for runs of "+rule+" going", err)
+		}
+		if len(page.Items) == 0 {
+			return do()
+		}
+		r := page.Items[0]
+		more := ""
+		if len(page.Items) > 1 {
+			more = " (and more)"
+		}
+		return ConfirmMsg{
+			Prompt: fmt.Sprintf("%s: run %s is %s%s; %s anyway?", rule, ShortID(r.ID), StatusText(&r), more, doing),
+			Yes:    do,
+		}
+	}
+}

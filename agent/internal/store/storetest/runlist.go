@@ -82,6 +82,63 @@ func testRunList(t *testing.T, setup func(*testing.T) store.Store) {
 		must(t, err, "list runs")
 		wantRun(t, got[0], getRun(t, s, r3.ID), "listed run equals RunGet")
 	})
+	t.Run("IDPrefix", func(t *testing.T) {
+		t.Parallel()
+		s := setup(t)
+		mk := func(id string) store.Run { r := newRun("p"); r.ID = id; return create(t, s, r) }
+		a := mk("0193aaaa-0000-7000-8000-000000000001")
+		b := mk("0193aaab-0000-7000-8000-000000000002")
+		c := mk("0193ab00-0000-7000-8000-000000000003")
+		d := mk("0194aaaa-0000-7000-8000-000000000004")
+		e := mk("0193aaa9-0000-7000-8000-000000000005")
+		for _, tt := range []struct {
+			prefix string
+			want   []store.Run
+		}{
+			{"0193", []store.Run{c, b, a, e}},
+			{"0193aa", []store.Run{b, a, e}},
+			{"0193aaab", []store.Run{b}},
+			{"0193aaaa-", []store.Run{a}},
+			{a.ID, []store.Run{a}},
+			{"0194aaaa-0000-7000-8000-0000000000040", nil},
+			{"0194", []store.Run{d}},
+			{"0195", nil},
+			// The wildcards of LIKE are plain bytes here.
+			{"0193aa%", nil},
+			{"0193aa_a", nil},
+			{"0193aaa" + string(rune(0x7e)), nil},
+		} {
+			got, _, err := s.RunList(t.Context(), store.RunFilter{IDPrefix: tt.prefix})
+			must(t, err, "list runs by id prefix "+tt.prefix)
+			if !reflect.DeepEqual(ids(got), ids(tt.want)) {
+				t.Errorf("id prefix %q: got %v, want %v", tt.prefix, ids(got), ids(tt.want))
+			}
+		}
+		for _, tt := range []struct {
+			suffix string
+			want   []store.Run
+		}{
+			{"00000001", []store.Run{a}},
+			{"0000000002", []store.Run{b}},
+			{"0", []store.Run{}},
+			{"5", []store.Run{e}},
+			{e.ID, []store.Run{e}},
+			{"-000000000003", []store.Run{c}},
+			{"00000009", nil},
+			{"0000000%", nil},
+		} {
+			got, _, err := s.RunList(t.Context(), store.RunFilter{IDSuffix: tt.suffix})
+			must(t, err, "list runs by id suffix "+tt.suffix)
+			if !reflect.DeepEqual(ids(got), ids(tt.want)) {
+				t.Errorf("id suffix %q: got %v, want %v", tt.suffix, ids(got), ids(tt.want))
+			}
+		}
+		got, _, err := s.RunList(t.Context(), store.RunFilter{IDPrefix: "0193aa", Limit: 1, Cursor: b.ID})
+		must(t, err, "list runs by id prefix after a cursor")
+		if !reflect.DeepEqual(ids(got), []string{a.ID}) {
+			t.Errorf("id prefix with a cursor: got %v, want [%s]", ids(got), a.ID)
+		}
+	})
 	t.Run("DefaultAndMaxLimit", func(t *testing.T) {
 		t.Parallel()
 		s := setup(t)

@@ -446,6 +446,21 @@ func RunListQuery(f store.RunFilter, limit int, timeArg func(time.Time) any) (st
 		// partial index instead of every run.
 		w.add("(id = ? OR (retry_of = ? AND retry_of <> ''))", f.Series, f.Series)
 	}
+	if f.IDPrefix != "" {
+		if end, ok := PrefixEnd(f.IDPrefix); ok {
+			// A range of the primary key (byte order in both stores: SQLite's
+			// BINARY, PostgreSQL's COLLATE "C"): no LIKE to escape, and the
+			// index finds the matches.
+			w.add("id >= ? AND id < ?", f.IDPrefix, end)
+		} else {
+			w.add("id >= ? AND substr(id, 1, ?) = ?", f.IDPrefix, len(f.IDPrefix), f.IDPrefix)
+		}
+	}
+	if n := len(f.IDSuffix); n > 0 {
+		// The start is a literal so that, for the 8 characters the console
+		// shows, the expression is the index's (runs_id_tail).
+		w.add(fmt.Sprintf("substr(id, %d) = ? AND length(id) = %d", max(1, api.RunIDLength+1-n), api.RunIDLength), f.IDSuffix)
+	}
 	if f.Parent != "" {
 		w.add("parent_run = ? AND parent_run <> ''", f.Parent)
 	}
@@ -725,3 +740,18 @@ const RuleUnfinishedQuery = `SELECT
 
 // JobActiveQuery counts a job's ($1) active runs.
 const JobActiveQuery = `SELECT COUNT(*) FROM runs WHERE job = $1 AND status IN ` + ActiveStatuses
+
+// PrefixEnd is the least string above every string that starts with
+// prefix, in byte order: prefix with its last byte one higher. ok is false
+// when that byte is not ASCII below DEL (the result might not be valid
+// text), and the caller compares the start instead.
+func PrefixEnd(prefix string) (string, bool) {
+	if prefix == "" {
+		return "", false
+	}
+	last := prefix[len(prefix)-1]
+	if last >= 0x7e {
+		return "", false
+	}
+	return prefix[:len(prefix)-1] + string(rune(last+1)), true
+}
