@@ -237,21 +237,24 @@ func (m *Model) View() string {
 	if m.rule != "" {
 		what = "Rule " + m.rule
 	}
-	mode := "fields · v: raw JSON"
-	if m.raw {
-		mode = "raw JSON · v: fields"
-	}
 	all := m.lines()
 	body := m.bodyHeight()
-	if len(all) > body {
-		last := min(len(all), m.offset+body)
-		mode = fmt.Sprintf("lines %d-%d of %d · ", m.offset+1, last, len(all)) + mode
+	// The right of the title says where the screen is and what v does,
+	// as much of it as fits.
+	mode, toggle := "fields", " · v: raw JSON"
+	if m.raw {
+		mode, toggle = "raw JSON", " · v: fields"
 	}
-	right := t.Muted.Render(mode)
+	if len(all) > body {
+		mode = fmt.Sprintf("lines %d-%d of %d · ", m.offset+1, min(len(all), m.offset+body), len(all)) + mode
+	}
 	left := t.Title.Render(grid.Line(what))
 	title := left
-	if gap := m.w - ansi.StringWidth(left) - ansi.StringWidth(right); gap >= 2 {
-		title += strings.Repeat(" ", gap) + right
+	for _, right := range []string{mode + toggle, mode} {
+		if gap := m.w - ansi.StringWidth(left) - ansi.StringWidth(right); gap >= 2 {
+			title += strings.Repeat(" ", gap) + t.Muted.Render(right)
+			break
+		}
 	}
 	lines := []string{grid.Fit1(title, m.w, false)}
 	switch {

@@ -118,7 +118,9 @@ func plainLines(s *session.Context, doc json.RawMessage, w int) []string {
 func (p *printer) object(n *node, indent int, verbatim bool) {
 	labelW := 0
 	for _, k := range n.keys {
-		labelW = max(labelW, min(labelMax, ansi.StringWidth(safe.Text(k))))
+		if w := ansi.StringWidth(safe.Text(k)); w <= labelMax {
+			labelW = max(labelW, w)
+		}
 	}
 	for i, k := range n.keys {
 		p.field(safe.Text(k), n.items[i], indent, labelW, verbatim || verbatimKeys[k])
@@ -226,8 +228,12 @@ func (p *printer) when(t time.Time) string {
 
 func (p *printer) label(l string) string { return p.s.Theme.Muted.Render(l) }
 
+// line is s (a label) at indent, broken at the width if it is wider.
 func (p *printer) line(indent int, s string) {
-	p.out = append(p.out, strings.Repeat(" ", indent)+s)
+	indent = min(indent, p.w/2)
+	for _, piece := range wrap(s, p.w-indent) {
+		p.out = append(p.out, strings.Repeat(" ", indent)+piece)
+	}
 }
 
 // pair is a label and its values: each value's lines wrapped in the
@@ -235,14 +241,22 @@ func (p *printer) line(indent int, s string) {
 // column too narrow.
 func (p *printer) pair(indent int, label string, labelW int, values []string) {
 	col := indent + labelW + 2
-	if labelW == 0 {
+	if label == "" {
 		col = indent
 	}
 	first := strings.Repeat(" ", indent) + p.label(label) + strings.Repeat(" ", max(0, col-indent-ansi.StringWidth(label)))
-	if ansi.StringWidth(label) > labelW || p.w-col < minValueWidth {
+	if label != "" && (ansi.StringWidth(label) > labelW || p.w-col < minValueWidth) {
 		p.line(indent, p.label(label))
 		col = indent + 4
 		first = ""
+	}
+	// However deep, a value keeps half the width.
+	if col > p.w/2 && p.w-col < minValueWidth {
+		col = p.w / 2
+		if first != "" {
+			p.line(indent, p.label(label))
+			first = ""
+		}
 	}
 	room := max(1, p.w-col)
 	pad := strings.Repeat(" ", col)
