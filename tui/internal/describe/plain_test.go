@@ -53,9 +53,9 @@ func TestPlainLinesShowEveryFieldWithinTheWidth(t *testing.T) {
 	all := strings.Join(plainLines(s, clean, 100), "\n")
 	for _, want := range []string{
 		"createdAt   2025-03-14 12:55:00 CET (11:55:00 UTC)", // a time: local, then UTC
-		"startsAt  2025-01-01T00:00:00Z",                    // a parameter: as written
-		`hostile   \x1b]52;c;cHduZWQ=\ax`,                   // an escape: as text
-		"note      two\n",                                   // lines of a value: each on its own
+		"startsAt  2025-01-01T00:00:00Z",                     // a parameter: as written
+		`hostile   \x1b]52;c;cHduZWQ=\ax`,                    // an escape: as text
+		"note      two\n",                                    // lines of a value: each on its own
 		"  - id      c1\n    status  failed\n  - id      c2", // an array of objects: items under dashes
 		"empty", "(none)",
 	} {
