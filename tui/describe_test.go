@@ -213,3 +213,27 @@ func TestDescribeKeepsADeletedRuleAndSaysSo(t *testing.T) {
 	}
 	f.waitFor(t, "Cannot load it again (shown as it was):", "not found")
 }
+
+// TestDescribeAndCopyKeepSecretsMasked: a rule's secret parameter shows,
+// and is copied, masked as the API masks it, even for an admin.
+func TestDescribeAndCopyKeepSecretsMasked(t *testing.T) {
+	f := setup(t, adminToken, 80, 24, "rules", seedRuns)
+	f.waitFor(t, "live", "ping-partner")
+	f.press("down", "d")
+	f.waitFor(t, "Rule ping-partner", "bearer_token  ********")
+	f.press("v")
+	f.waitFor(t, `"bearer_token": "********"`)
+	f.press("Y")
+	f.waitFor(t, "copied rule ping-partner as JSON")
+	seq := f.clipboard.String()
+	doc, err := base64.StdEncoding.DecodeString(strings.TrimSuffix(strings.TrimPrefix(seq, "\x1b]52;c;"), "\a"))
+	if err != nil {
+		t.Fatalf("Y wrote %q: %v", seq, err)
+	}
+	if strings.Contains(string(doc), "s3cr3t") || !strings.Contains(string(doc), `"bearer_token": "********"`) {
+		t.Errorf("the copied JSON does not mask the secret:\n%s", doc)
+	}
+	if screen := f.screen(t); strings.Contains(screen, "s3cr3t") {
+		t.Errorf("the secret shows:\n%s", screen)
+	}
+}
