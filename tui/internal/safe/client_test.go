@@ -89,7 +89,9 @@ func TestClientCleansEveryReplyErrorAndEvent(t *testing.T) {
 		"RestartRunWith": func() (any, error) {
 			return c.RestartRunWith(ctx, "x", api.RunParams{Force: true})
 		},
-		"Audit": func() (any, error) { return c.Audit(ctx, 0, "") },
+		"Audit":    func() (any, error) { return c.Audit(ctx, 0, "") },
+		"RunJSON":  func() (any, error) { return c.RunJSON(ctx, "x") },
+		"RuleJSON": func() (any, error) { return c.RuleJSON(ctx, "r") },
 	}
 	for name, call := range calls {
 		got, err := call()
