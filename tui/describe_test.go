@@ -90,11 +90,11 @@ func TestDescribe(t *testing.T) {
 				t.Run(name, func(t *testing.T) {
 					f := setup(t, adminToken, c.w, c.h, c.start, seedDescribe)
 					if c.start == "rules" {
-						f.waitFor(t, "live", "eu-export")
+						f.waitFor(t, "live", "admin", "eu-export")
 						// eu-export is the first rule (by name) under the cursor.
 						f.press("d")
 					} else {
-						f.waitFor(t, "live", "FAILED")
+						f.waitFor(t, "live", "admin", "FAILED")
 						f.press("d")
 					}
 					f.waitFor(t, c.wait...)
@@ -125,7 +125,7 @@ func TestDescribe(t *testing.T) {
 // TestDescribeScrolls: G shows the last lines, g the first again.
 func TestDescribeScrolls(t *testing.T) {
 	f := setup(t, viewerToken, 80, 24, "run "+describedRun, seedDescribe)
-	f.waitFor(t, "live", "FAILED")
+	f.waitFor(t, "live", "viewer", "FAILED")
 	f.press("d")
 	f.waitFor(t, "Run "+describedRun, "lines 1-20 of")
 	f.press("G")
@@ -136,9 +136,9 @@ func TestDescribeScrolls(t *testing.T) {
 
 func TestDescribeCopiesTheIDAndTheJSON(t *testing.T) {
 	f := setup(t, operatorToken, 80, 24, "run "+describedRun, seedDescribe)
-	f.waitFor(t, "live", "FAILED")
+	f.waitFor(t, "live", "operator", "FAILED")
 	f.press("d")
-	f.waitFor(t, "Run "+describedRun)
+	f.waitFor(t, "Run "+describedRun, "api_key") // loaded: the title shows before
 	f.press("y")
 	f.waitFor(t, "copied run eeee5555")
 	want := "\x1b]52;c;" + base64.StdEncoding.EncodeToString([]byte(describedRun)) + "\a"
@@ -173,7 +173,7 @@ func TestDescribeCopiesTheIDAndTheJSON(t *testing.T) {
 func TestCopyTheIDFromTheListsAndTheRunView(t *testing.T) {
 	osc := func(s string) string { return "\x1b]52;c;" + base64.StdEncoding.EncodeToString([]byte(s)) + "\a" }
 	f := setup(t, viewerToken, 100, 24, "runs", seedDescribe)
-	f.waitFor(t, "live", "eeee5555")
+	f.waitFor(t, "live", "viewer", "eeee5555")
 	f.press("down", "y") // the second newest
 	f.waitFor(t, "copied run eeee5555")
 	f.press("up")
@@ -184,7 +184,7 @@ func TestCopyTheIDFromTheListsAndTheRunView(t *testing.T) {
 	f.press("esc", ":")
 	f.typeText("rules")
 	f.press("enter")
-	f.waitFor(t, "eu-export")
+	f.waitFor(t, "Rules 3") // not eu-export: the runs list shows it too
 	f.press("down", "y")
 	f.waitFor(t, "copied rule nightly-report")
 	if got, want := f.clipboard.String(), osc(describedRun)+osc(run4)+osc("nightly-report"); got != want {
@@ -194,7 +194,7 @@ func TestCopyTheIDFromTheListsAndTheRunView(t *testing.T) {
 
 func TestDescribeFollowsTheRunAndOpensFromTheRunView(t *testing.T) {
 	f := setup(t, viewerToken, 80, 24, "run "+run4, seedRuns)
-	f.waitFor(t, "live", "RUNNING")
+	f.waitFor(t, "live", "viewer", "RUNNING")
 	f.press("d")
 	f.waitFor(t, "Run "+run4, "step 4 of 10")
 	f.agent.Progress(run4, 70, "step 7 of 10")
@@ -205,7 +205,7 @@ func TestDescribeFollowsTheRunAndOpensFromTheRunView(t *testing.T) {
 
 func TestDescribeKeepsADeletedRuleAndSaysSo(t *testing.T) {
 	f := setup(t, adminToken, 80, 24, "rules", seedRuns)
-	f.waitFor(t, "live", "nightly-report")
+	f.waitFor(t, "live", "admin", "nightly-report")
 	f.press("d")
 	f.waitFor(t, "Rule nightly-report", "schedule")
 	if err := f.agent.Client(adminToken).DeleteRule(t.Context(), "nightly-report"); err != nil {
@@ -218,7 +218,7 @@ func TestDescribeKeepsADeletedRuleAndSaysSo(t *testing.T) {
 // and is copied, masked as the API masks it, even for an admin.
 func TestDescribeAndCopyKeepSecretsMasked(t *testing.T) {
 	f := setup(t, adminToken, 80, 24, "rules", seedRuns)
-	f.waitFor(t, "live", "ping-partner")
+	f.waitFor(t, "live", "admin", "ping-partner")
 	f.press("down", "d")
 	f.waitFor(t, "Rule ping-partner", "bearer_token  ********")
 	f.press("v")

@@ -32,7 +32,7 @@ func typeBoth(f *fixture) {
 func TestEveryTextInputTakesPasteAndBurstsWhole(t *testing.T) {
 	t.Run("command line", func(t *testing.T) {
 		f := setup(t, adminToken, 80, 24, "rules", seedRuns)
-		f.waitFor(t, "live", "nightly-report")
+		f.waitFor(t, "live", "admin", "nightly-report")
 		f.press(":")
 		typeBoth(f)
 		f.waitFor(t, ":"+pasted+burst)
@@ -40,7 +40,7 @@ func TestEveryTextInputTakesPasteAndBurstsWhole(t *testing.T) {
 	for _, view := range []string{"runs", "rules"} {
 		t.Run(view+" filter", func(t *testing.T) {
 			f := setup(t, adminToken, 80, 24, view, seedRuns)
-			f.waitFor(t, "live", "nightly-report")
+			f.waitFor(t, "live", "admin", "nightly-report")
 			f.press("/")
 			typeBoth(f)
 			f.waitFor(t, "/"+pasted+burst)
@@ -48,7 +48,7 @@ func TestEveryTextInputTakesPasteAndBurstsWhole(t *testing.T) {
 	}
 	t.Run("rule form", func(t *testing.T) {
 		f := setup(t, adminToken, 160, 60, "rules", seedRuns)
-		f.waitFor(t, "live", "nightly-report")
+		f.waitFor(t, "live", "admin", "nightly-report")
 		f.press("n")
 		f.waitFor(t, "New rule", "*Name")
 		// Every field in turn (the last keeps the keys left over); a
