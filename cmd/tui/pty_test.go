@@ -253,7 +253,7 @@ func TestKeysInOneWrite(t *testing.T) {
 
 	t.Run("jj moves two rows and y copies the row's name", func(t *testing.T) {
 		term := console(t, "rules")
-		term.waitFor(15*time.Second, "live", "charlie", "── alpha ")
+		term.waitFor(15*time.Second, "live", "admin", "charlie", "── alpha ")
 		term.write("jj")
 		term.waitFor(5*time.Second, "── charlie ")
 		term.write("y")
@@ -269,7 +269,7 @@ func TestKeysInOneWrite(t *testing.T) {
 
 	t.Run("pasted text is not obeyed as keys", func(t *testing.T) {
 		term := console(t, "rules")
-		term.waitFor(15*time.Second, "live", "charlie", "── alpha ")
+		term.waitFor(15*time.Second, "live", "admin", "charlie", "── alpha ")
 		term.write(paste("jjq")) // obeyed, it would move to charlie and quit
 		term.write("j")
 		term.waitFor(5*time.Second, "── bravo ")
@@ -281,7 +281,7 @@ func TestKeysInOneWrite(t *testing.T) {
 
 	t.Run("pasted text goes whole into the filter and the command line", func(t *testing.T) {
 		term := console(t, "rules")
-		term.waitFor(15*time.Second, "live", "charlie")
+		term.waitFor(15*time.Second, "live", "admin", "charlie")
 		term.write("/")
 		term.write(paste("brav"))
 		term.write("o")
@@ -297,7 +297,7 @@ func TestKeysInOneWrite(t *testing.T) {
 
 	t.Run("pasted and burst text goes whole into the rule form", func(t *testing.T) {
 		term := console(t, "rules")
-		term.waitFor(15*time.Second, "live", "charlie")
+		term.waitFor(15*time.Second, "live", "admin", "charlie")
 		term.write("n")
 		term.waitFor(5*time.Second, "New rule", "*Name")
 		term.write(paste("pasted-name"))
