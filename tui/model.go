@@ -12,6 +12,7 @@ package tui
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/url"
 	"strings"
@@ -27,6 +28,7 @@ import (
 	"github.com/jobbridge/jobbridge/shared/api"
 	"github.com/jobbridge/jobbridge/shared/client"
 	"github.com/jobbridge/jobbridge/tui/internal/audit"
+	"github.com/jobbridge/jobbridge/tui/internal/describe"
 	"github.com/jobbridge/jobbridge/tui/internal/grid"
 	"github.com/jobbridge/jobbridge/tui/internal/jobs"
 	"github.com/jobbridge/jobbridge/tui/internal/keys"
@@ -73,6 +75,10 @@ type Options struct {
 	// Backoff is the first reconnection delay (doubling to 15s). Default
 	// 500ms.
 	Backoff time.Duration
+	// Clipboard is where y and Y write the terminal's clipboard sequence:
+	// the program's output wrapped by SharedOutput, the same writer given
+	// to tea.WithOutput. Nil: the console says it cannot copy.
+	Clipboard io.Writer
 }
 
 // Model is the console's root model.
@@ -113,7 +119,7 @@ func New(ctx context.Context, o Options) *Model {
 	ctx, cancel := context.WithCancel(ctx)
 	th := theme.New(o.Renderer)
 	agent := safe.NewClient(o.Client)
-	s := &session.Context{Client: agent, Theme: th, Now: o.Now, Location: o.Location}
+	s := &session.Context{Client: agent, Theme: th, Now: o.Now, Location: o.Location, Clipboard: o.Clipboard}
 	in := textinput.New()
 	in.Prompt = ":"
 	in.Placeholder = "runs failed, rules, jobs, run ID, new, quit"
@@ -250,6 +256,11 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, m.runMatches(msg)
 	case session.OpenRunMsg:
 		return m, m.push(rundetail.New(m.s, msg.ID))
+	case session.DescribeMsg:
+		if msg.Rule != "" {
+			return m, m.push(describe.NewRule(m.s, msg.Rule))
+		}
+		return m, m.push(describe.NewRun(m.s, msg.Run))
 	case session.RestartedMsg:
 		m.setNote(session.NoteMsg{Text: "restarted as run " + session.ShortID(msg.Run.ID)})
 		if !msg.Open {

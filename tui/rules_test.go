@@ -46,7 +46,7 @@ func TestToggleEnablesAndDisablesInOneKey(t *testing.T) {
 func TestDeleteAsksFirst(t *testing.T) {
 	f := setup(t, adminToken, 80, 24, "rules", seedRuns)
 	f.waitFor(t, "live", "nightly-report", "admin")
-	f.press("down", "d")
+	f.press("down", "ctrl+d")
 	f.waitFor(t, "Delete rule ping-partner? Its runs stay in the history. (y/N)")
 	f.press("y")
 	f.waitFor(t, "rule ping-partner deleted", "Rules 1")

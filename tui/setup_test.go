@@ -40,6 +40,27 @@ type fixture struct {
 	tm       *teatest.TestModel
 	model    *tui.Model
 	requests *requestCounter
+	// clipboard is what the console wrote for y and Y (Options.Clipboard).
+	clipboard *syncBuffer
+}
+
+// syncBuffer is a buffer written from the program's commands and read by
+// the test.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // Tokens of each role, as the agent the tests run gives them.
@@ -76,14 +97,15 @@ func setupWith(t *testing.T, opts agenttest.Options, token string, w, h int, sta
 	r.SetColorProfile(termenv.Ascii)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
+	clip := &syncBuffer{}
 	m := tui.New(ctx, tui.Options{
 		Client:   client.New("http://agent.test", token, client.WithHTTPClient(&http.Client{Transport: requests})),
 		Renderer: r, Now: opts.Now, Location: cet,
-		Start: start, Backoff: 20 * time.Millisecond,
+		Start: start, Backoff: 20 * time.Millisecond, Clipboard: clip,
 	})
 	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(w, h))
 	t.Cleanup(func() { _ = tm.Quit() })
-	return &fixture{agent: a, tm: tm, model: m, requests: requests}
+	return &fixture{agent: a, tm: tm, model: m, requests: requests, clipboard: clip}
 }
 
 // requestCounter counts the console's requests per "METHOD /path".
@@ -195,6 +217,10 @@ func key(k string) tea.KeyMsg {
 		return tea.KeyMsg{Type: tea.KeyCtrlC}
 	case "ctrl+l":
 		return tea.KeyMsg{Type: tea.KeyCtrlL}
+	case "ctrl+d":
+		return tea.KeyMsg{Type: tea.KeyCtrlD}
+	case "pgdown":
+		return tea.KeyMsg{Type: tea.KeyPgDown}
 	}
 	return tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(k)}
 }

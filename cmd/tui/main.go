@@ -101,8 +101,11 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	// Ask the terminal for its background now, before the program owns
 	// its input, so adaptive colours pick the right variant.
 	r.SetHasDarkBackground(r.HasDarkBackground())
-	m := tui.New(ctx, tui.Options{Client: client.New(t.url, t.token), Renderer: r, Start: *start})
-	p := tea.NewProgram(m, tea.WithAltScreen(), tea.WithContext(ctx), tea.WithOutput(stdout))
+	// The renderer and the clipboard (y, Y) share the output, so that a
+	// copy never lands inside a frame.
+	out := tui.SharedOutput(stdout)
+	m := tui.New(ctx, tui.Options{Client: client.New(t.url, t.token), Renderer: r, Start: *start, Clipboard: out})
+	p := tea.NewProgram(m, tea.WithAltScreen(), tea.WithContext(ctx), tea.WithOutput(out))
 	if _, err := p.Run(); err != nil && !errors.Is(err, tea.ErrProgramKilled) {
 		fmt.Fprintln(stderr, "tui:", err)
 		return 1

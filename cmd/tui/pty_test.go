@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/base64"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +13,9 @@ import (
 
 	"github.com/charmbracelet/x/ansi"
 	"github.com/creack/pty"
+
+	"github.com/jobbridge/jobbridge/shared/api"
+	"github.com/jobbridge/jobbridge/shared/client"
 )
 
 // buildBinary builds a command of this module into dir and returns its path.
@@ -199,3 +203,111 @@ const (
 	keyCtrlS = "\x13"
 	keyDown  = "\x1b[B"
 )
+
+// write sends s to the console in one write, as a burst of fast typing, a
+// slow SSH link or a paste delivers it: the console reads it in one read.
+func (term *terminal) write(s string) {
+	term.t.Helper()
+	if _, err := term.pty.WriteString(s); err != nil {
+		term.t.Fatalf("write %q: %v", s, err)
+	}
+}
+
+// paste is text as a terminal in bracketed-paste mode sends it.
+func paste(text string) string { return "\x1b[200~" + text + "\x1b[201~" }
+
+// osc52 is the clipboard sequence that copies text.
+func osc52(text string) string {
+	return "\x1b]52;c;" + base64.StdEncoding.EncodeToString([]byte(text)) + "\a"
+}
+
+// TestKeysInOneWrite runs the real console in a real pseudo-terminal
+// against a real agent and sends keys in one write each: several keys
+// are each obeyed, pasted text goes whole into the input that has the
+// keyboard and is never obeyed as keys, and y copies through the
+// terminal's clipboard sequence.
+func TestKeysInOneWrite(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs both binaries")
+	}
+	bins := t.TempDir()
+	agentBin := buildBinary(t, bins, "./cmd/agent", "agent")
+	tuiBin := buildBinary(t, bins, "./cmd/tui", "tui")
+	dataDir := t.TempDir()
+	url := startAgent(t, agentBin, dataDir)
+	c := client.New(url, readToken(t, dataDir))
+	off := false
+	for _, name := range []string{"alpha", "bravo", "charlie"} {
+		if _, err := c.CreateRule(t.Context(), api.RuleInput{Name: name, Job: "demo", Schedule: "rate(1 day)", Enabled: &off}); err != nil {
+			t.Fatalf("create rule %s: %v", name, err)
+		}
+	}
+	console := func(t *testing.T, view string) *terminal {
+		cmd := exec.Command(tuiBin, "--view", view)
+		cmd.Env = append(os.Environ(), "JOBBRIDGE_DATA_DIR="+dataDir, "TERM=xterm-256color",
+			"JOBBRIDGE_AGENT_URL=", "JOBBRIDGE_TOKEN=")
+		term := startTerminal(t, cmd, 100, 30)
+		term.t = t
+		return term
+	}
+
+	t.Run("jj moves two rows and y copies the row's name", func(t *testing.T) {
+		term := console(t, "rules")
+		term.waitFor(15*time.Second, "live", "admin", "charlie", "── alpha ")
+		term.write("jj")
+		term.waitFor(5*time.Second, "── charlie ")
+		term.write("y")
+		term.waitFor(5*time.Second, "copied rule charlie")
+		if raw := term.rawText(); !strings.Contains(raw, osc52("charlie")) {
+			t.Errorf("the terminal did not get %q", osc52("charlie"))
+		}
+		term.write("kq") // up, then quit: both obeyed
+		if code := term.wait(10 * time.Second); code != 0 {
+			t.Errorf("the console exited %d, want 0", code)
+		}
+	})
+
+	t.Run("pasted text is not obeyed as keys", func(t *testing.T) {
+		term := console(t, "rules")
+		term.waitFor(15*time.Second, "live", "admin", "charlie", "── alpha ")
+		term.write(paste("jjq")) // obeyed, it would move to charlie and quit
+		term.write("j")
+		term.waitFor(5*time.Second, "── bravo ")
+		term.write("q")
+		if code := term.wait(10 * time.Second); code != 0 {
+			t.Errorf("the console exited %d, want 0", code)
+		}
+	})
+
+	t.Run("pasted text goes whole into the filter and the command line", func(t *testing.T) {
+		term := console(t, "rules")
+		term.waitFor(15*time.Second, "live", "admin", "charlie")
+		term.write("/")
+		term.write(paste("brav"))
+		term.write("o")
+		term.waitFor(5*time.Second, "/bravo", "Rules 1")
+		term.write(keyEnter)
+		term.write(":" + paste("jobs"))
+		term.waitFor(5*time.Second, ":jobs")
+		term.write(keyEnter)
+		term.waitFor(5*time.Second, "Jobs", "DESCRIPTION")
+		term.write("q")
+		term.wait(10 * time.Second)
+	})
+
+	t.Run("pasted and burst text goes whole into the rule form", func(t *testing.T) {
+		term := console(t, "rules")
+		term.waitFor(15*time.Second, "live", "admin", "charlie")
+		term.write("n")
+		term.waitFor(5*time.Second, "New rule", "*Name")
+		term.write(paste("pasted-name"))
+		term.write("-and-typed") // a burst, not a paste: typed too
+		term.waitFor(5*time.Second, "pasted-name-and-typed")
+		term.write(keyTab + keyTab + paste("rate(2 hours)"))
+		term.waitFor(5*time.Second, "Every 2 hours")
+		term.write(keyEsc)
+		term.waitFor(5*time.Second, "charlie")
+		term.write("q")
+		term.wait(10 * time.Second)
+	})
+}

@@ -249,9 +249,14 @@ func (s *Server) console(next ssh.Handler) ssh.Handler {
 		if s.cfg.HTTPClient != nil {
 			opts = append(opts, client.WithHTTPClient(s.cfg.HTTPClient))
 		}
-		m := tui.New(sess.Context(), tui.Options{Client: client.New(s.cfg.AgentURL, token, opts...), Renderer: r})
+		// The session's output carries the frames and the clipboard
+		// sequence of y and Y to the operator's terminal: shared, so that
+		// a copy never lands inside a frame (the channel sends a long
+		// write in packets).
+		out := tui.SharedOutput(sess)
+		m := tui.New(sess.Context(), tui.Options{Client: client.New(s.cfg.AgentURL, token, opts...), Renderer: r, Clipboard: out})
 		p := tea.NewProgram(m,
-			tea.WithInput(sess), tea.WithOutput(sess), tea.WithAltScreen(),
+			tea.WithInput(sess), tea.WithOutput(out), tea.WithAltScreen(),
 			tea.WithContext(sess.Context()), tea.WithEnvironment(env), tea.WithoutSignalHandler(),
 		)
 		go func() {

@@ -48,6 +48,7 @@ type fixture struct {
 	hostKey          gossh.PublicKey
 	mu               sync.Mutex
 	rolesAsked       []string
+	agent            *agenttest.Agent
 }
 
 // setup serves the console over SSH against a real agent, with an
@@ -56,7 +57,7 @@ type fixture struct {
 func setup(t *testing.T, tweak ...func(*sshconsole.Config)) *fixture {
 	t.Helper()
 	agent := agenttest.Start(t, agenttest.Options{RoleTokens: true})
-	f := &fixture{dir: t.TempDir(), viewer: newKey(t), operator: newKey(t), admin: newKey(t), stranger: newKey(t)}
+	f := &fixture{dir: t.TempDir(), viewer: newKey(t), operator: newKey(t), admin: newKey(t), stranger: newKey(t), agent: agent}
 	keys := "# the console's users\n" +
 		authorizedLine(f.viewer, "vera@laptop") +
 		authorizedLine(f.operator, "otto@desk role=operator") +
@@ -128,6 +129,13 @@ func (s *screen) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.buf.Write(p)
+}
+
+// raw is everything the session wrote, escape sequences included.
+func (s *screen) raw() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.String()
 }
 
 func (s *screen) text() string {

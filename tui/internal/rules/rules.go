@@ -55,7 +55,7 @@ func (k KeyMap) ShortHelp() []key.Binding {
 
 // FullHelp is every key of the view the role may use.
 func (k KeyMap) FullHelp() [][]key.Binding {
-	out := []key.Binding{k.Runs, keys.Nav.Filter, keys.Nav.ClearFilter}
+	out := []key.Binding{k.Runs, keys.Item.Describe, keys.Item.CopyID, keys.Nav.Filter, keys.Nav.ClearFilter}
 	if k.s.CanOperate() {
 		out = append(out, k.RunNow, k.RunWith)
 	}
@@ -93,9 +93,10 @@ func New(s *session.Context) *Model {
 		RunWith: key.NewBinding(key.WithKeys("R"), key.WithHelp("R", "run with params")),
 		New:     key.NewBinding(key.WithKeys("n"), key.WithHelp("n", "new")),
 		Edit:    key.NewBinding(key.WithKeys("e"), key.WithHelp("e", "edit")),
-		Delete:  key.NewBinding(key.WithKeys("d"), key.WithHelp("d", "delete")),
-		Toggle:  key.NewBinding(key.WithKeys(" ", "t"), key.WithHelp("space", "on/off")),
-		s:       s,
+		// ctrl+d, as in k9s: d describes.
+		Delete: key.NewBinding(key.WithKeys("ctrl+d"), key.WithHelp("ctrl+d", "delete")),
+		Toggle: key.NewBinding(key.WithKeys(" ", "t"), key.WithHelp("space", "on/off")),
+		s:      s,
 	}}
 }
 
@@ -270,6 +271,10 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 		return nil
 	case key.Matches(msg, m.keys.Runs):
 		return func() tea.Msg { return session.JumpMsg{View: session.ViewRuns, Args: []string{"rule:" + r.Name}} }
+	case key.Matches(msg, keys.Item.Describe):
+		return func() tea.Msg { return session.DescribeMsg{Rule: r.Name} }
+	case key.Matches(msg, keys.Item.CopyID):
+		return m.s.Copy("rule "+r.Name, r.Name)
 	case key.Matches(msg, m.keys.RunNow) && m.s.CanOperate():
 		return m.s.UnlessGoing(r.Name, "run it now", m.runNow(r.Name, false))
 	case key.Matches(msg, m.keys.RunWith) && m.s.CanOperate():

@@ -88,6 +88,7 @@ func (k KeyMap) FullHelp() [][]key.Binding {
 	if k.series() {
 		out = append(out, k.NextAttempt)
 	}
+	out = append(out, keys.Item.Describe, keys.Item.CopyID)
 	return [][]key.Binding{out, k.searchHelp(), keys.NavHelp()}
 }
 
@@ -414,6 +415,11 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 		m.clamp()
 	case key.Matches(msg, m.keys.Output) && m.keys.hasOutput():
 		m.showOutput, m.outOffset = true, 0
+	case key.Matches(msg, keys.Item.Describe):
+		id := m.id
+		return func() tea.Msg { return session.DescribeMsg{Run: id} }
+	case key.Matches(msg, keys.Item.CopyID):
+		return m.s.Copy("run "+session.ShortID(m.id), m.id)
 	case key.Matches(msg, m.keys.Parent):
 		return m.openParent()
 	case key.Matches(msg, m.keys.Chained):

@@ -74,7 +74,7 @@ func (k KeyMap) ShortHelp() []key.Binding {
 
 // FullHelp is every key of the view, for the help screen.
 func (k KeyMap) FullHelp() [][]key.Binding {
-	actions := []key.Binding{keys.Nav.Open, k.NextTab, k.PrevTab, keys.Nav.Filter, keys.Nav.ClearFilter}
+	actions := []key.Binding{keys.Nav.Open, keys.Item.Describe, keys.Item.CopyID, k.NextTab, k.PrevTab, keys.Nav.Filter, keys.Nav.ClearFilter}
 	if k.s.CanOperate() {
 		actions = append(actions, k.Cancel, k.Restart, k.RestartWith)
 	}
@@ -404,6 +404,10 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 		return m.Reload()
 	case key.Matches(msg, keys.Nav.Open) && has:
 		return func() tea.Msg { return session.OpenRunMsg{ID: run.ID} }
+	case key.Matches(msg, keys.Item.Describe) && has:
+		return func() tea.Msg { return session.DescribeMsg{Run: run.ID} }
+	case key.Matches(msg, keys.Item.CopyID) && has:
+		return m.s.Copy("run "+session.ShortID(run.ID), run.ID)
 	case key.Matches(msg, m.keys.Cancel) && has && m.s.CanOperate():
 		return m.s.ConfirmCancel(run)
 	case key.Matches(msg, m.keys.Restart) && has && m.s.CanOperate():

@@ -2,6 +2,7 @@ package safe
 
 import (
 	"context"
+	"encoding/json"
 
 	"github.com/jobbridge/jobbridge/shared/api"
 	"github.com/jobbridge/jobbridge/shared/client"
@@ -149,4 +150,17 @@ func (c *Client) StreamOpened(ctx context.Context, lastEventID string, opened fu
 	return Error(c.c.StreamOpened(ctx, lastEventID, opened, func(ev api.Event) error {
 		return handle(Value(ev))
 	}))
+}
+
+// RunJSON returns a run as the agent's JSON, cleaned by JSON: still the
+// same JSON value, with nothing in it that acts on a terminal.
+func (c *Client) RunJSON(ctx context.Context, id string) (json.RawMessage, error) {
+	raw, err := c.c.RunJSON(ctx, id)
+	return JSON(raw), Error(err)
+}
+
+// RuleJSON returns a rule as the agent's JSON, cleaned like RunJSON.
+func (c *Client) RuleJSON(ctx context.Context, name string) (json.RawMessage, error) {
+	raw, err := c.c.RuleJSON(ctx, name)
+	return JSON(raw), Error(err)
 }

@@ -101,6 +101,8 @@ func TestClientCleansEveryReplyErrorAndEvent(t *testing.T) {
 			return c.AuditWith(ctx, api.AuditQuery{Actor: "a", Action: "rule.update", Target: "r"})
 		},
 		"ReplaceRuleIf": func() (any, error) { return c.ReplaceRuleIf(ctx, "r", api.RuleInput{}, 3) },
+		"RunJSON":       func() (any, error) { return c.RunJSON(ctx, "x") },
+		"RuleJSON":      func() (any, error) { return c.RuleJSON(ctx, "r") },
 	}
 	for name, call := range calls {
 		got, err := call()

@@ -8,6 +8,7 @@
 package session
 
 import (
+	"io"
 	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
@@ -35,6 +36,11 @@ type Context struct {
 	// /status and the "maintenance" event), nil when it is off; only the
 	// root model changes it.
 	Maintenance *api.Maintenance
+	// Clipboard is the terminal's output, where Copy writes its clipboard
+	// sequence: the writer Bubble Tea draws on, shared so that a copy
+	// never lands inside a frame (tui.SharedOutput). Nil: copying says it
+	// cannot.
+	Clipboard io.Writer
 }
 
 // CanOperate reports whether the role may trigger, cancel and restart runs.
@@ -82,6 +88,13 @@ type JumpMsg struct {
 
 // OpenRunMsg asks the root to open a run's detail over the current view.
 type OpenRunMsg struct{ ID string }
+
+// DescribeMsg asks the root to open the describe view of a run (Run set)
+// or a rule (Rule set) over the current view.
+type DescribeMsg struct {
+	Run  string
+	Rule string
+}
 
 // EditRuleMsg asks the root to open the rule form: Name "" creates a rule,
 // Job preselects a job for a new rule.
