@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -707,3 +708,33 @@ const RuleUnfinishedQuery = `SELECT
 
 // JobActiveQuery counts a job's ($1) active runs.
 const JobActiveQuery = `SELECT COUNT(*) FROM runs WHERE job = $1 AND status IN ` + ActiveStatuses
+
+// HealthStatusList is the SQL list of store.HealthStatuses; the partial
+// index runs_rule_ended (migration 0012) is on exactly this list, so a
+// query must spell it so for the planner to use that index.
+const HealthStatusList = "('succeeded', 'failed', 'cancelled', 'interrupted')"
+
+// HealthAssemble builds RuleHealthList's answer: every name maps to a
+// RuleHealth, recent runs (in any order) are put oldest first and cut to
+// the window, and the last runs are attached by id.
+func HealthAssemble(names []string, summary map[string]store.RuleHealth, lastIDs map[string]string, last []store.Run, recent map[string][]store.HealthRun) map[string]store.RuleHealth {
+	out := make(map[string]store.RuleHealth, len(names))
+	byID := make(map[string]*store.Run, len(last))
+	for i := range last {
+		byID[last[i].ID] = &last[i]
+	}
+	for _, n := range names {
+		h := summary[n]
+		if id, ok := lastIDs[n]; ok {
+			h.LastRun = byID[id]
+		}
+		rs := recent[n]
+		sort.Slice(rs, func(i, j int) bool { return rs[i].ID < rs[j].ID })
+		if len(rs) > api.HealthWindow {
+			rs = rs[len(rs)-api.HealthWindow:]
+		}
+		h.Recent = rs
+		out[n] = h
+	}
+	return out
+}
