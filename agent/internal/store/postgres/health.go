@@ -14,7 +14,7 @@ import (
 
 // The queries of RuleHealthList. Each reads, per rule, a few entries of a
 // rule's index from its newest end (runs_rule_id, and the partial indexes
-// of migration 0012), never the rule's whole history: $1 is the names.
+// of the rule health migration), never the rule's whole history: $1 is the names.
 const (
 	healthSummaryQuery = `SELECT n.name,
 			(SELECT finished_at FROM runs WHERE rule = n.name AND status = 'succeeded' ORDER BY id DESC LIMIT 1),

@@ -13,8 +13,12 @@ import (
 
 // The queries of RuleHealthList. Each reads, per rule, a few entries of a
 // rule's index from its newest end (runs_rule_id, and the partial indexes
-// of migration 0012), never the rule's whole history: $1 is the names as
-// a JSON array.
+// of the rule health migration), never the rule's whole history: $1 is the
+// names as a JSON array. The recent runs are the range of the covering
+// index runs_rule_ended from a rule's window-th newest entry on: read
+// from the index alone, which halves the list's cost against a lookup of
+// each run in the table (SQLite cannot return several columns of a
+// correlated LIMIT subquery, as PostgreSQL's LATERAL does).
 const (
 	healthSummaryQuery = `WITH n(name) AS (SELECT DISTINCT value FROM json_each($1))
 		SELECT n.name,
@@ -25,8 +29,8 @@ const (
 	healthLastQuery   = `SELECT ` + storeutil.RunColumns + ` FROM runs WHERE id IN (SELECT value FROM json_each($1))`
 	healthRecentQuery = `WITH n(name) AS (SELECT DISTINCT value FROM json_each($1))
 		SELECT r.rule, r.id, r.status, r.started_at, r.finished_at FROM n JOIN runs r
-		ON r.id IN (SELECT id FROM runs WHERE rule = n.name AND status IN ` + storeutil.HealthStatusList + `
-			ORDER BY id DESC LIMIT %d)`
+		ON r.rule = n.name AND r.status IN ` + storeutil.HealthStatusList + ` AND r.id >= COALESCE((SELECT id FROM runs
+			WHERE rule = n.name AND status IN ` + storeutil.HealthStatusList + ` ORDER BY id DESC LIMIT 1 OFFSET %d), '')`
 )
 
 // RuleHealthList reads how the named rules' runs have gone; see
@@ -76,7 +80,7 @@ func (s *Store) RuleHealthList(ctx context.Context, names []string) (map[string]
 		return nil, dbErr(err, "read rules' last runs")
 	}
 	recent := make(map[string][]store.HealthRun, len(names))
-	rrows, err := s.r.QueryContext(ctx, fmt.Sprintf(healthRecentQuery, api.HealthWindow), string(js))
+	rrows, err := s.r.QueryContext(ctx, fmt.Sprintf(healthRecentQuery, api.HealthWindow-1), string(js))
 	if err != nil {
 		return nil, dbErr(err, "read rules' recent runs")
 	}

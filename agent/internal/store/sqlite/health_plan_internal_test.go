@@ -22,7 +22,7 @@ func TestRuleHealthQueriesReadTheirIndexes(t *testing.T) {
 	}{
 		{"last success, failure and run", healthSummaryQuery, []string{"runs_rule_succeeded", "runs_rule_failed", "runs_rule_id"}},
 		{"last runs", healthLastQuery, []string{"sqlite_autoindex_runs_1"}},
-		{"recent runs", fmt.Sprintf(healthRecentQuery, api.HealthWindow), []string{"runs_rule_ended"}},
+		{"recent runs", fmt.Sprintf(healthRecentQuery, api.HealthWindow-1), []string{"runs_rule_ended"}},
 	} {
 		rows, err := s.r.QueryContext(t.Context(), `EXPLAIN QUERY PLAN `+q.query, `["a","b"]`)
 		if err != nil {
