@@ -272,6 +272,7 @@ func build(ctx context.Context, cfg Config, log *slog.Logger, st store.Store, re
 	})
 	a.metrics = server.NewMetrics()
 	a.metrics.CountQueued(queuedRuns(st))
+	a.metrics.WatchRules(st, cfg.MetricsRuleSeries)
 	if grace, on := cfg.missedGrace(); on && a.mode != SchedulerOff {
 		a.watch = watch.New(watch.Config{
 			Store: st, Events: a.events, Mode: a.mode, Grace: grace, Node: cfg.Node, Logger: log, Now: clock.From(ctx),

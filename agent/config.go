@@ -101,6 +101,10 @@ type Config struct {
 	// trusted proxies and the agent's own host are not capped. Default
 	// DefaultMaxConnsPerAddress.
 	MaxConnsPerAddress int
+	// MetricsRuleSeries caps how many rules (the first by name) get
+	// series of their own in /metrics; the run times of the others go to
+	// rule="_other". Default DefaultMetricsRuleSeries.
+	MetricsRuleSeries int
 	// MissedGrace is how late an expected fire may be before the
 	// dead-man's switch records it missed and notifies: a Go duration, or
 	// "off" (or 0) to turn the switch off. Default DefaultMissedGrace.

@@ -34,6 +34,7 @@ const (
 	DefaultClusterHeartbeat   = cluster.DefaultHeartbeat
 	DefaultClusterLease       = cluster.DefaultLease
 	DefaultMaxConnsPerAddress = server.DefaultMaxConnsPerAddress
+	DefaultMetricsRuleSeries  = server.DefaultRuleSeries
 	DefaultNotifyFoldWindow   = notify.DefaultFoldWindow
 	DefaultNotifySMTPTLS      = notify.DefaultSMTPTLS
 	DefaultMissedGrace        = watch.DefaultGrace
@@ -240,6 +241,8 @@ var settings = []Setting{
 		check: func(v string) error { _, err := server.ParseTrustedProxies(v); return err }}),
 	declare(spec[int]{flag: "max-conns-per-address", env: "JOBBRIDGE_MAX_CONNS_PER_ADDRESS", desc: "connections one client address may hold open; proxies and this host are not capped",
 		field: func(c *Config) *int { return &c.MaxConnsPerAddress }, def: DefaultMaxConnsPerAddress, check: notNegative[int]}),
+	declare(spec[int]{flag: "metrics-rule-series", env: "JOBBRIDGE_METRICS_RULE_SERIES", desc: "how many rules (the first by name) get series of their own in /metrics; the others' run times go to rule=\"_other\"",
+		field: func(c *Config) *int { return &c.MetricsRuleSeries }, def: DefaultMetricsRuleSeries, check: notNegative[int]}),
 	declare(spec[string]{flag: "missed-grace", env: "JOBBRIDGE_MISSED_GRACE", desc: "how late an expected fire may be before it is recorded missed and notified (the dead-man's switch); off turns it off",
 		field: func(c *Config) *string { return &c.MissedGrace }, def: formatValue(DefaultMissedGrace),
 		check: func(v string) error { _, err := parseMissedGrace(v); return err }}),

@@ -190,7 +190,7 @@ func TestValidateNamesEverySettingItChecks(t *testing.T) {
 		"database-url": "mysql://db", "admin-token": "short", "scheduler": "sometimes",
 		"retention": "1m", "shutdown-grace": "-1s", "max-log-lines": "-1",
 		"http-allow": "not a cidr/99", "secrets-key": "c2hvcnQ=", "command-env": "JOBBRIDGE_ADMIN_TOKEN",
-		"trusted-proxies": "999.1.1.1", "max-conns-per-address": "-1", "missed-grace": "soon",
+		"trusted-proxies": "999.1.1.1", "max-conns-per-address": "-1", "metrics-rule-series": "-1", "missed-grace": "soon",
 		"eb-api-key": "short", "eb-invocation-rate": "-1", "eb-reconcile-interval": "1s",
 		"notify-on": "sometimes", "notify-webhook-url": "ftp://x", "notify-sns-topic-arn": "topic",
 		"notify-fold-window": "-1s", "cluster-heartbeat": "-1s", "cluster-lease": "-5s", "notify-smtp-tls": "ssl",

@@ -111,18 +111,38 @@ type runOutput struct {
 	Body api.Run
 }
 
-// rule turns a stored rule into its API form, with its last run.
+// rule turns a stored rule into its API form, with its last run and
+// health (see rules).
 func (s *Server) rule(ctx context.Context, r store.Rule) (api.Rule, error) {
-	runs, _, err := s.cfg.Store.RunList(ctx, store.RunFilter{Rule: r.Name, Limit: 1})
+	out, err := s.rules(ctx, []store.Rule{r})
 	if err != nil {
 		return api.Rule{}, err
 	}
-	v := ruleView{mode: s.cfg.SchedulerMode, now: s.cfg.Now(), missed: s.missedFire(r.Name)}
-	v.job, _ = s.cfg.Jobs.Get(r.Job)
-	if len(runs) > 0 {
-		v.lastRun = &runs[0]
+	return out[0], nil
+}
+
+// rules turns stored rules into their API form, each with its last run and
+// its health read in one RuleHealthList. Every rule the API answers or
+// sends in an event goes through here, so none lacks them.
+func (s *Server) rules(ctx context.Context, rs []store.Rule) ([]api.Rule, error) {
+	names := make([]string, len(rs))
+	for i, r := range rs {
+		names[i] = r.Name
 	}
-	return apiRule(r, v), nil
+	health, err := s.cfg.Store.RuleHealthList(ctx, names)
+	if err != nil {
+		return nil, err
+	}
+	now := s.cfg.Now()
+	out := make([]api.Rule, len(rs))
+	for i, r := range rs {
+		h := health[r.Name]
+		v := ruleView{mode: s.cfg.SchedulerMode, now: now, missed: s.missedFire(r.Name), lastRun: h.LastRun}
+		v.job, _ = s.cfg.Jobs.Get(r.Job)
+		out[i] = apiRule(r, v)
+		out[i].Health = apiHealth(h)
+	}
+	return out, nil
 }
 
 func (s *Server) ruleAnswer(ctx context.Context, r store.Rule, err error) (*ruleOutput, error) {
@@ -153,15 +173,11 @@ func (s *Server) registerRules(hapi huma.API) {
 			if err != nil {
 				return nil, s.apiError(err, "rules")
 			}
-			out := &rulesOutput{Body: api.Page[api.Rule]{Items: make([]api.Rule, 0, len(rules))}}
-			for _, r := range rules {
-				ar, err := s.rule(ctx, r)
-				if err != nil {
-					return nil, s.apiError(err, "rules")
-				}
-				out.Body.Items = append(out.Body.Items, ar)
+			items, err := s.rules(ctx, rules)
+			if err != nil {
+				return nil, s.apiError(err, "rules")
 			}
-			return out, nil
+			return &rulesOutput{Body: api.Page[api.Rule]{Items: items}}, nil
 		})
 	huma.Register(hapi, op("get-rule", http.MethodGet, "/rules/{name}", "Get one rule", store.RoleViewer),
 		func(ctx context.Context, in *ruleNameInput) (*ruleOutput, error) {

@@ -1,7 +1,9 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
+	"slices"
 	"strconv"
 	"time"
 
@@ -204,15 +206,35 @@ func (s *Server) apiEvent(e events.Event) api.Event {
 		out.Log = &l
 	}
 	if e.Rule != nil {
-		job, _ := s.cfg.Jobs.Get(e.Rule.Job)
-		r := apiRule(*e.Rule, ruleView{job: job, mode: s.cfg.SchedulerMode, now: s.cfg.Now(), missed: s.missedFire(e.Rule.Name)})
-		out.Rule = &r
+		out.Rule = s.eventRule(*e.Rule)
 	}
 	if e.Maintenance != nil {
 		m := apiMaintenance(*e.Maintenance)
 		out.Maintenance = &m
 	}
 	return out
+}
+
+// eventRuleTimeout bounds the reads that complete an event's rule.
+const eventRuleTimeout = 5 * time.Second
+
+// eventRule is a rule event's rule as the API answers it, last run and
+// health included: a client that puts it in place of the rule it had (the
+// console does, after every edit) must not lose them. The event is encoded
+// once for every stream, so this reads the store once per rule event. If
+// the store cannot answer, the rule goes without them: lastRun absent and
+// health.recent null, which a client reads as "unknown, keep yours".
+func (s *Server) eventRule(r store.Rule) *api.Rule {
+	ctx, cancel := context.WithTimeout(context.Background(), eventRuleTimeout)
+	defer cancel()
+	rs, err := s.rules(ctx, []store.Rule{r})
+	if err != nil {
+		s.log.Warn("event stream: cannot read the rule's last run and health", "rule", r.Name, "err", err)
+		job, _ := s.cfg.Jobs.Get(r.Job)
+		out := apiRule(r, ruleView{job: job, mode: s.cfg.SchedulerMode, now: s.cfg.Now(), missed: s.missedFire(r.Name)})
+		return &out
+	}
+	return &rs[0]
 }
 
 // missedFire is the fire the rule is missing, nil if none (or the
@@ -225,4 +247,34 @@ func (s *Server) missedFire(rule string) *time.Time {
 		return timePtr(t)
 	}
 	return nil
+}
+
+// apiHealth is a rule's health as the API gives it: Recent never null,
+// the success rate and median run time worked out of it. Runs that never
+// started (cancelled while queued) count in the rate, not in the median.
+func apiHealth(h store.RuleHealth) api.RuleHealth {
+	out := api.RuleHealth{LastSuccess: timePtr(h.LastSuccess), LastFailure: timePtr(h.LastFailure), Recent: make([]api.RunStatus, 0, len(h.Recent))}
+	var times []time.Duration
+	succeeded := 0
+	for _, r := range h.Recent {
+		out.Recent = append(out.Recent, r.Status)
+		if r.Status == api.StatusSucceeded {
+			succeeded++
+		}
+		if !r.StartedAt.IsZero() {
+			times = append(times, r.Duration())
+		}
+	}
+	if len(out.Recent) > 0 {
+		out.SuccessRate = float64(succeeded) / float64(len(out.Recent))
+	}
+	if len(times) > 0 {
+		slices.Sort(times)
+		m := times[len(times)/2]
+		if len(times)%2 == 0 {
+			m = (times[len(times)/2-1] + m) / 2
+		}
+		out.MedianDuration = m.Round(time.Millisecond).String()
+	}
+	return out
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/jobbridge/jobbridge/agent/internal/events"
+	"github.com/jobbridge/jobbridge/agent/internal/store"
 	"github.com/jobbridge/jobbridge/shared/api"
 )
 
@@ -26,6 +27,7 @@ type Metrics struct {
 	missed         *prometheus.CounterVec
 	slow           *prometheus.CounterVec
 	retries        *prometheus.CounterVec
+	rules          *ruleMetrics
 
 	// The gauges read at each scrape, from the sources the agent sets.
 	rulesMissing atomic.Pointer[func() int]
@@ -35,7 +37,8 @@ type Metrics struct {
 // NewMetrics returns the agent's metrics with Go and process collectors.
 func NewMetrics() *Metrics {
 	m := &Metrics{
-		reg: prometheus.NewRegistry(),
+		reg:   prometheus.NewRegistry(),
+		rules: newRuleMetrics(),
 		runs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "jobbridge_runs_total", Help: "Runs that ended, by job and final status.",
 		}, []string{"job", "status"}),
@@ -76,9 +79,23 @@ func NewMetrics() *Metrics {
 		Name: "jobbridge_runs_queued", Help: "Runs waiting to start (overlap queue, job limits, retries' backoff), across the agents sharing the database.",
 	}, func() float64 { return read(&m.runsQueued) })
 	m.reg.MustRegister(m.runs, m.runDuration, m.webhookAnswers, m.authFailures, m.connsRefused, m.schedulerLag, m.running,
-		m.missed, m.slow, m.retries, rulesMissing, runsQueued,
+		m.missed, m.slow, m.retries, rulesMissing, runsQueued, m.rules,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// WatchRules gives every rule (the first limit by name; 0 means
+// DefaultRuleSeries) gauges of its last success, last failure and last
+// status read from st, the store's truth: the same on every agent sharing
+// it. Without it /metrics has the per-rule run times only. Call it before
+// the metrics are served.
+func (m *Metrics) WatchRules(st store.Store, limit int) {
+	m.rules.mu.Lock()
+	defer m.rules.mu.Unlock()
+	m.rules.st = st
+	if limit > 0 {
+		m.rules.limit = limit
+	}
 }
 
 // CountMissing makes jobbridge_rules_missing read f at each scrape.
@@ -125,6 +142,7 @@ func (m *Metrics) consume(ctx context.Context, ch <-chan events.Event) {
 }
 
 func (m *Metrics) observe(e events.Event) {
+	m.rules.observe(e)
 	if e.Run == nil || !e.Local() { // another agent counts its own runs
 		return
 	}

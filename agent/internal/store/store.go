@@ -117,6 +117,11 @@ type Store interface {
 	// RunProcessForget forgets the process groups recorded with these runs:
 	// they have been stopped or found gone. Unknown ids are ignored.
 	RunProcessForget(ctx context.Context, runIDs []string) error
+	// RuleHealthList reads, in one go, how the named rules' runs have gone
+	// (see RuleHealth), keyed by rule name; a name without runs maps to a
+	// zero RuleHealth. It reads a bounded number of index entries per
+	// rule, however many runs a rule has.
+	RuleHealthList(ctx context.Context, names []string) (map[string]RuleHealth, error)
 	// RunCountByStatus counts runs per status.
 	RunCountByStatus(ctx context.Context) (map[api.RunStatus]int64, error)
 	// RunPrune deletes finished runs created before the given time, with
@@ -500,6 +505,39 @@ func (p RunFinishParams) ChainedFollow(run Run) bool {
 // cancel ends a series of retries.
 func (p RunFinishParams) ThenFollows(run Run) bool {
 	return p.Then != nil && (run.CancelledBy == "" || run.CancelledBy == p.CancelledBy)
+}
+
+// HealthStatuses are the statuses of runs that ran and ended, which
+// RuleHealth.Recent counts (skipped and missed fires, and runs not ended,
+// are left out).
+var HealthStatuses = []api.RunStatus{api.StatusSucceeded, api.StatusFailed, api.StatusCancelled, api.StatusInterrupted}
+
+// RuleHealth is how a rule's runs have gone.
+type RuleHealth struct {
+	// LastRun is the rule's newest run, whatever its state (nil: none).
+	LastRun *Run
+	// LastSuccess and LastFailure are when the newest succeeded run and
+	// the newest failed run (by creation) finished; zero when none.
+	LastSuccess, LastFailure time.Time
+	// Recent are the rule's last api.HealthWindow runs in HealthStatuses,
+	// oldest first.
+	Recent []HealthRun
+}
+
+// HealthRun is one run of RuleHealth.Recent.
+type HealthRun struct {
+	ID                    string
+	Status                api.RunStatus
+	StartedAt, FinishedAt time.Time // StartedAt is zero for a run that never started
+}
+
+// Duration is how long the run ran, start to finish (0 if it never
+// started).
+func (h HealthRun) Duration() time.Duration {
+	if h.StartedAt.IsZero() || h.FinishedAt.Before(h.StartedAt) {
+		return 0
+	}
+	return h.FinishedAt.Sub(h.StartedAt)
 }
 
 // FireSeen is a fire of a rule the store has a run for (see

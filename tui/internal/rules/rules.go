@@ -76,6 +76,7 @@ type Model struct {
 	gen    int
 	loaded bool
 	err    error
+	health healthState
 }
 
 // New returns the rules list.
@@ -144,6 +145,9 @@ func (m *Model) Reload() tea.Cmd {
 
 // Update handles the view's messages and keys.
 func (m *Model) Update(msg tea.Msg) tea.Cmd {
+	if cmd, ok := m.updateHealth(msg); ok {
+		return cmd
+	}
 	switch msg := msg.(type) {
 	case listMsg:
 		if msg.gen != m.gen {
@@ -221,12 +225,13 @@ func (m *Model) Events(evs []api.Event) tea.Cmd {
 		m.sortAll()
 		m.list.SetItems(m.all)
 	}
-	return nil
+	return m.healthEvents(evs)
 }
 
 func (m *Model) upsert(r api.Rule) {
 	for _, have := range m.all {
 		if have.Name == r.Name {
+			keepHealth(&r, have)
 			*have = r
 			return
 		}
@@ -309,7 +314,7 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 }
 
 // detailLines is the height of the pane under the list.
-const detailLines = 4
+const detailLines = 5
 
 func (m *Model) listHeight() int { return max(1, m.h-2-detailLines) }
 
@@ -350,10 +355,12 @@ func zoned(r *api.Rule) bool { return r.Timezone != "" && r.Timezone != "UTC" }
 // layout fits the columns to the width, with ZONE when a rule has one.
 func (m *Model) layout() grid.Layout {
 	cols := slices.Clone(columns)
+	zone := cols[colZone].Width
 	if !slices.ContainsFunc(m.all, zoned) {
 		cols[colZone].MinTotal = math.MaxInt
+		zone = 0
 	}
-	return grid.Fit(cols, m.w)
+	return grid.Fit(withHealth(cols, zone), m.w)
 }
 
 // View renders the title, the rules on screen and the selected rule's
@@ -436,11 +443,14 @@ func (m *Model) row(l grid.Layout, r api.Rule, selected bool, now time.Time) str
 	if l.Widths[colZone] == 0 && zoned(&r) {
 		sched += " " + zone
 	}
-	cells := []string{marker, r.Name, r.Job, sched, zone, r.ScheduleText, next, last, on, r.Sync.State}
+	cells := append([]string{marker, r.Name, r.Job, sched, zone, r.ScheduleText, next, last, on, r.Sync.State}, healthCells(r, now)...)
 	if selected {
 		return t.Selected.Render(l.Row(cells, nil))
 	}
 	return l.Row(cells, func(i int, cell string) string {
+		if s, ok := m.styleHealth(i, l.Widths[i], r, cell); ok {
+			return s
+		}
 		switch i {
 		case colZone:
 			if !zoned(&r) {
@@ -544,5 +554,6 @@ func (m *Model) detail(now time.Time) string {
 		chains = " · " + c
 	}
 	lines = append(lines, grid.Fit1(last+sync+chains, m.w, false))
+	lines = append(lines, grid.Fit1(m.healthLine(r, now), m.w, false))
 	return strings.Join(lines, "\n")
 }

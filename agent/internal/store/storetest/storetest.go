@@ -43,6 +43,7 @@ func Exercise(t *testing.T, open func(t *testing.T) store.Store) {
 		{"RunProcess", testRunProcess},
 		{"Queue", testQueue},
 		{"Chains", testChains},
+		{"RuleHealth", testRuleHealth},
 		{"Tokens", testTokens},
 		{"Audit", testAudit},
 		{"SecretsSupport", testSecretsSupport},
