@@ -233,6 +233,13 @@ func PrepareRule(r store.Rule) store.Rule {
 	return r
 }
 
+// RuleVersionCond is the condition of a write that expects a rule at
+// version (arg is its placeholder, "$22"): any version when it is 0.
+func RuleVersionCond(arg string) string {
+	v := "CAST(" + arg + " AS BIGINT)"
+	return "(" + v + " = 0 OR version = " + v + ")"
+}
+
 // PrepareRun validates a new run and fills its defaults: a UUIDv7 id, created
 // now, running unless the caller says skipped, missed or queued, started at
 // creation when running, finished at creation when skipped or missed, neither
@@ -440,6 +447,21 @@ func RunListQuery(f store.RunFilter, limit int, timeArg func(time.Time) any) (st
 		// partial index instead of every run.
 		w.add("(id = ? OR (retry_of = ? AND retry_of <> ''))", f.Series, f.Series)
 	}
+	if f.IDPrefix != "" {
+		if end, ok := PrefixEnd(f.IDPrefix); ok {
+			// A range of the primary key (byte order in both stores: SQLite's
+			// BINARY, PostgreSQL's COLLATE "C"): no LIKE to escape, and the
+			// index finds the matches.
+			w.add("id >= ? AND id < ?", f.IDPrefix, end)
+		} else {
+			w.add("id >= ? AND substr(id, 1, ?) = ?", f.IDPrefix, len(f.IDPrefix), f.IDPrefix)
+		}
+	}
+	if n := len(f.IDSuffix); n > 0 {
+		// The start is a literal so that, for the 8 characters the console
+		// shows, the expression is the index's (runs_id_tail).
+		w.add(fmt.Sprintf("substr(id, %d) = ? AND length(id) = %d", max(1, api.RunIDLength+1-n), api.RunIDLength), f.IDSuffix)
+	}
 	if f.Parent != "" {
 		w.add("parent_run = ? AND parent_run <> ''", f.Parent)
 	}
@@ -469,13 +491,16 @@ func RunListQuery(f store.RunFilter, limit int, timeArg func(time.Time) any) (st
 }
 
 // AuditColumns lists an audit entry's columns in scan order.
-const AuditColumns = "id, time, actor, action, target, detail"
+const AuditColumns = "id, time, actor, action, target, detail, before_rule, after_rule"
 
 // AuditListQuery builds the query for AuditList, like RunListQuery.
 func AuditListQuery(f store.AuditFilter, limit int) (string, []any) {
 	var w where
 	if f.Actor != "" {
 		w.add("actor = ?", f.Actor)
+	}
+	if f.Action != "" {
+		w.add("action = ?", f.Action)
 	}
 	if f.Target != "" {
 		w.add("target = ?", f.Target)
@@ -495,6 +520,14 @@ func Page[T any](items []T, limit int, id func(T) string) ([]T, string) {
 	}
 	items = items[:limit]
 	return items, id(items[limit-1])
+}
+
+// RawJSON is a stored JSON column as read back: nil for "" (none).
+func RawJSON(s string) json.RawMessage {
+	if s == "" {
+		return nil
+	}
+	return json.RawMessage(s)
 }
 
 // PrepareAudit fills an audit entry's defaults: a UUIDv7 id, the time now.
@@ -708,6 +741,21 @@ const RuleUnfinishedQuery = `SELECT
 
 // JobActiveQuery counts a job's ($1) active runs.
 const JobActiveQuery = `SELECT COUNT(*) FROM runs WHERE job = $1 AND status IN ` + ActiveStatuses
+
+// PrefixEnd is the least string above every string that starts with
+// prefix, in byte order: prefix with its last byte one higher. ok is false
+// when that byte is not ASCII below DEL (the result might not be valid
+// text), and the caller compares the start instead.
+func PrefixEnd(prefix string) (string, bool) {
+	if prefix == "" {
+		return "", false
+	}
+	last := prefix[len(prefix)-1]
+	if last >= 0x7e {
+		return "", false
+	}
+	return prefix[:len(prefix)-1] + string(rune(last+1)), true
+}
 
 // HealthStatusList is the SQL list of store.HealthStatuses; the partial
 // index runs_rule_ended (migration 0012) is on exactly this list, so a
