@@ -35,23 +35,25 @@ const recountAfter = time.Second
 
 // Tab is a status tab of the list.
 type Tab struct {
-	Name     string
+	Name string
+	// Short is the name where the tabs with their counts do not fit.
+	Short    string
 	Statuses []api.RunStatus // none: every run
 }
 
 // Tabs are the list's status tabs, in order.
 var Tabs = []Tab{
-	{Name: "all"},
+	{Name: "all", Short: "all"},
 	// Queued runs are not running yet, but they are what is still to
 	// happen: they sit with the active ones (and can be cancelled too).
-	{Name: "active", Statuses: []api.RunStatus{api.StatusQueued, api.StatusRunning, api.StatusCancelling}},
-	{Name: "failed", Statuses: []api.RunStatus{api.StatusFailed}},
-	{Name: "succeeded", Statuses: []api.RunStatus{api.StatusSucceeded}},
-	{Name: "cancelled", Statuses: []api.RunStatus{api.StatusCancelled}},
-	{Name: "interrupted", Statuses: []api.RunStatus{api.StatusInterrupted}},
-	{Name: "skipped", Statuses: []api.RunStatus{api.StatusSkipped}},
+	{Name: "active", Short: "active", Statuses: []api.RunStatus{api.StatusQueued, api.StatusRunning, api.StatusCancelling}},
+	{Name: "failed", Short: "failed", Statuses: []api.RunStatus{api.StatusFailed}},
+	{Name: "succeeded", Short: "ok", Statuses: []api.RunStatus{api.StatusSucceeded}},
+	{Name: "cancelled", Short: "cancel", Statuses: []api.RunStatus{api.StatusCancelled}},
+	{Name: "interrupted", Short: "intr", Statuses: []api.RunStatus{api.StatusInterrupted}},
+	{Name: "skipped", Short: "skip", Statuses: []api.RunStatus{api.StatusSkipped}},
 	// Missed fires (the dead-man's switch) are an alarm of their own.
-	{Name: "missed", Statuses: []api.RunStatus{api.StatusMissed}},
+	{Name: "missed", Short: "missed", Statuses: []api.RunStatus{api.StatusMissed}},
 }
 
 // KeyMap is the runs list's keys.
@@ -81,9 +83,13 @@ func newKeyMap(s *session.Context) KeyMap {
 func (k KeyMap) ShortHelp() []key.Binding {
 	out := []key.Binding{keys.Nav.Open}
 	if k.s.CanOperate() {
-		out = append(out, k.Cancel, k.Restart, k.Select)
+		out = append(out, k.Cancel, k.Restart)
 	}
-	return append(out, k.NextTab, k.Sort, keys.Nav.Filter)
+	out = append(out, k.NextTab, keys.Nav.Filter, k.Sort)
+	if k.s.CanOperate() {
+		out = append(out, k.Select)
+	}
+	return out
 }
 
 // FullHelp is every key of the view, for the help screen.
@@ -327,12 +333,9 @@ func (m *Model) gotPage(msg pageMsg) tea.Cmd {
 			m.sel[r.ID] = true
 		}
 	}
-	if m.sort == DefaultSort {
-		// Pages come newer to older, each older than what is loaded.
-		m.all = append(m.all, fresh...)
-	} else {
-		m.all = m.sort.merge(m.all, fresh, m.s.Clock())
-	}
+	// Pages come by id; within one, creation times may differ a little
+	// from that order. A page costs its own sort and one pass.
+	m.all = m.sort.merge(m.all, fresh, m.s.Clock())
 	m.refresh()
 	if m.list.Len() == before {
 		m.emptyPages++
@@ -457,8 +460,8 @@ func (m *Model) reposition(r *api.Run, now time.Time) {
 
 // count keeps the counts in step with an event: a run the list knows
 // moves from its status to the new one, a new run adds one; a run whose
-// status before is unknown (older than the loaded pages) has the agent
-// count again.
+// status before is unknown (it may be older than the loaded pages) has
+// the agent count again a moment later.
 func (m *Model) count(ev api.Event) tea.Cmd {
 	if m.counts == nil || !m.matchesCounts(ev.Run) {
 		return nil
@@ -480,6 +483,10 @@ func (m *Model) count(ev api.Event) tea.Cmd {
 	case ev.Type == api.EventRunQueued || ev.Type == api.EventRunSkipped || ev.Type == api.EventRunMissed:
 		m.counts[r.Status]++
 	default:
+		// Most likely a new run that started at once; but it may be an
+		// older one the list has not loaded, whose status before is
+		// unknown: count it now, and have the agent count again.
+		m.counts[r.Status]++
 		m.seen[r.ID] = r.Status
 		return m.recountLater()
 	}

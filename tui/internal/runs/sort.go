@@ -27,11 +27,11 @@ var columns = []grid.Column{
 	colMarker:   {Title: "", Width: 2},
 	colID:       {Title: "ID", Width: 8, MinTotal: 100},
 	colRule:     {Title: "RULE", Width: 10, Flex: 3},
-	colJob:      {Title: "JOB", Width: 8, Flex: 2},
+	colJob:      {Title: "JOB", Width: 7, Flex: 2},
 	colTrigger:  {Title: "TRIGGER", Width: 8, MinTotal: 120},
 	colStatus:   {Title: "STATUS", Width: 11},
 	colStarted:  {Title: "STARTED", Width: 12},
-	colDuration: {Title: "DURATION", Width: 9, Right: true},
+	colDuration: {Title: "DURATION", Width: 8, Right: true},
 	colProgress: {Title: "PROGRESS", Width: 16, Flex: 1},
 }
 

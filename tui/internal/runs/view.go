@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/charmbracelet/x/ansi"
+
 	"github.com/jobbridge/jobbridge/shared/api"
 	"github.com/jobbridge/jobbridge/tui/internal/grid"
 	"github.com/jobbridge/jobbridge/tui/internal/session"
@@ -128,9 +130,19 @@ func (m *Model) titleLine() string {
 	case m.loading && m.loaded:
 		parts = append(parts, t.Muted.Render("loading…"))
 	}
+	return grid.Fit1(strings.Join(parts, " "), m.w, false) + "\n" + grid.Fit1(m.tabs(false), m.w, false)
+}
+
+// tabs is the line of status tabs, each with its count once known; short
+// names when the long ones do not fit.
+func (m *Model) tabs(short bool) string {
+	t := m.s.Theme
 	tabs := make([]string, len(Tabs))
 	for i, tab := range Tabs {
 		name := tab.Name
+		if short {
+			name = tab.Short
+		}
 		if m.counts != nil {
 			var n int64
 			for s, c := range m.counts {
@@ -143,10 +155,14 @@ func (m *Model) titleLine() string {
 		if i == m.q.Tab && len(m.q.Statuses) == 0 {
 			tabs[i] = t.TabOn.Render("[" + name + "]")
 		} else {
-			tabs[i] = t.TabOff.Render(" " + name + " ")
+			tabs[i] = t.TabOff.Render(name)
 		}
 	}
-	return grid.Fit1(strings.Join(parts, " "), m.w, false) + "\n" + grid.Fit1(strings.Join(tabs, ""), m.w, false)
+	line := strings.Join(tabs, " ")
+	if !short && ansi.StringWidth(line) > m.w {
+		return m.tabs(true)
+	}
+	return line
 }
 
 func (m *Model) row(l grid.Layout, r *api.Run, cursor bool, now time.Time) string {
