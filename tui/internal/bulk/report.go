@@ -53,7 +53,7 @@ func (r *Report) SetSize(w, h int) { r.w, r.h = w, h }
 type reportKeys struct{}
 
 func (reportKeys) ShortHelp() []key.Binding {
-	return []key.Binding{keys.Nav.Down, keys.Nav.Up, keys.Global.Back}
+	return []key.Binding{keys.Nav.Down, keys.Nav.Up} // the root adds esc
 }
 func (reportKeys) FullHelp() [][]key.Binding { return [][]key.Binding{keys.NavHelp()} }
 

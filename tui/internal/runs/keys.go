@@ -195,7 +195,7 @@ func (m *Model) bulkCancel() tea.Cmd {
 	}
 	more := ""
 	if finished > 0 {
-		more = fmt.Sprintf("(%s selected %s finished: left alone)", bulk.Count(finished, "run"), map[bool]string{true: "has", false: "have"}[finished == 1])
+		more = fmt.Sprintf("(%d of the selected %s finished: left alone)", finished, map[bool]string{true: "has", false: "have"}[finished == 1])
 	}
 	c := m.s.Client
 	return m.bulk.Confirm(bulk.Action{Verb: "cancel", Doing: "cancelling", Done: "cancelled", Noun: "run",
