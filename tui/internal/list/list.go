@@ -237,10 +237,14 @@ func (m *Model[T]) refilter() {
 		}
 	}
 	if m.o.Key != nil && m.selected != "" {
-		for i, r := range m.rows {
-			if m.o.Key(r) == m.selected {
-				m.cursor = i
-				break
+		// The row is most often where it was: look there first, then
+		// through them all.
+		if m.cursor >= len(m.rows) || m.o.Key(m.rows[m.cursor]) != m.selected {
+			for i, r := range m.rows {
+				if m.o.Key(r) == m.selected {
+					m.cursor = i
+					break
+				}
 			}
 		}
 	}

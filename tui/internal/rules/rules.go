@@ -106,20 +106,21 @@ func New(s *session.Context) *Model {
 	}}
 	m.list = list.New(s.Theme, list.Options[*api.Rule]{
 		Key:         func(r *api.Rule) string { return r.Name },
-		Keep:        func(r *api.Rule, _ string) bool { return m.typed().keeps(r) },
+		Keep:        func(r *api.Rule, text string) bool { return m.typedAs(text).keeps(r) },
 		Placeholder: "rule:NAME job:ID status:enabled|disabled|failing or text",
 		CharLimit:   200,
 	})
 	return m
 }
 
-// typed is the filter as typed, read once per change of its text; a term
-// that is wrong leaves the last good reading in force.
-func (m *Model) typed() filter {
-	text := m.list.FilterText()
-	if text != m.ftext || !m.f.parsed {
-		m.ftext = text
-		f, err := parseFilter(text)
+// typedAs is the filter whose text is key (trimmed, in lower case: what
+// the list hands Keep, so that the input's text is read once a change, not
+// once a row); a term that is wrong leaves the last good reading in
+// force.
+func (m *Model) typedAs(key string) filter {
+	if key != m.ftext || !m.f.parsed {
+		m.ftext = key
+		f, err := parseFilter(m.list.FilterText())
 		m.ferr = err
 		if err == nil || !m.f.parsed {
 			m.f = f

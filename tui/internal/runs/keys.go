@@ -3,6 +3,7 @@ package runs
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
@@ -141,15 +142,54 @@ func (m *Model) submitFilter() tea.Cmd {
 	return m.SetQuery(q)
 }
 
+// sortInFrame is the most runs sorted while a key waits; more are sorted
+// in the background (a sort of 100,000 runs takes longer than a frame),
+// the list keeping its old order until the new one is ready.
+const sortInFrame = 5000
+
+type sortedMsg struct {
+	gen, sortGen int
+	order        []*api.Run
+}
+
 // SetSort orders the list by s. Any order but the agent's needs every run
 // of the query: the rest is loaded in the background, sorted in as it
 // comes.
 func (m *Model) SetSort(s Sort) tea.Cmd {
 	m.sort = s
-	m.sort.sortRuns(m.all, m.s.Clock())
-	m.refresh()
 	m.full = s != DefaultSort || m.selectAll
-	return m.maybeMore()
+	m.sortGen++
+	if len(m.all) <= sortInFrame {
+		m.sort.sortRuns(m.all, m.s.Clock())
+		m.sorting, m.added, m.replaced = false, nil, nil
+		m.refresh()
+		return m.maybeMore()
+	}
+	// While it sorts, the runs it reads are not written: an event makes
+	// a new copy of its run (see Events), so the sort needs no lock.
+	runs, now := slices.Clone(m.all), m.s.Clock()
+	m.sorting, m.added, m.replaced = true, nil, map[string]*api.Run{}
+	gen, sortGen := m.gen, m.sortGen
+	sorted := func() tea.Msg { return sortedMsg{gen: gen, sortGen: sortGen, order: s.order(s.keys(runs, now))} }
+	return tea.Batch(sorted, m.maybeMore())
+}
+
+// gotSorted puts the runs in the order a background sort found, with the
+// runs that came meanwhile sorted in.
+func (m *Model) gotSorted(msg sortedMsg) {
+	if msg.gen != m.gen || msg.sortGen != m.sortGen {
+		return // reloaded, or sorted again since
+	}
+	if len(m.replaced) > 0 {
+		for i, r := range msg.order {
+			if now, ok := m.replaced[r.ID]; ok {
+				msg.order[i] = now
+			}
+		}
+	}
+	m.all = m.sort.merge(msg.order, m.added, m.s.Clock())
+	m.sorting, m.added, m.replaced = false, nil, nil
+	m.refresh()
 }
 
 // SelectAll selects every run that matches the query and the filter: those

@@ -141,7 +141,7 @@ func parseStatuses(v string) ([]api.RunStatus, error) {
 
 // keeps reports whether the terms being typed keep r (before enter sends
 // them to the agent): rule and job by part of the name.
-func (f filter) keeps(r *api.Run) bool {
+func (f *filter) keeps(r *api.Run) bool {
 	if f.q.Rule != "" && !strings.Contains(strings.ToLower(r.Rule), strings.ToLower(f.q.Rule)) {
 		return false
 	}

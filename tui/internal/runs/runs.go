@@ -6,6 +6,7 @@ package runs
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"time"
 
@@ -146,6 +147,15 @@ type Model struct {
 
 	sel  map[string]bool // selected runs, by id
 	bulk bulk.Runner
+
+	// sorting says a sort runs in the background (sortGen names the
+	// latest); added are the runs that came meanwhile, which it has not
+	// seen, and replaced the new copies of runs that changed meanwhile
+	// (by id), which take the place of those it sorted.
+	sorting  bool
+	sortGen  int
+	added    []*api.Run
+	replaced map[string]*api.Run
 }
 
 // New returns the runs list.
@@ -154,7 +164,7 @@ func New(s *session.Context) *Model {
 		sel: map[string]bool{}, seen: map[string]api.RunStatus{}}
 	m.list = list.New(s.Theme, list.Options[*api.Run]{
 		Key:         func(r *api.Run) string { return r.ID },
-		Keep:        func(r *api.Run, _ string) bool { return m.keep(r) },
+		Keep:        func(r *api.Run, text string) bool { return m.matchesQuery(r) && m.typedAs(text).keeps(r) },
 		Placeholder: "rule:NAME job:ID status:a,b since:1h or text",
 		CharLimit:   200,
 	})
@@ -163,21 +173,29 @@ func New(s *session.Context) *Model {
 
 // keep reports whether the list shows r: it matches the query and the
 // filter (while it is typed, the terms in it as well).
-func (m *Model) keep(r *api.Run) bool { return m.matchesQuery(r) && m.typed().keeps(r) }
+func (m *Model) keep(r *api.Run) bool {
+	return m.matchesQuery(r) && m.typedAs(strings.ToLower(strings.TrimSpace(m.list.FilterText()))).keeps(r)
+}
 
-// typed is the filter as typed, read once per change of its text; a term
-// that is wrong leaves the last good reading in force.
-func (m *Model) typed() filter {
-	text := m.list.FilterText()
-	if text != m.ftext || m.f.set == nil {
-		m.ftext = text
-		f, err := parseFilter(text, m.s.Clock(), m.s.Location)
+// typed is the filter as typed, read again when its text changes.
+func (m *Model) typed() *filter {
+	return m.typedAs(strings.ToLower(strings.TrimSpace(m.list.FilterText())))
+}
+
+// typedAs is the filter whose text is key (trimmed, in lower case: what
+// the list hands Keep, so that a frame reads the input's text once, not
+// once a row), read once per change; a term that is wrong leaves the
+// last good reading in force.
+func (m *Model) typedAs(key string) *filter {
+	if key != m.ftext || m.f.set == nil {
+		m.ftext = key
+		f, err := parseFilter(m.list.FilterText(), m.s.Clock(), m.s.Location)
 		m.ferr = err
 		if err == nil || m.f.set == nil {
 			m.f = f
 		}
 	}
-	return m.f
+	return &m.f
 }
 
 // Title names the view.
@@ -221,6 +239,7 @@ func (m *Model) Reload() tea.Cmd {
 	m.next, m.loaded, m.err, m.emptyPages = "", false, nil, 0
 	m.loading, m.full, m.selectAll = false, m.sort != DefaultSort, false
 	m.counts, m.countsErr, m.recount = nil, nil, false
+	m.sorting, m.added, m.replaced = false, nil, nil
 	clear(m.seen)
 	return tea.Batch(m.fetch(""), m.fetchCounts())
 }
@@ -292,6 +311,8 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
 	case pageMsg:
 		return m.gotPage(msg)
+	case sortedMsg:
+		m.gotSorted(msg)
 	case countsMsg:
 		if msg.gen == m.gen {
 			m.counts, m.countsErr = msg.counts, msg.err
@@ -336,6 +357,9 @@ func (m *Model) gotPage(msg pageMsg) tea.Cmd {
 	// Pages come by id; within one, creation times may differ a little
 	// from that order. A page costs its own sort and one pass.
 	m.all = m.sort.merge(m.all, fresh, m.s.Clock())
+	if m.sorting {
+		m.added = append(m.added, fresh...)
+	}
 	m.refresh()
 	if m.list.Len() == before {
 		m.emptyPages++
@@ -414,7 +438,13 @@ func (m *Model) Events(evs []api.Event) tea.Cmd {
 			if r.Status != ev.Run.Status {
 				m.dirty = true
 			}
-			*r = *ev.Run
+			if m.sorting {
+				// The sort in the background reads r: a new copy takes
+				// its place instead.
+				r = m.replace(r, *ev.Run)
+			} else {
+				*r = *ev.Run
+			}
 			if moved && m.sort != DefaultSort && m.sort.Col != colRule && m.sort.Col != colJob && m.sort.Col != colID {
 				m.reposition(r, now)
 			}
@@ -431,12 +461,27 @@ func (m *Model) Events(evs []api.Event) tea.Cmd {
 		}
 		m.insert(&r, now)
 		m.byID[r.ID] = &r
+		if m.sorting {
+			m.added = append(m.added, &r)
+		}
 		m.dirty = true
 	}
 	if m.dirty {
 		m.refresh()
 	}
 	return tea.Batch(cmds...)
+}
+
+// replace puts a copy of next where old is, leaving old as it was.
+func (m *Model) replace(old *api.Run, next api.Run) *api.Run {
+	r := &next
+	if i := slices.Index(m.all, old); i >= 0 {
+		m.all[i] = r
+	}
+	m.byID[r.ID] = r
+	m.replaced[r.ID] = r
+	m.dirty = true // the list's rows hold old
+	return r
 }
 
 func (m *Model) insert(r *api.Run, now time.Time) {

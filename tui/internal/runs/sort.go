@@ -47,12 +47,16 @@ type Sort struct {
 // DefaultSort is newest first, as the agent pages them.
 var DefaultSort = Sort{Col: colStarted, Desc: true}
 
-// keyed is a run with the key it sorts by under one Sort, computed once
-// per sort rather than once per comparison.
+// keyed is a run with what it sorts by under one Sort, computed once per
+// sort rather than once per comparison, and copied: a sort in the
+// background compares keys and never reads a run, which the stream's
+// events change meanwhile.
 type keyed struct {
-	r *api.Run
-	s string
-	n int64
+	r       *api.Run
+	s       string
+	n       int64
+	created int64
+	id      string
 }
 
 // sortKey is what run r sorts by in column col: a text or a number.
@@ -97,43 +101,38 @@ func (s Sort) compare(a, b keyed) int {
 	if c != 0 {
 		return c
 	}
-	if newer(a.r, b.r) {
-		return -1
-	}
-	if newer(b.r, a.r) {
-		return 1
-	}
-	return 0
+	return -cmp.Or(cmp.Compare(a.created, b.created), cmp.Compare(a.id, b.id))
 }
 
 func (s Sort) key(r *api.Run, now time.Time) keyed {
-	k := keyed{r: r}
+	k := keyed{r: r, created: r.CreatedAt.UnixNano(), id: r.ID}
 	k.s, k.n = sortKey(r, s.Col, now)
 	return k
 }
 
-// sortRuns sorts runs under s, in place.
-func (s Sort) sortRuns(runs []*api.Run, now time.Time) {
-	if s == DefaultSort {
-		slices.SortFunc(runs, func(a, b *api.Run) int {
-			if newer(a, b) {
-				return -1
-			}
-			if newer(b, a) {
-				return 1
-			}
-			return 0
-		})
-		return
-	}
+// keys is the keys of runs under s.
+func (s Sort) keys(runs []*api.Run, now time.Time) []keyed {
 	ks := make([]keyed, len(runs))
 	for i, r := range runs {
 		ks[i] = s.key(r, now)
 	}
+	return ks
+}
+
+// order sorts keys and returns their runs in that order. It reads no run:
+// it may run in the background.
+func (s Sort) order(ks []keyed) []*api.Run {
 	slices.SortFunc(ks, s.compare)
+	out := make([]*api.Run, len(ks))
 	for i, k := range ks {
-		runs[i] = k.r
+		out[i] = k.r
 	}
+	return out
+}
+
+// sortRuns sorts runs under s, in place.
+func (s Sort) sortRuns(runs []*api.Run, now time.Time) {
+	copy(runs, s.order(s.keys(runs, now)))
 }
 
 // merge returns sorted runs with more (in any order) merged in where they

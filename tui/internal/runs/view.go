@@ -117,6 +117,8 @@ func (m *Model) titleLine() string {
 		parts = append(parts, t.Warning.Render(p))
 	}
 	switch {
+	case m.sorting:
+		parts = append(parts, t.Warning.Render(fmt.Sprintf("sorting %d…", len(m.all))))
 	case m.full && m.next != "":
 		doing := "sorting"
 		if m.selectAll {
