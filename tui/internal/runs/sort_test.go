@@ -88,4 +88,3 @@ func TestAnOlderSortIsDropped(t *testing.T) {
 		t.Errorf("the first run is of %s, want rule-499 (by rule, descending)", m.all[0].Rule)
 	}
 }
-
