@@ -11,8 +11,8 @@ import (
 
 // commandHelp documents the ":" commands for the help screen.
 var commandHelp = [][2]string{
-	{"runs [STATUS] [rule:NAME] [job:ID]", "runs, e.g. :runs failed rule:nightly"},
-	{"rules [TEXT]", "rules, filtered by TEXT"},
+	{"runs [STATUS] [rule: job: since:]", "runs, e.g. :runs failed rule:nightly since:1h"},
+	{"rules [FILTER]", "rules, e.g. :rules status:failing"},
 	{"jobs", "the jobs the agent offers"},
 	{"run ID", "open a run"},
 	{"new", "create a rule"},
