@@ -11,7 +11,7 @@ import (
 
 // commandHelp documents the ":" commands for the help screen.
 var commandHelp = [][2]string{
-	{"runs [STATUS] [rule: job: since:]", "runs, e.g. :runs failed rule:nightly since:1h"},
+	{"runs [STATUS] [rule: job: since:]", "runs, e.g. :runs failed since:1h"},
 	{"rules [FILTER]", "rules, e.g. :rules status:failing"},
 	{"jobs", "the jobs the agent offers"},
 	{"run ID", "open a run"},
