@@ -23,8 +23,8 @@ type Terms struct {
 // ParseTerms reads the filter text s with the term names a view takes
 // (names: "rule", "job", ...). A word is a term when it is letters, a
 // colon and a value ("rule:x"); any other word is free text ("12:00" and
-// "a:b:c" included, so that times and ids stay searchable). A term whose
-// name the view does not take, or with no value, is an error naming it.
+// ":x" included, so that times stay searchable). A term whose name the
+// view does not take, or with no value, is an error naming it.
 func ParseTerms(s string, names ...string) (Terms, error) {
 	t := Terms{Values: map[string]string{}}
 	var free []string

@@ -73,6 +73,9 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 		return m.maybeMore()
 	case key.Matches(msg, m.keys.SelectAll) && operate:
 		return m.SelectAll()
+	case (key.Matches(msg, m.keys.Cancel) || key.Matches(msg, m.keys.Restart)) && operate && m.selectAll:
+		// ctrl+a is still loading the runs it selects.
+		return session.Note(fmt.Sprintf("still selecting (%d loaded): wait for every run of the filter", len(m.all)))
 	case key.Matches(msg, m.keys.Cancel) && operate && len(m.sel) > 0:
 		return m.bulkCancel()
 	case key.Matches(msg, m.keys.Restart) && operate && len(m.sel) > 0:
