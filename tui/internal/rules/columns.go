@@ -237,6 +237,9 @@ func (m *Model) row(l grid.Layout, r *api.Rule, cursor bool, now time.Time) stri
 	}
 	return l.Row(cells, func(i int, cell string) string {
 		if i == colMarker {
+			if strings.TrimSpace(cell) == "" {
+				return cell
+			}
 			return t.Accent.Render(cell)
 		}
 		if st := columns[i].style; st != nil {

@@ -204,6 +204,9 @@ func (m *Model) row(l grid.Layout, r *api.Run, cursor bool, now time.Time) strin
 	return l.Row(cells, func(i int, cell string) string {
 		switch i {
 		case colMarker:
+			if strings.TrimSpace(cell) == "" {
+				return cell
+			}
 			return t.Accent.Render(cell)
 		case colStatus:
 			if r.Slow && r.Status == api.StatusRunning {
