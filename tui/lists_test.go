@@ -39,7 +39,7 @@ func seedActive(n int) func(a *agenttest.Agent) {
 // the count, one request each, and the summary at the end.
 func TestBulkCancelOf50Runs(t *testing.T) {
 	f := setup(t, operatorToken, 80, 24, "runs", seedActive(50))
-	f.waitFor(t, "live", "all 53", "operator")
+	f.waitFor(t, "live", "all 53", "operator", "busy")
 	f.press("ctrl+a")
 	f.waitFor(t, "53 selected")
 	f.press("c")

@@ -201,9 +201,11 @@ func (m *Model) SelectAll() tea.Cmd {
 	for _, r := range m.list.Rows() {
 		m.sel[r.ID] = true
 	}
-	if m.next == "" {
+	if m.loaded && m.next == "" {
 		return nil
 	}
+	// More to load (or the first page still on its way): select as the
+	// pages come.
 	m.selectAll, m.full = true, true
 	return m.maybeMore()
 }
