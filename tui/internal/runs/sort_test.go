@@ -1,6 +1,7 @@
 package runs
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -55,7 +56,18 @@ func TestALargeSortRunsInTheBackground(t *testing.T) {
 	done := make(chan []tea.Msg)
 	go func() { done <- run(cmd) }()
 	m.Events([]api.Event{{Type: api.EventRunFinished, Run: &changed}})
-	for _, msg := range <-done {
+	// More events while it sorts: progress of running runs.
+	var msgs []tea.Msg
+	for i := 0; msgs == nil; i++ {
+		select {
+		case msgs = <-done:
+		default:
+			r := *m.byID[fmt.Sprintf("run-%09d", 20+10*(i%1000))]
+			r.Progress.Percent = i % 100
+			m.Events([]api.Event{{Type: api.EventRunProgress, Run: &r}})
+		}
+	}
+	for _, msg := range msgs {
 		m.Update(msg)
 	}
 	if i := slices.IndexFunc(m.all, func(r *api.Run) bool { return r.ID == changed.ID }); i < 0 ||
