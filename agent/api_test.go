@@ -268,6 +268,59 @@ func TestRunPagesStayCorrectWhileRunsArrive(t *testing.T) {
 	})
 }
 
+// The console's status tabs show how many runs of the filter each status
+// has: one request answers every status, for the same filter as the list.
+func TestRunCountsFollowTheFilter(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, ta *testAgent) {
+		ctx := context.Background()
+		for _, name := range []string{"a", "b"} {
+			if _, err := ta.admin.CreateRule(ctx, api.RuleInput{Name: name, Job: "echo", Schedule: "rate(1 day)"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var last api.Run
+		for range 3 {
+			r, err := ta.admin.TriggerRule(ctx, "a", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			last = r
+		}
+		if _, err := ta.admin.TriggerRule(ctx, "b", nil); err != nil {
+			t.Fatal(err)
+		}
+		ta.waitRun(t, last.ID, api.StatusSucceeded)
+		counts, err := ta.admin.RunCounts(ctx, api.RunQuery{Rule: "a"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var total int64
+		for _, st := range api.RunStatuses {
+			if _, ok := counts[st]; !ok {
+				t.Errorf("counts have no %s: %v", st, counts)
+			}
+			total += counts[st]
+		}
+		if total != 3 {
+			t.Errorf("runs of rule a: %v, want 3 in all", counts)
+		}
+		counts, err = ta.admin.RunCounts(ctx, api.RunQuery{Since: time.Now().Add(time.Hour)})
+		if err != nil || counts[api.StatusSucceeded]+counts[api.StatusRunning] != 0 {
+			t.Errorf("runs since an hour from now: %v %v, want none", counts, err)
+		}
+		counts, err = ta.admin.RunCounts(ctx, api.RunQuery{Job: "nope"})
+		if err != nil || len(counts) != len(api.RunStatuses) {
+			t.Errorf("runs of an unknown job: %v %v, want every status at 0", counts, err)
+		}
+		_, err = ta.admin.RunCounts(ctx, api.RunQuery{Trigger: "bogus"})
+		wantStatus(t, err, http.StatusBadRequest, "counts with a bad trigger")
+		if locs := problemLocations(err); len(locs) != 1 || locs[0] != "query.trigger" {
+			t.Errorf("counts with a bad trigger: problem at %v, want query.trigger", locs)
+		}
+	})
+}
+
 func TestCancelAndRestartThroughTheAPI(t *testing.T) {
 	t.Parallel()
 	eachStore(t, func(t *testing.T, ta *testAgent) {

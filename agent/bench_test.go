@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/jobbridge/jobbridge/agent"
+	"github.com/jobbridge/jobbridge/agent/internal/store"
 	"github.com/jobbridge/jobbridge/agent/internal/store/postgres/pgtest"
 	"github.com/jobbridge/jobbridge/internal/testutil/wait"
 	"github.com/jobbridge/jobbridge/shared/api"
@@ -184,7 +185,7 @@ func BenchmarkCluster(b *testing.B) {
 					// Wait for every run to end, then count what succeeded.
 					var succeeded int64
 					wait.Poll(b, 2*time.Minute, func() (bool, string) {
-						counts, err := agents[0].Store().RunCountByStatus(context.Background())
+						counts, err := agents[0].Store().RunCountByStatus(context.Background(), store.RunFilter{})
 						if err != nil {
 							b.Fatal(err)
 						}

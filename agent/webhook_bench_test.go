@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jobbridge/jobbridge/agent/internal/store"
 	"github.com/jobbridge/jobbridge/agent/internal/storetesting"
 	"github.com/jobbridge/jobbridge/internal/testutil/wait"
 	"github.com/jobbridge/jobbridge/shared/api"
@@ -64,7 +65,7 @@ func BenchmarkWebhook(b *testing.B) {
 			})
 			var finished int64
 			wait.For(b, 5*time.Minute, func() (bool, string) {
-				counts, err := ta.Store().RunCountByStatus(context.Background())
+				counts, err := ta.Store().RunCountByStatus(context.Background(), store.RunFilter{})
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -13,8 +13,8 @@ import (
 
 // commandHelp documents the ":" commands for the help screen.
 var commandHelp = [][2]string{
-	{"runs [STATUS] [rule:NAME] [job:ID]", "runs, e.g. :runs failed rule:nightly"},
-	{"rules [TEXT]", "rules, filtered by TEXT"},
+	{"runs [STATUS] [rule: job: since:]", "runs, e.g. :runs failed since:1h"},
+	{"rules [FILTER]", "rules, e.g. :rules status:failing"},
 	{"jobs", "the jobs the agent offers"},
 	{"audit [actor:X action:Y target:Z]", "the audit trail, e.g. :audit target:nightly"},
 	{"run ID", "open a run by its id, its start or its end"},

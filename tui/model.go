@@ -28,6 +28,7 @@ import (
 	"github.com/jobbridge/jobbridge/shared/api"
 	"github.com/jobbridge/jobbridge/shared/client"
 	"github.com/jobbridge/jobbridge/tui/internal/audit"
+	"github.com/jobbridge/jobbridge/tui/internal/bulk"
 	"github.com/jobbridge/jobbridge/tui/internal/describe"
 	"github.com/jobbridge/jobbridge/tui/internal/grid"
 	"github.com/jobbridge/jobbridge/tui/internal/jobs"
@@ -286,6 +287,8 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case session.BackMsg:
 		m.pop()
 		return m, nil
+	case bulk.ReportMsg:
+		return m, m.push(bulk.NewReport(m.s, msg))
 	case session.ConfirmMsg:
 		m.confirm = &msg
 		return m, nil
@@ -408,7 +411,7 @@ func (m *Model) jump(to session.View, args []string) tea.Cmd {
 	m.top = to
 	switch to {
 	case session.ViewRuns:
-		q, err := runs.ParseArgs(args)
+		q, err := runs.ParseArgsAt(args, m.s.Clock(), m.s.Location)
 		if err != nil {
 			return func() tea.Msg { return session.NoteMsg{Text: err.Error(), Err: true} }
 		}

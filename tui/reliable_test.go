@@ -115,9 +115,9 @@ func TestRunsShowRetriesAndCatchUpsWide(t *testing.T) {
 
 func TestActiveTabHoldsQueuedRunsAndMissedHasItsOwn(t *testing.T) {
 	f := setup(t, adminToken, 80, 24, "runs queued", reliable(t))
-	f.waitFor(t, "[active]", "Runs 2 ", "retry at 13:01:30")
+	f.waitFor(t, "[active 2]", "Runs 2 ", "retry at 13:01:30")
 	f.press("tab", "tab", "tab", "tab", "tab", "tab") // failed, succeeded, cancelled, interrupted, skipped, missed
-	f.waitFor(t, "[missed]", "Runs 1 ")
+	f.waitFor(t, "[missed 1]", "Runs 1 ")
 	screen := f.screen(t)
 	contains(t, screen, "nightly-report", "missed")
 	if strings.Contains(screen, "ping-partner") {

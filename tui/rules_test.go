@@ -26,20 +26,19 @@ func TestRulesViewWide(t *testing.T) {
 	requireGolden(t, f.screen(t))
 }
 
-func TestToggleEnablesAndDisablesInOneKey(t *testing.T) {
+func TestMinusDisablesAndPlusEnables(t *testing.T) {
 	f := setup(t, adminToken, 80, 24, "rules", seedRuns)
 	f.waitFor(t, "live", "nightly-report", "admin")
-	f.press(" ")
-	// The agent answers, then its event updates the row: t toggles what
-	// the row shows.
+	f.press("-")
+	// The agent answers, then its event updates the row.
 	f.waitFor(t, "rule nightly-report disabled", "At 02:00 UTC · disabled")
 	if r, _ := f.agent.Rule("nightly-report"); r.Enabled {
-		t.Fatal("space did not disable the rule")
+		t.Fatal("- did not disable the rule")
 	}
-	f.press("t")
+	f.press("+")
 	f.waitFor(t, "rule nightly-report enabled")
 	if r, _ := f.agent.Rule("nightly-report"); !r.Enabled {
-		t.Fatal("t did not enable the rule again")
+		t.Fatal("+ did not enable the rule again")
 	}
 }
 

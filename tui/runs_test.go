@@ -31,7 +31,7 @@ func TestRunsFollowTheEventStream(t *testing.T) {
 	f.waitFor(t, "70%", "failed")
 	screen := f.screen(t)
 	requireGolden(t, screen)
-	if !strings.Contains(screen, "ping-partner   http       running") {
+	if !strings.Contains(screen, "   ping-partner   http      running") {
 		t.Errorf("the run started by the stream (%s) is not at the top:\n%s", started, screen)
 	}
 }
@@ -43,7 +43,7 @@ func TestRunsStatusJumpAndTabs(t *testing.T) {
 	f.press(":")
 	f.typeText("runs failed")
 	f.press("enter")
-	f.waitFor(t, "[failed]", "Runs 1")
+	f.waitFor(t, "[failed 1]", "Runs 1")
 	screen := f.screen(t)
 	requireGolden(t, screen)
 	if strings.Contains(screen, "succeeded   ") || strings.Contains(screen, "running     ") {
@@ -245,7 +245,7 @@ func TestRunsArePagedAsTheCursorMoves(t *testing.T) {
 	}
 	f.press("G")
 	screen := f.screen(t)
-	contains(t, screen, "> bulk")
+	contains(t, screen, ">  bulk")
 	if n := f.requests.count("GET /api/v1/runs"); n != 5 {
 		t.Errorf("1000 runs took %d page requests, want 5", n)
 	}

@@ -154,6 +154,20 @@ func (c *requestCounter) count(route string) int {
 	return c.n[route]
 }
 
+// countMatching returns how many requests the console sent with method
+// to a path ending in suffix.
+func (c *requestCounter) countMatching(method, suffix string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for route, k := range c.n {
+		if strings.HasPrefix(route, method+" ") && strings.HasSuffix(route, suffix) {
+			n += k
+		}
+	}
+	return n
+}
+
 // waitFor waits until the screen has shown every one of want.
 func (f *fixture) waitFor(t *testing.T, want ...string) {
 	t.Helper()
@@ -221,6 +235,12 @@ func key(k string) tea.KeyMsg {
 		return tea.KeyMsg{Type: tea.KeyCtrlD}
 	case "pgdown":
 		return tea.KeyMsg{Type: tea.KeyPgDown}
+	case "ctrl+a":
+		return tea.KeyMsg{Type: tea.KeyCtrlA}
+	case "ctrl+u":
+		return tea.KeyMsg{Type: tea.KeyCtrlU}
+	case "space":
+		return tea.KeyMsg{Type: tea.KeySpace, Runes: []rune{' '}}
 	}
 	return tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(k)}
 }

@@ -307,6 +307,10 @@ type RunQuery struct {
 	Cursor   string
 }
 
+// RunCounts is the answer of GET /runs/counts: how many runs the query
+// selects in each status, every status present (0 when none).
+type RunCounts map[RunStatus]int64
+
 // LogLine is one line of a run's log.
 type LogLine struct {
 	Seq     int64     `json:"seq"`

@@ -218,6 +218,25 @@ func (c *Client) TriggerRule(ctx context.Context, name string, overrides map[str
 	return r, err
 }
 
+// RunCounts counts the runs q selects per status, in one request: q's
+// Job, Rule, Trigger, Since and Until count; its statuses, series, parent,
+// limit and cursor do not.
+func (c *Client) RunCounts(ctx context.Context, q api.RunQuery) (api.RunCounts, error) {
+	v := url.Values{}
+	setIf(v, "job", q.Job)
+	setIf(v, "rule", q.Rule)
+	setIf(v, "trigger", string(q.Trigger))
+	if !q.Since.IsZero() {
+		v.Set("since", q.Since.UTC().Format(time.RFC3339Nano))
+	}
+	if !q.Until.IsZero() {
+		v.Set("until", q.Until.UTC().Format(time.RFC3339Nano))
+	}
+	var counts api.RunCounts
+	err := c.do(ctx, http.MethodGet, "/runs/counts", v, nil, &counts)
+	return counts, err
+}
+
 // Runs lists runs, newest first, one page at a time.
 func (c *Client) Runs(ctx context.Context, q api.RunQuery) (api.Page[api.Run], error) {
 	v := url.Values{}

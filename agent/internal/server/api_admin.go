@@ -50,7 +50,7 @@ type tokenNameInput struct {
 func (s *Server) registerAdmin(hapi huma.API) {
 	huma.Register(hapi, op("get-status", http.MethodGet, "/status", "The agent's status", store.RoleViewer),
 		func(ctx context.Context, _ *struct{}) (*statusOutput, error) {
-			counts, err := s.cfg.Store.RunCountByStatus(ctx)
+			counts, err := s.cfg.Store.RunCountByStatus(ctx, store.RunFilter{})
 			if err != nil {
 				return nil, s.apiError(err, "status")
 			}

@@ -28,6 +28,18 @@ type listRunsInput struct {
 	Cursor   string `query:"cursor" doc:"nextCursor of the previous page"`
 }
 
+type countRunsInput struct {
+	Job     string `query:"job" doc:"Only runs of this job"`
+	Rule    string `query:"rule" doc:"Only runs of this rule"`
+	Trigger string `query:"trigger" doc:"schedule, manual, restart, retry, catchup or chain"`
+	Since   string `query:"since" doc:"Created at or after (RFC 3339)"`
+	Until   string `query:"until" doc:"Created before (RFC 3339)"`
+}
+
+type countsOutput struct {
+	Body api.RunCounts
+}
+
 type runsOutput struct {
 	Body api.Page[api.Run]
 }
@@ -188,6 +200,18 @@ func (s *Server) registerRuns(hapi huma.API) {
 				out.Body.Items[i] = apiRun(r)
 			}
 			return out, nil
+		})
+	huma.Register(hapi, op("count-runs", http.MethodGet, "/runs/counts", "Count runs per status", store.RoleViewer),
+		func(ctx context.Context, in *countRunsInput) (*countsOutput, error) {
+			f, err := runFilter(&listRunsInput{Job: in.Job, Rule: in.Rule, Trigger: in.Trigger, Since: in.Since, Until: in.Until})
+			if err != nil {
+				return nil, err
+			}
+			counts, err := s.cfg.Store.RunCountByStatus(ctx, f)
+			if err != nil {
+				return nil, s.apiError(err, "run counts")
+			}
+			return &countsOutput{Body: counts}, nil
 		})
 	huma.Register(hapi, op("get-run", http.MethodGet, "/runs/{id}", "Get one run", store.RoleViewer),
 		func(ctx context.Context, in *runIDInput) (*runOutput, error) {

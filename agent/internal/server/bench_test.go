@@ -81,7 +81,7 @@ func waitFinished(b *testing.B, s store.Store) int64 {
 	b.Helper()
 	var succeeded int64
 	wait.For(b, 2*time.Minute, func() (bool, string) {
-		counts, err := s.RunCountByStatus(context.Background())
+		counts, err := s.RunCountByStatus(context.Background(), store.RunFilter{})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -122,8 +122,10 @@ type Store interface {
 	// zero RuleHealth. It reads a bounded number of index entries per
 	// rule, however many runs a rule has.
 	RuleHealthList(ctx context.Context, names []string) (map[string]RuleHealth, error)
-	// RunCountByStatus counts runs per status.
-	RunCountByStatus(ctx context.Context) (map[api.RunStatus]int64, error)
+	// RunCountByStatus counts the runs the filter selects (its Limit and
+	// Cursor aside) per status, in one grouped query; every status is in
+	// the map, with 0 when it has none.
+	RunCountByStatus(ctx context.Context, f RunFilter) (map[api.RunStatus]int64, error)
 	// RunPrune deletes finished runs created before the given time, with
 	// their log lines and delivery records, and says how many runs went.
 	RunPrune(ctx context.Context, before time.Time) (int64, error)

@@ -101,6 +101,29 @@ func (l Layout) Header() string {
 	return l.Row(titles, nil)
 }
 
+// HeaderSorted is the row of column titles with the title of column col
+// marked as the one the list is sorted by: ▼ descending, ▲ ascending. The
+// mark always shows; a title too wide for it is cut first.
+func (l Layout) HeaderSorted(col int, desc bool) string {
+	titles := make([]string, len(l.Columns))
+	for i, c := range l.Columns {
+		titles[i] = c.Title
+	}
+	if col >= 0 && col < len(titles) && l.Widths[col] > 0 {
+		mark := "▲"
+		if desc {
+			mark = "▼"
+		}
+		w := l.Widths[col]
+		title := titles[col]
+		if ansi.StringWidth(title)+1 > w {
+			title = ansi.Truncate(title, max(0, w-1), "")
+		}
+		titles[col] = title + mark
+	}
+	return l.Row(titles, nil)
+}
+
 // Fit1 cuts s to w cells (with an ellipsis) or pads it with spaces, on one
 // line: a newline in it becomes a space.
 func Fit1(s string, w int, right bool) string {

@@ -116,6 +116,27 @@ func (m *Model[T]) SetFilter(text string) {
 	m.refilter()
 }
 
+// EditFilter gives the filter the keyboard with text typed in it, the
+// cursor at its end: a view that reads terms out of the filter puts back
+// the ones in force.
+func (m *Model[T]) EditFilter(text string) tea.Cmd {
+	m.filtering = true
+	m.filter.SetValue(text)
+	m.filter.CursorEnd()
+	m.refilter()
+	return m.filter.Focus()
+}
+
+// StopFilter takes the keyboard from the filter, keeping its text.
+func (m *Model[T]) StopFilter() {
+	m.filtering = false
+	m.filter.Blur()
+}
+
+// Rows is the rows the filter keeps, in order; the caller must not change
+// the slice.
+func (m *Model[T]) Rows() []T { return m.rows }
+
 // FilterText is what is typed in the filter.
 func (m *Model[T]) FilterText() string { return m.filter.Value() }
 
@@ -216,10 +237,14 @@ func (m *Model[T]) refilter() {
 		}
 	}
 	if m.o.Key != nil && m.selected != "" {
-		for i, r := range m.rows {
-			if m.o.Key(r) == m.selected {
-				m.cursor = i
-				break
+		// The row is most often where it was: look there first, then
+		// through them all.
+		if m.cursor >= len(m.rows) || m.o.Key(m.rows[m.cursor]) != m.selected {
+			for i, r := range m.rows {
+				if m.o.Key(r) == m.selected {
+					m.cursor = i
+					break
+				}
 			}
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
 	"github.com/muesli/termenv"
 
@@ -46,8 +47,9 @@ func benchRule(i int) api.Rule {
 }
 
 // loaded returns a rules list of 160×45 cells (every health column shows)
-// holding n rules, drawn in true colour.
-func loaded(b *testing.B, n int) *Model {
+// holding n rules, drawn in true colour, sorted by last run, every tenth
+// one selected.
+func loaded(b testing.TB, n int) *Model {
 	b.Helper()
 	r := lipgloss.NewRenderer(io.Discard)
 	r.SetColorProfile(termenv.TrueColor)
@@ -63,6 +65,12 @@ func loaded(b *testing.B, n int) *Model {
 	m.Update(listMsg{gen: m.gen, rules: rules})
 	if m.list.Len() != n {
 		b.Fatalf("loaded %d rules, want %d", m.list.Len(), n)
+	}
+	m.SetSort(Sort{Col: colLast})
+	for i, r := range m.all {
+		if i%10 == 0 {
+			m.sel[r.Name] = true
+		}
 	}
 	return m
 }
@@ -100,5 +108,34 @@ func BenchmarkRulesHealthFrame(b *testing.B) {
 				_ = m.View()
 			}
 		})
+	}
+}
+
+// BenchmarkRulesFrame is one frame of the rules list, sorted and with a
+// selection: a key (moving, selecting, sorting again) and the frame.
+func BenchmarkRulesFrame(b *testing.B) {
+	for _, n := range []int{1_000, 10_000} {
+		for _, k := range []struct {
+			name string
+			msg  tea.KeyMsg
+		}{
+			{"move", tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("j")}},
+			{"select", tea.KeyMsg{Type: tea.KeySpace, Runes: []rune(" ")}},
+			{"sort", tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("S")}},
+		} {
+			b.Run(fmt.Sprintf("%s/%d", k.name, n), func(b *testing.B) {
+				m := loaded(b, n)
+				b.ReportAllocs()
+				i := 0
+				for b.Loop() {
+					i++
+					if i%(n/2) == 0 {
+						m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("g")})
+					}
+					m.Update(k.msg)
+					_ = m.View()
+				}
+			})
+		}
 	}
 }

@@ -10,59 +10,8 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 
 	"github.com/jobbridge/jobbridge/shared/api"
-	"github.com/jobbridge/jobbridge/tui/internal/grid"
 	"github.com/jobbridge/jobbridge/tui/internal/session"
 )
-
-// The health columns, after the others: the last success, the success
-// rate and the median run time of the last api.HealthWindow runs that
-// ended, and a sparkline of their outcomes (one cell a run, newest on the
-// right). They come in as the width allows, the rate and the sparkline
-// first, each only where the other columns keep room (with a ZONE column,
-// later); an 80-column list has none, and the pane under it shows the
-// selected rule's health in words.
-const (
-	colLastOK = colSync + 1 + iota
-	colRate
-	colMedian
-	colRecent
-)
-
-var healthColumns = []grid.Column{
-	{Title: "LAST OK", Width: 8, MinTotal: 150},
-	{Title: "OK%", Width: 4, MinTotal: 110, Right: true},
-	{Title: "MEDIAN", Width: 6, MinTotal: 160, Right: true},
-	{Title: "RECENT", Width: api.HealthWindow, MinTotal: 110, Right: true},
-}
-
-// withHealth adds the health columns to cols; zone is the width a ZONE
-// column takes when it shows (0 when it does not), which they leave room
-// for.
-func withHealth(cols []grid.Column, zone int) []grid.Column {
-	for _, c := range healthColumns {
-		if zone > 0 {
-			c.MinTotal += zone + 1
-		}
-		cols = append(cols, c)
-	}
-	return cols
-}
-
-// healthCells are a rule's health cells, in column order.
-func healthCells(r api.Rule, now time.Time) []string {
-	h := r.Health
-	lastOK, rate, median := "never", "-", "-"
-	if h.LastSuccess != nil {
-		lastOK = session.Ago(now, *h.LastSuccess)
-	}
-	if len(h.Recent) > 0 {
-		rate = fmt.Sprintf("%d%%", int(math.Round(h.SuccessRate*100)))
-	}
-	if h.MedianDuration != "" {
-		median = session.ShortDuration(h.MedianDuration)
-	}
-	return []string{lastOK, rate, median, sparkline(h.Recent, api.HealthWindow, nil)}
-}
 
 // sparkCell is one run's cell in a sparkline: low for a success, full for
 // a failure, half for a run cancelled or interrupted.
@@ -93,35 +42,11 @@ func sparkline(recent []api.RunStatus, w int, style func(api.RunStatus, string) 
 	return b.String()
 }
 
-// styleHealth colours health cell i (fitted to w cells) of r; ok is false
-// for a cell that is not a health cell.
-func (m *Model) styleHealth(i, w int, r api.Rule, cell string) (string, bool) {
-	t := m.s.Theme
-	switch i {
-	case colLastOK:
-		if r.Health.LastSuccess == nil {
-			return t.Muted.Render(cell), true
-		}
-	case colRate:
-		switch {
-		case len(r.Health.Recent) == 0:
-			return t.Muted.Render(cell), true
-		case r.Health.SuccessRate < 0.5:
-			return t.Failure.Render(cell), true
-		case r.Health.SuccessRate < 1:
-			return t.Warning.Render(cell), true
-		}
-	case colMedian:
-		if r.Health.MedianDuration == "" {
-			return t.Muted.Render(cell), true
-		}
-	case colRecent:
-		n := min(w, len(r.Health.Recent))
-		return strings.Repeat(" ", w-n) + sparkline(r.Health.Recent, w, m.styledCell), true
-	default:
-		return cell, false
-	}
-	return cell, true
+// recentCell is r's sparkline fitted right in w cells, each run's cell
+// in its status's colour.
+func (m *Model) recentCell(r *api.Rule, w int) string {
+	n := min(w, len(r.Health.Recent))
+	return strings.Repeat(" ", w-n) + sparkline(r.Health.Recent, w, m.styledCell)
 }
 
 // styledCell is a sparkline cell in its status's colour. The few there

@@ -10,9 +10,6 @@ package rules
 import (
 	"context"
 	"fmt"
-	"math"
-	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -22,6 +19,7 @@ import (
 
 	"github.com/jobbridge/jobbridge/shared/api"
 	"github.com/jobbridge/jobbridge/shared/schedule"
+	"github.com/jobbridge/jobbridge/tui/internal/bulk"
 	"github.com/jobbridge/jobbridge/tui/internal/grid"
 	"github.com/jobbridge/jobbridge/tui/internal/keys"
 	"github.com/jobbridge/jobbridge/tui/internal/list"
@@ -34,8 +32,9 @@ const refreshEvery = 30 * time.Second
 
 // KeyMap is the rules list's keys.
 type KeyMap struct {
-	Runs, RunNow, RunWith, New, Edit, Delete, Toggle key.Binding
-	s                                                *session.Context
+	Runs, RunNow, RunWith, New, Edit, Delete, Enable, Disable key.Binding
+	Sort, Reverse, Select, SelectAll, Unselect                key.Binding
+	s                                                         *session.Context
 }
 
 // ShortHelp is the footer's keys, those the role may use.
@@ -45,22 +44,22 @@ func (k KeyMap) ShortHelp() []key.Binding {
 		out = append(out, k.RunNow)
 	}
 	if k.s.CanAdmin() {
-		out = append(out, k.Toggle, k.New, k.Edit, k.Delete)
+		out = append(out, k.Enable, k.Disable, k.New, k.Edit, k.Delete, k.Select)
 	}
 	if !k.s.CanAdmin() {
-		out = append(out, keys.Nav.Filter) // an admin's line is full; ? lists it
+		out = append(out, keys.Nav.Filter, k.Sort) // an admin's line is full; ? lists them
 	}
 	return out
 }
 
 // FullHelp is every key of the view the role may use.
 func (k KeyMap) FullHelp() [][]key.Binding {
-	out := []key.Binding{k.Runs, keys.Item.Describe, keys.Item.CopyID, keys.Nav.Filter, keys.Nav.ClearFilter}
+	out := []key.Binding{k.Runs, keys.Item.Describe, keys.Item.CopyID, keys.Nav.Filter, keys.Nav.ClearFilter, k.Sort, k.Reverse}
 	if k.s.CanOperate() {
 		out = append(out, k.RunNow, k.RunWith)
 	}
 	if k.s.CanAdmin() {
-		out = append(out, k.Toggle, k.New, k.Edit, k.Delete)
+		out = append(out, k.Enable, k.Disable, k.New, k.Edit, k.Delete, k.Select, k.SelectAll, k.Unselect)
 	}
 	return [][]key.Binding{out, keys.NavHelp()}
 }
@@ -71,34 +70,64 @@ type Model struct {
 	keys KeyMap
 	w, h int
 
-	all    []*api.Rule // by name
+	all    []*api.Rule // in the order of sort
 	list   *list.Model[*api.Rule]
+	sort   Sort
 	gen    int
 	loaded bool
 	err    error
+
+	// The filter: its text, what it reads as, and what is wrong with it.
+	ftext string
+	f     filter
+	ferr  error
+
+	sel    map[string]bool // selected rules, by name
+	bulk   bulk.Runner
 	health healthState
 }
 
 // New returns the rules list.
 func New(s *session.Context) *Model {
-	l := list.New(s.Theme, list.Options[*api.Rule]{
-		Key: func(r *api.Rule) string { return r.Name },
-		Keep: func(r *api.Rule, f string) bool {
-			return f == "" || strings.Contains(strings.ToLower(r.Name+" "+r.Job+" "+r.Schedule+" "+r.Timezone+" "+r.ScheduleText), f)
-		},
-		Placeholder: "name, job, schedule or zone",
-	})
-	return &Model{s: s, list: l, keys: KeyMap{
-		Runs:    key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "runs")),
-		RunNow:  key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "run")),
-		RunWith: key.NewBinding(key.WithKeys("R"), key.WithHelp("R", "run with params")),
-		New:     key.NewBinding(key.WithKeys("n"), key.WithHelp("n", "new")),
-		Edit:    key.NewBinding(key.WithKeys("e"), key.WithHelp("e", "edit")),
-		// ctrl+d, as in k9s: d describes.
-		Delete: key.NewBinding(key.WithKeys("ctrl+d"), key.WithHelp("ctrl+d", "delete")),
-		Toggle: key.NewBinding(key.WithKeys(" ", "t"), key.WithHelp("space", "on/off")),
-		s:      s,
+	m := &Model{s: s, sort: DefaultSort, sel: map[string]bool{}, keys: KeyMap{
+		Runs:      key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "runs")),
+		RunNow:    key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "run")),
+		RunWith:   key.NewBinding(key.WithKeys("R"), key.WithHelp("R", "run with params")),
+		New:       key.NewBinding(key.WithKeys("n"), key.WithHelp("n", "new")),
+		Edit:      key.NewBinding(key.WithKeys("e"), key.WithHelp("e", "edit")),
+		Delete:    key.NewBinding(key.WithKeys("ctrl+d"), key.WithHelp("ctrl+d", "delete")),
+		Enable:    key.NewBinding(key.WithKeys("+"), key.WithHelp("+", "enable")),
+		Disable:   key.NewBinding(key.WithKeys("-"), key.WithHelp("-", "disable")),
+		Sort:      key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "sort")),
+		Reverse:   key.NewBinding(key.WithKeys("S"), key.WithHelp("S", "reverse sort")),
+		Select:    key.NewBinding(key.WithKeys(" "), key.WithHelp("space", "select")),
+		SelectAll: key.NewBinding(key.WithKeys("ctrl+a"), key.WithHelp("ctrl+a", "select all")),
+		Unselect:  key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "unselect")),
+		s:         s,
 	}}
+	m.list = list.New(s.Theme, list.Options[*api.Rule]{
+		Key:         func(r *api.Rule) string { return r.Name },
+		Keep:        func(r *api.Rule, text string) bool { return m.typedAs(text).keeps(r) },
+		Placeholder: "rule:NAME job:ID status:enabled|disabled|failing or text",
+		CharLimit:   200,
+	})
+	return m
+}
+
+// typedAs is the filter whose text is key (trimmed, in lower case: what
+// the list hands Keep, so that the input's text is read once a change, not
+// once a row); a term that is wrong leaves the last good reading in
+// force.
+func (m *Model) typedAs(key string) filter {
+	if key != m.ftext || !m.f.parsed {
+		m.ftext = key
+		f, err := parseFilter(m.list.FilterText())
+		m.ferr = err
+		if err == nil || !m.f.parsed {
+			m.f = f
+		}
+	}
+	return m.f
 }
 
 // Title names the view.
@@ -116,9 +145,16 @@ func (m *Model) SetSize(w, h int) {
 	m.list.SetHeight(m.listHeight())
 }
 
-// SetFilter shows the rules whose name, job, schedule or zone contain
-// text.
+// SetFilter shows the rules the filter text keeps (terms rule:, job:,
+// status: and free text, as typed after /).
 func (m *Model) SetFilter(text string) { m.list.SetFilter(text) }
+
+// SetSort orders the list by s.
+func (m *Model) SetSort(s Sort) {
+	m.sort = s
+	m.sortAll()
+	m.list.SetItems(m.all)
+}
 
 type listMsg struct {
 	gen   int
@@ -146,6 +182,17 @@ func (m *Model) Reload() tea.Cmd {
 // Update handles the view's messages and keys.
 func (m *Model) Update(msg tea.Msg) tea.Cmd {
 	if cmd, ok := m.updateHealth(msg); ok {
+		return cmd
+	}
+	if cmd, done := m.bulk.Update(msg); cmd != nil || done {
+		if done {
+			// Keep selected only the rules the action failed on, to try
+			// again or look at.
+			clear(m.sel)
+			for _, f := range m.bulk.Failed() {
+				m.sel[f.Item.ID] = true
+			}
+		}
 		return cmd
 	}
 	switch msg := msg.(type) {
@@ -179,9 +226,7 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 	return nil
 }
 
-func (m *Model) sortAll() {
-	sort.Slice(m.all, func(i, j int) bool { return m.all[i].Name < m.all[j].Name })
-}
+func (m *Model) sortAll() { m.sort.sortRules(m.all, m.s.Clock()) }
 
 // Selected returns the rule under the cursor.
 func (m *Model) Selected() (api.Rule, bool) {
@@ -204,6 +249,7 @@ func (m *Model) Events(evs []api.Event) tea.Cmd {
 			for i, r := range m.all {
 				if r.Name == ev.RuleName {
 					m.all = append(m.all[:i], m.all[i+1:]...)
+					delete(m.sel, r.Name)
 					changed = true
 					break
 				}
@@ -217,6 +263,7 @@ func (m *Model) Events(evs []api.Event) tea.Cmd {
 				if last == nil || last.ID < ev.Run.ID ||
 					last.ID == ev.Run.ID && session.Supersedes(&api.Run{Status: last.Status}, ev.Run) {
 					r.LastRun = &api.RunSummary{ID: ev.Run.ID, Status: ev.Run.Status, CreatedAt: ev.Run.CreatedAt, FinishedAt: ev.Run.FinishedAt}
+					changed = changed || m.sort.Col == colLast
 				}
 			}
 		}
@@ -264,15 +311,49 @@ func (m *Model) runNow(name string, force bool) tea.Cmd {
 }
 
 func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
+	if m.list.Filtering() && msg.Type == tea.KeyEnter && m.ferr != nil {
+		// A wrong term keeps the input open, and says what is wrong.
+		err := m.ferr
+		return func() tea.Msg { return session.NoteMsg{Text: err.Error(), Err: true} }
+	}
+	if !m.list.Filtering() && key.Matches(msg, m.keys.Unselect) && len(m.sel) > 0 {
+		clear(m.sel)
+		return nil
+	}
 	if cmd, did := m.list.Update(msg); did != list.NotMine {
 		return cmd
 	}
 	r, has := m.Selected()
-	c := m.s.Client
+	admin := m.s.CanAdmin()
 	switch {
-	case key.Matches(msg, m.keys.New) && m.s.CanAdmin():
+	case key.Matches(msg, m.keys.New) && admin:
 		return func() tea.Msg { return session.EditRuleMsg{} }
+	case key.Matches(msg, m.keys.Sort):
+		m.SetSort(m.sort.next(m.layout()))
+		return nil
+	case key.Matches(msg, m.keys.Reverse):
+		m.SetSort(Sort{Col: m.sort.Col, Desc: !m.sort.Desc})
+		return nil
+	case key.Matches(msg, m.keys.SelectAll) && admin:
+		for _, r := range m.list.Rows() {
+			m.sel[r.Name] = true
+		}
+		return nil
+	case key.Matches(msg, m.keys.Enable) && admin && (has || len(m.sel) > 0):
+		return m.setEnabled(r, true)
+	case key.Matches(msg, m.keys.Disable) && admin && (has || len(m.sel) > 0):
+		return m.setEnabled(r, false)
+	case key.Matches(msg, m.keys.Delete) && admin && len(m.sel) > 0:
+		return m.bulkDelete()
 	case !has:
+		return nil
+	case key.Matches(msg, m.keys.Select) && admin:
+		if m.sel[r.Name] {
+			delete(m.sel, r.Name)
+		} else {
+			m.sel[r.Name] = true
+		}
+		m.list.Update(tea.KeyMsg{Type: tea.KeyDown})
 		return nil
 	case key.Matches(msg, m.keys.Runs):
 		return func() tea.Msg { return session.JumpMsg{View: session.ViewRuns, Args: []string{"rule:" + r.Name}} }
@@ -284,20 +365,10 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 		return m.s.UnlessGoing(r.Name, "run it now", m.runNow(r.Name, false))
 	case key.Matches(msg, m.keys.RunWith) && m.s.CanOperate():
 		return func() tea.Msg { return session.RunWithParamsMsg{Rule: r.Name} }
-	case key.Matches(msg, m.keys.Edit) && m.s.CanAdmin():
+	case key.Matches(msg, m.keys.Edit) && admin:
 		return func() tea.Msg { return session.EditRuleMsg{Name: r.Name} }
-	case key.Matches(msg, m.keys.Toggle) && m.s.CanAdmin():
-		on := !r.Enabled
-		return func() tea.Msg {
-			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-			defer cancel()
-			verb := map[bool]string{true: "enabled", false: "disabled"}[on]
-			if _, err := c.SetRuleEnabled(ctx, r.Name, on); err != nil {
-				return session.Fail("set "+r.Name+" "+verb, err)
-			}
-			return session.NoteMsg{Text: "rule " + r.Name + " " + verb}
-		}
-	case key.Matches(msg, m.keys.Delete) && m.s.CanAdmin():
+	case key.Matches(msg, m.keys.Delete) && admin:
+		c := m.s.Client
 		yes := func() tea.Msg {
 			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 			defer cancel()
@@ -313,55 +384,72 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 	return nil
 }
 
+// setEnabled enables or disables the selected rules (asking first, with
+// their count), or the rule under the cursor when none is selected.
+func (m *Model) setEnabled(r api.Rule, on bool) tea.Cmd {
+	c := m.s.Client
+	a := bulk.Action{Verb: "enable", Doing: "enabling", Done: "enabled", Noun: "rule",
+		Do: func(ctx context.Context, name string) error {
+			_, err := c.SetRuleEnabled(ctx, name, on)
+			return err
+		}}
+	if !on {
+		a.Verb, a.Doing, a.Done = "disable", "disabling", "disabled"
+	}
+	if len(m.sel) > 0 {
+		if m.bulk.Running() {
+			return session.Note("wait: " + m.bulk.Progress())
+		}
+		return m.bulk.Confirm(a, m.selectedItems(), "")
+	}
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		if err := a.Do(ctx, r.Name); err != nil {
+			return session.Fail(a.Verb+" "+r.Name, err)
+		}
+		return session.NoteMsg{Text: "rule " + r.Name + " " + a.Done}
+	}
+}
+
+// bulkDelete asks to delete the selected rules, then deletes them one by
+// one.
+func (m *Model) bulkDelete() tea.Cmd {
+	if m.bulk.Running() {
+		return session.Note("wait: " + m.bulk.Progress())
+	}
+	c := m.s.Client
+	return m.bulk.Confirm(bulk.Action{Verb: "delete", Doing: "deleting", Done: "deleted", Noun: "rule",
+		Do: func(ctx context.Context, name string) error { return c.DeleteRule(ctx, name) }},
+		m.selectedItems(), "Their runs stay in the history.")
+}
+
+// selectedItems are the selected rules, in the list's order.
+func (m *Model) selectedItems() []bulk.Item {
+	var out []bulk.Item
+	for _, r := range m.all {
+		if m.sel[r.Name] {
+			out = append(out, bulk.Item{ID: r.Name, Label: r.Name})
+		}
+	}
+	return out
+}
+
+// SelectedNames returns the names of the selected rules, in the list's
+// order.
+func (m *Model) SelectedNames() []string {
+	items := m.selectedItems()
+	out := make([]string, len(items))
+	for i, it := range items {
+		out[i] = it.ID
+	}
+	return out
+}
+
 // detailLines is the height of the pane under the list.
 const detailLines = 5
 
 func (m *Model) listHeight() int { return max(1, m.h-2-detailLines) }
-
-// zoneColumnFrom is the least width with a ZONE column; a narrower list
-// shows a rule's zone after its schedule.
-const zoneColumnFrom = 96
-
-// The list's columns; ZONE only while a rule has a zone other than UTC.
-const (
-	colMarker = iota
-	colName
-	colJob
-	colSchedule
-	colZone
-	colWords
-	colNext
-	colLast
-	colOn
-	colSync
-)
-
-var columns = []grid.Column{
-	colMarker:   {Title: "", Width: 1},
-	colName:     {Title: "NAME", Width: 12, Flex: 3},
-	colJob:      {Title: "JOB", Width: 8, Flex: 1},
-	colSchedule: {Title: "SCHEDULE", Width: 16, Flex: 2},
-	colZone:     {Title: "ZONE", Width: 16, MinTotal: zoneColumnFrom},
-	colWords:    {Title: "IN WORDS", Width: 20, Flex: 3, MinTotal: 130},
-	colNext:     {Title: "NEXT", Width: 9},
-	colLast:     {Title: "LAST RUN", Width: 10},
-	colOn:       {Title: "ON", Width: 3},
-	colSync:     {Title: "SYNC", Width: 7},
-}
-
-// zoned reports whether a rule has a zone other than UTC.
-func zoned(r *api.Rule) bool { return r.Timezone != "" && r.Timezone != "UTC" }
-
-// layout fits the columns to the width, with ZONE when a rule has one.
-func (m *Model) layout() grid.Layout {
-	cols := slices.Clone(columns)
-	zone := cols[colZone].Width
-	if !slices.ContainsFunc(m.all, zoned) {
-		cols[colZone].MinTotal = math.MaxInt
-		zone = 0
-	}
-	return grid.Fit(withHealth(cols, zone), m.w)
-}
 
 // View renders the title, the rules on screen and the selected rule's
 // detail.
@@ -372,10 +460,19 @@ func (m *Model) View() string {
 	if f := m.list.FilterTitle(); f != "" {
 		title += "  " + f
 	}
+	if m.ferr != nil {
+		title += "  " + t.Failure.Render(m.ferr.Error())
+	}
+	if len(m.sel) > 0 {
+		title += "  " + t.Accent.Render(fmt.Sprintf("%d selected", len(m.sel)))
+	}
+	if p := m.bulk.Progress(); p != "" {
+		title += "  " + t.Warning.Render(p)
+	}
 	b.WriteString(grid.Fit1(title, m.w, false))
 	b.WriteByte('\n')
 	l := m.layout()
-	b.WriteString(t.Column.Render(l.Header()))
+	b.WriteString(t.Column.Render(l.HeaderSorted(m.sort.Col, m.sort.Desc)))
 	lines := []string{}
 	switch {
 	case m.err != nil && len(m.all) == 0:
@@ -390,8 +487,8 @@ func (m *Model) View() string {
 		lines = append(lines, t.Muted.Render("No rule matches the filter."))
 	}
 	now := m.s.Clock()
-	for r, selected := range m.list.Shown() {
-		lines = append(lines, m.row(l, *r, selected, now))
+	for r, cursor := range m.list.Shown() {
+		lines = append(lines, m.row(l, r, cursor, now))
 	}
 	b.WriteByte('\n')
 	b.WriteString(grid.Pad(strings.Join(lines, "\n"), m.listHeight()))
@@ -407,76 +504,6 @@ func nextFire(r api.Rule, now time.Time) (time.Time, bool) {
 		}
 	}
 	return time.Time{}, false
-}
-
-func (m *Model) row(l grid.Layout, r api.Rule, selected bool, now time.Time) string {
-	t := m.s.Theme
-	next := "-"
-	switch at, ok := nextFire(r, now); {
-	case r.Done:
-		next = "done"
-	case !r.Enabled:
-		next = "off"
-	case ok:
-		next = session.Until(now, at)
-	}
-	last := "never"
-	if r.LastRun != nil {
-		last = string(r.LastRun.Status)
-	}
-	if r.MissedFire != nil {
-		// The dead-man's switch: a fire was expected and has not come.
-		last = "MISSED"
-	}
-	on := "no"
-	if r.Enabled {
-		on = "yes"
-	}
-	marker := " "
-	if selected {
-		marker = ">"
-	}
-	zone, sched := r.Timezone, r.Schedule
-	if zone == "" {
-		zone = "UTC"
-	}
-	if l.Widths[colZone] == 0 && zoned(&r) {
-		sched += " " + zone
-	}
-	cells := append([]string{marker, r.Name, r.Job, sched, zone, r.ScheduleText, next, last, on, r.Sync.State}, healthCells(r, now)...)
-	if selected {
-		return t.Selected.Render(l.Row(cells, nil))
-	}
-	return l.Row(cells, func(i int, cell string) string {
-		if s, ok := m.styleHealth(i, l.Widths[i], r, cell); ok {
-			return s
-		}
-		switch i {
-		case colZone:
-			if !zoned(&r) {
-				return t.Muted.Render(cell)
-			}
-		case colNext:
-			if r.Done || !r.Enabled {
-				return t.Muted.Render(cell)
-			}
-		case colLast:
-			if r.MissedFire != nil {
-				return t.Failure.Bold(true).Render(cell)
-			}
-			if r.LastRun != nil {
-				return t.Status(r.LastRun.Status).Render(cell)
-			}
-			return t.Muted.Render(cell)
-		case colOn:
-			if !r.Enabled {
-				return t.Muted.Render(cell)
-			}
-		case colSync:
-			return t.Sync(r.Sync.State).Render(cell)
-		}
-		return cell
-	})
 }
 
 // location is the rule's zone, UTC when it is unknown here.

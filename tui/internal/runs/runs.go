@@ -6,8 +6,7 @@ package runs
 
 import (
 	"context"
-	"fmt"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -16,39 +15,52 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 
 	"github.com/jobbridge/jobbridge/shared/api"
-	"github.com/jobbridge/jobbridge/tui/internal/grid"
+	"github.com/jobbridge/jobbridge/tui/internal/bulk"
 	"github.com/jobbridge/jobbridge/tui/internal/keys"
 	"github.com/jobbridge/jobbridge/tui/internal/list"
 	"github.com/jobbridge/jobbridge/tui/internal/session"
 )
 
-// PageSize is how many runs one request fetches.
-const PageSize = 200
+// PageSize is how many runs one request fetches while the operator
+// scrolls; FullPageSize while the list loads every run of its query (to
+// sort them, or to select them all).
+const (
+	PageSize     = 200
+	FullPageSize = 1000
+)
+
+// recountAfter is how long the counts wait, after an event the list
+// cannot count by itself, before asking the agent again: events come in
+// bursts, and one count follows a burst.
+const recountAfter = time.Second
 
 // Tab is a status tab of the list.
 type Tab struct {
-	Name     string
+	Name string
+	// Short is the name where the tabs with their counts do not fit.
+	Short    string
 	Statuses []api.RunStatus // none: every run
 }
 
 // Tabs are the list's status tabs, in order.
 var Tabs = []Tab{
-	{Name: "all"},
+	{Name: "all", Short: "all"},
 	// Queued runs are not running yet, but they are what is still to
 	// happen: they sit with the active ones (and can be cancelled too).
-	{Name: "active", Statuses: []api.RunStatus{api.StatusQueued, api.StatusRunning, api.StatusCancelling}},
-	{Name: "failed", Statuses: []api.RunStatus{api.StatusFailed}},
-	{Name: "succeeded", Statuses: []api.RunStatus{api.StatusSucceeded}},
-	{Name: "cancelled", Statuses: []api.RunStatus{api.StatusCancelled}},
-	{Name: "interrupted", Statuses: []api.RunStatus{api.StatusInterrupted}},
-	{Name: "skipped", Statuses: []api.RunStatus{api.StatusSkipped}},
+	{Name: "active", Short: "active", Statuses: []api.RunStatus{api.StatusQueued, api.StatusRunning, api.StatusCancelling}},
+	{Name: "failed", Short: "failed", Statuses: []api.RunStatus{api.StatusFailed}},
+	{Name: "succeeded", Short: "ok", Statuses: []api.RunStatus{api.StatusSucceeded}},
+	{Name: "cancelled", Short: "cancel", Statuses: []api.RunStatus{api.StatusCancelled}},
+	{Name: "interrupted", Short: "intr", Statuses: []api.RunStatus{api.StatusInterrupted}},
+	{Name: "skipped", Short: "skip", Statuses: []api.RunStatus{api.StatusSkipped}},
 	// Missed fires (the dead-man's switch) are an alarm of their own.
-	{Name: "missed", Statuses: []api.RunStatus{api.StatusMissed}},
+	{Name: "missed", Short: "missed", Statuses: []api.RunStatus{api.StatusMissed}},
 }
 
 // KeyMap is the runs list's keys.
 type KeyMap struct {
 	NextTab, PrevTab, Cancel, Restart, RestartWith key.Binding
+	Sort, Reverse, Select, SelectAll, Unselect     key.Binding
 	s                                              *session.Context
 }
 
@@ -59,6 +71,11 @@ func newKeyMap(s *session.Context) KeyMap {
 		Cancel:      key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "cancel")),
 		Restart:     key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "restart")),
 		RestartWith: key.NewBinding(key.WithKeys("R"), key.WithHelp("R", "restart with params")),
+		Sort:        key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "sort")),
+		Reverse:     key.NewBinding(key.WithKeys("S"), key.WithHelp("S", "reverse sort")),
+		Select:      key.NewBinding(key.WithKeys(" "), key.WithHelp("space", "select")),
+		SelectAll:   key.NewBinding(key.WithKeys("ctrl+a"), key.WithHelp("ctrl+a", "select all")),
+		Unselect:    key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "unselect")),
 		s:           s,
 	}
 }
@@ -69,23 +86,20 @@ func (k KeyMap) ShortHelp() []key.Binding {
 	if k.s.CanOperate() {
 		out = append(out, k.Cancel, k.Restart)
 	}
-	return append(out, k.NextTab, keys.Nav.Filter)
+	out = append(out, k.NextTab, keys.Nav.Filter, k.Sort)
+	if k.s.CanOperate() {
+		out = append(out, k.Select)
+	}
+	return out
 }
 
 // FullHelp is every key of the view, for the help screen.
 func (k KeyMap) FullHelp() [][]key.Binding {
-	actions := []key.Binding{keys.Nav.Open, keys.Item.Describe, keys.Item.CopyID, k.NextTab, k.PrevTab, keys.Nav.Filter, keys.Nav.ClearFilter}
+	actions := []key.Binding{keys.Nav.Open, keys.Item.Describe, keys.Item.CopyID, k.NextTab, k.PrevTab, k.Sort, k.Reverse, keys.Nav.Filter, keys.Nav.ClearFilter}
 	if k.s.CanOperate() {
-		actions = append(actions, k.Cancel, k.Restart, k.RestartWith)
+		actions = append(actions, k.Cancel, k.Restart, k.RestartWith, k.Select, k.SelectAll, k.Unselect)
 	}
 	return [][]key.Binding{actions, keys.NavHelp()}
-}
-
-// Query is what the list shows: a status tab and the agent-side filters.
-type Query struct {
-	Tab  int
-	Rule string
-	Job  string
 }
 
 // Model is the runs list.
@@ -94,9 +108,10 @@ type Model struct {
 	keys KeyMap
 	w, h int
 
-	q Query
+	q    Query
+	sort Sort
 
-	all  []*api.Run // loaded runs matching q, newest first
+	all  []*api.Run // loaded runs matching q, in the order of sort
 	byID map[string]*api.Run
 	// list shows the runs of all that match q and the text filter, and
 	// keeps the cursor on its run across reloads.
@@ -105,24 +120,82 @@ type Model struct {
 	// changed status.
 	dirty bool
 
-	gen        int    // bumped when q changes; replies of older ones are dropped
-	next       string // cursor of the next page; "" when all are loaded
+	gen        int      // bumped when q changes; replies of older ones are dropped
+	next       string   // cursor of the next page; "" when all are loaded
+	oldest     *api.Run // the oldest run the pages brought
 	loading    bool
 	loaded     bool
 	err        error
 	emptyPages int // pages in a row that added nothing visible
+	// full loads every page of q, not only those the cursor nears: a
+	// sort other than the agent's needs every run, and so does selectAll,
+	// which selects the runs that match as their pages come.
+	full, selectAll bool
+
+	counts    api.RunCounts // of q's rule, job and since; nil until known
+	countsErr error
+	recount   bool                     // a recount is on its way
+	seen      map[string]api.RunStatus // last status of runs known from events only
+
+	// The filter being typed: its text, what it reads as, and what is
+	// wrong with it. prevText is the free text before / was pressed, put
+	// back by esc.
+	ftext    string
+	f        filter
+	ferr     error
+	prevText string
+
+	sel  map[string]bool // selected runs, by id
+	bulk bulk.Runner
+
+	// sorting says a sort runs in the background (sortGen names the
+	// latest); added are the runs that came meanwhile, which it has not
+	// seen, and replaced the new copies of runs that changed meanwhile
+	// (by id), which take the place of those it sorted.
+	sorting  bool
+	sortGen  int
+	added    []*api.Run
+	replaced map[string]*api.Run
 }
 
 // New returns the runs list.
 func New(s *session.Context) *Model {
-	m := &Model{s: s, keys: newKeyMap(s), byID: map[string]*api.Run{}}
+	m := &Model{s: s, keys: newKeyMap(s), byID: map[string]*api.Run{}, sort: DefaultSort,
+		sel: map[string]bool{}, seen: map[string]api.RunStatus{}}
 	m.list = list.New(s.Theme, list.Options[*api.Run]{
 		Key:         func(r *api.Run) string { return r.ID },
-		Keep:        func(r *api.Run, text string) bool { return m.matchesQuery(r) && matchesText(r, text) },
-		Placeholder: "rule, job, status or id",
-		CharLimit:   100,
+		Keep:        func(r *api.Run, text string) bool { return m.matchesQuery(r) && m.typedAs(text).keeps(r) },
+		Placeholder: "rule:NAME job:ID status:a,b since:1h or text",
+		CharLimit:   200,
 	})
 	return m
+}
+
+// keep reports whether the list shows r: it matches the query and the
+// filter (while it is typed, the terms in it as well).
+func (m *Model) keep(r *api.Run) bool {
+	return m.matchesQuery(r) && m.typedAs(strings.ToLower(strings.TrimSpace(m.list.FilterText()))).keeps(r)
+}
+
+// typed is the filter as typed, read again when its text changes.
+func (m *Model) typed() *filter {
+	return m.typedAs(strings.ToLower(strings.TrimSpace(m.list.FilterText())))
+}
+
+// typedAs is the filter whose text is key (trimmed, in lower case: what
+// the list hands Keep, so that a frame reads the input's text once, not
+// once a row), read once per change; a term that is wrong leaves the
+// last good reading in force.
+func (m *Model) typedAs(key string) *filter {
+	if key != m.ftext || m.f.set == nil {
+		m.ftext = key
+		f, err := parseFilter(m.list.FilterText(), m.s.Clock(), m.s.Location)
+		m.ferr = err
+		if err == nil || m.f.set == nil {
+			m.f = f
+		}
+	}
+	return &m.f
 }
 
 // Title names the view.
@@ -144,68 +217,31 @@ func (m *Model) SetSize(w, h int) {
 // Query returns what the list shows.
 func (m *Model) Query() Query { return m.q }
 
-// SetQuery changes what the list shows and reloads it.
+// SetQuery changes what the list shows and reloads it; the selection goes.
 func (m *Model) SetQuery(q Query) tea.Cmd {
 	m.q = q
+	clear(m.sel)
 	return m.Reload()
 }
 
-// ParseArgs reads the arguments of ":runs": a status tab name (or a run
-// status), "rule:NAME" or "rule=NAME", "job:ID". Unknown words are an error.
-func ParseArgs(args []string) (Query, error) {
-	var q Query
-	for _, a := range args {
-		k, v, ok := strings.Cut(a, ":")
-		if !ok {
-			k, v, ok = strings.Cut(a, "=")
-		}
-		switch {
-		case ok && k == "rule":
-			q.Rule = v
-		case ok && k == "job":
-			q.Job = v
-		case !ok && tabIndex(a) >= 0:
-			q.Tab = tabIndex(a)
-		default:
-			return q, fmt.Errorf("runs: %q is not a status (%s), rule:NAME or job:ID", a, tabNames())
-		}
-	}
-	return q, nil
-}
-
-func tabIndex(name string) int {
-	name = strings.ToLower(name)
-	if name == "running" || name == "cancelling" || name == "queued" {
-		return 1
-	}
-	for i, t := range Tabs {
-		if t.Name == name {
-			return i
-		}
-	}
-	return -1
-}
-
-func tabNames() string {
-	names := make([]string, len(Tabs))
-	for i, t := range Tabs {
-		names[i] = t.Name
-	}
-	return strings.Join(names, ", ")
-}
+// Sort returns the list's order.
+func (m *Model) Sort() Sort { return m.sort }
 
 // Init loads the first page.
 func (m *Model) Init() tea.Cmd { return m.Reload() }
 
-// Reload forgets what is loaded and fetches the first page again, keeping
-// the cursor on the same run when it is still there.
+// Reload forgets what is loaded and fetches the first page and the counts
+// again, keeping the cursor on the same run when it is still there.
 func (m *Model) Reload() tea.Cmd {
 	m.gen++
-	m.all, m.byID = nil, map[string]*api.Run{}
+	m.all, m.byID, m.oldest = nil, map[string]*api.Run{}, nil
 	m.list.Forget()
 	m.next, m.loaded, m.err, m.emptyPages = "", false, nil, 0
-	m.loading = false
-	return m.fetch("")
+	m.loading, m.full, m.selectAll = false, m.sort != DefaultSort, false
+	m.counts, m.countsErr, m.recount = nil, nil, false
+	m.sorting, m.added, m.replaced = false, nil, nil
+	clear(m.seen)
+	return tea.Batch(m.fetch(""), m.fetchCounts())
 }
 
 type pageMsg struct {
@@ -215,14 +251,24 @@ type pageMsg struct {
 	err    error
 }
 
+type countsMsg struct {
+	gen    int
+	counts api.RunCounts
+	err    error
+}
+
+type recountMsg struct{ gen int }
+
 func (m *Model) fetch(cursor string) tea.Cmd {
 	if m.loading {
 		return nil
 	}
 	m.loading = true
-	gen, c, q := m.gen, m.s.Client, api.RunQuery{
-		Statuses: Tabs[m.q.Tab].Statuses, Rule: m.q.Rule, Job: m.q.Job, Limit: PageSize, Cursor: cursor,
+	size := PageSize
+	if m.full {
+		size = FullPageSize
 	}
+	gen, c, q := m.gen, m.s.Client, m.q.api(size, cursor)
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		defer cancel()
@@ -231,11 +277,51 @@ func (m *Model) fetch(cursor string) tea.Cmd {
 	}
 }
 
+// fetchCounts asks how many runs of the query's rule, job and since each
+// status has, for the tabs.
+func (m *Model) fetchCounts() tea.Cmd {
+	gen, c, q := m.gen, m.s.Client, m.q.api(0, "")
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		counts, err := c.RunCounts(ctx, q)
+		return countsMsg{gen: gen, counts: counts, err: err}
+	}
+}
+
+// recountLater counts again in a moment, once for a burst of events.
+func (m *Model) recountLater() tea.Cmd {
+	if m.recount {
+		return nil
+	}
+	m.recount = true
+	gen := m.gen
+	return tea.Tick(recountAfter, func(time.Time) tea.Msg { return recountMsg{gen: gen} })
+}
+
 // Update handles the view's messages and keys.
 func (m *Model) Update(msg tea.Msg) tea.Cmd {
+	if cmd, done := m.bulk.Update(msg); cmd != nil || done {
+		if done {
+			m.bulkDone()
+			return tea.Batch(cmd, m.recountLater())
+		}
+		return cmd
+	}
 	switch msg := msg.(type) {
 	case pageMsg:
 		return m.gotPage(msg)
+	case sortedMsg:
+		m.gotSorted(msg)
+	case countsMsg:
+		if msg.gen == m.gen {
+			m.counts, m.countsErr = msg.counts, msg.err
+		}
+	case recountMsg:
+		if msg.gen == m.gen {
+			m.recount = false
+			return m.fetchCounts()
+		}
 	case tea.KeyMsg:
 		return m.key(msg)
 	}
@@ -253,28 +339,50 @@ func (m *Model) gotPage(msg pageMsg) tea.Cmd {
 	}
 	m.err, m.loaded, m.next = nil, true, msg.page.NextCursor
 	before := m.list.Len()
+	fresh := make([]*api.Run, 0, len(msg.page.Items))
 	for i := range msg.page.Items {
-		r := msg.page.Items[i]
+		r := &msg.page.Items[i]
+		if m.oldest == nil || newer(m.oldest, r) {
+			m.oldest = r
+		}
 		if _, ok := m.byID[r.ID]; ok {
 			continue // the stream brought it first
 		}
-		m.all = append(m.all, &r)
-		m.byID[r.ID] = &r
+		m.byID[r.ID] = r
+		fresh = append(fresh, r)
+		if m.selectAll && m.keep(r) {
+			m.sel[r.ID] = true
+		}
 	}
-	m.sortAll()
+	// Pages come by id; within one, creation times may differ a little
+	// from that order. A page costs its own sort and one pass.
+	m.all = m.sort.merge(m.all, fresh, m.s.Clock())
+	if m.sorting {
+		m.added = append(m.added, fresh...)
+	}
 	m.refresh()
 	if m.list.Len() == before {
 		m.emptyPages++
 	} else {
 		m.emptyPages = 0
 	}
+	if m.next == "" {
+		m.selectAll = false
+	}
 	return m.maybeMore()
 }
 
-// maybeMore fetches the next page when the cursor nears the end of what is
-// loaded; a text filter that matches nothing stops it after a few pages.
+// maybeMore fetches the next page: every one while the list loads them
+// all, else when the cursor nears the end of what is loaded; a text
+// filter that matches nothing stops it after a few pages.
 func (m *Model) maybeMore() tea.Cmd {
-	if m.next == "" || m.loading || m.emptyPages >= 5 {
+	if m.next == "" || m.loading {
+		return nil
+	}
+	if m.full {
+		return m.fetch(m.next)
+	}
+	if m.emptyPages >= 5 {
 		return nil
 	}
 	if m.list.Cursor() >= m.list.Len()-m.bodyHeight() {
@@ -283,19 +391,8 @@ func (m *Model) maybeMore() tea.Cmd {
 	return nil
 }
 
-func (m *Model) sortAll() {
-	sort.SliceStable(m.all, func(i, j int) bool { return newer(m.all[i], m.all[j]) })
-}
-
-func newer(a, b *api.Run) bool {
-	if !a.CreatedAt.Equal(b.CreatedAt) {
-		return a.CreatedAt.After(b.CreatedAt)
-	}
-	return a.ID > b.ID
-}
-
 func (m *Model) matchesQuery(r *api.Run) bool {
-	if st := Tabs[m.q.Tab].Statuses; len(st) > 0 {
+	if st := m.q.statuses(); len(st) > 0 {
 		found := false
 		for _, s := range st {
 			found = found || s == r.Status
@@ -304,20 +401,14 @@ func (m *Model) matchesQuery(r *api.Run) bool {
 			return false
 		}
 	}
-	return (m.q.Rule == "" || r.Rule == m.q.Rule) && (m.q.Job == "" || r.Job == m.q.Job)
+	return m.matchesCounts(r)
 }
 
-// matchesText reports whether the text filter f (in lower case) keeps r.
-func matchesText(r *api.Run, f string) bool {
-	if f == "" {
-		return true
-	}
-	for _, s := range []string{r.Rule, r.Job, session.StatusText(r), string(r.Status), r.ID, string(r.Trigger)} {
-		if strings.Contains(strings.ToLower(s), f) {
-			return true
-		}
-	}
-	return false
+// matchesCounts reports whether r is among the runs the counts count:
+// those of the query whatever their status.
+func (m *Model) matchesCounts(r *api.Run) bool {
+	return (m.q.Rule == "" || r.Rule == m.q.Rule) && (m.q.Job == "" || r.Job == m.q.Job) &&
+		(m.q.Since.IsZero() || !r.CreatedAt.Before(m.q.Since))
 }
 
 // refresh filters the loaded runs again; the cursor stays on its run.
@@ -326,44 +417,125 @@ func (m *Model) refresh() {
 	m.dirty = false
 }
 
-// Events applies run events: a known run is updated in place, a new one
-// that belongs in the list is inserted where it sorts.
+// Events applies run events: a known run is updated in place (moved when
+// the list is sorted by what changed), a new one that belongs in the list
+// is inserted where it sorts; the counts follow.
 func (m *Model) Events(evs []api.Event) tea.Cmd {
+	var cmds []tea.Cmd
+	now := m.s.Clock()
 	for _, ev := range evs {
 		// A log line's run is a snapshot from when the line was written:
 		// it says nothing new about the run.
 		if ev.Run == nil || !strings.HasPrefix(ev.Type, "run.") || ev.Type == api.EventRunLog {
 			continue
 		}
+		cmds = append(cmds, m.count(ev))
 		if r, ok := m.byID[ev.Run.ID]; ok {
 			if !session.Supersedes(r, ev.Run) {
 				continue
 			}
+			moved := r.Status != ev.Run.Status || r.Progress != ev.Run.Progress || r.FinishedAt != nil != (ev.Run.FinishedAt != nil)
 			if r.Status != ev.Run.Status {
 				m.dirty = true
 			}
-			*r = *ev.Run
+			if m.sorting {
+				// The sort in the background reads r: a new copy takes
+				// its place instead.
+				r = m.replace(r, *ev.Run)
+			} else {
+				*r = *ev.Run
+			}
+			if moved && m.sort != DefaultSort && m.sort.Col != colRule && m.sort.Col != colJob && m.sort.Col != colID {
+				m.reposition(r, now)
+			}
 			continue
 		}
 		if !m.loaded || !m.matchesQuery(ev.Run) {
 			continue
 		}
 		r := *ev.Run
-		// Older than the last loaded run with more pages to come: the
+		// Older than the oldest loaded run with more pages to come: the
 		// page that holds it will bring it.
-		if m.next != "" && len(m.all) > 0 && newer(m.all[len(m.all)-1], &r) {
+		if m.next != "" && m.oldest != nil && newer(m.oldest, &r) {
 			continue
 		}
-		i := sort.Search(len(m.all), func(i int) bool { return !newer(m.all[i], &r) })
-		m.all = append(m.all, nil)
-		copy(m.all[i+1:], m.all[i:])
-		m.all[i] = &r
+		m.insert(&r, now)
 		m.byID[r.ID] = &r
+		if m.sorting {
+			m.added = append(m.added, &r)
+		}
 		m.dirty = true
 	}
 	if m.dirty {
 		m.refresh()
 	}
+	return tea.Batch(cmds...)
+}
+
+// replace puts a copy of next where old is, leaving old as it was.
+func (m *Model) replace(old *api.Run, next api.Run) *api.Run {
+	r := &next
+	if i := slices.Index(m.all, old); i >= 0 {
+		m.all[i] = r
+	}
+	m.byID[r.ID] = r
+	m.replaced[r.ID] = r
+	m.dirty = true // the list's rows hold old
+	return r
+}
+
+func (m *Model) insert(r *api.Run, now time.Time) {
+	i := m.sort.search(m.all, r, now)
+	m.all = append(m.all, nil)
+	copy(m.all[i+1:], m.all[i:])
+	m.all[i] = r
+}
+
+// reposition moves r, whose sort key changed, to where it sorts now.
+func (m *Model) reposition(r *api.Run, now time.Time) {
+	for i, have := range m.all {
+		if have == r {
+			m.all = append(m.all[:i], m.all[i+1:]...)
+			break
+		}
+	}
+	m.insert(r, now)
+	m.dirty = true
+}
+
+// count keeps the counts in step with an event: a run the list knows
+// moves from its status to the new one, a new run adds one; a run whose
+// status before is unknown (it may be older than the loaded pages) has
+// the agent count again a moment later.
+func (m *Model) count(ev api.Event) tea.Cmd {
+	if m.counts == nil || !m.matchesCounts(ev.Run) {
+		return nil
+	}
+	r := ev.Run
+	prev, known := m.seen[r.ID]
+	if have, ok := m.byID[r.ID]; ok {
+		prev, known = have.Status, true
+	}
+	if len(m.seen) > 10_000 {
+		clear(m.seen) // a bound; the runs of the list still count
+	}
+	switch {
+	case known:
+		if prev != r.Status && session.Supersedes(&api.Run{Status: prev}, r) {
+			m.counts[prev]--
+			m.counts[r.Status]++
+		}
+	case ev.Type == api.EventRunQueued || ev.Type == api.EventRunSkipped || ev.Type == api.EventRunMissed:
+		m.counts[r.Status]++
+	default:
+		// Most likely a new run that started at once; but it may be an
+		// older one the list has not loaded, whose status before is
+		// unknown: count it now, and have the agent count again.
+		m.counts[r.Status]++
+		m.seen[r.ID] = r.Status
+		return m.recountLater()
+	}
+	m.seen[r.ID] = r.Status
 	return nil
 }
 
@@ -376,178 +548,11 @@ func (m *Model) Selected() (api.Run, bool) {
 	return *r, true
 }
 
-func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
-	switch cmd, did := m.list.Update(msg); did {
-	case list.Filtered:
-		m.emptyPages = 0
-		return tea.Batch(cmd, m.maybeMore())
-	case list.Moved:
-		if key.Matches(msg, keys.Nav.Down, keys.Nav.Bottom, keys.Nav.PageDown) {
-			m.emptyPages = 0
-		}
-		return m.maybeMore()
-	case list.Handled:
-		return cmd
+// SelectedIDs returns the ids of the selected runs.
+func (m *Model) SelectedIDs() []string {
+	out := make([]string, 0, len(m.sel))
+	for id := range m.sel {
+		out = append(out, id)
 	}
-	run, has := m.Selected()
-	switch {
-	case key.Matches(msg, keys.Nav.ClearFilter) && (m.q.Rule != "" || m.q.Job != ""):
-		// The text filter is clear (the list clears it first): clear the
-		// agent-side ones.
-		m.q.Rule, m.q.Job = "", ""
-		return m.Reload()
-	case key.Matches(msg, m.keys.NextTab):
-		m.q.Tab = (m.q.Tab + 1) % len(Tabs)
-		return m.Reload()
-	case key.Matches(msg, m.keys.PrevTab):
-		m.q.Tab = (m.q.Tab + len(Tabs) - 1) % len(Tabs)
-		return m.Reload()
-	case key.Matches(msg, keys.Nav.Open) && has:
-		return func() tea.Msg { return session.OpenRunMsg{ID: run.ID} }
-	case key.Matches(msg, keys.Item.Describe) && has:
-		return func() tea.Msg { return session.DescribeMsg{Run: run.ID} }
-	case key.Matches(msg, keys.Item.CopyID) && has:
-		return m.s.Copy("run "+session.ShortID(run.ID), run.ID)
-	case key.Matches(msg, m.keys.Cancel) && has && m.s.CanOperate():
-		return m.s.ConfirmCancel(run)
-	case key.Matches(msg, m.keys.Restart) && has && m.s.CanOperate():
-		return m.s.UnlessGoing(run.Rule, "restart "+session.ShortID(run.ID), m.s.Restart(run.ID, nil, false))
-	case key.Matches(msg, m.keys.RestartWith) && has && m.s.CanOperate():
-		return func() tea.Msg { return session.RunWithParamsMsg{Rule: run.Rule, RestartOf: run.ID} }
-	}
-	return nil
-}
-
-func (m *Model) bodyHeight() int { return max(1, m.h-3) }
-
-var columns = []grid.Column{
-	{Title: "", Width: 1},
-	{Title: "ID", Width: 8, MinTotal: 100},
-	{Title: "RULE", Width: 10, Flex: 3},
-	{Title: "JOB", Width: 8, Flex: 2},
-	{Title: "TRIGGER", Width: 8, MinTotal: 120},
-	{Title: "STATUS", Width: 11},
-	{Title: "STARTED", Width: 12},
-	{Title: "DURATION", Width: 8, Right: true},
-	{Title: "PROGRESS", Width: 16, Flex: 1},
-}
-
-// View renders the tabs, the column titles and the rows on screen.
-func (m *Model) View() string {
-	if m.dirty {
-		m.refresh()
-	}
-	t := m.s.Theme
-	var b strings.Builder
-	b.WriteString(m.titleLine())
-	b.WriteByte('\n')
-	l := grid.Fit(columns, m.w)
-	b.WriteString(t.Column.Render(l.Header()))
-	switch {
-	case m.err != nil && m.list.Len() == 0:
-		b.WriteString("\n" + t.Failure.Render(grid.Fit1("Cannot load runs: "+session.Explain(m.err), m.w, false)))
-	case !m.loaded && m.list.Len() == 0:
-		b.WriteString("\n" + t.Muted.Render("Loading runs…"))
-	case m.list.Len() == 0:
-		b.WriteString("\n" + t.Muted.Render(m.emptyText()))
-	}
-	now := m.s.Clock()
-	for r, selected := range m.list.Shown() {
-		b.WriteByte('\n')
-		b.WriteString(m.row(l, r, selected, now))
-	}
-	return grid.Pad(b.String(), m.h)
-}
-
-func (m *Model) emptyText() string {
-	switch {
-	case m.list.FilterText() != "" && m.next != "":
-		return "No run matches in the runs loaded so far; scroll down (j) to search older ones."
-	case m.list.FilterText() != "":
-		return "No run matches the filter."
-	case m.q.Tab != 0 || m.q.Rule != "" || m.q.Job != "":
-		return "No runs here."
-	}
-	return "No runs yet. Trigger a rule (:rules, then r) to start one."
-}
-
-// titleLine is the view's name, its filters and how many runs are loaded,
-// then the status tabs on a line of their own.
-func (m *Model) titleLine() string {
-	t := m.s.Theme
-	parts := []string{t.Title.Render("Runs")}
-	if m.q.Rule != "" {
-		parts = append(parts, t.Accent.Render("rule:"+m.q.Rule))
-	}
-	if m.q.Job != "" {
-		parts = append(parts, t.Accent.Render("job:"+m.q.Job))
-	}
-	if f := m.list.FilterTitle(); f != "" {
-		parts = append(parts, f)
-	}
-	count := fmt.Sprintf("%d", m.list.Len())
-	if m.next != "" {
-		count += "+"
-	}
-	if m.loading && m.loaded {
-		count += " loading…"
-	}
-	parts = append(parts, t.Muted.Render(count))
-	tabs := make([]string, len(Tabs))
-	for i, tab := range Tabs {
-		if i == m.q.Tab {
-			tabs[i] = t.TabOn.Render("[" + tab.Name + "]")
-		} else {
-			tabs[i] = t.TabOff.Render(" " + tab.Name + " ")
-		}
-	}
-	return grid.Fit1(strings.Join(parts, " "), m.w, false) + "\n" + grid.Fit1(strings.Join(tabs, ""), m.w, false)
-}
-
-func (m *Model) row(l grid.Layout, r *api.Run, selected bool, now time.Time) string {
-	t := m.s.Theme
-	start := r.CreatedAt
-	if r.StartedAt != nil {
-		start = *r.StartedAt
-	}
-	dur := ""
-	switch {
-	case r.FinishedAt != nil && r.StartedAt != nil:
-		dur = session.Duration(r.FinishedAt.Sub(*r.StartedAt))
-	case r.Status.Active():
-		dur = session.Duration(now.Sub(start).Truncate(time.Second))
-	}
-	progress := ""
-	switch {
-	case r.Status.Waiting():
-		progress = session.WaitText(r, m.s.Local)
-	case r.Status.Active() || r.Progress.Percent > 0:
-		progress = session.Bar(r.Progress.Percent, l.Widths[8])
-	}
-	marker := " "
-	if selected {
-		marker = ">"
-	}
-	cells := []string{marker, session.ShortID(r.ID), r.Rule, r.Job, session.TriggerText(r), session.StatusText(r),
-		session.Stamp(m.s.Local(now), m.s.Local(start)), dur, progress}
-	if selected {
-		// One style for the whole line: a cell's own colour would end
-		// the highlight where it resets.
-		return t.Selected.Render(l.Row(cells, nil))
-	}
-	return l.Row(cells, func(i int, cell string) string {
-		switch i {
-		case 5:
-			if r.Slow && r.Status == api.StatusRunning {
-				return t.Warning.Bold(true).Render(cell)
-			}
-			return t.Status(r.Status).Render(cell)
-		case 8:
-			if r.Status.Active() {
-				return t.Running.Render(cell)
-			}
-			return t.Muted.Render(cell)
-		}
-		return cell
-	})
+	return out
 }

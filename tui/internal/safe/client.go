@@ -87,6 +87,11 @@ func (c *Client) RestartRunWith(ctx context.Context, id string, p api.RunParams)
 	return reply(c.c.RestartRunWith(ctx, id, p))
 }
 
+// RunCounts counts the runs q selects per status (see client.RunCounts).
+func (c *Client) RunCounts(ctx context.Context, q api.RunQuery) (api.RunCounts, error) {
+	return reply(c.c.RunCounts(ctx, q))
+}
+
 // Runs lists runs, newest first, one page at a time.
 func (c *Client) Runs(ctx context.Context, q api.RunQuery) (api.Page[api.Run], error) {
 	return reply(c.c.Runs(ctx, q))

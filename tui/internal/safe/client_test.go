@@ -30,6 +30,7 @@ func hostileAgent(t *testing.T) *Client {
 		"POST /api/v1/rules/r/enable":      filled[api.Rule](),
 		"POST /api/v1/rules/r/trigger":     filled[api.Run](),
 		"GET /api/v1/runs":                 filled[api.Page[api.Run]](),
+		"GET /api/v1/runs/counts":          filled[api.RunCounts](),
 		"GET /api/v1/runs/x":               filled[api.Run](),
 		"GET /api/v1/runs/x/log":           filled[api.Page[api.LogLine]](),
 		"POST /api/v1/runs/x/cancel":       filled[api.Run](),
@@ -84,6 +85,7 @@ func TestClientCleansEveryReplyErrorAndEvent(t *testing.T) {
 			return c.TriggerRuleWith(ctx, "r", api.RunParams{Force: true})
 		},
 		"Runs":       func() (any, error) { return c.Runs(ctx, api.RunQuery{}) },
+		"RunCounts":  func() (any, error) { return c.RunCounts(ctx, api.RunQuery{}) },
 		"Run":        func() (any, error) { return c.Run(ctx, "x") },
 		"RunLog":     func() (any, error) { return c.RunLog(ctx, "x", 0, 0) },
 		"RunLogPage": func() (any, error) { return c.RunLogPage(ctx, "x", api.LogQuery{Cursor: "3"}) },

@@ -140,7 +140,7 @@ func TestRunClaimConcurrentAgentsKeepTheJobLimit(t *testing.T) {
 	if m := maxSeen.Load(); m > limit || m < 1 {
 		t.Fatalf("at most %d runs of the job ran at once, want 1..%d", m, limit)
 	}
-	counts, err := stores[2].RunCountByStatus(ctx)
+	counts, err := stores[2].RunCountByStatus(ctx, store.RunFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,9 @@ func TestQueueAndSeriesQueriesReadTheirIndexes(t *testing.T) {
 	s := openInternal(t)
 	series, seriesArgs := storeutil.RunListQuery(store.RunFilter{Series: "x"}, 1000, func(t time.Time) any { return micros(t) })
 	children, childrenArgs := storeutil.RunListQuery(store.RunFilter{Parent: "x"}, 1000, func(t time.Time) any { return micros(t) })
+	// The console's status tabs count the runs of its filter (issue 18).
+	recent, recentArgs := storeutil.RunCountQuery(store.RunFilter{Since: time.Now().Add(-time.Hour)}, func(t time.Time) any { return micros(t) })
+	ruleCounts, ruleCountsArgs := storeutil.RunCountQuery(store.RunFilter{Rule: "r"}, func(t time.Time) any { return micros(t) })
 	for _, q := range []struct {
 		what  string
 		query string
@@ -33,6 +36,8 @@ func TestQueueAndSeriesQueriesReadTheirIndexes(t *testing.T) {
 		{"a job's active runs", storeutil.JobActiveQuery, []any{"j"}, []string{"runs_active_job"}},
 		{"a job's load", hotQueries[hotJobLoad], []any{"j", 1}, []string{"runs_active_job", "runs_queued_job"}},
 		{"claim candidates", storeutil.ClaimCandidates, []any{1, 2}, []string{"runs_status_id (status=?)"}},
+		{"counts of the last hour", recent, recentArgs, []string{"runs_created_at (created_at>?)"}},
+		{"counts of a rule", ruleCounts, ruleCountsArgs, []string{"runs_rule_id (rule=?)"}},
 	} {
 		rows, err := s.r.QueryContext(t.Context(), `EXPLAIN QUERY PLAN `+q.query, q.args...)
 		if err != nil {

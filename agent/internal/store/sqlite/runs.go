@@ -357,8 +357,9 @@ func (s *Store) RunInterruptActive(ctx context.Context, node, reason string, at 
 
 // RunCountByStatus counts runs per status; every status is in the map, with
 // 0 when no run has it.
-func (s *Store) RunCountByStatus(ctx context.Context) (map[api.RunStatus]int64, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT status, COUNT(*) FROM runs GROUP BY status`)
+func (s *Store) RunCountByStatus(ctx context.Context, f store.RunFilter) (map[api.RunStatus]int64, error) {
+	q, args := storeutil.RunCountQuery(f, func(t time.Time) any { return micros(t) })
+	rows, err := s.r.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, dbErr(err, "count runs")
 	}

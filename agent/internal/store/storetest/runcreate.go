@@ -142,7 +142,7 @@ func testRunCreate(t *testing.T, setup func(*testing.T) store.Store) {
 		}
 		close(start)
 		wg.Wait()
-		counts, err := s.RunCountByStatus(t.Context())
+		counts, err := s.RunCountByStatus(t.Context(), store.RunFilter{})
 		must(t, err, "count runs")
 		if running != 1 || counts[api.StatusRunning] != 1 || counts[api.StatusSkipped] != n-1 {
 			t.Fatalf("%d concurrent fires with SkipIfActive: %d answered running, stored %v; want 1 running, %d skipped",

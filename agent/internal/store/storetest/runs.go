@@ -142,10 +142,48 @@ func testRuns(t *testing.T, setup func(*testing.T) store.Store) {
 		create(t, s, newRun("a"))
 		create(t, s, newRun("a"))
 		finish(t, s, create(t, s, newRun("a")).ID, api.StatusFailed)
-		counts, err := s.RunCountByStatus(t.Context())
+		counts, err := s.RunCountByStatus(t.Context(), store.RunFilter{})
 		must(t, err, "count runs")
 		if counts[api.StatusRunning] != 2 || counts[api.StatusFailed] != 1 || counts[api.StatusSucceeded] != 0 {
 			t.Fatalf("counts: got %v, want 2 running and 1 failed", counts)
+		}
+	})
+	t.Run("CountByStatusFiltered", func(t *testing.T) {
+		t.Parallel()
+		s := setup(t)
+		now := time.Now()
+		old := newRun("a")
+		old.CreatedAt = now.Add(-48 * time.Hour)
+		finish(t, s, create(t, s, old).ID, api.StatusFailed)
+		finish(t, s, create(t, s, newRun("a")).ID, api.StatusFailed)
+		create(t, s, newRun("a"))
+		other := newRun("b")
+		other.Job = "other"
+		create(t, s, other)
+		for _, c := range []struct {
+			name string
+			f    store.RunFilter
+			want map[api.RunStatus]int64
+		}{
+			{"rule", store.RunFilter{Rule: "a"}, map[api.RunStatus]int64{api.StatusFailed: 2, api.StatusRunning: 1}},
+			{"rule and since", store.RunFilter{Rule: "a", Since: now.Add(-time.Hour)}, map[api.RunStatus]int64{api.StatusFailed: 1, api.StatusRunning: 1}},
+			{"job", store.RunFilter{Job: "other"}, map[api.RunStatus]int64{api.StatusRunning: 1}},
+			{"statuses", store.RunFilter{Statuses: []api.RunStatus{api.StatusFailed}}, map[api.RunStatus]int64{api.StatusFailed: 2}},
+			{"nothing", store.RunFilter{Rule: "none"}, map[api.RunStatus]int64{}},
+			// A page's limit and cursor do not change a count.
+			{"limit and cursor", store.RunFilter{Rule: "a", Limit: 1, Cursor: "0"}, map[api.RunStatus]int64{api.StatusFailed: 2, api.StatusRunning: 1}},
+		} {
+			counts, err := s.RunCountByStatus(t.Context(), c.f)
+			must(t, err, "count runs by "+c.name)
+			for _, st := range api.RunStatuses {
+				if counts[st] != c.want[st] {
+					t.Errorf("count by %s: got %v, want %v (every status present)", c.name, counts, c.want)
+					break
+				}
+				if _, ok := counts[st]; !ok {
+					t.Errorf("count by %s: status %s missing from %v", c.name, st, counts)
+				}
+			}
 		}
 	})
 	t.Run("Prune", func(t *testing.T) {

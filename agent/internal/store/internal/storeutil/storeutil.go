@@ -433,6 +433,32 @@ func (w *where) sql() string {
 // first by id, fetching one row more than the page to tell whether another
 // page follows. timeArg converts a time to what the database stores.
 func RunListQuery(f store.RunFilter, limit int, timeArg func(time.Time) any) (string, []any) {
+	w := runWhere(f, timeArg)
+	if f.Cursor != "" {
+		w.add("id < ?", f.Cursor)
+	}
+	q := fmt.Sprintf("SELECT %s FROM runs %s ORDER BY id DESC LIMIT %d", RunColumns, w.sql(), limit+1)
+	return q, w.args
+}
+
+// RunCountQuery builds the query for RunCountByStatus: one grouped count of
+// the runs the filter selects (its Limit and Cursor aside), answering rows
+// of (status, count).
+func RunCountQuery(f store.RunFilter, timeArg func(time.Time) any) (string, []any) {
+	w := runWhere(f, timeArg)
+	group := "status"
+	if !f.Since.IsZero() || !f.Until.IsZero() {
+		// Grouped by the bare column, SQLite reads every run through the
+		// status index (it gives the groups in order) instead of the few
+		// a time range keeps through created_at; an expression makes it
+		// take the range and group the rows it finds.
+		group = "status || ''"
+	}
+	return "SELECT " + group + ", COUNT(*) FROM runs " + w.sql() + " GROUP BY " + group, w.args
+}
+
+// runWhere is the conditions of a run filter but its cursor.
+func runWhere(f store.RunFilter, timeArg func(time.Time) any) where {
 	var w where
 	if len(f.Statuses) > 0 {
 		marks := make([]string, len(f.Statuses))
@@ -483,11 +509,7 @@ func RunListQuery(f store.RunFilter, limit int, timeArg func(time.Time) any) (st
 	if f.Node != "" {
 		w.add("node = ?", f.Node)
 	}
-	if f.Cursor != "" {
-		w.add("id < ?", f.Cursor)
-	}
-	q := fmt.Sprintf("SELECT %s FROM runs %s ORDER BY id DESC LIMIT %d", RunColumns, w.sql(), limit+1)
-	return q, w.args
+	return w
 }
 
 // AuditColumns lists an audit entry's columns in scan order.
