@@ -8,7 +8,7 @@ func TestCommandLineHistory(t *testing.T) {
 	f := setup(t, adminToken, 80, 24, "runs", seedRuns)
 	f.waitFor(t, "live", "nightly-report")
 	f.command("runs failed")
-	f.waitFor(t, "[failed]", "Runs 1")
+	f.waitFor(t, "[failed 1]", "Runs 1")
 	f.command("rules")
 	f.waitFor(t, "Rules 2")
 	f.command("rules") // a repeat is one entry
@@ -29,5 +29,5 @@ func TestCommandLineHistory(t *testing.T) {
 	f.waitFor(t, "Jobs 4")
 	// The next walk starts at the newest again, which is now jobs.
 	f.press(":", "up", "up", "up", "enter")
-	f.waitFor(t, "[failed]", "Runs 1")
+	f.waitFor(t, "[failed 1]", "Runs 1")
 }

@@ -33,3 +33,14 @@ func TestPasteIsNotKeys(t *testing.T) {
 	f.press("j", "j") // demo, echo, http: the paste moved nothing
 	f.waitFor(t, "Used by ping-partner", "bearer_token")
 }
+
+// A help longer than the screen scrolls: its end is reachable, and says
+// where it is.
+func TestHelpScrollsWhenItDoesNotFit(t *testing.T) {
+	f := setup(t, adminToken, 80, 24, "rules", seedRuns)
+	f.waitFor(t, "live", "nightly-report", "admin")
+	f.press("?")
+	f.waitFor(t, "Keys — Rules", "lines 1-20 of")
+	f.press("G")
+	f.waitFor(t, "esc or ? closes this help", "leave the console")
+}

@@ -12,9 +12,12 @@ package tui
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -104,6 +107,7 @@ type Model struct {
 
 	help       help.Model
 	showHelp   bool
+	helpTop    int // the help's first line shown, when it does not fit
 	cmdline    textinput.Model
 	commanding bool
 	history    history // of the command line
@@ -548,8 +552,21 @@ func (m *Model) key1(msg tea.KeyMsg) tea.Cmd {
 		return cmd
 	}
 	if m.showHelp {
-		if key.Matches(msg, keys.Global.Help, keys.Global.Back, keys.Global.Quit) {
+		switch {
+		case key.Matches(msg, keys.Global.Help, keys.Global.Back, keys.Global.Quit):
 			m.showHelp = false
+		case key.Matches(msg, keys.Nav.Down):
+			m.helpTop++
+		case key.Matches(msg, keys.Nav.Up):
+			m.helpTop--
+		case key.Matches(msg, keys.Nav.PageDown):
+			m.helpTop += m.bodyHeight() - 1
+		case key.Matches(msg, keys.Nav.PageUp):
+			m.helpTop -= m.bodyHeight() - 1
+		case key.Matches(msg, keys.Nav.Top):
+			m.helpTop = 0
+		case key.Matches(msg, keys.Nav.Bottom):
+			m.helpTop = math.MaxInt / 2
 		}
 		return nil
 	}
@@ -561,7 +578,7 @@ func (m *Model) key1(msg tea.KeyMsg) tea.Cmd {
 	case key.Matches(msg, keys.Global.Quit):
 		return m.quit()
 	case key.Matches(msg, keys.Global.Help):
-		m.showHelp = true
+		m.showHelp, m.helpTop = true, 0
 		return nil
 	case key.Matches(msg, keys.Global.Command):
 		m.commanding = true
@@ -700,17 +717,67 @@ func (m *Model) helpView() string {
 		groups = cur.Help().FullHelp()
 	}
 	groups = append(groups, keys.GlobalHelp())
-	h := m.help
-	h.ShowAll = true
+	hm := m.help
+	hm.ShowAll = true
 	var lines []string
 	if health := m.healthLines(); len(health) > 0 {
 		lines = append(append(lines, t.Title.Render("Health")), health...)
 		lines = append(lines, "")
 	}
-	lines = append(lines, t.Title.Render(title), "", h.FullHelpView(groups), "", t.Title.Render("Commands (after :)"))
+	lines = append(lines, t.Title.Render(title), "", m.helpBlocks(hm, splitGroups(groups)), "", t.Title.Render("Commands (after :)"))
 	for _, c := range commandHelp {
 		lines = append(lines, "  "+t.Key.Render(grid.Fit1(c[0], 34, false))+" "+t.Muted.Render(c[1]))
 	}
 	lines = append(lines, "", t.Muted.Render("esc or ? closes this help"))
-	return strings.Join(lines, "\n")
+	lines = strings.Split(strings.Join(lines, "\n"), "\n")
+	// A help longer than the screen scrolls with the list keys, its last
+	// line saying where it is.
+	h := m.bodyHeight()
+	if len(lines) <= h || h < 2 {
+		m.helpTop = 0
+		return strings.Join(lines, "\n")
+	}
+	m.helpTop = max(0, min(m.helpTop, len(lines)-(h-1)))
+	shown := lines[m.helpTop : m.helpTop+h-1]
+	more := fmt.Sprintf("lines %d-%d of %d · ↑↓ pgup pgdn scroll", m.helpTop+1, m.helpTop+h-1, len(lines))
+	return strings.Join(append(shown, t.Muted.Render(more)), "\n")
+}
+
+// helpBlocks draws the help's columns side by side, as many a row as the
+// width holds, the rest in rows below.
+func (m *Model) helpBlocks(hm help.Model, groups [][]key.Binding) string {
+	hm.Width = 0 // measured whole, never cut
+	var blocks []string
+	var row [][]key.Binding
+	for _, g := range groups {
+		try := append(slices.Clone(row), g)
+		if len(row) > 0 && lipgloss.Width(hm.FullHelpView(try)) > m.w {
+			blocks = append(blocks, hm.FullHelpView(row))
+			row = [][]key.Binding{g}
+			continue
+		}
+		row = try
+	}
+	if len(row) > 0 {
+		blocks = append(blocks, hm.FullHelpView(row))
+	}
+	return strings.Join(blocks, "\n\n")
+}
+
+// helpColumn is the most keys a column of the help holds: a view's longer
+// group is split into columns side by side, so the help fits wide and
+// short terminals.
+const helpColumn = 9
+
+// splitGroups splits each group longer than helpColumn into columns.
+func splitGroups(groups [][]key.Binding) [][]key.Binding {
+	var out [][]key.Binding
+	for _, g := range groups {
+		for len(g) > helpColumn {
+			out = append(out, g[:helpColumn])
+			g = g[helpColumn:]
+		}
+		out = append(out, g)
+	}
+	return out
 }
