@@ -14,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net"
 	"net/url"
 	"slices"
@@ -555,18 +554,8 @@ func (m *Model) key1(msg tea.KeyMsg) tea.Cmd {
 		switch {
 		case key.Matches(msg, keys.Global.Help, keys.Global.Back, keys.Global.Quit):
 			m.showHelp = false
-		case key.Matches(msg, keys.Nav.Down):
-			m.helpTop++
-		case key.Matches(msg, keys.Nav.Up):
-			m.helpTop--
-		case key.Matches(msg, keys.Nav.PageDown):
-			m.helpTop += m.bodyHeight() - 1
-		case key.Matches(msg, keys.Nav.PageUp):
-			m.helpTop -= m.bodyHeight() - 1
-		case key.Matches(msg, keys.Nav.Top):
-			m.helpTop = 0
-		case key.Matches(msg, keys.Nav.Bottom):
-			m.helpTop = math.MaxInt / 2
+		default:
+			m.helpTop, _ = keys.Scroll(msg, m.helpTop, m.bodyHeight()-1)
 		}
 		return nil
 	}

@@ -283,18 +283,8 @@ func (m *Model) detailKey(msg tea.KeyMsg) tea.Cmd {
 	switch {
 	case key.Matches(msg, m.keys.Back):
 		m.detail = nil
-	case key.Matches(msg, keys.Nav.Down):
-		m.scroll++
-	case key.Matches(msg, keys.Nav.Up):
-		m.scroll--
-	case key.Matches(msg, keys.Nav.PageDown):
-		m.scroll += page
-	case key.Matches(msg, keys.Nav.PageUp):
-		m.scroll -= page
-	case key.Matches(msg, keys.Nav.Top):
-		m.scroll = 0
-	case key.Matches(msg, keys.Nav.Bottom):
-		m.scroll = 1 << 30
+	default:
+		m.scroll, _ = keys.Scroll(msg, m.scroll, page)
 	}
 	return nil
 }

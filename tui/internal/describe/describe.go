@@ -178,19 +178,12 @@ func (m *Model) Events(evs []api.Event) tea.Cmd {
 
 func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 	page := m.bodyHeight()
+	if next, ok := keys.Scroll(msg, m.offset, page); ok {
+		m.offset = next
+		m.clamp()
+		return nil
+	}
 	switch {
-	case key.Matches(msg, keys.Nav.Up):
-		m.offset--
-	case key.Matches(msg, keys.Nav.Down):
-		m.offset++
-	case key.Matches(msg, keys.Nav.PageUp):
-		m.offset -= page
-	case key.Matches(msg, keys.Nav.PageDown):
-		m.offset += page
-	case key.Matches(msg, keys.Nav.Top):
-		m.offset = 0
-	case key.Matches(msg, keys.Nav.Bottom):
-		m.offset = len(m.lines())
 	case key.Matches(msg, m.keys.Raw):
 		m.raw, m.offset = !m.raw, 0
 	case key.Matches(msg, m.keys.CopyID):

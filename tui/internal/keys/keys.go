@@ -5,7 +5,10 @@
 package keys
 
 import (
+	"math"
+
 	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
 )
 
 // Global are the keys the root model handles whatever view is shown.
@@ -54,4 +57,26 @@ func Enabled(bs ...key.Binding) []key.Binding {
 		}
 	}
 	return out
+}
+
+// Scroll is where the list keys take a text scrolled to line offset, page
+// lines a page: up, down, a page either way, the top, or the bottom (a
+// large offset, for the caller to clamp). ok is false for any other key.
+func Scroll(msg tea.KeyMsg, offset, page int) (next int, ok bool) {
+	page = max(1, page)
+	switch {
+	case key.Matches(msg, Nav.Up):
+		return offset - 1, true
+	case key.Matches(msg, Nav.Down):
+		return offset + 1, true
+	case key.Matches(msg, Nav.PageUp):
+		return offset - page, true
+	case key.Matches(msg, Nav.PageDown):
+		return offset + page, true
+	case key.Matches(msg, Nav.Top):
+		return 0, true
+	case key.Matches(msg, Nav.Bottom):
+		return math.MaxInt / 2, true
+	}
+	return offset, false
 }

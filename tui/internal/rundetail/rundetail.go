@@ -509,19 +509,12 @@ func (m *Model) clamp() {
 // outputKey handles the keys of the output pane, reporting whether it
 // did: the list keys scroll the output, o goes back to the log.
 func (m *Model) outputKey(msg tea.KeyMsg, h int) bool {
+	if next, ok := keys.Scroll(msg, m.outOffset, h); ok {
+		m.outOffset = next
+		m.clamp()
+		return true
+	}
 	switch {
-	case key.Matches(msg, keys.Nav.Up):
-		m.outOffset--
-	case key.Matches(msg, keys.Nav.Down):
-		m.outOffset++
-	case key.Matches(msg, keys.Nav.PageUp):
-		m.outOffset -= h
-	case key.Matches(msg, keys.Nav.PageDown):
-		m.outOffset += h
-	case key.Matches(msg, keys.Nav.Top):
-		m.outOffset = 0
-	case key.Matches(msg, keys.Nav.Bottom):
-		m.outOffset = len(m.outputLines())
 	case key.Matches(msg, m.keys.Output):
 		m.showOutput = false
 	default:
