@@ -223,6 +223,15 @@ func (c *Client) TriggerRule(ctx context.Context, name string, overrides map[str
 // limit and cursor do not.
 func (c *Client) RunCounts(ctx context.Context, q api.RunQuery) (api.RunCounts, error) {
 	v := url.Values{}
+	setCommon(v, q)
+	var counts api.RunCounts
+	err := c.do(ctx, http.MethodGet, "/runs/counts", v, nil, &counts)
+	return counts, err
+}
+
+// setCommon sets what GET /runs and GET /runs/counts both take: the job,
+// rule and trigger, and the time range.
+func setCommon(v url.Values, q api.RunQuery) {
 	setIf(v, "job", q.Job)
 	setIf(v, "rule", q.Rule)
 	setIf(v, "trigger", string(q.Trigger))
@@ -232,9 +241,6 @@ func (c *Client) RunCounts(ctx context.Context, q api.RunQuery) (api.RunCounts, 
 	if !q.Until.IsZero() {
 		v.Set("until", q.Until.UTC().Format(time.RFC3339Nano))
 	}
-	var counts api.RunCounts
-	err := c.do(ctx, http.MethodGet, "/runs/counts", v, nil, &counts)
-	return counts, err
 }
 
 // Runs lists runs, newest first, one page at a time.
@@ -251,15 +257,7 @@ func (c *Client) Runs(ctx context.Context, q api.RunQuery) (api.Page[api.Run], e
 	setIf(v, "idPrefix", q.IDPrefix)
 	setIf(v, "idSuffix", q.IDSuffix)
 	setIf(v, "parent", q.Parent)
-	setIf(v, "job", q.Job)
-	setIf(v, "rule", q.Rule)
-	setIf(v, "trigger", string(q.Trigger))
-	if !q.Since.IsZero() {
-		v.Set("since", q.Since.UTC().Format(time.RFC3339Nano))
-	}
-	if !q.Until.IsZero() {
-		v.Set("until", q.Until.UTC().Format(time.RFC3339Nano))
-	}
+	setCommon(v, q)
 	if q.Limit > 0 {
 		v.Set("limit", strconv.Itoa(q.Limit))
 	}
