@@ -65,7 +65,13 @@ type Config struct {
 	// removed, or whose role changed, ends within this, with a message.
 	// Default 15s, the API's stream heartbeat.
 	KeyCheck time.Duration
-	Logger   *slog.Logger
+	// RefusedLogInterval is how often a refused key from one address is
+	// logged: the first in each interval, with how many were refused
+	// since without a line. Default DefaultRefusedLogInterval.
+	RefusedLogInterval time.Duration
+	// Now is the clock of that interval. Default time.Now.
+	Now    func() time.Time
+	Logger *slog.Logger
 }
 
 // DefaultKeyCheck is Config.KeyCheck's default.
@@ -77,6 +83,8 @@ type Server struct {
 	keys *keyFile
 	srv  *ssh.Server
 	log  *slog.Logger
+
+	refused refusals
 
 	mu       sync.Mutex
 	closed   bool
@@ -103,11 +111,18 @@ func New(cfg Config) (*Server, error) {
 	if cfg.KeyCheck <= 0 {
 		cfg.KeyCheck = DefaultKeyCheck
 	}
+	if cfg.RefusedLogInterval <= 0 {
+		cfg.RefusedLogInterval = DefaultRefusedLogInterval
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	keys, err := loadKeyFile(cfg.AuthorizedKeys)
 	if err != nil {
 		return nil, fmt.Errorf("ssh console: %w", err)
 	}
-	s := &Server{cfg: cfg, keys: keys, log: cfg.Logger}
+	s := &Server{cfg: cfg, keys: keys, log: cfg.Logger,
+		refused: refusals{every: cfg.RefusedLogInterval, now: cfg.Now}}
 	opts := []ssh.Option{
 		wish.WithAddress(cfg.Addr),
 		wish.WithHostKeyPath(cfg.HostKeyPath),
@@ -134,13 +149,20 @@ func (s *Server) allow(ctx ssh.Context, key ssh.PublicKey) bool {
 	}
 	_, ok := s.keys.lookup(key)
 	if !ok {
+		log, skipped := s.refused.note(ctx.RemoteAddr())
+		if !log {
+			return false
+		}
 		remote := ""
 		if a := ctx.RemoteAddr(); a != nil {
 			remote = a.String()
 		}
-		s.log.Warn("ssh console: public key refused: not in the authorized keys",
-			"fingerprint", gossh.FingerprintSHA256(key), "type", key.Type(),
-			"user", escapeUser(ctx.User()), "remote", remote)
+		args := []any{"fingerprint", gossh.FingerprintSHA256(key), "type", key.Type(),
+			"user", escapeUser(ctx.User()), "remote", remote}
+		if skipped > 0 {
+			args = append(args, "refused_since_last_line", skipped)
+		}
+		s.log.Warn("ssh console: public key refused: not in the authorized keys", args...)
 	}
 	return ok
 }

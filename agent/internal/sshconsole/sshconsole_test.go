@@ -402,8 +402,10 @@ func (b *syncBuffer) String() string {
 // fingerprint, the client's address and the user name escaped, on one line.
 func TestARefusedKeyIsLoggedWithItsFingerprint(t *testing.T) {
 	logs := &syncBuffer{}
+	clock := newTestClock()
 	f := setup(t, func(c *sshconsole.Config) {
 		c.Logger = slog.New(slog.NewTextHandler(logs, nil))
+		c.Now = clock.now
 	})
 	user := "mallory\x1b[31m\nlevel=INFO msg=forged"
 	c, err := gossh.Dial("tcp", f.addr, &gossh.ClientConfig{
@@ -446,6 +448,7 @@ func TestARefusedKeyIsLoggedWithItsFingerprint(t *testing.T) {
 	}
 	// A long user name is cut, between characters, and says so.
 	long := strings.Repeat("é", 100) // 200 bytes
+	clock.add(sshconsole.DefaultRefusedLogInterval) // a refusal a minute is logged
 	if c, err := gossh.Dial("tcp", f.addr, &gossh.ClientConfig{
 		User: long, Auth: []gossh.AuthMethod{gossh.PublicKeys(f.stranger)},
 		HostKeyCallback: gossh.FixedHostKey(f.hostKey), Timeout: 5 * time.Second,
@@ -455,5 +458,58 @@ func TestARefusedKeyIsLoggedWithItsFingerprint(t *testing.T) {
 	}
 	if want := "user=" + strings.Repeat("é", 32) + "…"; !strings.Contains(logs.String(), want+" ") {
 		t.Errorf("a 200-byte user name is not logged as %s:\n%s", want, logs)
+	}
+}
+
+// testClock is a clock the test moves.
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newTestClock() *testClock { return &testClock{t: time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)} }
+
+func (c *testClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *testClock) add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// A stranger knocking again and again is one line an interval, which says
+// how many were refused since the last: anyone can offer keys, and a line
+// each would let them fill the log.
+func TestRefusedKeysAreLoggedOnceAnIntervalWithACount(t *testing.T) {
+	logs := &syncBuffer{}
+	clock := newTestClock()
+	f := setup(t, func(c *sshconsole.Config) {
+		c.Logger = slog.New(slog.NewTextHandler(logs, nil))
+		c.Now = clock.now
+	})
+	knock := func() {
+		t.Helper()
+		if c, err := f.dial(t, f.stranger); err == nil {
+			c.Close()
+			t.Fatal("a key not in the authorized keys was let in")
+		}
+	}
+	for range 5 {
+		knock()
+	}
+	if n := strings.Count(logs.String(), "public key refused"); n != 1 {
+		t.Fatalf("5 refusals in a minute logged %d lines, want 1:\n%s", n, logs)
+	}
+	clock.add(sshconsole.DefaultRefusedLogInterval)
+	knock()
+	if n := strings.Count(logs.String(), "public key refused"); n != 2 {
+		t.Fatalf("a refusal a minute later logged %d lines in all, want 2:\n%s", n, logs)
+	}
+	if !strings.Contains(logs.String(), "refused_since_last_line=4") {
+		t.Errorf("the second line does not count the 4 refusals not logged:\n%s", logs)
 	}
 }
