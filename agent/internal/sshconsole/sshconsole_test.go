@@ -447,7 +447,7 @@ func TestARefusedKeyIsLoggedWithItsFingerprint(t *testing.T) {
 		t.Errorf("the viewer's key was logged as refused:\n%s", logs)
 	}
 	// A long user name is cut, between characters, and says so.
-	long := strings.Repeat("é", 100) // 200 bytes
+	long := strings.Repeat("é", 100)                // 200 bytes
 	clock.add(sshconsole.DefaultRefusedLogInterval) // a refusal a minute is logged
 	if c, err := gossh.Dial("tcp", f.addr, &gossh.ClientConfig{
 		User: long, Auth: []gossh.AuthMethod{gossh.PublicKeys(f.stranger)},
