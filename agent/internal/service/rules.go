@@ -243,21 +243,31 @@ func (s *Service) RuleReplace(ctx context.Context, actor, name string, in api.Ru
 // RuleReplaceIf is RuleReplace of a rule that must be at version (any when
 // 0): a *store.StaleError (store.ErrStale) says the version it is at.
 func (s *Service) RuleReplaceIf(ctx context.Context, actor, name string, in api.RuleInput, version int64) (store.Rule, error) {
-	existing, err := s.store.RuleGet(ctx, name)
-	if err != nil {
-		return store.Rule{}, fmt.Errorf("replace rule %q: %w", name, err)
+	for attempt := 0; ; attempt++ {
+		existing, err := s.store.RuleGet(ctx, name)
+		if err != nil {
+			return store.Rule{}, fmt.Errorf("replace rule %q: %w", name, err)
+		}
+		if err := checkVersion(existing, version); err != nil {
+			return store.Rule{}, fmt.Errorf("replace rule %q: %w", name, err)
+		}
+		r, err := s.ruleFromInput(name, in, &existing)
+		if err != nil {
+			return store.Rule{}, err
+		}
+		if err := s.checkChains(ctx, r); err != nil {
+			return store.Rule{}, err
+		}
+		// The write expects the version read even without one asked for:
+		// the secrets sent back masked are taken from that read, so a
+		// secret changed meanwhile (a leaked token rotated) must not be
+		// written back over. Such a change is read again instead.
+		updated, err := s.replaceRule(ctx, actor, existing, r, existing.Version, "")
+		if errors.Is(err, store.ErrStale) && version == 0 && attempt < 3 {
+			continue
+		}
+		return updated, err
 	}
-	if err := checkVersion(existing, version); err != nil {
-		return store.Rule{}, fmt.Errorf("replace rule %q: %w", name, err)
-	}
-	r, err := s.ruleFromInput(name, in, &existing)
-	if err != nil {
-		return store.Rule{}, err
-	}
-	if err := s.checkChains(ctx, r); err != nil {
-		return store.Rule{}, err
-	}
-	return s.replaceRule(ctx, actor, existing, r, version, "")
 }
 
 // replaceRule stores r, validated, in place of existing if the stored
