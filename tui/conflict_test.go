@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	tea "github.com/charmbracelet/bubbletea"
+
 	"github.com/jobbridge/jobbridge/shared/api"
 	"github.com/jobbridge/jobbridge/shared/client"
 )
@@ -104,5 +106,34 @@ func TestRuleFormConflictKeepEditing(t *testing.T) {
 	f.waitFor(t, "r reload theirs")
 	if r, _ := f.agent.Rule("ping-partner"); r.Description != "owned by team B" {
 		t.Fatalf("the refused saves changed the rule: %+v", r)
+	}
+}
+
+// An overwrite the agent refuses for a field leaves the form at their
+// version: once the field is fixed, the next save goes through instead of
+// meeting the conflict it already answered.
+func TestRuleFormConflictOverwriteRefusedThenFixed(t *testing.T) {
+	f := setup(t, adminToken, 80, 24, "rules", seedRuns)
+	f.waitFor(t, "live", "ping-partner", "admin")
+	f.press("down", "e")
+	f.waitFor(t, "Edit rule ping-partner", "*url")
+	for range 40 {
+		f.press("tab")
+	}
+	f.waitFor(t, "> On finish")
+	f.typeText("ping-partner") // a loop: the agent refuses it
+	editElsewhere(t, f)
+	f.press("ctrl+s")
+	f.waitFor(t, "Conflict: alice changed ping-partner")
+	f.press("o")
+	f.waitFor(t, "step 1: the chain loops: ping-partner")
+	for range len("ping-partner") {
+		f.tm.Send(tea.KeyMsg{Type: tea.KeyBackspace})
+	}
+	f.press("ctrl+s")
+	// Without the form at their version, this save met the conflict again.
+	f.waitFor(t, "rule ping-partner saved")
+	if n := f.requests.count("PUT /api/v1/rules/ping-partner"); n != 3 {
+		t.Errorf("the console sent %d PUTs, want 3 (refused as stale, refused for the loop, saved)", n)
 	}
 }

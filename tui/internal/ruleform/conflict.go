@@ -82,14 +82,16 @@ func (m *Model) conflictKey(msg tea.KeyMsg) tea.Cmd {
 	switch {
 	case key.Matches(msg, keyMap.Reload):
 		m.conflict = nil
-		m.original = c.theirs
+		m.original, m.base = c.theirs, c.theirs.Version
 		m.fields, m.offset = nil, 0
 		m.build()
 		m.formErr = ""
 		return tea.Batch(m.focusField(0), session.Note(fmt.Sprintf("loaded %s as %s saved it (version %d)", m.rule, c.who, c.theirs.Version)))
 	case key.Matches(msg, keyMap.Overwrite):
-		m.saving = true
-		return m.sendAt(false, c.theirs.Version)
+		// The form now stands over their version: a save refused for a
+		// field and fixed after goes over it too, without asking again.
+		m.saving, m.base = true, c.theirs.Version
+		return m.send(false)
 	case key.Matches(msg, keyMap.KeepEditing):
 		m.conflict = nil
 		m.formErr = fmt.Sprintf("Not saved: %s changed %s meanwhile. ctrl+s shows the conflict again.", c.who, m.rule)

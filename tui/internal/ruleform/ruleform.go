@@ -101,9 +101,12 @@ type Model struct {
 
 	jobs     []api.Job
 	original api.Rule
-	run      api.Run
-	loaded   bool
-	loadErr  error
+	// base is the version a save expects the rule at (If-Match): the one
+	// loaded, or theirs once the operator chose to overwrite it.
+	base    int64
+	run     api.Run
+	loaded  bool
+	loadErr error
 
 	fields  []*field
 	focus   int
@@ -219,6 +222,7 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 		}
 		m.loadErr, m.loaded = nil, true
 		m.jobs, m.original, m.run = msg.jobs, msg.rule, msg.run
+		m.base = msg.rule.Version
 		sort.Slice(m.jobs, func(i, j int) bool { return m.jobs[i].ID < m.jobs[j].ID })
 		m.build()
 		return m.focusField(0)
@@ -728,11 +732,9 @@ func (m *Model) save() tea.Cmd {
 }
 
 // send saves the form; force runs it while maintenance mode is on.
-func (m *Model) send(force bool) tea.Cmd { return m.sendAt(force, m.original.Version) }
-
-// sendAt is send of a rule edited from version (its ETag).
-func (m *Model) sendAt(force bool, version int64) tea.Cmd {
-	c, form, mode, name, runID := m.s.Client, m, m.mode, m.rule, m.restartOf
+// An edit is saved only if the rule is at m.base.
+func (m *Model) send(force bool) tea.Cmd {
+	c, form, mode, name, runID, version := m.s.Client, m, m.mode, m.rule, m.restartOf, m.base
 	in := m.input()
 	params := api.RunParams{Force: force}
 	if mode == Trigger || mode == Restart {
