@@ -475,7 +475,7 @@ func TestRuleChangesReachFire(t *testing.T) {
 			t.Fatal(err)
 		}
 		rule.Enabled = false
-		if _, err := s.RuleUpdate(ctx, rule); err != nil {
+		if rule, err = s.RuleUpdate(ctx, rule); err != nil { // the version the next update expects
 			t.Fatal(err)
 		}
 		r.ForgetRule("r")

@@ -190,7 +190,7 @@ func TestCatchUpNotFromWhileTheRuleWasDisabled(t *testing.T) {
 			t.Fatal(err)
 		}
 		r.Enabled, r.UpdatedAt = false, time.Now()
-		if _, err := s.RuleUpdate(ctx, r); err != nil {
+		if r, err = s.RuleUpdate(ctx, r); err != nil { // the version the next update expects
 			t.Fatal(err)
 		}
 		time.Sleep(3*time.Hour + 40*time.Minute) // 05:10: enabled again
