@@ -134,7 +134,7 @@ type Rule struct {
 const HealthWindow = 20
 
 // RuleHealth is how a rule's runs have gone: when it last succeeded and
-// failed, and the outcomes of its last HealthWindow runs that ran and
+// failed (the latest finishes, whichever run was created first), and the outcomes of its last HealthWindow runs that ran and
 // ended (succeeded, failed, cancelled, interrupted; not skipped or missed
 // fires, nor queued or running ones).
 type RuleHealth struct {

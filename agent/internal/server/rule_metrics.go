@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"sync"
 	"time"
@@ -37,10 +38,46 @@ const ruleSnapshotTimeout = 5 * time.Second
 // 100 ms to 4 h, for jobs that take seconds to hours.
 var ruleRunBuckets = []float64{0.1, 0.5, 1, 5, 15, 60, 300, 900, 1800, 3600, 14400}
 
-// ruleState is what the per-rule gauges show of one rule.
+// ruleState is what the per-rule gauges show of one rule: the ends of its
+// runs that finished last, as store.RuleHealth has them.
 type ruleState struct {
 	lastSuccess, lastFailure time.Time
 	lastEnded                api.RunStatus // "" before the first run that ended
+	lastEndedAt              time.Time
+}
+
+// ended is s after a run of the rule ended in status at at: each value
+// moves only to a later end (see store.EndedLater), so an end reported
+// after a later one, or read again, changes nothing.
+func (s ruleState) ended(status api.RunStatus, at time.Time) ruleState {
+	switch status {
+	case api.StatusSucceeded:
+		if at.After(s.lastSuccess) {
+			s.lastSuccess = at
+		}
+	case api.StatusFailed:
+		if at.After(s.lastFailure) {
+			s.lastFailure = at
+		}
+	}
+	if store.EndedLater(status, at, s.lastEnded, s.lastEndedAt) {
+		s.lastEnded, s.lastEndedAt = status, at
+	}
+	return s
+}
+
+// merge is s with the later of each of its ends and o's.
+func (s ruleState) merge(o ruleState) ruleState {
+	if o.lastSuccess.After(s.lastSuccess) {
+		s.lastSuccess = o.lastSuccess
+	}
+	if o.lastFailure.After(s.lastFailure) {
+		s.lastFailure = o.lastFailure
+	}
+	if store.EndedLater(o.lastEnded, o.lastEndedAt, s.lastEnded, s.lastEndedAt) {
+		s.lastEnded, s.lastEndedAt = o.lastEnded, o.lastEndedAt
+	}
+	return s
 }
 
 // ruleMetrics are the per-rule metrics. The gauges (last success, last
@@ -48,6 +85,12 @@ type ruleState struct {
 // a cluster, so an alert on any agent's value sees every agent's runs.
 // The run-time histogram counts the runs this agent ran, as every
 // histogram does: sum it across the agents.
+//
+// The store is read without mu held: observe, which the metrics' event
+// subscriber calls for every event, must never wait for a read (a
+// subscriber that stops reading is dropped, and every counter loses
+// events). What the events say during a read is kept aside and laid over
+// the read's answer, which may be from before them.
 type ruleMetrics struct {
 	st    store.Store // nil: no per-rule gauges
 	limit int
@@ -65,6 +108,13 @@ type ruleMetrics struct {
 	rules    map[string]ruleState // the rules with series of their own
 	omitted  int                  // rules without
 	observed map[string]bool      // histogram series made, by rule label
+	// While a read is under way (reading): the ends observed since it
+	// began, the rules deleted since, and whether rules were created or
+	// deleted (the answer may lack them: read again at the next scrape).
+	reading      bool
+	readEnds     map[string]ruleState
+	readDeleted  map[string]bool
+	rulesChanged bool
 }
 
 func newRuleMetrics() *ruleMetrics {
@@ -103,11 +153,23 @@ func (rm *ruleMetrics) Describe(ch chan<- *prometheus.Desc) {
 }
 
 // Collect implements prometheus.Collector: the gauges of the rules as last
-// read, read again first when that was more than ruleSnapshotMaxAge ago.
+// read, read again first when that was more than ruleSnapshotMaxAge ago
+// (by one scrape at a time: another scrape meanwhile shows the values
+// before the read).
 func (rm *ruleMetrics) Collect(ch chan<- prometheus.Metric) {
 	rm.mu.Lock()
-	if rm.st != nil && rm.now().Sub(rm.readAt) >= ruleSnapshotMaxAge {
-		rm.refreshLocked()
+	if rm.st != nil && !rm.reading && rm.now().Sub(rm.readAt) >= ruleSnapshotMaxAge {
+		rm.reading, rm.rulesChanged = true, false
+		rm.readEnds, rm.readDeleted = map[string]ruleState{}, map[string]bool{}
+		rm.mu.Unlock()
+		snap, err := rm.read()
+		rm.mu.Lock()
+		if err != nil {
+			rm.refreshErrs.Inc()
+		} else {
+			rm.swapLocked(snap)
+		}
+		rm.reading, rm.readEnds, rm.readDeleted = false, nil, nil
 	}
 	for name, s := range rm.rules {
 		ch <- prometheus.MustNewConstMetric(rm.lastSuccess, prometheus.GaugeValue, unixSeconds(s.lastSuccess), name)
@@ -136,15 +198,21 @@ func unixSeconds(t time.Time) float64 {
 	return float64(t.UnixMicro()) / 1e6
 }
 
-// refreshLocked reads the rules and their health from the store. On an
-// error the values read before stay, and the next scrape tries again.
-func (rm *ruleMetrics) refreshLocked() {
+// ruleSnapshot is one read of the rules' gauges from the store.
+type ruleSnapshot struct {
+	rules   map[string]ruleState
+	omitted int
+	at      time.Time
+}
+
+// read reads the rules and their health from the store, without mu.
+func (rm *ruleMetrics) read() (ruleSnapshot, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), ruleSnapshotTimeout)
 	defer cancel()
+	at := rm.now()
 	rules, err := rm.st.RuleList(ctx)
 	if err != nil {
-		rm.refreshErrs.Inc()
-		return
+		return ruleSnapshot{}, fmt.Errorf("read the rules for their metrics: %w", err)
 	}
 	names := make([]string, len(rules))
 	for i, r := range rules {
@@ -155,19 +223,34 @@ func (rm *ruleMetrics) refreshLocked() {
 	names = names[:len(names)-omitted]
 	health, err := rm.st.RuleHealthList(ctx, names)
 	if err != nil {
-		rm.refreshErrs.Inc()
-		return
+		return ruleSnapshot{}, fmt.Errorf("read the rules' health for their metrics: %w", err)
 	}
-	next := make(map[string]ruleState, len(names))
+	snap := ruleSnapshot{rules: make(map[string]ruleState, len(names)), omitted: omitted, at: at}
 	for _, n := range names {
 		h := health[n]
-		s := ruleState{lastSuccess: h.LastSuccess, lastFailure: h.LastFailure}
-		if len(h.Recent) > 0 {
-			s.lastEnded = h.Recent[len(h.Recent)-1].Status
-		}
-		next[n] = s
+		snap.rules[n] = ruleState{lastSuccess: h.LastSuccess, lastFailure: h.LastFailure, lastEnded: h.LastEnded, lastEndedAt: h.LastEndedAt}
 	}
-	rm.rules, rm.omitted, rm.readAt = next, omitted, rm.now()
+	return snap, nil
+}
+
+// swapLocked makes snap the rules' gauges, with what the events said
+// during the read laid over it (the read may be from before them).
+func (rm *ruleMetrics) swapLocked(snap ruleSnapshot) {
+	next := snap.rules
+	for name := range rm.readDeleted {
+		delete(next, name)
+	}
+	for name, e := range rm.readEnds {
+		if s, ok := next[name]; ok {
+			next[name] = s.merge(e)
+		} else if !rm.readDeleted[name] && len(next) < rm.limit {
+			next[name] = e // made during the read, with room, as observe does
+		}
+	}
+	rm.rules, rm.omitted, rm.readAt = next, snap.omitted, snap.at
+	if rm.rulesChanged {
+		rm.readAt = time.Time{}
+	}
 	// A deleted rule, or one now past the cap, loses its run times.
 	for label := range rm.observed {
 		if _, ok := next[label]; !ok && label != OtherRule {
@@ -186,9 +269,13 @@ func (rm *ruleMetrics) observe(e events.Event) {
 	defer rm.mu.Unlock()
 	switch e.Type {
 	case api.EventRuleCreated, api.EventRuleDeleted:
-		rm.readAt = time.Time{}
+		rm.readAt, rm.rulesChanged = time.Time{}, true
 		if e.Type == api.EventRuleDeleted {
 			delete(rm.rules, e.RuleName)
+			if rm.reading {
+				rm.readDeleted[e.RuleName] = true
+				delete(rm.readEnds, e.RuleName)
+			}
 			if rm.observed[e.RuleName] {
 				rm.duration.DeleteLabelValues(e.RuleName)
 				delete(rm.observed, e.RuleName)
@@ -210,14 +297,10 @@ func (rm *ruleMetrics) observe(e events.Event) {
 		own = true
 	}
 	if own {
-		s.lastEnded = r.Status
-		switch r.Status {
-		case api.StatusSucceeded:
-			s.lastSuccess = r.FinishedAt
-		case api.StatusFailed:
-			s.lastFailure = r.FinishedAt
+		rm.rules[r.Rule] = s.ended(r.Status, r.FinishedAt)
+		if rm.reading {
+			rm.readEnds[r.Rule] = rm.readEnds[r.Rule].ended(r.Status, r.FinishedAt)
 		}
-		rm.rules[r.Rule] = s
 	}
 	if !e.Local() || r.StartedAt.IsZero() || r.Node == "" {
 		return // another agent counts the runs it ran

@@ -514,13 +514,47 @@ func (p RunFinishParams) ThenFollows(run Run) bool {
 // are left out).
 var HealthStatuses = []api.RunStatus{api.StatusSucceeded, api.StatusFailed, api.StatusCancelled, api.StatusInterrupted}
 
+// EndedLater says whether a run that ended in status at at ended after
+// one that ended in than at thanAt, which is what a rule's last ended
+// status follows (RuleHealth.LastEnded), whichever order the runs were
+// created or their ends reported in. Of two ends at the same instant the
+// worse one counts as the later (failed, interrupted, cancelled, then
+// succeeded), so that every reader picks the same one and an alert sees
+// the failure; "" is earlier than any status.
+func EndedLater(status api.RunStatus, at time.Time, than api.RunStatus, thanAt time.Time) bool {
+	if than == "" || at.After(thanAt) {
+		return status != ""
+	}
+	return at.Equal(thanAt) && endRank(status) > endRank(than)
+}
+
+// endRank orders the statuses of ends at the same instant for EndedLater.
+func endRank(s api.RunStatus) int {
+	switch s {
+	case api.StatusFailed:
+		return 4
+	case api.StatusInterrupted:
+		return 3
+	case api.StatusCancelled:
+		return 2
+	case api.StatusSucceeded:
+		return 1
+	}
+	return 0
+}
+
 // RuleHealth is how a rule's runs have gone.
 type RuleHealth struct {
 	// LastRun is the rule's newest run, whatever its state (nil: none).
 	LastRun *Run
-	// LastSuccess and LastFailure are when the newest succeeded run and
-	// the newest failed run (by creation) finished; zero when none.
+	// LastSuccess and LastFailure are when the rule's succeeded runs and
+	// its failed runs last finished (the latest FinishedAt, whatever order
+	// the runs were created in); zero when none.
 	LastSuccess, LastFailure time.Time
+	// LastEnded is the status of the run in HealthStatuses that finished
+	// last, at LastEndedAt (see EndedLater for a tie); "" when none.
+	LastEnded   api.RunStatus
+	LastEndedAt time.Time
 	// Recent are the rule's last api.HealthWindow runs in HealthStatuses,
 	// oldest first.
 	Recent []HealthRun

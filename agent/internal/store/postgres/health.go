@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
@@ -14,13 +15,8 @@ import (
 
 // The queries of RuleHealthList. Each reads, per rule, a few entries of a
 // rule's index from its newest end (runs_rule_id, and the partial indexes
-// of the rule health migration), never the rule's whole history: $1 is the names.
+// of the rule health migrations), never the rule's whole history: $1 is the names.
 const (
-	healthSummaryQuery = `SELECT n.name,
-			(SELECT finished_at FROM runs WHERE rule = n.name AND status = 'succeeded' ORDER BY id DESC LIMIT 1),
-			(SELECT finished_at FROM runs WHERE rule = n.name AND status = 'failed' ORDER BY id DESC LIMIT 1),
-			(SELECT id FROM runs WHERE rule = n.name ORDER BY id DESC LIMIT 1)
-		FROM (SELECT DISTINCT unnest($1::text[]) AS name) n`
 	healthLastQuery   = `SELECT ` + storeutil.RunColumns + ` FROM runs WHERE id = ANY($1::text[])`
 	healthRecentQuery = `SELECT n.name, r.id, r.status, r.started_at, r.finished_at
 		FROM (SELECT DISTINCT unnest($1::text[]) AS name) n
@@ -28,6 +24,17 @@ const (
 			WHERE rule = n.name AND status IN ` + storeutil.HealthStatusList + `
 			ORDER BY id DESC LIMIT %d) r`
 )
+
+// healthSummaryQuery reads, per rule, the last finish of its runs in each
+// of store.HealthStatuses (see storeutil.HealthLastFinishes; max reads
+// the newest end of the index's (rule, status) range) and the id of its
+// newest run.
+var healthSummaryQuery = `SELECT n.name,
+			` + storeutil.HealthLastFinishes(func(status string) string {
+	return `SELECT max(finished_at) FROM runs WHERE rule = n.name AND status = '` + status + `'`
+}) + `,
+			(SELECT id FROM runs WHERE rule = n.name ORDER BY id DESC LIMIT 1)
+		FROM (SELECT DISTINCT unnest($1::text[]) AS name) n`
 
 // RuleHealthList reads how the named rules' runs have gone; see
 // store.Store.
@@ -38,13 +45,21 @@ func (s *Store) RuleHealthList(ctx context.Context, names []string) (map[string]
 	summary := make(map[string]store.RuleHealth, len(names))
 	lastIDs := make(map[string]string, len(names))
 	var (
-		name             string
-		success, failure pgtype.Timestamptz
-		lastID           pgtype.Text
+		name   string
+		ends   = make([]pgtype.Timestamptz, len(store.HealthStatuses))
+		lastID pgtype.Text
 	)
+	dest := []any{&name}
+	for i := range ends {
+		dest = append(dest, &ends[i])
+	}
 	rows, _ := s.pool.Query(ctx, healthSummaryQuery, names)
-	_, err := pgx.ForEachRow(rows, []any{&name, &success, &failure, &lastID}, func() error {
-		summary[name] = store.RuleHealth{LastSuccess: fromNullTime(success), LastFailure: fromNullTime(failure)}
+	_, err := pgx.ForEachRow(rows, append(dest, &lastID), func() error {
+		last := make([]time.Time, len(ends))
+		for i, e := range ends {
+			last[i] = fromNullTime(e)
+		}
+		summary[name] = storeutil.HealthEnds(last)
 		if lastID.Valid {
 			lastIDs[name] = lastID.String
 		}

@@ -32,7 +32,7 @@ func TestRuleHealthQueriesCanReadTheirIndexes(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, want := range map[string][]string{
-		"summary": {"runs_rule_succeeded", "runs_rule_failed", "runs_rule_id"},
+		"summary": {"runs_rule_status_finished", "runs_rule_id"},
 		"recent":  {"runs_rule_ended"},
 	} {
 		rows, err := conn.Query(t.Context(), `EXPLAIN `+postgres.HealthQueries[name], []string{"a", "b"})

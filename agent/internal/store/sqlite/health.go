@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/jobbridge/jobbridge/agent/internal/store"
 	"github.com/jobbridge/jobbridge/agent/internal/store/internal/storeutil"
@@ -13,25 +14,31 @@ import (
 
 // The queries of RuleHealthList. Each reads, per rule, a few entries of a
 // rule's index from its newest end (runs_rule_id, and the partial indexes
-// of the rule health migration), never the rule's whole history: $1 is the
+// of the rule health migrations), never the rule's whole history: $1 is the
 // names as a JSON array. The recent runs are the range of the covering
 // index runs_rule_ended from a rule's window-th newest entry on: read
 // from the index alone, which halves the list's cost against a lookup of
 // each run in the table (SQLite cannot return several columns of a
 // correlated LIMIT subquery, as PostgreSQL's LATERAL does).
 const (
-	healthSummaryQuery = `WITH n(name) AS (SELECT DISTINCT value FROM json_each($1))
-		SELECT n.name,
-			(SELECT finished_at FROM runs WHERE rule = n.name AND status = 'succeeded' ORDER BY id DESC LIMIT 1),
-			(SELECT finished_at FROM runs WHERE rule = n.name AND status = 'failed' ORDER BY id DESC LIMIT 1),
-			(SELECT id FROM runs WHERE rule = n.name ORDER BY id DESC LIMIT 1)
-		FROM n`
 	healthLastQuery   = `SELECT ` + storeutil.RunColumns + ` FROM runs WHERE id IN (SELECT value FROM json_each($1))`
 	healthRecentQuery = `WITH n(name) AS (SELECT DISTINCT value FROM json_each($1))
 		SELECT r.rule, r.id, r.status, r.started_at, r.finished_at FROM n JOIN runs r
 		ON r.rule = n.name AND r.status IN ` + storeutil.HealthStatusList + ` AND r.id >= COALESCE((SELECT id FROM runs
 			WHERE rule = n.name AND status IN ` + storeutil.HealthStatusList + ` ORDER BY id DESC LIMIT 1 OFFSET %d), '')`
 )
+
+// healthSummaryQuery reads, per rule, the last finish of its runs in each
+// of store.HealthStatuses (see storeutil.HealthLastFinishes) and the id of
+// its newest run.
+var healthSummaryQuery = `WITH n(name) AS (SELECT DISTINCT value FROM json_each($1))
+		SELECT n.name,
+			` + storeutil.HealthLastFinishes(func(status string) string {
+	return `SELECT finished_at FROM runs WHERE rule = n.name AND status IN ` + storeutil.HealthStatusList +
+		` AND status = '` + status + `' ORDER BY finished_at DESC LIMIT 1`
+}) + `,
+			(SELECT id FROM runs WHERE rule = n.name ORDER BY id DESC LIMIT 1)
+		FROM n`
 
 // RuleHealthList reads how the named rules' runs have gone; see
 // store.Store.
@@ -52,14 +59,22 @@ func (s *Store) RuleHealthList(ctx context.Context, names []string) (map[string]
 	defer rows.Close()
 	for rows.Next() {
 		var (
-			name             string
-			success, failure sql.NullInt64
-			lastID           sql.NullString
+			name   string
+			ends   = make([]sql.NullInt64, len(store.HealthStatuses))
+			lastID sql.NullString
 		)
-		if err := rows.Scan(&name, &success, &failure, &lastID); err != nil {
+		dest := []any{&name}
+		for i := range ends {
+			dest = append(dest, &ends[i])
+		}
+		if err := rows.Scan(append(dest, &lastID)...); err != nil {
 			return nil, dbErr(err, "read rule health")
 		}
-		summary[name] = store.RuleHealth{LastSuccess: fromNullMicros(success), LastFailure: fromNullMicros(failure)}
+		last := make([]time.Time, len(ends))
+		for i, e := range ends {
+			last[i] = fromNullMicros(e)
+		}
+		summary[name] = storeutil.HealthEnds(last)
 		if lastID.Valid {
 			lastIDs[name] = lastID.String
 		}

@@ -20,7 +20,7 @@ func TestRuleHealthQueriesReadTheirIndexes(t *testing.T) {
 		query string
 		want  []string // the indexes the plan must read, in order
 	}{
-		{"last success, failure and run", healthSummaryQuery, []string{"runs_rule_succeeded", "runs_rule_failed", "runs_rule_id"}},
+		{"last finishes and run", healthSummaryQuery, []string{"runs_rule_status_finished", "runs_rule_status_finished", "runs_rule_status_finished", "runs_rule_status_finished", "runs_rule_id"}},
 		{"last runs", healthLastQuery, []string{"sqlite_autoindex_runs_1"}},
 		{"recent runs", fmt.Sprintf(healthRecentQuery, api.HealthWindow-1), []string{"runs_rule_ended"}},
 	} {

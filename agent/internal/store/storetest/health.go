@@ -60,6 +60,9 @@ func testRuleHealth(t *testing.T, setup func(*testing.T) store.Store) {
 		if !a.LastSuccess.Equal(lastSuccess) || !a.LastFailure.Equal(lastFailure) {
 			t.Errorf("a's last success/failure = %v/%v, want %v/%v", a.LastSuccess, a.LastFailure, lastSuccess, lastFailure)
 		}
+		if lastEnd := ended[len(ended)-1]; a.LastEnded != lastEnd.Status || !a.LastEndedAt.Equal(lastEnd.FinishedAt) {
+			t.Errorf("a's last ended = %s at %v, want %s at %v", a.LastEnded, a.LastEndedAt, lastEnd.Status, lastEnd.FinishedAt)
+		}
 		want := ended[len(ended)-api.HealthWindow:]
 		if !slices.Equal(a.Recent, want) {
 			t.Errorf("a's recent runs (oldest first, the last %d that ended):\n got %+v\nwant %+v", api.HealthWindow, a.Recent, want)
@@ -74,6 +77,44 @@ func testRuleHealth(t *testing.T, setup func(*testing.T) store.Store) {
 		if n := got["none"]; n.LastRun != nil || !n.LastSuccess.IsZero() || !n.LastFailure.IsZero() || len(n.Recent) != 0 {
 			t.Errorf("a rule without runs = %+v, want zero", n)
 		}
+	})
+	// A run created first may finish last: the last success, failure
+	// and ended status are of the runs that finished last, which is what
+	// the per-rule metrics alert on, and what a run's finish event says.
+	t.Run("LastEndsByFinishNotCreation", func(t *testing.T) {
+		t.Parallel()
+		s := setup(t)
+		at := func(h, m int) time.Time { return time.Date(2026, 12, 1, h, m, 0, 0, time.UTC) }
+		start := func(h int) store.Run {
+			in := newRun("o")
+			in.StartedAt = at(h, 0)
+			return create(t, s, in)
+		}
+		end := func(r store.Run, st api.RunStatus, when time.Time) {
+			_, err := s.RunFinish(t.Context(), store.RunFinishParams{ID: r.ID, Status: st, FinishedAt: when})
+			must(t, err, "finish run")
+		}
+		check := func(what string, success, failure time.Time, last api.RunStatus, lastAt time.Time, lastRun string) {
+			t.Helper()
+			got, err := s.RuleHealthList(t.Context(), []string{"o"})
+			must(t, err, "RuleHealthList")
+			h := got["o"]
+			if !h.LastSuccess.Equal(success) || !h.LastFailure.Equal(failure) || h.LastEnded != last || !h.LastEndedAt.Equal(lastAt) {
+				t.Errorf("%s: last success %v, failure %v, ended %s at %v; want %v, %v, %s at %v",
+					what, h.LastSuccess, h.LastFailure, h.LastEnded, h.LastEndedAt, success, failure, last, lastAt)
+			}
+			if h.LastRun == nil || h.LastRun.ID != lastRun {
+				t.Errorf("%s: last run %+v, want the newest created, %s", what, h.LastRun, lastRun)
+			}
+		}
+		a, b := start(10), start(11)
+		end(b, api.StatusSucceeded, at(11, 1))
+		end(a, api.StatusFailed, at(12, 0))
+		check("a created 10:00 failed at 12:00, b created 11:00 succeeded at 11:01", at(11, 1), at(12, 0), api.StatusFailed, at(12, 0), b.ID)
+		c, d := start(12), start(13)
+		end(d, api.StatusSucceeded, at(13, 10))
+		end(c, api.StatusSucceeded, at(13, 30))
+		check("then c created 12:00 succeeded at 13:30, d created 13:00 at 13:10", at(13, 30), at(12, 0), api.StatusSucceeded, at(13, 30), d.ID)
 	})
 	t.Run("NoNames", func(t *testing.T) {
 		t.Parallel()

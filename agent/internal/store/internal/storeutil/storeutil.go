@@ -784,6 +784,44 @@ func PrefixEnd(prefix string) (string, bool) {
 // query must spell it so for the planner to use that index.
 const HealthStatusList = "('succeeded', 'failed', 'cancelled', 'interrupted')"
 
+// HealthLastFinishes is the part of RuleHealthList's summary query that
+// reads, for the rule n.name, the latest finished_at of its runs in each
+// of store.HealthStatuses, in that order, each one (rule, status) range
+// of the partial index runs_rule_status_finished (migration 0013) read
+// from its newest end. last(status) is the dialect's subquery of one
+// status; it must keep the index's WHERE (HealthStatusList) for SQLite's
+// planner to use the index.
+func HealthLastFinishes(last func(status string) string) string {
+	cols := make([]string, len(store.HealthStatuses))
+	for i, st := range store.HealthStatuses {
+		cols[i] = "(" + last(string(st)) + ")"
+	}
+	return strings.Join(cols, ",\n\t\t\t")
+}
+
+// HealthEnds is a RuleHealth with the last success, last failure and last
+// ended status that the latest finishes of a rule's runs in each of
+// store.HealthStatuses (in that order, zero for none) make.
+func HealthEnds(last []time.Time) store.RuleHealth {
+	var h store.RuleHealth
+	for i, st := range store.HealthStatuses {
+		at := last[i]
+		if at.IsZero() {
+			continue
+		}
+		switch st {
+		case api.StatusSucceeded:
+			h.LastSuccess = at
+		case api.StatusFailed:
+			h.LastFailure = at
+		}
+		if store.EndedLater(st, at, h.LastEnded, h.LastEndedAt) {
+			h.LastEnded, h.LastEndedAt = st, at
+		}
+	}
+	return h
+}
+
 // HealthAssemble builds RuleHealthList's answer: every name maps to a
 // RuleHealth, recent runs (in any order) are put oldest first and cut to
 // the window, and the last runs are attached by id.
