@@ -787,7 +787,7 @@ const HealthStatusList = "('succeeded', 'failed', 'cancelled', 'interrupted')"
 // HealthLastFinishes is the part of RuleHealthList's summary query that
 // reads, for the rule n.name, the latest finished_at of its runs in each
 // of store.HealthStatuses, in that order, each one (rule, status) range
-// of the partial index runs_rule_status_finished (migration 0013) read
+// of the partial index runs_rule_status_finished (migration 0012) read
 // from its newest end. last(status) is the dialect's subquery of one
 // status; it must keep the index's WHERE (HealthStatusList) for SQLite's
 // planner to use the index.
