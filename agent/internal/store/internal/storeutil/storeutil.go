@@ -26,8 +26,11 @@ const (
 	DefaultLimit = 50
 	MaxLimit     = 1000
 	// DefaultLogLimit and MaxLogLimit bound one RunLogList call.
+	// MaxLogLimit is one more than the largest page of lines the API
+	// serves (10,000): it asks for a line more than the page to learn
+	// whether a next page exists, which must work for the largest page too.
 	DefaultLogLimit = 1000
-	MaxLogLimit     = 10000
+	MaxLogLimit     = 10001
 )
 
 // Limit applies the default and the maximum to a requested page size.
