@@ -217,7 +217,7 @@ func TestPatchRuleIsAMergePatch(t *testing.T) {
 		}{
 			{"unknown fields", "", `{"description": "x", "bogus": 1, "schedul": "rate(1 hour)"}`, 400, []string{"body.bogus", "body.schedul"}, "is not a field of a rule"},
 			{"a wrong type", "", `{"schedule": 5}`, 400, []string{"body.schedule"}, "not a string"},
-			{"a required field reset", "", `{"job": null, "schedule": "nope"}`, 400, []string{"body.job", "body.schedule"}, ""},
+			{"a required field reset", "", `{"job": null, "schedule": null}`, 400, []string{"body.job", "body.schedule"}, "cannot be null"},
 			{"a bad parameter", "", `{"parameters": {"count": "many"}}`, 400, []string{"body.parameters.count"}, ""},
 			{"not an object", "", `[1, 2]`, 400, []string{"body"}, "is a JSON object, not an array"},
 			{"not JSON", "", `{"description": `, 400, []string{"body"}, "is not JSON"},
