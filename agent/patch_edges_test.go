@@ -4,8 +4,10 @@ import (
 	"context"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 
+	"github.com/jobbridge/jobbridge/agent/internal/store"
 	"github.com/jobbridge/jobbridge/shared/api"
 )
 
@@ -66,6 +68,39 @@ func TestPatchRefusesNullsWithoutAResetAndUnknownKeysAtAnyDepth(t *testing.T) {
 		}
 		if r.Timezone != "UTC" || r.Description != "" || r.Retry != nil || len(r.Notify.On) != 0 || len(r.OnSuccess) != 1 || r.Enabled {
 			t.Fatalf("resetting nulls: %+v", r)
+		}
+	})
+}
+
+// TestAuditActionRuleUpdateListsOldRuleReplaceEntries: a PUT was audited
+// as rule.replace before it became rule.update; such an entry, stored
+// before the upgrade, is listed by GET /audit?action=rule.update beside a
+// PUT made now.
+func TestAuditActionRuleUpdateListsOldRuleReplaceEntries(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, ta *testAgent) {
+		ctx := context.Background()
+		if _, err := ta.admin.CreateRule(ctx, api.RuleInput{Name: "r", Job: "demo", Schedule: "rate(1 day)"}); err != nil {
+			t.Fatal(err)
+		}
+		old := store.AuditEntry{ID: "0190d1a8-0000-7000-8000-000000000001", Actor: "ops", Action: "rule.replace", Target: "r",
+			Detail: "job demo, schedule rate(2 days), enabled true"}
+		if err := ta.Store().AuditAppend(ctx, old); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ta.admin.ReplaceRuleIf(ctx, "r", api.RuleInput{Job: "demo", Schedule: "rate(3 days)"}, 1); err != nil {
+			t.Fatal(err)
+		}
+		page, err := ta.admin.AuditWith(ctx, api.AuditQuery{Action: "rule.update", Target: "r"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, e := range page.Items {
+			got = append(got, e.Action+" "+e.ID)
+		}
+		if len(got) != 2 || got[0] == "rule.update "+old.ID || !strings.HasPrefix(got[0], "rule.update ") || got[1] != "rule.replace "+old.ID {
+			t.Fatalf("GET /audit?action=rule.update: %q, want the PUT's rule.update entry, then the old rule.replace one", got)
 		}
 	})
 }

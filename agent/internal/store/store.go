@@ -619,7 +619,9 @@ type AuditEntry struct {
 	Before, After json.RawMessage
 }
 
-// AuditFilter selects audit entries; non-empty fields match exactly.
+// AuditFilter selects audit entries; non-empty fields match exactly,
+// except that Action rule.update also matches rule.replace, the name older
+// agents gave it, and the other way round.
 type AuditFilter struct {
 	Actor  string
 	Action string
