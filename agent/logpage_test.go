@@ -96,3 +96,49 @@ func containsAll(s string, parts ...string) bool {
 	}
 	return true
 }
+
+// TestALogPageOfTheLargestSizeSaysWhenMoreLinesExist reads a log of 10,500
+// lines in pages of 10,000, the largest the API serves: the first page
+// carries nextCursor 10000 (the handler asks the store for one line more
+// than the page, which the store's own cap must allow), the second the
+// last 500 lines and none.
+func TestALogPageOfTheLargestSizeSaysWhenMoreLinesExist(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, ta *testAgent) {
+		ctx := context.Background()
+		if _, err := ta.admin.CreateRule(ctx, api.RuleInput{Name: "r", Job: "demo", Schedule: "rate(1 day)", Parameters: map[string]string{"duration": "0s", "steps": "1"}}); err != nil {
+			t.Fatal(err)
+		}
+		run, err := ta.admin.TriggerRule(ctx, "r", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ta.waitRun(t, run.ID, api.StatusSucceeded)
+		stored, err := ta.admin.RunLog(ctx, run.ID, 0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		const total, limit = 10500, 10000
+		more := make([]store.LogLine, total-len(stored))
+		for i := range more {
+			more[i] = store.LogLine{Level: "info", Message: fmt.Sprintf("line %d", len(stored)+i+1)}
+		}
+		if err := ta.Store().RunLogAppend(ctx, run.ID, more); err != nil {
+			t.Fatal(err)
+		}
+		page, err := ta.admin.RunLogPage(ctx, run.ID, api.LogQuery{Limit: limit})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page.Items) != limit || page.NextCursor != "10000" {
+			t.Fatalf("limit=%d of %d lines: %d lines, nextCursor %q; want %d and 10000", limit, total, len(page.Items), page.NextCursor, limit)
+		}
+		page, err = ta.admin.RunLogPage(ctx, run.ID, api.LogQuery{Cursor: page.NextCursor, Limit: limit})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page.Items) != total-limit || page.NextCursor != "" || page.Items[0].Seq != limit+1 {
+			t.Fatalf("second page: %d lines, nextCursor %q; want %d from %d and none", len(page.Items), page.NextCursor, total-limit, limit+1)
+		}
+	})
+}

@@ -122,7 +122,9 @@ func TestRuleVersionsETagsAndIfMatch(t *testing.T) {
 		if status != http.StatusOK || h.Get("ETag") != `"3"` {
 			t.Fatalf("PUT If-Match *: %d %q %s", status, h.Get("ETag"), got)
 		}
-		for _, bad := range []string{`3`, `W/"3"`, `"three"`, `"0"`, `"3`} {
+		// Only what cannot be read is a 400 (a weak tag, "three" or "0" is a
+		// 412: TestIfMatchIsAListOfETagsComparedStrongly).
+		for _, bad := range []string{`3`, `"3`} {
 			status, h, got = ta.call(t, http.MethodPut, "/rules/db", map[string]string{"If-Match": bad}, string(body))
 			p := wantProblem(t, "If-Match "+bad, status, h, got, http.StatusBadRequest, "", "If-Match")
 			if len(p.Errors) != 1 || p.Errors[0].Location != "header.If-Match" {
@@ -215,7 +217,7 @@ func TestPatchRuleIsAMergePatch(t *testing.T) {
 		}{
 			{"unknown fields", "", `{"description": "x", "bogus": 1, "schedul": "rate(1 hour)"}`, 400, []string{"body.bogus", "body.schedul"}, "is not a field of a rule"},
 			{"a wrong type", "", `{"schedule": 5}`, 400, []string{"body.schedule"}, "not a string"},
-			{"a required field reset", "", `{"job": null, "schedule": "nope"}`, 400, []string{"body.job", "body.schedule"}, ""},
+			{"a required field reset", "", `{"job": null, "schedule": null}`, 400, []string{"body.job", "body.schedule"}, "cannot be null"},
 			{"a bad parameter", "", `{"parameters": {"count": "many"}}`, 400, []string{"body.parameters.count"}, ""},
 			{"not an object", "", `[1, 2]`, 400, []string{"body"}, "is a JSON object, not an array"},
 			{"not JSON", "", `{"description": `, 400, []string{"body"}, "is not JSON"},

@@ -440,7 +440,8 @@ type AuditEntry struct {
 }
 
 // AuditQuery filters GET /audit. Zero fields select everything; Actor,
-// Action and Target match exactly.
+// Action and Target match exactly, except that Action rule.update also
+// matches rule.replace (what older agents recorded for a PUT).
 type AuditQuery struct {
 	Actor  string
 	Action string

@@ -17,7 +17,7 @@ type statusOutput struct {
 
 type auditInput struct {
 	Actor  string `query:"actor" doc:"Only entries by this token (exact match)"`
-	Action string `query:"action" doc:"Only entries of this action, such as rule.update (exact match)"`
+	Action string `query:"action" doc:"Only entries of this action, such as rule.update (exact match; rule.update and rule.replace, its name in older agents, list both)"`
 	Target string `query:"target" doc:"Only entries about this rule, run or token (exact match)"`
 	Limit  int    `query:"limit" default:"50" minimum:"1" maximum:"1000"`
 	Cursor string `query:"cursor"`

@@ -25,8 +25,8 @@ type ruleNameInput struct {
 
 // ruleWriteInput names a rule to change, with the version expected.
 type ruleWriteInput struct {
-	Name    string `path:"name" doc:"Rule name"`
-	IfMatch string `header:"If-Match" doc:"The rule's ETag as read (\"3\"): refused with 412 if the rule has changed since; * for any version."`
+	Name string `path:"name" doc:"Rule name"`
+	IfMatchHeader
 }
 
 type ruleOutput struct {
@@ -39,9 +39,9 @@ type createRuleInput struct {
 }
 
 type replaceRuleInput struct {
-	Name    string `path:"name" doc:"Rule name"`
-	IfMatch string `header:"If-Match" doc:"The rule's ETag as read (\"3\"): refused with 412 if the rule has changed since; * for any version."`
-	Body    ruleReplaceBody
+	Name string `path:"name" doc:"Rule name"`
+	IfMatchHeader
+	Body ruleReplaceBody
 }
 
 // ruleReplaceBody is a PUT's body: a RuleInput, or a rule as GET returns
@@ -63,35 +63,10 @@ type ruleReplaceBody struct {
 }
 
 type patchRuleInput struct {
-	Name        string `path:"name" doc:"Rule name"`
-	IfMatch     string `header:"If-Match" doc:"The rule's ETag as read (\"3\"): refused with 412 if the rule has changed since; * for any version."`
+	Name string `path:"name" doc:"Rule name"`
+	IfMatchHeader
 	ContentType string `header:"Content-Type"`
 	RawBody     []byte `contentType:"application/merge-patch+json" doc:"A JSON merge patch (RFC 7396) of the rule's fields"`
-}
-
-// ifMatch reads an If-Match header: the version it names, 0 for none or
-// * (any version of a rule that exists). A value that is not one ETag of
-// a rule (a version in double quotes) is a 400 naming the header.
-func ifMatch(h string) (int64, error) {
-	h = strings.TrimSpace(h)
-	if h == "" || h == "*" {
-		return 0, nil
-	}
-	bad := func(why string) error {
-		return huma.Error400BadRequest("the If-Match header is invalid",
-			&huma.ErrorDetail{Location: "header.If-Match", Message: why, Value: h})
-	}
-	if strings.HasPrefix(h, "W/") {
-		return 0, bad("a weak ETag never matches a write: send the rule's ETag as GET gives it, such as \"3\"")
-	}
-	if len(h) < 2 || h[0] != '"' || h[len(h)-1] != '"' {
-		return 0, bad(`is not an ETag: send the rule's ETag as GET gives it, such as "3", or *`)
-	}
-	v, err := strconv.ParseInt(h[1:len(h)-1], 10, 64)
-	if err != nil || v < 1 {
-		return 0, bad(`names no version of a rule: a rule's ETag is its version, a whole number from 1, in quotes, such as "3"`)
-	}
-	return v, nil
 }
 
 type triggerInput struct {
@@ -195,7 +170,7 @@ func (s *Server) registerRules(hapi huma.API) {
 	huma.Register(hapi, writeOp("replace-rule", http.MethodPut, "/rules/{name}",
 		"Replace a rule; the body may be the rule as GET gives it (its derived fields are ignored)"),
 		func(ctx context.Context, in *replaceRuleInput) (*ruleOutput, error) {
-			version, err := ifMatch(in.IfMatch)
+			version, err := s.expectedVersion(ctx, in.Name, in.IfMatch)
 			if err != nil {
 				return nil, err
 			}
@@ -211,10 +186,10 @@ func (s *Server) registerRules(hapi huma.API) {
 			case "application/merge-patch+json", "application/json":
 			default:
 				return nil, huma.Error415UnsupportedMediaType(fmt.Sprintf(
-					"Content-Type %q: a patch of a rule is application/merge-patch+json (or application/json)", in.ContentType))
+					"Content-Type %q: a patch of a rule is application/merge-patch+json (or application/json)", clipHeader(in.ContentType)))
 			}
 		}
-		version, err := ifMatch(in.IfMatch)
+		version, err := s.expectedVersion(ctx, in.Name, in.IfMatch)
 		if err != nil {
 			return nil, err
 		}
@@ -224,7 +199,7 @@ func (s *Server) registerRules(hapi huma.API) {
 	del := writeOp("delete-rule", http.MethodDelete, "/rules/{name}", "Delete a rule")
 	del.DefaultStatus = http.StatusNoContent
 	huma.Register(hapi, del, func(ctx context.Context, in *ruleWriteInput) (*struct{}, error) {
-		version, err := ifMatch(in.IfMatch)
+		version, err := s.expectedVersion(ctx, in.Name, in.IfMatch)
 		if err != nil {
 			return nil, err
 		}
@@ -240,7 +215,7 @@ func (s *Server) registerRules(hapi huma.API) {
 		}
 		huma.Register(hapi, writeOp(id, http.MethodPost, path, summary),
 			func(ctx context.Context, in *ruleWriteInput) (*ruleOutput, error) {
-				version, err := ifMatch(in.IfMatch)
+				version, err := s.expectedVersion(ctx, in.Name, in.IfMatch)
 				if err != nil {
 					return nil, err
 				}

@@ -66,7 +66,7 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
 	if v := r.Header.Get("Last-Event-ID"); v != "" {
 		id, err := strconv.ParseUint(v, 10, 64)
 		if err != nil {
-			writeProblem(w, api.Problem{Status: http.StatusBadRequest, Errors: []api.ErrorDetail{{Location: "header.Last-Event-ID", Message: "is not an event id", Value: v}}})
+			writeProblem(w, api.Problem{Status: http.StatusBadRequest, Errors: []api.ErrorDetail{{Location: "header.Last-Event-ID", Message: "is not an event id", Value: clipHeader(v)}}})
 			return
 		}
 		lastID = id

@@ -151,12 +151,8 @@ func (s *Service) RulePatch(ctx context.Context, actor, name string, patch []byt
 		delete(p, f)
 	}
 	verr := &ValidationError{}
-	known := ruleInputFields()
-	for _, k := range slices.Sorted(maps.Keys(p)) {
-		if !known[k] {
-			verr.add("body."+k, "is not a field of a rule (they are %s)", strings.Join(slices.Sorted(maps.Keys(known)), ", "))
-		}
-	}
+	checkPatchKeys(verr, "body", "a rule", p, reflect.TypeFor[api.RuleInput]())
+	checkPatchNulls(verr, p)
 	if err := verr.orNil(); err != nil {
 		return store.Rule{}, err
 	}
@@ -284,10 +280,69 @@ func jsonTypeName(t reflect.Type) string {
 	return t.String()
 }
 
-// ruleInputFields are the JSON names of api.RuleInput's fields, those of
-// its embedded structs included.
-func ruleInputFields() map[string]bool {
-	out := map[string]bool{}
+// noReset says, for each field of a rule that null cannot reset, why: a
+// merge patch's null removes the field, and what a RuleInput without it
+// means (enabled: true, the create default) is no reset of the rule.
+var noReset = map[string]string{
+	"name":     "cannot be null: a rule keeps its name (rename it by delete and create)",
+	"job":      "cannot be null: every rule has a job; give one",
+	"schedule": "cannot be null: every rule has a schedule; give one",
+	"enabled":  "cannot be null: give true or false (null would enable the rule)",
+}
+
+// checkPatchNulls refuses, in the merge patch p, null for the fields no
+// default stands in for (see noReset).
+func checkPatchNulls(verr *ValidationError, p map[string]any) {
+	for _, k := range slices.Sorted(maps.Keys(noReset)) {
+		if v, ok := p[k]; ok && v == nil {
+			verr.add("body."+k, "%s", noReset[k])
+		}
+	}
+	if retry, ok := p["retry"].(map[string]any); ok {
+		if v, ok := retry["attempts"]; ok && v == nil {
+			verr.add("body.retry.attempts", "cannot be null: give the number of retries, or retry: null for none")
+		}
+	}
+}
+
+// checkPatchKeys refuses the keys of obj, a part of a merge patch at loc
+// (what names it in a message), that are not fields of t, and does so in
+// each object inside it that t reads as a struct (retry, notify, the steps
+// of a chain): PUT refuses them, and without this a patch would drop them
+// without a word. Keys compare exactly, as PUT's do.
+func checkPatchKeys(verr *ValidationError, loc, what string, obj map[string]any, t reflect.Type) {
+	fields := jsonFields(t)
+	for _, k := range slices.Sorted(maps.Keys(obj)) {
+		ft, ok := fields[k]
+		if !ok {
+			verr.add(loc+"."+k, "is not a field of %s (they are %s)", what, strings.Join(slices.Sorted(maps.Keys(fields)), ", "))
+			continue
+		}
+		for ft.Kind() == reflect.Pointer {
+			ft = ft.Elem()
+		}
+		switch v := obj[k].(type) {
+		case map[string]any:
+			if ft.Kind() == reflect.Struct && ft != reflect.TypeFor[time.Time]() {
+				checkPatchKeys(verr, loc+"."+k, k, v, ft)
+			}
+		case []any:
+			if ft.Kind() != reflect.Slice || ft.Elem().Kind() != reflect.Struct {
+				continue
+			}
+			for i, e := range v {
+				if m, ok := e.(map[string]any); ok {
+					checkPatchKeys(verr, fmt.Sprintf("%s.%s[%d]", loc, k, i), "a step of "+k, m, ft.Elem())
+				}
+			}
+		}
+	}
+}
+
+// jsonFields are the JSON names of struct type t's fields, those of its
+// embedded structs included, with their types.
+func jsonFields(t reflect.Type) map[string]reflect.Type {
+	out := map[string]reflect.Type{}
 	var walk func(t reflect.Type)
 	walk = func(t reflect.Type) {
 		for i := range t.NumField() {
@@ -297,11 +352,11 @@ func ruleInputFields() map[string]bool {
 				continue
 			}
 			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-			if name != "" && name != "-" {
-				out[name] = true
+			if name != "" && name != "-" && f.IsExported() {
+				out[name] = f.Type
 			}
 		}
 	}
-	walk(reflect.TypeFor[api.RuleInput]())
+	walk(t)
 	return out
 }

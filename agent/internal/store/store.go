@@ -148,7 +148,9 @@ type Store interface {
 	// RunLogAppend stores log lines of a run; each gets the next sequence
 	// number of that run, starting at 1.
 	RunLogAppend(ctx context.Context, runID string, lines []LogLine) error
-	// RunLogList returns up to limit lines of a run with Seq > afterSeq, in order.
+	// RunLogList returns up to limit lines of a run with Seq > afterSeq, in
+	// order; limit is capped at 10,001 (the API's largest page and one line
+	// more, to tell whether a next page exists), 1,000 when not positive.
 	RunLogList(ctx context.Context, runID string, afterSeq int64, limit int) ([]LogLine, error)
 
 	TokenCreate(ctx context.Context, t Token) error                 // ErrConflict if the name is taken
@@ -651,7 +653,9 @@ type AuditEntry struct {
 	Before, After json.RawMessage
 }
 
-// AuditFilter selects audit entries; non-empty fields match exactly.
+// AuditFilter selects audit entries; non-empty fields match exactly,
+// except that Action rule.update also matches rule.replace, the name older
+// agents gave it, and the other way round.
 type AuditFilter struct {
 	Actor  string
 	Action string

@@ -52,7 +52,8 @@ func (s *Store) RunLogAppend(ctx context.Context, runID string, lines []store.Lo
 	})
 }
 
-// RunLogList returns up to limit lines (1000 if limit <= 0, at most 10000)
+// RunLogList returns up to limit lines (1000 if limit <= 0, at most
+// 10001: the API's largest page and the line that says a next page exists)
 // of a run with Seq > afterSeq, in order. A run that does not exist has no
 // lines.
 func (s *Store) RunLogList(ctx context.Context, runID string, afterSeq int64, limit int) ([]store.LogLine, error) {

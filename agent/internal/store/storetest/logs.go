@@ -55,6 +55,25 @@ func testRunLog(t *testing.T, setup func(*testing.T) store.Store) {
 			t.Fatalf("lines after the last: got %d", len(rest))
 		}
 	})
+	t.Run("LimitAllowsTheLargestPageAndOne", func(t *testing.T) {
+		// The API serves pages of up to 10,000 lines and asks for one more
+		// to learn whether a next page exists: the store must return it.
+		t.Parallel()
+		s := setup(t)
+		r := create(t, s, newRun("r"))
+		lines := make([]store.LogLine, 10500)
+		for i := range lines {
+			lines[i] = store.LogLine{Level: "info", Message: fmt.Sprint(i + 1)}
+		}
+		must(t, s.RunLogAppend(t.Context(), r.ID, lines), "append 10,500 lines")
+		for _, c := range []struct{ limit, want int }{{10001, 10001}, {50000, 10001}, {0, 1000}} {
+			got, err := s.RunLogList(t.Context(), r.ID, 0, c.limit)
+			must(t, err, "list log")
+			if len(got) != c.want {
+				t.Errorf("limit %d: %d lines, want %d", c.limit, len(got), c.want)
+			}
+		}
+	})
 	t.Run("AppendToMissingRun", func(t *testing.T) {
 		t.Parallel()
 		s := setup(t)

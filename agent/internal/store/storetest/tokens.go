@@ -60,6 +60,44 @@ func testTokens(t *testing.T, setup func(*testing.T) store.Store) {
 }
 
 func testAudit(t *testing.T, setup func(*testing.T) store.Store) {
+	t.Run("RuleUpdateMatchesItsOldName", func(t *testing.T) {
+		// rule.replace is what agents wrote for a PUT before it became
+		// rule.update (and what one not upgraded yet, sharing the database,
+		// still writes): either name lists both.
+		t.Parallel()
+		s := setup(t)
+		ctx := t.Context()
+		old := store.AuditEntry{ID: "0190d1a8-0000-7000-8000-000000000001", Time: oddTime(-time.Hour),
+			Actor: "ops", Action: "rule.replace", Target: "nightly", Detail: "job demo, schedule rate(1 day), enabled true"}
+		for _, e := range []store.AuditEntry{old, {Actor: "ops", Action: "rule.create", Target: "other"},
+			{Actor: "ops", Action: "rule.update", Target: "nightly"}, {Actor: "ops", Action: "rule.delete", Target: "other"}} {
+			must(t, s.AuditAppend(ctx, e), "append "+e.Action)
+		}
+		for _, action := range []string{"rule.update", "rule.replace"} {
+			both, _, err := s.AuditList(ctx, store.AuditFilter{Action: action})
+			must(t, err, "list by action "+action)
+			if len(both) != 2 || both[0].Action != "rule.update" || both[1].ID != old.ID || both[1].Action != "rule.replace" {
+				t.Fatalf("by action %s: got %+v, want the rule.update entry and the older rule.replace one, as stored", action, both)
+			}
+		}
+		page, next, err := s.AuditList(ctx, store.AuditFilter{Action: "rule.update", Target: "nightly", Limit: 1})
+		must(t, err, "list a page by action")
+		if len(page) != 1 || page[0].Action != "rule.update" || next == "" {
+			t.Fatalf("by action rule.update, a page of 1: %+v, next %q; want the newer entry and a next page", page, next)
+		}
+		rest, next, err := s.AuditList(ctx, store.AuditFilter{Action: "rule.update", Target: "nightly", Cursor: next})
+		must(t, err, "list the next page by action")
+		if len(rest) != 1 || rest[0].ID != old.ID || next != "" {
+			t.Fatalf("by action rule.update, the next page: %+v, next %q; want the rule.replace entry, last", rest, next)
+		}
+		for _, action := range []string{"rule.create", "rule.replac"} {
+			got, _, err := s.AuditList(ctx, store.AuditFilter{Action: action})
+			must(t, err, "list by action "+action)
+			if want := map[string]int{"rule.create": 1}[action]; len(got) != want {
+				t.Fatalf("by action %s: %d entries, want %d", action, len(got), want)
+			}
+		}
+	})
 	t.Run("AppendAndList", func(t *testing.T) {
 		t.Parallel()
 		s := setup(t)

@@ -26,8 +26,11 @@ const (
 	DefaultLimit = 50
 	MaxLimit     = 1000
 	// DefaultLogLimit and MaxLogLimit bound one RunLogList call.
+	// MaxLogLimit is one more than the largest page of lines the API
+	// serves (10,000): it asks for a line more than the page to learn
+	// whether a next page exists, which must work for the largest page too.
 	DefaultLogLimit = 1000
-	MaxLogLimit     = 10000
+	MaxLogLimit     = 10001
 )
 
 // Limit applies the default and the maximum to a requested page size.
@@ -515,14 +518,31 @@ func runWhere(f store.RunFilter, timeArg func(time.Time) any) where {
 // AuditColumns lists an audit entry's columns in scan order.
 const AuditColumns = "id, time, actor, action, target, detail, before_rule, after_rule"
 
-// AuditListQuery builds the query for AuditList, like RunListQuery.
+// auditActionNames pairs the two names of one audit action: a PUT of a
+// rule was audited as rule.replace before it became rule.update (when the
+// entries gained before and after). A filter by either name lists both.
+// The stored rows keep the name they were written with rather than being
+// rewritten by a migration: agents sharing a PostgreSQL database upgrade
+// one at a time, and one not upgraded yet still writes rule.replace.
+var auditActionNames = map[string]string{
+	"rule.update":  "rule.replace",
+	"rule.replace": "rule.update",
+}
+
+// AuditListQuery builds the query for AuditList, like RunListQuery. An
+// action filter of rule.update or rule.replace lists both (see
+// auditActionNames).
 func AuditListQuery(f store.AuditFilter, limit int) (string, []any) {
 	var w where
 	if f.Actor != "" {
 		w.add("actor = ?", f.Actor)
 	}
 	if f.Action != "" {
-		w.add("action = ?", f.Action)
+		if other, ok := auditActionNames[f.Action]; ok {
+			w.add("action IN (?, ?)", f.Action, other)
+		} else {
+			w.add("action = ?", f.Action)
+		}
 	}
 	if f.Target != "" {
 		w.add("target = ?", f.Target)
