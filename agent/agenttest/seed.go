@@ -232,12 +232,21 @@ func (a *Agent) LogLater(id, level, message string) {
 	a.t.Helper()
 	ag := a.agent()
 	a.withStore(func(ctx context.Context, s store.Store) error {
-		lines, err := s.RunLogList(ctx, id, 0, 1_000_000)
-		if err != nil {
-			return fmt.Errorf("log of run %s: %w", id, err)
+		// The stored log's last line, page after page (a page holds at
+		// most 10,000).
+		var stored int64
+		for {
+			page, err := s.RunLogList(ctx, id, stored, 10_000)
+			if err != nil {
+				return fmt.Errorf("log of run %s: %w", id, err)
+			}
+			if len(page) == 0 {
+				break
+			}
+			stored = page[len(page)-1].Seq
 		}
 		a.mu.Lock()
-		seq := int64(len(lines)+len(a.held[id])) + 1
+		seq := stored + int64(len(a.held[id])) + 1
 		line := store.LogLine{Seq: seq, Time: a.now(), Level: level, Message: message}
 		if a.held == nil {
 			a.held = map[string][]store.LogLine{}
