@@ -227,6 +227,9 @@ func (m *Model) SelectAll() tea.Cmd {
 	for _, r := range m.list.Rows() {
 		m.sel[r.ID] = true
 	}
+	if m.capped {
+		return session.Note(m.selectedCapNote())
+	}
 	if m.loaded && m.next == "" {
 		return nil
 	}
@@ -234,6 +237,16 @@ func (m *Model) SelectAll() tea.Cmd {
 	// pages come.
 	m.selectAll, m.full = true, true
 	return m.maybeMore()
+}
+
+// selectedCapNote says that ctrl+a selected only the runs the list holds,
+// which stopped loading at its limit.
+func (m *Model) selectedCapNote() string {
+	text := "selected only the " + thousands(int64(len(m.sel))) + " runs loaded"
+	if n, ok := m.total(); ok {
+		text += " of " + thousands(n)
+	}
+	return text + ": the list holds the newest " + thousands(int64(m.limit)) + "; narrow the filter"
 }
 
 // selectedRuns are the selected runs the list has, in its order.
