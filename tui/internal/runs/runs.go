@@ -174,6 +174,9 @@ type Model struct {
 func New(s *session.Context) *Model {
 	m := &Model{s: s, keys: newKeyMap(s), byID: map[string]*api.Run{}, sort: DefaultSort,
 		sel: map[string]bool{}, seen: map[string]api.RunStatus{}, limit: maxRuns}
+	if s.RunsLimit > 0 {
+		m.limit = s.RunsLimit
+	}
 	m.list = list.New(s.Theme, list.Options[*api.Run]{
 		Key:         func(r *api.Run) string { return r.ID },
 		Keep:        func(r *api.Run, text string) bool { return m.matchesQuery(r) && m.typedAs(text).keeps(r) },
