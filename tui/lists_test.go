@@ -8,6 +8,7 @@ import (
 
 	"github.com/jobbridge/jobbridge/agent/agenttest"
 	"github.com/jobbridge/jobbridge/shared/api"
+	"github.com/jobbridge/jobbridge/tui"
 )
 
 // seedActive gives the agent a rule and n active runs of it, every other
@@ -331,4 +332,36 @@ func TestRulesFilterTerms(t *testing.T) {
 	f.press("enter")
 	f.waitFor(t, "Rules 1  /job:http")
 	contains(t, f.screen(t), "ping-partner")
+}
+
+// seedFinished gives the agent a rule and n succeeded runs of it, a
+// minute apart.
+func seedFinished(n int) func(a *agenttest.Agent) {
+	return func(a *agenttest.Agent) {
+		a.AddRules(api.RuleInput{Name: "busy", Job: "demo", Schedule: "rate(1 day)"})
+		runs := make([]api.Run, n)
+		for i := range n {
+			at := clock.Add(-time.Duration(n-i) * time.Minute)
+			runs[i] = api.Run{ID: runID(i, fmt.Sprintf("%08d", i)), Rule: "busy", Job: "demo", Status: api.StatusSucceeded,
+				Trigger: api.TriggerSchedule, CreatedAt: at, StartedAt: &at, FinishedAt: ptr(at.Add(time.Second))}
+		}
+		a.AddRuns(runs...)
+	}
+}
+
+// Any role may sort, and a sort needs every run of the filter: a viewer's
+// s loads pages only up to the list's limit, then stops and says so.
+// (Over SSH every session's lists live in the agent.)
+func TestASortStopsLoadingAtTheLimit(t *testing.T) {
+	tui.SetRunsLimit(t, 1500)
+	f := setup(t, viewerToken, 80, 24, "runs", seedFinished(2500))
+	f.waitFor(t, "live", "all 2500", "viewer")
+	first := f.requests.countMatching("GET", "/runs")
+	f.press("s")
+	f.waitFor(t, "sorted the newest 1,500 of 2,500: narrow the filter", "1500+")
+	// 200 runs came first; then pages of 1,000 to the limit: two.
+	time.Sleep(200 * time.Millisecond)
+	if n := f.requests.countMatching("GET", "/runs") - first; n != 2 {
+		t.Errorf("the sort fetched %d pages, want the 2 that reach the limit of 1,500", n)
+	}
 }

@@ -84,6 +84,10 @@ type Options struct {
 	Clipboard io.Writer
 }
 
+// runsLimit is the most runs a runs list holds; 0 is the list's own
+// limit. Tests lower it (export_test.go).
+var runsLimit int
+
 // Model is the console's root model.
 type Model struct {
 	ctx    context.Context
@@ -123,7 +127,7 @@ func New(ctx context.Context, o Options) *Model {
 	ctx, cancel := context.WithCancel(ctx)
 	th := theme.New(o.Renderer)
 	agent := safe.NewClient(o.Client)
-	s := &session.Context{Client: agent, Theme: th, Now: o.Now, Location: o.Location, Clipboard: o.Clipboard}
+	s := &session.Context{Client: agent, Theme: th, Now: o.Now, Location: o.Location, Clipboard: o.Clipboard, RunsLimit: runsLimit}
 	in := textinput.New()
 	in.Prompt = ":"
 	in.Placeholder = "runs failed, rules, jobs, run ID, new, quit"

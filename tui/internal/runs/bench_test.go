@@ -23,12 +23,7 @@ var benchNow = time.Date(2025, 3, 14, 12, 0, 0, 0, time.UTC)
 // runs, a tenth of them running, drawn in true colour.
 func loaded(b testing.TB, n int) *Model {
 	b.Helper()
-	r := lipgloss.NewRenderer(io.Discard)
-	r.SetColorProfile(termenv.TrueColor)
-	s := &session.Context{Client: safe.NewClient(client.New("http://agent.test", "t")), Theme: theme.New(r),
-		Now: func() time.Time { return benchNow }, Location: time.UTC, Role: api.RoleAdmin}
-	m := New(s)
-	m.SetSize(120, 40)
+	m := newModel()
 	m.Reload()
 	items := make([]api.Run, n)
 	for i := range items {
@@ -49,6 +44,18 @@ func loaded(b testing.TB, n int) *Model {
 	if m.list.Len() != n {
 		b.Fatalf("loaded %d rows, want %d", m.list.Len(), n)
 	}
+	return m
+}
+
+// newModel returns an empty runs list of 120×40 cells, drawn in true
+// colour, whose client reaches no agent: a test hands it the pages.
+func newModel() *Model {
+	r := lipgloss.NewRenderer(io.Discard)
+	r.SetColorProfile(termenv.TrueColor)
+	s := &session.Context{Client: safe.NewClient(client.New("http://agent.test", "t")), Theme: theme.New(r),
+		Now: func() time.Time { return benchNow }, Location: time.UTC, Role: api.RoleAdmin}
+	m := New(s)
+	m.SetSize(120, 40)
 	return m
 }
 

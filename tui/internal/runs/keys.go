@@ -182,19 +182,41 @@ func (m *Model) SetSort(s Sort) tea.Cmd {
 }
 
 // gotSorted puts the runs in the order a background sort found, with the
-// runs that came meanwhile sorted in.
+// runs that came meanwhile sorted in. Every run shown is then the newest
+// copy byID holds: the sort read the copies of its start, and the runs
+// that came meanwhile (from the stream or a page) may have changed since
+// they came. A run that changed meanwhile is sorted in again under what
+// it is now, since its key (status, progress, duration) may have moved.
 func (m *Model) gotSorted(msg sortedMsg) {
 	if msg.gen != m.gen || msg.sortGen != m.sortGen {
 		return // reloaded, or sorted again since
 	}
-	if len(m.replaced) > 0 {
-		for i, r := range msg.order {
-			if now, ok := m.replaced[r.ID]; ok {
-				msg.order[i] = now
-			}
+	// again are the runs the sort did not place where they sort now: those
+	// that came meanwhile and those that changed, each once, newest copy.
+	again := make([]*api.Run, 0, len(m.added)+len(m.replaced))
+	placed := make(map[string]bool, len(m.added)+len(m.replaced))
+	for _, r := range m.added {
+		if now, ok := m.byID[r.ID]; ok && !placed[r.ID] {
+			placed[r.ID] = true
+			again = append(again, now)
 		}
 	}
-	m.all = m.sort.merge(msg.order, m.added, m.s.Clock())
+	for id := range m.replaced {
+		if now, ok := m.byID[id]; ok && !placed[id] {
+			placed[id] = true
+			again = append(again, now)
+		}
+	}
+	order := msg.order[:0]
+	for _, r := range msg.order {
+		if _, changed := m.replaced[r.ID]; changed {
+			continue
+		}
+		if now, ok := m.byID[r.ID]; ok {
+			order = append(order, now)
+		}
+	}
+	m.all = m.sort.merge(order, again, m.s.Clock())
 	m.sorting, m.added, m.replaced = false, nil, nil
 	m.refresh()
 }
@@ -205,6 +227,9 @@ func (m *Model) SelectAll() tea.Cmd {
 	for _, r := range m.list.Rows() {
 		m.sel[r.ID] = true
 	}
+	if m.capped {
+		return session.Note(m.selectedCapNote())
+	}
 	if m.loaded && m.next == "" {
 		return nil
 	}
@@ -212,6 +237,16 @@ func (m *Model) SelectAll() tea.Cmd {
 	// pages come.
 	m.selectAll, m.full = true, true
 	return m.maybeMore()
+}
+
+// selectedCapNote says that ctrl+a selected only the runs the list holds,
+// which stopped loading at its limit.
+func (m *Model) selectedCapNote() string {
+	text := "selected only the " + thousands(int64(len(m.sel))) + " runs loaded"
+	if n, ok := m.total(); ok {
+		text += " of " + thousands(n)
+	}
+	return text + ": the list holds the newest " + thousands(int64(m.limit)) + "; narrow the filter"
 }
 
 // selectedRuns are the selected runs the list has, in its order.

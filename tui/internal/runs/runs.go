@@ -29,6 +29,13 @@ const (
 	FullPageSize = 1000
 )
 
+// maxRuns is the most runs one list holds: scrolling, a sort and ctrl+a
+// load pages until they reach it, then stop and say so. Without it any
+// role's `s` would load every run of the query; over SSH the console runs
+// inside the agent, and each session would hold all of them. It is the
+// size the frame-time benchmark measures (docs/benchmarks.md).
+const maxRuns = 100_000
+
 // recountAfter is how long the counts wait, after an event the list
 // cannot count by itself, before asking the agent again: events come in
 // bursts, and one count follows a burst.
@@ -127,6 +134,11 @@ type Model struct {
 	loaded     bool
 	err        error
 	emptyPages int // pages in a row that added nothing visible
+	// limit is the most runs all holds (maxRuns; a test lowers it);
+	// capped says it holds that many and the query has more, which it
+	// no longer loads.
+	limit  int
+	capped bool
 	// full loads every page of q, not only those the cursor nears: a
 	// sort other than the agent's needs every run, and so does selectAll,
 	// which selects the runs that match as their pages come.
@@ -161,7 +173,10 @@ type Model struct {
 // New returns the runs list.
 func New(s *session.Context) *Model {
 	m := &Model{s: s, keys: newKeyMap(s), byID: map[string]*api.Run{}, sort: DefaultSort,
-		sel: map[string]bool{}, seen: map[string]api.RunStatus{}}
+		sel: map[string]bool{}, seen: map[string]api.RunStatus{}, limit: maxRuns}
+	if s.RunsLimit > 0 {
+		m.limit = s.RunsLimit
+	}
 	m.list = list.New(s.Theme, list.Options[*api.Run]{
 		Key:         func(r *api.Run) string { return r.ID },
 		Keep:        func(r *api.Run, text string) bool { return m.matchesQuery(r) && m.typedAs(text).keeps(r) },
@@ -236,7 +251,7 @@ func (m *Model) Reload() tea.Cmd {
 	m.gen++
 	m.all, m.byID, m.oldest = nil, map[string]*api.Run{}, nil
 	m.list.Forget()
-	m.next, m.loaded, m.err, m.emptyPages = "", false, nil, 0
+	m.next, m.loaded, m.err, m.emptyPages, m.capped = "", false, nil, 0, false
 	m.loading, m.full, m.selectAll = false, m.sort != DefaultSort, false
 	m.counts, m.countsErr, m.recount = nil, nil, false
 	m.sorting, m.added, m.replaced = false, nil, nil
@@ -340,13 +355,19 @@ func (m *Model) gotPage(msg pageMsg) tea.Cmd {
 	m.err, m.loaded, m.next = nil, true, msg.page.NextCursor
 	before := m.list.Len()
 	fresh := make([]*api.Run, 0, len(msg.page.Items))
+	cut := false // the page holds more than the list may
 	for i := range msg.page.Items {
 		r := &msg.page.Items[i]
+		_, known := m.byID[r.ID] // the stream brought it first
+		if !known && len(m.all)+len(fresh) >= m.limit {
+			cut = true
+			break
+		}
 		if m.oldest == nil || newer(m.oldest, r) {
 			m.oldest = r
 		}
-		if _, ok := m.byID[r.ID]; ok {
-			continue // the stream brought it first
+		if known {
+			continue
 		}
 		m.byID[r.ID] = r
 		fresh = append(fresh, r)
@@ -366,17 +387,27 @@ func (m *Model) gotPage(msg pageMsg) tea.Cmd {
 	} else {
 		m.emptyPages = 0
 	}
-	if m.next == "" {
+	if len(m.all) >= m.limit && (cut || m.next != "") {
+		m.capped = true
+	}
+	var note tea.Cmd
+	if m.selectAll && m.capped {
+		note = session.Note(m.selectedCapNote())
+	}
+	if !m.more() || m.capped {
 		m.selectAll = false
 	}
-	return m.maybeMore()
+	return tea.Batch(note, m.maybeMore())
 }
+
+// more reports whether the query has runs the list has not loaded.
+func (m *Model) more() bool { return m.next != "" || m.capped }
 
 // maybeMore fetches the next page: every one while the list loads them
 // all, else when the cursor nears the end of what is loaded; a text
 // filter that matches nothing stops it after a few pages.
 func (m *Model) maybeMore() tea.Cmd {
-	if m.next == "" || m.loading {
+	if m.next == "" || m.loading || m.capped {
 		return nil
 	}
 	if m.full {
@@ -456,13 +487,16 @@ func (m *Model) Events(evs []api.Event) tea.Cmd {
 		r := *ev.Run
 		// Older than the oldest loaded run with more pages to come: the
 		// page that holds it will bring it.
-		if m.next != "" && m.oldest != nil && newer(m.oldest, &r) {
+		if m.more() && m.oldest != nil && newer(m.oldest, &r) {
 			continue
 		}
 		m.insert(&r, now)
 		m.byID[r.ID] = &r
 		if m.sorting {
 			m.added = append(m.added, &r)
+		}
+		if len(m.all) > m.limit {
+			m.evictOldest()
 		}
 		m.dirty = true
 	}
@@ -482,6 +516,34 @@ func (m *Model) replace(old *api.Run, next api.Run) *api.Run {
 	m.replaced[r.ID] = r
 	m.dirty = true // the list's rows hold old
 	return r
+}
+
+// evictOldest drops the oldest run the list holds, which a new run
+// pushed beyond the limit: the list keeps the newest runs.
+func (m *Model) evictOldest() {
+	var oldest, next *api.Run // the oldest and the one after it
+	at := -1
+	if n := len(m.all); m.sort == DefaultSort && n >= 2 {
+		// Newest first: the oldest is last, at no cost.
+		oldest, next, at = m.all[n-1], m.all[n-2], n-1
+	} else {
+		for i, r := range m.all {
+			switch {
+			case oldest == nil || newer(oldest, r):
+				oldest, next, at = r, oldest, i
+			case next == nil || newer(next, r):
+				next = r
+			}
+		}
+	}
+	if at < 0 {
+		return
+	}
+	m.all = slices.Delete(m.all, at, at+1)
+	delete(m.byID, oldest.ID)
+	delete(m.sel, oldest.ID)
+	m.seen[oldest.ID] = oldest.Status // for the counts, should it change
+	m.oldest, m.capped = next, true
 }
 
 func (m *Model) insert(r *api.Run, now time.Time) {

@@ -100,3 +100,62 @@ func TestAnOlderSortIsDropped(t *testing.T) {
 		t.Errorf("the first run is of %s, want rule-499 (by rule, descending)", m.all[0].Rule)
 	}
 }
+
+// Runs that come during a background sort and then change, from the
+// stream or a page, and runs the sort read that change how they sort: once
+// the sort answers, the list shows each run's newest copy (the one byID
+// holds, which selection and bulk actions use) where it sorts now.
+func TestRunsThatChangeDuringABackgroundSortAreShownAsTheyAreNow(t *testing.T) {
+	m := loaded(t, 3*sortInFrame)
+	cmd := m.SetSort(Sort{Col: colStatus})
+	if !m.sorting {
+		t.Fatal("the sort ran in the frame")
+	}
+	// A run starts, then finishes, while the sort runs.
+	at := benchNow.Add(time.Second)
+	late := api.Run{ID: "run-late", Rule: "rule-000", Job: "demo", Status: api.StatusRunning, CreatedAt: at, StartedAt: &at}
+	m.Events([]api.Event{{Type: api.EventRunStarted, Run: &late}})
+	fin := at.Add(time.Second)
+	late.Status, late.FinishedAt = api.StatusSucceeded, &fin
+	m.Events([]api.Event{{Type: api.EventRunFinished, Run: &late}})
+	// A page brings a run, which then fails.
+	old := benchNow.Add(-time.Hour)
+	paged := api.Run{ID: "run-000000000", Rule: "rule-001", Job: "demo", Status: api.StatusRunning, CreatedAt: old, StartedAt: &old}
+	m.Update(pageMsg{gen: m.gen, page: api.Page[api.Run]{Items: []api.Run{paged}}})
+	paged.Status, paged.FinishedAt = api.StatusFailed, &fin
+	m.Events([]api.Event{{Type: api.EventRunFinished, Run: &paged}})
+	// A run the sort reads, running when it started, fails: it sorts
+	// among the failed runs now.
+	moved := *m.byID["run-000000010"]
+	if moved.Status != api.StatusRunning {
+		t.Fatalf("run %s is %s, want running", moved.ID, moved.Status)
+	}
+	moved.Status, moved.FinishedAt = api.StatusFailed, &fin
+	m.Events([]api.Event{{Type: api.EventRunFinished, Run: &moved}})
+
+	for _, msg := range run(cmd) {
+		m.Update(msg)
+	}
+	if m.sorting || len(m.all) != 3*sortInFrame+2 {
+		t.Fatalf("after the sort: sorting %v, %d runs, want %d", m.sorting, len(m.all), 3*sortInFrame+2)
+	}
+	for i, r := range m.all {
+		if m.byID[r.ID] != r {
+			t.Fatalf("run %s (at %d) is shown as %s, a stale copy: it is %s", r.ID, i, r.Status, m.byID[r.ID].Status)
+		}
+		if i > 0 && m.sort.compare(m.sort.key(m.all[i-1], benchNow), m.sort.key(r, benchNow)) > 0 {
+			t.Fatalf("runs %d and %d out of order: %s (%s) then %s (%s)", i-1, i, m.all[i-1].ID, m.all[i-1].Status, r.ID, r.Status)
+		}
+	}
+	rows := m.list.Rows()
+	if !slices.Equal(rows, m.all) {
+		t.Errorf("the list's rows are not the runs it holds")
+	}
+	for _, want := range []api.Run{late, paged, moved} {
+		clear(m.sel)
+		m.sel[want.ID] = true
+		if got := m.selectedRuns(); len(got) != 1 || got[0].Status != want.Status {
+			t.Errorf("selecting %s gives %v, want it %s", want.ID, got, want.Status)
+		}
+	}
+}

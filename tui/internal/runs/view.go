@@ -44,7 +44,7 @@ func (m *Model) View() string {
 
 func (m *Model) emptyText() string {
 	switch {
-	case m.list.FilterText() != "" && m.next != "":
+	case m.list.FilterText() != "" && m.next != "" && !m.capped:
 		return "No run matches in the runs loaded so far; scroll down (j) to search older ones."
 	case m.list.FilterText() != "":
 		return "No run matches the filter."
@@ -63,6 +63,29 @@ func Number(n int64) string {
 		return fmt.Sprintf("%.1fk", float64(n)/1000)
 	}
 	return fmt.Sprintf("%dk", n/1000)
+}
+
+// capText says the list stopped loading at its limit: which runs it
+// holds, of how many, and what to do.
+func (m *Model) capText() string {
+	done := "showing"
+	if m.sort != DefaultSort {
+		done = "sorted"
+	}
+	text := done + " the newest " + thousands(int64(len(m.all)))
+	if n, ok := m.total(); ok && n > int64(len(m.all)) {
+		text += " of " + thousands(n)
+	}
+	return text + ": narrow the filter"
+}
+
+// thousands is n with its thousands separated: 240,000.
+func thousands(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	for i := len(s) - 3; i > 0 && s[i-1] != '-'; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }
 
 // total is how many runs the query selects, by the counts; false until
@@ -106,7 +129,7 @@ func (m *Model) titleLine() string {
 		parts = append(parts, t.Failure.Render(m.ferr.Error()))
 	}
 	count := strconv.Itoa(m.list.Len())
-	if m.next != "" {
+	if m.more() {
 		count += "+"
 	}
 	parts = append(parts, t.Muted.Render(count))
@@ -119,6 +142,8 @@ func (m *Model) titleLine() string {
 	switch {
 	case m.sorting:
 		parts = append(parts, t.Warning.Render(fmt.Sprintf("sorting %d…", len(m.all))))
+	case m.capped:
+		parts = append(parts, t.Warning.Render(m.capText()))
 	case m.full && m.next != "":
 		doing := "sorting"
 		if m.selectAll {

@@ -41,6 +41,9 @@ type Context struct {
 	// never lands inside a frame (tui.SharedOutput). Nil: copying says it
 	// cannot.
 	Clipboard io.Writer
+	// RunsLimit is the most runs a runs list holds; 0 is the list's own
+	// limit (100,000). Tests lower it.
+	RunsLimit int
 }
 
 // CanOperate reports whether the role may trigger, cancel and restart runs.
