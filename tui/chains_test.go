@@ -51,7 +51,7 @@ func TestRulesShowTheirChainsWide(t *testing.T) {
 
 func TestRunsShowTheChainTriggerWide(t *testing.T) {
 	f := setup(t, adminToken, 140, 20, "", seedChains)
-	f.waitFor(t, "live", "eeee8888", "report", "chain")
+	f.waitFor(t, "live", "eeee8888", "report", "chain", "[all 1]")
 	requireGolden(t, f.screen(t))
 }
 

@@ -103,13 +103,13 @@ func reliableInMaintenance(t *testing.T, m api.Maintenance) func(a *agenttest.Ag
 
 func TestRunsShowQueuedMissedAndSlowRunsAt80x24(t *testing.T) {
 	f := setup(t, adminToken, 80, 24, "", reliable(t))
-	f.waitFor(t, "live", "retry at 13:01:30", "missed", "slow", "store sqlite")
+	f.waitFor(t, "live", "retry at 13:01:30", "missed", "slow", "store sqlite", "[all 6]")
 	requireGolden(t, f.screen(t))
 }
 
 func TestRunsShowRetriesAndCatchUpsWide(t *testing.T) {
 	f := setup(t, adminToken, 140, 24, "", reliable(t))
-	f.waitFor(t, "live", "retry 3", "catchup", "store sqlite")
+	f.waitFor(t, "live", "retry 3", "catchup", "store sqlite", "[all 6]")
 	requireGolden(t, f.screen(t))
 }
 

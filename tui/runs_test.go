@@ -15,7 +15,7 @@ import (
 
 func TestRunsViewAt80x24(t *testing.T) {
 	f := setup(t, adminToken, 80, 24, "", seedRuns)
-	f.waitFor(t, "live", "nightly-report", "admin")
+	f.waitFor(t, "live", "nightly-report", "admin", "[all 4]")
 	requireGolden(t, f.screen(t))
 }
 
@@ -28,7 +28,7 @@ func TestRunsFollowTheEventStream(t *testing.T) {
 	f.agent.StartRun(api.Run{ID: started, Rule: "ping-partner", Job: "http", Trigger: api.TriggerManual, CreatedAt: clock,
 		StartedAt: ptr(clock), TriggeredBy: "admin", Parameters: map[string]string{"url": "https://partner.example/ping"}})
 	f.agent.Finish(run4, api.StatusFailed, "boom")
-	f.waitFor(t, "70%", "failed")
+	f.waitFor(t, "70%", "failed", "[all 5]")
 	screen := f.screen(t)
 	requireGolden(t, screen)
 	if !strings.Contains(screen, "   ping-partner   http      running") {
@@ -127,7 +127,7 @@ func TestRestartFromTheDetailOpensTheNewRun(t *testing.T) {
 
 func TestViewerSeesNoActions(t *testing.T) {
 	f := setup(t, viewerToken, 80, 24, "", seedRuns)
-	f.waitFor(t, "live", "nightly-report", "viewer (read-only)")
+	f.waitFor(t, "live", "nightly-report", "viewer (read-only)", "[all 4]")
 	f.press("c")
 	f.press("r")
 	screen := f.screen(t)
