@@ -117,7 +117,16 @@ type Model struct {
 	// conflict is set while the form shows that someone else saved the
 	// rule since it was loaded, and asks what to do.
 	conflict *conflict
+
+	// early are the keys typed while the form loads, obeyed in order once
+	// it has: "e" then ↓↓↓ typed at once moves three fields down, however
+	// long the agent takes to answer.
+	early []tea.KeyMsg
 }
+
+// maxEarly bounds the keys kept while the form loads; more are dropped
+// (nobody types that far ahead of a form they cannot see).
+const maxEarly = 256
 
 // New returns the form. For Create, job preselects a job (may be "").
 // For Edit and Trigger, rule names the rule; for Restart, restartOf names
@@ -217,7 +226,8 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 			return nil
 		}
 		if msg.err != nil {
-			m.loadErr = msg.err
+			// What was typed was meant for a form that did not come.
+			m.loadErr, m.early = msg.err, nil
 			return nil
 		}
 		m.loadErr, m.loaded = nil, true
@@ -225,7 +235,13 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 		m.base = msg.rule.Version
 		sort.Slice(m.jobs, func(i, j int) bool { return m.jobs[i].ID < m.jobs[j].ID })
 		m.build()
-		return m.focusField(0)
+		cmds := []tea.Cmd{m.focusField(0)}
+		early := m.early
+		m.early = nil
+		for _, k := range early {
+			cmds = append(cmds, m.key(k))
+		}
+		return tea.Batch(cmds...)
 	case savedMsg:
 		if msg.form != m {
 			return nil
@@ -470,7 +486,15 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 	if key.Matches(msg, keyMap.Cancel) {
 		return func() tea.Msg { return session.BackMsg{} }
 	}
-	if !m.loaded || m.saving {
+	if !m.loaded {
+		// Kept for the form once it has loaded (esc, above, and ctrl+c,
+		// at the root, are obeyed at once).
+		if m.loadErr == nil && len(m.early) < maxEarly {
+			m.early = append(m.early, msg)
+		}
+		return nil
+	}
+	if m.saving {
 		return nil
 	}
 	if key.Matches(msg, keyMap.Save) {

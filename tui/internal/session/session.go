@@ -41,6 +41,24 @@ type Context struct {
 	// never lands inside a frame (tui.SharedOutput). Nil: copying says it
 	// cannot.
 	Clipboard io.Writer
+
+	// opening is what Open was asked, for the root to take.
+	opening []tea.Msg
+}
+
+// Open asks the root to open a view (EditRuleMsg, RunWithParamsMsg) as
+// soon as the key being handled is done, before the next key: keys typed
+// right after the one that opens a view ("e" then ↓ at once) go to that
+// view. A command returning the message would reach the root after them,
+// and they would move the list below instead.
+func (c *Context) Open(msg tea.Msg) { c.opening = append(c.opening, msg) }
+
+// Opening returns the messages given to Open since it was last called;
+// the root's to handle.
+func (c *Context) Opening() []tea.Msg {
+	out := c.opening
+	c.opening = nil
+	return out
 }
 
 // CanOperate reports whether the role may trigger, cancel and restart runs.
