@@ -25,6 +25,7 @@ import (
 	"github.com/jobbridge/jobbridge/shared/api"
 	"github.com/jobbridge/jobbridge/shared/client"
 	"github.com/jobbridge/jobbridge/shared/schedule"
+	"github.com/jobbridge/jobbridge/tui/internal/rulefields"
 	"github.com/jobbridge/jobbridge/tui/internal/session"
 )
 
@@ -84,8 +85,8 @@ var keyMap = KeyMap{
 	NextMatch: key.NewBinding(key.WithKeys("ctrl+n"), key.WithHelp("ctrl+n/p", "other zones")),
 	PrevMatch: key.NewBinding(key.WithKeys("ctrl+p"), key.WithHelp("ctrl+p", "previous zone")),
 
-	Reload:      key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "reload theirs (drop mine)")),
-	Overwrite:   key.NewBinding(key.WithKeys("o"), key.WithHelp("o", "overwrite with mine")),
+	Reload:      key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "reload theirs")),
+	Overwrite:   key.NewBinding(key.WithKeys("o"), key.WithHelp("o", "save mine over theirs")),
 	KeepEditing: key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "keep editing")),
 }
 
@@ -259,12 +260,15 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 }
 
 // build makes the fields from what was loaded.
-func (m *Model) build() {
+func (m *Model) build() { m.buildFrom(m.original) }
+
+// buildFrom makes the fields of a rule's form from r (of an edit: the
+// rule loaded, or the operator's edits over someone else's version).
+func (m *Model) buildFrom(r api.Rule) {
 	s := m.s
 	var fs []*field
 	switch m.mode {
 	case Create, Edit:
-		r := m.original
 		if m.mode == Create {
 			r = api.Rule{Job: m.preJob, Enabled: true, Overlap: api.OverlapAllow, Timezone: "UTC"}
 			if r.Job == "" && len(m.jobs) > 0 {
@@ -691,6 +695,11 @@ func (m *Model) input() api.RuleInput {
 		}
 	}
 	in.RunPolicy = m.policy()
+	if m.mode == Edit {
+		// The form does not show the rule's notifications: they stay as
+		// loaded, rather than a save clearing them.
+		in.Notify = rulefields.FromRule(m.original).Notify
+	}
 	return in
 }
 
