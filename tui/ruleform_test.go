@@ -361,3 +361,21 @@ func TestKeysTypedWhileTheFormLoadsAreKept(t *testing.T) {
 		t.Errorf("after e, six ↓, typing and ctrl+s at once the rule is %+v, want the description typed", r)
 	}
 }
+
+// The form does not show a rule's notifications; saving an edit keeps
+// them (the replace used to clear them).
+func TestEditKeepsTheRulesNotifications(t *testing.T) {
+	f := setup(t, adminToken, 80, 30, "rules", func(a *agenttest.Agent) {
+		a.AddRules(api.RuleInput{Name: "alerting", Job: "demo", Schedule: "rate(1 hour)",
+			Notify: &api.NotifyPolicy{On: []string{"failed", "slow"}}})
+	})
+	f.waitFor(t, "live", "alerting", "admin")
+	f.press("e", "down", "down", "down", "down", "down", "down")
+	f.typeText("pages on failure")
+	f.press("ctrl+s")
+	f.waitFor(t, "rule alerting saved")
+	r, err := f.agent.Client(adminToken).Rule(context.Background(), "alerting")
+	if err != nil || r.Description != "pages on failure" || strings.Join(r.Notify.On, ",") != "failed,slow" {
+		t.Errorf("after the edit the rule is %+v, want its notifications kept", r)
+	}
+}
