@@ -196,3 +196,29 @@ func TestRuleFormConflictOverwriteRefusedThenFixed(t *testing.T) {
 		t.Errorf("the console sent %d PUTs, want 3 (refused as stale, refused for the loop, saved)", n)
 	}
 }
+
+// A secret typed into the form shows as new on the conflict screen, never
+// as typed; overwrite saves it, and their change of another field stays.
+func TestRuleFormConflictKeepsSecretsMasked(t *testing.T) {
+	f := setup(t, adminToken, 80, 24, "rules", seedRuns)
+	f.waitFor(t, "live", "ping-partner", "admin")
+	f.press("down", "e")
+	f.waitFor(t, "Edit rule ping-partner", "*url")
+	for range 18 { // job ... overlap, url ... log_body -> bearer_token
+		f.press("tab")
+	}
+	f.waitFor(t, "> bearer_token")
+	f.typeText("n3wt0ken")
+	patchAs(t, f, "ping-partner", map[string]any{"description": "owned by team B"})
+	f.press("ctrl+s")
+	seen := f.waitSeen(t, "(new value)")
+	if strings.Contains(seen, "n3wt0ken") {
+		t.Fatalf("the conflict screen showed the typed secret:\n%s", seen)
+	}
+	f.press("o")
+	f.waitFor(t, "rule ping-partner saved over alice's change")
+	r, _ := f.agent.Rule("ping-partner")
+	if r.Parameters["bearer_token"] != "n3wt0ken" || r.Description != "owned by team B" {
+		t.Errorf("after overwrite the rule is %+v, want your token and alice's description", r)
+	}
+}

@@ -76,6 +76,13 @@ func (m *Model) conflictLoaded(msg conflictMsg) tea.Cmd {
 	if e := msg.last; e != nil {
 		c.who, c.at = e.Actor, e.Time
 	}
+	// A secret typed into the form is shown as new, never as typed (the
+	// agent's values are masked already).
+	for i, e := range c.edits {
+		if f := m.field(e.Name); f != nil && f.param != nil && f.param.Secret && e.Yours != "" && e.Yours != api.MaskedValue {
+			c.edits[i].Yours = "(new value)"
+		}
+	}
 	m.conflict = c
 	m.formErr = ""
 	return nil
