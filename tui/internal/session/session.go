@@ -50,7 +50,8 @@ type Context struct {
 // soon as the key being handled is done, before the next key: keys typed
 // right after the one that opens a view ("e" then ↓ at once) go to that
 // view. A command returning the message would reach the root after them,
-// and they would move the list below instead.
+// and they would move the list below instead. Only a key handler may
+// call it: the root takes what it was asked after each key.
 func (c *Context) Open(msg tea.Msg) { c.opening = append(c.opening, msg) }
 
 // Opening returns the messages given to Open since it was last called;
