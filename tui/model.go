@@ -565,7 +565,8 @@ func (m *Model) key1(msg tea.KeyMsg) tea.Cmd {
 	}
 	cur := m.current()
 	if cur != nil && cur.Capturing() {
-		return cur.Update(msg)
+		cmd := cur.Update(msg)
+		return tea.Batch(cmd, m.opened())
 	}
 	switch {
 	case key.Matches(msg, keys.Global.Quit):
@@ -584,7 +585,20 @@ func (m *Model) key1(msg tea.KeyMsg) tea.Cmd {
 	if cur == nil {
 		return nil
 	}
-	return cur.Update(msg)
+	cmd := cur.Update(msg)
+	return tea.Batch(cmd, m.opened())
+}
+
+// opened opens the views the key just handled asked for (session.Open)
+// before the next key is taken, so that keys typed right after it go to
+// the view it opened.
+func (m *Model) opened() tea.Cmd {
+	var cmds []tea.Cmd
+	for _, msg := range m.s.Opening() {
+		_, cmd := m.Update(msg)
+		cmds = append(cmds, cmd)
+	}
+	return tea.Batch(cmds...)
 }
 
 // banner is the line shown under the header when the agent cannot be

@@ -345,3 +345,37 @@ func TestEditPreviewCountsARateFromTheRulesCreation(t *testing.T) {
 	f.press("down", "e")
 	f.waitFor(t, "Edit rule every7", next.Format("Mon 2006-01-02 15:04 MST"))
 }
+
+// Keys typed right after e, before the form has loaded (fast typing, a
+// slow agent), all reach the form in order: none moves the list below it,
+// none is dropped while the rule is read.
+func TestKeysTypedWhileTheFormLoadsAreKept(t *testing.T) {
+	f := setup(t, adminToken, 80, 30, "rules", seedRuns)
+	f.waitFor(t, "live", "ping-partner", "admin")
+	f.press("down", "e", "down", "down", "down", "down", "down", "down") // job ... window -> description
+	f.typeText("typed ahead")
+	f.press("ctrl+s")
+	f.waitFor(t, "rule ping-partner saved")
+	r, _ := f.agent.Rule("ping-partner")
+	if r.Description != "typed ahead" || r.Schedule != "cron(0/5 * * * ? *)" {
+		t.Errorf("after e, six ↓, typing and ctrl+s at once the rule is %+v, want the description typed", r)
+	}
+}
+
+// The form does not show a rule's notifications; saving an edit keeps
+// them (the replace used to clear them).
+func TestEditKeepsTheRulesNotifications(t *testing.T) {
+	f := setup(t, adminToken, 80, 30, "rules", func(a *agenttest.Agent) {
+		a.AddRules(api.RuleInput{Name: "alerting", Job: "demo", Schedule: "rate(1 hour)",
+			Notify: &api.NotifyPolicy{On: []string{"failed", "slow"}}})
+	})
+	f.waitFor(t, "live", "alerting", "admin")
+	f.press("e", "down", "down", "down", "down", "down", "down")
+	f.typeText("pages on failure")
+	f.press("ctrl+s")
+	f.waitFor(t, "rule alerting saved")
+	r, err := f.agent.Client(adminToken).Rule(context.Background(), "alerting")
+	if err != nil || r.Description != "pages on failure" || strings.Join(r.Notify.On, ",") != "failed,slow" {
+		t.Errorf("after the edit the rule is %+v, want its notifications kept", r)
+	}
+}

@@ -154,7 +154,8 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 	case key.Matches(msg, m.keys.Runs):
 		return func() tea.Msg { return session.JumpMsg{View: session.ViewRuns, Args: []string{"job:" + j.ID}} }
 	case key.Matches(msg, m.keys.New) && m.s.CanAdmin():
-		return func() tea.Msg { return session.EditRuleMsg{Job: j.ID} }
+		m.s.Open(session.EditRuleMsg{Job: j.ID})
+		return nil
 	}
 	return nil
 }

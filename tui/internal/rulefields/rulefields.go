@@ -1,6 +1,7 @@
 // Package rulefields lists a rule's fields as the console compares them:
-// the rule form's conflict (yours against theirs) and the audit view's
-// before and after of a change. Values are text as an operator reads them,
+// the rule form's conflict (the rule as loaded, yours and theirs, and the
+// merge of your changes over theirs) and the audit view's before and after
+// of a change. Values are text as an operator reads them,
 // normalised so that two ways of writing one value ("30m" and "30m0s")
 // compare equal; a secret parameter's value is whatever the agent gave,
 // which is its mask.
@@ -111,14 +112,27 @@ func Compare(before, after *api.RuleInput) []Change {
 	if after != nil {
 		b = Of(*after)
 	}
-	value := func(fs []Field) map[string]string {
-		m := make(map[string]string, len(fs))
-		for _, f := range fs {
-			m[f.Name] = f.Value
-		}
-		return m
+	va, vb := values(a), values(b)
+	names := order(a, b)
+	out := make([]Change, 0, len(names))
+	for _, n := range names {
+		x, y := va[n], vb[n]
+		out = append(out, Change{Name: n, Before: x, After: y, Changed: x != y})
 	}
-	va, vb := value(a), value(b)
+	return out
+}
+
+func values(fs []Field) map[string]string {
+	m := make(map[string]string, len(fs))
+	for _, f := range fs {
+		m[f.Name] = f.Value
+	}
+	return m
+}
+
+// order is the names of the fields of sides, in the order of Of, the
+// parameters of all sides by name.
+func order(sides ...[]Field) []string {
 	var names []string
 	seen := map[string]bool{}
 	add := func(n string) {
@@ -127,15 +141,15 @@ func Compare(before, after *api.RuleInput) []Change {
 			names = append(names, n)
 		}
 	}
-	// The fields of Of in its order, the parameters of both in theirs.
-	base := Of(api.RuleInput{})
 	params := map[string]bool{}
-	for _, f := range append(slices.Clone(a), b...) {
-		if strings.HasPrefix(f.Name, "parameters.") {
-			params[f.Name] = true
+	for _, fs := range sides {
+		for _, f := range fs {
+			if strings.HasPrefix(f.Name, "parameters.") {
+				params[f.Name] = true
+			}
 		}
 	}
-	for _, f := range base {
+	for _, f := range Of(api.RuleInput{}) {
 		if f.Name == "description" {
 			for _, p := range slices.Sorted(maps.Keys(params)) {
 				add(p)
@@ -143,12 +157,7 @@ func Compare(before, after *api.RuleInput) []Change {
 		}
 		add(f.Name)
 	}
-	out := make([]Change, 0, len(names))
-	for _, n := range names {
-		x, y := va[n], vb[n]
-		out = append(out, Change{Name: n, Before: x, After: y, Changed: x != y})
-	}
-	return out
+	return names
 }
 
 // Changed is the changes of cs that differ.
@@ -210,4 +219,159 @@ func steps(ss []api.ChainStep) string {
 		}
 	}
 	return strings.Join(parts, "; ")
+}
+
+// Side says who changed a field since a common base: the operator's form
+// (Yours), someone else's save (Theirs), or both.
+type Side int
+
+// The sides of a three-way comparison.
+const (
+	Yours Side = iota + 1
+	Theirs
+	Both
+)
+
+// String is the side as the conflict screen says it.
+func (s Side) String() string {
+	switch s {
+	case Yours:
+		return "you"
+	case Theirs:
+		return "them"
+	case Both:
+		return "both"
+	}
+	return ""
+}
+
+// Edit is a field that yours or theirs changed from their common base.
+type Edit struct {
+	Name                string
+	Base, Yours, Theirs string
+	By                  Side
+}
+
+// Diff3 lists the fields that yours or theirs changed from base, in the
+// order of Compare. A secret parameter compares by its mask: one nobody
+// typed is unchanged on every side.
+func Diff3(base, yours, theirs api.RuleInput) []Edit {
+	fb, fy, ft := Of(base), Of(yours), Of(theirs)
+	vb, vy, vt := values(fb), values(fy), values(ft)
+	var out []Edit
+	for _, n := range order(fb, fy, ft) {
+		e := Edit{Name: n, Base: vb[n], Yours: vy[n], Theirs: vt[n]}
+		switch {
+		case e.Yours != e.Base && e.Theirs != e.Base:
+			e.By = Both
+		case e.Yours != e.Base:
+			e.By = Yours
+		case e.Theirs != e.Base:
+			e.By = Theirs
+		default:
+			continue
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// Merge is theirs with your changes: each field yours changed from base
+// (alone or as they did too) is yours, every other field theirs, each
+// parameter on its own. A job yours changed brings all your parameters,
+// which belong to it. A secret left masked on the side taken keeps the
+// value the agent stores.
+func Merge(base, yours, theirs api.RuleInput) api.RuleInput {
+	out := theirs
+	out.Parameters = maps.Clone(theirs.Parameters)
+	if out.Parameters == nil {
+		out.Parameters = map[string]string{}
+	}
+	if theirs.Notify != nil {
+		n := *theirs.Notify
+		out.Notify = &n
+	}
+	edits := Diff3(base, yours, theirs)
+	jobMine := false
+	for _, e := range edits {
+		if e.Name == "job" && e.By != Theirs {
+			jobMine = true
+		}
+	}
+	if jobMine {
+		out.Parameters = maps.Clone(yours.Parameters)
+	}
+	for _, e := range edits {
+		if e.By == Theirs || jobMine && strings.HasPrefix(e.Name, "parameters.") {
+			continue
+		}
+		take(&out, yours, e.Name)
+	}
+	if len(out.Parameters) == 0 {
+		out.Parameters = nil
+	}
+	return out
+}
+
+// take sets field name (as Of names it) of dst to src's.
+func take(dst *api.RuleInput, src api.RuleInput, name string) {
+	notify := func() *api.NotifyPolicy {
+		if dst.Notify == nil {
+			dst.Notify = &api.NotifyPolicy{}
+		}
+		if src.Notify == nil {
+			return &api.NotifyPolicy{}
+		}
+		return src.Notify
+	}
+	switch name {
+	case "job":
+		dst.Job = src.Job
+	case "schedule":
+		dst.Schedule = src.Schedule
+	case "timezone":
+		dst.Timezone = src.Timezone
+	case "startDate":
+		dst.StartDate = src.StartDate
+	case "endDate":
+		dst.EndDate = src.EndDate
+	case "flexibleWindow":
+		dst.FlexibleWindow = src.FlexibleWindow
+	case "enabled":
+		dst.Enabled = src.Enabled
+	case "description":
+		dst.Description = src.Description
+	case "timeout":
+		dst.Timeout = src.Timeout
+	case "overlap":
+		dst.Overlap = src.Overlap
+	case "notify.on":
+		dst.Notify.On = notify().On
+	case "notify.channels":
+		dst.Notify.Channels = notify().Channels
+	case "retry":
+		dst.Retry = src.Retry
+	case "catchUp":
+		dst.CatchUp = src.CatchUp
+	case "catchUpWindow":
+		dst.CatchUpWindow = src.CatchUpWindow
+	case "maxLateness":
+		dst.MaxLateness = src.MaxLateness
+	case "warnAfter":
+		dst.WarnAfter = src.WarnAfter
+	case "onSuccess":
+		dst.OnSuccess = src.OnSuccess
+	case "onFailure":
+		dst.OnFailure = src.OnFailure
+	case "onFinish":
+		dst.OnFinish = src.OnFinish
+	default:
+		if p, ok := strings.CutPrefix(name, "parameters."); ok {
+			if v, set := src.Parameters[p]; set {
+				dst.Parameters[p] = v
+			} else {
+				delete(dst.Parameters, p)
+			}
+		}
+	}
 }

@@ -38,3 +38,46 @@ func TestCompareWithOneSideMissing(t *testing.T) {
 		t.Fatal("a rule compared with itself has changes")
 	}
 }
+
+func TestMergeKeepsTheirChangesAndTakesYours(t *testing.T) {
+	base := api.RuleInput{Job: "demo", Schedule: "rate(1 hour)", Description: "old",
+		Parameters: map[string]string{"duration": "5s", "token": api.MaskedValue, "gone": "x"}}
+	yours := base
+	yours.Description, yours.Timeout = "mine", "30m"
+	yours.Parameters = map[string]string{"duration": "5s", "token": api.MaskedValue, "gone": "x", "added": "y"}
+	theirs := base
+	theirs.Description, theirs.Schedule = "theirs", "rate(2 hours)"
+	theirs.Parameters = map[string]string{"duration": "7s", "token": api.MaskedValue}
+
+	got := Diff3(base, yours, theirs)
+	want := []Edit{
+		{Name: "schedule", Base: "rate(1 hour)", Yours: "rate(1 hour)", Theirs: "rate(2 hours)", By: Theirs},
+		{Name: "parameters.added", Base: "", Yours: "y", Theirs: "", By: Yours},
+		{Name: "parameters.duration", Base: "5s", Yours: "5s", Theirs: "7s", By: Theirs},
+		{Name: "parameters.gone", Base: "x", Yours: "x", Theirs: "", By: Theirs},
+		{Name: "description", Base: "old", Yours: "mine", Theirs: "theirs", By: Both},
+		{Name: "timeout", Base: "", Yours: "30m", Theirs: "", By: Yours},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("Diff3\n got %+v\nwant %+v", got, want)
+	}
+
+	m := Merge(base, yours, theirs)
+	wantParams := map[string]string{"duration": "7s", "token": api.MaskedValue, "added": "y"}
+	if m.Schedule != "rate(2 hours)" || m.Description != "mine" || m.Timeout != "30m" || !reflect.DeepEqual(m.Parameters, wantParams) {
+		t.Fatalf("Merge = %+v", m)
+	}
+	if theirs.Parameters["added"] != "" {
+		t.Fatal("Merge changed theirs' parameters")
+	}
+}
+
+func TestMergeTakesYourJobWithItsParameters(t *testing.T) {
+	base := api.RuleInput{Job: "demo", Schedule: "rate(1 hour)", Parameters: map[string]string{"duration": "5s"}}
+	yours := api.RuleInput{Job: "http", Schedule: "rate(1 hour)", Parameters: map[string]string{"url": "https://a"}}
+	theirs := api.RuleInput{Job: "demo", Schedule: "rate(1 hour)", Parameters: map[string]string{"duration": "7s", "fail": "true"}}
+	m := Merge(base, yours, theirs)
+	if m.Job != "http" || !reflect.DeepEqual(m.Parameters, yours.Parameters) {
+		t.Fatalf("Merge = %+v, want your job with your parameters only", m)
+	}
+}

@@ -25,6 +25,7 @@ import (
 	"github.com/jobbridge/jobbridge/shared/api"
 	"github.com/jobbridge/jobbridge/shared/client"
 	"github.com/jobbridge/jobbridge/shared/schedule"
+	"github.com/jobbridge/jobbridge/tui/internal/rulefields"
 	"github.com/jobbridge/jobbridge/tui/internal/session"
 )
 
@@ -84,8 +85,8 @@ var keyMap = KeyMap{
 	NextMatch: key.NewBinding(key.WithKeys("ctrl+n"), key.WithHelp("ctrl+n/p", "other zones")),
 	PrevMatch: key.NewBinding(key.WithKeys("ctrl+p"), key.WithHelp("ctrl+p", "previous zone")),
 
-	Reload:      key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "reload theirs (drop mine)")),
-	Overwrite:   key.NewBinding(key.WithKeys("o"), key.WithHelp("o", "overwrite with mine")),
+	Reload:      key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "reload theirs")),
+	Overwrite:   key.NewBinding(key.WithKeys("o"), key.WithHelp("o", "save mine over theirs")),
 	KeepEditing: key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "keep editing")),
 }
 
@@ -117,7 +118,16 @@ type Model struct {
 	// conflict is set while the form shows that someone else saved the
 	// rule since it was loaded, and asks what to do.
 	conflict *conflict
+
+	// early are the keys typed while the form loads, obeyed in order once
+	// it has: "e" then ↓↓↓ typed at once moves three fields down, however
+	// long the agent takes to answer.
+	early []tea.KeyMsg
 }
+
+// maxEarly bounds the keys kept while the form loads; more are dropped
+// (nobody types that far ahead of a form they cannot see).
+const maxEarly = 256
 
 // New returns the form. For Create, job preselects a job (may be "").
 // For Edit and Trigger, rule names the rule; for Restart, restartOf names
@@ -217,7 +227,8 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 			return nil
 		}
 		if msg.err != nil {
-			m.loadErr = msg.err
+			// What was typed was meant for a form that did not come.
+			m.loadErr, m.early = msg.err, nil
 			return nil
 		}
 		m.loadErr, m.loaded = nil, true
@@ -225,7 +236,13 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 		m.base = msg.rule.Version
 		sort.Slice(m.jobs, func(i, j int) bool { return m.jobs[i].ID < m.jobs[j].ID })
 		m.build()
-		return m.focusField(0)
+		cmds := []tea.Cmd{m.focusField(0)}
+		early := m.early
+		m.early = nil
+		for _, k := range early {
+			cmds = append(cmds, m.key(k))
+		}
+		return tea.Batch(cmds...)
 	case savedMsg:
 		if msg.form != m {
 			return nil
@@ -243,12 +260,15 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 }
 
 // build makes the fields from what was loaded.
-func (m *Model) build() {
+func (m *Model) build() { m.buildFrom(m.original) }
+
+// buildFrom makes the fields of a rule's form from r (of an edit: the
+// rule loaded, or the operator's edits over someone else's version).
+func (m *Model) buildFrom(r api.Rule) {
 	s := m.s
 	var fs []*field
 	switch m.mode {
 	case Create, Edit:
-		r := m.original
 		if m.mode == Create {
 			r = api.Rule{Job: m.preJob, Enabled: true, Overlap: api.OverlapAllow, Timezone: "UTC"}
 			if r.Job == "" && len(m.jobs) > 0 {
@@ -470,7 +490,15 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 	if key.Matches(msg, keyMap.Cancel) {
 		return func() tea.Msg { return session.BackMsg{} }
 	}
-	if !m.loaded || m.saving {
+	if !m.loaded {
+		// Kept for the form once it has loaded (esc, above, and ctrl+c,
+		// at the root, are obeyed at once).
+		if m.loadErr == nil && len(m.early) < maxEarly {
+			m.early = append(m.early, msg)
+		}
+		return nil
+	}
+	if m.saving {
 		return nil
 	}
 	if key.Matches(msg, keyMap.Save) {
@@ -667,6 +695,11 @@ func (m *Model) input() api.RuleInput {
 		}
 	}
 	in.RunPolicy = m.policy()
+	if m.mode == Edit {
+		// The form does not show the rule's notifications: they stay as
+		// loaded, rather than a save clearing them.
+		in.Notify = rulefields.FromRule(m.original).Notify
+	}
 	return in
 }
 

@@ -35,7 +35,11 @@ func (m *Model) View() string {
 	}
 	if m.conflict != nil {
 		lines := append(head, "")
-		body := m.conflictLines()
+		room := m.h - len(lines)
+		if m.saving {
+			room--
+		}
+		body := m.conflictLines(room)
 		if m.saving {
 			body = append(body, t.Muted.Render("Saving…"))
 		}

@@ -327,7 +327,8 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 	admin := m.s.CanAdmin()
 	switch {
 	case key.Matches(msg, m.keys.New) && admin:
-		return func() tea.Msg { return session.EditRuleMsg{} }
+		m.s.Open(session.EditRuleMsg{})
+		return nil
 	case key.Matches(msg, m.keys.Sort):
 		m.SetSort(m.sort.next(m.layout()))
 		return nil
@@ -364,9 +365,11 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 	case key.Matches(msg, m.keys.RunNow) && m.s.CanOperate():
 		return m.s.UnlessGoing(r.Name, "run it now", m.runNow(r.Name, false))
 	case key.Matches(msg, m.keys.RunWith) && m.s.CanOperate():
-		return func() tea.Msg { return session.RunWithParamsMsg{Rule: r.Name} }
+		m.s.Open(session.RunWithParamsMsg{Rule: r.Name})
+		return nil
 	case key.Matches(msg, m.keys.Edit) && admin:
-		return func() tea.Msg { return session.EditRuleMsg{Name: r.Name} }
+		m.s.Open(session.EditRuleMsg{Name: r.Name})
+		return nil
 	case key.Matches(msg, m.keys.Delete) && admin:
 		c := m.s.Client
 		yes := func() tea.Msg {

@@ -437,8 +437,8 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 		}
 		return m.s.UnlessGoing(rule, "restart "+session.ShortID(m.id), m.s.Restart(m.id, nil, true))
 	case key.Matches(msg, m.keys.RestartWith) && m.s.CanOperate() && m.run != nil:
-		rule, id := m.run.Rule, m.id
-		return func() tea.Msg { return session.RunWithParamsMsg{Rule: rule, RestartOf: id} }
+		m.s.Open(session.RunWithParamsMsg{Rule: m.run.Rule, RestartOf: m.id})
+		return nil
 	}
 	return nil
 }

@@ -89,7 +89,8 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 	case key.Matches(msg, m.keys.Restart) && has && operate:
 		return m.s.UnlessGoing(run.Rule, "restart "+session.ShortID(run.ID), m.s.Restart(run.ID, nil, false))
 	case key.Matches(msg, m.keys.RestartWith) && has && operate:
-		return func() tea.Msg { return session.RunWithParamsMsg{Rule: run.Rule, RestartOf: run.ID} }
+		m.s.Open(session.RunWithParamsMsg{Rule: run.Rule, RestartOf: run.ID})
+		return nil
 	}
 	return nil
 }

@@ -44,6 +44,25 @@ type Context struct {
 	// RunsLimit is the most runs a runs list holds; 0 is the list's own
 	// limit (100,000). Tests lower it.
 	RunsLimit int
+
+	// opening is what Open was asked, for the root to take.
+	opening []tea.Msg
+}
+
+// Open asks the root to open a view (EditRuleMsg, RunWithParamsMsg) as
+// soon as the key being handled is done, before the next key: keys typed
+// right after the one that opens a view ("e" then ↓ at once) go to that
+// view. A command returning the message would reach the root after them,
+// and they would move the list below instead. Only a key handler may
+// call it: the root takes what it was asked after each key.
+func (c *Context) Open(msg tea.Msg) { c.opening = append(c.opening, msg) }
+
+// Opening returns the messages given to Open since it was last called;
+// the root's to handle.
+func (c *Context) Opening() []tea.Msg {
+	out := c.opening
+	c.opening = nil
+	return out
 }
 
 // CanOperate reports whether the role may trigger, cancel and restart runs.
