@@ -365,3 +365,18 @@ func TestASortStopsLoadingAtTheLimit(t *testing.T) {
 		t.Errorf("the sort fetched %d pages, want the 2 that reach the limit of 1,500", n)
 	}
 }
+
+// The tab counts are the agent's, for the filter's terms; free text is
+// matched against the loaded runs only, so with it the tabs show no counts
+// that would not add up to the rows shown.
+func TestTabCountsAreLeftOutWithFreeText(t *testing.T) {
+	f := setup(t, adminToken, 80, 24, "", seedRuns)
+	f.waitFor(t, "live", "nightly-report", "[all 4]")
+	f.press("/")
+	f.typeText("nightly")
+	f.press("enter")
+	f.waitFor(t, "[all]")
+	if screen := f.screen(t); strings.Contains(screen, "all 4") || !strings.Contains(screen, "nightly-report") {
+		t.Errorf("with free text the tabs still count the unfiltered runs, or the run is gone:\n%s", screen)
+	}
+}

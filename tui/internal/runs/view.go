@@ -161,16 +161,20 @@ func (m *Model) titleLine() string {
 }
 
 // tabs is the line of status tabs, each with its count once known; short
-// names when the long ones do not fit.
+// names when the long ones do not fit. The agent counts the filter's
+// terms, not its free text, which only the loaded runs are matched
+// against: with free text the tabs show no counts rather than ones that
+// would not add up to the rows.
 func (m *Model) tabs(short bool) string {
 	t := m.s.Theme
 	tabs := make([]string, len(Tabs))
+	counted := m.counts != nil && m.list.FilterText() == ""
 	for i, tab := range Tabs {
 		name := tab.Name
 		if short {
 			name = tab.Short
 		}
-		if m.counts != nil {
+		if counted {
 			var n int64
 			for s, c := range m.counts {
 				if len(tab.Statuses) == 0 || containsStatus(tab.Statuses, s) {
