@@ -543,6 +543,10 @@ func (m *Model) key1(msg tea.KeyMsg) tea.Cmd {
 			if ok {
 				m.cmdline.SetValue(line)
 				m.cmdline.CursorEnd()
+				// SetValue keeps the suggestions matched by what was typed
+				// before: setting them again matches them to the line
+				// recalled, so what shows is what enter runs.
+				m.cmdline.SetSuggestions(commandSuggestions())
 			}
 			return nil
 		}
