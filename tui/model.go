@@ -426,6 +426,12 @@ func (m *Model) jump(to session.View, args []string) tea.Cmd {
 		v.(*rules.Model).SetFilter(strings.Join(args, " "))
 	case session.ViewAudit:
 		return v.(*audit.Model).SetArgs(args) // reads the trail, made or not
+	case session.ViewTokens:
+		// No event tells of tokens: each visit reads them again, so a
+		// token created elsewhere, or just used, shows as it is.
+		if made {
+			return v.Reload()
+		}
 	}
 	if !made {
 		cmd = v.Init()
@@ -504,9 +510,15 @@ func (m *Model) key1(msg tea.KeyMsg) tea.Cmd {
 	}
 	if key.Matches(msg, keys.Global.Redraw) {
 		// Whatever has the keyboard: a screen garbled by another program
-		// writing to the terminal is fixed at once, and the header asks
-		// the agent again.
-		return tea.Batch(tea.ClearScreen, m.fetchStatus())
+		// writing to the terminal is fixed at once, and the header and
+		// the view in front ask the agent again (a view that no event
+		// updates, such as the tokens, is otherwise as old as its
+		// opening). A form keeps what is typed: it loads only once.
+		cmds := []tea.Cmd{tea.ClearScreen, m.fetchStatus()}
+		if cur := m.current(); cur != nil {
+			cmds = append(cmds, cur.Reload())
+		}
+		return tea.Batch(cmds...)
 	}
 	if m.confirm != nil {
 		c := m.confirm

@@ -6,8 +6,10 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/x/exp/teatest"
 
 	"github.com/jobbridge/jobbridge/shared/api"
 	"github.com/jobbridge/jobbridge/shared/client"
@@ -132,4 +134,29 @@ func TestTokenFormSaysWhatIsWrong(t *testing.T) {
 	if toks, err := client.New(f.agent.URL(), adminToken, client.WithHTTPClient(f.agent.HTTPClient())).Tokens(context.Background()); err != nil || len(toks) != 3 {
 		t.Errorf("tokens after the refused form: %d, %v; want the 3 there were", len(toks), err)
 	}
+}
+
+// No event tells of tokens: the list is read again on each :tokens and
+// on ctrl+l, so a token created elsewhere shows, and when it was last
+// used (an admin hunting a leaked token needs both).
+func TestTokensListIsReadAgainOnEntryAndCtrlL(t *testing.T) {
+	f := setup(t, adminToken, 100, 24, "tokens", nil)
+	f.waitFor(t, "Tokens 3", "viewer")
+	ctx := context.Background()
+	admin := client.New(f.agent.URL(), adminToken, client.WithHTTPClient(f.agent.HTTPClient()))
+	tok, err := admin.CreateToken(ctx, api.TokenInput{Name: "leaked", Role: api.RoleViewer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.press("ctrl+l")
+	f.waitFor(t, "Tokens 4", "leaked")
+	used := regexp.MustCompile(`leaked\s+viewer\s+\d{4}-\d\d-\d\d \d\d:\d\d\s+\d{4}-\d\d-\d\d \d\d:\d\d`)
+	if _, err := client.New(f.agent.URL(), tok.Secret, client.WithHTTPClient(f.agent.HTTPClient())).Status(ctx); err != nil {
+		t.Fatal(err)
+	}
+	f.command("rules")
+	f.waitFor(t, "Rules 0")
+	f.command("tokens")
+	teatest.WaitFor(t, f.tm.Output(), func(b []byte) bool { return used.Match(b) },
+		teatest.WithDuration(5*time.Second), teatest.WithCheckInterval(20*time.Millisecond))
 }
