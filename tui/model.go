@@ -253,7 +253,7 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		}
 		st := msg.status
 		m.status, m.statusErr = &st, nil
-		m.s.Role = st.Role
+		m.s.Role, m.s.Token = st.Role, st.Token
 		m.setMaintenance(st.Maintenance)
 		m.relayout()
 		return nil

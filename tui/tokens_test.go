@@ -2,6 +2,7 @@ package tui_test
 
 import (
 	"context"
+	"encoding/base64"
 	"net/http"
 	"regexp"
 	"strings"
@@ -159,4 +160,32 @@ func TestTokensListIsReadAgainOnEntryAndCtrlL(t *testing.T) {
 	f.command("tokens")
 	teatest.WaitFor(t, f.tm.Output(), func(b []byte) bool { return used.Match(b) },
 		teatest.WithDuration(5*time.Second), teatest.WithCheckInterval(20*time.Millisecond))
+}
+
+// y in the box copies the token's value through the terminal; the note
+// says so without showing it.
+func TestTokenSecretIsCopiedWithY(t *testing.T) {
+	f := setup(t, adminToken, 80, 24, "tokens", nil)
+	secret, _ := createToken(t, f, "ci-deploy")
+	f.press("y")
+	f.waitFor(t, "copied token ci-deploy's value")
+	want := "\x1b]52;c;" + base64.StdEncoding.EncodeToString([]byte(secret)) + "\a"
+	if got := f.clipboard.String(); got != want {
+		t.Errorf("the clipboard got %q, want %q", got, want)
+	}
+	lines := strings.Split(f.screen(t), "\n")
+	if note := lines[len(lines)-1]; !strings.Contains(note, "copied token ci-deploy's value") || strings.Contains(note, secret) {
+		t.Errorf("the note reads %q: want it to say what was copied, without the value", note)
+	}
+}
+
+// Revoking the token the console runs with says the console loses access.
+func TestRevokingTheConsolesOwnTokenWarns(t *testing.T) {
+	f := setup(t, adminToken, 80, 24, "tokens", nil)
+	f.waitFor(t, "live", "Tokens 3", "viewer")
+	f.press("g", "ctrl+d") // admin: the console's own
+	f.waitFor(t, "Revoke token admin (admin)? This console runs with it: it loses access")
+	f.press("n")
+	f.press("j", "ctrl+d")
+	f.waitFor(t, "Revoke token operator (operator)? Its clients are refused from then on.")
 }
