@@ -36,6 +36,8 @@ func TestRolesDecideWhatATokenMayDo(t *testing.T) {
 				t.Errorf("%s reads status: %v", name, err)
 			} else if want := map[string]string{"viewer": "viewer", "operator": "operator", "admin": "admin"}[name]; st.Role != want {
 				t.Errorf("status role for %s = %q", name, st.Role)
+			} else if want := map[string]string{"viewer": "alice", "operator": "bob", "admin": "admin"}[name]; st.Token != want {
+				t.Errorf("status token for %s = %q, want %q", name, st.Token, want)
 			}
 		}
 		// A viewer cannot act.

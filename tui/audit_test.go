@@ -109,3 +109,25 @@ func TestAuditRefusesAnUnknownTerm(t *testing.T) {
 	f.press("enter")
 	f.waitFor(t, "“who:alice”: the audit view filters by actor:NAME, action:NAME and target:NAME")
 }
+
+// / in the audit view starts with the terms in force, to be edited; one
+// taken out is no longer asked for.
+func TestAuditFilterStartsWithTheTermsInForce(t *testing.T) {
+	f := setup(t, viewerToken, 80, 24, "audit actor:alice", seedAudit(t))
+	f.waitFor(t, "live", "Audit 2", "actor:alice")
+	f.press("/")
+	f.waitFor(t, "Audit /actor:alice ")
+	f.press("ctrl+u")
+	f.typeText("action:run.cancel")
+	f.press("enter")
+	f.waitFor(t, "Audit 1 action:run.cancel")
+	f.press("/")
+	f.waitFor(t, "Audit /action:run.cancel ")
+	f.press("esc") // puts back what was in force
+	f.waitFor(t, "Audit 1 action:run.cancel")
+	screen := f.screen(t)
+	contains(t, screen, "Audit 1 action:run.cancel", "cccc3333")
+	if strings.Contains(screen, "actor:alice") {
+		t.Errorf("the term taken out is still in force:\n%s", screen)
+	}
+}

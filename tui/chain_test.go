@@ -74,7 +74,7 @@ func TestRunDetailShowsTheOutputAndTheChainedRunsAt80x24(t *testing.T) {
 func TestRunDetailShowsWhatStartedAChainedRunWide(t *testing.T) {
 	f := setup(t, adminToken, 140, 24, "run "+chainReport, seedChain)
 	f.waitFor(t, "Trigger chain of a0a0a0a0", "Started by run a0a0a0a0 (rule nightly-backup, succeeded)", "p parent run",
-		"Log (follow; o for the output)", "scheduler local · admin")
+		"Log (o for the output)", "scheduler local · admin")
 	requireGolden(t, f.screen(t))
 }
 
@@ -88,7 +88,7 @@ func TestRunDetailScrollsALongOutput(t *testing.T) {
 	f.press("g")
 	f.waitFor(t, "Output (lines 1-")
 	f.press("o")
-	f.waitFor(t, "Log (follow; o for the output)")
+	f.waitFor(t, "Log (o for the output)")
 }
 
 func TestRunDetailMovesAlongTheChain(t *testing.T) {

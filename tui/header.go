@@ -157,15 +157,33 @@ func (m *Model) connText() string {
 }
 
 // healthLines are what the help screen says first when something around
-// the agent is wrong: each failing notification channel with its last
-// error, each agent of the cluster that is down; none when all is well.
+// the agent is wrong: maintenance mode with its whole reason (the alert
+// line cuts it at the edge), each failing notification channel with its
+// last error, each agent of the cluster that is down; none when all is
+// well.
 func (m *Model) healthLines() []string {
-	st := m.status
-	if st == nil {
-		return nil
-	}
 	t := m.s.Theme
 	var lines []string
+	if mt := m.maintenance(); mt != nil {
+		text := "maintenance mode on"
+		if mt.Since != nil {
+			text += " since " + m.clockText(*mt.Since)
+		}
+		if mt.Until != nil {
+			text += " until " + m.clockText(*mt.Until)
+		}
+		if mt.By != "" {
+			text += " (" + grid.Line(mt.By) + ")"
+		}
+		if mt.Reason != "" {
+			text += ": " + grid.Line(mt.Reason)
+		}
+		lines = append(lines, t.Warning.Render(ansi.Wrap(text, max(20, m.w), " ")))
+	}
+	st := m.status
+	if st == nil {
+		return lines
+	}
 	for _, c := range st.Notifications {
 		if !failing(c) {
 			continue

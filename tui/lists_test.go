@@ -380,3 +380,32 @@ func TestTabCountsAreLeftOutWithFreeText(t *testing.T) {
 		t.Errorf("with free text the tabs still count the unfiltered runs, or the run is gone:\n%s", screen)
 	}
 }
+
+// At 80 columns a long filter scrolls in its input, which has the title
+// line after the view's name: the end of what is typed and the cursor
+// always show (the terms in force were cut at the edge before).
+func TestLongFilterShowsItsEndAt80(t *testing.T) {
+	f := setup(t, adminToken, 80, 24, "runs rule:ping-partner status:failed since:1h", seedRuns)
+	f.waitFor(t, "live", "Runs rule:ping-partner status:failed since:1h")
+	f.press("/")
+	f.typeText("partner answered with a long message END")
+	f.waitFor(t, "with a long message END")
+	screen := f.screen(t)
+	title := strings.Split(screen, "\n")[1]
+	if !strings.HasPrefix(title, "Runs /") || !strings.Contains(title, "message END ") || strings.Contains(title, "…") {
+		t.Errorf("the title line while filtering is %q: want the input after the name, showing the end typed and the cursor", title)
+	}
+}
+
+func TestLongRulesFilterShowsItsEndAt80(t *testing.T) {
+	f := setup(t, adminToken, 80, 24, "rules", seedRuns)
+	f.waitFor(t, "live", "Rules 2")
+	f.press("/")
+	f.typeText("job:http some very long text that does not fit on a line of eighty columns at all END")
+	f.waitFor(t, "columns at all END")
+	screen := f.screen(t)
+	title := strings.Split(screen, "\n")[1]
+	if !strings.HasPrefix(title, "Rules /") || !strings.Contains(title, "at all END ") {
+		t.Errorf("the title line while filtering is %q: want the input after the name, showing the end typed and the cursor", title)
+	}
+}

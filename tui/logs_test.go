@@ -2,6 +2,7 @@ package tui_test
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -134,7 +135,7 @@ func TestLogWrapWide(t *testing.T) {
 	f := setup(t, adminToken, 160, 45, "run "+run1, seedMixedLog)
 	f.waitFor(t, "line 60: copying batch 60")
 	f.press("w")
-	f.waitFor(t, "(follow; wrap)")
+	f.waitFor(t, "; wrap)")
 	f.press("/")
 	f.typeText("long line")
 	f.press("enter")
@@ -165,4 +166,17 @@ func TestLogFollowAfterASearch(t *testing.T) {
 	f.waitFor(t, "Log (follow; match 1 of 111")
 	f.agent.Log(run4, "info", "row 1501 and row 3 again")
 	f.waitFor(t, "row 1501 and row 3 again", "Log (follow; match 1 of 112")
+}
+
+// A run's help lists / once, as the log's search: the global / filter is
+// not the view's.
+func TestRunHelpListsSlashOnce(t *testing.T) {
+	f := setup(t, adminToken, 80, 24, "run "+run1, seedRuns)
+	f.waitFor(t, "live", "Run 00000000-0000-7000-8000-0001aaaa1111")
+	f.press("?")
+	f.waitFor(t, "Keys", "search")
+	screen := f.screen(t)
+	if n := regexp.MustCompile(`(?m)(^|\s)/\s+\S`).FindAllString(screen, -1); len(n) != 1 {
+		t.Errorf("the help lists / %d times, want once:\n%s", len(n), screen)
+	}
 }

@@ -203,7 +203,7 @@ func (m *Model) all() []view {
 }
 
 func (m *Model) bodyHeight() int {
-	h := m.h - 3 // header, two footer lines
+	h := m.h - 2 - len(m.message()) // header, the keys' line, the message
 	if m.banner() != "" {
 		h--
 	}
@@ -223,15 +223,22 @@ func (m *Model) resize() {
 }
 
 // Update routes a message: keys to the view in front (after the global
-// keys), stream events and replies to every view.
+// keys), stream events and replies to every view. The views get their
+// height again when a message took more or fewer lines at the bottom.
 func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	cmd := m.update(msg)
+	m.relayout()
+	return m, cmd
+}
+
+func (m *Model) update(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		m.w, m.h = max(20, msg.Width), max(6, msg.Height)
 		m.resize()
-		return m, nil
+		return nil
 	case tea.KeyMsg:
-		return m, m.key(msg)
+		return m.key(msg)
 	case tickMsg:
 		// Each second redraws (durations tick); every 15th also refreshes
 		// the header's status (sync counts change without events).
@@ -242,77 +249,77 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		m.s.Maintenance = m.maintenance() // it ends by itself at its end time
 		m.relayout()
-		return m, tea.Batch(tick(), cmd)
+		return tea.Batch(tick(), cmd)
 	case statusMsg:
 		if msg.err != nil {
 			m.statusErr = msg.err
-			return m, nil
+			return nil
 		}
 		st := msg.status
 		m.status, m.statusErr = &st, nil
-		m.s.Role = st.Role
+		m.s.Role, m.s.Token = st.Role, st.Token
 		m.setMaintenance(st.Maintenance)
 		m.relayout()
-		return m, nil
+		return nil
 	case connMsg:
-		return m, tea.Batch(m.stream.next(m.ctx), m.connChanged(msg))
+		return tea.Batch(m.stream.next(m.ctx), m.connChanged(msg))
 	case eventsMsg:
-		return m, tea.Batch(m.stream.next(m.ctx), m.events(msg.events))
+		return tea.Batch(m.stream.next(m.ctx), m.events(msg.events))
 	case session.JumpMsg:
-		return m, m.jump(msg.View, msg.Args)
+		return m.jump(msg.View, msg.Args)
 	case runMatchesMsg:
-		return m, m.runMatches(msg)
+		return m.runMatches(msg)
 	case session.OpenRunMsg:
-		return m, m.push(rundetail.New(m.s, msg.ID))
+		return m.push(rundetail.New(m.s, msg.ID))
 	case session.DescribeMsg:
 		if msg.Rule != "" {
-			return m, m.push(describe.NewRule(m.s, msg.Rule))
+			return m.push(describe.NewRule(m.s, msg.Rule))
 		}
-		return m, m.push(describe.NewRun(m.s, msg.Run))
+		return m.push(describe.NewRun(m.s, msg.Run))
 	case session.RestartedMsg:
 		m.setNote(session.NoteMsg{Text: "restarted as run " + session.ShortID(msg.Run.ID)})
 		if !msg.Open {
-			return m, m.clearNoteLater()
+			return m.clearNoteLater()
 		}
 		if n := len(m.stack); n > 0 {
 			if _, ok := m.stack[n-1].(*rundetail.Model); ok {
 				m.stack = m.stack[:n-1]
 			}
 		}
-		return m, tea.Batch(m.clearNoteLater(), m.push(rundetail.New(m.s, msg.Run.ID)))
+		return tea.Batch(m.clearNoteLater(), m.push(rundetail.New(m.s, msg.Run.ID)))
 	case session.EditRuleMsg:
 		mode := ruleform.Create
 		if msg.Name != "" {
 			mode = ruleform.Edit
 		}
-		return m, m.push(ruleform.New(m.s, mode, msg.Name, "", msg.Job))
+		return m.push(ruleform.New(m.s, mode, msg.Name, "", msg.Job))
 	case session.RunWithParamsMsg:
 		if msg.RestartOf != "" {
-			return m, m.push(ruleform.New(m.s, ruleform.Restart, msg.Rule, msg.RestartOf, ""))
+			return m.push(ruleform.New(m.s, ruleform.Restart, msg.Rule, msg.RestartOf, ""))
 		}
-		return m, m.push(ruleform.New(m.s, ruleform.Trigger, msg.Rule, "", ""))
+		return m.push(ruleform.New(m.s, ruleform.Trigger, msg.Rule, "", ""))
 	case session.BackMsg:
 		m.pop()
-		return m, nil
+		return nil
 	case bulk.ReportMsg:
-		return m, m.push(bulk.NewReport(m.s, msg))
+		return m.push(bulk.NewReport(m.s, msg))
 	case session.ConfirmMsg:
 		m.confirm = &msg
-		return m, nil
+		return nil
 	case session.NoteMsg:
 		m.setNote(msg)
-		return m, m.clearNoteLater()
+		return m.clearNoteLater()
 	case noteClearMsg:
 		if msg.seq == m.noteSeq {
 			m.note = session.NoteMsg{}
 		}
-		return m, nil
+		return nil
 	}
 	var cmds []tea.Cmd
 	for _, v := range m.all() {
 		cmds = append(cmds, v.Update(msg))
 	}
-	return m, tea.Batch(cmds...)
+	return tea.Batch(cmds...)
 }
 
 func (m *Model) setNote(n session.NoteMsg) {
@@ -430,6 +437,12 @@ func (m *Model) jump(to session.View, args []string) tea.Cmd {
 		v.(*rules.Model).SetFilter(strings.Join(args, " "))
 	case session.ViewAudit:
 		return v.(*audit.Model).SetArgs(args) // reads the trail, made or not
+	case session.ViewTokens:
+		// No event tells of tokens: each visit reads them again, so a
+		// token created elsewhere, or just used, shows as it is.
+		if made {
+			return v.Reload()
+		}
 	}
 	if !made {
 		cmd = v.Init()
@@ -508,9 +521,15 @@ func (m *Model) key1(msg tea.KeyMsg) tea.Cmd {
 	}
 	if key.Matches(msg, keys.Global.Redraw) {
 		// Whatever has the keyboard: a screen garbled by another program
-		// writing to the terminal is fixed at once, and the header asks
-		// the agent again.
-		return tea.Batch(tea.ClearScreen, m.fetchStatus())
+		// writing to the terminal is fixed at once, and the header and
+		// the view in front ask the agent again (a view that no event
+		// updates, such as the tokens, is otherwise as old as its
+		// opening). A form keeps what is typed: it loads only once.
+		cmds := []tea.Cmd{tea.ClearScreen, m.fetchStatus()}
+		if cur := m.current(); cur != nil {
+			cmds = append(cmds, cur.Reload())
+		}
+		return tea.Batch(cmds...)
 	}
 	if m.confirm != nil {
 		c := m.confirm
@@ -547,6 +566,10 @@ func (m *Model) key1(msg tea.KeyMsg) tea.Cmd {
 			if ok {
 				m.cmdline.SetValue(line)
 				m.cmdline.CursorEnd()
+				// SetValue keeps the suggestions matched by what was typed
+				// before: setting them again matches them to the line
+				// recalled, so what shows is what enter runs.
+				m.cmdline.SetSuggestions(commandSuggestions())
 			}
 			return nil
 		}
@@ -674,10 +697,9 @@ func (m *Model) View() string {
 	return strings.Join(out, "\n")
 }
 
-// footer is two lines: the keys of the view in front, then the command
-// line, a confirmation, or the last note.
+// footer is the keys of the view in front, then the message: the
+// command line, a confirmation, or the last note.
 func (m *Model) footer() []string {
-	t := m.s.Theme
 	// The global keys sit on the right and always show; the view's keys
 	// get the rest of the line (cut with … when they do not fit; ? lists
 	// them all).
@@ -699,19 +721,54 @@ func (m *Model) footer() []string {
 	h.Width = max(0, m.w-ansi.StringWidth(right)-2)
 	left := h.ShortHelpView(bindings)
 	helpLine := left + strings.Repeat(" ", max(1, m.w-ansi.StringWidth(left)-ansi.StringWidth(right))) + right
-	var second string
+	out := []string{grid.Fit1(helpLine, m.w, false)}
+	for _, l := range m.message() {
+		out = append(out, grid.Fit1(l, m.w, false))
+	}
+	return out
+}
+
+// maxMessage is the most lines a note or a question takes at the bottom.
+const maxMessage = 3
+
+// message is the footer's last lines: the command line, a confirmation or
+// the last note, wrapped to as many lines as it needs up to maxMessage
+// (the body shrinks for them); one line, maybe blank, otherwise.
+func (m *Model) message() []string {
+	t := m.s.Theme
+	n := max(1, min(maxMessage, m.h-5)) // a short terminal keeps a body
+	var style lipgloss.Style
+	var lines []string
 	switch {
 	case m.commanding:
-		second = m.cmdline.View()
+		return []string{m.cmdline.View()}
 	case m.confirm != nil:
-		// The answer's keys always show: a long question is cut first.
-		second = t.Warning.Bold(true).Render(ansi.Truncate(grid.Line(m.confirm.Prompt), max(0, m.w-7), "…") + " (y/N)")
+		// The answer's keys always show: a question too long is cut
+		// before them.
+		style, lines = t.Warning.Bold(true), wrapN(grid.Line(m.confirm.Prompt), " (y/N)", m.w, n)
 	case m.note.Text != "" && m.note.Err:
-		second = t.Failure.Render(grid.Line(m.note.Text))
+		style, lines = t.Failure, wrapN(grid.Line(m.note.Text), "", m.w, n)
 	case m.note.Text != "":
-		second = t.Accent.Render(grid.Line(m.note.Text))
+		style, lines = t.Accent, wrapN(grid.Line(m.note.Text), "", m.w, n)
+	default:
+		return []string{""}
 	}
-	return []string{grid.Fit1(helpLine, m.w, false), grid.Fit1(second, m.w, false)}
+	for i, l := range lines {
+		lines[i] = style.Render(l)
+	}
+	return lines
+}
+
+// wrapN wraps text, then tail, to lines of w cells, at most n of them:
+// when it needs more, the last is cut with … and still ends with tail.
+func wrapN(text, tail string, w, n int) []string {
+	lines := strings.Split(ansi.Wrap(text+tail, w, ""), "\n")
+	if len(lines) <= n {
+		return lines
+	}
+	lines = lines[:n]
+	lines[n-1] = ansi.Truncate(lines[n-1], max(0, w-ansi.StringWidth(tail)-1), "") + "…" + tail
+	return lines
 }
 
 func (m *Model) helpView() string {
@@ -723,7 +780,7 @@ func (m *Model) helpView() string {
 		title += " — " + cur.Title()
 		groups = cur.Help().FullHelp()
 	}
-	groups = append(groups, keys.GlobalHelp())
+	groups = append(groups, ownKeysOut(keys.GlobalHelp(), groups))
 	hm := m.help
 	hm.ShowAll = true
 	var lines []string
@@ -748,6 +805,29 @@ func (m *Model) helpView() string {
 	shown := lines[m.helpTop : m.helpTop+h-1]
 	more := fmt.Sprintf("lines %d-%d of %d · ↑↓ pgup pgdn scroll", m.helpTop+1, m.helpTop+h-1, len(lines))
 	return strings.Join(append(shown, t.Muted.Render(more)), "\n")
+}
+
+// ownKeysOut is the global keys less those the view's groups list: a
+// view that takes a key for itself (/ to search a log) says what it does
+// there, and the global meaning would be a second, wrong, entry.
+func ownKeysOut(global []key.Binding, groups [][]key.Binding) []key.Binding {
+	own := map[string]bool{}
+	for _, g := range groups {
+		for _, b := range g {
+			if b.Enabled() {
+				for _, k := range b.Keys() {
+					own[k] = true
+				}
+			}
+		}
+	}
+	var out []key.Binding
+	for _, b := range global {
+		if !slices.ContainsFunc(b.Keys(), func(k string) bool { return own[k] }) {
+			out = append(out, b)
+		}
+	}
+	return out
 }
 
 // helpBlocks draws the help's columns side by side, as many a row as the

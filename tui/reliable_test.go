@@ -395,3 +395,37 @@ func TestRunNowWithParametersDuringMaintenanceOffersToForce(t *testing.T) {
 		t.Errorf("answering y sent %d forced runs, want 1", got)
 	}
 }
+
+// longReason is a maintenance reason longer than a line of 80 columns.
+const longReason = "db upgrade to PostgreSQL 17, do not start runs by hand until the migration of the run history is checked END"
+
+// At 80 columns a long question wraps, up to 3 lines over the body, its
+// answer keys last; the maintenance reason, cut on the alert line, is
+// whole under ?'s Health.
+func TestLongConfirmationWrapsAt80x24(t *testing.T) {
+	f := setup(t, operatorToken, 80, 24, "rules", reliableInMaintenance(t, api.Maintenance{On: true, Reason: longReason}))
+	f.waitFor(t, "live", "MAINTENANCE", "operator", "MISSED since 12:52")
+	f.press("r")
+	f.goingAnyway(t, "nightly-report")
+	f.waitFor(t, "is checked END)", "(y/N)")
+	requireGolden(t, f.screen(t))
+}
+
+func TestHelpSaysTheWholeMaintenanceReason(t *testing.T) {
+	f := setup(t, operatorToken, 80, 24, "rules", reliableInMaintenance(t, api.Maintenance{On: true, Reason: longReason}))
+	f.waitFor(t, "live", "MAINTENANCE", "operator", "MISSED since 12:52")
+	f.press("?")
+	f.waitFor(t, "Health", "checked END")
+	requireGolden(t, f.screen(t))
+}
+
+// A filter's error is read whole in the note, wrapped.
+func TestLongNoteWrapsAt80x24(t *testing.T) {
+	f := setup(t, adminToken, 80, 24, "", seedRuns)
+	f.waitFor(t, "live", "nightly-report")
+	f.press("/")
+	f.typeText("status:banana")
+	f.press("enter")
+	f.waitFor(t, "interrupted,skipped,missed")
+	requireGolden(t, f.screen(t))
+}

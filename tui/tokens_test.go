@@ -2,12 +2,15 @@ package tui_test
 
 import (
 	"context"
+	"encoding/base64"
 	"net/http"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/x/exp/teatest"
 
 	"github.com/jobbridge/jobbridge/shared/api"
 	"github.com/jobbridge/jobbridge/shared/client"
@@ -132,4 +135,57 @@ func TestTokenFormSaysWhatIsWrong(t *testing.T) {
 	if toks, err := client.New(f.agent.URL(), adminToken, client.WithHTTPClient(f.agent.HTTPClient())).Tokens(context.Background()); err != nil || len(toks) != 3 {
 		t.Errorf("tokens after the refused form: %d, %v; want the 3 there were", len(toks), err)
 	}
+}
+
+// No event tells of tokens: the list is read again on each :tokens and
+// on ctrl+l, so a token created elsewhere shows, and when it was last
+// used (an admin hunting a leaked token needs both).
+func TestTokensListIsReadAgainOnEntryAndCtrlL(t *testing.T) {
+	f := setup(t, adminToken, 100, 24, "tokens", nil)
+	f.waitFor(t, "Tokens 3", "viewer")
+	ctx := context.Background()
+	admin := client.New(f.agent.URL(), adminToken, client.WithHTTPClient(f.agent.HTTPClient()))
+	tok, err := admin.CreateToken(ctx, api.TokenInput{Name: "leaked", Role: api.RoleViewer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.press("ctrl+l")
+	f.waitFor(t, "Tokens 4", "leaked")
+	used := regexp.MustCompile(`leaked\s+viewer\s+\d{4}-\d\d-\d\d \d\d:\d\d\s+\d{4}-\d\d-\d\d \d\d:\d\d`)
+	if _, err := client.New(f.agent.URL(), tok.Secret, client.WithHTTPClient(f.agent.HTTPClient())).Status(ctx); err != nil {
+		t.Fatal(err)
+	}
+	f.command("rules")
+	f.waitFor(t, "Rules 0")
+	f.command("tokens")
+	teatest.WaitFor(t, f.tm.Output(), func(b []byte) bool { return used.Match(b) },
+		teatest.WithDuration(5*time.Second), teatest.WithCheckInterval(20*time.Millisecond))
+}
+
+// y in the box copies the token's value through the terminal; the note
+// says so without showing it.
+func TestTokenSecretIsCopiedWithY(t *testing.T) {
+	f := setup(t, adminToken, 80, 24, "tokens", nil)
+	secret, _ := createToken(t, f, "ci-deploy")
+	f.press("y")
+	f.waitFor(t, "copied token ci-deploy's value")
+	want := "\x1b]52;c;" + base64.StdEncoding.EncodeToString([]byte(secret)) + "\a"
+	if got := f.clipboard.String(); got != want {
+		t.Errorf("the clipboard got %q, want %q", got, want)
+	}
+	lines := strings.Split(f.screen(t), "\n")
+	if note := lines[len(lines)-1]; !strings.Contains(note, "copied token ci-deploy's value") || strings.Contains(note, secret) {
+		t.Errorf("the note reads %q: want it to say what was copied, without the value", note)
+	}
+}
+
+// Revoking the token the console runs with says the console loses access.
+func TestRevokingTheConsolesOwnTokenWarns(t *testing.T) {
+	f := setup(t, adminToken, 80, 24, "tokens", nil)
+	f.waitFor(t, "live", "Tokens 3", "viewer")
+	f.press("g", "ctrl+d") // admin: the console's own
+	f.waitFor(t, "Revoke token admin (admin)? This console runs with it: it loses access")
+	f.press("n")
+	f.press("j", "ctrl+d")
+	f.waitFor(t, "Revoke token operator (operator)? Its clients are refused from then on.")
 }

@@ -366,6 +366,9 @@ type Status struct {
 	Notifications []ChannelStatus `json:"notifications"`
 	// Role is what the caller's token may do.
 	Role string `json:"role"`
+	// Token names the caller's token (a console warns before revoking
+	// the token it runs with).
+	Token string `json:"token,omitempty"`
 	// Agents are the agents that share the store (this one included),
 	// from their heartbeats; one on SQLite.
 	Agents []AgentStatus `json:"agents"`

@@ -61,7 +61,7 @@ func (s *Server) registerAdmin(hapi huma.API) {
 			st := api.Status{
 				Version: s.cfg.Version, Node: s.cfg.Node, Store: s.cfg.Store.Kind(), Scheduler: s.cfg.SchedulerMode,
 				StartedAt: s.cfg.StartedAt, Jobs: len(s.cfg.Jobs.List()), Rules: len(rules), Runs: counts,
-				Webhook: s.cfg.WebhookKey != "", Role: string(caller(ctx).Role),
+				Webhook: s.cfg.WebhookKey != "", Role: string(caller(ctx).Role), Token: caller(ctx).Name,
 				Notifications: []api.ChannelStatus{},
 			}
 			if s.cfg.Missed != nil {

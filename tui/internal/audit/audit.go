@@ -65,6 +65,8 @@ type Model struct {
 
 	detail *api.AuditEntry // the entry shown whole, nil for the list
 	scroll int             // the detail's first line on screen
+
+	prevText string // the list's text filter when / was pressed, back on esc
 }
 
 // New returns the audit view.
@@ -170,7 +172,7 @@ func (m *Model) Capturing() bool { return m.list.Filtering() }
 func (m *Model) SetSize(w, h int) {
 	m.w, m.h = w, h
 	m.list.SetHeight(max(1, h-2))
-	m.list.SetFilterWidth(max(10, w/2))
+	m.list.SetFilterWidth(max(10, w-len("Audit ")-list.CountRoom))
 }
 
 type loadedMsg struct {
@@ -245,20 +247,37 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 
 func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 	wasFiltering := m.list.Filtering()
+	switch {
+	case !wasFiltering && key.Matches(msg, keys.Nav.Filter):
+		// The terms in force come back into the input, to be edited.
+		m.prevText = m.list.FilterText()
+		text := strings.Join(append(m.terms(), strings.Fields(m.prevText)...), " ")
+		if text != "" {
+			text += " "
+		}
+		return m.list.EditFilter(text)
+	case wasFiltering && key.Matches(msg, keys.Global.Back):
+		// esc puts back the filter in force.
+		m.list.StopFilter()
+		m.list.SetFilter(m.prevText)
+		return nil
+	}
 	cmd, did := m.list.Update(msg)
 	switch {
 	case did == list.Handled && wasFiltering && !m.list.Filtering() && msg.String() == "enter":
 		// The terms typed go to the agent, which looks through the whole
-		// trail rather than the entries read so far.
+		// trail rather than the entries read so far; terms taken out of
+		// the input are no longer asked for.
 		q, text, err := ParseArgs(strings.Fields(m.list.FilterText()))
 		if err != nil {
-			return noteErr(err.Error())
+			// The input stays open, to be put right.
+			return tea.Batch(m.list.EditFilter(m.list.FilterText()), noteErr(err.Error()))
 		}
-		if q.Actor == "" && q.Action == "" && q.Target == "" {
+		m.list.SetFilter(strings.Join(text, " "))
+		if q == m.query {
 			return cmd
 		}
 		m.query = q
-		m.list.SetFilter(strings.Join(text, " "))
 		return m.Reload()
 	case did == list.Moved:
 		if m.list.Cursor() == m.list.Len()-1 && m.next != "" && !m.more {
@@ -304,15 +323,22 @@ func (m *Model) View() string {
 		return m.detailView()
 	}
 	t := m.s.Theme
-	title := t.Title.Render("Audit") + " " + t.Muted.Render(fmt.Sprint(m.list.Len()))
+	count := fmt.Sprint(m.list.Len())
 	if m.next != "" {
-		title += t.Muted.Render("+")
+		count += "+"
 	}
-	for _, term := range m.terms() {
-		title += " " + t.Accent.Render(grid.Line(term))
-	}
-	if f := m.list.FilterTitle(); f != "" {
-		title += "  " + f
+	title := t.Title.Render("Audit") + " " + t.Muted.Render(count)
+	if m.list.Filtering() {
+		// The input has the line after the name (SetSize gives it the
+		// room), the terms in force being in it.
+		title = t.Title.Render("Audit") + " " + m.list.FilterTitle() + " " + t.Muted.Render(count)
+	} else {
+		for _, term := range m.terms() {
+			title += " " + t.Accent.Render(grid.Line(term))
+		}
+		if f := m.list.FilterTitle(); f != "" {
+			title += "  " + f
+		}
 	}
 	lines := []string{grid.Fit1(title, m.w, false)}
 	l := grid.Fit(columns, m.w)
@@ -333,13 +359,44 @@ func (m *Model) View() string {
 		if selected {
 			marker = ">"
 		}
-		row := l.Row([]string{marker, m.s.Local(e.Time).Format("01-02 15:04:05"), e.Actor, e.Action, e.Target, grid.Line(e.Detail)}, nil)
+		row := l.Row([]string{marker, m.s.Local(e.Time).Format("01-02 15:04:05"), e.Actor, e.Action, shortTarget(e.Target), grid.Line(e.Detail)}, nil)
 		if selected {
 			row = t.Selected.Render(row)
 		}
 		lines = append(lines, row)
 	}
 	return grid.Pad(strings.Join(lines, "\n"), m.h)
+}
+
+// shortTarget is a target as the list shows it: a run's id as the 8
+// characters the console shows everywhere (its end: ids that start alike
+// differ there), anything else whole. The entry's view has the id whole.
+func shortTarget(target string) string {
+	if isRunID(target) {
+		return session.ShortID(target)
+	}
+	return target
+}
+
+// isRunID reports whether s has the shape of a run id, a UUID
+// (0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b).
+func isRunID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i, r := range s {
+		switch i {
+		case 8, 13, 18, 23:
+			if r != '-' {
+				return false
+			}
+		default:
+			if !strings.ContainsRune("0123456789abcdefABCDEF", r) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // terms are the filter the agent applies, as typed.

@@ -186,6 +186,12 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 	switch {
 	case key.Matches(msg, m.keys.Raw):
 		m.raw, m.offset = !m.raw, 0
+		// The footer offers the other mode.
+		if m.raw {
+			m.keys.Raw.SetHelp("v", "fields")
+		} else {
+			m.keys.Raw.SetHelp("v", "raw JSON")
+		}
 	case key.Matches(msg, m.keys.CopyID):
 		if m.rule != "" {
 			return m.s.Copy("rule "+m.rule, m.rule)

@@ -20,7 +20,7 @@ var Global = struct {
 	Help:      key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
 	Command:   key.NewBinding(key.WithKeys(":"), key.WithHelp(":", "jump")),
 	Back:      key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "back")),
-	Redraw:    key.NewBinding(key.WithKeys("ctrl+l"), key.WithHelp("ctrl+l", "redraw, refresh the header")),
+	Redraw:    key.NewBinding(key.WithKeys("ctrl+l"), key.WithHelp("ctrl+l", "redraw, refresh")),
 }
 
 // Nav are the keys of a list: moving in it, opening a row, filtering.

@@ -18,6 +18,7 @@ import (
 	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/bubbles/textinput"
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/x/ansi"
 
 	"github.com/jobbridge/jobbridge/tui/internal/keys"
 	"github.com/jobbridge/jobbridge/tui/internal/theme"
@@ -106,9 +107,22 @@ func (m *Model[T]) SetHeight(h int) {
 	m.clamp()
 }
 
-// SetFilterWidth sets how wide the filter input is drawn; 0: as wide as
-// what is typed.
-func (m *Model[T]) SetFilterWidth(w int) { m.filter.Width = w }
+// CountRoom is the room a view leaves after the filter input on its
+// title line, for the count of rows shown (" 100000+").
+const CountRoom = 9
+
+// SetFilterWidth sets how many cells the filter input takes while it is
+// typed in, its prompt and cursor included; 0: as wide as what is typed.
+// A text longer than that scrolls in the input, so that the cursor and
+// what is typed around it always show: a view gives the input the room
+// it has on its line, never more.
+func (m *Model[T]) SetFilterWidth(w int) {
+	if w > 0 {
+		w = max(1, w-ansi.StringWidth(m.filter.Prompt)-1) // the cursor's cell
+	}
+	m.filter.Width = w
+	m.filter.SetCursor(m.filter.Position()) // scrolls the text to the new width
+}
 
 // SetFilter shows the rows the filter keeps with text typed in it.
 func (m *Model[T]) SetFilter(text string) {
@@ -144,7 +158,8 @@ func (m *Model[T]) FilterText() string { return m.filter.Value() }
 func (m *Model[T]) Filtering() bool { return m.filtering }
 
 // FilterTitle is the filter for the view's title line: the input while it
-// is typed in, then "/text" while it filters, "" when it does not.
+// is typed in (as wide as SetFilterWidth says), then "/text" while it
+// filters, "" when it does not.
 func (m *Model[T]) FilterTitle() string {
 	switch {
 	case m.filtering:

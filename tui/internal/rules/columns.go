@@ -204,7 +204,7 @@ var columns = []column{
 			if c.r.Health.MedianDuration == "" {
 				return "-"
 			}
-			return session.ShortDuration(c.r.Health.MedianDuration)
+			return session.RunTime(c.r.Health.MedianDuration)
 		},
 		style: func(t *theme.Theme, r *api.Rule, cell string) string {
 			if r.Health.MedianDuration == "" {

@@ -77,7 +77,7 @@ func (m *Model) healthLine(r api.Rule, now time.Time) string {
 		out += fmt.Sprintf(" %d%% of %d ok", int(math.Round(h.SuccessRate*100)), len(h.Recent))
 	}
 	if h.MedianDuration != "" {
-		out += " · median " + session.ShortDuration(h.MedianDuration)
+		out += " · median " + session.RunTime(h.MedianDuration)
 	}
 	ok := "never"
 	if h.LastSuccess != nil {

@@ -143,6 +143,7 @@ func (m *Model) Capturing() bool { return m.list.Filtering() }
 func (m *Model) SetSize(w, h int) {
 	m.w, m.h = w, h
 	m.list.SetHeight(m.listHeight())
+	m.list.SetFilterWidth(max(10, w-len("Rules ")-list.CountRoom))
 }
 
 // SetFilter shows the rules the filter text keeps (terms rule:, job:,
@@ -459,23 +460,37 @@ func (m *Model) listHeight() int { return max(1, m.h-2-detailLines) }
 func (m *Model) View() string {
 	t := m.s.Theme
 	var b strings.Builder
-	title := t.Title.Render("Rules") + " " + t.Muted.Render(fmt.Sprintf("%d", m.list.Len()))
-	if f := m.list.FilterTitle(); f != "" {
-		title += "  " + f
-	}
-	if m.ferr != nil {
-		title += "  " + t.Failure.Render(m.ferr.Error())
-	}
-	if len(m.sel) > 0 {
-		title += "  " + t.Accent.Render(fmt.Sprintf("%d selected", len(m.sel)))
-	}
-	if p := m.bulk.Progress(); p != "" {
-		title += "  " + t.Warning.Render(p)
+	count := t.Muted.Render(fmt.Sprintf("%d", m.list.Len()))
+	title := t.Title.Render("Rules") + " " + count
+	if m.list.Filtering() {
+		// The input has the line after the name (SetSize gives it the
+		// room).
+		title = t.Title.Render("Rules") + " " + m.list.FilterTitle() + " " + count
+	} else {
+		if len(m.sel) > 0 {
+			// Two bare numbers side by side read as one: say which is
+			// which.
+			title += t.Muted.Render(" shown ·") + " " + t.Accent.Render(fmt.Sprintf("%d selected", len(m.sel)))
+		}
+		if f := m.list.FilterTitle(); f != "" {
+			title += "  " + f
+		}
+		if m.ferr != nil {
+			title += "  " + t.Failure.Render(m.ferr.Error())
+		}
+		if p := m.bulk.Progress(); p != "" {
+			title += "  " + t.Warning.Render(p)
+		}
 	}
 	b.WriteString(grid.Fit1(title, m.w, false))
 	b.WriteByte('\n')
 	l := m.layout()
-	b.WriteString(t.Column.Render(l.HeaderSorted(m.sort.Col, m.sort.Desc)))
+	if m.list.Filtering() && m.ferr != nil {
+		// A wrong term is named in the columns' place until put right.
+		b.WriteString(t.Failure.Render(grid.Fit1(m.ferr.Error(), m.w, false)))
+	} else {
+		b.WriteString(t.Column.Render(l.HeaderSorted(m.sort.Col, m.sort.Desc)))
+	}
 	lines := []string{}
 	switch {
 	case m.err != nil && len(m.all) == 0:

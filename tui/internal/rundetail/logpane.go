@@ -367,9 +367,19 @@ func (m *Model) logPane(h int) []string {
 // paneTitle says where the log pane is and how it reads.
 func (m *Model) paneTitle() string {
 	p := &m.pane
-	state := "follow"
-	if !m.follow {
+	// A run that ended writes no more: its log is not followed, whatever
+	// f says, and f is not offered.
+	live := m.keys.active()
+	var state string
+	switch {
+	case m.follow && live:
+		state = "follow"
+	case live:
 		state = fmt.Sprintf("line %d of %d, f to follow", m.offset+1, len(m.lines))
+	case len(m.lines) == 0:
+		// The pane says there are none.
+	default:
+		state = fmt.Sprintf("line %d of %d", m.offset+1, len(m.lines))
 	}
 	var parts []string
 	if p.query != "" {
@@ -395,10 +405,13 @@ func (m *Model) paneTitle() string {
 	if m.keys.hasOutput() {
 		parts = append(parts, "o for the output")
 	}
-	if len(parts) > 0 {
-		state += "; " + strings.Join(parts, "; ")
+	if state != "" {
+		parts = append([]string{state}, parts...)
 	}
-	return "Log (" + state + ")"
+	if len(parts) == 0 {
+		return "Log"
+	}
+	return "Log (" + strings.Join(parts, "; ") + ")"
 }
 
 // paneRuleWith is a pane rule around a text drawn already (the search

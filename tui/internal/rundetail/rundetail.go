@@ -79,7 +79,10 @@ func (k KeyMap) ShortHelp() []key.Binding {
 	if k.s.CanOperate() {
 		out = append(out, k.Restart, k.RestartWith)
 	}
-	return append(out, k.Follow)
+	if k.active() {
+		out = append(out, k.Follow) // a run that ended writes no more
+	}
+	return out
 }
 
 // FullHelp is every key of the view.

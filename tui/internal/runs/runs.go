@@ -226,7 +226,7 @@ func (m *Model) Capturing() bool { return m.list.Filtering() }
 func (m *Model) SetSize(w, h int) {
 	m.w, m.h = w, h
 	m.list.SetHeight(m.bodyHeight())
-	m.list.SetFilterWidth(max(10, w-20))
+	m.list.SetFilterWidth(max(10, w-len("Runs ")-list.CountRoom))
 }
 
 // Query returns what the list shows.

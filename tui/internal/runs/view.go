@@ -118,6 +118,21 @@ func containsStatus(st []api.RunStatus, s api.RunStatus) bool {
 // their counts on a line of their own.
 func (m *Model) titleLine() string {
 	t := m.s.Theme
+	count := strconv.Itoa(m.list.Len())
+	if m.more() {
+		count += "+"
+	}
+	if m.list.Filtering() {
+		// The input has the line after the name (SetSize gives it the
+		// room), the terms in force being in it; a wrong term is named
+		// on the tabs' line until it is put right.
+		second := m.tabs(false)
+		if m.ferr != nil {
+			second = t.Failure.Render(m.ferr.Error())
+		}
+		title := t.Title.Render("Runs") + " " + m.list.FilterTitle() + " " + t.Muted.Render(count)
+		return grid.Fit1(title, m.w, false) + "\n" + grid.Fit1(second, m.w, false)
+	}
 	parts := []string{t.Title.Render("Runs")}
 	if terms := m.q.terms(); terms != "" {
 		parts = append(parts, t.Accent.Render(terms))
@@ -125,16 +140,11 @@ func (m *Model) titleLine() string {
 	if f := m.list.FilterTitle(); f != "" {
 		parts = append(parts, f)
 	}
-	if m.list.Filtering() && m.ferr != nil {
-		parts = append(parts, t.Failure.Render(m.ferr.Error()))
-	}
-	count := strconv.Itoa(m.list.Len())
-	if m.more() {
-		count += "+"
-	}
-	parts = append(parts, t.Muted.Render(count))
 	if len(m.sel) > 0 {
-		parts = append(parts, t.Accent.Render(fmt.Sprintf("%d selected", len(m.sel))))
+		// Two bare numbers side by side read as one: say which is which.
+		parts = append(parts, t.Muted.Render(count+" shown ·")+" "+t.Accent.Render(fmt.Sprintf("%d selected", len(m.sel))))
+	} else {
+		parts = append(parts, t.Muted.Render(count))
 	}
 	if p := m.bulk.Progress(); p != "" {
 		parts = append(parts, t.Warning.Render(p))

@@ -36,6 +36,31 @@ func ShortDuration(s string) string {
 	return api.FormatDuration(d)
 }
 
+// RunTime writes a Go duration measured from runs (a median) rounded the
+// same way whatever its size, so that figures side by side read alike:
+// three significant digits under a minute (5.001s is 5s, 1.594s 1.59s,
+// 12.34ms 12.3ms), whole seconds under an hour (1m23s), whole minutes
+// above (2h5m). Anything that is not a duration is left as it is.
+func RunTime(s string) string {
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return s
+	}
+	switch {
+	case d >= time.Hour:
+		d = d.Round(time.Minute)
+	case d >= time.Minute:
+		d = d.Round(time.Second)
+	default:
+		unit := time.Duration(1)
+		for d/unit >= 1000 {
+			unit *= 10
+		}
+		d = d.Round(unit)
+	}
+	return api.FormatDuration(d)
+}
+
 // Ago formats how long before now t was: "just now", "5m ago", "3d ago".
 func Ago(now, t time.Time) string {
 	d := now.Sub(t)

@@ -74,3 +74,16 @@ func TestShortIDIsTheTailOfALongID(t *testing.T) {
 		}
 	}
 }
+
+// Medians side by side are rounded alike: 5.001s next to 1.59s read as
+// 5s and 1.59s.
+func TestRunTimeRoundsAlike(t *testing.T) {
+	for in, want := range map[string]string{
+		"5.001s": "5s", "1.59s": "1.59s", "1.594s": "1.59s", "31s": "31s", "12.345ms": "12.3ms",
+		"999.6ms": "1s", "83.456s": "1m23s", "2h5m31s": "2h6m", "": "", "n/a": "n/a",
+	} {
+		if got := RunTime(in); got != want {
+			t.Errorf("RunTime(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

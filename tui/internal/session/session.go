@@ -32,6 +32,9 @@ type Context struct {
 	// Role is what the token may do (api.RoleViewer, ...), from GET /status;
 	// "" until the agent has answered, which is treated as a viewer.
 	Role string
+	// Token names the console's own token, from GET /status ("" until
+	// known).
+	Token string
 	// Maintenance is the agent's maintenance mode when it is on (from GET
 	// /status and the "maintenance" event), nil when it is off; only the
 	// root model changes it.

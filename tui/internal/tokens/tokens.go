@@ -34,7 +34,7 @@ var roles = []string{api.RoleViewer, api.RoleOperator, api.RoleAdmin}
 type KeyMap struct {
 	New, Revoke key.Binding
 	// The form's and the secret box's.
-	Role, Save, Cancel, Close key.Binding
+	Role, Save, Cancel, Close, Copy key.Binding
 
 	m *Model
 }
@@ -44,7 +44,7 @@ type KeyMap struct {
 func (k KeyMap) ShortHelp() []key.Binding {
 	switch {
 	case k.m.secret != nil:
-		return []key.Binding{k.Close}
+		return []key.Binding{k.Copy, k.Close}
 	case k.m.form != nil:
 		return []key.Binding{k.Role, k.Save, k.Cancel}
 	case !k.m.s.CanAdmin():
@@ -92,6 +92,7 @@ func New(s *session.Context) *Model {
 		Save:   key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "create")),
 		Cancel: key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel")),
 		Close:  key.NewBinding(key.WithKeys("enter", "esc"), key.WithHelp("enter", "I have copied it")),
+		Copy:   key.NewBinding(key.WithKeys("y"), key.WithHelp("y", "copy it")),
 		m:      m,
 	}
 	return m
@@ -190,8 +191,13 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 	switch {
 	case m.secret != nil:
-		if key.Matches(msg, m.keys.Close) {
+		switch {
+		case key.Matches(msg, m.keys.Close):
 			m.secret = nil
+		case key.Matches(msg, m.keys.Copy):
+			// The note names the token, never its value: notes are
+			// seen over shoulders and in recordings.
+			return m.s.Copy("token "+m.secret.Name+"'s value", m.secret.Secret)
 		}
 		return nil
 	case m.form != nil:
@@ -224,9 +230,11 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 			defer cancel()
 			return revokedMsg{name: name, err: c.RevokeToken(ctx, name)}
 		}
-		return func() tea.Msg {
-			return session.ConfirmMsg{Prompt: fmt.Sprintf("Revoke token %s (%s)? Its clients are refused from then on.", name, t.Role), Yes: yes}
+		prompt := fmt.Sprintf("Revoke token %s (%s)? Its clients are refused from then on.", name, t.Role)
+		if name == m.s.Token {
+			prompt = fmt.Sprintf("Revoke token %s (%s)? This console runs with it: it loses access at once, and so do the token's other clients.", name, t.Role)
 		}
+		return func() tea.Msg { return session.ConfirmMsg{Prompt: prompt, Yes: yes} }
 	}
 	return nil
 }
@@ -376,7 +384,7 @@ func (m *Model) secretBox() []string {
 		"",
 		t.Bold.Render(s.Secret),
 		"",
-		t.Warning.Bold(true).Render("Copy it now: it will not be shown again."),
+		t.Warning.Bold(true).Render("Copy it now (y copies it): it will not be shown again."),
 		t.Muted.Render("The agent keeps only its hash. A client sends it as Authorization: Bearer TOKEN."),
 	}
 	return m.frame(body)
