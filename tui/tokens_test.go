@@ -56,7 +56,9 @@ func TestTokensViewTellsAViewerItIsAnAdmins(t *testing.T) {
 // and creates it; it returns the secret the box shows.
 func createToken(t *testing.T, f *fixture, name string) (secret, screen string) {
 	t.Helper()
-	f.waitFor(t, "Tokens 3", "viewer")
+	// n is obeyed once the agent has said the token is an admin's: the
+	// footer offers it then.
+	f.waitFor(t, "Tokens 3", "viewer", "n new token")
 	f.press("n")
 	f.waitFor(t, "New token", "[viewer]")
 	f.typeText(name)

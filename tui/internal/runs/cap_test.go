@@ -119,7 +119,7 @@ func TestSelectAllStopsAtTheLimit(t *testing.T) {
 	if len(msgs) != 1 || msgs[0] != (session.NoteMsg{Text: want}) {
 		t.Errorf("the last page says %v, want %q", msgs, want)
 	}
-	if got, want := title(m), "Runs 1500+ 1500 selected showing the newest 1,500 of 4,000: narrow the filter"; got != want {
+	if got, want := title(m), "Runs 1500+ shown · 1500 selected showing the newest 1,500 of 4,000: narrow the filter"; got != want {
 		t.Errorf("title %q, want %q", got, want)
 	}
 }
