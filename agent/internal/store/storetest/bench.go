@@ -76,5 +76,13 @@ func BenchRunCountByStatus(b *testing.B, s store.Store, seed ...string) {
 				}
 			}
 		})
-	}
+	}	// :run by the 8 characters the console shows: no index, every id is
+	// read (none matches here), the worst case.
+	b.Run("run-id-suffix", func(b *testing.B) {
+		for b.Loop() {
+			if _, _, err := s.RunList(b.Context(), store.RunFilter{IDSuffix: "0000beef", Limit: 20}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
