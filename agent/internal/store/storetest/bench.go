@@ -76,7 +76,7 @@ func BenchRunCountByStatus(b *testing.B, s store.Store, seed ...string) {
 				}
 			}
 		})
-	}	// :run by the 8 characters the console shows: no index, every id is
+	} // :run by the 8 characters the console shows: no index, every id is
 	// read (none matches here), the worst case.
 	b.Run("run-id-suffix", func(b *testing.B) {
 		for b.Loop() {
