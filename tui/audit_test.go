@@ -51,13 +51,13 @@ func seedAudit(t testing.TB) func(a *agenttest.Agent) {
 
 func TestAuditViewAt80x24(t *testing.T) {
 	f := setup(t, viewerToken, 80, 24, "audit", seedAudit(t))
-	f.waitFor(t, "live", "Audit 5", "rule.disable", "token.create")
+	f.waitFor(t, "live", "viewer (read-only)", "Audit 5", "rule.disable", "token.create")
 	requireGolden(t, f.screen(t))
 }
 
 func TestAuditViewWide(t *testing.T) {
 	f := setup(t, viewerToken, 160, 45, "audit", seedAudit(t))
-	f.waitFor(t, "live", "Audit 5", "rule.disable", "token.create")
+	f.waitFor(t, "live", "viewer (read-only)", "Audit 5", "rule.disable", "token.create")
 	requireGolden(t, f.screen(t))
 }
 

@@ -35,7 +35,7 @@ func seedChains(a *agenttest.Agent) {
 
 func TestRulesShowTheirChainsAt80x24(t *testing.T) {
 	f := setup(t, adminToken, 80, 24, "rules", seedChains)
-	f.waitFor(t, "live", "alert", "export")
+	f.waitFor(t, "live", "admin", "alert", "export")
 	f.press("down") // alert -> export
 	f.waitFor(t, "→ on success: report, notify · on failure: alert")
 	requireGolden(t, f.screen(t))
@@ -43,7 +43,7 @@ func TestRulesShowTheirChainsAt80x24(t *testing.T) {
 
 func TestRulesShowTheirChainsWide(t *testing.T) {
 	f := setup(t, adminToken, 140, 20, "rules", seedChains)
-	f.waitFor(t, "live", "alert", "IN WORDS")
+	f.waitFor(t, "live", "admin", "alert", "IN WORDS")
 	f.press("down")
 	f.waitFor(t, "→ on success: report, notify · on failure: alert")
 	requireGolden(t, f.screen(t))
@@ -51,7 +51,7 @@ func TestRulesShowTheirChainsWide(t *testing.T) {
 
 func TestRunsShowTheChainTriggerWide(t *testing.T) {
 	f := setup(t, adminToken, 140, 20, "", seedChains)
-	f.waitFor(t, "live", "eeee8888", "report", "chain", "[all 1]")
+	f.waitFor(t, "live", "admin", "eeee8888", "report", "chain", "[all 1]")
 	requireGolden(t, f.screen(t))
 }
 

@@ -48,7 +48,7 @@ func seedHealth(a *agenttest.Agent) {
 // health is in words under the list.
 func TestRulesHealthAt80x24(t *testing.T) {
 	f := setup(t, adminToken, 80, 24, "rules", seedHealth)
-	f.waitFor(t, "live", "backup", "flaky", "Health: ")
+	f.waitFor(t, "live", "admin", "backup", "flaky", "Health: ")
 	screen := f.screen(t)
 	requireGolden(t, screen)
 	contains(t, screen, "Health: ▁▁▁▁█▁▁▁▁▁▁▁█▁▁▁▁▁▁▁ 90% of 20 ok · median 54.5s · last ok 26h ago")
@@ -58,7 +58,7 @@ func TestRulesHealthAt80x24(t *testing.T) {
 // success rate, the median and the sparkline of the last 20 runs.
 func TestRulesHealthWide(t *testing.T) {
 	f := setup(t, adminToken, 160, 45, "rules", seedHealth)
-	f.waitFor(t, "live", "backup", "LAST OK", "MEDIAN", "RECENT", "14m ago")
+	f.waitFor(t, "live", "admin", "backup", "LAST OK", "MEDIAN", "RECENT", "14m ago")
 	screen := f.screen(t)
 	requireGolden(t, screen)
 	contains(t, screen, "26h ago", "90%", "54.5s", "▁▁▁▁█▁▁▁▁▁▁▁█▁▁▁▁▁▁▁", "38%", "4.5s", "█▁█▁█▄█▁", "never")

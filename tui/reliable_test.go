@@ -193,7 +193,7 @@ func TestHeaderShowsMaintenanceAndMissingRules(t *testing.T) {
 
 func TestRulesShowThePolicyAndAMissedFireWide(t *testing.T) {
 	f := setup(t, adminToken, 140, 20, "rules", reliable(t))
-	f.waitFor(t, "live", "MISSED since 12:52", "catch up latest 2h · slow after 5m")
+	f.waitFor(t, "live", "admin", "MISSED since 12:52", "catch up latest 2h · slow after 5m")
 	requireGolden(t, f.screen(t))
 
 	f = setup(t, adminToken, 140, 20, "rules", reliable(t))

@@ -22,7 +22,7 @@ func TestRulesViewAt80x24(t *testing.T) {
 
 func TestRulesViewWide(t *testing.T) {
 	f := setup(t, adminToken, 140, 20, "rules", seedRuns)
-	f.waitFor(t, "live", "nightly-report", "IN WORDS")
+	f.waitFor(t, "live", "admin", "nightly-report", "IN WORDS")
 	requireGolden(t, f.screen(t))
 }
 
@@ -95,7 +95,7 @@ func TestEventBridgeSyncShowsInTheHeaderAndTheRule(t *testing.T) {
 		a.AddRules(api.RuleInput{Name: "billing", Job: "demo", Schedule: "cron(0 6 ? * MON *)"})
 		waitSync(t, a, "error", "billing")
 	})
-	f.waitFor(t, "live", "billing", "2 synced 1 error", "sync error: AccessDeniedException")
+	f.waitFor(t, "live", "admin", "billing", "2 synced 1 error", "sync error: AccessDeniedException")
 	requireGolden(t, f.screen(t))
 }
 
@@ -133,7 +133,7 @@ func seedZones(a *agenttest.Agent) {
 
 func TestRulesListShowsZonesAndDoneRules(t *testing.T) {
 	f := setup(t, adminToken, 100, 20, "rules", seedZones)
-	f.waitFor(t, "live", "ZONE", "launch-once", "sydney-sync")
+	f.waitFor(t, "live", "admin", "ZONE", "launch-once", "sydney-sync")
 	f.press("down", "down") // billing-utc, launch-once, ny-open
 	f.waitFor(t, "At 09:30 America/New_York, Monday through Friday · next", "starts within 10m of each fire")
 	screen := f.screen(t)

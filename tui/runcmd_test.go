@@ -27,7 +27,7 @@ func TestRunCommandOpensARunByPartOfItsID(t *testing.T) {
 func TestRunCommandListsTheRunsAPartMatches(t *testing.T) {
 	for _, size := range [][2]int{{80, 24}, {160, 45}} {
 		f := setup(t, adminToken, size[0], size[1], "runs", seedRuns)
-		f.waitFor(t, "live", "nightly-report")
+		f.waitFor(t, "live", "admin", "nightly-report")
 		f.command("run 00000000-0000")
 		f.waitFor(t, "Runs whose id starts or ends with 00000000-0000: 4", run1)
 		if size[0] == 80 {
