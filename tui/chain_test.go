@@ -62,7 +62,7 @@ func noRawEscapes(t *testing.T, screen string) {
 
 func TestRunDetailShowsTheOutputAndTheChainedRunsAt80x24(t *testing.T) {
 	f := setup(t, adminToken, 80, 24, "run "+chainParent, seedChain)
-	f.waitFor(t, "Chained 1 report b1b1b1b1 succeeded · 2 cleanup c2c2c2c2 running", "o output/log", "scheduler local · admin")
+	f.waitFor(t, "live", "Chained 1 report b1b1b1b1 succeeded · 2 cleanup c2c2c2c2 running", "o output/log", "scheduler local · admin")
 	f.press("o")
 	f.waitFor(t, "── Output (all; o for the log)", `"bucket": "s3://backups",`)
 	screen := f.screen(t)
@@ -73,7 +73,7 @@ func TestRunDetailShowsTheOutputAndTheChainedRunsAt80x24(t *testing.T) {
 
 func TestRunDetailShowsWhatStartedAChainedRunWide(t *testing.T) {
 	f := setup(t, adminToken, 140, 24, "run "+chainReport, seedChain)
-	f.waitFor(t, "Trigger chain of a0a0a0a0", "Started by run a0a0a0a0 (rule nightly-backup, succeeded)", "p parent run",
+	f.waitFor(t, "live", "Trigger chain of a0a0a0a0", "Started by run a0a0a0a0 (rule nightly-backup, succeeded)", "p parent run",
 		"Log (o for the output)", "scheduler local · admin")
 	requireGolden(t, f.screen(t))
 }

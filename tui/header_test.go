@@ -86,7 +86,7 @@ func TestHeaderShowsTheAgentsOfACluster(t *testing.T) {
 	})
 	f.refreshUntil(t, "2 of 3 agents up")
 	f.press("?")
-	f.waitFor(t, "agent agent-c down, last heartbeat at")
+	f.waitFor(t, "live", "agent agent-c down, last heartbeat at")
 	f.press("?")
 	requireGolden(t, f.screen(t))
 }

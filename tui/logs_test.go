@@ -67,7 +67,7 @@ func seedMixedLog(a *agenttest.Agent) {
 // match to match round the ends, and the pane says which match it is.
 func TestLogSearchGoesFromMatchToMatchAt80x24(t *testing.T) {
 	f := setup(t, adminToken, 80, 24, "run "+run1, seedMixedLog)
-	f.waitFor(t, "line 60: copying batch 60", "admin")
+	f.waitFor(t, "live", "line 60: copying batch 60", "admin")
 	f.press("g", "/")
 	f.tm.Send(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("timeout")})
 	f.waitFor(t, "/timeout")
@@ -90,7 +90,7 @@ func TestLogSearchGoesFromMatchToMatchAt80x24(t *testing.T) {
 // does, and the keys in the help.
 func TestLogSearchWide(t *testing.T) {
 	f := setup(t, adminToken, 160, 45, "run "+run1, seedMixedLog)
-	f.waitFor(t, "line 60: copying batch 60", "admin")
+	f.waitFor(t, "live", "line 60: copying batch 60", "admin")
 	f.press("/")
 	f.typeText("nothing like this")
 	f.press("enter")
@@ -110,7 +110,7 @@ func TestLogSearchWide(t *testing.T) {
 // goes from warning to error to warning, then says there is no other.
 func TestLogWrapTimestampsAndProblemsAt80x24(t *testing.T) {
 	f := setup(t, adminToken, 80, 24, "run "+run1, seedMixedLog)
-	f.waitFor(t, "line 60: copying batch 60", "admin")
+	f.waitFor(t, "live", "line 60: copying batch 60", "admin")
 	f.press("e")
 	f.waitFor(t, "warning/error 1 of 3")
 	f.press("e")
@@ -133,7 +133,7 @@ func TestLogWrapTimestampsAndProblemsAt80x24(t *testing.T) {
 
 func TestLogWrapWide(t *testing.T) {
 	f := setup(t, adminToken, 160, 45, "run "+run1, seedMixedLog)
-	f.waitFor(t, "line 60: copying batch 60", "admin")
+	f.waitFor(t, "live", "line 60: copying batch 60", "admin")
 	f.press("w")
 	f.waitFor(t, "; wrap)")
 	f.press("/")

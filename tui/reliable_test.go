@@ -127,7 +127,7 @@ func TestActiveTabHoldsQueuedRunsAndMissedHasItsOwn(t *testing.T) {
 
 func TestRunDetailShowsTheAttemptsAndMovesBetweenThem(t *testing.T) {
 	f := setup(t, adminToken, 80, 24, "run "+retried3, reliable(t))
-	f.waitFor(t, "QUEUED", "Queued: retry at 13:01:30 (in 1m)", "Attempt 3 of 3", "[3 cccc3333 queued]", "retry of aaaa1111",
+	f.waitFor(t, "live", "QUEUED", "Queued: retry at 13:01:30 (in 1m)", "Attempt 3 of 3", "[3 cccc3333 queued]", "retry of aaaa1111",
 		"scheduler local · admin", "[/] attempts", "No log lines yet.")
 	requireGolden(t, f.screen(t))
 
@@ -183,7 +183,7 @@ func TestHeaderShowsMaintenanceAndMissingRules(t *testing.T) {
 		})
 	})
 	// The reason's escape is shown, not obeyed, as everything from the agent.
-	f.waitFor(t, `MAINTENANCE until 14:00 — db upgrade\x1b[31m (admin)`, "1 rule missing", "MISSED since 12:52")
+	f.waitFor(t, "live", `MAINTENANCE until 14:00 — db upgrade\x1b[31m (admin)`, "1 rule missing", "MISSED since 12:52")
 	screen := f.screen(t)
 	requireGolden(t, screen)
 	if strings.Contains(screen, "\x1b[31m") {

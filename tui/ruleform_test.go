@@ -114,7 +114,7 @@ func TestRunNowWithEditedParameters(t *testing.T) {
 
 func TestRestartWithEditedParametersKeepsSecretsMasked(t *testing.T) {
 	f := setup(t, operatorToken, 80, 24, "run "+run2, seedRuns)
-	f.waitFor(t, "Run "+run2, "operator")
+	f.waitFor(t, "live", "Run "+run2, "operator")
 	f.press("R")
 	f.waitFor(t, "Restart run bbbb2222", "(unchanged; type to replace)")
 	screen := f.screen(t)

@@ -83,7 +83,7 @@ func TestRunDetailShowsMaskedParametersAndFollowsTheLog(t *testing.T) {
 func TestRunDetailOfAFailedRunMasksSecrets(t *testing.T) {
 	f := setup(t, adminToken, 80, 24, "run "+run2, seedRuns)
 	// The header and the keys show once the status is read: the golden has them.
-	f.waitFor(t, "partner answered 503", "token=********", "No log lines yet.", "scheduler local · admin", "r restart")
+	f.waitFor(t, "live", "partner answered 503", "token=********", "No log lines yet.", "scheduler local · admin", "r restart")
 	screen := f.screen(t)
 	if strings.Contains(screen, "s3cr3t") {
 		t.Errorf("a secret shows:\n%s", screen)

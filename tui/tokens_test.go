@@ -35,20 +35,20 @@ func stableTokens(screen string) string {
 
 func TestTokensViewAt80x24(t *testing.T) {
 	f := setup(t, adminToken, 80, 24, "tokens", nil)
-	f.waitFor(t, "Tokens 3", "operator", "viewer", "n new token")
+	f.waitFor(t, "live", "Tokens 3", "operator", "viewer", "n new token")
 	requireGolden(t, stableTokens(f.screen(t)))
 }
 
 func TestTokensViewWide(t *testing.T) {
 	f := setup(t, adminToken, 160, 45, "tokens", nil)
-	f.waitFor(t, "Tokens 3", "LAST USED", "viewer", "n new token")
+	f.waitFor(t, "live", "Tokens 3", "LAST USED", "viewer", "n new token")
 	requireGolden(t, stableTokens(f.screen(t)))
 }
 
 // A token that is not an admin's gets a note saying so, not an empty list.
 func TestTokensViewTellsAViewerItIsAnAdmins(t *testing.T) {
 	f := setup(t, viewerToken, 80, 24, "tokens", nil)
-	f.waitFor(t, "Tokens are for admins", "Your token is a viewer")
+	f.waitFor(t, "live", "Tokens are for admins", "Your token is a viewer")
 	requireGolden(t, f.screen(t))
 }
 
@@ -58,7 +58,7 @@ func createToken(t *testing.T, f *fixture, name string) (secret, screen string) 
 	t.Helper()
 	// n is obeyed once the agent has said the token is an admin's: the
 	// footer offers it then.
-	f.waitFor(t, "Tokens 3", "viewer", "n new token")
+	f.waitFor(t, "live", "Tokens 3", "viewer", "n new token")
 	f.press("n")
 	f.waitFor(t, "New token", "[viewer]")
 	f.typeText(name)
