@@ -186,7 +186,10 @@ func TestAChainedRunSurvivesAnAgentRestart(t *testing.T) {
 			}
 			first.stop()
 
-			second := startAgent(t, "shared", same)
+			// Another node name: the first agent's lock in PostgreSQL is
+			// freed when its session ends, which the server may see a
+			// moment after the agent has stopped.
+			second := startAgent(t, "shared", same, func(c *agent.Config) { c.Node = "second-node" })
 			if _, err := second.admin.SetMaintenance(ctx, api.Maintenance{On: false}); err != nil {
 				t.Fatal(err)
 			}
