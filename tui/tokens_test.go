@@ -124,7 +124,7 @@ func TestTokenSecretShownOnceWide(t *testing.T) {
 // taken (the agent's 409, with its words), and stays open to fix it.
 func TestTokenFormSaysWhatIsWrong(t *testing.T) {
 	f := setup(t, adminToken, 80, 24, "tokens", nil)
-	f.waitFor(t, "Tokens 3", "viewer")
+	f.waitFor(t, "Tokens 3", "viewer", "n new token")
 	f.press("n")
 	f.waitFor(t, "New token")
 	f.press("enter")
@@ -144,7 +144,7 @@ func TestTokenFormSaysWhatIsWrong(t *testing.T) {
 // used (an admin hunting a leaked token needs both).
 func TestTokensListIsReadAgainOnEntryAndCtrlL(t *testing.T) {
 	f := setup(t, adminToken, 100, 24, "tokens", nil)
-	f.waitFor(t, "Tokens 3", "viewer")
+	f.waitFor(t, "Tokens 3", "viewer", "n new token")
 	ctx := context.Background()
 	admin := client.New(f.agent.URL(), adminToken, client.WithHTTPClient(f.agent.HTTPClient()))
 	tok, err := admin.CreateToken(ctx, api.TokenInput{Name: "leaked", Role: api.RoleViewer})
@@ -184,7 +184,7 @@ func TestTokenSecretIsCopiedWithY(t *testing.T) {
 // Revoking the token the console runs with says the console loses access.
 func TestRevokingTheConsolesOwnTokenWarns(t *testing.T) {
 	f := setup(t, adminToken, 80, 24, "tokens", nil)
-	f.waitFor(t, "live", "Tokens 3", "viewer")
+	f.waitFor(t, "live", "Tokens 3", "viewer", "n new token") // the role and the token name are known
 	f.press("g", "ctrl+d") // admin: the console's own
 	f.waitFor(t, "Revoke token admin (admin)? This console runs with it: it loses access")
 	f.press("n")
