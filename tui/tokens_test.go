@@ -185,7 +185,7 @@ func TestTokenSecretIsCopiedWithY(t *testing.T) {
 func TestRevokingTheConsolesOwnTokenWarns(t *testing.T) {
 	f := setup(t, adminToken, 80, 24, "tokens", nil)
 	f.waitFor(t, "live", "Tokens 3", "viewer", "n new token") // the role and the token name are known
-	f.press("g", "ctrl+d") // admin: the console's own
+	f.press("g", "ctrl+d")                                    // admin: the console's own
 	f.waitFor(t, "Revoke token admin (admin)? This console runs with it: it loses access")
 	f.press("n")
 	f.press("j", "ctrl+d")
